@@ -1,0 +1,3 @@
+from ptrace.cli import entry
+
+entry()

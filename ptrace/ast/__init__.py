@@ -1,0 +1,1 @@
+"""The abstract syntax tree, its visitor and its printer."""

@@ -1,0 +1,347 @@
+"""The AST: frozen dataclasses named like the grammar rules.
+
+Every node ends with `span`. Passes never modify nodes; a rewrite builds new
+ones. What passes learn about nodes (types, map layouts) lives in side tables
+keyed by node identity, not on the nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ptrace.diagnostics import Span
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Node:
+    span: Span = field(kw_only=True)  # keyword-only, so it comes last in every node
+
+
+# ---- types written in scripts ------------------------------------------------
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TypeName(Node):
+    """A type as written: `uint32`, `unsigned long`, `struct task_struct *`, `int8[4]`."""
+
+    base: str
+    pointer_depth: int
+    array_size: int | None
+
+
+# ---- expressions -------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Expr(Node):
+    pass
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Integer(Expr):
+    value: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class String(Expr):
+    value: str  # escapes already processed; one char per byte (latin-1)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Boolean(Expr):
+    value: bool
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Identifier(Expr):
+    """A bare name: a builtin (`pid`, `comm`, `args`), an enum value or a macro parameter."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Variable(Expr):
+    name: str  # with the `$`
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Positional(Expr):
+    """`$1`, `$2`, … (index ≥ 1), or `$#` (index 0): the count of parameters."""
+
+    index: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MapAccess(Expr):
+    name: str  # with the `@`; "@" is the anonymous map
+    keys: tuple[Expr, ...]  # empty for a scalar map
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Call(Expr):
+    name: str
+    args: tuple[Expr, ...]
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Sizeof(Expr):
+    operand: TypeName | Expr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Offsetof(Expr):
+    type: TypeName
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Tuple(Expr):
+    elements: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RecordField(Node):
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Record(Expr):
+    fields: tuple[RecordField, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Binary(Expr):
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Unary(Expr):
+    op: str  # - + ! ~ * &
+    operand: Expr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class IncDec(Expr):
+    op: str  # ++ or --
+    operand: Expr
+    prefix: bool
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Cast(Expr):
+    type: TypeName
+    operand: Expr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Index(Expr):
+    base: Expr
+    index: Expr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Field(Expr):
+    """`base.name`; `name` is a digit string for tuple elements (`t.0`)."""
+
+    base: Expr
+    name: str
+    arrow: bool  # written `base->name`
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Conditional(Expr):
+    """`cond ? then : orelse`; `then` is None for `cond ?: orelse`."""
+
+    cond: Expr
+    then: Expr | None
+    orelse: Expr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BlockExpr(Expr):
+    block: Block
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class IfExpr(Expr):
+    if_: If
+
+
+# ---- statements ----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Stmt(Node):
+    pass
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Block(Stmt):
+    stmts: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ExprStmt(Stmt):
+    expr: Expr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Assign(Stmt):
+    target: Expr
+    op: str  # "=" or a compound operator such as "+="
+    value: Expr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Let(Stmt):
+    name: str
+    type: TypeName | None
+    value: Expr | None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class If(Stmt):
+    cond: Expr
+    then: Block
+    orelse: Block | If | None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class While(Stmt):
+    cond: Expr
+    body: Block
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Unroll(Stmt):
+    count: Expr
+    body: Block
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Range(Node):
+    start: Expr
+    stop: Expr
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MapRef(Node):
+    name: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class For(Stmt):
+    var: str
+    iterable: MapRef | Range
+    body: Block
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Break(Stmt):
+    pass
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Continue(Stmt):
+    pass
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Return(Stmt):
+    value: Expr | None
+
+
+# ---- top level -------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AttachPoint(Node):
+    text: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Probe(Node):
+    attach_points: tuple[AttachPoint, ...]
+    predicate: Expr | None
+    body: Block
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MacroDef(Node):
+    name: str
+    params: tuple[str, ...]
+    body: Block
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MapDecl(Node):
+    name: str
+    kind: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ConfigEntry(Node):
+    key: str
+    value: int | str | bool
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ConfigBlock(Node):
+    entries: tuple[ConfigEntry, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CField(Node):
+    type: TypeName | CStruct | CEnum
+    name: str | None
+    pointer_depth: int
+    array_sizes: tuple[int, ...]
+    bits: int | None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CStruct(Node):
+    kind: str  # "struct" or "union"
+    name: str | None
+    fields: tuple[CField, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CEnumerator(Node):
+    name: str
+    value: int | None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CEnum(Node):
+    name: str | None
+    values: tuple[CEnumerator, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CTypedef(Node):
+    type: TypeName | CStruct | CEnum
+    name: str
+    pointer_depth: int
+    array_sizes: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Preproc(Node):
+    """A preprocessor line (`#include`, `#define`), kept as text."""
+
+    text: str
+
+
+TopLevel = Probe | MacroDef | MapDecl | ConfigBlock | CStruct | CEnum | CTypedef | Preproc
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Program(Node):
+    items: tuple[TopLevel, ...]
+
+    @property
+    def probes(self) -> tuple[Probe, ...]:
+        return tuple(i for i in self.items if isinstance(i, Probe))

@@ -1,0 +1,145 @@
+"""The `ptrace` command: parse arguments, compile, run. Thin on purpose.
+
+Exit status: the script's exit(code), 0 normally, 1 for errors the user can
+fix (diagnostics, refusals by the kernel), 2 for internal errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TextIO
+
+from ptrace import __version__
+from ptrace.diagnostics import CompileError, Source, render_all
+from ptrace.options import Options
+
+DUMP_STAGES = ("ast", "ir", "ir-opt", "asm")
+USAGE = "ptrace [options] (FILE | -e PROGRAM | -) [ARG ...]"
+EPILOG = """examples:
+  ptrace -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'
+  ptrace -e 'tracepoint:syscalls:sys_enter_execve { printf("%s\\n", str(args.filename)); }'
+  ptrace script.bt 42
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ptrace", usage=USAGE, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description="A bpftrace-compatible tracing language.")
+    p.add_argument("-e", dest="program", metavar="PROGRAM", help="the program to run")
+    p.add_argument("-q", dest="quiet", action="store_true",
+                   help="quiet: do not print 'Attached N probes'")
+    p.add_argument("-o", dest="output", metavar="FILE", help="write output to FILE")
+    p.add_argument("-d", dest="dump", metavar="STAGE", choices=DUMP_STAGES, action="append",
+                   help=f"print a compiler stage and exit: {', '.join(DUMP_STAGES)}")
+    p.add_argument("-v", dest="verbose", action="store_true",
+                   help="verbose: the whole verifier log when loading fails")
+    p.add_argument("--dry-run", action="store_true",
+                   help="compile and load into the kernel, but attach and run nothing")
+    p.add_argument("-V", "--version", action="version", version=f"ptrace v{__version__}")
+    p.add_argument("args", nargs="*", metavar="ARG",
+                   help="FILE (or - for stdin) unless -e is given, then positional "
+                        "parameters $1, $2, …")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    positional = list(args.args)
+    source: Source | None
+    if args.program is not None:
+        source = Source("-e", args.program)
+    elif positional:
+        path = positional.pop(0)
+        source = _read_source(path)
+        if source is None:
+            return 1
+    else:
+        _parser().print_usage(sys.stderr)
+        print("ptrace: error: give a program with -e, a file, or - for stdin", file=sys.stderr)
+        return 1
+    try:
+        return _compile_and_run(source, args, tuple(positional))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (ptrace … | head): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _read_source(path: str) -> Source | None:
+    if path == "-":
+        return Source("stdin", sys.stdin.read())
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            return Source(path, f.read())
+    except OSError as error:
+        print(f"ptrace: error: cannot read {path}: {error.strerror}", file=sys.stderr)
+        return None
+
+
+def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str, ...]) -> int:
+    from ptrace.compile import compile
+
+    try:
+        program = compile(source, Options(params=params), dumps=tuple(args.dump or ()))
+    except CompileError as error:
+        print(render_all(error.diagnostics), file=sys.stderr)
+        return 1
+    for warning in program.warnings:
+        print(warning, file=sys.stderr)
+    if args.dump:
+        for stage in args.dump:
+            print(program.dumps[stage])
+        return 0
+    if os.geteuid() != 0:
+        print("ptrace: error: loading BPF programs needs root (CAP_BPF and CAP_PERFMON)",
+              file=sys.stderr)
+        return 1
+    from ptrace.runtime.errors import RuntimeFailure
+    from ptrace.runtime.libbcc import LibraryMissing
+    from ptrace.runtime.session import RunOptions, Session
+
+    out = _open_output(args.output)
+    if out is None:
+        return 1
+    options = RunOptions(quiet=args.quiet, dry_run=args.dry_run, verbose=args.verbose)
+    try:
+        return Session(program, out, sys.stderr, options).run()
+    except (RuntimeFailure, LibraryMissing) as error:
+        out.flush()
+        print(f"ptrace: error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+def _open_output(path: str | None) -> TextIO | None:
+    if path is None:
+        sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+        return sys.stdout
+    try:
+        return open(path, "w", encoding="utf-8", errors="surrogateescape")
+    except OSError as error:
+        print(f"ptrace: error: cannot write {path}: {error.strerror}", file=sys.stderr)
+        return None
+
+
+def entry() -> None:
+    """Console-script entry point: internal errors say so, briefly, and exit 2."""
+    try:
+        code = main()
+    except SystemExit:
+        raise
+    except BaseException as error:  # a bug: say so instead of showing a traceback
+        if os.environ.get("PTRACE_DEBUG"):
+            raise
+        print(f"ptrace: internal error: {type(error).__name__}: {error}\n"
+              "This is a bug in ptrace; please report it with the script that caused it "
+              "(set PTRACE_DEBUG=1 to see the traceback).", file=sys.stderr)
+        code = 2
+    sys.exit(code)

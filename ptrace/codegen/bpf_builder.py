@@ -1,0 +1,207 @@
+"""A BPF-aware IR builder for one program: the IR idioms the lowering uses.
+
+- Every program is `i64 @name(ptr %ctx)`, `nounwind`, in its own section.
+- Stack memory is allocated in the entry block and zeroed there, because the
+  verifier rejects reads of uninitialised stack.
+- Memory too large for the 512-byte stack comes from a per-CPU scratch map
+  (one lookup in the entry block); its slots are not zeroed, so users that
+  need zeros (`fresh_memory(zeroed=True)`) clear them at the point of use.
+- Maps are referred to by index (`llvm.bpf.pseudo(1, index)`); the loader
+  replaces each index with the map's fd.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from ptrace.codegen.helpers import Helper
+
+I8 = ir.IntType(8)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+I1 = ir.IntType(1)
+PTR = ir.PointerType()
+
+BPF_PSEUDO_MAP_FD = 1
+# Allocations up to this size go on the stack while the stack has room.
+_STACK_OBJECT_LIMIT = 128
+_STACK_BUDGET = 384
+
+
+def i64(value: int) -> ir.Constant:
+    return ir.Constant(I64, value & 0xFFFFFFFFFFFFFFFF)
+
+
+class ProgramBuilder:
+    """Builds the function of one BPF program."""
+
+    def __init__(self, module: ir.Module, name: str, section: str, scratch_map: int):
+        self.module = module
+        fnty = ir.FunctionType(I64, [PTR])
+        self.function = ir.Function(module, fnty, name)
+        self.function.attributes.add("nounwind")
+        self.function.section = section
+        self.ctx = self.function.args[0]
+        self.entry = self.function.append_basic_block("entry")
+        self.body = self.function.append_basic_block("body")
+        self._entry_builder = ir.IRBuilder(self.entry)
+        self.b = ir.IRBuilder(self.body)
+        self._stack_used = 0
+        self._scratch_map = scratch_map
+        self._scratch_base: ir.Value | None = None
+        self.scratch_size = 0  # bytes of scratch this program uses
+
+    # ---- memory ----
+    def slot(self, ty: ir.Type, name: str = "") -> ir.Value:
+        """A stack slot of LLVM type `ty`, allocated and zeroed in the entry block.
+
+        The zeroing follows the alloca at once, so it precedes every use, even
+        uses placed in the entry block itself (the scratch lookup). Privileged
+        programs may read uninitialised stack, so the verifier would not catch
+        a late zeroing: it would just use garbage.
+        """
+        eb = self._entry_builder
+        slot = eb.alloca(ty, name=name)
+        slot.align = 8
+        size = _llvm_size(ty)
+        self._stack_used += size
+        ptr = _opaque(slot)
+        if isinstance(ty, ir.IntType):
+            eb.store(ir.Constant(ty, 0), ptr)
+        else:
+            _mem_intrinsic(eb, "llvm.memset", [ptr], size)
+        return ptr
+
+    def fresh_memory(self, size: int, zeroed: bool = True) -> ir.Value:
+        """`size` bytes (8-aligned) for one value: on the stack if small, else scratch.
+
+        Stack memory is zeroed once in the entry block; scratch memory is zeroed
+        here, at the point of use, when `zeroed` is set.
+        """
+        size = max(8, (size + 7) & ~7)
+        if size <= _STACK_OBJECT_LIMIT and self._stack_used + size <= _STACK_BUDGET:
+            return self.slot(ir.ArrayType(I64, size // 8))
+        ptr = self.offset(self._scratch(), self.scratch_size)
+        self.scratch_size += size
+        if zeroed:
+            self.memset(ptr, size)
+        return ptr
+
+    def _scratch(self) -> ir.Value:
+        if self._scratch_base is None:
+            key = self.slot(I32, name="scratch_key")
+            mapp = self._map_ptr(self._entry_builder, self._scratch_map)
+            self._scratch_base = self._helper(self._entry_builder, Helper.MAP_LOOKUP_ELEM, PTR,
+                                              [mapp, key])
+        return self._scratch_base
+
+    def memset(self, ptr: ir.Value, size: int) -> None:
+        _mem_intrinsic(self.b, "llvm.memset", [ptr], size)
+
+    def memcpy(self, dst: ir.Value, src: ir.Value, size: int) -> None:
+        _mem_intrinsic(self.b, "llvm.memcpy", [dst, src], size)
+
+    def offset(self, ptr: ir.Value, offset: int) -> ir.Value:
+        if offset == 0:
+            return ptr
+        return _opaque(self.b.gep(ptr, [i64(offset)], inbounds=True, source_etype=I8))
+
+    def store64(self, value: ir.Value, ptr: ir.Value, offset: int = 0) -> None:
+        self.b.store(value, self.offset(ptr, offset), align=8)
+
+    def load64(self, ptr: ir.Value, offset: int = 0) -> ir.Value:
+        return self.b.load(self.offset(ptr, offset), typ=I64, align=8)
+
+    # ---- helpers and maps ----
+    def helper(self, helper: Helper, ret: ir.Type, args: list[ir.Value]) -> ir.Value:
+        return self._helper(self.b, helper, ret, args)
+
+    @staticmethod
+    def _helper(builder: ir.IRBuilder, helper: Helper, ret: ir.Type,
+                args: list[ir.Value]) -> ir.Value:
+        fnty = ir.FunctionType(ret, [a.type for a in args])
+        callee = ir.Constant(I64, int(helper)).inttoptr(PTR)
+        callee.function_type = fnty
+        return builder.call(callee, args)
+
+    def map_ptr(self, index: int) -> ir.Value:
+        return self._map_ptr(self.b, index)
+
+    def _map_ptr(self, builder: ir.IRBuilder, index: int) -> ir.Value:
+        pseudo = self.module.globals.get("llvm.bpf.pseudo")
+        if pseudo is None:
+            pseudo = ir.Function(self.module, ir.FunctionType(I64, [I64, I64]),
+                                 "llvm.bpf.pseudo")
+        fd = builder.call(pseudo, [i64(BPF_PSEUDO_MAP_FD), i64(index)])
+        return builder.inttoptr(fd, PTR)
+
+    # ---- control flow ----
+    def block(self, name: str) -> ir.Block:
+        return self.function.append_basic_block(name)
+
+    def if_nonnull(self, ptr: ir.Value, name: str) -> tuple[ir.Block, ir.Block, ir.Block]:
+        """Branch on `ptr != null`: returns (then, else, merge) blocks; builder at none."""
+        then = self.block(f"{name}.found")
+        orelse = self.block(f"{name}.missing")
+        merge = self.block(f"{name}.end")
+        isnull = self.b.icmp_unsigned("==", ptr, ir.Constant(PTR, None))
+        self.b.cbranch(isnull, orelse, then)
+        return then, orelse, merge
+
+    def finish(self) -> None:
+        """Close the entry block: check the scratch lookup, enter the body."""
+        if not self.b.block.is_terminated:
+            self.b.ret(i64(0))
+        eb = self._entry_builder
+        if self._scratch_base is not None:
+            bail = self.block("no_scratch")
+            ir.IRBuilder(bail).ret(i64(0))
+            isnull = eb.icmp_unsigned("==", self._scratch_base, ir.Constant(PTR, None))
+            eb.cbranch(isnull, bail, self.body)
+        else:
+            eb.branch(self.body)
+
+
+# The BPF backend expands memset/memcpy inline up to 128 stores; with 8-byte
+# alignment that is 1024 bytes. Larger ones are split into volatile chunks so
+# that LLVM cannot merge them back into one call it would fail to expand.
+_MEM_CHUNK = 1024
+
+
+def _mem_intrinsic(builder: ir.IRBuilder, name: str, pointers: list[ir.Value], size: int) -> None:
+    module = builder.module
+    if name == "llvm.memset":
+        fn = module.declare_intrinsic(name, [PTR, I64])
+    else:
+        fn = module.declare_intrinsic(name, [PTR, PTR, I64])
+    volatile = ir.Constant(I1, int(size > _MEM_CHUNK))
+    for start in range(0, size, _MEM_CHUNK):
+        length = min(_MEM_CHUNK, size - start)
+        ptrs = [p if start == 0 else
+                _opaque(builder.gep(p, [i64(start)], inbounds=True, source_etype=I8))
+                for p in pointers]
+        args = [ptrs[0], ir.Constant(I8, 0)] if name == "llvm.memset" else ptrs
+        call = builder.call(fn, [*args, i64(length), volatile])
+        for index in range(len(ptrs)):
+            attributes = ir.values.ArgumentAttributes()
+            attributes.align = 8
+            call.arg_attributes[index] = attributes
+
+
+def _opaque(ptr: ir.Value) -> ir.Value:
+    """Make an alloca's or GEP's type the opaque `ptr`.
+
+    llvmlite gives them typed pointers even in opaque mode, and then refuses
+    stores of other types through them; the IR text is `ptr` either way.
+    """
+    ptr.type = PTR
+    return ptr
+
+
+def _llvm_size(ty: ir.Type) -> int:
+    if isinstance(ty, ir.IntType):
+        width: int = ty.width
+        return max(1, width // 8)
+    if isinstance(ty, ir.ArrayType):
+        return int(ty.count) * _llvm_size(ty.element)
+    return 8

@@ -1,0 +1,42 @@
+"""Every probe instance → one BPF program, all in one LLVM module."""
+
+from __future__ import annotations
+
+from ptrace.codegen.bpf_builder import ProgramBuilder
+from ptrace.codegen.emit import Emitted, emit, new_module
+from ptrace.codegen.lower import Lowerer
+from ptrace.passes.allocate_resources import Resources, set_scratch_size
+from ptrace.passes.context import CompileContext
+from ptrace.program import BpfProgram, ProgType
+
+PROG_TYPES = {
+    "begin": ProgType.RAW_TRACEPOINT,
+    "end": ProgType.RAW_TRACEPOINT,
+    "tracepoint": ProgType.TRACEPOINT,
+    "interval": ProgType.PERF_EVENT,
+    "profile": ProgType.PERF_EVENT,
+}
+# BEGIN and END run through BPF_PROG_TEST_RUN with a raw-tracepoint ctx of this size.
+TEST_RUN_CTX_SIZE = 8
+
+
+def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
+             ) -> tuple[list[BpfProgram], Emitted]:
+    module = new_module(ctx.source.name)
+    names: list[str] = []
+    scratch = 0
+    for instance in ctx.instances:
+        name = f"probe_{instance.index}"
+        pb = ProgramBuilder(module, name, f"ptrace/{name}", res.scratch_map)
+        Lowerer(ctx, res, instance, pb).lower()
+        scratch = max(scratch, pb.scratch_size)
+        names.append(name)
+    set_scratch_size(res, scratch)
+    emitted = emit(module, want_asm)
+    programs = []
+    for instance, name in zip(ctx.instances, names, strict=True):
+        kind = instance.attach.kind
+        ctx_size = TEST_RUN_CTX_SIZE if kind in ("begin", "end") else 0
+        programs.append(BpfProgram(name, PROG_TYPES[kind], emitted.sections[f"ptrace/{name}"],
+                                   instance.attach, ctx_size))
+    return programs, emitted

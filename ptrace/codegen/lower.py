@@ -1,0 +1,787 @@
+"""The lowering visitor: one typed probe instance → one BPF program's IR.
+
+Values: integers, bools and pointers are `i64` SSA values; strings and
+tuples are pointers to memory laid out as `ptrace.types.types` describes
+(stack or scratch, always fully defined so they can be hashed as map keys
+and copied into events byte for byte).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from ptrace.ast import nodes as n
+from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
+from ptrace.codegen.helpers import BPF_ANY, BPF_NOEXIST, E2BIG, Helper
+from ptrace.passes.allocate_resources import Resources
+from ptrace.passes.check_types import AGGREGATIONS
+from ptrace.passes.context import CompileContext, ProbeInstance
+from ptrace.program import COUNTER_LOST_EVENTS, GLOBAL_START_NS, EventKind
+from ptrace.types import types as t
+
+HEADER_SIZE = 8  # every event starts with u32 kind, u32 site id
+
+
+@dataclass
+class _Var:
+    type: t.Type
+    ptr: ir.Value  # the variable's memory
+
+
+class Lowerer:
+    def __init__(self, ctx: CompileContext, resources: Resources, instance: ProbeInstance,
+                 pb: ProgramBuilder):
+        self.ctx = ctx
+        self.res = resources
+        self.instance = instance
+        self.pb = pb
+        self.b = pb.b
+        self.scopes: list[dict[str, _Var]] = []
+        self.exit_block = pb.block("exit")
+        ir.IRBuilder(self.exit_block).ret(i64(0))
+
+    def type_of(self, e: n.Expr) -> t.Type:
+        return self.instance.type_of(e)
+
+    # ---- program ----
+    def lower(self) -> None:
+        probe = self.instance.probe
+        self.scopes.append({})
+        if probe.predicate is not None:
+            cond = self.truth(probe.predicate)
+            body = self.pb.block("probe")
+            self.b.cbranch(cond, body, self.exit_block)
+            self.b.position_at_end(body)
+        self.block(probe.body, new_scope=False)
+        if not self.b.block.is_terminated:
+            self.b.branch(self.exit_block)
+        self.pb.finish()
+
+    # ---- statements ----
+    def block(self, block: n.Block, new_scope: bool = True) -> None:
+        if new_scope:
+            self.scopes.append({})
+        for stmt in block.stmts:
+            if self.b.block.is_terminated:
+                break  # after `return`: unreachable
+            self.stmt(stmt)
+        if new_scope:
+            self.scopes.pop()
+
+    def stmt(self, stmt: n.Stmt) -> None:
+        if isinstance(stmt, n.ExprStmt):
+            self.expr(stmt.expr)
+        elif isinstance(stmt, n.Assign):
+            self.assign(stmt)
+        elif isinstance(stmt, n.Let):
+            self.let(stmt)
+        elif isinstance(stmt, n.If):
+            self.if_(stmt)
+        elif isinstance(stmt, n.Block):
+            self.block(stmt)
+        elif isinstance(stmt, n.Return):
+            self.b.branch(self.exit_block)
+        else:
+            raise AssertionError(f"unchecked statement {type(stmt).__name__}")
+
+    def if_(self, stmt: n.If) -> None:
+        cond = self.truth(stmt.cond)
+        then = self.pb.block("if.then")
+        merge = self.pb.block("if.end")
+        orelse = self.pb.block("if.else") if stmt.orelse is not None else merge
+        self.b.cbranch(cond, then, orelse)
+        self.b.position_at_end(then)
+        self.block(stmt.then)
+        if not self.b.block.is_terminated:
+            self.b.branch(merge)
+        if stmt.orelse is not None:
+            self.b.position_at_end(orelse)
+            if isinstance(stmt.orelse, n.If):
+                self.scopes.append({})
+                self.if_(stmt.orelse)
+                self.scopes.pop()
+            else:
+                self.block(stmt.orelse)
+            if not self.b.block.is_terminated:
+                self.b.branch(merge)
+        self.b.position_at_end(merge)
+
+    def lookup(self, name: str) -> _Var | None:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return None
+
+    def declare(self, name: str, vtype: t.Type) -> _Var:
+        var = _Var(vtype, self.pb.fresh_memory(vtype.size))
+        self.scopes[-1][name] = var
+        return var
+
+    def let(self, stmt: n.Let) -> None:
+        vtype = (t.NAMED_TYPES[stmt.type.base] if stmt.type is not None
+                 else self.type_of(stmt.value) if stmt.value is not None else t.INT64)
+        var = self.declare(stmt.name, vtype)
+        if stmt.value is not None:
+            self.store(var.ptr, 0, vtype, self.expr(stmt.value), self.type_of(stmt.value))
+        elif not vtype.is_integer:
+            self.pb.memset(var.ptr, vtype.size)
+        else:
+            self.pb.store64(i64(0), var.ptr)
+
+    def assign(self, stmt: n.Assign) -> None:
+        target, value = stmt.target, stmt.value
+        if isinstance(target, n.MapAccess):
+            if isinstance(value, n.Call) and value.name in AGGREGATIONS:
+                self.aggregate(target, value)
+            elif stmt.op == "=":
+                self.map_store(target, self.expr(value), self.type_of(value))
+            else:
+                old = self.map_read(target)
+                new = self.arith(stmt.op[:-1], old, self.expr(value), t.INT64,
+                                 self.type_of(value))
+                self.map_store(target, new, t.INT64)
+            return
+        assert isinstance(target, n.Variable)
+        var = self.lookup(target.name)
+        vtype = self.type_of(target)
+        if stmt.op != "=":
+            assert var is not None
+            old = self.pb.load64(var.ptr)
+            new = self.arith(stmt.op[:-1], old, self.expr(value), var.type, self.type_of(value))
+            self.pb.store64(new, var.ptr)
+            return
+        result = self.expr(value)
+        if var is None:
+            var = self.declare(target.name, vtype)
+        self.store(var.ptr, 0, var.type, result, self.type_of(value))
+
+    # ---- memory of values ----
+    def store(self, dst: ir.Value, offset: int, dtype: t.Type, value: ir.Value,
+              vtype: t.Type) -> None:
+        """Write `value` (of type vtype) into memory laid out as dtype."""
+        if dtype.is_integer:
+            self.pb.store64(value, dst, offset)
+            return
+        if isinstance(dtype, t.Str) and isinstance(vtype, t.Str):
+            size = min(dtype.size, vtype.size)
+            self.pb.memcpy(self.pb.offset(dst, offset), value, size)
+            if dtype.size > size:
+                self.pb.memset(self.pb.offset(dst, offset + size), dtype.size - size)
+            return
+        if isinstance(dtype, t.Tuple) and isinstance(vtype, t.Tuple):
+            if dtype == vtype:
+                self.pb.memcpy(self.pb.offset(dst, offset), value, dtype.size)
+                return
+            for d_el, v_el, d_off, v_off in zip(dtype.elements, vtype.elements, dtype.offsets,
+                                                vtype.offsets, strict=True):
+                element = self.load_element(value, v_off, v_el)
+                self.store(dst, offset + d_off, d_el, element, v_el)
+            return
+        raise AssertionError(f"cannot store {vtype} as {dtype}")
+
+    def load_element(self, ptr: ir.Value, offset: int, etype: t.Type) -> ir.Value:
+        if etype.is_integer:
+            return self.pb.load64(ptr, offset)
+        return self.pb.offset(ptr, offset)
+
+    def materialize(self, value: ir.Value, vtype: t.Type) -> ir.Value:
+        """A pointer to `value` in memory (a fresh copy for integers)."""
+        if vtype.is_integer:
+            mem = self.pb.fresh_memory(8)
+            self.pb.store64(value, mem)
+            return mem
+        return value
+
+    def string_constant(self, text: str, capacity: int | None = None) -> ir.Value:
+        data = text.encode("latin-1") + b"\0"
+        size = t.align8(max(capacity or 0, len(data)))
+        data = data.ljust(size, b"\0")
+        mem = self.pb.fresh_memory(size, zeroed=False)
+        for off in range(0, size, 8):
+            self.pb.store64(i64(int.from_bytes(data[off:off + 8], "little")), mem, off)
+        return mem
+
+    # ---- maps ----
+    def map_key(self, access: n.MapAccess, extra: int = 0) -> ir.Value:
+        """Memory holding the key of `access` (and `extra` more zeroed bytes after it)."""
+        info = self.ctx.maps[access.name]
+        if info.key is None:
+            key = self.pb.fresh_memory(8 + extra)
+            return key
+        key = self.pb.fresh_memory(info.key.size + extra)
+        if len(access.keys) == 1:
+            k = access.keys[0]
+            self.store(key, 0, info.key, self.expr(k), self.type_of(k))
+        else:
+            assert isinstance(info.key, t.Tuple)
+            for k, ktype, off in zip(access.keys, info.key.elements, info.key.offsets,
+                                     strict=True):
+                self.store(key, off, ktype, self.expr(k), self.type_of(k))
+        return key
+
+    def map_read(self, access: n.MapAccess) -> ir.Value:
+        info = self.ctx.maps[access.name]
+        key = self.map_key(access)
+        found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
+        if info.value.is_integer:
+            then, orelse, merge = self.pb.if_nonnull(found, "read")
+            self.b.position_at_end(then)
+            loaded = self.pb.load64(found)
+            self.b.branch(merge)
+            self.b.position_at_end(orelse)
+            self.b.branch(merge)
+            self.b.position_at_end(merge)
+            phi = self.b.phi(I64)
+            phi.add_incoming(loaded, then)
+            phi.add_incoming(i64(0), orelse)
+            return phi
+        out = self.pb.fresh_memory(info.value.size)
+        then, orelse, merge = self.pb.if_nonnull(found, "read")
+        self.b.position_at_end(then)
+        self.pb.memcpy(out, found, info.value.size)
+        self.b.branch(merge)
+        self.b.position_at_end(orelse)
+        self.pb.memset(out, info.value.size)
+        self.b.branch(merge)
+        self.b.position_at_end(merge)
+        return out
+
+    def map_store(self, access: n.MapAccess, value: ir.Value, vtype: t.Type) -> None:
+        info = self.ctx.maps[access.name]
+        key = self.map_key(access)
+        mem = self.pb.fresh_memory(info.value.size)
+        self.store(mem, 0, info.value, value, vtype)
+        self.update(info.index, key, mem, BPF_ANY)
+
+    def update(self, map_index: int, key: ir.Value, value: ir.Value, flags: int) -> None:
+        """map_update_elem, counting refusals because the map is full."""
+        ret = self.pb.helper(Helper.MAP_UPDATE_ELEM, I64,
+                             [self.pb.map_ptr(map_index), key, value, i64(flags)])
+        full = self.b.icmp_signed("==", ret, i64(-E2BIG))
+        with self.b.if_then(full, likely=False):
+            self.bump_counter(self.res.full_counter(map_index))
+
+    def bump_counter(self, slot: int) -> None:
+        key = self.pb.slot(I32)
+        self.b.store(ir.Constant(I32, slot), key)
+        found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR,
+                               [self.pb.map_ptr(self.res.counters_map), key])
+        isnull = self.b.icmp_unsigned("==", found, ir.Constant(PTR, None))
+        with self.b.if_then(self.b.not_(isnull)):
+            self.pb.store64(self.b.add(self.pb.load64(found), i64(1)), found)
+
+    def aggregate(self, target: n.MapAccess, call: n.Call) -> None:
+        info = self.ctx.maps[target.name]
+        agg = info.value
+        assert isinstance(agg, t.Aggregation)
+        arg = self.expr(call.args[0]) if call.args else i64(1)
+        signed = not isinstance(agg, t.Count) and getattr(agg, "signed", True)
+        if isinstance(agg, t.Hist | t.Lhist):
+            base_size = info.key.size if info.key is not None else 8
+            key = self.map_key(target, extra=8)
+            bucket = self.hist_bucket(arg) if isinstance(agg, t.Hist) else \
+                self.lhist_bucket(arg, agg)
+            self.pb.store64(bucket, key, base_size)
+            self.add_to(info.index, key, i64(1))
+            return
+        key = self.map_key(target)
+        if isinstance(agg, t.Count | t.Sum):
+            self.add_to(info.index, key, arg)
+            return
+        found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
+        then, orelse, merge = self.pb.if_nonnull(found, agg.function)
+        self.b.position_at_end(then)
+        if isinstance(agg, t.Avg | t.Stats):
+            self.pb.store64(self.b.add(self.pb.load64(found), i64(1)), found)
+            self.pb.store64(self.b.add(self.pb.load64(found, 8), arg), found, 8)
+        else:
+            old = self.pb.load64(found)
+            has = self.pb.load64(found, 8)
+            op = "<" if isinstance(agg, t.Min) else ">"
+            better = (self.b.icmp_signed(op, arg, old) if signed
+                      else self.b.icmp_unsigned(op, arg, old))
+            empty = self.b.icmp_unsigned("==", has, i64(0))
+            with self.b.if_then(self.b.or_(better, empty)):
+                self.pb.store64(arg, found)
+                self.pb.store64(i64(1), found, 8)
+        self.b.branch(merge)
+        self.b.position_at_end(orelse)
+        fresh = self.pb.fresh_memory(16)
+        if isinstance(agg, t.Avg | t.Stats):
+            self.pb.store64(i64(1), fresh)
+            self.pb.store64(arg, fresh, 8)
+        else:
+            self.pb.store64(arg, fresh)
+            self.pb.store64(i64(1), fresh, 8)
+        self.update(info.index, key, fresh, BPF_NOEXIST)
+        self.b.branch(merge)
+        self.b.position_at_end(merge)
+
+    def add_to(self, map_index: int, key: ir.Value, amount: ir.Value) -> None:
+        """*map[key] += amount in a per-CPU map, creating the entry if needed."""
+        found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(map_index), key])
+        then, orelse, merge = self.pb.if_nonnull(found, "add")
+        self.b.position_at_end(then)
+        self.pb.store64(self.b.add(self.pb.load64(found), amount), found)
+        self.b.branch(merge)
+        self.b.position_at_end(orelse)
+        fresh = self.pb.fresh_memory(8)
+        self.pb.store64(amount, fresh)
+        self.update(map_index, key, fresh, BPF_NOEXIST)
+        self.b.branch(merge)
+        self.b.position_at_end(merge)
+
+    def hist_bucket(self, value: ir.Value) -> ir.Value:
+        """0 for negatives, 1 for zero, else floor(log2(value)) + 2."""
+        b = self.b
+        log = i64(0)
+        v = value
+        for shift in (32, 16, 8, 4, 2, 1):
+            big = b.icmp_unsigned(">=", v, i64(1 << shift))
+            v = b.select(big, b.lshr(v, i64(shift)), v)
+            log = b.select(big, b.add(log, i64(shift)), log)
+        positive = b.add(log, i64(2))
+        bucket = b.select(b.icmp_signed("==", value, i64(0)), i64(1), positive)
+        return b.select(b.icmp_signed("<", value, i64(0)), i64(0), bucket)
+
+    def lhist_bucket(self, value: ir.Value, agg: t.Lhist) -> ir.Value:
+        """0 below min, 1 + (value - min) / step inside, the last bucket at or above max."""
+        b = self.b
+        buckets = -(-(agg.max - agg.min) // agg.step)
+        inside = b.add(b.udiv(b.sub(value, i64(agg.min)), i64(agg.step)), i64(1))
+        bucket = b.select(b.icmp_signed(">=", value, i64(agg.max)), i64(buckets + 1), inside)
+        return b.select(b.icmp_signed("<", value, i64(agg.min)), i64(0), bucket)
+
+    # ---- events ----
+    def emit_event(self, kind: EventKind, site: int, size: int,
+                   fields: list[tuple[int, t.Type, ir.Value, t.Type]]) -> None:
+        """Reserve a ring-buffer record, fill it, submit it; count it lost on failure."""
+        record = self.pb.helper(Helper.RINGBUF_RESERVE, PTR,
+                                [self.pb.map_ptr(self.res.ringbuf_map), i64(size), i64(0)])
+        then, orelse, merge = self.pb.if_nonnull(record, "event")
+        self.b.position_at_end(then)
+        self.pb.store64(i64(int(kind) | (site << 32)), record)
+        for offset, ftype, value, vtype in fields:
+            self.store(record, offset, ftype, value, vtype)
+        self.pb.helper(Helper.RINGBUF_SUBMIT, I64, [record, i64(0)])
+        self.b.branch(merge)
+        self.b.position_at_end(orelse)
+        self.bump_counter(COUNTER_LOST_EVENTS)
+        self.b.branch(merge)
+        self.b.position_at_end(merge)
+
+    # ---- expressions ----
+    def truth(self, e: n.Expr) -> ir.Value:
+        """An i1: the expression taken as a condition."""
+        value = self.expr(e)
+        etype = self.type_of(e)
+        if isinstance(etype, t.Str):
+            first = self.b.load(value, typ=I8)
+            return self.b.icmp_unsigned("!=", first, ir.Constant(I8, 0))
+        return self.b.icmp_unsigned("!=", value, i64(0))
+
+    def expr(self, e: n.Expr) -> ir.Value:
+        method = getattr(self, "expr_" + type(e).__name__)
+        result: ir.Value = method(e)
+        return result
+
+    def expr_Integer(self, e: n.Integer) -> ir.Value:
+        return i64(e.value)
+
+    def expr_Boolean(self, e: n.Boolean) -> ir.Value:
+        return i64(int(e.value))
+
+    def expr_String(self, e: n.String) -> ir.Value:
+        return self.string_constant(e.value)
+
+    def expr_Variable(self, e: n.Variable) -> ir.Value:
+        var = self.lookup(e.name)
+        assert var is not None, e.name
+        if var.type.is_integer:
+            return self.pb.load64(var.ptr)
+        return var.ptr
+
+    def expr_Positional(self, e: n.Positional) -> ir.Value:
+        params = self.ctx.options.params
+        if e.index == 0:
+            return i64(len(params))
+        text = params[e.index - 1] if e.index <= len(params) else ""
+        etype = self.type_of(e)
+        if etype.is_integer:
+            return i64(int(text, 0) if text else 0)
+        return self.string_constant(text)
+
+    def expr_MapAccess(self, e: n.MapAccess) -> ir.Value:
+        return self.map_read(e)
+
+    def expr_Tuple(self, e: n.Tuple) -> ir.Value:
+        ttype = self.type_of(e)
+        assert isinstance(ttype, t.Tuple)
+        mem = self.pb.fresh_memory(ttype.size)
+        for element, etype, off in zip(e.elements, ttype.elements, ttype.offsets, strict=True):
+            self.store(mem, off, etype, self.expr(element), self.type_of(element))
+        return mem
+
+    def expr_Field(self, e: n.Field) -> ir.Value:
+        if isinstance(e.base, n.Identifier) and e.base.name == "args":
+            return self.tracepoint_arg(e)
+        base_type = self.type_of(e.base)
+        assert isinstance(base_type, t.Tuple)
+        index = int(e.name)
+        return self.load_element(self.expr(e.base), base_type.offsets[index],
+                                 base_type.elements[index])
+
+    def tracepoint_arg(self, e: n.Field) -> ir.Value:
+        attach = self.instance.attach
+        fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event)
+        assert fmt is not None
+        field = fmt.field(e.name)
+        assert field is not None
+        ftype = self.type_of(e)
+        address = self.pb.offset(self.pb.ctx, field.offset)
+        if isinstance(ftype, t.Str):
+            mem = self.pb.fresh_memory(ftype.size)
+            if field.is_data_loc:
+                loc = self.b.zext(self.b.load(address, typ=I32, align=4), I64)
+                start = self.b.and_(loc, i64(0xFFFF))
+                source = self.b.gep(self.pb.ctx, [start], source_etype=I8)
+                self.pb.helper(Helper.PROBE_READ_KERNEL_STR, I64,
+                               [mem, i64(ftype.capacity), source])
+            else:
+                self.pb.helper(Helper.PROBE_READ_KERNEL, I64, [mem, i64(field.size), address])
+            return mem
+        width = ir.IntType(field.size * 8)
+        raw = self.b.load(address, typ=width, align=field.size)
+        if field.size == 8:
+            return raw
+        return self.b.sext(raw, I64) if field.signed else self.b.zext(raw, I64)
+
+    def expr_Identifier(self, e: n.Identifier) -> ir.Value:
+        if e.name == "probe":
+            return self.string_constant(self.instance.attach.probe)
+        method = getattr(self, "builtin_" + e.name)
+        result: ir.Value = method()
+        return result
+
+    # builtins: one method per row of ptrace.types.builtins.BUILTINS
+    def builtin_pid(self) -> ir.Value:
+        return self.b.lshr(self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, []), i64(32))
+
+    def builtin_tid(self) -> ir.Value:
+        pid_tgid = self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, [])
+        return self.b.and_(pid_tgid, i64(0xFFFFFFFF))
+
+    def builtin_uid(self) -> ir.Value:
+        return self.b.and_(self.pb.helper(Helper.GET_CURRENT_UID_GID, I64, []), i64(0xFFFFFFFF))
+
+    def builtin_gid(self) -> ir.Value:
+        return self.b.lshr(self.pb.helper(Helper.GET_CURRENT_UID_GID, I64, []), i64(32))
+
+    def builtin_nsecs(self) -> ir.Value:
+        return self.pb.helper(Helper.KTIME_GET_NS, I64, [])
+
+    def builtin_elapsed(self) -> ir.Value:
+        now = self.pb.helper(Helper.KTIME_GET_NS, I64, [])
+        key = self.pb.slot(I32)
+        self.b.store(ir.Constant(I32, GLOBAL_START_NS), key)
+        found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR,
+                               [self.pb.map_ptr(self.res.globals_map), key])
+        then, orelse, merge = self.pb.if_nonnull(found, "start")
+        self.b.position_at_end(then)
+        start = self.pb.load64(found)
+        self.b.branch(merge)
+        self.b.position_at_end(orelse)
+        self.b.branch(merge)
+        self.b.position_at_end(merge)
+        phi = self.b.phi(I64)
+        phi.add_incoming(start, then)
+        phi.add_incoming(now, orelse)
+        return self.b.sub(now, phi)
+
+    def builtin_cpu(self) -> ir.Value:
+        cpu = self.pb.helper(Helper.GET_SMP_PROCESSOR_ID, I64, [])
+        return self.b.and_(cpu, i64(0xFFFFFFFF))
+
+    def builtin_comm(self) -> ir.Value:
+        mem = self.pb.fresh_memory(16)
+        self.pb.helper(Helper.GET_CURRENT_COMM, I64, [mem, i64(16)])
+        return mem
+
+    def builtin_rand(self) -> ir.Value:
+        value = self.pb.helper(Helper.GET_PRANDOM_U32, I64, [])
+        return self.b.and_(value, i64(0xFFFFFFFF))
+
+    def builtin_cgroup(self) -> ir.Value:
+        return self.pb.helper(Helper.GET_CURRENT_CGROUP_ID, I64, [])
+
+    def builtin_jiffies(self) -> ir.Value:
+        return self.pb.helper(Helper.JIFFIES64, I64, [])
+
+    def builtin_curtask(self) -> ir.Value:
+        return self.pb.helper(Helper.GET_CURRENT_TASK, I64, [])
+
+    def expr_Cast(self, e: n.Cast) -> ir.Value:
+        value = self.expr(e.operand)
+        target = self.type_of(e)
+        if isinstance(target, t.Bool):
+            return self.b.zext(self.b.icmp_unsigned("!=", value, i64(0)), I64)
+        assert isinstance(target, t.Int)
+        if target.bits == 64:
+            return value
+        narrow = self.b.trunc(value, ir.IntType(target.bits))
+        return self.b.sext(narrow, I64) if target.signed else self.b.zext(narrow, I64)
+
+    def expr_Unary(self, e: n.Unary) -> ir.Value:
+        value = self.expr(e.operand)
+        if e.op == "-":
+            return self.b.neg(value)
+        if e.op == "~":
+            return self.b.not_(value)
+        if e.op == "!":
+            return self.b.zext(self.b.icmp_unsigned("==", value, i64(0)), I64)
+        return value
+
+    def expr_IncDec(self, e: n.IncDec) -> ir.Value:
+        delta = i64(1 if e.op == "++" else -1)
+        target = e.operand
+        if isinstance(target, n.Variable):
+            var = self.lookup(target.name)
+            assert var is not None
+            old = self.pb.load64(var.ptr)
+            new = self.b.add(old, delta)
+            self.pb.store64(new, var.ptr)
+            return new if e.prefix else old
+        assert isinstance(target, n.MapAccess)
+        old = self.map_read(target)
+        new = self.b.add(old, delta)
+        self.map_store(target, new, t.INT64)
+        return new if e.prefix else old
+
+    def expr_Binary(self, e: n.Binary) -> ir.Value:
+        op = e.op
+        if op in ("&&", "||"):
+            return self.logical(e)
+        ltype, rtype = self.type_of(e.left), self.type_of(e.right)
+        if isinstance(ltype, t.Str):
+            equal = self.string_equal(e.left, e.right)
+            result = equal if op == "==" else self.b.not_(equal)
+            return self.b.zext(result, I64)
+        left, right = self.expr(e.left), self.expr(e.right)
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            unsigned = _unsigned(ltype) or _unsigned(rtype)
+            cmp = (self.b.icmp_unsigned(op, left, right) if unsigned
+                   else self.b.icmp_signed(op, left, right))
+            return self.b.zext(cmp, I64)
+        return self.arith(op, left, right, ltype, rtype)
+
+    def arith(self, op: str, left: ir.Value, right: ir.Value, ltype: t.Type,
+              rtype: t.Type) -> ir.Value:
+        b = self.b
+        signed = not (_unsigned(ltype) or _unsigned(rtype))
+        simple = {"+": b.add, "-": b.sub, "*": b.mul, "&": b.and_, "|": b.or_, "^": b.xor}
+        if op in simple:
+            result: ir.Value = simple[op](left, right)
+            return result
+        if op in ("<<", ">>"):
+            amount = b.and_(right, i64(63))
+            if op == "<<":
+                return b.shl(left, amount)
+            return b.ashr(left, amount) if signed and not _unsigned(ltype) else \
+                b.lshr(left, amount)
+        assert op in ("/", "%")
+        # Division and modulo by zero give 1 (as bpftrace); BPF's v3 ISA has only
+        # unsigned division, so signed division goes through magnitudes.
+        zero = b.icmp_unsigned("==", right, i64(0))
+        divisor = b.select(zero, i64(1), right)
+        if signed:
+            lneg = b.icmp_signed("<", left, i64(0))
+            rneg = b.icmp_signed("<", divisor, i64(0))
+            lmag = b.select(lneg, b.neg(left), left)
+            rmag = b.select(rneg, b.neg(divisor), divisor)
+            if op == "/":
+                q = b.udiv(lmag, rmag)
+                result = b.select(b.xor(lneg, rneg), b.neg(q), q)
+            else:
+                r = b.urem(lmag, rmag)
+                result = b.select(lneg, b.neg(r), r)
+        else:
+            result = b.udiv(left, divisor) if op == "/" else b.urem(left, divisor)
+        return b.select(zero, i64(1), result)
+
+    def logical(self, e: n.Binary) -> ir.Value:
+        left = self.truth(e.left)
+        start = self.b.block
+        rhs = self.pb.block("logic.rhs")
+        merge = self.pb.block("logic.end")
+        if e.op == "&&":
+            self.b.cbranch(left, rhs, merge)
+        else:
+            self.b.cbranch(left, merge, rhs)
+        self.b.position_at_end(rhs)
+        right = self.truth(e.right)
+        rhs_end = self.b.block
+        self.b.branch(merge)
+        self.b.position_at_end(merge)
+        phi = self.b.phi(ir.IntType(1))
+        phi.add_incoming(ir.Constant(ir.IntType(1), int(e.op == "||")), start)
+        phi.add_incoming(right, rhs_end)
+        return self.b.zext(phi, I64)
+
+    def string_equal(self, left: n.Expr, right: n.Expr) -> ir.Value:
+        """An i1: whether two strings are equal up to their NUL."""
+        if isinstance(left, n.String):
+            left, right = right, left
+        ltype, rtype = self.type_of(left), self.type_of(right)
+        assert isinstance(ltype, t.Str) and isinstance(rtype, t.Str)
+        lptr = self.expr(left)
+        if isinstance(right, n.String):
+            # Compare 8 bytes at a time against the literal, its NUL included.
+            data = right.value.encode("latin-1") + b"\0"
+            if len(data) > ltype.capacity:
+                return ir.Constant(ir.IntType(1), 0)
+            result: ir.Value = ir.Constant(ir.IntType(1), 1)
+            for off in range(0, len(data), 8):
+                chunk = data[off:off + 8]
+                mask = (1 << (8 * len(chunk))) - 1
+                word = self.b.and_(self.pb.load64(lptr, off), i64(mask))
+                same = self.b.icmp_unsigned("==", word,
+                                            i64(int.from_bytes(chunk, "little")))
+                result = self.b.and_(result, same)
+            return result
+        rptr = self.expr(right)
+        return self.bytes_equal(lptr, rptr, min(ltype.capacity, rtype.capacity))
+
+    def bytes_equal(self, lptr: ir.Value, rptr: ir.Value, limit: int) -> ir.Value:
+        """Byte loop: equal up to and including the first NUL, within `limit` bytes."""
+        b = self.b
+        start = b.block
+        loop = self.pb.block("streq.loop")
+        step = self.pb.block("streq.step")
+        done = self.pb.block("streq.done")
+        b.branch(loop)
+        b.position_at_end(loop)
+        index = b.phi(I64)
+        index.add_incoming(i64(0), start)
+        lc = b.load(b.gep(lptr, [index], source_etype=I8), typ=I8)
+        rc = b.load(b.gep(rptr, [index], source_etype=I8), typ=I8)
+        differ = b.icmp_unsigned("!=", lc, rc)
+        ended = b.icmp_unsigned("==", lc, ir.Constant(I8, 0))
+        b.cbranch(b.or_(differ, ended), done, step)
+        b.position_at_end(step)
+        following = b.add(index, i64(1))
+        index.add_incoming(following, step)
+        b.cbranch(b.icmp_unsigned("<", following, i64(limit)), loop, done)
+        b.position_at_end(done)
+        phi = b.phi(ir.IntType(1))
+        phi.add_incoming(b.not_(differ), loop)
+        phi.add_incoming(ir.Constant(ir.IntType(1), 1), step)
+        return phi
+
+    def expr_Conditional(self, e: n.Conditional) -> ir.Value:
+        rtype = self.type_of(e)
+        cond_value = self.expr(e.cond)
+        ctype = self.type_of(e.cond)
+        if isinstance(ctype, t.Str):
+            cond = self.b.icmp_unsigned("!=", self.b.load(cond_value, typ=I8),
+                                        ir.Constant(I8, 0))
+        else:
+            cond = self.b.icmp_unsigned("!=", cond_value, i64(0))
+        then_block = self.pb.block("cond.then")
+        else_block = self.pb.block("cond.else")
+        merge = self.pb.block("cond.end")
+        result_mem = None if rtype.is_integer else self.pb.fresh_memory(rtype.size)
+        self.b.cbranch(cond, then_block, else_block)
+        incoming: list[tuple[ir.Value, ir.Block]] = []
+        for block, node, value in ((then_block, e.then, cond_value),
+                                   (else_block, e.orelse, None)):
+            self.b.position_at_end(block)
+            branch_node = node if node is not None else e.cond
+            branch_value = value if node is None and value is not None else \
+                self.expr(branch_node)
+            if result_mem is not None:
+                self.store(result_mem, 0, rtype, branch_value, self.type_of(branch_node))
+            else:
+                incoming.append((branch_value, self.b.block))
+            self.b.branch(merge)
+        self.b.position_at_end(merge)
+        if result_mem is not None:
+            return result_mem
+        phi = self.b.phi(I64)
+        for value, block in incoming:
+            phi.add_incoming(value, block)
+        return phi
+
+    # ---- calls ----
+    def expr_Call(self, e: n.Call) -> ir.Value:
+        method = getattr(self, "call_" + e.name)
+        result: ir.Value = method(e)
+        return result
+
+    def call_printf(self, e: n.Call) -> ir.Value:
+        site = self.ctx.printf_ids[id(e)]
+        layout = self.res.printf_layouts[site]
+        values = [self.expr(a) for a in e.args[1:]]
+        fields = [(arg.offset, arg.type, value, self.type_of(node))
+                  for arg, value, node in zip(layout.args, values, e.args[1:], strict=True)]
+        self.emit_event(EventKind.PRINTF, site, layout.size, fields)
+        return i64(0)
+
+    def call_print(self, e: n.Call) -> ir.Value:
+        site = self.ctx.print_ids[id(e)]
+        spec = self.res.print_sites[site]
+        if spec.value is None:
+            self.emit_event(EventKind.PRINT_MAP, site, HEADER_SIZE, [])
+        else:
+            arg = e.args[0]
+            self.emit_event(EventKind.PRINT_VALUE, site, HEADER_SIZE + spec.value.type.size,
+                            [(HEADER_SIZE, spec.value.type, self.expr(arg), self.type_of(arg))])
+        return i64(0)
+
+    def call_exit(self, e: n.Call) -> ir.Value:
+        code = self.expr(e.args[0]) if e.args else i64(0)
+        self.emit_event(EventKind.EXIT, 0, HEADER_SIZE + 8,
+                        [(HEADER_SIZE, t.INT64, code, t.INT64)])
+        return i64(0)
+
+    def call_clear(self, e: n.Call) -> ir.Value:
+        arg = e.args[0]
+        assert isinstance(arg, n.MapAccess)
+        self.emit_event(EventKind.CLEAR, self.ctx.maps[arg.name].index, HEADER_SIZE, [])
+        return i64(0)
+
+    def call_zero(self, e: n.Call) -> ir.Value:
+        arg = e.args[0]
+        assert isinstance(arg, n.MapAccess)
+        self.emit_event(EventKind.ZERO, self.ctx.maps[arg.name].index, HEADER_SIZE, [])
+        return i64(0)
+
+    def call_delete(self, e: n.Call) -> ir.Value:
+        target = self.ctx.delete_targets.get(id(e), e.args[0])
+        assert isinstance(target, n.MapAccess)
+        info = self.ctx.maps[target.name]
+        key = self.map_key(target)
+        ret = self.pb.helper(Helper.MAP_DELETE_ELEM, I64, [self.pb.map_ptr(info.index), key])
+        return self.b.zext(self.b.icmp_signed("==", ret, i64(0)), I64)
+
+    def call_str(self, e: n.Call) -> ir.Value:
+        source_type = self.type_of(e.args[0])
+        value = self.expr(e.args[0])
+        if isinstance(source_type, t.Str):
+            return value
+        rtype = self.type_of(e)
+        assert isinstance(rtype, t.Str)
+        mem = self.pb.fresh_memory(rtype.size)
+        attach = self.instance.attach
+        # Syscall tracepoints hand over user addresses; elsewhere the address
+        # space is not known, and the compat helper picks it by address.
+        helper = Helper.PROBE_READ_USER_STR if attach.category == "syscalls" \
+            else Helper.PROBE_READ_STR
+        self.pb.helper(helper, I64, [mem, i64(rtype.capacity), value])
+        return mem
+
+
+def _unsigned(tp: t.Type) -> bool:
+    return (isinstance(tp, t.Int) and not tp.signed and tp.bits == 64) or \
+        isinstance(tp, t.Pointer)

@@ -1,0 +1,72 @@
+"""`compile(source, options) -> CompiledProgram`: the compiler's one entry point.
+
+Pure: it needs no root and changes nothing in the kernel. What it needs to
+know about the machine comes from a `Machine` (tracefs by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ptrace.diagnostics import CompileError, Diagnostic, Severity, Source, render
+from ptrace.machine import LiveMachine, Machine
+from ptrace.options import Options
+from ptrace.parse import parse_program
+from ptrace.passes.allocate_resources import Resources, allocate_resources
+from ptrace.passes.check_types import check_types
+from ptrace.passes.context import CompileContext
+from ptrace.passes.expand_probes import expand_probes
+from ptrace.program import CompiledProgram, PrintfFormat
+
+# The passes between parsing and codegen, in order. The driver stops after
+# the first pass that reports an error.
+PASSES: tuple[Callable[[CompileContext], None], ...] = (
+    expand_probes,
+    check_types,
+)
+
+DUMP_STAGES = ("ast", "ir", "ir-opt", "asm")
+
+
+def compile(source: Source, options: Options | None = None, machine: Machine | None = None,
+            dumps: tuple[str, ...] = ()) -> CompiledProgram:
+    """Compile a script. Raises CompileError with diagnostics for user errors."""
+    options = options or Options()
+    program = parse_program(source)
+    ctx = CompileContext(source, options, machine or LiveMachine(), program)
+    texts: dict[str, str] = {}
+    if "ast" in dumps:
+        from ptrace.ast.dump import dump
+
+        texts["ast"] = dump(program)
+    if not program.probes:
+        raise CompileError([Diagnostic(Severity.ERROR, "the script has no probes",
+                                       None, ("for example: BEGIN { printf(\"hello\\n\"); }",))])
+    for run_pass in PASSES:
+        run_pass(ctx)
+        if ctx.reporter.has_errors:
+            raise CompileError(ctx.reporter.diagnostics)
+    resources = allocate_resources(ctx)
+
+    from ptrace.codegen.generate import generate  # llvmlite: imported only to compile
+
+    programs, emitted = generate(ctx, resources, want_asm="asm" in dumps)
+    texts.update({"ir": emitted.ir_text, "ir-opt": emitted.ir_optimized, "asm": emitted.asm})
+    return CompiledProgram(
+        programs=tuple(programs),
+        maps=tuple(resources.maps),
+        ringbuf_map=resources.ringbuf_map,
+        counters_map=resources.counters_map,
+        globals_map=resources.globals_map,
+        printf_formats=tuple(_printf_formats(ctx, resources)),
+        print_sites=tuple(resources.print_sites),
+        user_maps=tuple(resources.user_maps),
+        dumps={k: v for k, v in texts.items() if k in dumps},
+        warnings=tuple(render(d) for d in ctx.reporter.diagnostics
+                       if d.severity is Severity.WARNING),
+    )
+
+
+def _printf_formats(ctx: CompileContext, resources: Resources) -> list[PrintfFormat]:
+    return [PrintfFormat(site.segments, layout.args)
+            for site, layout in zip(ctx.printf_sites, resources.printf_layouts, strict=True)]

@@ -1,0 +1,125 @@
+"""Locations in a script, diagnostics about them, and how they are shown.
+
+Every error a user can cause becomes a `Diagnostic` attached to a `Span`.
+Passes collect diagnostics in a `Reporter` instead of raising; the driver
+stops after a pass that reported an error and raises `CompileError`, which
+the front ends render with `render()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A script's text and the name it is shown under (a path, `-e` or `stdin`)."""
+
+    name: str
+    text: str = field(repr=False)
+
+    def line(self, number: int) -> str:
+        lines = self.text.split("\n")
+        return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A range in a source: 1-based lines and columns; end_col is exclusive.
+
+    `expanded_from` is the span of the macro call whose expansion produced
+    this span, so a diagnostic inside a macro can show both places.
+    """
+
+    source: Source = field(repr=False)
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    expanded_from: Span | None = None
+
+    def to(self, other: Span) -> Span:
+        """The span from the start of this one to the end of `other`."""
+        return Span(self.source, self.line, self.col, other.end_line, other.end_col,
+                    self.expanded_from)
+
+    @staticmethod
+    def whole(source: Source) -> Span:
+        return Span(source, 1, 1, 1, 1)
+
+
+class Severity(Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    severity: Severity
+    message: str
+    span: Span | None
+    hints: tuple[str, ...] = ()
+
+
+class CompileError(Exception):
+    """Raised by the compiler driver when a pass reported errors."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = tuple(diagnostics)
+        super().__init__("; ".join(d.message for d in self.diagnostics))
+
+
+@dataclass
+class Reporter:
+    """Collects the diagnostics of one compilation."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def error(self, message: str, span: Span | None, *hints: str) -> None:
+        self.diagnostics.append(Diagnostic(Severity.ERROR, message, span, hints))
+
+    def warning(self, message: str, span: Span | None, *hints: str) -> None:
+        self.diagnostics.append(Diagnostic(Severity.WARNING, message, span, hints))
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+    def errors(self) -> Iterator[Diagnostic]:
+        return (d for d in self.diagnostics if d.severity is Severity.ERROR)
+
+
+def render(diagnostic: Diagnostic) -> str:
+    """`file:line:col: error: message`, the source line, a marker, the hints."""
+    out: list[str] = []
+    span = diagnostic.span
+    kind = diagnostic.severity.value
+    if span is None:
+        out.append(f"ptrace: {kind}: {diagnostic.message}")
+    else:
+        out.append(f"{span.source.name}:{span.line}:{span.col}: {kind}: {diagnostic.message}")
+        out.extend(_marked_line(span))
+        origin = span.expanded_from
+        while origin is not None:
+            out.append(f"{origin.source.name}:{origin.line}:{origin.col}: note: "
+                       "in the expansion of this macro call")
+            out.extend(_marked_line(origin))
+            origin = origin.expanded_from
+    out.extend(f"  hint: {hint}" for hint in diagnostic.hints)
+    return "\n".join(out)
+
+
+def _marked_line(span: Span) -> list[str]:
+    text = span.source.line(span.line).replace("\t", " ")
+    if not text.strip():
+        return []
+    end = span.end_col if span.end_line == span.line else len(text) + 1
+    width = max(1, end - span.col)
+    return [f"    {text}", "    " + " " * (span.col - 1) + "^" + "~" * (width - 1)]
+
+
+def render_all(diagnostics: Iterable[Diagnostic]) -> str:
+    return "\n".join(render(d) for d in diagnostics)

@@ -1,0 +1,132 @@
+"""What the compiler needs to know about the machine, read-only.
+
+Compiling touches no kernel state: tracepoint lists and formats come through
+a `Machine`. `LiveMachine` reads tracefs; tests pass a `FixtureMachine` built
+from format texts, so most of the compiler runs without root.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+TRACEFS_ROOTS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
+
+
+@dataclass(frozen=True, slots=True)
+class TracepointField:
+    """One field of a tracepoint's record, from its format file."""
+
+    name: str
+    ctype: str  # the C type as written, without the field name: "const char *", "char[16]"
+    offset: int
+    size: int
+    signed: bool
+
+    @property
+    def is_data_loc(self) -> bool:
+        return self.ctype.startswith("__data_loc")
+
+
+@dataclass(frozen=True, slots=True)
+class TracepointFormat:
+    category: str
+    name: str
+    fields: tuple[TracepointField, ...]  # without the common_* header fields
+
+    def field(self, name: str) -> TracepointField | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+
+class Machine(Protocol):
+    def tracepoints(self) -> list[tuple[str, str]]:
+        """Every (category, event) pair the kernel offers."""
+        ...
+
+    def tracepoint_format(self, category: str, event: str) -> TracepointFormat | None: ...
+
+
+def match_tracepoints(machine: Machine, category: str, event: str) -> list[tuple[str, str]]:
+    """The tracepoints matching glob patterns for the category and event, sorted."""
+    return sorted((c, e) for c, e in machine.tracepoints()
+                  if fnmatch.fnmatchcase(c, category) and fnmatch.fnmatchcase(e, event))
+
+
+_FIELD = re.compile(r"^\s*field:(?P<decl>[^;]*);\s*offset:(?P<offset>\d+);\s*size:(?P<size>\d+);"
+                    r"\s*signed:(?P<signed>\d+);")
+_DECL = re.compile(r"^(?P<type>.*?)\s*\b(?P<name>[A-Za-z_]\w*)\s*(?P<array>\[[^\]]*\])?$")
+
+
+def parse_format(category: str, event: str, text: str) -> TracepointFormat:
+    """Parse the text of a tracefs `format` file."""
+    fields: list[TracepointField] = []
+    for line in text.splitlines():
+        m = _FIELD.match(line)
+        if not m:
+            continue
+        decl = _DECL.match(m["decl"].strip())
+        if not decl:
+            continue
+        name = decl["name"]
+        if name.startswith("common_"):
+            continue
+        ctype = decl["type"].strip()
+        if decl["array"]:
+            ctype += decl["array"].replace(" ", "")
+        fields.append(TracepointField(name, ctype, int(m["offset"]), int(m["size"]),
+                                      m["signed"] == "1"))
+    return TracepointFormat(category, event, tuple(fields))
+
+
+def tracefs_root() -> Path | None:
+    for root in TRACEFS_ROOTS:
+        if (root / "events").is_dir():
+            return root
+    return None
+
+
+class LiveMachine:
+    """Reads this machine's tracefs. Results are cached for the process."""
+
+    @functools.cache  # noqa: B019 - one LiveMachine lives for the whole process
+    def tracepoints(self) -> list[tuple[str, str]]:
+        root = tracefs_root()
+        if root is None:
+            return []
+        out: list[tuple[str, str]] = []
+        events = root / "events"
+        for category in os.listdir(events):
+            path = events / category
+            if not path.is_dir():
+                continue
+            out.extend((category, e) for e in os.listdir(path) if (path / e).is_dir())
+        return out
+
+    def tracepoint_format(self, category: str, event: str) -> TracepointFormat | None:
+        root = tracefs_root()
+        if root is None:
+            return None
+        try:
+            text = (root / "events" / category / event / "format").read_text()
+        except OSError:
+            return None
+        return parse_format(category, event, text)
+
+
+@dataclass
+class FixtureMachine:
+    """A machine described by format texts, for tests: {(category, event): format text}."""
+
+    formats: dict[tuple[str, str], str]
+
+    def tracepoints(self) -> list[tuple[str, str]]:
+        return list(self.formats)
+
+    def tracepoint_format(self, category: str, event: str) -> TracepointFormat | None:
+        text = self.formats.get((category, event))
+        return parse_format(category, event, text) if text is not None else None

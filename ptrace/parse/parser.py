@@ -1,0 +1,391 @@
+"""Source text → AST, through the Lark grammar in `ptrace.grammar`.
+
+The one LALR parser is built once per process from the grammar file, with
+Lark's table cache so that start-up does not rebuild the tables. Nothing
+outside this package sees Lark objects: syntax errors come out as
+diagnostics (see `syntax_errors.py`) and trees as `ptrace.ast.nodes`.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedInput, VisitError
+
+from ptrace.ast import nodes as n
+from ptrace.diagnostics import CompileError, Diagnostic, Reporter, Severity, Source, Span
+from ptrace.parse.literals import LiteralError, parse_integer, unescape
+from ptrace.parse.syntax_errors import syntax_error
+
+START_RULES = ("program", "stmts", "expr")
+
+
+@functools.cache
+def _lark() -> Lark:
+    grammar = resources.files("ptrace.grammar").joinpath("ptrace.lark").read_text()
+    return Lark(grammar, parser="lalr", lexer="contextual", start=list(START_RULES),
+                propagate_positions=True, maybe_placeholders=True, cache=True)
+
+
+def parse(source: Source, start: str = "program") -> Any:
+    """Parse `source` from the start rule `start` into an AST node.
+
+    Raises CompileError with located diagnostics for syntax errors.
+    """
+    reporter = Reporter()
+    node = _parse_text(source, source.text, start, reporter)
+    if reporter.has_errors:
+        raise CompileError(reporter.diagnostics)
+    return node
+
+
+def parse_program(source: Source) -> n.Program:
+    text = source.text
+    if text.startswith("#!"):
+        # A shebang line: keep the line count so later locations stay right.
+        text = text[text.find("\n"):] if "\n" in text else ""
+    reporter = Reporter()
+    program = _parse_text(source, text, "program", reporter)
+    if reporter.has_errors:
+        raise CompileError(reporter.diagnostics)
+    assert isinstance(program, n.Program)
+    return program
+
+
+def _parse_text(source: Source, text: str, start: str, reporter: Reporter) -> Any:
+    try:
+        tree = _lark().parse(text, start=start)
+    except UnexpectedInput as error:
+        reporter.diagnostics.append(syntax_error(source, text, error))
+        return None
+    try:
+        return _ToAst(source, reporter).transform(tree)
+    except VisitError as error:
+        if isinstance(error.orig_exc, CompileError):
+            reporter.diagnostics.extend(error.orig_exc.diagnostics)
+            return None
+        raise
+
+
+def _span(source: Source, meta: Any) -> Span:
+    return Span(source, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _tspan(source: Source, token: Token) -> Span:
+    assert token.line is not None and token.column is not None
+    end_line = token.end_line if token.end_line is not None else token.line
+    end_col = token.end_column if token.end_column is not None else token.column + 1
+    return Span(source, token.line, token.column, end_line, end_col)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer[Token, Any]):
+    """Builds AST nodes from Lark's tree; one method per grammar rule or alias."""
+
+    def __init__(self, source: Source, reporter: Reporter):
+        super().__init__()
+        self.source = source
+        self.reporter = reporter
+
+    def _s(self, meta: Any) -> Span:
+        return _span(self.source, meta)
+
+    def _fail(self, message: str, span: Span) -> None:
+        raise CompileError([_error(message, span)])
+
+    # ---- top level ----
+    def program(self, meta: Any, items: list[Any]) -> n.Program:
+        out = [n.Preproc(str(i), span=_tspan(self.source, i)) if isinstance(i, Token) else i
+               for i in items]
+        return n.Program(tuple(out), span=self._s(meta))
+
+    def probe(self, meta: Any, children: list[Any]) -> n.Probe:
+        *points, predicate, body = children
+        return n.Probe(tuple(points), predicate, body, span=self._s(meta))
+
+    def attach_point(self, meta: Any, children: list[Token]) -> n.AttachPoint:
+        return n.AttachPoint(str(children[0]), span=self._s(meta))
+
+    def predicate(self, meta: Any, children: list[Token]) -> n.Expr:
+        token = children[0]
+        assert token.line is not None and token.column is not None
+        # Parse the inside again as an expression, padded so that positions
+        # in the sub-parse are positions in the script.
+        inner = "\n" * (token.line - 1) + " " * token.column + str(token)[1:-1]
+        expr = _parse_text(self.source, inner, "expr", self.reporter)
+        if expr is None:
+            raise CompileError([])
+        assert isinstance(expr, n.Expr)
+        return expr
+
+    def macro_def(self, meta: Any, children: list[Any]) -> n.MacroDef:
+        name, *params, body = children
+        names = tuple(str(p) for p in params if p is not None)
+        return n.MacroDef(str(name), names, body, span=self._s(meta))
+
+    def macro_param(self, meta: Any, children: list[Token]) -> Token:
+        return children[0]
+
+    def map_decl(self, meta: Any, children: list[Any]) -> n.MapDecl:
+        name, kind, *args = children
+        return n.MapDecl(str(name), str(kind), tuple(a for a in args if a is not None),
+                         span=self._s(meta))
+
+    def config_block(self, meta: Any, children: list[Any]) -> n.ConfigBlock:
+        return n.ConfigBlock(tuple(children), span=self._s(meta))
+
+    def config_entry(self, meta: Any, children: list[Token]) -> n.ConfigEntry:
+        key, value = children
+        parsed: int | str | bool
+        if value.type == "INT":
+            parsed = self._integer_value(value)
+        elif value.type == "STRING":
+            parsed = self._string_value(value)
+        elif value.type in ("TRUE", "FALSE"):
+            parsed = value.type == "TRUE"
+        else:
+            parsed = str(value)
+        return n.ConfigEntry(str(key), parsed, span=self._s(meta))
+
+    # ---- C definitions ----
+    def c_definition(self, meta: Any, children: list[Any]) -> Any:
+        return children[0]
+
+    def c_struct(self, meta: Any, children: list[Any]) -> n.CStruct:
+        kind, *rest = children
+        name = rest.pop(0) if rest and isinstance(rest[0], Token) else None
+        fields = tuple(f for member in rest for f in member)
+        return n.CStruct(str(kind), str(name) if name else None, fields, span=self._s(meta))
+
+    def c_member(self, meta: Any, children: list[Any]) -> list[n.CField]:
+        ctype, *declarators = children
+        if declarators == [None]:
+            return [n.CField(ctype, None, 0, (), None, span=self._s(meta))]
+        return [n.CField(ctype, name, stars, arrays, bits, span=span)
+                for (name, stars, arrays, bits, span) in declarators]
+
+    def c_declarator(self, meta: Any, children: list[Any]
+                     ) -> tuple[str, int, tuple[int, ...], int | None, Span]:
+        stars = sum(1 for c in children if isinstance(c, Token) and c.type == "STAR")
+        rest = [c for c in children if not (isinstance(c, Token) and c.type == "STAR")]
+        name, *sizes, bits = rest
+        return (str(name), stars, tuple(self._integer_value(s) for s in sizes),
+                self._integer_value(bits) if bits is not None else None, self._s(meta))
+
+    def c_typedef(self, meta: Any, children: list[Any]) -> n.CTypedef:
+        ctype, (name, stars, arrays, _bits, _span) = children
+        return n.CTypedef(ctype, name, stars, arrays, span=self._s(meta))
+
+    def c_enum(self, meta: Any, children: list[Any]) -> n.CEnum:
+        _enum, *rest = children
+        name = rest.pop(0) if rest and isinstance(rest[0], Token) else None
+        return n.CEnum(str(name) if name else None, tuple(rest), span=self._s(meta))
+
+    def c_enumerator(self, meta: Any, children: list[Any]) -> n.CEnumerator:
+        name, *value = children
+        tokens = [v for v in value if v is not None]
+        number: int | None = None
+        if tokens:
+            number = self._integer_value(tokens[-1])
+            if len(tokens) == 2:
+                number = -number
+        return n.CEnumerator(str(name), number, span=self._s(meta))
+
+    def typedef_name(self, meta: Any, children: list[Token]) -> n.TypeName:
+        return n.TypeName(str(children[0]), 0, None, span=self._s(meta))
+
+    # ---- types ----
+    def named_type(self, meta: Any, children: list[Token]) -> n.TypeName:
+        return n.TypeName(str(children[0]), 0, None, span=self._s(meta))
+
+    def c_base_type(self, meta: Any, children: list[Token]) -> n.TypeName:
+        words = [str(c) for c in children if str(c) not in ("const", "volatile")]
+        return n.TypeName(" ".join(words) or "int", 0, None, span=self._s(meta))
+
+    def tagged_type(self, meta: Any, children: list[Token]) -> n.TypeName:
+        kind, name = children
+        return n.TypeName(f"{kind} {name}", 0, None, span=self._s(meta))
+
+    def type(self, meta: Any, children: list[Any]) -> n.TypeName:
+        base, *rest = children
+        stars = sum(1 for c in rest if isinstance(c, Token) and c.type == "STAR")
+        size = rest[-1] if rest else None
+        return n.TypeName(base.base, stars,
+                          self._integer_value(size) if size is not None else None,
+                          span=self._s(meta))
+
+    # ---- statements ----
+    def block(self, meta: Any, children: list[Any]) -> n.Block:
+        (stmts,) = children
+        return n.Block(stmts, span=self._s(meta))
+
+    def stmts(self, meta: Any, children: list[Any]) -> tuple[n.Stmt, ...]:
+        return tuple(c for c in children if c is not None)
+
+    def expr_stmt(self, meta: Any, children: list[Any]) -> n.ExprStmt:
+        return n.ExprStmt(children[0], span=self._s(meta))
+
+    def assign_stmt(self, meta: Any, children: list[Any]) -> n.Assign:
+        target, op, value = children
+        return n.Assign(target, str(op), value, span=self._s(meta))
+
+    def let_stmt(self, meta: Any, children: list[Any]) -> n.Let:
+        name, typ, value = children
+        return n.Let(str(name), typ, value, span=self._s(meta))
+
+    def break_stmt(self, meta: Any, children: list[Any]) -> n.Break:
+        return n.Break(span=self._s(meta))
+
+    def continue_stmt(self, meta: Any, children: list[Any]) -> n.Continue:
+        return n.Continue(span=self._s(meta))
+
+    def return_stmt(self, meta: Any, children: list[Any]) -> n.Return:
+        return n.Return(children[0], span=self._s(meta))
+
+    def block_stmt(self, meta: Any, children: list[Any]) -> n.Block:
+        block: n.Block = children[0]
+        return block
+
+    def if_stmt(self, meta: Any, children: list[Any]) -> n.If:
+        stmt: n.If = children[0]
+        return stmt
+
+    def if_chain(self, meta: Any, children: list[Any]) -> n.If:
+        cond, then, orelse = children
+        return n.If(cond, then, orelse, span=self._s(meta))
+
+    def while_stmt(self, meta: Any, children: list[Any]) -> n.While:
+        cond, body = children
+        return n.While(cond, body, span=self._s(meta))
+
+    def unroll_stmt(self, meta: Any, children: list[Any]) -> n.Unroll:
+        count, body = children
+        return n.Unroll(count, body, span=self._s(meta))
+
+    def for_stmt(self, meta: Any, children: list[Any]) -> n.For:
+        var, iterable, body = children
+        return n.For(str(var), iterable, body, span=self._s(meta))
+
+    def map_ref(self, meta: Any, children: list[Token]) -> n.MapRef:
+        return n.MapRef(str(children[0]), span=self._s(meta))
+
+    def range(self, meta: Any, children: list[Any]) -> n.Range:
+        start, stop = children
+        return n.Range(start, stop, span=self._s(meta))
+
+    # ---- expressions ----
+    def conditional(self, meta: Any, children: list[Any]) -> n.Conditional:
+        cond, then, orelse = children
+        return n.Conditional(cond, then, orelse, span=self._s(meta))
+
+    def elvis(self, meta: Any, children: list[Any]) -> n.Conditional:
+        cond, orelse = children
+        return n.Conditional(cond, None, orelse, span=self._s(meta))
+
+    def binary(self, meta: Any, children: list[Any]) -> n.Binary:
+        left, op, right = children
+        return n.Binary(str(op), left, right, span=self._s(meta))
+
+    def unary(self, meta: Any, children: list[Any]) -> n.Unary:
+        op, operand = children
+        return n.Unary(str(op), operand, span=self._s(meta))
+
+    def pre_incdec(self, meta: Any, children: list[Any]) -> n.IncDec:
+        op, operand = children
+        return n.IncDec(str(op), operand, True, span=self._s(meta))
+
+    def post_incdec(self, meta: Any, children: list[Any]) -> n.IncDec:
+        operand, op = children
+        return n.IncDec(str(op), operand, False, span=self._s(meta))
+
+    def cast(self, meta: Any, children: list[Any]) -> n.Cast:
+        typ, operand = children
+        return n.Cast(typ, operand, span=self._s(meta))
+
+    def index(self, meta: Any, children: list[Any]) -> n.Index:
+        base, idx = children
+        return n.Index(base, idx, span=self._s(meta))
+
+    def field(self, meta: Any, children: list[Any]) -> n.Field:
+        base, name = children
+        return n.Field(base, str(name), False, span=self._s(meta))
+
+    def arrow(self, meta: Any, children: list[Any]) -> n.Field:
+        base, name = children
+        return n.Field(base, str(name), True, span=self._s(meta))
+
+    def integer(self, meta: Any, children: list[Token]) -> n.Integer:
+        token = children[0]
+        return n.Integer(self._integer_value(token), str(token), span=self._s(meta))
+
+    def string(self, meta: Any, children: list[Token]) -> n.String:
+        return n.String(self._string_value(children[0]), span=self._s(meta))
+
+    def boolean(self, meta: Any, children: list[Token]) -> n.Boolean:
+        return n.Boolean(children[0].type == "TRUE", span=self._s(meta))
+
+    def identifier(self, meta: Any, children: list[Token]) -> n.Identifier:
+        return n.Identifier(str(children[0]), span=self._s(meta))
+
+    def variable(self, meta: Any, children: list[Token]) -> n.Variable:
+        return n.Variable(str(children[0]), span=self._s(meta))
+
+    def positional(self, meta: Any, children: list[Token]) -> n.Positional:
+        text = str(children[0])[1:]
+        return n.Positional(0 if text == "#" else int(text), span=self._s(meta))
+
+    def map_access(self, meta: Any, children: list[Any]) -> n.MapAccess:
+        name, *keys = children
+        return n.MapAccess(str(name), tuple(keys), span=self._s(meta))
+
+    def call(self, meta: Any, children: list[Any]) -> n.Call:
+        name, *args = children
+        return n.Call(str(name), tuple(a for a in args if a is not None),
+                      _tspan(self.source, name), span=self._s(meta))
+
+    def sizeof(self, meta: Any, children: list[Any]) -> n.Sizeof:
+        return n.Sizeof(children[0], span=self._s(meta))
+
+    def offsetof(self, meta: Any, children: list[Any]) -> n.Offsetof:
+        typ, *fields = children
+        return n.Offsetof(typ, tuple(str(f) for f in fields), span=self._s(meta))
+
+    def tuple(self, meta: Any, children: list[Any]) -> n.Tuple:
+        return n.Tuple(tuple(children), span=self._s(meta))
+
+    def record(self, meta: Any, children: list[Any]) -> n.Record:
+        return n.Record(tuple(children), span=self._s(meta))
+
+    def record_field(self, meta: Any, children: list[Any]) -> n.RecordField:
+        name, value = children
+        return n.RecordField(str(name), value, span=self._s(meta))
+
+    def block_expr(self, meta: Any, children: list[Any]) -> n.BlockExpr:
+        return n.BlockExpr(children[0], span=self._s(meta))
+
+    def if_expr(self, meta: Any, children: list[Any]) -> n.IfExpr:
+        return n.IfExpr(children[0], span=self._s(meta))
+
+    # ---- literals ----
+    def _integer_value(self, token: Token) -> int:
+        try:
+            return parse_integer(str(token))
+        except LiteralError as error:
+            self._fail(str(error), _tspan(self.source, token))
+            raise AssertionError("unreachable") from error
+
+    def _string_value(self, token: Token) -> str:
+        try:
+            return unescape(str(token)[1:-1])
+        except LiteralError as error:
+            span = _tspan(self.source, token)
+            col = span.col + 1 + error.offset
+            self._fail(str(error), Span(self.source, span.line, col, span.line, col + 2))
+            raise AssertionError("unreachable") from error
+
+
+def _error(message: str, span: Span) -> Diagnostic:
+    return Diagnostic(Severity.ERROR, message, span)

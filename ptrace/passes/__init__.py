@@ -1,0 +1,1 @@
+"""The passes between the AST and codegen, in the order they run."""

@@ -1,0 +1,97 @@
+"""Everything the runtime needs, decided before codegen.
+
+Input: the checked context. Output: `Resources`: the index of every map (user
+maps in printing order, then the internal ones), each map's BPF shape, the
+record layout of every printf and print call site. Codegen and the runtime
+both read these layouts, so an event is decoded exactly as it was written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ptrace.passes.context import CompileContext, MapInfo
+from ptrace.program import (
+    COUNTERS_FIXED,
+    GLOBALS_COUNT,
+    EventArg,
+    MapSpec,
+    MapType,
+    PrintSite,
+)
+from ptrace.types import types as t
+
+HEADER_SIZE = 8
+
+
+@dataclass(frozen=True, slots=True)
+class PrintfLayout:
+    args: tuple[EventArg, ...]
+    size: int
+
+
+@dataclass
+class Resources:
+    maps: list[MapSpec] = field(default_factory=list)
+    user_maps: list[int] = field(default_factory=list)
+    ringbuf_map: int = -1
+    counters_map: int = -1
+    globals_map: int = -1
+    scratch_map: int = -1
+    printf_layouts: list[PrintfLayout] = field(default_factory=list)
+    print_sites: list[PrintSite] = field(default_factory=list)
+
+    def full_counter(self, map_index: int) -> int:
+        """The counters slot that counts refused updates of user map `map_index`."""
+        return COUNTERS_FIXED + self.user_maps.index(map_index)
+
+
+def allocate_resources(ctx: CompileContext) -> Resources:
+    res = Resources()
+    for name in sorted(ctx.maps):
+        info = ctx.maps[name]
+        info.index = len(res.maps)
+        res.user_maps.append(info.index)
+        res.maps.append(_user_map(info, ctx.options.max_map_keys))
+    res.ringbuf_map = _add(res, MapSpec(".events", MapType.RINGBUF, 0, 0,
+                                        ctx.options.ringbuf_pages * 4096))
+    res.counters_map = _add(res, MapSpec(".counters", MapType.PERCPU_ARRAY, 4, 8,
+                                         COUNTERS_FIXED + len(ctx.maps)))
+    res.globals_map = _add(res, MapSpec(".globals", MapType.ARRAY, 4, 8, GLOBALS_COUNT))
+    # The scratch map's value size is known after codegen; see set_scratch_size.
+    res.scratch_map = _add(res, MapSpec(".scratch", MapType.PERCPU_ARRAY, 4, 8, 1))
+    for site in ctx.printf_sites:
+        args, offset = [], HEADER_SIZE
+        for arg_type in site.arg_types:
+            args.append(EventArg(arg_type, offset))
+            offset += arg_type.size
+        res.printf_layouts.append(PrintfLayout(tuple(args), offset))
+    for call in ctx.print_calls:
+        if call.map_name is not None:
+            res.print_sites.append(PrintSite(ctx.maps[call.map_name].index, call.top, call.div))
+        else:
+            assert call.value_type is not None
+            res.print_sites.append(PrintSite(value=EventArg(call.value_type, HEADER_SIZE)))
+    return res
+
+
+def set_scratch_size(res: Resources, size: int) -> None:
+    old = res.maps[res.scratch_map]
+    res.maps[res.scratch_map] = MapSpec(old.name, old.map_type, old.key_size, max(8, size), 1)
+
+
+def _add(res: Resources, spec: MapSpec) -> int:
+    res.maps.append(spec)
+    return len(res.maps) - 1
+
+
+def _user_map(info: MapInfo, max_entries: int) -> MapSpec:
+    key_size = info.key.size if info.key is not None else 8
+    value = info.value
+    if isinstance(value, t.Hist | t.Lhist):
+        return MapSpec(info.name, MapType.PERCPU_HASH, key_size + 8, 8, max_entries,
+                       info.key, value)
+    if isinstance(value, t.Aggregation):
+        return MapSpec(info.name, MapType.PERCPU_HASH, key_size, value.size, max_entries,
+                       info.key, value)
+    return MapSpec(info.name, MapType.HASH, key_size, value.size, max_entries, info.key, value)

@@ -1,0 +1,810 @@
+"""Semantic checks and type inference.
+
+Input: the probe instances from `expand_probes`. Output: each instance's
+`types` table (id(expr) → Type), `ctx.maps` (every script map with its key
+and value types), and the printf sites. Every misuse is a diagnostic on the
+node that caused it.
+
+Map types are global and may be read in one probe before the probe that
+assigns them, so the check runs twice: a first quiet round learns the maps
+from their assignments, the second reports.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from ptrace.ast import nodes as n
+from ptrace.diagnostics import Reporter, Span
+from ptrace.passes.context import CompileContext, MapInfo, PrintCall, PrintfSite, ProbeInstance
+from ptrace.printf_format import FormatError, parse_format
+from ptrace.types import types as t
+from ptrace.types.builtins import BUILTINS, LATER_BUILTINS
+
+AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
+LATER_FUNCTIONS = frozenset({
+    "time", "strftime", "join", "ksym", "usym", "kaddr", "uaddr", "reg", "cat", "system",
+    "signal", "override", "strncmp", "strcontains", "strlen", "ntop", "pton", "macaddr",
+    "cgroupid", "cgroup_path", "path", "bswap", "strerror", "kptr", "uptr", "len", "has_key",
+    "buf", "errorf", "warnf", "kstack", "ustack", "sizeof", "unwatch", "debugf",
+    "percpu_kaddr", "skboutput", "socket_cookie", "offsetof", "print_map",
+})
+FUNCTIONS = frozenset({"printf", "print", "exit", "delete", "clear", "zero", "str",
+                       *AGGREGATIONS})
+_INT_CONVERSION_MAX = {"hh": 8, "h": 16}
+
+
+def check_types(ctx: CompileContext) -> None:
+    quiet = Reporter()
+    for instance in ctx.instances:
+        _Checker(ctx, instance, quiet).check()
+    ctx.printf_sites.clear()
+    ctx.printf_ids.clear()
+    ctx.print_ids.clear()
+    ctx.print_calls.clear()
+    ctx.delete_targets.clear()
+    for instance in ctx.instances:
+        instance.types.clear()
+        _Checker(ctx, instance, ctx.reporter).check()
+    for item in ctx.program.items:
+        _check_top_level(item, ctx.reporter)
+
+
+def _check_top_level(item: n.TopLevel, reporter: Reporter) -> None:
+    if isinstance(item, n.Probe):
+        return
+    if isinstance(item, n.Preproc):
+        # Kernel types come from BTF, so an #include has nothing to add.
+        if not item.text.lstrip("# \t").startswith("include"):
+            reporter.error("preprocessor definitions are not supported yet", item.span)
+        return
+    what = {n.MacroDef: "macros", n.MapDecl: "map declarations", n.ConfigBlock: "config blocks",
+            n.CStruct: "struct and union definitions", n.CEnum: "enum definitions",
+            n.CTypedef: "typedefs"}[type(item)]
+    reporter.error(f"{what} are not supported yet", item.span)
+
+
+class _Checker:
+    def __init__(self, ctx: CompileContext, instance: ProbeInstance, reporter: Reporter):
+        self.ctx = ctx
+        self.instance = instance
+        self.reporter = reporter
+        self.scopes: list[dict[str, t.Type]] = []
+        self.loops = 0
+
+    def check(self) -> None:
+        probe = self.instance.probe
+        self.scopes.append({})
+        if probe.predicate is not None:
+            self._condition(probe.predicate)
+        self.block(probe.body, new_scope=False)
+        self.scopes.pop()
+
+    def error(self, message: str, span: Span, *hints: str) -> None:
+        self.reporter.error(message, span, *hints)
+
+    # ---- statements ----
+    def block(self, block: n.Block, new_scope: bool = True) -> None:
+        if new_scope:
+            self.scopes.append({})
+        for stmt in block.stmts:
+            self.stmt(stmt)
+        if new_scope:
+            self.scopes.pop()
+
+    def stmt(self, stmt: n.Stmt) -> None:
+        if isinstance(stmt, n.ExprStmt):
+            self.expr(stmt.expr, statement=True)
+        elif isinstance(stmt, n.Assign):
+            self.assign(stmt)
+        elif isinstance(stmt, n.Let):
+            self.let(stmt)
+        elif isinstance(stmt, n.If):
+            self.if_(stmt)
+        elif isinstance(stmt, n.Block):
+            self.block(stmt)
+        elif isinstance(stmt, n.Return):
+            if stmt.value is not None:
+                self.error("return with a value is not supported yet", stmt.value.span)
+        elif isinstance(stmt, n.Break | n.Continue):
+            word = "break" if isinstance(stmt, n.Break) else "continue"
+            if self.loops == 0:
+                self.error(f"'{word}' outside a loop", stmt.span)
+        else:
+            what = {n.While: "while loops", n.Unroll: "unroll", n.For: "for loops"}
+            self.error(f"{what.get(type(stmt), 'this statement')} are not supported yet"
+                       if type(stmt) is not n.Unroll else "unroll is not supported yet",
+                       stmt.span)
+
+    def if_(self, stmt: n.If) -> None:
+        self._condition(stmt.cond)
+        self.block(stmt.then)
+        if isinstance(stmt.orelse, n.If):
+            self.if_(stmt.orelse)
+        elif stmt.orelse is not None:
+            self.block(stmt.orelse)
+
+    def let(self, stmt: n.Let) -> None:
+        declared = self._type_name(stmt.type) if stmt.type is not None else None
+        value = self.expr(stmt.value) if stmt.value is not None else None
+        if declared is None and value is None:
+            self.error(f"'{stmt.name}' needs a type or a value", stmt.span)
+            return
+        if declared is not None and value is not None and not _assignable(declared, value):
+            self.error(f"cannot initialise '{stmt.name}' of type {declared} with {value}",
+                       stmt.span)
+        self.scopes[-1][stmt.name] = declared or value or t.INT64
+
+    def assign(self, stmt: n.Assign) -> None:
+        target, value = stmt.target, stmt.value
+        if isinstance(value, n.Call) and value.name in AGGREGATIONS:
+            if not isinstance(target, n.MapAccess):
+                self.error(f"{value.name}() must be assigned to a map", value.span)
+                return
+            if stmt.op != "=":
+                self.error(f"{value.name}() is assigned with '=', not '{stmt.op}'", stmt.span)
+                return
+            aggregation = self.aggregation(value)
+            if aggregation is not None:
+                self.define_map(target, aggregation)
+            return
+        if isinstance(target, n.Variable):
+            vtype = self.expr(value)
+            if vtype is None:
+                return
+            if isinstance(vtype, t.Void):
+                self.error("this expression has no value to assign", value.span)
+                return
+            existing = self.lookup(target.name)
+            if stmt.op != "=":
+                if existing is None:
+                    self.error(f"undefined variable '{target.name}'", target.span)
+                elif not (existing.is_integer and vtype.is_integer):
+                    self.error(f"'{stmt.op}' needs integers, got {existing} and {vtype}",
+                               stmt.span)
+                self.instance.types[id(target)] = existing or t.INT64
+                return
+            if existing is not None:
+                if not _assignable(existing, vtype):
+                    self.error(f"'{target.name}' holds {existing}; cannot assign {vtype}",
+                               value.span)
+                    return
+                merged = _merge(existing, vtype) or existing
+                self._rebind(target.name, merged)
+            else:
+                self.scopes[-1][target.name] = vtype
+            self.instance.types[id(target)] = self.lookup(target.name) or vtype
+            return
+        if isinstance(target, n.MapAccess):
+            vtype = self.expr(value)
+            if vtype is None:
+                return
+            if isinstance(vtype, t.Void):
+                self.error("this expression has no value to assign", value.span)
+                return
+            if stmt.op != "=" and not vtype.is_integer:
+                self.error(f"'{stmt.op}' needs an integer, got {vtype}", value.span)
+                return
+            self.define_map(target, vtype if stmt.op == "=" else t.INT64)
+            return
+        self.error("only variables ($x) and maps (@x) can be assigned to", target.span)
+
+    def _rebind(self, name: str, vtype: t.Type) -> None:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                scope[name] = vtype
+                return
+
+    def lookup(self, name: str) -> t.Type | None:
+        for scope in reversed(self.scopes):
+            if name in scope:
+                return scope[name]
+        return None
+
+    # ---- maps ----
+    def key_type(self, access: n.MapAccess) -> t.Type | None:
+        if not access.keys:
+            return None
+        types = [self.expr(k) for k in access.keys]
+        for key, ktype in zip(access.keys, types, strict=True):
+            if ktype is not None and not _storable(ktype):
+                self.error(f"{ktype} cannot be a map key", key.span)
+                return None
+        if any(k is None for k in types):
+            return None
+        valid = [k for k in types if k is not None]
+        return valid[0] if len(valid) == 1 else t.Tuple(tuple(valid))
+
+    def define_map(self, access: n.MapAccess, value: t.Type) -> None:
+        key = self.key_type(access)
+        if access.keys and key is None:
+            return
+        if not isinstance(value, t.Aggregation) and not _storable(value):
+            self.error(f"{value} cannot be stored in a map", access.span)
+            return
+        info = self.ctx.maps.get(access.name)
+        if info is None:
+            self.ctx.maps[access.name] = MapInfo(access.name, key, value, access.span)
+            self.instance.types[id(access)] = value
+            return
+        self._check_key(info, access, key)
+        merged = _merge(info.value, value)
+        if merged is None:
+            self.error(f"map {access.name} holds {_describe(info.value)}; "
+                       f"cannot store {_describe(value)}", access.span,
+                       f"{access.name} was first used at line {info.span.line}")
+            return
+        info.value = merged
+        self.instance.types[id(access)] = merged
+
+    def _check_key(self, info: MapInfo, access: n.MapAccess, key: t.Type | None) -> None:
+        if (info.key is None) != (key is None):
+            want = "no key" if info.key is None else f"a key of type {info.key}"
+            self.error(f"map {access.name} is used with {want} elsewhere", access.span,
+                       f"{access.name} was first used at line {info.span.line}")
+            return
+        if info.key is not None and key is not None:
+            merged = _merge(info.key, key)
+            if merged is None:
+                self.error(f"map {access.name} has keys of type {info.key}; "
+                           f"this key is {key}", access.span,
+                           f"{access.name} was first used at line {info.span.line}")
+            else:
+                info.key = merged
+
+    def map_info(self, name: str, span: Span) -> MapInfo | None:
+        info = self.ctx.maps.get(name)
+        if info is None:
+            close = difflib.get_close_matches(name, list(self.ctx.maps), n=1)
+            hints = [f"did you mean {close[0]}?"] if close else []
+            self.error(f"map {name} is never assigned", span, *hints)
+        return info
+
+    def read_map(self, access: n.MapAccess) -> t.Type | None:
+        info = self.map_info(access.name, access.span)
+        key = self.key_type(access)
+        if info is None:
+            return None
+        if access.keys and key is None:
+            return None
+        self._check_key(info, access, key)
+        if isinstance(info.value, t.Aggregation):
+            self.error(f"reading the value of a {info.value.function}() map in a probe "
+                       "is not supported yet", access.span)
+            return None
+        return info.value
+
+    # ---- expressions ----
+    def _condition(self, expr: n.Expr) -> None:
+        ctype = self.expr(expr)
+        if ctype is not None and not (ctype.is_integer or isinstance(ctype, t.Str)):
+            self.error(f"a condition must be an integer or a string, got {ctype}", expr.span)
+
+    def expr(self, expr: n.Expr, statement: bool = False) -> t.Type | None:
+        result = self._expr(expr, statement)
+        if result is not None:
+            self.instance.types[id(expr)] = result
+        return result
+
+    def _expr(self, e: n.Expr, statement: bool) -> t.Type | None:
+        if isinstance(e, n.Integer):
+            if e.value >= 2**64:
+                self.error("integer literal is too large for 64 bits", e.span)
+                return None
+            return t.INT64 if e.value < 2**63 else t.UINT64
+        if isinstance(e, n.String):
+            return t.Str(len(e.value.encode("latin-1")) + 1)
+        if isinstance(e, n.Boolean):
+            return t.BOOL
+        if isinstance(e, n.Identifier):
+            return self.identifier(e)
+        if isinstance(e, n.Variable):
+            vtype = self.lookup(e.name)
+            if vtype is None:
+                self.error(f"undefined variable '{e.name}'", e.span)
+            return vtype
+        if isinstance(e, n.Positional):
+            return self.positional(e)
+        if isinstance(e, n.MapAccess):
+            return self.read_map(e)
+        if isinstance(e, n.Binary):
+            return self.binary(e)
+        if isinstance(e, n.Unary):
+            return self.unary(e)
+        if isinstance(e, n.IncDec):
+            return self.incdec(e)
+        if isinstance(e, n.Conditional):
+            return self.conditional(e)
+        if isinstance(e, n.Cast):
+            return self.cast(e)
+        if isinstance(e, n.Field):
+            return self.field(e)
+        if isinstance(e, n.Tuple):
+            elements = [self.expr(x) for x in e.elements]
+            if any(x is None for x in elements):
+                return None
+            for x, xt in zip(e.elements, elements, strict=True):
+                if xt is not None and not _storable(xt):
+                    self.error(f"{xt} cannot be part of a tuple", x.span)
+                    return None
+            return t.Tuple(tuple(x for x in elements if x is not None))
+        if isinstance(e, n.Call):
+            return self.call(e, statement)
+        what = {n.Record: "records", n.Sizeof: "sizeof", n.Offsetof: "offsetof",
+                n.BlockExpr: "block expressions", n.IfExpr: "if expressions",
+                n.Index: "indexing"}.get(type(e), "this expression")
+        verb = "is" if what in ("sizeof", "offsetof", "indexing") else "are"
+        self.error(f"{what} {verb} not supported yet", e.span)
+        return None
+
+    def identifier(self, e: n.Identifier) -> t.Type | None:
+        builtin = BUILTINS.get(e.name)
+        if builtin is not None:
+            if builtin.probes is not None and self.instance.attach.kind not in builtin.probes:
+                self.error(f"'{e.name}' cannot be used in {self.instance.attach.kind} probes",
+                           e.span)
+                return None
+            return builtin.type
+        if e.name == "probe":
+            return t.Str(len(self.instance.attach.probe) + 1)
+        if e.name == "args":
+            self.error("'args' is used with a field, as in args.filename", e.span)
+            return None
+        if e.name in LATER_BUILTINS:
+            self.error(f"the builtin '{e.name}' is not supported yet", e.span)
+            return None
+        names = [*BUILTINS, "probe", "args"]
+        close = difflib.get_close_matches(e.name, names, n=1)
+        self.error(f"unknown identifier '{e.name}'", e.span,
+                   *([f"did you mean '{close[0]}'?"] if close else []))
+        return None
+
+    def positional(self, e: n.Positional) -> t.Type:
+        params = self.ctx.options.params
+        if e.index == 0:
+            return t.INT64
+        value = params[e.index - 1] if e.index <= len(params) else ""
+        if _is_integer_text(value) or value == "":
+            return t.INT64
+        return t.Str(len(value.encode()) + 1)
+
+    def binary(self, e: n.Binary) -> t.Type | None:
+        left, right = self.expr(e.left), self.expr(e.right)
+        if left is None or right is None:
+            return None
+        op = e.op
+        if op in ("==", "!=") and isinstance(left, t.Str) and isinstance(right, t.Str):
+            return t.BOOL
+        if not (left.is_integer and right.is_integer):
+            bad = e.left if not left.is_integer else e.right
+            badtype = left if not left.is_integer else right
+            self.error(f"'{op}' needs integers, got {badtype}", bad.span,
+                       *(["strings compare with == and !="] if isinstance(badtype, t.Str)
+                         else []))
+            return None
+        if op in ("==", "!=", "<", "<=", ">", ">=", "&&", "||"):
+            return t.BOOL
+        if op == "-":
+            return t.INT64
+        unsigned = _is_unsigned(left) or _is_unsigned(right)
+        return t.UINT64 if unsigned else t.INT64
+
+    def unary(self, e: n.Unary) -> t.Type | None:
+        if e.op in ("*", "&"):
+            what = "dereferencing pointers" if e.op == "*" else "taking addresses"
+            self.error(f"{what} is not supported yet", e.span)
+            return None
+        operand = self.expr(e.operand)
+        if operand is None:
+            return None
+        if not operand.is_integer:
+            self.error(f"'{e.op}' needs an integer, got {operand}", e.operand.span)
+            return None
+        if e.op == "!":
+            return t.BOOL
+        if e.op == "-":
+            return t.INT64
+        return t.UINT64 if _is_unsigned(operand) else t.INT64
+
+    def incdec(self, e: n.IncDec) -> t.Type | None:
+        target = e.operand
+        if isinstance(target, n.Variable):
+            vtype = self.expr(target)
+            if vtype is not None and not vtype.is_integer:
+                self.error(f"'{e.op}' needs an integer variable, got {vtype}", target.span)
+                return None
+            return vtype
+        if isinstance(target, n.MapAccess):
+            info = self.ctx.maps.get(target.name)
+            if info is None or not isinstance(info.value, t.Aggregation):
+                self.define_map(target, t.INT64)
+            info = self.ctx.maps.get(target.name)
+            if info is not None and not info.value.is_integer:
+                self.error(f"'{e.op}' needs an integer map, {target.name} holds "
+                           f"{_describe(info.value)}", target.span)
+                return None
+            return t.INT64
+        self.error(f"'{e.op}' applies to variables and maps", target.span)
+        return None
+
+    def conditional(self, e: n.Conditional) -> t.Type | None:
+        self._condition(e.cond)
+        then = self.instance.types.get(id(e.cond)) if e.then is None else self.expr(e.then)
+        orelse = self.expr(e.orelse)
+        if then is None or orelse is None:
+            return None
+        merged = _merge(then, orelse)
+        if merged is None:
+            self.error(f"the branches of '?:' have different types: {then} and {orelse}",
+                       e.span)
+        return merged
+
+    def cast(self, e: n.Cast) -> t.Type | None:
+        target = self._type_name(e.type)
+        operand = self.expr(e.operand)
+        if target is None or operand is None:
+            return None
+        if not target.is_integer:
+            self.error(f"cannot cast to {target}", e.type.span)
+            return None
+        if not operand.is_integer:
+            self.error(f"cannot cast {operand} to {target}", e.operand.span)
+            return None
+        return target
+
+    def _type_name(self, tn: n.TypeName) -> t.Type | None:
+        if tn.pointer_depth or tn.array_size is not None:
+            self.error("pointer and array types are not supported yet", tn.span)
+            return None
+        if tn.base.startswith(("struct ", "union ", "enum ")):
+            self.error(f"'{tn.base}' types are not supported yet", tn.span)
+            return None
+        found = t.NAMED_TYPES.get(tn.base)
+        if found is None:
+            self.error(f"unknown type '{tn.base}'", tn.span)
+        return found
+
+    def field(self, e: n.Field) -> t.Type | None:
+        if isinstance(e.base, n.Identifier) and e.base.name == "args":
+            return self.tracepoint_arg(e)
+        base = self.expr(e.base)
+        if base is None:
+            return None
+        if isinstance(base, t.Tuple):
+            if e.name.isdigit() and int(e.name) < len(base.elements):
+                return base.elements[int(e.name)]
+            self.error(f"a tuple of {len(base.elements)} has no element .{e.name}", e.span)
+            return None
+        self.error(f"{base} has no fields", e.span)
+        return None
+
+    def tracepoint_arg(self, e: n.Field) -> t.Type | None:
+        attach = self.instance.attach
+        if attach.kind != "tracepoint":
+            self.error(f"'args' is not available in {attach.kind} probes", e.base.span)
+            return None
+        fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event)
+        field = fmt.field(e.name) if fmt is not None else None
+        if fmt is None or field is None:
+            names = [f.name for f in fmt.fields] if fmt is not None else []
+            close = difflib.get_close_matches(e.name, names, n=1)
+            hints = ([f"did you mean '{close[0]}'?"] if close else []) + (
+                [f"fields of {attach.category}:{attach.event}: {', '.join(names)}"]
+                if names else [])
+            self.error(f"tracepoint {attach.category}:{attach.event} has no field "
+                       f"'{e.name}'", e.span, *hints)
+            return None
+        ftype = tracepoint_field_type(field.ctype, field.size, field.signed,
+                                      self.ctx.options.max_strlen)
+        if ftype is None:
+            self.error(f"field '{e.name}' has type '{field.ctype}', which is not supported "
+                       "yet", e.span)
+        return ftype
+
+    # ---- calls ----
+    def call(self, e: n.Call, statement: bool) -> t.Type | None:
+        name = e.name
+        if name in AGGREGATIONS:
+            self.error(f"{name}() must be assigned to a map, as in @x = {name}(…)", e.span)
+            return None
+        if name not in FUNCTIONS:
+            for arg in e.args:
+                self.expr(arg)
+            if name in LATER_FUNCTIONS:
+                self.error(f"{name}() is not supported yet", e.name_span)
+            else:
+                close = difflib.get_close_matches(name, sorted(FUNCTIONS | LATER_FUNCTIONS), 1)
+                self.error(f"unknown function '{name}'", e.name_span,
+                           *([f"did you mean '{close[0]}'?"] if close else []))
+            return None
+        result: t.Type | None = getattr(self, "call_" + name)(e)
+        if isinstance(result, t.Void) and not statement:
+            self.error(f"{name}() has no value", e.span)
+            return None
+        return result
+
+    def _arity(self, e: n.Call, low: int, high: int) -> bool:
+        count = len(e.args)
+        if low <= count <= high:
+            return True
+        want = str(low) if low == high else f"{low} to {high}"
+        self.error(f"{e.name}() takes {want} argument{'s' if high != 1 else ''}, "
+                   f"got {count}", e.span)
+        return False
+
+    def call_printf(self, e: n.Call) -> t.Type | None:
+        if not e.args:
+            self.error("printf() needs a format string", e.span)
+            return None
+        fmt, *args = e.args
+        arg_types = [self.expr(a) for a in args]
+        if not isinstance(fmt, n.String):
+            self.error("printf's format must be a string literal", fmt.span)
+            return None
+        try:
+            segments = parse_format(fmt.value)
+        except FormatError as error:
+            self.error(str(error), _format_span(fmt, error.start, error.end))
+            return None
+        conversions = [s for s in segments if not isinstance(s, str)]
+        if len(conversions) != len(args):
+            self.error(f"the format has {len(conversions)} conversion"
+                       f"{'s' if len(conversions) != 1 else ''} but {len(args)} argument"
+                       f"{'s were' if len(args) != 1 else ' was'} given", e.span)
+            return None
+        ok = True
+        for conv, arg, atype in zip(conversions, args, arg_types, strict=True):
+            if atype is None:
+                ok = False
+            elif conv.takes == "int" and not atype.is_integer:
+                self.error(f"%{conv.conv} expects an integer, got {atype}", arg.span,
+                           "use %s to print any value")
+                ok = False
+            elif conv.takes == "buffer":
+                self.error("%r is not supported yet", _format_span(fmt, conv.start, conv.end))
+                ok = False
+            elif isinstance(atype, t.Void):
+                self.error("this argument has no value", arg.span)
+                ok = False
+        if not ok:
+            return None
+        self.ctx.printf_ids[id(e)] = len(self.ctx.printf_sites)
+        self.ctx.printf_sites.append(
+            PrintfSite(segments, tuple(a for a in arg_types if a is not None)))
+        return t.VOID
+
+    def call_print(self, e: n.Call) -> t.Type | None:
+        if not self._arity(e, 1, 3):
+            return None
+        first = e.args[0]
+        if isinstance(first, n.MapAccess) and not first.keys:
+            if self.map_info(first.name, first.span) is None:
+                return None
+            for extra in e.args[1:]:
+                if not isinstance(extra, n.Integer):
+                    self.error("print()'s top and div must be integer literals", extra.span)
+                    return None
+            top, div = [a.value for a in e.args[1:] if isinstance(a, n.Integer)] + [0, 0][
+                len(e.args) - 1:]
+            self._print_site(e, PrintCall(first.name, top, div))
+            return t.VOID
+        if len(e.args) > 1:
+            self.error("print(value) takes one argument; top and div are for maps", e.span)
+            return None
+        vtype = self.expr(first)
+        if vtype is None:
+            return None
+        if not _storable(vtype):
+            self.error(f"cannot print {vtype}", first.span)
+            return None
+        self._print_site(e, PrintCall(None, value_type=vtype))
+        return t.VOID
+
+    def _print_site(self, e: n.Call, call: PrintCall) -> None:
+        self.ctx.print_ids[id(e)] = len(self.ctx.print_calls)
+        self.ctx.print_calls.append(call)
+
+    def call_exit(self, e: n.Call) -> t.Type | None:
+        if not self._arity(e, 0, 1):
+            return None
+        if e.args:
+            code = self.expr(e.args[0])
+            if code is not None and not code.is_integer:
+                self.error(f"exit() takes an integer code, got {code}", e.args[0].span)
+                return None
+        return t.VOID
+
+    def _map_argument(self, e: n.Call) -> MapInfo | None:
+        arg = e.args[0]
+        if not isinstance(arg, n.MapAccess) or arg.keys:
+            self.error(f"{e.name}() takes a map, as in {e.name}(@name)", arg.span)
+            return None
+        return self.map_info(arg.name, arg.span)
+
+    def call_clear(self, e: n.Call) -> t.Type | None:
+        if self._arity(e, 1, 1):
+            self._map_argument(e)
+        return t.VOID
+
+    def call_zero(self, e: n.Call) -> t.Type | None:
+        return self.call_clear(e)
+
+    def call_delete(self, e: n.Call) -> t.Type | None:
+        if not self._arity(e, 1, 2):
+            return None
+        target = e.args[0]
+        if len(e.args) == 2:
+            if not isinstance(target, n.MapAccess) or target.keys:
+                self.error("delete(@map, key) takes a map first", target.span)
+                return None
+            target = n.MapAccess(target.name, (e.args[1],), span=target.span.to(e.args[1].span))
+            self.ctx.delete_targets[id(e)] = target
+        if not isinstance(target, n.MapAccess):
+            self.error("delete() takes a map element, as in delete(@m[key])", target.span)
+            return None
+        info = self.map_info(target.name, target.span)
+        if info is None:
+            return None
+        if info.key is not None and not target.keys:
+            self.error(f"delete() needs a key: {target.name} is a keyed map", target.span)
+            return None
+        key = self.key_type(target)
+        self._check_key(info, target, key)
+        return t.BOOL
+
+    def call_str(self, e: n.Call) -> t.Type | None:
+        if not self._arity(e, 1, 2):
+            return None
+        arg = self.expr(e.args[0])
+        limit = self.ctx.options.max_strlen
+        if len(e.args) == 2:
+            size = e.args[1]
+            if not isinstance(size, n.Integer):
+                self.error("str()'s length must be an integer literal for now", size.span)
+                return None
+            if size.value <= 0:
+                self.error("str()'s length must be positive", size.span)
+                return None
+            limit = min(limit, size.value + 1)
+        if arg is None:
+            return None
+        if isinstance(arg, t.Str):
+            return arg
+        if not arg.is_integer:
+            self.error(f"str() takes an address or a string, got {arg}", e.args[0].span)
+            return None
+        return t.Str(limit)
+
+    def aggregation(self, e: n.Call) -> t.Aggregation | None:
+        name = e.name
+        if name == "count":
+            return t.Count() if self._arity(e, 0, 0) else None
+        if name == "hist":
+            if not self._arity(e, 1, 2):
+                return None
+            bits = 0
+            if len(e.args) == 2:
+                k = e.args[1]
+                if not isinstance(k, n.Integer) or not 0 <= k.value <= 5:
+                    self.error("hist()'s second argument must be a literal from 0 to 5",
+                               k.span)
+                    return None
+                bits = k.value
+            return t.Hist(bits) if self._integer_arg(e.args[0]) else None
+        if name == "lhist":
+            if not self._arity(e, 4, 4):
+                return None
+            bounds = e.args[1:]
+            if not all(isinstance(b, n.Integer | n.Unary) for b in bounds):
+                self.error("lhist()'s min, max and step must be integer literals", e.span)
+                return None
+            values = [_literal_value(b) for b in bounds]
+            if any(v is None for v in values):
+                self.error("lhist()'s min, max and step must be integer literals", e.span)
+                return None
+            low, high, step = (v if v is not None else 0 for v in values)
+            if step <= 0 or high <= low:
+                self.error("lhist() needs min < max and step > 0", e.span)
+                return None
+            if (high - low) // step > 1000:
+                self.error("lhist() would have more than 1000 buckets", e.span)
+                return None
+            return t.Lhist(low, high, step) if self._integer_arg(e.args[0]) else None
+        if not self._arity(e, 1, 1):
+            return None
+        arg = self._integer_arg(e.args[0])
+        if arg is None:
+            return None
+        signed = not _is_unsigned(arg)
+        kinds: dict[str, type[t.Sum | t.Min | t.Max | t.Avg | t.Stats]] = {
+            "sum": t.Sum, "min": t.Min, "max": t.Max, "avg": t.Avg, "stats": t.Stats}
+        return kinds[name](signed)
+
+    def _integer_arg(self, arg: n.Expr) -> t.Type | None:
+        atype = self.expr(arg)
+        if atype is not None and not atype.is_integer:
+            self.error(f"expected an integer, got {atype}", arg.span)
+            return None
+        return atype
+
+
+def tracepoint_field_type(ctype: str, size: int, signed: bool, max_strlen: int) -> t.Type | None:
+    """The ptrace type of a tracepoint field, from its C type in the format file."""
+    if ctype.startswith("__data_loc"):
+        return t.Str(max_strlen) if "char" in ctype else None
+    array = re.fullmatch(r"(.*?)\[(\d*)\]", ctype)
+    if array:
+        base = array[1].replace("const ", "").strip()
+        if base in ("char", "unsigned char", "signed char", "u8", "s8"):
+            return t.Str(size)
+        return None
+    if ctype.endswith("*"):
+        pointee = ctype[:-1].replace("const ", "").strip()
+        return t.Pointer(pointee)
+    if ctype == "bool":
+        return t.BOOL
+    if size in (1, 2, 4, 8):
+        return t.Int(size * 8, signed)
+    return None
+
+
+def _literal_value(e: n.Expr) -> int | None:
+    if isinstance(e, n.Integer):
+        return e.value
+    if isinstance(e, n.Unary) and e.op == "-" and isinstance(e.operand, n.Integer):
+        return -e.operand.value
+    return None
+
+
+def _format_span(fmt: n.String, start: int, end: int) -> Span:
+    span = fmt.span
+    raw = span.source.line(span.line)[span.col: span.end_col - 2] if span.line == span.end_line \
+        else ""
+    if raw == fmt.value:  # no escapes: offsets in the value are offsets in the source
+        return Span(span.source, span.line, span.col + 1 + start, span.line, span.col + 1 + end)
+    return span
+
+
+def _is_integer_text(text: str) -> bool:
+    return re.fullmatch(r"-?(0[xX][0-9a-fA-F]+|\d+)", text) is not None
+
+
+def _is_unsigned(tp: t.Type) -> bool:
+    return (isinstance(tp, t.Int) and not tp.signed and tp.bits == 64) or isinstance(tp, t.Pointer)
+
+
+def _storable(tp: t.Type) -> bool:
+    if isinstance(tp, t.Tuple | t.Record):
+        return all(_storable(e) for e in tp.elements)
+    return isinstance(tp, t.Int | t.Bool | t.Str | t.Pointer)
+
+
+def _assignable(to: t.Type, value: t.Type) -> bool:
+    return _merge(to, value) is not None
+
+
+def _merge(a: t.Type, b: t.Type) -> t.Type | None:
+    """The type holding values of both a and b, or None if they do not mix."""
+    if a == b:
+        return a
+    if isinstance(a, t.Int | t.Pointer) and isinstance(b, t.Int | t.Pointer | t.Bool):
+        return a
+    if isinstance(a, t.Bool) and isinstance(b, t.Bool):
+        return a
+    if isinstance(a, t.Str) and isinstance(b, t.Str):
+        return t.Str(max(a.capacity, b.capacity))
+    if isinstance(a, t.Tuple) and isinstance(b, t.Tuple) and len(a.elements) == len(b.elements):
+        merged = [_merge(x, y) for x, y in zip(a.elements, b.elements, strict=True)]
+        if any(m is None for m in merged):
+            return None
+        return t.Tuple(tuple(m for m in merged if m is not None))
+    if isinstance(a, t.Aggregation) and type(a) is type(b):
+        return a if a == b else None
+    return None
+
+
+def _describe(tp: t.Type) -> str:
+    if isinstance(tp, t.Aggregation):
+        return f"{tp.function}() values"
+    return f"values of type {tp}"

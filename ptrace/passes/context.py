@@ -1,0 +1,75 @@
+"""The compile context: the program, the options, and the passes' side tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ptrace.ast import nodes as n
+from ptrace.diagnostics import Reporter, Source, Span
+from ptrace.machine import Machine
+from ptrace.options import Options
+from ptrace.printf_format import Conversion
+from ptrace.program import Attach
+from ptrace.types.types import Type
+
+
+@dataclass
+class ProbeInstance:
+    """One concrete attach target of a probe: it becomes one BPF program.
+
+    A probe with a wildcard has many instances sharing one body; each is
+    type-checked on its own (`args` differs between tracepoints).
+    """
+
+    probe: n.Probe
+    attach: Attach
+    index: int
+    types: dict[int, Type] = field(default_factory=dict)  # id(expr node) → type
+
+    def type_of(self, node: n.Expr) -> Type:
+        return self.types[id(node)]
+
+
+@dataclass
+class MapInfo:
+    """A script map (`@name`): its key and value types, fixed by the first use."""
+
+    name: str
+    key: Type | None  # None: a scalar map
+    value: Type
+    span: Span
+    index: int = -1  # the map's index in CompiledProgram.maps, set by allocate_resources
+
+
+@dataclass(frozen=True, slots=True)
+class PrintfSite:
+    segments: tuple[str | Conversion, ...]
+    arg_types: tuple[Type, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PrintCall:
+    """A print() call site: a map with top/div, or a value of `value_type`."""
+
+    map_name: str | None
+    top: int = 0
+    div: int = 0
+    value_type: Type | None = None
+
+
+@dataclass
+class CompileContext:
+    source: Source
+    options: Options
+    machine: Machine
+    program: n.Program
+    reporter: Reporter = field(default_factory=Reporter)
+    instances: list[ProbeInstance] = field(default_factory=list)
+    maps: dict[str, MapInfo] = field(default_factory=dict)
+    # Call sites by id(Call node): the printf format index, or the print-site index.
+    printf_ids: dict[int, int] = field(default_factory=dict)
+    printf_sites: list[PrintfSite] = field(default_factory=list)
+    print_ids: dict[int, int] = field(default_factory=dict)
+    print_calls: list[PrintCall] = field(default_factory=list)
+    # `delete(@m, key)` calls, by id(Call): the map element `@m[key]` they delete.
+    delete_targets: dict[int, n.MapAccess] = field(default_factory=dict)

@@ -1,0 +1,114 @@
+"""Attach points as written → concrete probe targets.
+
+Input: the program's probes. Output: one `ProbeInstance` per concrete target
+(a wildcard tracepoint gives one per match), each to become one BPF program.
+Unknown providers, malformed attach points and tracepoints that do not exist
+are diagnostics here; providers that later stages do not lower yet say so.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from ptrace.ast import nodes as n
+from ptrace.diagnostics import Reporter
+from ptrace.machine import Machine, match_tracepoints
+from ptrace.parse.literals import LiteralError, parse_integer
+from ptrace.passes.context import CompileContext, ProbeInstance
+from ptrace.program import Attach
+
+PROVIDER_ALIASES = {
+    "t": "tracepoint", "i": "interval", "p": "profile", "k": "kprobe", "kr": "kretprobe",
+    "u": "uprobe", "ur": "uretprobe", "U": "usdt", "s": "software", "h": "hardware",
+    "w": "watchpoint", "f": "fentry", "fr": "fexit", "kfunc": "fentry", "kretfunc": "fexit",
+    "rt": "rawtracepoint", "it": "iter",
+}
+SUPPORTED = ("begin", "end", "tracepoint", "interval", "profile")
+KNOWN_LATER = ("kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "software", "hardware",
+               "watchpoint", "fentry", "fexit", "rawtracepoint", "iter", "self")
+_UNITS_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def expand_probes(ctx: CompileContext) -> None:
+    for probe in ctx.program.probes:
+        for point in probe.attach_points:
+            for attach in _expand(point, ctx.machine, ctx.reporter):
+                ctx.instances.append(ProbeInstance(probe, attach, len(ctx.instances)))
+
+
+def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter) -> list[Attach]:
+    text = point.text
+    if text in ("BEGIN", "begin"):
+        return [Attach("begin", "BEGIN")]
+    if text in ("END", "end"):
+        return [Attach("end", "END")]
+    provider, _, rest = text.partition(":")
+    provider = PROVIDER_ALIASES.get(provider, provider)
+    parts = rest.split(":")
+    if provider == "tracepoint":
+        return _tracepoints(point, parts, machine, reporter)
+    if provider in ("interval", "profile"):
+        attach = _timer(point, provider, parts, reporter)
+        return [attach] if attach else []
+    if provider in KNOWN_LATER:
+        reporter.error(f"{provider} probes are not supported yet", point.span)
+        return []
+    known = sorted({*SUPPORTED, *KNOWN_LATER} - {"begin", "end"})
+    close = difflib.get_close_matches(provider, known, n=1)
+    hints = [f"did you mean '{close[0]}'?"] if close else [f"probe types: {', '.join(known)}"]
+    reporter.error(f"unknown probe type '{provider}'", point.span, *hints)
+    return []
+
+
+def _tracepoints(point: n.AttachPoint, parts: list[str], machine: Machine,
+                 reporter: Reporter) -> list[Attach]:
+    if len(parts) != 2 or not all(parts):
+        reporter.error("a tracepoint is written 'tracepoint:category:event'", point.span)
+        return []
+    category, event = parts
+    matches = match_tracepoints(machine, category, event)
+    if not matches:
+        if "*" in point.text or "?" in point.text:
+            reporter.error(f"no tracepoint matches '{category}:{event}'", point.span)
+        else:
+            names = [f"{c}:{e}" for c, e in machine.tracepoints()]
+            close = difflib.get_close_matches(f"{category}:{event}", names, n=3)
+            hints = [f"did you mean {' or '.join(repr(c) for c in close)}?"] if close else []
+            reporter.error(f"tracepoint '{category}:{event}' does not exist", point.span,
+                           *hints)
+        return []
+    return [Attach("tracepoint", f"tracepoint:{c}:{e}", category=c, event=e)
+            for c, e in matches]
+
+
+def _timer(point: n.AttachPoint, provider: str, parts: list[str],
+           reporter: Reporter) -> Attach | None:
+    """interval:s:1, interval:ms:10, interval:hz:5, interval:1s; profile likewise."""
+    form = f"'{provider}:hz:99', '{provider}:s:1', '{provider}:ms:10' or '{provider}:10ms'"
+    if len(parts) == 1:
+        m = re.fullmatch(r"(\d+)(s|ms|us|ns|hz)?", parts[0])
+        if m and (m[2] or provider == "profile"):
+            unit, value = (m[2] or "hz"), m[1]
+        else:
+            reporter.error(f"{provider} probes are written {form}", point.span)
+            return None
+    elif len(parts) == 2:
+        unit, value = parts
+    else:
+        reporter.error(f"{provider} probes are written {form}", point.span)
+        return None
+    try:
+        count = parse_integer(value)
+    except (LiteralError, ValueError):
+        count = 0
+    if count <= 0 or unit not in (*_UNITS_NS, "hz"):
+        reporter.error(f"{provider} probes are written {form}", point.span,
+                       "the rate must be a positive whole number")
+        return None
+    name = f"{provider}:{unit}:{count}"
+    if unit == "hz":
+        if provider == "profile":
+            return Attach(provider, name, frequency=count)
+        return Attach(provider, name, period_ns=max(1, 10**9 // count))
+    return Attach(provider, name, period_ns=count * _UNITS_NS[unit])

@@ -1,0 +1,129 @@
+"""`CompiledProgram`: the one thing that crosses from the compiler to the runtime.
+
+It holds no file descriptors and no kernel state, so the same value can be
+loaded many times. Maps are referred to by index in the instructions; the
+loader creates them and patches each index into its fd.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from ptrace.printf_format import Conversion
+from ptrace.types.types import Type
+
+
+class ProgType(IntEnum):
+    KPROBE = 2
+    TRACEPOINT = 5
+    PERF_EVENT = 7
+    RAW_TRACEPOINT = 17
+
+
+class MapType(IntEnum):
+    HASH = 1
+    ARRAY = 2
+    PERCPU_HASH = 5
+    PERCPU_ARRAY = 6
+    LRU_HASH = 9
+    LRU_PERCPU_HASH = 10
+    RINGBUF = 27
+
+
+class EventKind(IntEnum):
+    """The first u32 of every ring-buffer record."""
+
+    PRINTF = 1
+    EXIT = 2
+    PRINT_MAP = 3
+    PRINT_VALUE = 4
+    CLEAR = 5
+    ZERO = 6
+
+
+# Slots of the per-CPU `counters` map: failed ring-buffer writes, then one
+# slot per user map for updates refused because the map was full.
+COUNTER_LOST_EVENTS = 0
+COUNTERS_FIXED = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Attach:
+    """Where a program attaches. `kind` is begin, end, tracepoint, interval or profile."""
+
+    kind: str
+    probe: str  # the full probe name, as the `probe` builtin gives it
+    category: str = ""
+    event: str = ""
+    period_ns: int = 0  # interval/profile: time between runs
+    frequency: int = 0  # profile: runs per second (instead of period_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class BpfProgram:
+    name: str
+    prog_type: ProgType
+    insns: bytes
+    attach: Attach
+    ctx_size: int = 0  # bytes of ctx the program may read (for test runs of BEGIN/END)
+
+
+@dataclass(frozen=True, slots=True)
+class MapSpec:
+    """A BPF map. User maps carry the script's name and types; internal maps start with '.'."""
+
+    name: str
+    map_type: MapType
+    key_size: int
+    value_size: int
+    max_entries: int
+    key_type: Type | None = None  # None for a scalar map (key is a u64 zero)
+    value_type: Type | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventArg:
+    type: Type
+    offset: int  # from the start of the record
+
+
+@dataclass(frozen=True, slots=True)
+class PrintfFormat:
+    """A printf call site: its parsed format and where each argument lies in the record."""
+
+    segments: tuple[str | Conversion, ...]
+    args: tuple[EventArg, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PrintSite:
+    """A print(@map, top, div) or print(value) call site."""
+
+    map_index: int = -1
+    top: int = 0
+    div: int = 0
+    value: EventArg | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledProgram:
+    programs: tuple[BpfProgram, ...]
+    maps: tuple[MapSpec, ...]
+    ringbuf_map: int
+    counters_map: int
+    globals_map: int
+    printf_formats: tuple[PrintfFormat, ...]
+    print_sites: tuple[PrintSite, ...]
+    user_maps: tuple[int, ...]  # indexes of the script's maps, in printing order
+    dumps: dict[str, str] = field(default_factory=dict)  # stage → text, for -d
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def attached_programs(self) -> tuple[BpfProgram, ...]:
+        return tuple(p for p in self.programs if p.attach.kind not in ("begin", "end"))
+
+
+# Slots of the `globals` array map, written by the runtime before BEGIN runs.
+GLOBAL_START_NS = 0
+GLOBALS_COUNT = 1

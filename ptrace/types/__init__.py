@@ -1,0 +1,1 @@
+"""Semantic types, separate from their memory layout in BPF."""

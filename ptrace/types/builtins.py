@@ -1,0 +1,45 @@
+"""The table of builtin variables: name, type, and the probes that may use them.
+
+Adding a builtin is one row here and one `_builtin_<name>` lowering method in
+`ptrace/codegen/lower.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ptrace.types.types import UINT32, UINT64, Pointer, Str, Type
+
+
+@dataclass(frozen=True, slots=True)
+class Builtin:
+    name: str
+    type: Type
+    doc: str
+    probes: frozenset[str] | None = None  # attach kinds that may use it; None: all
+
+
+COMM = Str(16)
+
+BUILTINS: dict[str, Builtin] = {b.name: b for b in (
+    Builtin("pid", UINT32, "process id (thread group id) of the current task"),
+    Builtin("tid", UINT32, "thread id of the current task"),
+    Builtin("uid", UINT32, "user id of the current task"),
+    Builtin("gid", UINT32, "group id of the current task"),
+    Builtin("nsecs", UINT64, "nanoseconds since boot (monotonic clock)"),
+    Builtin("elapsed", UINT64, "nanoseconds since ptrace started the script"),
+    Builtin("cpu", UINT32, "the CPU the probe runs on"),
+    Builtin("comm", COMM, "name of the current task"),
+    Builtin("rand", UINT32, "a pseudo-random 32-bit number"),
+    Builtin("cgroup", UINT64, "cgroup v2 id of the current task"),
+    Builtin("jiffies", UINT64, "jiffies since boot"),
+    Builtin("curtask", Pointer("struct task_struct"), "address of the current task_struct"),
+)}
+
+# `probe` (a string per program) and `args` (typed per tracepoint) are typed
+# by the checker itself. These names exist in bpftrace and are lowered later.
+LATER_BUILTINS = frozenset({
+    "ncpus", "username", "func", "retval", "kstack", "ustack", "ctx", "cpid",
+    "arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9",
+    "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5", "probetype", "numaid",
+})

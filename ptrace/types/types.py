@@ -1,0 +1,272 @@
+"""Semantic types of ptrace values, and their memory layout.
+
+The layout rule is deliberately simple and shared by map keys, map values and
+ring-buffer events: every integer, bool and pointer occupies 8 bytes (as an
+i64 in registers, sign- or zero-extended), a string of size N occupies N
+bytes rounded up to 8, and a tuple or record lays its fields out one after
+another under the same rule. The runtime decodes with the same `size` and
+`offsets`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def align8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+@dataclass(frozen=True, slots=True)
+class Type:
+    @property
+    def size(self) -> int:
+        """Bytes this value occupies in a key, a map value or an event."""
+        raise NotImplementedError
+
+    @property
+    def is_integer(self) -> bool:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Int(Type):
+    bits: int = 64
+    signed: bool = True
+
+    @property
+    def size(self) -> int:
+        return 8
+
+    @property
+    def is_integer(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return f"{'' if self.signed else 'u'}int{self.bits}"
+
+
+@dataclass(frozen=True, slots=True)
+class Bool(Type):
+    @property
+    def size(self) -> int:
+        return 8
+
+    @property
+    def is_integer(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return "bool"
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer(Type):
+    """An address. `pointee` is a C type name when known (`char`, `struct file`)."""
+
+    pointee: str = "void"
+
+    @property
+    def size(self) -> int:
+        return 8
+
+    @property
+    def is_integer(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return f"{self.pointee} *"
+
+
+@dataclass(frozen=True, slots=True)
+class Str(Type):
+    """A NUL-terminated string in a fixed buffer of `capacity` bytes."""
+
+    capacity: int
+
+    @property
+    def size(self) -> int:
+        return align8(self.capacity)
+
+    def __str__(self) -> str:
+        return f"string[{self.capacity}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Tuple(Type):
+    elements: tuple[Type, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.elements)
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        return _offsets(self.elements)
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(str(e) for e in self.elements) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class Record(Type):
+    names: tuple[str, ...]
+    elements: tuple[Type, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.elements)
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        return _offsets(self.elements)
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(f"{n}={e}" for n, e in zip(self.names, self.elements,
+                                                           strict=True)) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class Void(Type):
+    """The type of statements-as-expressions such as printf(): no value."""
+
+    @property
+    def size(self) -> int:
+        return 0
+
+    def __str__(self) -> str:
+        return "void"
+
+
+def _offsets(elements: tuple[Type, ...]) -> tuple[int, ...]:
+    out: list[int] = []
+    offset = 0
+    for e in elements:
+        out.append(offset)
+        offset += e.size
+    return tuple(out)
+
+
+# ---- aggregation values, kept in per-CPU maps ----------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Aggregation(Type):
+    """The value kind of a map written by an aggregation function."""
+
+    @property
+    def function(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def size(self) -> int:
+        return 8
+
+
+@dataclass(frozen=True, slots=True)
+class Count(Aggregation):
+    @property
+    def function(self) -> str:
+        return "count"
+
+
+@dataclass(frozen=True, slots=True)
+class Sum(Aggregation):
+    signed: bool = True
+
+    @property
+    def function(self) -> str:
+        return "sum"
+
+
+@dataclass(frozen=True, slots=True)
+class Min(Aggregation):
+    signed: bool = True
+
+    @property
+    def function(self) -> str:
+        return "min"
+
+    @property
+    def size(self) -> int:
+        return 16  # the value, and whether this CPU has one
+
+
+@dataclass(frozen=True, slots=True)
+class Max(Aggregation):
+    signed: bool = True
+
+    @property
+    def function(self) -> str:
+        return "max"
+
+    @property
+    def size(self) -> int:
+        return 16
+
+
+@dataclass(frozen=True, slots=True)
+class Avg(Aggregation):
+    signed: bool = True
+
+    @property
+    def function(self) -> str:
+        return "avg"
+
+    @property
+    def size(self) -> int:
+        return 16  # count, total
+
+
+@dataclass(frozen=True, slots=True)
+class Stats(Aggregation):
+    signed: bool = True
+
+    @property
+    def function(self) -> str:
+        return "stats"
+
+    @property
+    def size(self) -> int:
+        return 16
+
+
+@dataclass(frozen=True, slots=True)
+class Hist(Aggregation):
+    """Power-of-two buckets; `bits` splits each power of two into 2**bits buckets."""
+
+    bits: int = 0
+
+    @property
+    def function(self) -> str:
+        return "hist"
+
+
+@dataclass(frozen=True, slots=True)
+class Lhist(Aggregation):
+    min: int = 0
+    max: int = 0
+    step: int = 1
+
+    @property
+    def function(self) -> str:
+        return "lhist"
+
+
+INT64 = Int(64, True)
+UINT64 = Int(64, False)
+UINT32 = Int(32, False)
+INT32 = Int(32, True)
+BOOL = Bool()
+VOID = Void()
+
+# Named integer types a script may write in casts and declarations.
+NAMED_TYPES: dict[str, Type] = {
+    "bool": BOOL,
+    "int8": Int(8, True), "int16": Int(16, True), "int32": INT32, "int64": INT64,
+    "uint8": Int(8, False), "uint16": Int(16, False), "uint32": UINT32, "uint64": UINT64,
+    "char": Int(8, True), "unsigned char": Int(8, False), "signed char": Int(8, True),
+    "short": Int(16, True), "unsigned short": Int(16, False),
+    "int": INT32, "unsigned int": UINT32, "unsigned": UINT32, "signed": INT32,
+    "long": INT64, "unsigned long": UINT64, "long long": INT64,
+    "unsigned long long": UINT64,
+}

@@ -1,0 +1,111 @@
+"""Every C function the runtime calls, declared once with its types.
+
+bcc's libraries come from Debian's `libbpfcc` (libbcc.so.0, libbcc_bpf.so.0)
+and depend on libbpf.so.1, which provides the ring buffer, batch map reads
+and BPF_PROG_TEST_RUN. The Python bindings of python3-bpfcc are not used:
+several of their declarations are wrong for bcc 0.26.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_char_p,
+    c_int,
+    c_size_t,
+    c_uint,
+    c_uint32,
+    c_uint64,
+    c_ulonglong,
+    c_void_p,
+)
+from dataclasses import dataclass
+from typing import Any
+
+
+class LibraryMissing(RuntimeError):
+    """bcc's or libbpf's shared library is not installed."""
+
+
+class TestRunOpts(Structure):
+    """libbpf's `struct bpf_test_run_opts`."""
+
+    __test__ = False  # not a pytest test class
+    _fields_ = [
+        ("sz", c_size_t),
+        ("data_in", c_void_p),
+        ("data_out", c_void_p),
+        ("data_size_in", c_uint32),
+        ("data_size_out", c_uint32),
+        ("ctx_in", c_void_p),
+        ("ctx_out", c_void_p),
+        ("ctx_size_in", c_uint32),
+        ("ctx_size_out", c_uint32),
+        ("retval", c_uint32),
+        ("repeat", c_int),
+        ("duration", c_uint32),
+        ("flags", c_uint32),
+        ("cpu", c_uint32),
+        ("batch_size", c_uint32),
+    ]
+
+
+class BatchOpts(Structure):
+    """libbpf's `struct bpf_map_batch_opts`."""
+
+    _fields_ = [("sz", c_size_t), ("elem_flags", c_uint64), ("flags", c_uint64)]
+
+
+# int (*ring_buffer_sample_fn)(void *ctx, void *data, size_t size)
+RingBufferSampleFn = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
+
+
+@dataclass(frozen=True)
+class Libraries:
+    bcc: Any
+    libbpf: Any
+
+
+def _declare(lib: Any, name: str, restype: Any, argtypes: list[Any]) -> None:
+    fn = getattr(lib, name)
+    fn.restype = restype
+    fn.argtypes = argtypes
+
+
+@functools.cache
+def load() -> Libraries:
+    """Load and declare the libraries (once per process)."""
+    try:
+        bcc = ctypes.CDLL("libbcc_bpf.so.0", use_errno=True)
+        libbpf = ctypes.CDLL("libbpf.so.1", use_errno=True)
+    except OSError as error:
+        raise LibraryMissing(f"bcc's libraries are not installed ({error}); "
+                             "install the Debian package libbpfcc") from error
+    _declare(bcc, "bcc_create_map", c_int, [c_int, c_char_p, c_int, c_int, c_int, c_int])
+    _declare(bcc, "bcc_prog_load", c_int, [c_int, c_char_p, c_void_p, c_int, c_char_p, c_uint,
+                                           c_int, c_char_p, c_uint])
+    _declare(bcc, "bpf_attach_tracepoint", c_int, [c_int, c_char_p, c_char_p])
+    _declare(bcc, "bpf_attach_perf_event", c_int, [c_int, c_uint32, c_uint32, c_uint64,
+                                                   c_uint64, c_int, c_int, c_int])
+    _declare(bcc, "bpf_update_elem", c_int, [c_int, c_void_p, c_void_p, c_ulonglong])
+    _declare(bcc, "bpf_lookup_elem", c_int, [c_int, c_void_p, c_void_p])
+    _declare(bcc, "bpf_delete_elem", c_int, [c_int, c_void_p])
+    _declare(bcc, "bpf_get_next_key", c_int, [c_int, c_void_p, c_void_p])
+    _declare(libbpf, "ring_buffer__new", c_void_p, [c_int, RingBufferSampleFn, c_void_p,
+                                                    c_void_p])
+    _declare(libbpf, "ring_buffer__poll", c_int, [c_void_p, c_int])
+    _declare(libbpf, "ring_buffer__consume", c_int, [c_void_p])
+    _declare(libbpf, "ring_buffer__free", None, [c_void_p])
+    _declare(libbpf, "bpf_prog_test_run_opts", c_int, [c_int, POINTER(TestRunOpts)])
+    _declare(libbpf, "bpf_map_lookup_batch", c_int, [c_int, c_void_p, c_void_p, c_void_p,
+                                                     c_void_p, POINTER(c_uint32),
+                                                     POINTER(BatchOpts)])
+    return Libraries(bcc, libbpf)
+
+
+def errno() -> int:
+    return ctypes.get_errno()

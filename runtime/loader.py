@@ -1,0 +1,101 @@
+"""Create a CompiledProgram's maps and load its programs into the kernel.
+
+Maps are referred to in the instructions by index (`ld_imm64` with
+src_reg = BPF_PSEUDO_MAP_FD and imm = index); loading patches each index
+into the fd of the map just created.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import struct
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+from ptrace.runtime.errors import RuntimeFailure
+from ptrace.runtime.libbcc import Libraries
+
+from ptrace.program import BpfProgram, CompiledProgram
+
+LD_IMM64 = 0x18
+BPF_PSEUDO_MAP_FD = 1
+LOG_SIZE = 1 << 20
+
+
+@dataclass
+class Loaded:
+    """File descriptors of a loaded program: close() releases all of them."""
+
+    map_fds: list[int] = field(default_factory=list)
+    prog_fds: list[int] = field(default_factory=list)
+
+    def close(self) -> None:
+        close_all(self.prog_fds)
+        close_all(self.map_fds)
+
+
+def close_all(fds: list[int]) -> None:
+    """Close every fd in the list and empty it; one failing close stops none of the others."""
+    for fd in fds:
+        with suppress(OSError):
+            os.close(fd)
+    fds.clear()
+
+
+def load(libs: Libraries, program: CompiledProgram, verbose: bool = False) -> Loaded:
+    loaded = Loaded()
+    try:
+        for spec in program.maps:
+            fd = libs.bcc.bcc_create_map(int(spec.map_type), _object_name(spec.name).encode(),
+                                         spec.key_size, spec.value_size, spec.max_entries, 0)
+            if fd < 0:
+                raise RuntimeFailure(f"cannot create map {spec.name}: {os.strerror(-fd)}")
+            loaded.map_fds.append(fd)
+        for prog in program.programs:
+            loaded.prog_fds.append(_load_program(libs, prog, loaded.map_fds, verbose))
+    except BaseException:
+        loaded.close()
+        raise
+    return loaded
+
+
+def patch_maps(insns: bytes, map_fds: list[int]) -> bytes:
+    """Replace every map index in ld_imm64 instructions with the map's fd."""
+    out = bytearray(insns)
+    i = 0
+    while i < len(out):
+        if out[i] == LD_IMM64:
+            if out[i + 1] >> 4 == BPF_PSEUDO_MAP_FD:
+                (index,) = struct.unpack_from("<i", out, i + 4)
+                struct.pack_into("<i", out, i + 4, map_fds[index])
+            i += 16
+        else:
+            i += 8
+    return bytes(out)
+
+
+def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose: bool) -> int:
+    insns = patch_maps(prog.insns, map_fds)
+    buf = ctypes.create_string_buffer(insns, len(insns))
+    name = _object_name(prog.name).encode()
+    fd = libs.bcc.bcc_prog_load(int(prog.prog_type), name, buf, len(insns), b"GPL", 0,
+                                0, None, 0)
+    if fd >= 0:
+        return int(fd)
+    log = ctypes.create_string_buffer(LOG_SIZE)
+    fd = libs.bcc.bcc_prog_load(int(prog.prog_type), name, buf, len(insns), b"GPL", 0,
+                                1, log, LOG_SIZE)
+    if fd >= 0:
+        return int(fd)
+    text = log.value.decode(errors="replace").strip()
+    reason = os.strerror(-fd) if fd < 0 else "unknown error"
+    detail = text if verbose else "\n".join(text.splitlines()[-12:])
+    raise RuntimeFailure(f"the kernel's verifier rejected the program for "
+                         f"{prog.attach.probe} ({reason})" + (f":\n{detail}" if detail else ""))
+
+
+def _object_name(name: str) -> str:
+    """Kernel object names: up to 15 characters of [A-Za-z0-9_.]."""
+    return re.sub(r"[^A-Za-z0-9_.]", "_", name.replace("@", "m_", 1))[:15]

@@ -1,0 +1,278 @@
+"""A run of a compiled program: load, BEGIN, attach, events, END, print, detach.
+
+Whatever ends the run (exit(), Ctrl-C, SIGTERM, an error) goes through the
+same `finally`: results are printed first, then every fd is closed, so the
+user never waits for teardown and nothing stays in the kernel.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import TextIO
+
+from ptrace.runtime import libbcc
+from ptrace.runtime.attach import attach
+from ptrace.runtime.cpus import possible_cpus
+from ptrace.runtime.errors import RuntimeFailure
+from ptrace.runtime.loader import Loaded, close_all, load
+from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_entries
+from ptrace.runtime.printf import render
+from ptrace.runtime.ringbuf_reader import RingBuffer
+from ptrace.runtime.text_output import format_map
+from ptrace.runtime.values import decode, format_value
+
+from ptrace.program import (
+    COUNTER_LOST_EVENTS,
+    COUNTERS_FIXED,
+    GLOBAL_START_NS,
+    CompiledProgram,
+    EventKind,
+)
+from ptrace.types import types as t
+
+POLL_MS = 100
+LOST_CHECK_S = 1.0
+HEADER = 8
+
+
+@dataclass
+class RunOptions:
+    quiet: bool = False  # no "Attached N probes"
+    dry_run: bool = False  # load but attach nothing and run nothing
+    verbose: bool = False
+
+
+class Session:
+    def __init__(self, program: CompiledProgram, out: TextIO, err: TextIO,
+                 options: RunOptions | None = None):
+        self.program = program
+        self.out = out
+        self.err = err
+        self.options = options or RunOptions()
+        self.libs = libbcc.load()
+        self.loaded: Loaded | None = None
+        self.perf_fds: list[int] = []
+        self.ringbuf: RingBuffer | None = None
+        self.exit_code = 0
+        self.stopping = False  # exit() was called or a signal arrived: leave the loop
+        self.exited = False  # exit() was called: later events are dropped, as in bpftrace
+        self.lost_reported = 0
+
+    # ---- the run ----
+    def run(self) -> int:
+        with _stop_signals(self._on_signal):
+            try:
+                self.loaded = load(self.libs, self.program, self.options.verbose)
+                if self.options.dry_run:
+                    return 0
+                self._write_global(GLOBAL_START_NS, time.monotonic_ns())
+                self.ringbuf = RingBuffer(self.libs, self.loaded.map_fds[self.program.ringbuf_map],
+                                          self._on_event)
+                self._run_kind("begin")
+                if not self.stopping:
+                    self._attach_all()
+                    if not self.stopping and self.program.attached_programs:
+                        self._event_loop()
+                self._drain()
+                self.exited = False
+                self._run_kind("end")
+                self._finish()
+            finally:
+                self._detach()
+        return self.exit_code
+
+    def _on_signal(self) -> None:
+        self.stopping = True
+
+    def _attach_all(self) -> None:
+        assert self.loaded is not None
+        for prog, fd in zip(self.program.programs, self.loaded.prog_fds, strict=True):
+            if prog.attach.kind in ("begin", "end"):
+                continue
+            self.perf_fds.extend(attach(self.libs, fd, prog.attach))
+        if not self.options.quiet:
+            count = len(self.program.programs)
+            self.err.write(f"Attached {count} probe{'s' if count != 1 else ''}\n")
+            self.err.flush()
+
+    def _event_loop(self) -> None:
+        assert self.ringbuf is not None
+        next_lost_check = time.monotonic() + LOST_CHECK_S
+        while not self.stopping:
+            self.ringbuf.poll(POLL_MS)
+            self.out.flush()
+            if time.monotonic() >= next_lost_check:
+                self._report_lost()
+                next_lost_check = time.monotonic() + LOST_CHECK_S
+
+    def _drain(self) -> None:
+        """Take the events still in the buffer: they happened before the stop.
+
+        After exit() they are dropped (bpftrace does the same); after Ctrl-C or
+        SIGTERM they are printed, so nothing the probes saw goes missing.
+        """
+        if self.ringbuf is not None:
+            self.ringbuf.consume()
+
+    def _run_kind(self, kind: str) -> None:
+        """Run BEGIN or END programs in order with BPF_PROG_TEST_RUN, then take their events."""
+        assert self.loaded is not None and self.ringbuf is not None
+        for prog, fd in zip(self.program.programs, self.loaded.prog_fds, strict=True):
+            if prog.attach.kind != kind:
+                continue
+            ctx = ctypes.create_string_buffer(max(prog.ctx_size, 8))
+            opts = libbcc.TestRunOpts(sz=ctypes.sizeof(libbcc.TestRunOpts),
+                                      ctx_in=ctypes.addressof(ctx),
+                                      ctx_size_in=max(prog.ctx_size, 8))
+            if self.libs.libbpf.bpf_prog_test_run_opts(fd, ctypes.byref(opts)) != 0:
+                raise RuntimeFailure(f"cannot run the {prog.attach.probe} probe: "
+                                     f"{_strerror(libbcc.errno())}")
+            self.ringbuf.consume()
+            self.out.flush()
+
+    def _finish(self) -> None:
+        """Print what the run gathered: the maps, and any limits that were hit."""
+        self.out.write("\n\n")
+        for index in self.program.user_maps:
+            self.out.write(self._map_text(index))
+        self.out.flush()
+        self._report_lost(final=True)
+        self._report_full_maps()
+
+    def _detach(self) -> None:
+        close_all(self.perf_fds)
+        if self.ringbuf is not None:
+            self.ringbuf.close()
+            self.ringbuf = None
+        if self.loaded is not None:
+            self.loaded.close()
+            self.loaded = None
+
+    # ---- events ----
+    def _on_event(self, record: bytes) -> None:
+        if self.exited:
+            return
+        kind = int.from_bytes(record[0:4], "little")
+        site = int.from_bytes(record[4:8], "little")
+        if kind == EventKind.PRINTF:
+            self._printf(site, record)
+        elif kind == EventKind.EXIT:
+            self.exit_code = int.from_bytes(record[8:16], "little", signed=True) & 0xFF
+            self.stopping = self.exited = True
+        elif kind == EventKind.PRINT_MAP:
+            spec = self.program.print_sites[site]
+            self.out.write(self._map_text(spec.map_index, spec.top, spec.div))
+        elif kind == EventKind.PRINT_VALUE:
+            arg = self.program.print_sites[site].value
+            assert arg is not None
+            self.out.write(format_value(decode(record, arg.offset, arg.type), arg.type) + "\n")
+        elif kind == EventKind.CLEAR:
+            self._clear(site, zero=False)
+        elif kind == EventKind.ZERO:
+            self._clear(site, zero=True)
+
+    def _printf(self, site: int, record: bytes) -> None:
+        fmt = self.program.printf_formats[site]
+        args: list[int | str] = []
+        conversions = [s for s in fmt.segments if not isinstance(s, str)]
+        for conv, arg in zip(conversions, fmt.args, strict=True):
+            value = decode(record, arg.offset, arg.type)
+            if conv.takes == "int" or (isinstance(arg.type, t.Int) and not isinstance(value, bool)):
+                args.append(int(value))
+            else:
+                args.append(format_value(value, arg.type))
+        self.out.write(render(fmt.segments, args))
+
+    # ---- maps ----
+    def _map_text(self, index: int, top: int = 0, div: int = 0) -> str:
+        assert self.loaded is not None
+        spec = self.program.maps[index]
+        assert spec.value_type is not None
+        entries = read_entries(self.libs, self.loaded.map_fds[index], spec)
+        if not entries:
+            return ""
+        return format_map(spec.name, spec.key_type, spec.value_type, entries, top, div)
+
+    def _clear(self, index: int, zero: bool) -> None:
+        assert self.loaded is not None
+        spec = self.program.maps[index]
+        fd = self.loaded.map_fds[index]
+        keys = [key for key, _ in raw_entries(self.libs, fd, spec)]
+        size = ((spec.value_size + 7) & ~7) * possible_cpus() \
+            if spec.map_type in PERCPU_TYPES else spec.value_size
+        zeros = ctypes.create_string_buffer(size)
+        for key in keys:
+            kbuf = ctypes.create_string_buffer(key, len(key))
+            if zero:
+                self.libs.bcc.bpf_update_elem(fd, kbuf, zeros, 0)
+            else:
+                self.libs.bcc.bpf_delete_elem(fd, kbuf)
+
+    def _write_global(self, slot: int, value: int) -> None:
+        assert self.loaded is not None
+        key = ctypes.c_uint32(slot)
+        val = ctypes.c_uint64(value)
+        fd = self.loaded.map_fds[self.program.globals_map]
+        self.libs.bcc.bpf_update_elem(fd, ctypes.byref(key), ctypes.byref(val), 0)
+
+    def _counter(self, slot: int) -> int:
+        assert self.loaded is not None
+        fd = self.loaded.map_fds[self.program.counters_map]
+        ncpus = possible_cpus()
+        buf = ctypes.create_string_buffer(8 * ncpus)
+        key = ctypes.c_uint32(slot)
+        if self.libs.bcc.bpf_lookup_elem(fd, ctypes.byref(key), buf) != 0:
+            return 0
+        return sum(int.from_bytes(buf.raw[i * 8:i * 8 + 8], "little") for i in range(ncpus))
+
+    def _report_lost(self, final: bool = False) -> None:
+        lost = self._counter(COUNTER_LOST_EVENTS)
+        if lost > self.lost_reported:
+            self.out.write(f"Lost {lost - self.lost_reported} events\n")
+            self.out.flush()
+            self.lost_reported = lost
+        if final and lost:
+            self.err.write(f"WARNING: Total lost event count: {lost}\n")
+
+    def _report_full_maps(self) -> None:
+        for slot, index in enumerate(self.program.user_maps):
+            refused = self._counter(COUNTERS_FIXED + slot)
+            if refused:
+                spec = self.program.maps[index]
+                self.err.write(f"WARNING: {refused} update{'s' if refused != 1 else ''} of "
+                               f"{spec.name} {'were' if refused != 1 else 'was'} dropped: the "
+                               f"map is full ({spec.max_entries} entries; raise max_map_keys)\n")
+
+
+def _strerror(code: int) -> str:
+    import os
+
+    return os.strerror(code) if code else "unknown error"
+
+
+@contextmanager
+def _stop_signals(on_stop: object) -> Iterator[None]:
+    """While running, SIGINT and SIGTERM ask the session to stop instead of killing it."""
+    assert callable(on_stop)
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        on_stop()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run(program: CompiledProgram, options: RunOptions | None = None,
+        out: TextIO | None = None) -> int:
+    return Session(program, out or sys.stdout, sys.stderr, options).run()

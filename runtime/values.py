@@ -1,0 +1,73 @@
+"""Bytes written by BPF programs → Python values, by their ptrace type.
+
+The layout is the one `ptrace.types.types` defines: 8 bytes per integer,
+bool and pointer, strings in fixed buffers, tuples field after field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ptrace.types import types as t
+
+Value = Any  # int | bool | str | tuple of Value
+
+
+def decode(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
+    if isinstance(vtype, t.Int):
+        raw = int.from_bytes(data[offset:offset + 8], "little", signed=vtype.signed)
+        return raw
+    if isinstance(vtype, t.Bool):
+        return data[offset] != 0
+    if isinstance(vtype, t.Pointer):
+        return int.from_bytes(data[offset:offset + 8], "little")
+    if isinstance(vtype, t.Str):
+        return decode_str(bytes(data[offset:offset + vtype.capacity]))
+    if isinstance(vtype, t.Tuple | t.Record):
+        return tuple(decode(data, offset + off, e)
+                     for off, e in zip(vtype.offsets, vtype.elements, strict=True))
+    raise AssertionError(f"cannot decode {vtype}")
+
+
+def decode_str(raw: bytes) -> str:
+    end = raw.find(b"\0")
+    if end >= 0:
+        raw = raw[:end]
+    # surrogateescape keeps bytes that are not UTF-8; output writes them back as they were.
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def format_value(value: Value, vtype: t.Type) -> str:
+    """A value's text form, as bpftrace prints it in maps and with %s."""
+    if isinstance(vtype, t.Bool):
+        return "true" if value else "false"
+    if isinstance(vtype, t.Pointer):
+        return f"0x{value:x}"
+    if isinstance(vtype, t.Str):
+        return str(value)
+    if isinstance(vtype, t.Tuple):
+        return "(" + ", ".join(format_value(v, e)
+                               for v, e in zip(value, vtype.elements, strict=True)) + ")"
+    if isinstance(vtype, t.Record):
+        fields = ", ".join(f".{name} = {format_value(v, e)}"
+                           for name, v, e in zip(vtype.names, value, vtype.elements,
+                                                 strict=True))
+        return "{ " + fields + " }"
+    return str(value)
+
+
+def format_key(value: Value, ktype: t.Type) -> str:
+    """A map key inside `@name[…]`: a tuple key loses its outer parentheses."""
+    text = format_value(value, ktype)
+    if isinstance(ktype, t.Tuple):
+        return text[1:-1]
+    return text
+
+
+def sort_key(value: Value) -> Any:
+    """Orders keys: numbers numerically, strings as text, tuples field by field."""
+    if isinstance(value, tuple):
+        return tuple(sort_key(v) for v in value)
+    if isinstance(value, bool | int):
+        return (0, int(value), "")
+    return (1, 0, str(value))

@@ -1,0 +1,57 @@
+"""Shared fixtures: the BPF requirement, and trigger programs built at test time.
+
+Tests that load BPF are marked `bpf`. Without root or BPF they skip, unless
+PTRACE_REQUIRE_BPF=1 (as CI sets it): then a skip would hide a failure, so
+the test fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGS = ROOT / "tests" / "progs"
+
+
+def bpf_unavailable() -> str | None:
+    """Why BPF tests cannot run here, or None if they can."""
+    if os.geteuid() != 0:
+        return "needs root"
+    if not Path("/sys/kernel/tracing/events").is_dir():
+        return "tracefs is not mounted at /sys/kernel/tracing"
+    if not shutil.which("gcc"):
+        return "gcc is missing (trigger programs are built with it)"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _bpf_requirement(request: pytest.FixtureRequest) -> None:
+    if "bpf" not in request.keywords:
+        return
+    reason = bpf_unavailable()
+    if reason is None:
+        return
+    if os.environ.get("PTRACE_REQUIRE_BPF") == "1":
+        pytest.fail(f"BPF test cannot run here ({reason}) but PTRACE_REQUIRE_BPF=1")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def triggers(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory with every tests/progs/*.c built as an executable of the same name."""
+    out = tmp_path_factory.mktemp("triggers")
+    for source in sorted(PROGS.glob("*.c")):
+        subprocess.run(["gcc", "-O2", "-o", str(out / source.stem), str(source)], check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def ptrace_exe() -> list[str]:
+    """The command that runs ptrace: the installed console script."""
+    exe = ROOT / ".venv" / "bin" / "ptrace"
+    return [str(exe)] if exe.exists() else ["python", "-m", "ptrace"]

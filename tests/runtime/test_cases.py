@@ -1,0 +1,92 @@
+"""Runs every tests/runtime/cases/*.case against the real kernel with the real CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.runtime.casefile import Case, parse_cases
+
+CASES_DIR = Path(__file__).parent / "cases"
+ALL_CASES = [case for path in sorted(CASES_DIR.glob("*.case")) for case in parse_cases(path)]
+ATTACHED = re.compile(r"^Attached \d+ probes?$")
+
+
+def our_programs() -> list[str]:
+    """Names of loaded BPF programs that ptrace creates (probe_N)."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
+                         check=True).stdout
+    return [p.get("name", "") for p in json.loads(out or "[]")
+            if str(p.get("name", "")).startswith("probe_")]
+
+
+def run_case(case: Case, ptrace_exe: list[str], triggers: Path) -> subprocess.CompletedProcess[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [*ptrace_exe, *case.args]
+        if case.prog_is_file:
+            script = Path(tmp) / "script.bt"
+            script.write_text(case.prog)
+            argv += [str(script), *case.params]
+        else:
+            argv += ["-e", case.prog, *case.params]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, text=True, cwd=tmp)
+        stderr_lines: list[str] = []
+        attached = threading.Event()
+
+        def read_stderr() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                stderr_lines.append(line)
+                if ATTACHED.match(line.rstrip("\n")):
+                    attached.set()
+            attached.set()
+
+        reader = threading.Thread(target=read_stderr, daemon=True)
+        reader.start()
+        try:
+            if case.run:
+                if not attached.wait(case.timeout):
+                    raise AssertionError("ptrace did not attach in time")
+                trigger = [str(triggers / case.run[0]), *case.run[1:]]
+                subprocess.run(trigger, check=True, timeout=case.timeout, cwd=tmp)
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGINT)
+            assert proc.stdout is not None
+            stdout = proc.stdout.read()
+            proc.wait(timeout=case.timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        reader.join(5)
+        return subprocess.CompletedProcess(argv, proc.returncode, stdout, "".join(stderr_lines))
+
+
+@pytest.mark.bpf
+@pytest.mark.parametrize("case", ALL_CASES, ids=[c.id for c in ALL_CASES])
+def test_case(case: Case, ptrace_exe: list[str], triggers: Path) -> None:
+    for program in case.requires:
+        if not shutil.which(program):
+            pytest.fail(f"{program} is required by this case; scripts/setup installs it")
+    result = run_case(case, ptrace_exe, triggers)
+    stderr = "\n".join(line for line in result.stderr.split("\n")
+                       if not ATTACHED.match(line)).strip("\n")
+    context = f"\n--- stdout:\n{result.stdout}\n--- stderr:\n{result.stderr}"
+    assert result.returncode == case.exit, f"exit status {result.returncode}{context}"
+    if case.expect is not None:
+        assert result.stdout.strip("\n") == case.expect.strip("\n"), context
+    if case.expect_regex is not None:
+        assert re.fullmatch(case.expect_regex.strip("\n"), result.stdout.strip("\n")), context
+    if case.stderr is not None:
+        assert stderr == case.stderr.strip("\n"), context
+    assert "Traceback" not in result.stderr, context
+    assert our_programs() == [], "programs left in the kernel after exit"
