@@ -10,12 +10,17 @@ from __future__ import annotations
 import fnmatch
 import functools
 import os
+import platform
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 TRACEFS_ROOTS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
+# The syscall numbers of x86_64, from the kernel's UAPI header (Debian's
+# linux-libc-dev). Syscalls newer than the header are simply not in the table.
+UNISTD_X86_64 = (Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),
+                 Path("/usr/include/asm/unistd_64.h"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,10 @@ class Machine(Protocol):
         ...
 
     def tracepoint_format(self, category: str, event: str) -> TracepointFormat | None: ...
+
+    def syscall_numbers(self) -> dict[str, int]:
+        """Syscall name → number on this machine's architecture (x86_64), or empty."""
+        ...
 
 
 def match_tracepoints(machine: Machine, category: str, event: str) -> list[tuple[str, str]]:
@@ -117,12 +126,40 @@ class LiveMachine:
             return None
         return parse_format(category, event, text)
 
+    @functools.cache  # noqa: B019 - one LiveMachine lives for the whole process
+    def syscall_numbers(self) -> dict[str, int]:
+        if platform.machine() != "x86_64":
+            return {}
+        for path in UNISTD_X86_64:
+            try:
+                return parse_unistd(path.read_text())
+            except OSError:
+                continue
+        return {}
+
+
+# Syscall tracepoints are named after the kernel function (SYSCALL_DEFINE),
+# which differs from the UAPI name for a few syscalls: tracepoint → UAPI name.
+TRACEPOINT_SYSCALL_NAMES = {"newstat": "stat", "newfstat": "fstat", "newlstat": "lstat",
+                            "newuname": "uname", "sendfile64": "sendfile", "umount": "umount2"}
+
+
+def parse_unistd(text: str) -> dict[str, int]:
+    """`#define __NR_openat 257` lines → {"openat": 257}, with tracepoint names added."""
+    numbers = {m[1]: int(m[2]) for m in re.finditer(r"^#define __NR_(\w+)\s+(\d+)\s*$",
+                                                    text, re.MULTILINE)}
+    for tracepoint_name, uapi_name in TRACEPOINT_SYSCALL_NAMES.items():
+        if uapi_name in numbers:
+            numbers[tracepoint_name] = numbers[uapi_name]
+    return numbers
+
 
 @dataclass
 class FixtureMachine:
     """A machine described by format texts, for tests: {(category, event): format text}."""
 
     formats: dict[tuple[str, str], str]
+    syscalls: dict[str, int] = field(default_factory=dict)
 
     def tracepoints(self) -> list[tuple[str, str]]:
         return list(self.formats)
@@ -130,3 +167,6 @@ class FixtureMachine:
     def tracepoint_format(self, category: str, event: str) -> TracepointFormat | None:
         text = self.formats.get((category, event))
         return parse_format(category, event, text) if text is not None else None
+
+    def syscall_numbers(self) -> dict[str, int]:
+        return self.syscalls

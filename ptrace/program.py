@@ -50,7 +50,7 @@ COUNTERS_FIXED = 1
 
 @dataclass(frozen=True, slots=True)
 class Attach:
-    """Where a program attaches. `kind` is begin, end, tracepoint, interval or profile."""
+    """Where a program attaches: begin, end, tracepoint, syscalls, interval or profile."""
 
     kind: str
     probe: str  # the full probe name, as the `probe` builtin gives it
@@ -58,6 +58,14 @@ class Attach:
     event: str = ""
     period_ns: int = 0  # interval/profile: time between runs
     frequency: int = 0  # profile: runs per second (instead of period_ns)
+    # kind "syscalls": one raw tracepoint (event sys_enter or sys_exit) standing
+    # for many syscall tracepoints, as (syscall number, full probe name).
+    syscalls: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def probe_count(self) -> int:
+        """How many attach points this stands for (as bpftrace counts probes)."""
+        return len(self.syscalls) or 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,7 @@ class MapSpec:
     max_entries: int
     key_type: Type | None = None  # None for a scalar map (key is a u64 zero)
     value_type: Type | None = None
+    initial: tuple[tuple[bytes, bytes], ...] = ()  # entries the loader writes first
 
 
 @dataclass(frozen=True, slots=True)

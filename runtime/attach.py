@@ -33,6 +33,14 @@ def _tracepoint(libs: Libraries, prog_fd: int, target: Attach) -> list[int]:
     return [int(fd)]
 
 
+def _raw_syscalls(libs: Libraries, prog_fd: int, target: Attach) -> list[int]:
+    fd = libs.bcc.bpf_attach_raw_tracepoint(prog_fd, target.event.encode())
+    if fd < 0:
+        raise RuntimeFailure(f"cannot attach {target.probe} (raw tracepoint {target.event}): "
+                             f"{os.strerror(errno() or -fd)}")
+    return [int(fd)]
+
+
 def _interval(libs: Libraries, prog_fd: int, target: Attach) -> list[int]:
     # One CPU: an interval fires once per period, not once per CPU.
     return [_perf_event(libs, prog_fd, target, cpu=0)]
@@ -61,6 +69,7 @@ def _perf_event(libs: Libraries, prog_fd: int, target: Attach, cpu: int) -> int:
 
 ATTACHERS: dict[str, Attacher] = {
     "tracepoint": _tracepoint,
+    "syscalls": _raw_syscalls,
     "interval": _interval,
     "profile": _profile,
 }

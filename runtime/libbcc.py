@@ -89,6 +89,7 @@ def load() -> Libraries:
     _declare(bcc, "bcc_prog_load", c_int, [c_int, c_char_p, c_void_p, c_int, c_char_p, c_uint,
                                            c_int, c_char_p, c_uint])
     _declare(bcc, "bpf_attach_tracepoint", c_int, [c_int, c_char_p, c_char_p])
+    _declare(bcc, "bpf_attach_raw_tracepoint", c_int, [c_int, c_char_p])
     _declare(bcc, "bpf_attach_perf_event", c_int, [c_int, c_uint32, c_uint32, c_uint64,
                                                    c_uint64, c_int, c_int, c_int])
     _declare(bcc, "bpf_update_elem", c_int, [c_int, c_void_p, c_void_p, c_ulonglong])

@@ -98,7 +98,7 @@ class Session:
                 continue
             self.perf_fds.extend(attach(self.libs, fd, prog.attach))
         if not self.options.quiet:
-            count = len(self.program.programs)
+            count = sum(p.attach.probe_count for p in self.program.programs)
             self.err.write(f"Attached {count} probe{'s' if count != 1 else ''}\n")
             self.err.flush()
 

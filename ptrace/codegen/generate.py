@@ -13,6 +13,7 @@ PROG_TYPES = {
     "begin": ProgType.RAW_TRACEPOINT,
     "end": ProgType.RAW_TRACEPOINT,
     "tracepoint": ProgType.TRACEPOINT,
+    "syscalls": ProgType.RAW_TRACEPOINT,
     "interval": ProgType.PERF_EVENT,
     "profile": ProgType.PERF_EVENT,
 }

@@ -22,6 +22,8 @@ from ptrace.program import COUNTER_LOST_EVENTS, GLOBAL_START_NS, EventKind
 from ptrace.types import types as t
 
 HEADER_SIZE = 8  # every event starts with u32 kind, u32 site id
+# x86_64 `struct pt_regs`: the syscall number (orig_ax) follows 15 registers.
+PT_REGS_ORIG_AX = 120
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Lowerer:
         self.scopes: list[dict[str, _Var]] = []
         self.exit_block = pb.block("exit")
         ir.IRBuilder(self.exit_block).ret(i64(0))
+        self.probe_name: ir.Value | None = None  # for syscall dispatch: this syscall's name
 
     def type_of(self, e: n.Expr) -> t.Type:
         return self.instance.type_of(e)
@@ -49,6 +52,8 @@ class Lowerer:
     def lower(self) -> None:
         probe = self.instance.probe
         self.scopes.append({})
+        if self.instance.attach.syscalls:
+            self.dispatch_syscall()
         if probe.predicate is not None:
             cond = self.truth(probe.predicate)
             body = self.pb.block("probe")
@@ -58,6 +63,36 @@ class Lowerer:
         if not self.b.block.is_terminated:
             self.b.branch(self.exit_block)
         self.pb.finish()
+
+    def dispatch_syscall(self) -> None:
+        """Raw sys_enter/sys_exit: go on only for the syscalls the wildcard matched.
+
+        The syscall's probe name comes from the instance's table map, indexed by
+        syscall number; an empty name means the syscall was not matched.
+        """
+        ctx = self.pb.ctx
+        if self.instance.attach.event == "sys_enter":
+            number = self.pb.load64(ctx, 8)  # raw args: (struct pt_regs *regs, long id)
+        else:
+            regs = self.pb.load64(ctx, 0)  # raw args: (struct pt_regs *regs, long ret)
+            slot = self.pb.fresh_memory(8)
+            address = self.b.add(regs, i64(PT_REGS_ORIG_AX))
+            self.pb.helper(Helper.PROBE_READ_KERNEL, I64, [slot, i64(8), address])
+            number = self.pb.load64(slot)
+        key = self.pb.slot(I32)
+        self.b.store(self.b.trunc(number, I32), key)
+        table = self.res.syscall_tables[self.instance.index]
+        name = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(table), key])
+        found = self.pb.block("syscall.known")
+        isnull = self.b.icmp_unsigned("==", name, ir.Constant(PTR, None))
+        self.b.cbranch(isnull, self.exit_block, found)
+        self.b.position_at_end(found)
+        traced = self.pb.block("syscall.traced")
+        first = self.b.load(name, typ=I8)
+        self.b.cbranch(self.b.icmp_unsigned("==", first, ir.Constant(I8, 0)), self.exit_block,
+                       traced)
+        self.b.position_at_end(traced)
+        self.probe_name = name
 
     # ---- statements ----
     def block(self, block: n.Block, new_scope: bool = True) -> None:
@@ -460,6 +495,8 @@ class Lowerer:
 
     def expr_Identifier(self, e: n.Identifier) -> ir.Value:
         if e.name == "probe":
+            if self.probe_name is not None:
+                return self.probe_name
             return self.string_constant(self.instance.attach.probe)
         method = getattr(self, "builtin_" + e.name)
         result: ir.Value = method()

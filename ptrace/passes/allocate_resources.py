@@ -14,6 +14,7 @@ from ptrace.passes.context import CompileContext, MapInfo
 from ptrace.program import (
     COUNTERS_FIXED,
     GLOBALS_COUNT,
+    Attach,
     EventArg,
     MapSpec,
     MapType,
@@ -40,6 +41,9 @@ class Resources:
     scratch_map: int = -1
     printf_layouts: list[PrintfLayout] = field(default_factory=list)
     print_sites: list[PrintSite] = field(default_factory=list)
+    # Syscall-dispatching instances: instance index → the map of their syscalls'
+    # probe names by syscall number (an empty name: not traced).
+    syscall_tables: dict[int, int] = field(default_factory=dict)
 
     def full_counter(self, map_index: int) -> int:
         """The counters slot that counts refused updates of user map `map_index`."""
@@ -60,6 +64,9 @@ def allocate_resources(ctx: CompileContext) -> Resources:
     res.globals_map = _add(res, MapSpec(".globals", MapType.ARRAY, 4, 8, GLOBALS_COUNT))
     # The scratch map's value size is known after codegen; see set_scratch_size.
     res.scratch_map = _add(res, MapSpec(".scratch", MapType.PERCPU_ARRAY, 4, 8, 1))
+    for instance in ctx.instances:
+        if instance.attach.syscalls:
+            res.syscall_tables[instance.index] = _add(res, _syscall_table(instance.attach))
     for site in ctx.printf_sites:
         args, offset = [], HEADER_SIZE
         for arg_type in site.arg_types:
@@ -78,6 +85,14 @@ def allocate_resources(ctx: CompileContext) -> Resources:
 def set_scratch_size(res: Resources, size: int) -> None:
     old = res.maps[res.scratch_map]
     res.maps[res.scratch_map] = MapSpec(old.name, old.map_type, old.key_size, max(8, size), 1)
+
+
+def _syscall_table(attach: Attach) -> MapSpec:
+    width = t.align8(max(len(name) for _, name in attach.syscalls) + 1)
+    entries = tuple((nr.to_bytes(4, "little"), name.encode().ljust(width, b"\0"))
+                    for nr, name in attach.syscalls)
+    highest = max(nr for nr, _ in attach.syscalls)
+    return MapSpec(".syscalls", MapType.ARRAY, 4, width, highest + 1, initial=entries)
 
 
 def _add(res: Resources, spec: MapSpec) -> int:

@@ -347,7 +347,9 @@ class _Checker:
                 return None
             return builtin.type
         if e.name == "probe":
-            return t.Str(len(self.instance.attach.probe) + 1)
+            names = [name for _, name in self.instance.attach.syscalls] or \
+                [self.instance.attach.probe]
+            return t.Str(max(len(name) for name in names) + 1)
         if e.name == "args":
             self.error("'args' is used with a field, as in args.filename", e.span)
             return None
