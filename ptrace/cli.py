@@ -13,7 +13,7 @@ from typing import TextIO
 
 from ptrace import __version__
 from ptrace.diagnostics import CompileError, Source, render_all
-from ptrace.options import Options
+from ptrace.options import Options, SettingError, from_environment
 
 DUMP_STAGES = ("ast", "ir", "ir-opt", "asm")
 USAGE = "ptrace [options] (FILE | -e PROGRAM | -) [ARG ...]"
@@ -85,7 +85,12 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     from ptrace.compile import compile
 
     try:
-        program = compile(source, Options(params=params), dumps=tuple(args.dump or ()))
+        options = from_environment(Options(params=params))
+    except SettingError as error:
+        print(f"ptrace: error: {error}", file=sys.stderr)
+        return 1
+    try:
+        program = compile(source, options, dumps=tuple(args.dump or ()))
     except CompileError as error:
         print(render_all(error.diagnostics), file=sys.stderr)
         return 1

@@ -1,133 +1,296 @@
 """Lark's parse errors → diagnostics in the user's words.
 
 "unexpected '}', expected an expression" instead of token names such as
-RBRACE or __ANON_3.
+RBRACE or __ANON_3. What is expected comes from the parser's state at the
+error (`InteractiveParser.accepts`), not from the LALR table's merged
+look-aheads, so after `$x = 1` it is "';' or '}'" and not every terminal
+that may follow an expression somewhere in the grammar. Common mistakes
+(an unclosed bracket, string, comment or predicate, a stray `else`) get a
+message or a hint of their own.
 """
 
 from __future__ import annotations
 
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+import difflib
+import re
+
+from lark import Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from ptrace.diagnostics import Diagnostic, Severity, Source, Span
 
-# Terminals that can start an expression: if any is expected, the user hears
-# "an expression" rather than a list of them.
-_EXPRESSION_START = {"INT", "STRING", "TRUE", "FALSE", "NAME", "VAR", "POSITIONAL", "MAP",
-                     "MINUS", "BANG", "TILDE", "INCDEC", "SIZEOF", "OFFSETOF"}
-_TOP_LEVEL_START = {"ATTACH_POINT", "MACRO", "CONFIG", "PREPROC", "TYPEDEF"}
+# Wherever an expression may start, a string literal may: then the user hears
+# "an expression" (NAME and INT alone also follow a '.', VAR follows `let`).
+_EXPRESSION_START = "STRING"
+_OPERAND_TOKENS = {"INT", "STRING", "NAME", "VAR", "MAP", "POSITIONAL", "TRUE", "FALSE"}
+_STATEMENT_START = {"LET", "RETURN", "WHILE", "FOR", "UNROLL", "BREAK", "CONTINUE"}
+_TOP_LEVEL_START = {"MACRO", "CONFIG", "PREPROC", "TYPEDEF"}
+_TYPE_START = {"INT_TYPE", "C_TYPE_WORD", "STRUCT", "UNION", "ENUM"}
+# What may continue an expression (operators, calls, fields, indexes).
+_CONTINUATIONS = {"AMP", "ANDAND", "BAR", "CARET", "DOT", "EQOP", "INCDEC", "LSQB", "MINUS",
+                  "OROR", "PERCENT", "PLUS", "QMARK", "RELOP", "SHIFTOP", "SLASH", "STAR",
+                  "BANG", "TILDE", "LPAR", "ASSIGN_OP", "SIZEOF", "OFFSETOF", "__ANON_1"}
+# What may end or separate what came before, in the order they are listed.
+_CLOSERS = {"SEMICOLON": "';'", "COMMA": "','", "RPAR": "')'", "RSQB": "']'", "RBRACE": "'}'",
+            "COLON": "':'"}
 _WORDS = {
-    "ATTACH_POINT": "a probe",
-    "PREDICATE": "a predicate",
-    "ASSIGN_OP": "'='",
-    "NAME": "a name",
-    "VAR": "a variable ($name)",
-    "MAP": "a map (@name)",
-    "INT": "a number",
-    "STRING": "a string",
-    "INT_TYPE": "a type",
-    "C_TYPE_WORD": "a type",
-    "EQOP": "'=='",
-    "RELOP": "a comparison",
-    "SHIFTOP": "'<<'",
-    "INCDEC": "'++'",
-    "$END": "the end of the script",
+    "LBRACE": "'{'", "LPAR": "'('", "EQUAL": "'='", "ASSIGN_OP": "'='",
+    "ATTACH_POINT": "an attach point", "PREDICATE": "a predicate", "NAME": "a name",
+    "VAR": "a variable ($name)", "MAP": "a map (@name)", "INT": "a number",
+    "STRING": "a string", "IF": "'if'",
 }
 _FOUND = {
     "NAME": "name", "VAR": "variable", "MAP": "map", "INT": "number", "STRING": "string",
-    "ATTACH_POINT": "probe", "PREDICATE": "predicate", "POSITIONAL": "parameter",
+    "ATTACH_POINT": "attach point", "PREDICATE": "predicate", "POSITIONAL": "parameter",
 }
+_BRACKETS = {"LBRACE": "RBRACE", "LPAR": "RPAR", "LSQB": "RSQB"}
+_CLOSING = {close: open_ for open_, close in _BRACKETS.items()}
+_TEXT = {"LBRACE": "{", "RBRACE": "}", "LPAR": "(", "RPAR": ")", "LSQB": "[", "RSQB": "]"}
+_PREDICATE_HINT = "a predicate is written '/ condition /' and followed by the probe's '{'"
+_EXAMPLE_PROBE = "'tracepoint:syscalls:sys_enter_openat { … }'"
+_STRING_OR_OTHER = re.compile(r'"(?:[^"\\\n]|\\.)*"?|[^"]')
 
 
 def syntax_error(source: Source, text: str, error: UnexpectedInput) -> Diagnostic:
-    line, col = error.line, error.column
-    if line is None or line < 1:
-        line, col = _end_position(text)
-    if isinstance(error, UnexpectedToken) and error.token.type == "$END":
-        line, col = _end_position(text)
-    found, width = _describe_found(text, error)
-    expected = _describe_expected(_expected_terminals(error))
-    message = f"unexpected {found}"
-    hints: tuple[str, ...] = ()
-    if expected:
-        message += f", expected {expected}"
-    if isinstance(error, UnexpectedCharacters) and text[error.pos_in_stream or 0] == "/":
-        hints = ("a predicate is written '/ condition /' and followed by the probe's '{'",)
+    """The diagnostic for a parse error in `text`: all of `source`, or a part of it
+    (a predicate's inside) padded so that positions in `text` are positions in `source`."""
+    stack = _value_stack(error)
+    expected = _expected_terminals(error)
+    found = _found_type(error)
+    line, col, width = _position(text, error)
+    special = _special_message(source, text, line, col, error, found, expected, stack)
+    if special is not None:
+        return special
+    if found == "$END" and not source.text.endswith(text):
+        # A part ended where the script goes on: show what comes next in the script.
+        line, col = _raw_end(text)
+        shown = f"'{source.line(line)[col - 1: col]}'"
+    else:
+        shown = _describe_found(text, error, found)
+    message = f"unexpected {shown}"
+    described = _describe_expected(expected, at_end=found == "$END")
+    if described:
+        message += f", expected {described}"
+    return _diagnostic(source, message, line, col, width, _hints(error, found, expected, stack))
+
+
+def _diagnostic(source: Source, message: str, line: int, col: int, width: int,
+                hints: list[str]) -> Diagnostic:
     span = Span(source, line, col, line, col + max(width, 1))
-    return Diagnostic(Severity.ERROR, message, span, hints)
+    return Diagnostic(Severity.ERROR, message, span, tuple(hints))
+
+
+# ---- what the parser saw ----
+
+def _value_stack(error: UnexpectedInput) -> list[object]:
+    parser = getattr(error, "interactive_parser", None)
+    return list(parser.parser_state.value_stack) if parser is not None else []
 
 
 def _expected_terminals(error: UnexpectedInput) -> set[str]:
-    if isinstance(error, UnexpectedToken | UnexpectedEOF):
+    parser = getattr(error, "interactive_parser", None)
+    if parser is not None:
+        return set(parser.accepts())
+    if isinstance(error, UnexpectedToken):
         return set(error.expected)
     if isinstance(error, UnexpectedCharacters):
         return set(error.allowed or ())
     return set()
 
 
-def _describe_found(text: str, error: UnexpectedInput) -> tuple[str, int]:
-    if isinstance(error, UnexpectedEOF):
-        return "end of input", 1
+def _found_type(error: UnexpectedInput) -> str:
+    """The found token's terminal name, "$END", or "" for characters no terminal matches."""
     if isinstance(error, UnexpectedToken):
-        token = error.token
-        if token.type == "$END":
-            return "end of input", 1
-        value = str(token)
-        kind = _FOUND.get(token.type)
-        shown = value if len(value) <= 30 else value[:27] + "..."
-        return (f"{kind} '{shown}'" if kind else f"'{shown}'"), len(value.split("\n")[0])
+        return str(error.token.type)
     if isinstance(error, UnexpectedCharacters):
-        char = text[error.pos_in_stream or 0]
-        if char == '"':
-            return "'\"' (a string that is not closed)", 1
-        return f"character '{char}'", 1
-    return "input", 1
+        return ""
+    return "$END"
 
 
-def _describe_expected(expected: set[str]) -> str:
+def _position(text: str, error: UnexpectedInput) -> tuple[int, int, int]:
+    """Line, column and width of what the error is about."""
+    if isinstance(error, UnexpectedToken) and error.token.type != "$END":
+        value = str(error.token)
+        return error.line, error.column, len(value.split("\n")[0])
+    if isinstance(error, UnexpectedCharacters):
+        return error.line, error.column, 1
+    # The end of input: just after the last token, so trailing comments do not count.
+    parser = getattr(error, "interactive_parser", None)
+    last = parser.lexer_thread.state.last_token if parser is not None else None
+    if isinstance(last, Token) and last.end_line is not None and last.end_column is not None:
+        return last.end_line, last.end_column, 1
+    stripped = text.rstrip()
+    lines = stripped.split("\n")
+    return len(lines), len(lines[-1]) + 1, 1
+
+
+def _raw_end(text: str) -> tuple[int, int]:
+    lines = text.split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
+def _offset(text: str, line: int, col: int) -> int:
+    lines = text.split("\n")
+    return sum(len(x) + 1 for x in lines[: line - 1]) + col - 1
+
+
+def _last_token(stack: list[object]) -> Token | None:
+    last = stack[-1] if stack else None
+    return last if isinstance(last, Token) else None
+
+
+def _open_brackets(stack: list[object]) -> list[Token]:
+    """The '{', '(' and '[' the parser has shifted and not yet matched, outermost first."""
+    opened: list[Token] = []
+    for value in stack:
+        if not isinstance(value, Token):
+            continue
+        if value.type in _BRACKETS:
+            opened.append(value)
+        elif value.type in _CLOSING and opened:
+            opened.pop()
+    return opened
+
+
+# ---- messages ----
+
+def _special_message(source: Source, text: str, line: int, col: int, error: UnexpectedInput,
+                     found: str, expected: set[str], stack: list[object]) -> Diagnostic | None:
+    """Messages of their own for mistakes that the generic one describes badly."""
+    rest = text[_offset(text, line, col):]
+    if found == "" and rest.startswith('"'):
+        return _diagnostic(source, "unterminated string", line, col, len(rest.split("\n")[0]),
+                           ["a string ends with '\"' on the same line"])
+    if found == "" and rest[:1].isdigit():
+        number = re.match(r"\w+", rest)
+        word = number[0] if number else rest[0]
+        return _diagnostic(source, f"invalid number '{word}'", line, col, len(word), [])
+    if found in ("", "SLASH") and rest.startswith("/*"):
+        return _diagnostic(source, "unterminated comment", line, col, 2,
+                           ["a comment that starts with '/*' ends with '*/'"])
+    if found in ("", "SLASH") and "PREDICATE" in expected:
+        return _predicate_message(source, text, line, col, rest)
+    else_token = _stray_else(error, stack)
+    if else_token is not None:
+        return _diagnostic(source, "'else' without an 'if' before it", else_token.line or line,
+                           else_token.column or col, 4,
+                           ["'else' follows the '}' of an if: if (cond) { … } else { … }"])
+    return None
+
+
+def _predicate_message(source: Source, text: str, line: int, col: int,
+                       rest: str) -> Diagnostic:
+    """An unexpected '/' after a probe's attach points: a predicate gone wrong."""
+    inside = ""
+    for m in _STRING_OR_OTHER.finditer(rest, 1):
+        if m[0] in ("{", "}"):
+            break
+        if m[0] == "/":
+            # Closed, but no '{' follows: point just after the closing '/'.
+            before = text[: _offset(text, line, col) + m.end()].split("\n")
+            return _diagnostic(source, "expected '{' after the predicate", len(before),
+                               len(before[-1]) + 1, 1, [_PREDICATE_HINT])
+        inside += m[0]
+    width = len(("/" + inside).split("\n")[0].rstrip())
+    return _diagnostic(source, "unterminated predicate: the '/' that ends it is missing",
+                       line, col, width, [_PREDICATE_HINT])
+
+
+def _stray_else(error: UnexpectedInput, stack: list[object]) -> Token | None:
+    """The `else` that caused the error, when there is no `if` for it: outside a
+    statement `else` is a name, so the error is at it or just after it."""
+    token = error.token if isinstance(error, UnexpectedToken) else None
+    if isinstance(token, Token) and str(token) == "else":
+        return token
+    last = _last_token(stack)
+    return last if last is not None and str(last) == "else" else None
+
+
+def _describe_found(text: str, error: UnexpectedInput, found: str) -> str:
+    if found == "$END":
+        return "end of input"
+    if isinstance(error, UnexpectedToken):
+        value = str(error.token).split("\n")[0]
+        shown = value if len(value) <= 30 else value[:27] + "..."
+        kind = _FOUND.get(found)
+        return f"{kind} '{shown}'" if kind else f"'{shown}'"
+    char = text[error.pos_in_stream or 0]
+    if char.isprintable():
+        return f"character '{char}'"
+    return f"character U+{ord(char):04X}"
+
+
+def _describe_expected(expected: set[str], at_end: bool) -> str:
     if not expected:
         return ""
     if expected & _TOP_LEVEL_START:
-        return "a probe (such as 'tracepoint:syscalls:sys_enter_openat { … }')"
+        return f"a probe (such as {_EXAMPLE_PROBE})"
+    if at_end and "RBRACE" in expected:
+        return "'}'"  # whatever else could go on, the block must be closed
+    if expected <= {"NAME", "INT"}:
+        return "a field name"
     words: list[str] = []
-    if expected & _EXPRESSION_START:
-        words.append("an expression")
-        expected = expected - _EXPRESSION_START - {"LPAR", "PLUS", "STAR", "AMP", "LBRACE",
-                                                    "IF"}
-    if {"PREDICATE", "LBRACE"} <= expected:
+    rest = set(expected)
+    if _EXPRESSION_START in rest:
+        words.append("a statement" if rest & _STATEMENT_START else "an expression")
+        rest -= _OPERAND_TOKENS | _STATEMENT_START | _CONTINUATIONS | {"SEMICOLON", "LBRACE",
+                                                                      "IF"}
+    if rest & _TYPE_START:
+        words.append("a type")
+        rest -= _TYPE_START
+    if {"PREDICATE", "LBRACE"} <= rest:
         words.append("'{' or a predicate")
-        expected = expected - {"PREDICATE", "LBRACE", "COMMA"}
-    for name in sorted(expected, key=_order):
-        word = _word(name)
-        if word and word not in words:
-            words.append(word)
-    if len(words) > 4:
-        words = [*words[:4], "…"]
+        rest -= {"PREDICATE", "LBRACE", "COMMA"}
+    closers = [word for name, word in _CLOSERS.items() if name in rest]
+    if closers:
+        words.extend(closers)  # what may follow is also an operator: not worth saying
+    else:
+        words.extend(_WORDS[name] for name in sorted(rest) if name in _WORDS)
+    if not words and rest:
+        words.append("an operator")
     return " or ".join(words) if len(words) <= 2 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-_PUNCTUATION = {"SEMICOLON": "';'", "RBRACE": "'}'", "RPAR": "')'", "COMMA": "','",
-                "LBRACE": "'{'", "LPAR": "'('", "RSQB": "']'", "LSQB": "'['", "COLON": "':'",
-                "EQUAL": "'='", "DOT": "'.'", "QMARK": "'?'"}
+def _hints(error: UnexpectedInput, found: str, expected: set[str],
+           stack: list[object]) -> list[str]:
+    hints: list[str] = []
+    opened = _open_brackets(stack)
+    innermost = opened[-1] if opened else None
+    in_statements = innermost is None or innermost.type == "LBRACE"
+    if (found in _CLOSING and in_statements
+            and all(b.type != _CLOSING[found] for b in opened)):
+        hints.append(f"this '{_TEXT[found]}' has no '{_TEXT[_CLOSING[found]]}' to close")
+    elif (innermost is not None and _BRACKETS[innermost.type] in expected
+            and (found in ("$END", "SEMICOLON") or found in _CLOSING)):
+        hints.append(f"the '{innermost}' at line {innermost.line}, column {innermost.column} "
+                     "is not closed")
+    last = _last_token(stack)
+    if ("LPAR" in expected and found in _OPERAND_TOKENS and last is not None
+            and last.type == "NAME"):
+        hints.append(f"to call a function, put its arguments in parentheses: {last}(…)")
+    if "PREDICATE" in expected and found == "ATTACH_POINT":
+        hints.append("attach points of one probe are separated by ','")
+    elif ("PREDICATE" in expected and found != "$END" and last is not None
+          and last.type == "ATTACH_POINT" and str(last).endswith(":")):
+        hints.append("an attach point is written without spaces")
+    elif {"PREDICATE", "LBRACE"} <= expected:
+        hints.append("a probe's actions follow it in braces, as in 'BEGIN { exit(); }'")
+    cast = _non_type_cast(stack)
+    if cast is not None and found in _OPERAND_TOKENS:
+        hints.append(f"'{cast}' is not a type, so '({cast})' is not a cast")
+    if expected & _TOP_LEVEL_START and found == "NAME" and isinstance(error, UnexpectedToken):
+        close = difflib.get_close_matches(str(error.token), ["BEGIN", "END"], n=1)
+        if close:
+            hints.append(f"did you mean '{close[0]}'?")
+    return hints
 
 
-def _order(name: str) -> tuple[int, str]:
-    return (0 if name in _PUNCTUATION else 1, name)
-
-
-def _word(name: str) -> str:
-    if name in _PUNCTUATION:
-        return _PUNCTUATION[name]
-    if name in _WORDS:
-        return _WORDS[name]
-    if name in ("OROR", "ANDAND", "BAR", "CARET", "AMP", "PLUS", "STAR", "SLASH", "PERCENT",
-                "TILDE", "BANG", "MINUS"):
-        return ""  # binary operators: listing them all says nothing useful
-    if name.isalpha() and name.isupper():
-        return f"'{name.lower()}'"  # a keyword
-    return ""
-
-
-def _end_position(text: str) -> tuple[int, int]:
-    stripped = text.rstrip()
-    lines = stripped.split("\n")
-    return len(lines), len(lines[-1]) + 1
+def _non_type_cast(stack: list[object]) -> str | None:
+    """The name in `(name)` just before the error, which looks like a cast to a non-type."""
+    if len(stack) < 3:
+        return None
+    lpar, inner, rpar = stack[-3:]
+    if not (isinstance(lpar, Token) and lpar.type == "LPAR" and isinstance(rpar, Token)
+            and rpar.type == "RPAR" and isinstance(inner, Tree) and inner.data == "identifier"):
+        return None
+    return str(inner.children[0])

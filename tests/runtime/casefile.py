@@ -5,6 +5,7 @@
     PROG tracepoint:… { … }               the program, on one line (given with -e)
     PROG                                  … or as a block, up to a line `---` (given as a file)
     ARGS -q                               extra ptrace options (shell words)
+    ENV PTRACE_MAX_MAP_KEYS=4             environment variables for ptrace (shell words)
     PARAMS 42 hello                       positional parameters ($1, $2, …)
     RUN ptt_getppid 5                     after attaching, run a trigger from tests/progs
     EXPECT                                stdout, exactly (surrounding blank lines ignored),
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BLOCKS = {"PROG", "EXPECT", "EXPECT_REGEX", "STDERR"}
-LINES = {"NAME", "PROG", "ARGS", "PARAMS", "RUN", "EXIT", "TIMEOUT", "REQUIRES"}
+LINES = {"NAME", "PROG", "ARGS", "ENV", "PARAMS", "RUN", "EXIT", "TIMEOUT", "REQUIRES"}
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Case:
     prog: str = ""
     prog_is_file: bool = False
     args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
     params: list[str] = field(default_factory=list)
     run: list[str] = field(default_factory=list)
     expect: str | None = None
@@ -89,6 +91,8 @@ def _set(cases: list[Case], path: Path, line: int, key: str, value: str, block: 
         case.prog, case.prog_is_file = value, block
     elif key == "ARGS":
         case.args = shlex.split(value)
+    elif key == "ENV":
+        case.env = dict(word.split("=", 1) for word in shlex.split(value))
     elif key == "PARAMS":
         case.params = shlex.split(value)
     elif key == "RUN":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,9 @@ from tests.runtime.casefile import Case, parse_cases
 CASES_DIR = Path(__file__).parent / "cases"
 ALL_CASES = [case for path in sorted(CASES_DIR.glob("*.case")) for case in parse_cases(path)]
 ATTACHED = re.compile(r"^Attached \d+ probes?$")
+# bpftrace 0.17 says "Attaching N probes..." on stdout, before it has attached.
+BPFTRACE_ATTACHING = re.compile(r"^Attaching \d+ probes?\.\.\.$")
+BPFTRACE_SETTLE_S = 1.5
 
 
 def our_programs() -> list[str]:
@@ -28,7 +33,13 @@ def our_programs() -> list[str]:
             if str(p.get("name", "")).startswith("probe_")]
 
 
-def run_case(case: Case, ptrace_exe: list[str], triggers: Path) -> subprocess.CompletedProcess[str]:
+def run_case(case: Case, ptrace_exe: list[str], triggers: Path,
+             bpftrace: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run a case's program; with RUN, trigger once attached, then SIGINT.
+
+    With `bpftrace`, the command is bpftrace's and its stdout attach line is
+    waited for (and left out of the output).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         argv = [*ptrace_exe, *case.args]
         if case.prog_is_file:
@@ -38,37 +49,45 @@ def run_case(case: Case, ptrace_exe: list[str], triggers: Path) -> subprocess.Co
         else:
             argv += ["-e", case.prog, *case.params]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, text=True, cwd=tmp)
-        stderr_lines: list[str] = []
+                                stdin=subprocess.DEVNULL, text=True, cwd=tmp,
+                                env={**os.environ, **case.env})
+        lines: dict[str, list[str]] = {"stdout": [], "stderr": []}
         attached = threading.Event()
+        marker = BPFTRACE_ATTACHING if bpftrace else ATTACHED
 
-        def read_stderr() -> None:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                stderr_lines.append(line)
-                if ATTACHED.match(line.rstrip("\n")):
+        def read(name: str) -> None:
+            stream = getattr(proc, name)
+            for line in stream:
+                if marker.match(line.rstrip("\n")):
                     attached.set()
+                    if bpftrace:
+                        continue
+                lines[name].append(line)
             attached.set()
 
-        reader = threading.Thread(target=read_stderr, daemon=True)
-        reader.start()
+        readers = [threading.Thread(target=read, args=(name,), daemon=True)
+                   for name in lines]
+        for reader in readers:
+            reader.start()
         try:
             if case.run:
                 if not attached.wait(case.timeout):
-                    raise AssertionError("ptrace did not attach in time")
+                    raise AssertionError("the tracer did not attach in time")
+                if bpftrace:
+                    time.sleep(BPFTRACE_SETTLE_S)
                 trigger = [str(triggers / case.run[0]), *case.run[1:]]
                 subprocess.run(trigger, check=True, timeout=case.timeout, cwd=tmp)
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGINT)
-            assert proc.stdout is not None
-            stdout = proc.stdout.read()
             proc.wait(timeout=case.timeout)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        reader.join(5)
-        return subprocess.CompletedProcess(argv, proc.returncode, stdout, "".join(stderr_lines))
+        for reader in readers:
+            reader.join(5)
+        return subprocess.CompletedProcess(argv, proc.returncode, "".join(lines["stdout"]),
+                                           "".join(lines["stderr"]))
 
 
 @pytest.mark.bpf
