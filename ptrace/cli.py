@@ -85,12 +85,12 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     from ptrace.compile import compile
 
     try:
-        options = from_environment(Options(params=params))
+        compile_options = from_environment(Options(params=params))
     except SettingError as error:
         print(f"ptrace: error: {error}", file=sys.stderr)
         return 1
     try:
-        program = compile(source, options, dumps=tuple(args.dump or ()))
+        program = compile(source, compile_options, dumps=tuple(args.dump or ()))
     except CompileError as error:
         print(render_all(error.diagnostics), file=sys.stderr)
         return 1

@@ -15,11 +15,6 @@ class Options:
     unsafe: bool = False
 
 
-# Settings read from PTRACE_<KEY> (or bpftrace's BPFTRACE_<KEY>): key → Options field.
-ENV_SETTINGS = {"max_strlen": "max_strlen", "max_map_keys": "max_map_keys",
-                "perf_rb_pages": "ringbuf_pages"}
-
-
 class SettingError(ValueError):
     pass
 
@@ -27,16 +22,20 @@ class SettingError(ValueError):
 def from_environment(options: Options, environ: dict[str, str] | None = None) -> Options:
     """Apply PTRACE_<KEY> and BPFTRACE_<KEY> variables; PTRACE_ wins when both are set."""
     env = os.environ if environ is None else environ
-    changes: dict[str, int] = {}
-    for key, field_name in ENV_SETTINGS.items():
+
+    def setting(key: str, default: int) -> int:
+        value = default
         for prefix in ("BPFTRACE_", "PTRACE_"):
             name = prefix + key.upper()
             if name in env:
                 text = env[name]
                 if not text.isdigit() or int(text) <= 0:
                     raise SettingError(f"{name} must be a positive whole number, not {text!r}")
-                changes[field_name] = int(text)
-    if "ringbuf_pages" in changes:
-        # The ring buffer is a power of two pages.
-        changes["ringbuf_pages"] = 1 << (changes["ringbuf_pages"] - 1).bit_length()
-    return replace(options, **changes)
+                value = int(text)
+        return value
+
+    pages = setting("perf_rb_pages", options.ringbuf_pages)
+    return replace(options,
+                   max_strlen=setting("max_strlen", options.max_strlen),
+                   max_map_keys=setting("max_map_keys", options.max_map_keys),
+                   ringbuf_pages=1 << (pages - 1).bit_length())  # a power of two

@@ -74,6 +74,7 @@ class BpfProgram:
     prog_type: ProgType
     insns: bytes
     attach: Attach
+    location: str  # where the probe is written: "script.bt:3:1"
     ctx_size: int = 0  # bytes of ctx the program may read (for test runs of BEGIN/END)
 
 

@@ -109,7 +109,7 @@ def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose
     text = log.value.decode(errors="replace").strip()
     reason = os.strerror(-fd) if fd < 0 else "unknown error"
     detail = text if verbose else "\n".join(text.splitlines()[-12:])
-    raise RuntimeFailure(f"the kernel's verifier rejected the program for "
+    raise RuntimeFailure(f"{prog.location}: the kernel's verifier rejected the program for "
                          f"{prog.attach.probe} ({reason})" + (f":\n{detail}" if detail else ""))
 
 

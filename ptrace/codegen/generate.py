@@ -38,6 +38,8 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
     for instance, name in zip(ctx.instances, names, strict=True):
         kind = instance.attach.kind
         ctx_size = TEST_RUN_CTX_SIZE if kind in ("begin", "end") else 0
+        span = instance.probe.span
+        location = f"{span.source.name}:{span.line}:{span.col}"
         programs.append(BpfProgram(name, PROG_TYPES[kind], emitted.sections[f"ptrace/{name}"],
-                                   instance.attach, ctx_size))
+                                   instance.attach, location, ctx_size))
     return programs, emitted
