@@ -75,6 +75,7 @@ class BpfProgram:
     insns: bytes
     attach: Attach
     location: str  # where the probe is written: "script.bt:3:1"
+    loops: tuple[str, ...] = ()  # where its while/for loops are written
     ctx_size: int = 0  # bytes of ctx the program may read (for test runs of BEGIN/END)
 
 

@@ -17,7 +17,6 @@ from ctypes import (
     c_char_p,
     c_int,
     c_size_t,
-    c_uint,
     c_uint32,
     c_uint64,
     c_ulonglong,
@@ -54,6 +53,33 @@ class TestRunOpts(Structure):
     ]
 
 
+class ProgLoadOpts(Structure):
+    """libbpf's `struct bpf_prog_load_opts`."""
+
+    _fields_ = [
+        ("sz", c_size_t),
+        ("attempts", c_int),
+        ("expected_attach_type", c_int),
+        ("prog_btf_fd", c_uint32),
+        ("prog_flags", c_uint32),
+        ("prog_ifindex", c_uint32),
+        ("kern_version", c_uint32),
+        ("attach_btf_id", c_uint32),
+        ("attach_prog_fd", c_uint32),
+        ("attach_btf_obj_fd", c_uint32),
+        ("fd_array", c_void_p),
+        ("func_info", c_void_p),
+        ("func_info_cnt", c_uint32),
+        ("func_info_rec_size", c_uint32),
+        ("line_info", c_void_p),
+        ("line_info_cnt", c_uint32),
+        ("line_info_rec_size", c_uint32),
+        ("log_level", c_uint32),
+        ("log_size", c_uint32),
+        ("log_buf", c_char_p),
+    ]
+
+
 class BatchOpts(Structure):
     """libbpf's `struct bpf_map_batch_opts`."""
 
@@ -86,8 +112,6 @@ def load() -> Libraries:
         raise LibraryMissing(f"bcc's libraries are not installed ({error}); "
                              "install the Debian package libbpfcc") from error
     _declare(bcc, "bcc_create_map", c_int, [c_int, c_char_p, c_int, c_int, c_int, c_int])
-    _declare(bcc, "bcc_prog_load", c_int, [c_int, c_char_p, c_void_p, c_int, c_char_p, c_uint,
-                                           c_int, c_char_p, c_uint])
     _declare(bcc, "bpf_attach_tracepoint", c_int, [c_int, c_char_p, c_char_p])
     _declare(bcc, "bpf_attach_raw_tracepoint", c_int, [c_int, c_char_p])
     _declare(bcc, "bpf_attach_perf_event", c_int, [c_int, c_uint32, c_uint32, c_uint64,
@@ -96,6 +120,13 @@ def load() -> Libraries:
     _declare(bcc, "bpf_lookup_elem", c_int, [c_int, c_void_p, c_void_p])
     _declare(bcc, "bpf_delete_elem", c_int, [c_int, c_void_p])
     _declare(bcc, "bpf_get_next_key", c_int, [c_int, c_void_p, c_void_p])
+    # Programs are loaded with libbpf's low-level call, which prints nothing
+    # (bcc_prog_load prints the verifier log itself) and takes prog_flags and
+    # attach types; the log comes back to us to show in our own words.
+    _declare(libbpf, "bpf_prog_load", c_int, [c_int, c_char_p, c_char_p, c_void_p, c_size_t,
+                                              POINTER(ProgLoadOpts)])
+    _declare(libbpf, "libbpf_set_print", c_void_p, [c_void_p])
+    libbpf.libbpf_set_print(None)
     _declare(libbpf, "ring_buffer__new", c_void_p, [c_int, RingBufferSampleFn, c_void_p,
                                                     c_void_p])
     _declare(libbpf, "ring_buffer__poll", c_int, [c_void_p, c_int])

@@ -16,7 +16,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 
 from ptrace.runtime.errors import RuntimeFailure
-from ptrace.runtime.libbcc import Libraries
+from ptrace.runtime.libbcc import Libraries, ProgLoadOpts
 
 from ptrace.program import BpfProgram, CompiledProgram
 
@@ -25,6 +25,9 @@ CLOSE_THREADS = 16
 LD_IMM64 = 0x18
 BPF_PSEUDO_MAP_FD = 1
 LOG_SIZE = 1 << 20
+# What the verifier says when it cannot bound a loop.
+UNBOUNDED_LOOP_SIGNS = ("infinite loop detected", "BPF program is too large",
+                        "back-edge from insn", "jumps is too complex")
 
 
 @dataclass
@@ -97,16 +100,27 @@ def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose
     insns = patch_maps(prog.insns, map_fds)
     buf = ctypes.create_string_buffer(insns, len(insns))
     name = _object_name(prog.name).encode()
-    fd = libs.bcc.bcc_prog_load(int(prog.prog_type), name, buf, len(insns), b"GPL", 0,
-                                0, None, 0)
+
+    def attempt(log: ctypes.Array[ctypes.c_char] | None) -> int:
+        opts = ProgLoadOpts(sz=ctypes.sizeof(ProgLoadOpts), log_level=1 if log else 0,
+                            log_size=len(log) if log else 0,
+                            log_buf=ctypes.cast(log, ctypes.c_char_p) if log else None)
+        fd: int = libs.libbpf.bpf_prog_load(int(prog.prog_type), name, b"GPL", buf,
+                                            len(insns) // 8, ctypes.byref(opts))
+        return fd
+
+    fd = attempt(None)
     if fd >= 0:
-        return int(fd)
+        return fd
     log = ctypes.create_string_buffer(LOG_SIZE)
-    fd = libs.bcc.bcc_prog_load(int(prog.prog_type), name, buf, len(insns), b"GPL", 0,
-                                1, log, LOG_SIZE)
+    fd = attempt(log)  # again, to get the verifier's reasons
     if fd >= 0:
-        return int(fd)
+        return fd
     text = log.value.decode(errors="replace").strip()
+    if prog.loops and any(sign in text for sign in UNBOUNDED_LOOP_SIGNS):
+        raise RuntimeFailure(f"{prog.loops[0]}: the kernel's verifier could not prove that "
+                             "this loop ends\n  hint: bound it with a counter, as in "
+                             "for ($i : 0..100), or use unroll(n)")
     reason = os.strerror(-fd) if fd < 0 else "unknown error"
     detail = text if verbose else "\n".join(text.splitlines()[-12:])
     raise RuntimeFailure(f"{prog.location}: the kernel's verifier rejected the program for "

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from ptrace.ast import nodes as n
+from ptrace.ast.visitor import walk
 from ptrace.codegen.bpf_builder import ProgramBuilder
 from ptrace.codegen.emit import Emitted, emit, new_module
 from ptrace.codegen.lower import Lowerer
+from ptrace.diagnostics import Span
 from ptrace.passes.allocate_resources import Resources, set_scratch_size
 from ptrace.passes.context import CompileContext
 from ptrace.program import BpfProgram, ProgType
@@ -19,6 +22,10 @@ PROG_TYPES = {
 }
 # BEGIN and END run through BPF_PROG_TEST_RUN with a raw-tracepoint ctx of this size.
 TEST_RUN_CTX_SIZE = 8
+
+
+def _location(span: Span) -> str:
+    return f"{span.source.name}:{span.line}:{span.col}"
 
 
 def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
@@ -38,8 +45,9 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
     for instance, name in zip(ctx.instances, names, strict=True):
         kind = instance.attach.kind
         ctx_size = TEST_RUN_CTX_SIZE if kind in ("begin", "end") else 0
-        span = instance.probe.span
-        location = f"{span.source.name}:{span.line}:{span.col}"
+        loops = tuple(_location(node.span) for node in walk(instance.probe)
+                      if isinstance(node, n.While | n.For))
         programs.append(BpfProgram(name, PROG_TYPES[kind], emitted.sections[f"ptrace/{name}"],
-                                   instance.attach, location, ctx_size))
+                                   instance.attach, _location(instance.probe.span), loops,
+                                   ctx_size))
     return programs, emitted

@@ -41,6 +41,7 @@ class Lowerer:
         self.pb = pb
         self.b = pb.b
         self.scopes: list[dict[str, _Var]] = []
+        self.loops: list[tuple[ir.Block, ir.Block]] = []  # (continue target, break target)
         self.exit_block = pb.block("exit")
         ir.IRBuilder(self.exit_block).ret(i64(0))
         self.probe_name: ir.Value | None = None  # for syscall dispatch: this syscall's name
@@ -118,8 +119,63 @@ class Lowerer:
             self.block(stmt)
         elif isinstance(stmt, n.Return):
             self.b.branch(self.exit_block)
+        elif isinstance(stmt, n.While):
+            self.while_(stmt)
+        elif isinstance(stmt, n.For):
+            self.for_range(stmt)
+        elif isinstance(stmt, n.Unroll):
+            for _ in range(self.ctx.unroll_counts[id(stmt)]):
+                self.block(stmt.body)
+                if self.b.block.is_terminated:
+                    break
+        elif isinstance(stmt, n.Break):
+            self.b.branch(self.loops[-1][1])
+        elif isinstance(stmt, n.Continue):
+            self.b.branch(self.loops[-1][0])
         else:
             raise AssertionError(f"unchecked statement {type(stmt).__name__}")
+
+    def while_(self, stmt: n.While) -> None:
+        test = self.pb.block("while.test")
+        body = self.pb.block("while.body")
+        done = self.pb.block("while.end")
+        self.b.branch(test)
+        self.b.position_at_end(test)
+        self.b.cbranch(self.truth(stmt.cond), body, done)
+        self.loop_body(stmt.body, body, test, done)
+
+    def for_range(self, stmt: n.For) -> None:
+        """for ($i : start..stop): $i from start up to, not including, stop."""
+        assert isinstance(stmt.iterable, n.Range)
+        start = self.expr(stmt.iterable.start)
+        stop = self.materialize(self.expr(stmt.iterable.stop), t.INT64)
+        self.scopes.append({})
+        var = self.declare(stmt.var, t.INT64)
+        self.pb.store64(start, var.ptr)
+        test = self.pb.block("for.test")
+        body = self.pb.block("for.body")
+        step = self.pb.block("for.step")
+        done = self.pb.block("for.end")
+        self.b.branch(test)
+        self.b.position_at_end(test)
+        more = self.b.icmp_signed("<", self.pb.load64(var.ptr), self.pb.load64(stop))
+        self.b.cbranch(more, body, done)
+        self.loop_body(stmt.body, body, step, done)
+        self.b.position_at_end(step)
+        self.pb.store64(self.b.add(self.pb.load64(var.ptr), i64(1)), var.ptr)
+        self.b.branch(test)
+        self.scopes.pop()
+        self.b.position_at_end(done)
+
+    def loop_body(self, body: n.Block, start: ir.Block, next_: ir.Block, done: ir.Block) -> None:
+        """Lower a loop's body at `start`; continue goes to `next_`, break to `done`."""
+        self.b.position_at_end(start)
+        self.loops.append((next_, done))
+        self.block(body)
+        self.loops.pop()
+        if not self.b.block.is_terminated:
+            self.b.branch(next_)
+        self.b.position_at_end(done)
 
     def if_(self, stmt: n.If) -> None:
         cond = self.truth(stmt.cond)

@@ -19,9 +19,6 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 from ptrace.diagnostics import Diagnostic, Severity, Source, Span
 
-# Wherever an expression may start, a string literal may: then the user hears
-# "an expression" (NAME and INT alone also follow a '.', VAR follows `let`).
-_EXPRESSION_START = "STRING"
 _OPERAND_TOKENS = {"INT", "STRING", "NAME", "VAR", "MAP", "POSITIONAL", "TRUE", "FALSE"}
 _STATEMENT_START = {"LET", "RETURN", "WHILE", "FOR", "UNROLL", "BREAK", "CONTINUE"}
 _TOP_LEVEL_START = {"MACRO", "CONFIG", "PREPROC", "TYPEDEF"}
@@ -71,7 +68,8 @@ def syntax_error(source: Source, text: str, error: UnexpectedInput) -> Diagnosti
     described = _describe_expected(expected, at_end=found == "$END")
     if described:
         message += f", expected {described}"
-    return _diagnostic(source, message, line, col, width, _hints(error, found, expected, stack))
+    hints = _hints(text, line, col, error, found, expected, stack)
+    return _diagnostic(source, message, line, col, width, hints)
 
 
 def _diagnostic(source: Source, message: str, line: int, col: int, width: int,
@@ -132,6 +130,16 @@ def _raw_end(text: str) -> tuple[int, int]:
 def _offset(text: str, line: int, col: int) -> int:
     lines = text.split("\n")
     return sum(len(x) + 1 for x in lines[: line - 1]) + col - 1
+
+
+def _line_missing_semicolon(text: str, line: int, col: int) -> int | None:
+    """The line before `line`, when what is at line:col starts its line: a ';' may be
+    missing at that line's end."""
+    lines = text.split("\n")
+    if lines[line - 1][: col - 1].strip():
+        return None
+    previous = [n for n in range(line - 1, 0, -1) if lines[n - 1].strip()]
+    return previous[0] if previous else None
 
 
 def _last_token(stack: list[object]) -> Token | None:
@@ -203,7 +211,7 @@ def _stray_else(error: UnexpectedInput, stack: list[object]) -> Token | None:
     if isinstance(token, Token) and str(token) == "else":
         return token
     last = _last_token(stack)
-    return last if last is not None and str(last) == "else" else None
+    return last if last is not None and last.type == "NAME" and str(last) == "else" else None
 
 
 def _describe_found(text: str, error: UnexpectedInput, found: str) -> str:
@@ -215,6 +223,8 @@ def _describe_found(text: str, error: UnexpectedInput, found: str) -> str:
         kind = _FOUND.get(found)
         return f"{kind} '{shown}'" if kind else f"'{shown}'"
     char = text[error.pos_in_stream or 0]
+    if char == "'":
+        return "character \"'\""
     if char.isprintable():
         return f"character '{char}'"
     return f"character U+{ord(char):04X}"
@@ -231,7 +241,9 @@ def _describe_expected(expected: set[str], at_end: bool) -> str:
         return "a field name"
     words: list[str] = []
     rest = set(expected)
-    if _EXPRESSION_START in rest:
+    if "STRING" in rest:
+        # Wherever an expression may start, a string may; NAME and INT alone also
+        # follow a '.', and VAR follows `let`.
         words.append("a statement" if rest & _STATEMENT_START else "an expression")
         rest -= _OPERAND_TOKENS | _STATEMENT_START | _CONTINUATIONS | {"SEMICOLON", "LBRACE",
                                                                       "IF"}
@@ -251,38 +263,64 @@ def _describe_expected(expected: set[str], at_end: bool) -> str:
     return " or ".join(words) if len(words) <= 2 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
-def _hints(error: UnexpectedInput, found: str, expected: set[str],
-           stack: list[object]) -> list[str]:
-    hints: list[str] = []
-    opened = _open_brackets(stack)
-    innermost = opened[-1] if opened else None
-    in_statements = innermost is None or innermost.type == "LBRACE"
-    if (found in _CLOSING and in_statements
-            and all(b.type != _CLOSING[found] for b in opened)):
-        hints.append(f"this '{_TEXT[found]}' has no '{_TEXT[_CLOSING[found]]}' to close")
-    elif (innermost is not None and _BRACKETS[innermost.type] in expected
-            and (found in ("$END", "SEMICOLON") or found in _CLOSING)):
-        hints.append(f"the '{innermost}' at line {innermost.line}, column {innermost.column} "
-                     "is not closed")
+def _hints(text: str, line: int, col: int, error: UnexpectedInput, found: str,
+           expected: set[str], stack: list[object]) -> list[str]:
+    hints = [_bracket_hint(found, expected, stack), _header_hint(found, expected, stack)]
+    missing = _line_missing_semicolon(text, line, col)
+    if "SEMICOLON" in expected and found != "$END" and missing:
+        hints.append(f"is a ';' missing at the end of line {missing}?")
+    if found == "" and text[_offset(text, line, col)] == "'":
+        hints.append('strings are written in double quotes: "…"')
     last = _last_token(stack)
-    if ("LPAR" in expected and found in _OPERAND_TOKENS and last is not None
-            and last.type == "NAME"):
+    if "LPAR" in expected and found in _OPERAND_TOKENS and _statement_name(stack):
         hints.append(f"to call a function, put its arguments in parentheses: {last}(…)")
-    if "PREDICATE" in expected and found == "ATTACH_POINT":
-        hints.append("attach points of one probe are separated by ','")
-    elif ("PREDICATE" in expected and found != "$END" and last is not None
-          and last.type == "ATTACH_POINT" and str(last).endswith(":")):
-        hints.append("an attach point is written without spaces")
-    elif {"PREDICATE", "LBRACE"} <= expected:
-        hints.append("a probe's actions follow it in braces, as in 'BEGIN { exit(); }'")
     cast = _non_type_cast(stack)
     if cast is not None and found in _OPERAND_TOKENS:
         hints.append(f"'{cast}' is not a type, so '({cast})' is not a cast")
+    if expected & _TOP_LEVEL_START and found in ("MAP", "VAR"):
+        hints.append("statements go in a probe's braces, as in 'BEGIN { @count = 0; }'")
     if expected & _TOP_LEVEL_START and found == "NAME" and isinstance(error, UnexpectedToken):
         close = difflib.get_close_matches(str(error.token), ["BEGIN", "END"], n=1)
         if close:
             hints.append(f"did you mean '{close[0]}'?")
-    return hints
+    return [hint for hint in hints if hint]
+
+
+def _bracket_hint(found: str, expected: set[str], stack: list[object]) -> str:
+    """A closing bracket that closes nothing, or an opening one left open."""
+    opened = _open_brackets(stack)
+    innermost = opened[-1] if opened else None
+    in_statements = innermost is None or innermost.type == "LBRACE"
+    if found in _CLOSING and in_statements and all(b.type != _CLOSING[found] for b in opened):
+        return f"this '{_TEXT[found]}' has no '{_TEXT[_CLOSING[found]]}' to close"
+    if (innermost is not None and _BRACKETS[innermost.type] in expected
+            and (found in ("$END", "SEMICOLON") or found in _CLOSING)):
+        return f"the '{innermost}' at line {innermost.line}, column {innermost.column} " \
+               "is not closed"
+    return ""
+
+
+def _header_hint(found: str, expected: set[str], stack: list[object]) -> str:
+    """A probe's attach points not followed by a predicate or its block."""
+    if "PREDICATE" not in expected:
+        return ""
+    last = _last_token(stack)
+    if found == "ATTACH_POINT":
+        return "attach points of one probe are separated by ','"
+    if (found != "$END" and last is not None and last.type == "ATTACH_POINT"
+            and str(last).endswith(":")):
+        return "an attach point is written without spaces"
+    return "a probe's actions follow it in braces, as in 'BEGIN { exit(); }'"
+
+
+def _statement_name(stack: list[object]) -> bool:
+    """Whether the parser has just read a name that starts a statement, as `printf` in
+    `printf "hi";`: the start of a block, a ';' or a whole statement is before it."""
+    last = _last_token(stack)
+    if len(stack) < 2 or last is None or last.type != "NAME":
+        return False
+    before = stack[-2]
+    return not isinstance(before, Token) or before.type in ("LBRACE", "SEMICOLON")
 
 
 def _non_type_cast(stack: list[object]) -> str | None:

@@ -22,6 +22,7 @@ from ptrace.printf_format import FormatError, parse_format
 from ptrace.types import types as t
 from ptrace.types.builtins import BUILTINS, LATER_BUILTINS
 
+UNROLL_MAX = 100
 AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
 LATER_FUNCTIONS = frozenset({
     "time", "strftime", "join", "ksym", "usym", "kaddr", "uaddr", "reg", "cat", "system",
@@ -72,6 +73,7 @@ class _Checker:
         self.reporter = reporter
         self.scopes: list[dict[str, t.Type]] = []
         self.loops = 0
+        self.unroll_counts = ctx.unroll_counts
 
     def check(self) -> None:
         probe = self.instance.probe
@@ -110,12 +112,51 @@ class _Checker:
         elif isinstance(stmt, n.Break | n.Continue):
             word = "break" if isinstance(stmt, n.Break) else "continue"
             if self.loops == 0:
-                self.error(f"'{word}' outside a loop", stmt.span)
+                self.error(f"'{word}' outside a loop", stmt.span,
+                           "break and continue belong in while and for loops")
+        elif isinstance(stmt, n.While):
+            self._condition(stmt.cond)
+            self.loop_body(stmt.body)
+        elif isinstance(stmt, n.Unroll):
+            self.unroll(stmt)
+        elif isinstance(stmt, n.For):
+            self.for_(stmt)
         else:
-            what = {n.While: "while loops", n.Unroll: "unroll", n.For: "for loops"}
-            self.error(f"{what.get(type(stmt), 'this statement')} are not supported yet"
-                       if type(stmt) is not n.Unroll else "unroll is not supported yet",
-                       stmt.span)
+            raise AssertionError(f"unknown statement {type(stmt).__name__}")
+
+    def loop_body(self, body: n.Block, variables: dict[str, t.Type] | None = None) -> None:
+        self.loops += 1
+        self.scopes.append(dict(variables or {}))
+        self.block(body, new_scope=False)
+        self.scopes.pop()
+        self.loops -= 1
+
+    def unroll(self, stmt: n.Unroll) -> None:
+        count = stmt.count
+        value = count.value if isinstance(count, n.Integer) else None
+        if isinstance(count, n.Positional):
+            text = (self.ctx.options.params[count.index - 1]
+                    if 0 < count.index <= len(self.ctx.options.params) else "")
+            value = int(text) if text.isdigit() else None
+        if value is None or not 1 <= value <= UNROLL_MAX:
+            self.error(f"unroll takes a number from 1 to {UNROLL_MAX}", count.span)
+            return
+        self.unroll_counts[id(stmt)] = value
+        # break/continue do not apply to unroll: its body is copied, not looped.
+        saved, self.loops = self.loops, 0
+        self.block(stmt.body)
+        self.loops = saved
+
+    def for_(self, stmt: n.For) -> None:
+        if isinstance(stmt.iterable, n.MapRef):
+            self.error("for loops over maps are not supported yet", stmt.iterable.span)
+            return
+        for bound in (stmt.iterable.start, stmt.iterable.stop):
+            btype = self.expr(bound)
+            if btype is not None and not btype.is_integer:
+                self.error(f"a range bound must be an integer, got {btype}", bound.span)
+                return
+        self.loop_body(stmt.body, {stmt.var: t.INT64})
 
     def if_(self, stmt: n.If) -> None:
         self._condition(stmt.cond)

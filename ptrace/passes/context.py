@@ -71,5 +71,7 @@ class CompileContext:
     printf_sites: list[PrintfSite] = field(default_factory=list)
     print_ids: dict[int, int] = field(default_factory=dict)
     print_calls: list[PrintCall] = field(default_factory=list)
+    # unroll statements, by id: how many times the body is repeated.
+    unroll_counts: dict[int, int] = field(default_factory=dict)
     # `delete(@m, key)` calls, by id(Call): the map element `@m[key]` they delete.
     delete_targets: dict[int, n.MapAccess] = field(default_factory=dict)

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,16 +26,42 @@ BPFTRACE_ATTACHING = re.compile(r"^Attaching \d+ probes?\.\.\.$")
 BPFTRACE_SETTLE_S = 1.5
 
 
-def our_programs() -> list[str]:
-    """Names of loaded BPF programs that ptrace creates (probe_N)."""
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
-                         check=True).stdout
-    return [p.get("name", "") for p in json.loads(out or "[]")
-            if str(p.get("name", "")).startswith("probe_")]
+def bpf_ids(pid: int) -> set[tuple[str, int]]:
+    """The BPF programs and maps a running process holds, as ("prog"|"map", id)."""
+    ids: set[tuple[str, int]] = set()
+    fdinfo = Path(f"/proc/{pid}/fdinfo")
+    for entry in fdinfo.glob("*"):
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue
+        for kind in ("prog", "map"):
+            match = re.search(rf"^{kind}_id:\s*(\d+)$", text, re.MULTILINE)
+            if match:
+                ids.add((kind, int(match[1])))
+    return ids
+
+
+def loaded_ids() -> set[tuple[str, int]]:
+    """Every BPF program and map in the kernel now."""
+    ids: set[tuple[str, int]] = set()
+    for kind in ("prog", "map"):
+        out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True,
+                             check=True).stdout
+        ids.update((kind, int(item["id"])) for item in json.loads(out or "[]"))
+    return ids
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+    held: set[tuple[str, int]]  # BPF objects the tracer held while attached
 
 
 def run_case(case: Case, ptrace_exe: list[str], triggers: Path,
-             bpftrace: bool = False) -> subprocess.CompletedProcess[str]:
+             bpftrace: bool = False) -> Outcome:
     """Run a case's program; with RUN, trigger once attached, then SIGINT.
 
     With `bpftrace`, the command is bpftrace's and its stdout attach line is
@@ -69,10 +96,12 @@ def run_case(case: Case, ptrace_exe: list[str], triggers: Path,
                    for name in lines]
         for reader in readers:
             reader.start()
+        held: set[tuple[str, int]] = set()
         try:
             if case.run:
                 if not attached.wait(case.timeout):
                     raise AssertionError("the tracer did not attach in time")
+                held = bpf_ids(proc.pid)
                 if bpftrace:
                     time.sleep(BPFTRACE_SETTLE_S)
                 trigger = [str(triggers / case.run[0]), *case.run[1:]]
@@ -86,8 +115,7 @@ def run_case(case: Case, ptrace_exe: list[str], triggers: Path,
                 proc.wait()
         for reader in readers:
             reader.join(5)
-        return subprocess.CompletedProcess(argv, proc.returncode, "".join(lines["stdout"]),
-                                           "".join(lines["stderr"]))
+        return Outcome(proc.returncode, "".join(lines["stdout"]), "".join(lines["stderr"]), held)
 
 
 @pytest.mark.bpf
@@ -108,4 +136,7 @@ def test_case(case: Case, ptrace_exe: list[str], triggers: Path) -> None:
     if case.stderr is not None:
         assert stderr == case.stderr.strip("\n"), context
     assert "Traceback" not in result.stderr, context
-    assert our_programs() == [], "programs left in the kernel after exit"
+    if case.run:
+        assert any(kind == "prog" for kind, _ in result.held), "no programs seen while attached"
+    left = result.held & loaded_ids()
+    assert not left, f"BPF objects left in the kernel after exit: {sorted(left)}"

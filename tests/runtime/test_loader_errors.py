@@ -17,7 +17,7 @@ def test_verifier_rejection_names_the_probe_and_its_line() -> None:
     prog = BpfProgram("probe_0", ProgType.TRACEPOINT, EXIT_ONLY,
                       Attach("tracepoint", "tracepoint:syscalls:sys_enter_openat",
                              category="syscalls", event="sys_enter_openat"),
-                      "script.bt:7:1")
+                      location="script.bt:7:1")
     program = CompiledProgram((prog,), (), -1, -1, -1, (), (), ())
     with pytest.raises(RuntimeFailure) as caught:
         load(libbcc.load(), program)

@@ -1,0 +1,411 @@
+"""Tests for type inference and checks (ptrace.passes.check_types).
+
+Scripts are parsed and run through expand_probes and check_types with a
+CompileContext over the fixture machine; tests read the side tables the
+checker fills: each instance's types and the context's maps.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ptrace.ast import nodes as n
+from ptrace.diagnostics import Severity, Source
+from ptrace.machine import FixtureMachine
+from ptrace.options import Options
+from ptrace.parse import parse_program
+from ptrace.passes.check_types import check_types
+from ptrace.passes.context import CompileContext, ProbeInstance
+from ptrace.passes.expand_probes import expand_probes
+from ptrace.types import types as t
+from ptrace.types.types import BOOL, INT32, INT64, UINT32, UINT64
+from tests.unit.fixtures import fixture_machine, format_text
+
+
+def check(text: str, options: Options | None = None,
+          machine: FixtureMachine | None = None) -> CompileContext:
+    source = Source("test.bt", text)
+    ctx = CompileContext(source, options or Options(), machine or fixture_machine(),
+                         parse_program(source))
+    expand_probes(ctx)
+    assert not ctx.reporter.has_errors, ctx.reporter.diagnostics
+    check_types(ctx)
+    return ctx
+
+
+def errors(ctx: CompileContext) -> list[str]:
+    return [d.message for d in ctx.reporter.diagnostics if d.severity is Severity.ERROR]
+
+
+def checked(text: str, options: Options | None = None,
+            machine: FixtureMachine | None = None) -> CompileContext:
+    ctx = check(text, options, machine)
+    assert errors(ctx) == []
+    return ctx
+
+
+def variable_types(instance: ProbeInstance) -> dict[str, t.Type]:
+    """The type of the value of each top-level `$v = …` in the instance's probe body."""
+    return {s.target.name: instance.type_of(s.value) for s in instance.probe.body.stmts
+            if isinstance(s, n.Assign) and isinstance(s.target, n.Variable)}
+
+
+def types_in(body: str, options: Options | None = None) -> dict[str, t.Type]:
+    """Variable types of `BEGIN { body }`."""
+    ctx = checked(f"BEGIN {{ {body} }}", options)
+    return variable_types(ctx.instances[0])
+
+
+def type_of(expression: str, options: Options | None = None) -> t.Type:
+    return types_in(f"$v = {expression};", options)["$v"]
+
+
+# ---- expressions ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("1", INT64),
+        ("0x7fffffffffffffff", INT64),
+        ("0x8000000000000000", UINT64),
+        ("18446744073709551615", UINT64),
+        ("-1", INT64),
+        ("true", BOOL),
+        ("false", BOOL),
+        ('""', t.Str(1)),
+        ('"abc"', t.Str(4)),
+        (r'"a\n"', t.Str(3)),
+        ("comm", t.Str(16)),
+        ("pid", UINT32),
+        ("tid", UINT32),
+        ("uid", UINT32),
+        ("cpu", UINT32),
+        ("nsecs", UINT64),
+        ("elapsed", UINT64),
+        ("cgroup", UINT64),
+        ("curtask", t.Pointer("struct task_struct")),
+        ("probe", t.Str(len("BEGIN") + 1)),
+    ],
+)
+def test_literal_and_builtin_types(expression: str, expected: t.Type) -> None:
+    assert type_of(expression) == expected
+
+
+@pytest.mark.parametrize("op", ["==", "!=", "<", "<=", ">", ">=", "&&", "||"])
+def test_comparisons_and_logic_give_bool(op: str) -> None:
+    assert type_of(f"pid {op} 1") == BOOL
+    assert type_of(f"nsecs {op} -1") == BOOL
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ('"a" == "abc"', BOOL),
+        ('comm != "bash"', BOOL),
+        ("!1", BOOL),
+        ("1 + 2", INT64),
+        ("pid * 2", INT64),
+        ("pid + pid", INT64),
+        ("nsecs + 1", UINT64),
+        ("1 * nsecs", UINT64),
+        ("nsecs / 2", UINT64),
+        ("5 % nsecs", UINT64),
+        ("nsecs << 1", UINT64),
+        ("nsecs & 0xff", UINT64),
+        ("curtask + 8", UINT64),
+        # a difference may be negative, even of unsigned operands
+        ("nsecs - nsecs", INT64),
+        ("(uint64)1 - (uint64)2", INT64),
+        ("(uint32)1 - (uint32)2", INT64),
+        ("-nsecs", INT64),
+        ("~nsecs", UINT64),
+        ("~1", INT64),
+        ("+nsecs", UINT64),
+        ("(int8)300", t.Int(8, True)),
+        ("(uint16)-1", t.Int(16, False)),
+        ("(unsigned long)pid", UINT64),
+        ("(int)nsecs", INT32),
+        ("(bool)5", BOOL),
+        ("1 ? 2 : 3", INT64),
+        ('pid ? "a" : "abcd"', t.Str(5)),
+        ("comm ?: comm", t.Str(16)),
+        ('(1, "ab", comm)', t.Tuple((INT64, t.Str(3), t.Str(16)))),
+        ("((1, 2), true)", t.Tuple((t.Tuple((INT64, INT64)), BOOL))),
+        ('(1, "ab").1', t.Str(3)),
+        ("str(comm)", t.Str(16)),
+        ("str(1)", t.Str(1024)),
+        ("str(1, 5)", t.Str(6)),
+        ("str(1, 5000)", t.Str(1024)),
+    ],
+)
+def test_expression_types(expression: str, expected: t.Type) -> None:
+    assert type_of(expression) == expected
+
+
+def test_str_capacity_follows_max_strlen() -> None:
+    assert type_of("str(1)", Options(max_strlen=64)) == t.Str(64)
+    assert type_of("str(1, 100)", Options(max_strlen=64)) == t.Str(64)
+    assert type_of("str(1, 10)", Options(max_strlen=64)) == t.Str(11)
+
+
+def test_every_subexpression_is_typed() -> None:
+    ctx = checked("BEGIN { $v = (pid + 1) * 2 > 3; }")
+    (assign,) = ctx.instances[0].probe.body.stmts
+    assert isinstance(assign, n.Assign)
+    compare = assign.value
+    assert isinstance(compare, n.Binary) and isinstance(compare.left, n.Binary)
+    product = compare.left
+    assert isinstance(product.left, n.Binary)
+    instance = ctx.instances[0]
+    assert instance.type_of(compare) == BOOL
+    assert instance.type_of(product) == INT64
+    assert instance.type_of(product.left.left) == UINT32
+    assert instance.type_of(product.left.right) == INT64
+
+
+def test_variables_keep_the_type_of_their_first_value() -> None:
+    ctx = checked('BEGIN { $n = 1; $n = (uint32)2; $s = "a"; $s = "abcd"; $t = $s; }')
+    assigns = [s for s in ctx.instances[0].probe.body.stmts if isinstance(s, n.Assign)]
+    instance = ctx.instances[0]
+    assert instance.type_of(assigns[1].target) == INT64
+    assert instance.type_of(assigns[3].target) == t.Str(5)
+    assert instance.type_of(assigns[4].value) == t.Str(5)
+
+
+def test_let_declares_a_type() -> None:
+    ctx = checked("BEGIN { let $a: uint8 = 1; let $b = comm; let $c: int16; $x = $a; $y = $b; "
+                  "$z = $c; }")
+    assert variable_types(ctx.instances[0]) == {"$x": t.Int(8, False), "$y": t.Str(16),
+                                                "$z": t.Int(16, True)}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("$v = $undefined;", "undefined variable '$undefined'"),
+        ('$v = 1; $v = "a";', "'$v' holds int64; cannot assign string[2]"),
+        ("$v = comm + 1;", "'+' needs integers, got string[16]"),
+        ("$v = !comm;", "'!' needs an integer, got string[16]"),
+        ("$v = nope;", "unknown identifier 'nope'"),
+        ("$v = args.x;", "'args' is not available in begin probes"),
+        ("let $v: uint8 = comm;", "cannot initialise '$v' of type uint8 with string[16]"),
+        ("$v = (1, 2).5;", "a tuple of 2 has no element .5"),
+        ("break;", "'break' outside a loop"),
+    ],
+)
+def test_type_errors(body: str, message: str) -> None:
+    assert message in errors(check(f"BEGIN {{ {body} }}"))
+
+
+# ---- positional parameters ------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (("12",), INT64),
+        (("-5",), INT64),
+        (("0x10",), INT64),
+        (("hello",), t.Str(6)),
+        (("1.5",), t.Str(4)),
+        (("",), INT64),
+        ((), INT64),  # missing: 0, as in bpftrace
+    ],
+)
+def test_positional_parameter_types(params: tuple[str, ...], expected: t.Type) -> None:
+    assert type_of("$1", Options(params=params)) == expected
+
+
+def test_parameter_count_and_later_parameters() -> None:
+    found = types_in("$count = $#; $second = $2; $third = $3;",
+                     Options(params=("1", "héllo")))
+    assert found == {"$count": INT64, "$second": t.Str(len("héllo".encode()) + 1),
+                     "$third": INT64}
+
+
+# ---- maps ------------------------------------------------------------------------------
+
+def test_map_types_merge_across_probes() -> None:
+    ctx = checked('BEGIN { @n = 1; @s = "ab"; @k["a"] = 1; @t[1, "a"] = comm; } '
+                  'END { @n = (uint32)2; @s = "abcdef"; @k["abcd"] = 2; @t[2, "abc"] = "x"; }')
+    maps = {name: (info.key, info.value) for name, info in ctx.maps.items()}
+    assert maps == {
+        "@n": (None, INT64),
+        "@s": (None, t.Str(7)),
+        "@k": (t.Str(5), INT64),
+        "@t": (t.Tuple((INT64, t.Str(4))), t.Str(16)),
+    }
+
+
+def test_map_read_before_the_probe_that_assigns_it() -> None:
+    ctx = checked('BEGIN { $n = @count; $s = @name; printf("%d %s\\n", @count, @name); } '
+                  "END { @count = 5; @name = comm; }")
+    assert variable_types(ctx.instances[0]) == {"$n": INT64, "$s": t.Str(16)}
+    (site,) = ctx.printf_sites
+    assert site.arg_types == (INT64, t.Str(16))
+
+
+def test_map_reads_see_the_widest_value() -> None:
+    ctx = checked('BEGIN { @s = "a"; $v = @s; } END { @s = "abcdefgh"; }')
+    assert variable_types(ctx.instances[0])["$v"] == t.Str(9)
+
+
+def test_anonymous_and_keyed_maps() -> None:
+    ctx = checked("BEGIN { @ = 1; @m[pid, comm] = nsecs; }")
+    assert (ctx.maps["@"].key, ctx.maps["@"].value) == (None, INT64)
+    assert ctx.maps["@m"].key == t.Tuple((UINT32, t.Str(16)))
+    assert ctx.maps["@m"].value == UINT64
+
+
+def test_compound_assignment_and_increment_make_integer_maps() -> None:
+    ctx = checked("BEGIN { @a += 5; @b[comm]++; --@c; }")
+    assert {name: info.value for name, info in ctx.maps.items()} == {
+        "@a": INT64, "@b": INT64, "@c": INT64}
+    assert ctx.maps["@b"].key == t.Str(16)
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ("count()", t.Count()),
+        ("sum(1)", t.Sum(True)),
+        ("sum(nsecs)", t.Sum(False)),
+        ("sum(pid)", t.Sum(True)),
+        ("min(-1)", t.Min(True)),
+        ("max((uint64)1)", t.Max(False)),
+        ("avg(2)", t.Avg(True)),
+        ("stats(curtask)", t.Stats(False)),
+        ("hist(pid)", t.Hist(0)),
+        ("hist(pid, 3)", t.Hist(3)),
+        ("lhist(pid, 0, 100, 10)", t.Lhist(0, 100, 10)),
+        ("lhist(pid, -50, 50, 5)", t.Lhist(-50, 50, 5)),
+    ],
+)
+def test_aggregation_value_kinds(call: str, expected: t.Type) -> None:
+    ctx = checked(f"BEGIN {{ @a[comm] = {call}; }}")
+    assert (ctx.maps["@a"].key, ctx.maps["@a"].value) == (t.Str(16), expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('BEGIN { @x = 1; } END { @x = "a"; }',
+         "map @x holds values of type int64; cannot store values of type string[2]"),
+        ("BEGIN { @x[1] = 1; } END { @x = 2; }",
+         "map @x is used with a key of type int64 elsewhere"),
+        ('BEGIN { @x["a"] = 1; } END { @x[1] = 2; }',
+         "map @x has keys of type string[2]; this key is int64"),
+        ("BEGIN { @x = count(); } END { @x = sum(1); }",
+         "map @x holds count() values; cannot store sum() values"),
+        ("BEGIN { $v = @never; }", "map @never is never assigned"),
+        ("BEGIN { @c = count(); $v = @c; }",
+         "reading the value of a count() map in a probe is not supported yet"),
+        ("BEGIN { $v = count(); }", "count() must be assigned to a map"),
+        ("BEGIN { @h = hist(1, 9); }", "hist()'s second argument must be a literal from 0 to 5"),
+        ("BEGIN { @l = lhist(1, 10, 0, 1); }", "lhist() needs min < max and step > 0"),
+    ],
+)
+def test_map_errors(text: str, message: str) -> None:
+    assert message in errors(check(text))
+
+
+def test_map_error_points_at_the_first_use() -> None:
+    ctx = check('BEGIN { @x = 1; }\nEND { @x = "a"; }')
+    (diagnostic,) = ctx.reporter.diagnostics
+    assert diagnostic.span is not None and diagnostic.span.line == 2
+    assert diagnostic.hints == ("@x was first used at line 1",)
+
+
+# ---- tracepoint args ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("probe", "field", "expected"),
+    [
+        ("sched:sched_switch", "prev_comm", t.Str(16)),
+        ("sched:sched_switch", "prev_pid", INT32),
+        ("sched:sched_switch", "prev_state", INT64),
+        ("sched:sched_process_exec", "filename", t.Str(1024)),
+        ("syscalls:sys_enter_openat", "filename", t.Pointer("char")),
+        ("syscalls:sys_enter_execve", "argv", t.Pointer("char *")),
+        ("syscalls:sys_exit_openat", "ret", INT64),
+        ("amd_cpu:amd_pstate_perf", "fast_switch", BOOL),
+        ("amd_cpu:amd_pstate_perf", "min_perf", t.Int(8, False)),
+        ("amd_cpu:amd_pstate_perf", "cpu_id", UINT32),
+        ("amd_cpu:amd_pstate_perf", "freq", UINT64),
+        ("bridge:br_fdb_add", "addr", t.Str(6)),
+        ("bridge:br_fdb_add", "vid", t.Int(16, False)),
+        ("alarmtimer:alarmtimer_start", "alarm", t.Pointer("void")),
+    ],
+)
+def test_tracepoint_field_types(probe: str, field: str, expected: t.Type) -> None:
+    ctx = checked(f"tracepoint:{probe} {{ $v = args.{field}; }}")
+    assert variable_types(ctx.instances[0])["$v"] == expected
+
+
+def test_data_loc_strings_follow_max_strlen() -> None:
+    ctx = checked("tracepoint:sched:sched_process_exec { $v = args.filename; }",
+                  Options(max_strlen=200))
+    assert variable_types(ctx.instances[0])["$v"] == t.Str(200)
+
+
+def test_wildcard_types_args_per_instance() -> None:
+    """sched_process_exit has `char comm[16]`, sched_process_free `__data_loc char[] comm`."""
+    machine = FixtureMachine({(c, e): format_text(c, e) for c, e in
+                              [("sched", "sched_process_exit"), ("sched", "sched_process_free")]})
+    ctx = checked("tracepoint:sched:sched_process_* { $c = args.comm; $p = args.pid; "
+                  "@[args.comm] = count(); }", machine=machine)
+    assert [i.attach.probe for i in ctx.instances] == [
+        "tracepoint:sched:sched_process_exit", "tracepoint:sched:sched_process_free"]
+    exit_types, free_types = (variable_types(i) for i in ctx.instances)
+    assert exit_types == {"$c": t.Str(16), "$p": INT32}
+    assert free_types == {"$c": t.Str(1024), "$p": INT32}
+    assert ctx.maps["@"].key == t.Str(1024)
+    assert ctx.maps["@"].value == t.Count()
+
+
+def test_probe_builtin_is_typed_per_instance() -> None:
+    ctx = checked("tracepoint:syscalls:sys_exit_* { $p = probe; }")
+    assert [variable_types(i)["$p"] for i in ctx.instances] == [
+        t.Str(len("tracepoint:syscalls:sys_exit_openat") + 1),
+        t.Str(len("tracepoint:syscalls:sys_exit_read") + 1)]
+
+
+def test_wildcard_field_missing_in_one_instance_is_an_error() -> None:
+    ctx = check("tracepoint:sched:sched_process_* { $v = args.old_pid; }")
+    messages = errors(ctx)
+    assert "tracepoint sched:sched_process_fork has no field 'old_pid'" in messages
+    assert "tracepoint sched:sched_process_exec has no field 'old_pid'" not in messages
+
+
+def test_unknown_field_suggests_a_close_name() -> None:
+    ctx = check("tracepoint:syscalls:sys_enter_openat { $v = args.filenam; }")
+    (diagnostic,) = ctx.reporter.diagnostics
+    assert diagnostic.message == "tracepoint syscalls:sys_enter_openat has no field 'filenam'"
+    assert "did you mean 'filename'?" in diagnostic.hints
+
+
+def test_unsupported_field_type_is_an_error() -> None:
+    ctx = check("tracepoint:raw_syscalls:sys_enter { $v = args.args; }")
+    assert errors(ctx) == [
+        "field 'args' has type 'unsigned long[6]', which is not supported yet"]
+
+
+# ---- printf --------------------------------------------------------------------------------
+
+def test_printf_sites_record_argument_types() -> None:
+    ctx = checked('BEGIN { printf("%d %s %s\\n", pid, comm, "abc"); printf("x\\n"); }')
+    first, second = ctx.printf_sites
+    assert first.arg_types == (UINT32, t.Str(16), t.Str(4))
+    assert second.arg_types == ()
+    assert first.segments[0] != second.segments[0]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ('printf("%d\\n", comm)', "%d expects an integer, got string[16]"),
+        ('printf("%d %d\\n", 1)', "the format has 2 conversions but 1 argument was given"),
+        ("printf(comm)", "printf's format must be a string literal"),
+    ],
+)
+def test_printf_errors(call: str, message: str) -> None:
+    assert message in errors(check(f"BEGIN {{ {call}; }}"))

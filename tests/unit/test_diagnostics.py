@@ -1,0 +1,159 @@
+"""Golden diagnostics, and no crash on malformed scripts.
+
+- Every `tests/diagnostics/NAME.bt` renders exactly `NAME.expected` (what
+  ptrace prints on stderr). After a deliberate change, run
+  `scripts/regen-diagnostics` and review the diff.
+- Malformed scripts (the golden ones, and every prefix of a few valid scripts
+  that ends at a token) compile or give located errors, never a traceback.
+  All are compiled in-process; a sample of them also runs through the real
+  CLI, which costs a process start each.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ptrace.compile import compile
+from ptrace.diagnostics import CompileError, Diagnostic, Severity, Source
+from tests.diagnostics.golden import HERE, case_scripts, fixture_machine, render_case
+
+GOLDEN = case_scripts()
+
+VALID_SCRIPTS = (
+    'tracepoint:syscalls:sys_enter_openat /pid != 1 && comm != "systemd"/ {\n'
+    "  @opens[comm, pid] = count();\n"
+    "  $name = str(args.filename);\n"
+    '  printf("%-16s %6d %s\\n", comm, pid, $name);\n'
+    "}\n",
+
+    'BEGIN { printf("Tracing writes... Hit Ctrl-C to end.\\n"); @start = nsecs; }\n'
+    "// bytes written, by command\n"
+    "tracepoint:syscalls:sys_enter_write { @bytes[comm] = sum(args.count); }\n"
+    'END { printf("ran for %d ms\\n", (nsecs - @start) / 1000000); clear(@start); }\n',
+
+    "tracepoint:sched:sched_switch\n"
+    "{\n"
+    "  if (args.prev_pid == 0) {\n"
+    "    @idle[cpu] = nsecs;\n"
+    "  } else if (args.prev_state > 0) {\n"
+    "    @blocked[args.prev_comm] = lhist(args.prev_prio, 0, 140, 10);\n"
+    "  } else {\n"
+    "    @running++;\n"
+    "  }\n"
+    "}\n",
+
+    "interval:ms:100 { $t = (cpu, (uint8)rand); @ticks[$t.0] = max($t.1); }\n"
+    "profile:hz:99 /cpu == 0/ { @samples = count(); }\n"
+    "interval:s:5 { print(@ticks, 3); exit(0); }\n",
+
+    "tracepoint:syscalls:sys_exit_openat\n"
+    "{\n"
+    "  $ret = args.ret;\n"
+    '  @errors[$ret < 0 ? "fail" : "ok"] = count();\n'
+    "  let $big: uint64 = 0x10_000 << 2;\n"
+    "  if (!($ret >= 0)) { delete(@last, tid); }\n"
+    "  @last[tid] = $ret * -1 + $big % 7; /* done */\n"
+    "}\n",
+)
+
+# Roughly ptrace's tokens: enough to cut scripts where a token ends.
+TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"|/\*.*?\*/|//[^\n]*|[A-Za-z_$@][\w:*-]*|\d\w*'
+                   r"|->|\.\.|[-+*/%&|^<>=!]=?|\S", re.DOTALL)
+
+
+def token_prefixes(text: str) -> list[str]:
+    """Every proper prefix of `text` that ends at the end of a token."""
+    return [text[: m.end()] for m in TOKEN.finditer(text) if m.end() < len(text.rstrip())]
+
+
+PREFIXES = list(dict.fromkeys(p for script in VALID_SCRIPTS for p in token_prefixes(script)))
+# By test id; a few prefixes are whole programs, and must compile.
+MALFORMED = {path.stem: path.read_text() for path in GOLDEN} | {
+    f"prefix-{i}": text for i, text in enumerate(PREFIXES)}
+CLI_RUNS = 60
+CLI_SAMPLE = dict(list(MALFORMED.items())[:: math.ceil(len(MALFORMED) / CLI_RUNS)])
+
+# Inputs that show a bug outside the diagnostics tests: expected to fail, strictly,
+# so that a fix is noticed and the input can join the others.
+KNOWN_BUGS = {
+    "empty": ("", "empty program: AttributeError in the parser (no position for the program)"),
+    "blank": ("  \n\n", "blank program: same AttributeError"),
+    "comment-only": ("// nothing yet\n", "comment-only program: same AttributeError"),
+    "include-only": ("#include <linux/sched.h>\n",
+                     "'the script has no probes' has no location: CLI prints 'ptrace: error:'"),
+    "percent-at-end": ('BEGIN { printf("100%\\n"); }\n',
+                       "printf format error message contains a raw newline"),
+    "non-latin-1-string": ('BEGIN { @arrow = "→"; }\n',
+                           "UnicodeEncodeError in check_types for a string value outside latin-1"),
+}
+
+
+def check_diagnostics(text: str, diagnostics: tuple[Diagnostic, ...]) -> None:
+    """Errors are reported, each at a line and column inside the script, on one line."""
+    assert any(d.severity is Severity.ERROR for d in diagnostics)
+    lines = text.split("\n")
+    for d in diagnostics:
+        assert d.span is not None, f"no location for: {d.message}"
+        assert 1 <= d.span.line <= len(lines), f"line {d.span.line} for: {d.message}"
+        assert 1 <= d.span.col <= len(lines[d.span.line - 1]) + 1, \
+            f"column {d.span.col} for: {d.message}"
+        assert "\n" not in d.message
+
+
+def compile_in_process(text: str) -> None:
+    try:
+        compile(Source("-e", text), machine=fixture_machine())
+    except CompileError as error:
+        check_diagnostics(text, error.diagnostics)
+
+
+# ---- golden files ----
+
+def test_every_case_has_its_expected_output() -> None:
+    scripts = {p.stem for p in GOLDEN}
+    expected = {p.stem for p in HERE.glob("*.expected")}
+    assert scripts == expected, "run scripts/regen-diagnostics"
+    assert len(scripts) >= 60
+
+
+@pytest.mark.parametrize("script", GOLDEN, ids=[p.stem for p in GOLDEN])
+def test_golden_diagnostics(script: Path) -> None:
+    expected = script.with_suffix(".expected").read_text()
+    assert render_case(script) == expected, "run scripts/regen-diagnostics and review the diff"
+
+
+# ---- robustness ----
+
+@pytest.mark.parametrize("text", VALID_SCRIPTS)
+def test_valid_scripts_compile(text: str) -> None:
+    compile(Source("-e", text), machine=fixture_machine())
+
+
+@pytest.mark.parametrize("text", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_scripts_in_process(text: str) -> None:
+    compile_in_process(text)
+
+
+@pytest.mark.parametrize("text", CLI_SAMPLE.values(), ids=CLI_SAMPLE.keys())
+def test_malformed_scripts_through_the_cli(text: str, ptrace_exe: list[str]) -> None:
+    # `-d ast` stops after compiling: a prefix that is a whole program loads nothing.
+    run = subprocess.run([*ptrace_exe, "-d", "ast", "-e", text], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode in (0, 1), run.stderr
+    assert "Traceback" not in run.stderr
+    assert "internal error" not in run.stderr
+    if run.returncode == 1:
+        assert run.stderr.startswith("-e:"), run.stderr
+        assert "error:" in run.stderr
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param(text, id=name, marks=pytest.mark.xfail(strict=True, reason=bug))
+    for name, (text, bug) in KNOWN_BUGS.items()])
+def test_known_bugs(text: str) -> None:
+    compile_in_process(text)

@@ -1,0 +1,82 @@
+"""Tests that the wheel holds the whole program: the runtime, the grammar, the command.
+
+runtime/ and grammar/ are mapped into the ptrace package by pyproject.toml's
+package-dir; a wheel missing them installs a ptrace that cannot run. The
+wheel is built with `python -m build` (from the test extra) in an isolated
+environment, from a copy of the sources so that the checkout gets no build/
+directory. This is the slowest unit test (a few seconds).
+"""
+
+from __future__ import annotations
+
+import configparser
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = ("pyproject.toml", "README.md", "ptrace", "runtime", "grammar")
+BUILD_TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    work = tmp_path_factory.mktemp("wheel")
+    source = work / "src"
+    source.mkdir()
+    for name in SOURCES:
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, source / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(path, source / name)
+    out = work / "dist"
+    result = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(source)],
+        capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (built,) = out.glob("ptrace-*.whl")
+    return zipfile.ZipFile(built)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "ptrace/__init__.py",
+        "ptrace/cli.py",
+        "ptrace/compile.py",
+        "ptrace/parse/parser.py",
+        "ptrace/passes/check_types.py",
+        "ptrace/codegen/lower.py",
+        "ptrace/runtime/__init__.py",
+        "ptrace/runtime/session.py",
+        "ptrace/runtime/loader.py",
+        "ptrace/runtime/text_output.py",
+        "ptrace/grammar/__init__.py",
+        "ptrace/grammar/ptrace.lark",
+    ],
+)
+def test_wheel_contains(wheel: zipfile.ZipFile, path: str) -> None:
+    assert path in wheel.namelist()
+
+
+def test_wheel_grammar_is_the_checkout_grammar(wheel: zipfile.ZipFile) -> None:
+    checkout = (ROOT / "grammar" / "ptrace.lark").read_bytes()
+    assert wheel.read("ptrace/grammar/ptrace.lark") == checkout
+
+
+def test_wheel_has_no_top_level_runtime_or_grammar(wheel: zipfile.ZipFile) -> None:
+    tops = {name.split("/")[0] for name in wheel.namelist()}
+    assert {"runtime", "grammar", "tests"}.isdisjoint(tops)
+
+
+def test_wheel_declares_the_console_script(wheel: zipfile.ZipFile) -> None:
+    (entry_points,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
+    parser = configparser.ConfigParser()
+    parser.read_string(wheel.read(entry_points).decode())
+    assert dict(parser["console_scripts"]) == {"ptrace": "ptrace.cli:entry"}
