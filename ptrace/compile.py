@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ptrace.diagnostics import CompileError, Diagnostic, Severity, Source, render
+from ptrace.diagnostics import CompileError, Diagnostic, Severity, Source, Span, render
 from ptrace.machine import LiveMachine, Machine
 from ptrace.options import Options
 from ptrace.parse import parse_program
@@ -40,8 +40,9 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
 
         texts["ast"] = dump(program)
     if not program.probes:
+        hint = 'for example: BEGIN { printf("hello\\n"); }'
         raise CompileError([Diagnostic(Severity.ERROR, "the script has no probes",
-                                       None, ("for example: BEGIN { printf(\"hello\\n\"); }",))])
+                                       Span.whole(source), (hint,))])
     for run_pass in PASSES:
         run_pass(ctx)
         if ctx.reporter.has_errors:

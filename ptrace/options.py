@@ -15,6 +15,23 @@ class Options:
     unsafe: bool = False
 
 
+def param_integer(text: str) -> int | None:
+    """A positional parameter's value as an integer, or None if it is not one.
+
+    Decimal (leading zeros allowed: `010` is ten) or hexadecimal (`0x1f`),
+    optionally negative. The caller checks the 64-bit range.
+    """
+    body = text[1:] if text.startswith("-") else text
+    if body.isdigit():
+        value = int(body, 10)
+    elif body[:2].lower() == "0x" and len(body) > 2 and all(
+            c in "0123456789abcdefABCDEF" for c in body[2:]):
+        value = int(body, 16)
+    else:
+        return None
+    return -value if text.startswith("-") else value
+
+
 class SettingError(ValueError):
     pass
 

@@ -109,7 +109,8 @@ def _parse_conversion(fmt: str, start: int) -> Conversion:
     if conv == "n":
         raise FormatError("the %n conversion is not supported", start, i)
     if conv not in _TAKES:
-        raise FormatError(f"unknown printf conversion '{fmt[start:i]}'", start, i)
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in fmt[start:i])
+        raise FormatError(f"unknown printf conversion '{shown}'", start, i)
     buffer_mode = ""
     if conv == "r" and i < len(fmt) and fmt[i] in _BUFFER_MODES:
         buffer_mode = fmt[i]

@@ -75,7 +75,7 @@ def histogram_rows(hist: Histogram, vtype: t.Type) -> list[str]:
     if not used:
         return []
     peak = max(hist.buckets.values())
-    label = _hist_label if isinstance(vtype, t.Hist) else _lhist_labeller(vtype)
+    label = _hist_labeller(vtype) if isinstance(vtype, t.Hist) else _lhist_labeller(vtype)
     rows = []
     for bucket in range(min(used), max(used) + 1):
         count = hist.buckets.get(bucket, 0)
@@ -84,15 +84,18 @@ def histogram_rows(hist: Histogram, vtype: t.Type) -> list[str]:
     return rows
 
 
-def _hist_label(bucket: int) -> str:
-    """hist buckets: 0 negatives, 1 zero, 2 one, then [2**(i-2), 2**(i-1))."""
-    if bucket == 0:
-        return "(..., 0)"
-    if bucket == 1:
-        return "[0]"
-    if bucket == 2:
-        return "[1]"
-    return f"[{_suffixed(1 << (bucket - 2))}, {_suffixed(1 << (bucket - 1))})"
+def _hist_labeller(vtype: t.Hist) -> Callable[[int], str]:
+    """hist labels: "(..., 0)" for negatives, "[v]" for one value, else "[low, high)"."""
+
+    def label(bucket: int) -> str:
+        if bucket == 0:
+            return "(..., 0)"
+        low, high = vtype.bounds(bucket)
+        if high == low + 1:
+            return f"[{_suffixed(low)}]"
+        return f"[{_suffixed(low)}, {_suffixed(high)})"
+
+    return label
 
 
 def _lhist_labeller(vtype: t.Type) -> Callable[[int], str]:

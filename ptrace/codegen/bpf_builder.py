@@ -163,9 +163,12 @@ class ProgramBuilder:
 
 
 # The BPF backend expands memset/memcpy inline up to 128 stores; with 8-byte
-# alignment that is 1024 bytes. Larger ones are split into volatile chunks so
-# that LLVM cannot merge them back into one call it would fail to expand.
+# alignment that is 1024 bytes. Larger ones are split into chunks, and both
+# the chunks and every memset over 64 bytes are volatile, because LLVM merges
+# adjacent memsets (two zeroed 1024-byte buffers next to each other in
+# scratch) into one call that the backend then fails to expand.
 _MEM_CHUNK = 1024
+_MERGE_SAFE_MEMSET = 64
 
 
 def _mem_intrinsic(builder: ir.IRBuilder, name: str, pointers: list[ir.Value], size: int) -> None:
@@ -174,7 +177,8 @@ def _mem_intrinsic(builder: ir.IRBuilder, name: str, pointers: list[ir.Value], s
         fn = module.declare_intrinsic(name, [PTR, I64])
     else:
         fn = module.declare_intrinsic(name, [PTR, PTR, I64])
-    volatile = ir.Constant(I1, int(size > _MEM_CHUNK))
+    volatile = ir.Constant(I1, int(size > _MEM_CHUNK or (name == "llvm.memset"
+                                                         and size > _MERGE_SAFE_MEMSET)))
     for start in range(0, size, _MEM_CHUNK):
         length = min(_MEM_CHUNK, size - start)
         ptrs = [p if start == 0 else

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from ptrace.ast import nodes as n
+from ptrace.ast.visitor import walk
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
 from ptrace.codegen.helpers import BPF_ANY, BPF_NOEXIST, E2BIG, Helper
+from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.check_types import AGGREGATIONS
 from ptrace.passes.context import CompileContext, ProbeInstance
@@ -42,6 +44,7 @@ class Lowerer:
         self.b = pb.b
         self.scopes: list[dict[str, _Var]] = []
         self.loops: list[tuple[ir.Block, ir.Block]] = []  # (continue target, break target)
+        self.variable_types = _variable_types(instance)
         self.exit_block = pb.block("exit")
         ir.IRBuilder(self.exit_block).ret(i64(0))
         self.probe_name: ir.Value | None = None  # for syscall dispatch: this syscall's name
@@ -206,14 +209,17 @@ class Lowerer:
         return None
 
     def declare(self, name: str, vtype: t.Type) -> _Var:
+        # A variable may hold a longer string later than at its first assignment:
+        # its memory is sized for every value it takes in this probe.
+        for other in self.variable_types.get(name, ()):
+            vtype = t.merge(vtype, other) or vtype
         var = _Var(vtype, self.pb.fresh_memory(vtype.size))
         self.scopes[-1][name] = var
         return var
 
     def let(self, stmt: n.Let) -> None:
-        vtype = (t.NAMED_TYPES[stmt.type.base] if stmt.type is not None
-                 else self.type_of(stmt.value) if stmt.value is not None else t.INT64)
-        var = self.declare(stmt.name, vtype)
+        var = self.declare(stmt.name, self.instance.types[id(stmt)])
+        vtype = var.type
         if stmt.value is not None:
             self.store(var.ptr, 0, vtype, self.expr(stmt.value), self.type_of(stmt.value))
         elif not vtype.is_integer:
@@ -372,7 +378,7 @@ class Lowerer:
         if isinstance(agg, t.Hist | t.Lhist):
             base_size = info.key.size if info.key is not None else 8
             key = self.map_key(target, extra=8)
-            bucket = self.hist_bucket(arg) if isinstance(agg, t.Hist) else \
+            bucket = self.hist_bucket(arg, agg.bits) if isinstance(agg, t.Hist) else \
                 self.lhist_bucket(arg, agg)
             self.pb.store64(bucket, key, base_size)
             self.add_to(info.index, key, i64(1))
@@ -424,8 +430,8 @@ class Lowerer:
         self.b.branch(merge)
         self.b.position_at_end(merge)
 
-    def hist_bucket(self, value: ir.Value) -> ir.Value:
-        """0 for negatives, 1 for zero, else floor(log2(value)) + 2."""
+    def hist_bucket(self, value: ir.Value, bits: int) -> ir.Value:
+        """The bucket of `value` in hist(value, bits); see ptrace.types.hist_buckets."""
         b = self.b
         log = i64(0)
         v = value
@@ -433,8 +439,14 @@ class Lowerer:
             big = b.icmp_unsigned(">=", v, i64(1 << shift))
             v = b.select(big, b.lshr(v, i64(shift)), v)
             log = b.select(big, b.add(log, i64(shift)), log)
-        positive = b.add(log, i64(2))
-        bucket = b.select(b.icmp_signed("==", value, i64(0)), i64(1), positive)
+        # value >= 2**(bits+1): power 2**log split into 2**bits steps
+        step_shift = b.sub(log, i64(bits))
+        within = b.and_(b.lshr(value, step_shift), i64((1 << bits) - 1))
+        coarse = b.add(b.add(i64(1 + (2 << bits) - ((bits + 1) << bits)),
+                             b.shl(log, i64(bits))), within)
+        exact = b.add(value, i64(1))
+        small = b.icmp_signed("<", value, i64(2 << bits))
+        bucket = b.select(small, exact, coarse)
         return b.select(b.icmp_signed("<", value, i64(0)), i64(0), bucket)
 
     def lhist_bucket(self, value: ir.Value, agg: t.Lhist) -> ir.Value:
@@ -499,10 +511,10 @@ class Lowerer:
         if e.index == 0:
             return i64(len(params))
         text = params[e.index - 1] if e.index <= len(params) else ""
-        etype = self.type_of(e)
-        if etype.is_integer:
-            return i64(int(text, 0) if text else 0)
-        return self.string_constant(text)
+        number = param_integer(text) if text else 0
+        if number is not None:
+            return i64(number)
+        return self.string_constant(text.encode().decode("latin-1"))
 
     def expr_MapAccess(self, e: n.MapAccess) -> ir.Value:
         return self.map_read(e)
@@ -859,6 +871,11 @@ class Lowerer:
         return self.b.zext(self.b.icmp_signed("==", ret, i64(0)), I64)
 
     def call_str(self, e: n.Call) -> ir.Value:
+        arg = e.args[0]
+        if isinstance(arg, n.Positional) and arg.index > 0:
+            params = self.ctx.options.params
+            text = params[arg.index - 1] if arg.index <= len(params) else ""
+            return self.string_constant(text.encode().decode("latin-1"))
         source_type = self.type_of(e.args[0])
         value = self.expr(e.args[0])
         if isinstance(source_type, t.Str):
@@ -878,3 +895,13 @@ class Lowerer:
 def _unsigned(tp: t.Type) -> bool:
     return (isinstance(tp, t.Int) and not tp.signed and tp.bits == 64) or \
         isinstance(tp, t.Pointer)
+
+
+def _variable_types(instance: ProbeInstance) -> dict[str, list[t.Type]]:
+    """Every type each variable name takes in the probe (names may be reused in
+    separate blocks with types that do not mix)."""
+    out: dict[str, list[t.Type]] = {}
+    for node in walk(instance.probe):
+        if isinstance(node, n.Variable | n.Let) and id(node) in instance.types:
+            out.setdefault(node.name, []).append(instance.types[id(node)])
+    return out

@@ -17,6 +17,15 @@ class LiteralError(ValueError):
 
 def parse_integer(text: str) -> int:
     """`0x1f`, `0b101`, `017`, `1_000`, `1e6`, `10ms`, `5UL` → an int."""
+    try:
+        return _parse_integer(text)
+    except ValueError as error:
+        if isinstance(error, LiteralError):
+            raise
+        raise LiteralError(f"invalid number '{text}'") from error
+
+
+def _parse_integer(text: str) -> int:
     body = text.replace("_", "")
     lower = body.lower()
     if lower.startswith("0x"):
@@ -40,15 +49,21 @@ def parse_integer(text: str) -> int:
 
 
 def unescape(body: str) -> str:
-    """Process C escapes in a string literal's body (without the quotes)."""
+    """Process C escapes in a string literal's body (without the quotes).
+
+    The result has one character per byte (latin-1): characters written in the
+    script become their UTF-8 bytes, escapes such as \\xNN give the byte itself.
+    """
     out: list[str] = []
     i = 0
     while i < len(body):
         c = body[i]
         if c != "\\":
-            out.append(c)
+            out.append(c if c < "\x80" else c.encode("utf-8").decode("latin-1"))
             i += 1
             continue
+        if i + 1 == len(body):
+            raise LiteralError("a string cannot end with a lone backslash", i)
         nxt = body[i + 1]
         if nxt in _ESCAPES:
             out.append(_ESCAPES[nxt])

@@ -100,7 +100,9 @@ class _ToAst(Transformer[Token, Any]):
     def program(self, meta: Any, items: list[Any]) -> n.Program:
         out = [n.Preproc(str(i), span=_tspan(self.source, i)) if isinstance(i, Token) else i
                for i in items]
-        return n.Program(tuple(out), span=self._s(meta))
+        # An empty program (nothing but space and comments) has no position.
+        span = Span.whole(self.source) if getattr(meta, "empty", False) else self._s(meta)
+        return n.Program(tuple(out), span=span)
 
     def probe(self, meta: Any, children: list[Any]) -> n.Probe:
         *points, predicate, body = children

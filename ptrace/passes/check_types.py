@@ -17,12 +17,17 @@ import re
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Span
+from ptrace.options import param_integer
 from ptrace.passes.context import CompileContext, MapInfo, PrintCall, PrintfSite, ProbeInstance
 from ptrace.printf_format import FormatError, parse_format
 from ptrace.types import types as t
 from ptrace.types.builtins import BUILTINS, LATER_BUILTINS
 
 UNROLL_MAX = 100
+SIGNED_C_TYPES = frozenset({"int", "long", "short", "long long", "signed", "signed int",
+                            "s8", "s16", "s32", "s64", "__s8", "__s16", "__s32", "__s64",
+                            "pid_t", "ssize_t", "off_t", "loff_t", "clockid_t", "timer_t",
+                            "key_serial_t", "int32_t", "int64_t"})
 AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
 LATER_FUNCTIONS = frozenset({
     "time", "strftime", "join", "ksym", "usym", "kaddr", "uaddr", "reg", "cat", "system",
@@ -74,6 +79,7 @@ class _Checker:
         self.scopes: list[dict[str, t.Type]] = []
         self.loops = 0
         self.unroll_counts = ctx.unroll_counts
+        self.assigning: str | None = None  # the map an assignment is storing to
 
     def check(self) -> None:
         probe = self.instance.probe
@@ -137,7 +143,7 @@ class _Checker:
         if isinstance(count, n.Positional):
             text = (self.ctx.options.params[count.index - 1]
                     if 0 < count.index <= len(self.ctx.options.params) else "")
-            value = int(text) if text.isdigit() else None
+            value = param_integer(text)
         if value is None or not 1 <= value <= UNROLL_MAX:
             self.error(f"unroll takes a number from 1 to {UNROLL_MAX}", count.span)
             return
@@ -175,7 +181,9 @@ class _Checker:
         if declared is not None and value is not None and not _assignable(declared, value):
             self.error(f"cannot initialise '{stmt.name}' of type {declared} with {value}",
                        stmt.span)
-        self.scopes[-1][stmt.name] = declared or value or t.INT64
+        vtype = declared or value or t.INT64
+        self.scopes[-1][stmt.name] = vtype
+        self.instance.types[id(stmt)] = vtype  # codegen sizes the variable from this
 
     def assign(self, stmt: n.Assign) -> None:
         target, value = stmt.target, stmt.value
@@ -211,14 +219,16 @@ class _Checker:
                     self.error(f"'{target.name}' holds {existing}; cannot assign {vtype}",
                                value.span)
                     return
-                merged = _merge(existing, vtype) or existing
+                merged = t.merge(existing, vtype) or existing
                 self._rebind(target.name, merged)
             else:
                 self.scopes[-1][target.name] = vtype
             self.instance.types[id(target)] = self.lookup(target.name) or vtype
             return
         if isinstance(target, n.MapAccess):
+            self.assigning = target.name
             vtype = self.expr(value)
+            self.assigning = None
             if vtype is None:
                 return
             if isinstance(vtype, t.Void):
@@ -270,7 +280,7 @@ class _Checker:
             self.instance.types[id(access)] = value
             return
         self._check_key(info, access, key)
-        merged = _merge(info.value, value)
+        merged = t.merge(info.value, value)
         if merged is None:
             self.error(f"map {access.name} holds {_describe(info.value)}; "
                        f"cannot store {_describe(value)}", access.span,
@@ -286,7 +296,7 @@ class _Checker:
                        f"{access.name} was first used at line {info.span.line}")
             return
         if info.key is not None and key is not None:
-            merged = _merge(info.key, key)
+            merged = t.merge(info.key, key)
             if merged is None:
                 self.error(f"map {access.name} has keys of type {info.key}; "
                            f"this key is {key}", access.span,
@@ -303,6 +313,10 @@ class _Checker:
         return info
 
     def read_map(self, access: n.MapAccess) -> t.Type | None:
+        if access.name == self.assigning and access.name not in self.ctx.maps:
+            # `@x = @x + 1` with no assignment before: the map reads as integer 0.
+            self.key_type(access)
+            return t.INT64
         info = self.map_info(access.name, access.span)
         key = self.key_type(access)
         if info is None:
@@ -335,7 +349,7 @@ class _Checker:
                 return None
             return t.INT64 if e.value < 2**63 else t.UINT64
         if isinstance(e, n.String):
-            return t.Str(len(e.value.encode("latin-1")) + 1)
+            return t.Str(len(e.value) + 1)
         if isinstance(e, n.Boolean):
             return t.BOOL
         if isinstance(e, n.Identifier):
@@ -403,14 +417,20 @@ class _Checker:
                    *([f"did you mean '{close[0]}'?"] if close else []))
         return None
 
-    def positional(self, e: n.Positional) -> t.Type:
+    def positional(self, e: n.Positional) -> t.Type | None:
         params = self.ctx.options.params
         if e.index == 0:
             return t.INT64
-        value = params[e.index - 1] if e.index <= len(params) else ""
-        if _is_integer_text(value) or value == "":
-            return t.INT64
-        return t.Str(len(value.encode()) + 1)
+        text = params[e.index - 1] if e.index <= len(params) else ""
+        if text == "":
+            return t.INT64  # not given: 0 (or "" where a string is needed)
+        number = param_integer(text)
+        if number is None:
+            return t.Str(len(text.encode()) + 1)
+        if not -(2**63) <= number < 2**64:
+            self.error(f"${e.index} is {text}, which does not fit in 64 bits", e.span)
+            return None
+        return t.UINT64 if number >= 2**63 else t.INT64
 
     def binary(self, e: n.Binary) -> t.Type | None:
         left, right = self.expr(e.left), self.expr(e.right)
@@ -420,11 +440,12 @@ class _Checker:
         if op in ("==", "!=") and isinstance(left, t.Str) and isinstance(right, t.Str):
             return t.BOOL
         if not (left.is_integer and right.is_integer):
+            if op in ("==", "!=") and isinstance(left, t.Str) != isinstance(right, t.Str):
+                self.error(f"cannot compare {left} with {right}", e.span)
+                return None
             bad = e.left if not left.is_integer else e.right
             badtype = left if not left.is_integer else right
-            self.error(f"'{op}' needs integers, got {badtype}", bad.span,
-                       *(["strings compare with == and !="] if isinstance(badtype, t.Str)
-                         else []))
+            self.error(f"'{op}' needs integers, got {badtype}", bad.span)
             return None
         if op in ("==", "!=", "<", "<=", ">", ">=", "&&", "||"):
             return t.BOOL
@@ -460,9 +481,9 @@ class _Checker:
             return vtype
         if isinstance(target, n.MapAccess):
             info = self.ctx.maps.get(target.name)
-            if info is None or not isinstance(info.value, t.Aggregation):
+            if info is None:
                 self.define_map(target, t.INT64)
-            info = self.ctx.maps.get(target.name)
+                info = self.ctx.maps.get(target.name)
             if info is not None and not info.value.is_integer:
                 self.error(f"'{e.op}' needs an integer map, {target.name} holds "
                            f"{_describe(info.value)}", target.span)
@@ -477,7 +498,7 @@ class _Checker:
         orelse = self.expr(e.orelse)
         if then is None or orelse is None:
             return None
-        merged = _merge(then, orelse)
+        merged = t.merge(then, orelse)
         if merged is None:
             self.error(f"the branches of '?:' have different types: {then} and {orelse}",
                        e.span)
@@ -489,7 +510,9 @@ class _Checker:
         if target is None or operand is None:
             return None
         if not target.is_integer:
-            self.error(f"cannot cast to {target}", e.type.span)
+            self.error(f"cannot cast to {e.type.base}", e.type.span,
+                       *(["str() makes a string from an address"] if isinstance(target, t.Str)
+                         else []))
             return None
         if not operand.is_integer:
             self.error(f"cannot cast {operand} to {target}", e.operand.span)
@@ -503,6 +526,8 @@ class _Checker:
         if tn.base.startswith(("struct ", "union ", "enum ")):
             self.error(f"'{tn.base}' types are not supported yet", tn.span)
             return None
+        if tn.base == "string":
+            return t.Str(self.ctx.options.max_strlen)
         found = t.NAMED_TYPES.get(tn.base)
         if found is None:
             self.error(f"unknown type '{tn.base}'", tn.span)
@@ -586,7 +611,9 @@ class _Checker:
             self.error("printf's format must be a string literal", fmt.span)
             return None
         try:
-            segments = parse_format(fmt.value)
+            # String literals hold bytes (one char each); the format is text.
+            segments = parse_format(fmt.value.encode("latin-1").decode("utf-8",
+                                                                       "surrogateescape"))
         except FormatError as error:
             self.error(str(error), _format_span(fmt, error.start, error.end))
             return None
@@ -699,6 +726,12 @@ class _Checker:
     def call_str(self, e: n.Call) -> t.Type | None:
         if not self._arity(e, 1, 2):
             return None
+        if isinstance(e.args[0], n.Positional) and e.args[0].index > 0:
+            # str($1): the parameter as text, even when it looks like a number.
+            params = self.ctx.options.params
+            index = e.args[0].index
+            text = params[index - 1] if index <= len(params) else ""
+            return t.Str(len(text.encode()) + 1)
         arg = self.expr(e.args[0])
         limit = self.ctx.options.max_strlen
         if len(e.args) == 2:
@@ -788,7 +821,10 @@ def tracepoint_field_type(ctype: str, size: int, signed: bool, max_strlen: int) 
     if ctype == "bool":
         return t.BOOL
     if size in (1, 2, 4, 8):
-        return t.Int(size * 8, signed)
+        # Syscall tracepoints widen every argument to 8 bytes and mark it
+        # unsigned; a signed C type (int dfd) stays signed, as in bpftrace.
+        base = ctype.replace("const ", "").strip()
+        return t.Int(size * 8, signed or base in SIGNED_C_TYPES)
     return None
 
 
@@ -809,10 +845,6 @@ def _format_span(fmt: n.String, start: int, end: int) -> Span:
     return span
 
 
-def _is_integer_text(text: str) -> bool:
-    return re.fullmatch(r"-?(0[xX][0-9a-fA-F]+|\d+)", text) is not None
-
-
 def _is_unsigned(tp: t.Type) -> bool:
     return (isinstance(tp, t.Int) and not tp.signed and tp.bits == 64) or isinstance(tp, t.Pointer)
 
@@ -824,27 +856,7 @@ def _storable(tp: t.Type) -> bool:
 
 
 def _assignable(to: t.Type, value: t.Type) -> bool:
-    return _merge(to, value) is not None
-
-
-def _merge(a: t.Type, b: t.Type) -> t.Type | None:
-    """The type holding values of both a and b, or None if they do not mix."""
-    if a == b:
-        return a
-    if isinstance(a, t.Int | t.Pointer) and isinstance(b, t.Int | t.Pointer | t.Bool):
-        return a
-    if isinstance(a, t.Bool) and isinstance(b, t.Bool):
-        return a
-    if isinstance(a, t.Str) and isinstance(b, t.Str):
-        return t.Str(max(a.capacity, b.capacity))
-    if isinstance(a, t.Tuple) and isinstance(b, t.Tuple) and len(a.elements) == len(b.elements):
-        merged = [_merge(x, y) for x, y in zip(a.elements, b.elements, strict=True)]
-        if any(m is None for m in merged):
-            return None
-        return t.Tuple(tuple(m for m in merged if m is not None))
-    if isinstance(a, t.Aggregation) and type(a) is type(b):
-        return a if a == b else None
-    return None
+    return t.merge(to, value) is not None
 
 
 def _describe(tp: t.Type) -> str:

@@ -24,7 +24,7 @@ class ProbeInstance:
     probe: n.Probe
     attach: Attach
     index: int
-    types: dict[int, Type] = field(default_factory=dict)  # id(expr node) → type
+    types: dict[int, Type] = field(default_factory=dict)  # id(expr or let node) → type
 
     def type_of(self, node: n.Expr) -> Type:
         return self.types[id(node)]

@@ -137,9 +137,16 @@ def _timer(point: n.AttachPoint, provider: str, parts: list[str],
         count = parse_integer(value)
     except (LiteralError, ValueError):
         count = 0
-    if count <= 0 or unit not in (*_UNITS_NS, "hz"):
+    if unit not in (*_UNITS_NS, "hz"):
+        reporter.error(f"unknown {provider} unit '{unit}'", point.span,
+                       "units: s, ms, us, ns, hz")
+        return None
+    if count <= 0:
         reporter.error(f"{provider} probes are written {form}", point.span,
                        "the rate must be a positive whole number")
+        return None
+    if (unit != "hz" and count * _UNITS_NS[unit] >= 2**63) or (unit == "hz" and count > 10**9):
+        reporter.error(f"{provider} period is too long", point.span)
         return None
     name = f"{provider}:{unit}:{count}"
     if unit == "hz":

@@ -232,13 +232,30 @@ class Stats(Aggregation):
 
 @dataclass(frozen=True, slots=True)
 class Hist(Aggregation):
-    """Power-of-two buckets; `bits` splits each power of two into 2**bits buckets."""
+    """Power-of-two buckets; `bits` splits each power of two into 2**bits buckets.
+
+    Bucket numbers (shared by codegen and output): 0 holds negative values;
+    1 + v holds each v below 2**(bits+1) exactly; above that, a value v with
+    2**e <= v < 2**(e+1) goes to 1 + 2**(bits+1) + (e-bits-1) * 2**bits + j,
+    where j = (v >> (e-bits)) & (2**bits - 1) is its step within the power.
+    """
 
     bits: int = 0
 
     @property
     def function(self) -> str:
         return "hist"
+
+    def bounds(self, bucket: int) -> tuple[int, int]:
+        """[low, high) of a non-negative bucket (bucket >= 1)."""
+        exact = 2 << self.bits
+        if bucket - 1 < exact:
+            return bucket - 1, bucket
+        rest = bucket - 1 - exact
+        power = rest // (1 << self.bits) + self.bits + 1
+        step = 1 << (power - self.bits)
+        low = (1 << power) + (rest % (1 << self.bits)) * step
+        return low, low + step
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +267,28 @@ class Lhist(Aggregation):
     @property
     def function(self) -> str:
         return "lhist"
+
+
+def merge(a: Type, b: Type) -> Type | None:
+    """The type holding values of both a and b, or None if they do not mix."""
+    if a == b:
+        return a
+    if isinstance(a, Int | Pointer) and isinstance(b, Int | Pointer | Bool):
+        return a
+    if isinstance(a, Bool) and isinstance(b, Int | Pointer):
+        return b
+    if isinstance(a, Bool) and isinstance(b, Bool):
+        return a
+    if isinstance(a, Str) and isinstance(b, Str):
+        return Str(max(a.capacity, b.capacity))
+    if isinstance(a, Tuple) and isinstance(b, Tuple) and len(a.elements) == len(b.elements):
+        merged = [merge(x, y) for x, y in zip(a.elements, b.elements, strict=True)]
+        if any(m is None for m in merged):
+            return None
+        return Tuple(tuple(m for m in merged if m is not None))
+    if isinstance(a, Aggregation) and type(a) is type(b):
+        return a if a == b else None
+    return None
 
 
 INT64 = Int(64, True)

@@ -72,26 +72,23 @@ def token_prefixes(text: str) -> list[str]:
 
 
 PREFIXES = list(dict.fromkeys(p for script in VALID_SCRIPTS for p in token_prefixes(script)))
+# Inputs that once crashed or gave an unlocated message (each fixed with this test).
+FORMERLY_BROKEN = {
+    "empty": "",
+    "blank": "  \n\n",
+    "comment-only": "// nothing yet\n",
+    "include-only": "#include <linux/sched.h>\n",
+    "percent-at-end": 'BEGIN { printf("100%\\n"); }\n',
+    "non-latin-1-string": 'BEGIN { @arrow = "→"; }\n',
+    "duration-on-exponent": "BEGIN { @x = 1e6ms; }\n",
+    "comment-after-predicate": "BEGIN /1/ /* c */ { exit(); }\n",
+    "huge-interval": "interval:s:99999999999999999999999 { exit(); }\n",
+}
 # By test id; a few prefixes are whole programs, and must compile.
 MALFORMED = {path.stem: path.read_text() for path in GOLDEN} | {
-    f"prefix-{i}": text for i, text in enumerate(PREFIXES)}
+    f"prefix-{i}": text for i, text in enumerate(PREFIXES)} | FORMERLY_BROKEN
 CLI_RUNS = 60
 CLI_SAMPLE = dict(list(MALFORMED.items())[:: math.ceil(len(MALFORMED) / CLI_RUNS)])
-
-# Inputs that show a bug outside the diagnostics tests: expected to fail, strictly,
-# so that a fix is noticed and the input can join the others.
-KNOWN_BUGS = {
-    "empty": ("", "empty program: AttributeError in the parser (no position for the program)"),
-    "blank": ("  \n\n", "blank program: same AttributeError"),
-    "comment-only": ("// nothing yet\n", "comment-only program: same AttributeError"),
-    "include-only": ("#include <linux/sched.h>\n",
-                     "'the script has no probes' has no location: CLI prints 'ptrace: error:'"),
-    "percent-at-end": ('BEGIN { printf("100%\\n"); }\n',
-                       "printf format error message contains a raw newline"),
-    "non-latin-1-string": ('BEGIN { @arrow = "→"; }\n',
-                           "UnicodeEncodeError in check_types for a string value outside latin-1"),
-}
-
 
 def check_diagnostics(text: str, diagnostics: tuple[Diagnostic, ...]) -> None:
     """Errors are reported, each at a line and column inside the script, on one line."""
@@ -150,10 +147,3 @@ def test_malformed_scripts_through_the_cli(text: str, ptrace_exe: list[str]) -> 
     if run.returncode == 1:
         assert run.stderr.startswith("-e:"), run.stderr
         assert "error:" in run.stderr
-
-
-@pytest.mark.parametrize("text", [
-    pytest.param(text, id=name, marks=pytest.mark.xfail(strict=True, reason=bug))
-    for name, (text, bug) in KNOWN_BUGS.items()])
-def test_known_bugs(text: str) -> None:
-    compile_in_process(text)

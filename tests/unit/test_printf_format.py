@@ -143,7 +143,8 @@ def test_conversion_is_frozen_and_hashable() -> None:
         ("%Ld", "unknown printf conversion '%L'", 0, 2),
         ("%hhh", "unknown printf conversion '%hhh'", 0, 4),
         ("%5%", "unknown printf conversion '%5%'", 0, 3),
-        ("%\n", "unknown printf conversion '%\n'", 0, 2),
+        # Unprintable characters are escaped, so the message stays on one line.
+        ("%\n", "unknown printf conversion '%\\n'", 0, 2),
         # Only ASCII digits form a width.
         ("%\u00b2d", "unknown printf conversion '%\u00b2'", 0, 2),
         ("%f", "floating-point conversions are not supported", 0, 2),
