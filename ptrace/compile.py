@@ -13,6 +13,7 @@ from ptrace.machine import LiveMachine, Machine
 from ptrace.options import Options
 from ptrace.parse import parse_program
 from ptrace.passes.allocate_resources import Resources, allocate_resources
+from ptrace.passes.apply_config import apply_config
 from ptrace.passes.check_types import check_types
 from ptrace.passes.context import CompileContext
 from ptrace.passes.expand_probes import expand_probes
@@ -21,6 +22,7 @@ from ptrace.program import CompiledProgram, PrintfFormat
 # The passes between parsing and codegen, in order. The driver stops after
 # the first pass that reports an error.
 PASSES: tuple[Callable[[CompileContext], None], ...] = (
+    apply_config,
     expand_probes,
     check_types,
 )
@@ -48,6 +50,8 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
         if ctx.reporter.has_errors:
             raise CompileError(ctx.reporter.diagnostics)
     resources = allocate_resources(ctx)
+    if ctx.reporter.has_errors:
+        raise CompileError(ctx.reporter.diagnostics)
 
     from ptrace.codegen.generate import generate  # llvmlite: imported only to compile
 
@@ -63,6 +67,8 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
         print_sites=tuple(resources.print_sites),
         user_maps=tuple(resources.user_maps),
         dumps={k: v for k, v in texts.items() if k in dumps},
+        print_maps_on_exit=ctx.options.print_maps_on_exit,
+        log_size=ctx.options.log_size,
         warnings=tuple(render(d) for d in ctx.reporter.diagnostics
                        if d.severity is Severity.WARNING),
     )

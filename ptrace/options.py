@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,7 +13,33 @@ class Options:
     max_strlen: int = 1024  # bytes kept of a string read with str()
     max_map_keys: int = 4096  # entries of each map
     ringbuf_pages: int = 64  # size of the event ring buffer, in pages (power of two)
+    log_size: int = 1 << 20  # bytes of verifier log kept when loading fails
+    print_maps_on_exit: bool = True
+    missing_probes: str = "error"  # a probe that does not exist: error, warn or ignore
+    stack_mode: str = "bpftrace"  # how stacks print: bpftrace, perf or raw
     unsafe: bool = False
+    from_env: frozenset[str] = frozenset()  # settings given by environment variables
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """A setting scripts give in `config = { … }` and users in PTRACE_<KEY>."""
+
+    key: str
+    field: str  # the Options field it sets
+    kind: str  # "int" (positive), "bool" or "choice"
+    choices: tuple[str, ...] = ()
+
+
+SETTINGS: dict[str, Setting] = {s.key: s for s in (
+    Setting("max_strlen", "max_strlen", "int"),
+    Setting("max_map_keys", "max_map_keys", "int"),
+    Setting("perf_rb_pages", "ringbuf_pages", "int"),
+    Setting("log_size", "log_size", "int"),
+    Setting("print_maps_on_exit", "print_maps_on_exit", "bool"),
+    Setting("missing_probes", "missing_probes", "choice", ("error", "warn", "ignore")),
+    Setting("stack_mode", "stack_mode", "choice", ("bpftrace", "perf", "raw")),
+)}
 
 
 def param_integer(text: str) -> int | None:
@@ -36,23 +63,47 @@ class SettingError(ValueError):
     pass
 
 
-def from_environment(options: Options, environ: dict[str, str] | None = None) -> Options:
-    """Apply PTRACE_<KEY> and BPFTRACE_<KEY> variables; PTRACE_ wins when both are set."""
-    env = os.environ if environ is None else environ
+def apply_setting(options: Options, key: str, value: int | str | bool) -> Options:
+    """Options with one setting changed; SettingError says what is wrong with the value."""
+    setting = SETTINGS[key]
+    parsed: int | str | bool
+    if setting.kind == "int":
+        number = value if isinstance(value, int) and not isinstance(value, bool) else (
+            int(value) if isinstance(value, str) and value.isdigit() else None)
+        if number is None or number <= 0:
+            raise SettingError(f"{key} must be a positive whole number, not {value!r}")
+        parsed = number
+        if key == "perf_rb_pages":
+            parsed = 1 << (number - 1).bit_length()  # the ring buffer is a power of two
+    elif setting.kind == "bool":
+        text = str(value).lower()
+        if text not in ("true", "false", "1", "0"):
+            raise SettingError(f"{key} must be true or false, not {value!r}")
+        parsed = text in ("true", "1")
+    else:
+        if str(value) not in setting.choices:
+            raise SettingError(f"{key} must be one of {', '.join(setting.choices)}, "
+                               f"not {value!r}")
+        parsed = str(value)
+    # The field is named by the settings table, so its type is known only there.
+    change: dict[str, Any] = {setting.field: parsed}
+    return replace(options, **change)
 
-    def setting(key: str, default: int) -> int:
-        value = default
+
+def from_environment(options: Options, environ: dict[str, str] | None = None) -> Options:
+    """Apply PTRACE_<KEY> and BPFTRACE_<KEY> variables; PTRACE_ wins when both are set.
+
+    The keys set here are remembered: they win over a script's config block.
+    """
+    env = os.environ if environ is None else environ
+    given: set[str] = set()
+    for key in SETTINGS:
         for prefix in ("BPFTRACE_", "PTRACE_"):
             name = prefix + key.upper()
             if name in env:
-                text = env[name]
-                if not text.isdigit() or int(text) <= 0:
-                    raise SettingError(f"{name} must be a positive whole number, not {text!r}")
-                value = int(text)
-        return value
-
-    pages = setting("perf_rb_pages", options.ringbuf_pages)
-    return replace(options,
-                   max_strlen=setting("max_strlen", options.max_strlen),
-                   max_map_keys=setting("max_map_keys", options.max_map_keys),
-                   ringbuf_pages=1 << (pages - 1).bit_length())  # a power of two
+                try:
+                    options = apply_setting(options, key, env[name])
+                except SettingError as error:
+                    raise SettingError(f"{name}: {error}") from None
+                given.add(key)
+    return replace(options, from_env=frozenset(given))

@@ -128,6 +128,8 @@ class CompiledProgram:
     print_sites: tuple[PrintSite, ...]
     user_maps: tuple[int, ...]  # indexes of the script's maps, in printing order
     dumps: dict[str, str] = field(default_factory=dict)  # stage → text, for -d
+    print_maps_on_exit: bool = True
+    log_size: int = 1 << 20  # verifier log bytes to keep when loading fails
     warnings: tuple[str, ...] = ()
 
     @property

@@ -24,7 +24,6 @@ PARALLEL_CLOSE_MIN = 4
 CLOSE_THREADS = 16
 LD_IMM64 = 0x18
 BPF_PSEUDO_MAP_FD = 1
-LOG_SIZE = 1 << 20
 # What the verifier says when it cannot bound a loop.
 UNBOUNDED_LOOP_SIGNS = ("infinite loop detected", "BPF program is too large",
                         "back-edge from insn", "jumps is too complex")
@@ -74,7 +73,8 @@ def load(libs: Libraries, program: CompiledProgram, verbose: bool = False) -> Lo
                 if libs.bcc.bpf_update_elem(fd, key, value, 0) != 0:
                     raise RuntimeFailure(f"cannot fill map {spec.name}")
         for prog in program.programs:
-            loaded.prog_fds.append(_load_program(libs, prog, loaded.map_fds, verbose))
+            loaded.prog_fds.append(_load_program(libs, prog, loaded.map_fds, verbose,
+                                                 program.log_size))
     except BaseException:
         loaded.close()
         raise
@@ -96,7 +96,8 @@ def patch_maps(insns: bytes, map_fds: list[int]) -> bytes:
     return bytes(out)
 
 
-def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose: bool) -> int:
+def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose: bool,
+                  log_size: int) -> int:
     insns = patch_maps(prog.insns, map_fds)
     buf = ctypes.create_string_buffer(insns, len(insns))
     name = _object_name(prog.name).encode()
@@ -112,7 +113,7 @@ def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose
     fd = attempt(None)
     if fd >= 0:
         return fd
-    log = ctypes.create_string_buffer(LOG_SIZE)
+    log = ctypes.create_string_buffer(log_size)
     fd = attempt(log)  # again, to get the verifier's reasons
     if fd >= 0:
         return fd

@@ -139,9 +139,10 @@ class Session:
 
     def _finish(self) -> None:
         """Print what the run gathered: the maps, and any limits that were hit."""
-        self.out.write("\n\n")
-        for index in self.program.user_maps:
-            self.out.write(self._map_text(index))
+        if self.program.print_maps_on_exit:
+            self.out.write("\n\n")
+            for index in self.program.user_maps:
+                self.out.write(self._map_text(index))
         self.out.flush()
         self._report_lost(final=True)
         self._report_full_maps()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ptrace.passes.context import CompileContext, MapInfo
+from ptrace.diagnostics import Reporter
+from ptrace.passes.context import CompileContext, MapDecl, MapInfo
 from ptrace.program import (
     COUNTERS_FIXED,
     GLOBALS_COUNT,
@@ -56,7 +57,11 @@ def allocate_resources(ctx: CompileContext) -> Resources:
         info = ctx.maps[name]
         info.index = len(res.maps)
         res.user_maps.append(info.index)
-        res.maps.append(_user_map(info, ctx.options.max_map_keys))
+        decl = ctx.map_decls.get(name)
+        res.maps.append(_user_map(info, ctx.options.max_map_keys, decl, ctx.reporter))
+    for name, decl in ctx.map_decls.items():
+        if name not in ctx.maps:
+            ctx.reporter.warning(f"map {name} is declared but never used", decl.span)
     res.ringbuf_map = _add(res, MapSpec(".events", MapType.RINGBUF, 0, 0,
                                         ctx.options.ringbuf_pages * 4096))
     res.counters_map = _add(res, MapSpec(".counters", MapType.PERCPU_ARRAY, 4, 8,
@@ -100,13 +105,23 @@ def _add(res: Resources, spec: MapSpec) -> int:
     return len(res.maps) - 1
 
 
-def _user_map(info: MapInfo, max_entries: int) -> MapSpec:
+def _user_map(info: MapInfo, max_entries: int, decl: MapDecl | None,
+              reporter: Reporter) -> MapSpec:
+    """The BPF shape of a script map: aggregations are per-CPU, declared maps
+    take their kind's eviction (lru) and their size."""
     key_size = info.key.size if info.key is not None else 8
     value = info.value
-    if isinstance(value, t.Hist | t.Lhist):
-        return MapSpec(info.name, MapType.PERCPU_HASH, key_size + 8, 8, max_entries,
-                       info.key, value)
+    lru = decl is not None and "lru" in decl.kind
+    if decl is not None:
+        max_entries = decl.size
+        if decl.kind.startswith("percpu") and not isinstance(value, t.Aggregation):
+            reporter.error(f"{info.name} is declared {decl.kind} but holds {value}; "
+                           "per-CPU maps hold aggregations such as count() and sum()",
+                           decl.span)
     if isinstance(value, t.Aggregation):
-        return MapSpec(info.name, MapType.PERCPU_HASH, key_size, value.size, max_entries,
-                       info.key, value)
-    return MapSpec(info.name, MapType.HASH, key_size, value.size, max_entries, info.key, value)
+        map_type = MapType.LRU_PERCPU_HASH if lru else MapType.PERCPU_HASH
+        if isinstance(value, t.Hist | t.Lhist):
+            return MapSpec(info.name, map_type, key_size + 8, 8, max_entries, info.key, value)
+        return MapSpec(info.name, map_type, key_size, value.size, max_entries, info.key, value)
+    map_type = MapType.LRU_HASH if lru else MapType.HASH
+    return MapSpec(info.name, map_type, key_size, value.size, max_entries, info.key, value)

@@ -48,6 +48,15 @@ class PrintfSite:
 
 
 @dataclass(frozen=True, slots=True)
+class MapDecl:
+    """A map declared with `let @m = kind(size);`."""
+
+    kind: str  # hash, lruhash, percpuhash or percpulruhash
+    size: int
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
 class PrintCall:
     """A print() call site: a map with top/div, or a value of `value_type`."""
 
@@ -66,6 +75,7 @@ class CompileContext:
     reporter: Reporter = field(default_factory=Reporter)
     instances: list[ProbeInstance] = field(default_factory=list)
     maps: dict[str, MapInfo] = field(default_factory=dict)
+    map_decls: dict[str, MapDecl] = field(default_factory=dict)
     # Call sites by id(Call node): the printf format index, or the print-site index.
     printf_ids: dict[int, int] = field(default_factory=dict)
     printf_sites: list[PrintfSite] = field(default_factory=list)

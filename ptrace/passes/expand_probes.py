@@ -39,15 +39,27 @@ SYSCALL_DISPATCH_MIN = 8
 
 
 def expand_probes(ctx: CompileContext) -> None:
+    # A probe that does not exist: an error by default; with missing_probes
+    # = warn or ignore it is left out (if something else remains to attach).
+    missing = ctx.reporter if ctx.options.missing_probes == "error" else Reporter()
     for probe in ctx.program.probes:
         uses_args = any(isinstance(node, n.Identifier) and node.name == "args"
                         for node in walk(probe))
         for point in probe.attach_points:
-            attaches = _expand(point, ctx.machine, ctx.reporter)
+            attaches = _expand(point, ctx.machine, ctx.reporter, missing)
             if not uses_args:
                 attaches = _dispatch_syscalls(point, attaches, ctx.machine)
             for attach in attaches:
                 ctx.instances.append(ProbeInstance(probe, attach, len(ctx.instances)))
+    if missing is ctx.reporter:
+        return
+    if ctx.options.missing_probes == "warn":
+        for d in missing.diagnostics:
+            ctx.reporter.warning(d.message, d.span, *d.hints)
+    if not ctx.instances and missing.diagnostics:
+        first = missing.diagnostics[0]
+        ctx.reporter.error("none of the script's probes exist on this machine", first.span,
+                           first.message)
 
 
 def _dispatch_syscalls(point: n.AttachPoint, attaches: list[Attach],
@@ -72,7 +84,10 @@ def _dispatch_syscalls(point: n.AttachPoint, attaches: list[Attach],
     return out + attaches
 
 
-def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter) -> list[Attach]:
+def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
+            missing: Reporter) -> list[Attach]:
+    """The attach targets of one attach point. Malformed points are reported to
+    `reporter`; well-formed ones that match nothing on this machine to `missing`."""
     text = point.text
     if text in ("BEGIN", "begin"):
         return [Attach("begin", "BEGIN")]
@@ -82,7 +97,7 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter) -> list[
     provider = PROVIDER_ALIASES.get(provider, provider)
     parts = rest.split(":")
     if provider == "tracepoint":
-        return _tracepoints(point, parts, machine, reporter)
+        return _tracepoints(point, parts, machine, reporter, missing)
     if provider in ("interval", "profile"):
         attach = _timer(point, provider, parts, reporter)
         return [attach] if attach else []
@@ -97,7 +112,7 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter) -> list[
 
 
 def _tracepoints(point: n.AttachPoint, parts: list[str], machine: Machine,
-                 reporter: Reporter) -> list[Attach]:
+                 reporter: Reporter, missing: Reporter) -> list[Attach]:
     if len(parts) != 2 or not all(parts):
         reporter.error("a tracepoint is written 'tracepoint:category:event'", point.span)
         return []
@@ -105,13 +120,13 @@ def _tracepoints(point: n.AttachPoint, parts: list[str], machine: Machine,
     matches = match_tracepoints(machine, category, event)
     if not matches:
         if "*" in point.text or "?" in point.text:
-            reporter.error(f"no tracepoint matches '{category}:{event}'", point.span)
+            missing.error(f"no tracepoint matches '{category}:{event}'", point.span)
         else:
             names = [f"{c}:{e}" for c, e in machine.tracepoints()]
             close = difflib.get_close_matches(f"{category}:{event}", names, n=3)
             hints = [f"did you mean {' or '.join(repr(c) for c in close)}?"] if close else []
-            reporter.error(f"tracepoint '{category}:{event}' does not exist", point.span,
-                           *hints)
+            missing.error(f"tracepoint '{category}:{event}' does not exist", point.span,
+                          *hints)
         return []
     return [Attach("tracepoint", f"tracepoint:{c}:{e}", category=c, event=e)
             for c, e in matches]
