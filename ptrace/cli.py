@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-q", dest="quiet", action="store_true",
                    help="quiet: do not print 'Attached N probes'")
     p.add_argument("-o", dest="output", metavar="FILE", help="write output to FILE")
+    p.add_argument("-f", dest="format", metavar="FORMAT", choices=("text", "json"),
+                   default="text", help="output format: text (default) or json")
     p.add_argument("-d", dest="dump", metavar="STAGE", choices=DUMP_STAGES, action="append",
                    help=f"print a compiler stage and exit: {', '.join(DUMP_STAGES)}")
     p.add_argument("-v", dest="verbose", action="store_true",
@@ -111,7 +113,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     out = _open_output(args.output)
     if out is None:
         return 1
-    options = RunOptions(quiet=args.quiet, dry_run=args.dry_run, verbose=args.verbose)
+    options = RunOptions(quiet=args.quiet, dry_run=args.dry_run, verbose=args.verbose,
+                         json=args.format == "json")
     try:
         return Session(program, out, sys.stderr, options).run()
     except (RuntimeFailure, LibraryMissing) as error:

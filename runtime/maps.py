@@ -7,13 +7,13 @@ aggregations are combined across CPUs here (sum of counts, min of mins, …).
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from ptrace.runtime.cpus import possible_cpus
 from ptrace.runtime.libbcc import Libraries
-from ptrace.runtime.values import Value, decode
+from ptrace.runtime.values import Value, decode, sort_key
 
 from ptrace.program import MapSpec, MapType
 from ptrace.types import types as t
@@ -70,6 +70,33 @@ class Histogram:
     @property
     def total(self) -> int:
         return sum(self.buckets.values())
+
+
+def ordered(vtype: t.Type, entries: list[Entry], top: int = 0) -> list[Entry]:
+    """A map's entries in printing order, the `top` last (largest) ones if top > 0.
+
+    count/sum/min/max and integers by value, avg/stats by average, histograms
+    by total count, other values by key; ties by key, so output is stable.
+    """
+    order: Callable[[Entry], Any]
+    if isinstance(vtype, t.Avg | t.Stats):
+        order = lambda e: (e.value.average, sort_key(e.key))  # noqa: E731
+    elif isinstance(vtype, t.Hist | t.Lhist):
+        order = lambda e: (e.value.total, sort_key(e.key))  # noqa: E731
+    elif isinstance(vtype, t.Aggregation | t.Int):
+        order = lambda e: (e.value, sort_key(e.key))  # noqa: E731
+    else:
+        order = lambda e: sort_key(e.key)  # noqa: E731
+    entries = sorted(entries, key=order)
+    return entries[-top:] if top > 0 else entries
+
+
+def divide(value: int, div: int) -> int:
+    """print()'s div: integer division toward zero (div 0: unchanged)."""
+    if div <= 0:
+        return value
+    q = abs(value) // div
+    return q if value >= 0 else -q
 
 
 def read_entries(libs: Libraries, fd: int, spec: MapSpec) -> list[Entry]:

@@ -23,9 +23,9 @@ from ptrace.runtime.cpus import possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.loader import Loaded, close_all, load
 from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_entries
+from ptrace.runtime.output import JsonOutput, Output, TextOutput
 from ptrace.runtime.printf import render
 from ptrace.runtime.ringbuf_reader import RingBuffer
-from ptrace.runtime.text_output import format_map
 from ptrace.runtime.values import decode, format_value
 
 from ptrace.program import (
@@ -45,6 +45,7 @@ HEADER = 8
 @dataclass
 class RunOptions:
     quiet: bool = False  # no "Attached N probes"
+    json: bool = False  # -f json
     dry_run: bool = False  # load but attach nothing and run nothing
     verbose: bool = False
 
@@ -56,6 +57,8 @@ class Session:
         self.out = out
         self.err = err
         self.options = options or RunOptions()
+        self.output: Output = (JsonOutput(out, self.options.quiet) if self.options.json
+                               else TextOutput(out, err, self.options.quiet))
         self.libs = libbcc.load()
         self.loaded: Loaded | None = None
         self.perf_fds: list[int] = []
@@ -97,17 +100,14 @@ class Session:
             if prog.attach.kind in ("begin", "end"):
                 continue
             self.perf_fds.extend(attach(self.libs, fd, prog.attach))
-        if not self.options.quiet:
-            count = sum(p.attach.probe_count for p in self.program.programs)
-            self.err.write(f"Attached {count} probe{'s' if count != 1 else ''}\n")
-            self.err.flush()
+        self.output.attached(sum(p.attach.probe_count for p in self.program.programs))
 
     def _event_loop(self) -> None:
         assert self.ringbuf is not None
         next_lost_check = time.monotonic() + LOST_CHECK_S
         while not self.stopping:
             self.ringbuf.poll(POLL_MS)
-            self.out.flush()
+            self.output.flush()
             if time.monotonic() >= next_lost_check:
                 self._report_lost()
                 next_lost_check = time.monotonic() + LOST_CHECK_S
@@ -135,15 +135,15 @@ class Session:
                 raise RuntimeFailure(f"cannot run the {prog.attach.probe} probe: "
                                      f"{_strerror(libbcc.errno())}")
             self.ringbuf.consume()
-            self.out.flush()
+            self.output.flush()
 
     def _finish(self) -> None:
         """Print what the run gathered: the maps, and any limits that were hit."""
         if self.program.print_maps_on_exit:
-            self.out.write("\n\n")
+            self.output.maps_at_exit()
             for index in self.program.user_maps:
-                self.out.write(self._map_text(index))
-        self.out.flush()
+                self._print_map(index)
+        self.output.flush()
         self._report_lost(final=True)
         self._report_full_maps()
 
@@ -169,11 +169,11 @@ class Session:
             self.stopping = self.exited = True
         elif kind == EventKind.PRINT_MAP:
             spec = self.program.print_sites[site]
-            self.out.write(self._map_text(spec.map_index, spec.top, spec.div))
+            self._print_map(spec.map_index, spec.top, spec.div)
         elif kind == EventKind.PRINT_VALUE:
             arg = self.program.print_sites[site].value
             assert arg is not None
-            self.out.write(format_value(decode(record, arg.offset, arg.type), arg.type) + "\n")
+            self.output.value(decode(record, arg.offset, arg.type), arg.type)
         elif kind == EventKind.CLEAR:
             self._clear(site, zero=False)
         elif kind == EventKind.ZERO:
@@ -189,17 +189,17 @@ class Session:
                 args.append(int(value))
             else:
                 args.append(format_value(value, arg.type))
-        self.out.write(render(fmt.segments, args))
+        self.output.printf(render(fmt.segments, args))
 
     # ---- maps ----
-    def _map_text(self, index: int, top: int = 0, div: int = 0) -> str:
+    def _print_map(self, index: int, top: int = 0, div: int = 0) -> None:
+        """Print a map now, unless it is empty."""
         assert self.loaded is not None
         spec = self.program.maps[index]
         assert spec.value_type is not None
         entries = read_entries(self.libs, self.loaded.map_fds[index], spec)
-        if not entries:
-            return ""
-        return format_map(spec.name, spec.key_type, spec.value_type, entries, top, div)
+        if entries:
+            self.output.map(spec.name, spec.key_type, spec.value_type, entries, top, div)
 
     def _clear(self, index: int, zero: bool) -> None:
         assert self.loaded is not None
@@ -236,8 +236,8 @@ class Session:
     def _report_lost(self, final: bool = False) -> None:
         lost = self._counter(COUNTER_LOST_EVENTS)
         if lost > self.lost_reported:
-            self.out.write(f"Lost {lost - self.lost_reported} events\n")
-            self.out.flush()
+            self.output.lost_events(lost - self.lost_reported)
+            self.output.flush()
             self.lost_reported = lost
         if final and lost:
             self.err.write(f"WARNING: Total lost event count: {lost}\n")

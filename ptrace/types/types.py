@@ -246,8 +246,10 @@ class Hist(Aggregation):
     def function(self) -> str:
         return "hist"
 
-    def bounds(self, bucket: int) -> tuple[int, int]:
-        """[low, high) of a non-negative bucket (bucket >= 1)."""
+    def bounds(self, bucket: int) -> tuple[int | None, int | None]:
+        """[low, high) of a bucket; None for the open end of bucket 0 (negatives)."""
+        if bucket == 0:
+            return None, 0
         exact = 2 << self.bits
         if bucket - 1 < exact:
             return bucket - 1, bucket
@@ -267,6 +269,20 @@ class Lhist(Aggregation):
     @property
     def function(self) -> str:
         return "lhist"
+
+    @property
+    def buckets(self) -> int:
+        """Buckets between min and max; bucket 0 is below min, buckets + 1 at or above max."""
+        return -(-(self.max - self.min) // self.step)
+
+    def bounds(self, bucket: int) -> tuple[int | None, int | None]:
+        """[low, high) of a bucket; None for an open end (below min, at or above max)."""
+        if bucket == 0:
+            return None, self.min
+        if bucket > self.buckets:
+            return self.max, None
+        low = self.min + (bucket - 1) * self.step
+        return low, min(low + self.step, self.max)
 
 
 def merge(a: Type, b: Type) -> Type | None:

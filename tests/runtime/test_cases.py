@@ -21,6 +21,8 @@ from tests.runtime.casefile import Case, parse_cases
 CASES_DIR = Path(__file__).parent / "cases"
 ALL_CASES = [case for path in sorted(CASES_DIR.glob("*.case")) for case in parse_cases(path)]
 ATTACHED = re.compile(r"^Attached \d+ probes?$")
+# With -f json, attaching is announced by a record on stdout (kept in the output).
+ATTACHED_JSON = re.compile(r'^\{"type": "attached_probes"')
 # bpftrace 0.17 says "Attaching N probes..." on stdout, before it has attached.
 BPFTRACE_ATTACHING = re.compile(r"^Attaching \d+ probes?\.\.\.$")
 BPFTRACE_SETTLE_S = 1.5
@@ -89,6 +91,8 @@ def run_case(case: Case, ptrace_exe: list[str], triggers: Path,
                     attached.set()
                     if bpftrace:
                         continue
+                if ATTACHED_JSON.match(line):
+                    attached.set()
                 lines[name].append(line)
             attached.set()
 

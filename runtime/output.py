@@ -1,0 +1,144 @@
+"""Where a run's results go: text as bpftrace prints it, or JSON lines (-f json).
+
+The session calls one `Output`; each format decides how a printf, a map, a
+value or a count of lost events looks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol, TextIO
+
+from ptrace.runtime.maps import Entry, Histogram, Stats, divide, ordered
+from ptrace.runtime.text_output import format_map
+from ptrace.runtime.values import Value, format_value
+
+from ptrace.types import types as t
+
+
+class Output(Protocol):
+    def attached(self, probes: int) -> None: ...
+    def printf(self, text: str) -> None: ...
+    def maps_at_exit(self) -> None:
+        """Before the maps printed when the program ends."""
+        ...
+    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
+            top: int = 0, div: int = 0) -> None: ...
+    def value(self, value: Value, vtype: t.Type) -> None: ...
+    def lost_events(self, count: int) -> None: ...
+    def flush(self) -> None: ...
+
+
+class TextOutput:
+    def __init__(self, out: TextIO, err: TextIO, quiet: bool = False):
+        self.out, self.err, self.quiet = out, err, quiet
+
+    def attached(self, probes: int) -> None:
+        if not self.quiet:
+            self.err.write(f"Attached {probes} probe{'s' if probes != 1 else ''}\n")
+            self.err.flush()
+
+    def printf(self, text: str) -> None:
+        self.out.write(text)
+
+    def maps_at_exit(self) -> None:
+        self.out.write("\n\n")
+
+    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
+            top: int = 0, div: int = 0) -> None:
+        self.out.write(format_map(name, ktype, vtype, entries, top, div))
+
+    def value(self, value: Value, vtype: t.Type) -> None:
+        self.out.write(format_value(value, vtype) + "\n")
+
+    def lost_events(self, count: int) -> None:
+        self.out.write(f"Lost {count} events\n")
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+class JsonOutput:
+    """One JSON object per line: {"type": …, "data": …}, as bpftrace's -f json."""
+
+    def __init__(self, out: TextIO, quiet: bool = False):
+        self.out, self.quiet = out, quiet
+
+    def _emit(self, kind: str, data: Any) -> None:
+        self.out.write(json.dumps({"type": kind, "data": data}, ensure_ascii=False) + "\n")
+
+    def attached(self, probes: int) -> None:
+        if not self.quiet:
+            self._emit("attached_probes", {"probes": probes})
+
+    def printf(self, text: str) -> None:
+        self._emit("printf", text)
+
+    def maps_at_exit(self) -> None:
+        pass
+
+    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
+            top: int = 0, div: int = 0) -> None:
+        kind = "hist" if isinstance(vtype, t.Hist | t.Lhist) else \
+            "stats" if isinstance(vtype, t.Stats) else "map"
+        rows = ordered(vtype, entries, top)
+        if ktype is None:
+            data = _json_result(rows[0].value, vtype, div)
+        else:
+            data = {_json_key(e.key, ktype): _json_result(e.value, vtype, div) for e in rows}
+        self._emit(kind, {name: data})
+
+    def value(self, value: Value, vtype: t.Type) -> None:
+        self._emit("value", _json_value(value, vtype))
+
+    def lost_events(self, count: int) -> None:
+        self._emit("lost_events", {"events": count})
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _json_result(value: Any, vtype: t.Type, div: int) -> Any:
+    if isinstance(value, Histogram):
+        assert isinstance(vtype, t.Hist | t.Lhist)
+        return _json_buckets(value, vtype)
+    if isinstance(value, Stats):
+        if isinstance(vtype, t.Stats):
+            return {"count": value.count, "average": divide(value.average, div),
+                    "total": divide(value.total, div)}
+        return divide(value.average, div)
+    if isinstance(vtype, t.Aggregation | t.Int):
+        return divide(value, div)
+    return _json_value(value, vtype)
+
+
+def _json_buckets(hist: Histogram, vtype: t.Hist | t.Lhist) -> list[dict[str, int]]:
+    """Buckets as closed intervals, from the first to the last non-empty one."""
+    used = [b for b, c in hist.buckets.items() if c]
+    rows: list[dict[str, int]] = []
+    for bucket in range(min(used), max(used) + 1) if used else ():
+        low, high = vtype.bounds(bucket)
+        row: dict[str, int] = {}
+        if low is not None:
+            row["min"] = low
+        if high is not None:
+            row["max"] = high - 1
+        row["count"] = hist.buckets.get(bucket, 0)
+        rows.append(row)
+    return rows
+
+
+def _json_value(value: Value, vtype: t.Type) -> Any:
+    if isinstance(vtype, t.Tuple):
+        return [_json_value(v, e) for v, e in zip(value, vtype.elements, strict=True)]
+    if isinstance(vtype, t.Record):
+        return {n: _json_value(v, e) for n, v, e in zip(vtype.names, value, vtype.elements,
+                                                         strict=True)}
+    return value
+
+
+def _json_key(key: Value, ktype: t.Type) -> str:
+    """Map keys are strings; tuple keys join their elements with commas."""
+    if isinstance(ktype, t.Tuple):
+        return ",".join(_json_key(k, e) for k, e in zip(key, ktype.elements, strict=True))
+    return format_value(key, ktype)
