@@ -16,12 +16,14 @@ from ptrace.passes.allocate_resources import Resources, allocate_resources
 from ptrace.passes.apply_config import apply_config
 from ptrace.passes.check_types import check_types
 from ptrace.passes.context import CompileContext
+from ptrace.passes.expand_macros import expand_macros
 from ptrace.passes.expand_probes import expand_probes
 from ptrace.program import CompiledProgram, PrintfFormat
 
 # The passes between parsing and codegen, in order. The driver stops after
 # the first pass that reports an error.
 PASSES: tuple[Callable[[CompileContext], None], ...] = (
+    expand_macros,
     apply_config,
     expand_probes,
     check_types,

@@ -180,6 +180,15 @@ class Stmt(Node):
 @dataclass(frozen=True, slots=True, eq=False)
 class Block(Stmt):
     stmts: tuple[Stmt, ...]
+    # The last statement is an expression with no ';' after it: the block's
+    # value when the block is used as an expression.
+    ends_in_value: bool = False
+
+    @property
+    def value(self) -> Expr | None:
+        if self.ends_in_value and self.stmts and isinstance(self.stmts[-1], ExprStmt):
+            return self.stmts[-1].expr
+        return None
 
 
 @dataclass(frozen=True, slots=True, eq=False)

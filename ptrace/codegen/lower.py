@@ -8,6 +8,7 @@ and copied into events byte for byte).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -26,6 +27,10 @@ from ptrace.types import types as t
 HEADER_SIZE = 8  # every event starts with u32 kind, u32 site id
 # x86_64 `struct pt_regs`: the syscall number (orig_ax) follows 15 registers.
 PT_REGS_ORIG_AX = 120
+
+
+# A branch of a conditional: produces its value and type when called.
+Branch = Callable[[], tuple[ir.Value, t.Type]]
 
 
 @dataclass
@@ -478,9 +483,11 @@ class Lowerer:
     # ---- expressions ----
     def truth(self, e: n.Expr) -> ir.Value:
         """An i1: the expression taken as a condition."""
-        value = self.expr(e)
-        etype = self.type_of(e)
-        if isinstance(etype, t.Str):
+        return self.value_truth(self.expr(e), self.type_of(e))
+
+    def value_truth(self, value: ir.Value, vtype: t.Type) -> ir.Value:
+        """An i1: non-zero integers and non-empty strings are true."""
+        if isinstance(vtype, t.Str):
             first = self.b.load(value, typ=I8)
             return self.b.icmp_unsigned("!=", first, ir.Constant(I8, 0))
         return self.b.icmp_unsigned("!=", value, i64(0))
@@ -785,34 +792,73 @@ class Lowerer:
         return phi
 
     def expr_Conditional(self, e: n.Conditional) -> ir.Value:
-        rtype = self.type_of(e)
         cond_value = self.expr(e.cond)
-        ctype = self.type_of(e.cond)
-        if isinstance(ctype, t.Str):
-            cond = self.b.icmp_unsigned("!=", self.b.load(cond_value, typ=I8),
-                                        ir.Constant(I8, 0))
-        else:
-            cond = self.b.icmp_unsigned("!=", cond_value, i64(0))
+        cond = self.value_truth(cond_value, self.type_of(e.cond))
+        then: Branch = ((lambda: (cond_value, self.type_of(e.cond))) if e.then is None else
+                        self.branch_of(e.then))
+        return self.choose(cond, then, self.branch_of(e.orelse), self.type_of(e))
+
+    def expr_IfExpr(self, e: n.IfExpr) -> ir.Value:
+        return self.if_value(e.if_, self.type_of(e))
+
+    def if_value(self, stmt: n.If, rtype: t.Type) -> ir.Value:
+        cond = self.truth(stmt.cond)
+        orelse = stmt.orelse
+        assert orelse is not None
+
+        def other() -> tuple[ir.Value, t.Type]:
+            if isinstance(orelse, n.If):
+                return self.if_value(orelse, rtype), rtype
+            return self.block_value(orelse), self.block_type(orelse)
+
+        return self.choose(cond, lambda: (self.block_value(stmt.then),
+                                          self.block_type(stmt.then)), other, rtype)
+
+    def expr_BlockExpr(self, e: n.BlockExpr) -> ir.Value:
+        return self.block_value(e.block)
+
+    def block_type(self, block: n.Block) -> t.Type:
+        return self.type_of(block.value) if block.value is not None else t.VOID
+
+    def block_value(self, block: n.Block) -> ir.Value:
+        """Run a block's statements in a scope of its own; its value is its last expression."""
+        self.scopes.append({})
+        value = block.value
+        for stmt in block.stmts[:-1] if value is not None else block.stmts:
+            if self.b.block.is_terminated:
+                break
+            self.stmt(stmt)
+        if self.b.block.is_terminated:  # after a `return`: what follows is unreachable
+            self.b.position_at_end(self.pb.block("unreachable"))
+        result = self.expr(value) if value is not None else i64(0)
+        self.scopes.pop()
+        return result
+
+    def branch_of(self, node: n.Expr) -> Branch:
+        return lambda: (self.expr(node), self.type_of(node))
+
+    def choose(self, cond: ir.Value, then: Branch, orelse: Branch, rtype: t.Type) -> ir.Value:
+        """`cond ? then() : orelse()`, each branch evaluated only when taken."""
         then_block = self.pb.block("cond.then")
         else_block = self.pb.block("cond.else")
         merge = self.pb.block("cond.end")
-        result_mem = None if rtype.is_integer else self.pb.fresh_memory(rtype.size)
+        result_mem = None if rtype.is_integer or isinstance(rtype, t.Void) else \
+            self.pb.fresh_memory(rtype.size)
         self.b.cbranch(cond, then_block, else_block)
         incoming: list[tuple[ir.Value, ir.Block]] = []
-        for block, node, value in ((then_block, e.then, cond_value),
-                                   (else_block, e.orelse, None)):
+        for block, produce in ((then_block, then), (else_block, orelse)):
             self.b.position_at_end(block)
-            branch_node = node if node is not None else e.cond
-            branch_value = value if node is None and value is not None else \
-                self.expr(branch_node)
+            value, vtype = produce()
             if result_mem is not None:
-                self.store(result_mem, 0, rtype, branch_value, self.type_of(branch_node))
-            else:
-                incoming.append((branch_value, self.b.block))
+                self.store(result_mem, 0, rtype, value, vtype)
+            elif rtype.is_integer:
+                incoming.append((value, self.b.block))
             self.b.branch(merge)
         self.b.position_at_end(merge)
         if result_mem is not None:
             return result_mem
+        if not incoming:
+            return i64(0)
         phi = self.b.phi(I64)
         for value, block in incoming:
             phi.add_incoming(value, block)

@@ -39,6 +39,9 @@ def parse(source: Source, start: str = "program") -> Any:
     node = _parse_text(source, source.text, start, reporter)
     if reporter.has_errors:
         raise CompileError(reporter.diagnostics)
+    if start == "stmts":
+        statements, _ends_in_value = node
+        return statements
     return node
 
 
@@ -221,11 +224,19 @@ class _ToAst(Transformer[Token, Any]):
 
     # ---- statements ----
     def block(self, meta: Any, children: list[Any]) -> n.Block:
-        (stmts,) = children
-        return n.Block(stmts, span=self._s(meta))
+        ((stmts, ends_in_value),) = children
+        return n.Block(stmts, ends_in_value, span=self._s(meta))
 
-    def stmts(self, meta: Any, children: list[Any]) -> tuple[n.Stmt, ...]:
-        return tuple(c for c in children if c is not None)
+    def stmts(self, meta: Any, children: list[Any]) -> tuple[tuple[n.Stmt, ...], bool]:
+        *body, last = children
+        stmts = tuple(c for c in body if c is not None)
+        if last is None:
+            return stmts, False
+        return (*stmts, last), isinstance(last, n.ExprStmt)
+
+    def last_stmt(self, meta: Any, children: list[Any]) -> n.Stmt:
+        stmt: n.Stmt = children[0]
+        return stmt
 
     def expr_stmt(self, meta: Any, children: list[Any]) -> n.ExprStmt:
         return n.ExprStmt(children[0], span=self._s(meta))

@@ -67,7 +67,9 @@ def _check_top_level(item: n.TopLevel, reporter: Reporter) -> None:
         return
     if isinstance(item, n.ConfigBlock | n.MapDecl):
         return  # apply_config
-    what = {n.MacroDef: "macros", n.CStruct: "struct and union definitions",
+    if isinstance(item, n.MacroDef):
+        return  # expand_macros
+    what = {n.CStruct: "struct and union definitions",
             n.CEnum: "enum definitions", n.CTypedef: "typedefs"}[type(item)]
     reporter.error(f"{what} are not supported yet", item.span)
 
@@ -387,12 +389,49 @@ class _Checker:
             return t.Tuple(tuple(x for x in elements if x is not None))
         if isinstance(e, n.Call):
             return self.call(e, statement)
+        if isinstance(e, n.BlockExpr | n.IfExpr):
+            vtype = self.block_value(e.block) if isinstance(e, n.BlockExpr) else \
+                self.if_value(e.if_)
+            if isinstance(vtype, t.Void) and not statement:
+                self.error("this block has no value: its last expression is followed by ';'"
+                           if isinstance(e, n.BlockExpr) else "this if has no value", e.span)
+                return None
+            return vtype
         what = {n.Record: "records", n.Sizeof: "sizeof", n.Offsetof: "offsetof",
-                n.BlockExpr: "block expressions", n.IfExpr: "if expressions",
                 n.Index: "indexing"}.get(type(e), "this expression")
         verb = "is" if what in ("sizeof", "offsetof", "indexing") else "are"
         self.error(f"{what} {verb} not supported yet", e.span)
         return None
+
+    def block_value(self, block: n.Block) -> t.Type | None:
+        """Check a block used as an expression; its type is its last expression's."""
+        self.scopes.append({})
+        value = block.value
+        for stmt in block.stmts[:-1] if value is not None else block.stmts:
+            self.stmt(stmt)
+        result = self.expr(value) if value is not None else t.VOID
+        self.scopes.pop()
+        return result
+
+    def if_value(self, stmt: n.If) -> t.Type | None:
+        self._condition(stmt.cond)
+        then = self.block_value(stmt.then)
+        if stmt.orelse is None:
+            if not isinstance(then, t.Void):
+                self.error("an if with a value needs an else", stmt.span)
+                return None
+            return t.VOID
+        orelse = self.if_value(stmt.orelse) if isinstance(stmt.orelse, n.If) else \
+            self.block_value(stmt.orelse)
+        if then is None or orelse is None:
+            return None
+        if isinstance(then, t.Void) or isinstance(orelse, t.Void):
+            return t.VOID
+        merged = t.merge(then, orelse)
+        if merged is None:
+            self.error(f"the branches of this if have different types: {then} and {orelse}",
+                       stmt.span)
+        return merged
 
     def identifier(self, e: n.Identifier) -> t.Type | None:
         builtin = BUILTINS.get(e.name)
