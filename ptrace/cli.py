@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"print a compiler stage and exit: {', '.join(DUMP_STAGES)}")
     p.add_argument("-v", dest="verbose", action="store_true",
                    help="verbose: the whole verifier log when loading fails")
+    p.add_argument("--unsafe", action="store_true",
+                   help="allow actions that change the system: system(), signal()")
     p.add_argument("--dry-run", action="store_true",
                    help="compile and load into the kernel, but attach and run nothing")
     p.add_argument("-V", "--version", action="version", version=f"ptrace v{__version__}")
@@ -87,7 +89,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     from ptrace.compile import compile
 
     try:
-        compile_options = from_environment(Options(params=params))
+        compile_options = from_environment(Options(params=params, unsafe=args.unsafe))
     except SettingError as error:
         print(f"ptrace: error: {error}", file=sys.stderr)
         return 1

@@ -77,5 +77,5 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
 
 
 def _printf_formats(ctx: CompileContext, resources: Resources) -> list[PrintfFormat]:
-    return [PrintfFormat(site.segments, layout.args)
+    return [PrintfFormat(site.kind, site.segments, layout.args, site.location, site.context)
             for site, layout in zip(ctx.printf_sites, resources.printf_layouts, strict=True)]

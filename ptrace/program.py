@@ -101,10 +101,14 @@ class EventArg:
 
 @dataclass(frozen=True, slots=True)
 class PrintfFormat:
-    """A printf call site: its parsed format and where each argument lies in the record."""
+    """A call site with a format (printf, errorf, warnf, system, time): its parsed
+    format and where each argument lies in the record."""
 
+    kind: str
     segments: tuple[str | Conversion, ...]
     args: tuple[EventArg, ...]
+    location: str = ""
+    context: str = ""
 
 
 @dataclass(frozen=True, slots=True)

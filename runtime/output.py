@@ -26,6 +26,10 @@ class Output(Protocol):
             top: int = 0, div: int = 0) -> None: ...
     def value(self, value: Value, vtype: t.Type) -> None: ...
     def lost_events(self, count: int) -> None: ...
+    def time(self, text: str) -> None: ...
+    def message(self, kind: str, text: str, location: str, context: str) -> None:
+        """errorf() or warnf(): the message, where the call is, its marked line."""
+        ...
     def flush(self) -> None: ...
 
 
@@ -53,6 +57,15 @@ class TextOutput:
 
     def lost_events(self, count: int) -> None:
         self.out.write(f"Lost {count} events\n")
+
+    def time(self, text: str) -> None:
+        self.out.write(text)
+
+    def message(self, kind: str, text: str, location: str, context: str) -> None:
+        self.out.flush()
+        word = "error" if kind == "errorf" else "warning"
+        self.err.write(f"{location}: {word}: {text.rstrip(chr(10))}\n{context}\n")
+        self.err.flush()
 
     def flush(self) -> None:
         self.out.flush()
@@ -94,6 +107,12 @@ class JsonOutput:
     def lost_events(self, count: int) -> None:
         self._emit("lost_events", {"events": count})
 
+    def time(self, text: str) -> None:
+        self._emit("time", text)
+
+    def message(self, kind: str, text: str, location: str, context: str) -> None:
+        self._emit(kind, {"message": text, "location": location})
+
     def flush(self) -> None:
         self.out.flush()
 
@@ -129,6 +148,8 @@ def _json_buckets(hist: Histogram, vtype: t.Hist | t.Lhist) -> list[dict[str, in
 
 
 def _json_value(value: Value, vtype: t.Type) -> Any:
+    if isinstance(vtype, t.Formatted):
+        return format_value(value, vtype)
     if isinstance(vtype, t.Tuple):
         return [_json_value(v, e) for v, e in zip(value, vtype.elements, strict=True)]
     if isinstance(vtype, t.Record):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -180,7 +181,13 @@ class Session:
             self._clear(site, zero=True)
 
     def _printf(self, site: int, record: bytes) -> None:
+        """A formatted call: printf, errorf, warnf, system or time."""
         fmt = self.program.printf_formats[site]
+        if fmt.kind == "time":
+            (text,) = fmt.segments
+            assert isinstance(text, str)
+            self.output.time(time.strftime(text))
+            return
         args: list[int | str] = []
         conversions = [s for s in fmt.segments if not isinstance(s, str)]
         for conv, arg in zip(conversions, fmt.args, strict=True):
@@ -189,7 +196,17 @@ class Session:
                 args.append(int(value))
             else:
                 args.append(format_value(value, arg.type))
-        self.output.printf(render(fmt.segments, args))
+        text = render(fmt.segments, args)
+        if fmt.kind == "printf":
+            self.output.printf(text)
+        elif fmt.kind == "system":
+            self.output.flush()
+            ran = subprocess.run(text, shell=True, capture_output=True, text=True,
+                                 errors="surrogateescape", check=False)
+            self.output.printf(ran.stdout)
+            self.err.write(ran.stderr)
+        else:
+            self.output.message(fmt.kind, text, fmt.location, fmt.context)
 
     # ---- maps ----
     def _print_map(self, index: int, top: int = 0, div: int = 0) -> None:

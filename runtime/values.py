@@ -6,6 +6,8 @@ bool and pointer, strings in fixed buffers, tuples field after field.
 
 from __future__ import annotations
 
+import os
+import time
 from typing import Any
 
 from ptrace.types import types as t
@@ -21,6 +23,8 @@ def decode(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
         return data[offset] != 0
     if isinstance(vtype, t.Pointer):
         return int.from_bytes(data[offset:offset + 8], "little")
+    if isinstance(vtype, t.Formatted):
+        return int.from_bytes(data[offset:offset + 8], "little", signed=True)
     if isinstance(vtype, t.Str):
         return decode_str(bytes(data[offset:offset + vtype.capacity]))
     if isinstance(vtype, t.Tuple | t.Record):
@@ -43,6 +47,8 @@ def format_value(value: Value, vtype: t.Type) -> str:
         return "true" if value else "false"
     if isinstance(vtype, t.Pointer):
         return f"0x{value:x}"
+    if isinstance(vtype, t.Formatted):
+        return format_special(value, vtype)
     if isinstance(vtype, t.Str):
         return str(value)
     if isinstance(vtype, t.Tuple):
@@ -71,3 +77,17 @@ def sort_key(value: Value) -> Any:
     if isinstance(value, bool | int):
         return (0, int(value), "")
     return (1, 0, str(value))
+
+
+def format_special(value: int, vtype: t.Formatted) -> str:
+    """strerror(e) as the error's text; strftime(fmt, ns since boot) as a local time."""
+    if vtype.kind == "strerror":
+        return os.strerror(abs(value))
+    seconds, nanos = divmod(value + _boot_epoch_ns(), 10**9)
+    fmt = vtype.fmt.replace("%f", f"{nanos // 1000:06d}")
+    return time.strftime(fmt, time.localtime(seconds))
+
+
+def _boot_epoch_ns() -> int:
+    """The wall-clock time of the monotonic clock's zero (what nsecs counts from)."""
+    return time.time_ns() - time.monotonic_ns()

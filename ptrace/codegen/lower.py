@@ -227,7 +227,7 @@ class Lowerer:
         vtype = var.type
         if stmt.value is not None:
             self.store(var.ptr, 0, vtype, self.expr(stmt.value), self.type_of(stmt.value))
-        elif not vtype.is_integer:
+        elif not vtype.in_register:
             self.pb.memset(var.ptr, vtype.size)
         else:
             self.pb.store64(i64(0), var.ptr)
@@ -263,7 +263,7 @@ class Lowerer:
     def store(self, dst: ir.Value, offset: int, dtype: t.Type, value: ir.Value,
               vtype: t.Type) -> None:
         """Write `value` (of type vtype) into memory laid out as dtype."""
-        if dtype.is_integer:
+        if dtype.in_register:
             self.pb.store64(value, dst, offset)
             return
         if isinstance(dtype, t.Str) and isinstance(vtype, t.Str):
@@ -272,7 +272,7 @@ class Lowerer:
             if dtype.size > size:
                 self.pb.memset(self.pb.offset(dst, offset + size), dtype.size - size)
             return
-        if isinstance(dtype, t.Tuple) and isinstance(vtype, t.Tuple):
+        if isinstance(dtype, t.Tuple | t.Record) and isinstance(vtype, t.Tuple | t.Record):
             if dtype == vtype:
                 self.pb.memcpy(self.pb.offset(dst, offset), value, dtype.size)
                 return
@@ -284,13 +284,13 @@ class Lowerer:
         raise AssertionError(f"cannot store {vtype} as {dtype}")
 
     def load_element(self, ptr: ir.Value, offset: int, etype: t.Type) -> ir.Value:
-        if etype.is_integer:
+        if etype.in_register:
             return self.pb.load64(ptr, offset)
         return self.pb.offset(ptr, offset)
 
     def materialize(self, value: ir.Value, vtype: t.Type) -> ir.Value:
         """A pointer to `value` in memory (a fresh copy for integers)."""
-        if vtype.is_integer:
+        if vtype.in_register:
             mem = self.pb.fresh_memory(8)
             self.pb.store64(value, mem)
             return mem
@@ -327,7 +327,7 @@ class Lowerer:
         info = self.ctx.maps[access.name]
         key = self.map_key(access)
         found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
-        if info.value.is_integer:
+        if info.value.in_register:
             then, orelse, merge = self.pb.if_nonnull(found, "read")
             self.b.position_at_end(then)
             loaded = self.pb.load64(found)
@@ -509,7 +509,7 @@ class Lowerer:
     def expr_Variable(self, e: n.Variable) -> ir.Value:
         var = self.lookup(e.name)
         assert var is not None, e.name
-        if var.type.is_integer:
+        if var.type.in_register:
             return self.pb.load64(var.ptr)
         return var.ptr
 
@@ -527,10 +527,17 @@ class Lowerer:
         return self.map_read(e)
 
     def expr_Tuple(self, e: n.Tuple) -> ir.Value:
+        return self.aggregate_value(e, e.elements)
+
+    def expr_Record(self, e: n.Record) -> ir.Value:
+        return self.aggregate_value(e, tuple(f.value for f in e.fields))
+
+    def aggregate_value(self, e: n.Expr, elements: tuple[n.Expr, ...]) -> ir.Value:
+        """A tuple or record: its elements laid out one after another."""
         ttype = self.type_of(e)
-        assert isinstance(ttype, t.Tuple)
+        assert isinstance(ttype, t.Tuple | t.Record)
         mem = self.pb.fresh_memory(ttype.size)
-        for element, etype, off in zip(e.elements, ttype.elements, ttype.offsets, strict=True):
+        for element, etype, off in zip(elements, ttype.elements, ttype.offsets, strict=True):
             self.store(mem, off, etype, self.expr(element), self.type_of(element))
         return mem
 
@@ -538,8 +545,8 @@ class Lowerer:
         if isinstance(e.base, n.Identifier) and e.base.name == "args":
             return self.tracepoint_arg(e)
         base_type = self.type_of(e.base)
-        assert isinstance(base_type, t.Tuple)
-        index = int(e.name)
+        assert isinstance(base_type, t.Tuple | t.Record)
+        index = int(e.name) if isinstance(base_type, t.Tuple) else base_type.names.index(e.name)
         return self.load_element(self.expr(e.base), base_type.offsets[index],
                                  base_type.elements[index])
 
@@ -779,6 +786,7 @@ class Lowerer:
         lc = b.load(b.gep(lptr, [index], source_etype=I8), typ=I8)
         rc = b.load(b.gep(rptr, [index], source_etype=I8), typ=I8)
         differ = b.icmp_unsigned("!=", lc, rc)
+        same = b.not_(differ)
         ended = b.icmp_unsigned("==", lc, ir.Constant(I8, 0))
         b.cbranch(b.or_(differ, ended), done, step)
         b.position_at_end(step)
@@ -787,7 +795,7 @@ class Lowerer:
         b.cbranch(b.icmp_unsigned("<", following, i64(limit)), loop, done)
         b.position_at_end(done)
         phi = b.phi(ir.IntType(1))
-        phi.add_incoming(b.not_(differ), loop)
+        phi.add_incoming(same, loop)
         phi.add_incoming(ir.Constant(ir.IntType(1), 1), step)
         return phi
 
@@ -842,7 +850,7 @@ class Lowerer:
         then_block = self.pb.block("cond.then")
         else_block = self.pb.block("cond.else")
         merge = self.pb.block("cond.end")
-        result_mem = None if rtype.is_integer or isinstance(rtype, t.Void) else \
+        result_mem = None if rtype.in_register or isinstance(rtype, t.Void) else \
             self.pb.fresh_memory(rtype.size)
         self.b.cbranch(cond, then_block, else_block)
         incoming: list[tuple[ir.Value, ir.Block]] = []
@@ -851,7 +859,7 @@ class Lowerer:
             value, vtype = produce()
             if result_mem is not None:
                 self.store(result_mem, 0, rtype, value, vtype)
-            elif rtype.is_integer:
+            elif rtype.in_register:
                 incoming.append((value, self.b.block))
             self.b.branch(merge)
         self.b.position_at_end(merge)
@@ -877,6 +885,112 @@ class Lowerer:
         fields = [(arg.offset, arg.type, value, self.type_of(node))
                   for arg, value, node in zip(layout.args, values, e.args[1:], strict=True)]
         self.emit_event(EventKind.PRINTF, site, layout.size, fields)
+        return i64(0)
+
+    call_errorf = call_printf
+    call_warnf = call_printf
+    call_system = call_printf
+    call_time = call_printf
+
+    def call_strlen(self, e: n.Call) -> ir.Value:
+        """Bytes before the first NUL (at most the string's capacity)."""
+        stype = self.type_of(e.args[0])
+        assert isinstance(stype, t.Str)
+        ptr = self.expr(e.args[0])
+        b = self.b
+        start = b.block
+        loop, step, done = (self.pb.block(f"strlen.{x}") for x in ("loop", "step", "done"))
+        b.branch(loop)
+        b.position_at_end(loop)
+        index = b.phi(I64)
+        index.add_incoming(i64(0), start)
+        byte = b.load(b.gep(ptr, [index], source_etype=I8), typ=I8)
+        b.cbranch(b.icmp_unsigned("==", byte, ir.Constant(I8, 0)), done, step)
+        b.position_at_end(step)
+        following = b.add(index, i64(1))
+        index.add_incoming(following, step)
+        b.cbranch(b.icmp_unsigned("<", following, i64(stype.capacity)), loop, done)
+        b.position_at_end(done)
+        length = b.phi(I64)
+        length.add_incoming(index, loop)
+        length.add_incoming(following, step)
+        return length
+
+    def call_strncmp(self, e: n.Call) -> ir.Value:
+        """0 when the strings agree in their first n bytes (up to a NUL), else 1."""
+        left, right, size = e.args
+        ltype, rtype = self.type_of(left), self.type_of(right)
+        assert isinstance(ltype, t.Str) and isinstance(rtype, t.Str)
+        assert isinstance(size, n.Integer)
+        lptr, rptr = self.expr(left), self.expr(right)
+        limit = min(size.value, ltype.capacity, rtype.capacity)
+        if limit == 0:
+            return i64(0)
+        equal = self.bytes_equal(lptr, rptr, limit)
+        return self.b.zext(self.b.not_(equal), I64)
+
+    def call_strcontains(self, e: n.Call) -> ir.Value:
+        """Whether a literal appears in a string: tried at each position up to its NUL."""
+        haystack, needle = e.args
+        htype = self.type_of(haystack)
+        assert isinstance(htype, t.Str) and isinstance(needle, n.String)
+        text = needle.value.encode("latin-1")
+        if not text:
+            return i64(1)
+        last_start = htype.capacity - len(text)
+        if last_start < 0:
+            return i64(0)
+        ptr = self.expr(haystack)
+        b = self.b
+        start = b.block
+        loop, step, done = (self.pb.block(f"strcontains.{x}") for x in ("loop", "step", "done"))
+        b.branch(loop)
+        b.position_at_end(loop)
+        index = b.phi(I64)
+        index.add_incoming(i64(0), start)
+        here = b.gep(ptr, [index], source_etype=I8)
+        ended = b.icmp_unsigned("==", b.load(here, typ=I8), ir.Constant(I8, 0))
+        match: ir.Value = ir.Constant(ir.IntType(1), 1)
+        for offset, char in enumerate(text):
+            byte = b.load(b.gep(here, [i64(offset)], source_etype=I8), typ=I8)
+            match = b.and_(match, b.icmp_unsigned("==", byte, ir.Constant(I8, char)))
+        b.cbranch(b.or_(match, ended), done, step)
+        b.position_at_end(step)
+        following = b.add(index, i64(1))
+        index.add_incoming(following, step)
+        b.cbranch(b.icmp_unsigned("<=", following, i64(last_start)), loop, done)
+        b.position_at_end(done)
+        found = b.phi(ir.IntType(1))
+        found.add_incoming(match, loop)
+        found.add_incoming(ir.Constant(ir.IntType(1), 0), step)
+        return b.zext(found, I64)
+
+    def call_bswap(self, e: n.Call) -> ir.Value:
+        value = self.expr(e.args[0])
+        rtype = self.type_of(e)
+        bits = rtype.bits if isinstance(rtype, t.Int) else 64
+        if bits == 8:
+            return self.b.and_(value, i64(0xFF))
+        width = ir.IntType(bits)
+        fn = self.pb.module.declare_intrinsic("llvm.bswap", [width])
+        swapped = self.b.call(fn, [self.b.trunc(value, width) if bits < 64 else value])
+        return self.b.zext(swapped, I64) if bits < 64 else swapped
+
+    def call_strerror(self, e: n.Call) -> ir.Value:
+        return self.expr(e.args[0])
+
+    def call_strftime(self, e: n.Call) -> ir.Value:
+        return self.expr(e.args[1])
+
+    def call_has_key(self, e: n.Call) -> ir.Value:
+        target = self.ctx.delete_targets[id(e)]
+        info = self.ctx.maps[target.name]
+        key = self.map_key(target)
+        found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
+        return self.b.zext(self.b.icmp_unsigned("!=", found, ir.Constant(PTR, None)), I64)
+
+    def call_signal(self, e: n.Call) -> ir.Value:
+        self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.ctx.signal_numbers[id(e)])])
         return i64(0)
 
     def call_print(self, e: n.Call) -> ir.Value:

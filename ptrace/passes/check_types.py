@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import difflib
 import re
+import signal as signal_module
 
 from ptrace.ast import nodes as n
-from ptrace.diagnostics import Reporter, Span
+from ptrace.diagnostics import Diagnostic, Reporter, Severity, Span, render
 from ptrace.options import param_integer
 from ptrace.passes.context import CompileContext, MapInfo, PrintCall, PrintfSite, ProbeInstance
 from ptrace.printf_format import FormatError, parse_format
@@ -30,14 +31,14 @@ SIGNED_C_TYPES = frozenset({"int", "long", "short", "long long", "signed", "sign
                             "key_serial_t", "int32_t", "int64_t"})
 AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
 LATER_FUNCTIONS = frozenset({
-    "time", "strftime", "join", "ksym", "usym", "kaddr", "uaddr", "reg", "cat", "system",
-    "signal", "override", "strncmp", "strcontains", "strlen", "ntop", "pton", "macaddr",
-    "cgroupid", "cgroup_path", "path", "bswap", "strerror", "kptr", "uptr", "len", "has_key",
-    "buf", "errorf", "warnf", "kstack", "ustack", "sizeof", "unwatch", "debugf",
-    "percpu_kaddr", "skboutput", "socket_cookie", "offsetof", "print_map",
+    "join", "ksym", "usym", "kaddr", "uaddr", "reg", "cat", "override", "ntop", "pton",
+    "macaddr", "cgroupid", "cgroup_path", "path", "kptr", "uptr", "len", "buf", "kstack",
+    "ustack", "sizeof", "unwatch", "debugf", "percpu_kaddr", "skboutput", "socket_cookie",
+    "offsetof", "print_map",
 })
 FUNCTIONS = frozenset({"printf", "print", "exit", "delete", "clear", "zero", "str",
-                       *AGGREGATIONS})
+                       "errorf", "warnf", "system", "time", "strlen", "strncmp", "strcontains",
+                       "bswap", "strerror", "strftime", "has_key", "signal", *AGGREGATIONS})
 _INT_CONVERSION_MAX = {"hh": 8, "h": 16}
 
 
@@ -387,6 +388,8 @@ class _Checker:
                     self.error(f"{xt} cannot be part of a tuple", x.span)
                     return None
             return t.Tuple(tuple(x for x in elements if x is not None))
+        if isinstance(e, n.Record):
+            return self.record(e)
         if isinstance(e, n.Call):
             return self.call(e, statement)
         if isinstance(e, n.BlockExpr | n.IfExpr):
@@ -397,11 +400,26 @@ class _Checker:
                            if isinstance(e, n.BlockExpr) else "this if has no value", e.span)
                 return None
             return vtype
-        what = {n.Record: "records", n.Sizeof: "sizeof", n.Offsetof: "offsetof",
+        what = {n.Sizeof: "sizeof", n.Offsetof: "offsetof",
                 n.Index: "indexing"}.get(type(e), "this expression")
         verb = "is" if what in ("sizeof", "offsetof", "indexing") else "are"
         self.error(f"{what} {verb} not supported yet", e.span)
         return None
+
+    def record(self, e: n.Record) -> t.Type | None:
+        names = [f.name for f in e.fields]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                self.error(f"the record has two fields named '{name}'", e.fields[i].span)
+                return None
+        elements = [self.expr(f.value) for f in e.fields]
+        for f, ftype in zip(e.fields, elements, strict=True):
+            if ftype is not None and not _storable(ftype):
+                self.error(f"{ftype} cannot be part of a record", f.value.span)
+                return None
+        if any(x is None for x in elements):
+            return None
+        return t.Record(tuple(names), tuple(x for x in elements if x is not None))
 
     def block_value(self, block: n.Block) -> t.Type | None:
         """Check a block used as an expression; its type is its last expression's."""
@@ -584,6 +602,14 @@ class _Checker:
                 return base.elements[int(e.name)]
             self.error(f"a tuple of {len(base.elements)} has no element .{e.name}", e.span)
             return None
+        if isinstance(base, t.Record):
+            if e.name in base.names:
+                return base.elements[base.names.index(e.name)]
+            close = difflib.get_close_matches(e.name, base.names, n=1)
+            self.error(f"the record has no field '{e.name}'", e.span,
+                       f"did you mean '{close[0]}'?" if close else
+                       f"its fields: {', '.join(base.names)}")
+            return None
         self.error(f"{base} has no fields", e.span)
         return None
 
@@ -642,18 +668,49 @@ class _Checker:
         return False
 
     def call_printf(self, e: n.Call) -> t.Type | None:
+        return self.formatted_call(e)
+
+    def call_errorf(self, e: n.Call) -> t.Type | None:
+        return self.formatted_call(e)
+
+    def call_warnf(self, e: n.Call) -> t.Type | None:
+        return self.formatted_call(e)
+
+    def call_system(self, e: n.Call) -> t.Type | None:
+        if not self.ctx.options.unsafe:
+            self.error("system() runs commands, so it needs --unsafe", e.name_span)
+            return None
+        return self.formatted_call(e)
+
+    def call_time(self, e: n.Call) -> t.Type | None:
+        if not self._arity(e, 0, 1):
+            return None
+        text = "%H:%M:%S\n"
+        if e.args:
+            fmt = e.args[0]
+            if not isinstance(fmt, n.String):
+                self.error("time()'s format must be a string literal", fmt.span)
+                return None
+            text = _script_text(fmt.value)
+        self._format_site(e, PrintfSite("time", (text,), ()))
+        return t.VOID
+
+    def _format_site(self, e: n.Call, site: PrintfSite) -> None:
+        self.ctx.printf_ids[id(e)] = len(self.ctx.printf_sites)
+        self.ctx.printf_sites.append(site)
+
+    def formatted_call(self, e: n.Call) -> t.Type | None:
+        """printf and its kin: a literal format, then arguments that match it."""
         if not e.args:
-            self.error("printf() needs a format string", e.span)
+            self.error(f"{e.name}() needs a format string", e.span)
             return None
         fmt, *args = e.args
         arg_types = [self.expr(a) for a in args]
         if not isinstance(fmt, n.String):
-            self.error("printf's format must be a string literal", fmt.span)
+            self.error(f"{e.name}'s format must be a string literal", fmt.span)
             return None
         try:
-            # String literals hold bytes (one char each); the format is text.
-            segments = parse_format(fmt.value.encode("latin-1").decode("utf-8",
-                                                                       "surrogateescape"))
+            segments = parse_format(_script_text(fmt.value))
         except FormatError as error:
             self.error(str(error), _format_span(fmt, error.start, error.end))
             return None
@@ -679,9 +736,14 @@ class _Checker:
                 ok = False
         if not ok:
             return None
-        self.ctx.printf_ids[id(e)] = len(self.ctx.printf_sites)
-        self.ctx.printf_sites.append(
-            PrintfSite(segments, tuple(a for a in arg_types if a is not None)))
+        location = context = ""
+        if e.name in ("errorf", "warnf"):
+            span = e.span
+            location = f"{span.source.name}:{span.line}:{span.col}"
+            context = "\n".join(render(Diagnostic(Severity.NOTE, "", span)).split("\n")[1:])
+        self._format_site(e, PrintfSite(e.name, segments,
+                                        tuple(a for a in arg_types if a is not None),
+                                        location, context))
         return t.VOID
 
     def call_print(self, e: n.Call) -> t.Type | None:
@@ -792,6 +854,101 @@ class _Checker:
             return None
         return t.Str(limit)
 
+    def _string_arg(self, arg: n.Expr, what: str) -> t.Str | None:
+        atype = self.expr(arg)
+        if atype is None:
+            return None
+        if not isinstance(atype, t.Str):
+            self.error(f"{what} takes a string, got {atype}", arg.span)
+            return None
+        return atype
+
+    def call_strlen(self, e: n.Call) -> t.Type | None:
+        if self._arity(e, 1, 1) and self._string_arg(e.args[0], "strlen()") is not None:
+            return t.UINT64
+        return None
+
+    def call_strncmp(self, e: n.Call) -> t.Type | None:
+        if not self._arity(e, 3, 3):
+            return None
+        a = self._string_arg(e.args[0], "strncmp()")
+        b = self._string_arg(e.args[1], "strncmp()")
+        size = e.args[2]
+        if not isinstance(size, n.Integer) or size.value < 0:
+            self.error("strncmp()'s length must be a non-negative integer literal", size.span)
+            return None
+        return t.INT64 if a is not None and b is not None else None
+
+    def call_strcontains(self, e: n.Call) -> t.Type | None:
+        if not self._arity(e, 2, 2):
+            return None
+        haystack = self._string_arg(e.args[0], "strcontains()")
+        needle = e.args[1]
+        if not isinstance(needle, n.String):
+            self._string_arg(needle, "strcontains()")
+            self.error("strcontains() looks for a string literal for now", needle.span)
+            return None
+        return t.BOOL if haystack is not None else None
+
+    def call_bswap(self, e: n.Call) -> t.Type | None:
+        if not self._arity(e, 1, 1):
+            return None
+        atype = self._integer_arg(e.args[0])
+        if atype is None:
+            return None
+        if isinstance(atype, t.Int):
+            return t.Int(atype.bits, False)
+        return t.UINT64
+
+    def call_strerror(self, e: n.Call) -> t.Type | None:
+        if self._arity(e, 1, 1) and self._integer_arg(e.args[0]) is not None:
+            return t.Formatted("strerror")
+        return None
+
+    def call_strftime(self, e: n.Call) -> t.Type | None:
+        if not self._arity(e, 2, 2):
+            return None
+        fmt, when = e.args
+        if not isinstance(fmt, n.String):
+            self.error("strftime()'s format must be a string literal", fmt.span)
+            return None
+        if self._integer_arg(when) is None:
+            return None
+        return t.Formatted("strftime", _script_text(fmt.value))
+
+    def call_has_key(self, e: n.Call) -> t.Type | None:
+        if not self._arity(e, 2, 2):
+            return None
+        target = e.args[0]
+        if not isinstance(target, n.MapAccess) or target.keys:
+            self.error("has_key() takes a map first, as in has_key(@m, key)", target.span)
+            return None
+        info = self.map_info(target.name, target.span)
+        if info is None:
+            return None
+        if info.key is None:
+            self.error(f"{target.name} has no keys", target.span)
+            return None
+        access = n.MapAccess(target.name, (e.args[1],), span=target.span.to(e.args[1].span))
+        self.ctx.delete_targets[id(e)] = access
+        self._check_key(info, access, self.key_type(access))
+        return t.BOOL
+
+    def call_signal(self, e: n.Call) -> t.Type | None:
+        if not self.ctx.options.unsafe:
+            self.error("signal() sends signals, so it needs --unsafe", e.name_span)
+            return None
+        if not self._arity(e, 1, 1):
+            return None
+        sig = e.args[0]
+        number = _signal_number(sig)
+        if number is None:
+            self.error("signal() takes a signal name or number, as in signal(\"SIGUSR1\")",
+                       sig.span)
+            return None
+        self.ctx.signal_numbers[id(e)] = number
+        return t.VOID
+
     def aggregation(self, e: n.Call) -> t.Aggregation | None:
         name = e.name
         if name == "count":
@@ -876,6 +1033,22 @@ def _literal_value(e: n.Expr) -> int | None:
     return None
 
 
+def _signal_number(node: n.Expr) -> int | None:
+    if isinstance(node, n.Integer):
+        return node.value if 0 < node.value < 65 else None
+    if isinstance(node, n.String):
+        name = node.value.upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        member = getattr(signal_module.Signals, name, None)
+        return int(member) if member is not None else None
+    return None
+
+
+def _script_text(value: str) -> str:
+    """A string literal's bytes (one char each) as text, for formats and messages."""
+    return value.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
 def _format_span(fmt: n.String, start: int, end: int) -> Span:
     span = fmt.span
     raw = span.source.line(span.line)[span.col: span.end_col - 2] if span.line == span.end_line \
@@ -892,7 +1065,7 @@ def _is_unsigned(tp: t.Type) -> bool:
 def _storable(tp: t.Type) -> bool:
     if isinstance(tp, t.Tuple | t.Record):
         return all(_storable(e) for e in tp.elements)
-    return isinstance(tp, t.Int | t.Bool | t.Str | t.Pointer)
+    return isinstance(tp, t.Int | t.Bool | t.Str | t.Pointer | t.Formatted)
 
 
 def _assignable(to: t.Type, value: t.Type) -> bool:

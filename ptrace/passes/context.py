@@ -43,8 +43,13 @@ class MapInfo:
 
 @dataclass(frozen=True, slots=True)
 class PrintfSite:
+    """A call with a format: printf, errorf, warnf, system (args) or time (none)."""
+
+    kind: str
     segments: tuple[str | Conversion, ...]
     arg_types: tuple[Type, ...]
+    location: str = ""  # errorf/warnf: where the call is, "file:line:col"
+    context: str = ""  # errorf/warnf: the source line with a marker under the call
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,8 @@ class CompileContext:
     printf_sites: list[PrintfSite] = field(default_factory=list)
     print_ids: dict[int, int] = field(default_factory=dict)
     print_calls: list[PrintCall] = field(default_factory=list)
+    # signal() calls, by id: the signal number they send.
+    signal_numbers: dict[int, int] = field(default_factory=dict)
     # unroll statements, by id: how many times the body is repeated.
     unroll_counts: dict[int, int] = field(default_factory=dict)
     # `delete(@m, key)` calls, by id(Call): the map element `@m[key]` they delete.

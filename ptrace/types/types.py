@@ -28,6 +28,12 @@ class Type:
     def is_integer(self) -> bool:
         return False
 
+    @property
+    def in_register(self) -> bool:
+        """Held as an i64 in codegen (integers, bools, pointers, formatted integers);
+        otherwise a value lives in memory and codegen passes its address."""
+        return self.is_integer
+
 
 @dataclass(frozen=True, slots=True)
 class Int(Type):
@@ -124,6 +130,28 @@ class Record(Type):
     def __str__(self) -> str:
         return "(" + ", ".join(f"{n}={e}" for n, e in zip(self.names, self.elements,
                                                            strict=True)) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class Formatted(Type):
+    """An integer shown through a formatter: strerror(e), strftime(fmt, ns).
+
+    Stored as 8 bytes like any integer; printed (and given to %s) as text.
+    """
+
+    kind: str  # "strerror" or "strftime"
+    fmt: str = ""
+
+    @property
+    def size(self) -> int:
+        return 8
+
+    @property
+    def in_register(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return self.kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +330,11 @@ def merge(a: Type, b: Type) -> Type | None:
         if any(m is None for m in merged):
             return None
         return Tuple(tuple(m for m in merged if m is not None))
+    if isinstance(a, Record) and isinstance(b, Record) and a.names == b.names:
+        fields = [merge(x, y) for x, y in zip(a.elements, b.elements, strict=True)]
+        if any(m is None for m in fields):
+            return None
+        return Record(a.names, tuple(m for m in fields if m is not None))
     if isinstance(a, Aggregation) and type(a) is type(b):
         return a if a == b else None
     return None
