@@ -59,6 +59,10 @@ class Machine(Protocol):
         """Syscall name → number on this machine's architecture (x86_64), or empty."""
         ...
 
+    def possible_cpus(self) -> int:
+        """How many CPUs the machine may have: per-CPU values have a slot for each."""
+        ...
+
 
 def match_tracepoints(machine: Machine, category: str, event: str) -> list[tuple[str, str]]:
     """The tracepoints matching glob patterns for the category and event, sorted."""
@@ -137,11 +141,25 @@ class LiveMachine:
                 continue
         return {}
 
+    @functools.cache  # noqa: B019 - one LiveMachine lives for the whole process
+    def possible_cpus(self) -> int:
+        with open("/sys/devices/system/cpu/possible") as f:
+            return len(cpu_list(f.read()))
+
 
 # Syscall tracepoints are named after the kernel function (SYSCALL_DEFINE),
 # which differs from the UAPI name for a few syscalls: tracepoint → UAPI name.
 TRACEPOINT_SYSCALL_NAMES = {"newstat": "stat", "newfstat": "fstat", "newlstat": "lstat",
                             "newuname": "uname", "sendfile64": "sendfile", "umount": "umount2"}
+
+
+def cpu_list(text: str) -> list[int]:
+    """The CPUs of a sysfs list such as "0-3,6"."""
+    cpus: list[int] = []
+    for part in text.strip().split(","):
+        low, _, high = part.partition("-")
+        cpus.extend(range(int(low), int(high or low) + 1))
+    return cpus
 
 
 def parse_unistd(text: str) -> dict[str, int]:
@@ -160,6 +178,7 @@ class FixtureMachine:
 
     formats: dict[tuple[str, str], str]
     syscalls: dict[str, int] = field(default_factory=dict)
+    cpus: int = 4
 
     def tracepoints(self) -> list[tuple[str, str]]:
         return list(self.formats)
@@ -170,3 +189,6 @@ class FixtureMachine:
 
     def syscall_numbers(self) -> dict[str, int]:
         return self.syscalls
+
+    def possible_cpus(self) -> int:
+        return self.cpus

@@ -143,4 +143,5 @@ class CompiledProgram:
 
 # Slots of the `globals` array map, written by the runtime before BEGIN runs.
 GLOBAL_START_NS = 0
-GLOBALS_COUNT = 1
+GLOBAL_NCPUS = 1  # possible CPUs: how many per-CPU slots a value has
+GLOBALS_COUNT = 2

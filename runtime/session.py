@@ -32,6 +32,7 @@ from ptrace.runtime.values import decode, format_value
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
     COUNTERS_FIXED,
+    GLOBAL_NCPUS,
     GLOBAL_START_NS,
     CompiledProgram,
     EventKind,
@@ -77,6 +78,7 @@ class Session:
                 if self.options.dry_run:
                     return 0
                 self._write_global(GLOBAL_START_NS, time.monotonic_ns())
+                self._write_global(GLOBAL_NCPUS, possible_cpus())
                 self.ringbuf = RingBuffer(self.libs, self.loaded.map_fds[self.program.ringbuf_map],
                                           self._on_event)
                 self._run_kind("begin")

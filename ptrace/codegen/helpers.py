@@ -27,6 +27,7 @@ class Helper(IntEnum):
     RINGBUF_RESERVE = 131
     RINGBUF_SUBMIT = 132
     RINGBUF_DISCARD = 133
+    MAP_LOOKUP_PERCPU_ELEM = 195
 
 
 # map_update_elem flags

@@ -21,7 +21,7 @@ from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.check_types import AGGREGATIONS
 from ptrace.passes.context import CompileContext, ProbeInstance
-from ptrace.program import COUNTER_LOST_EVENTS, GLOBAL_START_NS, EventKind
+from ptrace.program import COUNTER_LOST_EVENTS, GLOBAL_NCPUS, GLOBAL_START_NS, EventKind
 from ptrace.types import types as t
 
 HEADER_SIZE = 8  # every event starts with u32 kind, u32 site id
@@ -325,6 +325,8 @@ class Lowerer:
 
     def map_read(self, access: n.MapAccess) -> ir.Value:
         info = self.ctx.maps[access.name]
+        if isinstance(info.value, t.Aggregation):
+            return self.aggregation_read(info.index, info.value, self.map_key(access))
         key = self.map_key(access)
         found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
         if info.value.in_register:
@@ -349,6 +351,75 @@ class Lowerer:
         self.b.branch(merge)
         self.b.position_at_end(merge)
         return out
+
+    def aggregation_read(self, map_index: int, agg: t.Aggregation, key: ir.Value) -> ir.Value:
+        """count/sum/min/max/avg of a per-CPU map, combined over the possible CPUs."""
+        b = self.b
+        ncpus = self.global_value(GLOBAL_NCPUS)
+        cpu_key = self.pb.slot(I32)
+        # accumulators: total, count (avg) or best, found (min/max)
+        first, second = self.pb.fresh_memory(8), self.pb.fresh_memory(8)
+        self.pb.store64(i64(0), first)
+        self.pb.store64(i64(0), second)
+        start = b.block
+        loop, body, step, done = (self.pb.block(f"percpu.{x}")
+                                  for x in ("loop", "body", "step", "done"))
+        b.branch(loop)
+        b.position_at_end(loop)
+        cpu = b.phi(I64)
+        cpu.add_incoming(i64(0), start)
+        bound = self.ctx.machine.possible_cpus()
+        more = b.and_(b.icmp_unsigned("<", cpu, ncpus), b.icmp_unsigned("<", cpu, i64(bound)))
+        b.cbranch(more, body, done)
+        b.position_at_end(body)
+        b.store(b.trunc(cpu, I32), cpu_key)
+        slot = self.pb.helper(Helper.MAP_LOOKUP_PERCPU_ELEM, PTR,
+                              [self.pb.map_ptr(map_index), key, b.load(cpu_key, typ=I32)])
+        with b.if_then(b.icmp_unsigned("!=", slot, ir.Constant(PTR, None))):
+            value = self.pb.load64(slot)
+            if isinstance(agg, t.Count | t.Sum):
+                self.pb.store64(b.add(self.pb.load64(first), value), first)
+            elif isinstance(agg, t.Avg):
+                self.pb.store64(b.add(self.pb.load64(first), self.pb.load64(slot, 8)), first)
+                self.pb.store64(b.add(self.pb.load64(second), value), second)
+            else:
+                present = b.icmp_unsigned("!=", self.pb.load64(slot, 8), i64(0))
+                op = "<" if isinstance(agg, t.Min) else ">"
+                signed = getattr(agg, "signed", True)
+                better = b.icmp_signed(op, value, self.pb.load64(first)) if signed else \
+                    b.icmp_unsigned(op, value, self.pb.load64(first))
+                unset = b.icmp_unsigned("==", self.pb.load64(second), i64(0))
+                with b.if_then(b.and_(present, b.or_(better, unset))):
+                    self.pb.store64(value, first)
+                    self.pb.store64(i64(1), second)
+        b.branch(step)
+        b.position_at_end(step)
+        following = b.add(cpu, i64(1))
+        cpu.add_incoming(following, step)
+        b.branch(loop)
+        b.position_at_end(done)
+        if isinstance(agg, t.Avg):
+            return self.arith("/", self.pb.load64(first), self.pb.load64(second), t.INT64,
+                              t.INT64)
+        return self.pb.load64(first)
+
+    def global_value(self, slot: int) -> ir.Value:
+        """A value the runtime wrote in the globals map before BEGIN (0 if missing)."""
+        key = self.pb.slot(I32)
+        self.b.store(ir.Constant(I32, slot), key)
+        found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR,
+                               [self.pb.map_ptr(self.res.globals_map), key])
+        then, orelse, merge = self.pb.if_nonnull(found, "global")
+        self.b.position_at_end(then)
+        value = self.pb.load64(found)
+        self.b.branch(merge)
+        self.b.position_at_end(orelse)
+        self.b.branch(merge)
+        self.b.position_at_end(merge)
+        phi = self.b.phi(I64)
+        phi.add_incoming(value, then)
+        phi.add_incoming(i64(0), orelse)
+        return phi
 
     def map_store(self, access: n.MapAccess, value: ir.Value, vtype: t.Type) -> None:
         info = self.ctx.maps[access.name]
@@ -603,21 +674,7 @@ class Lowerer:
 
     def builtin_elapsed(self) -> ir.Value:
         now = self.pb.helper(Helper.KTIME_GET_NS, I64, [])
-        key = self.pb.slot(I32)
-        self.b.store(ir.Constant(I32, GLOBAL_START_NS), key)
-        found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR,
-                               [self.pb.map_ptr(self.res.globals_map), key])
-        then, orelse, merge = self.pb.if_nonnull(found, "start")
-        self.b.position_at_end(then)
-        start = self.pb.load64(found)
-        self.b.branch(merge)
-        self.b.position_at_end(orelse)
-        self.b.branch(merge)
-        self.b.position_at_end(merge)
-        phi = self.b.phi(I64)
-        phi.add_incoming(start, then)
-        phi.add_incoming(now, orelse)
-        return self.b.sub(now, phi)
+        return self.b.sub(now, self.global_value(GLOBAL_START_NS))
 
     def builtin_cpu(self) -> ir.Value:
         cpu = self.pb.helper(Helper.GET_SMP_PROCESSOR_ID, I64, [])

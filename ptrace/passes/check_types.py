@@ -328,9 +328,12 @@ class _Checker:
         if access.keys and key is None:
             return None
         self._check_key(info, access, key)
+        if isinstance(info.value, t.Count | t.Sum | t.Min | t.Max | t.Avg):
+            # The value summed (or min/max-ed, averaged) over the CPUs.
+            return t.UINT64 if isinstance(info.value, t.Count) else t.INT64
         if isinstance(info.value, t.Aggregation):
-            self.error(f"reading the value of a {info.value.function}() map in a probe "
-                       "is not supported yet", access.span)
+            self.error(f"a {info.value.function}() map has no single value to read",
+                       access.span, "print() it, or keep counts with count() or sum()")
             return None
         return info.value
 
