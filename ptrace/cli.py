@@ -16,7 +16,7 @@ from ptrace.diagnostics import CompileError, Source, render_all
 from ptrace.options import Options, SettingError, from_environment
 
 DUMP_STAGES = ("ast", "ir", "ir-opt", "asm")
-USAGE = "ptrace [options] (FILE | -e PROGRAM | -) [ARG ...]"
+USAGE = "ptrace [options] (FILE | -e PROGRAM | - | -i) [ARG ...]"
 EPILOG = """examples:
   ptrace -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'
   ptrace -e 'tracepoint:syscalls:sys_enter_execve { printf("%s\\n", str(args.filename)); }'
@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 description="A bpftrace-compatible tracing language.")
     p.add_argument("-e", dest="program", metavar="PROGRAM", help="the program to run")
+    p.add_argument("-i", dest="interactive", action="store_true",
+                   help="interactive: a prompt for cells (the default with no program "
+                        "on a terminal)")
     p.add_argument("-q", dest="quiet", action="store_true",
                    help="quiet: do not print 'Attached N probes'")
     p.add_argument("-o", dest="output", metavar="FILE", help="write output to FILE")
@@ -38,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"print a compiler stage and exit: {', '.join(DUMP_STAGES)}")
     p.add_argument("-v", dest="verbose", action="store_true",
                    help="verbose: the whole verifier log when loading fails")
+    p.add_argument("-p", dest="pid", metavar="PID", type=int,
+                   help="trace process PID: uprobes fire only in it; stop when it ends")
+    p.add_argument("-c", dest="command", metavar="CMD",
+                   help="run CMD once every probe is attached; stop when it ends (cpid)")
     p.add_argument("--unsafe", action="store_true",
                    help="allow actions that change the system: system(), signal()")
     p.add_argument("--dry-run", action="store_true",
@@ -52,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     positional = list(args.args)
+    if args.interactive and (args.program is not None or positional):
+        print("ptrace: error: -i opens the interactive prompt; it takes no program",
+              file=sys.stderr)
+        return 1
     source: Source | None
     if args.program is not None:
         source = Source("-e", args.program)
@@ -60,10 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         source = _read_source(path)
         if source is None:
             return 1
+    elif args.interactive or sys.stdin.isatty():
+        from ptrace import repl  # prompt_toolkit is imported only for the REPL
+
+        return repl.main(args)
     else:
-        _parser().print_usage(sys.stderr)
-        print("ptrace: error: give a program with -e, a file, or - for stdin", file=sys.stderr)
-        return 1
+        source = Source("stdin", sys.stdin.read())  # piped with no program: as `-`
     try:
         return _compile_and_run(source, args, tuple(positional))
     except KeyboardInterrupt:
@@ -89,7 +102,9 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     from ptrace.compile import compile
 
     try:
-        compile_options = from_environment(Options(params=params, unsafe=args.unsafe))
+        compile_options = from_environment(Options(
+            params=params, unsafe=args.unsafe,
+            has_command=args.command is not None or args.pid is not None))
     except SettingError as error:
         print(f"ptrace: error: {error}", file=sys.stderr)
         return 1
@@ -111,6 +126,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     from ptrace.runtime.errors import RuntimeFailure
     from ptrace.runtime.libbcc import LibraryMissing
     from ptrace.runtime.session import RunOptions, Session
+    from ptrace.runtime.target import Target
 
     out = _open_output(args.output)
     if out is None:
@@ -118,7 +134,13 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     options = RunOptions(quiet=args.quiet, dry_run=args.dry_run, verbose=args.verbose,
                          json=args.format == "json")
     try:
-        return Session(program, out, sys.stderr, options).run()
+        target = None
+        if args.pid is not None:
+            target = Target.existing(args.pid)
+        elif args.command is not None and not args.dry_run:
+            target = Target.command(args.command)
+        code: int = Session(program, out, sys.stderr, options, target).run()
+        return code
     except (RuntimeFailure, LibraryMissing) as error:
         out.flush()
         print(f"ptrace: error: {error}", file=sys.stderr)

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import glob
 import os
 import platform
 import re
+import shutil
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from ptrace.elf import ElfError, Symbol, function_symbols
 
 TRACEFS_ROOTS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 # The syscall numbers of x86_64, from the kernel's UAPI header (Debian's
@@ -61,6 +66,14 @@ class Machine(Protocol):
 
     def possible_cpus(self) -> int:
         """How many CPUs the machine may have: per-CPU values have a slot for each."""
+        ...
+
+    def resolve_binary(self, name: str) -> str | None:
+        """A path as written, a program on PATH, or a library by name ("libc")."""
+        ...
+
+    def function_symbols(self, path: str) -> list[Symbol] | None:
+        """The function symbols of a binary, or None if it cannot be read as ELF."""
         ...
 
 
@@ -146,11 +159,55 @@ class LiveMachine:
         with open("/sys/devices/system/cpu/possible") as f:
             return len(cpu_list(f.read()))
 
+    def resolve_binary(self, name: str) -> str | None:
+        return find_binary(name)
+
+    @functools.cache  # noqa: B019 - one LiveMachine lives for the whole process
+    def function_symbols(self, path: str) -> list[Symbol] | None:
+        return read_function_symbols(path)
+
 
 # Syscall tracepoints are named after the kernel function (SYSCALL_DEFINE),
 # which differs from the UAPI name for a few syscalls: tracepoint → UAPI name.
 TRACEPOINT_SYSCALL_NAMES = {"newstat": "stat", "newfstat": "fstat", "newlstat": "lstat",
                             "newuname": "uname", "sendfile64": "sendfile", "umount": "umount2"}
+
+
+LIBRARY_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+                "/lib", "/usr/lib", "/usr/local/lib")
+
+
+def find_binary(name: str) -> str | None:
+    """Where `name` is: as written if it has a '/', else on PATH, else a library
+    in the usual directories (`libc` → …/libc.so.6)."""
+    if "/" in name:
+        return name if os.path.isfile(name) else None
+    found = shutil.which(name)
+    if found:
+        return found
+    stem = name if name.startswith("lib") else "lib" + name
+    for directory in LIBRARY_DIRS:
+        # lib.so.N first: a plain lib.so is often a linker script, not ELF.
+        for path in (*sorted(glob.glob(f"{directory}/{stem}.so.*")), f"{directory}/{stem}.so"):
+            if _is_elf(path):
+                return path
+    return None
+
+
+def _is_elf(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def read_function_symbols(path: str) -> list[Symbol] | None:
+    try:
+        with open(path, "rb") as f:
+            return function_symbols(f.read())
+    except (OSError, ElfError, struct.error, ValueError):
+        return None
 
 
 def cpu_list(text: str) -> list[int]:
@@ -192,3 +249,9 @@ class FixtureMachine:
 
     def possible_cpus(self) -> int:
         return self.cpus
+
+    def resolve_binary(self, name: str) -> str | None:
+        return find_binary(name)
+
+    def function_symbols(self, path: str) -> list[Symbol] | None:
+        return read_function_symbols(path)

@@ -50,7 +50,8 @@ COUNTERS_FIXED = 1
 
 @dataclass(frozen=True, slots=True)
 class Attach:
-    """Where a program attaches: begin, end, tracepoint, syscalls, interval or profile."""
+    """Where a program attaches: begin, end, tracepoint, syscalls, interval, profile,
+    uprobe or uretprobe."""
 
     kind: str
     probe: str  # the full probe name, as the `probe` builtin gives it
@@ -61,6 +62,12 @@ class Attach:
     # kind "syscalls": one raw tracepoint (event sys_enter or sys_exit) standing
     # for many syscall tracepoints, as (syscall number, full probe name).
     syscalls: tuple[tuple[int, str], ...] = ()
+    # kinds "uprobe"/"uretprobe": the binary, and a symbol (plus an offset into
+    # it) or a virtual address; the runtime turns them into a file offset.
+    binary: str = ""
+    symbol: str = ""
+    offset: int = 0
+    address: int = 0
 
     @property
     def probe_count(self) -> int:
@@ -144,4 +151,5 @@ class CompiledProgram:
 # Slots of the `globals` array map, written by the runtime before BEGIN runs.
 GLOBAL_START_NS = 0
 GLOBAL_NCPUS = 1  # possible CPUs: how many per-CPU slots a value has
-GLOBALS_COUNT = 2
+GLOBAL_CPID = 2  # the pid of the -c command (or of -p)
+GLOBALS_COUNT = 3

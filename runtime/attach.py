@@ -6,26 +6,29 @@ detaches it, which is all teardown needs.
 
 from __future__ import annotations
 
+import ctypes
+import itertools
 import os
 from collections.abc import Callable
 
 from ptrace.runtime.cpus import online_cpus
 from ptrace.runtime.errors import RuntimeFailure
-from ptrace.runtime.libbcc import Libraries, errno
+from ptrace.runtime.libbcc import BccSymbol, Libraries, errno, load_symbols
 
 from ptrace.program import Attach
 
 PERF_TYPE_SOFTWARE = 1
 PERF_COUNT_SW_CPU_CLOCK = 0
 
-Attacher = Callable[[Libraries, int, Attach], list[int]]
+# Each attacher gets the pid given with -p (-1: every process).
+Attacher = Callable[[Libraries, int, Attach, int], list[int]]
 
 
-def attach(libs: Libraries, prog_fd: int, target: Attach) -> list[int]:
-    return ATTACHERS[target.kind](libs, prog_fd, target)
+def attach(libs: Libraries, prog_fd: int, target: Attach, pid: int = -1) -> list[int]:
+    return ATTACHERS[target.kind](libs, prog_fd, target, pid)
 
 
-def _tracepoint(libs: Libraries, prog_fd: int, target: Attach) -> list[int]:
+def _tracepoint(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
     fd = libs.bcc.bpf_attach_tracepoint(prog_fd, target.category.encode(),
                                         target.event.encode())
     if fd < 0:
@@ -33,7 +36,7 @@ def _tracepoint(libs: Libraries, prog_fd: int, target: Attach) -> list[int]:
     return [int(fd)]
 
 
-def _raw_syscalls(libs: Libraries, prog_fd: int, target: Attach) -> list[int]:
+def _raw_syscalls(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
     fd = libs.bcc.bpf_attach_raw_tracepoint(prog_fd, target.event.encode())
     if fd < 0:
         raise RuntimeFailure(f"cannot attach {target.probe} (raw tracepoint {target.event}): "
@@ -41,12 +44,43 @@ def _raw_syscalls(libs: Libraries, prog_fd: int, target: Attach) -> list[int]:
     return [int(fd)]
 
 
-def _interval(libs: Libraries, prog_fd: int, target: Attach) -> list[int]:
+BPF_PROBE_ENTRY = 0
+BPF_PROBE_RETURN = 1
+_event_names = itertools.count()
+
+
+def _uprobe(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int]:
+    offset = resolve_offset(target, pid)
+    kind = BPF_PROBE_RETURN if target.kind == "uretprobe" else BPF_PROBE_ENTRY
+    # The event name matters only if bcc falls back to tracefs uprobe_events
+    # (the uprobe PMU is used when the kernel has it, as 6.18 does).
+    name = f"ptrace_{os.getpid()}_{next(_event_names)}".encode()
+    fd = libs.bcc.bpf_attach_uprobe(prog_fd, kind, name, target.binary.encode(), offset,
+                                    pid, 0)
+    if fd < 0:
+        raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(errno() or -fd)}")
+    return [int(fd)]
+
+
+def resolve_offset(target: Attach, pid: int) -> int:
+    """The file offset of a uprobe's symbol (plus offset) or address, through bcc."""
+    lib = load_symbols()
+    symbol = BccSymbol()
+    name = target.symbol.encode() if target.symbol else None
+    if lib.bcc_resolve_symname(target.binary.encode(), name, target.address, pid, None,
+                               ctypes.byref(symbol)) != 0:
+        what = target.symbol or f"0x{target.address:x}"
+        raise RuntimeFailure(f"cannot find {what} in {target.binary}")
+    lib.bcc_procutils_free(symbol.module)
+    return int(symbol.offset) + target.offset
+
+
+def _interval(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
     # One CPU: an interval fires once per period, not once per CPU.
     return [_perf_event(libs, prog_fd, target, cpu=0)]
 
 
-def _profile(libs: Libraries, prog_fd: int, target: Attach) -> list[int]:
+def _profile(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
     fds: list[int] = []
     try:
         for cpu in online_cpus():
@@ -72,4 +106,6 @@ ATTACHERS: dict[str, Attacher] = {
     "syscalls": _raw_syscalls,
     "interval": _interval,
     "profile": _profile,
+    "uprobe": _uprobe,
+    "uretprobe": _uprobe,
 }

@@ -114,6 +114,11 @@ def load() -> Libraries:
     _declare(bcc, "bcc_create_map", c_int, [c_int, c_char_p, c_int, c_int, c_int, c_int])
     _declare(bcc, "bpf_attach_tracepoint", c_int, [c_int, c_char_p, c_char_p])
     _declare(bcc, "bpf_attach_raw_tracepoint", c_int, [c_int, c_char_p])
+    # int bpf_attach_uprobe(int progfd, enum bpf_probe_attach_type, const char *ev_name,
+    #     const char *binary_path, uint64_t offset, pid_t pid, uint32_t ref_ctr_offset)
+    _declare(bcc, "bpf_attach_uprobe", c_int, [c_int, c_int, c_char_p, c_char_p, c_uint64,
+                                               c_int, c_uint32])
+    _declare(bcc, "bpf_detach_uprobe", c_int, [c_char_p])
     _declare(bcc, "bpf_attach_perf_event", c_int, [c_int, c_uint32, c_uint32, c_uint64,
                                                    c_uint64, c_int, c_int, c_int])
     _declare(bcc, "bpf_update_elem", c_int, [c_int, c_void_p, c_void_p, c_ulonglong])
@@ -137,6 +142,28 @@ def load() -> Libraries:
                                                      c_void_p, POINTER(c_uint32),
                                                      POINTER(BatchOpts)])
     return Libraries(bcc, libbpf)
+
+
+class BccSymbol(Structure):
+    """bcc's `struct bcc_symbol`."""
+
+    _fields_ = [("name", c_char_p), ("demangle_name", c_char_p), ("module", c_void_p),
+                ("offset", c_uint64)]
+
+
+@functools.cache
+def load_symbols() -> Any:
+    """libbcc.so.0: symbol resolution (and USDT). It links LLVM 14 and takes
+    ~90 ms to load, so it is loaded only by runs that need it."""
+    try:
+        lib = ctypes.CDLL("libbcc.so.0", use_errno=True)
+    except OSError as error:
+        raise LibraryMissing(f"bcc's library is not installed ({error}); "
+                             "install the Debian package libbpfcc") from error
+    _declare(lib, "bcc_resolve_symname", c_int, [c_char_p, c_char_p, c_uint64, c_int, c_void_p,
+                                                 POINTER(BccSymbol)])
+    _declare(lib, "bcc_procutils_free", None, [c_void_p])
+    return lib
 
 
 def errno() -> int:

@@ -27,11 +27,13 @@ from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_entries
 from ptrace.runtime.output import JsonOutput, Output, TextOutput
 from ptrace.runtime.printf import render
 from ptrace.runtime.ringbuf_reader import RingBuffer
+from ptrace.runtime.target import Target
 from ptrace.runtime.values import decode, format_value
 
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
     COUNTERS_FIXED,
+    GLOBAL_CPID,
     GLOBAL_NCPUS,
     GLOBAL_START_NS,
     CompiledProgram,
@@ -54,14 +56,17 @@ class RunOptions:
 
 class Session:
     def __init__(self, program: CompiledProgram, out: TextIO, err: TextIO,
-                 options: RunOptions | None = None):
+                 options: RunOptions | None = None, target: Target | None = None,
+                 output: Output | None = None):
         self.program = program
         self.out = out
         self.err = err
         self.options = options or RunOptions()
-        self.output: Output = (JsonOutput(out, self.options.quiet) if self.options.json
-                               else TextOutput(out, err, self.options.quiet))
+        self.output: Output = output or (JsonOutput(out, self.options.quiet)
+                                         if self.options.json
+                                         else TextOutput(out, err, self.options.quiet))
         self.libs = libbcc.load()
+        self.target = target  # -p PID or -c CMD: uprobes follow it, the run ends with it
         self.loaded: Loaded | None = None
         self.perf_fds: list[int] = []
         self.ringbuf: RingBuffer | None = None
@@ -79,12 +84,16 @@ class Session:
                     return 0
                 self._write_global(GLOBAL_START_NS, time.monotonic_ns())
                 self._write_global(GLOBAL_NCPUS, possible_cpus())
+                if self.target is not None:
+                    self._write_global(GLOBAL_CPID, self.target.pid)
                 self.ringbuf = RingBuffer(self.libs, self.loaded.map_fds[self.program.ringbuf_map],
                                           self._on_event)
                 self._run_kind("begin")
                 if not self.stopping:
                     self._attach_all()
-                    if not self.stopping and self.program.attached_programs:
+                    if self.target is not None:
+                        self.target.release()
+                    if not self.stopping and (self.program.attached_programs or self.target):
                         self._event_loop()
                 self._drain()
                 self.exited = False
@@ -92,6 +101,8 @@ class Session:
                 self._finish()
             finally:
                 self._detach()
+                if self.target is not None:
+                    self.target.finish()
         return self.exit_code
 
     def _on_signal(self) -> None:
@@ -102,7 +113,8 @@ class Session:
         for prog, fd in zip(self.program.programs, self.loaded.prog_fds, strict=True):
             if prog.attach.kind in ("begin", "end"):
                 continue
-            self.perf_fds.extend(attach(self.libs, fd, prog.attach))
+            pid = self.target.pid if self.target is not None else -1
+            self.perf_fds.extend(attach(self.libs, fd, prog.attach, pid))
         self.output.attached(sum(p.attach.probe_count for p in self.program.programs))
 
     def _event_loop(self) -> None:
@@ -111,6 +123,9 @@ class Session:
         while not self.stopping:
             self.ringbuf.poll(POLL_MS)
             self.output.flush()
+            if self.target is not None and not self.target.alive():
+                self.ringbuf.consume()  # what it did before it ended
+                break
             if time.monotonic() >= next_lost_check:
                 self._report_lost()
                 next_lost_check = time.monotonic() + LOST_CHECK_S

@@ -6,13 +6,14 @@ section each), which is much faster than a module per program.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import llvmlite.binding as llvm
 from llvmlite import ir
+
+from ptrace.elf import object_sections
 
 
 @cache
@@ -49,30 +50,4 @@ def emit(module: ir.Module, want_asm: bool = False) -> Emitted:
     builder.getModulePassManager().run(parsed, builder)
     asm = tm.emit_assembly(parsed) if want_asm else ""
     obj = tm.emit_object(parsed)
-    return Emitted(elf_sections(obj), ir_text, str(parsed), asm)
-
-
-def elf_sections(obj: bytes) -> dict[str, bytes]:
-    """The PROGBITS sections of a little-endian ELF64 object, by name.
-
-    Programs need no relocations (maps are referred to by index through
-    ld_imm64, and there are no globals), so a relocation section means a bug.
-    """
-    (shoff,) = struct.unpack_from("<Q", obj, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", obj, 0x3A)
-    headers = [struct.unpack_from("<IIQQQQIIQQ", obj, shoff + i * shentsize)
-               for i in range(shnum)]
-    names_off = headers[shstrndx][4]
-
-    def name_of(offset: int) -> str:
-        end = obj.index(b"\0", names_off + offset)
-        return obj[names_off + offset:end].decode()
-
-    sections: dict[str, bytes] = {}
-    for name_idx, sh_type, _flags, _addr, offset, size, *_ in headers:
-        name = name_of(name_idx)
-        if sh_type == 9 and name.startswith(".rel") and not name.startswith(".rel.BTF"):
-            raise RuntimeError(f"internal error: unexpected relocations in {name}")
-        if sh_type == 1 and size:  # SHT_PROGBITS
-            sections[name] = obj[offset:offset + size]
-    return sections
+    return Emitted(object_sections(obj), ir_text, str(parsed), asm)

@@ -16,6 +16,8 @@ PROG_TYPES = {
     "begin": ProgType.RAW_TRACEPOINT,
     "end": ProgType.RAW_TRACEPOINT,
     "tracepoint": ProgType.TRACEPOINT,
+    "uprobe": ProgType.KPROBE,
+    "uretprobe": ProgType.KPROBE,
     "syscalls": ProgType.RAW_TRACEPOINT,
     "interval": ProgType.PERF_EVENT,
     "profile": ProgType.PERF_EVENT,

@@ -19,10 +19,17 @@ from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
 from ptrace.codegen.helpers import BPF_ANY, BPF_NOEXIST, E2BIG, Helper
 from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import Resources
-from ptrace.passes.check_types import AGGREGATIONS
+from ptrace.passes.check_types import AGGREGATIONS, func_name
 from ptrace.passes.context import CompileContext, ProbeInstance
-from ptrace.program import COUNTER_LOST_EVENTS, GLOBAL_NCPUS, GLOBAL_START_NS, EventKind
+from ptrace.program import (
+    COUNTER_LOST_EVENTS,
+    GLOBAL_CPID,
+    GLOBAL_NCPUS,
+    GLOBAL_START_NS,
+    EventKind,
+)
 from ptrace.types import types as t
+from ptrace.types.builtins import ARG_REGISTERS, RETVAL_REGISTER
 
 HEADER_SIZE = 8  # every event starts with u32 kind, u32 site id
 # x86_64 `struct pt_regs`: the syscall number (orig_ax) follows 15 registers.
@@ -651,6 +658,10 @@ class Lowerer:
             if self.probe_name is not None:
                 return self.probe_name
             return self.string_constant(self.instance.attach.probe)
+        if e.name == "func":
+            return self.string_constant(func_name(self.instance.attach))
+        if e.name.startswith("arg") and e.name[3:].isdigit():
+            return self.pb.load64(self.pb.ctx, ARG_REGISTERS[int(e.name[3:])])
         method = getattr(self, "builtin_" + e.name)
         result: ir.Value = method()
         return result
@@ -697,6 +708,12 @@ class Lowerer:
 
     def builtin_curtask(self) -> ir.Value:
         return self.pb.helper(Helper.GET_CURRENT_TASK, I64, [])
+
+    def builtin_cpid(self) -> ir.Value:
+        return self.global_value(GLOBAL_CPID)
+
+    def builtin_retval(self) -> ir.Value:
+        return self.pb.load64(self.pb.ctx, RETVAL_REGISTER)
 
     def expr_Cast(self, e: n.Cast) -> ir.Value:
         value = self.expr(e.operand)
@@ -1101,10 +1118,10 @@ class Lowerer:
         assert isinstance(rtype, t.Str)
         mem = self.pb.fresh_memory(rtype.size)
         attach = self.instance.attach
-        # Syscall tracepoints hand over user addresses; elsewhere the address
-        # space is not known, and the compat helper picks it by address.
-        helper = Helper.PROBE_READ_USER_STR if attach.category == "syscalls" \
-            else Helper.PROBE_READ_STR
+        # Syscall tracepoints and uprobes hand over user addresses; elsewhere
+        # the address space is not known, and the compat helper picks it.
+        user = attach.category == "syscalls" or attach.kind in ("uprobe", "uretprobe")
+        helper = Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_STR
         self.pb.helper(helper, I64, [mem, i64(rtype.capacity), value])
         return mem
 

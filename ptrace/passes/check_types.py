@@ -21,6 +21,7 @@ from ptrace.diagnostics import Diagnostic, Reporter, Severity, Span, render
 from ptrace.options import param_integer
 from ptrace.passes.context import CompileContext, MapInfo, PrintCall, PrintfSite, ProbeInstance
 from ptrace.printf_format import FormatError, parse_format
+from ptrace.program import Attach
 from ptrace.types import types as t
 from ptrace.types.builtins import BUILTINS, LATER_BUILTINS
 
@@ -456,6 +457,10 @@ class _Checker:
 
     def identifier(self, e: n.Identifier) -> t.Type | None:
         builtin = BUILTINS.get(e.name)
+        if e.name == "cpid" and not self.ctx.options.has_command:
+            self.error("cpid is the pid of the command given with -c", e.span,
+                       "run as: ptrace -c 'COMMAND' -e '…'")
+            return None
         if builtin is not None:
             if builtin.probes is not None and self.instance.attach.kind not in builtin.probes:
                 self.error(f"'{e.name}' cannot be used in {self.instance.attach.kind} probes",
@@ -466,13 +471,19 @@ class _Checker:
             names = [name for _, name in self.instance.attach.syscalls] or \
                 [self.instance.attach.probe]
             return t.Str(max(len(name) for name in names) + 1)
+        if e.name == "func":
+            if self.instance.attach.kind not in ("uprobe", "uretprobe"):
+                self.error(f"'func' cannot be used in {self.instance.attach.kind} probes",
+                           e.span)
+                return None
+            return t.Str(len(func_name(self.instance.attach)) + 1)
         if e.name == "args":
             self.error("'args' is used with a field, as in args.filename", e.span)
             return None
         if e.name in LATER_BUILTINS:
             self.error(f"the builtin '{e.name}' is not supported yet", e.span)
             return None
-        names = [*BUILTINS, "probe", "args"]
+        names = [*BUILTINS, "probe", "args", "func"]
         close = difflib.get_close_matches(e.name, names, n=1)
         self.error(f"unknown identifier '{e.name}'", e.span,
                    *([f"did you mean '{close[0]}'?"] if close else []))
@@ -1079,3 +1090,8 @@ def _describe(tp: t.Type) -> str:
     if isinstance(tp, t.Aggregation):
         return f"{tp.function}() values"
     return f"values of type {tp}"
+
+
+def func_name(attach: Attach) -> str:
+    """What `func` gives in a uprobe: the function's name, or its address."""
+    return attach.symbol or f"0x{attach.address:x}"

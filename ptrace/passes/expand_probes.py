@@ -9,6 +9,7 @@ are diagnostics here; providers that later stages do not lower yet say so.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 
 from ptrace.ast import nodes as n
@@ -25,8 +26,8 @@ PROVIDER_ALIASES = {
     "w": "watchpoint", "f": "fentry", "fr": "fexit", "kfunc": "fentry", "kretfunc": "fexit",
     "rt": "rawtracepoint", "it": "iter",
 }
-SUPPORTED = ("begin", "end", "tracepoint", "interval", "profile")
-KNOWN_LATER = ("kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "software", "hardware",
+SUPPORTED = ("begin", "end", "tracepoint", "interval", "profile", "uprobe", "uretprobe")
+KNOWN_LATER = ("kprobe", "kretprobe", "usdt", "software", "hardware",
                "watchpoint", "fentry", "fexit", "rawtracepoint", "iter", "self")
 _UNITS_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
@@ -98,6 +99,8 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
     parts = rest.split(":")
     if provider == "tracepoint":
         return _tracepoints(point, parts, machine, reporter, missing)
+    if provider in ("uprobe", "uretprobe"):
+        return _uprobes(point, provider, rest, machine, reporter, missing)
     if provider in ("interval", "profile"):
         attach = _timer(point, provider, parts, reporter)
         return [attach] if attach else []
@@ -130,6 +133,51 @@ def _tracepoints(point: n.AttachPoint, parts: list[str], machine: Machine,
         return []
     return [Attach("tracepoint", f"tracepoint:{c}:{e}", category=c, event=e)
             for c, e in matches]
+
+
+def _uprobes(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
+             reporter: Reporter, missing: Reporter) -> list[Attach]:
+    """uprobe:BINARY:FUNC, :FUNC+OFFSET, :0xADDRESS, :GLOB; BINARY a path, a
+    program on PATH or a library by name (libc)."""
+    binary, _, target = rest.rpartition(":")
+    if not binary or not target:
+        reporter.error(f"a {provider} is written '{provider}:/path/to/binary:function'",
+                       point.span)
+        return []
+    path = machine.resolve_binary(binary)
+    if path is None:
+        missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
+        return []
+    if re.fullmatch(r"0x[0-9a-fA-F]+", target):
+        address = int(target, 16)
+        return [Attach(provider, f"{provider}:{path}:{target}", binary=path, address=address)]
+    symbols = machine.function_symbols(path)
+    if symbols is None:
+        reporter.error(f"cannot read the symbols of {path} (not an ELF binary?)", point.span)
+        return []
+    names = [s.name for s in symbols]
+    symbol, plus, offset_text = target.partition("+")
+    offset = 0
+    if plus:
+        try:
+            offset = parse_integer(offset_text)
+        except LiteralError:
+            reporter.error(f"'{offset_text}' is not an offset", point.span)
+            return []
+    if "*" in symbol or "?" in symbol:
+        matched = [name for name in names if fnmatch.fnmatchcase(name, symbol)]
+        if not matched:
+            missing.error(f"no function of {path} matches '{symbol}'", point.span)
+        return [Attach(provider, f"{provider}:{path}:{name}", binary=path, symbol=name)
+                for name in matched]
+    if symbol not in names:
+        close = difflib.get_close_matches(symbol, names, n=3)
+        missing.error(f"{path} has no function '{symbol}'", point.span,
+                      *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
+                        if close else []))
+        return []
+    name = f"{provider}:{path}:{target}"
+    return [Attach(provider, name, binary=path, symbol=symbol, offset=offset)]
 
 
 def _timer(point: n.AttachPoint, provider: str, parts: list[str],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ptrace.types.types import UINT32, UINT64, Pointer, Str, Type
+from ptrace.types.types import INT64, UINT32, UINT64, Pointer, Str, Type
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,9 @@ class Builtin:
 
 
 COMM = Str(16)
+# x86_64: where the first arguments and the return value lie in struct pt_regs.
+ARG_REGISTERS = (112, 104, 96, 88, 72, 64)  # di, si, dx, cx, r8, r9
+RETVAL_REGISTER = 80  # ax
 
 BUILTINS: dict[str, Builtin] = {b.name: b for b in (
     Builtin("pid", UINT32, "process id (thread group id) of the current task"),
@@ -34,12 +37,16 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
     Builtin("cgroup", UINT64, "cgroup v2 id of the current task"),
     Builtin("jiffies", UINT64, "jiffies since boot"),
     Builtin("curtask", Pointer("struct task_struct"), "address of the current task_struct"),
+    *(Builtin(f"arg{i}", UINT64, f"argument {i} of the probed function",
+              frozenset({"uprobe", "kprobe"})) for i in range(len(ARG_REGISTERS))),
+    Builtin("retval", INT64, "the probed function's return value",
+            frozenset({"uretprobe", "kretprobe"})),
+    Builtin("cpid", UINT32, "the pid of the command run with -c"),
 )}
 
 # `probe` (a string per program) and `args` (typed per tracepoint) are typed
 # by the checker itself. These names exist in bpftrace and are lowered later.
 LATER_BUILTINS = frozenset({
-    "ncpus", "username", "func", "retval", "kstack", "ustack", "ctx", "cpid",
-    "arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9",
+    "ncpus", "username", "kstack", "ustack", "ctx", "arg6", "arg7", "arg8", "arg9",
     "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5", "probetype", "numaid",
 })

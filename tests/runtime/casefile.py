@@ -2,7 +2,8 @@
 
     # a comment
     NAME count getppid calls              starts a case
-    PROG tracepoint:… { … }               the program, on one line (given with -e)
+    PROG tracepoint:… { … }               the program, on one line (given with -e);
+                                          @@TRIGGERS@@ stands for the triggers' directory
     PROG                                  … or as a block, up to a line `---` (given as a file)
     ARGS -q                               extra ptrace options (shell words)
     ENV PTRACE_MAX_MAP_KEYS=4             environment variables for ptrace (shell words)

@@ -21,6 +21,8 @@ from tests.runtime.casefile import Case, parse_cases
 CASES_DIR = Path(__file__).parent / "cases"
 ALL_CASES = [case for path in sorted(CASES_DIR.glob("*.case")) for case in parse_cases(path)]
 ATTACHED = re.compile(r"^Attached \d+ probes?$")
+# In a program, stands for the directory of the built trigger programs.
+TRIGGERS = "@@TRIGGERS@@"
 # With -f json, attaching is announced by a record on stdout (kept in the output).
 ATTACHED_JSON = re.compile(r'^\{"type": "attached_probes"')
 # bpftrace 0.17 says "Attaching N probes..." on stdout, before it has attached.
@@ -70,13 +72,17 @@ def run_case(case: Case, ptrace_exe: list[str], triggers: Path,
     waited for (and left out of the output).
     """
     with tempfile.TemporaryDirectory() as tmp:
-        argv = [*ptrace_exe, *case.args]
+        def place(text: str) -> str:
+            return text.replace(TRIGGERS, str(triggers))
+
+        argv = [*ptrace_exe, *map(place, case.args)]
+        params = list(map(place, case.params))
         if case.prog_is_file:
             script = Path(tmp) / "script.bt"
-            script.write_text(case.prog)
-            argv += [str(script), *case.params]
+            script.write_text(place(case.prog))
+            argv += [str(script), *params]
         else:
-            argv += ["-e", case.prog, *case.params]
+            argv += ["-e", place(case.prog), *params]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, text=True, cwd=tmp,
                                 env={**os.environ, **case.env})
@@ -134,7 +140,8 @@ def test_case(case: Case, ptrace_exe: list[str], triggers: Path) -> None:
     context = f"\n--- stdout:\n{result.stdout}\n--- stderr:\n{result.stderr}"
     assert result.returncode == case.exit, f"exit status {result.returncode}{context}"
     if case.expect is not None:
-        assert result.stdout.strip("\n") == case.expect.strip("\n"), context
+        expected = case.expect.replace(TRIGGERS, str(triggers))
+        assert result.stdout.strip("\n") == expected.strip("\n"), context
     if case.expect_regex is not None:
         assert re.fullmatch(case.expect_regex.strip("\n"), result.stdout.strip("\n")), context
     if case.stderr is not None:

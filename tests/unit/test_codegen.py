@@ -23,7 +23,8 @@ from llvmlite import ir
 
 from ptrace.cli import main
 from ptrace.codegen.bpf_builder import I64, PTR
-from ptrace.codegen.emit import elf_sections, emit, new_module
+from ptrace.codegen.emit import emit, new_module
+from ptrace.elf import object_sections
 from ptrace.options import Options
 from ptrace.program import CompiledProgram, MapType, ProgType
 from ptrace.types import types as t
@@ -223,7 +224,7 @@ def test_object_has_no_relocations(script: str) -> None:
     headers = section_headers(obj)
     assert [name for name, kind in headers if kind in (SHT_REL, SHT_RELA)] == []
     assert {f"ptrace/{p.name}" for p in program.programs} <= {name for name, _ in headers}
-    sections = elf_sections(obj)
+    sections = object_sections(obj)
     for prog in program.programs:
         assert sections[f"ptrace/{prog.name}"] == prog.insns
 

@@ -1,0 +1,653 @@
+"""The interactive REPL: `ptrace` with no program on a terminal, or `ptrace -i`.
+
+A cell is a program (probes, config, macros, …) or bare statements, which run
+as a `BEGIN` block. Cells go through the same `compile()` and the same
+`Session` as the CLI's programs; this module adds only the prompt around
+them: highlighting from the grammar's own terminals, completion from tracefs,
+history, and `:commands`.
+
+`main(args)` is the entry point the CLI calls. Start-up stays fast: the
+compiler's back end (llvmlite) and the runtime are imported when the first
+cell runs, the lexer when the first key is typed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import functools
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
+
+from lark import Lark
+from lark.exceptions import UnexpectedCharacters
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.filters import is_searching
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.input import Input
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.lexers import Lexer
+from prompt_toolkit.output import Output as TerminalOutput
+from prompt_toolkit.styles import Style
+
+from ptrace.compile import DUMP_STAGES, compile
+from ptrace.diagnostics import CompileError, Diagnostic, Source, Span, render_all
+from ptrace.machine import LiveMachine, Machine, match_tracepoints
+from ptrace.options import SETTINGS, Options, SettingError, apply_setting, from_environment
+from ptrace.parse import parse
+from ptrace.passes.check_types import FUNCTIONS
+from ptrace.passes.expand_probes import PROVIDER_ALIASES, SUPPORTED
+from ptrace.program import CompiledProgram
+from ptrace.types.builtins import BUILTINS
+
+if TYPE_CHECKING:
+    from ptrace.runtime.output import Output
+
+PROMPT = "ptrace> "
+COMMANDS = {  # name → (arguments, what it does): for :help and completion
+    ":help": ("", "this text"),
+    ":list": ("[PATTERN]", "tracepoints matching a glob, e.g. :list syscalls:*open*"),
+    ":ast": ("", "the syntax tree of the last cell"),
+    ":ir": ("", "its LLVM IR"),
+    ":ir-opt": ("", "its LLVM IR after optimisation"),
+    ":asm": ("", "its BPF assembly"),
+    ":load": ("FILE", "run a file as a cell"),
+    ":set": ("[KEY VALUE]", "show the settings, or change one (:set format json)"),
+    ":maps": ("", "the maps the last cell printed when it ended"),
+    ":quit": ("", "leave (or Ctrl-D on an empty line)"),
+}
+HELP = """\
+A cell is a program (probes) or bare statements, which run as a BEGIN block.
+Enter runs a complete cell; an open bracket continues it; Alt-Enter adds a line.
+Ctrl-C stops a running cell (END runs, maps print). Tab completes, Ctrl-R
+searches the history, Ctrl-D on an empty line leaves.
+"""
+BUILTIN_NAMES = frozenset({*BUILTINS, "args", "probe"})
+# The first attach point's form of each supported provider.
+PROVIDERS = tuple(p.upper() if p in ("begin", "end") else f"{p}:" for p in SUPPORTED)
+
+
+# ---- lexing: the grammar's terminals, for any text ---------------------------------
+
+class Token(NamedTuple):
+    type: str  # the grammar's terminal name (NAME, LBRACE, …), WS, or ERROR
+    text: str
+    start: int
+
+
+@functools.cache
+def _lexer() -> Lark:
+    grammar = resources.files("ptrace.grammar").joinpath("ptrace.lark").read_text()
+    return Lark(grammar, parser=None, lexer="basic")
+
+
+def tokens(text: str) -> list[Token]:
+    """Every character of `text` in a token, spaces and comments included.
+
+    Input being typed does not stop the lexer: an unterminated string runs to
+    the end of its line, an unterminated comment to the end of the text, and
+    any other character no terminal matches is an ERROR token.
+    """
+    out: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        try:
+            for token in _lexer().lex(text[pos:], dont_ignore=True):
+                out.append(Token(token.type, str(token), pos + (token.start_pos or 0)))
+            break
+        except UnexpectedCharacters as error:
+            start = pos + (error.pos_in_stream or 0)
+            if text.startswith('"', start):
+                line_end = text.find("\n", start)
+                kind, pos = "STRING", len(text) if line_end < 0 else line_end
+            elif text.startswith("/*", start):
+                kind, pos = "COMMENT", len(text)
+            else:
+                kind, pos = "ERROR", start + 1
+            out.append(Token(kind, text[start:pos], start))
+    return out
+
+
+_NESTING = {"LBRACE": 1, "LPAR": 1, "LSQB": 1, "RBRACE": -1, "RPAR": -1, "RSQB": -1}
+
+
+def _depth(toks: Iterable[Token]) -> int:
+    return sum(_NESTING.get(t.type, 0) for t in toks)
+
+
+def _probe_header(toks: list[Token]) -> list[Token]:
+    """The top-level tokens after the last probe's closing brace: the attach points
+    and the predicate of the probe being written."""
+    header: list[Token] = []
+    depth = 0
+    for token in toks:
+        if depth == 0:
+            header.append(token)
+        depth = max(depth + _NESTING.get(token.type, 0), 0)
+        if depth == 0 and token.type == "RBRACE":
+            header = []
+    return header
+
+
+def _significant(toks: Iterable[Token]) -> list[Token]:
+    return [t for t in toks if t.type not in ("WS", "COMMENT")]
+
+
+def is_complete(text: str) -> bool:
+    """Whether Enter runs the cell: a command, or nothing left open.
+
+    Open are brackets, a `/* comment`, and a probe without its block yet.
+    """
+    if text.lstrip().startswith(":"):
+        return True
+    toks = tokens(text)
+    if toks and toks[-1].type == "COMMENT" and toks[-1].text.startswith("/*") and (
+            len(toks[-1].text) < 4 or not toks[-1].text.endswith("*/")):
+        return False
+    header = _significant(_probe_header(toks))
+    return _depth(toks) <= 0 and not (header and header[0].type == "ATTACH_POINT")
+
+
+def names_in(text: str) -> set[str]:
+    """The maps and variables a text uses, for completion."""
+    return {t.text for t in tokens(text) if t.type in ("MAP", "VAR") and t.text != "@"}
+
+
+# ---- cells ----------------------------------------------------------------------------
+
+_PROGRAM_STARTS = frozenset({"ATTACH_POINT", "PREPROC", "MACRO", "CONFIG", "STRUCT", "UNION",
+                             "ENUM", "TYPEDEF"})
+
+
+def starts_program(significant: list[Token]) -> bool:
+    """Whether a cell starting with these tokens is a program (an attach point, `macro`,
+    `let @m = …`, …) rather than bare statements."""
+    first = significant[:2]
+    return bool(first) and (first[0].type in _PROGRAM_STARTS
+                            or [t.type for t in first] == ["LET", "MAP"])
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """What the user typed, and the program it runs as."""
+
+    typed: Source
+    program: Source  # `typed` itself, or its bare statements inside `BEGIN {` … `}`
+
+    @staticmethod
+    def of(typed: Source) -> Cell:
+        significant = _significant(tokens(typed.text))
+        if not significant or starts_program(significant):
+            return Cell(typed, typed)
+        # On lines of their own, so that line L of the program is line L - 1 typed.
+        return Cell(typed, Source(typed.name, "BEGIN {\n" + typed.text + "\n}"))
+
+    @property
+    def is_wrapped(self) -> bool:
+        return self.program is not self.typed
+
+    def diagnostics(self, error: CompileError) -> list[Diagnostic]:
+        """The errors placed in the text as typed (the wrapper's lines are not shown)."""
+        return [replace(d, span=self._typed_span(d.span)) for d in error.diagnostics]
+
+    def _typed_span(self, span: Span | None) -> Span | None:
+        if span is None or not self.is_wrapped or span.source is not self.program:
+            return span
+        last = self.typed.text.count("\n") + 1
+
+        def place(line: int, col: int) -> tuple[int, int]:
+            if line < 2:  # `BEGIN {`
+                return 1, 1
+            if line > last + 1:  # the closing brace: errors at the end of the input
+                return last, len(self.typed.line(last)) + 1
+            return line - 1, col
+
+        return Span(self.typed, *place(span.line, span.col), *place(span.end_line, span.end_col),
+                    self._typed_span(span.expanded_from))
+
+
+# ---- completion -----------------------------------------------------------------------
+
+def _tracepoint_parts(head: str, machine: Machine) -> list[str]:
+    """After `tracepoint:`: categories; after `tracepoint:CATEGORY:`: its events."""
+    if not head:
+        return sorted({f"{c}:" for c, _ in machine.tracepoints()})
+    return sorted(e for c, e in machine.tracepoints() if c == head)
+
+
+def _timer_units(head: str, machine: Machine) -> list[str]:
+    return [] if head else ["hz:", "s:", "ms:", "us:"]
+
+
+# What follows `provider:` in an attach point, by provider: given the parts
+# already written between the first and the last colon, the candidates for
+# the last part. The extension point for providers to come (`uprobe`: paths,
+# then a binary's symbols after `uprobe:/path:`).
+ATTACH_POINT_PARTS: dict[str, Callable[[str, Machine], list[str]]] = {
+    "tracepoint": _tracepoint_parts,
+    "interval": _timer_units,
+    "profile": _timer_units,
+}
+
+
+def _members(base: str, probe_points: list[str], machine: Machine) -> list[str]:
+    """Names after `base.` or `base->`: the fields of `args` of the probe being written.
+
+    The extension point for struct members from BTF (`curtask->`, `$task->`).
+    """
+    if base != "args":
+        return []
+    fields: set[str] = set()
+    for point in probe_points:
+        provider, _, rest = point.partition(":")
+        if PROVIDER_ALIASES.get(provider, provider) != "tracepoint":
+            continue
+        category, _, event = rest.partition(":")
+        formats = (machine.tracepoint_format(c, e)
+                   for c, e in match_tracepoints(machine, category, event))
+        fields.update(f.name for fmt in formats if fmt for f in fmt.fields)
+    return sorted(fields)
+
+
+def _tail(pattern: str, text: str) -> str:
+    """The end of `text` that `pattern` matches ("" if none)."""
+    match = re.search(f"(?:{pattern})$", text)
+    return match[0] if match else ""
+
+
+def complete(before: str, machine: Machine, names: Iterable[str]) -> tuple[str, list[str]]:
+    """The word being typed at the end of `before` (the cell up to the cursor), and
+    what can replace it: commands, attach points, `args` fields, maps and variables
+    (`names`), builtins and functions."""
+    if re.fullmatch(r"\s*:[\w-]*", before):
+        word = before.strip()
+        return word, [c for c in COMMANDS if c.startswith(word)]
+    toks = tokens(before)
+    if toks and toks[-1].type in ("STRING", "COMMENT", "PREPROC"):
+        return "", []
+    header = _probe_header(toks)
+    in_predicate = sum(t.type == "SLASH" for t in header) % 2 == 1
+    point = _tail(r"[^\s,{}]*", before)
+    prior = _significant(tokens(before[:len(before) - len(point)]))
+    if _depth(toks) <= 0 and not in_predicate and (not prior or starts_program(prior)):
+        word, candidates = _attach_point_words(point, machine)
+        if prior or ":" in point:
+            return word, candidates
+        # The first word of a cell: a probe, or the start of a bare statement.
+        word, more = _expression_words(before, names)
+        return (point, candidates + more) if word == point else (word, more)
+    member = re.search(r"(\w+)\s*(?:\.|->)\s*(\w*)$", before)
+    if member:
+        points = [t.text for t in header if t.type == "ATTACH_POINT"]
+        fields = _members(member[1], points, machine)
+        return member[2], [f for f in fields if f.startswith(member[2])]
+    return _expression_words(before, names)
+
+
+def _attach_point_words(point: str, machine: Machine) -> tuple[str, list[str]]:
+    provider, colon, rest = point.partition(":")
+    if not colon:
+        return point, [p for p in PROVIDERS if p.startswith(point)]
+    parts = ATTACH_POINT_PARTS.get(PROVIDER_ALIASES.get(provider, provider))
+    head, _, last = rest.rpartition(":")
+    return last, [c for c in (parts(head, machine) if parts else []) if c.startswith(last)]
+
+
+def _expression_words(before: str, names: Iterable[str]) -> tuple[str, list[str]]:
+    word = _tail(r"[@$]?\w*", before)
+    pool = names if word[:1] in ("@", "$") else BUILTIN_NAMES | FUNCTIONS
+    return word, sorted(n for n in set(pool) if n.startswith(word) and n != word)
+
+
+# ---- highlighting ---------------------------------------------------------------------
+
+_CLASS_OF = {
+    "ATTACH_POINT": "probe", "PREDICATE": "predicate", "STRING": "string", "INT": "number",
+    "TRUE": "number", "FALSE": "number", "MAP": "map", "VAR": "variable",
+    "POSITIONAL": "variable", "COMMENT": "comment", "PREPROC": "comment", "INT_TYPE": "type",
+    "C_TYPE_WORD": "type", "STRUCT": "type", "UNION": "type", "ENUM": "type", "ERROR": "error",
+}
+STYLE = {
+    "probe": "ansicyan bold", "predicate": "ansiyellow", "keyword": "ansimagenta bold",
+    "type": "ansigreen", "string": "ansiyellow", "number": "ansiblue", "map": "ansired",
+    "variable": "ansired", "builtin": "ansicyan", "function": "ansiblue bold",
+    "comment": "ansibrightblack italic", "error": "bg:ansired ansiwhite",
+}
+
+
+@functools.cache
+def _keywords() -> frozenset[str]:
+    """The grammar's keyword terminals: the literal words (`if`, `while`, `macro`, …)."""
+    return frozenset(t.name for t in _lexer().terminals
+                     if t.pattern.type == "str" and t.pattern.value.isalpha())
+
+
+def token_class(token: Token) -> str:
+    """The style class of a token ("" for operators, punctuation and other names)."""
+    if token.type == "NAME":
+        return ("builtin" if token.text in BUILTIN_NAMES else
+                "function" if token.text in FUNCTIONS else "")
+    return _CLASS_OF.get(token.type) or ("keyword" if token.type in _keywords() else "")
+
+
+def highlight(text: str) -> list[StyleAndTextTuples]:
+    """The styled fragments of each line of `text`."""
+    lines: list[StyleAndTextTuples] = [[]]
+    for token in tokens(text):
+        name = token_class(token)
+        for i, part in enumerate(token.text.split("\n")):
+            if i:
+                lines.append([])
+            if part:
+                lines[-1].append((f"class:{name}" if name else "", part))
+    return lines
+
+
+class _Highlighter(Lexer):
+    """Colours from the grammar's terminals (see `highlight`)."""
+
+    def lex_document(self, document: Document) -> Callable[[int], StyleAndTextTuples]:
+        lines = highlight(document.text)
+        return lambda number: lines[number] if number < len(lines) else []
+
+
+class _Completer(Completer):
+    """Tab: `complete` with the names of the session and of the cell being written."""
+
+    def __init__(self, repl: Repl):
+        self.repl = repl
+
+    def get_completions(self, document: Document,
+                        complete_event: CompleteEvent) -> Iterator[Completion]:
+        names = self.repl.names | names_in(document.text)
+        word, candidates = complete(document.text_before_cursor, self.repl.machine, names)
+        for candidate in candidates:
+            yield Completion(candidate, start_position=-len(word))
+
+
+# ---- the prompt -----------------------------------------------------------------------
+
+def history_path(environ: dict[str, str] | None = None) -> Path:
+    """$XDG_STATE_HOME/ptrace/history, by default ~/.local/state/ptrace/history."""
+    state = (os.environ if environ is None else environ).get("XDG_STATE_HOME", "")
+    # The XDG specification says to ignore a relative path.
+    base = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
+    return base / "ptrace" / "history"
+
+
+def open_history(path: Path, err: TextIO) -> History:
+    """The history file, readable by its owner only (cells may hold secrets)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        os.chmod(path, 0o600)
+    except OSError as error:
+        err.write(f"ptrace: warning: no history across sessions: {path}: {error.strerror}\n")
+        return InMemoryHistory()
+    return FileHistory(str(path))
+
+
+def prompt_session(repl: Repl, history: History, input: Input | None = None,
+                   output: TerminalOutput | None = None) -> PromptSession[str]:
+    """The prompt. Enter runs a complete cell, or else goes on to an indented line;
+    Alt-Enter adds a line; a `}` typed on an indent takes one level back."""
+    keys = KeyBindings()
+
+    @keys.add("enter", filter=~is_searching)
+    def _enter(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
+        if is_complete(buffer.text):
+            buffer.validate_and_handle()
+        else:
+            indent = max(_depth(tokens(buffer.document.text_before_cursor)), 0)
+            buffer.insert_text("\n" + "    " * indent)
+
+    @keys.add("escape", "enter")
+    def _newline(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    @keys.add("}", filter=~is_searching)
+    def _close(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
+        indent = buffer.document.current_line_before_cursor
+        if indent and not indent.strip():  # undo one level of the indent Enter added
+            buffer.delete_before_cursor(min(len(indent), 4))
+        buffer.insert_text("}")
+
+    return PromptSession(
+        PROMPT, multiline=True, key_bindings=keys, history=history,
+        prompt_continuation=lambda width, _line, _wrap: "." * (width - 1) + " ",
+        lexer=_Highlighter(), style=Style.from_dict(STYLE), completer=_Completer(repl),
+        complete_while_typing=False, input=input, output=output)
+
+
+# ---- running cells and commands -------------------------------------------------------
+
+class _KeepMaps:
+    """Passes a run's output on, and keeps the maps printed when it ended, for `:maps`.
+
+    The blank lines before those maps are left out when there are none: a
+    cell such as `printf("hi\\n")` is followed by the prompt, not by space.
+    """
+
+    def __init__(self, inner: Output):
+        self.inner = inner
+        self.at_exit = False
+        self.maps: list[tuple[Any, ...]] = []  # the arguments of Output.map
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def maps_at_exit(self) -> None:
+        self.at_exit = True
+
+    def map(self, *args: Any) -> None:
+        if self.at_exit:
+            if not self.maps:
+                self.inner.maps_at_exit()
+            self.maps.append(args)
+        self.inner.map(*args)
+
+
+class Repl:
+    """The state of a session: settings, the last cell, the names used so far."""
+
+    def __init__(self, options: Options, *, json: bool = False, quiet: bool = False,
+                 verbose: bool = False, dry_run: bool = False, machine: Machine | None = None,
+                 out: TextIO | None = None, err: TextIO | None = None):
+        self.options = options
+        self.format = "json" if json else "text"
+        self.quiet, self.verbose, self.dry_run = quiet, verbose, dry_run
+        self.machine: Machine = machine or LiveMachine()
+        self._out, self._err = out, err
+        self.names: set[str] = set()
+        self.cells = 0
+        self.last: Cell | None = None
+        self.maps: list[tuple[Any, ...]] = []
+
+    @property
+    def out(self) -> TextIO:
+        return self._out or sys.stdout  # looked up when used: sys.stdout may be replaced
+
+    @property
+    def err(self) -> TextIO:
+        return self._err or sys.stderr
+
+    def loop(self, session: PromptSession[str]) -> int:
+        while True:
+            try:
+                text = session.prompt()
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                return 0
+            if not self.handle(text):
+                return 0
+
+    def handle(self, text: str) -> bool:
+        """Run a cell or a command; False to leave. Errors are shown, the REPL stays up."""
+        try:
+            if text.strip().startswith(":"):
+                return self.command(text.strip())
+            if text.strip():
+                self.cells += 1
+                self.run(Cell.of(Source(f"cell{self.cells}", text)))
+        except KeyboardInterrupt:
+            self.err.write("interrupted\n")
+        except Exception as error:  # a bug: say so, and keep the session
+            if os.environ.get("PTRACE_DEBUG"):
+                raise
+            self.err.write(f"ptrace: internal error: {type(error).__name__}: {error}\n"
+                           "This is a bug in ptrace (set PTRACE_DEBUG=1 to see the "
+                           "traceback).\n")
+        return True
+
+    def run(self, cell: Cell) -> int:
+        """Compile and run a cell until it ends (exit(), Ctrl-C, or only BEGIN); its status."""
+        self.last = cell
+        self.names |= names_in(cell.typed.text)
+        program = self._compile(cell)
+        if program is None:
+            return 1
+        if os.geteuid() != 0:
+            self.err.write("ptrace: error: loading BPF programs needs root "
+                           "(CAP_BPF and CAP_PERFMON)\n")
+            return 1
+        from ptrace.runtime.errors import RuntimeFailure
+        from ptrace.runtime.libbcc import LibraryMissing
+        from ptrace.runtime.output import JsonOutput, TextOutput
+        from ptrace.runtime.session import RunOptions, Session
+
+        options = RunOptions(quiet=self.quiet or cell.is_wrapped, json=self.format == "json",
+                             verbose=self.verbose, dry_run=self.dry_run)
+        self.maps = []
+        try:
+            output = (JsonOutput(self.out, options.quiet) if options.json
+                      else TextOutput(self.out, self.err, options.quiet))
+            kept = _KeepMaps(output)
+            session = Session(program, self.out, self.err, options, output=kept)
+            if program.attached_programs and not options.quiet:
+                self.err.write("Running; Ctrl-C stops the cell.\n")
+            code = session.run()
+        except (RuntimeFailure, LibraryMissing) as error:
+            self.out.flush()
+            self.err.write(f"ptrace: error: {error}\n")
+            return 1
+        self.maps = kept.maps
+        return code
+
+    def _compile(self, cell: Cell, dumps: tuple[str, ...] = ()) -> CompiledProgram | None:
+        try:
+            if cell.is_wrapped:  # syntax errors in the terms of the text as typed
+                parse(cell.typed, start="stmts")
+            program = compile(cell.program, self.options, self.machine, dumps)
+        except CompileError as error:
+            self.err.write(render_all(cell.diagnostics(error)) + "\n")
+            return None
+        for warning in program.warnings:
+            self.err.write(warning + "\n")
+        return program
+
+    # ---- commands: `:name argument` calls command_<name>(argument) ----
+    def command(self, line: str) -> bool:
+        name, _, argument = line.partition(" ")
+        if name[1:] in DUMP_STAGES:
+            self.dump(name[1:])
+        elif name in COMMANDS:
+            return getattr(self, "command_" + name[1:])(argument.strip()) is not False
+        else:
+            self.err.write(f"ptrace: error: unknown command '{name}' (:help lists them)\n")
+        return True
+
+    def command_help(self, _: str) -> None:
+        self.out.write(HELP + "\n")
+        for name, (arguments, what) in COMMANDS.items():
+            self.out.write(f"  {name} {arguments}".ljust(22) + f" {what}\n")
+
+    def command_list(self, pattern: str) -> None:
+        pattern = re.sub(r"^(tracepoint|t):", "", pattern or "*")
+        found = sorted(f"tracepoint:{c}:{e}" for c, e in self.machine.tracepoints()
+                       if fnmatch.fnmatchcase(f"{c}:{e}", pattern))
+        self.out.write("".join(f"{f}\n" for f in found) or f"no tracepoint matches {pattern}\n")
+
+    def dump(self, stage: str) -> None:
+        if self.last is None:
+            self.err.write("ptrace: error: no cell yet\n")
+            return
+        program = self._compile(self.last, dumps=(stage,))
+        if program is not None:
+            self.out.write(program.dumps[stage].rstrip("\n") + "\n")
+
+    def command_load(self, path: str) -> None:
+        try:
+            text = Path(path).expanduser().read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError as error:
+            self.err.write(f"ptrace: error: cannot read {path or '(no file given)'}: "
+                           f"{error.strerror}\n")
+            return
+        self.run(Cell.of(Source(path, text)))
+
+    def command_set(self, argument: str) -> None:
+        key, _, value = argument.partition(" ")
+        value = value.strip()
+        if not key:
+            for name, setting in SETTINGS.items():
+                self.out.write(f"{name} = {getattr(self.options, setting.field)}\n")
+            self.out.write(f"format = {self.format}\n")
+        elif key == "format" and value in ("text", "json"):
+            self.format = value
+        elif key == "format":
+            self.err.write("ptrace: error: format must be text or json\n")
+        elif key not in SETTINGS:
+            self.err.write(f"ptrace: error: unknown setting '{key}'; the settings are "
+                           f"{', '.join(SETTINGS)} and format\n")
+        else:
+            try:
+                self.options = apply_setting(self.options, key, value)
+            except SettingError as error:
+                self.err.write(f"ptrace: error: {error}\n")
+
+    def command_maps(self, _: str) -> None:
+        if not self.maps:
+            self.out.write("the last cell printed no maps\n")
+            return
+        from ptrace.runtime.output import JsonOutput, TextOutput
+
+        output = JsonOutput(self.out) if self.format == "json" else TextOutput(self.out, self.err)
+        for args in self.maps:
+            output.map(*args)
+        output.flush()
+
+    def command_quit(self, _: str) -> bool:
+        return False
+
+
+# ---- the entry point ------------------------------------------------------------------
+
+def main(args: argparse.Namespace) -> int:
+    """The REPL, for the CLI's parsed arguments (format, quiet, unsafe, verbose, dry_run).
+
+    On a terminal, cells until Ctrl-D or :quit (status 0). Otherwise the whole
+    of standard input is one program, as with `ptrace -`; its status.
+    """
+    try:
+        options = from_environment(Options(unsafe=args.unsafe))
+    except SettingError as error:
+        print(f"ptrace: error: {error}", file=sys.stderr)
+        return 1
+    repl = Repl(options, json=args.format == "json", quiet=args.quiet, verbose=args.verbose,
+                dry_run=args.dry_run)
+    if not sys.stdin.isatty():
+        source = Source("stdin", sys.stdin.read())
+        return repl.run(Cell(source, source))
+    sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+    return repl.loop(prompt_session(repl, open_history(history_path(), sys.stderr)))
