@@ -17,9 +17,12 @@ import shutil
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ptrace.elf import ElfError, Symbol, function_symbols
+
+if TYPE_CHECKING:
+    from ptrace.types.btf import Btf
 
 TRACEFS_ROOTS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 # The syscall numbers of x86_64, from the kernel's UAPI header (Debian's
@@ -74,6 +77,10 @@ class Machine(Protocol):
 
     def function_symbols(self, path: str) -> list[Symbol] | None:
         """The function symbols of a binary, or None if it cannot be read as ELF."""
+        ...
+
+    def btf(self) -> Btf | None:
+        """The running kernel's types (BTF), or None where the kernel has none."""
         ...
 
 
@@ -166,6 +173,15 @@ class LiveMachine:
     def function_symbols(self, path: str) -> list[Symbol] | None:
         return read_function_symbols(path)
 
+    @functools.cache  # noqa: B019 - one LiveMachine lives for the whole process
+    def btf(self) -> Btf | None:
+        from ptrace.types.btf import VMLINUX, Btf, BtfError
+
+        try:
+            return Btf.load(VMLINUX)
+        except (OSError, BtfError):
+            return None
+
 
 # Syscall tracepoints are named after the kernel function (SYSCALL_DEFINE),
 # which differs from the UAPI name for a few syscalls: tracepoint → UAPI name.
@@ -236,6 +252,7 @@ class FixtureMachine:
     formats: dict[tuple[str, str], str]
     syscalls: dict[str, int] = field(default_factory=dict)
     cpus: int = 4
+    kernel_types: Btf | None = None
 
     def tracepoints(self) -> list[tuple[str, str]]:
         return list(self.formats)
@@ -255,3 +272,6 @@ class FixtureMachine:
 
     def function_symbols(self, path: str) -> list[Symbol] | None:
         return read_function_symbols(path)
+
+    def btf(self) -> Btf | None:
+        return self.kernel_types

@@ -30,6 +30,7 @@ from ptrace.program import (
 )
 from ptrace.types import types as t
 from ptrace.types.builtins import ARG_REGISTERS, RETVAL_REGISTER
+from ptrace.types.kernel import FieldAccess
 
 HEADER_SIZE = 8  # every event starts with u32 kind, u32 site id
 # x86_64 `struct pt_regs`: the syscall number (orig_ax) follows 15 registers.
@@ -623,6 +624,9 @@ class Lowerer:
         if isinstance(e.base, n.Identifier) and e.base.name == "args":
             return self.tracepoint_arg(e)
         base_type = self.type_of(e.base)
+        if isinstance(base_type, t.Pointer | t.Struct):
+            return self.read_memory(self.expr(e.base), self.ctx.field_accesses[id(e)],
+                                    self.type_of(e), base_type.space)
         assert isinstance(base_type, t.Tuple | t.Record)
         index = int(e.name) if isinstance(base_type, t.Tuple) else base_type.names.index(e.name)
         return self.load_element(self.expr(e.base), base_type.offsets[index],
@@ -654,6 +658,9 @@ class Lowerer:
         return self.b.sext(raw, I64) if field.signed else self.b.zext(raw, I64)
 
     def expr_Identifier(self, e: n.Identifier) -> ir.Value:
+        constant = self.ctx.constants.get(id(e))
+        if constant is not None:  # an enumerator
+            return i64(constant)
         if e.name == "probe":
             if self.probe_name is not None:
                 return self.probe_name
@@ -718,6 +725,8 @@ class Lowerer:
     def expr_Cast(self, e: n.Cast) -> ir.Value:
         value = self.expr(e.operand)
         target = self.type_of(e)
+        if isinstance(target, t.Pointer):
+            return value
         if isinstance(target, t.Bool):
             return self.b.zext(self.b.icmp_unsigned("!=", value, i64(0)), I64)
         assert isinstance(target, t.Int)
@@ -726,7 +735,48 @@ class Lowerer:
         narrow = self.b.trunc(value, ir.IntType(target.bits))
         return self.b.sext(narrow, I64) if target.signed else self.b.zext(narrow, I64)
 
+    def read_memory(self, base: ir.Value, access: FieldAccess, vtype: t.Type,
+                    space: str) -> ir.Value:
+        """Read a value of `vtype` at `base + access.offset` in kernel or user memory.
+
+        A struct is not read: its address is its value, and its fields are
+        read when used. bpf_probe_read_* zero the destination if they fault.
+        """
+        address = self.b.add(base, i64(access.offset)) if access.offset else base
+        if isinstance(vtype, t.Struct):
+            return address
+        helper = Helper.PROBE_READ_USER if space == "user" else Helper.PROBE_READ_KERNEL
+        if isinstance(vtype, t.Str):
+            mem = self.pb.fresh_memory(vtype.size)
+            self.pb.helper(helper, I64, [mem, i64(min(access.read_size, vtype.capacity)),
+                                         address])
+            return mem
+        slot = self.pb.fresh_memory(8)
+        self.pb.helper(helper, I64, [slot, i64(access.read_size), address])
+        raw = self.b.load(slot, typ=ir.IntType(access.read_size * 8), align=8)
+        if access.bit_size:
+            shifted = self.b.lshr(self.b.zext(raw, I64), i64(access.bit_shift))
+            return self.b.and_(shifted, i64((1 << access.bit_size) - 1))
+        if access.read_size == 8:
+            return raw
+        signed = isinstance(vtype, t.Int) and vtype.signed
+        return self.b.sext(raw, I64) if signed else self.b.zext(raw, I64)
+
+    def expr_Sizeof(self, e: n.Sizeof) -> ir.Value:
+        return i64(self.ctx.constants[id(e)])
+
+    def expr_Offsetof(self, e: n.Offsetof) -> ir.Value:
+        return i64(self.ctx.constants[id(e)])
+
     def expr_Unary(self, e: n.Unary) -> ir.Value:
+        if e.op == "*":
+            pointer = self.type_of(e.operand)
+            assert isinstance(pointer, t.Pointer)
+            value = self.expr(e.operand)
+            access = self.ctx.field_accesses.get(id(e))
+            if access is None:  # a struct: its address
+                return value
+            return self.read_memory(value, access, self.type_of(e), pointer.space)
         value = self.expr(e.operand)
         if e.op == "-":
             return self.b.neg(value)

@@ -23,7 +23,10 @@ from ptrace.passes.context import CompileContext, MapInfo, PrintCall, PrintfSite
 from ptrace.printf_format import FormatError, parse_format
 from ptrace.program import Attach
 from ptrace.types import types as t
+from ptrace.types.btf import Btf
+from ptrace.types.btf import Composite as BtfComposite
 from ptrace.types.builtins import BUILTINS, LATER_BUILTINS
+from ptrace.types.kernel import FieldAccess, c_size, field_access, from_btf, struct_id
 
 UNROLL_MAX = 100
 SIGNED_C_TYPES = frozenset({"int", "long", "short", "long long", "signed", "signed int",
@@ -34,8 +37,8 @@ AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", 
 LATER_FUNCTIONS = frozenset({
     "join", "ksym", "usym", "kaddr", "uaddr", "reg", "cat", "override", "ntop", "pton",
     "macaddr", "cgroupid", "cgroup_path", "path", "kptr", "uptr", "len", "buf", "kstack",
-    "ustack", "sizeof", "unwatch", "debugf", "percpu_kaddr", "skboutput", "socket_cookie",
-    "offsetof", "print_map",
+    "ustack", "unwatch", "debugf", "percpu_kaddr", "skboutput", "socket_cookie",
+    "print_map",
 })
 FUNCTIONS = frozenset({"printf", "print", "exit", "delete", "clear", "zero", "str",
                        "errorf", "warnf", "system", "time", "strlen", "strncmp", "strcontains",
@@ -394,6 +397,10 @@ class _Checker:
             return t.Tuple(tuple(x for x in elements if x is not None))
         if isinstance(e, n.Record):
             return self.record(e)
+        if isinstance(e, n.Sizeof):
+            return self.sizeof(e)
+        if isinstance(e, n.Offsetof):
+            return self.offsetof(e)
         if isinstance(e, n.Call):
             return self.call(e, statement)
         if isinstance(e, n.BlockExpr | n.IfExpr):
@@ -404,10 +411,8 @@ class _Checker:
                            if isinstance(e, n.BlockExpr) else "this if has no value", e.span)
                 return None
             return vtype
-        what = {n.Sizeof: "sizeof", n.Offsetof: "offsetof",
-                n.Index: "indexing"}.get(type(e), "this expression")
-        verb = "is" if what in ("sizeof", "offsetof", "indexing") else "are"
-        self.error(f"{what} {verb} not supported yet", e.span)
+        what = "indexing" if isinstance(e, n.Index) else "this expression"
+        self.error(f"{what} is not supported yet", e.span)
         return None
 
     def record(self, e: n.Record) -> t.Type | None:
@@ -466,6 +471,8 @@ class _Checker:
                 self.error(f"'{e.name}' cannot be used in {self.instance.attach.kind} probes",
                            e.span)
                 return None
+            if e.name == "curtask":
+                return self.kernel_pointer("struct task_struct") or builtin.type
             return builtin.type
         if e.name == "probe":
             names = [name for _, name in self.instance.attach.syscalls] or \
@@ -483,6 +490,11 @@ class _Checker:
         if e.name in LATER_BUILTINS:
             self.error(f"the builtin '{e.name}' is not supported yet", e.span)
             return None
+        btf = self.ctx.machine.btf()
+        found = btf.enum_value(e.name) if btf is not None else None
+        if found is not None:  # an enumerator of a kernel enum
+            self.ctx.constants[id(e)] = found[1]
+            return t.INT64
         names = [*BUILTINS, "probe", "args", "func"]
         close = difflib.get_close_matches(e.name, names, n=1)
         self.error(f"unknown identifier '{e.name}'", e.span,
@@ -527,11 +539,12 @@ class _Checker:
         return t.UINT64 if unsigned else t.INT64
 
     def unary(self, e: n.Unary) -> t.Type | None:
-        if e.op in ("*", "&"):
-            what = "dereferencing pointers" if e.op == "*" else "taking addresses"
-            self.error(f"{what} is not supported yet", e.span)
+        if e.op == "&":
+            self.error("taking addresses is not supported yet", e.span)
             return None
         operand = self.expr(e.operand)
+        if e.op == "*":
+            return self.dereference(e, operand)
         if operand is None:
             return None
         if not operand.is_integer:
@@ -542,6 +555,29 @@ class _Checker:
         if e.op == "-":
             return t.INT64
         return t.UINT64 if _is_unsigned(operand) else t.INT64
+
+    def dereference(self, e: n.Unary, pointer: t.Type | None) -> t.Type | None:
+        """`*p`: the value a pointer points to (an integer, a pointer or a struct)."""
+        if pointer is None:
+            return None
+        if not isinstance(pointer, t.Pointer):
+            self.error(f"only pointers can be dereferenced, not {pointer}", e.operand.span)
+            return None
+        named = t.NAMED_TYPES.get(pointer.pointee)
+        if named is not None and named.is_integer:
+            size = named.bits // 8 if isinstance(named, t.Int) else 1
+            self.ctx.field_accesses[id(e)] = FieldAccess(0, size)
+            return named
+        btf = self.kernel_btf(e.span)
+        if btf is None:
+            return None
+        value = from_btf(btf, pointer.btf_id, pointer.space) if pointer.btf_id else None
+        if value is None:
+            self.error(f"cannot dereference {pointer}", e.span)
+            return None
+        if not isinstance(value, t.Struct):
+            self.ctx.field_accesses[id(e)] = FieldAccess(0, btf.size(pointer.btf_id))
+        return value
 
     def incdec(self, e: n.IncDec) -> t.Type | None:
         target = e.operand
@@ -581,6 +617,11 @@ class _Checker:
         operand = self.expr(e.operand)
         if target is None or operand is None:
             return None
+        if isinstance(target, t.Pointer):
+            if not (operand.is_integer or isinstance(operand, t.Struct)):
+                self.error(f"cannot cast {operand} to {target}", e.operand.span)
+                return None
+            return target
         if not target.is_integer:
             self.error(f"cannot cast to {e.type.base}", e.type.span,
                        *(["str() makes a string from an address"] if isinstance(target, t.Str)
@@ -592,18 +633,85 @@ class _Checker:
         return target
 
     def _type_name(self, tn: n.TypeName) -> t.Type | None:
-        if tn.pointer_depth or tn.array_size is not None:
-            self.error("pointer and array types are not supported yet", tn.span)
+        if tn.array_size is not None:
+            self.error("array types are not supported yet", tn.span)
             return None
-        if tn.base.startswith(("struct ", "union ", "enum ")):
-            self.error(f"'{tn.base}' types are not supported yet", tn.span)
+        space = "user" if self.instance.attach.kind in ("uprobe", "uretprobe") else "kernel"
+        if tn.pointer_depth:
+            name = tn.base + " *" * (tn.pointer_depth - 1)
+            if tn.pointer_depth > 1 or tn.base in t.NAMED_TYPES or tn.base == "void":
+                return t.Pointer(name, 0, space)
+            pointer = self.kernel_pointer(tn.base, space)
+            if pointer is None:
+                self._unknown_kernel_type(tn)
+            return pointer
+        if tn.base.startswith(("struct ", "union ")):
+            self.error(f"a {tn.base} is used through a pointer: ({tn.base} *)", tn.span)
             return None
+        if tn.base.startswith("enum "):
+            return t.INT64
         if tn.base == "string":
             return t.Str(self.ctx.options.max_strlen)
         found = t.NAMED_TYPES.get(tn.base)
         if found is None:
             self.error(f"unknown type '{tn.base}'", tn.span)
         return found
+
+    def _unknown_kernel_type(self, tn: n.TypeName) -> None:
+        btf = self.kernel_btf(tn.span)
+        if btf is None:
+            return
+        kind, _, bare = tn.base.partition(" ")
+        close = difflib.get_close_matches(bare or kind, btf.names(kind if bare else "typedef"),
+                                          n=3)
+        self.error(f"the kernel has no type '{tn.base}'", tn.span,
+                   *([f"did you mean {' or '.join(repr(c) for c in close)}?"] if close else []))
+
+    def sizeof(self, e: n.Sizeof) -> t.Type | None:
+        operand = e.operand
+        btf = self.ctx.machine.btf()
+        size: int | None
+        if isinstance(operand, n.TypeName):
+            if operand.pointer_depth:
+                size = 8
+            elif operand.base.startswith(("struct ", "union ", "enum ")):
+                btf = self.kernel_btf(operand.span)
+                type_id = struct_id(btf, operand.base) if btf is not None else None
+                if btf is not None and type_id is None:
+                    self._unknown_kernel_type(operand)
+                size = btf.size(type_id) if btf is not None and type_id is not None else None
+            else:
+                named = self._type_name(operand)
+                size = c_size(btf, named) if named is not None else None
+        else:
+            vtype = self.expr(operand)
+            size = c_size(btf, vtype) if vtype is not None else None
+            if vtype is not None and size is None:
+                self.error(f"sizeof of {vtype} is not known", operand.span)
+        if size is None:
+            return None
+        self.ctx.constants[id(e)] = size
+        return t.UINT64
+
+    def offsetof(self, e: n.Offsetof) -> t.Type | None:
+        btf = self.kernel_btf(e.span)
+        if btf is None:
+            return None
+        type_id = struct_id(btf, e.type.base)
+        if type_id is None:
+            self._unknown_kernel_type(e.type)
+            return None
+        offset = 0
+        for name in e.fields:
+            member = btf.member(type_id, name) if isinstance(
+                btf.type(btf.resolve(type_id)), BtfComposite) else None
+            if member is None:
+                self.error(f"{btf.c_name(type_id)} has no field '{name}'", e.span)
+                return None
+            offset += member.offset
+            type_id = member.type
+        self.ctx.constants[id(e)] = offset
+        return t.UINT64
 
     def field(self, e: n.Field) -> t.Type | None:
         if isinstance(e.base, n.Identifier) and e.base.name == "args":
@@ -616,6 +724,8 @@ class _Checker:
                 return base.elements[int(e.name)]
             self.error(f"a tuple of {len(base.elements)} has no element .{e.name}", e.span)
             return None
+        if isinstance(base, t.Pointer | t.Struct):
+            return self.kernel_field(e, base)
         if isinstance(base, t.Record):
             if e.name in base.names:
                 return base.elements[base.names.index(e.name)]
@@ -626,6 +736,48 @@ class _Checker:
             return None
         self.error(f"{base} has no fields", e.span)
         return None
+
+    def kernel_btf(self, span: Span) -> Btf | None:
+        btf = self.ctx.machine.btf()
+        if btf is None:
+            self.error("this kernel has no BTF (/sys/kernel/btf/vmlinux), so kernel types "
+                       "are not known", span)
+        return btf
+
+    def kernel_pointer(self, name: str, space: str = "kernel") -> t.Pointer | None:
+        """A pointer to a kernel type by its C name, if the kernel has BTF for it."""
+        btf = self.ctx.machine.btf()
+        type_id = struct_id(btf, name) if btf is not None else None
+        return t.Pointer(name, type_id, space) if type_id is not None else None
+
+    def kernel_field(self, e: n.Field, base: t.Pointer | t.Struct) -> t.Type | None:
+        """`p->field` or `s.field` of a kernel struct, typed from BTF."""
+        btf = self.kernel_btf(e.span)
+        if btf is None:
+            return None
+        type_id = base.btf_id
+        if not type_id and isinstance(base, t.Pointer):
+            type_id = struct_id(btf, base.pointee) or 0
+        composite = btf.type(btf.resolve(type_id)) if type_id else None
+        if not isinstance(composite, BtfComposite):
+            self.error(f"{base} is not a struct or union, so it has no field '{e.name}'",
+                       e.span)
+            return None
+        member = btf.member(type_id, e.name)
+        if member is None:
+            names = [m.name for m in btf.members(type_id)]
+            close = difflib.get_close_matches(e.name, names, n=3)
+            self.error(f"{btf.c_name(type_id)} has no field '{e.name}'", e.span,
+                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
+                         if close else []))
+            return None
+        ftype = from_btf(btf, member.type, base.space)
+        if ftype is None:
+            self.error(f"field '{e.name}' is a {btf.c_name(member.type)}, which cannot be "
+                       "read yet", e.span)
+            return None
+        self.ctx.field_accesses[id(e)] = field_access(btf, member)
+        return ftype
 
     def tracepoint_arg(self, e: n.Field) -> t.Type | None:
         attach = self.instance.attach

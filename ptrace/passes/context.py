@@ -10,6 +10,7 @@ from ptrace.machine import Machine
 from ptrace.options import Options
 from ptrace.printf_format import Conversion
 from ptrace.program import Attach
+from ptrace.types.kernel import FieldAccess
 from ptrace.types.types import Type
 
 
@@ -86,6 +87,10 @@ class CompileContext:
     printf_sites: list[PrintfSite] = field(default_factory=list)
     print_ids: dict[int, int] = field(default_factory=dict)
     print_calls: list[PrintCall] = field(default_factory=list)
+    # Kernel struct fields and `*p` reads, by id(node): how to read them.
+    field_accesses: dict[int, FieldAccess] = field(default_factory=dict)
+    # sizeof, offsetof and enum names, by id(node): their values.
+    constants: dict[int, int] = field(default_factory=dict)
     # signal() calls, by id: the signal number they send.
     signal_numbers: dict[int, int] = field(default_factory=dict)
     # unroll statements, by id: how many times the body is repeated.

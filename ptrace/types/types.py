@@ -68,9 +68,12 @@ class Bool(Type):
 
 @dataclass(frozen=True, slots=True)
 class Pointer(Type):
-    """An address. `pointee` is a C type name when known (`char`, `struct file`)."""
+    """An address. `pointee` is a C type name when known (`char`, `struct file`);
+    `btf_id` is the pointee's type in the kernel's BTF (0: not known)."""
 
     pointee: str = "void"
+    btf_id: int = 0
+    space: str = "kernel"  # where it points: "kernel" or "user" memory
 
     @property
     def size(self) -> int:
@@ -82,6 +85,29 @@ class Pointer(Type):
 
     def __str__(self) -> str:
         return f"{self.pointee} *"
+
+
+@dataclass(frozen=True, slots=True)
+class Struct(Type):
+    """A kernel struct or union, known by its address (`curtask->se` before `.vruntime`).
+
+    Held as the address in codegen; its fields are read when they are used.
+    """
+
+    name: str  # "struct sched_entity"
+    btf_id: int
+    space: str = "kernel"
+
+    @property
+    def size(self) -> int:
+        return 8
+
+    @property
+    def in_register(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return self.name
 
 
 @dataclass(frozen=True, slots=True)

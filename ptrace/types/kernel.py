@@ -1,0 +1,82 @@
+"""Kernel types from BTF, as ptrace types.
+
+`from_btf` turns a BTF type into the ptrace type a script sees: integers,
+bools and enums as integers, `char[N]` as a string, pointers that remember
+their pointee, and structs (held by address, read field by field).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ptrace.types import btf as b
+from ptrace.types import types as t
+
+
+@dataclass(frozen=True, slots=True)
+class FieldAccess:
+    """How codegen reads a field: at a byte offset, `read_size` bytes; a
+    bitfield is then shifted right by `bit_shift` and masked to `bit_size`."""
+
+    offset: int
+    read_size: int
+    bit_shift: int = 0
+    bit_size: int = 0
+
+
+def from_btf(btf: b.Btf, type_id: int, space: str = "kernel") -> t.Type | None:
+    """The ptrace type of a BTF type, or None if ptrace cannot read it yet."""
+    resolved = btf.resolve(type_id)
+    kind = btf.type(resolved)
+    if isinstance(kind, b.Int):
+        if kind.is_bool:
+            return t.BOOL
+        return t.Int(kind.size * 8, kind.is_signed) if kind.size in (1, 2, 4, 8) else None
+    if isinstance(kind, b.Enum):
+        size = btf.size(resolved)
+        signed = any(e.value < 0 for e in kind.values) if hasattr(kind, "values") else False
+        return t.Int(size * 8, signed) if size in (1, 2, 4, 8) else None
+    if isinstance(kind, b.Ptr):
+        return t.Pointer(btf.c_name(kind.type), kind.type, space)
+    if isinstance(kind, b.Array):
+        element = btf.type(btf.resolve(kind.elem_type))
+        if isinstance(element, b.Int) and element.size == 1 and kind.nelems > 0:
+            return t.Str(kind.nelems)
+        return None
+    if isinstance(kind, b.Composite):
+        return t.Struct(btf.c_name(resolved), resolved, space)
+    return None
+
+
+def struct_id(btf: b.Btf, name: str) -> int | None:
+    """The BTF id of "struct x", "union x", "enum x" or a typedef name."""
+    kind, _, bare = name.partition(" ")
+    if not bare:
+        return btf.find(kind, "typedef") or btf.find(kind)
+    return btf.find(bare, kind)
+
+
+def field_access(btf: b.Btf, member: b.Member) -> FieldAccess:
+    if not member.bitfield_size:
+        return FieldAccess(member.offset, btf.size(member.type))
+    shift = member.bit_offset % 8
+    needed = (shift + member.bitfield_size + 7) // 8
+    size = next(s for s in (1, 2, 4, 8) if s >= needed)
+    return FieldAccess(member.offset, size, shift, member.bitfield_size)
+
+
+def c_size(btf: b.Btf | None, vtype: t.Type) -> int | None:
+    """sizeof of a value of this type, as C counts it."""
+    if isinstance(vtype, t.Int):
+        return vtype.bits // 8
+    if isinstance(vtype, t.Bool):
+        return 1
+    if isinstance(vtype, t.Pointer | t.Formatted):
+        return 8
+    if isinstance(vtype, t.Str):
+        return vtype.capacity
+    if isinstance(vtype, t.Struct) and btf is not None:
+        return btf.size(vtype.btf_id)
+    if isinstance(vtype, t.Tuple | t.Record):
+        return vtype.size
+    return None
