@@ -50,8 +50,8 @@ COUNTERS_FIXED = 1
 
 @dataclass(frozen=True, slots=True)
 class Attach:
-    """Where a program attaches: begin, end, tracepoint, syscalls, interval, profile,
-    uprobe or uretprobe."""
+    """Where a program attaches: begin, end, tracepoint, syscalls, rawtracepoint,
+    interval, profile, software, hardware, uprobe, uretprobe, kprobe or kretprobe."""
 
     kind: str
     probe: str  # the full probe name, as the `probe` builtin gives it
@@ -68,6 +68,11 @@ class Attach:
     symbol: str = ""
     offset: int = 0
     address: int = 0
+    # kinds "software"/"hardware": perf event type and config, sampled every
+    # `sample_period` events.
+    perf_type: int = 0
+    perf_config: int = 0
+    sample_period: int = 0
 
     @property
     def probe_count(self) -> int:

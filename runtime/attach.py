@@ -7,17 +7,19 @@ detaches it, which is all teardown needs.
 from __future__ import annotations
 
 import ctypes
+import errno as errno_module
 import itertools
 import os
 from collections.abc import Callable
 
+from ptrace.runtime import perf
 from ptrace.runtime.cpus import online_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.libbcc import BccSymbol, Libraries, errno, load_symbols
+from ptrace.runtime.loader import close_all
 
 from ptrace.program import Attach
 
-PERF_TYPE_SOFTWARE = 1
 PERF_COUNT_SW_CPU_CLOCK = 0
 
 # Each attacher gets the pid given with -p (-1: every process).
@@ -75,30 +77,76 @@ def resolve_offset(target: Attach, pid: int) -> int:
     return int(symbol.offset) + target.offset
 
 
+def _raw_tracepoint(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
+    fd = libs.bcc.bpf_attach_raw_tracepoint(prog_fd, target.event.encode())
+    if fd < 0:
+        raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(errno() or -fd)}")
+    return [int(fd)]
+
+
+def _perf_counter(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
+    """software:/hardware: events, sampled every N events, on every CPU."""
+    return _on_every_cpu(lambda cpu: _perf_event(
+        libs, prog_fd, target, cpu, target.perf_type, target.perf_config,
+        target.sample_period, 0))
+
+
+def _kprobe(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
+    if not kprobes_available():
+        raise RuntimeFailure(f"cannot attach {target.probe}: this kernel has no kprobes "
+                             "(it was built without CONFIG_KPROBES)")
+    kind = BPF_PROBE_RETURN if target.kind == "kretprobe" else BPF_PROBE_ENTRY
+    name = f"ptrace_{os.getpid()}_{next(_event_names)}".encode()
+    fd = libs.bcc.bpf_attach_kprobe(prog_fd, kind, name, target.symbol.encode(), target.offset,
+                                    0)
+    if fd < 0:
+        raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(errno() or -fd)}")
+    return [int(fd)]
+
+
+def kprobes_available() -> bool:
+    return (os.path.isdir("/sys/bus/event_source/devices/kprobe")
+            or os.path.exists("/sys/kernel/tracing/kprobe_events"))
+
+
 def _interval(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
     # One CPU: an interval fires once per period, not once per CPU.
-    return [_perf_event(libs, prog_fd, target, cpu=0)]
+    return [_perf_event(libs, prog_fd, target, 0, perf.PERF_TYPE_SOFTWARE,
+                        PERF_COUNT_SW_CPU_CLOCK, target.period_ns, 0)]
 
 
 def _profile(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
+    return _on_every_cpu(lambda cpu: _perf_event(
+        libs, prog_fd, target, cpu, perf.PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK,
+        target.period_ns, target.frequency))
+
+
+def _on_every_cpu(attach_one: Callable[[int], int]) -> list[int]:
+    """attach_one(cpu) on each online CPU; on a failure, what was attached is closed."""
     fds: list[int] = []
     try:
         for cpu in online_cpus():
-            fds.append(_perf_event(libs, prog_fd, target, cpu))
+            fds.append(attach_one(cpu))
     except BaseException:
-        for fd in fds:
-            os.close(fd)
+        close_all(fds)
         raise
     return fds
 
 
-def _perf_event(libs: Libraries, prog_fd: int, target: Attach, cpu: int) -> int:
-    fd = libs.bcc.bpf_attach_perf_event(prog_fd, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK,
-                                        target.period_ns, target.frequency, -1, cpu, -1)
-    if fd < 0:
+def _perf_event(libs: Libraries, prog_fd: int, target: Attach, cpu: int, perf_type: int,
+                config: int, period: int, frequency: int) -> int:
+    try:
+        fd = perf.open_event(perf_type, config, cpu, period=period, frequency=frequency)
+        perf.run_program(fd, prog_fd)
+    except OSError as error:
+        if target.kind == "hardware" and error.errno in (errno_module.ENOENT,
+                                                          errno_module.ENODEV,
+                                                          errno_module.EOPNOTSUPP):
+            raise RuntimeFailure(f"cannot attach {target.probe}: this machine has no hardware "
+                                 "performance counters (no CPU PMU)") from None
         raise RuntimeFailure(f"cannot attach {target.probe} on CPU {cpu}: "
-                             f"{os.strerror(errno() or -fd)}")
-    return int(fd)
+                             f"{error.strerror}") from None
+    return fd
 
 
 ATTACHERS: dict[str, Attacher] = {
@@ -108,4 +156,9 @@ ATTACHERS: dict[str, Attacher] = {
     "profile": _profile,
     "uprobe": _uprobe,
     "uretprobe": _uprobe,
+    "rawtracepoint": _raw_tracepoint,
+    "software": _perf_counter,
+    "hardware": _perf_counter,
+    "kprobe": _kprobe,
+    "kretprobe": _kprobe,
 }

@@ -119,8 +119,9 @@ def load() -> Libraries:
     _declare(bcc, "bpf_attach_uprobe", c_int, [c_int, c_int, c_char_p, c_char_p, c_uint64,
                                                c_int, c_uint32])
     _declare(bcc, "bpf_detach_uprobe", c_int, [c_char_p])
-    _declare(bcc, "bpf_attach_perf_event", c_int, [c_int, c_uint32, c_uint32, c_uint64,
-                                                   c_uint64, c_int, c_int, c_int])
+    # int bpf_attach_kprobe(int progfd, enum bpf_probe_attach_type, const char *ev_name,
+    #     const char *fn_name, uint64_t fn_offset, int maxactive)
+    _declare(bcc, "bpf_attach_kprobe", c_int, [c_int, c_int, c_char_p, c_char_p, c_uint64, c_int])
     _declare(bcc, "bpf_update_elem", c_int, [c_int, c_void_p, c_void_p, c_ulonglong])
     _declare(bcc, "bpf_lookup_elem", c_int, [c_int, c_void_p, c_void_p])
     _declare(bcc, "bpf_delete_elem", c_int, [c_int, c_void_p])

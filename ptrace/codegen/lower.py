@@ -634,6 +634,13 @@ class Lowerer:
 
     def tracepoint_arg(self, e: n.Field) -> ir.Value:
         attach = self.instance.attach
+        if attach.kind == "rawtracepoint":
+            raw = self.pb.load64(self.pb.ctx, 8 * self.ctx.constants[id(e)])
+            atype = self.type_of(e)
+            if isinstance(atype, t.Int) and atype.bits < 64:
+                narrow = self.b.trunc(raw, ir.IntType(atype.bits))
+                return self.b.sext(narrow, I64) if atype.signed else self.b.zext(narrow, I64)
+            return raw
         fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event)
         assert fmt is not None
         field = fmt.field(e.name)
@@ -668,7 +675,10 @@ class Lowerer:
         if e.name == "func":
             return self.string_constant(func_name(self.instance.attach))
         if e.name.startswith("arg") and e.name[3:].isdigit():
-            return self.pb.load64(self.pb.ctx, ARG_REGISTERS[int(e.name[3:])])
+            index = int(e.name[3:])
+            if self.instance.attach.kind == "rawtracepoint":  # ctx is u64 args[]
+                return self.pb.load64(self.pb.ctx, 8 * index)
+            return self.pb.load64(self.pb.ctx, ARG_REGISTERS[index])
         method = getattr(self, "builtin_" + e.name)
         result: ir.Value = method()
         return result

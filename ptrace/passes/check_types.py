@@ -479,7 +479,7 @@ class _Checker:
                 [self.instance.attach.probe]
             return t.Str(max(len(name) for name in names) + 1)
         if e.name == "func":
-            if self.instance.attach.kind not in ("uprobe", "uretprobe"):
+            if self.instance.attach.kind not in ("uprobe", "uretprobe", "kprobe", "kretprobe"):
                 self.error(f"'func' cannot be used in {self.instance.attach.kind} probes",
                            e.span)
                 return None
@@ -779,8 +779,37 @@ class _Checker:
         self.ctx.field_accesses[id(e)] = field_access(btf, member)
         return ftype
 
+    def raw_tracepoint_arg(self, e: n.Field) -> t.Type | None:
+        """args.name of a raw tracepoint: its arguments, typed and named from BTF."""
+        attach = self.instance.attach
+        btf = self.kernel_btf(e.span)
+        if btf is None:
+            return None
+        # The tracepoint's BTF prototype has no parameter names; its
+        # __bpf_trace_ function has (after the leading `void *__data`).
+        params = btf.func_params(f"__bpf_trace_{attach.event}")
+        if params is None:
+            self.error(f"the kernel's BTF does not describe the arguments of {attach.event}",
+                       e.span, "use arg0, arg1, …")
+            return None
+        names = [name for name, _ in params[1:]]
+        if e.name not in names:
+            self.error(f"raw tracepoint {attach.event} has no argument '{e.name}'", e.span,
+                       f"its arguments: {', '.join(names)}")
+            return None
+        index = names.index(e.name)
+        atype = from_btf(btf, params[index + 1][1])
+        if atype is None or isinstance(atype, t.Str | t.Struct):
+            self.error(f"argument '{e.name}' is a {btf.c_name(params[index + 1][1])}, which "
+                       "cannot be read yet", e.span)
+            return None
+        self.ctx.constants[id(e)] = index
+        return atype
+
     def tracepoint_arg(self, e: n.Field) -> t.Type | None:
         attach = self.instance.attach
+        if attach.kind == "rawtracepoint":
+            return self.raw_tracepoint_arg(e)
         if attach.kind != "tracepoint":
             self.error(f"'args' is not available in {attach.kind} probes", e.base.span)
             return None

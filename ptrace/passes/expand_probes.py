@@ -26,9 +26,26 @@ PROVIDER_ALIASES = {
     "w": "watchpoint", "f": "fentry", "fr": "fexit", "kfunc": "fentry", "kretfunc": "fexit",
     "rt": "rawtracepoint", "it": "iter",
 }
-SUPPORTED = ("begin", "end", "tracepoint", "interval", "profile", "uprobe", "uretprobe")
-KNOWN_LATER = ("kprobe", "kretprobe", "usdt", "software", "hardware",
-               "watchpoint", "fentry", "fexit", "rawtracepoint", "iter", "self")
+SUPPORTED = ("begin", "end", "tracepoint", "interval", "profile", "uprobe", "uretprobe",
+             "rawtracepoint", "software", "hardware", "kprobe", "kretprobe")
+KNOWN_LATER = ("usdt", "watchpoint", "fentry", "fexit", "iter", "self")
+PERF_TYPE_HARDWARE = 0
+PERF_TYPE_SOFTWARE = 1
+# perf event names: (config, default sample period).
+SOFTWARE_EVENTS = {
+    "cpu-clock": (0, 1000000), "cpu": (0, 1000000), "task-clock": (1, 1000000),
+    "page-faults": (2, 100), "faults": (2, 100), "context-switches": (3, 1000),
+    "cs": (3, 1000), "cpu-migrations": (4, 1), "minor-faults": (5, 100),
+    "major-faults": (6, 1), "alignment-faults": (7, 1), "emulation-faults": (8, 1),
+    "dummy": (9, 1), "bpf-output": (10, 1),
+}
+HARDWARE_EVENTS = {
+    "cpu-cycles": (0, 1000000), "cycles": (0, 1000000), "instructions": (1, 1000000),
+    "cache-references": (2, 1000000), "cache-misses": (3, 1000000),
+    "branch-instructions": (4, 100000), "branches": (4, 100000), "branch-misses": (5, 100000),
+    "bus-cycles": (6, 100000), "frontend-stalls": (7, 1000000),
+    "backend-stalls": (8, 1000000), "ref-cycles": (9, 1000000),
+}
 _UNITS_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
 
@@ -101,6 +118,13 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
         return _tracepoints(point, parts, machine, reporter, missing)
     if provider in ("uprobe", "uretprobe"):
         return _uprobes(point, provider, rest, machine, reporter, missing)
+    if provider == "rawtracepoint":
+        return _raw_tracepoint(point, parts, machine, reporter, missing)
+    if provider in ("software", "hardware"):
+        attach = _perf_event(point, provider, parts, reporter)
+        return [attach] if attach else []
+    if provider in ("kprobe", "kretprobe"):
+        return _kprobe(point, provider, rest, machine, reporter, missing)
     if provider in ("interval", "profile"):
         attach = _timer(point, provider, parts, reporter)
         return [attach] if attach else []
@@ -178,6 +202,72 @@ def _uprobes(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
         return []
     name = f"{provider}:{path}:{target}"
     return [Attach(provider, name, binary=path, symbol=symbol, offset=offset)]
+
+
+def _raw_tracepoint(point: n.AttachPoint, parts: list[str], machine: Machine,
+                    reporter: Reporter, missing: Reporter) -> list[Attach]:
+    """rawtracepoint:EVENT (a category before the event is accepted and ignored)."""
+    event = parts[-1] if parts and parts[-1] else ""
+    if not event or len(parts) > 2:
+        reporter.error("a raw tracepoint is written 'rawtracepoint:event'", point.span)
+        return []
+    events = sorted({e for _, e in machine.tracepoints()})
+    if event not in events:
+        close = difflib.get_close_matches(event, events, n=3)
+        missing.error(f"tracepoint '{event}' does not exist", point.span,
+                      *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
+                        if close else []))
+        return []
+    return [Attach("rawtracepoint", f"rawtracepoint:{event}", event=event)]
+
+
+def _perf_event(point: n.AttachPoint, provider: str, parts: list[str],
+                reporter: Reporter) -> Attach | None:
+    """software:EVENT[:COUNT] and hardware:EVENT[:COUNT]: every COUNT events, on every CPU."""
+    table = SOFTWARE_EVENTS if provider == "software" else HARDWARE_EVENTS
+    name = parts[0] if parts else ""
+    if name not in table or len(parts) > 2:
+        close = difflib.get_close_matches(name, list(table), n=1)
+        reporter.error(f"unknown {provider} event '{name}'", point.span,
+                       f"did you mean '{close[0]}'?" if close else
+                       f"events: {', '.join(table)}")
+        return None
+    config, period = table[name]
+    if len(parts) == 2:
+        try:
+            period = parse_integer(parts[1])
+        except LiteralError:
+            period = 0
+        if period <= 0:
+            reporter.error(f"{provider}:{name}'s count must be a positive number", point.span)
+            return None
+    return Attach(provider, f"{provider}:{name}:{period}",
+                  perf_type=PERF_TYPE_SOFTWARE if provider == "software" else PERF_TYPE_HARDWARE,
+                  perf_config=config, sample_period=period)
+
+
+def _kprobe(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
+            reporter: Reporter, missing: Reporter) -> list[Attach]:
+    """kprobe:FUNCTION[+OFFSET] and kretprobe:FUNCTION (kernel functions known to BTF)."""
+    function, plus, offset_text = rest.partition("+")
+    if not function or ":" in function:
+        reporter.error(f"a {provider} is written '{provider}:function'", point.span)
+        return []
+    offset = 0
+    if plus:
+        try:
+            offset = parse_integer(offset_text)
+        except LiteralError:
+            reporter.error(f"'{offset_text}' is not an offset", point.span)
+            return []
+    btf = machine.btf()
+    if btf is not None and "*" not in function and btf.find(function, "func") is None:
+        close = difflib.get_close_matches(function, btf.names("func"), n=3)
+        missing.error(f"the kernel has no function '{function}'", point.span,
+                      *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
+                        if close else []))
+        return []
+    return [Attach(provider, f"{provider}:{rest}", symbol=function, offset=offset)]
 
 
 def _timer(point: n.AttachPoint, provider: str, parts: list[str],

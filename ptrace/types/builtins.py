@@ -37,8 +37,9 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
     Builtin("cgroup", UINT64, "cgroup v2 id of the current task"),
     Builtin("jiffies", UINT64, "jiffies since boot"),
     Builtin("curtask", Pointer("struct task_struct"), "address of the current task_struct"),
-    *(Builtin(f"arg{i}", UINT64, f"argument {i} of the probed function",
-              frozenset({"uprobe", "kprobe"})) for i in range(len(ARG_REGISTERS))),
+    *(Builtin(f"arg{i}", UINT64, f"argument {i} of the probed function or tracepoint",
+              frozenset({"uprobe", "kprobe", "rawtracepoint"}))
+      for i in range(len(ARG_REGISTERS))),
     Builtin("retval", INT64, "the probed function's return value",
             frozenset({"uretprobe", "kretprobe"})),
     Builtin("cpid", UINT32, "the pid of the command run with -c"),

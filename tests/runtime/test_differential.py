@@ -72,4 +72,7 @@ def test_same_output_as_bpftrace(name: str, program: str, run: str, ptrace_exe: 
     theirs = run_case(case, [bpftrace], triggers, bpftrace=True)
     assert theirs.returncode == 0, theirs.stderr
     assert ours.returncode == theirs.returncode
-    assert ours.stdout == theirs.stdout
+    # bpftrace 0.17 reads one perf buffer per CPU, so events from a process
+    # that moved between CPUs can print out of order: compare the lines as a
+    # multiset (ptrace's single ring buffer keeps them in order).
+    assert sorted(ours.stdout.split("\n")) == sorted(theirs.stdout.split("\n"))
