@@ -68,6 +68,7 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
         printf_formats=tuple(_printf_formats(ctx, resources)),
         print_sites=tuple(resources.print_sites),
         user_maps=tuple(resources.user_maps),
+        stack_maps=tuple(resources.stack_maps.items()),
         dumps={k: v for k, v in texts.items() if k in dumps},
         print_maps_on_exit=ctx.options.print_maps_on_exit,
         log_size=ctx.options.log_size,

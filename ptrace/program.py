@@ -27,6 +27,7 @@ class MapType(IntEnum):
     PERCPU_HASH = 5
     PERCPU_ARRAY = 6
     LRU_HASH = 9
+    STACK_TRACE = 7
     LRU_PERCPU_HASH = 10
     RINGBUF = 27
 
@@ -143,6 +144,7 @@ class CompiledProgram:
     printf_formats: tuple[PrintfFormat, ...]
     print_sites: tuple[PrintSite, ...]
     user_maps: tuple[int, ...]  # indexes of the script's maps, in printing order
+    stack_maps: tuple[tuple[int, int], ...] = ()  # (frame limit, map index)
     dumps: dict[str, str] = field(default_factory=dict)  # stage → text, for -d
     print_maps_on_exit: bool = True
     log_size: int = 1 << 20  # verifier log bytes to keep when loading fails

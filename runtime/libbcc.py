@@ -148,6 +148,8 @@ def load() -> Libraries:
 class BccSymbol(Structure):
     """bcc's `struct bcc_symbol`."""
 
+    # module stays a raw pointer: bcc_resolve_symname's copy must be freed with
+    # bcc_procutils_free (a c_char_p field would hand Python a copy instead).
     _fields_ = [("name", c_char_p), ("demangle_name", c_char_p), ("module", c_void_p),
                 ("offset", c_uint64)]
 
@@ -164,6 +166,11 @@ def load_symbols() -> Any:
     _declare(lib, "bcc_resolve_symname", c_int, [c_char_p, c_char_p, c_uint64, c_int, c_void_p,
                                                  POINTER(BccSymbol)])
     _declare(lib, "bcc_procutils_free", None, [c_void_p])
+    _declare(lib, "bcc_symcache_new", c_void_p, [c_int, c_void_p])
+    _declare(lib, "bcc_free_symcache", None, [c_void_p, c_int])
+    _declare(lib, "bcc_symcache_resolve", c_int, [c_void_p, c_uint64, POINTER(BccSymbol)])
+    _declare(lib, "bcc_symcache_resolve_no_demangle", c_int, [c_void_p, c_uint64,
+                                                             POINTER(BccSymbol)])
     return lib
 
 

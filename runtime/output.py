@@ -150,6 +150,8 @@ def _json_buckets(hist: Histogram, vtype: t.Hist | t.Lhist) -> list[dict[str, in
 def _json_value(value: Value, vtype: t.Type) -> Any:
     if isinstance(vtype, t.Formatted):
         return format_value(value, vtype)
+    if isinstance(vtype, t.Stack):  # frames, one string each
+        return [line.strip() for line in format_value(value, vtype).split("\n") if line.strip()]
     if isinstance(vtype, t.Tuple):
         return [_json_value(v, e) for v, e in zip(value, vtype.elements, strict=True)]
     if isinstance(vtype, t.Record):

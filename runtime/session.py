@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TextIO
 
-from ptrace.runtime import libbcc
+from ptrace.runtime import libbcc, stacks
 from ptrace.runtime.attach import attach
 from ptrace.runtime.cpus import possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
@@ -27,6 +27,7 @@ from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_entries
 from ptrace.runtime.output import JsonOutput, Output, TextOutput
 from ptrace.runtime.printf import render
 from ptrace.runtime.ringbuf_reader import RingBuffer
+from ptrace.runtime.stacks import StackReader
 from ptrace.runtime.target import Target
 from ptrace.runtime.values import decode, format_value
 
@@ -86,6 +87,9 @@ class Session:
                 self._write_global(GLOBAL_NCPUS, possible_cpus())
                 if self.target is not None:
                     self._write_global(GLOBAL_CPID, self.target.pid)
+                stacks.use(StackReader(self.libs, {
+                    limit: self.loaded.map_fds[index]
+                    for limit, index in self.program.stack_maps}))
                 self.ringbuf = RingBuffer(self.libs, self.loaded.map_fds[self.program.ringbuf_map],
                                           self._on_event)
                 self._run_kind("begin")
@@ -100,6 +104,7 @@ class Session:
                 self._run_kind("end")
                 self._finish()
             finally:
+                stacks.use(None)
                 self._detach()
                 if self.target is not None:
                     self.target.finish()
@@ -128,6 +133,7 @@ class Session:
                 break
             if time.monotonic() >= next_lost_check:
                 self._report_lost()
+                self._remember_user_stacks()
                 next_lost_check = time.monotonic() + LOST_CHECK_S
 
     def _drain(self) -> None:
@@ -235,6 +241,19 @@ class Session:
         if entries:
             self.output.map(spec.name, spec.key_type, spec.value_type, entries, top, div)
 
+    def _remember_user_stacks(self) -> None:
+        """Build symbol caches for the processes whose user stacks maps hold, while
+        they live: a process that has exited by the time maps print cannot be read."""
+        assert self.loaded is not None
+        for index in self.program.user_maps:
+            spec = self.program.maps[index]
+            if spec.key_type is None or not _has_user_stack(spec.key_type):
+                continue
+            for key, _ in raw_entries(self.libs, self.loaded.map_fds[index], spec):
+                for ref in _stack_refs(decode(key, 0, spec.key_type)):
+                    if ref.type.user:
+                        stacks.SYMBOLS.remember(ref.pid)
+
     def _clear(self, index: int, zero: bool) -> None:
         assert self.loaded is not None
         spec = self.program.maps[index]
@@ -284,6 +303,22 @@ class Session:
                 self.err.write(f"WARNING: {refused} update{'s' if refused != 1 else ''} of "
                                f"{spec.name} {'were' if refused != 1 else 'was'} dropped: the "
                                f"map is full ({spec.max_entries} entries; raise max_map_keys)\n")
+
+
+def _has_user_stack(vtype: t.Type) -> bool:
+    if isinstance(vtype, t.Stack):
+        return vtype.user
+    if isinstance(vtype, t.Tuple | t.Record):
+        return any(_has_user_stack(e) for e in vtype.elements)
+    return False
+
+
+def _stack_refs(value: object) -> list[stacks.StackRef]:
+    if isinstance(value, stacks.StackRef):
+        return [value]
+    if isinstance(value, tuple):
+        return [ref for item in value for ref in _stack_refs(item)]
+    return []
 
 
 def _strerror(code: int) -> str:

@@ -10,6 +10,8 @@ import os
 import time
 from typing import Any
 
+from ptrace.runtime import stacks
+
 from ptrace.types import types as t
 
 Value = Any  # int | bool | str | tuple of Value
@@ -30,6 +32,10 @@ def decode(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
     if isinstance(vtype, t.Tuple | t.Record):
         return tuple(decode(data, offset + off, e)
                      for off, e in zip(vtype.offsets, vtype.elements, strict=True))
+    if isinstance(vtype, t.Stack):
+        stack_id = int.from_bytes(data[offset:offset + 8], "little", signed=True)
+        pid = int.from_bytes(data[offset + 8:offset + 16], "little")
+        return stacks.StackRef(stack_id, pid, vtype)
     raise AssertionError(f"cannot decode {vtype}")
 
 
@@ -49,6 +55,8 @@ def format_value(value: Value, vtype: t.Type) -> str:
         return f"0x{value:x}"
     if isinstance(vtype, t.Formatted):
         return format_special(value, vtype)
+    if isinstance(vtype, t.Stack):
+        return stacks.render(value)
     if isinstance(vtype, t.Str):
         return str(value)
     if isinstance(vtype, t.Tuple):
@@ -76,6 +84,8 @@ def sort_key(value: Value) -> Any:
         return tuple(sort_key(v) for v in value)
     if isinstance(value, bool | int):
         return (0, int(value), "")
+    if isinstance(value, stacks.StackRef):
+        return (0, value.stack_id, "")
     return (1, 0, str(value))
 
 
@@ -83,6 +93,8 @@ def format_special(value: int, vtype: t.Formatted) -> str:
     """strerror(e) as the error's text; strftime(fmt, ns since boot) as a local time."""
     if vtype.kind == "strerror":
         return os.strerror(abs(value))
+    if vtype.kind == "ksym":
+        return stacks.ksym(value & 0xFFFFFFFFFFFFFFFF)
     seconds, nanos = divmod(value + _boot_epoch_ns(), 10**9)
     fmt = vtype.fmt.replace("%f", f"{nanos // 1000:06d}")
     return time.strftime(fmt, time.localtime(seconds))

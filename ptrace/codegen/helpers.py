@@ -14,6 +14,7 @@ class Helper(IntEnum):
     GET_CURRENT_PID_TGID = 14
     GET_CURRENT_UID_GID = 15
     GET_CURRENT_COMM = 16
+    GET_STACKID = 27
     GET_CURRENT_TASK = 35
     PROBE_READ_STR = 45
     GET_CURRENT_CGROUP_ID = 80
@@ -30,6 +31,7 @@ class Helper(IntEnum):
     MAP_LOOKUP_PERCPU_ELEM = 195
 
 
+BPF_F_USER_STACK = 1 << 8
 # map_update_elem flags
 BPF_ANY = 0
 BPF_NOEXIST = 1

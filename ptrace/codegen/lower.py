@@ -16,7 +16,7 @@ from llvmlite import ir
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
-from ptrace.codegen.helpers import BPF_ANY, BPF_NOEXIST, E2BIG, Helper
+from ptrace.codegen.helpers import BPF_ANY, BPF_F_USER_STACK, BPF_NOEXIST, E2BIG, Helper
 from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.check_types import AGGREGATIONS, func_name
@@ -273,6 +273,9 @@ class Lowerer:
         """Write `value` (of type vtype) into memory laid out as dtype."""
         if dtype.in_register:
             self.pb.store64(value, dst, offset)
+            return
+        if dtype == vtype:  # the same layout: copy it
+            self.pb.memcpy(self.pb.offset(dst, offset), value, dtype.size)
             return
         if isinstance(dtype, t.Str) and isinstance(vtype, t.Str):
             size = min(dtype.size, vtype.size)
@@ -674,6 +677,8 @@ class Lowerer:
             return self.string_constant(self.instance.attach.probe)
         if e.name == "func":
             return self.string_constant(func_name(self.instance.attach))
+        if e.name in ("kstack", "ustack"):
+            return self.stack(self.type_of(e))
         if e.name.startswith("arg") and e.name[3:].isdigit():
             index = int(e.name[3:])
             if self.instance.attach.kind == "rawtracepoint":  # ctx is u64 args[]
@@ -1115,6 +1120,25 @@ class Lowerer:
 
     def call_strftime(self, e: n.Call) -> ir.Value:
         return self.expr(e.args[1])
+
+    def call_kstack(self, e: n.Call) -> ir.Value:
+        return self.stack(self.type_of(e))
+
+    call_ustack = call_kstack
+
+    def call_ksym(self, e: n.Call) -> ir.Value:
+        return self.expr(e.args[0])
+
+    def stack(self, stype: t.Type) -> ir.Value:
+        """A stack's id in its stack-trace map, and the pid for user stacks."""
+        assert isinstance(stype, t.Stack)
+        flags = BPF_F_USER_STACK if stype.user else 0
+        stack_map = self.pb.map_ptr(self.res.stack_maps[stype.limit])
+        stack_id = self.pb.helper(Helper.GET_STACKID, I64, [self.pb.ctx, stack_map, i64(flags)])
+        mem = self.pb.fresh_memory(16)
+        self.pb.store64(stack_id, mem)
+        self.pb.store64(self.builtin_pid() if stype.user else i64(0), mem, 8)
+        return mem
 
     def call_has_key(self, e: n.Call) -> ir.Value:
         target = self.ctx.delete_targets[id(e)]

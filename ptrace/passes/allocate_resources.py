@@ -45,6 +45,8 @@ class Resources:
     # Syscall-dispatching instances: instance index → the map of their syscalls'
     # probe names by syscall number (an empty name: not traced).
     syscall_tables: dict[int, int] = field(default_factory=dict)
+    # Stack-trace maps by frame limit (one per limit, so equal prefixes share ids).
+    stack_maps: dict[int, int] = field(default_factory=dict)
 
     def full_counter(self, map_index: int) -> int:
         """The counters slot that counts refused updates of user map `map_index`."""
@@ -69,6 +71,11 @@ def allocate_resources(ctx: CompileContext) -> Resources:
     res.globals_map = _add(res, MapSpec(".globals", MapType.ARRAY, 4, 8, GLOBALS_COUNT))
     # The scratch map's value size is known after codegen; see set_scratch_size.
     res.scratch_map = _add(res, MapSpec(".scratch", MapType.PERCPU_ARRAY, 4, 8, 1))
+    limits = sorted({tp.limit for instance in ctx.instances for tp in instance.types.values()
+                     if isinstance(tp, t.Stack)})
+    for limit in limits:
+        res.stack_maps[limit] = _add(res, MapSpec(f".stacks{limit}", MapType.STACK_TRACE, 4,
+                                                  8 * limit, ctx.options.max_map_keys))
     for instance in ctx.instances:
         if instance.attach.syscalls:
             res.syscall_tables[instance.index] = _add(res, _syscall_table(instance.attach))

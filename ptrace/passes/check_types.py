@@ -29,20 +29,22 @@ from ptrace.types.builtins import BUILTINS, LATER_BUILTINS
 from ptrace.types.kernel import FieldAccess, c_size, field_access, from_btf, struct_id
 
 UNROLL_MAX = 100
+STACK_LIMIT = 127  # the kernel's default perf_event_max_stack
+STACK_MODES = ("bpftrace", "perf", "raw")
 SIGNED_C_TYPES = frozenset({"int", "long", "short", "long long", "signed", "signed int",
                             "s8", "s16", "s32", "s64", "__s8", "__s16", "__s32", "__s64",
                             "pid_t", "ssize_t", "off_t", "loff_t", "clockid_t", "timer_t",
                             "key_serial_t", "int32_t", "int64_t"})
 AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
 LATER_FUNCTIONS = frozenset({
-    "join", "ksym", "usym", "kaddr", "uaddr", "reg", "cat", "override", "ntop", "pton",
-    "macaddr", "cgroupid", "cgroup_path", "path", "kptr", "uptr", "len", "buf", "kstack",
-    "ustack", "unwatch", "debugf", "percpu_kaddr", "skboutput", "socket_cookie",
-    "print_map",
+    "join", "usym", "kaddr", "uaddr", "reg", "cat", "override", "ntop", "pton", "macaddr",
+    "cgroupid", "cgroup_path", "path", "kptr", "uptr", "len", "buf", "unwatch", "debugf",
+    "percpu_kaddr", "skboutput", "socket_cookie", "print_map",
 })
 FUNCTIONS = frozenset({"printf", "print", "exit", "delete", "clear", "zero", "str",
                        "errorf", "warnf", "system", "time", "strlen", "strncmp", "strcontains",
-                       "bswap", "strerror", "strftime", "has_key", "signal", *AGGREGATIONS})
+                       "bswap", "strerror", "strftime", "has_key", "signal", "kstack", "ustack",
+                       "ksym", *AGGREGATIONS})
 _INT_CONVERSION_MAX = {"hh": 8, "h": 16}
 
 
@@ -478,6 +480,8 @@ class _Checker:
             names = [name for _, name in self.instance.attach.syscalls] or \
                 [self.instance.attach.probe]
             return t.Str(max(len(name) for name in names) + 1)
+        if e.name in ("kstack", "ustack"):
+            return t.Stack(e.name == "ustack", self.ctx.options.stack_mode, STACK_LIMIT)
         if e.name == "func":
             if self.instance.attach.kind not in ("uprobe", "uretprobe", "kprobe", "kretprobe"):
                 self.error(f"'func' cannot be used in {self.instance.attach.kind} probes",
@@ -495,7 +499,7 @@ class _Checker:
         if found is not None:  # an enumerator of a kernel enum
             self.ctx.constants[id(e)] = found[1]
             return t.INT64
-        names = [*BUILTINS, "probe", "args", "func"]
+        names = [*BUILTINS, "probe", "args", "func", "kstack", "ustack"]
         close = difflib.get_close_matches(e.name, names, n=1)
         self.error(f"unknown identifier '{e.name}'", e.span,
                    *([f"did you mean '{close[0]}'?"] if close else []))
@@ -1111,6 +1115,30 @@ class _Checker:
             return None
         return t.Formatted("strftime", _script_text(fmt.value))
 
+    def call_kstack(self, e: n.Call) -> t.Type | None:
+        """kstack([mode][, limit]), ustack likewise: mode bpftrace, perf or raw."""
+        if not self._arity(e, 0, 2):
+            return None
+        mode, limit = self.ctx.options.stack_mode, STACK_LIMIT
+        for arg in e.args:
+            if isinstance(arg, n.Identifier) and arg.name in STACK_MODES:
+                mode = arg.name
+            elif isinstance(arg, n.Integer) and 1 <= arg.value <= STACK_LIMIT:
+                limit = arg.value
+            else:
+                self.error(f"{e.name}() takes a mode ({', '.join(STACK_MODES)}) and a frame "
+                           f"limit from 1 to {STACK_LIMIT}", arg.span)
+                return None
+        return t.Stack(e.name == "ustack", mode, limit)
+
+    def call_ustack(self, e: n.Call) -> t.Type | None:
+        return self.call_kstack(e)
+
+    def call_ksym(self, e: n.Call) -> t.Type | None:
+        if self._arity(e, 1, 1) and self._integer_arg(e.args[0]) is not None:
+            return t.Formatted("ksym")
+        return None
+
     def call_has_key(self, e: n.Call) -> t.Type | None:
         if not self._arity(e, 2, 2):
             return None
@@ -1260,7 +1288,7 @@ def _is_unsigned(tp: t.Type) -> bool:
 def _storable(tp: t.Type) -> bool:
     if isinstance(tp, t.Tuple | t.Record):
         return all(_storable(e) for e in tp.elements)
-    return isinstance(tp, t.Int | t.Bool | t.Str | t.Pointer | t.Formatted)
+    return isinstance(tp, t.Int | t.Bool | t.Str | t.Pointer | t.Formatted | t.Stack)
 
 
 def _assignable(to: t.Type, value: t.Type) -> bool:

@@ -48,6 +48,6 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
 # `probe` (a string per program) and `args` (typed per tracepoint) are typed
 # by the checker itself. These names exist in bpftrace and are lowered later.
 LATER_BUILTINS = frozenset({
-    "ncpus", "username", "kstack", "ustack", "ctx", "arg6", "arg7", "arg8", "arg9",
+    "ncpus", "username", "ctx", "arg6", "arg7", "arg8", "arg9",
     "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5", "probetype", "numaid",
 })

@@ -111,6 +111,23 @@ class Struct(Type):
 
 
 @dataclass(frozen=True, slots=True)
+class Stack(Type):
+    """kstack/ustack: a stack id in a stack-trace map, and for user stacks the
+    pid whose memory the addresses belong to (16 bytes)."""
+
+    user: bool
+    mode: str = "bpftrace"  # how it prints: bpftrace, perf or raw
+    limit: int = 127  # frames kept
+
+    @property
+    def size(self) -> int:
+        return 16
+
+    def __str__(self) -> str:
+        return "ustack" if self.user else "kstack"
+
+
+@dataclass(frozen=True, slots=True)
 class Str(Type):
     """A NUL-terminated string in a fixed buffer of `capacity` bytes."""
 

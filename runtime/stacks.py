@@ -1,0 +1,121 @@
+"""Stacks and kernel symbols: stack ids → frames → "symbol+offset" lines.
+
+Symbols come from bcc's symbol caches: one for the kernel, one per process
+for user stacks (built while the process lives, kept for the run, so a
+process that has exited by the time its stacks print still resolves if its
+stacks were seen before). Printing a stack needs the stack-trace maps of the
+run, so the session installs its reader with `use()`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Any
+
+from ptrace.runtime.libbcc import BccSymbol, Libraries, load_symbols
+
+from ptrace.types import types as t
+
+KERNEL = -1
+
+
+@dataclass(frozen=True, slots=True)
+class StackRef:
+    """A kstack/ustack value as decoded: where it is, and how to print it."""
+
+    stack_id: int
+    pid: int
+    type: t.Stack
+
+
+class Symbolizer:
+    def __init__(self) -> None:
+        self._lib: Any = None
+        self._caches: dict[int, int | None] = {}
+
+    def resolve(self, address: int, pid: int = KERNEL) -> tuple[str, int, str] | None:
+        """(symbol, offset, module) for an address, or None."""
+        cache = self._cache(pid)
+        if not cache:
+            return None
+        symbol = BccSymbol()
+        if self._lib.bcc_symcache_resolve(cache, address, ctypes.byref(symbol)) != 0 \
+                or not symbol.name:
+            return None
+        module = ctypes.string_at(symbol.module).decode(errors="replace") if symbol.module \
+            else ""
+        return symbol.name.decode(errors="replace"), int(symbol.offset), module
+
+    def remember(self, pid: int) -> None:
+        """Build a process's symbol cache now, while it lives (it reads its mappings)."""
+        self._cache(pid)
+
+    def _cache(self, pid: int) -> int | None:
+        if pid not in self._caches:
+            if self._lib is None:
+                self._lib = load_symbols()
+            self._caches[pid] = self._lib.bcc_symcache_new(pid, None) or None
+        return self._caches[pid]
+
+    def close(self) -> None:
+        for pid, cache in self._caches.items():
+            if cache:
+                self._lib.bcc_free_symcache(cache, pid)
+        self._caches.clear()
+
+
+# One symbolizer for the process: symbol caches are costly to build.
+SYMBOLS = Symbolizer()
+
+
+class StackReader:
+    def __init__(self, libs: Libraries, map_fds: dict[int, int]):
+        self.libs = libs
+        self.map_fds = map_fds  # frame limit → stack-trace map fd
+        self.symbols = SYMBOLS
+
+    def frames(self, ref: StackRef) -> list[int]:
+        if ref.stack_id < 0 or ref.type.limit not in self.map_fds:
+            return []
+        key = ctypes.c_uint32(ref.stack_id)
+        buf = (ctypes.c_uint64 * ref.type.limit)()
+        if self.libs.bcc.bpf_lookup_elem(self.map_fds[ref.type.limit], ctypes.byref(key),
+                                         buf) != 0:
+            return []
+        return [address for address in buf if address]
+
+    def render(self, ref: StackRef) -> str:
+        """The stack as bpftrace prints it: a newline, then a line per frame."""
+        pid = ref.pid if ref.type.user else KERNEL
+        lines = []
+        for address in self.frames(ref):
+            if ref.type.mode == "raw":
+                lines.append(f"{address:x}")
+                continue
+            found = self.symbols.resolve(address, pid)
+            if ref.type.mode == "perf":
+                module = found[2] if found and ref.type.user else "[kernel.kallsyms]"
+                where = f"{found[0]}+{found[1]} ({module})" if found else "[unknown]"
+                lines.append(f"\t{address:x} {where}")
+            else:
+                lines.append(" " * 8 + (f"{found[0]}+{found[1]}" if found else f"0x{address:x}"))
+        return "\n" + "".join(line + "\n" for line in lines)
+
+_current: StackReader | None = None
+
+
+def use(reader: StackReader | None) -> None:
+    """Install the run's reader (None at the end of the run)."""
+    global _current
+    _current = reader
+
+
+def render(ref: StackRef) -> str:
+    return _current.render(ref) if _current is not None else f"<stack {ref.stack_id}>"
+
+
+def ksym(address: int) -> str:
+    """The kernel symbol an address belongs to (its hex form if none)."""
+    found = SYMBOLS.resolve(address)
+    return found[0] if found else f"0x{address:x}"
