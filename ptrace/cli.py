@@ -1,90 +1,117 @@
 """The `ptrace` command: parse arguments, compile, run. Thin on purpose.
 
+The options are declared once, in ptrace/cli_usage.py, which also renders the
+help, the man page and the bash completion. Listing probes (-l) and the
+kernel checks (--info, "can programs be loaded here?") are in cli_probes.py.
+
 Exit status: the script's exit(code), 0 normally, 1 for errors the user can
-fix (diagnostics, refusals by the kernel), 2 for internal errors.
+fix (usage, diagnostics, no root, refusals by the kernel), 2 for internal errors.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import re
 import sys
-from typing import TextIO
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import TextIO, cast
 
 from ptrace import __version__
+from ptrace.cli_usage import UsageError, help_text, parse
 from ptrace.diagnostics import CompileError, Source, render_all
 from ptrace.options import Options, SettingError, from_environment
 
-DUMP_STAGES = ("ast", "ir", "ir-opt", "asm")
-USAGE = "ptrace [options] (FILE | -e PROGRAM | - | -i) [ARG ...]"
-EPILOG = """examples:
-  ptrace -e 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }'
-  ptrace -e 'tracepoint:syscalls:sys_enter_execve { printf("%s\\n", str(args.filename)); }'
-  ptrace script.bt 42
-"""
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ptrace", usage=USAGE, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description="A bpftrace-compatible tracing language.")
-    p.add_argument("-e", dest="program", metavar="PROGRAM", help="the program to run")
-    p.add_argument("-i", dest="interactive", action="store_true",
-                   help="interactive: a prompt for cells (the default with no program "
-                        "on a terminal)")
-    p.add_argument("-q", dest="quiet", action="store_true",
-                   help="quiet: do not print 'Attached N probes'")
-    p.add_argument("-o", dest="output", metavar="FILE", help="write output to FILE")
-    p.add_argument("-f", dest="format", metavar="FORMAT", choices=("text", "json"),
-                   default="text", help="output format: text (default) or json")
-    p.add_argument("-d", dest="dump", metavar="STAGE", choices=DUMP_STAGES, action="append",
-                   help=f"print a compiler stage and exit: {', '.join(DUMP_STAGES)}")
-    p.add_argument("-v", dest="verbose", action="store_true",
-                   help="verbose: the whole verifier log when loading fails")
-    p.add_argument("-p", dest="pid", metavar="PID", type=int,
-                   help="trace process PID: uprobes fire only in it; stop when it ends")
-    p.add_argument("-c", dest="command", metavar="CMD",
-                   help="run CMD once every probe is attached; stop when it ends (cpid)")
-    p.add_argument("--unsafe", action="store_true",
-                   help="allow actions that change the system: system(), signal()")
-    p.add_argument("--dry-run", action="store_true",
-                   help="compile and load into the kernel, but attach and run nothing")
-    p.add_argument("-V", "--version", action="version", version=f"ptrace v{__version__}")
-    p.add_argument("args", nargs="*", metavar="ARG",
-                   help="FILE (or - for stdin) unless -e is given, then positional "
-                        "parameters $1, $2, …")
-    return p
+HELPER_ERRORS_WARNING = ("ptrace: warning: -k is not implemented yet; "
+                         "helper errors are not reported")
+# What the interactive prompt does not do: it writes to the terminal, runs no
+# command and follows no process, and dumps stages with :ast, :ir, …
+NOT_FOR_THE_PROMPT = (("output", "-o"), ("buffering", "-B"), ("pid", "-p"),
+                      ("command", "-c"), ("dump", "-d"))
+TOOLS_PACKAGE = "ptrace.tools"  # -t NAME runs its NAME.bt
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    positional = list(args.args)
-    if args.interactive and (args.program is not None or positional):
-        print("ptrace: error: -i opens the interactive prompt; it takes no program",
-              file=sys.stderr)
-        return 1
-    source: Source | None
-    if args.program is not None:
-        source = Source("-e", args.program)
-    elif positional:
-        path = positional.pop(0)
-        source = _read_source(path)
-        if source is None:
-            return 1
-    elif args.interactive or sys.stdin.isatty():
-        from ptrace import repl  # prompt_toolkit is imported only for the REPL
-
-        return repl.main(args)
-    else:
-        source = Source("stdin", sys.stdin.read())  # piped with no program: as `-`
     try:
-        return _compile_and_run(source, args, tuple(positional))
+        args = parse(sys.argv[1:] if argv is None else argv)
+        _check(args)
+    except UsageError as error:
+        print(f"ptrace: error: {error} (ptrace -h lists the options)", file=sys.stderr)
+        return 1
+    try:
+        return _dispatch(args)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         # The reader went away (ptrace … | head): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Combinations of options that mean nothing; UsageError says which."""
+    if args.list and (args.program is not None or args.tool is not None or args.interactive):
+        raise UsageError("-l lists probes: it takes a PATTERN, not a program")
+    if args.list and len(args.args) > 1:
+        raise UsageError("-l takes one PATTERN")
+    if args.program is not None and args.tool:
+        raise UsageError("-e and -t both give a program; give one")
+    if args.interactive and (args.program is not None or args.tool is not None or args.args):
+        raise UsageError("-i opens the interactive prompt; it takes no program")
+    if args.pid is not None and args.command is not None:
+        raise UsageError("-p and -c both name the process to trace; give one")
+    if args.dump:
+        from ptrace.compile import DUMP_STAGES  # the compiler's list is the one that counts
+
+        for stage in args.dump:
+            if stage not in DUMP_STAGES:
+                raise UsageError(f"argument -d: invalid choice: '{stage}' "
+                                 f"(choose from {', '.join(DUMP_STAGES)})")
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.help:
+        sys.stdout.write(help_text())
+        return 0
+    if args.version:
+        print(f"ptrace v{__version__}")
+        return 0
+    if args.info:
+        return _info()
+    if args.list:
+        return _list(args.args[0] if args.args else None, args.verbose)
+    if args.tool == "":
+        return _list_tools()
+    if args.helper_errors:
+        print(HELPER_ERRORS_WARNING, file=sys.stderr)
+    positional = list(args.args)
+    source: Source | None
+    if args.program is not None:
+        source = Source("-e", args.program)
+    elif args.tool is not None:
+        source = _tool_source(args.tool)
+    elif positional:
+        source = _read_source(positional.pop(0))
+    elif args.interactive or sys.stdin.isatty():
+        return _prompt(args)
+    else:
+        source = Source("stdin", sys.stdin.read())  # piped with no program: as `-`
+    if source is None:
+        return 1
+    return _compile_and_run(source, args, tuple(positional))
+
+
+def _prompt(args: argparse.Namespace) -> int:
+    given = [flag for dest, flag in NOT_FOR_THE_PROMPT if getattr(args, dest) is not None]
+    if given:
+        print(f"ptrace: error: {given[0]} does not apply to the interactive prompt",
+              file=sys.stderr)
+        return 1
+    from ptrace import repl  # prompt_toolkit is imported only for the REPL
+
+    return repl.main(args)
 
 
 def _read_source(path: str) -> Source | None:
@@ -98,7 +125,89 @@ def _read_source(path: str) -> Source | None:
         return None
 
 
+# ---- -l and --info -------------------------------------------------------------------------
+
+def _list(pattern: str | None, verbose: bool) -> int:
+    from ptrace.cli_probes import ListingError, list_probes, tracefs_problem
+    from ptrace.machine import LiveMachine
+
+    try:
+        lines = list_probes(pattern, verbose, LiveMachine())
+    except ListingError as error:
+        print(f"ptrace: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # tracefs unreadable: not root
+        print(f"ptrace: error: cannot list tracepoints: {tracefs_problem() or error}",
+              file=sys.stderr)
+        return 1
+    problem = tracefs_problem()
+    if not lines and problem:
+        print(f"ptrace: error: cannot list tracepoints: {problem}", file=sys.stderr)
+        return 1
+    sys.stdout.write("".join(f"{line}\n" for line in lines))
+    return 0
+
+
+def _info() -> int:
+    from ptrace.cli_probes import info_lines
+    from ptrace.machine import LiveMachine
+
+    sys.stdout.write("".join(f"{line}\n" for line in info_lines(LiveMachine())))
+    return 0
+
+
+# ---- -t: the shipped tools -----------------------------------------------------------------
+
+def tools() -> dict[str, Traversable]:
+    """The shipped tools (ptrace/tools/NAME.bt) by name; none while there is no package."""
+    try:
+        folder = resources.files(TOOLS_PACKAGE)
+    except ModuleNotFoundError:
+        return {}
+    return {entry.name.removesuffix(".bt"): entry for entry in folder.iterdir()
+            if entry.name.endswith(".bt") and entry.is_file()}
+
+
+def tool_description(name: str, text: str) -> str:
+    """A tool's first comment line, without the tool's own name (" * execsnoop.bt  Trace…")."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#!"):
+            continue
+        if not stripped.startswith(("//", "/*", "*")):
+            return ""  # code before any comment
+        words = stripped.lstrip("/* ").removesuffix("*/").strip()
+        words = re.sub(rf"^{re.escape(name)}(\.bt)?(?=$|[\s:-])[\s:-]*", "", words)
+        if words:
+            return words
+    return ""
+
+
+def _list_tools() -> int:
+    found = tools()
+    width = max(map(len, found), default=0) + 2
+    for name in sorted(found):
+        text = found[name].read_text(encoding="utf-8")
+        print(f"{name.ljust(width)}{tool_description(name, text)}".rstrip())
+    return 0
+
+
+def _tool_source(name: str) -> Source | None:
+    tool = tools().get(name)
+    if tool is None:
+        print(f"ptrace: error: no tool named {name} (ptrace -t lists them)", file=sys.stderr)
+        return None
+    return Source(f"{name}.bt", tool.read_text(encoding="utf-8"))
+
+
+# ---- a run ---------------------------------------------------------------------------------
+
 def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str, ...]) -> int:
+    if not args.dump:
+        problem = _cannot_load()
+        if problem:
+            print(f"ptrace: error: {problem}", file=sys.stderr)
+            return 1
     from ptrace.compile import compile
 
     try:
@@ -119,18 +228,15 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         for stage in args.dump:
             print(program.dumps[stage])
         return 0
-    if os.geteuid() != 0:
-        print("ptrace: error: loading BPF programs needs root (CAP_BPF and CAP_PERFMON)",
-              file=sys.stderr)
-        return 1
     from ptrace.runtime.errors import RuntimeFailure
     from ptrace.runtime.libbcc import LibraryMissing
     from ptrace.runtime.session import RunOptions, Session
     from ptrace.runtime.target import Target
 
-    out = _open_output(args.output)
-    if out is None:
+    file = _open_output(args.output)
+    if file is None:
         return 1
+    out = BufferedOutput(file, args.buffering) if args.buffering else file
     options = RunOptions(quiet=args.quiet, dry_run=args.dry_run, verbose=args.verbose,
                          json=args.format == "json")
     try:
@@ -139,15 +245,33 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
             target = Target.existing(args.pid)
         elif args.command is not None and not args.dry_run:
             target = Target.command(args.command)
-        code: int = Session(program, out, sys.stderr, options, target).run()
+        # The session writes and flushes; a BufferedOutput is a text stream for that.
+        code: int = Session(program, cast(TextIO, out), sys.stderr, options, target).run()
         return code
     except (RuntimeFailure, LibraryMissing) as error:
-        out.flush()
+        _finish_output(out)  # what the run printed comes before the error
         print(f"ptrace: error: {error}", file=sys.stderr)
         return 1
     finally:
-        if out is not sys.stdout:
-            out.close()
+        _finish_output(out)
+        if file is not sys.stdout:
+            file.close()
+
+
+def _finish_output(out: TextIO | BufferedOutput) -> None:
+    if isinstance(out, BufferedOutput):
+        out.close()  # writes what the mode held back; the stream stays open
+    else:
+        out.flush()
+
+
+def _cannot_load() -> str | None:
+    """Why no program can be loaded here (not root, no BPF), as one sentence; None if it can."""
+    from ptrace import cli_probes
+
+    if os.geteuid() != 0:
+        return cli_probes.NOT_ROOT
+    return cli_probes.bpf_problem(cli_probes.bpf_errno())
 
 
 def _open_output(path: str | None) -> TextIO | None:
@@ -159,6 +283,53 @@ def _open_output(path: str | None) -> TextIO | None:
     except OSError as error:
         print(f"ptrace: error: cannot write {path}: {error.strerror}", file=sys.stderr)
         return None
+
+
+class BufferedOutput(io.TextIOBase):
+    """The output under -B MODE: when what is written reaches the stream.
+
+    "none": after every write; "line": after every complete line; "full": when
+    BUFFER_SIZE characters wait, and at close. The run's own flushes (after each
+    batch of events) are ignored: the mode decides. Closing writes what is left
+    and flushes the stream, but leaves the stream open.
+    """
+
+    BUFFER_SIZE = io.DEFAULT_BUFFER_SIZE
+
+    def __init__(self, stream: TextIO, mode: str):
+        super().__init__()
+        self.stream, self.mode = stream, mode
+        self.pending = ""
+
+    def write(self, text: str, /) -> int:
+        self.pending += text
+        if self.mode == "none" or len(self.pending) >= self.BUFFER_SIZE:
+            self._send(len(self.pending))
+        elif self.mode == "line" and "\n" in text:
+            self._send(self.pending.rfind("\n") + 1)
+        return len(text)
+
+    def _send(self, count: int) -> None:
+        self.stream.write(self.pending[:count])
+        self.stream.flush()
+        self.pending = self.pending[count:]
+
+    def flush(self) -> None:
+        pass  # the mode decides when to flush
+
+    def close(self) -> None:
+        if not self.closed:
+            self._send(len(self.pending))
+        super().close()
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
 
 
 def entry() -> None:

@@ -118,7 +118,8 @@ def parse_format(category: str, event: str, text: str) -> TracepointFormat:
 
 def tracefs_root() -> Path | None:
     for root in TRACEFS_ROOTS:
-        if (root / "events").is_dir():
+        # os.path.isdir says False where Path.is_dir raises (tracefs is root-only).
+        if os.path.isdir(root / "events"):
             return root
     return None
 

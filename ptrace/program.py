@@ -19,6 +19,7 @@ class ProgType(IntEnum):
     TRACEPOINT = 5
     PERF_EVENT = 7
     RAW_TRACEPOINT = 17
+    TRACING = 26
 
 
 class MapType(IntEnum):
@@ -74,6 +75,8 @@ class Attach:
     perf_type: int = 0
     perf_config: int = 0
     sample_period: int = 0
+    # kinds "fentry"/"fexit": the kernel function's BTF id (the program's attach_btf_id).
+    btf_id: int = 0
 
     @property
     def probe_count(self) -> int:
@@ -90,6 +93,8 @@ class BpfProgram:
     location: str  # where the probe is written: "script.bt:3:1"
     loops: tuple[str, ...] = ()  # where its while/for loops are written
     ctx_size: int = 0  # bytes of ctx the program may read (for test runs of BEGIN/END)
+    expected_attach_type: int = 0  # TRACING programs: BPF_TRACE_FENTRY or _FEXIT
+    attach_btf_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,13 @@ def _kprobe(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[in
     return [int(fd)]
 
 
+def _fentry(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
+    fd = libs.bcc.bpf_attach_kfunc(prog_fd)
+    if fd < 0:
+        raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(errno() or -fd)}")
+    return [int(fd)]
+
+
 def kprobes_available() -> bool:
     return (os.path.isdir("/sys/bus/event_source/devices/kprobe")
             or os.path.exists("/sys/kernel/tracing/kprobe_events"))
@@ -161,4 +168,6 @@ ATTACHERS: dict[str, Attacher] = {
     "hardware": _perf_counter,
     "kprobe": _kprobe,
     "kretprobe": _kprobe,
+    "fentry": _fentry,
+    "fexit": _fentry,
 }

@@ -114,6 +114,7 @@ def load() -> Libraries:
     _declare(bcc, "bcc_create_map", c_int, [c_int, c_char_p, c_int, c_int, c_int, c_int])
     _declare(bcc, "bpf_attach_tracepoint", c_int, [c_int, c_char_p, c_char_p])
     _declare(bcc, "bpf_attach_raw_tracepoint", c_int, [c_int, c_char_p])
+    _declare(bcc, "bpf_attach_kfunc", c_int, [c_int])
     # int bpf_attach_uprobe(int progfd, enum bpf_probe_attach_type, const char *ev_name,
     #     const char *binary_path, uint64_t offset, pid_t pid, uint32_t ref_ctr_offset)
     _declare(bcc, "bpf_attach_uprobe", c_int, [c_int, c_int, c_char_p, c_char_p, c_uint64,

@@ -8,6 +8,7 @@ into the fd of the map just created.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import re
 import struct
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.libbcc import Libraries, ProgLoadOpts
 
-from ptrace.program import BpfProgram, CompiledProgram
+from ptrace.program import BpfProgram, CompiledProgram, ProgType
 
 PARALLEL_CLOSE_MIN = 4
 CLOSE_THREADS = 16
@@ -105,7 +106,9 @@ def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose
     def attempt(log: ctypes.Array[ctypes.c_char] | None) -> int:
         opts = ProgLoadOpts(sz=ctypes.sizeof(ProgLoadOpts), log_level=1 if log else 0,
                             log_size=len(log) if log else 0,
-                            log_buf=ctypes.cast(log, ctypes.c_char_p) if log else None)
+                            log_buf=ctypes.cast(log, ctypes.c_char_p) if log else None,
+                            expected_attach_type=prog.expected_attach_type,
+                            attach_btf_id=prog.attach_btf_id)
         fd: int = libs.libbpf.bpf_prog_load(int(prog.prog_type), name, b"GPL", buf,
                                             len(insns) // 8, ctypes.byref(opts))
         return fd
@@ -117,6 +120,10 @@ def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose
     fd = attempt(log)  # again, to get the verifier's reasons
     if fd >= 0:
         return fd
+    if fd == -errno.EPERM and prog.prog_type == ProgType.TRACING:
+        raise RuntimeFailure(f"{prog.location}: cannot load {prog.attach.probe}: this kernel "
+                             "refuses fentry/fexit programs (loading a BPF tracing program "
+                             "fails with EPERM)")
     text = log.value.decode(errors="replace").strip()
     if prog.loops and any(sign in text for sign in UNBOUNDED_LOOP_SIGNS):
         raise RuntimeFailure(f"{prog.loops[0]}: the kernel's verifier could not prove that "

@@ -21,12 +21,16 @@ PROG_TYPES = {
     "kprobe": ProgType.KPROBE,
     "kretprobe": ProgType.KPROBE,
     "rawtracepoint": ProgType.RAW_TRACEPOINT,
+    "fentry": ProgType.TRACING,
+    "fexit": ProgType.TRACING,
     "software": ProgType.PERF_EVENT,
     "hardware": ProgType.PERF_EVENT,
     "syscalls": ProgType.RAW_TRACEPOINT,
     "interval": ProgType.PERF_EVENT,
     "profile": ProgType.PERF_EVENT,
 }
+BPF_TRACE_FENTRY = 24  # enum bpf_attach_type
+BPF_TRACE_FEXIT = 25
 # BEGIN and END run through BPF_PROG_TEST_RUN with a raw-tracepoint ctx of this size.
 TEST_RUN_CTX_SIZE = 8
 
@@ -54,7 +58,8 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
         ctx_size = TEST_RUN_CTX_SIZE if kind in ("begin", "end") else 0
         loops = tuple(_location(node.span) for node in walk(instance.probe)
                       if isinstance(node, n.While | n.For))
+        attach_type = {"fentry": BPF_TRACE_FENTRY, "fexit": BPF_TRACE_FEXIT}.get(kind, 0)
         programs.append(BpfProgram(name, PROG_TYPES[kind], emitted.sections[f"ptrace/{name}"],
                                    instance.attach, _location(instance.probe.span), loops,
-                                   ctx_size))
+                                   ctx_size, attach_type, instance.attach.btf_id))
     return programs, emitted

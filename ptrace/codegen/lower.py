@@ -635,15 +635,18 @@ class Lowerer:
         return self.load_element(self.expr(e.base), base_type.offsets[index],
                                  base_type.elements[index])
 
+    def ctx_argument(self, index: int, atype: t.Type) -> ir.Value:
+        """Argument `index` of a raw tracepoint or fentry/fexit (ctx is u64 args[])."""
+        raw = self.pb.load64(self.pb.ctx, 8 * index)
+        if isinstance(atype, t.Int) and atype.bits < 64:
+            narrow = self.b.trunc(raw, ir.IntType(atype.bits))
+            return self.b.sext(narrow, I64) if atype.signed else self.b.zext(narrow, I64)
+        return raw
+
     def tracepoint_arg(self, e: n.Field) -> ir.Value:
         attach = self.instance.attach
-        if attach.kind == "rawtracepoint":
-            raw = self.pb.load64(self.pb.ctx, 8 * self.ctx.constants[id(e)])
-            atype = self.type_of(e)
-            if isinstance(atype, t.Int) and atype.bits < 64:
-                narrow = self.b.trunc(raw, ir.IntType(atype.bits))
-                return self.b.sext(narrow, I64) if atype.signed else self.b.zext(narrow, I64)
-            return raw
+        if attach.kind in ("rawtracepoint", "fentry", "fexit"):
+            return self.ctx_argument(self.ctx.constants[id(e)], self.type_of(e))
         fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event)
         assert fmt is not None
         field = fmt.field(e.name)
@@ -669,6 +672,9 @@ class Lowerer:
 
     def expr_Identifier(self, e: n.Identifier) -> ir.Value:
         constant = self.ctx.constants.get(id(e))
+        if e.name == "retval" and self.instance.attach.kind == "fexit":
+            assert constant is not None  # fexit: the return value follows the arguments
+            return self.ctx_argument(constant, self.type_of(e))
         if constant is not None:  # an enumerator
             return i64(constant)
         if e.name == "probe":

@@ -25,6 +25,8 @@ from ptrace.program import Attach
 from ptrace.types import types as t
 from ptrace.types.btf import Btf
 from ptrace.types.btf import Composite as BtfComposite
+from ptrace.types.btf import Func as BtfFunc
+from ptrace.types.btf import FuncProto as BtfFuncProto
 from ptrace.types.builtins import BUILTINS, LATER_BUILTINS
 from ptrace.types.kernel import FieldAccess, c_size, field_access, from_btf, struct_id
 
@@ -475,6 +477,8 @@ class _Checker:
                 return None
             if e.name == "curtask":
                 return self.kernel_pointer("struct task_struct") or builtin.type
+            if e.name == "retval" and self.instance.attach.kind == "fexit":
+                return self.fexit_retval(e)
             return builtin.type
         if e.name == "probe":
             names = [name for _, name in self.instance.attach.syscalls] or \
@@ -483,7 +487,8 @@ class _Checker:
         if e.name in ("kstack", "ustack"):
             return t.Stack(e.name == "ustack", self.ctx.options.stack_mode, STACK_LIMIT)
         if e.name == "func":
-            if self.instance.attach.kind not in ("uprobe", "uretprobe", "kprobe", "kretprobe"):
+            if self.instance.attach.kind not in ("uprobe", "uretprobe", "kprobe", "kretprobe",
+                                                 "fentry", "fexit"):
                 self.error(f"'func' cannot be used in {self.instance.attach.kind} probes",
                            e.span)
                 return None
@@ -810,10 +815,48 @@ class _Checker:
         self.ctx.constants[id(e)] = index
         return atype
 
+    def fexit_retval(self, e: n.Identifier) -> t.Type | None:
+        btf = self.kernel_btf(e.span)
+        attach = self.instance.attach
+        if btf is None:
+            return None
+        func = btf.type(attach.btf_id)
+        proto = btf.type(btf.resolve(func.type)) if isinstance(func, BtfFunc) else None
+        rtype = from_btf(btf, proto.return_type) \
+            if isinstance(proto, BtfFuncProto) and proto.return_type else None
+        if rtype is None or isinstance(rtype, t.Str | t.Struct):
+            self.error(f"{attach.symbol}() returns nothing ptrace can read", e.span)
+            return None
+        self.ctx.constants[id(e)] = len(btf.func_params(attach.symbol) or ())
+        return rtype
+
+    def function_arg(self, e: n.Field) -> t.Type | None:
+        """args.name of fentry/fexit: the function's parameters, typed from BTF."""
+        attach = self.instance.attach
+        btf = self.kernel_btf(e.span)
+        params = btf.func_params(attach.symbol) if btf is not None else None
+        if btf is None or params is None:
+            return None
+        names = [name for name, _ in params]
+        if e.name not in names:
+            self.error(f"{attach.symbol}() has no parameter '{e.name}'", e.span,
+                       f"its parameters: {', '.join(names)}")
+            return None
+        index = names.index(e.name)
+        atype = from_btf(btf, params[index][1])
+        if atype is None or isinstance(atype, t.Str | t.Struct):
+            self.error(f"parameter '{e.name}' is a {btf.c_name(params[index][1])}, which cannot "
+                       "be read yet", e.span)
+            return None
+        self.ctx.constants[id(e)] = index
+        return atype
+
     def tracepoint_arg(self, e: n.Field) -> t.Type | None:
         attach = self.instance.attach
         if attach.kind == "rawtracepoint":
             return self.raw_tracepoint_arg(e)
+        if attach.kind in ("fentry", "fexit"):
+            return self.function_arg(e)
         if attach.kind != "tracepoint":
             self.error(f"'args' is not available in {attach.kind} probes", e.base.span)
             return None

@@ -27,8 +27,9 @@ PROVIDER_ALIASES = {
     "rt": "rawtracepoint", "it": "iter",
 }
 SUPPORTED = ("begin", "end", "tracepoint", "interval", "profile", "uprobe", "uretprobe",
-             "rawtracepoint", "software", "hardware", "kprobe", "kretprobe")
-KNOWN_LATER = ("usdt", "watchpoint", "fentry", "fexit", "iter", "self")
+             "rawtracepoint", "software", "hardware", "kprobe", "kretprobe", "fentry",
+             "fexit")
+KNOWN_LATER = ("usdt", "watchpoint", "iter", "self")
 PERF_TYPE_HARDWARE = 0
 PERF_TYPE_SOFTWARE = 1
 # perf event names: (config, default sample period).
@@ -125,6 +126,8 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
         return [attach] if attach else []
     if provider in ("kprobe", "kretprobe"):
         return _kprobe(point, provider, rest, machine, reporter, missing)
+    if provider in ("fentry", "fexit"):
+        return _fentry(point, provider, rest, machine, reporter, missing)
     if provider in ("interval", "profile"):
         attach = _timer(point, provider, parts, reporter)
         return [attach] if attach else []
@@ -268,6 +271,30 @@ def _kprobe(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
                         if close else []))
         return []
     return [Attach(provider, f"{provider}:{rest}", symbol=function, offset=offset)]
+
+
+def _fentry(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
+            reporter: Reporter, missing: Reporter) -> list[Attach]:
+    """fentry:FUNCTION and fexit:FUNCTION (a module name before it is accepted)."""
+    function = rest.rpartition(":")[2]
+    if not function:
+        reporter.error(f"{provider} is written '{provider}:function'", point.span)
+        return []
+    btf = machine.btf()
+    if btf is None:
+        reporter.error(f"{provider} needs the kernel's BTF (/sys/kernel/btf/vmlinux)",
+                       point.span)
+        return []
+    names = btf.names("func")
+    matched = [f for f in names if fnmatch.fnmatchcase(f, function)]
+    if not matched:
+        close = difflib.get_close_matches(function, names, n=3)
+        missing.error(f"the kernel has no function '{function}'", point.span,
+                      *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
+                        if close else []))
+        return []
+    return [Attach(provider, f"{provider}:{f}", symbol=f, btf_id=btf.find(f, "func") or 0)
+            for f in matched]
 
 
 def _timer(point: n.AttachPoint, provider: str, parts: list[str],

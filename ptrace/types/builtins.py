@@ -41,7 +41,7 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
               frozenset({"uprobe", "kprobe", "rawtracepoint"}))
       for i in range(len(ARG_REGISTERS))),
     Builtin("retval", INT64, "the probed function's return value",
-            frozenset({"uretprobe", "kretprobe"})),
+            frozenset({"uretprobe", "kretprobe", "fexit"})),
     Builtin("cpid", UINT32, "the pid of the command run with -c"),
 )}
 
