@@ -1,10 +1,11 @@
 /*
  * bench_trigger: workload for the per-event overhead benchmark (scripts/bench).
  *
- * Usage: bench_trigger N
+ * Usage: bench_trigger N [call]
  *
- * Calls syscall(SYS_getppid) N times in a tight loop and prints the elapsed
- * wall time of the loop in nanoseconds (CLOCK_MONOTONIC) on stdout.
+ * Calls syscall(SYS_getppid) N times in a tight loop (or, with "call", the
+ * function bench_target, for uprobes) and prints the elapsed wall time of
+ * the loop in nanoseconds (CLOCK_MONOTONIC) on stdout.
  *
  * The benchmark counts events per comm, so the binary must keep the name
  * "bench_trigger" (a comm is at most 15 characters).
@@ -28,14 +29,22 @@ static unsigned long long now_ns(void)
 	return (unsigned long long)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+__attribute__((noinline)) long bench_target(long i)
+{
+	__asm__ volatile("" ::: "memory");
+	return i + 1;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long long start, end;
 	char *endp;
 	long n, i;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s N\n", argv[0]);
+	int call = argc == 3 && argv[2][0] == 'c';
+
+	if (argc != 2 && !call) {
+		fprintf(stderr, "usage: %s N [call]\n", argv[0]);
 		return 2;
 	}
 	errno = 0;
@@ -46,8 +55,14 @@ int main(int argc, char **argv)
 	}
 
 	start = now_ns();
-	for (i = 0; i < n; i++)
-		syscall(SYS_getppid);
+	if (call) {
+		volatile long sink = 0;
+		for (i = 0; i < n; i++)
+			sink += bench_target(i);
+	} else {
+		for (i = 0; i < n; i++)
+			syscall(SYS_getppid);
+	}
 	end = now_ns();
 
 	printf("%llu\n", end - start);

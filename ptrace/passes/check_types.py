@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 import signal as signal_module
+from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Diagnostic, Reporter, Severity, Span, render
@@ -23,10 +24,6 @@ from ptrace.passes.context import CompileContext, MapInfo, PrintCall, PrintfSite
 from ptrace.printf_format import FormatError, parse_format
 from ptrace.program import Attach
 from ptrace.types import types as t
-from ptrace.types.btf import Btf
-from ptrace.types.btf import Composite as BtfComposite
-from ptrace.types.btf import Func as BtfFunc
-from ptrace.types.btf import FuncProto as BtfFuncProto
 from ptrace.types.builtins import BUILTINS, LATER_BUILTINS
 from ptrace.types.kernel import FieldAccess, c_size, field_access, from_btf, struct_id
 
@@ -37,6 +34,9 @@ SIGNED_C_TYPES = frozenset({"int", "long", "short", "long long", "signed", "sign
                             "s8", "s16", "s32", "s64", "__s8", "__s16", "__s32", "__s64",
                             "pid_t", "ssize_t", "off_t", "loff_t", "clockid_t", "timer_t",
                             "key_serial_t", "int32_t", "int64_t"})
+if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
+    from ptrace.types import btf as btf_module
+
 AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
 LATER_FUNCTIONS = frozenset({
     "join", "usym", "kaddr", "uaddr", "reg", "cat", "override", "ntop", "pton", "macaddr",
@@ -703,6 +703,8 @@ class _Checker:
         return t.UINT64
 
     def offsetof(self, e: n.Offsetof) -> t.Type | None:
+        from ptrace.types import btf as btf_module
+
         btf = self.kernel_btf(e.span)
         if btf is None:
             return None
@@ -713,7 +715,7 @@ class _Checker:
         offset = 0
         for name in e.fields:
             member = btf.member(type_id, name) if isinstance(
-                btf.type(btf.resolve(type_id)), BtfComposite) else None
+                btf.type(btf.resolve(type_id)), btf_module.Composite) else None
             if member is None:
                 self.error(f"{btf.c_name(type_id)} has no field '{name}'", e.span)
                 return None
@@ -746,7 +748,7 @@ class _Checker:
         self.error(f"{base} has no fields", e.span)
         return None
 
-    def kernel_btf(self, span: Span) -> Btf | None:
+    def kernel_btf(self, span: Span) -> btf_module.Btf | None:
         btf = self.ctx.machine.btf()
         if btf is None:
             self.error("this kernel has no BTF (/sys/kernel/btf/vmlinux), so kernel types "
@@ -761,6 +763,8 @@ class _Checker:
 
     def kernel_field(self, e: n.Field, base: t.Pointer | t.Struct) -> t.Type | None:
         """`p->field` or `s.field` of a kernel struct, typed from BTF."""
+        from ptrace.types import btf as btf_module
+
         btf = self.kernel_btf(e.span)
         if btf is None:
             return None
@@ -768,7 +772,7 @@ class _Checker:
         if not type_id and isinstance(base, t.Pointer):
             type_id = struct_id(btf, base.pointee) or 0
         composite = btf.type(btf.resolve(type_id)) if type_id else None
-        if not isinstance(composite, BtfComposite):
+        if not isinstance(composite, btf_module.Composite):
             self.error(f"{base} is not a struct or union, so it has no field '{e.name}'",
                        e.span)
             return None
@@ -816,14 +820,16 @@ class _Checker:
         return atype
 
     def fexit_retval(self, e: n.Identifier) -> t.Type | None:
+        from ptrace.types import btf as btf_module
+
         btf = self.kernel_btf(e.span)
         attach = self.instance.attach
         if btf is None:
             return None
         func = btf.type(attach.btf_id)
-        proto = btf.type(btf.resolve(func.type)) if isinstance(func, BtfFunc) else None
+        proto = btf.type(btf.resolve(func.type)) if isinstance(func, btf_module.Func) else None
         rtype = from_btf(btf, proto.return_type) \
-            if isinstance(proto, BtfFuncProto) and proto.return_type else None
+            if isinstance(proto, btf_module.FuncProto) and proto.return_type else None
         if rtype is None or isinstance(rtype, t.Str | t.Struct):
             self.error(f"{attach.symbol}() returns nothing ptrace can read", e.span)
             return None

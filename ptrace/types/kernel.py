@@ -8,9 +8,12 @@ their pointee, and structs (held by address, read field by field).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ptrace.types import btf as b
 from ptrace.types import types as t
+
+if TYPE_CHECKING:  # the BTF reader is imported only by scripts that use kernel types
+    from ptrace.types import btf as b
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,8 @@ class FieldAccess:
 
 def from_btf(btf: b.Btf, type_id: int, space: str = "kernel") -> t.Type | None:
     """The ptrace type of a BTF type, or None if ptrace cannot read it yet."""
+    from ptrace.types import btf as b
+
     resolved = btf.resolve(type_id)
     kind = btf.type(resolved)
     if isinstance(kind, b.Int):

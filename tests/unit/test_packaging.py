@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "ptrace", "runtime", "grammar")
+SOURCES = ("pyproject.toml", "README.md", "ptrace", "runtime", "grammar", "tools")
 BUILD_TIMEOUT = 120
 
 
@@ -59,6 +59,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
         "ptrace/runtime/text_output.py",
         "ptrace/grammar/__init__.py",
         "ptrace/grammar/ptrace.lark",
+        "ptrace/tools/execsnoop.bt",
     ],
 )
 def test_wheel_contains(wheel: zipfile.ZipFile, path: str) -> None:
@@ -72,7 +73,7 @@ def test_wheel_grammar_is_the_checkout_grammar(wheel: zipfile.ZipFile) -> None:
 
 def test_wheel_has_no_top_level_runtime_or_grammar(wheel: zipfile.ZipFile) -> None:
     tops = {name.split("/")[0] for name in wheel.namelist()}
-    assert {"runtime", "grammar", "tests"}.isdisjoint(tops)
+    assert {"runtime", "grammar", "tools", "tests"}.isdisjoint(tops)
 
 
 def test_wheel_declares_the_console_script(wheel: zipfile.ZipFile) -> None:

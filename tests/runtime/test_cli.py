@@ -1,0 +1,431 @@
+"""The command line: how a program is given, options, signals and exit status.
+
+Tests that load BPF are marked `bpf`; the others (-d, errors found before
+loading) also run without root. Every BPF test checks afterwards that no
+program ptrace created (`probe_*`) is left in the kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TIMEOUT = 20
+ATTACHED = re.compile(r"^Attached \d+ probes?$", re.MULTILINE)
+NOBODY = 65534
+
+
+def run(argv: list[str], *, input: str | None = None, cwd: Path | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, input=input, capture_output=True, text=True, timeout=TIMEOUT,
+                          cwd=cwd, env=env, stdin=None if input is not None else subprocess.DEVNULL)
+
+
+def probe_programs() -> dict[int, str]:
+    """Loaded BPF programs that ptrace creates (probe_N), by id."""
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True,
+                         check=True).stdout
+    return {int(p["id"]): str(p["name"]) for p in json.loads(out or "[]")
+            if str(p.get("name", "")).startswith("probe_")}
+
+
+def held_programs() -> set[int]:
+    """Ids of BPF programs some live process holds a descriptor of."""
+    held: set[int] = set()
+    for fdinfo in Path("/proc").glob("[0-9]*/fdinfo/*"):
+        try:
+            text = fdinfo.read_text()
+        except OSError:
+            continue
+        match = re.search(r"^prog_id:\s*(\d+)$", text, re.MULTILINE)
+        if match:
+            held.add(int(match[1]))
+    return held
+
+
+@pytest.fixture
+def no_leftovers() -> Iterator[None]:
+    """After the test, no probe_* program it loaded is left in the kernel.
+
+    The machine is shared: a program that appeared during the test but is
+    held by a live process belongs to another ptrace running concurrently
+    (ours has exited). Freeing is asynchronous, so look for a short while.
+    """
+    before = set(probe_programs())
+    yield
+    left: dict[int, str] = {}
+    for _ in range(20):
+        now = probe_programs()
+        held = held_programs()
+        left = {i: name for i, name in now.items() if i not in before and i not in held}
+        if not left:
+            return
+        time.sleep(0.1)
+    assert not left, f"programs left in the kernel after ptrace exited: {left}"
+
+
+class Running:
+    """ptrace started in the background; waits for its 'Attached' line."""
+
+    def __init__(self, argv: list[str], cwd: Path | None = None) -> None:
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, text=True, cwd=cwd)
+        self.stderr: list[str] = []
+        self.attached = threading.Event()
+        self.reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self.reader.start()
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line)
+            if ATTACHED.match(line.rstrip("\n")):
+                self.attached.set()
+        self.attached.set()
+
+    def wait_attached(self) -> None:
+        assert self.attached.wait(TIMEOUT), "ptrace did not attach in time"
+        assert self.proc.poll() is None, f"ptrace exited early: {''.join(self.stderr)}"
+
+    def finish(self, sig: int | None = None) -> tuple[int, str, str]:
+        if sig is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            assert self.proc.stdout is not None
+            stdout = self.proc.stdout.read()
+            code = self.proc.wait(timeout=TIMEOUT)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        self.reader.join(5)
+        return code, stdout, "".join(self.stderr)
+
+
+def as_nobody(argv: list[str]) -> list[str]:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv is needed to drop privileges")
+    if os.geteuid() != 0:
+        return argv
+    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
+
+
+# --- ways to give the program ---------------------------------------------
+
+@pytest.mark.bpf
+def test_e_program(ptrace_exe: list[str], no_leftovers: None) -> None:
+    r = run([*ptrace_exe, "-e", 'BEGIN { printf("hello %d\\n", 42); exit(); }'])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip("\n") == "hello 42"
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.bpf
+def test_script_file_with_shebang(ptrace_exe: list[str], tmp_path: Path,
+                                  no_leftovers: None) -> None:
+    script = tmp_path / "hello.bt"
+    script.write_text('#!/usr/bin/env ptrace\n'
+                      '// a script file\n'
+                      'BEGIN\n'
+                      '{\n'
+                      '\tprintf("from a file %s\\n", $1);\n'
+                      '\t@n = $#;\n'
+                      '\texit();\n'
+                      '}\n')
+    r = run([*ptrace_exe, str(script), "arg"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip("\n") == "from a file arg\n\n\n@n: 1"
+
+
+def test_script_file_error_reports_its_line(ptrace_exe: list[str], tmp_path: Path) -> None:
+    script = tmp_path / "broken.bt"
+    script.write_text('#!/usr/bin/env ptrace\n'
+                      'BEGIN\n'
+                      '{\n'
+                      '\t$x = 1;\n'
+                      '\t$y = undefined_thing;\n'
+                      '}\n')
+    r = run([*ptrace_exe, str(script)])
+    assert r.returncode == 1, r.stderr
+    assert r.stdout == ""
+    assert "Traceback" not in r.stderr
+    first = r.stderr.splitlines()[0]
+    assert first.startswith(f"{script}:5:"), r.stderr
+    assert "undefined_thing" in r.stderr
+
+
+def test_script_file_syntax_error_reports_its_line(ptrace_exe: list[str],
+                                                   tmp_path: Path) -> None:
+    script = tmp_path / "syntax.bt"
+    script.write_text('#!/usr/bin/env ptrace\n'
+                      '\n'
+                      'BEGIN {\n'
+                      '\tprintf("x\\n")\n'
+                      '\texit();\n')
+    r = run([*ptrace_exe, str(script)])
+    assert r.returncode == 1, r.stderr
+    assert r.stdout == ""
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert re.match(rf"{re.escape(str(script))}:[45]:\d+: ", r.stderr), r.stderr
+
+
+@pytest.mark.bpf
+def test_program_from_stdin(ptrace_exe: list[str], no_leftovers: None) -> None:
+    r = run([*ptrace_exe, "-", "7", "seven"],
+            input='BEGIN { printf("stdin %d %s %d\\n", $1, $2, $#); exit(); }\n')
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip("\n") == "stdin 7 seven 2"
+
+
+@pytest.mark.bpf
+def test_positional_parameters_after_the_program(ptrace_exe: list[str], tmp_path: Path,
+                                                 no_leftovers: None) -> None:
+    prog = 'BEGIN { printf("%d|%s|%d|%d\\n", $1 + 1, $2, $3, $#); exit(); }'
+    r = run([*ptrace_exe, "-e", prog, "41", "two words", "-3"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip("\n") == "42|two words|-3|3"
+    r = run([*ptrace_exe, "-e", prog, "--", "1", "x"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip("\n") == "2|x|0|2"
+    script = tmp_path / "params.bt"
+    script.write_text(prog + "\n")
+    r = run([*ptrace_exe, str(script), "9", "nine"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip("\n") == "10|nine|0|2"
+
+
+# --- options ---------------------------------------------------------------
+
+@pytest.mark.bpf
+def test_attached_line(ptrace_exe: list[str], triggers: Path, no_leftovers: None) -> None:
+    p = Running([*ptrace_exe, "-e",
+                 'tracepoint:syscalls:sys_enter_getppid /comm == "cli_attached"/ { @ = count(); }'])
+    p.wait_attached()
+    subprocess.run([str(triggers / "ptt_as"), "cli_attached", "ppid:2"], check=True,
+                   timeout=TIMEOUT)
+    code, out, err = p.finish(signal.SIGINT)
+    assert code == 0, err
+    assert out.strip("\n") == "@: 2"
+    assert err == "Attached 1 probe\n"
+
+
+@pytest.mark.bpf
+def test_q_hides_the_attached_line(ptrace_exe: list[str], no_leftovers: None) -> None:
+    prog = 'interval:ms:50 { @ = count(); exit(); } END { printf("end\\n"); }'
+    r = run([*ptrace_exe, "-e", prog])
+    assert r.returncode == 0, r.stderr
+    assert ATTACHED.search(r.stderr), r.stderr
+    r = run([*ptrace_exe, "-q", "-e", prog])
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    assert re.fullmatch(r"end\n\n\n@: [12]", r.stdout.strip("\n")), r.stdout
+
+
+@pytest.mark.bpf
+def test_o_writes_output_to_a_file(ptrace_exe: list[str], tmp_path: Path,
+                                   no_leftovers: None) -> None:
+    out = tmp_path / "out.txt"
+    r = run([*ptrace_exe, "-o", str(out), "-e",
+             'BEGIN { printf("to file\\n"); @x = 1; exit(); } END { printf("end\\n"); }'])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert out.read_text().strip("\n") == "to file\nend\n\n\n@x: 1"
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.bpf
+def test_o_with_q_and_a_tracepoint(ptrace_exe: list[str], triggers: Path, tmp_path: Path,
+                                   no_leftovers: None) -> None:
+    out = tmp_path / "trace.txt"
+    p = Running([*ptrace_exe, "-o", str(out), "-e",
+                 'tracepoint:syscalls:sys_enter_getppid /comm == "cli_output"/ '
+                 '{ printf("%s\\n", comm); @[comm] = count(); }'])
+    p.wait_attached()
+    subprocess.run([str(triggers / "ptt_as"), "cli_output", "ppid:2"], check=True,
+                   timeout=TIMEOUT)
+    code, stdout, err = p.finish(signal.SIGINT)
+    assert code == 0, err
+    assert stdout == ""
+    assert out.read_text().strip("\n") == "cli_output\ncli_output\n\n\n@[cli_output]: 2"
+
+
+@pytest.mark.parametrize("stage, marker", [
+    ("ast", re.compile(r"Probe|Program")),
+    ("ir", re.compile(r"define .*@\"?probe_0")),
+    ("ir-opt", re.compile(r"define .*@\"?probe_0")),
+    ("asm", re.compile(r"^probe_0:", re.MULTILINE)),
+])
+def test_d_prints_a_stage_without_root(ptrace_exe: list[str], stage: str,
+                                       marker: re.Pattern[str]) -> None:
+    prog = 'BEGIN { printf("hi %d\\n", 1); @x = count(); exit(); } END { printf("bye\\n"); }'
+    r = run(as_nobody([*ptrace_exe, "-d", stage, "-e", prog]))
+    assert r.returncode == 0, r.stderr
+    assert marker.search(r.stdout), r.stdout[:2000]
+    lines = r.stdout.splitlines()
+    assert "hi 1" not in lines and "bye" not in lines, "the program ran"
+    assert "Traceback" not in r.stderr
+
+
+def test_d_ast_shows_the_program(ptrace_exe: list[str]) -> None:
+    r = run([*ptrace_exe, "-d", "ast", "-e", 'BEGIN { printf("marker_%d\\n", 12345); }'])
+    assert r.returncode == 0, r.stderr
+    assert "printf" in r.stdout and "12345" in r.stdout and "BEGIN" in r.stdout
+
+
+@pytest.mark.bpf
+def test_d_loads_nothing(ptrace_exe: list[str], no_leftovers: None) -> None:
+    r = run([*ptrace_exe, "-d", "asm", "-e",
+             'tracepoint:syscalls:sys_enter_getppid { @ = count(); }'])
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^probe_0:", r.stdout, re.MULTILINE)
+    assert not ATTACHED.search(r.stderr)
+
+
+@pytest.mark.bpf
+def test_dry_run(ptrace_exe: list[str], no_leftovers: None) -> None:
+    r = run([*ptrace_exe, "--dry-run", "-e",
+             'BEGIN { printf("begin\\n"); @b = 1; } '
+             'tracepoint:syscalls:sys_enter_getppid { @ = count(); } '
+             'END { printf("end\\n"); }'])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert not ATTACHED.search(r.stderr)
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.bpf
+def test_dry_run_reports_errors(ptrace_exe: list[str], no_leftovers: None) -> None:
+    r = run([*ptrace_exe, "--dry-run", "-e", "BEGIN { $x = nosuchthing; }"])
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert "nosuchthing" in r.stderr
+
+
+# --- signals and exit status -----------------------------------------------
+
+@pytest.mark.bpf
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_runs_end_and_prints_maps(ptrace_exe: list[str], triggers: Path, sig: int,
+                                         no_leftovers: None) -> None:
+    p = Running([*ptrace_exe, "-e",
+                 f'tracepoint:syscalls:sys_enter_getppid /comm == "cli_sig{int(sig)}"/ '
+                 '{ @c = count(); @h = hist(2); } END { printf("end\\n"); }'])
+    p.wait_attached()
+    subprocess.run([str(triggers / "ptt_as"), f"cli_sig{int(sig)}", "ppid:3"], check=True,
+                   timeout=TIMEOUT)
+    code, out, err = p.finish(sig)
+    assert code == 0, err
+    assert out.strip("\n") == (
+        "end\n\n\n@c: 3\n@h:\n"
+        "[2, 4)                 3 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|")
+    assert "Traceback" not in err
+
+
+@pytest.mark.bpf
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_stops_an_interval_program(ptrace_exe: list[str], sig: int,
+                                          no_leftovers: None) -> None:
+    p = Running([*ptrace_exe, "-e",
+                 'interval:ms:10 { @ticks = count(); } END { printf("end\\n"); }'])
+    p.wait_attached()
+    time.sleep(0.5)
+    code, out, err = p.finish(sig)
+    assert code == 0, err
+    assert re.fullmatch(r"end\n\n\n@ticks: [1-9]\d*", out.strip("\n")), out
+
+
+@pytest.mark.bpf
+def test_exit_code_from_exit(ptrace_exe: list[str], no_leftovers: None) -> None:
+    r = run([*ptrace_exe, "-e", "BEGIN { exit(5); }"])
+    assert r.returncode == 5, r.stderr
+    r = run([*ptrace_exe, "-e", "BEGIN { exit(); }"])
+    assert r.returncode == 0, r.stderr
+
+
+# --- errors ----------------------------------------------------------------
+
+def test_missing_file(ptrace_exe: list[str], tmp_path: Path) -> None:
+    r = run([*ptrace_exe, str(tmp_path / "nonexistent.bt")])
+    assert r.returncode == 1
+    assert r.stdout == ""
+    lines = r.stderr.strip("\n").splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "nonexistent.bt" in lines[0]
+
+
+def test_unreadable_file(ptrace_exe: list[str], tmp_path: Path) -> None:
+    # root reads any file, so "unreadable" is a directory in its place
+    r = run([*ptrace_exe, str(tmp_path)])
+    assert r.returncode == 1
+    assert r.stdout == ""
+    lines = r.stderr.strip("\n").splitlines()
+    assert len(lines) == 1, r.stderr
+    assert str(tmp_path) in lines[0]
+
+
+def test_unreadable_file_as_user(ptrace_exe: list[str], tmp_path: Path) -> None:
+    script = tmp_path / "secret.bt"
+    script.write_text("BEGIN { exit(); }\n")
+    script.chmod(0o000)
+    r = run(as_nobody([*ptrace_exe, "-d", "ast", str(script)]))
+    assert r.returncode == 1, r.stderr
+    assert r.stdout == ""
+    lines = r.stderr.strip("\n").splitlines()
+    assert len(lines) == 1, r.stderr
+    assert "secret.bt" in lines[0]
+
+
+def test_no_program(ptrace_exe: list[str]) -> None:
+    r = run([*ptrace_exe])
+    assert r.returncode != 0
+    assert r.stdout == ""
+    assert "Traceback" not in r.stderr
+
+
+def test_compile_error_exit_status(ptrace_exe: list[str]) -> None:
+    r = run([*ptrace_exe, "-e", "BEGIN { printf(\"%d\\n\", \"not a number\"); }"])
+    assert r.returncode == 1
+    assert r.stdout == ""
+    assert r.stderr.startswith("-e:1:"), r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_without_root_loading_fails_cleanly(ptrace_exe: list[str]) -> None:
+    r = run(as_nobody([*ptrace_exe, "-e", "BEGIN { exit(); }"]))
+    assert r.returncode in (1, 2)
+    assert r.stdout == ""
+    assert len(r.stderr.strip("\n").splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+
+
+def test_o_to_an_unwritable_place(ptrace_exe: list[str], tmp_path: Path) -> None:
+    target = tmp_path / "missing-dir" / "out.txt"
+    r = run([*ptrace_exe, "-o", str(target), "-e", "BEGIN { exit(); }"])
+    assert r.returncode == 1
+    assert r.stdout == ""
+    lines = r.stderr.strip("\n").splitlines()
+    assert len(lines) == 1, r.stderr
+    assert str(target) in lines[0]
+
+
+@pytest.mark.bpf
+def test_missing_tracepoint_is_a_script_error(ptrace_exe: list[str],
+                                              no_leftovers: None) -> None:
+    for prog in ("tracepoint:nosuch:event { }",
+                 "tracepoint:syscalls:sys_enter_nosuch* { }"):
+        r = run([*ptrace_exe, "-e", prog])
+        assert r.returncode == 1, r.stderr
+        assert r.stdout == ""
+        assert r.stderr.startswith("-e:1:1: "), r.stderr
+        assert "Traceback" not in r.stderr
