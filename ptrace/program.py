@@ -164,4 +164,5 @@ class CompiledProgram:
 GLOBAL_START_NS = 0
 GLOBAL_NCPUS = 1  # possible CPUs: how many per-CPU slots a value has
 GLOBAL_CPID = 2  # the pid of the -c command (or of -p)
-GLOBALS_COUNT = 3
+GLOBAL_STOPPED = 3  # set before END runs: probes do nothing from then on
+GLOBALS_COUNT = 4

@@ -37,6 +37,7 @@ from ptrace.program import (
     GLOBAL_CPID,
     GLOBAL_NCPUS,
     GLOBAL_START_NS,
+    GLOBAL_STOPPED,
     CompiledProgram,
     EventKind,
 )
@@ -99,6 +100,7 @@ class Session:
                         self.target.release()
                     if not self.stopping and (self.program.attached_programs or self.target):
                         self._event_loop()
+                self._write_global(GLOBAL_STOPPED, 1)  # probes stop before END runs
                 self._drain()
                 self.exited = False
                 self._run_kind("end")

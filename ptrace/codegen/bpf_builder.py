@@ -50,6 +50,7 @@ class ProgramBuilder:
         self._scratch_map = scratch_map
         self._scratch_base: ir.Value | None = None
         self.scratch_size = 0  # bytes of scratch this program uses
+        self._ctx_reads: dict[tuple[int, int], ir.Value] = {}  # (offset, size) → value
 
     # ---- memory ----
     def slot(self, ty: ir.Type, name: str = "") -> ir.Value:
@@ -111,6 +112,34 @@ class ProgramBuilder:
 
     def load64(self, ptr: ir.Value, offset: int = 0) -> ir.Value:
         return self.b.load(self.offset(ptr, offset), typ=I64, align=8)
+
+    def ctx_load(self, offset: int, size: int = 8) -> ir.Value:
+        """`size` bytes of the program's context at a constant offset, zero-extended.
+
+        The verifier accepts a ctx read only as `*(ctx + constant)`. LLVM would
+        otherwise compute `ctx + offset` once for reads in two branches and keep
+        it in a register, which the verifier rejects. So each field is read
+        once, in the entry block (the context does not change during a run of
+        the program), from its own `llvm.bpf.passthrough(ctx)` (opaque to the
+        optimiser, removed by the BPF backend before instruction selection),
+        with a volatile load that stays where it is put.
+        """
+        cached = self._ctx_reads.get((offset, size))
+        if cached is not None:
+            return cached
+        eb = self._entry_builder
+        passthrough = self.module.globals.get("llvm.bpf.passthrough.p0.p0")
+        if passthrough is None:
+            passthrough = ir.Function(self.module, ir.FunctionType(PTR, [I32, PTR]),
+                                      "llvm.bpf.passthrough.p0.p0")
+        base = eb.call(passthrough, [ir.Constant(I32, len(self._ctx_reads) + 1), self.ctx])
+        address = _opaque(eb.gep(base, [i64(offset)], inbounds=True, source_etype=I8))
+        load = _VolatileLoad(eb.block, address, typ=ir.IntType(size * 8))
+        load.align = size
+        eb._insert(load)  # IRBuilder.load has no volatile flag
+        value = load if size == 8 else eb.zext(load, I64)
+        self._ctx_reads[(offset, size)] = value
+        return value
 
     # ---- helpers and maps ----
     def helper(self, helper: Helper, ret: ir.Type, args: list[ir.Value]) -> ir.Value:
@@ -190,6 +219,15 @@ def _mem_intrinsic(builder: ir.IRBuilder, name: str, pointers: list[ir.Value], s
             attributes = ir.values.ArgumentAttributes()
             attributes.align = 8
             call.arg_attributes[index] = attributes
+
+
+class _VolatileLoad(ir.instructions.LoadInstr):  # type: ignore[misc]
+    """`load volatile`, which llvmlite's IRBuilder cannot write."""
+
+    def descr(self, buf: list[str]) -> None:
+        inner: list[str] = []
+        super().descr(inner)
+        buf.append(inner[0].replace("load ", "load volatile ", 1))
 
 
 def _opaque(ptr: ir.Value) -> ir.Value:

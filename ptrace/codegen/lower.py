@@ -26,6 +26,7 @@ from ptrace.program import (
     GLOBAL_CPID,
     GLOBAL_NCPUS,
     GLOBAL_START_NS,
+    GLOBAL_STOPPED,
     EventKind,
 )
 from ptrace.types import types as t
@@ -69,6 +70,13 @@ class Lowerer:
     def lower(self) -> None:
         probe = self.instance.probe
         self.scopes.append({})
+        if self.instance.attach.kind not in ("begin", "end"):
+            # END runs, and maps print, after the probes stop: as bpftrace, which
+            # detaches first. A flag stops them at once; detaching comes last.
+            running = self.pb.block("running")
+            stopped = self.b.icmp_unsigned("!=", self.global_value(GLOBAL_STOPPED), i64(0))
+            self.b.cbranch(stopped, self.exit_block, running)
+            self.b.position_at_end(running)
         if self.instance.attach.syscalls:
             self.dispatch_syscall()
         if probe.predicate is not None:
@@ -87,11 +95,10 @@ class Lowerer:
         The syscall's probe name comes from the instance's table map, indexed by
         syscall number; an empty name means the syscall was not matched.
         """
-        ctx = self.pb.ctx
         if self.instance.attach.event == "sys_enter":
-            number = self.pb.load64(ctx, 8)  # raw args: (struct pt_regs *regs, long id)
+            number = self.pb.ctx_load(8)  # raw args: (struct pt_regs *regs, long id)
         else:
-            regs = self.pb.load64(ctx, 0)  # raw args: (struct pt_regs *regs, long ret)
+            regs = self.pb.ctx_load(0)  # raw args: (struct pt_regs *regs, long ret)
             slot = self.pb.fresh_memory(8)
             address = self.b.add(regs, i64(PT_REGS_ORIG_AX))
             self.pb.helper(Helper.PROBE_READ_KERNEL, I64, [slot, i64(8), address])
@@ -260,7 +267,7 @@ class Lowerer:
             assert var is not None
             old = self.pb.load64(var.ptr)
             new = self.arith(stmt.op[:-1], old, self.expr(value), var.type, self.type_of(value))
-            self.pb.store64(new, var.ptr)
+            self.pb.store64(self.fit(new, var.type), var.ptr)
             return
         result = self.expr(value)
         if var is None:
@@ -272,7 +279,7 @@ class Lowerer:
               vtype: t.Type) -> None:
         """Write `value` (of type vtype) into memory laid out as dtype."""
         if dtype.in_register:
-            self.pb.store64(value, dst, offset)
+            self.pb.store64(self.fit(value, dtype), dst, offset)
             return
         if dtype == vtype:  # the same layout: copy it
             self.pb.memcpy(self.pb.offset(dst, offset), value, dtype.size)
@@ -293,6 +300,13 @@ class Lowerer:
                 self.store(dst, offset + d_off, d_el, element, v_el)
             return
         raise AssertionError(f"cannot store {vtype} as {dtype}")
+
+    def fit(self, value: ir.Value, dtype: t.Type) -> ir.Value:
+        """A value stored as a narrow integer wraps as in C: uint8 255 + 1 is 0."""
+        if not isinstance(dtype, t.Int) or dtype.bits == 64:
+            return value
+        narrow = self.b.trunc(value, ir.IntType(dtype.bits))
+        return self.b.sext(narrow, I64) if dtype.signed else self.b.zext(narrow, I64)
 
     def load_element(self, ptr: ir.Value, offset: int, etype: t.Type) -> ir.Value:
         if etype.in_register:
@@ -637,7 +651,7 @@ class Lowerer:
 
     def ctx_argument(self, index: int, atype: t.Type) -> ir.Value:
         """Argument `index` of a raw tracepoint or fentry/fexit (ctx is u64 args[])."""
-        raw = self.pb.load64(self.pb.ctx, 8 * index)
+        raw = self.pb.ctx_load(8 * index)
         if isinstance(atype, t.Int) and atype.bits < 64:
             narrow = self.b.trunc(raw, ir.IntType(atype.bits))
             return self.b.sext(narrow, I64) if atype.signed else self.b.zext(narrow, I64)
@@ -656,7 +670,7 @@ class Lowerer:
         if isinstance(ftype, t.Str):
             mem = self.pb.fresh_memory(ftype.size)
             if field.is_data_loc:
-                loc = self.b.zext(self.b.load(address, typ=I32, align=4), I64)
+                loc = self.pb.ctx_load(field.offset, 4)
                 start = self.b.and_(loc, i64(0xFFFF))
                 source = self.b.gep(self.pb.ctx, [start], source_etype=I8)
                 self.pb.helper(Helper.PROBE_READ_KERNEL_STR, I64,
@@ -664,11 +678,10 @@ class Lowerer:
             else:
                 self.pb.helper(Helper.PROBE_READ_KERNEL, I64, [mem, i64(field.size), address])
             return mem
-        width = ir.IntType(field.size * 8)
-        raw = self.b.load(address, typ=width, align=field.size)
-        if field.size == 8:
+        raw = self.pb.ctx_load(field.offset, field.size)
+        if field.size == 8 or not field.signed:
             return raw
-        return self.b.sext(raw, I64) if field.signed else self.b.zext(raw, I64)
+        return self.b.sext(self.b.trunc(raw, ir.IntType(field.size * 8)), I64)
 
     def expr_Identifier(self, e: n.Identifier) -> ir.Value:
         constant = self.ctx.constants.get(id(e))
@@ -688,8 +701,8 @@ class Lowerer:
         if e.name.startswith("arg") and e.name[3:].isdigit():
             index = int(e.name[3:])
             if self.instance.attach.kind == "rawtracepoint":  # ctx is u64 args[]
-                return self.pb.load64(self.pb.ctx, 8 * index)
-            return self.pb.load64(self.pb.ctx, ARG_REGISTERS[index])
+                return self.pb.ctx_load(8 * index)
+            return self.pb.ctx_load(ARG_REGISTERS[index])
         method = getattr(self, "builtin_" + e.name)
         result: ir.Value = method()
         return result
@@ -741,7 +754,7 @@ class Lowerer:
         return self.global_value(GLOBAL_CPID)
 
     def builtin_retval(self) -> ir.Value:
-        return self.pb.load64(self.pb.ctx, RETVAL_REGISTER)
+        return self.pb.ctx_load(RETVAL_REGISTER)
 
     def expr_Cast(self, e: n.Cast) -> ir.Value:
         value = self.expr(e.operand)
@@ -814,7 +827,7 @@ class Lowerer:
             var = self.lookup(target.name)
             assert var is not None
             old = self.pb.load64(var.ptr)
-            new = self.b.add(old, delta)
+            new = self.fit(self.b.add(old, delta), var.type)
             self.pb.store64(new, var.ptr)
             return new if e.prefix else old
         assert isinstance(target, n.MapAccess)

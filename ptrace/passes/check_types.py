@@ -193,6 +193,10 @@ class _Checker:
         if declared is not None and value is not None and not _assignable(declared, value):
             self.error(f"cannot initialise '{stmt.name}' of type {declared} with {value}",
                        stmt.span)
+        literal = _literal_value(stmt.value) if stmt.value is not None else None
+        if isinstance(declared, t.Int) and literal is not None and not _fits(literal, declared):
+            self.error(f"{literal} does not fit in {declared}", stmt.value.span
+                       if stmt.value is not None else stmt.span)
         vtype = declared or value or t.INT64
         self.scopes[-1][stmt.name] = vtype
         self.instance.types[id(stmt)] = vtype  # codegen sizes the variable from this
@@ -601,6 +605,8 @@ class _Checker:
             if info is None:
                 self.define_map(target, t.INT64)
                 info = self.ctx.maps.get(target.name)
+            else:  # the keys still need checking (and typing, for codegen)
+                self._check_key(info, target, self.key_type(target))
             if info is not None and not info.value.is_integer:
                 self.error(f"'{e.op}' needs an integer map, {target.name} holds "
                            f"{_describe(info.value)}", target.span)
@@ -877,7 +883,9 @@ class _Checker:
             self.error(f"tracepoint {attach.category}:{attach.event} has no field "
                        f"'{e.name}'", e.span, *hints)
             return None
-        ftype = tracepoint_field_type(field.ctype, field.size, field.signed,
+        # Syscall tracepoints hand over the process's own pointers.
+        space = "user" if attach.category == "syscalls" else "kernel"
+        ftype = tracepoint_field_type(field.ctype, field.size, field.signed, space,
                                       self.ctx.options.max_strlen)
         if ftype is None:
             self.error(f"field '{e.name}' has type '{field.ctype}', which is not supported "
@@ -1274,7 +1282,8 @@ class _Checker:
         return atype
 
 
-def tracepoint_field_type(ctype: str, size: int, signed: bool, max_strlen: int) -> t.Type | None:
+def tracepoint_field_type(ctype: str, size: int, signed: bool, space: str,
+                          max_strlen: int) -> t.Type | None:
     """The ptrace type of a tracepoint field, from its C type in the format file."""
     if ctype.startswith("__data_loc"):
         return t.Str(max_strlen) if "char" in ctype else None
@@ -1286,7 +1295,7 @@ def tracepoint_field_type(ctype: str, size: int, signed: bool, max_strlen: int) 
         return None
     if ctype.endswith("*"):
         pointee = ctype[:-1].replace("const ", "").strip()
-        return t.Pointer(pointee)
+        return t.Pointer(pointee, 0, space)
     if ctype == "bool":
         return t.BOOL
     if size in (1, 2, 4, 8):
@@ -1295,6 +1304,12 @@ def tracepoint_field_type(ctype: str, size: int, signed: bool, max_strlen: int) 
         base = ctype.replace("const ", "").strip()
         return t.Int(size * 8, signed or base in SIGNED_C_TYPES)
     return None
+
+
+def _fits(value: int, itype: t.Int) -> bool:
+    if itype.signed:
+        return -(1 << (itype.bits - 1)) <= value < (1 << (itype.bits - 1))
+    return 0 <= value < (1 << itype.bits)
 
 
 def _literal_value(e: n.Expr) -> int | None:

@@ -148,6 +148,11 @@ def _tracepoints(point: n.AttachPoint, parts: list[str], machine: Machine,
         return []
     category, event = parts
     matches = match_tracepoints(machine, category, event)
+    if not matches and not machine.tracepoints():
+        reporter.error("the kernel's tracepoints cannot be read: /sys/kernel/tracing is not "
+                       "mounted or not readable", point.span,
+                       "run as root; scripts/setup mounts tracefs")
+        return []
     if not matches:
         if "*" in point.text or "?" in point.text:
             missing.error(f"no tracepoint matches '{category}:{event}'", point.span)

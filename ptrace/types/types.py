@@ -360,6 +360,11 @@ def merge(a: Type, b: Type) -> Type | None:
     """The type holding values of both a and b, or None if they do not mix."""
     if a == b:
         return a
+    if isinstance(a, Int) and isinstance(b, Int):
+        # wide enough for both: 64 unsigned bits hold any unsigned value
+        if (not a.signed and a.bits == 64) or (not b.signed and b.bits == 64):
+            return UINT64
+        return Int(max(a.bits, b.bits), a.signed or b.signed)
     if isinstance(a, Int | Pointer) and isinstance(b, Int | Pointer | Bool):
         return a
     if isinstance(a, Bool) and isinstance(b, Int | Pointer):

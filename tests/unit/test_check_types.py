@@ -324,8 +324,9 @@ def test_map_error_points_at_the_first_use() -> None:
         ("sched:sched_switch", "prev_pid", INT32),
         ("sched:sched_switch", "prev_state", INT64),
         ("sched:sched_process_exec", "filename", t.Str(1024)),
-        ("syscalls:sys_enter_openat", "filename", t.Pointer("char")),
-        ("syscalls:sys_enter_execve", "argv", t.Pointer("char *")),
+        # syscall tracepoints hand over user-space pointers
+        ("syscalls:sys_enter_openat", "filename", t.Pointer("char", 0, "user")),
+        ("syscalls:sys_enter_execve", "argv", t.Pointer("char *", 0, "user")),
         ("syscalls:sys_exit_openat", "ret", INT64),
         ("amd_cpu:amd_pstate_perf", "fast_switch", BOOL),
         ("amd_cpu:amd_pstate_perf", "min_perf", t.Int(8, False)),
