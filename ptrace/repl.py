@@ -228,24 +228,60 @@ def _timer_units(head: str, machine: Machine) -> list[str]:
     return [] if head else ["hz:", "s:", "ms:", "us:"]
 
 
+def _binary_paths(written: str) -> list[str]:
+    """After `uprobe:`: the directories ("…/") and files ("…:") under the path being
+    written. Only paths are offered: a program on PATH or a library by name
+    (`uprobe:libc:`) is also accepted, but the whole PATH is too much to offer."""
+    if "/" not in written:
+        return []
+    directory = written[:written.rindex("/") + 1]
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            continue
+        found.append(f"{directory}{entry.name}{'/' if is_dir else ':'}")
+    return found
+
+
+def _uprobe_parts(head: str, machine: Machine) -> list[str]:
+    """After `uprobe:`: paths; after `uprobe:BINARY:`: the binary's functions."""
+    if not head:
+        return []  # the last part is a path: _attach_point_words offers those
+    path = machine.resolve_binary(head)
+    symbols = machine.function_symbols(path) if path else None  # cached by LiveMachine
+    return sorted({s.name for s in symbols or ()})
+
+
 # What follows `provider:` in an attach point, by provider: given the parts
 # already written between the first and the last colon, the candidates for
-# the last part. The extension point for providers to come (`uprobe`: paths,
-# then a binary's symbols after `uprobe:/path:`).
+# the last part.
 ATTACH_POINT_PARTS: dict[str, Callable[[str, Machine], list[str]]] = {
     "tracepoint": _tracepoint_parts,
     "interval": _timer_units,
     "profile": _timer_units,
+    "uprobe": _uprobe_parts,
+    "uretprobe": _uprobe_parts,
 }
 
 
-def _members(base: str, probe_points: list[str], machine: Machine) -> list[str]:
-    """Names after `base.` or `base->`: the fields of `args` of the probe being written.
+def _members(chain: list[str], probe_points: list[str], machine: Machine) -> list[str]:
+    """Names after `a.b->…->`: the fields of `args` of the probe being written
+    (`chain` is ["args"]), or the members of a kernel struct reached from
+    `curtask` through BTF (`curtask->mm->`)."""
+    if chain == ["args"]:
+        return _args_fields(probe_points, machine)
+    if chain[0] == "curtask":
+        return _btf_members(chain[1:], machine)
+    return []
 
-    The extension point for struct members from BTF (`curtask->`, `$task->`).
-    """
-    if base != "args":
-        return []
+
+def _args_fields(probe_points: list[str], machine: Machine) -> list[str]:
     fields: set[str] = set()
     for point in probe_points:
         provider, _, rest = point.partition(":")
@@ -256,6 +292,35 @@ def _members(base: str, probe_points: list[str], machine: Machine) -> list[str]:
                    for c, e in match_tracepoints(machine, category, event))
         fields.update(f.name for fmt in formats if fmt for f in fmt.fields)
     return sorted(fields)
+
+
+def _btf_members(path: list[str], machine: Machine) -> list[str]:
+    """The member names of `struct task_struct`, followed through the members in
+    `path` (pointers dereferenced: completion does not insist on `.` versus `->`)."""
+    from ptrace.types.btf import BtfError, Composite, Fwd, Ptr
+
+    btf = machine.btf()
+    type_id = btf.find("task_struct", "struct") if btf else None
+    if btf is None or type_id is None:
+        return []
+    try:
+        for name in path:
+            member = btf.member(type_id, name)
+            if member is None:
+                return []
+            type_id = btf.resolve(member.type)
+            pointed = btf.type(type_id)
+            if isinstance(pointed, Ptr):
+                type_id = btf.resolve(pointed.type)
+            target = btf.type(type_id)
+            if isinstance(target, Fwd):  # a pointer to a declared struct: find its body
+                found = btf.find(target.name, "union" if target.is_union else "struct")
+                type_id = found if found is not None else type_id
+            if not isinstance(btf.type(type_id), Composite):
+                return []
+        return sorted({m.name for m in btf.members(type_id)})
+    except BtfError:
+        return []
 
 
 def _tail(pattern: str, text: str) -> str:
@@ -285,10 +350,11 @@ def complete(before: str, machine: Machine, names: Iterable[str]) -> tuple[str, 
         # The first word of a cell: a probe, or the start of a bare statement.
         word, more = _expression_words(before, names)
         return (point, candidates + more) if word == point else (word, more)
-    member = re.search(r"(\w+)\s*(?:\.|->)\s*(\w*)$", before)
+    member = re.search(r"((?:\w+\s*(?:\.|->)\s*)+)(\w*)$", before)
     if member:
         points = [t.text for t in header if t.type == "ATTACH_POINT"]
-        fields = _members(member[1], points, machine)
+        chain = re.findall(r"\w+", member[1])
+        fields = _members(chain, points, machine)
         return member[2], [f for f in fields if f.startswith(member[2])]
     return _expression_words(before, names)
 
@@ -297,9 +363,13 @@ def _attach_point_words(point: str, machine: Machine) -> tuple[str, list[str]]:
     provider, colon, rest = point.partition(":")
     if not colon:
         return point, [p for p in PROVIDERS if p.startswith(point)]
-    parts = ATTACH_POINT_PARTS.get(PROVIDER_ALIASES.get(provider, provider))
+    provider = PROVIDER_ALIASES.get(provider, provider)
+    parts = ATTACH_POINT_PARTS.get(provider)
     head, _, last = rest.rpartition(":")
-    return last, [c for c in (parts(head, machine) if parts else []) if c.startswith(last)]
+    candidates = parts(head, machine) if parts else []
+    if provider in ("uprobe", "uretprobe") and not head:
+        candidates = _binary_paths(last)
+    return last, [c for c in candidates if c.startswith(last)]
 
 
 def _expression_words(before: str, names: Iterable[str]) -> tuple[str, list[str]]:

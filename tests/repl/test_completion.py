@@ -6,6 +6,8 @@ known, so the candidates are exact.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
@@ -14,7 +16,9 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from ptrace import repl
+from ptrace.machine import FixtureMachine
 from ptrace.options import Options
+from ptrace.types.btf import VMLINUX, Btf
 from tests.unit.fixtures import fixture_machine
 
 NAMES = {"@opens", "@bytes", "$fd"}
@@ -68,8 +72,36 @@ def test_args_fields_of_the_last_probe() -> None:
     assert complete(before) == ("fi", ["filename"])
 
 
-def test_struct_members_are_not_known_yet() -> None:
-    assert complete("BEGIN { curtask->") == ("", [])
+def test_struct_members_need_the_kernel_types() -> None:
+    assert complete("BEGIN { curtask->") == ("", [])  # the fixture machine has no BTF
+
+
+@pytest.mark.skipif(not Path(VMLINUX).exists(), reason="no kernel BTF here")
+@pytest.mark.parametrize("before, expected", [
+    ("BEGIN { curtask->tg", ("tg", ["tgid"])),
+    ("BEGIN { @[curtask->real_parent->tg", ("tg", ["tgid"])),  # through a pointer member
+    ("BEGIN { curtask->mm->map_c", ("map_c", ["map_count"])),
+    ("BEGIN { curtask->se.vrunt", ("vrunt", ["vruntime"])),  # an embedded struct
+    ("BEGIN { curtask->pid->", ("", [])),  # an integer has no members
+    ("BEGIN { curtask->nosuchfield->", ("", [])),
+    ("BEGIN { $t->", ("", [])),  # the types of variables are not known while typing
+])
+def test_struct_members_from_btf(before: str, expected: tuple[str, list[str]]) -> None:
+    machine = FixtureMachine({}, kernel_types=Btf.load(VMLINUX))
+    assert repl.complete(before, machine, NAMES) == expected
+
+
+def test_uprobe_paths_then_the_functions_of_the_binary(tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "binary").write_bytes(b"")
+    (tmp_path / "other").write_bytes(b"")
+    assert complete(f"uprobe:{tmp_path}/bi") == (f"{tmp_path}/bi", [f"{tmp_path}/bin/",
+                                                                   f"{tmp_path}/binary:"])
+    assert complete(f"ur:{tmp_path}/nothing/") == (f"{tmp_path}/nothing/", [])
+    word, functions = complete("uprobe:libc:mallo")  # a library by name, as attach accepts
+    assert word == "mallo" and {"malloc", "malloc_usable_size"} <= set(functions)
+    assert complete("uprobe:libc:mallocz_no_such") == ("mallocz_no_such", [])
+    assert complete(f"uprobe:{tmp_path}/other:") == ("", [])  # not ELF: nothing to offer
 
 
 def test_builtins_and_functions_in_a_block() -> None:
