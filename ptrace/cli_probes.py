@@ -23,7 +23,13 @@ from pathlib import Path
 
 from ptrace import __version__
 from ptrace.machine import TRACEFS_ROOTS, Machine, TracepointField, tracefs_root
-from ptrace.passes.expand_probes import KNOWN_LATER, PROVIDER_ALIASES, SUPPORTED
+from ptrace.passes.expand_probes import (
+    HARDWARE_EVENTS,
+    KNOWN_LATER,
+    PROVIDER_ALIASES,
+    SOFTWARE_EVENTS,
+    SUPPORTED,
+)
 
 TIMER_UNITS = ("s", "ms", "us", "ns", "hz")
 # Providers without a list of instances are listed as the forms they take.
@@ -32,6 +38,8 @@ FORMS = {
     "end": ("END",),
     "interval": tuple(f"interval:{unit}:" for unit in TIMER_UNITS),
     "profile": tuple(f"profile:{unit}:" for unit in TIMER_UNITS),
+    "software": tuple(f"software:{event}:" for event in SOFTWARE_EVENTS),
+    "hardware": tuple(f"hardware:{event}:" for event in HARDWARE_EVENTS),
 }
 GLOB_CHARS = frozenset("*?[")
 
@@ -57,26 +65,41 @@ def list_probes(pattern: str | None, verbose: bool, machine: Machine) -> list[st
         names = _all_of(provider, machine)
     elif provider in ("uprobe", "uretprobe") and colon:
         names = _functions(provider, rest, machine)
-    elif provider == "tracepoint" and colon:
-        names = [f"tracepoint:{c}:{e}" for c, e in machine.tracepoints()
-                 if fnmatch.fnmatchcase(f"{c}:{e}", rest)]
-    elif provider is not None and provider in FORMS:
-        names = [f for f in FORMS[provider] if fnmatch.fnmatchcase(f, f"{provider}:{rest}")]
     elif provider is not None:
-        raise ListingError(f"ptrace cannot list {provider} probes yet")
+        names = [name for name in _all_of(provider, machine)
+                 if _matches(name, f"{provider}:{rest}")]
     elif colon and not GLOB_CHARS & set(head):
         raise ListingError(_unknown_provider(head, machine))
     else:
-        names = [name for name in _everything(machine) if fnmatch.fnmatchcase(name, pattern)]
+        names = [name for name in _everything(machine) if _matches(name, pattern)]
     lines: list[str] = []
     for name in sorted(set(names)):
         lines.append(name)
-        if verbose and name.startswith("tracepoint:"):
-            _, category, event = name.split(":")
-            tracepoint = machine.tracepoint_format(category, event)
-            if tracepoint is not None:
-                lines.extend(f"    {declaration(f)}" for f in tracepoint.fields)
+        if verbose:
+            lines.extend(f"    {line}" for line in _arguments(name, machine))
     return lines
+
+
+def _matches(name: str, pattern: str) -> bool:
+    """Whether a glob matches a probe name; forms such as `software:cs:` match
+    with or without their trailing colon."""
+    return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name.rstrip(":"), pattern)
+
+
+def _arguments(name: str, machine: Machine) -> list[str]:
+    """What -lv shows under a probe: a tracepoint's fields, a kernel function's
+    parameters (fentry/fexit, from BTF); nothing for other probes."""
+    provider, _, rest = name.partition(":")
+    if provider == "tracepoint":
+        category, _, event = rest.partition(":")
+        tracepoint = machine.tracepoint_format(category, event)
+        return [declaration(f) for f in tracepoint.fields] if tracepoint else []
+    btf = machine.btf() if provider in ("fentry", "fexit") else None
+    params = btf.func_params(rest) if btf else None
+    if btf is None or params is None:
+        return []
+    shown = [f"{btf.c_name(type_id)} {param}" for param, type_id in params]
+    return shown + (["retval"] if provider == "fexit" else [])
 
 
 def declaration(field: TracepointField) -> str:
@@ -101,6 +124,14 @@ def _all_of(provider: str, machine: Machine) -> list[str]:
         return [f"tracepoint:{c}:{e}" for c, e in machine.tracepoints()]
     if provider in FORMS:
         return list(FORMS[provider])
+    if provider == "rawtracepoint":
+        return sorted({f"rawtracepoint:{e}" for _, e in machine.tracepoints()})
+    if provider in ("fentry", "fexit"):
+        btf = machine.btf()
+        if btf is None:
+            raise ListingError(f"{provider} probes are the functions the kernel's BTF "
+                               "describes, and this kernel has no BTF")
+        return [f"{provider}:{func}" for func in btf.names("func")]
     if provider in ("uprobe", "uretprobe"):
         raise ListingError(f"{provider} probes are listed per binary, for example: "
                            f"ptrace -l '{provider}:/bin/bash:*'")
@@ -108,8 +139,11 @@ def _all_of(provider: str, machine: Machine) -> list[str]:
 
 
 def _everything(machine: Machine) -> list[str]:
+    """What `-l` lists without a probe type: every form, every tracepoint, and the
+    kernel functions fentry can attach to (where the kernel has BTF)."""
     listed = [form for forms in FORMS.values() for form in forms]
-    return listed + [f"tracepoint:{c}:{e}" for c, e in machine.tracepoints()]
+    listed += [f"tracepoint:{c}:{e}" for c, e in machine.tracepoints()]
+    return listed + (_all_of("fentry", machine) if machine.btf() is not None else [])
 
 
 def _functions(provider: str, rest: str, machine: Machine) -> list[str]:

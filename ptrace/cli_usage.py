@@ -58,7 +58,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(("-t",), "tool", "run the shipped tool TOOL; -t alone lists the tools", "OPTIONS",
            metavar="TOOL", optional=True, complete="tool"),
     Option(("-l",), "list", "list the probes matching PATTERN, a glob (-lv: with their "
-           "fields)", "OPTIONS", operand="[PATTERN]"),
+           "fields or parameters)", "OPTIONS", operand="[PATTERN]"),
     Option(("-i",), "interactive", "the interactive prompt (the default on a terminal "
            "without a program)", "OPTIONS"),
     Option(("-p",), "pid", "trace process PID: uprobes fire only in it; stop when it ends",

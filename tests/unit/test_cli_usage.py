@@ -33,6 +33,7 @@ from ptrace.cli_usage import (
 )
 from ptrace.machine import FixtureMachine, find_binary
 from ptrace.options import SETTINGS, Options
+from ptrace.types.btf import VMLINUX, Btf
 from tests.unit.fixtures import compile_text, fixture_machine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -391,6 +392,28 @@ def test_list_functions_of_a_binary() -> None:
     assert f"uretprobe:{libc}:malloc" in list_probes("ur:libc:mall*", False, fixture_machine())
 
 
+def test_list_perf_events_and_raw_tracepoints() -> None:
+    machine = fixture_machine()
+    assert list_probes("software:*faults", False, machine) == [
+        "software:alignment-faults:", "software:emulation-faults:", "software:faults:",
+        "software:major-faults:", "software:minor-faults:", "software:page-faults:"]
+    assert list_probes("h:cache*", False, machine) == ["hardware:cache-misses:",
+                                                         "hardware:cache-references:"]
+    assert list_probes("rt:sched_sw*", False, machine) == ["rawtracepoint:sched_switch"]
+    assert "software:cpu-clock:" in list_probes(None, False, machine)
+
+
+@pytest.mark.skipif(not Path(VMLINUX).exists(), reason="no kernel BTF here")
+def test_list_kernel_functions_from_btf() -> None:
+    machine = FixtureMachine({}, kernel_types=Btf.load(VMLINUX))
+    assert list_probes("fentry:vfs_read", False, machine) == ["fentry:vfs_read"]
+    assert list_probes("kfunc:vfs_read", True, machine) == [
+        "fentry:vfs_read", "    struct file * file", "    char * buf", "    size_t count",
+        "    loff_t * pos"]
+    assert list_probes("fexit:vfs_read", True, machine)[-1] == "    retval"
+    assert list_probes("*vfs_read", False, machine) == ["fentry:vfs_read"]  # fexit: the same
+
+
 @pytest.mark.parametrize(("pattern", "message"), [
     ("syscalls:sys_enter_read", "tracepoints are written tracepoint:syscalls:EVENT"),
     ("kprob:vfs_read", "did you mean 'kprobe'?"),
@@ -398,6 +421,8 @@ def test_list_functions_of_a_binary() -> None:
     ("uprobe", "listed per binary"),
     ("uprobe:/no/such/binary:*", "no program or library named /no/such/binary"),
     ("usdt:x", "cannot list usdt probes yet"),
+    ("kprobe:vfs_*", "cannot list kprobe probes yet"),
+    ("fentry:vfs_*", "this kernel has no BTF"),  # the fixture machine has none
 ])
 def test_list_errors(pattern: str, message: str) -> None:
     with pytest.raises(ListingError) as error:
