@@ -20,7 +20,7 @@ from typing import TextIO
 
 from ptrace.runtime import libbcc, stacks
 from ptrace.runtime.attach import attach
-from ptrace.runtime.cpus import possible_cpus
+from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.loader import Loaded, close_all, load
 from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_entries
@@ -36,6 +36,7 @@ from ptrace.program import (
     COUNTERS_FIXED,
     GLOBAL_CPID,
     GLOBAL_NCPUS,
+    GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
     CompiledProgram,
@@ -86,6 +87,7 @@ class Session:
                     return 0
                 self._write_global(GLOBAL_START_NS, time.monotonic_ns())
                 self._write_global(GLOBAL_NCPUS, possible_cpus())
+                self._write_global(GLOBAL_ONLINE_CPUS, len(online_cpus()))
                 if self.target is not None:
                     self._write_global(GLOBAL_CPID, self.target.pid)
                 stacks.use(StackReader(self.libs, {

@@ -25,6 +25,7 @@ from ptrace.program import (
     COUNTER_LOST_EVENTS,
     GLOBAL_CPID,
     GLOBAL_NCPUS,
+    GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
     EventKind,
@@ -750,6 +751,9 @@ class Lowerer:
     def builtin_curtask(self) -> ir.Value:
         return self.pb.helper(Helper.GET_CURRENT_TASK, I64, [])
 
+    def builtin_ncpus(self) -> ir.Value:
+        return self.global_value(GLOBAL_ONLINE_CPUS)
+
     def builtin_cpid(self) -> ir.Value:
         return self.global_value(GLOBAL_CPID)
 
@@ -1134,6 +1138,12 @@ class Lowerer:
         swapped = self.b.call(fn, [self.b.trunc(value, width) if bits < 64 else value])
         return self.b.zext(swapped, I64) if bits < 64 else swapped
 
+    def call_kptr(self, e: n.Call) -> ir.Value:
+        return self.expr(e.args[0])
+
+    def call_uptr(self, e: n.Call) -> ir.Value:
+        return self.expr(e.args[0])
+
     def call_strerror(self, e: n.Call) -> ir.Value:
         return self.expr(e.args[0])
 
@@ -1220,13 +1230,24 @@ class Lowerer:
         rtype = self.type_of(e)
         assert isinstance(rtype, t.Str)
         mem = self.pb.fresh_memory(rtype.size)
-        attach = self.instance.attach
-        # Syscall tracepoints and uprobes hand over user addresses; elsewhere
-        # the address space is not known, and the compat helper picks it.
-        user = attach.category == "syscalls" or attach.kind in ("uprobe", "uretprobe")
-        helper = Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_STR
+        helper = self._read_str_helper(arg, source_type)
         self.pb.helper(helper, I64, [mem, i64(rtype.capacity), value])
         return mem
+
+
+    def _read_str_helper(self, arg: n.Expr, source_type: t.Type) -> Helper:
+        """How str() reads: as kptr()/uptr() or the pointer's type say; else user
+        memory in syscall tracepoints and uprobes, which hand over user
+        addresses; elsewhere the compat helper, which picks the space."""
+        if isinstance(arg, n.Call) and arg.name in ("kptr", "uptr"):
+            space = "user" if arg.name == "uptr" else "kernel"
+        elif isinstance(source_type, t.Pointer) and source_type.space == "user":
+            space = "user"
+        else:
+            attach = self.instance.attach
+            user = attach.category == "syscalls" or attach.kind in ("uprobe", "uretprobe")
+            return Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_STR
+        return Helper.PROBE_READ_USER_STR if space == "user" else Helper.PROBE_READ_KERNEL_STR
 
 
 def _unsigned(tp: t.Type) -> bool:

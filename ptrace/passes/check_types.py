@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 import signal as signal_module
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
@@ -40,13 +41,13 @@ if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
 AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
 LATER_FUNCTIONS = frozenset({
     "join", "usym", "kaddr", "uaddr", "reg", "cat", "override", "ntop", "pton", "macaddr",
-    "cgroupid", "cgroup_path", "path", "kptr", "uptr", "len", "buf", "unwatch", "debugf",
+    "cgroupid", "cgroup_path", "path", "len", "buf", "unwatch", "debugf",
     "percpu_kaddr", "skboutput", "socket_cookie", "print_map",
 })
 FUNCTIONS = frozenset({"printf", "print", "exit", "delete", "clear", "zero", "str",
                        "errorf", "warnf", "system", "time", "strlen", "strncmp", "strcontains",
                        "bswap", "strerror", "strftime", "has_key", "signal", "kstack", "ustack",
-                       "ksym", *AGGREGATIONS})
+                       "ksym", "kptr", "uptr", *AGGREGATIONS})
 _INT_CONVERSION_MAX = {"hh": 8, "h": 16}
 
 
@@ -1155,6 +1156,20 @@ class _Checker:
         if isinstance(atype, t.Int):
             return t.Int(atype.bits, False)
         return t.UINT64
+
+    def call_kptr(self, e: n.Call) -> t.Type | None:
+        return self._address_space(e, "kernel")
+
+    def call_uptr(self, e: n.Call) -> t.Type | None:
+        return self._address_space(e, "user")
+
+    def _address_space(self, e: n.Call, space: str) -> t.Type | None:
+        """kptr(p)/uptr(p): p, read from then on as kernel or user memory (by
+        `*`, `->` and str(), which reads an integer argument by its call)."""
+        if not self._arity(e, 1, 1):
+            return None
+        atype = self._integer_arg(e.args[0])
+        return replace(atype, space=space) if isinstance(atype, t.Pointer) else atype
 
     def call_strerror(self, e: n.Call) -> t.Type | None:
         if self._arity(e, 1, 1) and self._integer_arg(e.args[0]) is not None:

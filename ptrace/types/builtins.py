@@ -36,6 +36,7 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
     Builtin("rand", UINT32, "a pseudo-random 32-bit number"),
     Builtin("cgroup", UINT64, "cgroup v2 id of the current task"),
     Builtin("jiffies", UINT64, "jiffies since boot"),
+    Builtin("ncpus", UINT64, "how many CPUs were online when the run started"),
     Builtin("curtask", Pointer("struct task_struct"), "address of the current task_struct"),
     *(Builtin(f"arg{i}", UINT64, f"argument {i} of the probed function or tracepoint",
               frozenset({"uprobe", "kprobe", "rawtracepoint"}))
@@ -48,6 +49,6 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
 # `probe` (a string per program) and `args` (typed per tracepoint) are typed
 # by the checker itself. These names exist in bpftrace and are lowered later.
 LATER_BUILTINS = frozenset({
-    "ncpus", "username", "ctx", "arg6", "arg7", "arg8", "arg9",
+    "username", "ctx", "arg6", "arg7", "arg8", "arg9",
     "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5", "probetype", "numaid",
 })

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from ptrace.machine import cpu_list
+
 TIMEOUT = 20
 ATTACHED = re.compile(r"^Attached \d+ probes?$", re.MULTILINE)
 NOBODY = 65534
@@ -429,3 +431,10 @@ def test_missing_tracepoint_is_a_script_error(ptrace_exe: list[str],
         assert r.stdout == ""
         assert r.stderr.startswith("-e:1:1: "), r.stderr
         assert "Traceback" not in r.stderr
+
+
+@pytest.mark.bpf
+def test_ncpus_is_the_number_of_online_cpus(ptrace_exe: list[str], no_leftovers: None) -> None:
+    online = cpu_list(Path("/sys/devices/system/cpu/online").read_text())
+    r = run([*ptrace_exe, "-e", 'BEGIN { printf("%d\\n", ncpus); exit(); }'])
+    assert (r.returncode, r.stdout) == (0, f"{len(online)}\n\n\n"), r.stderr

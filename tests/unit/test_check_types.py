@@ -410,3 +410,19 @@ def test_printf_sites_record_argument_types() -> None:
 )
 def test_printf_errors(call: str, message: str) -> None:
     assert message in errors(check(f"BEGIN {{ {call}; }}"))
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("uptr(curtask)", t.Pointer("struct task_struct", 0, "user")),
+    ("kptr(uptr(curtask))", t.Pointer("struct task_struct", 0, "kernel")),
+    ("uptr(5)", INT64),  # an integer stays one: str() reads it by the call around it
+    ("kptr((uint32)5)", UINT32),
+    ("ncpus", UINT64),
+])
+def test_address_space_functions_and_ncpus(expression: str, expected: t.Type) -> None:
+    assert type_of(expression) == expected
+
+
+def test_address_space_functions_take_one_integer() -> None:
+    assert errors(check('BEGIN { $p = uptr("x"); $q = kptr(1, 2); }')) == [
+        "expected an integer, got string[2]", "kptr() takes 1 argument, got 2"]
