@@ -51,6 +51,7 @@ class ProgramBuilder:
         self._scratch_base: ir.Value | None = None
         self.scratch_size = 0  # bytes of scratch this program uses
         self._ctx_reads: dict[tuple[int, int], ir.Value] = {}  # (offset, size) → value
+        self._opaque_count = 0  # sequence numbers of llvm.bpf.passthrough calls
 
     # ---- memory ----
     def slot(self, ty: ir.Type, name: str = "") -> ir.Value:
@@ -140,6 +141,17 @@ class ProgramBuilder:
         value = load if size == 8 else eb.zext(load, I64)
         self._ctx_reads[(offset, size)] = value
         return value
+
+    def opaque(self, value: ir.Value) -> ir.Value:
+        """`value` through `llvm.bpf.passthrough`: the optimiser cannot see what it
+        was computed from, so it cannot rewrite the computation into compares
+        (each of which is a branch in BPF, where there is no set-on-compare)."""
+        name = "llvm.bpf.passthrough.i64.i64"
+        passthrough = self.module.globals.get(name)
+        if passthrough is None:
+            passthrough = ir.Function(self.module, ir.FunctionType(I64, [I32, I64]), name)
+        self._opaque_count += 1
+        return self.b.call(passthrough, [ir.Constant(I32, 1000 + self._opaque_count), value])
 
     # ---- helpers and maps ----
     def helper(self, helper: Helper, ret: ir.Type, args: list[ir.Value]) -> ir.Value:

@@ -1112,10 +1112,15 @@ class Lowerer:
         index.add_incoming(i64(0), start)
         here = b.gep(ptr, [index], source_etype=I8)
         ended = b.icmp_unsigned("==", b.load(here, typ=I8), ir.Constant(I8, 0))
-        match: ir.Value = ir.Constant(ir.IntType(1), 1)
+        # The bytes that differ, OR-ed together: arithmetic, not a compare per
+        # byte. BPF has no set-on-compare, so each compare would be a branch,
+        # and the verifier walks every combination of them at every position
+        # (an 8-byte literal in a 1024-byte string was too much for it).
+        differ: ir.Value = i64(0)
         for offset, char in enumerate(text):
-            byte = b.load(b.gep(here, [i64(offset)], source_etype=I8), typ=I8)
-            match = b.and_(match, b.icmp_unsigned("==", byte, ir.Constant(I8, char)))
+            byte = b.zext(b.load(b.gep(here, [i64(offset)], source_etype=I8), typ=I8), I64)
+            differ = b.or_(differ, b.xor(byte, i64(char)))
+        match = b.icmp_unsigned("==", self.pb.opaque(differ), i64(0))
         b.cbranch(b.or_(match, ended), done, step)
         b.position_at_end(step)
         following = b.add(index, i64(1))
