@@ -94,11 +94,18 @@ def _arguments(name: str, machine: Machine) -> list[str]:
         category, _, event = rest.partition(":")
         tracepoint = machine.tracepoint_format(category, event)
         return [declaration(f) for f in tracepoint.fields] if tracepoint else []
+    from ptrace.types.btf import BtfError  # lazily: the BTF reader is not needed at start-up
+
     btf = machine.btf() if provider in ("fentry", "fexit") else None
-    params = btf.func_params(rest) if btf else None
-    if btf is None or params is None:
+    if btf is None:
         return []
-    shown = [f"{btf.c_name(type_id)} {param}" for param, type_id in params]
+    try:
+        params = btf.func_params(rest)
+        shown = [f"{btf.c_name(type_id)} {param}" for param, type_id in params or ()]
+    except BtfError:  # a function without a usable prototype: its name alone
+        return []
+    if params is None:
+        return []
     return shown + (["retval"] if provider == "fexit" else [])
 
 

@@ -189,6 +189,20 @@ class ProgramBuilder:
         self.b.cbranch(isnull, orelse, then)
         return then, orelse, merge
 
+    def load64_or_zero(self, ptr: ir.Value, name: str) -> ir.Value:
+        """The 8 bytes at `ptr` (a map lookup's result), or 0 where it is null."""
+        then, orelse, merge = self.if_nonnull(ptr, name)
+        self.b.position_at_end(then)
+        loaded = self.load64(ptr)
+        self.b.branch(merge)
+        self.b.position_at_end(orelse)
+        self.b.branch(merge)
+        self.b.position_at_end(merge)
+        phi = self.b.phi(I64)
+        phi.add_incoming(loaded, then)
+        phi.add_incoming(i64(0), orelse)
+        return phi
+
     def finish(self) -> None:
         """Close the entry block: check the scratch lookup, enter the body."""
         if not self.b.block.is_terminated:

@@ -356,17 +356,7 @@ class Lowerer:
         key = self.map_key(access)
         found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
         if info.value.in_register:
-            then, orelse, merge = self.pb.if_nonnull(found, "read")
-            self.b.position_at_end(then)
-            loaded = self.pb.load64(found)
-            self.b.branch(merge)
-            self.b.position_at_end(orelse)
-            self.b.branch(merge)
-            self.b.position_at_end(merge)
-            phi = self.b.phi(I64)
-            phi.add_incoming(loaded, then)
-            phi.add_incoming(i64(0), orelse)
-            return phi
+            return self.pb.load64_or_zero(found, "read")
         out = self.pb.fresh_memory(info.value.size)
         then, orelse, merge = self.pb.if_nonnull(found, "read")
         self.b.position_at_end(then)
@@ -435,17 +425,7 @@ class Lowerer:
         self.b.store(ir.Constant(I32, slot), key)
         found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR,
                                [self.pb.map_ptr(self.res.globals_map), key])
-        then, orelse, merge = self.pb.if_nonnull(found, "global")
-        self.b.position_at_end(then)
-        value = self.pb.load64(found)
-        self.b.branch(merge)
-        self.b.position_at_end(orelse)
-        self.b.branch(merge)
-        self.b.position_at_end(merge)
-        phi = self.b.phi(I64)
-        phi.add_incoming(value, then)
-        phi.add_incoming(i64(0), orelse)
-        return phi
+        return self.pb.load64_or_zero(found, "global")
 
     def map_store(self, access: n.MapAccess, value: ir.Value, vtype: t.Type) -> None:
         info = self.ctx.maps[access.name]

@@ -189,13 +189,9 @@ def _uprobes(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
         return []
     names = [s.name for s in symbols]
     symbol, plus, offset_text = target.partition("+")
-    offset = 0
-    if plus:
-        try:
-            offset = parse_integer(offset_text)
-        except LiteralError:
-            reporter.error(f"'{offset_text}' is not an offset", point.span)
-            return []
+    offset = _offset(offset_text, point, reporter) if plus else 0
+    if offset is None:
+        return []
     if "*" in symbol or "?" in symbol:
         matched = [name for name in names if fnmatch.fnmatchcase(name, symbol)]
         if not matched:
@@ -210,6 +206,15 @@ def _uprobes(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
         return []
     name = f"{provider}:{path}:{target}"
     return [Attach(provider, name, binary=path, symbol=symbol, offset=offset)]
+
+
+def _offset(text: str, point: n.AttachPoint, reporter: Reporter) -> int | None:
+    """The offset after `function+` in an attach point (None, reported, if it is not one)."""
+    try:
+        return parse_integer(text)
+    except LiteralError:
+        reporter.error(f"'{text}' is not an offset", point.span)
+        return None
 
 
 def _raw_tracepoint(point: n.AttachPoint, parts: list[str], machine: Machine,
@@ -261,13 +266,9 @@ def _kprobe(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
     if not function or ":" in function:
         reporter.error(f"a {provider} is written '{provider}:function'", point.span)
         return []
-    offset = 0
-    if plus:
-        try:
-            offset = parse_integer(offset_text)
-        except LiteralError:
-            reporter.error(f"'{offset_text}' is not an offset", point.span)
-            return []
+    offset = _offset(offset_text, point, reporter) if plus else 0
+    if offset is None:
+        return []
     btf = machine.btf()
     if btf is not None and "*" not in function and btf.find(function, "func") is None:
         close = difflib.get_close_matches(function, btf.names("func"), n=3)

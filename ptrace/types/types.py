@@ -36,13 +36,23 @@ class Type:
 
 
 @dataclass(frozen=True, slots=True)
-class Int(Type):
-    bits: int = 64
-    signed: bool = True
+class Word(Type):
+    """A value held in one 64-bit word: 8 bytes in keys, values and events, and
+    an i64 in codegen."""
 
     @property
     def size(self) -> int:
         return 8
+
+    @property
+    def in_register(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Int(Word):
+    bits: int = 64
+    signed: bool = True
 
     @property
     def is_integer(self) -> bool:
@@ -53,11 +63,7 @@ class Int(Type):
 
 
 @dataclass(frozen=True, slots=True)
-class Bool(Type):
-    @property
-    def size(self) -> int:
-        return 8
-
+class Bool(Word):
     @property
     def is_integer(self) -> bool:
         return True
@@ -67,17 +73,13 @@ class Bool(Type):
 
 
 @dataclass(frozen=True, slots=True)
-class Pointer(Type):
+class Pointer(Word):
     """An address. `pointee` is a C type name when known (`char`, `struct file`);
     `btf_id` is the pointee's type in the kernel's BTF (0: not known)."""
 
     pointee: str = "void"
     btf_id: int = 0
     space: str = "kernel"  # where it points: "kernel" or "user" memory
-
-    @property
-    def size(self) -> int:
-        return 8
 
     @property
     def is_integer(self) -> bool:
@@ -88,7 +90,7 @@ class Pointer(Type):
 
 
 @dataclass(frozen=True, slots=True)
-class Struct(Type):
+class Struct(Word):
     """A kernel struct or union, known by its address (`curtask->se` before `.vruntime`).
 
     Held as the address in codegen; its fields are read when they are used.
@@ -97,14 +99,6 @@ class Struct(Type):
     name: str  # "struct sched_entity"
     btf_id: int
     space: str = "kernel"
-
-    @property
-    def size(self) -> int:
-        return 8
-
-    @property
-    def in_register(self) -> bool:
-        return True
 
     def __str__(self) -> str:
         return self.name
@@ -176,7 +170,7 @@ class Record(Type):
 
 
 @dataclass(frozen=True, slots=True)
-class Formatted(Type):
+class Formatted(Word):
     """An integer shown through a formatter: strerror(e), strftime(fmt, ns).
 
     Stored as 8 bytes like any integer; printed (and given to %s) as text.
@@ -184,14 +178,6 @@ class Formatted(Type):
 
     kind: str  # "strerror" or "strftime"
     fmt: str = ""
-
-    @property
-    def size(self) -> int:
-        return 8
-
-    @property
-    def in_register(self) -> bool:
-        return True
 
     def __str__(self) -> str:
         return self.kind
