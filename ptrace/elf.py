@@ -14,6 +14,9 @@ SHT_DYNSYM = 11
 SHT_REL = 9
 STT_FUNC = 2
 STT_GNU_IFUNC = 10
+R_BPF_64_64 = 1
+LD_IMM64 = 0x18
+BPF_PSEUDO_FUNC = 4
 
 
 class ElfError(ValueError):
@@ -27,6 +30,7 @@ class Section:
     offset: int
     size: int
     link: int
+    info: int
     entsize: int
 
 
@@ -50,22 +54,70 @@ def _sections(data: bytes) -> list[Section]:
         start = names_off + offset
         return data[start:data.index(b"\0", start)].decode(errors="replace")
 
-    return [Section(name_of(h[0]), h[1], h[4], h[5], h[6], h[9]) for h in headers]
+    return [Section(name_of(h[0]), h[1], h[4], h[5], h[6], h[7], h[9]) for h in headers]
 
 
-def object_sections(obj: bytes) -> dict[str, bytes]:
-    """The PROGBITS sections of an object, by name.
+@dataclass(frozen=True, slots=True)
+class ProgramCode:
+    """One program's section: its instructions, and where its functions start
+    (instruction offsets: the program at 0, then its callbacks)."""
 
-    Programs need no relocations (maps are referred to by index through
-    ld_imm64, and there are no globals), so a relocation section means a bug.
+    insns: bytes
+    functions: tuple[int, ...]
+
+
+def object_sections(obj: bytes) -> dict[str, ProgramCode]:
+    """The code sections of a BPF object, by name, relocations resolved.
+
+    Maps are referred to by index through ld_imm64 and there are no globals,
+    so the only relocations are of a callback's address (bpf_for_each_map_elem)
+    within its program's section: they become BPF_PSEUDO_FUNC loads. Any other
+    relocation means a bug.
     """
-    out: dict[str, bytes] = {}
-    for section in _sections(obj):
-        if section.type == SHT_REL and section.name.startswith(".rel") \
-                and not section.name.startswith(".rel.BTF"):
-            raise RuntimeError(f"internal error: unexpected relocations in {section.name}")
-        if section.type == SHT_PROGBITS and section.size:
-            out[section.name] = obj[section.offset:section.offset + section.size]
+    sections = _sections(obj)
+    symbols = _symbols(obj, sections)
+    code: dict[int, bytearray] = {
+        index: bytearray(obj[section.offset:section.offset + section.size])
+        for index, section in enumerate(sections)
+        if section.type == SHT_PROGBITS and section.size and section.name != ".eh_frame"}
+    for section in sections:
+        if section.type != SHT_REL or section.name in (".rel.eh_frame",) \
+                or section.name.startswith(".rel.BTF"):
+            continue
+        insns = code.get(section.info)
+        for i in range(section.size // 16):
+            offset, info = struct.unpack_from("<QQ", obj, section.offset + i * 16)
+            symbol = symbols[info >> 32]
+            if insns is None or symbol.section != section.info or info & 0xFFFFFFFF != R_BPF_64_64 \
+                    or insns[offset] != LD_IMM64:
+                raise RuntimeError(f"internal error: unexpected relocations in {section.name}")
+            (addend,) = struct.unpack_from("<i", insns, offset + 4)
+            target = (symbol.value + addend) // 8
+            insns[offset + 1] = (insns[offset + 1] & 0x0F) | (BPF_PSEUDO_FUNC << 4)
+            struct.pack_into("<i", insns, offset + 4, target - (offset // 8 + 1))
+    functions: dict[int, set[int]] = {index: {0} for index in code}
+    for symbol in symbols:
+        if symbol.kind == STT_FUNC and symbol.section in functions:
+            functions[symbol.section].add(symbol.value // 8)
+    return {sections[index].name: ProgramCode(bytes(insns), tuple(sorted(functions[index])))
+            for index, insns in code.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _ObjectSymbol:
+    kind: int
+    section: int
+    value: int
+
+
+def _symbols(data: bytes, sections: list[Section]) -> list[_ObjectSymbol]:
+    """The entries of an object's .symtab, in order."""
+    out: list[_ObjectSymbol] = []
+    for table in (s for s in sections if s.type == SHT_SYMTAB):
+        for i in range(table.size // 24):
+            _name, info, _other, shndx, value, _size = struct.unpack_from(
+                "<IBBHQQ", data, table.offset + i * 24)
+            out.append(_ObjectSymbol(info & 0xF, shndx, value))
     return out
 
 

@@ -95,6 +95,7 @@ class BpfProgram:
     ctx_size: int = 0  # bytes of ctx the program may read (for test runs of BEGIN/END)
     expected_attach_type: int = 0  # TRACING programs: BPF_TRACE_FENTRY or _FEXIT
     attach_btf_id: int = 0
+    callbacks: tuple[int, ...] = ()  # instruction offsets of its callback functions
 
 
 @dataclass(frozen=True, slots=True)

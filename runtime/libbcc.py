@@ -132,6 +132,8 @@ def load() -> Libraries:
     # attach types; the log comes back to us to show in our own words.
     _declare(libbpf, "bpf_prog_load", c_int, [c_int, c_char_p, c_char_p, c_void_p, c_size_t,
                                               POINTER(ProgLoadOpts)])
+    # int bpf_btf_load(const void *btf_data, size_t btf_size, struct bpf_btf_load_opts *)
+    _declare(libbpf, "bpf_btf_load", c_int, [c_char_p, c_size_t, c_void_p])
     _declare(libbpf, "libbpf_set_print", c_void_p, [c_void_p])
     libbpf.libbpf_set_print(None)
     _declare(libbpf, "ring_buffer__new", c_void_p, [c_int, RingBufferSampleFn, c_void_p,

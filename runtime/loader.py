@@ -36,10 +36,12 @@ class Loaded:
 
     map_fds: list[int] = field(default_factory=list)
     prog_fds: list[int] = field(default_factory=list)
+    btf_fds: list[int] = field(default_factory=list)  # the BTF of programs with callbacks
 
     def close(self) -> None:
         close_all(self.prog_fds)
         close_all(self.map_fds)
+        close_all(self.btf_fds)
 
 
 def close_all(fds: list[int]) -> None:
@@ -74,8 +76,10 @@ def load(libs: Libraries, program: CompiledProgram, verbose: bool = False) -> Lo
                 if libs.bcc.bpf_update_elem(fd, key, value, 0) != 0:
                     raise RuntimeFailure(f"cannot fill map {spec.name}")
         for prog in program.programs:
+            if prog.callbacks and not loaded.btf_fds:
+                loaded.btf_fds.append(_load_function_btf(libs))
             loaded.prog_fds.append(_load_program(libs, prog, loaded.map_fds, verbose,
-                                                 program.log_size))
+                                                 program.log_size, loaded.btf_fds))
     except BaseException:
         loaded.close()
         raise
@@ -97,11 +101,51 @@ def patch_maps(insns: bytes, map_fds: list[int]) -> bytes:
     return bytes(out)
 
 
+# BTF describing a program's functions, which the kernel needs (as func_info)
+# to accept a callback: type 1 `long`, 2 `long (long ctx)`, 3 the program
+# (global), 4 `long (long, long, long, long)`, 5 a callback (static).
+_BTF_KIND_INT, _BTF_KIND_FUNC, _BTF_KIND_FUNC_PROTO = 1, 12, 13
+_BTF_STRINGS = b"\0long\0ctx\0prog\0map\0key\0value\0callback\0"
+_BTF_PROGRAM_FUNC, _BTF_CALLBACK_FUNC = 3, 5
+
+
+def _btf_string(name: str) -> int:
+    return _BTF_STRINGS.index(b"\0" + name.encode() + b"\0") + 1
+
+
+def function_btf() -> bytes:
+    def kind(k: int, vlen: int = 0) -> int:
+        return k << 24 | vlen
+
+    long_ = struct.pack("<IIII", _btf_string("long"), kind(_BTF_KIND_INT), 8, 1 << 24 | 64)
+    prog_proto = struct.pack("<III", 0, kind(_BTF_KIND_FUNC_PROTO, 1), 1) + \
+        struct.pack("<II", _btf_string("ctx"), 1)
+    prog = struct.pack("<III", _btf_string("prog"), kind(_BTF_KIND_FUNC, 1), 2)
+    params = ("map", "key", "value", "ctx")
+    callback_proto = struct.pack("<III", 0, kind(_BTF_KIND_FUNC_PROTO, len(params)), 1) + \
+        b"".join(struct.pack("<II", _btf_string(p), 1) for p in params)
+    callback = struct.pack("<III", _btf_string("callback"), kind(_BTF_KIND_FUNC, 0), 4)
+    types = long_ + prog_proto + prog + callback_proto + callback
+    header = struct.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types),
+                         len(_BTF_STRINGS))
+    return header + types + _BTF_STRINGS
+
+
+def _load_function_btf(libs: Libraries) -> int:
+    data = function_btf()
+    fd: int = libs.libbpf.bpf_btf_load(data, len(data), None)
+    if fd < 0:
+        raise RuntimeFailure(f"cannot load the BTF of callback functions: {os.strerror(-fd)}")
+    return fd
+
+
 def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose: bool,
-                  log_size: int) -> int:
+                  log_size: int, btf_fds: list[int]) -> int:
     insns = patch_maps(prog.insns, map_fds)
     buf = ctypes.create_string_buffer(insns, len(insns))
     name = _object_name(prog.name).encode()
+    records = [(0, _BTF_PROGRAM_FUNC), *((off, _BTF_CALLBACK_FUNC) for off in prog.callbacks)]
+    func_info = (ctypes.c_uint32 * (2 * len(records)))(*(v for r in records for v in r))
 
     def attempt(log: ctypes.Array[ctypes.c_char] | None) -> int:
         opts = ProgLoadOpts(sz=ctypes.sizeof(ProgLoadOpts), log_level=1 if log else 0,
@@ -109,6 +153,11 @@ def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose
                             log_buf=ctypes.cast(log, ctypes.c_char_p) if log else None,
                             expected_attach_type=prog.expected_attach_type,
                             attach_btf_id=prog.attach_btf_id)
+        if prog.callbacks:
+            opts.prog_btf_fd = btf_fds[0]
+            opts.func_info = ctypes.cast(func_info, ctypes.c_void_p)
+            opts.func_info_cnt = len(records)
+            opts.func_info_rec_size = 8
         fd: int = libs.libbpf.bpf_prog_load(int(prog.prog_type), name, b"GPL", buf,
                                             len(insns) // 8, ctypes.byref(opts))
         return fd

@@ -25,7 +25,7 @@ PTR = ir.PointerType()
 BPF_PSEUDO_MAP_FD = 1
 # Allocations up to this size go on the stack while the stack has room.
 _STACK_OBJECT_LIMIT = 128
-_STACK_BUDGET = 384
+STACK_BUDGET = 384
 
 
 def i64(value: int) -> ir.Constant:
@@ -35,23 +35,51 @@ def i64(value: int) -> ir.Constant:
 class ProgramBuilder:
     """Builds the function of one BPF program."""
 
-    def __init__(self, module: ir.Module, name: str, section: str, scratch_map: int):
+    def __init__(self, module: ir.Module, name: str, section: str, scratch_map: int,
+                 stack_budget: int = STACK_BUDGET, params: int = 1):
         self.module = module
-        fnty = ir.FunctionType(I64, [PTR])
+        fnty = ir.FunctionType(I64, [PTR] * params)
         self.function = ir.Function(module, fnty, name)
         self.function.attributes.add("nounwind")
         self.function.section = section
-        self.ctx = self.function.args[0]
+        self.ctx: ir.Value = self.function.args[-1]
         self.entry = self.function.append_basic_block("entry")
         self.body = self.function.append_basic_block("body")
         self._entry_builder = ir.IRBuilder(self.entry)
         self.b = ir.IRBuilder(self.body)
         self._stack_used = 0
+        self._stack_budget = stack_budget
         self._scratch_map = scratch_map
         self._scratch_base: ir.Value | None = None
         self.scratch_size = 0  # bytes of scratch this program uses
         self._ctx_reads: dict[tuple[int, int], ir.Value] = {}  # (offset, size) → value
         self._opaque_count = 0  # sequence numbers of llvm.bpf.passthrough calls
+
+    def callback(self, name: str) -> ProgramBuilder:
+        """A builder for a callback of this program (bpf_for_each_map_elem's
+        `long cb(map, key, value, ctx)`), in the same section, after it.
+
+        The callback's frame adds to the program's on the 512-byte stack, so
+        its values all go to scratch, after the part the program has used.
+        Its `ctx` is the callback's context argument until the caller sets it.
+        """
+        child = ProgramBuilder(self.module, name, self.function.section, self._scratch_map,
+                               stack_budget=0, params=4)
+        child.function.linkage = "internal"
+        child.scratch_size = self.scratch_size
+        child._opaque_count = self._opaque_count + 10000 * len(self.module.functions)
+        return child
+
+    def entry_address(self, base: ir.Value, offset: int) -> ir.Value:
+        """`base + offset`, computed once in the entry block."""
+        if offset == 0:
+            return base
+        return _opaque(self._entry_builder.gep(base, [i64(offset)], inbounds=True,
+                                               source_etype=I8))
+
+    def entry_pointer(self, base: ir.Value, offset: int) -> ir.Value:
+        """The pointer stored at `base + offset`, read once in the entry block."""
+        return self._entry_builder.load(self.entry_address(base, offset), typ=PTR, align=8)
 
     # ---- memory ----
     def slot(self, ty: ir.Type, name: str = "") -> ir.Value:
@@ -81,7 +109,7 @@ class ProgramBuilder:
         here, at the point of use, when `zeroed` is set.
         """
         size = max(8, (size + 7) & ~7)
-        if size <= _STACK_OBJECT_LIMIT and self._stack_used + size <= _STACK_BUDGET:
+        if size <= _STACK_OBJECT_LIMIT and self._stack_used + size <= self._stack_budget:
             return self.slot(ir.ArrayType(I64, size // 8))
         ptr = self.offset(self._scratch(), self.scratch_size)
         self.scratch_size += size

@@ -13,7 +13,7 @@ from typing import Any
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from ptrace.elf import object_sections
+from ptrace.elf import ProgramCode, object_sections
 
 
 @cache
@@ -33,7 +33,7 @@ def new_module(name: str) -> ir.Module:
 
 @dataclass
 class Emitted:
-    sections: dict[str, bytes]  # section name → instructions
+    sections: dict[str, ProgramCode]  # section name → instructions
     ir_text: str
     ir_optimized: str
     asm: str

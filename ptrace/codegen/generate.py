@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
-from ptrace.codegen.bpf_builder import ProgramBuilder
+from ptrace.codegen.bpf_builder import STACK_BUDGET, ProgramBuilder
 from ptrace.codegen.emit import Emitted, emit, new_module
 from ptrace.codegen.lower import Lowerer
 from ptrace.diagnostics import Span
@@ -33,6 +33,7 @@ BPF_TRACE_FENTRY = 24  # enum bpf_attach_type
 BPF_TRACE_FEXIT = 25
 # BEGIN and END run through BPF_PROG_TEST_RUN with a raw-tracepoint ctx of this size.
 TEST_RUN_CTX_SIZE = 8
+MAP_LOOP_STACK_BUDGET = 256
 
 
 def _location(span: Span) -> str:
@@ -46,7 +47,11 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
     scratch = 0
     for instance in ctx.instances:
         name = f"probe_{instance.index}"
-        pb = ProgramBuilder(module, name, f"ptrace/{name}", res.scratch_map)
+        # A for-over-map callback's stack frame adds to its program's.
+        budget = MAP_LOOP_STACK_BUDGET if any(
+            isinstance(node, n.For) and isinstance(node.iterable, n.MapRef)
+            for node in walk(instance.probe)) else STACK_BUDGET
+        pb = ProgramBuilder(module, name, f"ptrace/{name}", res.scratch_map, budget)
         Lowerer(ctx, res, instance, pb).lower()
         scratch = max(scratch, pb.scratch_size)
         names.append(name)
@@ -59,7 +64,8 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
         loops = tuple(_location(node.span) for node in walk(instance.probe)
                       if isinstance(node, n.While | n.For))
         attach_type = {"fentry": BPF_TRACE_FENTRY, "fexit": BPF_TRACE_FEXIT}.get(kind, 0)
-        programs.append(BpfProgram(name, PROG_TYPES[kind], emitted.sections[f"ptrace/{name}"],
-                                   instance.attach, _location(instance.probe.span), loops,
-                                   ctx_size, attach_type, instance.attach.btf_id))
+        code = emitted.sections[f"ptrace/{name}"]
+        programs.append(BpfProgram(name, PROG_TYPES[kind], code.insns, instance.attach,
+                                   _location(instance.probe.span), loops, ctx_size, attach_type,
+                                   instance.attach.btf_id, code.functions[1:]))
     return programs, emitted

@@ -35,6 +35,8 @@ from ptrace.types.builtins import ARG_REGISTERS, RETVAL_REGISTER
 from ptrace.types.kernel import FieldAccess
 
 HEADER_SIZE = 8  # every event starts with u32 kind, u32 site id
+# Slots of a for-over-map callback's context (see Lowerer.for_map).
+_CB_PROBE_CTX, _CB_RETURNED, _CB_PROBE_NAME, _CB_VARIABLES = range(4)
 # x86_64 `struct pt_regs`: the syscall number (orig_ax) follows 15 registers.
 PT_REGS_ORIG_AX = 120
 
@@ -145,6 +147,8 @@ class Lowerer:
             self.b.branch(self.exit_block)
         elif isinstance(stmt, n.While):
             self.while_(stmt)
+        elif isinstance(stmt, n.For) and isinstance(stmt.iterable, n.MapRef):
+            self.for_map(stmt, stmt.iterable)
         elif isinstance(stmt, n.For):
             self.for_range(stmt)
         elif isinstance(stmt, n.Unroll):
@@ -190,6 +194,75 @@ class Lowerer:
         self.b.branch(test)
         self.scopes.pop()
         self.b.position_at_end(done)
+
+    def for_map(self, stmt: n.For, ref: n.MapRef) -> None:
+        """for ($kv : @m): the body becomes a callback of bpf_for_each_map_elem.
+
+        The callback reaches the program's state through its context, a stack
+        array of 8-byte slots: the probe's context, a flag set by `return`, the
+        syscall name of a dispatched syscall probe, and a pointer to each
+        variable of the enclosing scopes. It returns 0 to go on, 1 to stop.
+        """
+        outer = {name: var for scope in self.scopes for name, var in scope.items()}
+        captured = sorted(name for name in {node.name for node in walk(stmt.body)
+                                            if isinstance(node, n.Variable)} if name in outer)
+        state = self.pb.slot(ir.ArrayType(I64, _CB_VARIABLES + len(captured)))
+        self.b.store(self.pb.ctx, state)
+        if self.probe_name is not None:
+            self.b.store(self.probe_name, self.pb.offset(state, 8 * _CB_PROBE_NAME))
+        for i, name in enumerate(captured):
+            self.b.store(outer[name].ptr, self.pb.offset(state, 8 * (_CB_VARIABLES + i)))
+
+        parent = (self.pb, self.b, self.scopes, self.loops, self.exit_block, self.probe_name)
+        child = self.pb.callback(f"{self.pb.function.name}_for{len(self.pb.module.functions)}")
+        cb_state = child.ctx
+        child.ctx = child.entry_pointer(cb_state, 0)
+        self.pb, self.b = child, child.b
+        self.probe_name = (child.entry_pointer(cb_state, 8 * _CB_PROBE_NAME)
+                           if self.probe_name is not None else None)
+        self.scopes = [{name: _Var(outer[name].type,
+                                   child.entry_pointer(cb_state, 8 * (_CB_VARIABLES + i)))
+                        for i, name in enumerate(captured)}]
+        go_on, stop, returned = (child.block(x) for x in ("for.next", "for.stop", "for.return"))
+        ir.IRBuilder(go_on).ret(i64(0))
+        ir.IRBuilder(stop).ret(i64(1))
+        builder = ir.IRBuilder(returned)
+        builder.store(i64(1), child.entry_address(cb_state, 8 * _CB_RETURNED), align=8)
+        builder.ret(i64(1))
+        self.exit_block = returned
+        self.loops = [(go_on, stop)]
+        self.scopes.append({})
+        kv = self.declare(stmt.var, self.instance.types[id(stmt)])
+        self.fill_entry(kv, ref, child.function.args[1], child.function.args[2])
+        self.block(stmt.body, new_scope=False)
+        if not self.b.block.is_terminated:
+            self.b.branch(go_on)
+        child.finish()
+        self.pb, self.b, self.scopes, self.loops, self.exit_block, self.probe_name = parent
+        self.pb.scratch_size = max(self.pb.scratch_size, child.scratch_size)
+
+        info = self.ctx.maps[ref.name]
+        self.pb.helper(Helper.FOR_EACH_MAP_ELEM, I64,
+                       [self.pb.map_ptr(info.index), child.function, state, i64(0)])
+        after = self.pb.block("for.after")
+        returned_flag = self.pb.load64(state, 8 * _CB_RETURNED)
+        self.b.cbranch(self.b.icmp_unsigned("!=", returned_flag, i64(0)), self.exit_block, after)
+        self.b.position_at_end(after)
+
+    def fill_entry(self, kv: _Var, ref: n.MapRef, key: ir.Value, value: ir.Value) -> None:
+        """$kv = (key, value) from the callback's pointers into the map's element."""
+        info = self.ctx.maps[ref.name]
+        assert isinstance(kv.type, t.Tuple) and info.key is not None
+        value_type = kv.type.elements[1]
+        key_offset, value_offset = kv.type.offsets
+        self.pb.memcpy(self.pb.offset(kv.ptr, key_offset), key, info.key.size)
+        if isinstance(info.value, t.Aggregation):
+            total = self.aggregation_read(info.index, info.value,
+                                          self.pb.offset(kv.ptr, key_offset))
+            self.pb.store64(total, kv.ptr, value_offset)
+        else:
+            self.store(kv.ptr, value_offset, value_type,
+                       self.load_element(value, 0, info.value), info.value)
 
     def loop_body(self, body: n.Block, start: ir.Block, next_: ir.Block, done: ir.Block) -> None:
         """Lower a loop's body at `start`; continue goes to `next_`, break to `done`."""

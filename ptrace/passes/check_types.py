@@ -168,7 +168,10 @@ class _Checker:
 
     def for_(self, stmt: n.For) -> None:
         if isinstance(stmt.iterable, n.MapRef):
-            self.error("for loops over maps are not supported yet", stmt.iterable.span)
+            entry = self.map_entry_type(stmt.iterable)
+            if entry is not None:
+                self.instance.types[id(stmt)] = entry
+                self.loop_body(stmt.body, {stmt.var: entry})
             return
         for bound in (stmt.iterable.start, stmt.iterable.stop):
             btype = self.expr(bound)
@@ -329,7 +332,19 @@ class _Checker:
             self.error(f"map {name} is never assigned", span, *hints)
         return info
 
-    def read_map(self, access: n.MapAccess) -> t.Type | None:
+    def map_entry_type(self, ref: n.MapRef) -> t.Type | None:
+        """The type of `$kv` in `for ($kv : @m)`: (key, value), the value as a read gives it."""
+        info = self.map_info(ref.name, ref.span)
+        if info is None:
+            return None
+        if info.key is None:
+            self.error(f"map {ref.name} has no keys to iterate over", ref.span,
+                       f"read it as {ref.name}, or give it keys: {ref.name}[k] = v")
+            return None
+        value = self.read_map(n.MapAccess(ref.name, (), span=ref.span), entry=True)
+        return None if value is None else t.Tuple((info.key, value))
+
+    def read_map(self, access: n.MapAccess, entry: bool = False) -> t.Type | None:
         if access.name == self.assigning and access.name not in self.ctx.maps:
             # `@x = @x + 1` with no assignment before: the map reads as integer 0.
             self.key_type(access)
@@ -340,7 +355,8 @@ class _Checker:
             return None
         if access.keys and key is None:
             return None
-        self._check_key(info, access, key)
+        if not entry:
+            self._check_key(info, access, key)
         if isinstance(info.value, t.Count | t.Sum | t.Min | t.Max | t.Avg):
             # The value summed (or min/max-ed, averaged) over the CPUs.
             return t.UINT64 if isinstance(info.value, t.Count) else t.INT64

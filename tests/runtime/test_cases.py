@@ -28,10 +28,11 @@ ATTACHED_JSON = re.compile(r'^\{"type": "attached_probes"')
 # bpftrace 0.17 says "Attaching N probes..." on stdout, before it has attached.
 BPFTRACE_ATTACHING = re.compile(r"^Attaching \d+ probes?\.\.\.$")
 BPFTRACE_SETTLE_S = 1.5
+BPF_OBJECT_KINDS = ("prog", "map", "btf")
 
 
 def bpf_ids(pid: int) -> set[tuple[str, int]]:
-    """The BPF programs and maps a running process holds, as ("prog"|"map", id)."""
+    """The BPF programs, maps and BTF a running process holds, as ("prog"|"map"|"btf", id)."""
     ids: set[tuple[str, int]] = set()
     fdinfo = Path(f"/proc/{pid}/fdinfo")
     for entry in fdinfo.glob("*"):
@@ -39,7 +40,7 @@ def bpf_ids(pid: int) -> set[tuple[str, int]]:
             text = entry.read_text()
         except OSError:
             continue
-        for kind in ("prog", "map"):
+        for kind in BPF_OBJECT_KINDS:
             match = re.search(rf"^{kind}_id:\s*(\d+)$", text, re.MULTILINE)
             if match:
                 ids.add((kind, int(match[1])))
@@ -47,9 +48,9 @@ def bpf_ids(pid: int) -> set[tuple[str, int]]:
 
 
 def loaded_ids() -> set[tuple[str, int]]:
-    """Every BPF program and map in the kernel now."""
+    """Every BPF program, map and BTF object in the kernel now."""
     ids: set[tuple[str, int]] = set()
-    for kind in ("prog", "map"):
+    for kind in BPF_OBJECT_KINDS:
         out = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True, text=True,
                              check=True).stdout
         ids.update((kind, int(item["id"])) for item in json.loads(out or "[]"))

@@ -20,6 +20,7 @@ import ptrace.codegen  # noqa: F401 - first: it makes llvmlite use opaque pointe
 
 import llvmlite.binding as llvm
 from llvmlite import ir
+from ptrace.runtime.loader import function_btf
 
 from ptrace.cli import main
 from ptrace.codegen.bpf_builder import I64, PTR
@@ -31,6 +32,7 @@ from ptrace.types import types as t
 from tests.unit.fixtures import SYSCALL_NUMBERS, compile_text, fixture_machine
 
 LD_IMM64 = 0x18
+BPF_PSEUDO_FUNC = 4
 EXIT = 0x95
 SHT_RELA = 4
 SHT_REL = 9
@@ -226,7 +228,44 @@ def test_object_has_no_relocations(script: str) -> None:
     assert {f"ptrace/{p.name}" for p in program.programs} <= {name for name, _ in headers}
     sections = object_sections(obj)
     for prog in program.programs:
-        assert sections[f"ptrace/{prog.name}"] == prog.insns
+        assert sections[f"ptrace/{prog.name}"].insns == prog.insns
+        assert sections[f"ptrace/{prog.name}"].functions == (0,)
+        assert prog.callbacks == ()
+
+
+def test_a_map_loop_body_is_a_callback_loaded_by_offset() -> None:
+    """for ($kv : @m) puts a callback after the program in its section; its
+    address becomes a BPF_PSEUDO_FUNC ld_imm64 relative to the next instruction."""
+    program = compiled("BEGIN { @m[1] = 2; for ($kv : @m) { @n[$kv.0] = $kv.1; } }")
+    (prog,) = program.programs
+    (callback,) = prog.callbacks
+    assert 0 < callback < len(prog.insns) // 8
+    insns = prog.insns
+    loads = [i for i in range(0, len(insns), 8) if insns[i] == LD_IMM64
+             and insns[i + 1] >> 4 == BPF_PSEUDO_FUNC]
+    assert len(loads) == 1
+    (relative,) = struct.unpack_from("<i", insns, loads[0] + 4)
+    assert loads[0] // 8 + 1 + relative == callback
+
+
+def test_function_btf_describes_a_program_and_a_callback() -> None:
+    data = function_btf()
+    magic, version, _flags, hdr_len, type_off, type_len, str_off, str_len = \
+        struct.unpack_from("<HBBIIIII", data)
+    assert (magic, version, hdr_len, type_off) == (0xEB9F, 1, 24, 0)
+    assert str_off == type_len and len(data) == hdr_len + type_len + str_len
+    strings = data[hdr_len + str_off:]
+    kinds = []
+    offset = hdr_len
+    while offset < hdr_len + type_len:
+        name_off, info, _ = struct.unpack_from("<III", data, offset)
+        kind, vlen = info >> 24, info & 0xFFFF
+        name = strings[name_off:strings.index(b"\0", name_off)].decode()
+        kinds.append((kind, name, vlen))
+        offset += 12 + (4 if kind == 1 else 8 * vlen if kind == 13 else 0)
+    # int, proto(ctx), FUNC prog (global), proto(map, key, value, ctx), FUNC callback (static)
+    assert kinds == [(1, "long", 0), (13, "", 1), (12, "prog", 1), (13, "", 4),
+                     (12, "callback", 0)]
 
 
 def test_emit_refuses_an_object_with_relocations() -> None:
