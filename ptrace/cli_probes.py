@@ -55,7 +55,8 @@ def list_probes(pattern: str | None, verbose: bool, machine: Machine) -> list[st
 
     PATTERN is a glob over full probe names (`tracepoint:sched:*`, `*open*`);
     a bare probe type (`tracepoint`, `t`, `interval`) lists all of its probes;
-    `uprobe:BINARY:GLOB` lists a binary's functions. No pattern lists
+    `uprobe:BINARY:GLOB` lists a binary's functions, `usdt:BINARY:GLOB` its
+    USDT probes (`-lv` with their argument specs). No pattern lists
     everything that can be listed. Raises ListingError.
     """
     pattern = pattern or "*"
@@ -65,6 +66,8 @@ def list_probes(pattern: str | None, verbose: bool, machine: Machine) -> list[st
         names = _all_of(provider, machine)
     elif provider in ("uprobe", "uretprobe") and colon:
         names = _functions(provider, rest, machine)
+    elif provider == "usdt" and colon:
+        names = _usdt_probes(rest, machine)
     elif provider is not None:
         names = [name for name in _all_of(provider, machine)
                  if _matches(name, f"{provider}:{rest}")]
@@ -88,8 +91,11 @@ def _matches(name: str, pattern: str) -> bool:
 
 def _arguments(name: str, machine: Machine) -> list[str]:
     """What -lv shows under a probe: a tracepoint's fields, a kernel function's
-    parameters (fentry/fexit, from BTF); nothing for other probes."""
+    parameters (fentry/fexit, from BTF), a USDT probe's argument specs;
+    nothing for other probes."""
     provider, _, rest = name.partition(":")
+    if provider == "usdt":
+        return _usdt_arguments(rest, machine)
     if provider == "tracepoint":
         category, _, event = rest.partition(":")
         tracepoint = machine.tracepoint_format(category, event)
@@ -139,9 +145,10 @@ def _all_of(provider: str, machine: Machine) -> list[str]:
             raise ListingError(f"{provider} probes are the functions the kernel's BTF "
                                "describes, and this kernel has no BTF")
         return [f"{provider}:{func}" for func in btf.names("func")]
-    if provider in ("uprobe", "uretprobe"):
+    if provider in ("uprobe", "uretprobe", "usdt"):
+        binary = "/path/to/binary" if provider == "usdt" else "/bin/bash"
         raise ListingError(f"{provider} probes are listed per binary, for example: "
-                           f"ptrace -l '{provider}:/bin/bash:*'")
+                           f"ptrace -l '{provider}:{binary}:*'")
     raise ListingError(f"ptrace cannot list {provider} probes yet")
 
 
@@ -167,6 +174,33 @@ def _functions(provider: str, rest: str, machine: Machine) -> list[str]:
         raise ListingError(f"cannot read the functions of {path}: it is not an ELF binary")
     return [f"{provider}:{path}:{s.name}" for s in symbols
             if fnmatch.fnmatchcase(s.name, glob or "*")]
+
+
+def _usdt_probes(rest: str, machine: Machine) -> list[str]:
+    """usdt:BINARY[:PROVIDER]:GLOB → the binary's USDT probes matching."""
+    binary, _, glob = rest.partition(":")
+    if not binary:
+        raise ListingError("usdt probes are listed per binary, for example: "
+                           "ptrace -l 'usdt:/path/to/binary:*'")
+    path = machine.resolve_binary(binary)
+    if path is None:
+        raise ListingError(f"no program or library named {binary}")
+    probes = machine.usdt_probes(path)
+    if probes is None:
+        raise ListingError(f"cannot read the USDT probes of {path}: it is not an ELF binary")
+    glob = glob or "*"
+    if ":" not in glob:
+        glob = "*:" + glob  # a probe name alone, in any provider
+    return [f"usdt:{path}:{p.provider}:{p.name}" for p in probes
+            if fnmatch.fnmatchcase(f"{p.provider}:{p.name}", glob)]
+
+
+def _usdt_arguments(rest: str, machine: Machine) -> list[str]:
+    """A USDT probe's arguments, as its (first) site's note gives them: `arg0: -4@%eax`."""
+    path, provider, name = rest.rsplit(":", 2)
+    site = next((p for p in machine.usdt_probes(path) or ()
+                 if (p.provider, p.name) == (provider, name)), None)
+    return [f"arg{i}: {spec}" for i, spec in enumerate(site.args)] if site else []
 
 
 def _unknown_provider(head: str, machine: Machine) -> str:

@@ -139,3 +139,48 @@ def function_symbols(data: bytes) -> list[Symbol]:
         if found:
             break
     return sorted(found.values(), key=lambda s: s.name)
+
+
+SHT_NOTE = 7
+PT_LOAD = 1
+
+
+def notes(data: bytes, section_name: str) -> list[tuple[str, int, bytes]]:
+    """The notes of a SHT_NOTE section, as (owner, type, descriptor)."""
+    out: list[tuple[str, int, bytes]] = []
+    for section in _sections(data):
+        if section.type != SHT_NOTE or section.name != section_name:
+            continue
+        at, end = section.offset, section.offset + section.size
+        while at + 12 <= end:
+            namesz, descsz, kind = struct.unpack_from("<III", data, at)
+            name_at = at + 12
+            desc_at = name_at + (namesz + 3) // 4 * 4
+            owner = data[name_at:name_at + namesz].rstrip(b"\0").decode(errors="replace")
+            out.append((owner, kind, data[desc_at:desc_at + descsz]))
+            at = desc_at + (descsz + 3) // 4 * 4
+    return out
+
+
+def section_address(data: bytes, section_name: str) -> int | None:
+    """The virtual address of the named section, or None if there is none."""
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
+    (shentsize,) = struct.unpack_from("<H", data, 0x3A)
+    for i, section in enumerate(_sections(data)):
+        if section.name == section_name:
+            (address,) = struct.unpack_from("<Q", data, shoff + i * shentsize + 0x10)
+            return int(address)
+    return None
+
+
+def file_offset(data: bytes, address: int) -> int | None:
+    """Where the byte mapped at a virtual address lies in the file (by the
+    loadable segments), or None if no segment maps it from the file."""
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        kind, _flags, offset, vaddr, _paddr, filesz = struct.unpack_from(
+            "<IIQQQQ", data, phoff + i * phentsize)
+        if kind == PT_LOAD and vaddr <= address < vaddr + filesz:
+            return int(address - vaddr + offset)
+    return None

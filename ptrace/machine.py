@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ptrace.elf import ElfError, Symbol, function_symbols
+from ptrace.usdt import UsdtProbe, read_probes
 
 if TYPE_CHECKING:
     from ptrace.types.btf import Btf
@@ -79,8 +80,20 @@ class Machine(Protocol):
         """The function symbols of a binary, or None if it cannot be read as ELF."""
         ...
 
+    def usdt_probes(self, path: str) -> list[UsdtProbe] | None:
+        """The USDT probe sites of a binary, or None if it cannot be read as ELF."""
+        ...
+
     def btf(self) -> Btf | None:
         """The running kernel's types (BTF), or None where the kernel has none."""
+        ...
+
+    def kernel_symbol(self, name: str) -> int | None:
+        """The address of a kernel symbol (/proc/kallsyms), or None."""
+        ...
+
+    def file_inode(self, path: str) -> int | None:
+        """The inode number of a file or directory (a cgroup's id), or None."""
         ...
 
 
@@ -175,6 +188,10 @@ class LiveMachine:
         return read_function_symbols(path)
 
     @functools.cache  # noqa: B019 - one LiveMachine lives for the whole process
+    def usdt_probes(self, path: str) -> list[UsdtProbe] | None:
+        return read_usdt_probes(path)
+
+    @functools.cache  # noqa: B019 - one LiveMachine lives for the whole process
     def btf(self) -> Btf | None:
         from ptrace.types.btf import VMLINUX, Btf, BtfError
 
@@ -182,6 +199,32 @@ class LiveMachine:
             return Btf.load(VMLINUX)
         except (OSError, BtfError):
             return None
+
+    def kernel_symbol(self, name: str) -> int | None:
+        return kallsyms_address(name)
+
+    def file_inode(self, path: str) -> int | None:
+        return file_inode(path)
+
+
+def kallsyms_address(name: str, path: str = "/proc/kallsyms") -> int | None:
+    """A symbol's address in a kallsyms listing (`ffffffff81000000 T _stext`)."""
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2] == name:
+                    return int(parts[0], 16) or None
+    except OSError:
+        return None
+    return None
+
+
+def file_inode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
 
 
 # Syscall tracepoints are named after the kernel function (SYSCALL_DEFINE),
@@ -227,6 +270,13 @@ def read_function_symbols(path: str) -> list[Symbol] | None:
         return None
 
 
+def read_usdt_probes(path: str) -> list[UsdtProbe] | None:
+    try:
+        return read_probes(path)
+    except (OSError, ElfError):
+        return None
+
+
 def cpu_list(text: str) -> list[int]:
     """The CPUs of a sysfs list such as "0-3,6"."""
     cpus: list[int] = []
@@ -254,6 +304,7 @@ class FixtureMachine:
     syscalls: dict[str, int] = field(default_factory=dict)
     cpus: int = 4
     kernel_types: Btf | None = None
+    symbols: dict[str, int] = field(default_factory=dict)  # kernel symbol → address
 
     def tracepoints(self) -> list[tuple[str, str]]:
         return list(self.formats)
@@ -274,5 +325,14 @@ class FixtureMachine:
     def function_symbols(self, path: str) -> list[Symbol] | None:
         return read_function_symbols(path)
 
+    def usdt_probes(self, path: str) -> list[UsdtProbe] | None:
+        return read_usdt_probes(path)
+
     def btf(self) -> Btf | None:
         return self.kernel_types
+
+    def kernel_symbol(self, name: str) -> int | None:
+        return self.symbols.get(name)
+
+    def file_inode(self, path: str) -> int | None:
+        return file_inode(path)

@@ -53,7 +53,8 @@ COUNTERS_FIXED = 1
 @dataclass(frozen=True, slots=True)
 class Attach:
     """Where a program attaches: begin, end, tracepoint, syscalls, rawtracepoint,
-    interval, profile, software, hardware, uprobe, uretprobe, kprobe or kretprobe."""
+    interval, profile, software, hardware, uprobe, uretprobe, usdt, kprobe or
+    kretprobe."""
 
     kind: str
     probe: str  # the full probe name, as the `probe` builtin gives it
@@ -70,6 +71,11 @@ class Attach:
     symbol: str = ""
     offset: int = 0
     address: int = 0
+    # kind "usdt": `binary`, and `offset` is the site's file offset; the specs of
+    # its arguments (ptrace.usdt.parse_arg reads them) and its semaphore's file
+    # offset (0: none), which the kernel counts up while the uprobe is attached.
+    usdt_args: tuple[str, ...] = ()
+    ref_ctr_offset: int = 0
     # kinds "software"/"hardware": perf event type and config, sampled every
     # `sample_period` events.
     perf_type: int = 0
@@ -118,10 +124,15 @@ class EventArg:
     offset: int  # from the start of the record
 
 
+# The PrintfFormat kind of a division's warning, printed once per site.
+DIVISION_BY_ZERO = "division_by_zero"
+
+
 @dataclass(frozen=True, slots=True)
 class PrintfFormat:
-    """A call site with a format (printf, errorf, warnf, system, time): its parsed
-    format and where each argument lies in the record."""
+    """A call site with a format (printf, errorf, warnf, system, time, or a
+    division's warning): its parsed format and where each argument lies in the
+    record."""
 
     kind: str
     segments: tuple[str | Conversion, ...]

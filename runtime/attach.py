@@ -52,13 +52,17 @@ _event_names = itertools.count()
 
 
 def _uprobe(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int]:
-    offset = resolve_offset(target, pid)
+    """uprobes, uretprobes, and usdt probes (a uprobe at the site's file offset)."""
+    offset = target.offset if target.kind == "usdt" else resolve_offset(target, pid)
     kind = BPF_PROBE_RETURN if target.kind == "uretprobe" else BPF_PROBE_ENTRY
     # The event name matters only if bcc falls back to tracefs uprobe_events
     # (the uprobe PMU is used when the kernel has it, as 6.18 does).
     name = f"ptrace_{os.getpid()}_{next(_event_names)}".encode()
+    # A USDT semaphore's file offset is the uprobe's ref_ctr_offset: the kernel
+    # counts the semaphore up in every process the uprobe is installed in, and
+    # down when it is removed.
     fd = libs.bcc.bpf_attach_uprobe(prog_fd, kind, name, target.binary.encode(), offset,
-                                    pid, 0)
+                                    pid, target.ref_ctr_offset)
     if fd < 0:
         raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(errno() or -fd)}")
     return [int(fd)]
@@ -163,6 +167,7 @@ ATTACHERS: dict[str, Attacher] = {
     "profile": _profile,
     "uprobe": _uprobe,
     "uretprobe": _uprobe,
+    "usdt": _uprobe,
     "rawtracepoint": _raw_tracepoint,
     "software": _perf_counter,
     "hardware": _perf_counter,

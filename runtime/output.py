@@ -148,8 +148,10 @@ def _json_buckets(hist: Histogram, vtype: t.Hist | t.Lhist) -> list[dict[str, in
 
 
 def _json_value(value: Value, vtype: t.Type) -> Any:
-    if isinstance(vtype, t.Formatted):
+    if isinstance(vtype, t.Formatted | t.Inet):
         return format_value(value, vtype)
+    if isinstance(vtype, t.Array):
+        return list(value)
     if isinstance(vtype, t.Stack):  # frames, one string each
         return [line.strip() for line in format_value(value, vtype).split("\n") if line.strip()]
     if isinstance(vtype, t.Tuple):

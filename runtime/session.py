@@ -34,6 +34,7 @@ from ptrace.runtime.values import decode, format_value
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
     COUNTERS_FIXED,
+    DIVISION_BY_ZERO,
     GLOBAL_CPID,
     GLOBAL_NCPUS,
     GLOBAL_ONLINE_CPUS,
@@ -71,6 +72,7 @@ class Session:
         self.libs = libbcc.load()
         self.target = target  # -p PID or -c CMD: uprobes follow it, the run ends with it
         self.loaded: Loaded | None = None
+        self.warned: set[int] = set()  # division sites that have warned
         self.perf_fds: list[int] = []
         self.ringbuf: RingBuffer | None = None
         self.exit_code = 0
@@ -232,6 +234,10 @@ class Session:
                                  errors="surrogateescape", check=False)
             self.output.printf(ran.stdout)
             self.err.write(ran.stderr)
+        elif fmt.kind == DIVISION_BY_ZERO:
+            if site not in self.warned:  # once per site: it may happen at every event
+                self.warned.add(site)
+                self.output.message("warnf", text, fmt.location, fmt.context)
         else:
             self.output.message(fmt.kind, text, fmt.location, fmt.context)
 

@@ -6,7 +6,10 @@ bool and pointer, strings in fixed buffers, tuples field after field.
 
 from __future__ import annotations
 
+import functools
 import os
+import pwd
+import socket
 import time
 from typing import Any
 
@@ -32,6 +35,13 @@ def decode(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
     if isinstance(vtype, t.Tuple | t.Record):
         return tuple(decode(data, offset + off, e)
                      for off, e in zip(vtype.offsets, vtype.elements, strict=True))
+    if isinstance(vtype, t.Array):
+        size = vtype.element_size
+        return tuple(int.from_bytes(data[offset + i * size:offset + (i + 1) * size], "little",
+                                    signed=vtype.element.signed) for i in range(vtype.count))
+    if isinstance(vtype, t.Inet):
+        family = int.from_bytes(data[offset:offset + 8], "little")
+        return family, bytes(data[offset + 8:offset + 24])
     if isinstance(vtype, t.Stack):
         stack_id = int.from_bytes(data[offset:offset + 8], "little", signed=True)
         pid = int.from_bytes(data[offset + 8:offset + 16], "little")
@@ -59,6 +69,10 @@ def format_value(value: Value, vtype: t.Type) -> str:
         return stacks.render(value)
     if isinstance(vtype, t.Str):
         return str(value)
+    if isinstance(vtype, t.Array):
+        return "[" + ",".join(map(str, value)) + "]"
+    if isinstance(vtype, t.Inet):
+        return format_inet(*value)
     if isinstance(vtype, t.Tuple):
         return "(" + ", ".join(format_value(v, e)
                                for v, e in zip(value, vtype.elements, strict=True)) + ")"
@@ -89,15 +103,35 @@ def sort_key(value: Value) -> Any:
     return (1, 0, str(value))
 
 
+def format_inet(family: int, address: bytes) -> str:
+    """An address from ntop(): dotted for AF_INET, RFC 5952 text for AF_INET6."""
+    if family == socket.AF_INET6:
+        return socket.inet_ntop(socket.AF_INET6, address[:16])
+    return socket.inet_ntop(socket.AF_INET, address[:4])
+
+
 def format_special(value: int, vtype: t.Formatted) -> str:
     """strerror(e) as the error's text; strftime(fmt, ns since boot) as a local time."""
     if vtype.kind == "strerror":
         return os.strerror(abs(value))
     if vtype.kind == "ksym":
         return stacks.ksym(value & 0xFFFFFFFFFFFFFFFF)
+    if vtype.kind == "macaddr":
+        return ":".join(f"{b:02X}" for b in (value & 0xFFFFFFFFFFFF).to_bytes(6, "little"))
+    if vtype.kind == "username":
+        return user_name(value)
     seconds, nanos = divmod(value + _boot_epoch_ns(), 10**9)
     fmt = vtype.fmt.replace("%f", f"{nanos // 1000:06d}")
     return time.strftime(fmt, time.localtime(seconds))
+
+
+@functools.cache
+def user_name(uid: int) -> str:
+    """The login name of a uid, or the number where there is none."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, OverflowError):
+        return str(uid)
 
 
 def _boot_epoch_ns() -> int:

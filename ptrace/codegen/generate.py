@@ -18,6 +18,7 @@ PROG_TYPES = {
     "tracepoint": ProgType.TRACEPOINT,
     "uprobe": ProgType.KPROBE,
     "uretprobe": ProgType.KPROBE,
+    "usdt": ProgType.KPROBE,
     "kprobe": ProgType.KPROBE,
     "kretprobe": ProgType.KPROBE,
     "rawtracepoint": ProgType.RAW_TRACEPOINT,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from llvmlite import ir
 
@@ -17,6 +18,7 @@ from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
 from ptrace.codegen.helpers import BPF_ANY, BPF_F_USER_STACK, BPF_NOEXIST, E2BIG, Helper
+from ptrace.codegen.usdt_args import read_usdt_arg
 from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.check_types import AGGREGATIONS, func_name
@@ -33,8 +35,10 @@ from ptrace.program import (
 from ptrace.types import types as t
 from ptrace.types.builtins import ARG_REGISTERS, RETVAL_REGISTER
 from ptrace.types.kernel import FieldAccess
+from ptrace.usdt import parse_arg as parse_usdt_arg
 
 HEADER_SIZE = 8  # every event starts with u32 kind, u32 site id
+AF_INET, AF_INET6 = 2, 10
 # Slots of a for-over-map callback's context (see Lowerer.for_map).
 _CB_PROBE_CTX, _CB_RETURNED, _CB_PROBE_NAME, _CB_VARIABLES = range(4)
 # x86_64 `struct pt_regs`: the syscall number (orig_ax) follows 15 registers.
@@ -331,7 +335,7 @@ class Lowerer:
             else:
                 old = self.map_read(target)
                 new = self.arith(stmt.op[:-1], old, self.expr(value), t.INT64,
-                                 self.type_of(value))
+                                 self.type_of(value), self.ctx.printf_ids.get(id(stmt)))
                 self.map_store(target, new, t.INT64)
             return
         assert isinstance(target, n.Variable)
@@ -340,7 +344,8 @@ class Lowerer:
         if stmt.op != "=":
             assert var is not None
             old = self.pb.load64(var.ptr)
-            new = self.arith(stmt.op[:-1], old, self.expr(value), var.type, self.type_of(value))
+            new = self.arith(stmt.op[:-1], old, self.expr(value), var.type, self.type_of(value),
+                             self.ctx.printf_ids.get(id(stmt)))
             self.pb.store64(self.fit(new, var.type), var.ptr)
             return
         result = self.expr(value)
@@ -397,7 +402,11 @@ class Lowerer:
 
     def string_constant(self, text: str, capacity: int | None = None) -> ir.Value:
         data = text.encode("latin-1") + b"\0"
-        size = t.align8(max(capacity or 0, len(data)))
+        return self.bytes_constant(data.ljust(capacity or 0, b"\0"))
+
+    def bytes_constant(self, data: bytes) -> ir.Value:
+        """Memory holding `data`, zero-padded to a multiple of 8 bytes."""
+        size = t.align8(len(data))
         data = data.ljust(size, b"\0")
         mem = self.pb.fresh_memory(size, zeroed=False)
         for off in range(0, size, 8):
@@ -721,9 +730,9 @@ class Lowerer:
         assert field is not None
         ftype = self.type_of(e)
         address = self.pb.offset(self.pb.ctx, field.offset)
-        if isinstance(ftype, t.Str):
+        if isinstance(ftype, t.Str | t.Array):
             mem = self.pb.fresh_memory(ftype.size)
-            if field.is_data_loc:
+            if field.is_data_loc and isinstance(ftype, t.Str):
                 loc = self.pb.ctx_load(field.offset, 4)
                 start = self.b.and_(loc, i64(0xFFFF))
                 source = self.b.gep(self.pb.ctx, [start], source_etype=I8)
@@ -756,6 +765,8 @@ class Lowerer:
             index = int(e.name[3:])
             if self.instance.attach.kind == "rawtracepoint":  # ctx is u64 args[]
                 return self.pb.ctx_load(8 * index)
+            if self.instance.attach.kind == "usdt":
+                return read_usdt_arg(self.pb, parse_usdt_arg(self.instance.attach.usdt_args[index]))
             return self.pb.ctx_load(ARG_REGISTERS[index])
         method = getattr(self, "builtin_" + e.name)
         result: ir.Value = method()
@@ -771,6 +782,12 @@ class Lowerer:
 
     def builtin_uid(self) -> ir.Value:
         return self.b.and_(self.pb.helper(Helper.GET_CURRENT_UID_GID, I64, []), i64(0xFFFFFFFF))
+
+    def builtin_username(self) -> ir.Value:
+        return self.builtin_uid()  # named in user space
+
+    def builtin_numaid(self) -> ir.Value:
+        return self.pb.helper(Helper.GET_NUMA_NODE_ID, I64, [])
 
     def builtin_gid(self) -> ir.Value:
         return self.b.lshr(self.pb.helper(Helper.GET_CURRENT_UID_GID, I64, []), i64(32))
@@ -842,6 +859,10 @@ class Lowerer:
             self.pb.helper(helper, I64, [mem, i64(min(access.read_size, vtype.capacity)),
                                          address])
             return mem
+        if isinstance(vtype, t.Array):
+            mem = self.pb.fresh_memory(vtype.size)
+            self.pb.helper(helper, I64, [mem, i64(vtype.element_size * vtype.count), address])
+            return mem
         slot = self.pb.fresh_memory(8)
         self.pb.helper(helper, I64, [slot, i64(access.read_size), address])
         raw = self.b.load(slot, typ=ir.IntType(access.read_size * 8), align=8)
@@ -852,6 +873,61 @@ class Lowerer:
             return raw
         signed = isinstance(vtype, t.Int) and vtype.signed
         return self.b.sext(raw, I64) if signed else self.b.zext(raw, I64)
+
+    def expr_Index(self, e: n.Index) -> ir.Value:
+        base_type = self.type_of(e.base)
+        etype = self.type_of(e)
+        if isinstance(base_type, t.Pointer):  # *(p + i), scaled by the element's size
+            scaled = self.b.mul(self.expr(e.index), i64(self.ctx.constants[id(e)]))
+            address = self.b.add(self.expr(e.base), scaled)
+            access = self.ctx.field_accesses.get(id(e))
+            if access is None:  # a struct: its address
+                return address
+            return self.read_memory(address, access, etype, base_type.space)
+        assert isinstance(base_type, t.Array | t.Str) and isinstance(etype, t.Int)
+        size = etype.bits // 8
+        count = base_type.count if isinstance(base_type, t.Array) else base_type.capacity
+        index = e.index
+        if isinstance(index, n.Integer):
+            field = self.tracepoint_field(e.base)
+            if field is not None:  # args->args[1]: straight from the context
+                return self.extend(self.pb.ctx_load(field.offset + index.value * size, size),
+                                   etype)
+            base = self.expr(e.base)
+            return self.extend(self.b.load(self.pb.offset(base, index.value * size),
+                                           typ=ir.IntType(size * 8)), etype)
+        base = self.expr(e.base)
+        position = self.expr(index)
+        inside = self.b.icmp_unsigned("<", position, i64(count))
+        start = self.b.block
+        then, merge = self.pb.block("index.in"), self.pb.block("index.end")
+        self.b.cbranch(inside, then, merge)
+        self.b.position_at_end(then)
+        address = self.b.gep(base, [self.b.mul(position, i64(size))], source_etype=I8)
+        element = self.extend(self.b.load(address, typ=ir.IntType(size * 8)), etype)
+        self.b.branch(merge)
+        self.b.position_at_end(merge)
+        phi = self.b.phi(I64)
+        phi.add_incoming(element, then)
+        phi.add_incoming(i64(0), start)
+        return phi
+
+    def extend(self, value: ir.Value, itype: t.Int) -> ir.Value:
+        """A narrow integer loaded from memory, widened to i64 by its signedness."""
+        if value.type == I64:
+            return value
+        if value.type != ir.IntType(itype.bits):
+            value = self.b.trunc(value, ir.IntType(itype.bits))
+        return self.b.sext(value, I64) if itype.signed else self.b.zext(value, I64)
+
+    def tracepoint_field(self, e: n.Expr) -> Any:
+        """The format-file field that `args->name` reads in a tracepoint, else None."""
+        attach = self.instance.attach
+        if not (isinstance(e, n.Field) and isinstance(e.base, n.Identifier)
+                and e.base.name == "args" and attach.kind == "tracepoint"):
+            return None
+        fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event)
+        return fmt.field(e.name) if fmt is not None else None
 
     def expr_Sizeof(self, e: n.Sizeof) -> ir.Value:
         return i64(self.ctx.constants[id(e)])
@@ -908,10 +984,12 @@ class Lowerer:
             cmp = (self.b.icmp_unsigned(op, left, right) if unsigned
                    else self.b.icmp_signed(op, left, right))
             return self.b.zext(cmp, I64)
-        return self.arith(op, left, right, ltype, rtype)
+        return self.arith(op, left, right, ltype, rtype, self.ctx.printf_ids.get(id(e)))
 
     def arith(self, op: str, left: ir.Value, right: ir.Value, ltype: t.Type,
-              rtype: t.Type) -> ir.Value:
+              rtype: t.Type, warning: int | None = None) -> ir.Value:
+        """`left op right`; a division by zero gives 1, and sends the warning
+        event of site `warning` if there is one."""
         b = self.b
         signed = not (_unsigned(ltype) or _unsigned(rtype))
         simple = {"+": b.add, "-": b.sub, "*": b.mul, "&": b.and_, "|": b.or_, "^": b.xor}
@@ -928,6 +1006,9 @@ class Lowerer:
         # Division and modulo by zero give 1 (as bpftrace); BPF's v3 ISA has only
         # unsigned division, so signed division goes through magnitudes.
         zero = b.icmp_unsigned("==", right, i64(0))
+        if warning is not None:
+            with b.if_then(zero, likely=False):
+                self.emit_event(EventKind.PRINTF, warning, HEADER_SIZE, [])
         divisor = b.select(zero, i64(1), right)
         if signed:
             lneg = b.icmp_signed("<", left, i64(0))
@@ -1227,6 +1308,60 @@ class Lowerer:
         self.pb.store64(self.builtin_pid() if stype.user else i64(0), mem, 8)
         return mem
 
+    def call_ntop(self, e: n.Call) -> ir.Value:
+        """An Inet value: the family, then the address bytes as they lie in memory."""
+        address = e.args[-1]
+        atype = self.type_of(address)
+        value = self.expr(address)
+        mem = self.pb.fresh_memory(24)
+        if len(e.args) == 2:
+            family = self.expr(e.args[0])
+        else:
+            family = i64(AF_INET6 if isinstance(atype, t.Array) and atype.count == 16
+                         else AF_INET)
+        self.pb.store64(family, mem)
+        if isinstance(atype, t.Array):
+            self.pb.memcpy(self.pb.offset(mem, 8), value, atype.count)
+        else:
+            self.b.store(self.b.trunc(value, I32), self.pb.offset(mem, 8), align=8)
+        return mem
+
+    def call_pton(self, e: n.Call) -> ir.Value:
+        atype = self.type_of(e)
+        assert isinstance(atype, t.Array)
+        data = self.ctx.constants[id(e)].to_bytes(atype.count, "little")
+        return self.bytes_constant(data)
+
+    def call_macaddr(self, e: n.Call) -> ir.Value:
+        arg = e.args[0]
+        atype = self.type_of(arg)
+        value = self.expr(arg)
+        slot = self.pb.fresh_memory(8)
+        if isinstance(atype, t.Pointer):
+            helper = Helper.PROBE_READ_USER if atype.space == "user" else \
+                Helper.PROBE_READ_KERNEL
+            self.pb.helper(helper, I64, [slot, i64(6), value])
+        else:
+            self.pb.memcpy(slot, value, 6)
+        return self.pb.load64(slot)
+
+    def call_len(self, e: n.Call) -> ir.Value:
+        """bpf_for_each_map_elem counts the entries it visits: a callback that
+        does nothing visits them all."""
+        target = e.args[0]
+        assert isinstance(target, n.MapAccess)
+        child = self.pb.callback(f"{self.pb.function.name}_len{len(self.pb.module.functions)}")
+        child.finish()
+        return self.pb.helper(Helper.FOR_EACH_MAP_ELEM, I64,
+                              [self.pb.map_ptr(self.ctx.maps[target.name].index),
+                               child.function, ir.Constant(PTR, None), i64(0)])
+
+    def call_kaddr(self, e: n.Call) -> ir.Value:
+        return i64(self.ctx.constants[id(e)])
+
+    def call_cgroupid(self, e: n.Call) -> ir.Value:
+        return i64(self.ctx.constants[id(e)])
+
     def call_has_key(self, e: n.Call) -> ir.Value:
         target = self.ctx.delete_targets[id(e)]
         info = self.ctx.maps[target.name]
@@ -1303,7 +1438,7 @@ class Lowerer:
             space = "user"
         else:
             attach = self.instance.attach
-            user = attach.category == "syscalls" or attach.kind in ("uprobe", "uretprobe")
+            user = attach.category == "syscalls" or attach.kind in ("uprobe", "uretprobe", "usdt")
             return Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_STR
         return Helper.PROBE_READ_USER_STR if space == "user" else Helper.PROBE_READ_KERNEL_STR
 

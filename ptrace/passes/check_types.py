@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 import signal as signal_module
+import socket
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -23,10 +24,12 @@ from ptrace.diagnostics import Diagnostic, Reporter, Severity, Span, render
 from ptrace.options import param_integer
 from ptrace.passes.context import CompileContext, MapInfo, PrintCall, PrintfSite, ProbeInstance
 from ptrace.printf_format import FormatError, parse_format
-from ptrace.program import Attach
+from ptrace.program import DIVISION_BY_ZERO, Attach
 from ptrace.types import types as t
 from ptrace.types.builtins import BUILTINS, LATER_BUILTINS
 from ptrace.types.kernel import FieldAccess, c_size, field_access, from_btf, struct_id
+from ptrace.usdt import UsdtError
+from ptrace.usdt import parse_arg as parse_usdt_arg
 
 UNROLL_MAX = 100
 STACK_LIMIT = 127  # the kernel's default perf_event_max_stack
@@ -40,14 +43,14 @@ if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
 
 AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
 LATER_FUNCTIONS = frozenset({
-    "join", "usym", "kaddr", "uaddr", "reg", "cat", "override", "ntop", "pton", "macaddr",
-    "cgroupid", "cgroup_path", "path", "len", "buf", "unwatch", "debugf",
-    "percpu_kaddr", "skboutput", "socket_cookie", "print_map",
+    "join", "usym", "uaddr", "reg", "cat", "override", "cgroup_path", "path", "buf",
+    "unwatch", "debugf", "percpu_kaddr", "skboutput", "socket_cookie", "print_map",
 })
 FUNCTIONS = frozenset({"printf", "print", "exit", "delete", "clear", "zero", "str",
                        "errorf", "warnf", "system", "time", "strlen", "strncmp", "strcontains",
                        "bswap", "strerror", "strftime", "has_key", "signal", "kstack", "ustack",
-                       "ksym", "kptr", "uptr", *AGGREGATIONS})
+                       "ksym", "kptr", "uptr", "ntop", "pton", "macaddr", "len", "kaddr",
+                       "cgroupid", *AGGREGATIONS})
 _INT_CONVERSION_MAX = {"hh": 8, "h": 16}
 
 
@@ -207,6 +210,8 @@ class _Checker:
 
     def assign(self, stmt: n.Assign) -> None:
         target, value = stmt.target, stmt.value
+        if stmt.op in ("/=", "%="):
+            self.division_site(stmt, stmt.op[0], value)
         if isinstance(value, n.Call) and value.name in AGGREGATIONS:
             if not isinstance(target, n.MapAccess):
                 self.error(f"{value.name}() must be assigned to a map", value.span)
@@ -436,8 +441,38 @@ class _Checker:
                            if isinstance(e, n.BlockExpr) else "this if has no value", e.span)
                 return None
             return vtype
-        what = "indexing" if isinstance(e, n.Index) else "this expression"
-        self.error(f"{what} is not supported yet", e.span)
+        if isinstance(e, n.Index):
+            return self.index(e)
+        self.error("this expression is not supported yet", e.span)
+        return None
+
+    def index(self, e: n.Index) -> t.Type | None:
+        """`a[i]` of an array or a string (an element), or of a pointer (`*(p + i)`)."""
+        base = self.expr(e.base)
+        itype = self.expr(e.index)
+        if base is None or itype is None:
+            return None
+        if not itype.is_integer:
+            self.error(f"an index must be an integer, got {itype}", e.index.span)
+            return None
+        if isinstance(base, t.Array | t.Str):
+            count = base.count if isinstance(base, t.Array) else base.capacity
+            literal = _literal_value(e.index)
+            if literal is not None and not 0 <= literal < count:
+                self.error(f"index {literal} is out of bounds for {base}", e.index.span,
+                           f"it has {count} elements, 0 to {count - 1}")
+                return None
+            return base.element if isinstance(base, t.Array) else t.Int(8, True)
+        if isinstance(base, t.Pointer):
+            element = self.dereference(e, base, e.base.span)
+            access = self.ctx.field_accesses.get(id(e))
+            if access is not None:
+                self.ctx.constants[id(e)] = access.read_size
+            elif isinstance(element, t.Struct):
+                btf = self.ctx.machine.btf()
+                self.ctx.constants[id(e)] = btf.size(element.btf_id) if btf is not None else 0
+            return element
+        self.error(f"{base} cannot be indexed", e.base.span)
         return None
 
     def record(self, e: n.Record) -> t.Type | None:
@@ -486,6 +521,8 @@ class _Checker:
         return merged
 
     def identifier(self, e: n.Identifier) -> t.Type | None:
+        if self.instance.attach.kind == "usdt" and re.fullmatch(r"arg\d+", e.name):
+            return self.usdt_arg(e)
         builtin = BUILTINS.get(e.name)
         if e.name == "cpid" and not self.ctx.options.has_command:
             self.error("cpid is the pid of the command given with -c", e.span,
@@ -531,6 +568,24 @@ class _Checker:
                    *([f"did you mean '{close[0]}'?"] if close else []))
         return None
 
+    def usdt_arg(self, e: n.Identifier) -> t.Type | None:
+        """argN of a usdt probe: typed by its spec in the probe's note."""
+        attach = self.instance.attach
+        index = int(e.name[3:])
+        count = len(attach.usdt_args)
+        try:
+            if index >= count:
+                raise UsdtError(f"it has {count} argument{'s' if count != 1 else ''}"
+                                if count else "it has no arguments")
+            arg = parse_usdt_arg(attach.usdt_args[index])
+        except UsdtError as error:
+            message = f"cannot read {e.name} of {attach.probe}: {error}"
+            if not any(d.message == message and d.span == e.span
+                       for d in self.reporter.diagnostics):  # one per site: say it once
+                self.error(message, e.span)
+            return None
+        return t.INT64 if arg.signed else t.UINT64
+
     def positional(self, e: n.Positional) -> t.Type | None:
         params = self.ctx.options.params
         if e.index == 0:
@@ -565,8 +620,24 @@ class _Checker:
             return t.BOOL
         if op == "-":
             return t.INT64
+        if op in ("/", "%"):
+            self.division_site(e, op, e.right)
         unsigned = _is_unsigned(left) or _is_unsigned(right)
         return t.UINT64 if unsigned else t.INT64
+
+    def division_site(self, node: n.Binary | n.Assign, op: str, divisor: n.Expr) -> None:
+        """A division whose divisor may be 0 at run time warns (once) when it is:
+        the result is then 1, as in bpftrace."""
+        literal = _literal_value(divisor)
+        if literal is not None and literal != 0:
+            return
+        what = "division" if op == "/" else "modulo"
+        span = node.span
+        context = "\n".join(render(Diagnostic(Severity.NOTE, "", span)).split("\n")[1:])
+        self.ctx.printf_ids[id(node)] = len(self.ctx.printf_sites)
+        self.ctx.printf_sites.append(PrintfSite(
+            DIVISION_BY_ZERO, (f"{what} by zero; the result is 1",), (),
+            f"{span.source.name}:{span.line}:{span.col}", context))
 
     def unary(self, e: n.Unary) -> t.Type | None:
         if e.op == "&":
@@ -574,7 +645,7 @@ class _Checker:
             return None
         operand = self.expr(e.operand)
         if e.op == "*":
-            return self.dereference(e, operand)
+            return self.dereference(e, operand, e.operand.span)
         if operand is None:
             return None
         if not operand.is_integer:
@@ -586,12 +657,13 @@ class _Checker:
             return t.INT64
         return t.UINT64 if _is_unsigned(operand) else t.INT64
 
-    def dereference(self, e: n.Unary, pointer: t.Type | None) -> t.Type | None:
+    def dereference(self, e: n.Unary | n.Index, pointer: t.Type | None,
+                    operand: Span) -> t.Type | None:
         """`*p`: the value a pointer points to (an integer, a pointer or a struct)."""
         if pointer is None:
             return None
         if not isinstance(pointer, t.Pointer):
-            self.error(f"only pointers can be dereferenced, not {pointer}", e.operand.span)
+            self.error(f"only pointers can be dereferenced, not {pointer}", operand)
             return None
         named = t.NAMED_TYPES.get(pointer.pointee)
         if named is not None and named.is_integer:
@@ -668,7 +740,8 @@ class _Checker:
         if tn.array_size is not None:
             self.error("array types are not supported yet", tn.span)
             return None
-        space = "user" if self.instance.attach.kind in ("uprobe", "uretprobe") else "kernel"
+        space = "user" if self.instance.attach.kind in ("uprobe", "uretprobe", "usdt") \
+            else "kernel"
         if tn.pointer_depth:
             name = tn.base + " *" * (tn.pointer_depth - 1)
             if tn.pointer_depth > 1 or tn.base in t.NAMED_TYPES or tn.base == "void":
@@ -1227,6 +1300,96 @@ class _Checker:
             return t.Formatted("ksym")
         return None
 
+    def call_ntop(self, e: n.Call) -> t.Type | None:
+        """ntop([af,] addr): an IPv4 address from an integer or a 4-byte array, an
+        IPv6 one from a 16-byte array; `af` (AF_INET 2, AF_INET6 10) may say which."""
+        if not self._arity(e, 1, 2):
+            return None
+        if len(e.args) == 2 and self._integer_arg(e.args[0]) is None:
+            return None
+        address = e.args[-1]
+        atype = self.expr(address)
+        if atype is None:
+            return None
+        if atype.is_integer or (isinstance(atype, t.Array) and atype.element_size == 1
+                                and atype.count in (4, 16)):
+            return t.Inet()
+        self.error(f"ntop() takes an integer or a uint8[4] or uint8[16] array, got {atype}",
+                   address.span)
+        return None
+
+    def call_pton(self, e: n.Call) -> t.Type | None:
+        """pton("addr"): the address's bytes, uint8[4] (IPv4) or uint8[16] (IPv6)."""
+        if not self._arity(e, 1, 1):
+            return None
+        text = e.args[0]
+        packed = _inet_pton(text.value) if isinstance(text, n.String) else None
+        if packed is None:
+            self.error("pton() takes an IPv4 or IPv6 address as a string literal",
+                       text.span, 'as in pton("127.0.0.1") or pton("::1")')
+            return None
+        self.ctx.constants[id(e)] = int.from_bytes(packed, "little")
+        return t.Array(t.Int(8, False), len(packed))
+
+    def call_macaddr(self, e: n.Call) -> t.Type | None:
+        """macaddr(p): the six bytes at a pointer or in an array, as 00:1A:2B:3C:4D:5E."""
+        if not self._arity(e, 1, 1):
+            return None
+        atype = self.expr(e.args[0])
+        if atype is None:
+            return None
+        if isinstance(atype, t.Pointer) or (isinstance(atype, t.Array | t.Str)
+                                            and atype.size >= 6):
+            return t.Formatted("macaddr")
+        self.error(f"macaddr() takes a pointer or an array of six bytes, got {atype}",
+                   e.args[0].span)
+        return None
+
+    def call_len(self, e: n.Call) -> t.Type | None:
+        """len(@m): how many entries the map holds."""
+        if not self._arity(e, 1, 1):
+            return None
+        target = e.args[0]
+        if not isinstance(target, n.MapAccess) or target.keys:
+            self.error("len() takes a map, as in len(@m)", target.span)
+            return None
+        info = self.map_info(target.name, target.span)
+        if info is not None and info.key is None:
+            self.error(f"map {target.name} has no keys to count", target.span)
+            return None
+        return t.INT64 if info is not None else None
+
+    def call_kaddr(self, e: n.Call) -> t.Type | None:
+        """kaddr("name"): the address of a kernel symbol, from /proc/kallsyms."""
+        if not self._arity(e, 1, 1):
+            return None
+        name = e.args[0]
+        if not isinstance(name, n.String):
+            self.error("kaddr() takes a kernel symbol's name as a string literal", name.span)
+            return None
+        address = self.ctx.machine.kernel_symbol(name.value)
+        if address is None:
+            self.error(f"the kernel has no symbol '{name.value}'", name.span)
+            return None
+        self.ctx.constants[id(e)] = address
+        return t.Pointer("void", 0, "kernel")
+
+    def call_cgroupid(self, e: n.Call) -> t.Type | None:
+        """cgroupid("/sys/fs/cgroup/…"): the id of a cgroup v2 directory (its inode)."""
+        if not self._arity(e, 1, 1):
+            return None
+        path = e.args[0]
+        if not isinstance(path, n.String):
+            self.error("cgroupid() takes a cgroup's path as a string literal", path.span)
+            return None
+        inode = self.ctx.machine.file_inode(path.value)
+        if inode is None:
+            self.error(f"no such cgroup: {path.value}", path.span,
+                       "cgroup v2 directories are under /sys/fs/cgroup")
+            return None
+        self.ctx.constants[id(e)] = inode
+        return t.UINT64
+
     def call_has_key(self, e: n.Call) -> t.Type | None:
         if not self._arity(e, 2, 2):
             return None
@@ -1321,9 +1484,13 @@ def tracepoint_field_type(ctype: str, size: int, signed: bool, space: str,
     array = re.fullmatch(r"(.*?)\[(\d*)\]", ctype)
     if array:
         base = array[1].replace("const ", "").strip()
-        if base in ("char", "unsigned char", "signed char", "u8", "s8"):
+        if base in ("char", "unsigned char", "signed char"):
             return t.Str(size)
-        return None
+        count = int(array[2]) if array[2] else 0
+        if count <= 0 or size % count or size // count not in (1, 2, 4, 8):
+            return None
+        element = t.Int(size // count * 8, base in SIGNED_C_TYPES or base.startswith(("s", "__s")))
+        return t.Array(element, count)
     if ctype.endswith("*"):
         pointee = ctype[:-1].replace("const ", "").strip()
         return t.Pointer(pointee, 0, space)
@@ -1341,6 +1508,15 @@ def _fits(value: int, itype: t.Int) -> bool:
     if itype.signed:
         return -(1 << (itype.bits - 1)) <= value < (1 << (itype.bits - 1))
     return 0 <= value < (1 << itype.bits)
+
+
+def _inet_pton(text: str) -> bytes | None:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            return socket.inet_pton(family, text)
+        except OSError:
+            continue
+    return None
 
 
 def _literal_value(e: n.Expr) -> int | None:
@@ -1383,7 +1559,8 @@ def _is_unsigned(tp: t.Type) -> bool:
 def _storable(tp: t.Type) -> bool:
     if isinstance(tp, t.Tuple | t.Record):
         return all(_storable(e) for e in tp.elements)
-    return isinstance(tp, t.Int | t.Bool | t.Str | t.Pointer | t.Formatted | t.Stack)
+    return isinstance(tp, t.Int | t.Bool | t.Str | t.Pointer | t.Formatted | t.Stack | t.Array
+                      | t.Inet)
 
 
 def _assignable(to: t.Type, value: t.Type) -> bool:

@@ -8,6 +8,7 @@ are diagnostics here; providers that later stages do not lower yet say so.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import fnmatch
 import re
@@ -27,9 +28,9 @@ PROVIDER_ALIASES = {
     "rt": "rawtracepoint", "it": "iter",
 }
 SUPPORTED = ("begin", "end", "tracepoint", "interval", "profile", "uprobe", "uretprobe",
-             "rawtracepoint", "software", "hardware", "kprobe", "kretprobe", "fentry",
+             "usdt", "rawtracepoint", "software", "hardware", "kprobe", "kretprobe", "fentry",
              "fexit")
-KNOWN_LATER = ("usdt", "watchpoint", "iter", "self")
+KNOWN_LATER = ("watchpoint", "iter", "self")
 PERF_TYPE_HARDWARE = 0
 PERF_TYPE_SOFTWARE = 1
 # perf event names: (config, default sample period).
@@ -57,6 +58,16 @@ _UNITS_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 SYSCALL_DISPATCH_MIN = 8
 
 
+def _copy_probe(probe: n.Probe) -> n.Probe:
+    """A copy of the probe's tree for another instance: what the later passes
+    record per node (printf layouts, field offsets, constants) differs between
+    instances, and they record it by node identity. Spans stay shared."""
+    memo: dict[int, object] = {}
+    for node in walk(probe):
+        memo[id(node.span)] = node.span
+    return copy.deepcopy(probe, memo)
+
+
 def expand_probes(ctx: CompileContext) -> None:
     # A probe that does not exist: an error by default; with missing_probes
     # = warn or ignore it is left out (if something else remains to attach).
@@ -64,12 +75,14 @@ def expand_probes(ctx: CompileContext) -> None:
     for probe in ctx.program.probes:
         uses_args = any(isinstance(node, n.Identifier) and node.name == "args"
                         for node in walk(probe))
+        body = probe
         for point in probe.attach_points:
             attaches = _expand(point, ctx.machine, ctx.reporter, missing)
             if not uses_args:
                 attaches = _dispatch_syscalls(point, attaches, ctx.machine)
             for attach in attaches:
-                ctx.instances.append(ProbeInstance(probe, attach, len(ctx.instances)))
+                ctx.instances.append(ProbeInstance(body, attach, len(ctx.instances)))
+                body = _copy_probe(probe)
     if missing is ctx.reporter:
         return
     if ctx.options.missing_probes == "warn":
@@ -119,6 +132,8 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
         return _tracepoints(point, parts, machine, reporter, missing)
     if provider in ("uprobe", "uretprobe"):
         return _uprobes(point, provider, rest, machine, reporter, missing)
+    if provider == "usdt":
+        return _usdt(point, rest, machine, reporter, missing)
     if provider == "rawtracepoint":
         return _raw_tracepoint(point, parts, machine, reporter, missing)
     if provider in ("software", "hardware"):
@@ -206,6 +221,52 @@ def _uprobes(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
         return []
     name = f"{provider}:{path}:{target}"
     return [Attach(provider, name, binary=path, symbol=symbol, offset=offset)]
+
+
+def _usdt(point: n.AttachPoint, rest: str, machine: Machine, reporter: Reporter,
+          missing: Reporter) -> list[Attach]:
+    """usdt:BINARY:PROVIDER:PROBE or usdt:BINARY:PROBE, with wildcards in both
+    names: one program per probe site (a probe may have several)."""
+    binary, *names = rest.split(":")
+    if not binary or len(names) not in (1, 2) or not all(names):
+        reporter.error("a usdt probe is written 'usdt:/path/to/binary:provider:probe' or "
+                       "'usdt:/path/to/binary:probe'", point.span)
+        return []
+    provider, name = names if len(names) == 2 else ("*", names[0])
+    path = machine.resolve_binary(binary)
+    if path is None:
+        missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
+        return []
+    probes = machine.usdt_probes(path)
+    if probes is None:
+        reporter.error(f"cannot read the USDT probes of {path} (not an ELF binary?)",
+                       point.span)
+        return []
+    if not probes:
+        missing.error(f"{path} has no USDT probes", point.span)
+        return []
+    written = ":".join(names)
+    matched = [p for p in probes if fnmatch.fnmatchcase(p.provider, provider)
+               and fnmatch.fnmatchcase(p.name, name)]
+    if not matched:
+        if "*" in written or "?" in written:
+            missing.error(f"no USDT probe of {path} matches '{written}'", point.span)
+        else:
+            known = sorted({f"{p.provider}:{p.name}" for p in probes} | {p.name for p in probes})
+            close = difflib.get_close_matches(written, known, n=3)
+            missing.error(f"{path} has no USDT probe '{written}'", point.span,
+                          *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
+                            if close else []))
+        return []
+    providers = sorted({p.provider for p in matched})
+    if len(names) == 1 and len(providers) > 1 and "*" not in name and "?" not in name:
+        reporter.error(f"USDT probe '{name}' of {path} is in more than one provider: "
+                       f"{', '.join(providers)}", point.span,
+                       f"name the provider, as in usdt:{binary}:{providers[0]}:{name}")
+        return []
+    return [Attach("usdt", f"usdt:{path}:{p.provider}:{p.name}", binary=path, offset=p.offset,
+                   usdt_args=p.args, ref_ctr_offset=p.semaphore)
+            for p in sorted(matched, key=lambda p: (p.provider, p.name, p.address))]
 
 
 def _offset(text: str, point: n.AttachPoint, reporter: Reporter) -> int | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ptrace.types.types import INT64, UINT32, UINT64, Pointer, Str, Type
+from ptrace.types.types import INT64, UINT32, UINT64, Formatted, Pointer, Str, Type
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +44,13 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
     Builtin("retval", INT64, "the probed function's return value",
             frozenset({"uretprobe", "kretprobe", "fexit"})),
     Builtin("cpid", UINT32, "the pid of the command run with -c"),
+    Builtin("username", Formatted("username"), "the current task's user, by name"),
+    Builtin("numaid", UINT32, "the NUMA node the probe runs on"),
 )}
 
 # `probe` (a string per program) and `args` (typed per tracepoint) are typed
 # by the checker itself. These names exist in bpftrace and are lowered later.
 LATER_BUILTINS = frozenset({
-    "username", "ctx", "arg6", "arg7", "arg8", "arg9",
-    "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5", "probetype", "numaid",
+    "ctx", "arg6", "arg7", "arg8", "arg9",
+    "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5", "probetype",
 })

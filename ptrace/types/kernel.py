@@ -16,6 +16,9 @@ if TYPE_CHECKING:  # the BTF reader is imported only by scripts that use kernel 
     from ptrace.types import btf as b
 
 
+C_CHARS = ("char", "signed char", "unsigned char")
+
+
 @dataclass(frozen=True, slots=True)
 class FieldAccess:
     """How codegen reads a field: at a byte offset, `read_size` bytes; a
@@ -45,8 +48,16 @@ def from_btf(btf: b.Btf, type_id: int, space: str = "kernel") -> t.Type | None:
         return t.Pointer(btf.c_name(kind.type), kind.type, space)
     if isinstance(kind, b.Array):
         element = btf.type(btf.resolve(kind.elem_type))
-        if isinstance(element, b.Int) and element.size == 1 and kind.nelems > 0:
+        # `char comm[16]` is a string; `__u8 addr[16]` (a typedef) is numbers.
+        written = btf.type(kind.elem_type)
+        while isinstance(written, b.Alias) and not isinstance(written, b.Typedef):
+            written = btf.type(written.type)  # const, volatile
+        if isinstance(written, b.Int) and written.name in C_CHARS and kind.nelems > 0:
             return t.Str(kind.nelems)
+        if isinstance(element, b.Int | b.Enum) and btf.size(kind.elem_type) in (1, 2, 4, 8) \
+                and kind.nelems > 0:
+            signed = isinstance(element, b.Int) and element.is_signed
+            return t.Array(t.Int(btf.size(kind.elem_type) * 8, signed), kind.nelems)
         return None
     if isinstance(kind, b.Composite):
         return t.Struct(btf.c_name(resolved), resolved, space)
@@ -84,4 +95,6 @@ def c_size(btf: b.Btf | None, vtype: t.Type) -> int | None:
         return btf.size(vtype.btf_id)
     if isinstance(vtype, t.Tuple | t.Record):
         return vtype.size
+    if isinstance(vtype, t.Array):
+        return vtype.element_size * vtype.count
     return None

@@ -136,6 +136,39 @@ class Str(Type):
 
 
 @dataclass(frozen=True, slots=True)
+class Array(Type):
+    """A C array of integers, `count` elements packed as C lays them out
+    (`__u8 saddr[4]` takes 4 bytes, rounded up to 8 in keys and events)."""
+
+    element: Int
+    count: int
+
+    @property
+    def element_size(self) -> int:
+        return self.element.bits // 8
+
+    @property
+    def size(self) -> int:
+        return align8(self.element_size * self.count)
+
+    def __str__(self) -> str:
+        return f"{self.element}[{self.count}]"
+
+
+@dataclass(frozen=True, slots=True)
+class Inet(Type):
+    """An IP address from ntop() or pton(): the address family (8 bytes), then
+    the address in network byte order (16 bytes; 4 used for AF_INET)."""
+
+    @property
+    def size(self) -> int:
+        return 24
+
+    def __str__(self) -> str:
+        return "inet"
+
+
+@dataclass(frozen=True, slots=True)
 class Tuple(Type):
     elements: tuple[Type, ...]
 

@@ -7,11 +7,14 @@ checker fills: each instance's types and the context's maps.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ptrace.ast import nodes as n
+from ptrace.ast.visitor import walk
 from ptrace.diagnostics import Severity, Source
-from ptrace.machine import FixtureMachine
+from ptrace.machine import FixtureMachine, kallsyms_address
 from ptrace.options import Options
 from ptrace.parse import parse_program
 from ptrace.passes.check_types import check_types
@@ -335,6 +338,10 @@ def test_map_error_points_at_the_first_use() -> None:
         ("bridge:br_fdb_add", "addr", t.Str(6)),
         ("bridge:br_fdb_add", "vid", t.Int(16, False)),
         ("alarmtimer:alarmtimer_start", "alarm", t.Pointer("void")),
+        # arrays of numbers (char arrays are strings)
+        ("raw_syscalls:sys_enter", "args", t.Array(UINT64, 6)),
+        ("sock:inet_sock_set_state", "saddr", t.Array(t.Int(8, False), 4)),
+        ("sock:inet_sock_set_state", "daddr_v6", t.Array(t.Int(8, False), 16)),
     ],
 )
 def test_tracepoint_field_types(probe: str, field: str, expected: t.Type) -> None:
@@ -385,9 +392,13 @@ def test_unknown_field_suggests_a_close_name() -> None:
 
 
 def test_unsupported_field_type_is_an_error() -> None:
-    ctx = check("tracepoint:raw_syscalls:sys_enter { $v = args.args; }")
+    fmt = ("name: odd\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\t"
+           "size:2;\tsigned:0;\n\n\tfield:__data_loc u32[] cpus;\toffset:8;\tsize:4;\t"
+           "signed:0;\n")
+    machine = FixtureMachine({("test", "odd"): fmt})
+    ctx = check("tracepoint:test:odd { $v = args.cpus; }", machine=machine)
     assert errors(ctx) == [
-        "field 'args' has type 'unsigned long[6]', which is not supported yet"]
+        "field 'cpus' has type '__data_loc u32[]', which is not supported yet"]
 
 
 # ---- printf --------------------------------------------------------------------------------
@@ -426,3 +437,29 @@ def test_address_space_functions_and_ncpus(expression: str, expected: t.Type) ->
 def test_address_space_functions_take_one_integer() -> None:
     assert errors(check('BEGIN { $p = uptr("x"); $q = kptr(1, 2); }')) == [
         "expected an integer, got string[2]", "kptr() takes 1 argument, got 2"]
+
+
+def test_index_types() -> None:
+    ctx = checked("tracepoint:raw_syscalls:sys_enter { $a = args.args[1]; $s = comm[0]; "
+                  "$p = pton(\"::1\"); $e = $p[15]; $c = curtask; }")
+    types = variable_types(ctx.instances[0])
+    assert (types["$a"], types["$s"], types["$p"], types["$e"]) == (
+        UINT64, t.Int(8, True), t.Array(t.Int(8, False), 16), t.Int(8, False))
+
+
+def test_kaddr_is_the_symbol_address_at_compile_time() -> None:
+    machine = fixture_machine()
+    machine.symbols["_stext"] = 0xFFFFFFFF81000000
+    ctx = checked('BEGIN { $k = kaddr("_stext"); }', machine=machine)
+    (call,) = [node for node in walk(ctx.instances[0].probe) if isinstance(node, n.Call)]
+    assert ctx.constants[id(call)] == 0xFFFFFFFF81000000
+
+
+def test_kallsyms_address(tmp_path: Path) -> None:
+    listing = tmp_path / "kallsyms"
+    listing.write_text("ffffffff81000000 T _stext\nffffffff81001000 t helper [mod]\n"
+                       "0000000000000000 T hidden\n")
+    assert kallsyms_address("_stext", str(listing)) == 0xFFFFFFFF81000000
+    assert kallsyms_address("helper", str(listing)) == 0xFFFFFFFF81001000
+    assert kallsyms_address("hidden", str(listing)) is None  # kptr_restrict hides it
+    assert kallsyms_address("absent", str(listing)) is None

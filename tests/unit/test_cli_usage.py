@@ -420,7 +420,9 @@ def test_list_kernel_functions_from_btf() -> None:
     ("nosuch:x", "probe types: "),
     ("uprobe", "listed per binary"),
     ("uprobe:/no/such/binary:*", "no program or library named /no/such/binary"),
-    ("usdt:x", "cannot list usdt probes yet"),
+    ("usdt", "usdt probes are listed per binary"),
+    ("usdt:/no/such/binary:*", "no program or library named /no/such/binary"),
+    ("usdt:/etc/hostname:*", "cannot read the USDT probes of /etc/hostname"),
     ("kprobe:vfs_*", "cannot list kprobe probes yet"),
     ("fentry:vfs_*", "this kernel has no BTF"),  # the fixture machine has none
 ])
