@@ -25,8 +25,9 @@ from ptrace import __version__
 from ptrace.machine import TRACEFS_ROOTS, Machine, TracepointField, tracefs_root
 from ptrace.passes.expand_probes import (
     HARDWARE_EVENTS,
-    KNOWN_LATER,
+    ITERATORS,
     PROVIDER_ALIASES,
+    SELF_SIGNALS,
     SOFTWARE_EVENTS,
     SUPPORTED,
 )
@@ -40,6 +41,8 @@ FORMS = {
     "profile": tuple(f"profile:{unit}:" for unit in TIMER_UNITS),
     "software": tuple(f"software:{event}:" for event in SOFTWARE_EVENTS),
     "hardware": tuple(f"hardware:{event}:" for event in HARDWARE_EVENTS),
+    "iter": tuple(f"iter:{name}" for name in ITERATORS),
+    "self": tuple(f"self:signal:{name}" for name in SELF_SIGNALS),
 }
 GLOB_CHARS = frozenset("*?[")
 
@@ -91,8 +94,8 @@ def _matches(name: str, pattern: str) -> bool:
 
 def _arguments(name: str, machine: Machine) -> list[str]:
     """What -lv shows under a probe: a tracepoint's fields, a kernel function's
-    parameters (fentry/fexit, from BTF), a USDT probe's argument specs;
-    nothing for other probes."""
+    parameters (fentry/fexit, from BTF), an iterator's ctx fields, a USDT
+    probe's argument specs; nothing for other probes."""
     provider, _, rest = name.partition(":")
     if provider == "usdt":
         return _usdt_arguments(rest, machine)
@@ -102,9 +105,15 @@ def _arguments(name: str, machine: Machine) -> list[str]:
         return [declaration(f) for f in tracepoint.fields] if tracepoint else []
     from ptrace.types.btf import BtfError  # lazily: the BTF reader is not needed at start-up
 
-    btf = machine.btf() if provider in ("fentry", "fexit") else None
+    btf = machine.btf() if provider in ("fentry", "fexit", "iter") else None
     if btf is None:
         return []
+    if provider == "iter":
+        from ptrace.types.kernel import struct_id
+
+        type_id = struct_id(btf, f"struct bpf_iter__{rest}")
+        return [f"{btf.c_name(m.type)} ctx->{m.name}" for m in btf.members(type_id)
+                if m.name != "meta"] if type_id else []
     try:
         params = btf.func_params(rest)
         shown = [f"{btf.c_name(type_id)} {param}" for param, type_id in params or ()]
@@ -129,7 +138,7 @@ def _provider(word: str) -> str | None:
     lowered = name.lower()
     if lowered in ("begin", "end"):
         return lowered
-    return name if name in (*SUPPORTED, *KNOWN_LATER) else None
+    return name if name in SUPPORTED else None
 
 
 def _all_of(provider: str, machine: Machine) -> list[str]:
@@ -149,6 +158,9 @@ def _all_of(provider: str, machine: Machine) -> list[str]:
         binary = "/path/to/binary" if provider == "usdt" else "/bin/bash"
         raise ListingError(f"{provider} probes are listed per binary, for example: "
                            f"ptrace -l '{provider}:{binary}:*'")
+    if provider == "watchpoint":
+        raise ListingError("a watchpoint is any address of the -p/-c process, written "
+                           "watchpoint:ADDRESS:LENGTH:MODE: there is no list of them")
     raise ListingError(f"ptrace cannot list {provider} probes yet")
 
 
@@ -206,7 +218,7 @@ def _usdt_arguments(rest: str, machine: Machine) -> list[str]:
 def _unknown_provider(head: str, machine: Machine) -> str:
     if any(category == head for category, _ in machine.tracepoints()):
         return f"unknown probe type '{head}'; tracepoints are written tracepoint:{head}:EVENT"
-    known = sorted({*SUPPORTED, *KNOWN_LATER} - {"begin", "end"})
+    known = sorted(set(SUPPORTED) - {"begin", "end"})
     close = difflib.get_close_matches(head, known, n=1)
     if close:
         return f"unknown probe type '{head}'; did you mean '{close[0]}'?"
@@ -245,6 +257,14 @@ NO_COUNTERS = frozenset({errno.ENOENT, errno.ENODEV, errno.EOPNOTSUPP})
 EVENT_SOURCES = Path("/sys/bus/event_source/devices")
 BTF_PATH = Path("/sys/kernel/btf/vmlinux")
 NOT_ROOT = "loading BPF programs needs root: run ptrace with sudo"
+BPF_PROG_LOAD = 5
+BPF_PROG_TYPE_TRACING = 26
+BPF_TRACE_ITER = 28
+# union bpf_attr for BPF_PROG_LOAD: its size here, and two fields' offsets.
+PROG_LOAD_ATTR_SIZE = 128
+PROG_LOAD_EXPECTED_ATTACH_TYPE = 68
+PROG_LOAD_ATTACH_BTF_ID = 108
+RETURN_ZERO = struct.pack("<BBhiBBhi", 0xB7, 0, 0, 0, 0x95, 0, 0, 0)  # r0 = 0; exit
 
 
 def _syscall(which: int, *args: ctypes.c_long | ctypes.Array[ctypes.c_char]) -> int:
@@ -366,6 +386,37 @@ def _needs_btf(what: str) -> Callable[[Machine], Verdict]:
     return check
 
 
+def iterator_errno(btf_id: int) -> int:
+    """Load and close a two-instruction iterator program: 0, or the errno."""
+    insns = ctypes.create_string_buffer(RETURN_ZERO, len(RETURN_ZERO))
+    license = ctypes.create_string_buffer(b"GPL")
+    attr = ctypes.create_string_buffer(PROG_LOAD_ATTR_SIZE)
+    struct.pack_into("<IIQQ", attr, 0, BPF_PROG_TYPE_TRACING, len(RETURN_ZERO) // 8,
+                     ctypes.addressof(insns), ctypes.addressof(license))
+    struct.pack_into("<I", attr, PROG_LOAD_EXPECTED_ATTACH_TYPE, BPF_TRACE_ITER)
+    struct.pack_into("<I", attr, PROG_LOAD_ATTACH_BTF_ID, btf_id)
+    return _syscall(SYS_BPF, ctypes.c_long(BPF_PROG_LOAD), attr, ctypes.c_long(len(attr)))
+
+
+def _iterators(machine: Machine) -> Verdict:
+    btf = machine.btf()
+    btf_id = btf.find("bpf_iter_task", "func") if btf is not None else None
+    if btf_id is None:
+        return Verdict(False, "iterators need kernel BTF with bpf_iter_task")
+    code = iterator_errno(btf_id)
+    if code == 0:
+        return Verdict(True, "an iterator program loaded")
+    if code in (errno.EPERM, errno.EACCES) and os.geteuid() != 0:
+        return Verdict(None, NOT_ROOT)
+    return Verdict(False, f"the kernel refused an iterator program: {os.strerror(code)}")
+
+
+def _user_space(_machine: Machine) -> Verdict:
+    bpf = _bpf()
+    return Verdict(True, "run with BPF_PROG_TEST_RUN when ptrace receives the signal") \
+        if bpf.works else bpf
+
+
 def _raw_tracepoints(_machine: Machine) -> Verdict:
     major, minor = kernel_release()
     return Verdict((major, minor) >= (4, 17), f"kernel {major}.{minor}, needs 4.17")
@@ -395,7 +446,8 @@ PROBE_CHECKS: dict[str, Callable[[Machine], Verdict]] = {
     "watchpoint": lambda _m: _exists(EVENT_SOURCES / "breakpoint"),
     "fentry": _needs_btf("fentry"),
     "fexit": _needs_btf("fexit"),
-    "iter": _needs_btf("iter"),
+    "iter": _iterators,
+    "self": _user_space,
 }
 
 

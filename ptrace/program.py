@@ -53,8 +53,8 @@ COUNTERS_FIXED = 1
 @dataclass(frozen=True, slots=True)
 class Attach:
     """Where a program attaches: begin, end, tracepoint, syscalls, rawtracepoint,
-    interval, profile, software, hardware, uprobe, uretprobe, usdt, kprobe or
-    kretprobe."""
+    interval, profile, software, hardware, uprobe, uretprobe, usdt, kprobe,
+    kretprobe, fentry, fexit, watchpoint, iter or signal."""
 
     kind: str
     probe: str  # the full probe name, as the `probe` builtin gives it
@@ -81,8 +81,18 @@ class Attach:
     perf_type: int = 0
     perf_config: int = 0
     sample_period: int = 0
-    # kinds "fentry"/"fexit": the kernel function's BTF id (the program's attach_btf_id).
+    # kinds "fentry"/"fexit": the kernel function's BTF id (the program's attach_btf_id);
+    # kind "iter": `event` is the iterator (task, task_file, task_vma), `btf_id`
+    # that of its bpf_iter_<event> function, and `offset` where its ctx holds
+    # the object (NULL in the run that ends the iteration).
     btf_id: int = 0
+    # kind "watchpoint": a hardware breakpoint on `address`, of `bp_len` bytes,
+    # on accesses of `bp_type` (HW_BREAKPOINT_R 1 | W 2, or X 4).
+    bp_type: int = 0
+    bp_len: int = 0
+    # kind "signal" (self:signal:SIGUSR1): `event` is the signal's name and
+    # `signal` its number; the runtime runs the program when ptrace receives it.
+    signal: int = 0
 
     @property
     def probe_count(self) -> int:
@@ -151,6 +161,10 @@ class PrintSite:
     value: EventArg | None = None
 
 
+# Programs that are run from user space (with BPF_PROG_TEST_RUN), never attached.
+NOT_ATTACHED = ("begin", "end", "signal")
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledProgram:
     programs: tuple[BpfProgram, ...]
@@ -169,7 +183,12 @@ class CompiledProgram:
 
     @property
     def attached_programs(self) -> tuple[BpfProgram, ...]:
-        return tuple(p for p in self.programs if p.attach.kind not in ("begin", "end"))
+        return tuple(p for p in self.programs if p.attach.kind not in NOT_ATTACHED)
+
+    @property
+    def signals(self) -> frozenset[int]:
+        """The signals that run self:signal probes."""
+        return frozenset(p.attach.signal for p in self.programs if p.attach.kind == "signal")
 
 
 # Slots of the `globals` array map, written by the runtime before BEGIN runs.

@@ -4,7 +4,8 @@ A cell is a program (probes, config, macros, …) or bare statements, which run
 as a `BEGIN` block. Cells go through the same `compile()` and the same
 `Session` as the CLI's programs; this module adds only the prompt around
 them: highlighting from the grammar's own terminals, completion from tracefs,
-history, and `:commands`.
+history, and `:commands`. At the prompt, a cell with probes runs in a worker
+thread and prints above the prompt, which stays up (see `_RunningCell`).
 
 `main(args)` is the entry point the CLI calls. Start-up stays fast: the
 compiler's back end (llvmlite) and the runtime are imported when the first
@@ -14,23 +15,28 @@ cell runs, the lexer when the first key is typed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import functools
+import io
 import os
 import re
 import sys
+import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, cast
 
 from lark import Lark
 from lark.exceptions import UnexpectedCharacters
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import Application, run_in_terminal
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
-from prompt_toolkit.filters import is_searching
+from prompt_toolkit.filters import Condition, is_searching
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
@@ -51,8 +57,11 @@ from ptrace.types.builtins import BUILTINS
 
 if TYPE_CHECKING:
     from ptrace.runtime.output import Output
+    from ptrace.runtime.session import RunOptions, Session
 
 PROMPT = "ptrace> "
+RUNNING_PROMPT = "ptrace (running; Ctrl-C stops it)> "
+BUSY = "ptrace: a cell is running; Ctrl-C stops it, then Enter runs this one\n"
 COMMANDS = {  # name → (arguments, what it does): for :help and completion
     ":help": ("", "this text"),
     ":list": ("[PATTERN]", "tracepoints matching a glob, e.g. :list syscalls:*open*"),
@@ -68,8 +77,9 @@ COMMANDS = {  # name → (arguments, what it does): for :help and completion
 HELP = """\
 A cell is a program (probes) or bare statements, which run as a BEGIN block.
 Enter runs a complete cell; an open bracket continues it; Alt-Enter adds a line.
-Ctrl-C stops a running cell (END runs, maps print). Tab completes, Ctrl-R
-searches the history, Ctrl-D on an empty line leaves.
+A cell with probes prints above the prompt while it runs; Ctrl-C stops it (END
+runs, maps print). Tab completes, Ctrl-R searches the history, Ctrl-D on an
+empty line leaves (stopping a running cell first).
 """
 BUILTIN_NAMES = frozenset({*BUILTINS, "args", "probe"})
 # The first attach point's form of each supported provider.
@@ -469,17 +479,31 @@ def open_history(path: Path, err: TextIO) -> History:
 def prompt_session(repl: Repl, history: History, input: Input | None = None,
                    output: TerminalOutput | None = None) -> PromptSession[str]:
     """The prompt. Enter runs a complete cell, or else goes on to an indented line;
-    Alt-Enter adds a line; a `}` typed on an indent takes one level back."""
+    Alt-Enter adds a line; a `}` typed on an indent takes one level back.
+
+    While a cell runs (`repl.running`), the prompt says so, Ctrl-C stops the
+    cell and keeps what was typed, and Enter runs nothing: it says a cell is
+    running and leaves the text for after."""
     keys = KeyBindings()
+    running = Condition(lambda: repl.running is not None)
 
     @keys.add("enter", filter=~is_searching)
     def _enter(event: KeyPressEvent) -> None:
         buffer = event.current_buffer
-        if is_complete(buffer.text):
-            buffer.validate_and_handle()
-        else:
+        if not is_complete(buffer.text):
             indent = max(_depth(tokens(buffer.document.text_before_cursor)), 0)
             buffer.insert_text("\n" + "    " * indent)
+        elif repl.running is None:
+            buffer.validate_and_handle()
+        elif buffer.text.strip():
+            run_in_terminal(lambda: _write(repl.err, BUSY), in_executor=False)
+
+    # Raw mode makes Ctrl-C a key; a SIGINT from elsewhere arrives as <sigint>.
+    @keys.add("c-c", filter=running)
+    @keys.add("<sigint>", filter=running)
+    def _stop(event: KeyPressEvent) -> None:
+        if repl.running is not None:
+            repl.running.stop()
 
     @keys.add("escape", "enter")
     def _newline(event: KeyPressEvent) -> None:
@@ -494,7 +518,8 @@ def prompt_session(repl: Repl, history: History, input: Input | None = None,
         buffer.insert_text("}")
 
     return PromptSession(
-        PROMPT, multiline=True, key_bindings=keys, history=history,
+        lambda: PROMPT if repl.running is None else RUNNING_PROMPT, multiline=True,
+        key_bindings=keys, history=history,
         prompt_continuation=lambda width, _line, _wrap: "." * (width - 1) + " ",
         lexer=_Highlighter(), style=Style.from_dict(STYLE), completer=_Completer(repl),
         complete_while_typing=False, input=input, output=output)
@@ -528,8 +553,141 @@ class _KeepMaps:
         self.inner.map(*args)
 
 
+def _write(stream: TextIO, text: str) -> None:
+    stream.write(text)
+    stream.flush()
+
+
+def _internal_error(error: Exception) -> str:
+    return (f"ptrace: internal error: {type(error).__name__}: {error}\n"
+            "This is a bug in ptrace (set PTRACE_DEBUG=1 to see the traceback).\n")
+
+
+class _HeldStream(io.TextIOBase):
+    """One of a running cell's streams: what is written goes to the cell's hold."""
+
+    def __init__(self, cell: _RunningCell, target: TextIO):
+        self.cell, self.target = cell, target
+
+    def write(self, text: str) -> int:
+        self.cell.hold(self.target, text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.cell.release()
+
+
+class _RunningCell:
+    """A cell running in a worker thread while the prompt stays up.
+
+    The session writes to `out` and `err`, which hold the text. At each flush
+    the whole lines are released, in the order written across both streams,
+    and the prompt's thread writes them above the prompt (prompt_toolkit's
+    `run_in_terminal`); when the run ends, the rest. The worker wakes the
+    prompt's event loop for that; a wake-up lost between two prompts is made
+    up by `show_now`, which the next prompt calls before it draws.
+
+    `stop` ends the run as Ctrl-C ends a script: the prompt keeps the terminal
+    in raw mode, so Ctrl-C is a key to the prompt, not a signal to the run
+    (which signals could not reach anyway: they go to the main thread).
+    Only the prompt's thread writes to the terminal and clears `repl.running`.
+    """
+
+    def __init__(self, repl: Repl, app: Application[str], program: CompiledProgram,
+                 options: RunOptions):
+        self.repl, self.app = repl, app
+        self.out = cast(TextIO, _HeldStream(self, repl.out))
+        self.err = cast(TextIO, _HeldStream(self, repl.err))
+        self._lock = threading.Lock()
+        self._held: list[tuple[TextIO, str]] = []  # written, not yet a whole line
+        self._ready: list[tuple[TextIO, str]] = []  # to write above the prompt
+        self._ended = False
+        self._session: Session | None = None
+        self._stop_asked = False
+        self._thread = threading.Thread(target=self._work, args=(program, options),
+                                        name="ptrace-cell", daemon=True)
+        self._thread.start()
+
+    # ---- the worker thread ----
+    def _work(self, program: CompiledProgram, options: RunOptions) -> None:
+        try:
+            self.repl.run_program(program, options, self.out, self.err, self._started)
+        except Exception as error:  # a bug: say so, and keep the session
+            self.err.write(traceback.format_exc() if os.environ.get("PTRACE_DEBUG")
+                           else _internal_error(error))
+        finally:
+            with self._lock:
+                self._ready.extend(self._held)
+                self._held = []
+                self._ended = True
+            self._wake()
+
+    def _started(self, session: Session) -> None:
+        with self._lock:
+            self._session = session
+            stop = self._stop_asked
+        if stop:
+            session.stop()
+
+    def hold(self, target: TextIO, text: str) -> None:
+        with self._lock:
+            if self._held and self._held[-1][0] is target:
+                text = self._held.pop()[1] + text
+            self._held.append((target, text))
+
+    def release(self) -> None:
+        """Make the whole lines held ready to show, and wake the prompt."""
+        with self._lock:
+            last = max((i for i, (_, text) in enumerate(self._held) if "\n" in text),
+                       default=None)
+            if last is None:
+                return
+            target, text = self._held[last]
+            lines, newline, rest = text.rpartition("\n")
+            self._ready += [*self._held[:last], (target, lines + newline)]
+            self._held = ([(target, rest)] if rest else []) + self._held[last + 1:]
+        self._wake()
+
+    def _wake(self) -> None:
+        loop = self.app.loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # closed: the next prompt shows it
+                loop.call_soon_threadsafe(self._show, context=self.app.context)
+
+    # ---- the prompt's thread ----
+    def _show(self) -> None:
+        with self._lock:
+            due = bool(self._ready) or self._ended
+        if due and self.repl.running is self:  # else an earlier wake-up has shown it
+            run_in_terminal(self.show_now, in_executor=False)
+
+    def show_now(self) -> None:
+        """Write what is ready; once the run has ended and all is written, the prompt
+        is free again."""
+        with self._lock:
+            ready, self._ready = self._ready, []
+            ended = self._ended
+        for target, text in ready:
+            _write(target, text)
+        if ended and self.repl.running is self:
+            self.repl.running = None
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop_asked = True
+            session = self._session
+        if session is not None:
+            session.stop()
+
+    def wait(self) -> None:
+        """Until the run has ended and shown all it wrote."""
+        self._thread.join()
+        self.show_now()
+
+
 class Repl:
-    """The state of a session: settings, the last cell, the names used so far."""
+    """The state of a session: settings, the last cell, the names used so far, the
+    cell running behind the prompt."""
 
     def __init__(self, options: Options, *, json: bool = False, quiet: bool = False,
                  verbose: bool = False, dry_run: bool = False, machine: Machine | None = None,
@@ -543,6 +701,8 @@ class Repl:
         self.cells = 0
         self.last: Cell | None = None
         self.maps: list[tuple[Any, ...]] = []
+        self.app: Application[str] | None = None  # the prompt, while `loop` runs
+        self.running: _RunningCell | None = None
 
     @property
     def out(self) -> TextIO:
@@ -553,15 +713,26 @@ class Repl:
         return self._err or sys.stderr
 
     def loop(self, session: PromptSession[str]) -> int:
-        while True:
-            try:
-                text = session.prompt()
-            except KeyboardInterrupt:
-                continue
-            except EOFError:
-                return 0
-            if not self.handle(text):
-                return 0
+        self.app = session.app
+        try:
+            while True:
+                try:
+                    text = session.prompt(pre_run=self._show_running)
+                except KeyboardInterrupt:
+                    continue
+                except EOFError:
+                    if self.running is not None:  # leaving stops it: END runs, maps print
+                        self.running.stop()
+                        self.running.wait()
+                    return 0
+                if not self.handle(text):
+                    return 0
+        finally:
+            self.app = None
+
+    def _show_running(self) -> None:
+        if self.running is not None:
+            self.running.show_now()
 
     def handle(self, text: str) -> bool:
         """Run a cell or a command; False to leave. Errors are shown, the REPL stays up."""
@@ -576,13 +747,15 @@ class Repl:
         except Exception as error:  # a bug: say so, and keep the session
             if os.environ.get("PTRACE_DEBUG"):
                 raise
-            self.err.write(f"ptrace: internal error: {type(error).__name__}: {error}\n"
-                           "This is a bug in ptrace (set PTRACE_DEBUG=1 to see the "
-                           "traceback).\n")
+            self.err.write(_internal_error(error))
         return True
 
     def run(self, cell: Cell) -> int:
-        """Compile and run a cell until it ends (exit(), Ctrl-C, or only BEGIN); its status."""
+        """Compile and run a cell until it ends (exit(), Ctrl-C, or only BEGIN); its status.
+
+        At the prompt, a cell with probes runs behind it instead (`_RunningCell`):
+        0 once it has started.
+        """
         self.last = cell
         self.names |= names_in(cell.typed.text)
         program = self._compile(cell)
@@ -592,25 +765,38 @@ class Repl:
             self.err.write("ptrace: error: loading BPF programs needs root "
                            "(CAP_BPF and CAP_PERFMON)\n")
             return 1
-        from ptrace.runtime.errors import RuntimeFailure
-        from ptrace.runtime.libbcc import LibraryMissing
-        from ptrace.runtime.output import JsonOutput, TextOutput
-        from ptrace.runtime.session import RunOptions, Session
+        from ptrace.runtime.session import RunOptions
 
         options = RunOptions(quiet=self.quiet or cell.is_wrapped, json=self.format == "json",
                              verbose=self.verbose, dry_run=self.dry_run)
         self.maps = []
+        if self.app is not None and program.attached_programs and not options.dry_run:
+            self.running = _RunningCell(self, self.app, program, options)
+            return 0
+        if program.attached_programs and not options.quiet:
+            self.err.write("Running; Ctrl-C stops the cell.\n")
+        return self.run_program(program, options, self.out, self.err)
+
+    def run_program(self, program: CompiledProgram, options: RunOptions, out: TextIO,
+                    err: TextIO, started: Callable[[Session], None] | None = None) -> int:
+        """Run a compiled cell, writing to `out` and `err`; its status. `started` is
+        given the session before it runs (to stop it from another thread)."""
+        from ptrace.runtime.errors import RuntimeFailure
+        from ptrace.runtime.libbcc import LibraryMissing
+        from ptrace.runtime.output import JsonOutput, TextOutput
+        from ptrace.runtime.session import Session
+
         try:
-            output = (JsonOutput(self.out, options.quiet) if options.json
-                      else TextOutput(self.out, self.err, options.quiet))
+            output = (JsonOutput(out, options.quiet) if options.json
+                      else TextOutput(out, err, options.quiet))
             kept = _KeepMaps(output)
-            session = Session(program, self.out, self.err, options, output=kept)
-            if program.attached_programs and not options.quiet:
-                self.err.write("Running; Ctrl-C stops the cell.\n")
+            session = Session(program, out, err, options, output=kept)
+            if started is not None:
+                started(session)
             code = session.run()
         except (RuntimeFailure, LibraryMissing) as error:
-            self.out.flush()
-            self.err.write(f"ptrace: error: {error}\n")
+            out.flush()
+            _write(err, f"ptrace: error: {error}\n")
             return 1
         self.maps = kept.maps
         return code

@@ -115,6 +115,66 @@ def _fentry(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[in
     return [int(fd)]
 
 
+def _iterator(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
+    """iter:NAME: a link to the iterator; run_iterator runs it."""
+    fd = libs.libbpf.bpf_link_create(prog_fd, 0, BPF_TRACE_ITER, None)
+    if fd < 0:
+        raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(-fd)}")
+    return [int(fd)]
+
+
+def run_iterator(libs: Libraries, link_fd: int, between: Callable[[], None]) -> None:
+    """Run an iterator over all its objects: read a new iterator fd of the link to
+    its end (the programs write nothing to it: their output goes through the ring
+    buffer, which `between` takes after every read)."""
+    fd = libs.libbpf.bpf_iter_create(link_fd)
+    if fd < 0:
+        raise RuntimeFailure(f"cannot start the iterator: {os.strerror(-fd)}")
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, ITER_READ_SIZE)
+            except BlockingIOError:  # EAGAIN: a million objects without output
+                chunk = b"."
+            except OSError as error:
+                raise RuntimeFailure(f"the iterator failed: {error.strerror}") from None
+            between()
+            if not chunk:
+                return
+    finally:
+        os.close(fd)
+
+
+def _watchpoint(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int]:
+    """watchpoint:ADDRESS:LENGTH:MODE: a hardware breakpoint in the -p/-c process."""
+    if pid < 0:
+        raise RuntimeFailure(f"cannot attach {target.probe}: a watchpoint needs a process "
+                             "(-p PID or -c COMMAND)")
+    try:
+        fd = perf.open_event(perf.PERF_TYPE_BREAKPOINT, 0, -1, period=1, pid=pid,
+                             bp_type=target.bp_type, bp_addr=target.address,
+                             bp_len=target.bp_len)
+        perf.run_program(fd, prog_fd)
+    except OSError as error:
+        code = error.errno or 0
+        why = WATCHPOINT_ERRORS.get(code, error.strerror)
+        raise RuntimeFailure(f"cannot attach {target.probe}: {why}") from None
+    return [fd]
+
+
+BPF_TRACE_ITER = 28  # enum bpf_attach_type
+ITER_READ_SIZE = 1 << 16
+WATCHPOINT_ERRORS = {
+    errno_module.ENOENT: "this machine has no hardware breakpoints (no breakpoint PMU)",
+    errno_module.ENODEV: "this machine has no hardware breakpoints (no breakpoint PMU)",
+    errno_module.EOPNOTSUPP: "this machine has no hardware breakpoints (no breakpoint PMU)",
+    errno_module.ENOSPC: "every hardware breakpoint register of the CPU is in use",
+    errno_module.EINVAL: "the CPU cannot watch this (x86-64 watches w, rw or x, not r alone; "
+                         "x takes length 8; the address must be a multiple of the length)",
+    errno_module.ESRCH: "the process does not exist",
+}
+
+
 def kprobes_available() -> bool:
     return (os.path.isdir("/sys/bus/event_source/devices/kprobe")
             or os.path.exists("/sys/kernel/tracing/kprobe_events"))
@@ -175,4 +235,6 @@ ATTACHERS: dict[str, Attacher] = {
     "kretprobe": _kprobe,
     "fentry": _fentry,
     "fexit": _fentry,
+    "watchpoint": _watchpoint,
+    "iter": _iterator,
 }

@@ -134,6 +134,10 @@ def load() -> Libraries:
                                               POINTER(ProgLoadOpts)])
     # int bpf_btf_load(const void *btf_data, size_t btf_size, struct bpf_btf_load_opts *)
     _declare(libbpf, "bpf_btf_load", c_int, [c_char_p, c_size_t, c_void_p])
+    # int bpf_link_create(int prog_fd, int target_fd, enum bpf_attach_type,
+    #     const struct bpf_link_create_opts *); int bpf_iter_create(int link_fd)
+    _declare(libbpf, "bpf_link_create", c_int, [c_int, c_int, c_int, c_void_p])
+    _declare(libbpf, "bpf_iter_create", c_int, [c_int])
     _declare(libbpf, "libbpf_set_print", c_void_p, [c_void_p])
     libbpf.libbpf_set_print(None)
     _declare(libbpf, "ring_buffer__new", c_void_p, [c_int, RingBufferSampleFn, c_void_p,

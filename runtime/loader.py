@@ -170,8 +170,9 @@ def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose
     if fd >= 0:
         return fd
     if fd == -errno.EPERM and prog.prog_type == ProgType.TRACING:
+        what = "BPF iterator" if prog.attach.kind == "iter" else "fentry/fexit"
         raise RuntimeFailure(f"{prog.location}: cannot load {prog.attach.probe}: this kernel "
-                             "refuses fentry/fexit programs (loading a BPF tracing program "
+                             f"refuses {what} programs (loading a BPF tracing program "
                              "fails with EPERM)")
     text = log.value.decode(errors="replace").strip()
     if prog.loops and any(sign in text for sign in UNBOUNDED_LOOP_SIGNS):

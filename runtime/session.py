@@ -11,15 +11,16 @@ import ctypes
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 from typing import TextIO
 
 from ptrace.runtime import libbcc, stacks
-from ptrace.runtime.attach import attach
+from ptrace.runtime.attach import attach, run_iterator
 from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.loader import Loaded, close_all, load
@@ -40,10 +41,13 @@ from ptrace.program import (
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
+    NOT_ATTACHED,
     CompiledProgram,
     EventKind,
 )
 from ptrace.types import types as t
+
+CAT_LIMIT = 1 << 20  # cat() prints at most this many bytes of a file
 
 POLL_MS = 100
 LOST_CHECK_S = 1.0
@@ -74,6 +78,8 @@ class Session:
         self.loaded: Loaded | None = None
         self.warned: set[int] = set()  # division sites that have warned
         self.perf_fds: list[int] = []
+        self.iterator_links: list[int] = []  # of iter probes (also in perf_fds)
+        self.signals_received: list[int] = []  # that self:signal probes are waiting for
         self.ringbuf: RingBuffer | None = None
         self.exit_code = 0
         self.stopping = False  # exit() was called or a signal arrived: leave the loop
@@ -82,7 +88,8 @@ class Session:
 
     # ---- the run ----
     def run(self) -> int:
-        with _stop_signals(self._on_signal):
+        with _stop_signals(self.stop), _probe_signals(self.program.signals,
+                                                      self.signals_received.append):
             try:
                 self.loaded = load(self.libs, self.program, self.options.verbose)
                 if self.options.dry_run:
@@ -102,8 +109,12 @@ class Session:
                     self._attach_all()
                     if self.target is not None:
                         self.target.release()
-                    if not self.stopping and (self.program.attached_programs or self.target):
+                    if self.iterator_links:
+                        self._run_iterators()
+                    if not self.stopping and (self.program.attached_programs or self.target
+                                              or self.program.signals):
                         self._event_loop()
+                self._run_signal_probes()  # signals that arrived with the stop
                 self._write_global(GLOBAL_STOPPED, 1)  # probes stop before END runs
                 self._drain()
                 self.exited = False
@@ -116,16 +127,21 @@ class Session:
                     self.target.finish()
         return self.exit_code
 
-    def _on_signal(self) -> None:
+    def stop(self) -> None:
+        """End the run as Ctrl-C does: END runs, the maps print. Callable from another
+        thread: the REPL runs a cell in a worker thread and stops it from its prompt."""
         self.stopping = True
 
     def _attach_all(self) -> None:
         assert self.loaded is not None
         for prog, fd in zip(self.program.programs, self.loaded.prog_fds, strict=True):
-            if prog.attach.kind in ("begin", "end"):
+            if prog.attach.kind in NOT_ATTACHED:
                 continue
             pid = self.target.pid if self.target is not None else -1
-            self.perf_fds.extend(attach(self.libs, fd, prog.attach, pid))
+            fds = attach(self.libs, fd, prog.attach, pid)
+            self.perf_fds.extend(fds)
+            if prog.attach.kind == "iter":
+                self.iterator_links.extend(fds)
         self.output.attached(sum(p.attach.probe_count for p in self.program.programs))
 
     def _event_loop(self) -> None:
@@ -133,6 +149,7 @@ class Session:
         next_lost_check = time.monotonic() + LOST_CHECK_S
         while not self.stopping:
             self.ringbuf.poll(POLL_MS)
+            self._run_signal_probes()
             self.output.flush()
             if self.target is not None and not self.target.alive():
                 self.ringbuf.consume()  # what it did before it ended
@@ -151,11 +168,27 @@ class Session:
         if self.ringbuf is not None:
             self.ringbuf.consume()
 
-    def _run_kind(self, kind: str) -> None:
-        """Run BEGIN or END programs in order with BPF_PROG_TEST_RUN, then take their events."""
+    def _run_iterators(self) -> None:
+        """Run each iter probe's iterator to its end, taking events as they come;
+        then the run ends, as in bpftrace."""
+        assert self.ringbuf is not None
+        for link in self.iterator_links:
+            run_iterator(self.libs, link, self.ringbuf.consume)
+        self.ringbuf.consume()
+        self.stopping = True
+
+    def _run_signal_probes(self) -> None:
+        """Run the self:signal probes of the signals received since the last call."""
+        while self.signals_received and not self.exited:
+            self._run_kind("signal", self.signals_received.pop(0))
+        self.signals_received.clear()
+
+    def _run_kind(self, kind: str, signal_number: int = 0) -> None:
+        """Run BEGIN, END or a signal's programs in order with BPF_PROG_TEST_RUN, then
+        take their events."""
         assert self.loaded is not None and self.ringbuf is not None
         for prog, fd in zip(self.program.programs, self.loaded.prog_fds, strict=True):
-            if prog.attach.kind != kind:
+            if prog.attach.kind != kind or prog.attach.signal != signal_number:
                 continue
             ctx = ctypes.create_string_buffer(max(prog.ctx_size, 8))
             opts = libbcc.TestRunOpts(sz=ctypes.sizeof(libbcc.TestRunOpts),
@@ -217,12 +250,20 @@ class Session:
             assert isinstance(text, str)
             self.output.time(time.strftime(text))
             return
-        args: list[int | str] = []
+        if fmt.kind == "join":
+            count, *strings = (decode(record, arg.offset, arg.type) for arg in fmt.args)
+            (separator,) = fmt.segments
+            assert isinstance(separator, str)
+            self.output.printf(separator.join(strings[:count]) + "\n")
+            return
+        args: list[int | str | bytes] = []
         conversions = [s for s in fmt.segments if not isinstance(s, str)]
         for conv, arg in zip(conversions, fmt.args, strict=True):
             value = decode(record, arg.offset, arg.type)
             if conv.takes == "int" or (isinstance(arg.type, t.Int) and not isinstance(value, bool)):
                 args.append(int(value))
+            elif conv.takes == "buffer":
+                args.append(value)
             else:
                 args.append(format_value(value, arg.type))
         text = render(fmt.segments, args)
@@ -234,6 +275,8 @@ class Session:
                                  errors="surrogateescape", check=False)
             self.output.printf(ran.stdout)
             self.err.write(ran.stderr)
+        elif fmt.kind == "cat":
+            self.output.printf(_file_text(text, self.err))
         elif fmt.kind == DIVISION_BY_ZERO:
             if site not in self.warned:  # once per site: it may happen at every event
                 self.warned.add(site)
@@ -337,15 +380,51 @@ def _strerror(code: int) -> str:
     return os.strerror(code) if code else "unknown error"
 
 
+def _file_text(path: str, err: TextIO) -> str:
+    """What cat() prints: the file's contents, or nothing and a warning."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(CAT_LIMIT).decode("utf-8", "surrogateescape")
+    except OSError as error:
+        err.write(f"warning: cat: cannot read {path}: {error.strerror}\n")
+        return ""
+
+
 @contextmanager
 def _stop_signals(on_stop: object) -> Iterator[None]:
-    """While running, SIGINT and SIGTERM ask the session to stop instead of killing it."""
+    """While running, SIGINT and SIGTERM ask the session to stop instead of killing it.
+
+    Signals reach only the main thread: a run in another thread is stopped by
+    whoever started it, through `Session.stop`.
+    """
     assert callable(on_stop)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
     def handler(_signum: int, _frame: FrameType | None) -> None:
         on_stop()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def _probe_signals(signals: frozenset[int], on_signal: Callable[[int], None]) -> Iterator[None]:
+    """While running, the signals of self:signal probes are handed to `on_signal`
+    (a run in another thread than the main one cannot take signals)."""
+    if not signals or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        on_signal(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in signals}
     try:
         yield
     finally:

@@ -39,6 +39,9 @@ def decode(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
         size = vtype.element_size
         return tuple(int.from_bytes(data[offset + i * size:offset + (i + 1) * size], "little",
                                     signed=vtype.element.signed) for i in range(vtype.count))
+    if isinstance(vtype, t.Buf):
+        length = min(int.from_bytes(data[offset:offset + 8], "little"), vtype.capacity)
+        return bytes(data[offset + 8:offset + 8 + length])
     if isinstance(vtype, t.Inet):
         family = int.from_bytes(data[offset:offset + 8], "little")
         return family, bytes(data[offset + 8:offset + 24])
@@ -73,6 +76,8 @@ def format_value(value: Value, vtype: t.Type) -> str:
         return "[" + ",".join(map(str, value)) + "]"
     if isinstance(vtype, t.Inet):
         return format_inet(*value)
+    if isinstance(vtype, t.Buf):
+        return escape_bytes(value)
     if isinstance(vtype, t.Tuple):
         return "(" + ", ".join(format_value(v, e)
                                for v, e in zip(value, vtype.elements, strict=True)) + ")"
@@ -101,6 +106,11 @@ def sort_key(value: Value) -> Any:
     if isinstance(value, stacks.StackRef):
         return (0, value.stack_id, "")
     return (1, 0, str(value))
+
+
+def escape_bytes(data: bytes) -> str:
+    """A buffer as %r prints it: printable ASCII as is, other bytes as \\xNN."""
+    return "".join(chr(b) if 0x20 <= b <= 0x7E else f"\\x{b:02x}" for b in data)
 
 
 def format_inet(family: int, address: bytes) -> str:

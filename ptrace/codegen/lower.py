@@ -86,6 +86,12 @@ class Lowerer:
             self.b.position_at_end(running)
         if self.instance.attach.syscalls:
             self.dispatch_syscall()
+        if self.instance.attach.kind == "iter":
+            # The iterator runs the program once more at its end, with no object.
+            found = self.pb.block("iter.object")
+            item = self.pb.ctx_load(self.instance.attach.offset)
+            self.b.cbranch(self.b.icmp_unsigned("==", item, i64(0)), self.exit_block, found)
+            self.b.position_at_end(found)
         if probe.predicate is not None:
             cond = self.truth(probe.predicate)
             body = self.pb.block("probe")
@@ -818,6 +824,9 @@ class Lowerer:
     def builtin_jiffies(self) -> ir.Value:
         return self.pb.helper(Helper.JIFFIES64, I64, [])
 
+    def builtin_ctx(self) -> ir.Value:  # iter probes: struct bpf_iter__NAME *
+        return self.b.ptrtoint(self.pb.ctx, I64)
+
     def builtin_curtask(self) -> ir.Value:
         return self.pb.helper(Helper.GET_CURRENT_TASK, I64, [])
 
@@ -1186,6 +1195,7 @@ class Lowerer:
     call_errorf = call_printf
     call_warnf = call_printf
     call_system = call_printf
+    call_cat = call_printf
     call_time = call_printf
 
     def call_strlen(self, e: n.Call) -> ir.Value:
@@ -1307,6 +1317,76 @@ class Lowerer:
         self.pb.store64(stack_id, mem)
         self.pb.store64(self.builtin_pid() if stype.user else i64(0), mem, 8)
         return mem
+
+    def call_buf(self, e: n.Call) -> ir.Value:
+        """A Buf: the length read, then the bytes (from memory, or copied from an
+        array or string value)."""
+        btype = self.type_of(e)
+        assert isinstance(btype, t.Buf)
+        source = e.args[0]
+        stype = self.type_of(source)
+        value = self.expr(source)
+        mem = self.pb.fresh_memory(btype.size)
+        length = self.expr(e.args[1]) if len(e.args) == 2 else i64(btype.capacity)
+        if isinstance(stype, t.Array | t.Str):  # a value: copy it, keep the length
+            self.pb.memcpy(self.pb.offset(mem, 8), value, btype.capacity)
+            self.pb.store64(self.b.select(self.b.icmp_unsigned("<", length, i64(btype.capacity)),
+                                          length, i64(btype.capacity)), mem)
+            return mem
+        # At most the capacity, as a bound the verifier can see.
+        length = self.b.select(self.b.icmp_unsigned("<", length, i64(btype.capacity)),
+                               length, i64(btype.capacity))
+        length = self.b.and_(self.pb.opaque(length), i64(_mask_for(btype.capacity)))
+        length = self.b.select(self.b.icmp_unsigned("<", length, i64(btype.capacity)),
+                               length, i64(btype.capacity))
+        self.pb.store64(length, mem)
+        space = stype.space if isinstance(stype, t.Pointer) else "kernel"
+        helper = Helper.PROBE_READ_USER if space == "user" else Helper.PROBE_READ_KERNEL
+        self.pb.helper(helper, I64, [self.pb.offset(mem, 8), length, value])
+        return mem
+
+    def call_join(self, e: n.Call) -> ir.Value:
+        """Reads the pointers of the array one by one into the record, each string
+        straight into its slot, until a NULL; the record starts with the count."""
+        site = self.ctx.printf_ids[id(e)]
+        layout = self.res.printf_layouts[site]
+        array = self.expr(e.args[0])
+        atype = self.type_of(e.args[0])
+        user = (isinstance(atype, t.Pointer) and atype.space == "user") or (
+            self.instance.attach.category == "syscalls"
+            or self.instance.attach.kind in ("uprobe", "uretprobe", "usdt"))
+        read = Helper.PROBE_READ_USER if user else Helper.PROBE_READ_KERNEL
+        read_str = Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_KERNEL_STR
+        record = self.pb.helper(Helper.RINGBUF_RESERVE, PTR,
+                                [self.pb.map_ptr(self.res.ringbuf_map), i64(layout.size),
+                                 i64(0)])
+        then, orelse, merge = self.pb.if_nonnull(record, "join")
+        self.b.position_at_end(then)
+        self.pb.store64(i64(int(EventKind.PRINTF) | (site << 32)), record)
+        count_slot = layout.args[0].offset
+        self.pb.store64(i64(0), record, count_slot)
+        done = self.pb.block("join.done")
+        pointer = self.pb.fresh_memory(8)
+        for i, arg in enumerate(layout.args[1:]):
+            assert isinstance(arg.type, t.Str)
+            self.pb.store64(i64(0), pointer)
+            self.pb.helper(read, I64, [pointer, i64(8), self.b.add(array, i64(8 * i))])
+            string = self.pb.load64(pointer)
+            more = self.pb.block("join.arg")
+            self.b.cbranch(self.b.icmp_unsigned("==", string, i64(0)), done, more)
+            self.b.position_at_end(more)
+            slot = self.pb.offset(record, arg.offset)
+            self.pb.helper(read_str, I64, [slot, i64(arg.type.capacity), string])
+            self.pb.store64(i64(i + 1), record, count_slot)
+        self.b.branch(done)
+        self.b.position_at_end(done)
+        self.pb.helper(Helper.RINGBUF_SUBMIT, I64, [record, i64(0)])
+        self.b.branch(merge)
+        self.b.position_at_end(orelse)
+        self.bump_counter(COUNTER_LOST_EVENTS)
+        self.b.branch(merge)
+        self.b.position_at_end(merge)
+        return i64(0)
 
     def call_ntop(self, e: n.Call) -> ir.Value:
         """An Inet value: the family, then the address bytes as they lie in memory."""
@@ -1441,6 +1521,11 @@ class Lowerer:
             user = attach.category == "syscalls" or attach.kind in ("uprobe", "uretprobe", "usdt")
             return Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_STR
         return Helper.PROBE_READ_USER_STR if space == "user" else Helper.PROBE_READ_KERNEL_STR
+
+
+def _mask_for(limit: int) -> int:
+    """The smallest all-ones mask covering 0..limit."""
+    return (1 << limit.bit_length()) - 1
 
 
 def _unsigned(tp: t.Type) -> bool:

@@ -43,14 +43,16 @@ if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
 
 AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
 LATER_FUNCTIONS = frozenset({
-    "join", "usym", "uaddr", "reg", "cat", "override", "cgroup_path", "path", "buf",
-    "unwatch", "debugf", "percpu_kaddr", "skboutput", "socket_cookie", "print_map",
+    "usym", "uaddr", "reg", "override", "cgroup_path", "path", "unwatch", "debugf",
+    "percpu_kaddr", "skboutput", "socket_cookie", "print_map",
 })
+JOIN_ARGS = 16  # join() prints at most this many strings …
+JOIN_ARG_SIZE = 256  # … of at most this many bytes each (and max_strlen)
 FUNCTIONS = frozenset({"printf", "print", "exit", "delete", "clear", "zero", "str",
                        "errorf", "warnf", "system", "time", "strlen", "strncmp", "strcontains",
                        "bswap", "strerror", "strftime", "has_key", "signal", "kstack", "ustack",
                        "ksym", "kptr", "uptr", "ntop", "pton", "macaddr", "len", "kaddr",
-                       "cgroupid", *AGGREGATIONS})
+                       "cgroupid", "buf", "cat", "join", *AGGREGATIONS})
 _INT_CONVERSION_MAX = {"hh": 8, "h": 16}
 
 
@@ -554,6 +556,12 @@ class _Checker:
         if e.name == "args":
             self.error("'args' is used with a field, as in args.filename", e.span)
             return None
+        if e.name == "ctx" and self.instance.attach.kind == "iter":
+            ctx_type = self.kernel_pointer(f"struct bpf_iter__{self.instance.attach.event}")
+            if ctx_type is None:
+                self.error(f"the kernel's BTF has no struct bpf_iter__"
+                           f"{self.instance.attach.event}", e.span)
+            return ctx_type
         if e.name in LATER_BUILTINS:
             self.error(f"the builtin '{e.name}' is not supported yet", e.span)
             return None
@@ -1074,8 +1082,9 @@ class _Checker:
                 self.error(f"%{conv.conv} expects an integer, got {atype}", arg.span,
                            "use %s to print any value")
                 ok = False
-            elif conv.takes == "buffer":
-                self.error("%r is not supported yet", _format_span(fmt, conv.start, conv.end))
+            elif conv.takes == "buffer" and not isinstance(atype, t.Buf):
+                self.error(f"%r expects a buffer, got {atype}", arg.span,
+                           "make one with buf(p, length)")
                 ok = False
             elif isinstance(atype, t.Void):
                 self.error("this argument has no value", arg.span)
@@ -1299,6 +1308,67 @@ class _Checker:
         if self._arity(e, 1, 1) and self._integer_arg(e.args[0]) is not None:
             return t.Formatted("ksym")
         return None
+
+    def call_buf(self, e: n.Call) -> t.Type | None:
+        """buf(p, n): n bytes at address p (n at most max_strlen); buf(array)."""
+        if not self._arity(e, 1, 2):
+            return None
+        source = e.args[0]
+        stype = self.expr(source)
+        if stype is None:
+            return None
+        held = None  # the bytes of an array or string value
+        if isinstance(stype, t.Array | t.Str):
+            held = stype.element_size * stype.count if isinstance(stype, t.Array) \
+                else stype.capacity
+        if len(e.args) == 1:
+            if held is not None:
+                return t.Buf(held)
+            self.error(f"buf() of {stype} needs a length, as in buf(p, 16)", e.span)
+            return None
+        if held is None and not isinstance(stype, t.Pointer | t.Int):
+            self.error(f"buf() reads memory at an address, not {stype}", source.span)
+            return None
+        length = e.args[1]
+        if self._integer_arg(length) is None:
+            return None
+        literal = _literal_value(length)
+        limit = self.ctx.options.max_strlen if held is None else held
+        if literal is not None and not 0 <= literal <= limit:
+            self.error(f"buf() reads from 0 to {limit} bytes "
+                       f"({'max_strlen' if held is None else stype}), not {literal}",
+                       length.span)
+            return None
+        return t.Buf(literal if literal is not None else limit)
+
+    def call_cat(self, e: n.Call) -> t.Type | None:
+        """cat("/path/%d", …): prints a file's contents when the event is handled."""
+        return self.formatted_call(e)
+
+    def call_join(self, e: n.Call) -> t.Type | None:
+        """join(argv[, sep]): prints the strings of a NULL-terminated array of
+        char pointers (up to JOIN_ARGS of them), separated by `sep` (" ")."""
+        if not self._arity(e, 1, 2):
+            return None
+        array = e.args[0]
+        atype = self.expr(array)
+        if atype is None:
+            return None
+        if not isinstance(atype, t.Pointer | t.Int):
+            self.error(f"join() takes an array of string pointers (char **), got {atype}",
+                       array.span)
+            return None
+        separator = " "
+        if len(e.args) == 2:
+            sep = e.args[1]
+            if not isinstance(sep, n.String):
+                self.error("join()'s separator must be a string literal", sep.span)
+                return None
+            separator = _script_text(sep.value)
+        capacity = min(self.ctx.options.max_strlen, JOIN_ARG_SIZE)
+        self._format_site(e, PrintfSite("join", (separator,),
+                                        (t.INT64,) + (t.Str(capacity),) * JOIN_ARGS))
+        return t.VOID
 
     def call_ntop(self, e: n.Call) -> t.Type | None:
         """ntop([af,] addr): an IPv4 address from an integer or a 4-byte array, an
@@ -1560,7 +1630,7 @@ def _storable(tp: t.Type) -> bool:
     if isinstance(tp, t.Tuple | t.Record):
         return all(_storable(e) for e in tp.elements)
     return isinstance(tp, t.Int | t.Bool | t.Str | t.Pointer | t.Formatted | t.Stack | t.Array
-                      | t.Inet)
+                      | t.Inet | t.Buf)
 
 
 def _assignable(to: t.Type, value: t.Type) -> bool:

@@ -3,7 +3,7 @@
 Input: the program's probes. Output: one `ProbeInstance` per concrete target
 (a wildcard tracepoint gives one per match), each to become one BPF program.
 Unknown providers, malformed attach points and tracepoints that do not exist
-are diagnostics here; providers that later stages do not lower yet say so.
+are diagnostics here.
 """
 
 from __future__ import annotations
@@ -29,10 +29,19 @@ PROVIDER_ALIASES = {
 }
 SUPPORTED = ("begin", "end", "tracepoint", "interval", "profile", "uprobe", "uretprobe",
              "usdt", "rawtracepoint", "software", "hardware", "kprobe", "kretprobe", "fentry",
-             "fexit")
-KNOWN_LATER = ("watchpoint", "iter", "self")
+             "fexit", "watchpoint", "iter", "self")
 PERF_TYPE_HARDWARE = 0
 PERF_TYPE_SOFTWARE = 1
+# watchpoint modes → HW_BREAKPOINT_R, _W, _X bits; lengths in bytes.
+WATCHPOINT_MODES = {"r": 1, "w": 2, "x": 4}
+WATCHPOINT_LENGTHS = (1, 2, 4, 8)
+# BPF iterators (iter:NAME): each runs a program per object. Its ctx is a
+# struct bpf_iter__NAME of 8-byte slots; the object that ends the iteration
+# when NULL is at this offset.
+ITERATORS = {"task": 8, "task_file": 24, "task_vma": 16}
+# self:signal:NAME: the signals ptrace can take for its own probes (SIGINT and
+# SIGTERM stop the run; the others' default actions would end it).
+SELF_SIGNALS = {"SIGUSR1": 10, "SIGUSR2": 12, "SIGHUP": 1}
 # perf event names: (config, default sample period).
 SOFTWARE_EVENTS = {
     "cpu-clock": (0, 1000000), "cpu": (0, 1000000), "task-clock": (1, 1000000),
@@ -77,12 +86,14 @@ def expand_probes(ctx: CompileContext) -> None:
                         for node in walk(probe))
         body = probe
         for point in probe.attach_points:
-            attaches = _expand(point, ctx.machine, ctx.reporter, missing)
+            attaches = _expand(point, ctx.machine, ctx.reporter, missing,
+                               ctx.options.has_command)
             if not uses_args:
                 attaches = _dispatch_syscalls(point, attaches, ctx.machine)
             for attach in attaches:
                 ctx.instances.append(ProbeInstance(body, attach, len(ctx.instances)))
                 body = _copy_probe(probe)
+    _check_iterators(ctx)
     if missing is ctx.reporter:
         return
     if ctx.options.missing_probes == "warn":
@@ -116,10 +127,22 @@ def _dispatch_syscalls(point: n.AttachPoint, attaches: list[Attach],
     return out + attaches
 
 
+def _check_iterators(ctx: CompileContext) -> None:
+    """An iterator runs once over its objects, then the run ends: as in bpftrace,
+    it is the script's only probe besides BEGIN and END."""
+    iterators = [i for i in ctx.instances if i.attach.kind == "iter"]
+    others = [i for i in ctx.instances if i.attach.kind not in ("iter", "begin", "end")]
+    if iterators and (others or len(iterators) > 1):
+        span = (iterators[1] if len(iterators) > 1 else others[0]).probe.span
+        ctx.reporter.error("an iter probe must be the script's only probe besides BEGIN and "
+                           "END", span, f"the iterator is {iterators[0].attach.probe}")
+
+
 def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
-            missing: Reporter) -> list[Attach]:
+            missing: Reporter, has_process: bool) -> list[Attach]:
     """The attach targets of one attach point. Malformed points are reported to
-    `reporter`; well-formed ones that match nothing on this machine to `missing`."""
+    `reporter`; well-formed ones that match nothing on this machine to `missing`.
+    `has_process`: the run has a process to watch (-p or -c)."""
     text = point.text
     if text in ("BEGIN", "begin"):
         return [Attach("begin", "BEGIN")]
@@ -146,10 +169,15 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
     if provider in ("interval", "profile"):
         attach = _timer(point, provider, parts, reporter)
         return [attach] if attach else []
-    if provider in KNOWN_LATER:
-        reporter.error(f"{provider} probes are not supported yet", point.span)
-        return []
-    known = sorted({*SUPPORTED, *KNOWN_LATER} - {"begin", "end"})
+    if provider == "watchpoint":
+        attach = _watchpoint(point, parts, reporter, has_process)
+        return [attach] if attach else []
+    if provider == "iter":
+        return _iterator(point, parts, machine, reporter, missing)
+    if provider == "self":
+        attach = _self(point, parts, reporter)
+        return [attach] if attach else []
+    known = sorted(set(SUPPORTED) - {"begin", "end"})
     close = difflib.get_close_matches(provider, known, n=1)
     hints = [f"did you mean '{close[0]}'?"] if close else [f"probe types: {', '.join(known)}"]
     reporter.error(f"unknown probe type '{provider}'", point.span, *hints)
@@ -401,3 +429,84 @@ def _timer(point: n.AttachPoint, provider: str, parts: list[str],
             return Attach(provider, name, frequency=count)
         return Attach(provider, name, period_ns=max(1, 10**9 // count))
     return Attach(provider, name, period_ns=count * _UNITS_NS[unit])
+
+
+def _watchpoint(point: n.AttachPoint, parts: list[str], reporter: Reporter,
+                has_process: bool) -> Attach | None:
+    """watchpoint:ADDRESS:LENGTH:MODE: a hardware breakpoint in the -p/-c process."""
+    form = ("a watchpoint is written 'watchpoint:ADDRESS:LENGTH:MODE', as in "
+            "watchpoint:0x10000000:8:w")
+    if len(parts) != 3 or not all(parts):
+        reporter.error(form, point.span)
+        return None
+    address_text, length_text, mode = parts
+    try:
+        address = parse_integer(address_text)
+    except LiteralError:
+        reporter.error(f"'{address_text}' is not an address", point.span, form)
+        return None
+    try:
+        length = parse_integer(length_text)
+    except LiteralError:
+        length = 0
+    if length not in WATCHPOINT_LENGTHS:
+        reporter.error(f"a watchpoint's length is 1, 2, 4 or 8 bytes, not '{length_text}'",
+                       point.span)
+        return None
+    if (set(mode) - set(WATCHPOINT_MODES) or len(set(mode)) != len(mode)
+            or ("x" in mode and len(mode) > 1)):
+        reporter.error(f"unknown watchpoint mode '{mode}'", point.span,
+                       "modes: r (read), w (write), rw, or x (execute)")
+        return None
+    if address <= 0:
+        reporter.error("a watchpoint's address must be above 0", point.span)
+        return None
+    if not has_process:
+        reporter.error("a watchpoint watches one process: run with -p PID or -c 'COMMAND'",
+                       point.span)
+        return None
+    mode = "".join(m for m in WATCHPOINT_MODES if m in mode)
+    return Attach("watchpoint", f"watchpoint:0x{address:x}:{length}:{mode}", address=address,
+                  bp_len=length, bp_type=sum(WATCHPOINT_MODES[m] for m in mode))
+
+
+def _iterator(point: n.AttachPoint, parts: list[str], machine: Machine, reporter: Reporter,
+              missing: Reporter) -> list[Attach]:
+    """iter:task, iter:task_file, iter:task_vma: a BPF iterator over kernel objects."""
+    name = parts[0]
+    if len(parts) > 1:
+        reporter.error("ptrace does not pin iterators: an iter probe is written 'iter:NAME'",
+                       point.span)
+        return []
+    if name not in ITERATORS:
+        close = difflib.get_close_matches(name, list(ITERATORS), n=1)
+        reporter.error(f"unknown iterator '{name}'", point.span,
+                       f"did you mean '{close[0]}'?" if close else
+                       f"iterators: {', '.join(ITERATORS)}")
+        return []
+    btf = machine.btf()
+    if btf is None:
+        reporter.error("iter probes need the kernel's BTF (/sys/kernel/btf/vmlinux)", point.span)
+        return []
+    btf_id = btf.find(f"bpf_iter_{name}", "func")
+    if btf_id is None:
+        missing.error(f"this kernel has no {name} iterator (no bpf_iter_{name} in its BTF)",
+                      point.span)
+        return []
+    return [Attach("iter", f"iter:{name}", event=name, btf_id=btf_id,
+                   offset=ITERATORS[name])]
+
+
+def _self(point: n.AttachPoint, parts: list[str], reporter: Reporter) -> Attach | None:
+    """self:signal:SIGUSR1: runs when ptrace itself receives the signal."""
+    if len(parts) != 2 or parts[0] != "signal" or not parts[1]:
+        reporter.error("a self probe is written 'self:signal:SIGNAL', as in "
+                       "self:signal:SIGUSR1", point.span)
+        return None
+    name = parts[1].upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    if name not in SELF_SIGNALS:
+        reporter.error(f"ptrace cannot run a probe on signal '{parts[1]}'", point.span,
+                       f"signals: {', '.join(SELF_SIGNALS)}")
+        return None
+    return Attach("signal", f"self:signal:{name}", event=name, signal=SELF_SIGNALS[name])

@@ -156,6 +156,20 @@ class Array(Type):
 
 
 @dataclass(frozen=True, slots=True)
+class Buf(Type):
+    """Bytes from buf(): their length (8 bytes), then up to `capacity` bytes."""
+
+    capacity: int
+
+    @property
+    def size(self) -> int:
+        return 8 + align8(self.capacity)
+
+    def __str__(self) -> str:
+        return f"buffer[{self.capacity}]"
+
+
+@dataclass(frozen=True, slots=True)
 class Inet(Type):
     """An IP address from ntop() or pton(): the address family (8 bytes), then
     the address in network byte order (16 bytes; 4 used for AF_INET)."""

@@ -1,8 +1,9 @@
-"""Whole REPL sessions in a real terminal (a pty), and the REPL without one.
+"""Whole REPL sessions in a real terminal, and the REPL without one.
 
 The REPL runs as its own process through `ptrace.repl.main`, the entry
-point the CLI calls; keys are written to the terminal and the screen is read
-back, escape sequences removed.
+point the CLI calls. On a pty, keys are written to the terminal and what it
+shows is read back as a stream, escape sequences removed; in tmux, the
+screen is read as it stands, which shows where each line is.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 import pty
 import re
 import select
+import shlex
+import shutil
 import signal
 import stat
 import struct
@@ -19,7 +22,7 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,6 +37,7 @@ REPL = [sys.executable, "-c",
         "sys.exit(repl.main(args))\n"]
 ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]|\r")
 PROMPT = "ptrace>"
+RUNNING_PROMPT = "ptrace (running; Ctrl-C stops it)>"
 
 
 class Terminal:
@@ -94,6 +98,55 @@ class Terminal:
         os.close(self.fd)
 
 
+class Screen:
+    """A process in a tmux window of 120 by 40, on a server of its own: keys in,
+    the screen's lines out (trailing spaces and blank lines dropped)."""
+
+    def __init__(self, argv: list[str], folder: Path):
+        self.tmux = ["tmux", "-S", str(folder / "tmux.sock"), "-f", "/dev/null"]
+        # The status through a file: tmux can be slow to notice that a process ended.
+        self.status = folder / "status"
+        env = {k: v for k, v in os.environ.items() if k != "TMUX"}
+        subprocess.run([*self.tmux, "new-session", "-d", "-x", "120", "-y", "40", "-s", "repl",
+                        f"{shlex.join(argv)}; echo $? > {shlex.quote(str(self.status))}"],
+                       env=env, check=True)
+
+    def _tmux(self, *args: str) -> str:
+        return subprocess.run([*self.tmux, *args], capture_output=True, text=True,
+                              timeout=TIMEOUT, check=True).stdout
+
+    def send(self, *keys: str) -> None:
+        """Keys by their tmux names: Enter, C-c."""
+        self._tmux("send-keys", "-t", "repl", *keys)
+
+    def type(self, text: str) -> None:
+        self._tmux("send-keys", "-t", "repl", "-l", text)
+
+    def lines(self) -> list[str]:
+        shown = [line.rstrip() for line in self._tmux("capture-pane", "-p", "-t", "repl")
+                 .splitlines()]
+        return [line for line in shown if line]
+
+    def until(self, what: str, check: Callable[[list[str]], bool]) -> list[str]:
+        """The screen's lines, once `check` holds for them."""
+        deadline = time.monotonic() + TIMEOUT
+        while not check(lines := self.lines()):
+            assert time.monotonic() < deadline, f"no {what} on the screen:\n" + "\n".join(lines)
+            time.sleep(0.05)
+        return lines
+
+    def exit_status(self) -> int:
+        """Once the process has ended."""
+        deadline = time.monotonic() + TIMEOUT
+        while not (self.status.exists() and self.status.read_text().endswith("\n")):
+            assert time.monotonic() < deadline, "the REPL did not end"
+            time.sleep(0.05)
+        return int(self.status.read_text())
+
+    def close(self) -> None:
+        subprocess.run([*self.tmux, "kill-server"], capture_output=True, check=False)
+
+
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
     return tmp_path / "state"
@@ -106,6 +159,15 @@ def terminal(state: Path) -> Iterator[Terminal]:
     term = Terminal(REPL, env)
     yield term
     term.close()
+
+
+@pytest.fixture
+def screen(state: Path, tmp_path: Path) -> Iterator[Screen]:
+    if not shutil.which("tmux"):
+        pytest.skip("tmux is missing")
+    shown = Screen(["env", f"XDG_STATE_HOME={state}", *REPL], tmp_path)
+    yield shown
+    shown.close()
 
 
 def test_a_session_without_bpf(terminal: Terminal, state: Path) -> None:
@@ -146,6 +208,31 @@ def test_a_tracing_session(terminal: Terminal, triggers: Path) -> None:
     terminal.expect(PROMPT)
     terminal.send("\x04")
     assert terminal.wait() == 0
+
+
+@pytest.mark.bpf
+def test_the_prompt_stays_while_a_cell_runs(screen: Screen, triggers: Path) -> None:
+    screen.until("prompt", lambda lines: lines[-1:] == [PROMPT])
+    screen.type('tracepoint:syscalls:sys_enter_getppid /comm == "ptt_getppid"/ '
+                '{ @ = count(); printf("event %d\\n", pid); }')
+    screen.send("Enter")
+    screen.until("running prompt", lambda lines: lines[-2:] == ["Attached 1 probe",
+                                                                RUNNING_PROMPT])
+    screen.type("@x")  # typing goes on while the cell runs
+    subprocess.run([str(triggers / "ptt_getppid"), "3"], check=True)
+    lines = screen.until("events above the prompt", lambda lines: lines[-1].startswith(
+        RUNNING_PROMPT) and sum(line.startswith("event ") for line in lines) == 3)
+    assert lines[-5:-1] == ["Attached 1 probe"] + [lines[-2]] * 3
+    assert lines[-2].startswith("event ")
+    assert lines[-1] == f"{RUNNING_PROMPT} @x"
+    screen.send("C-c")  # the cell stops: its maps print, the prompt is the usual one again
+    lines = screen.until("prompt back", lambda lines: lines[-1].startswith(PROMPT))
+    assert lines[-2:] == ["@: 3", f"{PROMPT} @x"]
+    assert not any(line.startswith(RUNNING_PROMPT) for line in lines)
+    screen.send("C-c")  # at the prompt: drops the text
+    screen.until("empty prompt", lambda lines: lines[-1] == PROMPT)
+    screen.send("C-d")
+    assert screen.exit_status() == 0
 
 
 def test_without_a_terminal_stdin_is_one_program() -> None:

@@ -1,0 +1,155 @@
+"""Compile-side checks of watchpoint, iter and self:signal probes: their attach
+plans, program types and ctx types. Iterators need the kernel's BTF
+(world-readable at /sys/kernel/btf/vmlinux); the others need no kernel."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+from pathlib import Path
+from typing import cast
+
+import pytest
+from ptrace.runtime.libbcc import Libraries
+
+from ptrace.compile import compile
+from ptrace.diagnostics import CompileError, Source
+from ptrace.machine import FixtureMachine
+from ptrace.options import Options
+from ptrace.program import Attach, ProgType
+from ptrace.types import types as t
+from ptrace.types.btf import VMLINUX, Btf
+
+needs_btf = pytest.mark.skipif(not Path(VMLINUX).exists(), reason="no kernel BTF here")
+WITH_PROCESS = Options(has_command=True)
+
+
+@pytest.fixture(scope="module")
+def btf_machine() -> FixtureMachine:
+    return FixtureMachine({}, kernel_types=Btf.load(VMLINUX))
+
+
+def errors(text: str, machine: FixtureMachine | None = None,
+           options: Options | None = None) -> list[str]:
+    with pytest.raises(CompileError) as error:
+        compile(Source("-e", text), options, machine or FixtureMachine({}))
+    return [d.message for d in error.value.diagnostics]
+
+
+@pytest.mark.parametrize(("point", "probe", "bp_type", "bp_len"), [
+    ("watchpoint:0x10000000:8:w", "watchpoint:0x10000000:8:w", 2, 8),
+    ("w:0x10000000:4:wr", "watchpoint:0x10000000:4:rw", 3, 4),
+    ("watchpoint:268435456:1:r", "watchpoint:0x10000000:1:r", 1, 1),
+    ("watchpoint:0x401000:8:x", "watchpoint:0x401000:8:x", 4, 8),
+])
+def test_watchpoint_plan(point: str, probe: str, bp_type: int, bp_len: int) -> None:
+    program = compile(Source("-e", f"{point} {{ @[probe] = count(); }}"), WITH_PROCESS,
+                      FixtureMachine({}))
+    (prog,) = program.programs
+    assert prog.prog_type == ProgType.PERF_EVENT
+    assert prog.attach == Attach("watchpoint", probe, address=int(probe.split(":")[1], 16),
+                                 bp_type=bp_type, bp_len=bp_len)
+    assert program.attached_programs == (prog,)
+
+
+@pytest.mark.parametrize(("point", "message"), [
+    ("watchpoint:0x1000:16:w", "a watchpoint's length is 1, 2, 4 or 8 bytes, not '16'"),
+    ("watchpoint:0x1000:8:ww", "unknown watchpoint mode 'ww'"),
+    ("watchpoint:0x1000:8:rx", "unknown watchpoint mode 'rx'"),
+    ("watchpoint:0x1000:8:q", "unknown watchpoint mode 'q'"),
+    ("watchpoint:0:8:w", "a watchpoint's address must be above 0"),
+    ("watchpoint:0x1000", "a watchpoint is written 'watchpoint:ADDRESS:LENGTH:MODE', as in "
+                          "watchpoint:0x10000000:8:w"),
+])
+def test_watchpoint_errors(point: str, message: str) -> None:
+    assert errors(f"{point} {{ @ = count(); }}", options=WITH_PROCESS) == [message]
+
+
+def test_watchpoint_needs_a_process() -> None:
+    assert errors("watchpoint:0x1000:8:w { @ = count(); }") == [
+        "a watchpoint watches one process: run with -p PID or -c 'COMMAND'"]
+
+
+@pytest.mark.parametrize(("name", "number"), [
+    ("SIGUSR1", signal.SIGUSR1), ("usr2", signal.SIGUSR2), ("SIGHUP", signal.SIGHUP)])
+def test_self_signal_plan(name: str, number: int) -> None:
+    program = compile(Source("-e", f"self:signal:{name} {{ printf(\"%s\\n\", probe); }}"),
+                      machine=FixtureMachine({}))
+    (prog,) = program.programs
+    full = f"SIG{name.upper().removeprefix('SIG')}"
+    # Run like BEGIN: a raw-tracepoint program given a test-run ctx, never attached.
+    assert (prog.prog_type, prog.ctx_size) == (ProgType.RAW_TRACEPOINT, 8)
+    assert prog.attach == Attach("signal", f"self:signal:{full}", event=full, signal=number)
+    assert program.attached_programs == ()
+    assert program.signals == {number}
+
+
+def test_self_signal_errors() -> None:
+    assert errors("self:signal:SIGINT { }") == ["ptrace cannot run a probe on signal 'SIGINT'"]
+    assert errors("self:usr1 { }") == [
+        "a self probe is written 'self:signal:SIGNAL', as in self:signal:SIGUSR1"]
+
+
+@needs_btf
+@pytest.mark.parametrize(("name", "offset"), [("task", 8), ("task_file", 24), ("task_vma", 16)])
+def test_iterator_plan(btf_machine: FixtureMachine, name: str, offset: int) -> None:
+    program = compile(Source("-e", f"iter:{name} {{ @[ctx->task->pid] = count(); }}"),
+                      machine=btf_machine)
+    (prog,) = program.programs
+    btf = btf_machine.kernel_types
+    assert btf is not None
+    assert (prog.prog_type, prog.expected_attach_type, prog.attach_btf_id) == \
+        (ProgType.TRACING, 28, btf.find(f"bpf_iter_{name}", "func"))
+    assert prog.attach.offset == offset  # where the object is, NULL at the end
+    (user_map,) = [m for m in program.maps if m.name == "@"]
+    assert user_map.key_type == t.Int(32, True)  # pid_t
+
+
+@needs_btf
+def test_iterator_ctx_is_typed_from_btf(btf_machine: FixtureMachine) -> None:
+    program = compile(Source("-e", "iter:task_file { @[ctx->fd, ctx->file->f_flags] = "
+                                   "count(); }"), machine=btf_machine)
+    (user_map,) = [m for m in program.maps if m.name == "@"]
+    assert user_map.key_type == t.Tuple((t.Int(32, False), t.Int(32, False)))
+    assert errors("iter:task { @ = ctx->file; }", btf_machine) == [
+        "struct bpf_iter__task has no field 'file'"]
+
+
+@needs_btf
+def test_iterator_must_run_alone(btf_machine: FixtureMachine) -> None:
+    compile(Source("-e", "BEGIN { } iter:task { } END { }"), machine=btf_machine)
+    message = "an iter probe must be the script's only probe besides BEGIN and END"
+    assert errors("iter:task { } self:signal:SIGUSR1 { }", btf_machine) == [message]
+    assert errors("iter:task { } iter:task_file { }", btf_machine) == [message]
+
+
+def test_iterator_errors() -> None:
+    assert errors("iter:tsk { }") == ["unknown iterator 'tsk'"]
+    assert errors("iter:task { }") == [
+        "iter probes need the kernel's BTF (/sys/kernel/btf/vmlinux)"]
+
+
+def test_ctx_elsewhere_is_not_supported_yet() -> None:
+    assert errors("BEGIN { @ = ctx; }") == ["the builtin 'ctx' is not supported yet"]
+
+
+@pytest.mark.parametrize(("code", "why"), [
+    (errno.ENODEV, "this machine has no hardware breakpoints (no breakpoint PMU)"),
+    (errno.ENOSPC, "every hardware breakpoint register of the CPU is in use"),
+    (errno.EINVAL, "the CPU cannot watch this (x86-64 watches w, rw or x, not r alone; "
+                   "x takes length 8; the address must be a multiple of the length)"),
+])
+def test_watchpoint_attach_failures_are_one_sentence(monkeypatch: pytest.MonkeyPatch,
+                                                     code: int, why: str) -> None:
+    from ptrace.runtime import attach, perf
+    from ptrace.runtime.errors import RuntimeFailure
+
+    def refuse(*_args: object, **_kwargs: object) -> int:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(perf, "open_event", refuse)
+    target = Attach("watchpoint", "watchpoint:0x1000:8:w", address=0x1000, bp_type=2, bp_len=8)
+    with pytest.raises(RuntimeFailure) as caught:
+        attach.attach(cast(Libraries, None), 3, target, pid=42)
+    assert str(caught.value) == f"cannot attach watchpoint:0x1000:8:w: {why}"
