@@ -26,6 +26,13 @@ BPF_PSEUDO_MAP_FD = 1
 # Allocations up to this size go on the stack while the stack has room.
 _STACK_OBJECT_LIMIT = 128
 STACK_BUDGET = 384
+# Slots and values together stay under this, leaving LLVM 64 bytes of spills.
+STACK_LIMIT = 448
+# A program with callbacks keeps its own frame under MAP_LOOP_STACK_LIMIT so
+# that a callback's frame (at most CALLBACK_STACK_LIMIT) fits beside it.
+MAP_LOOP_STACK_BUDGET = 256
+MAP_LOOP_STACK_LIMIT = 320
+CALLBACK_STACK_LIMIT = 96
 
 
 def i64(value: int) -> ir.Constant:
@@ -36,7 +43,8 @@ class ProgramBuilder:
     """Builds the function of one BPF program."""
 
     def __init__(self, module: ir.Module, name: str, section: str, scratch_map: int,
-                 stack_budget: int = STACK_BUDGET, params: int = 1):
+                 stack_budget: int = STACK_BUDGET, params: int = 1,
+                 stack_limit: int = STACK_LIMIT):
         self.module = module
         fnty = ir.FunctionType(I64, [PTR] * params)
         self.function = ir.Function(module, fnty, name)
@@ -48,7 +56,8 @@ class ProgramBuilder:
         self._entry_builder = ir.IRBuilder(self.entry)
         self.b = ir.IRBuilder(self.body)
         self._stack_used = 0
-        self._stack_budget = stack_budget
+        self._stack_budget = stack_budget  # for values (fresh_memory)
+        self._stack_limit = stack_limit  # for everything (slots too)
         self._scratch_map = scratch_map
         self._scratch_base: ir.Value | None = None
         self.scratch_size = 0  # bytes of scratch this program uses
@@ -64,7 +73,7 @@ class ProgramBuilder:
         Its `ctx` is the callback's context argument until the caller sets it.
         """
         child = ProgramBuilder(self.module, name, self.function.section, self._scratch_map,
-                               stack_budget=0, params=4)
+                               stack_budget=0, params=4, stack_limit=CALLBACK_STACK_LIMIT)
         child.function.linkage = "internal"
         child.scratch_size = self.scratch_size
         child._opaque_count = self._opaque_count + 10000 * len(self.module.functions)
@@ -82,18 +91,25 @@ class ProgramBuilder:
         return self._entry_builder.load(self.entry_address(base, offset), typ=PTR, align=8)
 
     # ---- memory ----
-    def slot(self, ty: ir.Type, name: str = "") -> ir.Value:
+    def slot(self, ty: ir.Type, name: str = "", stack_only: bool = False) -> ir.Value:
         """A stack slot of LLVM type `ty`, allocated and zeroed in the entry block.
 
         The zeroing follows the alloca at once, so it precedes every use, even
         uses placed in the entry block itself (the scratch lookup). Privileged
         programs may read uninitialised stack, so the verifier would not catch
         a late zeroing: it would just use garbage.
+
+        Past the stack limit (which leaves LLVM room for its own spills: it
+        aborts the whole process when a frame passes 512 bytes), a slot comes
+        from scratch instead, zeroed where it is allocated; `stack_only` slots
+        (a callback's context) never do.
         """
+        size = (_llvm_size(ty) + 7) & ~7
+        if not stack_only and self._stack_used + size > self._stack_limit:
+            return self._scratch_memory(size, zeroed=True)
         eb = self._entry_builder
         slot = eb.alloca(ty, name=name)
         slot.align = 8
-        size = _llvm_size(ty)
         self._stack_used += size
         ptr = _opaque(slot)
         if isinstance(ty, ir.IntType):
@@ -111,6 +127,9 @@ class ProgramBuilder:
         size = max(8, (size + 7) & ~7)
         if size <= _STACK_OBJECT_LIMIT and self._stack_used + size <= self._stack_budget:
             return self.slot(ir.ArrayType(I64, size // 8))
+        return self._scratch_memory(size, zeroed)
+
+    def _scratch_memory(self, size: int, zeroed: bool) -> ir.Value:
         ptr = self.offset(self._scratch(), self.scratch_size)
         self.scratch_size += size
         if zeroed:
@@ -119,7 +138,7 @@ class ProgramBuilder:
 
     def _scratch(self) -> ir.Value:
         if self._scratch_base is None:
-            key = self.slot(I32, name="scratch_key")
+            key = self.slot(I32, name="scratch_key", stack_only=True)
             mapp = self._map_ptr(self._entry_builder, self._scratch_map)
             self._scratch_base = self._helper(self._entry_builder, Helper.MAP_LOOKUP_ELEM, PTR,
                                               [mapp, key])

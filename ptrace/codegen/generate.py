@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
-from ptrace.codegen.bpf_builder import STACK_BUDGET, ProgramBuilder
+from ptrace.codegen.bpf_builder import (
+    MAP_LOOP_STACK_BUDGET,
+    MAP_LOOP_STACK_LIMIT,
+    STACK_BUDGET,
+    STACK_LIMIT,
+    ProgramBuilder,
+)
 from ptrace.codegen.emit import Emitted, emit, new_module
 from ptrace.codegen.lower import Lowerer
 from ptrace.diagnostics import Span
@@ -39,7 +45,6 @@ BPF_TRACE_ITER = 28
 # BEGIN, END and self:signal probes run through BPF_PROG_TEST_RUN with a
 # raw-tracepoint ctx of this size.
 TEST_RUN_CTX_SIZE = 8
-MAP_LOOP_STACK_BUDGET = 256
 
 
 def _location(span: Span) -> str:
@@ -54,10 +59,11 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
     for instance in ctx.instances:
         name = f"probe_{instance.index}"
         # A for-over-map callback's stack frame adds to its program's.
-        budget = MAP_LOOP_STACK_BUDGET if any(
-            isinstance(node, n.For) and isinstance(node.iterable, n.MapRef)
-            for node in walk(instance.probe)) else STACK_BUDGET
-        pb = ProgramBuilder(module, name, f"ptrace/{name}", res.scratch_map, budget)
+        callbacks = any(isinstance(node, n.For) and isinstance(node.iterable, n.MapRef)
+                        for node in walk(instance.probe))
+        pb = ProgramBuilder(module, name, f"ptrace/{name}", res.scratch_map,
+                            MAP_LOOP_STACK_BUDGET if callbacks else STACK_BUDGET,
+                            stack_limit=MAP_LOOP_STACK_LIMIT if callbacks else STACK_LIMIT)
         Lowerer(ctx, res, instance, pb).lower()
         scratch = max(scratch, pb.scratch_size)
         names.append(name)

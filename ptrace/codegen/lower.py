@@ -216,7 +216,7 @@ class Lowerer:
         outer = {name: var for scope in self.scopes for name, var in scope.items()}
         captured = sorted(name for name in {node.name for node in walk(stmt.body)
                                             if isinstance(node, n.Variable)} if name in outer)
-        state = self.pb.slot(ir.ArrayType(I64, _CB_VARIABLES + len(captured)))
+        state = self.pb.slot(ir.ArrayType(I64, _CB_VARIABLES + len(captured)), stack_only=True)
         self.b.store(self.pb.ctx, state)
         if self.probe_name is not None:
             self.b.store(self.probe_name, self.pb.offset(state, 8 * _CB_PROBE_NAME))
@@ -317,7 +317,10 @@ class Lowerer:
         # its memory is sized for every value it takes in this probe.
         for other in self.variable_types.get(name, ()):
             vtype = t.merge(vtype, other) or vtype
-        var = _Var(vtype, self.pb.fresh_memory(vtype.size))
+        # Integers take stack slots before strings and tuples do: a loop whose
+        # counter lived in scratch (map memory) could not be bounded by the verifier.
+        memory = self.pb.slot(I64) if vtype.in_register else self.pb.fresh_memory(vtype.size)
+        var = _Var(vtype, memory)
         self.scopes[-1][name] = var
         return var
 
@@ -340,7 +343,9 @@ class Lowerer:
                 self.map_store(target, self.expr(value), self.type_of(value))
             else:
                 old = self.map_read(target)
-                new = self.arith(stmt.op[:-1], old, self.expr(value), t.INT64,
+                held = self.ctx.maps[target.name].value
+                new = self.arith(stmt.op[:-1], old, self.expr(value),
+                                 held if held.is_integer else t.INT64,
                                  self.type_of(value), self.ctx.printf_ids.get(id(stmt)))
                 self.map_store(target, new, t.INT64)
             return
@@ -387,7 +392,10 @@ class Lowerer:
         raise AssertionError(f"cannot store {vtype} as {dtype}")
 
     def fit(self, value: ir.Value, dtype: t.Type) -> ir.Value:
-        """A value stored as a narrow integer wraps as in C: uint8 255 + 1 is 0."""
+        """A value stored as a narrow integer wraps as in C: uint8 255 + 1 is 0;
+        a bool holds 0 or 1 (`$b += 5` leaves true)."""
+        if isinstance(dtype, t.Bool):
+            return self.b.zext(self.b.icmp_unsigned("!=", value, i64(0)), I64)
         if not isinstance(dtype, t.Int) or dtype.bits == 64:
             return value
         narrow = self.b.trunc(value, ir.IntType(dtype.bits))
@@ -401,7 +409,7 @@ class Lowerer:
     def materialize(self, value: ir.Value, vtype: t.Type) -> ir.Value:
         """A pointer to `value` in memory (a fresh copy for integers)."""
         if vtype.in_register:
-            mem = self.pb.fresh_memory(8)
+            mem = self.pb.slot(I64)
             self.pb.store64(value, mem)
             return mem
         return value
@@ -1005,12 +1013,11 @@ class Lowerer:
         if op in simple:
             result: ir.Value = simple[op](left, right)
             return result
-        if op in ("<<", ">>"):
+        if op in ("<<", ">>"):  # as in C, the left operand's type alone decides
             amount = b.and_(right, i64(63))
             if op == "<<":
                 return b.shl(left, amount)
-            return b.ashr(left, amount) if signed and not _unsigned(ltype) else \
-                b.lshr(left, amount)
+            return b.lshr(left, amount) if _unsigned(ltype) else b.ashr(left, amount)
         assert op in ("/", "%")
         # Division and modulo by zero give 1 (as bpftrace); BPF's v3 ISA has only
         # unsigned division, so signed division goes through magnitudes.
@@ -1018,7 +1025,12 @@ class Lowerer:
         if warning is not None:
             with b.if_then(zero, likely=False):
                 self.emit_event(EventKind.PRINTF, warning, HEADER_SIZE, [])
+        # Opaque: where LLVM knows the divisor is a power of two (or 0), it divides
+        # by shifting with a count-trailing-zeros lookup table in .rodata, data
+        # that BPF programs here do not carry.
         divisor = b.select(zero, i64(1), right)
+        if not isinstance(right, ir.Constant):
+            divisor = self.pb.opaque(divisor)
         if signed:
             lneg = b.icmp_signed("<", left, i64(0))
             rneg = b.icmp_signed("<", divisor, i64(0))
@@ -1199,28 +1211,34 @@ class Lowerer:
     call_time = call_printf
 
     def call_strlen(self, e: n.Call) -> ir.Value:
-        """Bytes before the first NUL (at most the string's capacity)."""
+        """Bytes before the first NUL (at most the string's capacity).
+
+        Without branches: a loop that always runs to the capacity, counting
+        bytes while all of them so far were non-zero. A loop leaving at the NUL
+        would give the verifier one path per length, each explored through
+        the rest of the program.
+        """
         stype = self.type_of(e.args[0])
         assert isinstance(stype, t.Str)
         ptr = self.expr(e.args[0])
         b = self.b
         start = b.block
-        loop, step, done = (self.pb.block(f"strlen.{x}") for x in ("loop", "step", "done"))
+        loop, done = self.pb.block("strlen.loop"), self.pb.block("strlen.done")
         b.branch(loop)
         b.position_at_end(loop)
-        index = b.phi(I64)
-        index.add_incoming(i64(0), start)
-        byte = b.load(b.gep(ptr, [index], source_etype=I8), typ=I8)
-        b.cbranch(b.icmp_unsigned("==", byte, ir.Constant(I8, 0)), done, step)
-        b.position_at_end(step)
+        index, alive, length = b.phi(I64), b.phi(I64), b.phi(I64)
+        byte = b.zext(b.load(b.gep(ptr, [index], source_etype=I8), typ=I8), I64)
+        nonzero = b.lshr(b.add(self.pb.opaque(byte), i64(255)), i64(8))  # 1 iff byte != 0
+        still = b.and_(alive, nonzero)
+        counted = b.add(length, still)
         following = b.add(index, i64(1))
-        index.add_incoming(following, step)
+        for phi, first, then in ((index, i64(0), following), (alive, i64(1), still),
+                                 (length, i64(0), counted)):
+            phi.add_incoming(first, start)
+            phi.add_incoming(then, loop)
         b.cbranch(b.icmp_unsigned("<", following, i64(stype.capacity)), loop, done)
         b.position_at_end(done)
-        length = b.phi(I64)
-        length.add_incoming(index, loop)
-        length.add_incoming(following, step)
-        return length
+        return counted
 
     def call_strncmp(self, e: n.Call) -> ir.Value:
         """0 when the strings agree in their first n bytes (up to a NUL), else 1."""

@@ -397,6 +397,11 @@ def merge(a: Type, b: Type) -> Type | None:
         # wide enough for both: 64 unsigned bits hold any unsigned value
         if (not a.signed and a.bits == 64) or (not b.signed and b.bits == 64):
             return UINT64
+        if a.signed != b.signed:  # int8 and uint8 need int16 to hold both
+            signed, unsigned = (a, b) if a.signed else (b, a)
+            if unsigned.bits >= signed.bits:
+                return Int(min(64, 2 * unsigned.bits), True)
+            return signed
         return Int(max(a.bits, b.bits), a.signed or b.signed)
     if isinstance(a, Int | Pointer) and isinstance(b, Int | Pointer | Bool):
         return a
