@@ -639,13 +639,21 @@ class Lowerer:
     def emit_event(self, kind: EventKind, site: int, size: int,
                    fields: list[tuple[int, t.Type, ir.Value, t.Type]]) -> None:
         """Reserve a ring-buffer record, fill it, submit it; count it lost on failure."""
+        def fill(record: ir.Value) -> None:
+            for offset, ftype, value, vtype in fields:
+                self.store(record, offset, ftype, value, vtype)
+
+        self.emit_record(kind, site, size, fill)
+
+    def emit_record(self, kind: EventKind, site: int, size: int,
+                    fill: Callable[[ir.Value], None]) -> None:
+        """Reserve a record, write its header, let `fill` write the rest, submit."""
         record = self.pb.helper(Helper.RINGBUF_RESERVE, PTR,
                                 [self.pb.map_ptr(self.res.ringbuf_map), i64(size), i64(0)])
         then, orelse, merge = self.pb.if_nonnull(record, "event")
         self.b.position_at_end(then)
         self.pb.store64(i64(int(kind) | (site << 32)), record)
-        for offset, ftype, value, vtype in fields:
-            self.store(record, offset, ftype, value, vtype)
+        fill(record)
         self.pb.helper(Helper.RINGBUF_SUBMIT, I64, [record, i64(0)])
         self.b.branch(merge)
         self.b.position_at_end(orelse)
@@ -1375,35 +1383,27 @@ class Lowerer:
             or self.instance.attach.kind in ("uprobe", "uretprobe", "usdt"))
         read = Helper.PROBE_READ_USER if user else Helper.PROBE_READ_KERNEL
         read_str = Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_KERNEL_STR
-        record = self.pb.helper(Helper.RINGBUF_RESERVE, PTR,
-                                [self.pb.map_ptr(self.res.ringbuf_map), i64(layout.size),
-                                 i64(0)])
-        then, orelse, merge = self.pb.if_nonnull(record, "join")
-        self.b.position_at_end(then)
-        self.pb.store64(i64(int(EventKind.PRINTF) | (site << 32)), record)
-        count_slot = layout.args[0].offset
-        self.pb.store64(i64(0), record, count_slot)
-        done = self.pb.block("join.done")
         pointer = self.pb.fresh_memory(8)
-        for i, arg in enumerate(layout.args[1:]):
-            assert isinstance(arg.type, t.Str)
-            self.pb.store64(i64(0), pointer)
-            self.pb.helper(read, I64, [pointer, i64(8), self.b.add(array, i64(8 * i))])
-            string = self.pb.load64(pointer)
-            more = self.pb.block("join.arg")
-            self.b.cbranch(self.b.icmp_unsigned("==", string, i64(0)), done, more)
-            self.b.position_at_end(more)
-            slot = self.pb.offset(record, arg.offset)
-            self.pb.helper(read_str, I64, [slot, i64(arg.type.capacity), string])
-            self.pb.store64(i64(i + 1), record, count_slot)
-        self.b.branch(done)
-        self.b.position_at_end(done)
-        self.pb.helper(Helper.RINGBUF_SUBMIT, I64, [record, i64(0)])
-        self.b.branch(merge)
-        self.b.position_at_end(orelse)
-        self.bump_counter(COUNTER_LOST_EVENTS)
-        self.b.branch(merge)
-        self.b.position_at_end(merge)
+
+        def fill(record: ir.Value) -> None:
+            count_slot = layout.args[0].offset
+            self.pb.store64(i64(0), record, count_slot)
+            done = self.pb.block("join.done")
+            for i, arg in enumerate(layout.args[1:]):
+                assert isinstance(arg.type, t.Str)
+                self.pb.store64(i64(0), pointer)
+                self.pb.helper(read, I64, [pointer, i64(8), self.b.add(array, i64(8 * i))])
+                string = self.pb.load64(pointer)
+                more = self.pb.block("join.arg")
+                self.b.cbranch(self.b.icmp_unsigned("==", string, i64(0)), done, more)
+                self.b.position_at_end(more)
+                slot = self.pb.offset(record, arg.offset)
+                self.pb.helper(read_str, I64, [slot, i64(arg.type.capacity), string])
+                self.pb.store64(i64(i + 1), record, count_slot)
+            self.b.branch(done)
+            self.b.position_at_end(done)
+
+        self.emit_record(EventKind.PRINTF, site, layout.size, fill)
         return i64(0)
 
     def call_ntop(self, e: n.Call) -> ir.Value:
