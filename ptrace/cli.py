@@ -24,8 +24,6 @@ from ptrace.cli_usage import UsageError, help_text, parse
 from ptrace.diagnostics import CompileError, Source, render_all
 from ptrace.options import Options, SettingError, from_environment
 
-HELPER_ERRORS_WARNING = ("ptrace: warning: -k is not implemented yet; "
-                         "helper errors are not reported")
 # What the interactive prompt does not do: it writes to the terminal, runs no
 # command and follows no process, and dumps stages with :ast, :ir, …
 NOT_FOR_THE_PROMPT = (("output", "-o"), ("buffering", "-B"), ("pid", "-p"),
@@ -84,8 +82,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _list(args.args[0] if args.args else None, args.verbose)
     if args.tool == "":
         return _list_tools()
-    if args.helper_errors:
-        print(HELPER_ERRORS_WARNING, file=sys.stderr)
     positional = list(args.args)
     source: Source | None
     if args.program is not None:
@@ -212,7 +208,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
 
     try:
         compile_options = from_environment(Options(
-            params=params, unsafe=args.unsafe,
+            params=params, unsafe=args.unsafe, helper_errors=args.helper_errors,
             has_command=args.command is not None or args.pid is not None))
     except SettingError as error:
         print(f"ptrace: error: {error}", file=sys.stderr)

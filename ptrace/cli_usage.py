@@ -38,6 +38,7 @@ class Option:
     number: bool = False  # the value is a whole number
     repeat: bool = False  # may be given more than once; the values are collected
     optional: bool = False  # the value may be left out (-t alone lists the tools)
+    count: bool = False  # a flag counted: -k is 1, -kk 2
     operand: str = ""  # shown after the flag but parsed as a positional (-l [PATTERN])
     complete: str = ""  # what completes the value: file, pid, command, tool (or nothing)
 
@@ -81,8 +82,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(("-d",), "dump", f"print a compiler stage ({', '.join(DUMP_STAGES)}) and exit; "
            "no root needed; repeatable", "TROUBLESHOOTING OPTIONS",
            metavar="STAGE", choices=DUMP_STAGES, repeat=True),
-    Option(("-k",), "helper_errors", "warn when a BPF helper fails (not implemented yet)",
-           "TROUBLESHOOTING OPTIONS"),
+    Option(("-k",), "helper_errors", "warn when a BPF helper fails: map updates, stack ids, "
+           "signals; -kk also memory reads", "TROUBLESHOOTING OPTIONS", count=True),
     Option(("--dry-run",), "dry_run", "compile and load into the kernel, but attach and run "
            "nothing", "TROUBLESHOOTING OPTIONS"),
     Option(("--info",), "info", "show what this kernel supports: BPF, BTF, tracefs, each "
@@ -169,7 +170,9 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ptrace", add_help=False, allow_abbrev=False)
     for option in OPTIONS:
-        if not option.takes_value:
+        if option.count:
+            parser.add_argument(*option.flags, dest=option.dest, action="count", default=0)
+        elif not option.takes_value:
             parser.add_argument(*option.flags, dest=option.dest, action="store_true")
         elif option.optional:
             parser.add_argument(*option.flags, dest=option.dest, metavar=option.metavar,

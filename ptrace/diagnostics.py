@@ -123,3 +123,10 @@ def _marked_line(span: Span) -> list[str]:
 
 def render_all(diagnostics: Iterable[Diagnostic]) -> str:
     return "\n".join(render(d) for d in diagnostics)
+
+
+def site_location(span: Span) -> tuple[str, str]:
+    """Where a run-time message points: "file:line:col", and the source line
+    with a marker under the span (as a diagnostic shows them)."""
+    context = "\n".join(render(Diagnostic(Severity.NOTE, "", span)).split("\n")[1:])
+    return f"{span.source.name}:{span.line}:{span.col}", context

@@ -18,6 +18,7 @@ class Options:
     missing_probes: str = "error"  # a probe that does not exist: error, warn or ignore
     stack_mode: str = "bpftrace"  # how stacks print: bpftrace, perf or raw
     unsafe: bool = False
+    helper_errors: int = 0  # -k: 1 warns of failed helpers, 2 (-kk) of failed reads too
     has_command: bool = False  # -c CMD or -p PID: `cpid` means something
     from_env: frozenset[str] = frozenset()  # settings given by environment variables
 

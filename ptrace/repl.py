@@ -280,14 +280,23 @@ ATTACH_POINT_PARTS: dict[str, Callable[[str, Machine], list[str]]] = {
 }
 
 
-def _members(chain: list[str], probe_points: list[str], machine: Machine) -> list[str]:
+def _members(chain: list[str], probe_points: list[str], machine: Machine,
+             before: str = "") -> list[str]:
     """Names after `a.b->…->`: the fields of `args` of the probe being written
     (`chain` is ["args"]), or the members of a kernel struct reached from
-    `curtask` through BTF (`curtask->mm->`)."""
+    `curtask` through BTF (`curtask->mm->`), or from a variable the cell set to
+    a cast pointer (`$t = (struct file *)arg0; $t->`; `chain[0]` is "$t")."""
     if chain == ["args"]:
         return _args_fields(probe_points, machine)
     if chain[0] == "curtask":
         return _btf_members(chain[1:], machine)
+    if chain[0].startswith("$"):
+        sources = re.findall(rf"\{chain[0]}\s*=\s*(?:\(\s*(struct|union)\s+(\w+)\s*\*\s*\)"
+                             r"|(curtask)\b)", before)
+        if sources:
+            kind, name, task = sources[-1]
+            root = ("task_struct", "struct") if task else (name, kind)
+            return _btf_members(chain[1:], machine, root)
     return []
 
 
@@ -304,13 +313,15 @@ def _args_fields(probe_points: list[str], machine: Machine) -> list[str]:
     return sorted(fields)
 
 
-def _btf_members(path: list[str], machine: Machine) -> list[str]:
-    """The member names of `struct task_struct`, followed through the members in
-    `path` (pointers dereferenced: completion does not insist on `.` versus `->`)."""
+def _btf_members(path: list[str], machine: Machine,
+                 root: tuple[str, str] = ("task_struct", "struct")) -> list[str]:
+    """The member names of the `root` struct (name, "struct" or "union"), followed
+    through the members in `path` (pointers dereferenced: completion does not
+    insist on `.` versus `->`)."""
     from ptrace.types.btf import BtfError, Composite, Fwd, Ptr
 
     btf = machine.btf()
-    type_id = btf.find("task_struct", "struct") if btf else None
+    type_id = btf.find(*root) if btf else None
     if btf is None or type_id is None:
         return []
     try:
@@ -360,11 +371,11 @@ def complete(before: str, machine: Machine, names: Iterable[str]) -> tuple[str, 
         # The first word of a cell: a probe, or the start of a bare statement.
         word, more = _expression_words(before, names)
         return (point, candidates + more) if word == point else (word, more)
-    member = re.search(r"((?:\w+\s*(?:\.|->)\s*)+)(\w*)$", before)
+    member = re.search(r"((?:\$?\w+\s*(?:\.|->)\s*)+)(\w*)$", before)
     if member:
         points = [t.text for t in header if t.type == "ATTACH_POINT"]
-        chain = re.findall(r"\w+", member[1])
-        fields = _members(chain, points, machine)
+        chain = re.findall(r"\$?\w+", member[1])
+        fields = _members(chain, points, machine, before)
         return member[2], [f for f in fields if f.startswith(member[2])]
     return _expression_words(before, names)
 

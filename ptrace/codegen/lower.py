@@ -19,10 +19,12 @@ from ptrace.ast.visitor import walk
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
 from ptrace.codegen.helpers import BPF_ANY, BPF_F_USER_STACK, BPF_NOEXIST, E2BIG, Helper
 from ptrace.codegen.usdt_args import read_usdt_arg
+from ptrace.diagnostics import Span, site_location
 from ptrace.options import param_integer
-from ptrace.passes.allocate_resources import Resources
+from ptrace.passes.allocate_resources import PrintfLayout, Resources
 from ptrace.passes.check_types import AGGREGATIONS, func_name
-from ptrace.passes.context import CompileContext, ProbeInstance
+from ptrace.passes.context import CompileContext, PrintfSite, ProbeInstance
+from ptrace.printf_format import parse_format
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
     GLOBAL_CPID,
@@ -30,6 +32,7 @@ from ptrace.program import (
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
+    EventArg,
     EventKind,
 )
 from ptrace.types import types as t
@@ -39,6 +42,7 @@ from ptrace.usdt import parse_arg as parse_usdt_arg
 
 HEADER_SIZE = 8  # every event starts with u32 kind, u32 site id
 AF_INET, AF_INET6 = 2, 10
+STRERROR = t.Formatted("strerror")  # a -k warning's argument: the helper's error
 # Slots of a for-over-map callback's context (see Lowerer.for_map).
 _CB_PROBE_CTX, _CB_RETURNED, _CB_PROBE_NAME, _CB_VARIABLES = range(4)
 # x86_64 `struct pt_regs`: the syscall number (orig_ax) follows 15 registers.
@@ -69,6 +73,7 @@ class Lowerer:
         self.exit_block = pb.block("exit")
         ir.IRBuilder(self.exit_block).ret(i64(0))
         self.probe_name: ir.Value | None = None  # for syscall dispatch: this syscall's name
+        self.span: Span | None = None  # what is being lowered: where -k's warnings point
 
     def type_of(self, e: n.Expr) -> t.Type:
         return self.instance.type_of(e)
@@ -143,6 +148,7 @@ class Lowerer:
             self.scopes.pop()
 
     def stmt(self, stmt: n.Stmt) -> None:
+        self.span = stmt.span
         if isinstance(stmt, n.ExprStmt):
             self.expr(stmt.expr)
         elif isinstance(stmt, n.Assign):
@@ -534,6 +540,7 @@ class Lowerer:
         """map_update_elem, counting refusals because the map is full."""
         ret = self.pb.helper(Helper.MAP_UPDATE_ELEM, I64,
                              [self.pb.map_ptr(map_index), key, value, i64(flags)])
+        self.check_helper(ret, Helper.MAP_UPDATE_ELEM, 1, expected=E2BIG)  # a full map is counted
         full = self.b.icmp_signed("==", ret, i64(-E2BIG))
         with self.b.if_then(full, likely=False):
             self.bump_counter(self.res.full_counter(map_index))
@@ -675,8 +682,34 @@ class Lowerer:
 
     def expr(self, e: n.Expr) -> ir.Value:
         method = getattr(self, "expr_" + type(e).__name__)
+        outer, self.span = self.span, e.span
         result: ir.Value = method(e)
+        self.span = outer
         return result
+
+    def check_helper(self, ret: ir.Value, helper: Helper, level: int,
+                     expected: int | None = None) -> None:
+        """With -k (level 1) or -kk (level 2): a warning event, at the expression
+        being lowered, when the helper returns an error (other than `expected`)."""
+        if self.ctx.options.helper_errors < level or self.span is None:
+            return
+        location, context = site_location(self.span)
+        name = f"bpf_{helper.name.lower()}"
+        site = self.ctx.helper_error_sites.get((location, name))
+        if site is None:
+            site = len(self.ctx.printf_sites)
+            self.ctx.helper_error_sites[(location, name)] = site
+            self.ctx.printf_sites.append(PrintfSite(
+                "warnf", (f"{name} failed: ", *parse_format("%s")), (STRERROR,), location,
+                context))
+            self.res.printf_layouts.append(PrintfLayout((EventArg(STRERROR, HEADER_SIZE),),
+                                                        HEADER_SIZE + STRERROR.size))
+        failed = self.b.icmp_signed("<", ret, i64(0))
+        if expected is not None:
+            failed = self.b.and_(failed, self.b.icmp_signed("!=", ret, i64(-expected)))
+        with self.b.if_then(failed, likely=False):
+            self.emit_event(EventKind.PRINTF, site, HEADER_SIZE + STRERROR.size,
+                            [(HEADER_SIZE, STRERROR, ret, t.INT64)])
 
     def expr_Integer(self, e: n.Integer) -> ir.Value:
         return i64(e.value)
@@ -879,17 +912,15 @@ class Lowerer:
         if isinstance(vtype, t.Struct):
             return address
         helper = Helper.PROBE_READ_USER if space == "user" else Helper.PROBE_READ_KERNEL
-        if isinstance(vtype, t.Str):
+        if isinstance(vtype, t.Str | t.Array):
             mem = self.pb.fresh_memory(vtype.size)
-            self.pb.helper(helper, I64, [mem, i64(min(access.read_size, vtype.capacity)),
-                                         address])
-            return mem
-        if isinstance(vtype, t.Array):
-            mem = self.pb.fresh_memory(vtype.size)
-            self.pb.helper(helper, I64, [mem, i64(vtype.element_size * vtype.count), address])
+            size = min(access.read_size, vtype.capacity) if isinstance(vtype, t.Str) else \
+                vtype.element_size * vtype.count
+            self.check_helper(self.pb.helper(helper, I64, [mem, i64(size), address]), helper, 2)
             return mem
         slot = self.pb.fresh_memory(8)
-        self.pb.helper(helper, I64, [slot, i64(access.read_size), address])
+        self.check_helper(self.pb.helper(helper, I64, [slot, i64(access.read_size), address]),
+                          helper, 2)
         raw = self.b.load(slot, typ=ir.IntType(access.read_size * 8), align=8)
         if access.bit_size:
             shifted = self.b.lshr(self.b.zext(raw, I64), i64(access.bit_shift))
@@ -1339,6 +1370,7 @@ class Lowerer:
         flags = BPF_F_USER_STACK if stype.user else 0
         stack_map = self.pb.map_ptr(self.res.stack_maps[stype.limit])
         stack_id = self.pb.helper(Helper.GET_STACKID, I64, [self.pb.ctx, stack_map, i64(flags)])
+        self.check_helper(stack_id, Helper.GET_STACKID, 1)
         mem = self.pb.fresh_memory(16)
         self.pb.store64(stack_id, mem)
         self.pb.store64(self.builtin_pid() if stype.user else i64(0), mem, 8)
@@ -1468,7 +1500,8 @@ class Lowerer:
         return self.b.zext(self.b.icmp_unsigned("!=", found, ir.Constant(PTR, None)), I64)
 
     def call_signal(self, e: n.Call) -> ir.Value:
-        self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.ctx.signal_numbers[id(e)])])
+        ret = self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.ctx.signal_numbers[id(e)])])
+        self.check_helper(ret, Helper.SEND_SIGNAL, 1)
         return i64(0)
 
     def call_print(self, e: n.Call) -> ir.Value:
@@ -1522,7 +1555,8 @@ class Lowerer:
         assert isinstance(rtype, t.Str)
         mem = self.pb.fresh_memory(rtype.size)
         helper = self._read_str_helper(arg, source_type)
-        self.pb.helper(helper, I64, [mem, i64(rtype.capacity), value])
+        self.check_helper(self.pb.helper(helper, I64, [mem, i64(rtype.capacity), value]),
+                          helper, 2)
         return mem
 
 

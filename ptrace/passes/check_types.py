@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
-from ptrace.diagnostics import Diagnostic, Reporter, Severity, Span, render
+from ptrace.diagnostics import Reporter, Span, site_location
 from ptrace.options import param_integer
 from ptrace.passes.context import CompileContext, MapInfo, PrintCall, PrintfSite, ProbeInstance
 from ptrace.printf_format import FormatError, parse_format
@@ -640,12 +640,10 @@ class _Checker:
         if literal is not None and literal != 0:
             return
         what = "division" if op == "/" else "modulo"
-        span = node.span
-        context = "\n".join(render(Diagnostic(Severity.NOTE, "", span)).split("\n")[1:])
+        location, context = site_location(node.span)
         self.ctx.printf_ids[id(node)] = len(self.ctx.printf_sites)
         self.ctx.printf_sites.append(PrintfSite(
-            DIVISION_BY_ZERO, (f"{what} by zero; the result is 1",), (),
-            f"{span.source.name}:{span.line}:{span.col}", context))
+            DIVISION_BY_ZERO, (f"{what} by zero; the result is 1",), (), location, context))
 
     def unary(self, e: n.Unary) -> t.Type | None:
         if e.op == "&":
@@ -1093,9 +1091,7 @@ class _Checker:
             return None
         location = context = ""
         if e.name in ("errorf", "warnf"):
-            span = e.span
-            location = f"{span.source.name}:{span.line}:{span.col}"
-            context = "\n".join(render(Diagnostic(Severity.NOTE, "", span)).split("\n")[1:])
+            location, context = site_location(e.span)
         self._format_site(e, PrintfSite(e.name, segments,
                                         tuple(a for a in arg_types if a is not None),
                                         location, context))

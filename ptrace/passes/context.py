@@ -85,6 +85,8 @@ class CompileContext:
     # Call sites by id(Call node): the printf format index, or the print-site index.
     printf_ids: dict[int, int] = field(default_factory=dict)
     printf_sites: list[PrintfSite] = field(default_factory=list)
+    # -k: the warning site of each (location, helper) whose failure is checked
+    helper_error_sites: dict[tuple[str, str], int] = field(default_factory=dict)
     print_ids: dict[int, int] = field(default_factory=dict)
     print_calls: list[PrintCall] = field(default_factory=list)
     # Kernel struct fields and `*p` reads, by id(node): how to read them.

@@ -84,7 +84,12 @@ def test_struct_members_need_the_kernel_types() -> None:
     ("BEGIN { curtask->se.vrunt", ("vrunt", ["vruntime"])),  # an embedded struct
     ("BEGIN { curtask->pid->", ("", [])),  # an integer has no members
     ("BEGIN { curtask->nosuchfield->", ("", [])),
-    ("BEGIN { $t->", ("", [])),  # the types of variables are not known while typing
+    ("BEGIN { $t->", ("", [])),  # a variable with no cast in the cell: not known
+    # a variable set to a cast pointer in the cell
+    ("BEGIN { $f = (struct file *)0; $f->f_po", ("f_po", ["f_pos", "f_pos_lock"])),
+    ("BEGIN { $f = (struct file *)0; $f->f_path.de", ("de", ["dentry"])),
+    ("BEGIN { $g = (struct file *)0; $f->f_po", ("f_po", [])),
+    ("BEGIN { $t = curtask; $t->tg", ("tg", ["tgid"])),
 ])
 def test_struct_members_from_btf(before: str, expected: tuple[str, list[str]]) -> None:
     machine = FixtureMachine({}, kernel_types=Btf.load(VMLINUX))

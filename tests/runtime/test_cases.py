@@ -28,6 +28,7 @@ ATTACHED_JSON = re.compile(r'^\{"type": "attached_probes"')
 # bpftrace 0.17 says "Attaching N probes..." on stdout, before it has attached.
 BPFTRACE_ATTACHING = re.compile(r"^Attaching \d+ probes?\.\.\.$")
 BPFTRACE_SETTLE_S = 1.5
+BPFTRACE_DRAIN_S = 0.5
 BPF_OBJECT_KINDS = ("prog", "map", "btf")
 
 
@@ -144,6 +145,10 @@ def run_case(case: Case, ptrace_exe: list[str], triggers: Path,
                     time.sleep(BPFTRACE_SETTLE_S)
                 trigger = [str(triggers / case.run[0]), *case.run[1:]]
                 subprocess.run(trigger, check=True, timeout=case.timeout, cwd=tmp)
+                if bpftrace:
+                    # bpftrace 0.17 drops events still in its perf buffers at
+                    # SIGINT (ptrace drains its ring buffer first): let it read them.
+                    time.sleep(BPFTRACE_DRAIN_S)
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGINT)
                 if bpftrace:

@@ -259,11 +259,10 @@ def test_full_flushes_when_the_buffer_fills_and_at_close() -> None:
 
 # ---- -k ------------------------------------------------------------------------------------
 
-def test_k_warns_that_helper_errors_are_not_reported(capsys: pytest.CaptureFixture[str],
-                                                      as_user: None) -> None:
-    code, out, err = run(capsys, "-k", "-d", "ast", "-e", BEGIN)
-    assert code == 0 and out
-    assert err == "ptrace: warning: -k is not implemented yet; helper errors are not reported\n"
+@pytest.mark.parametrize(("flags", "level"), [([], 0), (["-k"], 1), (["-kk"], 2),
+                                               (["-k", "-k"], 2)])
+def test_k_counts(flags: list[str], level: int) -> None:
+    assert parse([*flags, "-e", BEGIN]).helper_errors == level
 
 
 # ---- without root, without BPF -------------------------------------------------------------
