@@ -174,13 +174,7 @@ def _everything(machine: Machine) -> list[str]:
 
 def _functions(provider: str, rest: str, machine: Machine) -> list[str]:
     """uprobe:BINARY:GLOB → the binary's function symbols matching GLOB."""
-    binary, _, glob = rest.partition(":")
-    if not binary:
-        raise ListingError(f"{provider} probes are listed per binary, for example: "
-                           f"ptrace -l '{provider}:/bin/bash:*'")
-    path = machine.resolve_binary(binary)
-    if path is None:
-        raise ListingError(f"no program or library named {binary}")
+    path, glob = _listed_binary(provider, rest, machine, "/bin/bash")
     symbols = machine.function_symbols(path)
     if symbols is None:
         raise ListingError(f"cannot read the functions of {path}: it is not an ELF binary")
@@ -188,15 +182,22 @@ def _functions(provider: str, rest: str, machine: Machine) -> list[str]:
             if fnmatch.fnmatchcase(s.name, glob or "*")]
 
 
-def _usdt_probes(rest: str, machine: Machine) -> list[str]:
-    """usdt:BINARY[:PROVIDER]:GLOB → the binary's USDT probes matching."""
+def _listed_binary(provider: str, rest: str, machine: Machine,
+                   example: str) -> tuple[str, str]:
+    """BINARY:GLOB of a per-binary listing → (the binary's path, GLOB)."""
     binary, _, glob = rest.partition(":")
     if not binary:
-        raise ListingError("usdt probes are listed per binary, for example: "
-                           "ptrace -l 'usdt:/path/to/binary:*'")
+        raise ListingError(f"{provider} probes are listed per binary, for example: "
+                           f"ptrace -l '{provider}:{example}:*'")
     path = machine.resolve_binary(binary)
     if path is None:
         raise ListingError(f"no program or library named {binary}")
+    return path, glob
+
+
+def _usdt_probes(rest: str, machine: Machine) -> list[str]:
+    """usdt:BINARY[:PROVIDER]:GLOB → the binary's USDT probes matching."""
+    path, glob = _listed_binary("usdt", rest, machine, "/path/to/binary")
     probes = machine.usdt_probes(path)
     if probes is None:
         raise ListingError(f"cannot read the USDT probes of {path}: it is not an ELF binary")

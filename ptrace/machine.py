@@ -223,7 +223,7 @@ def kallsyms_address(name: str, path: str = "/proc/kallsyms") -> int | None:
 def file_inode(path: str) -> int | None:
     try:
         return os.stat(path).st_ino
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path
         return None
 
 

@@ -387,7 +387,9 @@ def _file_text(path: str, err: TextIO) -> str:
             return f.read(CAT_LIMIT).decode("utf-8", "surrogateescape")
     except OSError as error:
         err.write(f"warning: cat: cannot read {path}: {error.strerror}\n")
-        return ""
+    except ValueError:  # a NUL in the path
+        err.write(f"warning: cat: cannot read {path!r}: the path holds a NUL byte\n")
+    return ""
 
 
 @contextmanager

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from llvmlite import ir
 
@@ -20,6 +19,7 @@ from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
 from ptrace.codegen.helpers import BPF_ANY, BPF_F_USER_STACK, BPF_NOEXIST, E2BIG, Helper
 from ptrace.codegen.usdt_args import read_usdt_arg
 from ptrace.diagnostics import Span, site_location
+from ptrace.machine import TracepointField
 from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import PrintfLayout, Resources
 from ptrace.passes.check_types import AGGREGATIONS, func_name
@@ -223,7 +223,7 @@ class Lowerer:
         captured = sorted(name for name in {node.name for node in walk(stmt.body)
                                             if isinstance(node, n.Variable)} if name in outer)
         state = self.pb.slot(ir.ArrayType(I64, _CB_VARIABLES + len(captured)), stack_only=True)
-        self.b.store(self.pb.ctx, state)
+        self.b.store(self.pb.ctx, self.pb.offset(state, 8 * _CB_PROBE_CTX))
         if self.probe_name is not None:
             self.b.store(self.probe_name, self.pb.offset(state, 8 * _CB_PROBE_NAME))
         for i, name in enumerate(captured):
@@ -232,7 +232,7 @@ class Lowerer:
         parent = (self.pb, self.b, self.scopes, self.loops, self.exit_block, self.probe_name)
         child = self.pb.callback(f"{self.pb.function.name}_for{len(self.pb.module.functions)}")
         cb_state = child.ctx
-        child.ctx = child.entry_pointer(cb_state, 0)
+        child.ctx = child.entry_pointer(cb_state, 8 * _CB_PROBE_CTX)
         self.pb, self.b = child, child.b
         self.probe_name = (child.entry_pointer(cb_state, 8 * _CB_PROBE_NAME)
                            if self.probe_name is not None else None)
@@ -779,9 +779,7 @@ class Lowerer:
         attach = self.instance.attach
         if attach.kind in ("rawtracepoint", "fentry", "fexit"):
             return self.ctx_argument(self.ctx.constants[id(e)], self.type_of(e))
-        fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event)
-        assert fmt is not None
-        field = fmt.field(e.name)
+        field = self.tracepoint_field(e)
         assert field is not None
         ftype = self.type_of(e)
         address = self.pb.offset(self.pb.ctx, field.offset)
@@ -925,10 +923,8 @@ class Lowerer:
         if access.bit_size:
             shifted = self.b.lshr(self.b.zext(raw, I64), i64(access.bit_shift))
             return self.b.and_(shifted, i64((1 << access.bit_size) - 1))
-        if access.read_size == 8:
-            return raw
         signed = isinstance(vtype, t.Int) and vtype.signed
-        return self.b.sext(raw, I64) if signed else self.b.zext(raw, I64)
+        return self.extend(raw, t.Int(access.read_size * 8, signed))
 
     def expr_Index(self, e: n.Index) -> ir.Value:
         base_type = self.type_of(e.base)
@@ -976,7 +972,7 @@ class Lowerer:
             value = self.b.trunc(value, ir.IntType(itype.bits))
         return self.b.sext(value, I64) if itype.signed else self.b.zext(value, I64)
 
-    def tracepoint_field(self, e: n.Expr) -> Any:
+    def tracepoint_field(self, e: n.Expr) -> TracepointField | None:
         """The format-file field that `args->name` reads in a tracepoint, else None."""
         attach = self.instance.attach
         if not (isinstance(e, n.Field) and isinstance(e.base, n.Identifier)

@@ -1580,7 +1580,7 @@ def _inet_pton(text: str) -> bytes | None:
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             return socket.inet_pton(family, text)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in the text
             continue
     return None
 
