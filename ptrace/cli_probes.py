@@ -17,6 +17,7 @@ import os
 import platform
 import re
 import struct
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +155,8 @@ def _all_of(provider: str, machine: Machine) -> list[str]:
             raise ListingError(f"{provider} probes are the functions the kernel's BTF "
                                "describes, and this kernel has no BTF")
         return [f"{provider}:{func}" for func in btf.names("func")]
+    if provider in ("kprobe", "kretprobe"):
+        return _kprobe_functions(provider, machine)
     if provider in ("uprobe", "uretprobe", "usdt"):
         binary = "/path/to/binary" if provider == "usdt" else "/bin/bash"
         raise ListingError(f"{provider} probes are listed per binary, for example: "
@@ -164,11 +167,31 @@ def _all_of(provider: str, machine: Machine) -> list[str]:
     raise ListingError(f"ptrace cannot list {provider} probes yet")
 
 
+def _kprobe_functions(provider: str, machine: Machine) -> list[str]:
+    """The functions kprobes can attach to (tracefs' available_filter_functions:
+    `kprobe:func`, `kprobe:module:func`). Where that list is unreadable (root
+    may be refused it), the functions the kernel's BTF describes stand in, with
+    a note saying so."""
+    traceable = machine.traceable_functions()
+    if traceable is not None:
+        return sorted({f"{provider}:{module}:{func}" if module else f"{provider}:{func}"
+                       for module, func in traceable})
+    btf = machine.btf()
+    if btf is None:
+        raise ListingError("cannot read available_filter_functions in tracefs, and the "
+                           "kernel has no BTF to list its functions from")
+    print("ptrace: note: available_filter_functions cannot be read here; listing the "
+          "kernel functions BTF describes", file=sys.stderr)
+    return [f"{provider}:{func}" for func in btf.names("func")]
+
+
 def _everything(machine: Machine) -> list[str]:
     """What `-l` lists without a probe type: every form, every tracepoint, and the
     kernel functions fentry can attach to (where the kernel has BTF)."""
     listed = [form for forms in FORMS.values() for form in forms]
     listed += [f"tracepoint:{c}:{e}" for c, e in machine.tracepoints()]
+    if machine.traceable_functions() is not None:  # (BTF stands in only when asked)
+        listed += _kprobe_functions("kprobe", machine)
     return listed + (_all_of("fentry", machine) if machine.btf() is not None else [])
 
 

@@ -107,6 +107,7 @@ USAGE_NOTE = ("FILE - reads the program from standard input. Each ARG is a posit
 # every key is described here).
 SETTING_HELP = {
     "max_strlen": "bytes kept of a string read with str()",
+    "str_trunc_trailer": "printed after a string str() filled (it may have been cut); default ..",
     "max_map_keys": "entries each map can hold",
     "perf_rb_pages": "pages of the event ring buffer (rounded up to a power of two)",
     "log_size": "bytes of verifier log kept when loading fails",

@@ -96,6 +96,11 @@ class Machine(Protocol):
         """The inode number of a file or directory (a cgroup's id), or None."""
         ...
 
+    def traceable_functions(self) -> list[tuple[str, str]] | None:
+        """The kernel functions kprobes can attach to, as (module, function)
+        (module "" for the kernel itself), or None where the list is unreadable."""
+        ...
+
 
 def match_tracepoints(machine: Machine, category: str, event: str) -> list[tuple[str, str]]:
     """The tracepoints matching glob patterns for the category and event, sorted."""
@@ -206,6 +211,23 @@ class LiveMachine:
     def file_inode(self, path: str) -> int | None:
         return file_inode(path)
 
+    def traceable_functions(self) -> list[tuple[str, str]] | None:
+        root = tracefs_root()
+        return read_traceable_functions(root / "available_filter_functions") if root else None
+
+
+def read_traceable_functions(path: Path) -> list[tuple[str, str]] | None:
+    """available_filter_functions as (module, function): `vfs_read`, `f [mod]`."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    found = []
+    for line in text.splitlines():
+        name, _, module = line.partition(" ")
+        found.append((module.strip().strip("[]"), name))
+    return found
+
 
 def kallsyms_address(name: str, path: str = "/proc/kallsyms") -> int | None:
     """A symbol's address in a kallsyms listing (`ffffffff81000000 T _stext`)."""
@@ -305,6 +327,7 @@ class FixtureMachine:
     cpus: int = 4
     kernel_types: Btf | None = None
     symbols: dict[str, int] = field(default_factory=dict)  # kernel symbol → address
+    traceable: list[tuple[str, str]] | None = None  # (module, function) kprobes reach
 
     def tracepoints(self) -> list[tuple[str, str]]:
         return list(self.formats)
@@ -336,3 +359,6 @@ class FixtureMachine:
 
     def file_inode(self, path: str) -> int | None:
         return file_inode(path)
+
+    def traceable_functions(self) -> list[tuple[str, str]] | None:
+        return self.traceable

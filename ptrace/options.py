@@ -11,6 +11,7 @@ from typing import Any
 class Options:
     params: tuple[str, ...] = ()  # positional parameters $1, $2, …
     max_strlen: int = 1024  # bytes kept of a string read with str()
+    str_trunc_trailer: str = ".."  # printed after a string str() may have cut
     max_map_keys: int = 4096  # entries of each map
     ringbuf_pages: int = 64  # size of the event ring buffer, in pages (power of two)
     log_size: int = 1 << 20  # bytes of verifier log kept when loading fails
@@ -29,12 +30,13 @@ class Setting:
 
     key: str
     field: str  # the Options field it sets
-    kind: str  # "int" (positive), "bool" or "choice"
+    kind: str  # "int" (positive), "bool", "choice" or "text"
     choices: tuple[str, ...] = ()
 
 
 SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("max_strlen", "max_strlen", "int"),
+    Setting("str_trunc_trailer", "str_trunc_trailer", "text"),
     Setting("max_map_keys", "max_map_keys", "int"),
     Setting("perf_rb_pages", "ringbuf_pages", "int"),
     Setting("log_size", "log_size", "int"),
@@ -82,6 +84,8 @@ def apply_setting(options: Options, key: str, value: int | str | bool) -> Option
         if text not in ("true", "false", "1", "0"):
             raise SettingError(f"{key} must be true or false, not {value!r}")
         parsed = text in ("true", "1")
+    elif setting.kind == "text":
+        parsed = str(value)
     else:
         if str(value) not in setting.choices:
             raise SettingError(f"{key} must be one of {', '.join(setting.choices)}, "

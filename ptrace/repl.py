@@ -588,6 +588,25 @@ class _HeldStream(io.TextIOBase):
         self.cell.release()
 
 
+@contextlib.contextmanager
+def _terminate_on_sigterm(app: Application[str]) -> Iterator[None]:
+    """SIGTERM leaves the REPL as Ctrl-D does: a running cell stops, its END runs
+    and its maps print, then the REPL ends."""
+    import signal
+
+    def leave(_signum: int, _frame: object) -> None:
+        if app.is_running:
+            app.exit(exception=EOFError())
+        else:  # between prompts: the next one leaves at once
+            app.pre_run_callables.append(lambda: app.exit(exception=EOFError()))
+
+    previous = signal.signal(signal.SIGTERM, leave)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class _RunningCell:
     """A cell running in a worker thread while the prompt stays up.
 
@@ -615,6 +634,13 @@ class _RunningCell:
         self._ended = False
         self._session: Session | None = None
         self._stop_asked = False
+        self._signals_received: list[int] = []  # before the session had started
+        # Signals reach only this (the main) thread: it takes those of the cell's
+        # self:signal probes for the session until the cell has ended.
+        from ptrace.runtime.session import probe_signals
+
+        self._signal_handlers = contextlib.ExitStack()
+        self._signal_handlers.enter_context(probe_signals(program.signals, self.deliver))
         self._thread = threading.Thread(target=self._work, args=(program, options),
                                         name="ptrace-cell", daemon=True)
         self._thread.start()
@@ -637,8 +663,19 @@ class _RunningCell:
         with self._lock:
             self._session = session
             stop = self._stop_asked
+            early, self._signals_received = self._signals_received, []
+        for signum in early:
+            session.deliver(signum)
         if stop:
             session.stop()
+
+    def deliver(self, signum: int) -> None:
+        with self._lock:
+            session = self._session
+            if session is None:
+                self._signals_received.append(signum)
+        if session is not None:
+            session.deliver(signum)
 
     def hold(self, target: TextIO, text: str) -> None:
         with self._lock:
@@ -682,6 +719,7 @@ class _RunningCell:
             _write(target, text)
         if ended and self.repl.running is self:
             self.repl.running = None
+            self._signal_handlers.close()
 
     def stop(self) -> None:
         with self._lock:
@@ -726,18 +764,19 @@ class Repl:
     def loop(self, session: PromptSession[str]) -> int:
         self.app = session.app
         try:
-            while True:
-                try:
-                    text = session.prompt(pre_run=self._show_running)
-                except KeyboardInterrupt:
-                    continue
-                except EOFError:
-                    if self.running is not None:  # leaving stops it: END runs, maps print
-                        self.running.stop()
-                        self.running.wait()
-                    return 0
-                if not self.handle(text):
-                    return 0
+            with _terminate_on_sigterm(session.app):
+                while True:
+                    try:
+                        text = session.prompt(pre_run=self._show_running)
+                    except KeyboardInterrupt:
+                        continue
+                    except EOFError:
+                        if self.running is not None:  # leaving stops it: END runs, maps print
+                            self.running.stop()
+                            self.running.wait()
+                        return 0
+                    if not self.handle(text):
+                        return 0
         finally:
             self.app = None
 

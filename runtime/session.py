@@ -88,8 +88,7 @@ class Session:
 
     # ---- the run ----
     def run(self) -> int:
-        with _stop_signals(self.stop), _probe_signals(self.program.signals,
-                                                      self.signals_received.append):
+        with _stop_signals(self.stop), probe_signals(self.program.signals, self.deliver):
             try:
                 self.loaded = load(self.libs, self.program, self.options.verbose)
                 if self.options.dry_run:
@@ -131,6 +130,12 @@ class Session:
         """End the run as Ctrl-C does: END runs, the maps print. Callable from another
         thread: the REPL runs a cell in a worker thread and stops it from its prompt."""
         self.stopping = True
+
+    def deliver(self, signum: int) -> None:
+        """A signal of a self:signal probe arrived; its programs run from the event
+        loop. Callable from another thread (the REPL's main thread takes the
+        signals of a cell running in a worker)."""
+        self.signals_received.append(signum)
 
     def _attach_all(self) -> None:
         assert self.loaded is not None
@@ -416,7 +421,7 @@ def _stop_signals(on_stop: object) -> Iterator[None]:
 
 
 @contextmanager
-def _probe_signals(signals: frozenset[int], on_signal: Callable[[int], None]) -> Iterator[None]:
+def probe_signals(signals: frozenset[int], on_signal: Callable[[int], None]) -> Iterator[None]:
     """While running, the signals of self:signal probes are handed to `on_signal`
     (a run in another thread than the main one cannot take signals)."""
     if not signals or threading.current_thread() is not threading.main_thread():

@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from ptrace.runtime import stacks
+from ptrace.runtime.cgroups import CGROUPS
 
 from ptrace.types import types as t
 
@@ -31,7 +32,10 @@ def decode(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
     if isinstance(vtype, t.Formatted):
         return int.from_bytes(data[offset:offset + 8], "little", signed=True)
     if isinstance(vtype, t.Str):
-        return decode_str(bytes(data[offset:offset + vtype.capacity]))
+        text = decode_str(bytes(data[offset:offset + vtype.capacity]))
+        if vtype.trailer and len(text.encode("utf-8", "surrogateescape")) >= vtype.capacity - 1:
+            text += vtype.trailer
+        return text
     if isinstance(vtype, t.Tuple | t.Record):
         return tuple(decode(data, offset + off, e)
                      for off, e in zip(vtype.offsets, vtype.elements, strict=True))
@@ -130,6 +134,8 @@ def format_special(value: int, vtype: t.Formatted) -> str:
         return ":".join(f"{b:02X}" for b in (value & 0xFFFFFFFFFFFF).to_bytes(6, "little"))
     if vtype.kind == "username":
         return user_name(value)
+    if vtype.kind == "cgroup_path":
+        return CGROUPS.describe(value & 0xFFFFFFFFFFFFFFFF, vtype.fmt)
     seconds, nanos = divmod(value + _boot_epoch_ns(), 10**9)
     fmt = vtype.fmt.replace("%f", f"{nanos // 1000:06d}")
     return time.strftime(fmt, time.localtime(seconds))

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from llvmlite import ir
 
 from ptrace.codegen.helpers import Helper
@@ -62,6 +64,13 @@ class ProgramBuilder:
         self._scratch_base: ir.Value | None = None
         self.scratch_size = 0  # bytes of scratch this program uses
         self._ctx_reads: dict[tuple[int, int], ir.Value] = {}  # (offset, size) → value
+        # Stack memory (size, pointer) of the values of the statements being
+        # lowered, of the variables of the scopes open, and free memory: of
+        # finished statements and closed scopes, for the next ones to reuse.
+        self._temporaries: list[tuple[int, ir.Value]] = []
+        self._variables: list[tuple[int, ir.Value]] = []
+        self._free: list[tuple[int, ir.Value]] = []
+        self.loop_depth = 0  # > 0 while lowering code that may run more than once
         self._opaque_count = 0  # sequence numbers of llvm.bpf.passthrough calls
 
     def callback(self, name: str) -> ProgramBuilder:
@@ -118,16 +127,67 @@ class ProgramBuilder:
             _mem_intrinsic(eb, "llvm.memset", [ptr], size)
         return ptr
 
-    def fresh_memory(self, size: int, zeroed: bool = True) -> ir.Value:
+    def fresh_memory(self, size: int, zeroed: bool = True, variable: bool = False) -> ir.Value:
         """`size` bytes (8-aligned) for one value: on the stack if small, else scratch.
 
-        Stack memory is zeroed once in the entry block; scratch memory is zeroed
-        here, at the point of use, when `zeroed` is set.
+        The memory of a value lives until the end of the statement being
+        lowered, a `variable`'s until the end of its scope; later statements
+        reuse the stack memory (see `statement` and `scope`). New stack memory
+        is zeroed once in the entry block; memory that is reused, or used in a
+        loop, or from scratch is zeroed here, at the point of use, when
+        `zeroed` is set.
         """
         size = max(8, (size + 7) & ~7)
-        if size <= _STACK_OBJECT_LIMIT and self._stack_used + size <= self._stack_budget:
-            return self.slot(ir.ArrayType(I64, size // 8))
+        if size <= _STACK_OBJECT_LIMIT:
+            reused = self._reuse(size)
+            if reused is not None or self._stack_used + size <= self._stack_budget:
+                ptr = reused or self.slot(ir.ArrayType(I64, size // 8))
+                (self._variables if variable else self._temporaries).append((size, ptr))
+                if zeroed and (reused is not None or self.loop_depth):
+                    self.memset(ptr, size)
+                return ptr
         return self._scratch_memory(size, zeroed)
+
+    def variable_slot(self) -> ir.Value:
+        """8 bytes for an integer variable (not zeroed), until the end of its scope.
+
+        Integers take the stack before strings and tuples do: a loop whose
+        counter lived in scratch (map memory) could not be bounded by the verifier.
+        """
+        ptr = self._reuse(8) or self.slot(I64)
+        self._variables.append((8, ptr))
+        return ptr
+
+    def _reuse(self, size: int) -> ir.Value | None:
+        """The smallest free temporary of at least `size` bytes (taken off the list)."""
+        fits = [i for i, (have, _) in enumerate(self._free) if have >= size]
+        if not fits:
+            return None
+        best = min(fits, key=lambda i: self._free[i][0])
+        have, ptr = self._free.pop(best)
+        if have > size:  # the rest stays free
+            self._free.append((have - size, self.entry_address(ptr, size)))
+        return ptr
+
+    def statement(self) -> int:
+        """Mark the start of a statement: its temporaries are those after the mark."""
+        return len(self._temporaries)
+
+    def end_statement(self, mark: int) -> None:
+        """The statement begun at `mark` is lowered: its values' memory is free again."""
+        self._free.extend(self._temporaries[mark:])
+        del self._temporaries[mark:]
+
+    def scope(self) -> int:
+        """Mark the start of a scope: its variables are those declared after the mark."""
+        return len(self._variables)
+
+    def end_scope(self, mark: int) -> None:
+        """The scope begun at `mark` is closed. Its variables' memory is free once
+        the statement around it ends: a block expression's value may be one of
+        them (`{ $a = comm; $a }`), and the statement still uses it."""
+        self._temporaries.extend(self._variables[mark:])
+        del self._variables[mark:]
 
     def _scratch_memory(self, size: int, zeroed: bool) -> ir.Value:
         ptr = self.offset(self._scratch(), self.scratch_size)
@@ -238,16 +298,24 @@ class ProgramBuilder:
 
     def load64_or_zero(self, ptr: ir.Value, name: str) -> ir.Value:
         """The 8 bytes at `ptr` (a map lookup's result), or 0 where it is null."""
-        then, orelse, merge = self.if_nonnull(ptr, name)
+        nonnull = self.b.icmp_unsigned("!=", ptr, ir.Constant(PTR, None))
+        return self.value_or_zero(nonnull, lambda: self.load64(ptr), name)
+
+    def value_or_zero(self, condition: ir.Value, compute: Callable[[], ir.Value],
+                      name: str) -> ir.Value:
+        """`compute()` where `condition` holds, else 0: the code that computes it
+        runs only on that branch (a read the verifier must see guarded)."""
+        start = self.b.block
+        then, merge = self.block(f"{name}.then"), self.block(f"{name}.end")
+        self.b.cbranch(condition, then, merge)
         self.b.position_at_end(then)
-        loaded = self.load64(ptr)
-        self.b.branch(merge)
-        self.b.position_at_end(orelse)
+        value = compute()
+        computed = self.b.block
         self.b.branch(merge)
         self.b.position_at_end(merge)
         phi = self.b.phi(I64)
-        phi.add_incoming(loaded, then)
-        phi.add_incoming(i64(0), orelse)
+        phi.add_incoming(value, computed)
+        phi.add_incoming(i64(0), start)
         return phi
 
     def finish(self) -> None:

@@ -8,7 +8,8 @@ and copied into events byte for byte).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from llvmlite import ir
@@ -138,16 +139,31 @@ class Lowerer:
 
     # ---- statements ----
     def block(self, block: n.Block, new_scope: bool = True) -> None:
-        if new_scope:
-            self.scopes.append({})
-        for stmt in block.stmts:
-            if self.b.block.is_terminated:
-                break  # after `return`: unreachable
-            self.stmt(stmt)
-        if new_scope:
-            self.scopes.pop()
+        with self.scope() if new_scope else contextlib.nullcontext():
+            for stmt in block.stmts:
+                if self.b.block.is_terminated:
+                    break  # after `return`: unreachable
+                self.stmt(stmt)
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        """A scope of variables; its variables' memory serves the code after it."""
+        pb = self.pb
+        self.scopes.append({})
+        mark = pb.scope()
+        yield
+        pb.end_scope(mark)
+        self.scopes.pop()
 
     def stmt(self, stmt: n.Stmt) -> None:
+        # The values a statement computes are dead after it: their stack
+        # memory serves the next statements (unrolled copies especially).
+        pb = self.pb
+        mark = pb.statement()
+        self.lower_stmt(stmt)
+        pb.end_statement(mark)
+
+    def lower_stmt(self, stmt: n.Stmt) -> None:
         self.span = stmt.span
         if isinstance(stmt, n.ExprStmt):
             self.expr(stmt.expr)
@@ -169,7 +185,9 @@ class Lowerer:
             self.for_range(stmt)
         elif isinstance(stmt, n.Unroll):
             for _ in range(self.ctx.unroll_counts[id(stmt)]):
+                mark = self.pb.statement()  # each copy's memory serves the next copy
                 self.block(stmt.body)
+                self.pb.end_statement(mark)
                 if self.b.block.is_terminated:
                     break
         elif isinstance(stmt, n.Break):
@@ -185,15 +203,20 @@ class Lowerer:
         done = self.pb.block("while.end")
         self.b.branch(test)
         self.b.position_at_end(test)
+        self.pb.loop_depth += 1
         self.b.cbranch(self.truth(stmt.cond), body, done)
         self.loop_body(stmt.body, body, test, done)
+        self.pb.loop_depth -= 1
 
     def for_range(self, stmt: n.For) -> None:
         """for ($i : start..stop): $i from start up to, not including, stop."""
         assert isinstance(stmt.iterable, n.Range)
         start = self.expr(stmt.iterable.start)
         stop = self.materialize(self.expr(stmt.iterable.stop), t.INT64)
-        self.scopes.append({})
+        with self.scope():
+            self.range_loop(stmt, start, stop)
+
+    def range_loop(self, stmt: n.For, start: ir.Value, stop: ir.Value) -> None:
         var = self.declare(stmt.var, t.INT64)
         self.pb.store64(start, var.ptr)
         test = self.pb.block("for.test")
@@ -204,11 +227,12 @@ class Lowerer:
         self.b.position_at_end(test)
         more = self.b.icmp_signed("<", self.pb.load64(var.ptr), self.pb.load64(stop))
         self.b.cbranch(more, body, done)
+        self.pb.loop_depth += 1
         self.loop_body(stmt.body, body, step, done)
+        self.pb.loop_depth -= 1
         self.b.position_at_end(step)
         self.pb.store64(self.b.add(self.pb.load64(var.ptr), i64(1)), var.ptr)
         self.b.branch(test)
-        self.scopes.pop()
         self.b.position_at_end(done)
 
     def for_map(self, stmt: n.For, ref: n.MapRef) -> None:
@@ -303,9 +327,8 @@ class Lowerer:
         if stmt.orelse is not None:
             self.b.position_at_end(orelse)
             if isinstance(stmt.orelse, n.If):
-                self.scopes.append({})
-                self.if_(stmt.orelse)
-                self.scopes.pop()
+                with self.scope():
+                    self.if_(stmt.orelse)
             else:
                 self.block(stmt.orelse)
             if not self.b.block.is_terminated:
@@ -323,9 +346,8 @@ class Lowerer:
         # its memory is sized for every value it takes in this probe.
         for other in self.variable_types.get(name, ()):
             vtype = t.merge(vtype, other) or vtype
-        # Integers take stack slots before strings and tuples do: a loop whose
-        # counter lived in scratch (map memory) could not be bounded by the verifier.
-        memory = self.pb.slot(I64) if vtype.in_register else self.pb.fresh_memory(vtype.size)
+        memory = self.pb.variable_slot() if vtype.in_register else \
+            self.pb.fresh_memory(vtype.size, variable=True)
         var = _Var(vtype, memory)
         self.scopes[-1][name] = var
         return var
@@ -361,8 +383,12 @@ class Lowerer:
         if stmt.op != "=":
             assert var is not None
             old = self.pb.load64(var.ptr)
-            new = self.arith(stmt.op[:-1], old, self.expr(value), var.type, self.type_of(value),
-                             self.ctx.printf_ids.get(id(stmt)))
+            scale = self.ctx.constants.get(id(stmt))
+            if scale is not None:  # `$p += i` on a pointer moves by elements
+                new = self.pointer_arith(stmt.op[:-1], old, self.expr(value), var.type, scale)
+            else:
+                new = self.arith(stmt.op[:-1], old, self.expr(value), var.type,
+                                 self.type_of(value), self.ctx.printf_ids.get(id(stmt)))
             self.pb.store64(self.fit(new, var.type), var.ptr)
             return
         result = self.expr(value)
@@ -474,7 +500,7 @@ class Lowerer:
         """count/sum/min/max/avg of a per-CPU map, combined over the possible CPUs."""
         b = self.b
         ncpus = self.global_value(GLOBAL_NCPUS)
-        cpu_key = self.pb.slot(I32)
+        cpu_key = self.pb.fresh_memory(8, zeroed=False)
         # accumulators: total, count (avg) or best, found (min/max)
         first, second = self.pb.fresh_memory(8), self.pb.fresh_memory(8)
         self.pb.store64(i64(0), first)
@@ -523,7 +549,7 @@ class Lowerer:
 
     def global_value(self, slot: int) -> ir.Value:
         """A value the runtime wrote in the globals map before BEGIN (0 if missing)."""
-        key = self.pb.slot(I32)
+        key = self.pb.fresh_memory(8, zeroed=False)
         self.b.store(ir.Constant(I32, slot), key)
         found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR,
                                [self.pb.map_ptr(self.res.globals_map), key])
@@ -546,7 +572,7 @@ class Lowerer:
             self.bump_counter(self.res.full_counter(map_index))
 
     def bump_counter(self, slot: int) -> None:
-        key = self.pb.slot(I32)
+        key = self.pb.fresh_memory(8, zeroed=False)
         self.b.store(ir.Constant(I32, slot), key)
         found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR,
                                [self.pb.map_ptr(self.res.counters_map), key])
@@ -950,19 +976,13 @@ class Lowerer:
                                            typ=ir.IntType(size * 8)), etype)
         base = self.expr(e.base)
         position = self.expr(index)
+
+        def element() -> ir.Value:
+            address = self.b.gep(base, [self.b.mul(position, i64(size))], source_etype=I8)
+            return self.extend(self.b.load(address, typ=ir.IntType(size * 8)), etype)
+
         inside = self.b.icmp_unsigned("<", position, i64(count))
-        start = self.b.block
-        then, merge = self.pb.block("index.in"), self.pb.block("index.end")
-        self.b.cbranch(inside, then, merge)
-        self.b.position_at_end(then)
-        address = self.b.gep(base, [self.b.mul(position, i64(size))], source_etype=I8)
-        element = self.extend(self.b.load(address, typ=ir.IntType(size * 8)), etype)
-        self.b.branch(merge)
-        self.b.position_at_end(merge)
-        phi = self.b.phi(I64)
-        phi.add_incoming(element, then)
-        phi.add_incoming(i64(0), start)
-        return phi
+        return self.pb.value_or_zero(inside, element, "index")
 
     def extend(self, value: ir.Value, itype: t.Int) -> ir.Value:
         """A narrow integer loaded from memory, widened to i64 by its signedness."""
@@ -1036,7 +1056,21 @@ class Lowerer:
             cmp = (self.b.icmp_unsigned(op, left, right) if unsigned
                    else self.b.icmp_signed(op, left, right))
             return self.b.zext(cmp, I64)
+        scale = self.ctx.constants.get(id(e))
+        if scale is not None:  # pointer arithmetic, in elements
+            return self.pointer_arith(op, left, right, ltype, scale)
         return self.arith(op, left, right, ltype, rtype, self.ctx.printf_ids.get(id(e)))
+
+    def pointer_arith(self, op: str, left: ir.Value, right: ir.Value, ltype: t.Type,
+                      scale: int) -> ir.Value:
+        """`p ± i` (i scaled by the element size), or `p - q` (scale < 0: the byte
+        difference divided by the element size)."""
+        if scale < 0:
+            return self.b.sdiv(self.b.sub(left, right), i64(-scale))
+        if isinstance(ltype, t.Pointer):
+            moved = self.b.mul(right, i64(scale))
+            return self.b.add(left, moved) if op == "+" else self.b.sub(left, moved)
+        return self.b.add(self.b.mul(left, i64(scale)), right)
 
     def arith(self, op: str, left: ir.Value, right: ir.Value, ltype: t.Type,
               rtype: t.Type, warning: int | None = None) -> ir.Value:
@@ -1182,17 +1216,15 @@ class Lowerer:
 
     def block_value(self, block: n.Block) -> ir.Value:
         """Run a block's statements in a scope of its own; its value is its last expression."""
-        self.scopes.append({})
-        value = block.value
-        for stmt in block.stmts[:-1] if value is not None else block.stmts:
-            if self.b.block.is_terminated:
-                break
-            self.stmt(stmt)
-        if self.b.block.is_terminated:  # after a `return`: what follows is unreachable
-            self.b.position_at_end(self.pb.block("unreachable"))
-        result = self.expr(value) if value is not None else i64(0)
-        self.scopes.pop()
-        return result
+        with self.scope():
+            value = block.value
+            for stmt in block.stmts[:-1] if value is not None else block.stmts:
+                if self.b.block.is_terminated:
+                    break
+                self.stmt(stmt)
+            if self.b.block.is_terminated:  # after a `return`: what follows is unreachable
+                self.b.position_at_end(self.pb.block("unreachable"))
+            return self.expr(value) if value is not None else i64(0)
 
     def branch_of(self, node: n.Expr) -> Branch:
         return lambda: (self.expr(node), self.type_of(node))
@@ -1360,6 +1392,8 @@ class Lowerer:
     def call_ksym(self, e: n.Call) -> ir.Value:
         return self.expr(e.args[0])
 
+    call_cgroup_path = call_ksym  # the id; user space finds its paths
+
     def stack(self, stype: t.Type) -> ir.Value:
         """A stack's id in its stack-trace map, and the pid for user stacks."""
         assert isinstance(stype, t.Stack)
@@ -1387,17 +1421,21 @@ class Lowerer:
             self.pb.store64(self.b.select(self.b.icmp_unsigned("<", length, i64(btype.capacity)),
                                           length, i64(btype.capacity)), mem)
             return mem
-        # At most the capacity, as a bound the verifier can see.
-        length = self.b.select(self.b.icmp_unsigned("<", length, i64(btype.capacity)),
-                               length, i64(btype.capacity))
-        length = self.b.and_(self.pb.opaque(length), i64(_mask_for(btype.capacity)))
-        length = self.b.select(self.b.icmp_unsigned("<", length, i64(btype.capacity)),
-                               length, i64(btype.capacity))
+        length = self.clamped_length(length, btype.capacity)
         self.pb.store64(length, mem)
         space = stype.space if isinstance(stype, t.Pointer) else "kernel"
         helper = Helper.PROBE_READ_USER if space == "user" else Helper.PROBE_READ_KERNEL
         self.pb.helper(helper, I64, [self.pb.offset(mem, 8), length, value])
         return mem
+
+    def clamped_length(self, length: ir.Value, capacity: int) -> ir.Value:
+        """`length`, at most `capacity`, as a bound the verifier can see (a size
+        given to a read helper must be provably within the destination)."""
+        length = self.b.select(self.b.icmp_unsigned("<", length, i64(capacity)),
+                               length, i64(capacity))
+        length = self.b.and_(self.pb.opaque(length), i64(_mask_for(capacity)))
+        return self.b.select(self.b.icmp_unsigned("<", length, i64(capacity)),
+                             length, i64(capacity))
 
     def call_join(self, e: n.Call) -> ir.Value:
         """Reads the pointers of the array one by one into the record, each string
@@ -1550,9 +1588,11 @@ class Lowerer:
         rtype = self.type_of(e)
         assert isinstance(rtype, t.Str)
         mem = self.pb.fresh_memory(rtype.size)
+        size: ir.Value = i64(rtype.capacity)
+        if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):  # n chars and a NUL
+            size = self.clamped_length(self.b.add(self.expr(e.args[1]), i64(1)), rtype.capacity)
         helper = self._read_str_helper(arg, source_type)
-        self.check_helper(self.pb.helper(helper, I64, [mem, i64(rtype.capacity), value]),
-                          helper, 2)
+        self.check_helper(self.pb.helper(helper, I64, [mem, size, value]), helper, 2)
         return mem
 
 

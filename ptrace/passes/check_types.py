@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
 
 AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
 LATER_FUNCTIONS = frozenset({
-    "usym", "uaddr", "reg", "override", "cgroup_path", "path", "unwatch", "debugf",
+    "usym", "uaddr", "reg", "override", "path", "unwatch", "debugf",
     "percpu_kaddr", "skboutput", "socket_cookie", "print_map",
 })
 JOIN_ARGS = 16  # join() prints at most this many strings …
@@ -52,7 +52,7 @@ FUNCTIONS = frozenset({"printf", "print", "exit", "delete", "clear", "zero", "st
                        "errorf", "warnf", "system", "time", "strlen", "strncmp", "strcontains",
                        "bswap", "strerror", "strftime", "has_key", "signal", "kstack", "ustack",
                        "ksym", "kptr", "uptr", "ntop", "pton", "macaddr", "len", "kaddr",
-                       "cgroupid", "buf", "cat", "join", *AGGREGATIONS})
+                       "cgroupid", "cgroup_path", "buf", "cat", "join", *AGGREGATIONS})
 _INT_CONVERSION_MAX = {"hh": 8, "h": 16}
 
 
@@ -98,6 +98,9 @@ class _Checker:
         self.loops = 0
         self.unroll_counts = ctx.unroll_counts
         self.assigning: str | None = None  # the map an assignment is storing to
+        self.assigning_value: t.Type | None = None  # what it stores, once known
+        # Reads of the map being assigned before its first definition, with their key types.
+        self.early_reads: list[tuple[n.MapAccess, t.Type | None]] = []
 
     def check(self) -> None:
         probe = self.instance.probe
@@ -223,7 +226,7 @@ class _Checker:
                 return
             aggregation = self.aggregation(value)
             if aggregation is not None:
-                self.define_map(target, aggregation)
+                self.store(target, aggregation)
             return
         if isinstance(target, n.Variable):
             vtype = self.expr(value)
@@ -239,6 +242,9 @@ class _Checker:
                 elif not (existing.is_integer and vtype.is_integer):
                     self.error(f"'{stmt.op}' needs integers, got {existing} and {vtype}",
                                stmt.span)
+                elif (isinstance(existing, t.Pointer) and stmt.op in ("+=", "-=")
+                      and not isinstance(vtype, t.Pointer)):
+                    self.ctx.constants[id(stmt)] = self.pointee_size(existing)  # `$p += 1`
                 self.instance.types[id(target)] = existing or t.INT64
                 return
             if existing is not None:
@@ -255,16 +261,19 @@ class _Checker:
         if isinstance(target, n.MapAccess):
             self.assigning = target.name
             vtype = self.expr(value)
-            self.assigning = None
             if vtype is None:
+                self.assigning = None
                 return
             if isinstance(vtype, t.Void):
+                self.assigning = None
                 self.error("this expression has no value to assign", value.span)
                 return
             if stmt.op != "=" and not vtype.is_integer:
+                self.assigning = None
                 self.error(f"'{stmt.op}' needs an integer, got {vtype}", value.span)
                 return
-            self.define_map(target, vtype if stmt.op == "=" else t.INT64)
+            self.assigning = None
+            self.store(target, vtype if stmt.op == "=" else t.INT64)
             return
         self.error("only variables ($x) and maps (@x) can be assigned to", target.span)
 
@@ -293,6 +302,18 @@ class _Checker:
             return None
         valid = [k for k in types if k is not None]
         return valid[0] if len(valid) == 1 else t.Tuple(tuple(valid))
+
+    def store(self, target: n.MapAccess, value: t.Type) -> None:
+        """Define or extend a map by a store to it. In `@a[@a[0]] = 1` as @a's
+        first store, the key reads the map being defined: it reads what is
+        stored, and its own key must agree with the map's once defined."""
+        self.assigning, self.assigning_value, self.early_reads = target.name, value, []
+        self.define_map(target, value)
+        self.assigning, self.assigning_value = None, None
+        info = self.ctx.maps.get(target.name)
+        if info is not None:
+            for early, key in self.early_reads:
+                self._check_key(info, early, key)
 
     def define_map(self, access: n.MapAccess, value: t.Type) -> None:
         key = self.key_type(access)
@@ -354,8 +375,12 @@ class _Checker:
     def read_map(self, access: n.MapAccess, entry: bool = False) -> t.Type | None:
         if access.name == self.assigning and access.name not in self.ctx.maps:
             # `@x = @x + 1` with no assignment before: the map reads as integer 0.
-            self.key_type(access)
-            return t.INT64
+            # In a key of the map's first assignment, it reads the value stored.
+            self.early_reads.append((access, self.key_type(access)))
+            stored = self.assigning_value
+            if isinstance(stored, t.Aggregation):
+                return t.UINT64 if isinstance(stored, t.Count) else t.INT64
+            return stored or t.INT64
         info = self.map_info(access.name, access.span)
         key = self.key_type(access)
         if info is None:
@@ -626,12 +651,44 @@ class _Checker:
             return None
         if op in ("==", "!=", "<", "<=", ">", ">=", "&&", "||"):
             return t.BOOL
+        pointer = self.pointer_arithmetic(e, left, right)
+        if pointer is not None:
+            return pointer
         if op == "-":
             return t.INT64
         if op in ("/", "%"):
             self.division_site(e, op, e.right)
         unsigned = _is_unsigned(left) or _is_unsigned(right)
         return t.UINT64 if unsigned else t.INT64
+
+    def pointer_arithmetic(self, e: n.Binary, left: t.Type, right: t.Type) -> t.Type | None:
+        """`p + i`, `i + p`, `p - i` move by whole elements, as in C: the result is
+        a pointer of p's type, the integer scaled by the element's size (recorded
+        for codegen). `p - q` counts the elements between them."""
+        lptr, rptr = isinstance(left, t.Pointer), isinstance(right, t.Pointer)
+        if e.op not in ("+", "-") or not (lptr or rptr) or (e.op == "-" and rptr and not lptr):
+            return None
+        pointer = left if lptr else right
+        assert isinstance(pointer, t.Pointer)
+        size = self.pointee_size(pointer)
+        if lptr and rptr:
+            if e.op == "+":
+                self.error(f"cannot add two pointers ({left} and {right})", e.span)
+                return None
+            self.ctx.constants[id(e)] = -size  # a difference, divided by the size
+            return t.INT64
+        self.ctx.constants[id(e)] = size
+        return pointer
+
+    def pointee_size(self, pointer: t.Pointer) -> int:
+        """The size of what `pointer` points to: 1 for void and unknown types (as GNU C)."""
+        named = t.NAMED_TYPES.get(pointer.pointee)
+        if named is not None and named.is_integer:
+            return named.bits // 8 if isinstance(named, t.Int) else 1
+        if pointer.pointee.endswith("*"):
+            return 8
+        btf = self.ctx.machine.btf() if pointer.btf_id else None
+        return max(1, btf.size(pointer.btf_id)) if btf is not None else 1
 
     def division_site(self, node: n.Binary | n.Assign, op: str, divisor: n.Expr) -> None:
         """A division whose divisor may be 0 at run time warns (once) when it is:
@@ -676,6 +733,10 @@ class _Checker:
             size = named.bits // 8 if isinstance(named, t.Int) else 1
             self.ctx.field_accesses[id(e)] = FieldAccess(0, size)
             return named
+        if pointer.pointee.endswith("*") and not pointer.btf_id:
+            # A pointer to a pointer from a tracepoint's format (`const char *const *argv`).
+            self.ctx.field_accesses[id(e)] = FieldAccess(0, 8)
+            return t.Pointer(pointer.pointee[:-1].strip(), space=pointer.space)
         btf = self.kernel_btf(e.span)
         if btf is None:
             return None
@@ -698,7 +759,7 @@ class _Checker:
         if isinstance(target, n.MapAccess):
             info = self.ctx.maps.get(target.name)
             if info is None:
-                self.define_map(target, t.INT64)
+                self.store(target, t.INT64)
                 info = self.ctx.maps.get(target.name)
             else:  # the keys still need checking (and typing, for codegen)
                 self._check_key(info, target, self.key_type(target))
@@ -1187,15 +1248,21 @@ class _Checker:
             return t.Str(len(text.encode()) + 1)
         arg = self.expr(e.args[0])
         limit = self.ctx.options.max_strlen
-        if len(e.args) == 2:
-            size = e.args[1]
-            if not isinstance(size, n.Integer):
-                self.error("str()'s length must be an integer literal for now", size.span)
+        # A string that fills max_strlen may have been cut: it prints with the
+        # trailer. A length given to str() is a cut the user asked for.
+        trailer = self.ctx.options.str_trunc_trailer
+        if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):
+            # str(p, n) with n known at run time: at most max_strlen, as a literal would be
+            if self._integer_arg(e.args[1]) is None:
                 return None
+        elif len(e.args) == 2:
+            size = e.args[1]
+            assert isinstance(size, n.Integer)
             if size.value <= 0:
                 self.error("str()'s length must be positive", size.span)
                 return None
-            limit = min(limit, size.value + 1)
+            if size.value + 1 < limit:
+                limit, trailer = size.value + 1, ""
         if arg is None:
             return None
         if isinstance(arg, t.Str):
@@ -1203,7 +1270,7 @@ class _Checker:
         if not arg.is_integer:
             self.error(f"str() takes an address or a string, got {arg}", e.args[0].span)
             return None
-        return t.Str(limit)
+        return t.Str(limit, trailer)
 
     def _string_arg(self, arg: n.Expr, what: str) -> t.Str | None:
         atype = self.expr(arg)
@@ -1269,6 +1336,20 @@ class _Checker:
         if self._arity(e, 1, 1) and self._integer_arg(e.args[0]) is not None:
             return t.Formatted("strerror")
         return None
+
+    def call_cgroup_path(self, e: n.Call) -> t.Type | None:
+        """cgroup_path(id[, filter]): the id, named in user space by the cgroup
+        hierarchies (those whose name matches the glob `filter`) holding it."""
+        if not self._arity(e, 1, 2) or self._integer_arg(e.args[0]) is None:
+            return None
+        pattern = "*"
+        if len(e.args) == 2:
+            given = e.args[1]
+            if not isinstance(given, n.String):
+                self.error("cgroup_path()'s filter must be a string literal", given.span)
+                return None
+            pattern = _script_text(given.value)
+        return t.Formatted("cgroup_path", pattern)
 
     def call_strftime(self, e: n.Call) -> t.Type | None:
         if not self._arity(e, 2, 2):
@@ -1450,7 +1531,8 @@ class _Checker:
             return None
         inode = self.ctx.machine.file_inode(path.value)
         if inode is None:
-            self.error(f"no such cgroup: {path.value}", path.span,
+            shown = path.value.encode("unicode_escape").decode("ascii")  # a NUL shows as \x00
+            self.error(f"no such cgroup: {shown}", path.span,
                        "cgroup v2 directories are under /sys/fs/cgroup")
             return None
         self.ctx.constants[id(e)] = inode

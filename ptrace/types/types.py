@@ -10,7 +10,7 @@ another under the same rule. The runtime decodes with the same `size` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def align8(n: int) -> int:
@@ -123,9 +123,14 @@ class Stack(Type):
 
 @dataclass(frozen=True, slots=True)
 class Str(Type):
-    """A NUL-terminated string in a fixed buffer of `capacity` bytes."""
+    """A NUL-terminated string in a fixed buffer of `capacity` bytes.
+
+    `trailer` is printed after a string read from memory (str()) that fills its
+    buffer: the read may have cut it. It is not part of the type's identity.
+    """
 
     capacity: int
+    trailer: str = field(default="", compare=False)
 
     @property
     def size(self) -> int:
@@ -410,7 +415,10 @@ def merge(a: Type, b: Type) -> Type | None:
     if isinstance(a, Bool) and isinstance(b, Bool):
         return a
     if isinstance(a, Str) and isinstance(b, Str):
-        return Str(max(a.capacity, b.capacity))
+        # A read string copied into a larger buffer can no longer fill it.
+        capacity = max(a.capacity, b.capacity)
+        trailers = [s.trailer for s in (a, b) if s.capacity == capacity]
+        return Str(capacity, max(trailers))
     if isinstance(a, Tuple) and isinstance(b, Tuple) and len(a.elements) == len(b.elements):
         merged = [merge(x, y) for x, y in zip(a.elements, b.elements, strict=True)]
         if any(m is None for m in merged):

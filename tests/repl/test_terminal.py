@@ -235,6 +235,23 @@ def test_the_prompt_stays_while_a_cell_runs(screen: Screen, triggers: Path) -> N
     assert screen.exit_status() == 0
 
 
+@pytest.mark.bpf
+def test_signals_reach_a_running_cell(terminal: Terminal) -> None:
+    """The cell runs in a worker thread; signals come to the main thread, which
+    hands a self:signal probe's signal to the cell, and on SIGTERM stops the cell
+    (END runs, the maps print) and leaves."""
+    terminal.expect(PROMPT)
+    terminal.send('self:signal:SIGUSR1 { @got = count(); printf("signal\\n"); } '
+                  'interval:ms:100 { @ticks = 1; } END { printf("end ran\\n"); }\r')
+    terminal.expect("Attached 3 probes\n")
+    os.kill(terminal.pid, signal.SIGUSR1)
+    terminal.expect("signal\n")
+    os.kill(terminal.pid, signal.SIGTERM)
+    terminal.expect("end ran\n")
+    terminal.expect(r"@got: 1\n@ticks: 1\n")
+    assert terminal.wait() == 0
+
+
 def test_without_a_terminal_stdin_is_one_program() -> None:
     ran = subprocess.run(REPL, input="BEGIN { printf(\"%d\\n\", nope); }", capture_output=True,
                          text=True, timeout=TIMEOUT, check=False)

@@ -115,7 +115,10 @@ def test_comparisons_and_logic_give_bool(op: str) -> None:
         ("5 % nsecs", UINT64),
         ("nsecs << 1", UINT64),
         ("nsecs & 0xff", UINT64),
-        ("curtask + 8", UINT64),
+        # a pointer moved by elements stays a pointer; the distance between two is a count
+        ("curtask + 8", t.Pointer("struct task_struct")),
+        ("8 + (uint32 *)0", t.Pointer("uint32")),
+        ("(uint16 *)8 - (uint16 *)0", INT64),
         # a difference may be negative, even of unsigned operands
         ("nsecs - nsecs", INT64),
         ("(uint64)1 - (uint64)2", INT64),

@@ -413,6 +413,23 @@ def test_list_kernel_functions_from_btf() -> None:
     assert list_probes("*vfs_read", False, machine) == ["fentry:vfs_read"]  # fexit: the same
 
 
+def test_list_kprobes_from_available_filter_functions() -> None:
+    machine = FixtureMachine({}, traceable=[("", "vfs_read"), ("", "vfs_write"),
+                                            ("ext4", "ext4_file_read_iter")])
+    assert list_probes("kprobe:vfs_*", False, machine) == ["kprobe:vfs_read", "kprobe:vfs_write"]
+    assert list_probes("kr:*read*", False, machine) == ["kretprobe:ext4:ext4_file_read_iter",
+                                                         "kretprobe:vfs_read"]
+    assert "kprobe:vfs_write" in list_probes(None, False, machine)
+
+
+@pytest.mark.skipif(not Path(VMLINUX).exists(), reason="no kernel BTF here")
+def test_list_kprobes_from_btf_where_tracefs_refuses(capsys: pytest.CaptureFixture[str]) -> None:
+    machine = FixtureMachine({}, kernel_types=Btf.load(VMLINUX))
+    assert list_probes("kprobe:vfs_readv", False, machine) == ["kprobe:vfs_readv"]
+    assert "listing the kernel functions BTF describes" in capsys.readouterr().err
+    assert not any(p.startswith("kprobe:") for p in list_probes(None, False, machine))
+
+
 @pytest.mark.parametrize(("pattern", "message"), [
     ("syscalls:sys_enter_read", "tracepoints are written tracepoint:syscalls:EVENT"),
     ("kprob:vfs_read", "did you mean 'kprobe'?"),
@@ -422,7 +439,7 @@ def test_list_kernel_functions_from_btf() -> None:
     ("usdt", "usdt probes are listed per binary"),
     ("usdt:/no/such/binary:*", "no program or library named /no/such/binary"),
     ("usdt:/etc/hostname:*", "cannot read the USDT probes of /etc/hostname"),
-    ("kprobe:vfs_*", "cannot list kprobe probes yet"),
+    ("kprobe:vfs_*", "cannot read available_filter_functions"),  # and no BTF either
     ("fentry:vfs_*", "this kernel has no BTF"),  # the fixture machine has none
 ])
 def test_list_errors(pattern: str, message: str) -> None:
