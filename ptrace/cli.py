@@ -209,7 +209,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     try:
         compile_options = from_environment(Options(
             params=params, unsafe=args.unsafe, helper_errors=args.helper_errors,
-            has_command=args.command is not None or args.pid is not None))
+            has_command=args.command is not None or args.pid is not None,
+            pid=args.pid or 0))
     except SettingError as error:
         print(f"ptrace: error: {error}", file=sys.stderr)
         return 1

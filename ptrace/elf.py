@@ -12,6 +12,7 @@ SHT_PROGBITS = 1
 SHT_SYMTAB = 2
 SHT_DYNSYM = 11
 SHT_REL = 9
+STT_OBJECT = 1
 STT_FUNC = 2
 STT_GNU_IFUNC = 10
 R_BPF_64_64 = 1
@@ -123,6 +124,15 @@ def _symbols(data: bytes, sections: list[Section]) -> list[_ObjectSymbol]:
 
 def function_symbols(data: bytes) -> list[Symbol]:
     """The function symbols of a binary (.symtab, else .dynsym), sorted by name."""
+    return _named_symbols(data, (STT_FUNC, STT_GNU_IFUNC))
+
+
+def symbols(data: bytes) -> list[Symbol]:
+    """The function and variable symbols of a binary (.symtab, else .dynsym), by name."""
+    return _named_symbols(data, (STT_FUNC, STT_GNU_IFUNC, STT_OBJECT))
+
+
+def _named_symbols(data: bytes, kinds: tuple[int, ...]) -> list[Symbol]:
     sections = _sections(data)
     found: dict[str, Symbol] = {}
     for kind in (SHT_SYMTAB, SHT_DYNSYM):
@@ -131,7 +141,7 @@ def function_symbols(data: bytes) -> list[Symbol]:
             for i in range(table.size // 24):
                 name_off, info, _other, shndx, value, size = struct.unpack_from(
                     "<IBBHQQ", data, table.offset + i * 24)
-                if info & 0xF not in (STT_FUNC, STT_GNU_IFUNC) or shndx == 0 or not name_off:
+                if info & 0xF not in kinds or shndx == 0 or not name_off:
                     continue
                 start = strings.offset + name_off
                 name = data[start:data.index(b"\0", start)].decode(errors="replace")

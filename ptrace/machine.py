@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ptrace.elf import ElfError, Symbol, function_symbols
+from ptrace.elf import ElfError, Symbol, function_symbols, symbols
 from ptrace.usdt import UsdtProbe, read_probes
 
 if TYPE_CHECKING:
@@ -80,8 +80,18 @@ class Machine(Protocol):
         """The function symbols of a binary, or None if it cannot be read as ELF."""
         ...
 
+    def binary_symbols(self, path: str) -> list[Symbol] | None:
+        """The function and variable symbols of a binary (uaddr), or None if it
+        cannot be read as ELF."""
+        ...
+
     def usdt_probes(self, path: str) -> list[UsdtProbe] | None:
         """The USDT probe sites of a binary, or None if it cannot be read as ELF."""
+        ...
+
+    def process_binaries(self, pid: int) -> list[str] | None:
+        """The executable of a running process, then the other files it has mapped
+        executable (its libraries); None if there is no such process."""
         ...
 
     def btf(self) -> Btf | None:
@@ -193,8 +203,15 @@ class LiveMachine:
         return read_function_symbols(path)
 
     @functools.cache  # noqa: B019 - one LiveMachine lives for the whole process
+    def binary_symbols(self, path: str) -> list[Symbol] | None:
+        return read_binary_symbols(path)
+
+    @functools.cache  # noqa: B019 - one LiveMachine lives for the whole process
     def usdt_probes(self, path: str) -> list[UsdtProbe] | None:
         return read_usdt_probes(path)
+
+    def process_binaries(self, pid: int) -> list[str] | None:
+        return process_binaries(pid)
 
     @functools.cache  # noqa: B019 - one LiveMachine lives for the whole process
     def btf(self) -> Btf | None:
@@ -292,6 +309,32 @@ def read_function_symbols(path: str) -> list[Symbol] | None:
         return None
 
 
+def read_binary_symbols(path: str) -> list[Symbol] | None:
+    try:
+        with open(path, "rb") as f:
+            return symbols(f.read())
+    except (OSError, ElfError, struct.error, ValueError):
+        return None
+
+
+def process_binaries(pid: int, proc: str = "/proc") -> list[str] | None:
+    """The files a process has mapped executable (`/proc/PID/maps`), its own
+    executable first."""
+    try:
+        exe = os.readlink(f"{proc}/{pid}/exe")
+        with open(f"{proc}/{pid}/maps") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    paths = [exe]
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and "x" in fields[1] and fields[5].startswith("/") \
+                and fields[5] not in paths and not fields[5].endswith(" (deleted)"):
+            paths.append(fields[5])
+    return paths
+
+
 def read_usdt_probes(path: str) -> list[UsdtProbe] | None:
     try:
         return read_probes(path)
@@ -328,6 +371,7 @@ class FixtureMachine:
     kernel_types: Btf | None = None
     symbols: dict[str, int] = field(default_factory=dict)  # kernel symbol → address
     traceable: list[tuple[str, str]] | None = None  # (module, function) kprobes reach
+    processes: dict[int, list[str]] = field(default_factory=dict)  # pid → mapped binaries
 
     def tracepoints(self) -> list[tuple[str, str]]:
         return list(self.formats)
@@ -348,8 +392,14 @@ class FixtureMachine:
     def function_symbols(self, path: str) -> list[Symbol] | None:
         return read_function_symbols(path)
 
+    def binary_symbols(self, path: str) -> list[Symbol] | None:
+        return read_binary_symbols(path)
+
     def usdt_probes(self, path: str) -> list[UsdtProbe] | None:
         return read_usdt_probes(path)
+
+    def process_binaries(self, pid: int) -> list[str] | None:
+        return self.processes.get(pid)
 
     def btf(self) -> Btf | None:
         return self.kernel_types

@@ -21,6 +21,7 @@ class Options:
     unsafe: bool = False
     helper_errors: int = 0  # -k: 1 warns of failed helpers, 2 (-kk) of failed reads too
     has_command: bool = False  # -c CMD or -p PID: `cpid` means something
+    pid: int = 0  # -p PID: usdt probes without a binary are looked for in its files
     from_env: frozenset[str] = frozenset()  # settings given by environment variables
 
 

@@ -71,10 +71,12 @@ class Attach:
     symbol: str = ""
     offset: int = 0
     address: int = 0
-    # kind "usdt": `binary`, and `offset` is the site's file offset; the specs of
-    # its arguments (ptrace.usdt.parse_arg reads them) and its semaphore's file
-    # offset (0: none), which the kernel counts up while the uprobe is attached.
+    # kind "usdt": `binary`, `offset` the site's file offset and `address` its
+    # virtual address; the specs of its arguments (ptrace.usdt.parse_arg reads
+    # them), the virtual addresses of the symbols they name, and its semaphore's
+    # file offset (0: none), which the kernel counts up while the uprobe is attached.
     usdt_args: tuple[str, ...] = ()
+    usdt_symbols: tuple[tuple[str, int], ...] = ()
     ref_ctr_offset: int = 0
     # kinds "software"/"hardware": perf event type and config, sampled every
     # `sample_period` events.

@@ -148,7 +148,7 @@ def _json_buckets(hist: Histogram, vtype: t.Hist | t.Lhist) -> list[dict[str, in
 
 
 def _json_value(value: Value, vtype: t.Type) -> Any:
-    if isinstance(vtype, t.Formatted | t.Inet | t.Buf):
+    if isinstance(vtype, t.Formatted | t.Inet | t.Buf | t.Usym):
         return format_value(value, vtype)
     if isinstance(vtype, t.Array):
         return list(value)

@@ -300,17 +300,22 @@ class Session:
             self.output.map(spec.name, spec.key_type, spec.value_type, entries, top, div)
 
     def _remember_user_stacks(self) -> None:
-        """Build symbol caches for the processes whose user stacks maps hold, while
-        they live: a process that has exited by the time maps print cannot be read."""
+        """Build symbol caches for the processes whose user stacks and usym()
+        values maps hold (as keys or values), while they live: a process that
+        has exited by the time maps print cannot be read."""
         assert self.loaded is not None
         for index in self.program.user_maps:
             spec = self.program.maps[index]
-            if spec.key_type is None or not _has_user_stack(spec.key_type):
+            key_type = spec.key_type if _has_user_stack(spec.key_type) else None
+            value_type = spec.value_type if _has_user_stack(spec.value_type) else None
+            if key_type is None and value_type is None:
                 continue
-            for key, _ in raw_entries(self.libs, self.loaded.map_fds[index], spec):
-                for ref in _stack_refs(decode(key, 0, spec.key_type)):
-                    if ref.type.user:
-                        stacks.SYMBOLS.remember(ref.pid)
+            for key, values in raw_entries(self.libs, self.loaded.map_fds[index], spec):
+                held = [decode(key, 0, key_type)] if key_type is not None else []
+                if value_type is not None:
+                    held.extend(decode(value, 0, value_type) for value in values)
+                for pid in _user_pids(tuple(held)):
+                    stacks.SYMBOLS.remember(pid)
 
     def _clear(self, index: int, zero: bool) -> None:
         assert self.loaded is not None
@@ -363,19 +368,23 @@ class Session:
                                f"map is full ({spec.max_entries} entries; raise max_map_keys)\n")
 
 
-def _has_user_stack(vtype: t.Type) -> bool:
+def _has_user_stack(vtype: t.Type | None) -> bool:
+    """Whether values of the type hold user addresses: a ustack or a usym()."""
     if isinstance(vtype, t.Stack):
         return vtype.user
     if isinstance(vtype, t.Tuple | t.Record):
         return any(_has_user_stack(e) for e in vtype.elements)
-    return False
+    return isinstance(vtype, t.Usym)
 
 
-def _stack_refs(value: object) -> list[stacks.StackRef]:
+def _user_pids(value: object) -> list[int]:
+    """The processes whose addresses a value's user stacks and usym()s hold."""
     if isinstance(value, stacks.StackRef):
-        return [value]
+        return [value.pid] if value.type.user else []
+    if isinstance(value, stacks.UserSymbol):
+        return [value.pid]
     if isinstance(value, tuple):
-        return [ref for item in value for ref in _stack_refs(item)]
+        return [pid for item in value for pid in _user_pids(item)]
     return []
 
 

@@ -1,4 +1,4 @@
-"""Stacks and kernel symbols: stack ids → frames → "symbol+offset" lines.
+"""Stacks and symbols: stack ids → frames → "symbol+offset" lines; ksym and usym.
 
 Symbols come from bcc's symbol caches: one for the kernel, one per process
 for user stacks (built while the process lives, kept for the run, so a
@@ -27,6 +27,14 @@ class StackRef:
     stack_id: int
     pid: int
     type: t.Stack
+
+
+@dataclass(frozen=True, slots=True)
+class UserSymbol:
+    """A usym() value as decoded: a user-space address of a process."""
+
+    address: int
+    pid: int
 
 
 class Symbolizer:
@@ -119,3 +127,11 @@ def ksym(address: int) -> str:
     """The kernel symbol an address belongs to (its hex form if none)."""
     found = SYMBOLS.resolve(address)
     return found[0] if found else f"0x{address:x}"
+
+
+def usym(value: UserSymbol) -> str:
+    """The symbol a user-space address falls in, as bpftrace's usym() prints it
+    (without the offset); its hex form if none (the process exited before its
+    symbols were read, or the address is in no symbol)."""
+    found = SYMBOLS.resolve(value.address, value.pid)
+    return found[0] if found else f"0x{value.address:x}"

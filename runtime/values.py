@@ -49,6 +49,9 @@ def decode(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
     if isinstance(vtype, t.Inet):
         family = int.from_bytes(data[offset:offset + 8], "little")
         return family, bytes(data[offset + 8:offset + 24])
+    if isinstance(vtype, t.Usym):
+        return stacks.UserSymbol(int.from_bytes(data[offset:offset + 8], "little"),
+                                 int.from_bytes(data[offset + 8:offset + 16], "little"))
     if isinstance(vtype, t.Stack):
         stack_id = int.from_bytes(data[offset:offset + 8], "little", signed=True)
         pid = int.from_bytes(data[offset + 8:offset + 16], "little")
@@ -74,6 +77,8 @@ def format_value(value: Value, vtype: t.Type) -> str:
         return format_special(value, vtype)
     if isinstance(vtype, t.Stack):
         return stacks.render(value)
+    if isinstance(vtype, t.Usym):
+        return stacks.usym(value)
     if isinstance(vtype, t.Str):
         return str(value)
     if isinstance(vtype, t.Array):
@@ -109,6 +114,8 @@ def sort_key(value: Value) -> Any:
         return (0, int(value), "")
     if isinstance(value, stacks.StackRef):
         return (0, value.stack_id, "")
+    if isinstance(value, stacks.UserSymbol):
+        return (0, value.address, "")
     return (1, 0, str(value))
 
 

@@ -43,10 +43,15 @@ def _bpf_requirement(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(scope="session")
 def triggers(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory with every tests/progs/*.c built as an executable of the same name."""
+    """A directory with every tests/progs/*.c built as an executable of the same
+    name, and every lib*.c as a shared library (libNAME.so)."""
     out = tmp_path_factory.mktemp("triggers")
     for source in sorted(PROGS.glob("*.c")):
-        subprocess.run(["gcc", "-O2", "-o", str(out / source.stem), str(source)], check=True)
+        if source.stem.startswith("lib"):
+            command = ["-shared", "-fPIC", "-o", str(out / f"{source.stem}.so")]
+        else:
+            command = ["-o", str(out / source.stem)]
+        subprocess.run(["gcc", "-O2", *command, str(source)], check=True)
     return out
 
 

@@ -37,7 +37,7 @@ from ptrace.program import (
     EventKind,
 )
 from ptrace.types import types as t
-from ptrace.types.builtins import ARG_REGISTERS, RETVAL_REGISTER
+from ptrace.types.builtins import ARG_REGISTERS, PT_REGS, RETVAL_REGISTER
 from ptrace.types.kernel import FieldAccess
 from ptrace.usdt import parse_arg as parse_usdt_arg
 
@@ -845,7 +845,7 @@ class Lowerer:
             if self.instance.attach.kind == "rawtracepoint":  # ctx is u64 args[]
                 return self.pb.ctx_load(8 * index)
             if self.instance.attach.kind == "usdt":
-                return read_usdt_arg(self.pb, parse_usdt_arg(self.instance.attach.usdt_args[index]))
+                return self.usdt_arg(index)
             return self.pb.ctx_load(ARG_REGISTERS[index])
         method = getattr(self, "builtin_" + e.name)
         result: ir.Value = method()
@@ -1522,6 +1522,35 @@ class Lowerer:
 
     def call_kaddr(self, e: n.Call) -> ir.Value:
         return i64(self.ctx.constants[id(e)])
+
+    def call_usym(self, e: n.Call) -> ir.Value:
+        """The address, and the pid whose symbols name it."""
+        mem = self.pb.fresh_memory(16)
+        self.pb.store64(self.expr(e.args[0]), mem)
+        self.pb.store64(self.builtin_pid(), mem, 8)
+        return mem
+
+    def call_uaddr(self, e: n.Call) -> ir.Value:
+        return self.binary_address(self.ctx.constants[id(e)])
+
+    def call_reg(self, e: n.Call) -> ir.Value:
+        name = e.args[0]
+        assert isinstance(name, n.String)
+        return self.pb.ctx_load(PT_REGS[name.value])
+
+    def binary_address(self, distance: int) -> ir.Value:
+        """Where a place `distance` bytes from the probe in its binary's layout is
+        in the probed process: a PIE or a library loads anywhere, but all in one
+        piece, and bpf_get_func_ip gives where the probe itself is (in a
+        uretprobe too: the uprobe's address, not the return address)."""
+        return self.b.add(self.pb.helper(Helper.GET_FUNC_IP, I64, [self.pb.ctx]), i64(distance))
+
+    def usdt_arg(self, index: int) -> ir.Value:
+        attach = self.instance.attach
+        arg = parse_usdt_arg(attach.usdt_args[index])
+        symbol = self.binary_address(dict(attach.usdt_symbols)[arg.symbol] - attach.address) \
+            if arg.symbol else None
+        return read_usdt_arg(self.pb, arg, symbol)
 
     def call_cgroupid(self, e: n.Call) -> ir.Value:
         return i64(self.ctx.constants[id(e)])

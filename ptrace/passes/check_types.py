@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Span, site_location
+from ptrace.elf import Symbol
 from ptrace.options import param_integer
 from ptrace.passes.context import CompileContext, MapInfo, PrintCall, PrintfSite, ProbeInstance
 from ptrace.printf_format import FormatError, parse_format
 from ptrace.program import DIVISION_BY_ZERO, Attach
 from ptrace.types import types as t
-from ptrace.types.builtins import BUILTINS, LATER_BUILTINS
+from ptrace.types.builtins import BUILTINS, LATER_BUILTINS, PT_REGS
 from ptrace.types.kernel import FieldAccess, c_size, field_access, from_btf, struct_id
 from ptrace.usdt import UsdtError
 from ptrace.usdt import parse_arg as parse_usdt_arg
@@ -41,9 +42,13 @@ SIGNED_C_TYPES = frozenset({"int", "long", "short", "long long", "signed", "sign
 if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
     from ptrace.types import btf as btf_module
 
+USER_PROBES = frozenset({"uprobe", "uretprobe", "usdt"})
+# Probes whose context is (or starts with) the interrupted code's struct pt_regs.
+REGISTER_PROBES = ("kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "profile", "interval",
+                   "software", "hardware", "watchpoint")
 AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
 LATER_FUNCTIONS = frozenset({
-    "usym", "uaddr", "reg", "override", "path", "unwatch", "debugf",
+    "override", "path", "unwatch", "debugf",
     "percpu_kaddr", "skboutput", "socket_cookie", "print_map",
 })
 JOIN_ARGS = 16  # join() prints at most this many strings …
@@ -52,7 +57,8 @@ FUNCTIONS = frozenset({"printf", "print", "exit", "delete", "clear", "zero", "st
                        "errorf", "warnf", "system", "time", "strlen", "strncmp", "strcontains",
                        "bswap", "strerror", "strftime", "has_key", "signal", "kstack", "ustack",
                        "ksym", "kptr", "uptr", "ntop", "pton", "macaddr", "len", "kaddr",
-                       "cgroupid", "cgroup_path", "buf", "cat", "join", *AGGREGATIONS})
+                       "cgroupid", "cgroup_path", "buf", "cat", "join", "usym", "uaddr", "reg",
+                       *AGGREGATIONS})
 _INT_CONVERSION_MAX = {"hh": 8, "h": 16}
 
 
@@ -611,6 +617,9 @@ class _Checker:
                 raise UsdtError(f"it has {count} argument{'s' if count != 1 else ''}"
                                 if count else "it has no arguments")
             arg = parse_usdt_arg(attach.usdt_args[index])
+            if arg.symbol and arg.symbol not in dict(attach.usdt_symbols):
+                raise UsdtError(f"'{attach.usdt_args[index]}' names '{arg.symbol}', which is "
+                                f"not a symbol of {attach.binary}")
         except UsdtError as error:
             message = f"cannot read {e.name} of {attach.probe}: {error}"
             if not any(d.message == message and d.span == e.span
@@ -1521,6 +1530,66 @@ class _Checker:
         self.ctx.constants[id(e)] = address
         return t.Pointer("void", 0, "kernel")
 
+    def call_usym(self, e: n.Call) -> t.Type | None:
+        """usym(addr): named in user space from the current process's symbols."""
+        if self._arity(e, 1, 1) and self._integer_arg(e.args[0]) is not None:
+            return t.Usym()
+        return None
+
+    def call_uaddr(self, e: n.Call) -> t.Type | None:
+        """uaddr("name"): the address of a function or variable of the probed binary
+        in the probed process, typed as a pointer to an integer of the symbol's
+        size (as bpftrace types it: 1, 2 or 4 bytes, else 8).
+
+        A PIE or a library is loaded at a different address in each process, so
+        the address is the probe's own (bpf_get_func_ip gives it) plus the
+        distance from the probe to the symbol in the binary; that distance is
+        what compiling records (ctx.constants)."""
+        if not self._arity(e, 1, 1):
+            return None
+        attach, name = self.instance.attach, e.args[0]
+        if attach.kind not in USER_PROBES:
+            self.error(f"uaddr() cannot be used in {_kind_name(attach.kind)} probes", e.name_span,
+                       "it gives an address in the binary of a uprobe, uretprobe or usdt probe")
+            return None
+        if not isinstance(name, n.String):
+            self.error("uaddr() takes a symbol's name as a string literal", name.span)
+            return None
+        symbols = self.ctx.machine.binary_symbols(attach.binary) or []
+        symbol = next((s for s in symbols if s.name == name.value), None)
+        if symbol is None:
+            close = difflib.get_close_matches(name.value, [s.name for s in symbols], n=3)
+            self.error(f"{attach.binary} has no symbol '{name.value}'", name.span,
+                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
+                         if close else []))
+            return None
+        probe = _probe_address(attach, self.ctx.machine.function_symbols(attach.binary) or [])
+        self.ctx.constants[id(e)] = symbol.address - probe
+        bits = symbol.size * 8 if symbol.size in (1, 2, 4) else 64
+        return t.Pointer(f"int{bits}", 0, "user")
+
+    def call_reg(self, e: n.Call) -> t.Type | None:
+        """reg("name"): a register of the probed code, from the probe's pt_regs."""
+        if not self._arity(e, 1, 1):
+            return None
+        kind, name = self.instance.attach.kind, e.args[0]
+        if kind not in REGISTER_PROBES:
+            self.error(f"reg() cannot be used in {_kind_name(kind)} probes: they have no "
+                       "registers", e.name_span, "reg() reads the registers in "
+                       + ", ".join(REGISTER_PROBES[:-1]) + f" and {REGISTER_PROBES[-1]} probes")
+            return None
+        if not isinstance(name, n.String):
+            self.error("reg() takes a register's name as a string literal", name.span,
+                       'as in reg("ip")')
+            return None
+        if name.value not in PT_REGS:
+            close = difflib.get_close_matches(name.value, list(PT_REGS), n=1)
+            self.error(f"'{name.value}' is not an x86_64 register", name.span,
+                       f"did you mean '{close[0]}'?" if close
+                       else "registers: " + ", ".join(PT_REGS))
+            return None
+        return t.UINT64
+
     def call_cgroupid(self, e: n.Call) -> t.Type | None:
         """cgroupid("/sys/fs/cgroup/…"): the id of a cgroup v2 directory (its inode)."""
         if not self._arity(e, 1, 1):
@@ -1708,7 +1777,7 @@ def _storable(tp: t.Type) -> bool:
     if isinstance(tp, t.Tuple | t.Record):
         return all(_storable(e) for e in tp.elements)
     return isinstance(tp, t.Int | t.Bool | t.Str | t.Pointer | t.Formatted | t.Stack | t.Array
-                      | t.Inet | t.Buf)
+                      | t.Inet | t.Buf | t.Usym)
 
 
 def _assignable(to: t.Type, value: t.Type) -> bool:
@@ -1719,6 +1788,19 @@ def _describe(tp: t.Type) -> str:
     if isinstance(tp, t.Aggregation):
         return f"{tp.function}() values"
     return f"values of type {tp}"
+
+
+def _kind_name(kind: str) -> str:
+    """An attach kind as the script names it."""
+    return {"begin": "BEGIN", "end": "END", "syscalls": "tracepoint"}.get(kind, kind)
+
+
+def _probe_address(attach: Attach, functions: list[Symbol]) -> int:
+    """The virtual address in its binary of a uprobe or usdt probe."""
+    if attach.kind == "usdt" or not attach.symbol:
+        return attach.address
+    # expand_probes found the function among these
+    return next(s.address for s in functions if s.name == attach.symbol) + attach.offset
 
 
 def func_name(attach: Attach) -> str:

@@ -20,6 +20,7 @@ from ptrace.machine import Machine, match_tracepoints
 from ptrace.parse.literals import LiteralError, parse_integer
 from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.program import Attach
+from ptrace.usdt import UsdtProbe
 
 PROVIDER_ALIASES = {
     "t": "tracepoint", "i": "interval", "p": "profile", "k": "kprobe", "kr": "kretprobe",
@@ -87,7 +88,7 @@ def expand_probes(ctx: CompileContext) -> None:
         body = probe
         for point in probe.attach_points:
             attaches = _expand(point, ctx.machine, ctx.reporter, missing,
-                               ctx.options.has_command)
+                               ctx.options.has_command, ctx.options.pid)
             if not uses_args:
                 attaches = _dispatch_syscalls(point, attaches, ctx.machine)
             for attach in attaches:
@@ -139,10 +140,10 @@ def _check_iterators(ctx: CompileContext) -> None:
 
 
 def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
-            missing: Reporter, has_process: bool) -> list[Attach]:
+            missing: Reporter, has_process: bool, pid: int) -> list[Attach]:
     """The attach targets of one attach point. Malformed points are reported to
     `reporter`; well-formed ones that match nothing on this machine to `missing`.
-    `has_process`: the run has a process to watch (-p or -c)."""
+    `has_process`: the run has a process to watch (-p or -c); `pid`: the -p one."""
     text = point.text
     if text in ("BEGIN", "begin"):
         return [Attach("begin", "BEGIN")]
@@ -156,7 +157,7 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
     if provider in ("uprobe", "uretprobe"):
         return _uprobes(point, provider, rest, machine, reporter, missing)
     if provider == "usdt":
-        return _usdt(point, rest, machine, reporter, missing)
+        return _usdt(point, rest, machine, reporter, missing, pid)
     if provider == "rawtracepoint":
         return _raw_tracepoint(point, parts, machine, reporter, missing)
     if provider in ("software", "hardware"):
@@ -252,49 +253,80 @@ def _uprobes(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
 
 
 def _usdt(point: n.AttachPoint, rest: str, machine: Machine, reporter: Reporter,
-          missing: Reporter) -> list[Attach]:
+          missing: Reporter, pid: int) -> list[Attach]:
     """usdt:BINARY:PROVIDER:PROBE or usdt:BINARY:PROBE, with wildcards in both
-    names: one program per probe site (a probe may have several)."""
+    names: one program per probe site (a probe may have several). With -p the
+    binary may be left out (usdt:PROBE, usdt::PROBE, usdt::PROVIDER:PROBE): the
+    probe is looked for in the process's executable and the libraries it has
+    loaded, as bpftrace does."""
     binary, *names = rest.split(":")
-    if not binary or len(names) not in (1, 2) or not all(names):
+    if pid and not names:
+        binary, names = "", [binary]
+    if len(names) not in (1, 2) or not all(names) or not (binary or pid):
         reporter.error("a usdt probe is written 'usdt:/path/to/binary:provider:probe' or "
-                       "'usdt:/path/to/binary:probe'", point.span)
+                       "'usdt:/path/to/binary:probe'", point.span,
+                       *(["without a binary (usdt::provider:probe), it needs -p PID"]
+                         if not binary and all(names) else []))
         return []
     provider, name = names if len(names) == 2 else ("*", names[0])
-    path = machine.resolve_binary(binary)
-    if path is None:
-        missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
+    sites = _usdt_sites(point, binary, pid, machine, reporter, missing)
+    if sites is None:
         return []
-    probes = machine.usdt_probes(path)
-    if probes is None:
-        reporter.error(f"cannot read the USDT probes of {path} (not an ELF binary?)",
-                       point.span)
-        return []
-    if not probes:
-        missing.error(f"{path} has no USDT probes", point.span)
+    where, found = sites
+    if not found:
+        missing.error(f"{where} has no USDT probes", point.span)
         return []
     written = ":".join(names)
-    matched = [p for p in probes if fnmatch.fnmatchcase(p.provider, provider)
+    matched = [(path, p) for path, p in found if fnmatch.fnmatchcase(p.provider, provider)
                and fnmatch.fnmatchcase(p.name, name)]
     if not matched:
         if "*" in written or "?" in written:
-            missing.error(f"no USDT probe of {path} matches '{written}'", point.span)
+            missing.error(f"no USDT probe of {where} matches '{written}'", point.span)
         else:
-            known = sorted({f"{p.provider}:{p.name}" for p in probes} | {p.name for p in probes})
+            known = sorted({f"{p.provider}:{p.name}" for _, p in found}
+                           | {p.name for _, p in found})
             close = difflib.get_close_matches(written, known, n=3)
-            missing.error(f"{path} has no USDT probe '{written}'", point.span,
+            missing.error(f"{where} has no USDT probe '{written}'", point.span,
                           *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
                             if close else []))
         return []
-    providers = sorted({p.provider for p in matched})
+    providers = sorted({p.provider for _, p in matched})
     if len(names) == 1 and len(providers) > 1 and "*" not in name and "?" not in name:
-        reporter.error(f"USDT probe '{name}' of {path} is in more than one provider: "
+        reporter.error(f"USDT probe '{name}' of {where} is in more than one provider: "
                        f"{', '.join(providers)}", point.span,
                        f"name the provider, as in usdt:{binary}:{providers[0]}:{name}")
         return []
     return [Attach("usdt", f"usdt:{path}:{p.provider}:{p.name}", binary=path, offset=p.offset,
-                   usdt_args=p.args, ref_ctr_offset=p.semaphore)
-            for p in sorted(matched, key=lambda p: (p.provider, p.name, p.address))]
+                   address=p.address, usdt_args=p.args, usdt_symbols=p.symbols,
+                   ref_ctr_offset=p.semaphore)
+            for path, p in sorted(matched, key=lambda m: (m[1].provider, m[1].name, m[0],
+                                                          m[1].address))]
+
+
+def _usdt_sites(point: n.AttachPoint, binary: str, pid: int, machine: Machine,
+                reporter: Reporter, missing: Reporter
+                ) -> tuple[str, list[tuple[str, UsdtProbe]]] | None:
+    """Where the probes are looked for (a path, or "process PID"), and the USDT
+    probe sites there with the path of each: those of the binary, or (no binary)
+    of every file the -p process has mapped. None after a diagnostic."""
+    if not binary:
+        paths = machine.process_binaries(pid)
+        if paths is None:
+            reporter.error(f"cannot read the mappings of process {pid} (it does not exist?)",
+                           point.span)
+            return None
+        return f"process {pid}", [(path, p) for path in paths
+                                  for p in machine.usdt_probes(path) or []]
+    path = machine.resolve_binary(binary)
+    if path is None:
+        missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
+        return None
+    probes = machine.usdt_probes(path)
+    if probes is None:
+        reporter.error(f"cannot read the USDT probes of {path} (not an ELF binary?)",
+                       point.span)
+        return None
+    return path, [(path, p) for p in probes]
 
 
 def _offset(text: str, point: n.AttachPoint, reporter: Reporter) -> int | None:

@@ -20,6 +20,11 @@ class Builtin:
 
 
 COMM = Str(16)
+# x86_64 struct pt_regs, 8 bytes a register, by the names reg() takes (the
+# kernel's field names, as bpftrace has them): name → offset.
+PT_REGS = {name: 8 * i for i, name in enumerate((
+    "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si",
+    "di", "orig_ax", "ip", "cs", "flags", "sp", "ss"))}
 # x86_64: where the first arguments and the return value lie in struct pt_regs.
 ARG_REGISTERS = (112, 104, 96, 88, 72, 64)  # di, si, dx, cx, r8, r9
 RETVAL_REGISTER = 80  # ax

@@ -188,6 +188,19 @@ class Inet(Type):
 
 
 @dataclass(frozen=True, slots=True)
+class Usym(Type):
+    """usym(addr): a user-space address (8 bytes) and the pid whose memory it
+    belongs to (8 bytes); printed as the symbol it falls in."""
+
+    @property
+    def size(self) -> int:
+        return 16
+
+    def __str__(self) -> str:
+        return "usym"
+
+
+@dataclass(frozen=True, slots=True)
 class Tuple(Type):
     elements: tuple[Type, ...]
 

@@ -438,3 +438,35 @@ def test_ncpus_is_the_number_of_online_cpus(ptrace_exe: list[str], no_leftovers:
     online = cpu_list(Path("/sys/devices/system/cpu/online").read_text())
     r = run([*ptrace_exe, "-e", 'BEGIN { printf("%d\\n", ncpus); exit(); }'])
     assert (r.returncode, r.stdout) == (0, f"{len(online)}\n\n\n"), r.stderr
+
+
+@pytest.mark.bpf
+def test_usdt_without_a_binary_with_p(ptrace_exe: list[str], triggers: Path,
+                                      no_leftovers: None) -> None:
+    """With -p, usdt:PROBE, usdt::PROBE and usdt::PROVIDER:PROBE are looked for in
+    the process's executable and the libraries it has loaded; the arguments read
+    the process's variables (operands relative to %rip, in the executable and in
+    a library, each loaded at an address of its own)."""
+    program = triggers / "ptt_usdt_rip"
+    target = subprocess.Popen([str(program), "wait"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout is not None and target.stdin is not None
+        assert target.stdout.readline() == "ready\n"  # the library is loaded
+        tracer = Running([*ptrace_exe, "-p", str(target.pid), "-e",
+                          'usdt:globals { printf("%s %d %d\\n", probe, arg0, arg2); } '
+                          'usdt::absolute { printf("%d %d\\n", arg1, arg3 == uaddr("ptt_table")); }'
+                          'usdt::pttlib:hello { printf("%s %d\\n", probe, arg0); }'])
+        tracer.wait_attached()
+        target.stdin.write("\n")
+        target.stdin.close()
+        assert target.wait(timeout=TIMEOUT) == 0
+        code, stdout, stderr = tracer.finish()  # the run ends with the process
+    finally:
+        if target.poll() is None:
+            target.kill()
+            target.wait()
+    assert code == 0, stderr
+    assert stdout.strip("\n") == (f"usdt:{program}:ptt:globals 5 40\n"
+                                  "20 1\n"
+                                  f"usdt:{triggers / 'libptt_usdt.so'}:pttlib:hello 42")

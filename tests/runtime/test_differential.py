@@ -38,21 +38,26 @@ SCRIPTS = [
      "exit(); }", ""),
     ("exit code", "BEGIN { exit(); }", ""),
     ("maps at exit in name order", "BEGIN { @b = 2; @a = 1; @c[1] = 3; @c[2] = 4; exit(); }", ""),
+    ("usym and reg in uprobes", 'uprobe:@@TRIGGERS@@/ptt_stack:ptt_inner '
+     '{ printf("%s %s\\n", usym(reg("ip")), func); } uretprobe:@@TRIGGERS@@/ptt_stack:ptt_inner '
+     '{ printf("%s\\n", usym(reg("ip"))); }', "ptt_stack 2"),
 ]
 
 
 def private_trigger(program: str, run: str, triggers: Path, tmp_path: Path) -> tuple[str, str]:
     """The program and command with the trigger under a name of this test's own.
 
-    The scripts filter on the trigger's comm; a copy with a unique name keeps
-    other test runs on the machine out of the counts.
+    The scripts filter on the trigger's comm, or probe its binary; a copy with
+    a unique name keeps other test runs on the machine out of the counts.
     """
     if not run:
         return program, run
     trigger, *args = run.split()
     unique = f"pd{os.getpid() % 100000}{next(_COUNTER)}"[:15]
     shutil.copy(triggers / trigger, tmp_path / unique)
-    return program.replace(f'"{trigger}"', f'"{unique}"'), " ".join([unique, *args])
+    program = program.replace(f'"{trigger}"', f'"{unique}"')
+    return program.replace(f"@@TRIGGERS@@/{trigger}:", f"@@TRIGGERS@@/{unique}:"), \
+        " ".join([unique, *args])
 
 
 _COUNTER = itertools.count()

@@ -466,3 +466,30 @@ def test_kallsyms_address(tmp_path: Path) -> None:
     assert kallsyms_address("helper", str(listing)) == 0xFFFFFFFF81001000
     assert kallsyms_address("hidden", str(listing)) is None  # kptr_restrict hides it
     assert kallsyms_address("absent", str(listing)) is None
+
+
+# ---- usym, uaddr, reg ------------------------------------------------------------------
+
+LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+
+
+def test_usym_and_reg_types() -> None:
+    ctx = checked('profile:hz:99 { $s = usym(reg("ip")); $r = reg("flags"); @[usym(0)] = 1; }')
+    assert variable_types(ctx.instances[0]) == {"$s": t.Usym(), "$r": UINT64}
+    assert ctx.maps["@"].key == t.Usym()
+
+
+@pytest.mark.skipif(not Path(LIBC).exists(), reason="needs Debian's x86_64 libc")
+def test_uaddr_is_a_user_pointer_sized_by_the_symbol() -> None:
+    """Typed as bpftrace types it: a pointer to an int of the symbol's size
+    (1, 2 or 4 bytes, else 8); the value is the distance from the probe."""
+    machine = FixtureMachine({})
+    ctx = checked(f'uprobe:{LIBC}:malloc+4 {{ $i = uaddr("optind"); $f = uaddr("free"); }}',
+                  machine=machine)
+    types = variable_types(ctx.instances[0])
+    assert types == {"$i": t.Pointer("int32", 0, "user"), "$f": t.Pointer("int64", 0, "user")}
+    symbols = {s.name: s.address for s in machine.binary_symbols(LIBC) or []}
+    calls = [node for node in walk(ctx.instances[0].probe) if isinstance(node, n.Call)]
+    probe = symbols["malloc"] + 4
+    assert [ctx.constants[id(c)] for c in calls] == [symbols["optind"] - probe,
+                                                     symbols["free"] - probe]

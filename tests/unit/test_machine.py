@@ -5,6 +5,8 @@ Formats are real tracefs format files stored under fixtures/tracepoints.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ptrace.machine import (
@@ -13,6 +15,7 @@ from ptrace.machine import (
     match_tracepoints,
     parse_format,
     parse_unistd,
+    process_binaries,
 )
 from tests.unit.fixtures import fixture_machine, format_text
 
@@ -162,3 +165,22 @@ def test_parse_unistd() -> None:
             "#define __NR_syscalls 462 /* not a plain number line */\n"
             "#define __NR_bogus foo\n")
     assert parse_unistd(text) == {"read": 0, "stat": 4, "openat": 257, "newstat": 4}
+
+
+def test_process_binaries_are_its_executable_then_its_executable_mappings(
+        tmp_path: Path) -> None:
+    process = tmp_path / "42"
+    process.mkdir()
+    (process / "exe").symlink_to("/usr/bin/app")
+    (process / "maps").write_text("""\
+55d0c0000000-55d0c0001000 r--p 00000000 fe:01 1 /usr/bin/app
+55d0c0001000-55d0c0002000 r-xp 00001000 fe:01 1 /usr/bin/app
+7f0000000000-7f0000100000 r--p 00000000 fe:01 2 /usr/lib/libc.so.6
+7f0000100000-7f0000200000 r-xp 00100000 fe:01 2 /usr/lib/libc.so.6
+7f0000300000-7f0000301000 r-xp 00000000 fe:01 3 /tmp/plugin.so (deleted)
+7f0000400000-7f0000401000 rw-p 00000000 00:00 0
+7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
+7ffd00100000-7ffd00102000 r-xp 00000000 00:00 0                          [vdso]
+""")
+    assert process_binaries(42, str(tmp_path)) == ["/usr/bin/app", "/usr/lib/libc.so.6"]
+    assert process_binaries(43, str(tmp_path)) is None

@@ -8,7 +8,9 @@ name it `./ptt_usdt`, so diagnostics are exact whatever the build path.
 
 from __future__ import annotations
 
+import re
 import struct
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from ptrace.compile import compile
 from ptrace.diagnostics import CompileError, Source, render_all
 from ptrace.elf import notes
 from ptrace.machine import FixtureMachine
+from ptrace.options import Options
 from ptrace.program import CompiledProgram, ProgType
 from ptrace.types import types as t
 from ptrace.usdt import NOTE_SECTION, UsdtArg, UsdtError, parse_arg, parse_note, probes_in
@@ -42,6 +45,17 @@ RAX, RBX, RDX, RBP, RSI, RDI, RSP, R15 = 80, 40, 96, 32, 104, 112, 152, 0
     ("-1@$255", UsdtArg(1, True, -1)),
     ("1@$-1", UsdtArg(1, False, 255)),
     ("%rax", UsdtArg(8, False, register=RAX)),  # no size: 64 bits
+    ("-4@counter(%rip)", UsdtArg(4, True, memory=True, symbol="counter")),
+    ("-8@16+table(%rip)", UsdtArg(8, True, 16, memory=True, symbol="table")),
+    ("8@table+0x10(%rip)", UsdtArg(8, False, 16, memory=True, symbol="table")),
+    ("4@-4+table+8(%eip)", UsdtArg(4, False, 4, memory=True, symbol="table")),
+    ("8@table(%rax)", UsdtArg(8, False, 0, RAX, memory=True, symbol="table")),
+    ("8@table(,%rdx,8)", UsdtArg(8, False, 0, None, RDX, 8, memory=True, symbol="table")),
+    ("-4@counter", UsdtArg(4, True, memory=True, symbol="counter")),
+    ("8@table+8", UsdtArg(8, False, 8, memory=True, symbol="table")),
+    ("4@0x601040", UsdtArg(4, False, 0x601040, memory=True)),
+    ("8@$table", UsdtArg(8, False, symbol="table")),
+    ("8@$table+8", UsdtArg(8, False, 8, symbol="table")),
 ])
 def test_parse_arg(spec: str, arg: UsdtArg) -> None:
     assert parse_arg(spec) == arg
@@ -52,9 +66,12 @@ def test_parse_arg(spec: str, arg: UsdtArg) -> None:
     ("x@%eax", "'x@%eax' has no size"),
     ("1@%ah", "'1@%ah' uses the register %ah, which ptrace does not read"),
     ("8@%xmm0", "'8@%xmm0' uses the register %xmm0, which ptrace does not read"),
-    ("-4@counter(%rip)", "'-4@counter(%rip)' is relative to the instruction pointer, "
-                         "which ptrace does not read yet"),
-    ("8@table(%rax)", "'8@table(%rax)' is relative to a symbol, which ptrace does not read yet"),
+    ("-4@8(%rip)", "'-4@8(%rip)' is relative to the instruction pointer without naming a "
+                   "symbol"),
+    ("4@a+b(%rip)", "'4@a+b(%rip)' is an address ptrace cannot compute (more than one "
+                    "symbol, or a symbol subtracted)"),
+    ("4@8-a", "'4@8-a' is an address ptrace cannot compute (more than one symbol, or a "
+              "symbol subtracted)"),
     ("4@[sp, 8]", "'4@[sp, 8]' is not an x86_64 operand ptrace can read"),
 ])
 def test_parse_arg_errors(spec: str, message: str) -> None:
@@ -105,6 +122,20 @@ def test_prelinked_notes_move_with_the_base_section(in_triggers: bytes) -> None:
         assert after.semaphore == before.semaphore - 0x10
 
 
+def test_symbols_named_by_arguments(in_triggers: bytes, triggers: Path) -> None:
+    """A probe keeps the addresses of the symbols its arguments name."""
+    probes = {p.name: p for p in probes_in((triggers / "ptt_usdt_rip").read_bytes())}
+    assert probes["globals"].args == ("-4@ptt_counter(%rip)", "-8@16+ptt_table(%rip)",
+                                      "-8@24+ptt_table(%rip)")
+    assert probes["absolute"].args == ("-4@ptt_counter", "8@ptt_table+8", "8@-8+ptt_table+24",
+                                       "8@$ptt_table")
+    machine = FixtureMachine({})
+    symbols = {s.name: s.address for s in machine.binary_symbols("./ptt_usdt_rip") or []}
+    expected = {"ptt_counter": symbols["ptt_counter"], "ptt_table": symbols["ptt_table"]}
+    assert dict(probes["globals"].symbols) == dict(probes["absolute"].symbols) == expected
+    assert all(not p.symbols for p in probes_in(in_triggers))
+
+
 def test_a_binary_without_notes(triggers: Path) -> None:
     assert probes_in((triggers / "ptt_uprobe").read_bytes()) == []
 
@@ -145,6 +176,62 @@ def test_argument_types_and_reads(in_triggers: bytes) -> None:
     assert "inttoptr (i64 112 to ptr)" in program.dumps["ir"]
 
 
+def test_symbol_operands_read_at_the_load_bias(in_triggers: bytes) -> None:
+    """A symbol's run-time address is the probe's (bpf_get_func_ip, 173) plus
+    their distance in the binary: no address of the binary is in the program."""
+    program = _compile("usdt:./ptt_usdt_rip:ptt:globals { @ = arg1; }", dumps=("ir",))
+    (attach,) = (p.attach for p in program.programs)
+    table = dict(attach.usdt_symbols)["ptt_table"]
+    assert attach.address and table
+    ir_text = program.dumps["ir"]
+    assert "inttoptr (i64 173 to ptr)" in ir_text
+    assert re.search(rf"add i64 %\S+, {table - attach.address}\n", ir_text)
+    assert not re.search(rf"\b{table}\b", ir_text)
+
+
+def test_a_symbol_the_binary_lacks(in_triggers: bytes, tmp_path: Path) -> None:
+    """Stripped, the binary no longer has the symbols its notes name."""
+    stripped = tmp_path / "stripped"
+    subprocess.run(["strip", "-o", str(stripped), "ptt_usdt_rip"], check=True)
+    with pytest.raises(CompileError) as error:
+        _compile(f"usdt:{stripped}:ptt:globals {{ print(arg0); print(arg0); }}")
+    message = (f"cannot read arg0 of usdt:{stripped}:ptt:globals: '-4@ptt_counter(%rip)' "
+               f"names 'ptt_counter', which is not a symbol of {stripped}")
+    assert [d.message for d in error.value.diagnostics] == [message, message]
+
+
+def test_without_a_binary_the_process_files_are_searched(in_triggers: bytes,
+                                                         triggers: Path) -> None:
+    """usdt:PROBE, usdt::PROBE and usdt::PROVIDER:PROBE with -p: the probe is
+    looked for in the process's executable and libraries."""
+    lib = str(triggers / "libptt_usdt.so")
+    machine = FixtureMachine({}, processes={42: ["./ptt_usdt_rip", "/bin/true", lib]})
+
+    def probes(point: str, pid: int = 42) -> list[str]:
+        program = compile(Source("-e", point + " { }"), Options(pid=pid), machine=machine)
+        return [p.attach.probe for p in program.programs]
+
+    assert probes("usdt:globals") == ["usdt:./ptt_usdt_rip:ptt:globals"]
+    assert probes("usdt::hello") == [f"usdt:{lib}:pttlib:hello"]
+    assert probes("usdt::p*:*") == ["usdt:./ptt_usdt_rip:ptt:absolute",
+                                    "usdt:./ptt_usdt_rip:ptt:globals",
+                                    f"usdt:{lib}:pttlib:hello"]
+    assert probes("usdt:./ptt_usdt:ptt:start") == ["usdt:./ptt_usdt:ptt:start"]
+    with pytest.raises(CompileError) as error:
+        probes("usdt::ptt:globls")
+    assert render_all(error.value.diagnostics) == """\
+-e:1:1: error: process 42 has no USDT probe 'ptt:globls'
+    usdt::ptt:globls { }
+    ^~~~~~~~~~~~~~~~
+  hint: did you mean 'ptt:globals' or 'globals'?"""
+    with pytest.raises(CompileError) as error:
+        probes("usdt::ptt:globals", pid=7)
+    assert render_all(error.value.diagnostics) == """\
+-e:1:1: error: cannot read the mappings of process 7 (it does not exist?)
+    usdt::ptt:globals { }
+    ^~~~~~~~~~~~~~~~~"""
+
+
 DIAGNOSTICS = [
     ("usdt:./ptt_usdt:ptt:nope { }", """\
 -e:1:1: error: ./ptt_usdt has no USDT probe 'ptt:nope'
@@ -183,6 +270,12 @@ DIAGNOSTICS = [
 'usdt:/path/to/binary:probe'
     usdt:./ptt_usdt { }
     ^~~~~~~~~~~~~~~"""),
+    ("usdt::ptt:loop { }", """\
+-e:1:1: error: a usdt probe is written 'usdt:/path/to/binary:provider:probe' or \
+'usdt:/path/to/binary:probe'
+    usdt::ptt:loop { }
+    ^~~~~~~~~~~~~~
+  hint: without a binary (usdt::provider:probe), it needs -p PID"""),
     ("usdt:./no_such_binary:p:n { }", """\
 -e:1:1: error: './no_such_binary' is not a file, a program on PATH or a library
     usdt:./no_such_binary:p:n { }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 
 import pytest
+from ptrace.runtime import stacks
 from ptrace.runtime.maps import Stats, reduce_value
 from ptrace.runtime.values import decode, decode_str, format_key, format_value, sort_key
 
@@ -131,6 +132,17 @@ def test_aggregations_are_not_plain_values() -> None:
 
 
 # ---- keys ------------------------------------------------------------------------------
+
+def test_usym_of_a_process_that_is_gone_is_its_address() -> None:
+    """A usym() value carries its pid; once the process has exited (before its
+    symbols were read) it prints as the address, as bpftrace does."""
+    gone = 2**22 + 1  # above the largest pid the kernel gives (pid_max ≤ 2**22)
+    value = decode(u64(0x5555DEADBEEF) + u64(gone), 0, t.Usym())
+    assert value == stacks.UserSymbol(0x5555DEADBEEF, gone)
+    assert format_value(value, t.Usym()) == "0x5555deadbeef"
+    assert format_key((value, 1), t.Tuple((t.Usym(), t.INT64))) == "0x5555deadbeef, 1"
+    assert sort_key(value) < sort_key(stacks.UserSymbol(0x5555DEADBEF0, gone))
+
 
 def test_format_key() -> None:
     ttype = t.Tuple((t.INT64, t.Str(8)))
