@@ -355,7 +355,9 @@ class Session:
                 spec = self.program.maps[index]
                 self.err.write(f"WARNING: {refused} update{'s' if refused != 1 else ''} of "
                                f"{spec.name} {'were' if refused != 1 else 'was'} dropped: the "
-                               f"map is full ({spec.max_entries} entries; raise max_map_keys)\n")
+                               f"map is full ({spec.max_entries} "
+                               f"{'entry' if spec.max_entries == 1 else 'entries'}; "
+                               "raise max_map_keys)\n")
 
 
 def _has_user_stack(vtype: t.Type) -> bool:

@@ -1404,8 +1404,10 @@ class _Checker:
         atype = self.expr(e.args[0])
         if atype is None:
             return None
-        if isinstance(atype, t.Pointer) or (isinstance(atype, t.Array | t.Str)
-                                            and atype.size >= 6):
+        # An array's size is rounded up to 8 bytes; its own bytes are what count.
+        if isinstance(atype, t.Pointer) or \
+                (isinstance(atype, t.Array) and atype.element_size * atype.count >= 6) or \
+                (isinstance(atype, t.Str) and atype.capacity >= 6):
             return t.Formatted("macaddr")
         self.error(f"macaddr() takes a pointer or an array of six bytes, got {atype}",
                    e.args[0].span)
