@@ -128,6 +128,7 @@ class MapSpec:
     key_type: Type | None = None  # None for a scalar map (key is a u64 zero)
     value_type: Type | None = None
     initial: tuple[tuple[bytes, bytes], ...] = ()  # entries the loader writes first
+    declared: bool = False  # sized by its `let @m = kind(size);`, not by max_map_keys
 
 
 @dataclass(frozen=True, slots=True)

@@ -363,9 +363,11 @@ class Session:
             refused = self._counter(COUNTERS_FIXED + slot)
             if refused:
                 spec = self.program.maps[index]
+                size = f"{spec.max_entries} {'entry' if spec.max_entries == 1 else 'entries'}"
+                why = f"{size}, as declared" if spec.declared else f"{size}; raise max_map_keys"
                 self.err.write(f"WARNING: {refused} update{'s' if refused != 1 else ''} of "
                                f"{spec.name} {'were' if refused != 1 else 'was'} dropped: the "
-                               f"map is full ({spec.max_entries} entries; raise max_map_keys)\n")
+                               f"map is full ({why})\n")
 
 
 def _has_user_stack(vtype: t.Type | None) -> bool:

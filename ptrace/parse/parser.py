@@ -19,8 +19,11 @@ from ptrace.ast import nodes as n
 from ptrace.diagnostics import CompileError, Diagnostic, Reporter, Severity, Source, Span
 from ptrace.parse.literals import LiteralError, parse_integer, unescape
 from ptrace.parse.syntax_errors import syntax_error
+from ptrace.types.builtins import BUILTINS
 
 START_RULES = ("program", "stmts", "expr")
+# Builtins may be written as calls, as in bpftrace: `pid()` is `pid`.
+CALLABLE_BUILTINS = frozenset(BUILTINS) | {"probe", "func"}
 
 
 @functools.cache
@@ -354,8 +357,10 @@ class _ToAst(Transformer[Token, Any]):
         name, *keys = children
         return n.MapAccess(str(name), tuple(keys), span=self._s(meta))
 
-    def call(self, meta: Any, children: list[Any]) -> n.Call:
+    def call(self, meta: Any, children: list[Any]) -> n.Call | n.Identifier:
         name, *args = children
+        if str(name) in CALLABLE_BUILTINS and args == [None]:
+            return n.Identifier(str(name), span=self._s(meta))  # pid() is pid
         return n.Call(str(name), tuple(a for a in args if a is not None),
                       _tspan(self.source, name), span=self._s(meta))
 

@@ -125,10 +125,12 @@ def _user_map(info: MapInfo, max_entries: int, decl: MapDecl | None,
             reporter.error(f"{info.name} is declared {decl.kind} but holds {value}; "
                            "per-CPU maps hold aggregations such as count() and sum()",
                            decl.span)
+    value_size = value.size
     if isinstance(value, t.Aggregation):
         map_type = MapType.LRU_PERCPU_HASH if lru else MapType.PERCPU_HASH
         if isinstance(value, t.Hist | t.Lhist):
-            return MapSpec(info.name, map_type, key_size + 8, 8, max_entries, info.key, value)
-        return MapSpec(info.name, map_type, key_size, value.size, max_entries, info.key, value)
-    map_type = MapType.LRU_HASH if lru else MapType.HASH
-    return MapSpec(info.name, map_type, key_size, value.size, max_entries, info.key, value)
+            key_size, value_size = key_size + 8, 8
+    else:
+        map_type = MapType.LRU_HASH if lru else MapType.HASH
+    return MapSpec(info.name, map_type, key_size, value_size, max_entries, info.key, value,
+                   declared=decl is not None)

@@ -16,7 +16,7 @@ import difflib
 import re
 import signal as signal_module
 import socket
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
@@ -93,6 +93,18 @@ def _check_top_level(item: n.TopLevel, reporter: Reporter) -> None:
     what = {n.CStruct: "struct and union definitions",
             n.CEnum: "enum definitions", n.CTypedef: "typedefs"}[type(item)]
     reporter.error(f"{what} are not supported yet", item.span)
+
+
+@dataclass(frozen=True, slots=True)
+class _Untyped(t.Type):
+    """What a scope holds for `let $x;` until the variable's first assignment
+    gives its type (bpftrace's rule); never assigned, it is an integer 0."""
+
+    let: int  # id() of the Let, whose type codegen reads
+
+    @property
+    def size(self) -> int:
+        return 8
 
 
 class _Checker:
@@ -205,9 +217,12 @@ class _Checker:
     def let(self, stmt: n.Let) -> None:
         declared = self._type_name(stmt.type) if stmt.type is not None else None
         value = self.expr(stmt.value) if stmt.value is not None else None
-        if declared is None and value is None:
-            self.error(f"'{stmt.name}' needs a type or a value", stmt.span)
-            return
+        if stmt.type is None and stmt.value is None:
+            declared = self.ctx.let_types.get((id(self.instance), id(stmt)))
+            if declared is None:
+                self.scopes[-1][stmt.name] = _Untyped(id(stmt))
+                self.instance.types[id(stmt)] = t.INT64  # until an assignment says otherwise
+                return
         if declared is not None and value is not None and not _assignable(declared, value):
             self.error(f"cannot initialise '{stmt.name}' of type {declared} with {value}",
                        stmt.span)
@@ -242,6 +257,9 @@ class _Checker:
                 self.error("this expression has no value to assign", value.span)
                 return
             existing = self.lookup(target.name)
+            if isinstance(existing, _Untyped):
+                existing = self._settle(target.name, existing,
+                                        vtype if stmt.op == "=" else t.INT64)
             if stmt.op != "=":
                 if existing is None:
                     self.error(f"undefined variable '{target.name}'", target.span)
@@ -282,6 +300,13 @@ class _Checker:
             self.store(target, vtype if stmt.op == "=" else t.INT64)
             return
         self.error("only variables ($x) and maps (@x) can be assigned to", target.span)
+
+    def _settle(self, name: str, untyped: _Untyped, vtype: t.Type) -> t.Type:
+        """Give a variable declared by `let $x;` the type of its first use."""
+        self._rebind(name, vtype)
+        self.instance.types[untyped.let] = vtype
+        self.ctx.let_types[id(self.instance), untyped.let] = vtype
+        return vtype
 
     def _rebind(self, name: str, vtype: t.Type) -> None:
         for scope in reversed(self.scopes):
@@ -432,7 +457,7 @@ class _Checker:
             vtype = self.lookup(e.name)
             if vtype is None:
                 self.error(f"undefined variable '{e.name}'", e.span)
-            return vtype
+            return t.INT64 if isinstance(vtype, _Untyped) else vtype
         if isinstance(e, n.Positional):
             return self.positional(e)
         if isinstance(e, n.MapAccess):
@@ -1494,8 +1519,10 @@ class _Checker:
         atype = self.expr(e.args[0])
         if atype is None:
             return None
-        if isinstance(atype, t.Pointer) or (isinstance(atype, t.Array | t.Str)
-                                            and atype.size >= 6):
+        # An array's size is rounded up to 8 bytes; its own bytes are what count.
+        if isinstance(atype, t.Pointer) or \
+                (isinstance(atype, t.Array) and atype.element_size * atype.count >= 6) or \
+                (isinstance(atype, t.Str) and atype.capacity >= 6):
             return t.Formatted("macaddr")
         self.error(f"macaddr() takes a pointer or an array of six bytes, got {atype}",
                    e.args[0].span)

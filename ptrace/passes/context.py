@@ -95,6 +95,10 @@ class CompileContext:
     constants: dict[int, int] = field(default_factory=dict)
     # signal() calls, by id: the signal number they send.
     signal_numbers: dict[int, int] = field(default_factory=dict)
+    # `let $x;` (no type, no value), by id(instance), id(Let): the type its first
+    # assignment gives, learned in the checker's quiet round so that reads before
+    # the assignment are typed too.
+    let_types: dict[tuple[int, int], Type] = field(default_factory=dict)
     # unroll statements, by id: how many times the body is repeated.
     unroll_counts: dict[int, int] = field(default_factory=dict)
     # `delete(@m, key)` calls, by id(Call): the map element `@m[key]` they delete.

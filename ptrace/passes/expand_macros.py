@@ -82,6 +82,13 @@ class _Expander(Rewriter):
         finally:
             self.active.pop()
 
+    def rewrite_Identifier(self, ident: n.Identifier) -> Any:
+        """A macro without parameters may be used without parentheses: `one` is `one()`."""
+        macro = self.macros.get(ident.name)
+        if macro is None or macro.params:
+            return ident
+        return self.rewrite_Call(n.Call(ident.name, (), ident.span, span=ident.span))
+
     def _expand(self, macro: n.MacroDef, args: tuple[n.Expr, ...],
                 call: n.Call) -> n.BlockExpr | None:
         uid = next(self.ids)

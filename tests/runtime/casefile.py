@@ -87,7 +87,11 @@ def parse_cases(path: Path) -> list[Case]:
 def _set(cases: list[Case], path: Path, line: int, key: str, value: str, block: bool) -> None:
     if not cases:
         raise ValueError(f"{path}:{line}: {key} before any NAME")
-    case = cases[-1]
+    set_directive(cases[-1], key, value, block)
+
+
+def set_directive(case: Case, key: str, value: str, block: bool = False) -> None:
+    """Set one directive (a key of BLOCKS or LINES but NAME) of a case."""
     if key == "PROG":
         case.prog, case.prog_is_file = value, block
     elif key == "ARGS":

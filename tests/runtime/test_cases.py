@@ -61,6 +61,8 @@ def loaded_ids() -> set[tuple[str, int]]:
 def still_loaded(held: set[tuple[str, int]], grace_s: float = 2.0) -> set[tuple[str, int]]:
     """Those of `held` still in the kernel after a grace period: the kernel frees
     programs and maps asynchronously once their last fd is closed."""
+    if not held:
+        return set()
     deadline = time.monotonic() + grace_s
     left = held & loaded_ids()
     while left and time.monotonic() < deadline:
@@ -169,7 +171,11 @@ def test_case(case: Case, ptrace_exe: list[str], triggers: Path) -> None:
     for program in case.requires:
         if not shutil.which(program):
             pytest.fail(f"{program} is required by this case; scripts/setup installs it")
-    result = run_case(case, ptrace_exe, triggers)
+    check_outcome(case, run_case(case, ptrace_exe, triggers), triggers)
+
+
+def check_outcome(case: Case, result: Outcome, triggers: Path) -> None:
+    """Assert what a case expects of a run: exit status, output, a clean kernel."""
     stderr = "\n".join(line for line in result.stderr.split("\n")
                        if not ATTACHED.match(line)).strip("\n")
     context = f"\n--- stdout:\n{result.stdout}\n--- stderr:\n{result.stderr}"
