@@ -79,7 +79,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.info:
         return _info()
     if args.list:
-        return _list(args.args[0] if args.args else None, args.verbose)
+        return _list(args.args[0] if args.args else None, args.verbose, args.pid)
     if args.tool == "":
         return _list_tools()
     positional = list(args.args)
@@ -123,12 +123,12 @@ def _read_source(path: str) -> Source | None:
 
 # ---- -l and --info -------------------------------------------------------------------------
 
-def _list(pattern: str | None, verbose: bool) -> int:
+def _list(pattern: str | None, verbose: bool, pid: int | None = None) -> int:
     from ptrace.cli_probes import ListingError, list_probes, tracefs_problem
     from ptrace.machine import LiveMachine
 
     try:
-        lines = list_probes(pattern, verbose, LiveMachine())
+        lines = list_probes(pattern, verbose, LiveMachine(), pid)
     except ListingError as error:
         print(f"ptrace: error: {error}", file=sys.stderr)
         return 1

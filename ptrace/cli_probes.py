@@ -9,6 +9,7 @@ opened and closed. Nothing here needs root; without it some checks say so.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import difflib
 import errno
@@ -54,19 +55,25 @@ class ListingError(ValueError):
 
 # ---- -l ------------------------------------------------------------------------------
 
-def list_probes(pattern: str | None, verbose: bool, machine: Machine) -> list[str]:
+def list_probes(pattern: str | None, verbose: bool, machine: Machine,
+                pid: int | None = None) -> list[str]:
     """The lines `ptrace -l [PATTERN]` prints, `-lv` with each tracepoint's fields.
 
     PATTERN is a glob over full probe names (`tracepoint:sched:*`, `*open*`);
     a bare probe type (`tracepoint`, `t`, `interval`) lists all of its probes;
     `uprobe:BINARY:GLOB` lists a binary's functions, `usdt:BINARY:GLOB` its
-    USDT probes (`-lv` with their argument specs). No pattern lists
-    everything that can be listed. Raises ListingError.
+    USDT probes (`-lv` with their argument specs); with `pid` (-p), `usdt:GLOB`
+    and `uprobe:GLOB` without a binary list those of the process's executable
+    and libraries. No pattern lists everything that can be listed. Raises
+    ListingError.
     """
     pattern = pattern or "*"
     head, colon, rest = pattern.partition(":")
     provider = _provider(head)
-    if not colon and provider is not None:
+    if pid is not None and provider in ("usdt", "uprobe", "uretprobe") and \
+            not rest.startswith("/"):
+        names = _process_probes(provider, pattern, pid, machine)
+    elif not colon and provider is not None:
         names = _all_of(provider, machine)
     elif provider in ("uprobe", "uretprobe") and colon:
         names = _functions(provider, rest, machine)
@@ -216,6 +223,23 @@ def _listed_binary(provider: str, rest: str, machine: Machine,
     if path is None:
         raise ListingError(f"no program or library named {binary}")
     return path, glob
+
+
+def _process_probes(provider: str, pattern: str, pid: int, machine: Machine) -> list[str]:
+    """The functions (uprobe) or USDT probes of a process's executable and
+    libraries whose full names match `pattern` (`usdt:*`, `usdt:*:myapp:*`)."""
+    binaries = machine.process_binaries(pid)
+    if binaries is None:
+        raise ListingError(f"no process with pid {pid}")
+    pattern = f"{provider}:{pattern.partition(':')[2] or '*'}"
+    found: list[str] = []
+    for path in binaries:
+        rest = f"{path}:*"
+        with contextlib.suppress(ListingError):  # a mapped file that is not ELF
+            found += (_usdt_probes(rest, machine) if provider == "usdt"
+                      else _functions(provider, rest, machine))
+    return [name for name in found if _matches(name, pattern)
+            or _matches(name, f"{provider}:*:{pattern.partition(':')[2]}")]
 
 
 def _usdt_probes(rest: str, machine: Machine) -> list[str]:

@@ -897,7 +897,7 @@ class Lowerer:
     def builtin_jiffies(self) -> ir.Value:
         return self.pb.helper(Helper.JIFFIES64, I64, [])
 
-    def builtin_ctx(self) -> ir.Value:  # iter probes: struct bpf_iter__NAME *
+    def builtin_ctx(self) -> ir.Value:  # the context's address (typed by the checker)
         return self.b.ptrtoint(self.pb.ctx, I64)
 
     def builtin_curtask(self) -> ir.Value:

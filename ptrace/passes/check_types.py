@@ -612,12 +612,8 @@ class _Checker:
         if e.name == "args":
             self.error("'args' is used with a field, as in args.filename", e.span)
             return None
-        if e.name == "ctx" and self.instance.attach.kind == "iter":
-            ctx_type = self.kernel_pointer(f"struct bpf_iter__{self.instance.attach.event}")
-            if ctx_type is None:
-                self.error(f"the kernel's BTF has no struct bpf_iter__"
-                           f"{self.instance.attach.event}", e.span)
-            return ctx_type
+        if e.name == "ctx":
+            return self.context_pointer(e)
         if e.name in LATER_BUILTINS:
             self.error(f"the builtin '{e.name}' is not supported yet", e.span)
             return None
@@ -694,6 +690,26 @@ class _Checker:
             self.division_site(e, op, e.right)
         unsigned = _is_unsigned(left) or _is_unsigned(right)
         return t.UINT64 if unsigned else t.INT64
+
+    def context_pointer(self, e: n.Identifier) -> t.Type | None:
+        """`ctx`: the address of the program's context, typed by what it points to:
+        an iterator's struct, the registers (kprobes, uprobes, usdt), the kernel's
+        perf event data (profile, interval, software, hardware, watchpoint:
+        `ctx->regs->ip`); for other probes (tracepoint, rawtracepoint, BEGIN…) an
+        untyped address."""
+        kind = self.instance.attach.kind
+        if kind == "iter":
+            struct = f"struct bpf_iter__{self.instance.attach.event}"
+        elif kind in ("kprobe", "kretprobe", "uprobe", "uretprobe", "usdt"):
+            struct = "struct pt_regs"
+        elif kind in ("profile", "interval", "software", "hardware", "watchpoint"):
+            struct = "struct bpf_perf_event_data_kern"
+        else:
+            return t.Pointer("void")
+        ctx_type = self.kernel_pointer(struct)
+        if ctx_type is None:
+            self.error(f"the kernel's BTF has no {struct}", e.span)
+        return ctx_type
 
     def pointer_arithmetic(self, e: n.Binary, left: t.Type, right: t.Type) -> t.Type | None:
         """`p + i`, `i + p`, `p - i` move by whole elements, as in C: the result is

@@ -470,3 +470,31 @@ def test_usdt_without_a_binary_with_p(ptrace_exe: list[str], triggers: Path,
     assert stdout.strip("\n") == (f"usdt:{program}:ptt:globals 5 40\n"
                                   "20 1\n"
                                   f"usdt:{triggers / 'libptt_usdt.so'}:pttlib:hello 42")
+
+
+def test_list_usdt_and_functions_of_a_process(ptrace_exe: list[str], triggers: Path) -> None:
+    """-l with -p and no binary: the probes of the process's executable and libraries."""
+    program = triggers / "ptt_usdt_rip"
+    library = triggers / "libptt_usdt.so"
+    target = subprocess.Popen([str(program), "wait"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout is not None and target.stdin is not None
+        assert target.stdout.readline() == "ready\n"  # the library is loaded
+        usdt = run([*ptrace_exe, "-p", str(target.pid), "-l", "usdt:*"])
+        pttlib = run([*ptrace_exe, "-p", str(target.pid), "-l", "usdt:pttlib:*"])
+        functions = run([*ptrace_exe, "-p", str(target.pid), "-l", "uprobe:*:ptt_lib_*"])
+    finally:
+        target.kill()
+        target.wait()
+    assert usdt.returncode == 0, usdt.stderr
+    listed = usdt.stdout.splitlines()
+    assert f"usdt:{program}:ptt:globals" in listed
+    assert f"usdt:{library}:pttlib:hello" in listed
+    assert pttlib.stdout.splitlines() == [f"usdt:{library}:pttlib:hello"]
+    assert f"uprobe:{library}:ptt_lib_hello" in functions.stdout.splitlines()
+    assert all(line.startswith(f"uprobe:{library}:ptt_lib_")
+               for line in functions.stdout.splitlines())
+    missing = run([*ptrace_exe, "-p", "999999999", "-l", "usdt:*"])
+    assert (missing.returncode, missing.stderr) == (
+        1, "ptrace: error: no process with pid 999999999\n")

@@ -130,8 +130,10 @@ def test_iterator_errors() -> None:
         "iter probes need the kernel's BTF (/sys/kernel/btf/vmlinux)"]
 
 
-def test_ctx_elsewhere_is_not_supported_yet() -> None:
-    assert errors("BEGIN { @ = ctx; }") == ["the builtin 'ctx' is not supported yet"]
+def test_ctx_is_typed_by_the_probe() -> None:
+    compile(Source("-e", "BEGIN { @ = ctx; }"), None, FixtureMachine({}))  # an address
+    assert errors("profile:hz:99 { @ = ctx->regs; }") == [
+        "the kernel's BTF has no struct bpf_perf_event_data_kern"]  # the fixture has none
 
 
 @pytest.mark.parametrize(("code", "why"), [
