@@ -26,6 +26,7 @@ from ptrace.types.types import c_integer_name
 
 START_RULES = ("program", "stmts", "expr")
 
+_BRACE_DEPTH = {"LBRACE": 1, "RBRACE": -1}
 # The names a script's typedefs declare, while it is parsed (predicates included).
 _typedef_names: ContextVar[set[str] | None] = ContextVar("typedef_names", default=None)
 
@@ -42,18 +43,20 @@ class _TypedefNames(PostLex):
         in_typedef = False
         depth = 0  # braces inside the typedef (`typedef struct { int x; } s_t;`)
         for token in stream:
-            if token.type == "NAME" and token in names:
+            kind = token.type
+            if kind == "NAME" and names and token in names:
                 token = Token.new_borrow_pos("TYPEDEF_NAME", token, token)
-            if token.type == "TYPEDEF":
-                in_typedef, declared, depth = True, None, 0
-            elif in_typedef:
-                depth += {"LBRACE": 1, "RBRACE": -1}.get(token.type, 0)
-                if depth == 0 and token.type in ("NAME", "TYPEDEF_NAME"):
+                kind = "TYPEDEF_NAME"
+            if in_typedef:
+                depth += _BRACE_DEPTH.get(kind, 0)
+                if depth == 0 and kind in ("NAME", "TYPEDEF_NAME"):
                     declared = token
-                elif depth == 0 and token.type == "SEMICOLON":
+                elif depth == 0 and kind == "SEMICOLON":
                     if declared is not None:
                         names.add(str(declared))
                     in_typedef = False
+            elif kind == "TYPEDEF":
+                in_typedef, declared, depth = True, None, 0
             yield token
 
 
