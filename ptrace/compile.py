@@ -16,6 +16,7 @@ from ptrace.passes.allocate_resources import Resources, allocate_resources
 from ptrace.passes.apply_config import apply_config
 from ptrace.passes.check_types import check_types
 from ptrace.passes.context import CompileContext
+from ptrace.passes.define_types import define_types
 from ptrace.passes.expand_macros import expand_macros
 from ptrace.passes.expand_probes import expand_probes
 from ptrace.program import CompiledProgram, PrintfFormat
@@ -25,6 +26,7 @@ from ptrace.program import CompiledProgram, PrintfFormat
 PASSES: tuple[Callable[[CompileContext], None], ...] = (
     expand_macros,
     apply_config,
+    define_types,
     expand_probes,
     check_types,
 )

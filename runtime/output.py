@@ -163,7 +163,10 @@ def _json_value(value: Value, vtype: t.Type) -> Any:
 
 
 def _json_key(key: Value, ktype: t.Type) -> str:
-    """Map keys are strings; tuple keys join their elements with commas."""
+    """Map keys are strings; tuple keys join their elements with commas. Enums
+    are numbers in JSON (as in bpftrace: only printf text names them)."""
     if isinstance(ktype, t.Tuple):
         return ",".join(_json_key(k, e) for k, e in zip(key, ktype.elements, strict=True))
+    if isinstance(ktype, t.Enum):
+        return str(key)
     return format_value(key, ktype)

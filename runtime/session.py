@@ -265,7 +265,8 @@ class Session:
         conversions = [s for s in fmt.segments if not isinstance(s, str)]
         for conv, arg in zip(conversions, fmt.args, strict=True):
             value = decode(record, arg.offset, arg.type)
-            if conv.takes == "int" or (isinstance(arg.type, t.Int) and not isinstance(value, bool)):
+            if conv.takes == "int" or (isinstance(arg.type, t.Int)
+                                       and not isinstance(arg.type, t.Enum)):
                 args.append(int(value))
             elif conv.takes == "buffer":
                 args.append(value)

@@ -35,8 +35,8 @@ def _format_result(value: Any, vtype: t.Type, div: int) -> str:
             return (f"{{ .count = {value.count}, .average = {divide(value.average, div)}, "
                     f".total = {divide(value.total, div)} }}")
         return str(divide(value.average, div))
-    if isinstance(vtype, t.Aggregation) or (vtype.is_integer and not isinstance(vtype, t.Bool)
-                                            and not isinstance(vtype, t.Pointer)):
+    if isinstance(vtype, t.Aggregation) or (vtype.is_integer and not isinstance(
+            vtype, t.Bool | t.Pointer | t.Enum)):
         return str(divide(value, div))
     return format_value(value, vtype)
 

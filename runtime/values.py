@@ -69,6 +69,8 @@ def decode_str(raw: bytes) -> str:
 
 def format_value(value: Value, vtype: t.Type) -> str:
     """A value's text form, as bpftrace prints it in maps and with %s."""
+    if isinstance(vtype, t.Enum):
+        return vtype.symbol(value)
     if isinstance(vtype, t.Bool):
         return "true" if value else "false"
     if isinstance(vtype, t.Pointer):

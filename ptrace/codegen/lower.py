@@ -946,10 +946,12 @@ class Lowerer:
         self.check_helper(self.pb.helper(helper, I64, [slot, i64(access.read_size), address]),
                           helper, 2)
         raw = self.b.load(slot, typ=ir.IntType(access.read_size * 8), align=8)
-        if access.bit_size:
-            shifted = self.b.lshr(self.b.zext(raw, I64), i64(access.bit_shift))
-            return self.b.and_(shifted, i64((1 << access.bit_size) - 1))
         signed = isinstance(vtype, t.Int) and vtype.signed
+        if access.bit_size:
+            # The field's top bit to bit 63, then back down, filling with its sign if signed.
+            top = self.b.shl(self.b.zext(raw, I64), i64(64 - access.bit_shift - access.bit_size))
+            down = self.b.ashr if signed else self.b.lshr
+            return down(top, i64(64 - access.bit_size))
         return self.extend(raw, t.Int(access.read_size * 8, signed))
 
     def expr_Index(self, e: n.Index) -> ir.Value:

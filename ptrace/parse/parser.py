@@ -9,28 +9,66 @@ diagnostics (see `syntax_errors.py`) and trees as `ptrace.ast.nodes`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextvars import ContextVar
 from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput, VisitError
+from lark.lark import PostLex
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import CompileError, Diagnostic, Reporter, Severity, Source, Span
 from ptrace.parse.literals import LiteralError, parse_integer, unescape
 from ptrace.parse.syntax_errors import syntax_error
 from ptrace.types.builtins import BUILTINS
+from ptrace.types.types import c_integer_name
 
 START_RULES = ("program", "stmts", "expr")
 # Builtins may be written as calls, as in bpftrace: `pid()` is `pid`.
 CALLABLE_BUILTINS = frozenset(BUILTINS) | {"probe", "func"}
+
+_BRACE_DEPTH = {"LBRACE": 1, "RBRACE": -1}
+# The names a script's typedefs declare, while it is parsed (predicates included).
+_typedef_names: ContextVar[set[str] | None] = ContextVar("typedef_names", default=None)
+
+
+class _TypedefNames(PostLex):
+    """C's "lexer hack": a NAME declared by `typedef … NAME;` is a TYPEDEF_NAME
+    in the rest of the script, so the grammar can tell a cast `(u32_t)-1` from
+    a subtraction `(x) - 1`."""
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        names = _typedef_names.get()
+        assert names is not None
+        declared: Token | None = None  # in a typedef: the last name seen, else None
+        in_typedef = False
+        depth = 0  # braces inside the typedef (`typedef struct { int x; } s_t;`)
+        for token in stream:
+            kind = token.type
+            if kind == "NAME" and names and token in names:
+                token = Token.new_borrow_pos("TYPEDEF_NAME", token, token)
+                kind = "TYPEDEF_NAME"
+            if in_typedef:
+                depth += _BRACE_DEPTH.get(kind, 0)
+                if depth == 0 and kind in ("NAME", "TYPEDEF_NAME"):
+                    declared = token
+                elif depth == 0 and kind == "SEMICOLON":
+                    if declared is not None:
+                        names.add(str(declared))
+                    in_typedef = False
+            elif kind == "TYPEDEF":
+                in_typedef, declared, depth = True, None, 0
+            yield token
 
 
 @functools.cache
 def _lark() -> Lark:
     grammar = resources.files("ptrace.grammar").joinpath("ptrace.lark").read_text()
     return Lark(grammar, parser="lalr", lexer="contextual", start=list(START_RULES),
-                propagate_positions=True, maybe_placeholders=True, cache=True)
+                propagate_positions=True, maybe_placeholders=True, cache=True,
+                postlex=_TypedefNames())
 
 
 def parse(source: Source, start: str = "program") -> Any:
@@ -61,7 +99,36 @@ def parse_program(source: Source) -> n.Program:
     return program
 
 
+def parse_expression_at(source: Source, text: str, line: int, column: int) -> n.Expr:
+    """Parse `text`, found at `line` and (1-based) `column` of `source`, as an
+    expression whose spans are positions in the source. Raises CompileError."""
+    reporter = Reporter()
+    expr = _parse_text(source, _padded(text, line, column), "expr", reporter)
+    if reporter.has_errors:
+        raise CompileError(reporter.diagnostics)
+    assert isinstance(expr, n.Expr)
+    return expr
+
+
+def _padded(text: str, line: int, column: int) -> str:
+    """`text` preceded by blank lines and spaces, so that positions in it are the
+    positions it has in the script."""
+    return "\n" * (line - 1) + " " * (column - 1) + text
+
+
 def _parse_text(source: Source, text: str, start: str, reporter: Reporter) -> Any:
+    """Parse and build the AST. A parse inside another (a predicate's) knows the
+    typedef names the outer one has seen."""
+    outermost = _typedef_names.get() is None
+    reset = _typedef_names.set(set()) if outermost else None
+    try:
+        return _parse_tree(source, text, start, reporter)
+    finally:
+        if reset is not None:
+            _typedef_names.reset(reset)
+
+
+def _parse_tree(source: Source, text: str, start: str, reporter: Reporter) -> Any:
     try:
         tree = _lark().parse(text, start=start)
     except UnexpectedInput as error:
@@ -122,7 +189,7 @@ class _ToAst(Transformer[Token, Any]):
         assert token.line is not None and token.column is not None
         # Parse the inside again as an expression, padded so that positions
         # in the sub-parse are positions in the script.
-        inner = "\n" * (token.line - 1) + " " * token.column + str(token)[1:-1]
+        inner = _padded(str(token)[1:-1], token.line, token.column + 1)
         expr = _parse_text(self.source, inner, "expr", self.reporter)
         if expr is None:
             raise CompileError([])
@@ -211,7 +278,7 @@ class _ToAst(Transformer[Token, Any]):
 
     def c_base_type(self, meta: Any, children: list[Token]) -> n.TypeName:
         words = [str(c) for c in children if str(c) not in ("const", "volatile")]
-        return n.TypeName(" ".join(words) or "int", 0, None, span=self._s(meta))
+        return n.TypeName(c_integer_name(words) or "int", 0, None, span=self._s(meta))
 
     def tagged_type(self, meta: Any, children: list[Token]) -> n.TypeName:
         kind, name = children

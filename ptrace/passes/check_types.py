@@ -74,25 +74,6 @@ def check_types(ctx: CompileContext) -> None:
     for instance in ctx.instances:
         instance.types.clear()
         _Checker(ctx, instance, ctx.reporter).check()
-    for item in ctx.program.items:
-        _check_top_level(item, ctx.reporter)
-
-
-def _check_top_level(item: n.TopLevel, reporter: Reporter) -> None:
-    if isinstance(item, n.Probe):
-        return
-    if isinstance(item, n.Preproc):
-        # Kernel types come from BTF, so an #include has nothing to add.
-        if not item.text.lstrip("# \t").startswith("include"):
-            reporter.error("preprocessor definitions are not supported yet", item.span)
-        return
-    if isinstance(item, n.ConfigBlock | n.MapDecl):
-        return  # apply_config
-    if isinstance(item, n.MacroDef):
-        return  # expand_macros
-    what = {n.CStruct: "struct and union definitions",
-            n.CEnum: "enum definitions", n.CTypedef: "typedefs"}[type(item)]
-    reporter.error(f"{what} are not supported yet", item.span)
 
 
 @dataclass(frozen=True, slots=True)
@@ -527,7 +508,7 @@ class _Checker:
             if access is not None:
                 self.ctx.constants[id(e)] = access.read_size
             elif isinstance(element, t.Struct):
-                btf = self.ctx.machine.btf()
+                btf = self.ctx.btf()
                 self.ctx.constants[id(e)] = btf.size(element.btf_id) if btf is not None else 0
             return element
         self.error(f"{base} cannot be indexed", e.base.span)
@@ -617,11 +598,11 @@ class _Checker:
         if e.name in LATER_BUILTINS:
             self.error(f"the builtin '{e.name}' is not supported yet", e.span)
             return None
-        btf = self.ctx.machine.btf()
+        btf = self.ctx.btf()
         found = btf.enum_value(e.name) if btf is not None else None
-        if found is not None:  # an enumerator of a kernel enum
+        if btf is not None and found is not None:  # an enumerator: a value of its enum's type
             self.ctx.constants[id(e)] = found[1]
-            return t.INT64
+            return from_btf(btf, found[0]) or t.INT64
         names = [*BUILTINS, "probe", "args", "func", "kstack", "ustack"]
         close = difflib.get_close_matches(e.name, names, n=1)
         self.error(f"unknown identifier '{e.name}'", e.span,
@@ -870,13 +851,36 @@ class _Checker:
         if tn.base.startswith(("struct ", "union ")):
             self.error(f"a {tn.base} is used through a pointer: ({tn.base} *)", tn.span)
             return None
-        if tn.base.startswith("enum "):
-            return t.INT64
         if tn.base == "string":
             return t.Str(self.ctx.options.max_strlen)
         found = t.NAMED_TYPES.get(tn.base)
         if found is None:
-            self.error(f"unknown type '{tn.base}'", tn.span)
+            return self.btf_type(tn, space)
+        return found
+
+    def btf_type(self, tn: n.TypeName, space: str) -> t.Type | None:
+        """An enum (`enum color`) or a typedef name (`u32`), from the script's
+        definitions or the kernel's BTF."""
+        btf = self.ctx.btf()
+        enum = tn.base.startswith("enum ")
+        type_id = (struct_id(btf, tn.base) if enum else btf.find(tn.base, "typedef")) \
+            if btf is not None else None
+        if type_id is None:
+            if enum:
+                self._unknown_kernel_type(tn)
+            else:
+                self.error(f"unknown type '{tn.base}'", tn.span)
+            return None
+        assert btf is not None
+        found = from_btf(btf, type_id, space)
+        if isinstance(found, t.Struct):
+            self.error(f"{tn.base} is a {found}, which is used through a pointer: "
+                       f"({tn.base} *)", tn.span)
+            return None
+        if found is None or isinstance(found, t.Str | t.Array):
+            self.error(f"{tn.base} is a {btf.c_name(btf.resolve(type_id))}, which cannot be "
+                       "used here", tn.span)
+            return None
         return found
 
     def _unknown_kernel_type(self, tn: n.TypeName) -> None:
@@ -886,17 +890,23 @@ class _Checker:
         kind, _, bare = tn.base.partition(" ")
         close = difflib.get_close_matches(bare or kind, btf.names(kind if bare else "typedef"),
                                           n=3)
-        self.error(f"the kernel has no type '{tn.base}'", tn.span,
+        where = "neither the script nor the kernel has a" if self.ctx.script_types \
+            else "the kernel has no"
+        self.error(f"{where} type '{tn.base}'", tn.span,
                    *([f"did you mean {' or '.join(repr(c) for c in close)}?"] if close else []))
 
     def sizeof(self, e: n.Sizeof) -> t.Type | None:
         operand = e.operand
-        btf = self.ctx.machine.btf()
+        btf = self.ctx.btf()
         size: int | None
+        if isinstance(operand, n.Identifier) and operand.name not in BUILTINS \
+                and btf is not None and btf.find(operand.name, "typedef") is not None:
+            operand = n.TypeName(operand.name, 0, None, span=operand.span)  # sizeof(u64)
         if isinstance(operand, n.TypeName):
             if operand.pointer_depth:
                 size = 8
-            elif operand.base.startswith(("struct ", "union ", "enum ")):
+            elif operand.base.startswith(("struct ", "union ", "enum ")) \
+                    or operand.base not in (*t.NAMED_TYPES, "string"):
                 btf = self.kernel_btf(operand.span)
                 type_id = struct_id(btf, operand.base) if btf is not None else None
                 if btf is not None and type_id is None:
@@ -962,7 +972,7 @@ class _Checker:
         return None
 
     def kernel_btf(self, span: Span) -> btf_module.Btf | None:
-        btf = self.ctx.machine.btf()
+        btf = self.ctx.btf()
         if btf is None:
             self.error("this kernel has no BTF (/sys/kernel/btf/vmlinux), so kernel types "
                        "are not known", span)
@@ -970,7 +980,7 @@ class _Checker:
 
     def kernel_pointer(self, name: str, space: str = "kernel") -> t.Pointer | None:
         """A pointer to a kernel type by its C name, if the kernel has BTF for it."""
-        btf = self.ctx.machine.btf()
+        btf = self.ctx.btf()
         type_id = struct_id(btf, name) if btf is not None else None
         return t.Pointer(name, type_id, space) if type_id is not None else None
 
@@ -1097,7 +1107,18 @@ class _Checker:
         if ftype is None:
             self.error(f"field '{e.name}' has type '{field.ctype}', which is not supported "
                        "yet", e.span)
+        if isinstance(ftype, t.Int) and field.ctype.startswith("enum "):
+            return self.enum_field(field.ctype, ftype)
         return ftype
+
+    def enum_field(self, ctype: str, read: t.Int) -> t.Int:
+        """A tracepoint field of enum type: read as the format says, named as BTF says."""
+        btf = self.ctx.btf()
+        type_id = struct_id(btf, ctype) if btf is not None else None
+        enum = from_btf(btf, type_id) if btf is not None and type_id is not None else None
+        if not isinstance(enum, t.Enum):
+            return read
+        return replace(enum, bits=read.bits, signed=read.signed)
 
     # ---- calls ----
     def call(self, e: n.Call, statement: bool) -> t.Type | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Source, Span
@@ -12,6 +13,9 @@ from ptrace.printf_format import Conversion
 from ptrace.program import Attach
 from ptrace.types.kernel import FieldAccess
 from ptrace.types.types import Type
+
+if TYPE_CHECKING:  # the BTF reader is imported only by scripts that use kernel types
+    from ptrace.types.btf import Btf
 
 
 @dataclass
@@ -103,3 +107,9 @@ class CompileContext:
     unroll_counts: dict[int, int] = field(default_factory=dict)
     # `delete(@m, key)` calls, by id(Call): the map element `@m[key]` they delete.
     delete_targets: dict[int, n.MapAccess] = field(default_factory=dict)
+    # The script's struct, union, enum and typedef definitions (define_types).
+    script_types: Btf | None = None
+
+    def btf(self) -> Btf | None:
+        """The types a script sees: its own definitions over the kernel's BTF."""
+        return self.script_types or self.machine.btf()

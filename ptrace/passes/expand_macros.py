@@ -1,7 +1,8 @@
-"""Macros: `macro name(params) { body }`, expanded where they are called.
+"""Macros: `macro name(params) { body }` and `#define NAME value`, expanded
+where they are used.
 
-Input: the parsed program. Output: `ctx.program` without macro calls. A call
-`name(args)` becomes a block expression holding the body:
+Input: the parsed program. Output: `ctx.program` without macro calls or
+defined names. A call `name(args)` becomes a block expression holding the body:
 
 - a `$x` parameter takes a variable and an `@x` parameter a map, by
   reference: the body uses the caller's variable or map;
@@ -9,21 +10,31 @@ Input: the parsed program. Output: `ctx.program` without macro calls. A call
 - the body's own variables are renamed, so they never meet the caller's
   (hygiene), and each of its nodes records the call it was expanded from,
   so a diagnostic inside a macro shows both places.
+
+C preprocessor lines: `#include` is accepted and ignored (kernel types come
+from BTF); `#define NAME value` (an object-like macro whose value is an
+expression) replaces each use of NAME by its value, marked as an expansion
+like a macro's body. Any other directive, and a `#define` with parameters or
+without a value, is a diagnostic.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from typing import Any
 
 from ptrace.ast import nodes as n
 from ptrace.ast.rewrite import Rewriter
 from ptrace.ast.visitor import walk
-from ptrace.diagnostics import Reporter, Span
+from ptrace.diagnostics import CompileError, Reporter, Span
+from ptrace.parse import parse_expression_at
 from ptrace.passes.context import CompileContext
 
 MAX_DEPTH = 32
+_DIRECTIVE = re.compile(r"#\s*(\w*)")
+_DEFINE = re.compile(r"#\s*define\s+([A-Za-z_]\w*)(\()?")
 
 
 def expand_macros(ctx: CompileContext) -> None:
@@ -35,9 +46,10 @@ def expand_macros(ctx: CompileContext) -> None:
                                    f"it was first defined at line {macros[item.name].span.line}")
             macros[item.name] = item
             _check_params(item, ctx.reporter)
-    if not macros:
+    defines = _defines(ctx.program, ctx.reporter)
+    if not macros and not defines:
         return
-    expander = _Expander(macros, ctx.reporter)
+    expander = _Expander(macros, defines, ctx.reporter)
     items = tuple(item if isinstance(item, n.MacroDef) else expander.rewrite(item)
                   for item in ctx.program.items)
     ctx.program = dataclasses.replace(ctx.program, items=items)
@@ -52,12 +64,90 @@ def _check_params(macro: n.MacroDef, reporter: Reporter) -> None:
         seen.add(param.lstrip("$@"))
 
 
+def _defines(program: n.Program, reporter: Reporter) -> dict[str, n.Expr]:
+    """The value of each `#define NAME value`, by name; other directives are reported."""
+    defines: dict[str, n.Expr] = {}
+    lines: dict[str, int] = {}
+    for item in program.items:
+        if not isinstance(item, n.Preproc):
+            continue
+        directive = _DIRECTIVE.match(item.text)
+        word = directive[1] if directive else ""
+        if word == "include":
+            continue  # kernel types come from BTF
+        if word != "define":
+            reporter.error(f"#{word} is not supported", item.span,
+                           "ptrace takes #include (and ignores it: types come from BTF) "
+                           "and #define NAME value")
+            continue
+        found = _define(item, reporter)
+        if found is None:
+            continue
+        name, value = found
+        if name in defines:
+            reporter.error(f"{name} is defined twice", item.span,
+                           f"it was first defined at line {lines[name]}")
+            continue
+        defines[name], lines[name] = value, item.span.line
+    return defines
+
+
+def _define(item: n.Preproc, reporter: Reporter) -> tuple[str, n.Expr] | None:
+    """NAME and the parsed value of `#define NAME value`."""
+    match = _DEFINE.match(item.text)
+    if match is None:
+        reporter.error("#define needs a name and a value, as in #define LIMIT 10", item.span)
+        return None
+    name = match[1]
+    if match[2]:
+        reporter.error(f"#define {name}(…) has parameters, which is not supported", item.span,
+                       f"a macro takes parameters: macro {name}(x) {{ … }}")
+        return None
+    start = match.end()
+    # A backslash that continues the line becomes a space: positions stay those of the script.
+    body = item.text[start:].replace("\\\n", " \n")
+    if not body.strip():
+        reporter.error(f"#define {name} has no value, which is not supported", item.span,
+                       f"give it one, as in #define {name} 1")
+        return None
+    column = item.span.col + start + len(body) - len(body.lstrip())
+    try:
+        return name, parse_expression_at(item.span.source, body, item.span.line,
+                                         item.span.col + start)
+    except CompileError:
+        reporter.error(f"the value of #define {name} is not an expression",
+                       Span(item.span.source, item.span.line, column, item.span.end_line,
+                            item.span.end_col),
+                       "#define NAME value takes an expression as its value, as in "
+                       "#define LIMIT (4 * 1024)")
+        return None
+
+
 class _Expander(Rewriter):
-    def __init__(self, macros: dict[str, n.MacroDef], reporter: Reporter):
+    def __init__(self, macros: dict[str, n.MacroDef], defines: dict[str, n.Expr],
+                 reporter: Reporter):
         self.macros = macros
+        self.defines = defines
         self.reporter = reporter
         self.active: list[str] = []  # macros being expanded, to catch recursion
         self.ids = itertools.count(1)
+
+    def rewrite_Identifier(self, node: n.Identifier) -> Any:
+        """A #define'd name is its value; a macro without parameters may be used
+        without parentheses (`one` is `one()`)."""
+        value = self.defines.get(node.name)
+        if value is None:
+            macro = self.macros.get(node.name)
+            if macro is None or macro.params:
+                return node
+            return self.rewrite_Call(n.Call(node.name, (), node.span, span=node.span))
+        if node.name in self.active:
+            return node  # as in C, a name met inside its own expansion stays
+        self.active.append(node.name)
+        try:
+            return self.rewrite(_Substitute({}, {}, {}, node.span).rewrite(value))
+        finally:
+            self.active.pop()
 
     def rewrite_Call(self, call: n.Call) -> Any:
         macro = self.macros.get(call.name)
@@ -81,13 +171,6 @@ class _Expander(Rewriter):
             return self.rewrite(expansion)  # macros the body calls
         finally:
             self.active.pop()
-
-    def rewrite_Identifier(self, ident: n.Identifier) -> Any:
-        """A macro without parameters may be used without parentheses: `one` is `one()`."""
-        macro = self.macros.get(ident.name)
-        if macro is None or macro.params:
-            return ident
-        return self.rewrite_Call(n.Call(ident.name, (), ident.span, span=ident.span))
 
     def _expand(self, macro: n.MacroDef, args: tuple[n.Expr, ...],
                 call: n.Call) -> n.BlockExpr | None:

@@ -282,15 +282,19 @@ class Btf:
     """One BTF blob: vmlinux's, or a module's split on top of `base`.
 
     Type ids below this blob's first id belong to the base (0 is void); every
-    query answers for the base's types too.
+    query answers for the base's types too. A `shadowing` blob (a script's C
+    definitions) hides the base's types and enumerators of the same names:
+    lookups by name find its own first.
     """
 
     def __init__(self, data: bytes, base: Btf | None = None,
-                 index: tuple[array[int], bytes] | None = None) -> None:
+                 index: tuple[array[int], bytes] | None = None, *,
+                 shadowing: bool = False) -> None:
         """Prefer `load` or `from_bytes`. `index`, as `_scan` makes it and `load`
         caches it, spares the scan if it fits `data`."""
         self._data = data
         self._base = base
+        self._shadowing = shadowing
         self._type_start, type_end, self._str_start, self._str_end = _sections(data, base)
         self._words = memoryview(data)[self._type_start:type_end].cast("I")
         if index is None or not _fits(self._words, *index):
@@ -305,8 +309,8 @@ class Btf:
         self._named: dict[str, list[int]] = {}
 
     @classmethod
-    def from_bytes(cls, data: bytes, base: Btf | None = None) -> Btf:
-        return cls(data, base)
+    def from_bytes(cls, data: bytes, base: Btf | None = None, *, shadowing: bool = False) -> Btf:
+        return cls(data, base, shadowing=shadowing)
 
     @classmethod
     def load(cls, path: str | Path, base: Btf | None = None, *, cache: bool = True) -> Btf:
@@ -340,6 +344,12 @@ class Btf:
     @property
     def _str_len(self) -> int:
         return self._str_end - self._str_start
+
+    @property
+    def string_end(self) -> int:
+        """The string offset after this blob's (and its base's) last string: where
+        the strings of a blob split on top of this one start."""
+        return self._str_base + self._str_len
 
     # -- by id
 
@@ -453,11 +463,15 @@ class Btf:
         return sorted(found)
 
     def enum_value(self, name: str) -> tuple[int, int] | None:
-        """(enum type id, value) of the enumerator `name`, in the first enum having one."""
-        if self._base is not None:
-            found = self._base.enum_value(name)
-            if found is not None:
-                return found
+        """(enum type id, value) of the enumerator `name`, in the first enum having one
+        (this blob's first if it is shadowing, else its base's)."""
+        if self._base is None:
+            return self._own_enum_value(name)
+        if self._shadowing:
+            return self._own_enum_value(name) or self._base.enum_value(name)
+        return self._base.enum_value(name) or self._own_enum_value(name)
+
+    def _own_enum_value(self, name: str) -> tuple[int, int] | None:
         hits: list[int] = []
         end = self._type_start + 4 * len(self._words)
         words = (word for offset in self._string_offsets(name)
@@ -490,13 +504,14 @@ class Btf:
         return [(p.name, p.type) for p in proto.params]
 
     def _ids_named(self, name: str) -> list[int]:
-        """Ids of every type called `name`, ascending."""
+        """Ids of every type called `name`, ascending; a shadowing blob's own come first."""
         ids = self._named.get(name)
         if ids is None:
-            ids = list(self._base._ids_named(name)) if self._base is not None else []
-            own = (_aligned_hits(self._names, 0, len(self._names), offset)
-                   for offset in self._string_offsets(name))
-            ids += sorted(self._first_id + j for hits in own for j in hits)
+            base = list(self._base._ids_named(name)) if self._base is not None else []
+            hits = (_aligned_hits(self._names, 0, len(self._names), offset)
+                    for offset in self._string_offsets(name))
+            own = sorted(self._first_id + j for found in hits for j in found)
+            ids = own + base if self._shadowing else base + own
             self._named[name] = ids
         return ids
 

@@ -1,8 +1,8 @@
 """Kernel types from BTF, as ptrace types.
 
 `from_btf` turns a BTF type into the ptrace type a script sees: integers,
-bools and enums as integers, `char[N]` as a string, pointers that remember
-their pointee, and structs (held by address, read field by field).
+bools, enums (integers that print by name), `char[N]` as a string, pointers
+that remember their pointee, and structs (held by address, read field by field).
 """
 
 from __future__ import annotations
@@ -42,8 +42,10 @@ def from_btf(btf: b.Btf, type_id: int, space: str = "kernel") -> t.Type | None:
         return t.Int(kind.size * 8, kind.is_signed) if kind.size in (1, 2, 4, 8) else None
     if isinstance(kind, b.Enum):
         size = btf.size(resolved)
-        signed = any(e.value < 0 for e in kind.values) if hasattr(kind, "values") else False
-        return t.Int(size * 8, signed) if size in (1, 2, 4, 8) else None
+        signed = any(e.value < 0 for e in kind.values)
+        enumerators = tuple((e.value, e.name) for e in kind.values)
+        return t.Enum(size * 8, signed, btf.c_name(resolved), enumerators) \
+            if size in (1, 2, 4, 8) else None
     if isinstance(kind, b.Ptr):
         return t.Pointer(btf.c_name(kind.type), kind.type, space)
     if isinstance(kind, b.Array):

@@ -63,6 +63,23 @@ class Int(Word):
 
 
 @dataclass(frozen=True, slots=True)
+class Enum(Int):
+    """An integer of a C enum type (`enum color`): it prints as the name of its
+    enumerator (`BLUE`), or as the number where none has its value. It stays an
+    enum through variables and maps; arithmetic on it gives a plain integer."""
+
+    name: str = ""  # as C spells it: "enum color"
+    enumerators: tuple[tuple[int, str], ...] = ()  # (value, name), as defined
+
+    def symbol(self, value: int) -> str:
+        """The name of the (first) enumerator with this value, else the number."""
+        return next((name for v, name in self.enumerators if v == value), str(value))
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
 class Bool(Word):
     @property
     def is_integer(self) -> bool:
@@ -465,3 +482,22 @@ NAMED_TYPES: dict[str, Type] = {
     "long": INT64, "unsigned long": UINT64, "long long": INT64,
     "unsigned long long": UINT64,
 }
+
+
+_C_INTEGER_WORDS = frozenset({"signed", "unsigned", "char", "short", "int", "long"})
+
+
+def c_integer_name(words: list[str]) -> str:
+    """An integer type as NAMED_TYPES spells it, from C's words in any order:
+    `long unsigned int` is "unsigned long", `short int` "short", `signed` "int".
+    Words that make no integer type (`void`, `short long`) are joined as written."""
+    count = {w: words.count(w) for w in _C_INTEGER_WORDS}
+    size = ("char" if count["char"] else "short" if count["short"]
+            else " ".join(["long"] * count["long"]) or "int")
+    if (not words or not set(words) <= _C_INTEGER_WORDS or count["signed"] + count["unsigned"] > 1
+            or count["char"] + count["short"] + bool(count["long"]) > 1 or count["long"] > 2
+            or count["int"] > 1 or (count["char"] and count["int"])):
+        return " ".join(words)
+    if count["unsigned"]:
+        return f"unsigned {size}"
+    return f"signed {size}" if size == "char" and count["signed"] else size

@@ -623,6 +623,42 @@ def test_preprocessor_lines() -> None:
     assert isinstance(probe, n.Probe) and probe.span.line == 3
 
 
+def test_c_integer_spellings_are_normalised() -> None:
+    (struct,) = program("struct s { long unsigned int a; short int b; signed c; "
+                        "unsigned d; long long int e; signed char f; };").items
+    assert isinstance(struct, n.CStruct)
+    assert [f.type.base for f in struct.fields if isinstance(f.type, n.TypeName)] == [
+        "unsigned long", "short", "int", "unsigned int", "long long", "signed char"]
+
+
+def test_a_typedef_name_is_a_type_from_its_declaration_on() -> None:
+    probe = only_probe("typedef unsigned int u32_t;\n"
+                       "typedef struct { u32_t a; } box_t;\n"
+                       "BEGIN /(u32_t)$1 > 0/ { $a = (u32_t)-1; $b = (x) - 1; $c = (box_t *)$p; "
+                       "$d = sizeof(u32_t); let $e: u32_t = 1; $f = offsetof(box_t, a); }")
+    assert probe.predicate is not None and sexp(probe.predicate) == "(> (cast u32_t $1) 0)"
+    values = [sexp(s.value) for s in probe.body.stmts
+              if isinstance(s, n.Assign)]
+    assert values == ["(cast u32_t (- 1))", "(- x 1)", "(cast box_t* $p)", "(sizeof u32_t)",
+                      "(offsetof box_t a)"]
+    let = probe.body.stmts[4]
+    assert isinstance(let, n.Let) and let.type is not None and let.type.base == "u32_t"
+
+
+def test_a_name_before_its_typedef_is_a_name() -> None:
+    begin, end = program("BEGIN { $a = (t) - 1; }\ntypedef int t;\nEND { $b = (t) - 1; }"
+                         ).probes
+    assert [sexp(s.value) for s in begin.body.stmts if isinstance(s, n.Assign)] == ["(- t 1)"]
+    assert [sexp(s.value) for s in end.body.stmts if isinstance(s, n.Assign)] == [
+        "(cast t (- 1))"]
+
+
+def test_a_backslash_continues_a_preprocessor_line() -> None:
+    define, probe = program("#define LONG (1 + \\\n  2)\nBEGIN { }").items
+    assert isinstance(define, n.Preproc) and define.text == "#define LONG (1 + \\\n  2)"
+    assert isinstance(probe, n.Probe) and probe.span.line == 3
+
+
 def test_items_keep_their_order() -> None:
     items = program("#include <x>\nstruct s { int a; };\nBEGIN { }\nmacro m() { 1 }\nEND { }")
     assert [type(i) for i in items.items] == [n.Preproc, n.CStruct, n.Probe, n.MacroDef,

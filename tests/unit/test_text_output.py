@@ -234,3 +234,13 @@ def test_print_top_and_div_together() -> None:
     entries = [Entry("a", 100), Entry("b", 300), Entry("c", 200)]
     assert format_map("@", t.Str(2), t.Count(), entries, top=2, div=100).splitlines() == [
         "@[c]: 2", "@[b]: 3"]
+
+
+COLOR = t.Enum(32, False, "enum color", ((0, "RED"), (5, "GREEN"), (6, "BLUE")))
+
+
+def test_enums_print_their_enumerators_names() -> None:
+    assert format_map("@c", COLOR, COLOR, [Entry(6, 5), Entry(0, 7), Entry(9, 6)]) == (
+        "@c[BLUE]: GREEN\n@c[9]: BLUE\n@c[RED]: 7\n")  # by value; 7 and 9 have no name
+    pair = t.Tuple((COLOR, t.INT64))
+    assert format_map("@t", pair, t.Count(), [Entry((5, 5), 1)]) == "@t[GREEN, 5]: 1\n"

@@ -196,3 +196,11 @@ def test_averages_keep_count_and_total(vtype: t.Type) -> None:
 def test_plain_values_come_from_the_one_value() -> None:
     assert reduce_value(t.INT64, [u64(-4)]) == -4
     assert reduce_value(t.Str(8), [b"abc\0\0\0\0\0"]) == "abc"
+
+
+def test_enum_values_decode_as_integers_and_format_as_names() -> None:
+    color = t.Enum(32, True, "enum color", ((-1, "NONE"), (5, "GREEN"), (5, "ALSO_GREEN")))
+    assert decode(u64(-1), 0, color) == -1
+    assert [format_value(v, color) for v in (-1, 5, 6)] == ["NONE", "GREEN", "6"]
+    record = t.Record(("c", "n"), (color, t.INT64))
+    assert format_value((5, 5), record) == "{ .c = GREEN, .n = 5 }"
