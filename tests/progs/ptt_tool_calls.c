@@ -2,7 +2,8 @@
  * action per argument, in order, each with raw syscalls where the tool traces
  * a syscall (so exactly one event of that name):
  *   open:PATH                     open(PATH) (openat), closed if it worked
- *   exec:PATH                     a child runs PATH (no arguments); waited for
+ *   exec:PATH[ ARG...]            a child runs PATH with argv PATH ARG... (the
+ *                                 words of the value, split at spaces); waited for
  *   forks:N                       N children, one after another, each _exit(0)
  *   threads:N                     N threads, one after another, each joined
  *   getppid:N                     getppid() N times
@@ -26,9 +27,12 @@
  *                                 O_DIRECT and fdatasync()s it: block I/O
  *   nanosleep:MS, clock_nanosleep:MS
  *                                 sleeps MS milliseconds (relative)
+ *   clock_nanosleep_abs:MS        sleeps until MS milliseconds from now
+ *                                 (TIMER_ABSTIME on CLOCK_MONOTONIC)
  *   refused                       a TCP connect to a port of 127.0.0.1 bound
  *                                 but not listening: the SYN is dropped
  *                                 (skb:kfree_skb reason NO_SOCKET), ECONNREFUSED
+ *   refused6                      the same on ::1 (IPv6)
  *   spawn:PARENT:PROG             a child renamed PARENT runs PROG -c 'exit 0'
  *                                 in a grandchild and waits for it
  *   bash:LINE                     runs /bin/bash --norc -i with LINE then
@@ -86,11 +90,18 @@ static int threads(long n)
 	return 0;
 }
 
-static int run(const char *path)
+static int run(char *words)
 {
+	char *argv[16];
+	int n = 0;
+	for (char *w = strtok(words, " "); w && n < 15; w = strtok(0, " "))
+		argv[n++] = w;
+	argv[n] = 0;
+	if (n == 0)
+		return -1;
 	pid_t pid = fork();
 	if (pid == 0) {
-		execl(path, path, (char *)0);
+		execv(argv[0], argv);
 		_exit(127);
 	}
 	return pid < 0 || waitpid(pid, 0, 0) < 0 ? -1 : 0;
@@ -162,17 +173,30 @@ static void sleep_ms(long nr, long ms)
 		syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &ts, 0);
 }
 
-static int refused(void)
+static void sleep_until_ms(long ms)
 {
-	struct sockaddr_in addr = { .sin_family = AF_INET };
-	socklen_t len = sizeof(addr);
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int bound = socket(AF_INET, SOCK_STREAM, 0);
-	int client = socket(AF_INET, SOCK_STREAM, 0);
-	if (bound < 0 || client < 0 || bind(bound, (struct sockaddr *)&addr, len) != 0 ||
-	    getsockname(bound, (struct sockaddr *)&addr, &len) != 0)
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	ts.tv_sec += ms / 1000 + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, 0);
+}
+
+static int refused(int family)
+{
+	struct sockaddr_in6 addr6 = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in addr4 = { .sin_family = AF_INET };
+	addr4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct sockaddr *addr = family == AF_INET6 ? (struct sockaddr *)&addr6 :
+						     (struct sockaddr *)&addr4;
+	socklen_t len = family == AF_INET6 ? sizeof(addr6) : sizeof(addr4);
+	int bound = socket(family, SOCK_STREAM, 0);
+	int client = socket(family, SOCK_STREAM, 0);
+	if (bound < 0 || client < 0 || bind(bound, addr, len) != 0 ||
+	    getsockname(bound, addr, &len) != 0)
 		return -1;
-	if (connect(client, (struct sockaddr *)&addr, len) == 0)
+	if (connect(client, addr, len) == 0)
 		return -1;
 	close(client);
 	close(bound);
@@ -287,10 +311,14 @@ int main(int argc, char **argv)
 			sleep_ms(SYS_nanosleep, atol(value));
 		else if (!strncmp(a, "clock_nanosleep:", 16))
 			sleep_ms(SYS_clock_nanosleep, atol(value));
+		else if (!strncmp(a, "clock_nanosleep_abs:", 20))
+			sleep_until_ms(atol(value));
 		else if (!strcmp(a, "killbad"))
 			syscall(SYS_kill, 0x7ffffff0, 0);
 		else if (!strcmp(a, "refused"))
-			ok = refused();
+			ok = refused(AF_INET);
+		else if (!strcmp(a, "refused6"))
+			ok = refused(AF_INET6);
 		else if (!strncmp(a, "spawn:", 6))
 			ok = spawn(value);
 		else if (!strncmp(a, "bash:", 5))
