@@ -81,7 +81,7 @@ A cell with probes prints above the prompt while it runs; Ctrl-C stops it (END
 runs, maps print). Tab completes, Ctrl-R searches the history, Ctrl-D on an
 empty line leaves (stopping a running cell first).
 """
-BUILTIN_NAMES = frozenset({*BUILTINS, "args", "probe"})
+BUILTIN_NAMES = frozenset({*BUILTINS, "args", "probe", "probetype"})
 # The first attach point's form of each supported provider.
 PROVIDERS = tuple(p.upper() if p in ("begin", "end") else f"{p}:" for p in SUPPORTED)
 

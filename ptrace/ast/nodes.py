@@ -21,7 +21,10 @@ class Node:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class TypeName(Node):
-    """A type as written: `uint32`, `unsigned long`, `struct task_struct *`, `int8[4]`."""
+    """A type as written: `uint32`, `unsigned long`, `struct task_struct *`, `int8[4]`.
+
+    `array_size` is None for a type that is not an array, 0 for `int8[]` (a
+    cast's array whose size the value gives)."""
 
     base: str
     pointer_depth: int

@@ -23,7 +23,7 @@ from ptrace.diagnostics import Span, site_location
 from ptrace.machine import TracepointField
 from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import PrintfLayout, Resources
-from ptrace.passes.check_types import AGGREGATIONS, func_name
+from ptrace.passes.check_types import AGGREGATIONS, func_name, probe_type
 from ptrace.passes.context import CompileContext, PrintfSite, ProbeInstance
 from ptrace.printf_format import parse_format
 from ptrace.program import (
@@ -377,6 +377,9 @@ class Lowerer:
                                  self.type_of(value), self.ctx.printf_ids.get(id(stmt)))
                 self.map_store(target, new, t.INT64)
             return
+        if isinstance(target, n.Identifier):  # `_ = expr;`: for its effects only
+            self.expr(value)
+            return
         assert isinstance(target, n.Variable)
         var = self.lookup(target.name)
         vtype = self.type_of(target)
@@ -413,11 +416,7 @@ class Lowerer:
                 self.pb.memset(self.pb.offset(dst, offset + size), dtype.size - size)
             return
         if isinstance(dtype, t.Tuple | t.Record) and isinstance(vtype, t.Tuple | t.Record):
-            if dtype == vtype:
-                self.pb.memcpy(self.pb.offset(dst, offset), value, dtype.size)
-                return
-            for d_el, v_el, d_off, v_off in zip(dtype.elements, vtype.elements, dtype.offsets,
-                                                vtype.offsets, strict=True):
+            for d_el, d_off, v_el, v_off in _paired(dtype, vtype):
                 element = self.load_element(value, v_off, v_el)
                 self.store(dst, offset + d_off, d_el, element, v_el)
             return
@@ -807,10 +806,33 @@ class Lowerer:
             return self.ctx_argument(self.ctx.constants[id(e)], self.type_of(e))
         field = self.tracepoint_field(e)
         assert field is not None
-        ftype = self.type_of(e)
+        return self.read_tracepoint_field(field, self.type_of(e))
+
+    def args_record(self, rtype: t.Type) -> ir.Value:
+        """`args` whole: each argument read into its place in a record."""
+        assert isinstance(rtype, t.Record)
+        attach = self.instance.attach
+        mem = self.pb.fresh_memory(rtype.size)
+        fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event) \
+            if attach.kind == "tracepoint" else None
+        for index, (name, ftype, offset) in enumerate(zip(rtype.names, rtype.elements,
+                                                          rtype.offsets, strict=True)):
+            field = fmt.field(name) if fmt is not None else None
+            if field is None:  # raw tracepoints, fentry, fexit: ctx is u64 args[]
+                self.store(mem, offset, ftype, self.ctx_argument(index, ftype), ftype)
+            elif ftype.in_register:
+                self.store(mem, offset, ftype, self.read_tracepoint_field(field, ftype), ftype)
+            else:
+                self.read_tracepoint_field(field, ftype, self.pb.offset(mem, offset))
+        return mem
+
+    def read_tracepoint_field(self, field: TracepointField, ftype: t.Type,
+                              into: ir.Value | None = None) -> ir.Value:
+        """A field of the tracepoint's record; a string or an array is read into
+        memory (`into`, or fresh memory)."""
         address = self.pb.offset(self.pb.ctx, field.offset)
         if isinstance(ftype, t.Str | t.Array):
-            mem = self.pb.fresh_memory(ftype.size)
+            mem = into or self.pb.fresh_memory(ftype.size)
             if field.is_data_loc and isinstance(ftype, t.Str):
                 loc = self.pb.ctx_load(field.offset, 4)
                 start = self.b.and_(loc, i64(0xFFFF))
@@ -838,6 +860,10 @@ class Lowerer:
             return self.string_constant(self.instance.attach.probe)
         if e.name == "func":
             return self.string_constant(func_name(self.instance.attach))
+        if e.name == "probetype":
+            return self.string_constant(probe_type(self.instance.attach))
+        if e.name == "args":
+            return self.args_record(self.type_of(e))
         if e.name in ("kstack", "ustack"):
             return self.stack(self.type_of(e))
         if e.name.startswith("arg") and e.name[3:].isdigit():
@@ -915,6 +941,13 @@ class Lowerer:
     def expr_Cast(self, e: n.Cast) -> ir.Value:
         value = self.expr(e.operand)
         target = self.type_of(e)
+        if isinstance(target, t.Array):  # the integer's low bytes, in memory order
+            size = target.element_size * target.count
+            mem = self.pb.fresh_memory(size)
+            self.pb.store64(self.b.and_(value, i64((1 << (8 * size)) - 1)), mem)
+            return mem
+        if isinstance(self.type_of(e.operand), t.Array):  # as many bytes as the integer has
+            value = self.pb.load64(value)
         if isinstance(target, t.Pointer):
             return value
         if isinstance(target, t.Bool):
@@ -957,6 +990,9 @@ class Lowerer:
     def expr_Index(self, e: n.Index) -> ir.Value:
         base_type = self.type_of(e.base)
         etype = self.type_of(e)
+        if isinstance(base_type, t.Tuple):  # `t[i]`, i known: `t.i`
+            position = self.ctx.constants[id(e)]
+            return self.load_element(self.expr(e.base), base_type.offsets[position], etype)
         if isinstance(base_type, t.Pointer):  # *(p + i), scaled by the element's size
             scaled = self.b.mul(self.expr(e.index), i64(self.ctx.constants[id(e)]))
             address = self.b.add(self.expr(e.base), scaled)
@@ -1048,8 +1084,9 @@ class Lowerer:
         if op in ("&&", "||"):
             return self.logical(e)
         ltype, rtype = self.type_of(e.left), self.type_of(e.right)
-        if isinstance(ltype, t.Str):
-            equal = self.string_equal(e.left, e.right)
+        if isinstance(ltype, t.Str | t.Tuple | t.Record | t.Array):
+            equal = self.string_equal(e.left, e.right) if isinstance(ltype, t.Str) else \
+                self.values_equal(self.expr(e.left), ltype, self.expr(e.right), rtype)
             result = equal if op == "==" else self.b.not_(equal)
             return self.b.zext(result, I64)
         left, right = self.expr(e.left), self.expr(e.right)
@@ -1159,6 +1196,34 @@ class Lowerer:
             return result
         rptr = self.expr(right)
         return self.bytes_equal(lptr, rptr, min(ltype.capacity, rtype.capacity))
+
+    def values_equal(self, left: ir.Value, ltype: t.Type, right: ir.Value,
+                     rtype: t.Type) -> ir.Value:
+        """An i1: whether two values of the same shape are equal, element by
+        element (tuples, records), byte by byte (arrays), as strings (strings)."""
+        if isinstance(ltype, t.Str) and isinstance(rtype, t.Str):
+            return self.bytes_equal(left, right, min(ltype.capacity, rtype.capacity))
+        if isinstance(ltype, t.Array):
+            return self.words_equal(left, right, ltype.element_size * ltype.count)
+        if isinstance(ltype, t.Tuple | t.Record) and isinstance(rtype, t.Tuple | t.Record):
+            result: ir.Value = ir.Constant(ir.IntType(1), 1)
+            for l_el, l_off, r_el, r_off in _paired(ltype, rtype):
+                same = self.values_equal(self.load_element(left, l_off, l_el), l_el,
+                                         self.load_element(right, r_off, r_el), r_el)
+                result = self.b.and_(result, same)
+            return result
+        return self.b.icmp_unsigned("==", left, right)
+
+    def words_equal(self, lptr: ir.Value, rptr: ir.Value, size: int) -> ir.Value:
+        """An i1: whether the first `size` bytes at two addresses are equal
+        (compared 8 at a time; the memory of a value is a multiple of 8 bytes)."""
+        result: ir.Value = ir.Constant(ir.IntType(1), 1)
+        for off in range(0, size, 8):
+            mask = i64((1 << (8 * min(8, size - off))) - 1)
+            left = self.b.and_(self.pb.load64(lptr, off), mask)
+            right = self.b.and_(self.pb.load64(rptr, off), mask)
+            result = self.b.and_(result, self.b.icmp_unsigned("==", left, right))
+        return result
 
     def bytes_equal(self, lptr: ir.Value, rptr: ir.Value, limit: int) -> ir.Value:
         """Byte loop: equal up to and including the first NUL, within `limit` bytes."""
@@ -1640,6 +1705,16 @@ class Lowerer:
             user = attach.category == "syscalls" or attach.kind in ("uprobe", "uretprobe", "usdt")
             return Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_STR
         return Helper.PROBE_READ_USER_STR if space == "user" else Helper.PROBE_READ_KERNEL_STR
+
+
+def _paired(a: t.Tuple | t.Record, b: t.Tuple | t.Record) -> list[tuple[t.Type, int, t.Type, int]]:
+    """The elements of a and b that correspond, each as (type, offset) in a then
+    in b: by position in tuples, by name in records (whose fields may come in
+    another order)."""
+    order = [b.names.index(name) for name in a.names] if isinstance(a, t.Record) and \
+        isinstance(b, t.Record) else list(range(len(b.elements)))
+    return [(a.elements[i], a.offsets[i], b.elements[j], b.offsets[j])
+            for i, j in enumerate(order)]
 
 
 def _mask_for(limit: int) -> int:

@@ -27,7 +27,7 @@ from ptrace.types.types import c_integer_name
 
 START_RULES = ("program", "stmts", "expr")
 # Builtins may be written as calls, as in bpftrace: `pid()` is `pid`.
-CALLABLE_BUILTINS = frozenset(BUILTINS) | {"probe", "func"}
+CALLABLE_BUILTINS = frozenset(BUILTINS) | {"probe", "probetype", "func"}
 
 _BRACE_DEPTH = {"LBRACE": 1, "RBRACE": -1}
 # The names a script's typedefs declare, while it is parsed (predicates included).
@@ -287,10 +287,12 @@ class _ToAst(Transformer[Token, Any]):
     def type(self, meta: Any, children: list[Any]) -> n.TypeName:
         base, *rest = children
         stars = sum(1 for c in rest if isinstance(c, Token) and c.type == "STAR")
-        size = rest[-1] if rest else None
-        return n.TypeName(base.base, stars,
-                          self._integer_value(size) if size is not None else None,
-                          span=self._s(meta))
+        size = rest[-1] if rest and not isinstance(rest[-1], Token) else None
+        return n.TypeName(base.base, stars, size, span=self._s(meta))
+
+    def array_suffix(self, meta: Any, children: list[Token | None]) -> int:
+        (size,) = children
+        return self._integer_value(size) if size is not None else 0
 
     # ---- statements ----
     def block(self, meta: Any, children: list[Any]) -> n.Block:

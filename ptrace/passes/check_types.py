@@ -13,15 +13,18 @@ from their assignments, the second reports.
 from __future__ import annotations
 
 import difflib
+import operator
 import re
 import signal as signal_module
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Span, site_location
 from ptrace.elf import Symbol
+from ptrace.machine import TracepointField
 from ptrace.options import param_integer
 from ptrace.passes.context import CompileContext, MapInfo, PrintCall, PrintfSite, ProbeInstance
 from ptrace.printf_format import FormatError, parse_format
@@ -86,6 +89,16 @@ class _Untyped(t.Type):
     @property
     def size(self) -> int:
         return 8
+
+
+@dataclass(frozen=True, slots=True)
+class _Argument:
+    """One of the values `args` holds: its name, its type (None where ptrace
+    cannot read it yet) and its C type, as messages name it."""
+
+    name: str
+    type: t.Type | None
+    ctype: str
 
 
 class _Checker:
@@ -230,6 +243,9 @@ class _Checker:
             if aggregation is not None:
                 self.store(target, aggregation)
             return
+        if isinstance(target, n.Identifier) and target.name == "_":
+            self.discard(stmt)
+            return
         if isinstance(target, n.Variable):
             vtype = self.expr(value)
             if vtype is None:
@@ -282,6 +298,13 @@ class _Checker:
             return
         self.error("only variables ($x) and maps (@x) can be assigned to", target.span)
 
+    def discard(self, stmt: n.Assign) -> None:
+        """`_ = expr;` evaluates expr for its effects and drops its value."""
+        if stmt.op != "=":
+            self.error(f"'_' only discards values: it takes '=', not '{stmt.op}'", stmt.span)
+            return
+        self.expr(stmt.value)
+
     def _settle(self, name: str, untyped: _Untyped, vtype: t.Type) -> t.Type:
         """Give a variable declared by `let $x;` the type of its first use."""
         self._rebind(name, vtype)
@@ -307,7 +330,7 @@ class _Checker:
             return None
         types = [self.expr(k) for k in access.keys]
         for key, ktype in zip(access.keys, types, strict=True):
-            if ktype is not None and not _storable(ktype):
+            if ktype is not None and (not _storable(ktype) or ktype.size == 0):
                 self.error(f"{ktype} cannot be a map key", key.span)
                 return None
         if any(k is None for k in types):
@@ -331,7 +354,7 @@ class _Checker:
         key = self.key_type(access)
         if access.keys and key is None:
             return
-        if not isinstance(value, t.Aggregation) and not _storable(value):
+        if not isinstance(value, t.Aggregation) and (not _storable(value) or value.size == 0):
             self.error(f"{value} cannot be stored in a map", access.span)
             return
         info = self.ctx.maps.get(access.name)
@@ -494,6 +517,8 @@ class _Checker:
         if not itype.is_integer:
             self.error(f"an index must be an integer, got {itype}", e.index.span)
             return None
+        if isinstance(base, t.Tuple):
+            return self.tuple_index(e, base)
         if isinstance(base, t.Array | t.Str):
             count = base.count if isinstance(base, t.Array) else base.capacity
             literal = _literal_value(e.index)
@@ -513,6 +538,19 @@ class _Checker:
             return element
         self.error(f"{base} cannot be indexed", e.base.span)
         return None
+
+    def tuple_index(self, e: n.Index, base: t.Tuple) -> t.Type | None:
+        """`t[i]` is `t.i`: the index is known when compiling (`$t[1 - 1]`)."""
+        position = _constant_value(e.index)
+        if position is None:
+            self.error("a tuple's index must be a constant, as in $t[0]", e.index.span,
+                       "its elements may have different types")
+            return None
+        if not 0 <= position < len(base.elements):
+            self.error(f"a tuple of {len(base.elements)} has no element {position}", e.index.span)
+            return None
+        self.ctx.constants[id(e)] = position
+        return base.elements[position]
 
     def record(self, e: n.Record) -> t.Type | None:
         names = [f.name for f in e.fields]
@@ -590,9 +628,10 @@ class _Checker:
                            e.span)
                 return None
             return t.Str(len(func_name(self.instance.attach)) + 1)
+        if e.name == "probetype":
+            return t.Str(len(probe_type(self.instance.attach)) + 1)
         if e.name == "args":
-            self.error("'args' is used with a field, as in args.filename", e.span)
-            return None
+            return self.args_record(e)
         if e.name == "ctx":
             return self.context_pointer(e)
         if e.name in LATER_BUILTINS:
@@ -603,7 +642,7 @@ class _Checker:
         if btf is not None and found is not None:  # an enumerator: a value of its enum's type
             self.ctx.constants[id(e)] = found[1]
             return from_btf(btf, found[0]) or t.INT64
-        names = [*BUILTINS, "probe", "args", "func", "kstack", "ustack"]
+        names = [*BUILTINS, "probe", "probetype", "args", "func", "kstack", "ustack"]
         close = difflib.get_close_matches(e.name, names, n=1)
         self.error(f"unknown identifier '{e.name}'", e.span,
                    *([f"did you mean '{close[0]}'?"] if close else []))
@@ -652,6 +691,8 @@ class _Checker:
         op = e.op
         if op in ("==", "!=") and isinstance(left, t.Str) and isinstance(right, t.Str):
             return t.BOOL
+        if op in ("==", "!=") and (_compound(left) or _compound(right)):
+            return self.compare_compound(e, left, right)
         if not (left.is_integer and right.is_integer):
             if op in ("==", "!=") and isinstance(left, t.Str) != isinstance(right, t.Str):
                 self.error(f"cannot compare {left} with {right}", e.span)
@@ -691,6 +732,19 @@ class _Checker:
         if ctx_type is None:
             self.error(f"the kernel's BTF has no {struct}", e.span)
         return ctx_type
+
+    def compare_compound(self, e: n.Binary, left: t.Type, right: t.Type) -> t.Type | None:
+        """`==`/`!=` of tuples, records or arrays: element by element (strings
+        as strings), so both sides must have the same shape."""
+        mismatch = _mismatch(left, right)
+        if mismatch is None:
+            return t.BOOL
+        array = left if isinstance(left, t.Array) else right
+        if not mismatch and isinstance(array, t.Array) and (left.is_integer or right.is_integer) \
+                and _byte_size(array) in (1, 2, 4, 8):
+            mismatch = f"(uint{8 * _byte_size(array)}) makes an integer of the array's bytes"
+        self.error(f"cannot compare {left} with {right}", e.span, *([mismatch] if mismatch else []))
+        return None
 
     def pointer_arithmetic(self, e: n.Binary, left: t.Type, right: t.Type) -> t.Type | None:
         """`p + i`, `i + p`, `p - i` move by whole elements, as in C: the result is
@@ -815,6 +869,8 @@ class _Checker:
         return merged
 
     def cast(self, e: n.Cast) -> t.Type | None:
+        if e.type.array_size is not None and not e.type.pointer_depth:
+            return self.cast_to_array(e)
         target = self._type_name(e.type)
         operand = self.expr(e.operand)
         if target is None or operand is None:
@@ -829,10 +885,45 @@ class _Checker:
                        *(["str() makes a string from an address"] if isinstance(target, t.Str)
                          else []))
             return None
+        if isinstance(operand, t.Array) and isinstance(target, t.Int):
+            return target if self.same_size(e, operand, target) else None
         if not operand.is_integer:
             self.error(f"cannot cast {operand} to {target}", e.operand.span)
             return None
         return target
+
+    def cast_to_array(self, e: n.Cast) -> t.Type | None:
+        """`(int8[8])12345`: an integer's bytes (in memory order) as an array of
+        integers. `(uint8[])x` takes the count from the integer's size."""
+        element = t.NAMED_TYPES.get(e.type.base)
+        operand = self.expr(e.operand)
+        if not isinstance(element, t.Int):
+            self.error(f"an array cast needs integer elements, as in (uint8[4]), not "
+                       f"{e.type.base}", e.type.span)
+            return None
+        if operand is None:
+            return None
+        if not isinstance(operand, t.Int):
+            self.error(f"only integers can be cast to arrays, not {operand}", e.operand.span)
+            return None
+        width = element.bits // 8
+        size = _integer_size(e.operand, operand, width * (e.type.array_size or 0))
+        if not e.type.array_size and size % width:
+            self.error(f"{operand} ({size} bytes) is not a whole number of {element} elements",
+                       e.span)
+            return None
+        count = e.type.array_size or size // width
+        target = t.Array(element, count)
+        return target if self.same_size(e, operand, target, size) else None
+
+    def same_size(self, e: n.Cast, source: t.Type, target: t.Type, size: int = 0) -> bool:
+        """An array cast keeps every byte: the value and the type must be as large."""
+        sizes = [size or _byte_size(source), _byte_size(target)]
+        if sizes[0] == sizes[1]:
+            return True
+        self.error(f"cannot cast {source} ({sizes[0]} bytes) to {target} ({sizes[1]} bytes)",
+                   e.span, "an array cast keeps every byte: both sides must have the same size")
+        return False
 
     def _type_name(self, tn: n.TypeName) -> t.Type | None:
         if tn.array_size is not None:
@@ -1015,33 +1106,6 @@ class _Checker:
         self.ctx.field_accesses[id(e)] = field_access(btf, member)
         return ftype
 
-    def raw_tracepoint_arg(self, e: n.Field) -> t.Type | None:
-        """args.name of a raw tracepoint: its arguments, typed and named from BTF."""
-        attach = self.instance.attach
-        btf = self.kernel_btf(e.span)
-        if btf is None:
-            return None
-        # The tracepoint's BTF prototype has no parameter names; its
-        # __bpf_trace_ function has (after the leading `void *__data`).
-        params = btf.func_params(f"__bpf_trace_{attach.event}")
-        if params is None:
-            self.error(f"the kernel's BTF does not describe the arguments of {attach.event}",
-                       e.span, "use arg0, arg1, …")
-            return None
-        names = [name for name, _ in params[1:]]
-        if e.name not in names:
-            self.error(f"raw tracepoint {attach.event} has no argument '{e.name}'", e.span,
-                       f"its arguments: {', '.join(names)}")
-            return None
-        index = names.index(e.name)
-        atype = from_btf(btf, params[index + 1][1])
-        if atype is None or isinstance(atype, t.Str | t.Struct):
-            self.error(f"argument '{e.name}' is a {btf.c_name(params[index + 1][1])}, which "
-                       "cannot be read yet", e.span)
-            return None
-        self.ctx.constants[id(e)] = index
-        return atype
-
     def fexit_retval(self, e: n.Identifier) -> t.Type | None:
         from ptrace.types import btf as btf_module
 
@@ -1059,54 +1123,102 @@ class _Checker:
         self.ctx.constants[id(e)] = len(btf.func_params(attach.symbol) or ())
         return rtype
 
-    def function_arg(self, e: n.Field) -> t.Type | None:
-        """args.name of fentry/fexit: the function's parameters, typed from BTF."""
+    def probe_arguments(self, where: Span) -> list[_Argument] | None:
+        """What `args` holds in this probe: a tracepoint's fields (after the
+        common header, which programs cannot read), or the parameters of a raw
+        tracepoint or a kernel function (fentry/fexit), from BTF."""
         attach = self.instance.attach
-        btf = self.kernel_btf(e.span)
-        params = btf.func_params(attach.symbol) if btf is not None else None
-        if btf is None or params is None:
+        if attach.kind == "tracepoint":
+            fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event)
+            # Syscall tracepoints hand over the process's own pointers.
+            space = "user" if attach.category == "syscalls" else "kernel"
+            return [_Argument(f.name, self.tracepoint_field(f, space), f.ctype)
+                    for f in (fmt.fields if fmt is not None else ())]
+        if attach.kind not in ("rawtracepoint", "fentry", "fexit"):
+            self.error(f"'args' is not available in {attach.kind} probes", where)
             return None
-        names = [name for name, _ in params]
-        if e.name not in names:
-            self.error(f"{attach.symbol}() has no parameter '{e.name}'", e.span,
-                       f"its parameters: {', '.join(names)}")
+        btf = self.kernel_btf(where)
+        if btf is None:
             return None
-        index = names.index(e.name)
-        atype = from_btf(btf, params[index][1])
-        if atype is None or isinstance(atype, t.Str | t.Struct):
-            self.error(f"parameter '{e.name}' is a {btf.c_name(params[index][1])}, which cannot "
-                       "be read yet", e.span)
-            return None
-        self.ctx.constants[id(e)] = index
-        return atype
+        if attach.kind == "rawtracepoint":
+            # The tracepoint's BTF prototype has no parameter names; its
+            # __bpf_trace_ function has (after the leading `void *__data`).
+            params = btf.func_params(f"__bpf_trace_{attach.event}")
+            if params is None:
+                self.error(f"the kernel's BTF does not describe the arguments of "
+                           f"{attach.event}", where, "use arg0, arg1, …")
+                return None
+            params = params[1:]
+        else:
+            params = btf.func_params(attach.symbol)
+            if params is None:
+                return None
+        return [_Argument(name, _readable(from_btf(btf, type_id)), btf.c_name(type_id))
+                for name, type_id in params]
 
     def tracepoint_arg(self, e: n.Field) -> t.Type | None:
+        """args.name: one of the probe's arguments (raw tracepoints and
+        fentry/fexit read it by its index, recorded for codegen)."""
+        arguments = self.probe_arguments(e.base.span)
+        if arguments is None:
+            return None
+        names = [a.name for a in arguments]
+        if e.name not in names:
+            self.unknown_argument(e, names)
+            return None
+        index = names.index(e.name)
+        argument = arguments[index]
+        if argument.type is None:
+            self.error(self.unreadable_argument(argument), e.span)
+            return None
+        self.ctx.constants[id(e)] = index
+        return argument.type
+
+    def unknown_argument(self, e: n.Field, names: list[str]) -> None:
         attach = self.instance.attach
         if attach.kind == "rawtracepoint":
-            return self.raw_tracepoint_arg(e)
-        if attach.kind in ("fentry", "fexit"):
-            return self.function_arg(e)
-        if attach.kind != "tracepoint":
-            self.error(f"'args' is not available in {attach.kind} probes", e.base.span)
-            return None
-        fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event)
-        field = fmt.field(e.name) if fmt is not None else None
-        if fmt is None or field is None:
-            names = [f.name for f in fmt.fields] if fmt is not None else []
+            self.error(f"raw tracepoint {attach.event} has no argument '{e.name}'", e.span,
+                       f"its arguments: {', '.join(names)}")
+        elif attach.kind in ("fentry", "fexit"):
+            self.error(f"{attach.symbol}() has no parameter '{e.name}'", e.span,
+                       f"its parameters: {', '.join(names)}")
+        else:
             close = difflib.get_close_matches(e.name, names, n=1)
             hints = ([f"did you mean '{close[0]}'?"] if close else []) + (
                 [f"fields of {attach.category}:{attach.event}: {', '.join(names)}"]
                 if names else [])
             self.error(f"tracepoint {attach.category}:{attach.event} has no field "
                        f"'{e.name}'", e.span, *hints)
+
+    def unreadable_argument(self, argument: _Argument) -> str:
+        kind = self.instance.attach.kind
+        if kind == "tracepoint":
+            return f"field '{argument.name}' has type '{argument.ctype}', which is not " \
+                "supported yet"
+        what = "argument" if kind == "rawtracepoint" else "parameter"
+        return f"{what} '{argument.name}' is a {argument.ctype}, which cannot be read yet"
+
+    def args_record(self, e: n.Identifier) -> t.Type | None:
+        """`args` alone: all of the probe's arguments as one record, as in
+        `print(args)`, `$a = args` or `@[tid] = args`."""
+        arguments = self.probe_arguments(e.span)
+        if arguments is None:
             return None
-        # Syscall tracepoints hand over the process's own pointers.
-        space = "user" if attach.category == "syscalls" else "kernel"
+        for argument in arguments:
+            if argument.type is None or not _storable(argument.type):
+                self.error(f"'args' cannot be read whole: "
+                           f"{self.unreadable_argument(argument)}", e.span,
+                           "read the other fields one by one, as in args."
+                           + next((a.name for a in arguments if a is not argument), "name"))
+                return None
+        return t.Record(tuple(a.name for a in arguments),
+                        tuple(a.type for a in arguments if a.type is not None))
+
+    def tracepoint_field(self, field: TracepointField, space: str) -> t.Type | None:
+        """A tracepoint field's type; an enum's field reads as the format says and
+        is named as BTF says."""
         ftype = tracepoint_field_type(field.ctype, field.size, field.signed, space,
                                       self.ctx.options.max_strlen)
-        if ftype is None:
-            self.error(f"field '{e.name}' has type '{field.ctype}', which is not supported "
-                       "yet", e.span)
         if isinstance(ftype, t.Int) and field.ctype.startswith("enum "):
             return self.enum_field(field.ctype, ftype)
         return ftype
@@ -1785,6 +1897,60 @@ def tracepoint_field_type(ctype: str, size: int, signed: bool, space: str,
     return None
 
 
+def _byte_size(tp: t.Type) -> int:
+    """The bytes of an integer or an array, as C counts them."""
+    if isinstance(tp, t.Array):
+        return tp.element_size * tp.count
+    return tp.bits // 8 if isinstance(tp, t.Int) else 8
+
+
+def _integer_size(node: n.Expr, itype: t.Int, wanted: int) -> int:
+    """The bytes an integer brings to an array cast: a literal that fits in the
+    `wanted` bytes brings that many (`(uint8[4])1` as `(uint8[4])(uint32)1`)."""
+    literal = _literal_value(node)
+    if literal is not None and 0 < wanted < 8 and (
+            _fits(literal, t.Int(8 * wanted, False)) or _fits(literal, t.Int(8 * wanted, True))):
+        return wanted
+    return itype.bits // 8
+
+
+def _compound(tp: t.Type) -> bool:
+    return isinstance(tp, t.Tuple | t.Record | t.Array)
+
+
+def _mismatch(a: t.Type, b: t.Type) -> str | None:
+    """Why values of types a and b cannot be compared with `==`; None if they
+    can, "" when the types say it all."""
+    if (a.is_integer and b.is_integer) or (isinstance(a, t.Str) and isinstance(b, t.Str)):
+        return None
+    if isinstance(a, t.Array) and isinstance(b, t.Array):
+        same = (a.element_size, a.count) == (b.element_size, b.count)
+        return None if same else f"{a} and {b} are arrays of different sizes"
+    if isinstance(a, t.Tuple) and isinstance(b, t.Tuple):
+        if len(a.elements) != len(b.elements):
+            return f"one has {len(a.elements)} elements, the other {len(b.elements)}"
+        pairs = [(str(i), x, y) for i, (x, y) in enumerate(zip(a.elements, b.elements,
+                                                                strict=True))]
+    elif isinstance(a, t.Record) and isinstance(b, t.Record):
+        if sorted(a.names) != sorted(b.names):
+            return f"one has the fields {', '.join(a.names)}, the other {', '.join(b.names)}"
+        pairs = [(name, x, b.field(name)) for name, x in zip(a.names, a.elements, strict=True)]
+    else:
+        return ""
+    for where, x, y in pairs:
+        inner = _mismatch(x, y)
+        if inner is not None:  # where in the value: `.1: …`, `.0.name: …`
+            reason = inner or f"{x} and {y} cannot be compared"
+            return f".{where}{'' if reason.startswith('.') else ': '}{reason}"
+    return None
+
+
+def _readable(atype: t.Type | None) -> t.Type | None:
+    """A BTF argument's type, or None where ptrace cannot read it: strings and
+    structs passed by value."""
+    return None if isinstance(atype, t.Str | t.Struct) else atype
+
+
 def _fits(value: int, itype: t.Int) -> bool:
     if itype.signed:
         return -(1 << (itype.bits - 1)) <= value < (1 << (itype.bits - 1))
@@ -1806,6 +1972,32 @@ def _literal_value(e: n.Expr) -> int | None:
     if isinstance(e, n.Unary) and e.op == "-" and isinstance(e.operand, n.Integer):
         return -e.operand.value
     return None
+
+
+def _constant_value(e: n.Expr) -> int | None:
+    """The value of an integer expression made of literals (`1 - 1`), else None."""
+    if isinstance(e, n.Integer):
+        return e.value
+    if isinstance(e, n.Unary) and e.op in ("-", "+", "~"):
+        operand = _constant_value(e.operand)
+        if operand is None:
+            return None
+        return {"-": -operand, "+": operand, "~": ~operand}[e.op]
+    if isinstance(e, n.Binary) and e.op in _FOLDED:
+        left, right = _constant_value(e.left), _constant_value(e.right)
+        if left is None or right is None or (e.op in ("/", "%") and right == 0) or (
+                e.op in ("<<", ">>") and not 0 <= right < 64):
+            return None
+        return _FOLDED[e.op](left, right)
+    return None
+
+
+_FOLDED: dict[str, Callable[[int, int], int]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "&": operator.and_,
+    "|": operator.or_, "^": operator.xor, "<<": operator.lshift, ">>": operator.rshift,
+    "/": lambda a, b: abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1),
+    "%": lambda a, b: abs(a) % abs(b) * (1 if a >= 0 else -1),
+}
 
 
 def _signal_number(node: n.Expr) -> int | None:
@@ -1870,3 +2062,10 @@ def _probe_address(attach: Attach, functions: list[Symbol]) -> int:
 def func_name(attach: Attach) -> str:
     """What `func` gives in a uprobe: the function's name, or its address."""
     return attach.symbol or f"0x{attach.address:x}"
+
+
+def probe_type(attach: Attach) -> str:
+    """What `probetype` gives: the provider's full name, as bpftrace names it
+    ("special" for BEGIN, END and self probes)."""
+    return {"begin": "special", "end": "special", "signal": "special",
+            "syscalls": "tracepoint"}.get(attach.kind, attach.kind)

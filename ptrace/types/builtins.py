@@ -53,9 +53,9 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
     Builtin("numaid", UINT32, "the NUMA node the probe runs on"),
 )}
 
-# `probe` (a string per program) and `args` (typed per tracepoint) are typed
+# `probe` and `probetype` (strings per program) and `args` (typed per probe) are typed
 # by the checker itself. These names exist in bpftrace and are lowered later.
 LATER_BUILTINS = frozenset({
     "arg6", "arg7", "arg8", "arg9",
-    "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5", "probetype",
+    "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
 })

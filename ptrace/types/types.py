@@ -246,6 +246,9 @@ class Record(Type):
     def offsets(self) -> tuple[int, ...]:
         return _offsets(self.elements)
 
+    def field(self, name: str) -> Type:
+        return self.elements[self.names.index(name)]
+
     def __str__(self) -> str:
         return "(" + ", ".join(f"{n}={e}" for n, e in zip(self.names, self.elements,
                                                            strict=True)) + ")"
@@ -454,8 +457,9 @@ def merge(a: Type, b: Type) -> Type | None:
         if any(m is None for m in merged):
             return None
         return Tuple(tuple(m for m in merged if m is not None))
-    if isinstance(a, Record) and isinstance(b, Record) and a.names == b.names:
-        fields = [merge(x, y) for x, y in zip(a.elements, b.elements, strict=True)]
+    if isinstance(a, Record) and isinstance(b, Record) and sorted(a.names) == sorted(b.names):
+        # Fields match by name, in any order; a's order is kept.
+        fields = [merge(x, b.field(name)) for name, x in zip(a.names, a.elements, strict=True)]
         if any(m is None for m in fields):
             return None
         return Record(a.names, tuple(m for m in fields if m is not None))

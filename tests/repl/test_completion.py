@@ -35,7 +35,7 @@ def test_providers_at_the_start_of_a_probe() -> None:
 
 
 def test_a_cells_first_word_may_be_a_provider_or_a_statement() -> None:
-    assert complete("pr") == ("pr", ["profile:", "print", "printf", "probe"])
+    assert complete("pr") == ("pr", ["profile:", "print", "printf", "probe", "probetype"])
 
 
 def test_tracepoint_categories_then_events() -> None:

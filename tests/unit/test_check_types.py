@@ -17,9 +17,10 @@ from ptrace.diagnostics import Severity, Source
 from ptrace.machine import FixtureMachine, kallsyms_address
 from ptrace.options import Options
 from ptrace.parse import parse_program
-from ptrace.passes.check_types import check_types
+from ptrace.passes.check_types import check_types, probe_type
 from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.passes.expand_probes import expand_probes
+from ptrace.program import Attach
 from ptrace.types import types as t
 from ptrace.types.types import BOOL, INT32, INT64, UINT32, UINT64
 from tests.unit.fixtures import fixture_machine, format_text
@@ -493,3 +494,99 @@ def test_uaddr_is_a_user_pointer_sized_by_the_symbol() -> None:
     probe = symbols["malloc"] + 4
     assert [ctx.constants[id(c)] for c in calls] == [symbols["optind"] - probe,
                                                      symbols["free"] - probe]
+
+
+# ---- tuples, records and arrays: compared, cast, indexed; args whole; probetype --------
+
+BYTES = t.Int(8, False)
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ('(1, "a") == (1, "abc")', BOOL),
+        ('(a=1, b=comm) != (b="x", a=pid)', BOOL),
+        ('((1, "x"), pton("::1")) == ((pid, comm), pton("::2"))', BOOL),
+        ('pton("1.2.3.4") == pton("4.3.2.1")', BOOL),
+        ("() == ()", BOOL),
+        ("()", t.Tuple(())),
+        ("(int8[8])12345", t.Array(t.Int(8, True), 8)),
+        ("(uint8[4])1", t.Array(BYTES, 4)),  # a literal takes the array's size if it fits
+        ("(uint8[])pid", t.Array(BYTES, 4)),
+        ("(uint16[])nsecs", t.Array(t.Int(16, False), 4)),
+        ('(uint32)pton("127.0.0.1")', UINT32),
+        ("(uint64)(int8[8])-1", UINT64),
+        ('(1, "ab")[1]', t.Str(3)),
+        ('(1, "ab")[(2 - 1) * -1 + 1]', INT64),
+        ("probetype", t.Str(len("special") + 1)),
+    ],
+)
+def test_compound_value_types(expression: str, expected: t.Type) -> None:
+    assert type_of(expression) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('$v = (1, 2) == (1, "a");', "cannot compare (int64, int64) with (int64, string[2])"),
+        ("$v = pton(\"::1\") != 1;", "cannot compare uint8[16] with int64"),
+        ("$v = (int8[2])nsecs;", "cannot cast uint64 (8 bytes) to int8[2] (2 bytes)"),
+        ("$v = (uint8[2])70000;", "cannot cast int64 (8 bytes) to uint8[2] (2 bytes)"),
+        ('$v = (int8[4])"abc";', "only integers can be cast to arrays, not string[4]"),
+        ("$v = (bool[2])1;", "an array cast needs integer elements, as in (uint8[4]), not bool"),
+        ('$v = (uint16)pton("1.2.3.4");', "cannot cast uint8[4] (4 bytes) to uint16 (2 bytes)"),
+        ("$v = (1, 2)[pid];", "a tuple's index must be a constant, as in $t[0]"),
+        ("$v = (1, 2)[-1];", "a tuple of 2 has no element -1"),
+        ("@m = ();", "() cannot be stored in a map"),
+        ("_ -= 1;", "'_' only discards values: it takes '=', not '-='"),
+        ("_ = nope;", "unknown identifier 'nope'"),
+    ],
+)
+def test_compound_value_errors(body: str, message: str) -> None:
+    assert message in errors(check(f"BEGIN {{ {body} }}"))
+
+
+def test_records_match_fields_by_name() -> None:
+    """A record may be assigned one with the same fields in another order."""
+    ctx = checked('BEGIN { $r = (a=1, b="x"); $r = (b=comm, a=pid); @m = $r; @m = (b="", a=2); }')
+    record = t.Record(("a", "b"), (INT64, t.Str(16)))
+    assigns = [s for s in ctx.instances[0].probe.body.stmts if isinstance(s, n.Assign)]
+    assert ctx.instances[0].type_of(assigns[1].target) == record
+    assert ctx.maps["@m"].value == record
+
+
+def test_discard_evaluates_its_value() -> None:
+    ctx = checked("BEGIN { @m[1] = 1; _ = delete(@m, 1); _ = (1, comm); }")
+    discards = [s for s in ctx.instances[0].probe.body.stmts if isinstance(s, n.Assign)][1:]
+    assert [ctx.instances[0].type_of(s.value) for s in discards] == [
+        BOOL, t.Tuple((INT64, t.Str(16)))]
+
+
+def test_args_whole_is_a_record_of_the_fields() -> None:
+    """Every field after the common header, typed as args.name types it."""
+    ctx = checked("tracepoint:syscalls:sys_enter_openat { $a = args; @m[tid] = args; }")
+    record = variable_types(ctx.instances[0])["$a"]
+    assert isinstance(record, t.Record)
+    assert record.names == ("__syscall_nr", "dfd", "filename", "flags", "mode")
+    assert record.field("filename") == t.Pointer("char", 0, "user")
+    assert ctx.maps["@m"].value == record
+
+
+def test_args_whole_needs_every_field_readable() -> None:
+    fmt = ("name: odd\nID: 1\nformat:\n\tfield:unsigned short common_type;\toffset:0;\t"
+           "size:2;\tsigned:0;\n\n\tfield:int n;\toffset:8;\tsize:4;\tsigned:1;\n"
+           "\tfield:__data_loc u32[] cpus;\toffset:12;\tsize:4;\tsigned:0;\n")
+    ctx = check("tracepoint:test:odd { print(args); }",
+                machine=FixtureMachine({("test", "odd"): fmt}))
+    assert errors(ctx) == ["'args' cannot be read whole: field 'cpus' has type "
+                           "'__data_loc u32[]', which is not supported yet"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("begin", "special"), ("end", "special"), ("signal", "special"),
+     ("syscalls", "tracepoint"), ("tracepoint", "tracepoint"), ("uretprobe", "uretprobe"),
+     ("rawtracepoint", "rawtracepoint"), ("fentry", "fentry"), ("watchpoint", "watchpoint")],
+)
+def test_probetype_names_the_provider(kind: str, expected: str) -> None:
+    assert probe_type(Attach(kind, "")) == expected

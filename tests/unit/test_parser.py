@@ -183,6 +183,7 @@ def test_conditional(text: str, expected: str) -> None:
         ("(struct task_struct *)curtask", "(cast struct task_struct* curtask)"),
         ("(struct foo **)a", "(cast struct foo** a)"),
         ("(int8[4])a", "(cast int8[4] a)"),
+        ("(uint8[])a", "(cast uint8[0] a)"),  # 0: the size comes from the value
         ("(a) - 1", "(- a 1)"),
         ("(a) * b", "(* a b)"),
     ],
@@ -199,6 +200,7 @@ def test_unary_cast_and_postfix(text: str, expected: str) -> None:
         ("(1)", "1"),
         ("((1))", "1"),
         ("(1 + 2) * 3", "(* (+ 1 2) 3)"),
+        ("()", "(tuple )"),
         ("(1,)", "(tuple 1)"),
         ("(1, 2)", "(tuple 1 2)"),
         ("(1, 2,)", "(tuple 1 2)"),
