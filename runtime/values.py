@@ -14,7 +14,6 @@ import time
 from typing import Any
 
 from ptrace.runtime import stacks
-from ptrace.runtime.cgroups import CGROUPS
 
 from ptrace.types import types as t
 
@@ -144,6 +143,8 @@ def format_special(value: int, vtype: t.Formatted) -> str:
     if vtype.kind == "username":
         return user_name(value)
     if vtype.kind == "cgroup_path":
+        from ptrace.runtime.cgroups import CGROUPS  # only when a script names cgroups
+
         return CGROUPS.describe(value & 0xFFFFFFFFFFFFFFFF, vtype.fmt)
     seconds, nanos = divmod(value + _boot_epoch_ns(), 10**9)
     fmt = vtype.fmt.replace("%f", f"{nanos // 1000:06d}")

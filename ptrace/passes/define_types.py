@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Span
 from ptrace.passes.context import CompileContext
-from ptrace.types import btf as b
-from ptrace.types.btf_writer import BtfWriter
 from ptrace.types.types import NAMED_TYPES, Bool, Int
+
+if TYPE_CHECKING:  # the BTF reader and writer are imported only for scripts that define types
+    from ptrace.types import btf as b
+    from ptrace.types.btf_writer import BtfWriter
 
 _INT32 = range(-(1 << 31), 1 << 31)
 _UINT32 = range(1 << 32)
@@ -47,13 +50,15 @@ def define_types(ctx: CompileContext) -> None:
     items = [i for i in ctx.program.items if isinstance(i, n.CStruct | n.CEnum | n.CTypedef)]
     if not items:
         return
+    from ptrace.types.btf import Btf
+
     definer = _Definer(ctx.machine.btf(), ctx.reporter)
     for item in items:
         definer.declare(item)
     for item in items:
         definer.define(item)
     if not ctx.reporter.has_errors:
-        ctx.script_types = b.Btf.from_bytes(definer.writer.blob(), definer.kernel,
+        ctx.script_types = Btf.from_bytes(definer.writer.blob(), definer.kernel,
                                             shadowing=True)
 
 
@@ -67,7 +72,9 @@ class _Definer:
     def __init__(self, kernel: b.Btf | None, reporter: Reporter):
         self.kernel = kernel
         self.reporter = reporter
-        self.writer = BtfWriter(kernel)
+        from ptrace.types.btf_writer import BtfWriter
+
+        self.writer: BtfWriter = BtfWriter(kernel)
         # "struct foo", "union bar", "enum baz": the id reserved for the script's one
         # definition, and that definition.
         self.tags: dict[str, tuple[int, n.CStruct | n.CEnum]] = {}
@@ -308,6 +315,8 @@ class _Definer:
         found = self.kernel_layouts.get(type_id)
         if found is not None:
             return found
+        from ptrace.types import btf as b
+
         kind = kernel.type(kernel.resolve(type_id))
         if isinstance(kind, b.Int | b.Enum | b.Float):
             found = _Layout(kind.size, kind.size)
@@ -341,6 +350,8 @@ class _Definer:
             type_id = self.aliases[type_id]
         if type_id >= self.writer.first_id or self.kernel is None or not type_id:
             return type_id in self.integral
+        from ptrace.types import btf as b
+
         return isinstance(self.kernel.type(self.kernel.resolve(type_id)), b.Int | b.Enum)
 
     def incomplete(self, spec: n.TypeName | n.CStruct | n.CEnum, type_id: int, span: Span,
