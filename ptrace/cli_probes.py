@@ -231,15 +231,15 @@ def _process_probes(provider: str, pattern: str, pid: int, machine: Machine) -> 
     binaries = machine.process_binaries(pid)
     if binaries is None:
         raise ListingError(f"no process with pid {pid}")
-    pattern = f"{provider}:{pattern.partition(':')[2] or '*'}"
+    glob = pattern.partition(":")[2] or "*"
     found: list[str] = []
     for path in binaries:
-        rest = f"{path}:*"
         with contextlib.suppress(ListingError):  # a mapped file that is not ELF
-            found += (_usdt_probes(rest, machine) if provider == "usdt"
-                      else _functions(provider, rest, machine))
-    return [name for name in found if _matches(name, pattern)
-            or _matches(name, f"{provider}:*:{pattern.partition(':')[2]}")]
+            found += (_usdt_probes(f"{path}:*", machine) if provider == "usdt"
+                      else _functions(provider, f"{path}:*", machine))
+    # The glob over the whole name, or over what follows the binary's path.
+    return [name for name in found
+            if _matches(name, f"{provider}:{glob}") or _matches(name, f"{provider}:*:{glob}")]
 
 
 def _usdt_probes(rest: str, machine: Machine) -> list[str]:

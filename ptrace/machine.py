@@ -15,6 +15,7 @@ import platform
 import re
 import shutil
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -302,17 +303,18 @@ def _is_elf(path: str) -> bool:
 
 
 def read_function_symbols(path: str) -> list[Symbol] | None:
-    try:
-        with open(path, "rb") as f:
-            return function_symbols(f.read())
-    except (OSError, ElfError, struct.error, ValueError):
-        return None
+    return _read_symbols(path, function_symbols)
 
 
 def read_binary_symbols(path: str) -> list[Symbol] | None:
+    return _read_symbols(path, symbols)
+
+
+def _read_symbols(path: str, parse: Callable[[bytes], list[Symbol]]) -> list[Symbol] | None:
+    """What `parse` finds in a binary's symbol tables; None if it is not a readable ELF."""
     try:
         with open(path, "rb") as f:
-            return symbols(f.read())
+            return parse(f.read())
     except (OSError, ElfError, struct.error, ValueError):
         return None
 

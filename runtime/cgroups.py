@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 
 REBUILD_INTERVAL_S = 1.0
-_NOT_CONTROLLERS = {"rw", "ro"}
 
 
 @dataclass
@@ -79,7 +78,7 @@ def hierarchies(mountinfo: str = "/proc/self/mountinfo") -> list[Hierarchy]:
             unified.append(Hierarchy("unified", mount_point))
         elif rest[0] == "cgroup":
             options = rest[2].split(",")
-            names = [o for o in options if o in controllers and o not in _NOT_CONTROLLERS]
+            names = [o for o in options if o in controllers]
             names += [o[5:] for o in options if o.startswith("name=")]
             if names:
                 v1.setdefault(",".join(names), Hierarchy(",".join(names), mount_point))

@@ -31,8 +31,9 @@ def decode(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
     if isinstance(vtype, t.Formatted):
         return int.from_bytes(data[offset:offset + 8], "little", signed=True)
     if isinstance(vtype, t.Str):
-        text = decode_str(bytes(data[offset:offset + vtype.capacity]))
-        if vtype.trailer and len(text.encode("utf-8", "surrogateescape")) >= vtype.capacity - 1:
+        buffer = bytes(data[offset:offset + vtype.capacity])
+        text = decode_str(buffer)
+        if vtype.trailer and buffer.find(b"\0") in (-1, vtype.capacity - 1):  # it fills the buffer
             text += vtype.trailer
         return text
     if isinstance(vtype, t.Tuple | t.Record):

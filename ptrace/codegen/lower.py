@@ -388,7 +388,8 @@ class Lowerer:
             old = self.pb.load64(var.ptr)
             scale = self.ctx.constants.get(id(stmt))
             if scale is not None:  # `$p += i` on a pointer moves by elements
-                new = self.pointer_arith(stmt.op[:-1], old, self.expr(value), var.type, scale)
+                new = self.pointer_arith(stmt.op[:-1], old, self.expr(value), var.type,
+                                         self.type_of(value), scale)
             else:
                 new = self.arith(stmt.op[:-1], old, self.expr(value), var.type,
                                  self.type_of(value), self.ctx.printf_ids.get(id(stmt)))
@@ -1097,15 +1098,15 @@ class Lowerer:
             return self.b.zext(cmp, I64)
         scale = self.ctx.constants.get(id(e))
         if scale is not None:  # pointer arithmetic, in elements
-            return self.pointer_arith(op, left, right, ltype, scale)
+            return self.pointer_arith(op, left, right, ltype, rtype, scale)
         return self.arith(op, left, right, ltype, rtype, self.ctx.printf_ids.get(id(e)))
 
     def pointer_arith(self, op: str, left: ir.Value, right: ir.Value, ltype: t.Type,
-                      scale: int) -> ir.Value:
-        """`p ± i` (i scaled by the element size), or `p - q` (scale < 0: the byte
-        difference divided by the element size)."""
-        if scale < 0:
-            return self.b.sdiv(self.b.sub(left, right), i64(-scale))
+                      rtype: t.Type, scale: int) -> ir.Value:
+        """`p ± i` (i scaled by the element size), or `p - q` (the byte difference
+        divided by the element size)."""
+        if isinstance(ltype, t.Pointer) and isinstance(rtype, t.Pointer):
+            return self.b.sdiv(self.b.sub(left, right), i64(scale))
         if isinstance(ltype, t.Pointer):
             moved = self.b.mul(right, i64(scale))
             return self.b.add(left, moved) if op == "+" else self.b.sub(left, moved)

@@ -32,6 +32,7 @@ CALLABLE_BUILTINS = frozenset(BUILTINS) | {"probe", "probetype", "func"}
 _BRACE_DEPTH = {"LBRACE": 1, "RBRACE": -1}
 # The names a script's typedefs declare, while it is parsed (predicates included).
 _typedef_names: ContextVar[set[str] | None] = ContextVar("typedef_names", default=None)
+_NO_TYPEDEFS: set[str] = set()  # a script without the word: tokens pass as they are
 
 
 class _TypedefNames(PostLex):
@@ -42,6 +43,9 @@ class _TypedefNames(PostLex):
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         names = _typedef_names.get()
         assert names is not None
+        if names is _NO_TYPEDEFS:
+            yield from stream
+            return
         declared: Token | None = None  # in a typedef: the last name seen, else None
         in_typedef = False
         depth = 0  # braces inside the typedef (`typedef struct { int x; } s_t;`)
@@ -120,7 +124,8 @@ def _parse_text(source: Source, text: str, start: str, reporter: Reporter) -> An
     """Parse and build the AST. A parse inside another (a predicate's) knows the
     typedef names the outer one has seen."""
     outermost = _typedef_names.get() is None
-    reset = _typedef_names.set(set()) if outermost else None
+    names = set() if "typedef" in text else _NO_TYPEDEFS
+    reset = _typedef_names.set(names) if outermost else None
     try:
         return _parse_tree(source, text, start, reporter)
     finally:

@@ -760,7 +760,7 @@ class _Checker:
             if e.op == "+":
                 self.error(f"cannot add two pointers ({left} and {right})", e.span)
                 return None
-            self.ctx.constants[id(e)] = -size  # a difference, divided by the size
+            self.ctx.constants[id(e)] = size
             return t.INT64
         self.ctx.constants[id(e)] = size
         return pointer
