@@ -8,11 +8,17 @@
   need zeros (`fresh_memory(zeroed=True)`) clear them at the point of use.
 - Maps are referred to by index (`llvm.bpf.pseudo(1, index)`); the loader
   replaces each index with the map's fd.
+- Loops the lowering writes itself (over the bytes of a string, over the
+  CPUs) are `counted_loop` and `search_loop`: their counter is an SSA value
+  bounded by a constant, so the verifier follows it iteration by iteration.
+  Byte comparisons are `strings_equal` (up to a NUL), `words_equal` (a fixed
+  size, 8 bytes at a time) and `bytes_equal` (against constant bytes at any
+  alignment, without branches).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from llvmlite import ir
 
@@ -317,6 +323,134 @@ class ProgramBuilder:
         phi.add_incoming(value, computed)
         phi.add_incoming(i64(0), start)
         return phi
+
+    # ---- loops ----
+    def counted_loop(self, name: str, count: int,
+                     body: Callable[[ir.Value, list[ir.Value]], Sequence[ir.Value]],
+                     initial: Sequence[ir.Value] = (),
+                     limit: ir.Value | None = None) -> list[ir.Value]:
+        """`for index in range(count)`, stopping early at `limit` (a value known
+        only at run time) when one is given. `body(index, values)` lowers one
+        iteration at the builder's position and returns the next `values`
+        (loop-carried, starting from `initial`). Returns the values after the
+        last iteration; the builder is left after the loop.
+
+        `count` (at least 1) is a constant: the verifier bounds the loop by it,
+        following the counter (a register it knows exactly) through each
+        iteration. The test is at the bottom, after the body, as LLVM would
+        rotate it; only a `limit` is tested before the first iteration too.
+        """
+        assert count >= 1
+        b = self.b
+        start = b.block
+        loop = self.block(f"{name}.loop")
+        b.position_at_end(loop)
+        index = b.phi(I64)
+        index.add_incoming(i64(0), start)
+        values = [b.phi(value.type) for value in initial]
+        for phi, value in zip(values, initial, strict=True):
+            phi.add_incoming(value, start)
+        self.loop_depth += 1
+        following = list(body(index, list(values)))
+        self.loop_depth -= 1
+        latch = b.block
+        next_index = b.add(index, i64(1))
+        index.add_incoming(next_index, latch)
+        for phi, value in zip(values, following, strict=True):
+            phi.add_incoming(value, latch)
+        more = b.icmp_unsigned("<", next_index, i64(count))
+        if limit is not None:
+            more = b.and_(b.icmp_unsigned("<", next_index, limit), more)
+        done = self.block(f"{name}.done")
+        b.cbranch(more, loop, done)
+        b.position_at_end(start)  # the way in, now that the way out exists
+        if limit is None:
+            b.branch(loop)
+            b.position_at_end(done)
+            return following
+        b.cbranch(b.icmp_unsigned("<", i64(0), limit), loop, done)
+        b.position_at_end(done)
+        after = [b.phi(value.type) for value in initial]
+        for phi, first, last in zip(after, initial, following, strict=True):
+            phi.add_incoming(first, start)
+            phi.add_incoming(last, latch)
+        return after
+
+    def search_loop(self, name: str, count: int,
+                    test: Callable[[ir.Value], tuple[ir.Value, ir.Value]],
+                    otherwise: bool) -> ir.Value:
+        """An i1 from a `counted_loop` that ends early: `test(index)` gives
+        (stop, result) for one index; the value is `result` at the first index
+        where `stop` holds, else (after `count` indexes) `otherwise`."""
+        b = self.b
+        stops: list[tuple[ir.Value, ir.Block]] = []
+        found: list[ir.Block] = []
+
+        def body(index: ir.Value, values: list[ir.Value]) -> list[ir.Value]:
+            stop, result = test(index)
+            stops.append((result, b.block))
+            going_on = self.block(f"{name}.next")
+            found.append(self.block(f"{name}.found"))
+            b.cbranch(stop, found[0], going_on)
+            b.position_at_end(going_on)
+            return values
+
+        self.counted_loop(name, count, body)
+        b.branch(found[0])
+        exhausted = b.block
+        b.position_at_end(found[0])
+        value = b.phi(I1)
+        for result, block in stops:
+            value.add_incoming(result, block)
+        value.add_incoming(ir.Constant(I1, int(otherwise)), exhausted)
+        return value
+
+    # ---- byte comparisons ----
+    def strings_equal(self, left: ir.Value, right: ir.Value, limit: int) -> ir.Value:
+        """An i1: whether two strings are equal up to and including their first
+        NUL, within `limit` bytes (a byte loop)."""
+        b = self.b
+
+        def test(index: ir.Value) -> tuple[ir.Value, ir.Value]:
+            lc = b.load(b.gep(left, [index], source_etype=I8), typ=I8)
+            rc = b.load(b.gep(right, [index], source_etype=I8), typ=I8)
+            differ = b.icmp_unsigned("!=", lc, rc)
+            ended = b.icmp_unsigned("==", lc, ir.Constant(I8, 0))
+            return b.or_(differ, ended), b.not_(differ)
+
+        return self.search_loop("streq", limit, test, otherwise=True)
+
+    def words_equal(self, left: ir.Value, right: ir.Value | bytes, size: int) -> ir.Value:
+        """An i1: whether the first `size` bytes at `left` equal those at `right`
+        (an address) or `right` itself (constant bytes), compared 8 at a time:
+        both addresses are 8-aligned and the memory of a value is a multiple
+        of 8 bytes."""
+        b = self.b
+        result: ir.Value = ir.Constant(I1, 1)
+        for off in range(0, size, 8):
+            mask = i64((1 << (8 * min(8, size - off))) - 1)
+            word = b.and_(self.load64(left, off), mask)
+            if isinstance(right, bytes):
+                other: ir.Value = i64(int.from_bytes(right[off:off + 8], "little"))
+            else:
+                other = b.and_(self.load64(right, off), mask)
+            result = b.and_(result, b.icmp_unsigned("==", word, other))
+        return result
+
+    def bytes_equal(self, ptr: ir.Value, data: bytes) -> ir.Value:
+        """An i1: whether the bytes at `ptr` (any alignment) are `data`.
+
+        The bytes that differ are OR-ed together: arithmetic, not a compare per
+        byte. BPF has no set-on-compare, so each compare would be a branch, and
+        in a loop the verifier walks every combination of them at every
+        iteration (an 8-byte literal in a 1024-byte string was too much for it).
+        """
+        b = self.b
+        differ: ir.Value = i64(0)
+        for offset, char in enumerate(data):
+            byte = b.zext(b.load(b.gep(ptr, [i64(offset)], source_etype=I8), typ=I8), I64)
+            differ = b.or_(differ, b.xor(byte, i64(char)))
+        return b.icmp_unsigned("==", self.opaque(differ), i64(0))
 
     def finish(self) -> None:
         """Close the entry block: check the scratch lookup, enter the body."""

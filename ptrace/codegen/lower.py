@@ -505,43 +505,31 @@ class Lowerer:
         first, second = self.pb.fresh_memory(8), self.pb.fresh_memory(8)
         self.pb.store64(i64(0), first)
         self.pb.store64(i64(0), second)
-        start = b.block
-        loop, body, step, done = (self.pb.block(f"percpu.{x}")
-                                  for x in ("loop", "body", "step", "done"))
-        b.branch(loop)
-        b.position_at_end(loop)
-        cpu = b.phi(I64)
-        cpu.add_incoming(i64(0), start)
-        bound = self.ctx.machine.possible_cpus()
-        more = b.and_(b.icmp_unsigned("<", cpu, ncpus), b.icmp_unsigned("<", cpu, i64(bound)))
-        b.cbranch(more, body, done)
-        b.position_at_end(body)
-        b.store(b.trunc(cpu, I32), cpu_key)
-        slot = self.pb.helper(Helper.MAP_LOOKUP_PERCPU_ELEM, PTR,
-                              [self.pb.map_ptr(map_index), key, b.load(cpu_key, typ=I32)])
-        with b.if_then(b.icmp_unsigned("!=", slot, ir.Constant(PTR, None))):
-            value = self.pb.load64(slot)
-            if isinstance(agg, t.Count | t.Sum):
-                self.pb.store64(b.add(self.pb.load64(first), value), first)
-            elif isinstance(agg, t.Avg):
-                self.pb.store64(b.add(self.pb.load64(first), self.pb.load64(slot, 8)), first)
-                self.pb.store64(b.add(self.pb.load64(second), value), second)
-            else:
-                present = b.icmp_unsigned("!=", self.pb.load64(slot, 8), i64(0))
-                op = "<" if isinstance(agg, t.Min) else ">"
-                signed = getattr(agg, "signed", True)
-                better = b.icmp_signed(op, value, self.pb.load64(first)) if signed else \
-                    b.icmp_unsigned(op, value, self.pb.load64(first))
-                unset = b.icmp_unsigned("==", self.pb.load64(second), i64(0))
-                with b.if_then(b.and_(present, b.or_(better, unset))):
-                    self.pb.store64(value, first)
-                    self.pb.store64(i64(1), second)
-        b.branch(step)
-        b.position_at_end(step)
-        following = b.add(cpu, i64(1))
-        cpu.add_incoming(following, step)
-        b.branch(loop)
-        b.position_at_end(done)
+
+        def combine(cpu: ir.Value, values: list[ir.Value]) -> list[ir.Value]:
+            b.store(b.trunc(cpu, I32), cpu_key)
+            slot = self.pb.helper(Helper.MAP_LOOKUP_PERCPU_ELEM, PTR,
+                                  [self.pb.map_ptr(map_index), key, b.load(cpu_key, typ=I32)])
+            with b.if_then(b.icmp_unsigned("!=", slot, ir.Constant(PTR, None))):
+                value = self.pb.load64(slot)
+                if isinstance(agg, t.Count | t.Sum):
+                    self.pb.store64(b.add(self.pb.load64(first), value), first)
+                elif isinstance(agg, t.Avg):
+                    self.pb.store64(b.add(self.pb.load64(first), self.pb.load64(slot, 8)), first)
+                    self.pb.store64(b.add(self.pb.load64(second), value), second)
+                else:
+                    present = b.icmp_unsigned("!=", self.pb.load64(slot, 8), i64(0))
+                    op = "<" if isinstance(agg, t.Min) else ">"
+                    signed = getattr(agg, "signed", True)
+                    better = b.icmp_signed(op, value, self.pb.load64(first)) if signed else \
+                        b.icmp_unsigned(op, value, self.pb.load64(first))
+                    unset = b.icmp_unsigned("==", self.pb.load64(second), i64(0))
+                    with b.if_then(b.and_(present, b.or_(better, unset))):
+                        self.pb.store64(value, first)
+                        self.pb.store64(i64(1), second)
+            return values
+
+        self.pb.counted_loop("percpu", self.ctx.machine.possible_cpus(), combine, limit=ncpus)
         if isinstance(agg, t.Avg):
             return self.arith("/", self.pb.load64(first), self.pb.load64(second), t.INT64,
                               t.INT64)
@@ -1186,26 +1174,18 @@ class Lowerer:
             data = right.value.encode("latin-1") + b"\0"
             if len(data) > ltype.capacity:
                 return ir.Constant(ir.IntType(1), 0)
-            result: ir.Value = ir.Constant(ir.IntType(1), 1)
-            for off in range(0, len(data), 8):
-                chunk = data[off:off + 8]
-                mask = (1 << (8 * len(chunk))) - 1
-                word = self.b.and_(self.pb.load64(lptr, off), i64(mask))
-                same = self.b.icmp_unsigned("==", word,
-                                            i64(int.from_bytes(chunk, "little")))
-                result = self.b.and_(result, same)
-            return result
+            return self.pb.words_equal(lptr, data, len(data))
         rptr = self.expr(right)
-        return self.bytes_equal(lptr, rptr, min(ltype.capacity, rtype.capacity))
+        return self.pb.strings_equal(lptr, rptr, min(ltype.capacity, rtype.capacity))
 
     def values_equal(self, left: ir.Value, ltype: t.Type, right: ir.Value,
                      rtype: t.Type) -> ir.Value:
         """An i1: whether two values of the same shape are equal, element by
         element (tuples, records), byte by byte (arrays), as strings (strings)."""
         if isinstance(ltype, t.Str) and isinstance(rtype, t.Str):
-            return self.bytes_equal(left, right, min(ltype.capacity, rtype.capacity))
+            return self.pb.strings_equal(left, right, min(ltype.capacity, rtype.capacity))
         if isinstance(ltype, t.Array):
-            return self.words_equal(left, right, ltype.element_size * ltype.count)
+            return self.pb.words_equal(left, right, ltype.element_size * ltype.count)
         if isinstance(ltype, t.Tuple | t.Record) and isinstance(rtype, t.Tuple | t.Record):
             result: ir.Value = ir.Constant(ir.IntType(1), 1)
             for l_el, l_off, r_el, r_off in _paired(ltype, rtype):
@@ -1214,44 +1194,6 @@ class Lowerer:
                 result = self.b.and_(result, same)
             return result
         return self.b.icmp_unsigned("==", left, right)
-
-    def words_equal(self, lptr: ir.Value, rptr: ir.Value, size: int) -> ir.Value:
-        """An i1: whether the first `size` bytes at two addresses are equal
-        (compared 8 at a time; the memory of a value is a multiple of 8 bytes)."""
-        result: ir.Value = ir.Constant(ir.IntType(1), 1)
-        for off in range(0, size, 8):
-            mask = i64((1 << (8 * min(8, size - off))) - 1)
-            left = self.b.and_(self.pb.load64(lptr, off), mask)
-            right = self.b.and_(self.pb.load64(rptr, off), mask)
-            result = self.b.and_(result, self.b.icmp_unsigned("==", left, right))
-        return result
-
-    def bytes_equal(self, lptr: ir.Value, rptr: ir.Value, limit: int) -> ir.Value:
-        """Byte loop: equal up to and including the first NUL, within `limit` bytes."""
-        b = self.b
-        start = b.block
-        loop = self.pb.block("streq.loop")
-        step = self.pb.block("streq.step")
-        done = self.pb.block("streq.done")
-        b.branch(loop)
-        b.position_at_end(loop)
-        index = b.phi(I64)
-        index.add_incoming(i64(0), start)
-        lc = b.load(b.gep(lptr, [index], source_etype=I8), typ=I8)
-        rc = b.load(b.gep(rptr, [index], source_etype=I8), typ=I8)
-        differ = b.icmp_unsigned("!=", lc, rc)
-        same = b.not_(differ)
-        ended = b.icmp_unsigned("==", lc, ir.Constant(I8, 0))
-        b.cbranch(b.or_(differ, ended), done, step)
-        b.position_at_end(step)
-        following = b.add(index, i64(1))
-        index.add_incoming(following, step)
-        b.cbranch(b.icmp_unsigned("<", following, i64(limit)), loop, done)
-        b.position_at_end(done)
-        phi = b.phi(ir.IntType(1))
-        phi.add_incoming(same, loop)
-        phi.add_incoming(ir.Constant(ir.IntType(1), 1), step)
-        return phi
 
     def expr_Conditional(self, e: n.Conditional) -> ir.Value:
         cond_value = self.expr(e.cond)
@@ -1357,23 +1299,16 @@ class Lowerer:
         assert isinstance(stype, t.Str)
         ptr = self.expr(e.args[0])
         b = self.b
-        start = b.block
-        loop, done = self.pb.block("strlen.loop"), self.pb.block("strlen.done")
-        b.branch(loop)
-        b.position_at_end(loop)
-        index, alive, length = b.phi(I64), b.phi(I64), b.phi(I64)
-        byte = b.zext(b.load(b.gep(ptr, [index], source_etype=I8), typ=I8), I64)
-        nonzero = b.lshr(b.add(self.pb.opaque(byte), i64(255)), i64(8))  # 1 iff byte != 0
-        still = b.and_(alive, nonzero)
-        counted = b.add(length, still)
-        following = b.add(index, i64(1))
-        for phi, first, then in ((index, i64(0), following), (alive, i64(1), still),
-                                 (length, i64(0), counted)):
-            phi.add_incoming(first, start)
-            phi.add_incoming(then, loop)
-        b.cbranch(b.icmp_unsigned("<", following, i64(stype.capacity)), loop, done)
-        b.position_at_end(done)
-        return counted
+
+        def count(index: ir.Value, values: list[ir.Value]) -> list[ir.Value]:
+            alive, length = values
+            byte = b.zext(b.load(b.gep(ptr, [index], source_etype=I8), typ=I8), I64)
+            nonzero = b.lshr(b.add(self.pb.opaque(byte), i64(255)), i64(8))  # 1 iff byte != 0
+            still = b.and_(alive, nonzero)
+            return [still, b.add(length, still)]
+
+        _, length = self.pb.counted_loop("strlen", stype.capacity, count, [i64(1), i64(0)])
+        return length
 
     def call_strncmp(self, e: n.Call) -> ir.Value:
         """0 when the strings agree in their first n bytes (up to a NUL), else 1."""
@@ -1385,7 +1320,7 @@ class Lowerer:
         limit = min(size.value, ltype.capacity, rtype.capacity)
         if limit == 0:
             return i64(0)
-        equal = self.bytes_equal(lptr, rptr, limit)
+        equal = self.pb.strings_equal(lptr, rptr, limit)
         return self.b.zext(self.b.not_(equal), I64)
 
     def call_strcontains(self, e: n.Call) -> ir.Value:
@@ -1401,32 +1336,14 @@ class Lowerer:
             return i64(0)
         ptr = self.expr(haystack)
         b = self.b
-        start = b.block
-        loop, step, done = (self.pb.block(f"strcontains.{x}") for x in ("loop", "step", "done"))
-        b.branch(loop)
-        b.position_at_end(loop)
-        index = b.phi(I64)
-        index.add_incoming(i64(0), start)
-        here = b.gep(ptr, [index], source_etype=I8)
-        ended = b.icmp_unsigned("==", b.load(here, typ=I8), ir.Constant(I8, 0))
-        # The bytes that differ, OR-ed together: arithmetic, not a compare per
-        # byte. BPF has no set-on-compare, so each compare would be a branch,
-        # and the verifier walks every combination of them at every position
-        # (an 8-byte literal in a 1024-byte string was too much for it).
-        differ: ir.Value = i64(0)
-        for offset, char in enumerate(text):
-            byte = b.zext(b.load(b.gep(here, [i64(offset)], source_etype=I8), typ=I8), I64)
-            differ = b.or_(differ, b.xor(byte, i64(char)))
-        match = b.icmp_unsigned("==", self.pb.opaque(differ), i64(0))
-        b.cbranch(b.or_(match, ended), done, step)
-        b.position_at_end(step)
-        following = b.add(index, i64(1))
-        index.add_incoming(following, step)
-        b.cbranch(b.icmp_unsigned("<=", following, i64(last_start)), loop, done)
-        b.position_at_end(done)
-        found = b.phi(ir.IntType(1))
-        found.add_incoming(match, loop)
-        found.add_incoming(ir.Constant(ir.IntType(1), 0), step)
+
+        def test(index: ir.Value) -> tuple[ir.Value, ir.Value]:
+            here = b.gep(ptr, [index], source_etype=I8)
+            ended = b.icmp_unsigned("==", b.load(here, typ=I8), ir.Constant(I8, 0))
+            match = self.pb.bytes_equal(here, text)
+            return b.or_(match, ended), match
+
+        found = self.pb.search_loop("strcontains", last_start + 1, test, otherwise=False)
         return b.zext(found, I64)
 
     def call_bswap(self, e: n.Call) -> ir.Value:
