@@ -361,6 +361,8 @@ class ProgramBuilder:
         more = b.icmp_unsigned("<", next_index, i64(count))
         if limit is not None:
             more = b.and_(b.icmp_unsigned("<", next_index, limit), more)
+        # Blocks are laid out in the order they are made: the exit after the
+        # body's blocks, where it costs no jumps.
         done = self.block(f"{name}.done")
         b.cbranch(more, loop, done)
         b.position_at_end(start)  # the way in, now that the way out exists
@@ -383,25 +385,23 @@ class ProgramBuilder:
         (stop, result) for one index; the value is `result` at the first index
         where `stop` holds, else (after `count` indexes) `otherwise`."""
         b = self.b
-        stops: list[tuple[ir.Value, ir.Block]] = []
-        found: list[ir.Block] = []
+        exits: list[tuple[ir.Value, ir.Block, ir.Block]] = []  # (result, from, to)
 
         def body(index: ir.Value, values: list[ir.Value]) -> list[ir.Value]:
             stop, result = test(index)
-            stops.append((result, b.block))
-            going_on = self.block(f"{name}.next")
-            found.append(self.block(f"{name}.found"))
-            b.cbranch(stop, found[0], going_on)
+            going_on, found = self.block(f"{name}.next"), self.block(f"{name}.found")
+            exits.append((result, b.block, found))
+            b.cbranch(stop, found, going_on)
             b.position_at_end(going_on)
             return values
 
         self.counted_loop(name, count, body)
-        b.branch(found[0])
+        ((result, stopped, found),) = exits  # the body is lowered once
+        b.branch(found)
         exhausted = b.block
-        b.position_at_end(found[0])
+        b.position_at_end(found)
         value = b.phi(I1)
-        for result, block in stops:
-            value.add_incoming(result, block)
+        value.add_incoming(result, stopped)
         value.add_incoming(ir.Constant(I1, int(otherwise)), exhausted)
         return value
 
