@@ -13,13 +13,14 @@ Imported only when `-d types` is asked for.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 from ptrace.ast import nodes as n
 from ptrace.ast.dump import dump, node_line
 from ptrace.ast.visitor import walk
 from ptrace.passes.context import CompileContext, MapInfo, ProbeInstance
-from ptrace.types.types import Type
+from ptrace.types import types as t
 
 
 def dump_types(ctx: CompileContext) -> str:
@@ -41,21 +42,21 @@ def dump_types(ctx: CompileContext) -> str:
 def _map_line(ctx: CompileContext, info: MapInfo) -> str:
     scalars = [f"name={info.name!r}"]
     if info.key is not None:
-        scalars.append(f"key={str(info.key)!r}")
-    scalars.append(f"value={str(info.value)!r}")
+        scalars.append(f"key={_text(info.key)!r}")
+    scalars.append(f"value={_text(info.value)!r}")
     decl = ctx.map_decls.get(info.name)
     if decl is not None:
         scalars += [f"kind={decl.kind!r}", f"size={decl.size}"]
     return node_line(0, "Map", scalars, info.span.line)
 
 
-def _variables(instance: ProbeInstance) -> dict[tuple[str, Type], int]:
+def _variables(instance: ProbeInstance) -> dict[tuple[str, t.Type], int]:
     """Each variable of the instance with each type it takes (a variable of
     another scope may take another type), and the line where it first does."""
-    found: dict[tuple[str, Type], int] = {}
+    found: dict[tuple[str, t.Type], int] = {}
     for node in walk(instance.probe):
         if isinstance(node, n.Variable | n.Let | n.For):
-            vtype = instance.types.get(id(node))
+            vtype = _type_of(instance, node)
             if vtype is not None:
                 name = node.var if isinstance(node, n.For) else node.name
                 found.setdefault((name, vtype), node.span.line)
@@ -65,9 +66,10 @@ def _variables(instance: ProbeInstance) -> dict[tuple[str, Type], int]:
 def _annotations(ctx: CompileContext, instance: ProbeInstance, node: n.Node) -> list[str]:
     """What the passes decided about `node`: its type, how it reads a kernel
     field or a pointer, the constant the checker computed for it (a size, an
-    offset, an enum's or an argument's number). The one reader of the side tables."""
+    offset, an enum's or an argument's number). With `_type_of`, the one
+    reader of the passes' tables by node."""
     scalars: list[str] = []
-    vtype = instance.types.get(id(node))
+    vtype = _type_of(instance, node)
     if vtype is not None:
         scalars.append(_type(vtype))
     access = ctx.field_accesses.get(id(node))
@@ -81,5 +83,19 @@ def _annotations(ctx: CompileContext, instance: ProbeInstance, node: n.Node) -> 
     return scalars
 
 
-def _type(vtype: Type) -> str:
-    return f"type={str(vtype)!r}"
+def _type_of(instance: ProbeInstance, node: n.Node) -> t.Type | None:
+    return instance.types.get(id(node))
+
+
+def _type(vtype: t.Type) -> str:
+    return f"type={_text(vtype)!r}"
+
+
+def _text(vtype: t.Type) -> str:
+    """A type as messages name it: an aggregation as its function, with what
+    the checker fixed about it (`sum(signed=False)`, `hist(bits=0)`)."""
+    if isinstance(vtype, t.Aggregation):
+        fixed = ", ".join(f"{f.name}={getattr(vtype, f.name)!r}"
+                          for f in dataclasses.fields(vtype))
+        return f"{vtype.function}({fixed})"
+    return str(vtype)

@@ -14,14 +14,16 @@ def dump_types(script: str) -> str:
     return compile_text(script, dumps=("types",)).dumps["types"]
 
 
-def test_a_map_with_its_key_value_and_declaration() -> None:
+def test_maps_with_their_keys_values_and_declarations() -> None:
     assert dump_types("let @recent = lruhash(2);\n"
                       "BEGIN {\n"
                       "  @recent[comm, pid] = nsecs;\n"
                       "  @n = count();\n"
+                      "  @s = sum(nsecs);\n"
                       "}\n") == """\
-Map name='@n' value='Count()'  @4
+Map name='@n' value='count()'  @4
 Map name='@recent' key='(string[16], uint32)' value='uint64' kind='lruhash' size=2  @3
+Map name='@s' value='sum(signed=False)'  @5
 Instance index=0 probe='BEGIN'  @2
   .probe:
     Probe  @2
@@ -40,9 +42,16 @@ Instance index=0 probe='BEGIN'  @2
                 Identifier name='nsecs' type='uint64'  @3
             Assign op='='  @4
               .target:
-                MapAccess name='@n' type='Count()'  @4
+                MapAccess name='@n' type='count()'  @4
               .value:
-                Call name='count'  @4"""
+                Call name='count'  @4
+            Assign op='='  @5
+              .target:
+                MapAccess name='@s' type='sum(signed=False)'  @5
+              .value:
+                Call name='sum'  @5
+                  .args:
+                    Identifier name='nsecs' type='uint64'  @5"""
 
 
 def test_variables_with_each_type_they_take() -> None:
@@ -143,7 +152,7 @@ Instance index={index} probe='tracepoint:sched:sched_process_{event}'  @1
           .stmts:
             Assign op='='  @1
               .target:
-                MapAccess name='@' type='Count()'  @1
+                MapAccess name='@' type='count()'  @1
                   .keys:
                     Field name='{field}' arrow=False{decided}  @1
                       .base:
@@ -155,7 +164,7 @@ Instance index={index} probe='tracepoint:sched:sched_process_{event}'  @1
 def test_a_wildcard_has_a_section_per_instance() -> None:
     script = "tracepoint:sched:sched_process_ex* { @[args.pid] = count(); }"
     assert dump_types(script) == "\n".join((
-        "Map name='@' key='int32' value='Count()'  @1",
+        "Map name='@' key='int32' value='count()'  @1",
         WILDCARD_INSTANCE.format(index=0, event="exec", field="pid",
                                  decided=" type='int32' constant=1"),
         WILDCARD_INSTANCE.format(index=1, event="exit", field="pid",
@@ -170,9 +179,9 @@ def test_what_was_typed_is_dumped_when_checking_fails() -> None:
     assert [d.message for d in error.value.diagnostics] == [
         "tracepoint sched:sched_process_exec has no field 'prio'"]
     assert error.value.dumps == {"types": "\n".join((
-        "Map name='@' key='int32' value='Count()'  @1",
+        "Map name='@' key='int32' value='count()'  @1",
         WILDCARD_INSTANCE.format(index=0, event="exec", field="prio", decided="")
-        .replace(" type='Count()'", ""),
+        .replace(" type='count()'", ""),
         WILDCARD_INSTANCE.format(index=1, event="exit", field="prio",
                                  decided=" type='int32' constant=2")))}
 
