@@ -36,6 +36,8 @@ from ptrace.program import (
     COUNTER_LOST_EVENTS,
     COUNTERS_FIXED,
     DIVISION_BY_ZERO,
+    EVENT_HEADER,
+    EXIT_CODE,
     GLOBAL_CPID,
     GLOBAL_NCPUS,
     GLOBAL_ONLINE_CPUS,
@@ -51,7 +53,6 @@ CAT_LIMIT = 1 << 20  # cat() prints at most this many bytes of a file
 
 POLL_MS = 100
 LOST_CHECK_S = 1.0
-HEADER = 8
 
 
 @dataclass
@@ -228,12 +229,11 @@ class Session:
     def _on_event(self, record: bytes) -> None:
         if self.exited:
             return
-        kind = int.from_bytes(record[0:4], "little")
-        site = int.from_bytes(record[4:8], "little")
+        kind, site = EVENT_HEADER.unpack_from(record)
         if kind == EventKind.PRINTF:
             self._printf(site, record)
         elif kind == EventKind.EXIT:
-            self.exit_code = int.from_bytes(record[8:16], "little", signed=True) & 0xFF
+            self.exit_code = int(decode(record, EXIT_CODE.offset, EXIT_CODE.type)) & 0xFF
             self.stopping = self.exited = True
         elif kind == EventKind.PRINT_MAP:
             spec = self.program.print_sites[site]
