@@ -210,9 +210,7 @@ def _perf_event(libs: Libraries, prog_fd: int, target: Attach, cpu: int, perf_ty
         fd = perf.open_event(perf_type, config, cpu, period=period, frequency=frequency)
         perf.run_program(fd, prog_fd)
     except OSError as error:
-        if target.kind == "hardware" and error.errno in (errno_module.ENOENT,
-                                                          errno_module.ENODEV,
-                                                          errno_module.EOPNOTSUPP):
+        if target.kind == "hardware" and error.errno in perf.NO_PMU:
             raise RuntimeFailure(f"cannot attach {target.probe}: this machine has no hardware "
                                  "performance counters (no CPU PMU)") from None
         raise RuntimeFailure(f"cannot attach {target.probe} on CPU {cpu}: "
