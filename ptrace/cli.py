@@ -267,10 +267,16 @@ def _finish_output(out: TextIO | BufferedOutput) -> None:
         out.flush()
 
 
+def standard_output() -> TextIO:
+    """Standard output, set up for a run's results (the CLI's and the REPL's): bytes
+    that are not UTF-8 (in strings the kernel gave) are written back as they came."""
+    sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+    return sys.stdout
+
+
 def _open_output(path: str | None) -> TextIO | None:
     if path is None:
-        sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
-        return sys.stdout
+        return standard_output()
     try:
         return open(path, "w", encoding="utf-8", errors="surrogateescape")
     except OSError as error:

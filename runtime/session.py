@@ -25,7 +25,7 @@ from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.loader import Loaded, close_all, load
 from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_entries
-from ptrace.runtime.output import JsonOutput, Output, TextOutput
+from ptrace.runtime.output import Output, new_output
 from ptrace.runtime.printf import render
 from ptrace.runtime.ringbuf_reader import RingBuffer
 from ptrace.runtime.stacks import StackReader
@@ -71,9 +71,8 @@ class Session:
         self.out = out
         self.err = err
         self.options = options or RunOptions()
-        self.output: Output = output or (JsonOutput(out, self.options.quiet)
-                                         if self.options.json
-                                         else TextOutput(out, err, self.options.quiet))
+        self.output: Output = output or new_output(out, err, self.options.json,
+                                                   self.options.quiet)
         self.libs = libbcc.load()
         self.target = target  # -p PID or -c CMD: uprobes follow it, the run ends with it
         self.loaded: Loaded | None = None
