@@ -15,6 +15,7 @@ from collections.abc import Callable
 from ptrace.runtime import perf
 from ptrace.runtime.cpus import online_cpus
 from ptrace.runtime.errors import RuntimeFailure
+from ptrace.runtime.features import kprobes_available
 from ptrace.runtime.libbcc import BccSymbol, Libraries, errno, load_symbols
 from ptrace.runtime.loader import close_all
 
@@ -173,11 +174,6 @@ WATCHPOINT_ERRORS = {
                          "x takes length 8; the address must be a multiple of the length)",
     errno_module.ESRCH: "the process does not exist",
 }
-
-
-def kprobes_available() -> bool:
-    return (os.path.isdir("/sys/bus/event_source/devices/kprobe")
-            or os.path.exists("/sys/kernel/tracing/kprobe_events"))
 
 
 def _interval(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:

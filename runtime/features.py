@@ -28,6 +28,7 @@ from ptrace.program import MapType, ProgType
 NOT_ROOT = "loading BPF programs needs root: run ptrace with sudo"
 EVENT_SOURCES = Path("/sys/bus/event_source/devices")
 BTF_PATH = Path("/sys/kernel/btf/vmlinux")
+KPROBE_FILES = (EVENT_SOURCES / "kprobe", TRACEFS_ROOTS[0] / "kprobe_events")
 # A perf counter any user may open on itself (disabled, user space only), so
 # opening it tells whether the hardware exists.
 OWN_COUNTER_FLAGS = perf.FLAG_DISABLED | perf.FLAG_EXCLUDE_KERNEL | perf.FLAG_EXCLUDE_HV
@@ -98,6 +99,11 @@ def iterator_errno(btf_id: int) -> int:
     return _closed(libbcc.load().libbpf.bpf_prog_load(
         ProgType.TRACING, b"ptrace_check", b"GPL", RETURN_ZERO, len(RETURN_ZERO) // 8,
         ctypes.byref(opts)))
+
+
+def kprobes_available() -> bool:
+    """Whether the kernel has kprobes (CONFIG_KPROBES): a PMU, or tracefs' kprobe_events."""
+    return any(os.path.exists(path) for path in KPROBE_FILES)
 
 
 def kernel_release() -> tuple[int, int]:
@@ -232,7 +238,6 @@ def _begin_end(_machine: Machine) -> Verdict:
 
 _SOFTWARE = EVENT_SOURCES / "software"
 _UPROBES = (EVENT_SOURCES / "uprobe", TRACEFS_ROOTS[0] / "uprobe_events")
-_KPROBES = (EVENT_SOURCES / "kprobe", TRACEFS_ROOTS[0] / "kprobe_events")
 PROBE_CHECKS: dict[str, Callable[[Machine], Verdict]] = {
     "BEGIN, END": _begin_end,
     "tracepoint": _tracepoints,
@@ -244,8 +249,8 @@ PROBE_CHECKS: dict[str, Callable[[Machine], Verdict]] = {
     "uprobe": lambda _m: _exists(*_UPROBES),
     "uretprobe": lambda _m: _exists(*_UPROBES),
     "usdt": lambda _m: _exists(*_UPROBES),
-    "kprobe": lambda _m: _exists(*_KPROBES),
-    "kretprobe": lambda _m: _exists(*_KPROBES),
+    "kprobe": lambda _m: _exists(*KPROBE_FILES),
+    "kretprobe": lambda _m: _exists(*KPROBE_FILES),
     "watchpoint": lambda _m: _exists(EVENT_SOURCES / "breakpoint"),
     "fentry": _needs_btf("fentry"),
     "fexit": _needs_btf("fexit"),
