@@ -753,12 +753,12 @@ class Repl:
         if program is None:
             return 1
         from ptrace.runtime.features import root_problem
-        from ptrace.runtime.session import RunOptions
 
         problem = root_problem()
         if problem:
             self.err.write(f"ptrace: error: {problem}\n")
             return 1
+        from ptrace.runtime.session import RunOptions
 
         options = RunOptions(quiet=self.quiet or cell.is_wrapped, json=self.format == "json",
                              verbose=self.verbose, dry_run=self.dry_run)
