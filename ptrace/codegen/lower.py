@@ -184,7 +184,7 @@ class Lowerer:
         elif isinstance(stmt, n.For):
             self.for_range(stmt)
         elif isinstance(stmt, n.Unroll):
-            for _ in range(self.ctx.unroll_counts[id(stmt)]):
+            for _ in range(self.ctx.unroll_counts[stmt]):
                 mark = self.pb.statement()  # each copy's memory serves the next copy
                 self.block(stmt.body)
                 self.pb.end_statement(mark)
@@ -272,7 +272,7 @@ class Lowerer:
         self.exit_block = returned
         self.loops = [(go_on, stop)]
         self.scopes.append({})
-        kv = self.declare(stmt.var, self.instance.types[id(stmt)])
+        kv = self.declare(stmt.var, self.instance.types[stmt])
         self.fill_entry(kv, ref, child.function.args[1], child.function.args[2])
         self.block(stmt.body, new_scope=False)
         if not self.b.block.is_terminated:
@@ -353,7 +353,7 @@ class Lowerer:
         return var
 
     def let(self, stmt: n.Let) -> None:
-        var = self.declare(stmt.name, self.instance.types[id(stmt)])
+        var = self.declare(stmt.name, self.instance.types[stmt])
         vtype = var.type
         if stmt.value is not None:
             self.store(var.ptr, 0, vtype, self.expr(stmt.value), self.type_of(stmt.value))
@@ -374,7 +374,7 @@ class Lowerer:
                 held = self.ctx.maps[target.name].value
                 new = self.arith(stmt.op[:-1], old, self.expr(value),
                                  held if held.is_integer else t.INT64,
-                                 self.type_of(value), self.ctx.printf_ids.get(id(stmt)))
+                                 self.type_of(value), self.ctx.printf_ids.get(stmt))
                 self.map_store(target, new, t.INT64)
             return
         if isinstance(target, n.Identifier):  # `_ = expr;`: for its effects only
@@ -386,13 +386,13 @@ class Lowerer:
         if stmt.op != "=":
             assert var is not None
             old = self.pb.load64(var.ptr)
-            scale = self.ctx.constants.get(id(stmt))
+            scale = self.ctx.constants.get(stmt)
             if scale is not None:  # `$p += i` on a pointer moves by elements
                 new = self.pointer_arith(stmt.op[:-1], old, self.expr(value), var.type,
                                          self.type_of(value), scale)
             else:
                 new = self.arith(stmt.op[:-1], old, self.expr(value), var.type,
-                                 self.type_of(value), self.ctx.printf_ids.get(id(stmt)))
+                                 self.type_of(value), self.ctx.printf_ids.get(stmt))
             self.pb.store64(self.fit(new, var.type), var.ptr)
             return
         result = self.expr(value)
@@ -786,7 +786,7 @@ class Lowerer:
             return self.tracepoint_arg(e)
         base_type = self.type_of(e.base)
         if isinstance(base_type, t.Pointer | t.Struct):
-            return self.read_memory(self.expr(e.base), self.ctx.field_accesses[id(e)],
+            return self.read_memory(self.expr(e.base), self.ctx.field_accesses[e],
                                     self.type_of(e), base_type.space)
         assert isinstance(base_type, t.Tuple | t.Record)
         index = int(e.name) if isinstance(base_type, t.Tuple) else base_type.names.index(e.name)
@@ -804,7 +804,7 @@ class Lowerer:
     def tracepoint_arg(self, e: n.Field) -> ir.Value:
         attach = self.instance.attach
         if attach.kind in ("rawtracepoint", "fentry", "fexit"):
-            return self.ctx_argument(self.ctx.constants[id(e)], self.type_of(e))
+            return self.ctx_argument(self.ctx.constants[e], self.type_of(e))
         field = self.tracepoint_field(e)
         assert field is not None
         return self.read_tracepoint_field(field, self.type_of(e))
@@ -849,7 +849,7 @@ class Lowerer:
         return self.b.sext(self.b.trunc(raw, ir.IntType(field.size * 8)), I64)
 
     def expr_Identifier(self, e: n.Identifier) -> ir.Value:
-        constant = self.ctx.constants.get(id(e))
+        constant = self.ctx.constants.get(e)
         if e.name == "retval" and self.instance.attach.kind == "fexit":
             assert constant is not None  # fexit: the return value follows the arguments
             return self.ctx_argument(constant, self.type_of(e))
@@ -992,12 +992,12 @@ class Lowerer:
         base_type = self.type_of(e.base)
         etype = self.type_of(e)
         if isinstance(base_type, t.Tuple):  # `t[i]`, i known: `t.i`
-            position = self.ctx.constants[id(e)]
+            position = self.ctx.constants[e]
             return self.load_element(self.expr(e.base), base_type.offsets[position], etype)
         if isinstance(base_type, t.Pointer):  # *(p + i), scaled by the element's size
-            scaled = self.b.mul(self.expr(e.index), i64(self.ctx.constants[id(e)]))
+            scaled = self.b.mul(self.expr(e.index), i64(self.ctx.constants[e]))
             address = self.b.add(self.expr(e.base), scaled)
-            access = self.ctx.field_accesses.get(id(e))
+            access = self.ctx.field_accesses.get(e)
             if access is None:  # a struct: its address
                 return address
             return self.read_memory(address, access, etype, base_type.space)
@@ -1041,17 +1041,17 @@ class Lowerer:
         return fmt.field(e.name) if fmt is not None else None
 
     def expr_Sizeof(self, e: n.Sizeof) -> ir.Value:
-        return i64(self.ctx.constants[id(e)])
+        return i64(self.ctx.constants[e])
 
     def expr_Offsetof(self, e: n.Offsetof) -> ir.Value:
-        return i64(self.ctx.constants[id(e)])
+        return i64(self.ctx.constants[e])
 
     def expr_Unary(self, e: n.Unary) -> ir.Value:
         if e.op == "*":
             pointer = self.type_of(e.operand)
             assert isinstance(pointer, t.Pointer)
             value = self.expr(e.operand)
-            access = self.ctx.field_accesses.get(id(e))
+            access = self.ctx.field_accesses.get(e)
             if access is None:  # a struct: its address
                 return value
             return self.read_memory(value, access, self.type_of(e), pointer.space)
@@ -1096,10 +1096,10 @@ class Lowerer:
             cmp = (self.b.icmp_unsigned(op, left, right) if unsigned
                    else self.b.icmp_signed(op, left, right))
             return self.b.zext(cmp, I64)
-        scale = self.ctx.constants.get(id(e))
+        scale = self.ctx.constants.get(e)
         if scale is not None:  # pointer arithmetic, in elements
             return self.pointer_arith(op, left, right, ltype, rtype, scale)
-        return self.arith(op, left, right, ltype, rtype, self.ctx.printf_ids.get(id(e)))
+        return self.arith(op, left, right, ltype, rtype, self.ctx.printf_ids.get(e))
 
     def pointer_arith(self, op: str, left: ir.Value, right: ir.Value, ltype: t.Type,
                       rtype: t.Type, scale: int) -> ir.Value:
@@ -1331,7 +1331,7 @@ class Lowerer:
         return result
 
     def call_printf(self, e: n.Call) -> ir.Value:
-        site = self.ctx.printf_ids[id(e)]
+        site = self.ctx.printf_ids[e]
         layout = self.res.printf_layouts[site]
         values = [self.expr(a) for a in e.args[1:]]
         fields = [(arg.offset, arg.type, value, self.type_of(node))
@@ -1508,7 +1508,7 @@ class Lowerer:
     def call_join(self, e: n.Call) -> ir.Value:
         """Reads the pointers of the array one by one into the record, each string
         straight into its slot, until a NULL; the record starts with the count."""
-        site = self.ctx.printf_ids[id(e)]
+        site = self.ctx.printf_ids[e]
         layout = self.res.printf_layouts[site]
         array = self.expr(e.args[0])
         atype = self.type_of(e.args[0])
@@ -1561,7 +1561,7 @@ class Lowerer:
     def call_pton(self, e: n.Call) -> ir.Value:
         atype = self.type_of(e)
         assert isinstance(atype, t.Array)
-        data = self.ctx.constants[id(e)].to_bytes(atype.count, "little")
+        data = self.ctx.constants[e].to_bytes(atype.count, "little")
         return self.bytes_constant(data)
 
     def call_macaddr(self, e: n.Call) -> ir.Value:
@@ -1589,7 +1589,7 @@ class Lowerer:
                                child.function, ir.Constant(PTR, None), i64(0)])
 
     def call_kaddr(self, e: n.Call) -> ir.Value:
-        return i64(self.ctx.constants[id(e)])
+        return i64(self.ctx.constants[e])
 
     def call_usym(self, e: n.Call) -> ir.Value:
         """The address, and the pid whose symbols name it."""
@@ -1599,7 +1599,7 @@ class Lowerer:
         return mem
 
     def call_uaddr(self, e: n.Call) -> ir.Value:
-        return self.binary_address(self.ctx.constants[id(e)])
+        return self.binary_address(self.ctx.constants[e])
 
     def call_reg(self, e: n.Call) -> ir.Value:
         name = e.args[0]
@@ -1621,22 +1621,22 @@ class Lowerer:
         return read_usdt_arg(self.pb, arg, symbol)
 
     def call_cgroupid(self, e: n.Call) -> ir.Value:
-        return i64(self.ctx.constants[id(e)])
+        return i64(self.ctx.constants[e])
 
     def call_has_key(self, e: n.Call) -> ir.Value:
-        target = self.ctx.delete_targets[id(e)]
+        target = self.ctx.delete_targets[e]
         info = self.ctx.maps[target.name]
         key = self.map_key(target)
         found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
         return self.b.zext(self.b.icmp_unsigned("!=", found, ir.Constant(PTR, None)), I64)
 
     def call_signal(self, e: n.Call) -> ir.Value:
-        ret = self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.ctx.signal_numbers[id(e)])])
+        ret = self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.ctx.signal_numbers[e])])
         self.check_helper(ret, Helper.SEND_SIGNAL, 1)
         return i64(0)
 
     def call_print(self, e: n.Call) -> ir.Value:
-        site = self.ctx.print_ids[id(e)]
+        site = self.ctx.print_ids[e]
         spec = self.res.print_sites[site]
         if spec.value is None:
             self.emit_event(EventKind.PRINT_MAP, site, HEADER_SIZE, [])
@@ -1665,7 +1665,7 @@ class Lowerer:
         return i64(0)
 
     def call_delete(self, e: n.Call) -> ir.Value:
-        target = self.ctx.delete_targets.get(id(e), e.args[0])
+        target = self.ctx.delete_targets.get(e, e.args[0])
         assert isinstance(target, n.MapAccess)
         info = self.ctx.maps[target.name]
         key = self.map_key(target)
@@ -1733,6 +1733,6 @@ def _variable_types(instance: ProbeInstance) -> dict[str, list[t.Type]]:
     separate blocks with types that do not mix)."""
     out: dict[str, list[t.Type]] = {}
     for node in walk(instance.probe):
-        if isinstance(node, n.Variable | n.Let) and id(node) in instance.types:
-            out.setdefault(node.name, []).append(instance.types[id(node)])
+        if isinstance(node, n.Variable | n.Let) and node in instance.types:
+            out.setdefault(node.name, []).append(instance.types[node])
     return out

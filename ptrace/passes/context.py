@@ -29,10 +29,10 @@ class ProbeInstance:
     probe: n.Probe
     attach: Attach
     index: int
-    types: dict[int, Type] = field(default_factory=dict)  # id(expr or let node) → type
+    types: dict[n.Node, Type] = field(default_factory=dict)  # expr, let or for → type
 
     def type_of(self, node: n.Expr) -> Type:
-        return self.types[id(node)]
+        return self.types[node]
 
 
 @dataclass
@@ -86,27 +86,27 @@ class CompileContext:
     instances: list[ProbeInstance] = field(default_factory=list)
     maps: dict[str, MapInfo] = field(default_factory=dict)
     map_decls: dict[str, MapDecl] = field(default_factory=dict)
-    # Call sites by id(Call node): the printf format index, or the print-site index.
-    printf_ids: dict[int, int] = field(default_factory=dict)
+    # Call sites: the printf format index, or the print-site index.
+    printf_ids: dict[n.Node, int] = field(default_factory=dict)
     printf_sites: list[PrintfSite] = field(default_factory=list)
     # -k: the warning site of each (location, helper) whose failure is checked
     helper_error_sites: dict[tuple[str, str], int] = field(default_factory=dict)
-    print_ids: dict[int, int] = field(default_factory=dict)
+    print_ids: dict[n.Call, int] = field(default_factory=dict)
     print_calls: list[PrintCall] = field(default_factory=list)
-    # Kernel struct fields and `*p` reads, by id(node): how to read them.
-    field_accesses: dict[int, FieldAccess] = field(default_factory=dict)
-    # sizeof, offsetof and enum names, by id(node): their values.
-    constants: dict[int, int] = field(default_factory=dict)
-    # signal() calls, by id: the signal number they send.
-    signal_numbers: dict[int, int] = field(default_factory=dict)
-    # `let $x;` (no type, no value), by id(instance), id(Let): the type its first
-    # assignment gives, learned in the checker's quiet round so that reads before
-    # the assignment are typed too.
-    let_types: dict[tuple[int, int], Type] = field(default_factory=dict)
-    # unroll statements, by id: how many times the body is repeated.
-    unroll_counts: dict[int, int] = field(default_factory=dict)
-    # `delete(@m, key)` calls, by id(Call): the map element `@m[key]` they delete.
-    delete_targets: dict[int, n.MapAccess] = field(default_factory=dict)
+    # Kernel struct fields and `*p` reads: how to read them.
+    field_accesses: dict[n.Expr, FieldAccess] = field(default_factory=dict)
+    # sizeof, offsetof and enum names: their values.
+    constants: dict[n.Node, int] = field(default_factory=dict)
+    # signal() calls: the signal number they send.
+    signal_numbers: dict[n.Call, int] = field(default_factory=dict)
+    # `let $x;` (no type, no value): the type its first assignment gives, learned
+    # in the checker's quiet round so that reads before the assignment are typed
+    # too. Each instance has its own copy of the tree, so its own Let nodes.
+    let_types: dict[n.Let, Type] = field(default_factory=dict)
+    # unroll statements: how many times the body is repeated.
+    unroll_counts: dict[n.Unroll, int] = field(default_factory=dict)
+    # `delete(@m, key)` calls: the map element `@m[key]` they delete.
+    delete_targets: dict[n.Call, n.MapAccess] = field(default_factory=dict)
     # The script's struct, union, enum and typedef definitions (define_types).
     script_types: Btf | None = None
 

@@ -456,7 +456,7 @@ def test_kaddr_is_the_symbol_address_at_compile_time() -> None:
     machine.symbols["_stext"] = 0xFFFFFFFF81000000
     ctx = checked('BEGIN { $k = kaddr("_stext"); }', machine=machine)
     (call,) = [node for node in walk(ctx.instances[0].probe) if isinstance(node, n.Call)]
-    assert ctx.constants[id(call)] == 0xFFFFFFFF81000000
+    assert ctx.constants[call] == 0xFFFFFFFF81000000
 
 
 def test_kallsyms_address(tmp_path: Path) -> None:
@@ -492,7 +492,7 @@ def test_uaddr_is_a_user_pointer_sized_by_the_symbol() -> None:
     symbols = {s.name: s.address for s in machine.binary_symbols(LIBC) or []}
     calls = [node for node in walk(ctx.instances[0].probe) if isinstance(node, n.Call)]
     probe = symbols["malloc"] + 4
-    assert [ctx.constants[id(c)] for c in calls] == [symbols["optind"] - probe,
+    assert [ctx.constants[c] for c in calls] == [symbols["optind"] - probe,
                                                      symbols["free"] - probe]
 
 
