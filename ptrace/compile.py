@@ -81,4 +81,5 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
 
 def _printf_formats(ctx: CompileContext, resources: Resources) -> list[PrintfFormat]:
     return [PrintfFormat(site.kind, site.segments, layout.args, site.location, site.context)
-            for site, layout in zip(ctx.printf_sites, resources.printf_layouts, strict=True)]
+            for site, layout in zip(ctx.checked.printf_sites, resources.printf_layouts,
+                                    strict=True)]

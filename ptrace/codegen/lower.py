@@ -64,6 +64,7 @@ class Lowerer:
     def __init__(self, ctx: CompileContext, resources: Resources, instance: ProbeInstance,
                  pb: ProgramBuilder):
         self.ctx = ctx
+        self.checked = ctx.checked
         self.res = resources
         self.instance = instance
         self.pb = pb
@@ -184,7 +185,7 @@ class Lowerer:
         elif isinstance(stmt, n.For):
             self.for_range(stmt)
         elif isinstance(stmt, n.Unroll):
-            for _ in range(self.ctx.unroll_counts[stmt]):
+            for _ in range(self.checked.unroll_counts[stmt]):
                 mark = self.pb.statement()  # each copy's memory serves the next copy
                 self.block(stmt.body)
                 self.pb.end_statement(mark)
@@ -374,7 +375,7 @@ class Lowerer:
                 held = self.ctx.maps[target.name].value
                 new = self.arith(stmt.op[:-1], old, self.expr(value),
                                  held if held.is_integer else t.INT64,
-                                 self.type_of(value), self.ctx.printf_ids.get(stmt))
+                                 self.type_of(value), self.checked.printf_ids.get(stmt))
                 self.map_store(target, new, t.INT64)
             return
         if isinstance(target, n.Identifier):  # `_ = expr;`: for its effects only
@@ -386,13 +387,13 @@ class Lowerer:
         if stmt.op != "=":
             assert var is not None
             old = self.pb.load64(var.ptr)
-            scale = self.ctx.constants.get(stmt)
+            scale = self.checked.pointer_scales.get(stmt)
             if scale is not None:  # `$p += i` on a pointer moves by elements
                 new = self.pointer_arith(stmt.op[:-1], old, self.expr(value), var.type,
                                          self.type_of(value), scale)
             else:
                 new = self.arith(stmt.op[:-1], old, self.expr(value), var.type,
-                                 self.type_of(value), self.ctx.printf_ids.get(stmt))
+                                 self.type_of(value), self.checked.printf_ids.get(stmt))
             self.pb.store64(self.fit(new, var.type), var.ptr)
             return
         result = self.expr(value)
@@ -723,9 +724,9 @@ class Lowerer:
         name = f"bpf_{helper.name.lower()}"
         site = self.ctx.helper_error_sites.get((location, name))
         if site is None:
-            site = len(self.ctx.printf_sites)
+            site = len(self.checked.printf_sites)
             self.ctx.helper_error_sites[(location, name)] = site
-            self.ctx.printf_sites.append(PrintfSite(
+            self.checked.printf_sites.append(PrintfSite(
                 "warnf", (f"{name} failed: ", *parse_format("%s")), (STRERROR,), location,
                 context))
             self.res.printf_layouts.append(PrintfLayout((EventArg(STRERROR, HEADER_SIZE),),
@@ -786,7 +787,7 @@ class Lowerer:
             return self.tracepoint_arg(e)
         base_type = self.type_of(e.base)
         if isinstance(base_type, t.Pointer | t.Struct):
-            return self.read_memory(self.expr(e.base), self.ctx.field_accesses[e],
+            return self.read_memory(self.expr(e.base), self.checked.field_accesses[e],
                                     self.type_of(e), base_type.space)
         assert isinstance(base_type, t.Tuple | t.Record)
         index = int(e.name) if isinstance(base_type, t.Tuple) else base_type.names.index(e.name)
@@ -804,7 +805,7 @@ class Lowerer:
     def tracepoint_arg(self, e: n.Field) -> ir.Value:
         attach = self.instance.attach
         if attach.kind in ("rawtracepoint", "fentry", "fexit"):
-            return self.ctx_argument(self.ctx.constants[e], self.type_of(e))
+            return self.ctx_argument(self.checked.arg_positions[e], self.type_of(e))
         field = self.tracepoint_field(e)
         assert field is not None
         return self.read_tracepoint_field(field, self.type_of(e))
@@ -849,12 +850,12 @@ class Lowerer:
         return self.b.sext(self.b.trunc(raw, ir.IntType(field.size * 8)), I64)
 
     def expr_Identifier(self, e: n.Identifier) -> ir.Value:
-        constant = self.ctx.constants.get(e)
         if e.name == "retval" and self.instance.attach.kind == "fexit":
-            assert constant is not None  # fexit: the return value follows the arguments
-            return self.ctx_argument(constant, self.type_of(e))
-        if constant is not None:  # an enumerator
-            return i64(constant)
+            # fexit: the return value follows the arguments
+            return self.ctx_argument(self.checked.arg_positions[e], self.type_of(e))
+        enumerator = self.checked.enum_values.get(e)
+        if enumerator is not None:
+            return i64(enumerator)
         if e.name == "probe":
             if self.probe_name is not None:
                 return self.probe_name
@@ -992,12 +993,12 @@ class Lowerer:
         base_type = self.type_of(e.base)
         etype = self.type_of(e)
         if isinstance(base_type, t.Tuple):  # `t[i]`, i known: `t.i`
-            position = self.ctx.constants[e]
+            position = self.checked.tuple_positions[e]
             return self.load_element(self.expr(e.base), base_type.offsets[position], etype)
         if isinstance(base_type, t.Pointer):  # *(p + i), scaled by the element's size
-            scaled = self.b.mul(self.expr(e.index), i64(self.ctx.constants[e]))
+            scaled = self.b.mul(self.expr(e.index), i64(self.checked.pointer_scales[e]))
             address = self.b.add(self.expr(e.base), scaled)
-            access = self.ctx.field_accesses.get(e)
+            access = self.checked.field_accesses.get(e)
             if access is None:  # a struct: its address
                 return address
             return self.read_memory(address, access, etype, base_type.space)
@@ -1041,17 +1042,17 @@ class Lowerer:
         return fmt.field(e.name) if fmt is not None else None
 
     def expr_Sizeof(self, e: n.Sizeof) -> ir.Value:
-        return i64(self.ctx.constants[e])
+        return i64(self.checked.sizes[e])
 
     def expr_Offsetof(self, e: n.Offsetof) -> ir.Value:
-        return i64(self.ctx.constants[e])
+        return i64(self.checked.offsets[e])
 
     def expr_Unary(self, e: n.Unary) -> ir.Value:
         if e.op == "*":
             pointer = self.type_of(e.operand)
             assert isinstance(pointer, t.Pointer)
             value = self.expr(e.operand)
-            access = self.ctx.field_accesses.get(e)
+            access = self.checked.field_accesses.get(e)
             if access is None:  # a struct: its address
                 return value
             return self.read_memory(value, access, self.type_of(e), pointer.space)
@@ -1096,10 +1097,10 @@ class Lowerer:
             cmp = (self.b.icmp_unsigned(op, left, right) if unsigned
                    else self.b.icmp_signed(op, left, right))
             return self.b.zext(cmp, I64)
-        scale = self.ctx.constants.get(e)
+        scale = self.checked.pointer_scales.get(e)
         if scale is not None:  # pointer arithmetic, in elements
             return self.pointer_arith(op, left, right, ltype, rtype, scale)
-        return self.arith(op, left, right, ltype, rtype, self.ctx.printf_ids.get(e))
+        return self.arith(op, left, right, ltype, rtype, self.checked.printf_ids.get(e))
 
     def pointer_arith(self, op: str, left: ir.Value, right: ir.Value, ltype: t.Type,
                       rtype: t.Type, scale: int) -> ir.Value:
@@ -1331,7 +1332,7 @@ class Lowerer:
         return result
 
     def call_printf(self, e: n.Call) -> ir.Value:
-        site = self.ctx.printf_ids[e]
+        site = self.checked.printf_ids[e]
         layout = self.res.printf_layouts[site]
         values = [self.expr(a) for a in e.args[1:]]
         fields = [(arg.offset, arg.type, value, self.type_of(node))
@@ -1508,7 +1509,7 @@ class Lowerer:
     def call_join(self, e: n.Call) -> ir.Value:
         """Reads the pointers of the array one by one into the record, each string
         straight into its slot, until a NULL; the record starts with the count."""
-        site = self.ctx.printf_ids[e]
+        site = self.checked.printf_ids[e]
         layout = self.res.printf_layouts[site]
         array = self.expr(e.args[0])
         atype = self.type_of(e.args[0])
@@ -1559,10 +1560,7 @@ class Lowerer:
         return mem
 
     def call_pton(self, e: n.Call) -> ir.Value:
-        atype = self.type_of(e)
-        assert isinstance(atype, t.Array)
-        data = self.ctx.constants[e].to_bytes(atype.count, "little")
-        return self.bytes_constant(data)
+        return self.bytes_constant(self.checked.pton_addresses[e])
 
     def call_macaddr(self, e: n.Call) -> ir.Value:
         arg = e.args[0]
@@ -1589,7 +1587,7 @@ class Lowerer:
                                child.function, ir.Constant(PTR, None), i64(0)])
 
     def call_kaddr(self, e: n.Call) -> ir.Value:
-        return i64(self.ctx.constants[e])
+        return i64(self.checked.kernel_addresses[e])
 
     def call_usym(self, e: n.Call) -> ir.Value:
         """The address, and the pid whose symbols name it."""
@@ -1599,7 +1597,7 @@ class Lowerer:
         return mem
 
     def call_uaddr(self, e: n.Call) -> ir.Value:
-        return self.binary_address(self.ctx.constants[e])
+        return self.binary_address(self.checked.symbol_offsets[e])
 
     def call_reg(self, e: n.Call) -> ir.Value:
         name = e.args[0]
@@ -1621,22 +1619,22 @@ class Lowerer:
         return read_usdt_arg(self.pb, arg, symbol)
 
     def call_cgroupid(self, e: n.Call) -> ir.Value:
-        return i64(self.ctx.constants[e])
+        return i64(self.checked.cgroup_ids[e])
 
     def call_has_key(self, e: n.Call) -> ir.Value:
-        target = self.ctx.delete_targets[e]
+        target = self.checked.delete_targets[e]
         info = self.ctx.maps[target.name]
         key = self.map_key(target)
         found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
         return self.b.zext(self.b.icmp_unsigned("!=", found, ir.Constant(PTR, None)), I64)
 
     def call_signal(self, e: n.Call) -> ir.Value:
-        ret = self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.ctx.signal_numbers[e])])
+        ret = self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.checked.signal_numbers[e])])
         self.check_helper(ret, Helper.SEND_SIGNAL, 1)
         return i64(0)
 
     def call_print(self, e: n.Call) -> ir.Value:
-        site = self.ctx.print_ids[e]
+        site = self.checked.print_ids[e]
         spec = self.res.print_sites[site]
         if spec.value is None:
             self.emit_event(EventKind.PRINT_MAP, site, HEADER_SIZE, [])
@@ -1665,7 +1663,7 @@ class Lowerer:
         return i64(0)
 
     def call_delete(self, e: n.Call) -> ir.Value:
-        target = self.ctx.delete_targets.get(e, e.args[0])
+        target = self.checked.delete_targets.get(e, e.args[0])
         assert isinstance(target, n.MapAccess)
         info = self.ctx.maps[target.name]
         key = self.map_key(target)

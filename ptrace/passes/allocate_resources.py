@@ -79,13 +79,13 @@ def allocate_resources(ctx: CompileContext) -> Resources:
     for instance in ctx.instances:
         if instance.attach.syscalls:
             res.syscall_tables[instance.index] = _add(res, _syscall_table(instance.attach))
-    for site in ctx.printf_sites:
+    for site in ctx.checked.printf_sites:
         args, offset = [], HEADER_SIZE
         for arg_type in site.arg_types:
             args.append(EventArg(arg_type, offset))
             offset += arg_type.size
         res.printf_layouts.append(PrintfLayout(tuple(args), offset))
-    for call in ctx.print_calls:
+    for call in ctx.checked.print_calls:
         if call.map_name is not None:
             res.print_sites.append(PrintSite(ctx.maps[call.map_name].index, call.top, call.div))
         else:

@@ -2,12 +2,14 @@
 
 Input: the probe instances from `expand_probes`. Output: each instance's
 `types` table (expr → Type), `ctx.maps` (every script map with its key
-and value types), and the printf sites. Every misuse is a diagnostic on the
-node that caused it.
+and value types), and `ctx.checked` (the printf sites and the other tables
+keyed by node: sizes, offsets, field reads, …). Every misuse is a diagnostic
+on the node that caused it.
 
 Map types are global and may be read in one probe before the probe that
 assigns them, so the check runs twice: a first quiet round learns the maps
-from their assignments, the second reports.
+from their assignments, the second reports. Each round returns its own
+tables; only the second's are kept.
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ from ptrace.diagnostics import Reporter, Span, site_location
 from ptrace.elf import Symbol
 from ptrace.machine import TracepointField
 from ptrace.options import param_integer
-from ptrace.passes.context import CompileContext, MapInfo, PrintCall, PrintfSite, ProbeInstance
+from ptrace.passes.context import (
+    CompileContext,
+    MapInfo,
+    PrintCall,
+    PrintfSite,
+    ProbeInstance,
+    TypeResults,
+)
 from ptrace.printf_format import FormatError, parse_format
 from ptrace.program import DIVISION_BY_ZERO, Attach
 from ptrace.types import types as t
@@ -66,17 +75,18 @@ _INT_CONVERSION_MAX = {"hh": 8, "h": 16}
 
 
 def check_types(ctx: CompileContext) -> None:
-    quiet = Reporter()
-    for instance in ctx.instances:
-        _Checker(ctx, instance, quiet).check()
-    ctx.printf_sites.clear()
-    ctx.printf_ids.clear()
-    ctx.print_ids.clear()
-    ctx.print_calls.clear()
-    ctx.delete_targets.clear()
+    check_round(ctx, Reporter())  # learns ctx.maps and ctx.let_types
+    ctx.checked = check_round(ctx, ctx.reporter)
+
+
+def check_round(ctx: CompileContext, reporter: Reporter) -> TypeResults:
+    """One round over every instance: fresh types and tables, and the maps
+    and `let` types learned so far (kept, and added to)."""
+    checked = TypeResults()
     for instance in ctx.instances:
         instance.types.clear()
-        _Checker(ctx, instance, ctx.reporter).check()
+        _Checker(ctx, checked, instance, reporter).check()
+    return checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +112,14 @@ class _Argument:
 
 
 class _Checker:
-    def __init__(self, ctx: CompileContext, instance: ProbeInstance, reporter: Reporter):
+    def __init__(self, ctx: CompileContext, checked: TypeResults, instance: ProbeInstance,
+                 reporter: Reporter):
         self.ctx = ctx
+        self.checked = checked
         self.instance = instance
         self.reporter = reporter
         self.scopes: list[dict[str, t.Type]] = []
         self.loops = 0
-        self.unroll_counts = ctx.unroll_counts
         self.assigning: str | None = None  # the map an assignment is storing to
         self.assigning_value: t.Type | None = None  # what it stores, once known
         # Reads of the map being assigned before its first definition, with their key types.
@@ -180,7 +191,7 @@ class _Checker:
         if value is None or not 1 <= value <= UNROLL_MAX:
             self.error(f"unroll takes a number from 1 to {UNROLL_MAX}", count.span)
             return
-        self.unroll_counts[stmt] = value
+        self.checked.unroll_counts[stmt] = value
         # break/continue do not apply to unroll: its body is copied, not looped.
         saved, self.loops = self.loops, 0
         self.block(stmt.body)
@@ -265,7 +276,7 @@ class _Checker:
                                stmt.span)
                 elif (isinstance(existing, t.Pointer) and stmt.op in ("+=", "-=")
                       and not isinstance(vtype, t.Pointer)):
-                    self.ctx.constants[stmt] = self.pointee_size(existing)  # `$p += 1`
+                    self.checked.pointer_scales[stmt] = self.pointee_size(existing)  # `$p += 1`
                 self.instance.types[target] = existing or t.INT64
                 return
             if existing is not None:
@@ -529,12 +540,12 @@ class _Checker:
             return base.element if isinstance(base, t.Array) else t.Int(8, True)
         if isinstance(base, t.Pointer):
             element = self.dereference(e, base, e.base.span)
-            access = self.ctx.field_accesses.get(e)
+            access = self.checked.field_accesses.get(e)
             if access is not None:
-                self.ctx.constants[e] = access.read_size
+                self.checked.pointer_scales[e] = access.read_size
             elif isinstance(element, t.Struct):
                 btf = self.ctx.btf()
-                self.ctx.constants[e] = btf.size(element.btf_id) if btf is not None else 0
+                self.checked.pointer_scales[e] = btf.size(element.btf_id) if btf is not None else 0
             return element
         self.error(f"{base} cannot be indexed", e.base.span)
         return None
@@ -549,7 +560,7 @@ class _Checker:
         if not 0 <= position < len(base.elements):
             self.error(f"a tuple of {len(base.elements)} has no element {position}", e.index.span)
             return None
-        self.ctx.constants[e] = position
+        self.checked.tuple_positions[e] = position
         return base.elements[position]
 
     def record(self, e: n.Record) -> t.Type | None:
@@ -640,7 +651,7 @@ class _Checker:
         btf = self.ctx.btf()
         found = btf.enum_value(e.name) if btf is not None else None
         if btf is not None and found is not None:  # an enumerator: a value of its enum's type
-            self.ctx.constants[e] = found[1]
+            self.checked.enum_values[e] = found[1]
             return from_btf(btf, found[0]) or t.INT64
         names = [*BUILTINS, "probe", "probetype", "args", "func", "kstack", "ustack"]
         close = difflib.get_close_matches(e.name, names, n=1)
@@ -760,9 +771,9 @@ class _Checker:
             if e.op == "+":
                 self.error(f"cannot add two pointers ({left} and {right})", e.span)
                 return None
-            self.ctx.constants[e] = size
+            self.checked.pointer_scales[e] = size
             return t.INT64
-        self.ctx.constants[e] = size
+        self.checked.pointer_scales[e] = size
         return pointer
 
     def pointee_size(self, pointer: t.Pointer) -> int:
@@ -783,8 +794,8 @@ class _Checker:
             return
         what = "division" if op == "/" else "modulo"
         location, context = site_location(node.span)
-        self.ctx.printf_ids[node] = len(self.ctx.printf_sites)
-        self.ctx.printf_sites.append(PrintfSite(
+        self.checked.printf_ids[node] = len(self.checked.printf_sites)
+        self.checked.printf_sites.append(PrintfSite(
             DIVISION_BY_ZERO, (f"{what} by zero; the result is 1",), (), location, context))
 
     def unary(self, e: n.Unary) -> t.Type | None:
@@ -816,11 +827,11 @@ class _Checker:
         named = t.NAMED_TYPES.get(pointer.pointee)
         if named is not None and named.is_integer:
             size = named.bits // 8 if isinstance(named, t.Int) else 1
-            self.ctx.field_accesses[e] = FieldAccess(0, size)
+            self.checked.field_accesses[e] = FieldAccess(0, size)
             return named
         if pointer.pointee.endswith("*") and not pointer.btf_id:
             # A pointer to a pointer from a tracepoint's format (`const char *const *argv`).
-            self.ctx.field_accesses[e] = FieldAccess(0, 8)
+            self.checked.field_accesses[e] = FieldAccess(0, 8)
             return t.Pointer(pointer.pointee[:-1].strip(), space=pointer.space)
         btf = self.kernel_btf(e.span)
         if btf is None:
@@ -830,7 +841,7 @@ class _Checker:
             self.error(f"cannot dereference {pointer}", e.span)
             return None
         if not isinstance(value, t.Struct):
-            self.ctx.field_accesses[e] = FieldAccess(0, btf.size(pointer.btf_id))
+            self.checked.field_accesses[e] = FieldAccess(0, btf.size(pointer.btf_id))
         return value
 
     def incdec(self, e: n.IncDec) -> t.Type | None:
@@ -1013,7 +1024,7 @@ class _Checker:
                 self.error(f"sizeof of {vtype} is not known", operand.span)
         if size is None:
             return None
-        self.ctx.constants[e] = size
+        self.checked.sizes[e] = size
         return t.UINT64
 
     def offsetof(self, e: n.Offsetof) -> t.Type | None:
@@ -1035,7 +1046,7 @@ class _Checker:
                 return None
             offset += member.offset
             type_id = member.type
-        self.ctx.constants[e] = offset
+        self.checked.offsets[e] = offset
         return t.UINT64
 
     def field(self, e: n.Field) -> t.Type | None:
@@ -1103,7 +1114,7 @@ class _Checker:
             self.error(f"field '{e.name}' is a {btf.c_name(member.type)}, which cannot be "
                        "read yet", e.span)
             return None
-        self.ctx.field_accesses[e] = field_access(btf, member)
+        self.checked.field_accesses[e] = field_access(btf, member)
         return ftype
 
     def fexit_retval(self, e: n.Identifier) -> t.Type | None:
@@ -1120,7 +1131,7 @@ class _Checker:
         if rtype is None or isinstance(rtype, t.Str | t.Struct):
             self.error(f"{attach.symbol}() returns nothing ptrace can read", e.span)
             return None
-        self.ctx.constants[e] = len(btf.func_params(attach.symbol) or ())
+        self.checked.arg_positions[e] = len(btf.func_params(attach.symbol) or ())
         return rtype
 
     def probe_arguments(self, where: Span) -> list[_Argument] | None:
@@ -1171,7 +1182,7 @@ class _Checker:
         if argument.type is None:
             self.error(self.unreadable_argument(argument), e.span)
             return None
-        self.ctx.constants[e] = index
+        self.checked.arg_positions[e] = index
         return argument.type
 
     def unknown_argument(self, e: n.Field, names: list[str]) -> None:
@@ -1292,8 +1303,8 @@ class _Checker:
         return t.VOID
 
     def _format_site(self, e: n.Call, site: PrintfSite) -> None:
-        self.ctx.printf_ids[e] = len(self.ctx.printf_sites)
-        self.ctx.printf_sites.append(site)
+        self.checked.printf_ids[e] = len(self.checked.printf_sites)
+        self.checked.printf_sites.append(site)
 
     def formatted_call(self, e: n.Call) -> t.Type | None:
         """printf and its kin: a literal format, then arguments that match it."""
@@ -1369,8 +1380,8 @@ class _Checker:
         return t.VOID
 
     def _print_site(self, e: n.Call, call: PrintCall) -> None:
-        self.ctx.print_ids[e] = len(self.ctx.print_calls)
-        self.ctx.print_calls.append(call)
+        self.checked.print_ids[e] = len(self.checked.print_calls)
+        self.checked.print_calls.append(call)
 
     def call_exit(self, e: n.Call) -> t.Type | None:
         if not self._arity(e, 0, 1):
@@ -1406,7 +1417,7 @@ class _Checker:
                 self.error("delete(@map, key) takes a map first", target.span)
                 return None
             target = n.MapAccess(target.name, (e.args[1],), span=target.span.to(e.args[1].span))
-            self.ctx.delete_targets[e] = target
+            self.checked.delete_targets[e] = target
         if not isinstance(target, n.MapAccess):
             self.error("delete() takes a map element, as in delete(@m[key])", target.span)
             return None
@@ -1658,7 +1669,7 @@ class _Checker:
             self.error("pton() takes an IPv4 or IPv6 address as a string literal",
                        text.span, 'as in pton("127.0.0.1") or pton("::1")')
             return None
-        self.ctx.constants[e] = int.from_bytes(packed, "little")
+        self.checked.pton_addresses[e] = packed
         return t.Array(t.Int(8, False), len(packed))
 
     def call_macaddr(self, e: n.Call) -> t.Type | None:
@@ -1703,7 +1714,7 @@ class _Checker:
         if address is None:
             self.error(f"the kernel has no symbol '{name.value}'", name.span)
             return None
-        self.ctx.constants[e] = address
+        self.checked.kernel_addresses[e] = address
         return t.Pointer("void", 0, "kernel")
 
     def call_usym(self, e: n.Call) -> t.Type | None:
@@ -1720,7 +1731,7 @@ class _Checker:
         A PIE or a library is loaded at a different address in each process, so
         the address is the probe's own (bpf_get_func_ip gives it) plus the
         distance from the probe to the symbol in the binary; that distance is
-        what compiling records (ctx.constants)."""
+        what compiling records (symbol_offsets)."""
         if not self._arity(e, 1, 1):
             return None
         attach, name = self.instance.attach, e.args[0]
@@ -1740,7 +1751,7 @@ class _Checker:
                          if close else []))
             return None
         probe = _probe_address(attach, self.ctx.machine.function_symbols(attach.binary) or [])
-        self.ctx.constants[e] = symbol.address - probe
+        self.checked.symbol_offsets[e] = symbol.address - probe
         bits = symbol.size * 8 if symbol.size in (1, 2, 4) else 64
         return t.Pointer(f"int{bits}", 0, "user")
 
@@ -1780,7 +1791,7 @@ class _Checker:
             self.error(f"no such cgroup: {shown}", path.span,
                        "cgroup v2 directories are under /sys/fs/cgroup")
             return None
-        self.ctx.constants[e] = inode
+        self.checked.cgroup_ids[e] = inode
         return t.UINT64
 
     def call_has_key(self, e: n.Call) -> t.Type | None:
@@ -1797,7 +1808,7 @@ class _Checker:
             self.error(f"{target.name} has no keys", target.span)
             return None
         access = n.MapAccess(target.name, (e.args[1],), span=target.span.to(e.args[1].span))
-        self.ctx.delete_targets[e] = access
+        self.checked.delete_targets[e] = access
         self._check_key(info, access, self.key_type(access))
         return t.BOOL
 
@@ -1813,7 +1824,7 @@ class _Checker:
             self.error("signal() takes a signal name or number, as in signal(\"SIGUSR1\")",
                        sig.span)
             return None
-        self.ctx.signal_numbers[e] = number
+        self.checked.signal_numbers[e] = number
         return t.VOID
 
     def aggregation(self, e: n.Call) -> t.Aggregation | None:

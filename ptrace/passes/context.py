@@ -77,6 +77,39 @@ class PrintCall:
 
 
 @dataclass
+class TypeResults:
+    """What a round of `check_types` decided, in tables keyed by node (each
+    probe instance has its own copy of the tree, so a node is in one instance).
+    The reporting round's tables are `CompileContext.checked`; the quiet
+    round's are dropped. Types themselves are `ProbeInstance.types`."""
+
+    # Calls with a format, and divisions whose divisor may be 0: their printf site.
+    printf_ids: dict[n.Node, int] = field(default_factory=dict)
+    printf_sites: list[PrintfSite] = field(default_factory=list)
+    print_ids: dict[n.Call, int] = field(default_factory=dict)  # print(): its PrintCall
+    print_calls: list[PrintCall] = field(default_factory=list)
+    # Kernel struct fields and `*p` reads: how to read them.
+    field_accesses: dict[n.Expr, FieldAccess] = field(default_factory=dict)
+    # `p + i`, `p - q`, `p[i]`, `$p += i`: the size of what p points to.
+    pointer_scales: dict[n.Binary | n.Index | n.Assign, int] = field(default_factory=dict)
+    tuple_positions: dict[n.Index, int] = field(default_factory=dict)  # `$t[1]`: 1
+    sizes: dict[n.Sizeof, int] = field(default_factory=dict)
+    offsets: dict[n.Offsetof, int] = field(default_factory=dict)
+    enum_values: dict[n.Identifier, int] = field(default_factory=dict)  # enumerators
+    # Raw tracepoint and fentry/fexit `args.x`, fexit `retval`: their slot in ctx.
+    arg_positions: dict[n.Field | n.Identifier, int] = field(default_factory=dict)
+    pton_addresses: dict[n.Call, bytes] = field(default_factory=dict)  # pton("::1")
+    kernel_addresses: dict[n.Call, int] = field(default_factory=dict)  # kaddr("sym")
+    # uaddr("sym"): the symbol's distance from the probe in the binary.
+    symbol_offsets: dict[n.Call, int] = field(default_factory=dict)
+    cgroup_ids: dict[n.Call, int] = field(default_factory=dict)  # cgroupid("/path")
+    signal_numbers: dict[n.Call, int] = field(default_factory=dict)  # signal("KILL")
+    unroll_counts: dict[n.Unroll, int] = field(default_factory=dict)
+    # `delete(@m, key)` calls: the map element `@m[key]` they delete.
+    delete_targets: dict[n.Call, n.MapAccess] = field(default_factory=dict)
+
+
+@dataclass
 class CompileContext:
     source: Source
     options: Options
@@ -86,27 +119,13 @@ class CompileContext:
     instances: list[ProbeInstance] = field(default_factory=list)
     maps: dict[str, MapInfo] = field(default_factory=dict)
     map_decls: dict[str, MapDecl] = field(default_factory=dict)
-    # Call sites: the printf format index, or the print-site index.
-    printf_ids: dict[n.Node, int] = field(default_factory=dict)
-    printf_sites: list[PrintfSite] = field(default_factory=list)
+    checked: TypeResults = field(default_factory=TypeResults)
     # -k: the warning site of each (location, helper) whose failure is checked
     helper_error_sites: dict[tuple[str, str], int] = field(default_factory=dict)
-    print_ids: dict[n.Call, int] = field(default_factory=dict)
-    print_calls: list[PrintCall] = field(default_factory=list)
-    # Kernel struct fields and `*p` reads: how to read them.
-    field_accesses: dict[n.Expr, FieldAccess] = field(default_factory=dict)
-    # sizeof, offsetof and enum names: their values.
-    constants: dict[n.Node, int] = field(default_factory=dict)
-    # signal() calls: the signal number they send.
-    signal_numbers: dict[n.Call, int] = field(default_factory=dict)
     # `let $x;` (no type, no value): the type its first assignment gives, learned
     # in the checker's quiet round so that reads before the assignment are typed
-    # too. Each instance has its own copy of the tree, so its own Let nodes.
+    # too.
     let_types: dict[n.Let, Type] = field(default_factory=dict)
-    # unroll statements: how many times the body is repeated.
-    unroll_counts: dict[n.Unroll, int] = field(default_factory=dict)
-    # `delete(@m, key)` calls: the map element `@m[key]` they delete.
-    delete_targets: dict[n.Call, n.MapAccess] = field(default_factory=dict)
     # The script's struct, union, enum and typedef definitions (define_types).
     script_types: Btf | None = None
 
