@@ -17,15 +17,23 @@ from llvmlite import ir
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
-from ptrace.codegen.helpers import BPF_ANY, BPF_F_USER_STACK, BPF_NOEXIST, E2BIG, Helper
+from ptrace.codegen.helpers import (
+    BPF_ANY,
+    BPF_F_USER_STACK,
+    BPF_NOEXIST,
+    E2BIG,
+    Helper,
+    helper_name,
+    read_helper,
+    read_str_helper,
+)
 from ptrace.codegen.usdt_args import read_usdt_arg
 from ptrace.diagnostics import Span, site_location
 from ptrace.machine import TracepointField
 from ptrace.options import param_integer
-from ptrace.passes.allocate_resources import PrintfLayout, Resources
+from ptrace.passes.allocate_resources import STRERROR, Resources
 from ptrace.passes.check_types import AGGREGATIONS, func_name, probe_type
-from ptrace.passes.context import CompileContext, PrintfSite, ProbeInstance
-from ptrace.printf_format import parse_format
+from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
     GLOBAL_CPID,
@@ -33,7 +41,6 @@ from ptrace.program import (
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
-    EventArg,
     EventKind,
 )
 from ptrace.types import types as t
@@ -43,7 +50,6 @@ from ptrace.usdt import parse_arg as parse_usdt_arg
 
 HEADER_SIZE = 8  # every event starts with u32 kind, u32 site id
 AF_INET, AF_INET6 = 2, 10
-STRERROR = t.Formatted("strerror")  # a -k warning's argument: the helper's error
 # Slots of a for-over-map callback's context (see Lowerer.for_map).
 _CB_PROBE_CTX, _CB_RETURNED, _CB_PROBE_NAME, _CB_VARIABLES = range(4)
 # x86_64 `struct pt_regs`: the syscall number (orig_ax) follows 15 registers.
@@ -720,17 +726,8 @@ class Lowerer:
         being lowered, when the helper returns an error (other than `expected`)."""
         if self.ctx.options.helper_errors < level or self.span is None:
             return
-        location, context = site_location(self.span)
-        name = f"bpf_{helper.name.lower()}"
-        site = self.ctx.helper_error_sites.get((location, name))
-        if site is None:
-            site = len(self.checked.printf_sites)
-            self.ctx.helper_error_sites[(location, name)] = site
-            self.checked.printf_sites.append(PrintfSite(
-                "warnf", (f"{name} failed: ", *parse_format("%s")), (STRERROR,), location,
-                context))
-            self.res.printf_layouts.append(PrintfLayout((EventArg(STRERROR, HEADER_SIZE),),
-                                                        HEADER_SIZE + STRERROR.size))
+        location, _ = site_location(self.span)
+        site = self.res.helper_error_sites[location, helper_name(helper)]
         failed = self.b.icmp_signed("<", ret, i64(0))
         if expected is not None:
             failed = self.b.and_(failed, self.b.icmp_signed("!=", ret, i64(-expected)))
@@ -970,7 +967,7 @@ class Lowerer:
         address = self.b.add(base, i64(access.offset)) if access.offset else base
         if isinstance(vtype, t.Struct):
             return address
-        helper = Helper.PROBE_READ_USER if space == "user" else Helper.PROBE_READ_KERNEL
+        helper = read_helper(space)
         if isinstance(vtype, t.Str | t.Array):
             mem = self.pb.fresh_memory(vtype.size)
             size = min(access.read_size, vtype.capacity) if isinstance(vtype, t.Str) else \
@@ -1493,7 +1490,7 @@ class Lowerer:
         length = self.clamped_length(length, btype.capacity)
         self.pb.store64(length, mem)
         space = stype.space if isinstance(stype, t.Pointer) else "kernel"
-        helper = Helper.PROBE_READ_USER if space == "user" else Helper.PROBE_READ_KERNEL
+        helper = read_helper(space)
         self.pb.helper(helper, I64, [self.pb.offset(mem, 8), length, value])
         return mem
 
@@ -1686,24 +1683,10 @@ class Lowerer:
         size: ir.Value = i64(rtype.capacity)
         if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):  # n chars and a NUL
             size = self.clamped_length(self.b.add(self.expr(e.args[1]), i64(1)), rtype.capacity)
-        helper = self._read_str_helper(arg, source_type)
+        helper = read_str_helper(arg, source_type, self.instance.attach)
         self.check_helper(self.pb.helper(helper, I64, [mem, size, value]), helper, 2)
         return mem
 
-
-    def _read_str_helper(self, arg: n.Expr, source_type: t.Type) -> Helper:
-        """How str() reads: as kptr()/uptr() or the pointer's type say; else user
-        memory in syscall tracepoints and uprobes, which hand over user
-        addresses; elsewhere the compat helper, which picks the space."""
-        if isinstance(arg, n.Call) and arg.name in ("kptr", "uptr"):
-            space = "user" if arg.name == "uptr" else "kernel"
-        elif isinstance(source_type, t.Pointer) and source_type.space == "user":
-            space = "user"
-        else:
-            attach = self.instance.attach
-            user = attach.category == "syscalls" or attach.kind in ("uprobe", "uretprobe", "usdt")
-            return Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_STR
-        return Helper.PROBE_READ_USER_STR if space == "user" else Helper.PROBE_READ_KERNEL_STR
 
 
 def _paired(a: t.Tuple | t.Record, b: t.Tuple | t.Record) -> list[tuple[t.Type, int, t.Type, int]]:

@@ -120,8 +120,6 @@ class CompileContext:
     maps: dict[str, MapInfo] = field(default_factory=dict)
     map_decls: dict[str, MapDecl] = field(default_factory=dict)
     checked: TypeResults = field(default_factory=TypeResults)
-    # -k: the warning site of each (location, helper) whose failure is checked
-    helper_error_sites: dict[tuple[str, str], int] = field(default_factory=dict)
     # `let $x;` (no type, no value): the type its first assignment gives, learned
     # in the checker's quiet round so that reads before the assignment are typed
     # too.
