@@ -128,7 +128,7 @@ def _helper_error_sites(ctx: CompileContext, res: Resources) -> None:
             for helper, needs in checked_helpers(node, instance, ctx.checked):
                 location, context = site_location(node.span)
                 name = helper_name(helper)
-                if level < needs or (location, name) in res.helper_error_sites:
+                if needs > level or (location, name) in res.helper_error_sites:
                     continue
                 res.helper_error_sites[location, name] = len(res.printf_sites)
                 res.printf_sites.append(PrintfSite(
