@@ -96,7 +96,8 @@ class TypeResults:
     sizes: dict[n.Sizeof, int] = field(default_factory=dict)
     offsets: dict[n.Offsetof, int] = field(default_factory=dict)
     enum_values: dict[n.Identifier, int] = field(default_factory=dict)  # enumerators
-    # Raw tracepoint and fentry/fexit `args.x`, fexit `retval`: their slot in ctx.
+    # `args.x`: the argument's position (raw tracepoints and fentry/fexit read
+    # the ctx slot of that number); fexit `retval`: the slot after the arguments.
     arg_positions: dict[n.Field | n.Identifier, int] = field(default_factory=dict)
     pton_addresses: dict[n.Call, bytes] = field(default_factory=dict)  # pton("::1")
     kernel_addresses: dict[n.Call, int] = field(default_factory=dict)  # kaddr("sym")
