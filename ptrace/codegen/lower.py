@@ -36,19 +36,21 @@ from ptrace.passes.check_types import AGGREGATIONS, func_name, probe_type
 from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
+    EVENT_HEADER_SIZE,
+    EXIT_CODE,
     GLOBAL_CPID,
     GLOBAL_NCPUS,
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
     EventKind,
+    event_header,
 )
 from ptrace.types import types as t
 from ptrace.types.builtins import ARG_REGISTERS, PT_REGS, RETVAL_REGISTER
 from ptrace.types.kernel import FieldAccess
 from ptrace.usdt import parse_arg as parse_usdt_arg
 
-HEADER_SIZE = 8  # every event starts with u32 kind, u32 site id
 AF_INET, AF_INET6 = 2, 10
 # Slots of a for-over-map callback's context (see Lowerer.for_map).
 _CB_PROBE_CTX, _CB_RETURNED, _CB_PROBE_NAME, _CB_VARIABLES = range(4)
@@ -692,7 +694,7 @@ class Lowerer:
                                 [self.pb.map_ptr(self.res.ringbuf_map), i64(size), i64(0)])
         then, orelse, merge = self.pb.if_nonnull(record, "event")
         self.b.position_at_end(then)
-        self.pb.store64(i64(int(kind) | (site << 32)), record)
+        self.pb.store64(i64(event_header(kind, site)), record)
         fill(record)
         self.pb.helper(Helper.RINGBUF_SUBMIT, I64, [record, i64(0)])
         self.b.branch(merge)
@@ -732,8 +734,8 @@ class Lowerer:
         if expected is not None:
             failed = self.b.and_(failed, self.b.icmp_signed("!=", ret, i64(-expected)))
         with self.b.if_then(failed, likely=False):
-            self.emit_event(EventKind.PRINTF, site, HEADER_SIZE + STRERROR.size,
-                            [(HEADER_SIZE, STRERROR, ret, t.INT64)])
+            self.emit_event(EventKind.PRINTF, site, EVENT_HEADER_SIZE + STRERROR.size,
+                            [(EVENT_HEADER_SIZE, STRERROR, ret, t.INT64)])
 
     def expr_Integer(self, e: n.Integer) -> ir.Value:
         return i64(e.value)
@@ -1131,7 +1133,7 @@ class Lowerer:
         zero = b.icmp_unsigned("==", right, i64(0))
         if warning is not None:
             with b.if_then(zero, likely=False):
-                self.emit_event(EventKind.PRINTF, warning, HEADER_SIZE, [])
+                self.emit_event(EventKind.PRINTF, warning, EVENT_HEADER_SIZE, [])
         # Opaque: where LLVM knows the divisor is a power of two (or 0), it divides
         # by shifting with a count-trailing-zeros lookup table in .rodata, data
         # that BPF programs here do not carry.
@@ -1634,29 +1636,30 @@ class Lowerer:
         site = self.checked.print_ids[e]
         spec = self.res.print_sites[site]
         if spec.value is None:
-            self.emit_event(EventKind.PRINT_MAP, site, HEADER_SIZE, [])
+            self.emit_event(EventKind.PRINT_MAP, site, EVENT_HEADER_SIZE, [])
         else:
             arg = e.args[0]
-            self.emit_event(EventKind.PRINT_VALUE, site, HEADER_SIZE + spec.value.type.size,
-                            [(HEADER_SIZE, spec.value.type, self.expr(arg), self.type_of(arg))])
+            self.emit_event(EventKind.PRINT_VALUE, site, spec.value.offset + spec.value.type.size,
+                            [(spec.value.offset, spec.value.type, self.expr(arg),
+                              self.type_of(arg))])
         return i64(0)
 
     def call_exit(self, e: n.Call) -> ir.Value:
         code = self.expr(e.args[0]) if e.args else i64(0)
-        self.emit_event(EventKind.EXIT, 0, HEADER_SIZE + 8,
-                        [(HEADER_SIZE, t.INT64, code, t.INT64)])
+        self.emit_event(EventKind.EXIT, 0, EXIT_CODE.offset + EXIT_CODE.type.size,
+                        [(EXIT_CODE.offset, EXIT_CODE.type, code, t.INT64)])
         return i64(0)
 
     def call_clear(self, e: n.Call) -> ir.Value:
         arg = e.args[0]
         assert isinstance(arg, n.MapAccess)
-        self.emit_event(EventKind.CLEAR, self.ctx.maps[arg.name].index, HEADER_SIZE, [])
+        self.emit_event(EventKind.CLEAR, self.ctx.maps[arg.name].index, EVENT_HEADER_SIZE, [])
         return i64(0)
 
     def call_zero(self, e: n.Call) -> ir.Value:
         arg = e.args[0]
         assert isinstance(arg, n.MapAccess)
-        self.emit_event(EventKind.ZERO, self.ctx.maps[arg.name].index, HEADER_SIZE, [])
+        self.emit_event(EventKind.ZERO, self.ctx.maps[arg.name].index, EVENT_HEADER_SIZE, [])
         return i64(0)
 
     def call_delete(self, e: n.Call) -> ir.Value:

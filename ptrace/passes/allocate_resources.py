@@ -28,6 +28,7 @@ from ptrace.passes.context import (
 from ptrace.printf_format import parse_format
 from ptrace.program import (
     COUNTERS_FIXED,
+    EVENT_HEADER_SIZE,
     GLOBALS_COUNT,
     Attach,
     EventArg,
@@ -37,7 +38,6 @@ from ptrace.program import (
 )
 from ptrace.types import types as t
 
-HEADER_SIZE = 8
 STRERROR = t.Formatted("strerror")  # a -k warning's argument: the helper's error
 
 
@@ -101,7 +101,7 @@ def allocate_resources(ctx: CompileContext) -> Resources:
     res.printf_sites.extend(ctx.checked.printf_sites)
     _helper_error_sites(ctx, res)
     for site in res.printf_sites:
-        args, offset = [], HEADER_SIZE
+        args, offset = [], EVENT_HEADER_SIZE
         for arg_type in site.arg_types:
             args.append(EventArg(arg_type, offset))
             offset += arg_type.size
@@ -111,7 +111,7 @@ def allocate_resources(ctx: CompileContext) -> Resources:
             res.print_sites.append(PrintSite(ctx.maps[call.map_name].index, call.top, call.div))
         else:
             assert call.value_type is not None
-            res.print_sites.append(PrintSite(value=EventArg(call.value_type, HEADER_SIZE)))
+            res.print_sites.append(PrintSite(value=EventArg(call.value_type, EVENT_HEADER_SIZE)))
     return res
 
 
