@@ -24,28 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ptrace import __version__
+from ptrace.bpf_abi import PERF_COUNT_HW_CPU_CYCLES, AttachType, MapType, PerfType, ProgType
 from ptrace.machine import TRACEFS_ROOTS, Machine, TracepointField, tracefs_root
-from ptrace.passes.expand_probes import (
-    HARDWARE_EVENTS,
-    ITERATORS,
-    PROVIDER_ALIASES,
-    SELF_SIGNALS,
-    SOFTWARE_EVENTS,
-    SUPPORTED,
-)
+from ptrace.probe_kinds import BY_PROVIDER, KINDS, PROVIDERS, Catalogue, ProbeKind
 
-TIMER_UNITS = ("s", "ms", "us", "ns", "hz")
-# Providers without a list of instances are listed as the forms they take.
-FORMS = {
-    "begin": ("BEGIN",),
-    "end": ("END",),
-    "interval": tuple(f"interval:{unit}:" for unit in TIMER_UNITS),
-    "profile": tuple(f"profile:{unit}:" for unit in TIMER_UNITS),
-    "software": tuple(f"software:{event}:" for event in SOFTWARE_EVENTS),
-    "hardware": tuple(f"hardware:{event}:" for event in HARDWARE_EVENTS),
-    "iter": tuple(f"iter:{name}" for name in ITERATORS),
-    "self": tuple(f"self:signal:{name}" for name in SELF_SIGNALS),
-}
+# Kinds without a list of instances are listed as the forms they take.
+FORMS = {kind: row.forms for kind, row in KINDS.items() if row.forms}
 GLOB_CHARS = frozenset("*?[")
 
 
@@ -69,19 +53,20 @@ def list_probes(pattern: str | None, verbose: bool, machine: Machine,
     """
     pattern = pattern or "*"
     head, colon, rest = pattern.partition(":")
-    provider = _provider(head)
-    if pid is not None and provider in ("usdt", "uprobe", "uretprobe") and \
-            not rest.startswith("/"):
-        names = _process_probes(provider, pattern, pid, machine)
-    elif not colon and provider is not None:
-        names = _all_of(provider, machine)
-    elif provider in ("uprobe", "uretprobe") and colon:
-        names = _functions(provider, rest, machine)
-    elif provider == "usdt" and colon:
+    kind = _kind(head)
+    catalogue = KINDS[kind].catalogue if kind is not None else None
+    per_binary = catalogue in (Catalogue.BINARY_FUNCTIONS, Catalogue.USDT_NOTES)
+    if kind is not None and pid is not None and per_binary and not rest.startswith("/"):
+        names = _process_probes(kind, pattern, pid, machine)
+    elif not colon and kind is not None:
+        names = _all_of(kind, machine)
+    elif kind is not None and catalogue == Catalogue.BINARY_FUNCTIONS and colon:
+        names = _functions(KINDS[kind].provider, rest, machine)
+    elif catalogue == Catalogue.USDT_NOTES and colon:
         names = _usdt_probes(rest, machine)
-    elif provider is not None:
-        names = [name for name in _all_of(provider, machine)
-                 if _matches(name, f"{provider}:{rest}")]
+    elif kind is not None:
+        names = [name for name in _all_of(kind, machine)
+                 if _matches(name, f"{KINDS[kind].provider}:{rest}")]
     elif colon and not GLOB_CHARS & set(head):
         raise ListingError(_unknown_provider(head, machine))
     else:
@@ -105,18 +90,19 @@ def _arguments(name: str, machine: Machine) -> list[str]:
     parameters (fentry/fexit, from BTF), an iterator's ctx fields, a USDT
     probe's argument specs; nothing for other probes."""
     provider, _, rest = name.partition(":")
-    if provider == "usdt":
+    kind = BY_PROVIDER.get(provider)
+    if kind == ProbeKind.USDT:
         return _usdt_arguments(rest, machine)
-    if provider == "tracepoint":
+    if kind == ProbeKind.TRACEPOINT:
         category, _, event = rest.partition(":")
         tracepoint = machine.tracepoint_format(category, event)
         return [declaration(f) for f in tracepoint.fields] if tracepoint else []
     from ptrace.types.btf import BtfError  # lazily: the BTF reader is not needed at start-up
 
-    btf = machine.btf() if provider in ("fentry", "fexit", "iter") else None
+    btf = machine.btf() if kind in (ProbeKind.FENTRY, ProbeKind.FEXIT, ProbeKind.ITER) else None
     if btf is None:
         return []
-    if provider == "iter":
+    if kind == ProbeKind.ITER:
         from ptrace.types.kernel import struct_id
 
         type_id = struct_id(btf, f"struct bpf_iter__{rest}")
@@ -129,7 +115,7 @@ def _arguments(name: str, machine: Machine) -> list[str]:
         return []
     if params is None:
         return []
-    return shown + (["retval"] if provider == "fexit" else [])
+    return shown + (["retval"] if kind == ProbeKind.FEXIT else [])
 
 
 def declaration(field: TracepointField) -> str:
@@ -140,38 +126,37 @@ def declaration(field: TracepointField) -> str:
     return f"{field.ctype} {field.name}"
 
 
-def _provider(word: str) -> str | None:
-    """The probe type a word names (an alias, or BEGIN/END in any case), or None."""
-    name = PROVIDER_ALIASES.get(word, word)
-    lowered = name.lower()
-    if lowered in ("begin", "end"):
-        return lowered
-    return name if name in SUPPORTED else None
+def _kind(word: str) -> ProbeKind | None:
+    """The probe kind a word names (its provider, an alias, or BEGIN/END in any case)."""
+    if word.lower() in ("begin", "end"):
+        return BY_PROVIDER[word.lower()]
+    return BY_PROVIDER.get(word)
 
 
-def _all_of(provider: str, machine: Machine) -> list[str]:
-    if provider == "tracepoint":
+def _all_of(kind: ProbeKind, machine: Machine) -> list[str]:
+    """Every probe of a kind, by where its probes come from."""
+    row = KINDS[kind]
+    provider = row.provider
+    if row.catalogue == Catalogue.TRACEPOINTS:
         return [f"tracepoint:{c}:{e}" for c, e in machine.tracepoints()]
-    if provider in FORMS:
-        return list(FORMS[provider])
-    if provider == "rawtracepoint":
-        return sorted({f"rawtracepoint:{e}" for _, e in machine.tracepoints()})
-    if provider in ("fentry", "fexit"):
+    if row.catalogue in (Catalogue.FORMS, Catalogue.TIMERS):
+        return list(row.forms)
+    if row.catalogue == Catalogue.EVENTS:
+        return sorted({f"{provider}:{e}" for _, e in machine.tracepoints()})
+    if row.catalogue == Catalogue.BTF_FUNCTIONS:
         btf = machine.btf()
         if btf is None:
             raise ListingError(f"{provider} probes are the functions the kernel's BTF "
                                "describes, and this kernel has no BTF")
         return [f"{provider}:{func}" for func in btf.names("func")]
-    if provider in ("kprobe", "kretprobe"):
+    if row.catalogue == Catalogue.TRACEABLE_FUNCTIONS:
         return _kprobe_functions(provider, machine)
-    if provider in ("uprobe", "uretprobe", "usdt"):
-        binary = "/path/to/binary" if provider == "usdt" else "/bin/bash"
+    if row.catalogue in (Catalogue.BINARY_FUNCTIONS, Catalogue.USDT_NOTES):
+        binary = "/path/to/binary" if row.catalogue == Catalogue.USDT_NOTES else "/bin/bash"
         raise ListingError(f"{provider} probes are listed per binary, for example: "
                            f"ptrace -l '{provider}:{binary}:*'")
-    if provider == "watchpoint":
-        raise ListingError("a watchpoint is any address of the -p/-c process, written "
-                           "watchpoint:ADDRESS:LENGTH:MODE: there is no list of them")
-    raise ListingError(f"ptrace cannot list {provider} probes yet")
+    raise ListingError("a watchpoint is any address of the -p/-c process, written "
+                       "watchpoint:ADDRESS:LENGTH:MODE: there is no list of them")
 
 
 def _kprobe_functions(provider: str, machine: Machine) -> list[str]:
@@ -199,7 +184,7 @@ def _everything(machine: Machine) -> list[str]:
     listed += [f"tracepoint:{c}:{e}" for c, e in machine.tracepoints()]
     if machine.traceable_functions() is not None:  # (BTF stands in only when asked)
         listed += _kprobe_functions("kprobe", machine)
-    return listed + (_all_of("fentry", machine) if machine.btf() is not None else [])
+    return listed + (_all_of(ProbeKind.FENTRY, machine) if machine.btf() is not None else [])
 
 
 def _functions(provider: str, rest: str, machine: Machine) -> list[str]:
@@ -225,17 +210,18 @@ def _listed_binary(provider: str, rest: str, machine: Machine,
     return path, glob
 
 
-def _process_probes(provider: str, pattern: str, pid: int, machine: Machine) -> list[str]:
+def _process_probes(kind: ProbeKind, pattern: str, pid: int, machine: Machine) -> list[str]:
     """The functions (uprobe) or USDT probes of a process's executable and
     libraries whose full names match `pattern` (`usdt:*`, `usdt:*:myapp:*`)."""
     binaries = machine.process_binaries(pid)
     if binaries is None:
         raise ListingError(f"no process with pid {pid}")
+    provider = KINDS[kind].provider
     glob = pattern.partition(":")[2] or "*"
     found: list[str] = []
     for path in binaries:
         with contextlib.suppress(ListingError):  # a mapped file that is not ELF
-            found += (_usdt_probes(f"{path}:*", machine) if provider == "usdt"
+            found += (_usdt_probes(f"{path}:*", machine) if kind == ProbeKind.USDT
                       else _functions(provider, f"{path}:*", machine))
     # The glob over the whole name, or over what follows the binary's path.
     return [name for name in found
@@ -266,7 +252,7 @@ def _usdt_arguments(rest: str, machine: Machine) -> list[str]:
 def _unknown_provider(head: str, machine: Machine) -> str:
     if any(category == head for category, _ in machine.tracepoints()):
         return f"unknown probe type '{head}'; tracepoints are written tracepoint:{head}:EVENT"
-    known = sorted(set(SUPPORTED) - {"begin", "end"})
+    known = sorted(set(PROVIDERS) - {"BEGIN", "END"})
     close = difflib.get_close_matches(head, known, n=1)
     if close:
         return f"unknown probe type '{head}'; did you mean '{close[0]}'?"
@@ -293,9 +279,6 @@ def tracefs_problem() -> str | None:
 SYSCALLS = {"x86_64": (321, 298), "aarch64": (280, 241)}
 SYS_BPF, SYS_PERF_EVENT_OPEN = 0, 1  # indexes into SYSCALLS' pairs
 BPF_MAP_CREATE = 0
-BPF_MAP_TYPE_ARRAY = 2
-PERF_TYPE_HARDWARE = 0
-PERF_COUNT_HW_CPU_CYCLES = 0
 PERF_FLAG_FD_CLOEXEC = 8
 # perf_event_attr flags: disabled, exclude_kernel, exclude_hv: a counter any
 # user may open on itself, so the check tells whether the hardware exists.
@@ -306,8 +289,6 @@ EVENT_SOURCES = Path("/sys/bus/event_source/devices")
 BTF_PATH = Path("/sys/kernel/btf/vmlinux")
 NOT_ROOT = "loading BPF programs needs root: run ptrace with sudo"
 BPF_PROG_LOAD = 5
-BPF_PROG_TYPE_TRACING = 26
-BPF_TRACE_ITER = 28
 # union bpf_attr for BPF_PROG_LOAD: its size here, and two fields' offsets.
 PROG_LOAD_ATTR_SIZE = 128
 PROG_LOAD_EXPECTED_ATTACH_TYPE = 68
@@ -334,14 +315,14 @@ def _syscall(which: int, *args: ctypes.c_long | ctypes.Array[ctypes.c_char]) -> 
 
 def bpf_errno() -> int:
     """Create and close a one-entry BPF array map: 0, or the errno it failed with."""
-    attr = ctypes.create_string_buffer(struct.pack("<IIII", BPF_MAP_TYPE_ARRAY, 4, 4, 1), 72)
+    attr = ctypes.create_string_buffer(struct.pack("<IIII", MapType.ARRAY, 4, 4, 1), 72)
     return _syscall(SYS_BPF, ctypes.c_long(BPF_MAP_CREATE), attr, ctypes.c_long(len(attr)))
 
 
 def hardware_errno() -> int:
     """Open and close a CPU cycle counter on this process: 0, or the errno."""
     attr = ctypes.create_string_buffer(struct.pack(
-        "<IIQQQQQ", PERF_TYPE_HARDWARE, PERF_ATTR_SIZE, PERF_COUNT_HW_CPU_CYCLES, 0, 0, 0,
+        "<IIQQQQQ", PerfType.HARDWARE, PERF_ATTR_SIZE, PERF_COUNT_HW_CPU_CYCLES, 0, 0, 0,
         PERF_FLAGS), PERF_ATTR_SIZE)
     return _syscall(SYS_PERF_EVENT_OPEN, attr, ctypes.c_long(0), ctypes.c_long(-1),
                     ctypes.c_long(-1), ctypes.c_long(PERF_FLAG_FD_CLOEXEC))
@@ -439,9 +420,9 @@ def iterator_errno(btf_id: int) -> int:
     insns = ctypes.create_string_buffer(RETURN_ZERO, len(RETURN_ZERO))
     license = ctypes.create_string_buffer(b"GPL")
     attr = ctypes.create_string_buffer(PROG_LOAD_ATTR_SIZE)
-    struct.pack_into("<IIQQ", attr, 0, BPF_PROG_TYPE_TRACING, len(RETURN_ZERO) // 8,
+    struct.pack_into("<IIQQ", attr, 0, ProgType.TRACING, len(RETURN_ZERO) // 8,
                      ctypes.addressof(insns), ctypes.addressof(license))
-    struct.pack_into("<I", attr, PROG_LOAD_EXPECTED_ATTACH_TYPE, BPF_TRACE_ITER)
+    struct.pack_into("<I", attr, PROG_LOAD_EXPECTED_ATTACH_TYPE, AttachType.TRACE_ITER)
     struct.pack_into("<I", attr, PROG_LOAD_ATTACH_BTF_ID, btf_id)
     return _syscall(SYS_BPF, ctypes.c_long(BPF_PROG_LOAD), attr, ctypes.c_long(len(attr)))
 
@@ -519,8 +500,7 @@ def info_lines(machine: Machine) -> list[str]:
     width = max(map(len, PROBE_CHECKS)) + 1
     for name, check in PROBE_CHECKS.items():
         verdict = str(check(machine))
-        provider = name.split(",")[0].lower()
-        if provider not in SUPPORTED:
+        if _kind(name.split(",")[0]) is None:
             verdict += f" (ptrace does not support {name} probes yet)"
         lines.append(f"  {(name + ':').ljust(width)} {verdict}")
     return lines

@@ -17,10 +17,6 @@ PERF_EVENT_IOC_SET_BPF = 0x40042408
 ATTR_SIZE = 72  # PERF_ATTR_SIZE_VER1: up to bp_addr and bp_len
 FLAG_FREQ = 1 << 10
 
-PERF_TYPE_HARDWARE = 0
-PERF_TYPE_SOFTWARE = 1
-PERF_TYPE_BREAKPOINT = 5
-
 _libc = ctypes.CDLL(None, use_errno=True)
 
 

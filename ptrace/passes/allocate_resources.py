@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ptrace.bpf_abi import MapType
 from ptrace.diagnostics import Reporter
 from ptrace.passes.context import CompileContext, MapDecl, MapInfo
 from ptrace.program import (
@@ -18,7 +19,6 @@ from ptrace.program import (
     Attach,
     EventArg,
     MapSpec,
-    MapType,
     PrintSite,
 )
 from ptrace.types import types as t
