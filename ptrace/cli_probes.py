@@ -183,7 +183,7 @@ def _everything(machine: Machine) -> list[str]:
     listed = [form for forms in FORMS.values() for form in forms]
     listed += [f"tracepoint:{c}:{e}" for c, e in machine.tracepoints()]
     if machine.traceable_functions() is not None:  # (BTF stands in only when asked)
-        listed += _kprobe_functions("kprobe", machine)
+        listed += _kprobe_functions(ProbeKind.KPROBE, machine)
     return listed + (_all_of(ProbeKind.FENTRY, machine) if machine.btf() is not None else [])
 
 
@@ -230,7 +230,7 @@ def _process_probes(kind: ProbeKind, pattern: str, pid: int, machine: Machine) -
 
 def _usdt_probes(rest: str, machine: Machine) -> list[str]:
     """usdt:BINARY[:PROVIDER]:GLOB → the binary's USDT probes matching."""
-    path, glob = _listed_binary("usdt", rest, machine, "/path/to/binary")
+    path, glob = _listed_binary(ProbeKind.USDT, rest, machine, "/path/to/binary")
     probes = machine.usdt_probes(path)
     if probes is None:
         raise ListingError(f"cannot read the USDT probes of {path}: it is not an ELF binary")

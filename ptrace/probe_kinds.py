@@ -21,8 +21,8 @@ from ptrace.bpf_abi import AttachType, ProgType
 
 
 class ProbeKind(StrEnum):
-    """What a program attaches to. The value is the kind's name in text output
-    and messages. In the order `ptrace -l`'s kinds are offered in the REPL."""
+    """What a program attaches to. The value is the kind's name in messages;
+    the order is the one the REPL offers and messages list kinds in."""
 
     BEGIN = "begin"
     END = "end"

@@ -8,6 +8,9 @@ node that caused it.
 Map types are global and may be read in one probe before the probe that
 assigns them, so the check runs twice: a first quiet round learns the maps
 from their assignments, the second reports.
+
+What a probe's context holds (`args`, `retval`, `ctx`, usdt arguments) is
+checked by the methods of `ptrace/passes/probe_context.py`.
 """
 
 from __future__ import annotations

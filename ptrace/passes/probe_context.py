@@ -32,6 +32,8 @@ SIGNED_C_TYPES = frozenset({"int", "long", "short", "long long", "signed", "sign
                             "s8", "s16", "s32", "s64", "__s8", "__s16", "__s32", "__s64",
                             "pid_t", "ssize_t", "off_t", "loff_t", "clockid_t", "timer_t",
                             "key_serial_t", "int32_t", "int64_t"})
+
+
 @dataclass(frozen=True, slots=True)
 class _Argument:
     """One of the values `args` holds: its name, its type (None where ptrace
