@@ -26,7 +26,7 @@ from pathlib import Path
 from ptrace import __version__
 from ptrace.bpf_abi import PERF_COUNT_HW_CPU_CYCLES, AttachType, MapType, PerfType, ProgType
 from ptrace.machine import TRACEFS_ROOTS, Machine, TracepointField, tracefs_root
-from ptrace.probe_kinds import BY_PROVIDER, KINDS, PROVIDERS, Catalogue, ProbeKind
+from ptrace.probe_kinds import BY_PROVIDER, KINDS, PROBE_TYPES, Catalogue, ProbeKind
 
 # Kinds without a list of instances are listed as the forms they take.
 FORMS = {kind: row.forms for kind, row in KINDS.items() if row.forms}
@@ -155,6 +155,7 @@ def _all_of(kind: ProbeKind, machine: Machine) -> list[str]:
         binary = "/path/to/binary" if row.catalogue == Catalogue.USDT_NOTES else "/bin/bash"
         raise ListingError(f"{provider} probes are listed per binary, for example: "
                            f"ptrace -l '{provider}:{binary}:*'")
+    # Catalogue.ADDRESSES (an internal kind has no provider to ask for)
     raise ListingError("a watchpoint is any address of the -p/-c process, written "
                        "watchpoint:ADDRESS:LENGTH:MODE: there is no list of them")
 
@@ -252,11 +253,10 @@ def _usdt_arguments(rest: str, machine: Machine) -> list[str]:
 def _unknown_provider(head: str, machine: Machine) -> str:
     if any(category == head for category, _ in machine.tracepoints()):
         return f"unknown probe type '{head}'; tracepoints are written tracepoint:{head}:EVENT"
-    known = sorted(set(PROVIDERS) - {"BEGIN", "END"})
-    close = difflib.get_close_matches(head, known, n=1)
+    close = difflib.get_close_matches(head, PROBE_TYPES, n=1)
     if close:
         return f"unknown probe type '{head}'; did you mean '{close[0]}'?"
-    return f"unknown probe type '{head}'; probe types: {', '.join(known)}"
+    return f"unknown probe type '{head}'; probe types: {', '.join(PROBE_TYPES)}"
 
 
 def tracefs_problem() -> str | None:

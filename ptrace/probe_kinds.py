@@ -200,3 +200,6 @@ BY_PROVIDER: dict[str, ProbeKind] = {
     word: row.kind for row in KINDS.values() for word in (row.provider, *row.aliases) if word}
 # The kinds scripts write, in the table's order.
 PROVIDERS = tuple(row.provider for row in KINDS.values() if row.provider)
+# Those written before a colon (not BEGIN and END), sorted: what a message
+# about an unknown probe type offers.
+PROBE_TYPES = tuple(sorted(set(PROVIDERS) - {"BEGIN", "END"}))

@@ -27,7 +27,7 @@ from ptrace.probe_kinds import (
     HARDWARE_EVENTS,
     ITERATORS,
     KINDS,
-    PROVIDERS,
+    PROBE_TYPES,
     SELF_SIGNALS,
     SOFTWARE_EVENTS,
     ProbeKind,
@@ -158,9 +158,9 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
 
 
 def _unknown_provider(point: n.AttachPoint, provider: str, reporter: Reporter) -> None:
-    known = sorted(set(PROVIDERS) - {"BEGIN", "END"})
-    close = difflib.get_close_matches(provider, known, n=1)
-    hints = [f"did you mean '{close[0]}'?"] if close else [f"probe types: {', '.join(known)}"]
+    close = difflib.get_close_matches(provider, PROBE_TYPES, n=1)
+    hints = [f"did you mean '{close[0]}'?"] if close else [
+        f"probe types: {', '.join(PROBE_TYPES)}"]
     reporter.error(f"unknown probe type '{provider}'", point.span, *hints)
 
 
