@@ -30,6 +30,8 @@ from ptrace.printf_format import parse_format
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
+    EVENT_HEADER_SIZE,
+    EXIT_CODE,
     GLOBAL_CPID,
     GLOBAL_NCPUS,
     GLOBAL_ONLINE_CPUS,
@@ -37,13 +39,13 @@ from ptrace.program import (
     GLOBAL_STOPPED,
     EventArg,
     EventKind,
+    event_header,
 )
 from ptrace.types import types as t
 from ptrace.types.builtins import ARG_REGISTERS, PT_REGS, RETVAL_REGISTER
 from ptrace.types.kernel import FieldAccess
 from ptrace.usdt import parse_arg as parse_usdt_arg
 
-HEADER_SIZE = 8  # every event starts with u32 kind, u32 site id
 AF_INET, AF_INET6 = 2, 10
 STRERROR = t.Formatted("strerror")  # a -k warning's argument: the helper's error
 # Slots of a for-over-map callback's context (see Lowerer.for_map).
@@ -687,7 +689,7 @@ class Lowerer:
                                 [self.pb.map_ptr(self.res.ringbuf_map), i64(size), i64(0)])
         then, orelse, merge = self.pb.if_nonnull(record, "event")
         self.b.position_at_end(then)
-        self.pb.store64(i64(int(kind) | (site << 32)), record)
+        self.pb.store64(i64(event_header(kind, site)), record)
         fill(record)
         self.pb.helper(Helper.RINGBUF_SUBMIT, I64, [record, i64(0)])
         self.b.branch(merge)
@@ -730,14 +732,14 @@ class Lowerer:
             self.ctx.printf_sites.append(PrintfSite(
                 "warnf", (f"{name} failed: ", *parse_format("%s")), (STRERROR,), location,
                 context))
-            self.res.printf_layouts.append(PrintfLayout((EventArg(STRERROR, HEADER_SIZE),),
-                                                        HEADER_SIZE + STRERROR.size))
+            self.res.printf_layouts.append(PrintfLayout(
+                (EventArg(STRERROR, EVENT_HEADER_SIZE),), EVENT_HEADER_SIZE + STRERROR.size))
         failed = self.b.icmp_signed("<", ret, i64(0))
         if expected is not None:
             failed = self.b.and_(failed, self.b.icmp_signed("!=", ret, i64(-expected)))
         with self.b.if_then(failed, likely=False):
-            self.emit_event(EventKind.PRINTF, site, HEADER_SIZE + STRERROR.size,
-                            [(HEADER_SIZE, STRERROR, ret, t.INT64)])
+            self.emit_event(EventKind.PRINTF, site, EVENT_HEADER_SIZE + STRERROR.size,
+                            [(EVENT_HEADER_SIZE, STRERROR, ret, t.INT64)])
 
     def expr_Integer(self, e: n.Integer) -> ir.Value:
         return i64(e.value)
@@ -1134,7 +1136,7 @@ class Lowerer:
         zero = b.icmp_unsigned("==", right, i64(0))
         if warning is not None:
             with b.if_then(zero, likely=False):
-                self.emit_event(EventKind.PRINTF, warning, HEADER_SIZE, [])
+                self.emit_event(EventKind.PRINTF, warning, EVENT_HEADER_SIZE, [])
         # Opaque: where LLVM knows the divisor is a power of two (or 0), it divides
         # by shifting with a count-trailing-zeros lookup table in .rodata, data
         # that BPF programs here do not carry.
@@ -1639,29 +1641,30 @@ class Lowerer:
         site = self.ctx.print_ids[id(e)]
         spec = self.res.print_sites[site]
         if spec.value is None:
-            self.emit_event(EventKind.PRINT_MAP, site, HEADER_SIZE, [])
+            self.emit_event(EventKind.PRINT_MAP, site, EVENT_HEADER_SIZE, [])
         else:
             arg = e.args[0]
-            self.emit_event(EventKind.PRINT_VALUE, site, HEADER_SIZE + spec.value.type.size,
-                            [(HEADER_SIZE, spec.value.type, self.expr(arg), self.type_of(arg))])
+            self.emit_event(EventKind.PRINT_VALUE, site, spec.value.offset + spec.value.type.size,
+                            [(spec.value.offset, spec.value.type, self.expr(arg),
+                              self.type_of(arg))])
         return i64(0)
 
     def call_exit(self, e: n.Call) -> ir.Value:
         code = self.expr(e.args[0]) if e.args else i64(0)
-        self.emit_event(EventKind.EXIT, 0, HEADER_SIZE + 8,
-                        [(HEADER_SIZE, t.INT64, code, t.INT64)])
+        self.emit_event(EventKind.EXIT, 0, EXIT_CODE.offset + EXIT_CODE.type.size,
+                        [(EXIT_CODE.offset, EXIT_CODE.type, code, t.INT64)])
         return i64(0)
 
     def call_clear(self, e: n.Call) -> ir.Value:
         arg = e.args[0]
         assert isinstance(arg, n.MapAccess)
-        self.emit_event(EventKind.CLEAR, self.ctx.maps[arg.name].index, HEADER_SIZE, [])
+        self.emit_event(EventKind.CLEAR, self.ctx.maps[arg.name].index, EVENT_HEADER_SIZE, [])
         return i64(0)
 
     def call_zero(self, e: n.Call) -> ir.Value:
         arg = e.args[0]
         assert isinstance(arg, n.MapAccess)
-        self.emit_event(EventKind.ZERO, self.ctx.maps[arg.name].index, HEADER_SIZE, [])
+        self.emit_event(EventKind.ZERO, self.ctx.maps[arg.name].index, EVENT_HEADER_SIZE, [])
         return i64(0)
 
     def call_delete(self, e: n.Call) -> ir.Value:

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 from ptrace.runtime.attach import ATTACHERS
+from ptrace.runtime.features import PROBE_CHECKS
 
 from ptrace.bpf_abi import ProgType
-from ptrace.cli_probes import PROBE_CHECKS
 from ptrace.passes.expand_probes import EXPANDERS
 from ptrace.probe_kinds import (
     BY_PROVIDER,
