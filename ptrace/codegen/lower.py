@@ -17,16 +17,24 @@ from llvmlite import ir
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
-from ptrace.codegen.helpers import BPF_ANY, BPF_F_USER_STACK, BPF_NOEXIST, E2BIG, Helper
+from ptrace.codegen.helpers import (
+    BPF_ANY,
+    BPF_F_USER_STACK,
+    BPF_NOEXIST,
+    E2BIG,
+    Helper,
+    helper_name,
+    read_helper,
+    read_str_helper,
+)
 from ptrace.codegen.usdt_args import read_usdt_arg
 from ptrace.diagnostics import Span, site_location
 from ptrace.machine import TracepointField
 from ptrace.options import param_integer
-from ptrace.passes.allocate_resources import PrintfLayout, Resources
+from ptrace.passes.allocate_resources import STRERROR, Resources
 from ptrace.passes.check_types import AGGREGATIONS
-from ptrace.passes.context import CompileContext, PrintfSite, ProbeInstance
+from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.passes.probe_context import func_name, probe_type
-from ptrace.printf_format import parse_format
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
@@ -37,7 +45,6 @@ from ptrace.program import (
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
-    EventArg,
     EventKind,
     event_header,
 )
@@ -47,7 +54,6 @@ from ptrace.types.kernel import FieldAccess
 from ptrace.usdt import parse_arg as parse_usdt_arg
 
 AF_INET, AF_INET6 = 2, 10
-STRERROR = t.Formatted("strerror")  # a -k warning's argument: the helper's error
 # Slots of a for-over-map callback's context (see Lowerer.for_map).
 _CB_PROBE_CTX, _CB_RETURNED, _CB_PROBE_NAME, _CB_VARIABLES = range(4)
 # x86_64 `struct pt_regs`: the syscall number (orig_ax) follows 15 registers.
@@ -68,6 +74,7 @@ class Lowerer:
     def __init__(self, ctx: CompileContext, resources: Resources, instance: ProbeInstance,
                  pb: ProgramBuilder):
         self.ctx = ctx
+        self.checked = ctx.checked
         self.res = resources
         self.instance = instance
         self.pb = pb
@@ -188,7 +195,7 @@ class Lowerer:
         elif isinstance(stmt, n.For):
             self.for_range(stmt)
         elif isinstance(stmt, n.Unroll):
-            for _ in range(self.ctx.unroll_counts[id(stmt)]):
+            for _ in range(self.checked.unroll_counts[stmt]):
                 mark = self.pb.statement()  # each copy's memory serves the next copy
                 self.block(stmt.body)
                 self.pb.end_statement(mark)
@@ -276,7 +283,7 @@ class Lowerer:
         self.exit_block = returned
         self.loops = [(go_on, stop)]
         self.scopes.append({})
-        kv = self.declare(stmt.var, self.instance.types[id(stmt)])
+        kv = self.declare(stmt.var, self.instance.types[stmt])
         self.fill_entry(kv, ref, child.function.args[1], child.function.args[2])
         self.block(stmt.body, new_scope=False)
         if not self.b.block.is_terminated:
@@ -357,7 +364,7 @@ class Lowerer:
         return var
 
     def let(self, stmt: n.Let) -> None:
-        var = self.declare(stmt.name, self.instance.types[id(stmt)])
+        var = self.declare(stmt.name, self.instance.types[stmt])
         vtype = var.type
         if stmt.value is not None:
             self.store(var.ptr, 0, vtype, self.expr(stmt.value), self.type_of(stmt.value))
@@ -378,7 +385,7 @@ class Lowerer:
                 held = self.ctx.maps[target.name].value
                 new = self.arith(stmt.op[:-1], old, self.expr(value),
                                  held if held.is_integer else t.INT64,
-                                 self.type_of(value), self.ctx.printf_ids.get(id(stmt)))
+                                 self.type_of(value), self.checked.printf_ids.get(stmt))
                 self.map_store(target, new, t.INT64)
             return
         if isinstance(target, n.Identifier):  # `_ = expr;`: for its effects only
@@ -390,13 +397,13 @@ class Lowerer:
         if stmt.op != "=":
             assert var is not None
             old = self.pb.load64(var.ptr)
-            scale = self.ctx.constants.get(id(stmt))
+            scale = self.checked.pointer_scales.get(stmt)
             if scale is not None:  # `$p += i` on a pointer moves by elements
                 new = self.pointer_arith(stmt.op[:-1], old, self.expr(value), var.type,
                                          self.type_of(value), scale)
             else:
                 new = self.arith(stmt.op[:-1], old, self.expr(value), var.type,
-                                 self.type_of(value), self.ctx.printf_ids.get(id(stmt)))
+                                 self.type_of(value), self.checked.printf_ids.get(stmt))
             self.pb.store64(self.fit(new, var.type), var.ptr)
             return
         result = self.expr(value)
@@ -723,17 +730,8 @@ class Lowerer:
         being lowered, when the helper returns an error (other than `expected`)."""
         if self.ctx.options.helper_errors < level or self.span is None:
             return
-        location, context = site_location(self.span)
-        name = f"bpf_{helper.name.lower()}"
-        site = self.ctx.helper_error_sites.get((location, name))
-        if site is None:
-            site = len(self.ctx.printf_sites)
-            self.ctx.helper_error_sites[(location, name)] = site
-            self.ctx.printf_sites.append(PrintfSite(
-                "warnf", (f"{name} failed: ", *parse_format("%s")), (STRERROR,), location,
-                context))
-            self.res.printf_layouts.append(PrintfLayout(
-                (EventArg(STRERROR, EVENT_HEADER_SIZE),), EVENT_HEADER_SIZE + STRERROR.size))
+        location, _ = site_location(self.span)
+        site = self.res.helper_error_sites[location, helper_name(helper)]
         failed = self.b.icmp_signed("<", ret, i64(0))
         if expected is not None:
             failed = self.b.and_(failed, self.b.icmp_signed("!=", ret, i64(-expected)))
@@ -790,7 +788,7 @@ class Lowerer:
             return self.tracepoint_arg(e)
         base_type = self.type_of(e.base)
         if isinstance(base_type, t.Pointer | t.Struct):
-            return self.read_memory(self.expr(e.base), self.ctx.field_accesses[id(e)],
+            return self.read_memory(self.expr(e.base), self.checked.field_accesses[e],
                                     self.type_of(e), base_type.space)
         assert isinstance(base_type, t.Tuple | t.Record)
         index = int(e.name) if isinstance(base_type, t.Tuple) else base_type.names.index(e.name)
@@ -807,7 +805,7 @@ class Lowerer:
 
     def tracepoint_arg(self, e: n.Field) -> ir.Value:
         if KINDS[self.instance.attach.kind].args in (Args.ARGUMENTS, Args.PARAMETERS):
-            return self.ctx_argument(self.ctx.constants[id(e)], self.type_of(e))
+            return self.ctx_argument(self.checked.arg_positions[e], self.type_of(e))
         field = self.tracepoint_field(e)
         assert field is not None
         return self.read_tracepoint_field(field, self.type_of(e))
@@ -852,12 +850,12 @@ class Lowerer:
         return self.b.sext(self.b.trunc(raw, ir.IntType(field.size * 8)), I64)
 
     def expr_Identifier(self, e: n.Identifier) -> ir.Value:
-        constant = self.ctx.constants.get(id(e))
         if e.name == "retval" and self.instance.attach.kind == ProbeKind.FEXIT:
-            assert constant is not None  # fexit: the return value follows the arguments
-            return self.ctx_argument(constant, self.type_of(e))
-        if constant is not None:  # an enumerator
-            return i64(constant)
+            # fexit: the return value follows the arguments
+            return self.ctx_argument(self.checked.arg_positions[e], self.type_of(e))
+        enumerator = self.checked.enum_values.get(e)
+        if enumerator is not None:
+            return i64(enumerator)
         if e.name == "probe":
             if self.probe_name is not None:
                 return self.probe_name
@@ -972,7 +970,7 @@ class Lowerer:
         address = self.b.add(base, i64(access.offset)) if access.offset else base
         if isinstance(vtype, t.Struct):
             return address
-        helper = Helper.PROBE_READ_USER if space == "user" else Helper.PROBE_READ_KERNEL
+        helper = read_helper(space)
         if isinstance(vtype, t.Str | t.Array):
             mem = self.pb.fresh_memory(vtype.size)
             size = min(access.read_size, vtype.capacity) if isinstance(vtype, t.Str) else \
@@ -995,12 +993,12 @@ class Lowerer:
         base_type = self.type_of(e.base)
         etype = self.type_of(e)
         if isinstance(base_type, t.Tuple):  # `t[i]`, i known: `t.i`
-            position = self.ctx.constants[id(e)]
+            position = self.checked.tuple_positions[e]
             return self.load_element(self.expr(e.base), base_type.offsets[position], etype)
         if isinstance(base_type, t.Pointer):  # *(p + i), scaled by the element's size
-            scaled = self.b.mul(self.expr(e.index), i64(self.ctx.constants[id(e)]))
+            scaled = self.b.mul(self.expr(e.index), i64(self.checked.pointer_scales[e]))
             address = self.b.add(self.expr(e.base), scaled)
-            access = self.ctx.field_accesses.get(id(e))
+            access = self.checked.field_accesses.get(e)
             if access is None:  # a struct: its address
                 return address
             return self.read_memory(address, access, etype, base_type.space)
@@ -1044,17 +1042,17 @@ class Lowerer:
         return fmt.field(e.name) if fmt is not None else None
 
     def expr_Sizeof(self, e: n.Sizeof) -> ir.Value:
-        return i64(self.ctx.constants[id(e)])
+        return i64(self.checked.sizes[e])
 
     def expr_Offsetof(self, e: n.Offsetof) -> ir.Value:
-        return i64(self.ctx.constants[id(e)])
+        return i64(self.checked.offsets[e])
 
     def expr_Unary(self, e: n.Unary) -> ir.Value:
         if e.op == "*":
             pointer = self.type_of(e.operand)
             assert isinstance(pointer, t.Pointer)
             value = self.expr(e.operand)
-            access = self.ctx.field_accesses.get(id(e))
+            access = self.checked.field_accesses.get(e)
             if access is None:  # a struct: its address
                 return value
             return self.read_memory(value, access, self.type_of(e), pointer.space)
@@ -1099,10 +1097,10 @@ class Lowerer:
             cmp = (self.b.icmp_unsigned(op, left, right) if unsigned
                    else self.b.icmp_signed(op, left, right))
             return self.b.zext(cmp, I64)
-        scale = self.ctx.constants.get(id(e))
+        scale = self.checked.pointer_scales.get(e)
         if scale is not None:  # pointer arithmetic, in elements
             return self.pointer_arith(op, left, right, ltype, rtype, scale)
-        return self.arith(op, left, right, ltype, rtype, self.ctx.printf_ids.get(id(e)))
+        return self.arith(op, left, right, ltype, rtype, self.checked.printf_ids.get(e))
 
     def pointer_arith(self, op: str, left: ir.Value, right: ir.Value, ltype: t.Type,
                       rtype: t.Type, scale: int) -> ir.Value:
@@ -1334,7 +1332,7 @@ class Lowerer:
         return result
 
     def call_printf(self, e: n.Call) -> ir.Value:
-        site = self.ctx.printf_ids[id(e)]
+        site = self.checked.printf_ids[e]
         layout = self.res.printf_layouts[site]
         values = [self.expr(a) for a in e.args[1:]]
         fields = [(arg.offset, arg.type, value, self.type_of(node))
@@ -1495,7 +1493,7 @@ class Lowerer:
         length = self.clamped_length(length, btype.capacity)
         self.pb.store64(length, mem)
         space = stype.space if isinstance(stype, t.Pointer) else "kernel"
-        helper = Helper.PROBE_READ_USER if space == "user" else Helper.PROBE_READ_KERNEL
+        helper = read_helper(space)
         self.pb.helper(helper, I64, [self.pb.offset(mem, 8), length, value])
         return mem
 
@@ -1511,7 +1509,7 @@ class Lowerer:
     def call_join(self, e: n.Call) -> ir.Value:
         """Reads the pointers of the array one by one into the record, each string
         straight into its slot, until a NULL; the record starts with the count."""
-        site = self.ctx.printf_ids[id(e)]
+        site = self.checked.printf_ids[e]
         layout = self.res.printf_layouts[site]
         array = self.expr(e.args[0])
         atype = self.type_of(e.args[0])
@@ -1561,10 +1559,7 @@ class Lowerer:
         return mem
 
     def call_pton(self, e: n.Call) -> ir.Value:
-        atype = self.type_of(e)
-        assert isinstance(atype, t.Array)
-        data = self.ctx.constants[id(e)].to_bytes(atype.count, "little")
-        return self.bytes_constant(data)
+        return self.bytes_constant(self.checked.pton_addresses[e])
 
     def call_macaddr(self, e: n.Call) -> ir.Value:
         arg = e.args[0]
@@ -1591,7 +1586,7 @@ class Lowerer:
                                child.function, ir.Constant(PTR, None), i64(0)])
 
     def call_kaddr(self, e: n.Call) -> ir.Value:
-        return i64(self.ctx.constants[id(e)])
+        return i64(self.checked.kernel_addresses[e])
 
     def call_usym(self, e: n.Call) -> ir.Value:
         """The address, and the pid whose symbols name it."""
@@ -1601,7 +1596,7 @@ class Lowerer:
         return mem
 
     def call_uaddr(self, e: n.Call) -> ir.Value:
-        return self.binary_address(self.ctx.constants[id(e)])
+        return self.binary_address(self.checked.symbol_offsets[e])
 
     def call_reg(self, e: n.Call) -> ir.Value:
         name = e.args[0]
@@ -1623,22 +1618,22 @@ class Lowerer:
         return read_usdt_arg(self.pb, arg, symbol)
 
     def call_cgroupid(self, e: n.Call) -> ir.Value:
-        return i64(self.ctx.constants[id(e)])
+        return i64(self.checked.cgroup_ids[e])
 
     def call_has_key(self, e: n.Call) -> ir.Value:
-        target = self.ctx.delete_targets[id(e)]
+        target = self.checked.delete_targets[e]
         info = self.ctx.maps[target.name]
         key = self.map_key(target)
         found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
         return self.b.zext(self.b.icmp_unsigned("!=", found, ir.Constant(PTR, None)), I64)
 
     def call_signal(self, e: n.Call) -> ir.Value:
-        ret = self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.ctx.signal_numbers[id(e)])])
+        ret = self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.checked.signal_numbers[e])])
         self.check_helper(ret, Helper.SEND_SIGNAL, 1)
         return i64(0)
 
     def call_print(self, e: n.Call) -> ir.Value:
-        site = self.ctx.print_ids[id(e)]
+        site = self.checked.print_ids[e]
         spec = self.res.print_sites[site]
         if spec.value is None:
             self.emit_event(EventKind.PRINT_MAP, site, EVENT_HEADER_SIZE, [])
@@ -1668,7 +1663,7 @@ class Lowerer:
         return i64(0)
 
     def call_delete(self, e: n.Call) -> ir.Value:
-        target = self.ctx.delete_targets.get(id(e), e.args[0])
+        target = self.checked.delete_targets.get(e, e.args[0])
         assert isinstance(target, n.MapAccess)
         info = self.ctx.maps[target.name]
         key = self.map_key(target)
@@ -1691,23 +1686,10 @@ class Lowerer:
         size: ir.Value = i64(rtype.capacity)
         if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):  # n chars and a NUL
             size = self.clamped_length(self.b.add(self.expr(e.args[1]), i64(1)), rtype.capacity)
-        helper = self._read_str_helper(arg, source_type)
+        helper = read_str_helper(arg, source_type, self.instance.attach)
         self.check_helper(self.pb.helper(helper, I64, [mem, size, value]), helper, 2)
         return mem
 
-
-    def _read_str_helper(self, arg: n.Expr, source_type: t.Type) -> Helper:
-        """How str() reads: as kptr()/uptr() or the pointer's type say; else user
-        memory in syscall tracepoints and uprobes, which hand over user
-        addresses; elsewhere the compat helper, which picks the space."""
-        if isinstance(arg, n.Call) and arg.name in ("kptr", "uptr"):
-            space = "user" if arg.name == "uptr" else "kernel"
-        elif isinstance(source_type, t.Pointer) and source_type.space == "user":
-            space = "user"
-        else:
-            user = self.instance.attach.user_addresses
-            return Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_STR
-        return Helper.PROBE_READ_USER_STR if space == "user" else Helper.PROBE_READ_KERNEL_STR
 
 
 def _paired(a: t.Tuple | t.Record, b: t.Tuple | t.Record) -> list[tuple[t.Type, int, t.Type, int]]:
@@ -1735,6 +1717,6 @@ def _variable_types(instance: ProbeInstance) -> dict[str, list[t.Type]]:
     separate blocks with types that do not mix)."""
     out: dict[str, list[t.Type]] = {}
     for node in walk(instance.probe):
-        if isinstance(node, n.Variable | n.Let) and id(node) in instance.types:
-            out.setdefault(node.name, []).append(instance.types[id(node)])
+        if isinstance(node, n.Variable | n.Let) and node in instance.types:
+            out.setdefault(node.name, []).append(instance.types[node])
     return out

@@ -1,13 +1,15 @@
 """Semantic checks and type inference.
 
 Input: the probe instances from `expand_probes`. Output: each instance's
-`types` table (id(expr) → Type), `ctx.maps` (every script map with its key
-and value types), and the printf sites. Every misuse is a diagnostic on the
-node that caused it.
+`types` table (expr → Type), `ctx.maps` (every script map with its key
+and value types), and `ctx.checked` (the printf sites and the other tables
+keyed by node: sizes, offsets, field reads, …). Every misuse is a diagnostic
+on the node that caused it.
 
 Map types are global and may be read in one probe before the probe that
 assigns them, so the check runs twice: a first quiet round learns the maps
-from their assignments, the second reports.
+from their assignments, the second reports. Each round returns its own
+tables; only the second's are kept.
 
 What a probe's context holds (`args`, `retval`, `ctx`, usdt arguments) is
 checked by the methods of `ptrace/passes/probe_context.py`.
@@ -27,7 +29,14 @@ from typing import TYPE_CHECKING
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Span, site_location
 from ptrace.options import param_integer
-from ptrace.passes.context import CompileContext, MapInfo, PrintCall, PrintfSite, ProbeInstance
+from ptrace.passes.context import (
+    CompileContext,
+    MapInfo,
+    PrintCall,
+    PrintfSite,
+    ProbeInstance,
+    TypeResults,
+)
 from ptrace.passes.probe_context import ProbeContextChecks, func_name, probe_address, probe_type
 from ptrace.printf_format import FormatError, parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
@@ -61,17 +70,18 @@ _INT_CONVERSION_MAX = {"hh": 8, "h": 16}
 
 
 def check_types(ctx: CompileContext) -> None:
-    quiet = Reporter()
-    for instance in ctx.instances:
-        _Checker(ctx, instance, quiet).check()
-    ctx.printf_sites.clear()
-    ctx.printf_ids.clear()
-    ctx.print_ids.clear()
-    ctx.print_calls.clear()
-    ctx.delete_targets.clear()
+    check_round(ctx, Reporter())  # learns ctx.maps and ctx.let_types
+    ctx.checked = check_round(ctx, ctx.reporter)
+
+
+def check_round(ctx: CompileContext, reporter: Reporter) -> TypeResults:
+    """One round over every instance: fresh types and tables, and the maps
+    and `let` types learned so far (kept, and added to)."""
+    checked = TypeResults()
     for instance in ctx.instances:
         instance.types.clear()
-        _Checker(ctx, instance, ctx.reporter).check()
+        _Checker(ctx, checked, instance, reporter).check()
+    return checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +89,7 @@ class _Untyped(t.Type):
     """What a scope holds for `let $x;` until the variable's first assignment
     gives its type (bpftrace's rule); never assigned, it is an integer 0."""
 
-    let: int  # id() of the Let, whose type codegen reads
+    let: n.Let  # whose type codegen reads
 
     @property
     def size(self) -> int:
@@ -87,13 +97,14 @@ class _Untyped(t.Type):
 
 
 class _Checker(ProbeContextChecks):
-    def __init__(self, ctx: CompileContext, instance: ProbeInstance, reporter: Reporter):
+    def __init__(self, ctx: CompileContext, checked: TypeResults, instance: ProbeInstance,
+                 reporter: Reporter):
         self.ctx = ctx
+        self.checked = checked
         self.instance = instance
         self.reporter = reporter
         self.scopes: list[dict[str, t.Type]] = []
         self.loops = 0
-        self.unroll_counts = ctx.unroll_counts
         self.assigning: str | None = None  # the map an assignment is storing to
         self.assigning_value: t.Type | None = None  # what it stores, once known
         # Reads of the map being assigned before its first definition, with their key types.
@@ -165,7 +176,7 @@ class _Checker(ProbeContextChecks):
         if value is None or not 1 <= value <= UNROLL_MAX:
             self.error(f"unroll takes a number from 1 to {UNROLL_MAX}", count.span)
             return
-        self.unroll_counts[id(stmt)] = value
+        self.checked.unroll_counts[stmt] = value
         # break/continue do not apply to unroll: its body is copied, not looped.
         saved, self.loops = self.loops, 0
         self.block(stmt.body)
@@ -175,7 +186,7 @@ class _Checker(ProbeContextChecks):
         if isinstance(stmt.iterable, n.MapRef):
             entry = self.map_entry_type(stmt.iterable)
             if entry is not None:
-                self.instance.types[id(stmt)] = entry
+                self.instance.types[stmt] = entry
                 self.loop_body(stmt.body, {stmt.var: entry})
             return
         for bound in (stmt.iterable.start, stmt.iterable.stop):
@@ -197,10 +208,10 @@ class _Checker(ProbeContextChecks):
         declared = self._type_name(stmt.type) if stmt.type is not None else None
         value = self.expr(stmt.value) if stmt.value is not None else None
         if stmt.type is None and stmt.value is None:
-            declared = self.ctx.let_types.get((id(self.instance), id(stmt)))
+            declared = self.ctx.let_types.get(stmt)
             if declared is None:
-                self.scopes[-1][stmt.name] = _Untyped(id(stmt))
-                self.instance.types[id(stmt)] = t.INT64  # until an assignment says otherwise
+                self.scopes[-1][stmt.name] = _Untyped(stmt)
+                self.instance.types[stmt] = t.INT64  # until an assignment says otherwise
                 return
         if declared is not None and value is not None and not _assignable(declared, value):
             self.error(f"cannot initialise '{stmt.name}' of type {declared} with {value}",
@@ -211,7 +222,7 @@ class _Checker(ProbeContextChecks):
                        if stmt.value is not None else stmt.span)
         vtype = declared or value or t.INT64
         self.scopes[-1][stmt.name] = vtype
-        self.instance.types[id(stmt)] = vtype  # codegen sizes the variable from this
+        self.instance.types[stmt] = vtype  # codegen sizes the variable from this
 
     def assign(self, stmt: n.Assign) -> None:
         target, value = stmt.target, stmt.value
@@ -250,8 +261,8 @@ class _Checker(ProbeContextChecks):
                                stmt.span)
                 elif (isinstance(existing, t.Pointer) and stmt.op in ("+=", "-=")
                       and not isinstance(vtype, t.Pointer)):
-                    self.ctx.constants[id(stmt)] = self.pointee_size(existing)  # `$p += 1`
-                self.instance.types[id(target)] = existing or t.INT64
+                    self.checked.pointer_scales[stmt] = self.pointee_size(existing)  # `$p += 1`
+                self.instance.types[target] = existing or t.INT64
                 return
             if existing is not None:
                 if not _assignable(existing, vtype):
@@ -262,7 +273,7 @@ class _Checker(ProbeContextChecks):
                 self._rebind(target.name, merged)
             else:
                 self.scopes[-1][target.name] = vtype
-            self.instance.types[id(target)] = self.lookup(target.name) or vtype
+            self.instance.types[target] = self.lookup(target.name) or vtype
             return
         if isinstance(target, n.MapAccess):
             self.assigning = target.name
@@ -294,7 +305,7 @@ class _Checker(ProbeContextChecks):
         """Give a variable declared by `let $x;` the type of its first use."""
         self._rebind(name, vtype)
         self.instance.types[untyped.let] = vtype
-        self.ctx.let_types[id(self.instance), untyped.let] = vtype
+        self.ctx.let_types[untyped.let] = vtype
         return vtype
 
     def _rebind(self, name: str, vtype: t.Type) -> None:
@@ -345,7 +356,7 @@ class _Checker(ProbeContextChecks):
         info = self.ctx.maps.get(access.name)
         if info is None:
             self.ctx.maps[access.name] = MapInfo(access.name, key, value, access.span)
-            self.instance.types[id(access)] = value
+            self.instance.types[access] = value
             return
         self._check_key(info, access, key)
         merged = t.merge(info.value, value)
@@ -355,7 +366,7 @@ class _Checker(ProbeContextChecks):
                        f"{access.name} was first used at line {info.span.line}")
             return
         info.value = merged
-        self.instance.types[id(access)] = merged
+        self.instance.types[access] = merged
 
     def _check_key(self, info: MapInfo, access: n.MapAccess, key: t.Type | None) -> None:
         if (info.key is None) != (key is None):
@@ -427,7 +438,7 @@ class _Checker(ProbeContextChecks):
     def expr(self, expr: n.Expr, statement: bool = False) -> t.Type | None:
         result = self._expr(expr, statement)
         if result is not None:
-            self.instance.types[id(expr)] = result
+            self.instance.types[expr] = result
         return result
 
     def _expr(self, e: n.Expr, statement: bool) -> t.Type | None:
@@ -514,12 +525,12 @@ class _Checker(ProbeContextChecks):
             return base.element if isinstance(base, t.Array) else t.Int(8, True)
         if isinstance(base, t.Pointer):
             element = self.dereference(e, base, e.base.span)
-            access = self.ctx.field_accesses.get(id(e))
+            access = self.checked.field_accesses.get(e)
             if access is not None:
-                self.ctx.constants[id(e)] = access.read_size
+                self.checked.pointer_scales[e] = access.read_size
             elif isinstance(element, t.Struct):
                 btf = self.ctx.btf()
-                self.ctx.constants[id(e)] = btf.size(element.btf_id) if btf is not None else 0
+                self.checked.pointer_scales[e] = btf.size(element.btf_id) if btf is not None else 0
             return element
         self.error(f"{base} cannot be indexed", e.base.span)
         return None
@@ -534,7 +545,7 @@ class _Checker(ProbeContextChecks):
         if not 0 <= position < len(base.elements):
             self.error(f"a tuple of {len(base.elements)} has no element {position}", e.index.span)
             return None
-        self.ctx.constants[id(e)] = position
+        self.checked.tuple_positions[e] = position
         return base.elements[position]
 
     def record(self, e: n.Record) -> t.Type | None:
@@ -624,7 +635,7 @@ class _Checker(ProbeContextChecks):
         btf = self.ctx.btf()
         found = btf.enum_value(e.name) if btf is not None else None
         if btf is not None and found is not None:  # an enumerator: a value of its enum's type
-            self.ctx.constants[id(e)] = found[1]
+            self.checked.enum_values[e] = found[1]
             return from_btf(btf, found[0]) or t.INT64
         names = [*BUILTINS, "probe", "probetype", "args", "func", "kstack", "ustack"]
         close = difflib.get_close_matches(e.name, names, n=1)
@@ -703,9 +714,9 @@ class _Checker(ProbeContextChecks):
             if e.op == "+":
                 self.error(f"cannot add two pointers ({left} and {right})", e.span)
                 return None
-            self.ctx.constants[id(e)] = size
+            self.checked.pointer_scales[e] = size
             return t.INT64
-        self.ctx.constants[id(e)] = size
+        self.checked.pointer_scales[e] = size
         return pointer
 
     def pointee_size(self, pointer: t.Pointer) -> int:
@@ -726,8 +737,8 @@ class _Checker(ProbeContextChecks):
             return
         what = "division" if op == "/" else "modulo"
         location, context = site_location(node.span)
-        self.ctx.printf_ids[id(node)] = len(self.ctx.printf_sites)
-        self.ctx.printf_sites.append(PrintfSite(
+        self.checked.printf_ids[node] = len(self.checked.printf_sites)
+        self.checked.printf_sites.append(PrintfSite(
             DIVISION_BY_ZERO, (f"{what} by zero; the result is 1",), (), location, context))
 
     def unary(self, e: n.Unary) -> t.Type | None:
@@ -759,11 +770,11 @@ class _Checker(ProbeContextChecks):
         named = t.NAMED_TYPES.get(pointer.pointee)
         if named is not None and named.is_integer:
             size = named.bits // 8 if isinstance(named, t.Int) else 1
-            self.ctx.field_accesses[id(e)] = FieldAccess(0, size)
+            self.checked.field_accesses[e] = FieldAccess(0, size)
             return named
         if pointer.pointee.endswith("*") and not pointer.btf_id:
             # A pointer to a pointer from a tracepoint's format (`const char *const *argv`).
-            self.ctx.field_accesses[id(e)] = FieldAccess(0, 8)
+            self.checked.field_accesses[e] = FieldAccess(0, 8)
             return t.Pointer(pointer.pointee[:-1].strip(), space=pointer.space)
         btf = self.kernel_btf(e.span)
         if btf is None:
@@ -773,7 +784,7 @@ class _Checker(ProbeContextChecks):
             self.error(f"cannot dereference {pointer}", e.span)
             return None
         if not isinstance(value, t.Struct):
-            self.ctx.field_accesses[id(e)] = FieldAccess(0, btf.size(pointer.btf_id))
+            self.checked.field_accesses[e] = FieldAccess(0, btf.size(pointer.btf_id))
         return value
 
     def incdec(self, e: n.IncDec) -> t.Type | None:
@@ -801,7 +812,7 @@ class _Checker(ProbeContextChecks):
 
     def conditional(self, e: n.Conditional) -> t.Type | None:
         self._condition(e.cond)
-        then = self.instance.types.get(id(e.cond)) if e.then is None else self.expr(e.then)
+        then = self.instance.types.get(e.cond) if e.then is None else self.expr(e.then)
         orelse = self.expr(e.orelse)
         if then is None or orelse is None:
             return None
@@ -955,7 +966,7 @@ class _Checker(ProbeContextChecks):
                 self.error(f"sizeof of {vtype} is not known", operand.span)
         if size is None:
             return None
-        self.ctx.constants[id(e)] = size
+        self.checked.sizes[e] = size
         return t.UINT64
 
     def offsetof(self, e: n.Offsetof) -> t.Type | None:
@@ -977,7 +988,7 @@ class _Checker(ProbeContextChecks):
                 return None
             offset += member.offset
             type_id = member.type
-        self.ctx.constants[id(e)] = offset
+        self.checked.offsets[e] = offset
         return t.UINT64
 
     def field(self, e: n.Field) -> t.Type | None:
@@ -1045,7 +1056,7 @@ class _Checker(ProbeContextChecks):
             self.error(f"field '{e.name}' is a {btf.c_name(member.type)}, which cannot be "
                        "read yet", e.span)
             return None
-        self.ctx.field_accesses[id(e)] = field_access(btf, member)
+        self.checked.field_accesses[e] = field_access(btf, member)
         return ftype
 
     def args_record(self, e: n.Identifier) -> t.Type | None:
@@ -1124,8 +1135,8 @@ class _Checker(ProbeContextChecks):
         return t.VOID
 
     def _format_site(self, e: n.Call, site: PrintfSite) -> None:
-        self.ctx.printf_ids[id(e)] = len(self.ctx.printf_sites)
-        self.ctx.printf_sites.append(site)
+        self.checked.printf_ids[e] = len(self.checked.printf_sites)
+        self.checked.printf_sites.append(site)
 
     def formatted_call(self, e: n.Call) -> t.Type | None:
         """printf and its kin: a literal format, then arguments that match it."""
@@ -1201,8 +1212,8 @@ class _Checker(ProbeContextChecks):
         return t.VOID
 
     def _print_site(self, e: n.Call, call: PrintCall) -> None:
-        self.ctx.print_ids[id(e)] = len(self.ctx.print_calls)
-        self.ctx.print_calls.append(call)
+        self.checked.print_ids[e] = len(self.checked.print_calls)
+        self.checked.print_calls.append(call)
 
     def call_exit(self, e: n.Call) -> t.Type | None:
         if not self._arity(e, 0, 1):
@@ -1238,7 +1249,7 @@ class _Checker(ProbeContextChecks):
                 self.error("delete(@map, key) takes a map first", target.span)
                 return None
             target = n.MapAccess(target.name, (e.args[1],), span=target.span.to(e.args[1].span))
-            self.ctx.delete_targets[id(e)] = target
+            self.checked.delete_targets[e] = target
         if not isinstance(target, n.MapAccess):
             self.error("delete() takes a map element, as in delete(@m[key])", target.span)
             return None
@@ -1490,7 +1501,7 @@ class _Checker(ProbeContextChecks):
             self.error("pton() takes an IPv4 or IPv6 address as a string literal",
                        text.span, 'as in pton("127.0.0.1") or pton("::1")')
             return None
-        self.ctx.constants[id(e)] = int.from_bytes(packed, "little")
+        self.checked.pton_addresses[e] = packed
         return t.Array(t.Int(8, False), len(packed))
 
     def call_macaddr(self, e: n.Call) -> t.Type | None:
@@ -1535,7 +1546,7 @@ class _Checker(ProbeContextChecks):
         if address is None:
             self.error(f"the kernel has no symbol '{name.value}'", name.span)
             return None
-        self.ctx.constants[id(e)] = address
+        self.checked.kernel_addresses[e] = address
         return t.Pointer("void", 0, "kernel")
 
     def call_usym(self, e: n.Call) -> t.Type | None:
@@ -1552,7 +1563,7 @@ class _Checker(ProbeContextChecks):
         A PIE or a library is loaded at a different address in each process, so
         the address is the probe's own (bpf_get_func_ip gives it) plus the
         distance from the probe to the symbol in the binary; that distance is
-        what compiling records (ctx.constants)."""
+        what compiling records (symbol_offsets)."""
         if not self._arity(e, 1, 1):
             return None
         attach, name = self.instance.attach, e.args[0]
@@ -1572,7 +1583,7 @@ class _Checker(ProbeContextChecks):
                          if close else []))
             return None
         probe = probe_address(attach, self.ctx.machine.function_symbols(attach.binary) or [])
-        self.ctx.constants[id(e)] = symbol.address - probe
+        self.checked.symbol_offsets[e] = symbol.address - probe
         bits = symbol.size * 8 if symbol.size in (1, 2, 4) else 64
         return t.Pointer(f"int{bits}", 0, "user")
 
@@ -1612,7 +1623,7 @@ class _Checker(ProbeContextChecks):
             self.error(f"no such cgroup: {shown}", path.span,
                        "cgroup v2 directories are under /sys/fs/cgroup")
             return None
-        self.ctx.constants[id(e)] = inode
+        self.checked.cgroup_ids[e] = inode
         return t.UINT64
 
     def call_has_key(self, e: n.Call) -> t.Type | None:
@@ -1629,7 +1640,7 @@ class _Checker(ProbeContextChecks):
             self.error(f"{target.name} has no keys", target.span)
             return None
         access = n.MapAccess(target.name, (e.args[1],), span=target.span.to(e.args[1].span))
-        self.ctx.delete_targets[id(e)] = access
+        self.checked.delete_targets[e] = access
         self._check_key(info, access, self.key_type(access))
         return t.BOOL
 
@@ -1645,7 +1656,7 @@ class _Checker(ProbeContextChecks):
             self.error("signal() takes a signal name or number, as in signal(\"SIGUSR1\")",
                        sig.span)
             return None
-        self.ctx.signal_numbers[id(e)] = number
+        self.checked.signal_numbers[e] = number
         return t.VOID
 
     def aggregation(self, e: n.Call) -> t.Aggregation | None:

@@ -17,7 +17,7 @@ from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Span
 from ptrace.elf import Symbol
 from ptrace.machine import TracepointField
-from ptrace.passes.context import CompileContext, ProbeInstance
+from ptrace.passes.context import CompileContext, ProbeInstance, TypeResults
 from ptrace.probe_kinds import KINDS, Args, Context, ProbeKind
 from ptrace.program import Attach
 from ptrace.types import types as t
@@ -48,6 +48,7 @@ class ProbeContextChecks:
     """The checks of what a probe's context holds, as methods of the checker."""
 
     ctx: CompileContext
+    checked: TypeResults
     instance: ProbeInstance
     reporter: Reporter
 
@@ -110,7 +111,7 @@ class ProbeContextChecks:
         if rtype is None or isinstance(rtype, t.Str | t.Struct):
             self.error(f"{attach.symbol}() returns nothing ptrace can read", e.span)
             return None
-        self.ctx.constants[id(e)] = len(btf.func_params(attach.symbol) or ())
+        self.checked.arg_positions[e] = len(btf.func_params(attach.symbol) or ())
         return rtype
 
     def probe_arguments(self, where: Span) -> list[_Argument] | None:
@@ -161,7 +162,7 @@ class ProbeContextChecks:
         if argument.type is None:
             self.error(self.unreadable_argument(argument), e.span)
             return None
-        self.ctx.constants[id(e)] = index
+        self.checked.arg_positions[e] = index
         return argument.type
 
     def unknown_argument(self, e: n.Field, names: list[str]) -> None:
