@@ -18,27 +18,10 @@ import sys
 
 from ptrace import __version__
 from ptrace.machine import Machine, TracepointField
-from ptrace.passes.expand_probes import (
-    HARDWARE_EVENTS,
-    ITERATORS,
-    PROVIDER_ALIASES,
-    SELF_SIGNALS,
-    SOFTWARE_EVENTS,
-    SUPPORTED,
-)
+from ptrace.probe_kinds import BY_PROVIDER, KINDS, PROBE_TYPES, Catalogue, ProbeKind
 
-TIMER_UNITS = ("s", "ms", "us", "ns", "hz")
-# Providers without a list of instances are listed as the forms they take.
-FORMS = {
-    "begin": ("BEGIN",),
-    "end": ("END",),
-    "interval": tuple(f"interval:{unit}:" for unit in TIMER_UNITS),
-    "profile": tuple(f"profile:{unit}:" for unit in TIMER_UNITS),
-    "software": tuple(f"software:{event}:" for event in SOFTWARE_EVENTS),
-    "hardware": tuple(f"hardware:{event}:" for event in HARDWARE_EVENTS),
-    "iter": tuple(f"iter:{name}" for name in ITERATORS),
-    "self": tuple(f"self:signal:{name}" for name in SELF_SIGNALS),
-}
+# Kinds without a list of instances are listed as the forms they take.
+FORMS = {kind: row.forms for kind, row in KINDS.items() if row.forms}
 GLOB_CHARS = frozenset("*?[")
 
 
@@ -62,19 +45,20 @@ def list_probes(pattern: str | None, verbose: bool, machine: Machine,
     """
     pattern = pattern or "*"
     head, colon, rest = pattern.partition(":")
-    provider = _provider(head)
-    if pid is not None and provider in ("usdt", "uprobe", "uretprobe") and \
-            not rest.startswith("/"):
-        names = _process_probes(provider, pattern, pid, machine)
-    elif not colon and provider is not None:
-        names = _all_of(provider, machine)
-    elif provider in ("uprobe", "uretprobe") and colon:
-        names = _functions(provider, rest, machine)
-    elif provider == "usdt" and colon:
+    kind = _kind(head)
+    catalogue = KINDS[kind].catalogue if kind is not None else None
+    per_binary = catalogue in (Catalogue.BINARY_FUNCTIONS, Catalogue.USDT_NOTES)
+    if kind is not None and pid is not None and per_binary and not rest.startswith("/"):
+        names = _process_probes(kind, pattern, pid, machine)
+    elif not colon and kind is not None:
+        names = _all_of(kind, machine)
+    elif kind is not None and catalogue == Catalogue.BINARY_FUNCTIONS and colon:
+        names = _functions(KINDS[kind].provider, rest, machine)
+    elif catalogue == Catalogue.USDT_NOTES and colon:
         names = _usdt_probes(rest, machine)
-    elif provider is not None:
-        names = [name for name in _all_of(provider, machine)
-                 if _matches(name, f"{provider}:{rest}")]
+    elif kind is not None:
+        names = [name for name in _all_of(kind, machine)
+                 if _matches(name, f"{KINDS[kind].provider}:{rest}")]
     elif colon and not GLOB_CHARS & set(head):
         raise ListingError(_unknown_provider(head, machine))
     else:
@@ -98,18 +82,19 @@ def _arguments(name: str, machine: Machine) -> list[str]:
     parameters (fentry/fexit, from BTF), an iterator's ctx fields, a USDT
     probe's argument specs; nothing for other probes."""
     provider, _, rest = name.partition(":")
-    if provider == "usdt":
+    kind = BY_PROVIDER.get(provider)
+    if kind == ProbeKind.USDT:
         return _usdt_arguments(rest, machine)
-    if provider == "tracepoint":
+    if kind == ProbeKind.TRACEPOINT:
         category, _, event = rest.partition(":")
         tracepoint = machine.tracepoint_format(category, event)
         return [declaration(f) for f in tracepoint.fields] if tracepoint else []
     from ptrace.types.btf import BtfError  # lazily: the BTF reader is not needed at start-up
 
-    btf = machine.btf() if provider in ("fentry", "fexit", "iter") else None
+    btf = machine.btf() if kind in (ProbeKind.FENTRY, ProbeKind.FEXIT, ProbeKind.ITER) else None
     if btf is None:
         return []
-    if provider == "iter":
+    if kind == ProbeKind.ITER:
         from ptrace.types.kernel import struct_id
 
         type_id = struct_id(btf, f"struct bpf_iter__{rest}")
@@ -122,7 +107,7 @@ def _arguments(name: str, machine: Machine) -> list[str]:
         return []
     if params is None:
         return []
-    return shown + (["retval"] if provider == "fexit" else [])
+    return shown + (["retval"] if kind == ProbeKind.FEXIT else [])
 
 
 def declaration(field: TracepointField) -> str:
@@ -133,38 +118,38 @@ def declaration(field: TracepointField) -> str:
     return f"{field.ctype} {field.name}"
 
 
-def _provider(word: str) -> str | None:
-    """The probe type a word names (an alias, or BEGIN/END in any case), or None."""
-    name = PROVIDER_ALIASES.get(word, word)
-    lowered = name.lower()
-    if lowered in ("begin", "end"):
-        return lowered
-    return name if name in SUPPORTED else None
+def _kind(word: str) -> ProbeKind | None:
+    """The probe kind a word names (its provider, an alias, or BEGIN/END in any case)."""
+    if word.lower() in ("begin", "end"):
+        return BY_PROVIDER[word.lower()]
+    return BY_PROVIDER.get(word)
 
 
-def _all_of(provider: str, machine: Machine) -> list[str]:
-    if provider == "tracepoint":
+def _all_of(kind: ProbeKind, machine: Machine) -> list[str]:
+    """Every probe of a kind, by where its probes come from."""
+    row = KINDS[kind]
+    provider = row.provider
+    if row.catalogue == Catalogue.TRACEPOINTS:
         return [f"tracepoint:{c}:{e}" for c, e in machine.tracepoints()]
-    if provider in FORMS:
-        return list(FORMS[provider])
-    if provider == "rawtracepoint":
-        return sorted({f"rawtracepoint:{e}" for _, e in machine.tracepoints()})
-    if provider in ("fentry", "fexit"):
+    if row.catalogue in (Catalogue.FORMS, Catalogue.TIMERS):
+        return list(row.forms)
+    if row.catalogue == Catalogue.EVENTS:
+        return sorted({f"{provider}:{e}" for _, e in machine.tracepoints()})
+    if row.catalogue == Catalogue.BTF_FUNCTIONS:
         btf = machine.btf()
         if btf is None:
             raise ListingError(f"{provider} probes are the functions the kernel's BTF "
                                "describes, and this kernel has no BTF")
         return [f"{provider}:{func}" for func in btf.names("func")]
-    if provider in ("kprobe", "kretprobe"):
+    if row.catalogue == Catalogue.TRACEABLE_FUNCTIONS:
         return _kprobe_functions(provider, machine)
-    if provider in ("uprobe", "uretprobe", "usdt"):
-        binary = "/path/to/binary" if provider == "usdt" else "/bin/bash"
+    if row.catalogue in (Catalogue.BINARY_FUNCTIONS, Catalogue.USDT_NOTES):
+        binary = "/path/to/binary" if row.catalogue == Catalogue.USDT_NOTES else "/bin/bash"
         raise ListingError(f"{provider} probes are listed per binary, for example: "
                            f"ptrace -l '{provider}:{binary}:*'")
-    if provider == "watchpoint":
-        raise ListingError("a watchpoint is any address of the -p/-c process, written "
-                           "watchpoint:ADDRESS:LENGTH:MODE: there is no list of them")
-    raise ListingError(f"ptrace cannot list {provider} probes yet")
+    # Catalogue.ADDRESSES (an internal kind has no provider to ask for)
+    raise ListingError("a watchpoint is any address of the -p/-c process, written "
+                       "watchpoint:ADDRESS:LENGTH:MODE: there is no list of them")
 
 
 def _kprobe_functions(provider: str, machine: Machine) -> list[str]:
@@ -191,8 +176,8 @@ def _everything(machine: Machine) -> list[str]:
     listed = [form for forms in FORMS.values() for form in forms]
     listed += [f"tracepoint:{c}:{e}" for c, e in machine.tracepoints()]
     if machine.traceable_functions() is not None:  # (BTF stands in only when asked)
-        listed += _kprobe_functions("kprobe", machine)
-    return listed + (_all_of("fentry", machine) if machine.btf() is not None else [])
+        listed += _kprobe_functions(ProbeKind.KPROBE, machine)
+    return listed + (_all_of(ProbeKind.FENTRY, machine) if machine.btf() is not None else [])
 
 
 def _functions(provider: str, rest: str, machine: Machine) -> list[str]:
@@ -218,17 +203,18 @@ def _listed_binary(provider: str, rest: str, machine: Machine,
     return path, glob
 
 
-def _process_probes(provider: str, pattern: str, pid: int, machine: Machine) -> list[str]:
+def _process_probes(kind: ProbeKind, pattern: str, pid: int, machine: Machine) -> list[str]:
     """The functions (uprobe) or USDT probes of a process's executable and
     libraries whose full names match `pattern` (`usdt:*`, `usdt:*:myapp:*`)."""
     binaries = machine.process_binaries(pid)
     if binaries is None:
         raise ListingError(f"no process with pid {pid}")
+    provider = KINDS[kind].provider
     glob = pattern.partition(":")[2] or "*"
     found: list[str] = []
     for path in binaries:
         with contextlib.suppress(ListingError):  # a mapped file that is not ELF
-            found += (_usdt_probes(f"{path}:*", machine) if provider == "usdt"
+            found += (_usdt_probes(f"{path}:*", machine) if kind == ProbeKind.USDT
                       else _functions(provider, f"{path}:*", machine))
     # The glob over the whole name, or over what follows the binary's path.
     return [name for name in found
@@ -237,7 +223,7 @@ def _process_probes(provider: str, pattern: str, pid: int, machine: Machine) -> 
 
 def _usdt_probes(rest: str, machine: Machine) -> list[str]:
     """usdt:BINARY[:PROVIDER]:GLOB → the binary's USDT probes matching."""
-    path, glob = _listed_binary("usdt", rest, machine, "/path/to/binary")
+    path, glob = _listed_binary(ProbeKind.USDT, rest, machine, "/path/to/binary")
     probes = machine.usdt_probes(path)
     if probes is None:
         raise ListingError(f"cannot read the USDT probes of {path}: it is not an ELF binary")
@@ -259,11 +245,10 @@ def _usdt_arguments(rest: str, machine: Machine) -> list[str]:
 def _unknown_provider(head: str, machine: Machine) -> str:
     if any(category == head for category, _ in machine.tracepoints()):
         return f"unknown probe type '{head}'; tracepoints are written tracepoint:{head}:EVENT"
-    known = sorted(set(SUPPORTED) - {"begin", "end"})
-    close = difflib.get_close_matches(head, known, n=1)
+    close = difflib.get_close_matches(head, PROBE_TYPES, n=1)
     if close:
         return f"unknown probe type '{head}'; did you mean '{close[0]}'?"
-    return f"unknown probe type '{head}'; probe types: {', '.join(known)}"
+    return f"unknown probe type '{head}'; probe types: {', '.join(PROBE_TYPES)}"
 
 
 def info_lines(machine: Machine) -> list[str]:
@@ -286,8 +271,7 @@ def info_lines(machine: Machine) -> list[str]:
     width = max(map(len, features.PROBE_CHECKS)) + 1
     for name, check in features.PROBE_CHECKS.items():
         verdict = str(check(machine))
-        provider = name.split(",")[0].lower()
-        if provider not in SUPPORTED:
+        if _kind(name.split(",")[0]) is None:
             verdict += f" (ptrace does not support {name} probes yet)"
         lines.append(f"  {(name + ':').ljust(width)} {verdict}")
     return lines

@@ -8,6 +8,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from ptrace.bpf_abi import BPF_PSEUDO_FUNC, LD_IMM64
+
 SHT_PROGBITS = 1
 SHT_SYMTAB = 2
 SHT_DYNSYM = 11
@@ -16,8 +18,6 @@ STT_OBJECT = 1
 STT_FUNC = 2
 STT_GNU_IFUNC = 10
 R_BPF_64_64 = 1
-LD_IMM64 = 0x18
-BPF_PSEUDO_FUNC = 4
 
 
 class ElfError(ValueError):

@@ -11,27 +11,10 @@ import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from ptrace.bpf_abi import MapType, ProgType
 from ptrace.printf_format import Conversion
+from ptrace.probe_kinds import KINDS, ProbeKind, Runs
 from ptrace.types.types import INT64, Type
-
-
-class ProgType(IntEnum):
-    KPROBE = 2
-    TRACEPOINT = 5
-    PERF_EVENT = 7
-    RAW_TRACEPOINT = 17
-    TRACING = 26
-
-
-class MapType(IntEnum):
-    HASH = 1
-    ARRAY = 2
-    PERCPU_HASH = 5
-    PERCPU_ARRAY = 6
-    LRU_HASH = 9
-    STACK_TRACE = 7
-    LRU_PERCPU_HASH = 10
-    RINGBUF = 27
 
 
 class EventKind(IntEnum):
@@ -53,11 +36,9 @@ COUNTERS_FIXED = 1
 
 @dataclass(frozen=True, slots=True)
 class Attach:
-    """Where a program attaches: begin, end, tracepoint, syscalls, rawtracepoint,
-    interval, profile, software, hardware, uprobe, uretprobe, usdt, kprobe,
-    kretprobe, fentry, fexit, watchpoint, iter or signal."""
+    """Where a program attaches: its kind, and what the kind needs to know."""
 
-    kind: str
+    kind: ProbeKind
     probe: str  # the full probe name, as the `probe` builtin gives it
     category: str = ""
     event: str = ""
@@ -98,6 +79,12 @@ class Attach:
     signal: int = 0
 
     @property
+    def user_addresses(self) -> bool:
+        """Whether the probe hands over the traced process's addresses: uprobes
+        and usdt probes in their arguments, syscall tracepoints in their fields."""
+        return KINDS[self.kind].user_space or self.category == "syscalls"
+
+    @property
     def probe_count(self) -> int:
         """How many attach points this stands for (as bpftrace counts probes)."""
         return len(self.syscalls) or 1
@@ -112,7 +99,7 @@ class BpfProgram:
     location: str  # where the probe is written: "script.bt:3:1"
     loops: tuple[str, ...] = ()  # where its while/for loops are written
     ctx_size: int = 0  # bytes of ctx the program may read (for test runs of BEGIN/END)
-    expected_attach_type: int = 0  # TRACING programs: BPF_TRACE_FENTRY or _FEXIT
+    expected_attach_type: int = 0  # TRACING programs: their kind's AttachType
     attach_btf_id: int = 0
     callbacks: tuple[int, ...] = ()  # instruction offsets of its callback functions
 
@@ -179,10 +166,6 @@ class PrintSite:
     value: EventArg | None = None
 
 
-# Programs that are run from user space (with BPF_PROG_TEST_RUN), never attached.
-NOT_ATTACHED = ("begin", "end", "signal")
-
-
 @dataclass(frozen=True, slots=True)
 class CompiledProgram:
     programs: tuple[BpfProgram, ...]
@@ -201,12 +184,13 @@ class CompiledProgram:
 
     @property
     def attached_programs(self) -> tuple[BpfProgram, ...]:
-        return tuple(p for p in self.programs if p.attach.kind not in NOT_ATTACHED)
+        return tuple(p for p in self.programs if KINDS[p.attach.kind].runs is not Runs.TEST_RUN)
 
     @property
     def signals(self) -> frozenset[int]:
         """The signals that run self:signal probes."""
-        return frozenset(p.attach.signal for p in self.programs if p.attach.kind == "signal")
+        return frozenset(p.attach.signal for p in self.programs
+                         if p.attach.kind == ProbeKind.SIGNAL)
 
 
 # Slots of the `globals` array map, written by the runtime before BEGIN runs.

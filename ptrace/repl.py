@@ -52,7 +52,7 @@ from ptrace.machine import LiveMachine, Machine, match_tracepoints
 from ptrace.options import SETTINGS, Options, SettingError, apply_setting, from_environment
 from ptrace.parse import Token, keywords, parse, tokens
 from ptrace.passes.check_types import FUNCTIONS
-from ptrace.passes.expand_probes import PROVIDER_ALIASES, SUPPORTED
+from ptrace.probe_kinds import BY_PROVIDER, KINDS, Catalogue, ProbeKind
 from ptrace.program import CompiledProgram
 from ptrace.types.builtins import BUILTINS
 
@@ -84,8 +84,9 @@ runs, maps print). Tab completes, Ctrl-R searches the history, Ctrl-D on an
 empty line leaves (stopping a running cell first).
 """
 BUILTIN_NAMES = frozenset({*BUILTINS, "args", "probe", "probetype"})
-# The first attach point's form of each supported provider.
-PROVIDERS = tuple(p.upper() if p in ("begin", "end") else f"{p}:" for p in SUPPORTED)
+# How each kind's attach points start.
+PROVIDERS = tuple(row.provider if kind in (ProbeKind.BEGIN, ProbeKind.END) else f"{row.provider}:"
+                  for kind, row in KINDS.items() if row.provider)
 
 
 # ---- a cell's tokens (from ptrace.parse): nesting, probe headers, completeness ----
@@ -231,15 +232,13 @@ def _uprobe_parts(head: str, machine: Machine) -> list[str]:
     return sorted({s.name for s in symbols or ()})
 
 
-# What follows `provider:` in an attach point, by provider: given the parts
-# already written between the first and the last colon, the candidates for
-# the last part.
-ATTACH_POINT_PARTS: dict[str, Callable[[str, Machine], list[str]]] = {
-    "tracepoint": _tracepoint_parts,
-    "interval": _timer_units,
-    "profile": _timer_units,
-    "uprobe": _uprobe_parts,
-    "uretprobe": _uprobe_parts,
+# What follows `provider:` in an attach point, by where the kind's probes come
+# from: given the parts already written between the first and the last colon,
+# the candidates for the last part.
+ATTACH_POINT_PARTS: dict[Catalogue, Callable[[str, Machine], list[str]]] = {
+    Catalogue.TRACEPOINTS: _tracepoint_parts,
+    Catalogue.TIMERS: _timer_units,
+    Catalogue.BINARY_FUNCTIONS: _uprobe_parts,
 }
 
 
@@ -267,7 +266,7 @@ def _args_fields(probe_points: list[str], machine: Machine) -> list[str]:
     fields: set[str] = set()
     for point in probe_points:
         provider, _, rest = point.partition(":")
-        if PROVIDER_ALIASES.get(provider, provider) != "tracepoint":
+        if BY_PROVIDER.get(provider) != ProbeKind.TRACEPOINT:
             continue
         category, _, event = rest.partition(":")
         formats = (machine.tracepoint_format(c, e)
@@ -333,11 +332,12 @@ def _attach_point_words(point: str, machine: Machine) -> tuple[str, list[str]]:
     provider, colon, rest = point.partition(":")
     if not colon:
         return point, [p for p in PROVIDERS if p.startswith(point)]
-    provider = PROVIDER_ALIASES.get(provider, provider)
-    parts = ATTACH_POINT_PARTS.get(provider)
+    kind = BY_PROVIDER.get(provider)
+    catalogue = KINDS[kind].catalogue if kind is not None else None
+    parts = ATTACH_POINT_PARTS.get(catalogue) if catalogue is not None else None
     head, _, last = rest.rpartition(":")
     candidates = parts(head, machine) if parts else []
-    if provider in ("uprobe", "uretprobe") and not head:
+    if catalogue == Catalogue.BINARY_FUNCTIONS and not head:
         candidates = _binary_paths(last)
     return last, [c for c in candidates if c.startswith(last)]
 

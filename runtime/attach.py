@@ -19,9 +19,9 @@ from ptrace.runtime.features import kprobes_available
 from ptrace.runtime.libbcc import BccSymbol, Libraries, errno, load_symbols
 from ptrace.runtime.loader import close_all
 
+from ptrace.bpf_abi import PERF_COUNT_SW_CPU_CLOCK, AttachType, PerfType
+from ptrace.probe_kinds import ProbeKind
 from ptrace.program import Attach
-
-PERF_COUNT_SW_CPU_CLOCK = 0
 
 # Each attacher gets the pid given with -p (-1: every process).
 Attacher = Callable[[Libraries, int, Attach, int], list[int]]
@@ -54,8 +54,8 @@ _event_names = itertools.count()
 
 def _uprobe(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int]:
     """uprobes, uretprobes, and usdt probes (a uprobe at the site's file offset)."""
-    offset = target.offset if target.kind == "usdt" else resolve_offset(target, pid)
-    kind = BPF_PROBE_RETURN if target.kind == "uretprobe" else BPF_PROBE_ENTRY
+    offset = target.offset if target.kind == ProbeKind.USDT else resolve_offset(target, pid)
+    kind = BPF_PROBE_RETURN if target.kind == ProbeKind.URETPROBE else BPF_PROBE_ENTRY
     # The event name matters only if bcc falls back to tracefs uprobe_events
     # (the uprobe PMU is used when the kernel has it, as 6.18 does).
     name = f"ptrace_{os.getpid()}_{next(_event_names)}".encode()
@@ -100,7 +100,7 @@ def _kprobe(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[in
     if not kprobes_available():
         raise RuntimeFailure(f"cannot attach {target.probe}: this kernel has no kprobes "
                              "(it was built without CONFIG_KPROBES)")
-    kind = BPF_PROBE_RETURN if target.kind == "kretprobe" else BPF_PROBE_ENTRY
+    kind = BPF_PROBE_RETURN if target.kind == ProbeKind.KRETPROBE else BPF_PROBE_ENTRY
     name = f"ptrace_{os.getpid()}_{next(_event_names)}".encode()
     fd = libs.bcc.bpf_attach_kprobe(prog_fd, kind, name, target.symbol.encode(), target.offset,
                                     0)
@@ -118,7 +118,7 @@ def _fentry(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[in
 
 def _iterator(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
     """iter:NAME: a link to the iterator; run_iterator runs it."""
-    fd = libs.libbpf.bpf_link_create(prog_fd, 0, BPF_TRACE_ITER, None)
+    fd = libs.libbpf.bpf_link_create(prog_fd, 0, AttachType.TRACE_ITER, None)
     if fd < 0:
         raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(-fd)}")
     return [int(fd)]
@@ -152,7 +152,7 @@ def _watchpoint(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list
         raise RuntimeFailure(f"cannot attach {target.probe}: a watchpoint needs a process "
                              "(-p PID or -c COMMAND)")
     try:
-        fd = perf.open_event(perf.PERF_TYPE_BREAKPOINT, 0, -1, period=1, pid=pid,
+        fd = perf.open_event(PerfType.BREAKPOINT, 0, -1, period=1, pid=pid,
                              bp_type=target.bp_type, bp_addr=target.address,
                              bp_len=target.bp_len)
         perf.run_program(fd, prog_fd)
@@ -163,7 +163,6 @@ def _watchpoint(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list
     return [fd]
 
 
-BPF_TRACE_ITER = 28  # enum bpf_attach_type
 ITER_READ_SIZE = 1 << 16
 WATCHPOINT_ERRORS = {
     errno_module.ENOENT: "this machine has no hardware breakpoints (no breakpoint PMU)",
@@ -178,13 +177,13 @@ WATCHPOINT_ERRORS = {
 
 def _interval(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
     # One CPU: an interval fires once per period, not once per CPU.
-    return [_perf_event(libs, prog_fd, target, 0, perf.PERF_TYPE_SOFTWARE,
+    return [_perf_event(libs, prog_fd, target, 0, PerfType.SOFTWARE,
                         PERF_COUNT_SW_CPU_CLOCK, target.period_ns, 0)]
 
 
 def _profile(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
     return _on_every_cpu(lambda cpu: _perf_event(
-        libs, prog_fd, target, cpu, perf.PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CPU_CLOCK,
+        libs, prog_fd, target, cpu, PerfType.SOFTWARE, PERF_COUNT_SW_CPU_CLOCK,
         target.period_ns, target.frequency))
 
 
@@ -206,7 +205,7 @@ def _perf_event(libs: Libraries, prog_fd: int, target: Attach, cpu: int, perf_ty
         fd = perf.open_event(perf_type, config, cpu, period=period, frequency=frequency)
         perf.run_program(fd, prog_fd)
     except OSError as error:
-        if target.kind == "hardware" and error.errno in perf.NO_PMU:
+        if target.kind == ProbeKind.HARDWARE and error.errno in perf.NO_PMU:
             raise RuntimeFailure(f"cannot attach {target.probe}: this machine has no hardware "
                                  "performance counters (no CPU PMU)") from None
         raise RuntimeFailure(f"cannot attach {target.probe} on CPU {cpu}: "
@@ -214,21 +213,22 @@ def _perf_event(libs: Libraries, prog_fd: int, target: Attach, cpu: int, perf_ty
     return fd
 
 
-ATTACHERS: dict[str, Attacher] = {
-    "tracepoint": _tracepoint,
-    "syscalls": _raw_syscalls,
-    "interval": _interval,
-    "profile": _profile,
-    "uprobe": _uprobe,
-    "uretprobe": _uprobe,
-    "usdt": _uprobe,
-    "rawtracepoint": _raw_tracepoint,
-    "software": _perf_counter,
-    "hardware": _perf_counter,
-    "kprobe": _kprobe,
-    "kretprobe": _kprobe,
-    "fentry": _fentry,
-    "fexit": _fentry,
-    "watchpoint": _watchpoint,
-    "iter": _iterator,
+# One per kind that is attached (Runs.ATTACHED or ITERATED).
+ATTACHERS: dict[ProbeKind, Attacher] = {
+    ProbeKind.TRACEPOINT: _tracepoint,
+    ProbeKind.SYSCALLS: _raw_syscalls,
+    ProbeKind.INTERVAL: _interval,
+    ProbeKind.PROFILE: _profile,
+    ProbeKind.UPROBE: _uprobe,
+    ProbeKind.URETPROBE: _uprobe,
+    ProbeKind.USDT: _uprobe,
+    ProbeKind.RAWTRACEPOINT: _raw_tracepoint,
+    ProbeKind.SOFTWARE: _perf_counter,
+    ProbeKind.HARDWARE: _perf_counter,
+    ProbeKind.KPROBE: _kprobe,
+    ProbeKind.KRETPROBE: _kprobe,
+    ProbeKind.FENTRY: _fentry,
+    ProbeKind.FEXIT: _fentry,
+    ProbeKind.WATCHPOINT: _watchpoint,
+    ProbeKind.ITER: _iterator,
 }

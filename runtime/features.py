@@ -22,8 +22,8 @@ from pathlib import Path
 from ptrace.runtime import libbcc, perf
 from ptrace.runtime.libbcc import LibraryMissing, ProgLoadOpts
 
+from ptrace.bpf_abi import PERF_COUNT_HW_CPU_CYCLES, AttachType, MapType, PerfType, ProgType
 from ptrace.machine import TRACEFS_ROOTS, Machine, tracefs_root
-from ptrace.program import MapType, ProgType
 
 NOT_ROOT = "loading BPF programs needs root: run ptrace with sudo"
 EVENT_SOURCES = Path("/sys/bus/event_source/devices")
@@ -82,7 +82,7 @@ def bpf_problem(code: int) -> str | None:
 def hardware_errno() -> int:
     """Open and close a CPU cycle counter on this process: 0, or the errno."""
     try:
-        fd = perf.open_event(perf.PERF_TYPE_HARDWARE, perf.PERF_COUNT_HW_CPU_CYCLES, -1, pid=0,
+        fd = perf.open_event(PerfType.HARDWARE, PERF_COUNT_HW_CPU_CYCLES, -1, pid=0,
                              flags=OWN_COUNTER_FLAGS)
     except OSError as error:
         return error.errno or errno.EIO
@@ -92,9 +92,7 @@ def hardware_errno() -> int:
 def iterator_errno(btf_id: int) -> int:
     """Load and close a two-instruction iterator program over the BTF function
     `btf_id` (bpf_iter_task): 0, or the errno. Raises LibraryMissing."""
-    from ptrace.runtime.attach import BPF_TRACE_ITER  # the attachers are not needed for -l
-
-    opts = ProgLoadOpts(sz=ctypes.sizeof(ProgLoadOpts), expected_attach_type=BPF_TRACE_ITER,
+    opts = ProgLoadOpts(sz=ctypes.sizeof(ProgLoadOpts), expected_attach_type=AttachType.TRACE_ITER,
                         attach_btf_id=btf_id)
     return _closed(libbcc.load().libbpf.bpf_prog_load(
         ProgType.TRACING, b"ptrace_check", b"GPL", RETURN_ZERO, len(RETURN_ZERO) // 8,

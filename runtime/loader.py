@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.libbcc import Libraries, ProgLoadOpts
 
-from ptrace.program import BpfProgram, CompiledProgram, ProgType
+from ptrace.bpf_abi import BPF_PSEUDO_MAP_FD, LD_IMM64, ProgType
+from ptrace.probe_kinds import ProbeKind
+from ptrace.program import BpfProgram, CompiledProgram
 
 PARALLEL_CLOSE_MIN = 4
 CLOSE_THREADS = 16
-LD_IMM64 = 0x18
-BPF_PSEUDO_MAP_FD = 1
 # What the verifier says when it cannot bound a loop.
 UNBOUNDED_LOOP_SIGNS = ("infinite loop detected", "BPF program is too large",
                         "back-edge from insn", "jumps is too complex")
@@ -170,7 +170,7 @@ def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose
     if fd >= 0:
         return fd
     if fd == -errno.EPERM and prog.prog_type == ProgType.TRACING:
-        what = "BPF iterator" if prog.attach.kind == "iter" else "fentry/fexit"
+        what = "BPF iterator" if prog.attach.kind == ProbeKind.ITER else "fentry/fexit"
         raise RuntimeFailure(f"{prog.location}: cannot load {prog.attach.probe}: this kernel "
                              f"refuses {what} programs (loading a BPF tracing program "
                              "fails with EPERM)")

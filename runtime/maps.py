@@ -15,7 +15,8 @@ from ptrace.runtime.cpus import possible_cpus
 from ptrace.runtime.libbcc import Libraries
 from ptrace.runtime.values import Value, decode, sort_key
 
-from ptrace.program import MapSpec, MapType
+from ptrace.bpf_abi import MapType
+from ptrace.program import MapSpec
 from ptrace.types import types as t
 
 PERCPU_TYPES = (MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH)

@@ -23,10 +23,6 @@ FLAG_EXCLUDE_KERNEL = 1 << 5
 FLAG_EXCLUDE_HV = 1 << 6
 FLAG_FREQ = 1 << 10
 
-PERF_TYPE_HARDWARE = 0
-PERF_TYPE_SOFTWARE = 1
-PERF_TYPE_BREAKPOINT = 5
-PERF_COUNT_HW_CPU_CYCLES = 0
 # What perf_event_open fails with when the machine has no such PMU.
 NO_PMU = frozenset({errno.ENOENT, errno.ENODEV, errno.EOPNOTSUPP})
 

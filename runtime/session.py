@@ -32,6 +32,7 @@ from ptrace.runtime.stacks import StackReader
 from ptrace.runtime.target import Target
 from ptrace.runtime.values import decode, format_value
 
+from ptrace.probe_kinds import KINDS, ProbeKind, Runs
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
     COUNTERS_FIXED,
@@ -43,7 +44,6 @@ from ptrace.program import (
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
-    NOT_ATTACHED,
     CompiledProgram,
     EventKind,
 )
@@ -103,7 +103,7 @@ class Session:
                     for limit, index in self.program.stack_maps}))
                 self.ringbuf = RingBuffer(self.libs, self.loaded.map_fds[self.program.ringbuf_map],
                                           self._on_event)
-                self._run_kind("begin")
+                self._run_kind(ProbeKind.BEGIN)
                 if not self.stopping:
                     self._attach_all()
                     if self.target is not None:
@@ -117,7 +117,7 @@ class Session:
                 self._write_global(GLOBAL_STOPPED, 1)  # probes stop before END runs
                 self._drain()
                 self.exited = False
-                self._run_kind("end")
+                self._run_kind(ProbeKind.END)
                 self._finish()
             finally:
                 stacks.use(None)
@@ -140,12 +140,12 @@ class Session:
     def _attach_all(self) -> None:
         assert self.loaded is not None
         for prog, fd in zip(self.program.programs, self.loaded.prog_fds, strict=True):
-            if prog.attach.kind in NOT_ATTACHED:
+            if KINDS[prog.attach.kind].runs == Runs.TEST_RUN:
                 continue
             pid = self.target.pid if self.target is not None else -1
             fds = attach(self.libs, fd, prog.attach, pid)
             self.perf_fds.extend(fds)
-            if prog.attach.kind == "iter":
+            if KINDS[prog.attach.kind].runs == Runs.ITERATED:
                 self.iterator_links.extend(fds)
         self.output.attached(sum(p.attach.probe_count for p in self.program.programs))
 
@@ -185,10 +185,10 @@ class Session:
     def _run_signal_probes(self) -> None:
         """Run the self:signal probes of the signals received since the last call."""
         while self.signals_received and not self.exited:
-            self._run_kind("signal", self.signals_received.pop(0))
+            self._run_kind(ProbeKind.SIGNAL, self.signals_received.pop(0))
         self.signals_received.clear()
 
-    def _run_kind(self, kind: str, signal_number: int = 0) -> None:
+    def _run_kind(self, kind: ProbeKind, signal_number: int = 0) -> None:
         """Run BEGIN, END or a signal's programs in order with BPF_PROG_TEST_RUN, then
         take their events."""
         assert self.loaded is not None and self.ringbuf is not None

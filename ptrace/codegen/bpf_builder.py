@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 from llvmlite import ir
 
+from ptrace.bpf_abi import BPF_PSEUDO_MAP_FD
 from ptrace.codegen.helpers import Helper
 
 I8 = ir.IntType(8)
@@ -30,7 +31,6 @@ I64 = ir.IntType(64)
 I1 = ir.IntType(1)
 PTR = ir.PointerType()
 
-BPF_PSEUDO_MAP_FD = 1
 # Allocations up to this size go on the stack while the stack has room.
 _STACK_OBJECT_LIMIT = 128
 STACK_BUDGET = 384

@@ -16,32 +16,9 @@ from ptrace.codegen.lower import Lowerer
 from ptrace.diagnostics import Span
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext
-from ptrace.program import NOT_ATTACHED, BpfProgram, ProgType
+from ptrace.probe_kinds import KINDS, Runs
+from ptrace.program import BpfProgram
 
-PROG_TYPES = {
-    "begin": ProgType.RAW_TRACEPOINT,
-    "end": ProgType.RAW_TRACEPOINT,
-    "tracepoint": ProgType.TRACEPOINT,
-    "uprobe": ProgType.KPROBE,
-    "uretprobe": ProgType.KPROBE,
-    "usdt": ProgType.KPROBE,
-    "kprobe": ProgType.KPROBE,
-    "kretprobe": ProgType.KPROBE,
-    "rawtracepoint": ProgType.RAW_TRACEPOINT,
-    "fentry": ProgType.TRACING,
-    "fexit": ProgType.TRACING,
-    "software": ProgType.PERF_EVENT,
-    "hardware": ProgType.PERF_EVENT,
-    "syscalls": ProgType.RAW_TRACEPOINT,
-    "interval": ProgType.PERF_EVENT,
-    "profile": ProgType.PERF_EVENT,
-    "watchpoint": ProgType.PERF_EVENT,
-    "iter": ProgType.TRACING,
-    "signal": ProgType.RAW_TRACEPOINT,  # run like BEGIN, when ptrace gets the signal
-}
-BPF_TRACE_FENTRY = 24  # enum bpf_attach_type
-BPF_TRACE_FEXIT = 25
-BPF_TRACE_ITER = 28
 # BEGIN, END and self:signal probes run through BPF_PROG_TEST_RUN with a
 # raw-tracepoint ctx of this size.
 TEST_RUN_CTX_SIZE = 8
@@ -72,14 +49,13 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
     emitted = emit(module, want_asm)
     programs = []
     for instance, name in zip(ctx.instances, names, strict=True):
-        kind = instance.attach.kind
-        ctx_size = TEST_RUN_CTX_SIZE if kind in NOT_ATTACHED else 0
+        row = KINDS[instance.attach.kind]
+        ctx_size = TEST_RUN_CTX_SIZE if row.runs == Runs.TEST_RUN else 0
         loops = tuple(_location(node.span) for node in walk(instance.probe)
                       if isinstance(node, n.While | n.For))
-        attach_type = {"fentry": BPF_TRACE_FENTRY, "fexit": BPF_TRACE_FEXIT,
-                       "iter": BPF_TRACE_ITER}.get(kind, 0)
         code = emitted.sections[f"ptrace/{name}"]
-        programs.append(BpfProgram(name, PROG_TYPES[kind], code.insns, instance.attach,
-                                   _location(instance.probe.span), loops, ctx_size, attach_type,
-                                   instance.attach.btf_id, code.functions[1:]))
+        programs.append(BpfProgram(name, row.prog_type, code.insns, instance.attach,
+                                   _location(instance.probe.span), loops, ctx_size,
+                                   row.attach_type or 0, instance.attach.btf_id,
+                                   code.functions[1:]))
     return programs, emitted, scratch

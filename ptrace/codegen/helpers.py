@@ -69,6 +69,5 @@ def read_str_helper(arg: n.Expr, source_type: t.Type, attach: Attach) -> Helper:
     elif isinstance(source_type, t.Pointer) and source_type.space == "user":
         space = "user"
     else:
-        user = attach.category == "syscalls" or attach.kind in ("uprobe", "uretprobe", "usdt")
-        return Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_STR
+        return Helper.PROBE_READ_USER_STR if attach.user_addresses else Helper.PROBE_READ_STR
     return Helper.PROBE_READ_USER_STR if space == "user" else Helper.PROBE_READ_KERNEL_STR

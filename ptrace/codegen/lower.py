@@ -32,8 +32,10 @@ from ptrace.diagnostics import Span, site_location
 from ptrace.machine import TracepointField
 from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import STRERROR, Resources
-from ptrace.passes.check_types import AGGREGATIONS, func_name, probe_type
+from ptrace.passes.check_types import AGGREGATIONS
 from ptrace.passes.context import CompileContext, ProbeInstance
+from ptrace.passes.probe_context import func_name, probe_type
+from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
     EVENT_HEADER_SIZE,
@@ -92,7 +94,7 @@ class Lowerer:
     def lower(self) -> None:
         probe = self.instance.probe
         self.scopes.append({})
-        if self.instance.attach.kind not in ("begin", "end"):
+        if self.instance.attach.kind not in (ProbeKind.BEGIN, ProbeKind.END):
             # END runs, and maps print, after the probes stop: as bpftrace, which
             # detaches first. A flag stops them at once; detaching comes last.
             running = self.pb.block("running")
@@ -101,7 +103,7 @@ class Lowerer:
             self.b.position_at_end(running)
         if self.instance.attach.syscalls:
             self.dispatch_syscall()
-        if self.instance.attach.kind == "iter":
+        if self.instance.attach.kind == ProbeKind.ITER:
             # The iterator runs the program once more at its end, with no object.
             found = self.pb.block("iter.object")
             item = self.pb.ctx_load(self.instance.attach.offset)
@@ -790,8 +792,7 @@ class Lowerer:
         return raw
 
     def tracepoint_arg(self, e: n.Field) -> ir.Value:
-        attach = self.instance.attach
-        if attach.kind in ("rawtracepoint", "fentry", "fexit"):
+        if KINDS[self.instance.attach.kind].args in (Args.ARGUMENTS, Args.PARAMETERS):
             return self.ctx_argument(self.checked.arg_positions[e], self.type_of(e))
         field = self.tracepoint_field(e)
         assert field is not None
@@ -803,7 +804,7 @@ class Lowerer:
         attach = self.instance.attach
         mem = self.pb.fresh_memory(rtype.size)
         fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event) \
-            if attach.kind == "tracepoint" else None
+            if KINDS[attach.kind].args == Args.FIELDS else None
         for index, (name, ftype, offset) in enumerate(zip(rtype.names, rtype.elements,
                                                           rtype.offsets, strict=True)):
             field = fmt.field(name) if fmt is not None else None
@@ -837,7 +838,7 @@ class Lowerer:
         return self.b.sext(self.b.trunc(raw, ir.IntType(field.size * 8)), I64)
 
     def expr_Identifier(self, e: n.Identifier) -> ir.Value:
-        if e.name == "retval" and self.instance.attach.kind == "fexit":
+        if e.name == "retval" and self.instance.attach.kind == ProbeKind.FEXIT:
             # fexit: the return value follows the arguments
             return self.ctx_argument(self.checked.arg_positions[e], self.type_of(e))
         enumerator = self.checked.enum_values.get(e)
@@ -857,9 +858,9 @@ class Lowerer:
             return self.stack(self.type_of(e))
         if e.name.startswith("arg") and e.name[3:].isdigit():
             index = int(e.name[3:])
-            if self.instance.attach.kind == "rawtracepoint":  # ctx is u64 args[]
+            if KINDS[self.instance.attach.kind].args == Args.ARGUMENTS:  # ctx is u64 args[]
                 return self.pb.ctx_load(8 * index)
-            if self.instance.attach.kind == "usdt":
+            if self.instance.attach.kind == ProbeKind.USDT:
                 return self.usdt_arg(index)
             return self.pb.ctx_load(ARG_REGISTERS[index])
         method = getattr(self, "builtin_" + e.name)
@@ -1023,7 +1024,7 @@ class Lowerer:
         """The format-file field that `args->name` reads in a tracepoint, else None."""
         attach = self.instance.attach
         if not (isinstance(e, n.Field) and isinstance(e.base, n.Identifier)
-                and e.base.name == "args" and attach.kind == "tracepoint"):
+                and e.base.name == "args" and KINDS[attach.kind].args == Args.FIELDS):
             return None
         fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event)
         return fmt.field(e.name) if fmt is not None else None
@@ -1429,9 +1430,8 @@ class Lowerer:
         layout = self.res.printf_layouts[site]
         array = self.expr(e.args[0])
         atype = self.type_of(e.args[0])
-        user = (isinstance(atype, t.Pointer) and atype.space == "user") or (
-            self.instance.attach.category == "syscalls"
-            or self.instance.attach.kind in ("uprobe", "uretprobe", "usdt"))
+        user = (isinstance(atype, t.Pointer) and atype.space == "user") or \
+            self.instance.attach.user_addresses
         read = Helper.PROBE_READ_USER if user else Helper.PROBE_READ_KERNEL
         read_str = Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_KERNEL_STR
         pointer = self.pb.fresh_memory(8)

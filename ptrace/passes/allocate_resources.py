@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import children
+from ptrace.bpf_abi import MapType
 from ptrace.codegen.helpers import Helper, helper_name, read_helper, read_str_helper
 from ptrace.diagnostics import Reporter, site_location
 from ptrace.passes.context import (
@@ -33,7 +34,6 @@ from ptrace.program import (
     Attach,
     EventArg,
     MapSpec,
-    MapType,
     PrintSite,
 )
 from ptrace.types import types as t

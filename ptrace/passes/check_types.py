@@ -10,6 +10,9 @@ Map types are global and may be read in one probe before the probe that
 assigns them, so the check runs twice: a first quiet round learns the maps
 from their assignments, the second reports. Each round returns its own
 tables; only the second's are kept.
+
+What a probe's context holds (`args`, `retval`, `ctx`, usdt arguments) is
+checked by the methods of `ptrace/passes/probe_context.py`.
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Span, site_location
-from ptrace.elf import Symbol
-from ptrace.machine import TracepointField
 from ptrace.options import param_integer
 from ptrace.passes.context import (
     CompileContext,
@@ -36,28 +37,22 @@ from ptrace.passes.context import (
     ProbeInstance,
     TypeResults,
 )
+from ptrace.passes.probe_context import ProbeContextChecks, func_name, probe_address, probe_type
 from ptrace.printf_format import FormatError, parse_format
-from ptrace.program import DIVISION_BY_ZERO, Attach
+from ptrace.probe_kinds import KINDS, ProbeKind
+from ptrace.program import DIVISION_BY_ZERO
 from ptrace.types import types as t
 from ptrace.types.builtins import BUILTINS, LATER_BUILTINS, PT_REGS
 from ptrace.types.kernel import FieldAccess, c_size, field_access, from_btf, struct_id
-from ptrace.usdt import UsdtError
-from ptrace.usdt import parse_arg as parse_usdt_arg
 
 UNROLL_MAX = 100
 STACK_LIMIT = 127  # the kernel's default perf_event_max_stack
 STACK_MODES = ("bpftrace", "perf", "raw")
-SIGNED_C_TYPES = frozenset({"int", "long", "short", "long long", "signed", "signed int",
-                            "s8", "s16", "s32", "s64", "__s8", "__s16", "__s32", "__s64",
-                            "pid_t", "ssize_t", "off_t", "loff_t", "clockid_t", "timer_t",
-                            "key_serial_t", "int32_t", "int64_t"})
 if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
     from ptrace.types import btf as btf_module
 
-USER_PROBES = frozenset({"uprobe", "uretprobe", "usdt"})
-# Probes whose context is (or starts with) the interrupted code's struct pt_regs.
-REGISTER_PROBES = ("kprobe", "kretprobe", "uprobe", "uretprobe", "usdt", "profile", "interval",
-                   "software", "hardware", "watchpoint")
+# Probes whose context holds the interrupted code's registers, as messages name them.
+REGISTER_PROBES = tuple(row.name for row in KINDS.values() if row.registers)
 AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
 LATER_FUNCTIONS = frozenset({
     "override", "path", "unwatch", "debugf",
@@ -101,17 +96,7 @@ class _Untyped(t.Type):
         return 8
 
 
-@dataclass(frozen=True, slots=True)
-class _Argument:
-    """One of the values `args` holds: its name, its type (None where ptrace
-    cannot read it yet) and its C type, as messages name it."""
-
-    name: str
-    type: t.Type | None
-    ctype: str
-
-
-class _Checker:
+class _Checker(ProbeContextChecks):
     def __init__(self, ctx: CompileContext, checked: TypeResults, instance: ProbeInstance,
                  reporter: Reporter):
         self.ctx = ctx
@@ -609,7 +594,7 @@ class _Checker:
         return merged
 
     def identifier(self, e: n.Identifier) -> t.Type | None:
-        if self.instance.attach.kind == "usdt" and re.fullmatch(r"arg\d+", e.name):
+        if self.instance.attach.kind == ProbeKind.USDT and re.fullmatch(r"arg\d+", e.name):
             return self.usdt_arg(e)
         builtin = BUILTINS.get(e.name)
         if e.name == "cpid" and not self.ctx.options.has_command:
@@ -623,7 +608,7 @@ class _Checker:
                 return None
             if e.name == "curtask":
                 return self.kernel_pointer("struct task_struct") or builtin.type
-            if e.name == "retval" and self.instance.attach.kind == "fexit":
+            if e.name == "retval" and self.instance.attach.kind == ProbeKind.FEXIT:
                 return self.fexit_retval(e)
             return builtin.type
         if e.name == "probe":
@@ -633,8 +618,7 @@ class _Checker:
         if e.name in ("kstack", "ustack"):
             return t.Stack(e.name == "ustack", self.ctx.options.stack_mode, STACK_LIMIT)
         if e.name == "func":
-            if self.instance.attach.kind not in ("uprobe", "uretprobe", "kprobe", "kretprobe",
-                                                 "fentry", "fexit"):
+            if not KINDS[self.instance.attach.kind].function:
                 self.error(f"'func' cannot be used in {self.instance.attach.kind} probes",
                            e.span)
                 return None
@@ -658,27 +642,6 @@ class _Checker:
         self.error(f"unknown identifier '{e.name}'", e.span,
                    *([f"did you mean '{close[0]}'?"] if close else []))
         return None
-
-    def usdt_arg(self, e: n.Identifier) -> t.Type | None:
-        """argN of a usdt probe: typed by its spec in the probe's note."""
-        attach = self.instance.attach
-        index = int(e.name[3:])
-        count = len(attach.usdt_args)
-        try:
-            if index >= count:
-                raise UsdtError(f"it has {count} argument{'s' if count != 1 else ''}"
-                                if count else "it has no arguments")
-            arg = parse_usdt_arg(attach.usdt_args[index])
-            if arg.symbol and arg.symbol not in dict(attach.usdt_symbols):
-                raise UsdtError(f"'{attach.usdt_args[index]}' names '{arg.symbol}', which is "
-                                f"not a symbol of {attach.binary}")
-        except UsdtError as error:
-            message = f"cannot read {e.name} of {attach.probe}: {error}"
-            if not any(d.message == message and d.span == e.span
-                       for d in self.reporter.diagnostics):  # one per site: say it once
-                self.error(message, e.span)
-            return None
-        return t.INT64 if arg.signed else t.UINT64
 
     def positional(self, e: n.Positional) -> t.Type | None:
         params = self.ctx.options.params
@@ -723,26 +686,6 @@ class _Checker:
             self.division_site(e, op, e.right)
         unsigned = _is_unsigned(left) or _is_unsigned(right)
         return t.UINT64 if unsigned else t.INT64
-
-    def context_pointer(self, e: n.Identifier) -> t.Type | None:
-        """`ctx`: the address of the program's context, typed by what it points to:
-        an iterator's struct, the registers (kprobes, uprobes, usdt), the kernel's
-        perf event data (profile, interval, software, hardware, watchpoint:
-        `ctx->regs->ip`); for other probes (tracepoint, rawtracepoint, BEGIN…) an
-        untyped address."""
-        kind = self.instance.attach.kind
-        if kind == "iter":
-            struct = f"struct bpf_iter__{self.instance.attach.event}"
-        elif kind in ("kprobe", "kretprobe", "uprobe", "uretprobe", "usdt"):
-            struct = "struct pt_regs"
-        elif kind in ("profile", "interval", "software", "hardware", "watchpoint"):
-            struct = "struct bpf_perf_event_data_kern"
-        else:
-            return t.Pointer("void")
-        ctx_type = self.kernel_pointer(struct)
-        if ctx_type is None:
-            self.error(f"the kernel's BTF has no {struct}", e.span)
-        return ctx_type
 
     def compare_compound(self, e: n.Binary, left: t.Type, right: t.Type) -> t.Type | None:
         """`==`/`!=` of tuples, records or arrays: element by element (strings
@@ -940,8 +883,7 @@ class _Checker:
         if tn.array_size is not None:
             self.error("array types are not supported yet", tn.span)
             return None
-        space = "user" if self.instance.attach.kind in ("uprobe", "uretprobe", "usdt") \
-            else "kernel"
+        space = "user" if KINDS[self.instance.attach.kind].user_space else "kernel"
         if tn.pointer_depth:
             name = tn.base + " *" * (tn.pointer_depth - 1)
             if tn.pointer_depth > 1 or tn.base in t.NAMED_TYPES or tn.base == "void":
@@ -1117,98 +1059,6 @@ class _Checker:
         self.checked.field_accesses[e] = field_access(btf, member)
         return ftype
 
-    def fexit_retval(self, e: n.Identifier) -> t.Type | None:
-        from ptrace.types import btf as btf_module
-
-        btf = self.kernel_btf(e.span)
-        attach = self.instance.attach
-        if btf is None:
-            return None
-        func = btf.type(attach.btf_id)
-        proto = btf.type(btf.resolve(func.type)) if isinstance(func, btf_module.Func) else None
-        rtype = from_btf(btf, proto.return_type) \
-            if isinstance(proto, btf_module.FuncProto) and proto.return_type else None
-        if rtype is None or isinstance(rtype, t.Str | t.Struct):
-            self.error(f"{attach.symbol}() returns nothing ptrace can read", e.span)
-            return None
-        self.checked.arg_positions[e] = len(btf.func_params(attach.symbol) or ())
-        return rtype
-
-    def probe_arguments(self, where: Span) -> list[_Argument] | None:
-        """What `args` holds in this probe: a tracepoint's fields (after the
-        common header, which programs cannot read), or the parameters of a raw
-        tracepoint or a kernel function (fentry/fexit), from BTF."""
-        attach = self.instance.attach
-        if attach.kind == "tracepoint":
-            fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event)
-            # Syscall tracepoints hand over the process's own pointers.
-            space = "user" if attach.category == "syscalls" else "kernel"
-            return [_Argument(f.name, self.tracepoint_field(f, space), f.ctype)
-                    for f in (fmt.fields if fmt is not None else ())]
-        if attach.kind not in ("rawtracepoint", "fentry", "fexit"):
-            self.error(f"'args' is not available in {attach.kind} probes", where)
-            return None
-        btf = self.kernel_btf(where)
-        if btf is None:
-            return None
-        if attach.kind == "rawtracepoint":
-            # The tracepoint's BTF prototype has no parameter names; its
-            # __bpf_trace_ function has (after the leading `void *__data`).
-            params = btf.func_params(f"__bpf_trace_{attach.event}")
-            if params is None:
-                self.error(f"the kernel's BTF does not describe the arguments of "
-                           f"{attach.event}", where, "use arg0, arg1, …")
-                return None
-            params = params[1:]
-        else:
-            params = btf.func_params(attach.symbol)
-            if params is None:
-                return None
-        return [_Argument(name, _readable(from_btf(btf, type_id)), btf.c_name(type_id))
-                for name, type_id in params]
-
-    def tracepoint_arg(self, e: n.Field) -> t.Type | None:
-        """args.name: one of the probe's arguments (raw tracepoints and
-        fentry/fexit read it by its index, recorded for codegen)."""
-        arguments = self.probe_arguments(e.base.span)
-        if arguments is None:
-            return None
-        names = [a.name for a in arguments]
-        if e.name not in names:
-            self.unknown_argument(e, names)
-            return None
-        index = names.index(e.name)
-        argument = arguments[index]
-        if argument.type is None:
-            self.error(self.unreadable_argument(argument), e.span)
-            return None
-        self.checked.arg_positions[e] = index
-        return argument.type
-
-    def unknown_argument(self, e: n.Field, names: list[str]) -> None:
-        attach = self.instance.attach
-        if attach.kind == "rawtracepoint":
-            self.error(f"raw tracepoint {attach.event} has no argument '{e.name}'", e.span,
-                       f"its arguments: {', '.join(names)}")
-        elif attach.kind in ("fentry", "fexit"):
-            self.error(f"{attach.symbol}() has no parameter '{e.name}'", e.span,
-                       f"its parameters: {', '.join(names)}")
-        else:
-            close = difflib.get_close_matches(e.name, names, n=1)
-            hints = ([f"did you mean '{close[0]}'?"] if close else []) + (
-                [f"fields of {attach.category}:{attach.event}: {', '.join(names)}"]
-                if names else [])
-            self.error(f"tracepoint {attach.category}:{attach.event} has no field "
-                       f"'{e.name}'", e.span, *hints)
-
-    def unreadable_argument(self, argument: _Argument) -> str:
-        kind = self.instance.attach.kind
-        if kind == "tracepoint":
-            return f"field '{argument.name}' has type '{argument.ctype}', which is not " \
-                "supported yet"
-        what = "argument" if kind == "rawtracepoint" else "parameter"
-        return f"{what} '{argument.name}' is a {argument.ctype}, which cannot be read yet"
-
     def args_record(self, e: n.Identifier) -> t.Type | None:
         """`args` alone: all of the probe's arguments as one record, as in
         `print(args)`, `$a = args` or `@[tid] = args`."""
@@ -1224,24 +1074,6 @@ class _Checker:
                 return None
         return t.Record(tuple(a.name for a in arguments),
                         tuple(a.type for a in arguments if a.type is not None))
-
-    def tracepoint_field(self, field: TracepointField, space: str) -> t.Type | None:
-        """A tracepoint field's type; an enum's field reads as the format says and
-        is named as BTF says."""
-        ftype = tracepoint_field_type(field.ctype, field.size, field.signed, space,
-                                      self.ctx.options.max_strlen)
-        if isinstance(ftype, t.Int) and field.ctype.startswith("enum "):
-            return self.enum_field(field.ctype, ftype)
-        return ftype
-
-    def enum_field(self, ctype: str, read: t.Int) -> t.Int:
-        """A tracepoint field of enum type: read as the format says, named as BTF says."""
-        btf = self.ctx.btf()
-        type_id = struct_id(btf, ctype) if btf is not None else None
-        enum = from_btf(btf, type_id) if btf is not None and type_id is not None else None
-        if not isinstance(enum, t.Enum):
-            return read
-        return replace(enum, bits=read.bits, signed=read.signed)
 
     # ---- calls ----
     def call(self, e: n.Call, statement: bool) -> t.Type | None:
@@ -1735,8 +1567,8 @@ class _Checker:
         if not self._arity(e, 1, 1):
             return None
         attach, name = self.instance.attach, e.args[0]
-        if attach.kind not in USER_PROBES:
-            self.error(f"uaddr() cannot be used in {_kind_name(attach.kind)} probes", e.name_span,
+        if not KINDS[attach.kind].user_space:
+            self.error(f"uaddr() cannot be used in {KINDS[attach.kind].name} probes", e.name_span,
                        "it gives an address in the binary of a uprobe, uretprobe or usdt probe")
             return None
         if not isinstance(name, n.String):
@@ -1750,7 +1582,7 @@ class _Checker:
                        *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
                          if close else []))
             return None
-        probe = _probe_address(attach, self.ctx.machine.function_symbols(attach.binary) or [])
+        probe = probe_address(attach, self.ctx.machine.function_symbols(attach.binary) or [])
         self.checked.symbol_offsets[e] = symbol.address - probe
         bits = symbol.size * 8 if symbol.size in (1, 2, 4) else 64
         return t.Pointer(f"int{bits}", 0, "user")
@@ -1759,9 +1591,9 @@ class _Checker:
         """reg("name"): a register of the probed code, from the probe's pt_regs."""
         if not self._arity(e, 1, 1):
             return None
-        kind, name = self.instance.attach.kind, e.args[0]
-        if kind not in REGISTER_PROBES:
-            self.error(f"reg() cannot be used in {_kind_name(kind)} probes: they have no "
+        row, name = KINDS[self.instance.attach.kind], e.args[0]
+        if not row.registers:
+            self.error(f"reg() cannot be used in {row.name} probes: they have no "
                        "registers", e.name_span, "reg() reads the registers in "
                        + ", ".join(REGISTER_PROBES[:-1]) + f" and {REGISTER_PROBES[-1]} probes")
             return None
@@ -1880,34 +1712,6 @@ class _Checker:
         return atype
 
 
-def tracepoint_field_type(ctype: str, size: int, signed: bool, space: str,
-                          max_strlen: int) -> t.Type | None:
-    """The ptrace type of a tracepoint field, from its C type in the format file."""
-    if ctype.startswith("__data_loc"):
-        return t.Str(max_strlen) if "char" in ctype else None
-    array = re.fullmatch(r"(.*?)\[(\d*)\]", ctype)
-    if array:
-        base = array[1].replace("const ", "").strip()
-        if base in ("char", "unsigned char", "signed char"):
-            return t.Str(size)
-        count = int(array[2]) if array[2] else 0
-        if count <= 0 or size % count or size // count not in (1, 2, 4, 8):
-            return None
-        element = t.Int(size // count * 8, base in SIGNED_C_TYPES or base.startswith(("s", "__s")))
-        return t.Array(element, count)
-    if ctype.endswith("*"):
-        pointee = ctype[:-1].replace("const ", "").strip()
-        return t.Pointer(pointee, 0, space)
-    if ctype == "bool":
-        return t.BOOL
-    if size in (1, 2, 4, 8):
-        # Syscall tracepoints widen every argument to 8 bytes and mark it
-        # unsigned; a signed C type (int dfd) stays signed, as in bpftrace.
-        base = ctype.replace("const ", "").strip()
-        return t.Int(size * 8, signed or base in SIGNED_C_TYPES)
-    return None
-
-
 def _byte_size(tp: t.Type) -> int:
     """The bytes of an integer or an array, as C counts them."""
     if isinstance(tp, t.Array):
@@ -1954,12 +1758,6 @@ def _mismatch(a: t.Type, b: t.Type) -> str | None:
             reason = inner or f"{x} and {y} cannot be compared"
             return f".{where}{'' if reason.startswith('.') else ': '}{reason}"
     return None
-
-
-def _readable(atype: t.Type | None) -> t.Type | None:
-    """A BTF argument's type, or None where ptrace cannot read it: strings and
-    structs passed by value."""
-    return None if isinstance(atype, t.Str | t.Struct) else atype
 
 
 def _fits(value: int, itype: t.Int) -> bool:
@@ -2055,28 +1853,3 @@ def _describe(tp: t.Type) -> str:
     if isinstance(tp, t.Aggregation):
         return f"{tp.function}() values"
     return f"values of type {tp}"
-
-
-def _kind_name(kind: str) -> str:
-    """An attach kind as the script names it."""
-    return {"begin": "BEGIN", "end": "END", "syscalls": "tracepoint"}.get(kind, kind)
-
-
-def _probe_address(attach: Attach, functions: list[Symbol]) -> int:
-    """The virtual address in its binary of a uprobe or usdt probe."""
-    if attach.kind == "usdt" or not attach.symbol:
-        return attach.address
-    # expand_probes found the function among these
-    return next(s.address for s in functions if s.name == attach.symbol) + attach.offset
-
-
-def func_name(attach: Attach) -> str:
-    """What `func` gives in a uprobe: the function's name, or its address."""
-    return attach.symbol or f"0x{attach.address:x}"
-
-
-def probe_type(attach: Attach) -> str:
-    """What `probetype` gives: the provider's full name, as bpftrace names it
-    ("special" for BEGIN, END and self probes)."""
-    return {"begin": "special", "end": "special", "signal": "special",
-            "syscalls": "tracepoint"}.get(attach.kind, attach.kind)

@@ -12,52 +12,32 @@ import copy
 import difflib
 import fnmatch
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
+from ptrace.bpf_abi import PerfType
 from ptrace.diagnostics import Reporter
 from ptrace.machine import Machine, match_tracepoints
 from ptrace.parse.literals import LiteralError, parse_integer
 from ptrace.passes.context import CompileContext, ProbeInstance
+from ptrace.probe_kinds import (
+    BY_PROVIDER,
+    HARDWARE_EVENTS,
+    ITERATORS,
+    KINDS,
+    PROBE_TYPES,
+    SELF_SIGNALS,
+    SOFTWARE_EVENTS,
+    ProbeKind,
+)
 from ptrace.program import Attach
 from ptrace.usdt import UsdtProbe
 
-PROVIDER_ALIASES = {
-    "t": "tracepoint", "i": "interval", "p": "profile", "k": "kprobe", "kr": "kretprobe",
-    "u": "uprobe", "ur": "uretprobe", "U": "usdt", "s": "software", "h": "hardware",
-    "w": "watchpoint", "f": "fentry", "fr": "fexit", "kfunc": "fentry", "kretfunc": "fexit",
-    "rt": "rawtracepoint", "it": "iter",
-}
-SUPPORTED = ("begin", "end", "tracepoint", "interval", "profile", "uprobe", "uretprobe",
-             "usdt", "rawtracepoint", "software", "hardware", "kprobe", "kretprobe", "fentry",
-             "fexit", "watchpoint", "iter", "self")
-PERF_TYPE_HARDWARE = 0
-PERF_TYPE_SOFTWARE = 1
 # watchpoint modes → HW_BREAKPOINT_R, _W, _X bits; lengths in bytes.
 WATCHPOINT_MODES = {"r": 1, "w": 2, "x": 4}
 WATCHPOINT_LENGTHS = (1, 2, 4, 8)
-# BPF iterators (iter:NAME): each runs a program per object. Its ctx is a
-# struct bpf_iter__NAME of 8-byte slots; the object that ends the iteration
-# when NULL is at this offset.
-ITERATORS = {"task": 8, "task_file": 24, "task_vma": 16}
-# self:signal:NAME: the signals ptrace can take for its own probes (SIGINT and
-# SIGTERM stop the run; the others' default actions would end it).
-SELF_SIGNALS = {"SIGUSR1": 10, "SIGUSR2": 12, "SIGHUP": 1}
-# perf event names: (config, default sample period).
-SOFTWARE_EVENTS = {
-    "cpu-clock": (0, 1000000), "cpu": (0, 1000000), "task-clock": (1, 1000000),
-    "page-faults": (2, 100), "faults": (2, 100), "context-switches": (3, 1000),
-    "cs": (3, 1000), "cpu-migrations": (4, 1), "minor-faults": (5, 100),
-    "major-faults": (6, 1), "alignment-faults": (7, 1), "emulation-faults": (8, 1),
-    "dummy": (9, 1), "bpf-output": (10, 1),
-}
-HARDWARE_EVENTS = {
-    "cpu-cycles": (0, 1000000), "cycles": (0, 1000000), "instructions": (1, 1000000),
-    "cache-references": (2, 1000000), "cache-misses": (3, 1000000),
-    "branch-instructions": (4, 100000), "branches": (4, 100000), "branch-misses": (5, 100000),
-    "bus-cycles": (6, 100000), "frontend-stalls": (7, 1000000),
-    "backend-stalls": (8, 1000000), "ref-cycles": (9, 1000000),
-}
 _UNITS_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
 
@@ -115,13 +95,13 @@ def _dispatch_syscalls(point: n.AttachPoint, attaches: list[Attach],
     numbers = machine.syscall_numbers()
     out: list[Attach] = []
     for direction in ("sys_enter", "sys_exit"):
-        group = [a for a in attaches if a.kind == "tracepoint" and a.category == "syscalls"
-                 and a.event.startswith(direction + "_")]
+        group = [a for a in attaches if a.kind == ProbeKind.TRACEPOINT
+                 and a.category == "syscalls" and a.event.startswith(direction + "_")]
         known = [(numbers[a.event[len(direction) + 1:]], a.probe) for a in group
                  if a.event[len(direction) + 1:] in numbers]
         if len(known) < SYSCALL_DISPATCH_MIN:
             continue
-        out.append(Attach("syscalls", point.text, category="syscalls", event=direction,
+        out.append(Attach(ProbeKind.SYSCALLS, point.text, category="syscalls", event=direction,
                           syscalls=tuple(sorted(known))))
         folded = {probe for _, probe in known}
         attaches = [a for a in attaches if a.probe not in folded]
@@ -131,62 +111,74 @@ def _dispatch_syscalls(point: n.AttachPoint, attaches: list[Attach],
 def _check_iterators(ctx: CompileContext) -> None:
     """An iterator runs once over its objects, then the run ends: as in bpftrace,
     it is the script's only probe besides BEGIN and END."""
-    iterators = [i for i in ctx.instances if i.attach.kind == "iter"]
-    others = [i for i in ctx.instances if i.attach.kind not in ("iter", "begin", "end")]
+    iterators = [i for i in ctx.instances if i.attach.kind == ProbeKind.ITER]
+    others = [i for i in ctx.instances
+              if i.attach.kind not in (ProbeKind.ITER, ProbeKind.BEGIN, ProbeKind.END)]
     if iterators and (others or len(iterators) > 1):
         span = (iterators[1] if len(iterators) > 1 else others[0]).probe.span
         ctx.reporter.error("an iter probe must be the script's only probe besides BEGIN and "
                            "END", span, f"the iterator is {iterators[0].attach.probe}")
 
 
+@dataclass(frozen=True, slots=True)
+class _Point:
+    """An attach point of a known kind, being expanded, and what its expander
+    may need: malformed points are reported to `reporter`, well-formed ones that
+    match nothing on this machine to `missing`; `has_process`: the run has a
+    process to watch (-p or -c); `pid`: the -p one."""
+
+    node: n.AttachPoint
+    kind: ProbeKind
+    rest: str  # what follows `provider:`
+    machine: Machine
+    reporter: Reporter
+    missing: Reporter
+    has_process: bool
+    pid: int
+
+    @property
+    def provider(self) -> str:
+        return KINDS[self.kind].provider
+
+    @property
+    def parts(self) -> list[str]:
+        return self.rest.split(":")
+
+
 def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
             missing: Reporter, has_process: bool, pid: int) -> list[Attach]:
-    """The attach targets of one attach point. Malformed points are reported to
-    `reporter`; well-formed ones that match nothing on this machine to `missing`.
-    `has_process`: the run has a process to watch (-p or -c); `pid`: the -p one."""
-    text = point.text
-    if text in ("BEGIN", "begin"):
-        return [Attach("begin", "BEGIN")]
-    if text in ("END", "end"):
-        return [Attach("end", "END")]
-    provider, _, rest = text.partition(":")
-    provider = PROVIDER_ALIASES.get(provider, provider)
-    parts = rest.split(":")
-    if provider == "tracepoint":
-        return _tracepoints(point, parts, machine, reporter, missing)
-    if provider in ("uprobe", "uretprobe"):
-        return _uprobes(point, provider, rest, machine, reporter, missing)
-    if provider == "usdt":
-        return _usdt(point, rest, machine, reporter, missing, pid)
-    if provider == "rawtracepoint":
-        return _raw_tracepoint(point, parts, machine, reporter, missing)
-    if provider in ("software", "hardware"):
-        attach = _perf_event(point, provider, parts, reporter)
-        return [attach] if attach else []
-    if provider in ("kprobe", "kretprobe"):
-        return _kprobe(point, provider, rest, machine, reporter, missing)
-    if provider in ("fentry", "fexit"):
-        return _fentry(point, provider, rest, machine, reporter, missing)
-    if provider in ("interval", "profile"):
-        attach = _timer(point, provider, parts, reporter)
-        return [attach] if attach else []
-    if provider == "watchpoint":
-        attach = _watchpoint(point, parts, reporter, has_process)
-        return [attach] if attach else []
-    if provider == "iter":
-        return _iterator(point, parts, machine, reporter, missing)
-    if provider == "self":
-        attach = _self(point, parts, reporter)
-        return [attach] if attach else []
-    known = sorted(set(SUPPORTED) - {"begin", "end"})
-    close = difflib.get_close_matches(provider, known, n=1)
-    hints = [f"did you mean '{close[0]}'?"] if close else [f"probe types: {', '.join(known)}"]
+    """The attach targets of one attach point, by its kind's expander."""
+    provider, colon, rest = point.text.partition(":")
+    kind = BY_PROVIDER.get(provider)
+    if kind is None or (colon and kind in (ProbeKind.BEGIN, ProbeKind.END)):
+        _unknown_provider(point, provider, reporter)
+        return []
+    return EXPANDERS[kind](_Point(point, kind, rest, machine, reporter, missing, has_process,
+                                  pid))
+
+
+def _unknown_provider(point: n.AttachPoint, provider: str, reporter: Reporter) -> None:
+    close = difflib.get_close_matches(provider, PROBE_TYPES, n=1)
+    hints = [f"did you mean '{close[0]}'?"] if close else [
+        f"probe types: {', '.join(PROBE_TYPES)}"]
     reporter.error(f"unknown probe type '{provider}'", point.span, *hints)
-    return []
 
 
-def _tracepoints(point: n.AttachPoint, parts: list[str], machine: Machine,
-                 reporter: Reporter, missing: Reporter) -> list[Attach]:
+def _special(p: _Point) -> list[Attach]:
+    """BEGIN and END."""
+    return [Attach(p.kind, p.provider)]
+
+
+def _one(expander: Callable[[_Point], Attach | None]) -> Callable[[_Point], list[Attach]]:
+    """An expander of kinds that give at most one target."""
+    def expand(p: _Point) -> list[Attach]:
+        attach = expander(p)
+        return [attach] if attach else []
+    return expand
+
+
+def _tracepoints(p: _Point) -> list[Attach]:
+    point, parts, machine, reporter, missing = p.node, p.parts, p.machine, p.reporter, p.missing
     if len(parts) != 2 or not all(parts):
         reporter.error("a tracepoint is written 'tracepoint:category:event'", point.span)
         return []
@@ -207,14 +199,15 @@ def _tracepoints(point: n.AttachPoint, parts: list[str], machine: Machine,
             missing.error(f"tracepoint '{category}:{event}' does not exist", point.span,
                           *hints)
         return []
-    return [Attach("tracepoint", f"tracepoint:{c}:{e}", category=c, event=e)
+    return [Attach(ProbeKind.TRACEPOINT, f"tracepoint:{c}:{e}", category=c, event=e)
             for c, e in matches]
 
 
-def _uprobes(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
-             reporter: Reporter, missing: Reporter) -> list[Attach]:
+def _uprobes(p: _Point) -> list[Attach]:
     """uprobe:BINARY:FUNC, :FUNC+OFFSET, :0xADDRESS, :GLOB; BINARY a path, a
     program on PATH or a library by name (libc)."""
+    point, provider, rest, machine, reporter, missing = \
+        p.node, p.provider, p.rest, p.machine, p.reporter, p.missing
     binary, _, target = rest.rpartition(":")
     if not binary or not target:
         reporter.error(f"a {provider} is written '{provider}:/path/to/binary:function'",
@@ -226,7 +219,7 @@ def _uprobes(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
         return []
     if re.fullmatch(r"0x[0-9a-fA-F]+", target):
         address = int(target, 16)
-        return [Attach(provider, f"{provider}:{path}:{target}", binary=path, address=address)]
+        return [Attach(p.kind, f"{provider}:{path}:{target}", binary=path, address=address)]
     symbols = machine.function_symbols(path)
     if symbols is None:
         reporter.error(f"cannot read the symbols of {path} (not an ELF binary?)", point.span)
@@ -240,7 +233,7 @@ def _uprobes(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
         matched = [name for name in names if fnmatch.fnmatchcase(name, symbol)]
         if not matched:
             missing.error(f"no function of {path} matches '{symbol}'", point.span)
-        return [Attach(provider, f"{provider}:{path}:{name}", binary=path, symbol=name)
+        return [Attach(p.kind, f"{provider}:{path}:{name}", binary=path, symbol=name)
                 for name in matched]
     if symbol not in names:
         close = difflib.get_close_matches(symbol, names, n=3)
@@ -249,16 +242,17 @@ def _uprobes(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
                         if close else []))
         return []
     name = f"{provider}:{path}:{target}"
-    return [Attach(provider, name, binary=path, symbol=symbol, offset=offset)]
+    return [Attach(p.kind, name, binary=path, symbol=symbol, offset=offset)]
 
 
-def _usdt(point: n.AttachPoint, rest: str, machine: Machine, reporter: Reporter,
-          missing: Reporter, pid: int) -> list[Attach]:
+def _usdt(at: _Point) -> list[Attach]:
     """usdt:BINARY:PROVIDER:PROBE or usdt:BINARY:PROBE, with wildcards in both
     names: one program per probe site (a probe may have several). With -p the
     binary may be left out (usdt:PROBE, usdt::PROBE, usdt::PROVIDER:PROBE): the
     probe is looked for in the process's executable and the libraries it has
     loaded, as bpftrace does."""
+    point, rest, machine, reporter, missing, pid = \
+        at.node, at.rest, at.machine, at.reporter, at.missing, at.pid
     binary, *names = rest.split(":")
     if pid and not names:
         binary, names = "", [binary]
@@ -296,8 +290,8 @@ def _usdt(point: n.AttachPoint, rest: str, machine: Machine, reporter: Reporter,
                        f"{', '.join(providers)}", point.span,
                        f"name the provider, as in usdt:{binary}:{providers[0]}:{name}")
         return []
-    return [Attach("usdt", f"usdt:{path}:{p.provider}:{p.name}", binary=path, offset=p.offset,
-                   address=p.address, usdt_args=p.args, usdt_symbols=p.symbols,
+    return [Attach(ProbeKind.USDT, f"usdt:{path}:{p.provider}:{p.name}", binary=path,
+                   offset=p.offset, address=p.address, usdt_args=p.args, usdt_symbols=p.symbols,
                    ref_ctr_offset=p.semaphore)
             for path, p in sorted(matched, key=lambda m: (m[1].provider, m[1].name, m[0],
                                                           m[1].address))]
@@ -338,9 +332,9 @@ def _offset(text: str, point: n.AttachPoint, reporter: Reporter) -> int | None:
         return None
 
 
-def _raw_tracepoint(point: n.AttachPoint, parts: list[str], machine: Machine,
-                    reporter: Reporter, missing: Reporter) -> list[Attach]:
+def _raw_tracepoint(p: _Point) -> list[Attach]:
     """rawtracepoint:EVENT (a category before the event is accepted and ignored)."""
+    point, parts, machine, reporter, missing = p.node, p.parts, p.machine, p.reporter, p.missing
     event = parts[-1] if parts and parts[-1] else ""
     if not event or len(parts) > 2:
         reporter.error("a raw tracepoint is written 'rawtracepoint:event'", point.span)
@@ -352,13 +346,13 @@ def _raw_tracepoint(point: n.AttachPoint, parts: list[str], machine: Machine,
                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
                         if close else []))
         return []
-    return [Attach("rawtracepoint", f"rawtracepoint:{event}", event=event)]
+    return [Attach(ProbeKind.RAWTRACEPOINT, f"rawtracepoint:{event}", event=event)]
 
 
-def _perf_event(point: n.AttachPoint, provider: str, parts: list[str],
-                reporter: Reporter) -> Attach | None:
+def _perf_event(p: _Point) -> Attach | None:
     """software:EVENT[:COUNT] and hardware:EVENT[:COUNT]: every COUNT events, on every CPU."""
-    table = SOFTWARE_EVENTS if provider == "software" else HARDWARE_EVENTS
+    point, provider, parts, reporter = p.node, p.provider, p.parts, p.reporter
+    table = SOFTWARE_EVENTS if p.kind == ProbeKind.SOFTWARE else HARDWARE_EVENTS
     name = parts[0] if parts else ""
     if name not in table or len(parts) > 2:
         close = difflib.get_close_matches(name, list(table), n=1)
@@ -375,14 +369,16 @@ def _perf_event(point: n.AttachPoint, provider: str, parts: list[str],
         if period <= 0:
             reporter.error(f"{provider}:{name}'s count must be a positive number", point.span)
             return None
-    return Attach(provider, f"{provider}:{name}:{period}",
-                  perf_type=PERF_TYPE_SOFTWARE if provider == "software" else PERF_TYPE_HARDWARE,
+    software = p.kind == ProbeKind.SOFTWARE
+    return Attach(p.kind, f"{provider}:{name}:{period}",
+                  perf_type=PerfType.SOFTWARE if software else PerfType.HARDWARE,
                   perf_config=config, sample_period=period)
 
 
-def _kprobe(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
-            reporter: Reporter, missing: Reporter) -> list[Attach]:
+def _kprobe(p: _Point) -> list[Attach]:
     """kprobe:FUNCTION[+OFFSET] and kretprobe:FUNCTION (kernel functions known to BTF)."""
+    point, provider, rest, machine, reporter, missing = \
+        p.node, p.provider, p.rest, p.machine, p.reporter, p.missing
     function, plus, offset_text = rest.partition("+")
     if not function or ":" in function:
         reporter.error(f"a {provider} is written '{provider}:function'", point.span)
@@ -397,12 +393,13 @@ def _kprobe(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
                         if close else []))
         return []
-    return [Attach(provider, f"{provider}:{rest}", symbol=function, offset=offset)]
+    return [Attach(p.kind, f"{provider}:{rest}", symbol=function, offset=offset)]
 
 
-def _fentry(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
-            reporter: Reporter, missing: Reporter) -> list[Attach]:
+def _fentry(p: _Point) -> list[Attach]:
     """fentry:FUNCTION and fexit:FUNCTION (a module name before it is accepted)."""
+    point, provider, rest, machine, reporter, missing = \
+        p.node, p.provider, p.rest, p.machine, p.reporter, p.missing
     function = rest.rpartition(":")[2]
     if not function:
         reporter.error(f"{provider} is written '{provider}:function'", point.span)
@@ -420,17 +417,17 @@ def _fentry(point: n.AttachPoint, provider: str, rest: str, machine: Machine,
                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
                         if close else []))
         return []
-    return [Attach(provider, f"{provider}:{f}", symbol=f, btf_id=btf.find(f, "func") or 0)
+    return [Attach(p.kind, f"{provider}:{f}", symbol=f, btf_id=btf.find(f, "func") or 0)
             for f in matched]
 
 
-def _timer(point: n.AttachPoint, provider: str, parts: list[str],
-           reporter: Reporter) -> Attach | None:
+def _timer(p: _Point) -> Attach | None:
     """interval:s:1, interval:ms:10, interval:hz:5, interval:1s; profile likewise."""
+    point, provider, parts, reporter = p.node, p.provider, p.parts, p.reporter
     form = f"'{provider}:hz:99', '{provider}:s:1', '{provider}:ms:10' or '{provider}:10ms'"
     if len(parts) == 1:
         m = re.fullmatch(r"(\d+)(s|ms|us|ns|hz)?", parts[0])
-        if m and (m[2] or provider == "profile"):
+        if m and (m[2] or p.kind == ProbeKind.PROFILE):
             unit, value = (m[2] or "hz"), m[1]
         else:
             reporter.error(f"{provider} probes are written {form}", point.span)
@@ -457,15 +454,15 @@ def _timer(point: n.AttachPoint, provider: str, parts: list[str],
         return None
     name = f"{provider}:{unit}:{count}"
     if unit == "hz":
-        if provider == "profile":
-            return Attach(provider, name, frequency=count)
-        return Attach(provider, name, period_ns=max(1, 10**9 // count))
-    return Attach(provider, name, period_ns=count * _UNITS_NS[unit])
+        if p.kind == ProbeKind.PROFILE:
+            return Attach(p.kind, name, frequency=count)
+        return Attach(p.kind, name, period_ns=max(1, 10**9 // count))
+    return Attach(p.kind, name, period_ns=count * _UNITS_NS[unit])
 
 
-def _watchpoint(point: n.AttachPoint, parts: list[str], reporter: Reporter,
-                has_process: bool) -> Attach | None:
+def _watchpoint(p: _Point) -> Attach | None:
     """watchpoint:ADDRESS:LENGTH:MODE: a hardware breakpoint in the -p/-c process."""
+    point, parts, reporter, has_process = p.node, p.parts, p.reporter, p.has_process
     form = ("a watchpoint is written 'watchpoint:ADDRESS:LENGTH:MODE', as in "
             "watchpoint:0x10000000:8:w")
     if len(parts) != 3 or not all(parts):
@@ -498,13 +495,13 @@ def _watchpoint(point: n.AttachPoint, parts: list[str], reporter: Reporter,
                        point.span)
         return None
     mode = "".join(m for m in WATCHPOINT_MODES if m in mode)
-    return Attach("watchpoint", f"watchpoint:0x{address:x}:{length}:{mode}", address=address,
-                  bp_len=length, bp_type=sum(WATCHPOINT_MODES[m] for m in mode))
+    return Attach(ProbeKind.WATCHPOINT, f"watchpoint:0x{address:x}:{length}:{mode}",
+                  address=address, bp_len=length, bp_type=sum(WATCHPOINT_MODES[m] for m in mode))
 
 
-def _iterator(point: n.AttachPoint, parts: list[str], machine: Machine, reporter: Reporter,
-              missing: Reporter) -> list[Attach]:
+def _iterator(p: _Point) -> list[Attach]:
     """iter:task, iter:task_file, iter:task_vma: a BPF iterator over kernel objects."""
+    point, parts, machine, reporter, missing = p.node, p.parts, p.machine, p.reporter, p.missing
     name = parts[0]
     if len(parts) > 1:
         reporter.error("ptrace does not pin iterators: an iter probe is written 'iter:NAME'",
@@ -525,12 +522,13 @@ def _iterator(point: n.AttachPoint, parts: list[str], machine: Machine, reporter
         missing.error(f"this kernel has no {name} iterator (no bpf_iter_{name} in its BTF)",
                       point.span)
         return []
-    return [Attach("iter", f"iter:{name}", event=name, btf_id=btf_id,
+    return [Attach(ProbeKind.ITER, f"iter:{name}", event=name, btf_id=btf_id,
                    offset=ITERATORS[name])]
 
 
-def _self(point: n.AttachPoint, parts: list[str], reporter: Reporter) -> Attach | None:
+def _self(p: _Point) -> Attach | None:
     """self:signal:SIGUSR1: runs when ptrace itself receives the signal."""
+    point, parts, reporter = p.node, p.parts, p.reporter
     if len(parts) != 2 or parts[0] != "signal" or not parts[1]:
         reporter.error("a self probe is written 'self:signal:SIGNAL', as in "
                        "self:signal:SIGUSR1", point.span)
@@ -541,4 +539,28 @@ def _self(point: n.AttachPoint, parts: list[str], reporter: Reporter) -> Attach 
         reporter.error(f"ptrace cannot run a probe on signal '{parts[1]}'", point.span,
                        f"signals: {', '.join(SELF_SIGNALS)}")
         return None
-    return Attach("signal", f"self:signal:{name}", event=name, signal=SELF_SIGNALS[name])
+    return Attach(ProbeKind.SIGNAL, f"self:signal:{name}", event=name, signal=SELF_SIGNALS[name])
+
+
+Expander = Callable[[_Point], list[Attach]]
+# One per kind scripts write: its attach points → its targets.
+EXPANDERS: dict[ProbeKind, Expander] = {
+    ProbeKind.BEGIN: _special,
+    ProbeKind.END: _special,
+    ProbeKind.TRACEPOINT: _tracepoints,
+    ProbeKind.RAWTRACEPOINT: _raw_tracepoint,
+    ProbeKind.KPROBE: _kprobe,
+    ProbeKind.KRETPROBE: _kprobe,
+    ProbeKind.UPROBE: _uprobes,
+    ProbeKind.URETPROBE: _uprobes,
+    ProbeKind.USDT: _usdt,
+    ProbeKind.PROFILE: _one(_timer),
+    ProbeKind.INTERVAL: _one(_timer),
+    ProbeKind.SOFTWARE: _one(_perf_event),
+    ProbeKind.HARDWARE: _one(_perf_event),
+    ProbeKind.WATCHPOINT: _one(_watchpoint),
+    ProbeKind.FENTRY: _fentry,
+    ProbeKind.FEXIT: _fentry,
+    ProbeKind.ITER: _iterator,
+    ProbeKind.SIGNAL: _one(_self),
+}

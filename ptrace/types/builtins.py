@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ptrace.probe_kinds import ProbeKind
 from ptrace.types.types import INT64, UINT32, UINT64, Formatted, Pointer, Str, Type
 
 
@@ -16,7 +17,7 @@ class Builtin:
     name: str
     type: Type
     doc: str
-    probes: frozenset[str] | None = None  # attach kinds that may use it; None: all
+    probes: frozenset[ProbeKind] | None = None  # kinds that may use it; None: all
 
 
 COMM = Str(16)
@@ -44,10 +45,10 @@ BUILTINS: dict[str, Builtin] = {b.name: b for b in (
     Builtin("ncpus", UINT64, "how many CPUs were online when the run started"),
     Builtin("curtask", Pointer("struct task_struct"), "address of the current task_struct"),
     *(Builtin(f"arg{i}", UINT64, f"argument {i} of the probed function or tracepoint",
-              frozenset({"uprobe", "kprobe", "rawtracepoint"}))
+              frozenset({ProbeKind.UPROBE, ProbeKind.KPROBE, ProbeKind.RAWTRACEPOINT}))
       for i in range(len(ARG_REGISTERS))),
     Builtin("retval", INT64, "the probed function's return value",
-            frozenset({"uretprobe", "kretprobe", "fexit"})),
+            frozenset({ProbeKind.URETPROBE, ProbeKind.KRETPROBE, ProbeKind.FEXIT})),
     Builtin("cpid", UINT32, "the pid of the command run with -c"),
     Builtin("username", Formatted("username"), "the current task's user, by name"),
     Builtin("numaid", UINT32, "the NUMA node the probe runs on"),

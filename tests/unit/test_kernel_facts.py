@@ -13,6 +13,7 @@ from ptrace.runtime import features, perf
 from ptrace.runtime.libbcc import LibraryMissing
 from ptrace.runtime.values import decode
 
+from ptrace.bpf_abi import PERF_COUNT_HW_CPU_CYCLES, PerfType
 from ptrace.program import (
     EVENT_HEADER,
     EVENT_HEADER_SIZE,
@@ -70,7 +71,7 @@ def test_a_check_closes_what_it_opened(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(perf, "open_event", open_event)
     assert features.hardware_errno() == 0
-    assert opened == [{"type": perf.PERF_TYPE_HARDWARE, "config": perf.PERF_COUNT_HW_CPU_CYCLES,
+    assert opened == [{"type": PerfType.HARDWARE, "config": PERF_COUNT_HW_CPU_CYCLES,
                        "cpu": -1, "pid": 0, "flags": features.OWN_COUNTER_FLAGS}]
     with pytest.raises(OSError):
         os.fstat(write_end)

@@ -1,0 +1,263 @@
+"""What a probe's context means, by its kind: `args`, `retval`, `ctx`, the
+arguments argN of usdt probes, and the tracepoint fields `args` holds.
+
+The checks are methods of the type checker (`ptrace/passes/check_types.py`),
+mixed into it from here; what they ask about a kind is its row in
+`ptrace.probe_kinds.KINDS`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from ptrace.ast import nodes as n
+from ptrace.diagnostics import Reporter, Span
+from ptrace.elf import Symbol
+from ptrace.machine import TracepointField
+from ptrace.passes.context import CompileContext, ProbeInstance, TypeResults
+from ptrace.probe_kinds import KINDS, Args, Context, ProbeKind
+from ptrace.program import Attach
+from ptrace.types import types as t
+from ptrace.types.kernel import from_btf, struct_id
+from ptrace.usdt import UsdtError
+from ptrace.usdt import parse_arg as parse_usdt_arg
+
+if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
+    from ptrace.types import btf as btf_module
+
+SIGNED_C_TYPES = frozenset({"int", "long", "short", "long long", "signed", "signed int",
+                            "s8", "s16", "s32", "s64", "__s8", "__s16", "__s32", "__s64",
+                            "pid_t", "ssize_t", "off_t", "loff_t", "clockid_t", "timer_t",
+                            "key_serial_t", "int32_t", "int64_t"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Argument:
+    """One of the values `args` holds: its name, its type (None where ptrace
+    cannot read it yet) and its C type, as messages name it."""
+
+    name: str
+    type: t.Type | None
+    ctype: str
+
+
+class ProbeContextChecks:
+    """The checks of what a probe's context holds, as methods of the checker."""
+
+    ctx: CompileContext
+    checked: TypeResults
+    instance: ProbeInstance
+    reporter: Reporter
+
+    if TYPE_CHECKING:  # the checker's own
+        def error(self, message: str, span: Span, *hints: str) -> None: ...
+
+        def kernel_btf(self, span: Span) -> btf_module.Btf | None: ...
+
+        def kernel_pointer(self, name: str, space: str = "kernel") -> t.Pointer | None: ...
+
+    def usdt_arg(self, e: n.Identifier) -> t.Type | None:
+        """argN of a usdt probe: typed by its spec in the probe's note."""
+        attach = self.instance.attach
+        index = int(e.name[3:])
+        count = len(attach.usdt_args)
+        try:
+            if index >= count:
+                raise UsdtError(f"it has {count} argument{'s' if count != 1 else ''}"
+                                if count else "it has no arguments")
+            arg = parse_usdt_arg(attach.usdt_args[index])
+            if arg.symbol and arg.symbol not in dict(attach.usdt_symbols):
+                raise UsdtError(f"'{attach.usdt_args[index]}' names '{arg.symbol}', which is "
+                                f"not a symbol of {attach.binary}")
+        except UsdtError as error:
+            message = f"cannot read {e.name} of {attach.probe}: {error}"
+            if not any(d.message == message and d.span == e.span
+                       for d in self.reporter.diagnostics):  # one per site: say it once
+                self.error(message, e.span)
+            return None
+        return t.INT64 if arg.signed else t.UINT64
+
+    def context_pointer(self, e: n.Identifier) -> t.Type | None:
+        """`ctx`: the address of the program's context, typed by what it points to:
+        an iterator's struct, the registers (kprobes, uprobes, usdt), the kernel's
+        perf event data (profile, interval, software, hardware, watchpoint:
+        `ctx->regs->ip`); for other probes (tracepoint, rawtracepoint, BEGIN…) an
+        untyped address."""
+        context = KINDS[self.instance.attach.kind].ctx
+        if context == Context.UNTYPED:
+            return t.Pointer("void")
+        struct = context.value
+        if context == Context.ITERATOR:
+            struct += self.instance.attach.event
+        ctx_type = self.kernel_pointer(struct)
+        if ctx_type is None:
+            self.error(f"the kernel's BTF has no {struct}", e.span)
+        return ctx_type
+
+    def fexit_retval(self, e: n.Identifier) -> t.Type | None:
+        from ptrace.types import btf as btf_module
+
+        btf = self.kernel_btf(e.span)
+        attach = self.instance.attach
+        if btf is None:
+            return None
+        func = btf.type(attach.btf_id)
+        proto = btf.type(btf.resolve(func.type)) if isinstance(func, btf_module.Func) else None
+        rtype = from_btf(btf, proto.return_type) \
+            if isinstance(proto, btf_module.FuncProto) and proto.return_type else None
+        if rtype is None or isinstance(rtype, t.Str | t.Struct):
+            self.error(f"{attach.symbol}() returns nothing ptrace can read", e.span)
+            return None
+        self.checked.arg_positions[e] = len(btf.func_params(attach.symbol) or ())
+        return rtype
+
+    def probe_arguments(self, where: Span) -> list[_Argument] | None:
+        """What `args` holds in this probe: a tracepoint's fields (after the
+        common header, which programs cannot read), or the parameters of a raw
+        tracepoint or a kernel function (fentry/fexit), from BTF."""
+        attach = self.instance.attach
+        args = KINDS[attach.kind].args
+        if args == Args.FIELDS:
+            fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event)
+            space = "user" if attach.user_addresses else "kernel"
+            return [_Argument(f.name, self.tracepoint_field(f, space), f.ctype)
+                    for f in (fmt.fields if fmt is not None else ())]
+        if args == Args.NONE:
+            self.error(f"'args' is not available in {attach.kind} probes", where)
+            return None
+        btf = self.kernel_btf(where)
+        if btf is None:
+            return None
+        if args == Args.ARGUMENTS:
+            # The tracepoint's BTF prototype has no parameter names; its
+            # __bpf_trace_ function has (after the leading `void *__data`).
+            params = btf.func_params(f"__bpf_trace_{attach.event}")
+            if params is None:
+                self.error(f"the kernel's BTF does not describe the arguments of "
+                           f"{attach.event}", where, "use arg0, arg1, …")
+                return None
+            params = params[1:]
+        else:
+            params = btf.func_params(attach.symbol)
+            if params is None:
+                return None
+        return [_Argument(name, _readable(from_btf(btf, type_id)), btf.c_name(type_id))
+                for name, type_id in params]
+
+    def tracepoint_arg(self, e: n.Field) -> t.Type | None:
+        """args.name: one of the probe's arguments (raw tracepoints and
+        fentry/fexit read it by its index, recorded for codegen)."""
+        arguments = self.probe_arguments(e.base.span)
+        if arguments is None:
+            return None
+        names = [a.name for a in arguments]
+        if e.name not in names:
+            self.unknown_argument(e, names)
+            return None
+        index = names.index(e.name)
+        argument = arguments[index]
+        if argument.type is None:
+            self.error(self.unreadable_argument(argument), e.span)
+            return None
+        self.checked.arg_positions[e] = index
+        return argument.type
+
+    def unknown_argument(self, e: n.Field, names: list[str]) -> None:
+        attach = self.instance.attach
+        args = KINDS[attach.kind].args
+        if args == Args.ARGUMENTS:
+            self.error(f"raw tracepoint {attach.event} has no argument '{e.name}'", e.span,
+                       f"its arguments: {', '.join(names)}")
+        elif args == Args.PARAMETERS:
+            self.error(f"{attach.symbol}() has no parameter '{e.name}'", e.span,
+                       f"its parameters: {', '.join(names)}")
+        else:
+            close = difflib.get_close_matches(e.name, names, n=1)
+            hints = ([f"did you mean '{close[0]}'?"] if close else []) + (
+                [f"fields of {attach.category}:{attach.event}: {', '.join(names)}"]
+                if names else [])
+            self.error(f"tracepoint {attach.category}:{attach.event} has no field "
+                       f"'{e.name}'", e.span, *hints)
+
+    def unreadable_argument(self, argument: _Argument) -> str:
+        args = KINDS[self.instance.attach.kind].args
+        if args == Args.FIELDS:
+            return f"field '{argument.name}' has type '{argument.ctype}', which is not " \
+                "supported yet"
+        what = "argument" if args == Args.ARGUMENTS else "parameter"
+        return f"{what} '{argument.name}' is a {argument.ctype}, which cannot be read yet"
+
+    def tracepoint_field(self, field: TracepointField, space: str) -> t.Type | None:
+        """A tracepoint field's type; an enum's field reads as the format says and
+        is named as BTF says."""
+        ftype = tracepoint_field_type(field.ctype, field.size, field.signed, space,
+                                      self.ctx.options.max_strlen)
+        if isinstance(ftype, t.Int) and field.ctype.startswith("enum "):
+            return self.enum_field(field.ctype, ftype)
+        return ftype
+
+    def enum_field(self, ctype: str, read: t.Int) -> t.Int:
+        """A tracepoint field of enum type: read as the format says, named as BTF says."""
+        btf = self.ctx.btf()
+        type_id = struct_id(btf, ctype) if btf is not None else None
+        enum = from_btf(btf, type_id) if btf is not None and type_id is not None else None
+        if not isinstance(enum, t.Enum):
+            return read
+        return replace(enum, bits=read.bits, signed=read.signed)
+
+
+def tracepoint_field_type(ctype: str, size: int, signed: bool, space: str,
+                          max_strlen: int) -> t.Type | None:
+    """The ptrace type of a tracepoint field, from its C type in the format file."""
+    if ctype.startswith("__data_loc"):
+        return t.Str(max_strlen) if "char" in ctype else None
+    array = re.fullmatch(r"(.*?)\[(\d*)\]", ctype)
+    if array:
+        base = array[1].replace("const ", "").strip()
+        if base in ("char", "unsigned char", "signed char"):
+            return t.Str(size)
+        count = int(array[2]) if array[2] else 0
+        if count <= 0 or size % count or size // count not in (1, 2, 4, 8):
+            return None
+        element = t.Int(size // count * 8, base in SIGNED_C_TYPES or base.startswith(("s", "__s")))
+        return t.Array(element, count)
+    if ctype.endswith("*"):
+        pointee = ctype[:-1].replace("const ", "").strip()
+        return t.Pointer(pointee, 0, space)
+    if ctype == "bool":
+        return t.BOOL
+    if size in (1, 2, 4, 8):
+        # Syscall tracepoints widen every argument to 8 bytes and mark it
+        # unsigned; a signed C type (int dfd) stays signed, as in bpftrace.
+        base = ctype.replace("const ", "").strip()
+        return t.Int(size * 8, signed or base in SIGNED_C_TYPES)
+    return None
+
+
+def _readable(atype: t.Type | None) -> t.Type | None:
+    """A BTF argument's type, or None where ptrace cannot read it: strings and
+    structs passed by value."""
+    return None if isinstance(atype, t.Str | t.Struct) else atype
+
+
+def probe_address(attach: Attach, functions: list[Symbol]) -> int:
+    """The virtual address in its binary of a uprobe or usdt probe."""
+    if attach.kind == ProbeKind.USDT or not attach.symbol:
+        return attach.address
+    # expand_probes found the function among these
+    return next(s.address for s in functions if s.name == attach.symbol) + attach.offset
+
+
+def func_name(attach: Attach) -> str:
+    """What `func` gives in a uprobe: the function's name, or its address."""
+    return attach.symbol or f"0x{attach.address:x}"
+
+
+def probe_type(attach: Attach) -> str:
+    """What `probetype` gives: the provider's full name, as bpftrace names it
+    ("special" for BEGIN, END and self probes)."""
+    row = KINDS[attach.kind]
+    return row.probetype or row.kind.value
