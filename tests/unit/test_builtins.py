@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
 from ptrace.runtime import values
 
 from ptrace import repl
@@ -87,6 +90,10 @@ def test_the_repl_completes_every_builtin_with_its_doc() -> None:
     assert repl.BUILTIN_DOCS["func"] == VARIABLES["func"].doc
     assert repl.BUILTIN_DOCS["kstack"] == FUNCTIONS["kstack"].doc  # the function's
     assert repl.complete("BEGIN { fu", fixture_machine(), set()) == ("fu", ["func"])
+    session = SimpleNamespace(names=set(), machine=fixture_machine())
+    completer = repl._Completer(session)
+    (shown,) = completer.get_completions(Document("BEGIN { fu"), CompleteEvent())
+    assert (shown.text, shown.display_meta_text) == ("func", VARIABLES["func"].doc)
 
 
 def test_every_row_has_a_doc_line() -> None:
