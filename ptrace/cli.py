@@ -217,6 +217,9 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     try:
         program = compile(source, compile_options, dumps=tuple(args.dump or ()))
     except CompileError as error:
+        for stage in args.dump or ():
+            if stage in error.dumps:
+                print(error.dumps[stage])
         print(render_all(error.diagnostics), file=sys.stderr)
         return 1
     for warning in program.warnings:

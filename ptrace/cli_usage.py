@@ -21,7 +21,7 @@ from ptrace.options import SETTINGS, Options
 # -d's stages as the documentation lists them. The CLI checks a stage against
 # the compiler's own list (ptrace.compile.DUMP_STAGES, slow to import); a unit
 # test keeps the two equal.
-DUMP_STAGES = ("ast", "ir", "ir-opt", "asm")
+DUMP_STAGES = ("ast", "types", "ir", "ir-opt", "asm")
 FORMATS = ("text", "json")
 BUFFERING = ("line", "full", "none")
 GROUPS = ("OPTIONS", "OUTPUT OPTIONS", "TROUBLESHOOTING OPTIONS")

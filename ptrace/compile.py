@@ -31,7 +31,7 @@ PASSES: tuple[Callable[[CompileContext], None], ...] = (
     check_types,
 )
 
-DUMP_STAGES = ("ast", "ir", "ir-opt", "asm")
+DUMP_STAGES = ("ast", "types", "ir", "ir-opt", "asm")
 
 
 def compile(source: Source, options: Options | None = None, machine: Machine | None = None,
@@ -49,13 +49,21 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
         hint = 'for example: BEGIN { printf("hello\\n"); }'
         raise CompileError([Diagnostic(Severity.ERROR, "the script has no probes",
                                        Span.whole(source), (hint,))])
+    # -d types is made as soon as the checker has run, and shown even when it
+    # reported errors: what it typed explains an error that surprises.
+    typed: dict[str, str] = {}
     for run_pass in PASSES:
         run_pass(ctx)
+        if run_pass is check_types and "types" in dumps:
+            from ptrace.passes.dump_types import dump_types
+
+            typed["types"] = dump_types(ctx)
         if ctx.reporter.has_errors:
-            raise CompileError(ctx.reporter.diagnostics)
+            raise CompileError(ctx.reporter.diagnostics, typed)
     resources = allocate_resources(ctx)
     if ctx.reporter.has_errors:
-        raise CompileError(ctx.reporter.diagnostics)
+        raise CompileError(ctx.reporter.diagnostics, typed)
+    texts.update(typed)
 
     from ptrace.codegen.generate import generate  # llvmlite: imported only to compile
 

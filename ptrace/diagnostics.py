@@ -65,10 +65,12 @@ class Diagnostic:
 
 
 class CompileError(Exception):
-    """Raised by the compiler driver when a pass reported errors."""
+    """Raised by the compiler driver when a pass reported errors. `dumps`
+    holds the stages asked for that are shown even so (-d types)."""
 
-    def __init__(self, diagnostics: Iterable[Diagnostic]):
+    def __init__(self, diagnostics: Iterable[Diagnostic], dumps: dict[str, str] | None = None):
         self.diagnostics = tuple(diagnostics)
+        self.dumps = dumps or {}
         super().__init__("; ".join(d.message for d in self.diagnostics))
 
 

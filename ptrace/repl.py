@@ -65,6 +65,7 @@ COMMANDS = {  # name → (arguments, what it does): for :help and completion
     ":help": ("", "this text"),
     ":list": ("[PATTERN]", "tracepoints matching a glob, e.g. :list syscalls:*open*"),
     ":ast": ("", "the syntax tree of the last cell"),
+    ":types": ("", "its tree after checking: types, maps, variables"),
     ":ir": ("", "its LLVM IR"),
     ":ir-opt": ("", "its LLVM IR after optimisation"),
     ":asm": ("", "its BPF assembly"),
@@ -864,6 +865,8 @@ class Repl:
                 parse(cell.typed, start="stmts")
             program = compile(cell.program, self.options, self.machine, dumps)
         except CompileError as error:
+            for text in error.dumps.values():  # :types, shown even when checking fails
+                self.out.write(text.rstrip("\n") + "\n")
             self.err.write(render_all(cell.diagnostics(error)) + "\n")
             return None
         for warning in program.warnings:

@@ -1,10 +1,15 @@
-"""A small visitor: `visit_<NodeClass>` methods with a generic fallback."""
+"""Walking trees: a node's children, and every node under it.
+
+Passes that do something different per node class dispatch themselves:
+statements with isinstance chains (mypy narrows each branch), the lowering's
+expressions by method name (`expr_<NodeClass>`, keeping the span of the one
+being lowered), rewrites through `Rewriter`; the dumps are generic over fields.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
 
 from ptrace.ast.nodes import Node
 
@@ -27,15 +32,3 @@ def walk(node: Node) -> Iterator[Node]:
     for child in children(node):
         yield from walk(child)
 
-
-class Visitor:
-    """Dispatches `visit(node)` to `visit_<ClassName>`, else `generic_visit`."""
-
-    def visit(self, node: Node) -> Any:
-        method = getattr(self, "visit_" + type(node).__name__, self.generic_visit)
-        return method(node)
-
-    def generic_visit(self, node: Node) -> Any:
-        for child in children(node):
-            self.visit(child)
-        return None

@@ -285,6 +285,28 @@ def test_d_ast_shows_the_program(ptrace_exe: list[str]) -> None:
     assert "printf" in r.stdout and "12345" in r.stdout and "BEGIN" in r.stdout
 
 
+
+def test_d_types_prints_the_checked_program_without_root(ptrace_exe: list[str]) -> None:
+    r = run(as_nobody([*ptrace_exe, "-d", "types", "-e",
+                       'BEGIN { $x = 1; @m[comm] = $x; exit(); }']))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Map name='@m' key='string[16]' value='int64'  @1\n"
+                               "Instance index=0 probe='BEGIN'  @1\n"
+                               "  .variables:\n"
+                               "    Variable name='$x' type='int64'  @1\n"), r.stdout
+    assert r.stderr == ""
+
+
+def test_d_types_is_printed_when_checking_fails(ptrace_exe: list[str]) -> None:
+    """What the checker typed, on stdout, explains the error on stderr."""
+    r = run([*ptrace_exe, "-d", "types", "-d", "ir", "-e", 'BEGIN { @m = 1; @m = "one"; }'])
+    assert r.returncode == 1
+    assert "MapAccess name='@m' type='int64'  @1\n" in r.stdout
+    assert "String value='one' type='string[4]'  @1\n" in r.stdout
+    assert "define" not in r.stdout
+    assert r.stderr.startswith("-e:1:17: error: map @m holds values of type int64; "
+                               "cannot store values of type string[4]\n"), r.stderr
+
 @pytest.mark.bpf
 def test_d_loads_nothing(ptrace_exe: list[str], no_leftovers: None) -> None:
     r = run([*ptrace_exe, "-d", "asm", "-e",
