@@ -1,8 +1,9 @@
 """The `ptrace` command: parse arguments, compile, run. Thin on purpose.
 
 The options are declared once, in ptrace/cli_usage.py, which also renders the
-help, the man page and the bash completion. Listing probes (-l) and the
-kernel checks (--info, "can programs be loaded here?") are in cli_probes.py.
+help, the man page and the bash completion. Listing probes (-l) and printing
+the kernel checks (--info) are in cli_probes.py; the checks themselves ("can
+programs be loaded here?") are the runtime's, in runtime/features.py.
 
 Exit status: the script's exit(code), 0 normally, 1 for errors the user can
 fix (usage, diagnostics, no root, refusals by the kernel), 2 for internal errors.
@@ -124,22 +125,24 @@ def _read_source(path: str) -> Source | None:
 # ---- -l and --info -------------------------------------------------------------------------
 
 def _list(pattern: str | None, verbose: bool, pid: int | None = None) -> int:
-    from ptrace.cli_probes import ListingError, list_probes, tracefs_problem
+    from ptrace.cli_probes import ListingError, list_probes
     from ptrace.machine import LiveMachine
 
+    unreadable: OSError | None = None
     try:
         lines = list_probes(pattern, verbose, LiveMachine(), pid)
     except ListingError as error:
         print(f"ptrace: error: {error}", file=sys.stderr)
         return 1
     except OSError as error:  # tracefs unreadable: not root
-        print(f"ptrace: error: cannot list tracepoints: {tracefs_problem() or error}",
-              file=sys.stderr)
-        return 1
-    problem = tracefs_problem()
-    if not lines and problem:
-        print(f"ptrace: error: cannot list tracepoints: {problem}", file=sys.stderr)
-        return 1
+        lines, unreadable = [], error
+    if not lines:
+        from ptrace.runtime.features import tracefs_problem  # (not imported when all is well)
+
+        problem = tracefs_problem() or unreadable
+        if problem:
+            print(f"ptrace: error: cannot list tracepoints: {problem}", file=sys.stderr)
+            return 1
     sys.stdout.write("".join(f"{line}\n" for line in lines))
     return 0
 
@@ -200,7 +203,9 @@ def _tool_source(name: str) -> Source | None:
 
 def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str, ...]) -> int:
     if not args.dump:
-        problem = _cannot_load()
+        from ptrace.runtime.features import load_problem
+
+        problem = load_problem()
         if problem:
             print(f"ptrace: error: {problem}", file=sys.stderr)
             return 1
@@ -265,19 +270,16 @@ def _finish_output(out: TextIO | BufferedOutput) -> None:
         out.flush()
 
 
-def _cannot_load() -> str | None:
-    """Why no program can be loaded here (not root, no BPF), as one sentence; None if it can."""
-    from ptrace import cli_probes
-
-    if os.geteuid() != 0:
-        return cli_probes.NOT_ROOT
-    return cli_probes.bpf_problem(cli_probes.bpf_errno())
+def standard_output() -> TextIO:
+    """Standard output, set up for a run's results (the CLI's and the REPL's): bytes
+    that are not UTF-8 (in strings the kernel gave) are written back as they came."""
+    sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+    return sys.stdout
 
 
 def _open_output(path: str | None) -> TextIO | None:
     if path is None:
-        sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
-        return sys.stdout
+        return standard_output()
     try:
         return open(path, "w", encoding="utf-8", errors="surrogateescape")
     except OSError as error:

@@ -2,29 +2,22 @@
 `ptrace --info` (which probe types work here, and why not).
 
 Listing reads through a `Machine`, so tests list a `FixtureMachine`'s
-tracepoints. The kernel checks are cheap and change nothing: files in sysfs
-and tracefs, the kernel release, a BPF map created and closed, a perf counter
-opened and closed. Nothing here needs root; without it some checks say so.
+tracepoints. The checks behind --info are the runtime's
+(`ptrace.runtime.features`); this module prints them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import difflib
-import errno
 import fnmatch
 import os
 import platform
 import re
-import struct
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from ptrace import __version__
-from ptrace.machine import TRACEFS_ROOTS, Machine, TracepointField, tracefs_root
+from ptrace.machine import Machine, TracepointField
 from ptrace.passes.expand_probes import (
     HARDWARE_EVENTS,
     ITERATORS,
@@ -273,234 +266,11 @@ def _unknown_provider(head: str, machine: Machine) -> str:
     return f"unknown probe type '{head}'; probe types: {', '.join(known)}"
 
 
-def tracefs_problem() -> str | None:
-    """Why tracepoints cannot be read here, or None when they can."""
-    for root in TRACEFS_ROOTS:
-        events = root / "events"
-        try:
-            os.listdir(events)
-        except PermissionError:
-            return f"cannot read {events}: permission denied (tracefs is for root)"
-        except OSError:
-            continue
-        return None
-    return f"tracefs is not mounted (mount -t tracefs nodev {TRACEFS_ROOTS[0]})"
-
-
-# ---- the kernel: cheap checks ------------------------------------------------------------
-
-# System call numbers, by architecture: (bpf, perf_event_open).
-SYSCALLS = {"x86_64": (321, 298), "aarch64": (280, 241)}
-SYS_BPF, SYS_PERF_EVENT_OPEN = 0, 1  # indexes into SYSCALLS' pairs
-BPF_MAP_CREATE = 0
-BPF_MAP_TYPE_ARRAY = 2
-PERF_TYPE_HARDWARE = 0
-PERF_COUNT_HW_CPU_CYCLES = 0
-PERF_FLAG_FD_CLOEXEC = 8
-# perf_event_attr flags: disabled, exclude_kernel, exclude_hv: a counter any
-# user may open on itself, so the check tells whether the hardware exists.
-PERF_FLAGS = 1 | 1 << 5 | 1 << 6
-PERF_ATTR_SIZE = 64  # PERF_ATTR_SIZE_VER0
-NO_COUNTERS = frozenset({errno.ENOENT, errno.ENODEV, errno.EOPNOTSUPP})
-EVENT_SOURCES = Path("/sys/bus/event_source/devices")
-BTF_PATH = Path("/sys/kernel/btf/vmlinux")
-NOT_ROOT = "loading BPF programs needs root: run ptrace with sudo"
-BPF_PROG_LOAD = 5
-BPF_PROG_TYPE_TRACING = 26
-BPF_TRACE_ITER = 28
-# union bpf_attr for BPF_PROG_LOAD: its size here, and two fields' offsets.
-PROG_LOAD_ATTR_SIZE = 128
-PROG_LOAD_EXPECTED_ATTACH_TYPE = 68
-PROG_LOAD_ATTACH_BTF_ID = 108
-RETURN_ZERO = struct.pack("<BBhiBBhi", 0xB7, 0, 0, 0, 0x95, 0, 0, 0)  # r0 = 0; exit
-
-
-def _syscall(which: int, *args: ctypes.c_long | ctypes.Array[ctypes.c_char]) -> int:
-    """Call SYS_BPF or SYS_PERF_EVENT_OPEN: 0, or an errno (ENOSYS on other machines).
-
-    A descriptor the call returns is closed at once: these are only checks.
-    """
-    numbers = SYSCALLS.get(platform.machine())
-    if numbers is None:
-        return errno.ENOSYS
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    fd = int(libc.syscall(ctypes.c_long(numbers[which]), *args))
-    if fd < 0:
-        return ctypes.get_errno()
-    os.close(fd)
-    return 0
-
-
-def bpf_errno() -> int:
-    """Create and close a one-entry BPF array map: 0, or the errno it failed with."""
-    attr = ctypes.create_string_buffer(struct.pack("<IIII", BPF_MAP_TYPE_ARRAY, 4, 4, 1), 72)
-    return _syscall(SYS_BPF, ctypes.c_long(BPF_MAP_CREATE), attr, ctypes.c_long(len(attr)))
-
-
-def hardware_errno() -> int:
-    """Open and close a CPU cycle counter on this process: 0, or the errno."""
-    attr = ctypes.create_string_buffer(struct.pack(
-        "<IIQQQQQ", PERF_TYPE_HARDWARE, PERF_ATTR_SIZE, PERF_COUNT_HW_CPU_CYCLES, 0, 0, 0,
-        PERF_FLAGS), PERF_ATTR_SIZE)
-    return _syscall(SYS_PERF_EVENT_OPEN, attr, ctypes.c_long(0), ctypes.c_long(-1),
-                    ctypes.c_long(-1), ctypes.c_long(PERF_FLAG_FD_CLOEXEC))
-
-
-def bpf_problem(code: int) -> str | None:
-    """Why programs cannot be loaded, as one sentence, for bpf_errno()'s result."""
-    if code == 0:
-        return None
-    if code == errno.ENOSYS:
-        return "this kernel has no BPF: the bpf() system call does not exist here"
-    if code in (errno.EPERM, errno.EACCES):
-        if os.geteuid() != 0:
-            return NOT_ROOT
-        return ("the kernel refuses BPF to root here (kernel lockdown, or a container "
-                "without CAP_BPF)")
-    return f"the kernel refused to create a BPF map: {os.strerror(code)}"
-
-
-def kernel_release() -> tuple[int, int]:
-    """(major, minor) of the running kernel; (0, 0) when the release is not a version."""
-    match = re.match(r"(\d+)\.(\d+)", platform.release())
-    return (int(match[1]), int(match[2])) if match else (0, 0)
-
-
-# ---- --info ------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    works: bool | None  # None: cannot tell without loading a program
-    why: str
-
-    def __str__(self) -> str:
-        word = "unknown" if self.works is None else "yes" if self.works else "no"
-        return f"{word}: {self.why}" if self.why else word
-
-
-def _exists(*paths: Path) -> Verdict:
-    found = next((p for p in paths if os.path.exists(p)), None)  # False when unreadable
-    if found is not None:
-        return Verdict(True, f"{found} exists")
-    return Verdict(False, f"the kernel has none of {', '.join(map(str, paths))}")
-
-
-def _bpf() -> Verdict:
-    problem = bpf_problem(bpf_errno())
-    return Verdict(True, "a BPF map was created") if problem is None else Verdict(False, problem)
-
-
-def _btf() -> Verdict:
-    if os.path.exists(BTF_PATH):
-        return Verdict(True, str(BTF_PATH))
-    return Verdict(False, f"no {BTF_PATH} (kernel built without CONFIG_DEBUG_INFO_BTF)")
-
-
-def _tracefs() -> Verdict:
-    problem = tracefs_problem()
-    return Verdict(False, problem) if problem else Verdict(True, str(tracefs_root()))
-
-
-def _ringbuf() -> Verdict:
-    major, minor = kernel_release()
-    verdict = "≥" if (major, minor) >= (5, 8) else "<"
-    return Verdict((major, minor) >= (5, 8), f"kernel {major}.{minor} {verdict} 5.8")
-
-
-def _tracepoints(machine: Machine) -> Verdict:
-    problem = tracefs_problem()
-    if problem:
-        return Verdict(False, problem)
-    return Verdict(True, f"{len(machine.tracepoints())} tracepoints in {tracefs_root()}/events")
-
-
-def _hardware() -> Verdict:
-    code = hardware_errno()
-    if code == 0:
-        return Verdict(True, "a CPU cycle counter opened")
-    if code in NO_COUNTERS:
-        return Verdict(False, f"no hardware performance counters (no CPU PMU: "
-                              f"{os.strerror(code)})")
-    return Verdict(None, f"opening a CPU cycle counter failed: {os.strerror(code)}")
-
-
-def _needs_btf(what: str) -> Callable[[Machine], Verdict]:
-    def check(_machine: Machine) -> Verdict:
-        if not os.path.exists(BTF_PATH):
-            return Verdict(False, f"{what} needs kernel BTF ({BTF_PATH})")
-        return Verdict(None, "the kernel has BTF; whether it attaches them shows only "
-                             "when a program loads")
-    return check
-
-
-def iterator_errno(btf_id: int) -> int:
-    """Load and close a two-instruction iterator program: 0, or the errno."""
-    insns = ctypes.create_string_buffer(RETURN_ZERO, len(RETURN_ZERO))
-    license = ctypes.create_string_buffer(b"GPL")
-    attr = ctypes.create_string_buffer(PROG_LOAD_ATTR_SIZE)
-    struct.pack_into("<IIQQ", attr, 0, BPF_PROG_TYPE_TRACING, len(RETURN_ZERO) // 8,
-                     ctypes.addressof(insns), ctypes.addressof(license))
-    struct.pack_into("<I", attr, PROG_LOAD_EXPECTED_ATTACH_TYPE, BPF_TRACE_ITER)
-    struct.pack_into("<I", attr, PROG_LOAD_ATTACH_BTF_ID, btf_id)
-    return _syscall(SYS_BPF, ctypes.c_long(BPF_PROG_LOAD), attr, ctypes.c_long(len(attr)))
-
-
-def _iterators(machine: Machine) -> Verdict:
-    btf = machine.btf()
-    btf_id = btf.find("bpf_iter_task", "func") if btf is not None else None
-    if btf_id is None:
-        return Verdict(False, "iterators need kernel BTF with bpf_iter_task")
-    code = iterator_errno(btf_id)
-    if code == 0:
-        return Verdict(True, "an iterator program loaded")
-    if code in (errno.EPERM, errno.EACCES) and os.geteuid() != 0:
-        return Verdict(None, NOT_ROOT)
-    return Verdict(False, f"the kernel refused an iterator program: {os.strerror(code)}")
-
-
-def _user_space(_machine: Machine) -> Verdict:
-    bpf = _bpf()
-    return Verdict(True, "run with BPF_PROG_TEST_RUN when ptrace receives the signal") \
-        if bpf.works else bpf
-
-
-def _raw_tracepoints(_machine: Machine) -> Verdict:
-    major, minor = kernel_release()
-    return Verdict((major, minor) >= (4, 17), f"kernel {major}.{minor}, needs 4.17")
-
-
-def _begin_end(_machine: Machine) -> Verdict:
-    bpf = _bpf()
-    return Verdict(True, "run once with BPF_PROG_TEST_RUN") if bpf.works else bpf
-
-
-_SOFTWARE = EVENT_SOURCES / "software"
-_UPROBES = (EVENT_SOURCES / "uprobe", TRACEFS_ROOTS[0] / "uprobe_events")
-_KPROBES = (EVENT_SOURCES / "kprobe", TRACEFS_ROOTS[0] / "kprobe_events")
-PROBE_CHECKS: dict[str, Callable[[Machine], Verdict]] = {
-    "BEGIN, END": _begin_end,
-    "tracepoint": _tracepoints,
-    "rawtracepoint": _raw_tracepoints,
-    "interval": lambda _m: _exists(_SOFTWARE),
-    "profile": lambda _m: _exists(_SOFTWARE),
-    "software": lambda _m: _exists(_SOFTWARE),
-    "hardware": lambda _m: _hardware(),
-    "uprobe": lambda _m: _exists(*_UPROBES),
-    "uretprobe": lambda _m: _exists(*_UPROBES),
-    "usdt": lambda _m: _exists(*_UPROBES),
-    "kprobe": lambda _m: _exists(*_KPROBES),
-    "kretprobe": lambda _m: _exists(*_KPROBES),
-    "watchpoint": lambda _m: _exists(EVENT_SOURCES / "breakpoint"),
-    "fentry": _needs_btf("fentry"),
-    "fexit": _needs_btf("fexit"),
-    "iter": _iterators,
-    "self": _user_space,
-}
-
-
 def info_lines(machine: Machine) -> list[str]:
-    """`ptrace --info`: the system, the kernel's BPF features, each probe type's verdict."""
+    """`ptrace --info`: the system, the kernel's BPF features, each probe type's verdict
+    (the checks are the runtime's: ptrace.runtime.features)."""
+    from ptrace.runtime import features
+
     uid = os.geteuid()
     lines = [
         "System",
@@ -509,15 +279,12 @@ def info_lines(machine: Machine) -> list[str]:
         f"  user: {'root' if uid == 0 else f'uid {uid}, not root: programs cannot be loaded'}",
         "",
         "Kernel features",
-        f"  bpf() system call: {_bpf()}",
-        f"  BTF: {_btf()}",
-        f"  tracefs: {_tracefs()}",
-        f"  ring buffer maps: {_ringbuf()}",
+        *(f"  {name}: {check()}" for name, check in features.KERNEL_CHECKS.items()),
         "",
         "Probe types",
     ]
-    width = max(map(len, PROBE_CHECKS)) + 1
-    for name, check in PROBE_CHECKS.items():
+    width = max(map(len, features.PROBE_CHECKS)) + 1
+    for name, check in features.PROBE_CHECKS.items():
         verdict = str(check(machine))
         provider = name.split(",")[0].lower()
         if provider not in SUPPORTED:

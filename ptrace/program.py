@@ -7,11 +7,12 @@ loader creates them and patches each index into its fd.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 from ptrace.printf_format import Conversion
-from ptrace.types.types import Type
+from ptrace.types.types import INT64, Type
 
 
 class ProgType(IntEnum):
@@ -135,6 +136,20 @@ class MapSpec:
 class EventArg:
     type: Type
     offset: int  # from the start of the record
+
+
+# Every ring-buffer record starts with this header: its EventKind, then its
+# site (the printf or print site, or the map that clear() or zero() empties).
+# Codegen writes it as one 64-bit store (`event_header`); the session reads
+# it back with the same struct.
+EVENT_HEADER = struct.Struct("<II")
+EVENT_HEADER_SIZE = EVENT_HEADER.size
+EXIT_CODE = EventArg(INT64, EVENT_HEADER_SIZE)  # what an EXIT record carries
+
+
+def event_header(kind: EventKind, site: int) -> int:
+    """A record's header as the one little-endian 64-bit word codegen stores."""
+    return int.from_bytes(EVENT_HEADER.pack(kind, site), "little")
 
 
 # The PrintfFormat kind of a division's warning, printed once per site.

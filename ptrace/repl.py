@@ -2,10 +2,14 @@
 
 A cell is a program (probes, config, macros, …) or bare statements, which run
 as a `BEGIN` block. Cells go through the same `compile()` and the same
-`Session` as the CLI's programs; this module adds only the prompt around
-them: highlighting from the grammar's own terminals, completion from tracefs,
-history, and `:commands`. At the prompt, a cell with probes runs in a worker
-thread and prints above the prompt, which stays up (see `_RunningCell`).
+`Session` as the CLI's programs, and what else the REPL shares with the CLI
+lives elsewhere: a cell's tokens come from `ptrace.parse`, `:list` is the
+CLI's listing, the root check is the runtime's (`features.root_problem`),
+the output is set up as the CLI's (`cli.standard_output`, `new_output`), and
+struct members are followed by the BTF reader (`Btf.follow`). This module adds
+only the prompt around them: highlighting, completion, continuation, history,
+and `:commands`. At the prompt, a cell with probes runs in a worker thread and
+prints above the prompt, which stays up (see `_RunningCell`).
 
 `main(args)` is the entry point the CLI calls. Start-up stays fast: the
 compiler's back end (llvmlite) and the runtime are imported when the first
@@ -16,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fnmatch
-import functools
 import io
 import os
 import re
@@ -26,12 +28,9 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from lark import Lark
-from lark.exceptions import UnexpectedCharacters
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import Application, run_in_terminal
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
@@ -45,11 +44,13 @@ from prompt_toolkit.lexers import Lexer
 from prompt_toolkit.output import Output as TerminalOutput
 from prompt_toolkit.styles import Style
 
+from ptrace.cli import standard_output
+from ptrace.cli_probes import list_probes
 from ptrace.compile import DUMP_STAGES, compile
 from ptrace.diagnostics import CompileError, Diagnostic, Source, Span, render_all
 from ptrace.machine import LiveMachine, Machine, match_tracepoints
 from ptrace.options import SETTINGS, Options, SettingError, apply_setting, from_environment
-from ptrace.parse import parse
+from ptrace.parse import Token, keywords, parse, tokens
 from ptrace.passes.expand_probes import PROVIDER_ALIASES, SUPPORTED
 from ptrace.program import CompiledProgram
 from ptrace.types.builtins import FUNCTIONS, VARIABLES
@@ -87,46 +88,7 @@ BUILTIN_DOCS = {name: row.doc for table in (VARIABLES, FUNCTIONS) for name, row 
 PROVIDERS = tuple(p.upper() if p in ("begin", "end") else f"{p}:" for p in SUPPORTED)
 
 
-# ---- lexing: the grammar's terminals, for any text ---------------------------------
-
-class Token(NamedTuple):
-    type: str  # the grammar's terminal name (NAME, LBRACE, …), WS, or ERROR
-    text: str
-    start: int
-
-
-@functools.cache
-def _lexer() -> Lark:
-    grammar = resources.files("ptrace.grammar").joinpath("ptrace.lark").read_text()
-    return Lark(grammar, parser=None, lexer="basic")
-
-
-def tokens(text: str) -> list[Token]:
-    """Every character of `text` in a token, spaces and comments included.
-
-    Input being typed does not stop the lexer: an unterminated string runs to
-    the end of its line, an unterminated comment to the end of the text, and
-    any other character no terminal matches is an ERROR token.
-    """
-    out: list[Token] = []
-    pos = 0
-    while pos < len(text):
-        try:
-            for token in _lexer().lex(text[pos:], dont_ignore=True):
-                out.append(Token(token.type, str(token), pos + (token.start_pos or 0)))
-            break
-        except UnexpectedCharacters as error:
-            start = pos + (error.pos_in_stream or 0)
-            if text.startswith('"', start):
-                line_end = text.find("\n", start)
-                kind, pos = "STRING", len(text) if line_end < 0 else line_end
-            elif text.startswith("/*", start):
-                kind, pos = "COMMENT", len(text)
-            else:
-                kind, pos = "ERROR", start + 1
-            out.append(Token(kind, text[start:pos], start))
-    return out
-
+# ---- a cell's tokens (from ptrace.parse): nesting, probe headers, completeness ----
 
 _NESTING = {"LBRACE": 1, "LPAR": 1, "LSQB": 1, "RBRACE": -1, "RPAR": -1, "RSQB": -1}
 
@@ -317,30 +279,16 @@ def _args_fields(probe_points: list[str], machine: Machine) -> list[str]:
 def _btf_members(path: list[str], machine: Machine,
                  root: tuple[str, str] = ("task_struct", "struct")) -> list[str]:
     """The member names of the `root` struct (name, "struct" or "union"), followed
-    through the members in `path` (pointers dereferenced: completion does not
-    insist on `.` versus `->`)."""
-    from ptrace.types.btf import BtfError, Composite, Fwd, Ptr
+    through the members in `path` (completion does not insist on `.` versus `->`)."""
+    from ptrace.types.btf import BtfError
 
     btf = machine.btf()
-    type_id = btf.find(*root) if btf else None
-    if btf is None or type_id is None:
+    root_id = btf.find(*root) if btf else None
+    if btf is None or root_id is None:
         return []
     try:
-        for name in path:
-            member = btf.member(type_id, name)
-            if member is None:
-                return []
-            type_id = btf.resolve(member.type)
-            pointed = btf.type(type_id)
-            if isinstance(pointed, Ptr):
-                type_id = btf.resolve(pointed.type)
-            target = btf.type(type_id)
-            if isinstance(target, Fwd):  # a pointer to a declared struct: find its body
-                found = btf.find(target.name, "union" if target.is_union else "struct")
-                type_id = found if found is not None else type_id
-            if not isinstance(btf.type(type_id), Composite):
-                return []
-        return sorted({m.name for m in btf.members(type_id)})
+        type_id = btf.follow(root_id, path)
+        return sorted({m.name for m in btf.members(type_id)}) if type_id is not None else []
     except BtfError:
         return []
 
@@ -420,19 +368,12 @@ STYLE = {
 }
 
 
-@functools.cache
-def _keywords() -> frozenset[str]:
-    """The grammar's keyword terminals: the literal words (`if`, `while`, `macro`, …)."""
-    return frozenset(t.name for t in _lexer().terminals
-                     if t.pattern.type == "str" and t.pattern.value.isalpha())
-
-
 def token_class(token: Token) -> str:
     """The style class of a token ("" for operators, punctuation and other names)."""
     if token.type == "NAME":
         return ("function" if token.text in FUNCTIONS else
                 "builtin" if token.text in VARIABLES else "")
-    return _CLASS_OF.get(token.type) or ("keyword" if token.type in _keywords() else "")
+    return _CLASS_OF.get(token.type) or ("keyword" if token.type in keywords() else "")
 
 
 def highlight(text: str) -> list[StyleAndTextTuples]:
@@ -819,9 +760,11 @@ class Repl:
         program = self._compile(cell)
         if program is None:
             return 1
-        if os.geteuid() != 0:
-            self.err.write("ptrace: error: loading BPF programs needs root "
-                           "(CAP_BPF and CAP_PERFMON)\n")
+        from ptrace.runtime.features import root_problem
+
+        problem = root_problem()
+        if problem:
+            self.err.write(f"ptrace: error: {problem}\n")
             return 1
         from ptrace.runtime.session import RunOptions
 
@@ -841,13 +784,11 @@ class Repl:
         given the session before it runs (to stop it from another thread)."""
         from ptrace.runtime.errors import RuntimeFailure
         from ptrace.runtime.libbcc import LibraryMissing
-        from ptrace.runtime.output import JsonOutput, TextOutput
+        from ptrace.runtime.output import new_output
         from ptrace.runtime.session import Session
 
         try:
-            output = (JsonOutput(out, options.quiet) if options.json
-                      else TextOutput(out, err, options.quiet))
-            kept = _KeepMaps(output)
+            kept = _KeepMaps(new_output(out, err, options.json, options.quiet))
             session = Session(program, out, err, options, output=kept)
             if started is not None:
                 started(session)
@@ -890,9 +831,9 @@ class Repl:
             self.out.write(f"  {name} {arguments}".ljust(22) + f" {what}\n")
 
     def command_list(self, pattern: str) -> None:
+        """The tracepoints `ptrace -l tracepoint:PATTERN` lists (`tracepoint:` optional)."""
         pattern = re.sub(r"^(tracepoint|t):", "", pattern or "*")
-        found = sorted(f"tracepoint:{c}:{e}" for c, e in self.machine.tracepoints()
-                       if fnmatch.fnmatchcase(f"{c}:{e}", pattern))
+        found = list_probes(f"tracepoint:{pattern}", False, self.machine)
         self.out.write("".join(f"{f}\n" for f in found) or f"no tracepoint matches {pattern}\n")
 
     def dump(self, stage: str) -> None:
@@ -936,9 +877,9 @@ class Repl:
         if not self.maps:
             self.out.write("the last cell printed no maps\n")
             return
-        from ptrace.runtime.output import JsonOutput, TextOutput
+        from ptrace.runtime.output import new_output
 
-        output = JsonOutput(self.out) if self.format == "json" else TextOutput(self.out, self.err)
+        output = new_output(self.out, self.err, self.format == "json")
         for args in self.maps:
             output.map(*args)
         output.flush()
@@ -965,5 +906,5 @@ def main(args: argparse.Namespace) -> int:
     if not sys.stdin.isatty():
         source = Source("stdin", sys.stdin.read())
         return repl.run(Cell(source, source))
-    sys.stdout.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+    standard_output()
     return repl.loop(prompt_session(repl, open_history(history_path(), sys.stderr)))

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from ptrace.runtime import perf
 from ptrace.runtime.cpus import online_cpus
 from ptrace.runtime.errors import RuntimeFailure
+from ptrace.runtime.features import kprobes_available
 from ptrace.runtime.libbcc import BccSymbol, Libraries, errno, load_symbols
 from ptrace.runtime.loader import close_all
 
@@ -175,11 +176,6 @@ WATCHPOINT_ERRORS = {
 }
 
 
-def kprobes_available() -> bool:
-    return (os.path.isdir("/sys/bus/event_source/devices/kprobe")
-            or os.path.exists("/sys/kernel/tracing/kprobe_events"))
-
-
 def _interval(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
     # One CPU: an interval fires once per period, not once per CPU.
     return [_perf_event(libs, prog_fd, target, 0, perf.PERF_TYPE_SOFTWARE,
@@ -210,9 +206,7 @@ def _perf_event(libs: Libraries, prog_fd: int, target: Attach, cpu: int, perf_ty
         fd = perf.open_event(perf_type, config, cpu, period=period, frequency=frequency)
         perf.run_program(fd, prog_fd)
     except OSError as error:
-        if target.kind == "hardware" and error.errno in (errno_module.ENOENT,
-                                                          errno_module.ENODEV,
-                                                          errno_module.EOPNOTSUPP):
+        if target.kind == "hardware" and error.errno in perf.NO_PMU:
             raise RuntimeFailure(f"cannot attach {target.probe}: this machine has no hardware "
                                  "performance counters (no CPU PMU)") from None
         raise RuntimeFailure(f"cannot attach {target.probe} on CPU {cpu}: "

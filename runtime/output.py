@@ -33,6 +33,12 @@ class Output(Protocol):
     def flush(self) -> None: ...
 
 
+def new_output(out: TextIO, err: TextIO, as_json: bool, quiet: bool = False) -> Output:
+    """A run's output: JSON lines on `out` (-f json), or text on `out` with
+    "Attached N probes" and messages on `err`."""
+    return JsonOutput(out, quiet) if as_json else TextOutput(out, err, quiet)
+
+
 class TextOutput:
     def __init__(self, out: TextIO, err: TextIO, quiet: bool = False):
         self.out, self.err, self.quiet = out, err, quiet

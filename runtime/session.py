@@ -25,7 +25,7 @@ from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.loader import Loaded, close_all, load
 from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_entries
-from ptrace.runtime.output import JsonOutput, Output, TextOutput
+from ptrace.runtime.output import Output, new_output
 from ptrace.runtime.printf import render
 from ptrace.runtime.ringbuf_reader import RingBuffer
 from ptrace.runtime.stacks import StackReader
@@ -36,6 +36,8 @@ from ptrace.program import (
     COUNTER_LOST_EVENTS,
     COUNTERS_FIXED,
     DIVISION_BY_ZERO,
+    EVENT_HEADER,
+    EXIT_CODE,
     GLOBAL_CPID,
     GLOBAL_NCPUS,
     GLOBAL_ONLINE_CPUS,
@@ -51,7 +53,6 @@ CAT_LIMIT = 1 << 20  # cat() prints at most this many bytes of a file
 
 POLL_MS = 100
 LOST_CHECK_S = 1.0
-HEADER = 8
 
 
 @dataclass
@@ -70,9 +71,8 @@ class Session:
         self.out = out
         self.err = err
         self.options = options or RunOptions()
-        self.output: Output = output or (JsonOutput(out, self.options.quiet)
-                                         if self.options.json
-                                         else TextOutput(out, err, self.options.quiet))
+        self.output: Output = output or new_output(out, err, self.options.json,
+                                                   self.options.quiet)
         self.libs = libbcc.load()
         self.target = target  # -p PID or -c CMD: uprobes follow it, the run ends with it
         self.loaded: Loaded | None = None
@@ -228,12 +228,11 @@ class Session:
     def _on_event(self, record: bytes) -> None:
         if self.exited:
             return
-        kind = int.from_bytes(record[0:4], "little")
-        site = int.from_bytes(record[4:8], "little")
+        kind, site = EVENT_HEADER.unpack_from(record)
         if kind == EventKind.PRINTF:
             self._printf(site, record)
         elif kind == EventKind.EXIT:
-            self.exit_code = int.from_bytes(record[8:16], "little", signed=True) & 0xFF
+            self.exit_code = int(decode(record, EXIT_CODE.offset, EXIT_CODE.type)) & 0xFF
             self.stopping = self.exited = True
         elif kind == EventKind.PRINT_MAP:
             spec = self.program.print_sites[site]

@@ -23,13 +23,13 @@ from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
 from ptrace.codegen.helpers import BPF_ANY, E2BIG, Helper
 from ptrace.codegen.lower_aggregations import AggregationLowering
 from ptrace.codegen.lower_builtins import BuiltinLowering
-from ptrace.codegen.lower_events import HEADER_SIZE, EventLowering
+from ptrace.codegen.lower_events import EventLowering
 from ptrace.diagnostics import Span
 from ptrace.machine import TracepointField
 from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext, ProbeInstance
-from ptrace.program import GLOBAL_STOPPED, EventKind
+from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, EventKind
 from ptrace.types import types as t
 from ptrace.types.builtins import AGGREGATIONS
 from ptrace.types.kernel import FieldAccess
@@ -834,7 +834,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         zero = b.icmp_unsigned("==", right, i64(0))
         if warning is not None:
             with b.if_then(zero, likely=False):
-                self.emit_event(EventKind.PRINTF, warning, HEADER_SIZE, [])
+                self.emit_event(EventKind.PRINTF, warning, EVENT_HEADER_SIZE, [])
         # Opaque: where LLVM knows the divisor is a power of two (or 0), it divides
         # by shifting with a count-trailing-zeros lookup table in .rodata, data
         # that BPF programs here do not carry.

@@ -16,10 +16,16 @@ from llvmlite import ir
 from ptrace.ast import nodes as n
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
 from ptrace.codegen.helpers import BPF_F_USER_STACK, Helper
-from ptrace.codegen.lower_events import HEADER_SIZE
 from ptrace.codegen.usdt_args import read_usdt_arg
 from ptrace.passes.check_builtins import func_name, probe_type
-from ptrace.program import GLOBAL_CPID, GLOBAL_ONLINE_CPUS, GLOBAL_START_NS, EventKind
+from ptrace.program import (
+    EVENT_HEADER_SIZE,
+    EXIT_CODE,
+    GLOBAL_CPID,
+    GLOBAL_ONLINE_CPUS,
+    GLOBAL_START_NS,
+    EventKind,
+)
 from ptrace.types import types as t
 from ptrace.types.builtins import ARG_REGISTERS, PT_REGS, RETVAL_REGISTER, VARIABLES
 from ptrace.usdt import parse_arg as parse_usdt_arg
@@ -476,29 +482,30 @@ class BuiltinLowering:
         site = self.ctx.print_ids[id(e)]
         spec = self.res.print_sites[site]
         if spec.value is None:
-            self.emit_event(EventKind.PRINT_MAP, site, HEADER_SIZE, [])
+            self.emit_event(EventKind.PRINT_MAP, site, EVENT_HEADER_SIZE, [])
         else:
             arg = e.args[0]
-            self.emit_event(EventKind.PRINT_VALUE, site, HEADER_SIZE + spec.value.type.size,
-                            [(HEADER_SIZE, spec.value.type, self.expr(arg), self.type_of(arg))])
+            self.emit_event(EventKind.PRINT_VALUE, site, spec.value.offset + spec.value.type.size,
+                            [(spec.value.offset, spec.value.type, self.expr(arg),
+                              self.type_of(arg))])
         return i64(0)
 
     def call_exit(self, e: n.Call) -> ir.Value:
         code = self.expr(e.args[0]) if e.args else i64(0)
-        self.emit_event(EventKind.EXIT, 0, HEADER_SIZE + 8,
-                        [(HEADER_SIZE, t.INT64, code, t.INT64)])
+        self.emit_event(EventKind.EXIT, 0, EXIT_CODE.offset + EXIT_CODE.type.size,
+                        [(EXIT_CODE.offset, EXIT_CODE.type, code, t.INT64)])
         return i64(0)
 
     def call_clear(self, e: n.Call) -> ir.Value:
         arg = e.args[0]
         assert isinstance(arg, n.MapAccess)
-        self.emit_event(EventKind.CLEAR, self.ctx.maps[arg.name].index, HEADER_SIZE, [])
+        self.emit_event(EventKind.CLEAR, self.ctx.maps[arg.name].index, EVENT_HEADER_SIZE, [])
         return i64(0)
 
     def call_zero(self, e: n.Call) -> ir.Value:
         arg = e.args[0]
         assert isinstance(arg, n.MapAccess)
-        self.emit_event(EventKind.ZERO, self.ctx.maps[arg.name].index, HEADER_SIZE, [])
+        self.emit_event(EventKind.ZERO, self.ctx.maps[arg.name].index, EVENT_HEADER_SIZE, [])
         return i64(0)
 
     def call_delete(self, e: n.Call) -> ir.Value:

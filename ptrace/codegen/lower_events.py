@@ -17,10 +17,9 @@ from ptrace.diagnostics import Span, site_location
 from ptrace.passes.allocate_resources import PrintfLayout, Resources
 from ptrace.passes.context import CompileContext, PrintfSite
 from ptrace.printf_format import parse_format
-from ptrace.program import COUNTER_LOST_EVENTS, EventArg, EventKind
+from ptrace.program import COUNTER_LOST_EVENTS, EVENT_HEADER_SIZE, EventArg, EventKind, event_header
 from ptrace.types import types as t
 
-HEADER_SIZE = 8  # every event starts with u32 kind, u32 site id
 STRERROR = t.Formatted(t.FormatKind.STRERROR)  # a -k warning's argument: the helper's error
 
 
@@ -53,7 +52,7 @@ class EventLowering:
                                 [self.pb.map_ptr(self.res.ringbuf_map), i64(size), i64(0)])
         then, orelse, merge = self.pb.if_nonnull(record, "event")
         self.b.position_at_end(then)
-        self.pb.store64(i64(int(kind) | (site << 32)), record)
+        self.pb.store64(i64(event_header(kind, site)), record)
         fill(record)
         self.pb.helper(Helper.RINGBUF_SUBMIT, I64, [record, i64(0)])
         self.b.branch(merge)
@@ -77,14 +76,14 @@ class EventLowering:
             self.ctx.printf_sites.append(PrintfSite(
                 "warnf", (f"{name} failed: ", *parse_format("%s")), (STRERROR,), location,
                 context))
-            self.res.printf_layouts.append(PrintfLayout((EventArg(STRERROR, HEADER_SIZE),),
-                                                        HEADER_SIZE + STRERROR.size))
+            self.res.printf_layouts.append(PrintfLayout(
+                (EventArg(STRERROR, EVENT_HEADER_SIZE),), EVENT_HEADER_SIZE + STRERROR.size))
         failed = self.b.icmp_signed("<", ret, i64(0))
         if expected is not None:
             failed = self.b.and_(failed, self.b.icmp_signed("!=", ret, i64(-expected)))
         with self.b.if_then(failed, likely=False):
-            self.emit_event(EventKind.PRINTF, site, HEADER_SIZE + STRERROR.size,
-                            [(HEADER_SIZE, STRERROR, ret, t.INT64)])
+            self.emit_event(EventKind.PRINTF, site, EVENT_HEADER_SIZE + STRERROR.size,
+                            [(EVENT_HEADER_SIZE, STRERROR, ret, t.INT64)])
 
     def bump_counter(self, slot: int) -> None:
         """Add one to a counter of the counters map (lost events, refusals of full maps)."""

@@ -68,10 +68,14 @@ class _TypedefNames(PostLex):
             yield token
 
 
+def grammar_text() -> str:
+    """grammar/ptrace.lark, the one definition of the syntax."""
+    return resources.files("ptrace.grammar").joinpath("ptrace.lark").read_text()
+
+
 @functools.cache
 def _lark() -> Lark:
-    grammar = resources.files("ptrace.grammar").joinpath("ptrace.lark").read_text()
-    return Lark(grammar, parser="lalr", lexer="contextual", start=list(START_RULES),
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", start=list(START_RULES),
                 propagate_positions=True, maybe_placeholders=True, cache=True,
                 postlex=_TypedefNames())
 

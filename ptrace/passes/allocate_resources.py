@@ -14,6 +14,7 @@ from ptrace.diagnostics import Reporter
 from ptrace.passes.context import CompileContext, MapDecl, MapInfo
 from ptrace.program import (
     COUNTERS_FIXED,
+    EVENT_HEADER_SIZE,
     GLOBALS_COUNT,
     Attach,
     EventArg,
@@ -22,8 +23,6 @@ from ptrace.program import (
     PrintSite,
 )
 from ptrace.types import types as t
-
-HEADER_SIZE = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +79,7 @@ def allocate_resources(ctx: CompileContext) -> Resources:
         if instance.attach.syscalls:
             res.syscall_tables[instance.index] = _add(res, _syscall_table(instance.attach))
     for site in ctx.printf_sites:
-        args, offset = [], HEADER_SIZE
+        args, offset = [], EVENT_HEADER_SIZE
         for arg_type in site.arg_types:
             args.append(EventArg(arg_type, offset))
             offset += arg_type.size
@@ -90,7 +89,7 @@ def allocate_resources(ctx: CompileContext) -> Resources:
             res.print_sites.append(PrintSite(ctx.maps[call.map_name].index, call.top, call.div))
         else:
             assert call.value_type is not None
-            res.print_sites.append(PrintSite(value=EventArg(call.value_type, HEADER_SIZE)))
+            res.print_sites.append(PrintSite(value=EventArg(call.value_type, EVENT_HEADER_SIZE)))
     return res
 
 

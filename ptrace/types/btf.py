@@ -29,7 +29,7 @@ import sys
 import zlib
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -396,6 +396,27 @@ class Btf:
     def members(self, struct_id: int) -> list[Member]:
         """Every named field, with anonymous struct/union members flattened."""
         return list(self._flat_members(struct_id, 0))
+
+    def follow(self, struct_id: int, path: Iterable[str]) -> int | None:
+        """The struct or union reached from `struct_id` through the members named in
+        `path`, as `s.a->b` reaches it: a pointer member leads to what it points to,
+        a forward declaration to its definition. None where a name is not a member,
+        or leads to anything but a struct or union."""
+        for name in path:
+            member = self.member(struct_id, name)
+            if member is None:
+                return None
+            struct_id = self.resolve(member.type)
+            pointer = self.type(struct_id)
+            if isinstance(pointer, Ptr):
+                struct_id = self.resolve(pointer.type)
+            declared = self.type(struct_id)
+            if isinstance(declared, Fwd):
+                found = self.find(declared.name, "union" if declared.is_union else "struct")
+                struct_id = found if found is not None else struct_id
+            if not isinstance(self.type(struct_id), Composite):
+                return None
+        return struct_id
 
     def _flat_members(self, struct_id: int, bit_base: int) -> Iterator[Member]:
         t = self.type(self.resolve(struct_id))

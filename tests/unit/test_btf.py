@@ -291,6 +291,25 @@ def test_anonymous_members_are_flattened(btf: Btf, kernel: Kernel) -> None:
         btf.member(i["int"], "x")
 
 
+def test_follow_members_to_the_struct_they_reach() -> None:
+    b = BtfBuilder()
+    int_ = b.int_("int", 4, SIGNED)
+    declared = b.add(FWD, "inner")  # `struct inner;`, defined below
+    ghost = b.add(FWD, "ghost")  # declared, never defined
+    embedded = b.composite(STRUCT, "embedded", 4, [("y", int_, 0, 0)])
+    inner = b.composite(STRUCT, "inner", 4, [("x", int_, 0, 0)])
+    outer = b.composite(STRUCT, "outer", 32, [
+        ("in", b.add(PTR, "", declared), 0, 0), ("e", b.add(TYPEDEF, "e_t", embedded), 64, 0),
+        ("g", b.add(PTR, "", ghost), 128, 0), ("n", int_, 192, 0)])
+    btf = Btf.from_bytes(b.blob())
+    assert btf.follow(outer, []) == outer
+    assert btf.follow(outer, ["in"]) == inner  # through the pointer, to the definition
+    assert btf.follow(outer, ["e"]) == embedded  # an embedded struct, through its typedef
+    assert btf.follow(outer, ["in", "x"]) is None  # an int
+    assert btf.follow(outer, ["g"]) is None  # no definition to go to
+    assert btf.follow(outer, ["nope"]) is None
+
+
 def test_typedef_chains_and_qualifiers_resolve() -> None:
     b = BtfBuilder()
     long = b.int_("long int", 8, SIGNED)

@@ -17,10 +17,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from ptrace.runtime import features
+from ptrace.runtime.features import PROBE_CHECKS
 
-from ptrace import __version__, cli, cli_probes
+from ptrace import __version__, cli
 from ptrace.cli import BufferedOutput, main, tool_description
-from ptrace.cli_probes import FORMS, PROBE_CHECKS, ListingError, info_lines, list_probes
+from ptrace.cli_probes import FORMS, ListingError, info_lines, list_probes
 from ptrace.cli_usage import (
     DUMP_STAGES,
     EXAMPLES,
@@ -57,7 +59,7 @@ def as_user(monkeypatch: pytest.MonkeyPatch) -> None:
 def fixture_live_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     """-l and --info read the fixture tracepoints instead of tracefs."""
     monkeypatch.setattr("ptrace.machine.LiveMachine", fixture_machine)
-    monkeypatch.setattr(cli_probes, "tracefs_problem", lambda: None)
+    monkeypatch.setattr(features, "tracefs_problem", lambda: None)
 
 
 # ---- the option table and what is made from it ---------------------------------------------
@@ -288,7 +290,7 @@ def test_without_root_these_work(capsys: pytest.CaptureFixture[str], as_user: No
 def test_without_bpf_one_sentence_and_exit_1(capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    monkeypatch.setattr(cli_probes, "bpf_errno", lambda: errno.ENOSYS)
+    monkeypatch.setattr(features, "bpf_errno", lambda: errno.ENOSYS)
     code, out, err = run(capsys, "-e", BEGIN)
     assert (code, out) == (1, "")
     assert err == ("ptrace: error: this kernel has no BPF: the bpf() system call does not "
@@ -296,11 +298,11 @@ def test_without_bpf_one_sentence_and_exit_1(capsys: pytest.CaptureFixture[str],
 
 
 def test_bpf_problems_are_sentences(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert cli_probes.bpf_problem(0) is None
+    assert features.bpf_problem(0) is None
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    assert "lockdown" in (cli_probes.bpf_problem(errno.EPERM) or "")
+    assert "lockdown" in (features.bpf_problem(errno.EPERM) or "")
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    assert cli_probes.bpf_problem(errno.EPERM) == cli_probes.NOT_ROOT
+    assert features.bpf_problem(errno.EPERM) == features.NOT_ROOT
 
 
 # ---- --info --------------------------------------------------------------------------------
@@ -327,9 +329,9 @@ def verdict(lines: list[str], name: str) -> str:
 
 
 def test_info_verdicts_follow_the_checks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_probes, "hardware_errno", lambda: errno.ENOENT)
-    monkeypatch.setattr(cli_probes, "tracefs_problem", lambda: "tracefs is not mounted")
-    monkeypatch.setattr(cli_probes, "kernel_release", lambda: (5, 4))
+    monkeypatch.setattr(features, "hardware_errno", lambda: errno.ENOENT)
+    monkeypatch.setattr(features, "tracefs_problem", lambda: "tracefs is not mounted")
+    monkeypatch.setattr(features, "kernel_release", lambda: (5, 4))
     lines = info_lines(fixture_machine())
     assert verdict(lines, "ring buffer maps") == "no: kernel 5.4 < 5.8"
     assert verdict(lines, "hardware").startswith("no: no hardware performance counters")
@@ -461,7 +463,7 @@ def test_l_through_main(capsys: pytest.CaptureFixture[str], fixture_live_machine
 def test_l_without_tracefs_says_why(capsys: pytest.CaptureFixture[str],
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("ptrace.machine.LiveMachine", lambda: FixtureMachine({}))
-    monkeypatch.setattr(cli_probes, "tracefs_problem", lambda: "tracefs is not mounted")
+    monkeypatch.setattr(features, "tracefs_problem", lambda: "tracefs is not mounted")
     code, out, err = run(capsys, "-l", "tracepoint:sched:*")
     assert (code, out) == (1, "")
     assert err == "ptrace: error: cannot list tracepoints: tracefs is not mounted\n"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from ptrace.runtime.maps import Entry, Histogram, Stats
+from ptrace.runtime.output import new_output
 from ptrace.runtime.text_output import BAR_WIDTH, format_map, histogram_rows
 
 from ptrace.types import types as t
@@ -244,3 +247,20 @@ def test_enums_print_their_enumerators_names() -> None:
         "@c[BLUE]: GREEN\n@c[9]: BLUE\n@c[RED]: 7\n")  # by value; 7 and 9 have no name
     pair = t.Tuple((COLOR, t.INT64))
     assert format_map("@t", pair, t.Count(), [Entry((5, 5), 1)]) == "@t[GREEN, 5]: 1\n"
+
+
+# ---- the output of a run, for the CLI and the REPL ----------------------------------------
+
+@pytest.mark.parametrize("as_json, quiet, out, err", [
+    (False, False, "hi\n", "Attached 2 probes\n"),
+    (False, True, "hi\n", ""),
+    (True, False, '{"type": "attached_probes", "data": {"probes": 2}}\n'
+                  '{"type": "printf", "data": "hi\\n"}\n', ""),
+    (True, True, '{"type": "printf", "data": "hi\\n"}\n', ""),
+])
+def test_new_output_in_each_format(as_json: bool, quiet: bool, out: str, err: str) -> None:
+    streams = io.StringIO(), io.StringIO()
+    output = new_output(*streams, as_json, quiet)
+    output.attached(2)
+    output.printf("hi\n")
+    assert (streams[0].getvalue(), streams[1].getvalue()) == (out, err)
