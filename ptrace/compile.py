@@ -12,7 +12,7 @@ from ptrace.diagnostics import CompileError, Diagnostic, Severity, Source, Span,
 from ptrace.machine import LiveMachine, Machine
 from ptrace.options import Options
 from ptrace.parse import parse_program
-from ptrace.passes.allocate_resources import Resources, allocate_resources
+from ptrace.passes.allocate_resources import Resources, allocate_resources, set_scratch_size
 from ptrace.passes.apply_config import apply_config
 from ptrace.passes.check_types import check_types
 from ptrace.passes.context import CompileContext
@@ -67,7 +67,8 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
 
     from ptrace.codegen.generate import generate  # llvmlite: imported only to compile
 
-    programs, emitted = generate(ctx, resources, want_asm="asm" in dumps)
+    programs, emitted, scratch_size = generate(ctx, resources, want_asm="asm" in dumps)
+    set_scratch_size(resources, scratch_size)
     texts.update({"ir": emitted.ir_text, "ir-opt": emitted.ir_optimized, "asm": emitted.asm})
     return CompiledProgram(
         programs=tuple(programs),
@@ -75,7 +76,7 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
         ringbuf_map=resources.ringbuf_map,
         counters_map=resources.counters_map,
         globals_map=resources.globals_map,
-        printf_formats=tuple(_printf_formats(ctx, resources)),
+        printf_formats=tuple(_printf_formats(resources)),
         print_sites=tuple(resources.print_sites),
         user_maps=tuple(resources.user_maps),
         stack_maps=tuple(resources.stack_maps.items()),
@@ -87,6 +88,7 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
     )
 
 
-def _printf_formats(ctx: CompileContext, resources: Resources) -> list[PrintfFormat]:
+def _printf_formats(resources: Resources) -> list[PrintfFormat]:
     return [PrintfFormat(site.kind, site.segments, layout.args, site.location, site.context)
-            for site, layout in zip(ctx.printf_sites, resources.printf_layouts, strict=True)]
+            for site, layout in zip(resources.printf_sites, resources.printf_layouts,
+                                    strict=True)]

@@ -14,7 +14,7 @@ from ptrace.codegen.bpf_builder import (
 from ptrace.codegen.emit import Emitted, emit, new_module
 from ptrace.codegen.lower import Lowerer
 from ptrace.diagnostics import Span
-from ptrace.passes.allocate_resources import Resources, set_scratch_size
+from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext
 from ptrace.program import NOT_ATTACHED, BpfProgram, ProgType
 
@@ -52,7 +52,9 @@ def _location(span: Span) -> str:
 
 
 def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
-             ) -> tuple[list[BpfProgram], Emitted]:
+             ) -> tuple[list[BpfProgram], Emitted, int]:
+    """The programs, the emitted object, and the scratch map's value size the
+    lowering needs (the one figure decided here; see set_scratch_size)."""
     module = new_module(ctx.source.name)
     names: list[str] = []
     scratch = 0
@@ -67,7 +69,6 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
         Lowerer(ctx, res, instance, pb).lower()
         scratch = max(scratch, pb.scratch_size)
         names.append(name)
-    set_scratch_size(res, scratch)
     emitted = emit(module, want_asm)
     programs = []
     for instance, name in zip(ctx.instances, names, strict=True):
@@ -81,4 +82,4 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
         programs.append(BpfProgram(name, PROG_TYPES[kind], code.insns, instance.attach,
                                    _location(instance.probe.span), loops, ctx_size, attach_type,
                                    instance.attach.btf_id, code.functions[1:]))
-    return programs, emitted
+    return programs, emitted, scratch

@@ -1,6 +1,14 @@
-"""BPF helper function ids (from the kernel's `__BPF_FUNC_MAPPER` order)."""
+"""BPF helper function ids (from the kernel's `__BPF_FUNC_MAPPER` order), and
+which helper reads memory where: allocate_resources (for -kk's warning sites)
+and the lowering ask the same functions."""
+
+from __future__ import annotations
 
 from enum import IntEnum
+
+from ptrace.ast import nodes as n
+from ptrace.program import Attach
+from ptrace.types import types as t
 
 
 class Helper(IntEnum):
@@ -40,3 +48,27 @@ BPF_ANY = 0
 BPF_NOEXIST = 1
 # errno values a helper returns negated
 E2BIG = 7
+
+
+def helper_name(helper: Helper) -> str:
+    """The helper's name as the kernel's documentation and -k's warnings give it."""
+    return f"bpf_{helper.name.lower()}"
+
+
+def read_helper(space: str) -> Helper:
+    """The helper reading memory behind a pointer of this address space."""
+    return Helper.PROBE_READ_USER if space == "user" else Helper.PROBE_READ_KERNEL
+
+
+def read_str_helper(arg: n.Expr, source_type: t.Type, attach: Attach) -> Helper:
+    """How str() reads: as kptr()/uptr() or the pointer's type say; else user
+    memory in syscall tracepoints and uprobes, which hand over user
+    addresses; elsewhere the compat helper, which picks the space."""
+    if isinstance(arg, n.Call) and arg.name in ("kptr", "uptr"):
+        space = "user" if arg.name == "uptr" else "kernel"
+    elif isinstance(source_type, t.Pointer) and source_type.space == "user":
+        space = "user"
+    else:
+        user = attach.category == "syscalls" or attach.kind in ("uprobe", "uretprobe", "usdt")
+        return Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_STR
+    return Helper.PROBE_READ_USER_STR if space == "user" else Helper.PROBE_READ_KERNEL_STR

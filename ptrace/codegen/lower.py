@@ -20,7 +20,7 @@ from llvmlite import ir
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
-from ptrace.codegen.helpers import BPF_ANY, E2BIG, Helper
+from ptrace.codegen.helpers import BPF_ANY, E2BIG, Helper, read_helper
 from ptrace.codegen.lower_aggregations import AggregationLowering
 from ptrace.codegen.lower_builtins import BuiltinLowering
 from ptrace.codegen.lower_events import EventLowering
@@ -54,6 +54,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
     def __init__(self, ctx: CompileContext, resources: Resources, instance: ProbeInstance,
                  pb: ProgramBuilder):
         self.ctx = ctx
+        self.checked = ctx.checked
         self.res = resources
         self.instance = instance
         self.pb = pb
@@ -174,7 +175,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         elif isinstance(stmt, n.For):
             self.for_range(stmt)
         elif isinstance(stmt, n.Unroll):
-            for _ in range(self.ctx.unroll_counts[id(stmt)]):
+            for _ in range(self.checked.unroll_counts[stmt]):
                 mark = self.pb.statement()  # each copy's memory serves the next copy
                 self.block(stmt.body)
                 self.pb.end_statement(mark)
@@ -262,7 +263,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         self.exit_block = returned
         self.loops = [(go_on, stop)]
         self.scopes.append({})
-        kv = self.declare(stmt.var, self.instance.types[id(stmt)])
+        kv = self.declare(stmt.var, self.instance.types[stmt])
         self.fill_entry(kv, ref, child.function.args[1], child.function.args[2])
         self.block(stmt.body, new_scope=False)
         if not self.b.block.is_terminated:
@@ -343,7 +344,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         return var
 
     def let(self, stmt: n.Let) -> None:
-        var = self.declare(stmt.name, self.instance.types[id(stmt)])
+        var = self.declare(stmt.name, self.instance.types[stmt])
         vtype = var.type
         if stmt.value is not None:
             self.store(var.ptr, 0, vtype, self.expr(stmt.value), self.type_of(stmt.value))
@@ -364,7 +365,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
                 held = self.ctx.maps[target.name].value
                 new = self.arith(stmt.op[:-1], old, self.expr(value),
                                  held if held.is_integer else t.INT64,
-                                 self.type_of(value), self.ctx.printf_ids.get(id(stmt)))
+                                 self.type_of(value), self.checked.printf_ids.get(stmt))
                 self.map_store(target, new, t.INT64)
             return
         if isinstance(target, n.Identifier):  # `_ = expr;`: for its effects only
@@ -376,13 +377,13 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         if stmt.op != "=":
             assert var is not None
             old = self.pb.load64(var.ptr)
-            scale = self.ctx.constants.get(id(stmt))
+            scale = self.checked.pointer_scales.get(stmt)
             if scale is not None:  # `$p += i` on a pointer moves by elements
                 new = self.pointer_arith(stmt.op[:-1], old, self.expr(value), var.type,
                                          self.type_of(value), scale)
             else:
                 new = self.arith(stmt.op[:-1], old, self.expr(value), var.type,
-                                 self.type_of(value), self.ctx.printf_ids.get(id(stmt)))
+                                 self.type_of(value), self.checked.printf_ids.get(stmt))
             self.pb.store64(self.fit(new, var.type), var.ptr)
             return
         result = self.expr(value)
@@ -578,7 +579,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             return self.tracepoint_arg(e)
         base_type = self.type_of(e.base)
         if isinstance(base_type, t.Pointer | t.Struct):
-            return self.read_memory(self.expr(e.base), self.ctx.field_accesses[id(e)],
+            return self.read_memory(self.expr(e.base), self.checked.field_accesses[e],
                                     self.type_of(e), base_type.space)
         assert isinstance(base_type, t.Tuple | t.Record)
         index = int(e.name) if isinstance(base_type, t.Tuple) else base_type.names.index(e.name)
@@ -596,7 +597,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
     def tracepoint_arg(self, e: n.Field) -> ir.Value:
         attach = self.instance.attach
         if attach.kind in ("rawtracepoint", "fentry", "fexit"):
-            return self.ctx_argument(self.ctx.constants[id(e)], self.type_of(e))
+            return self.ctx_argument(self.checked.arg_positions[e], self.type_of(e))
         field = self.tracepoint_field(e)
         assert field is not None
         return self.read_tracepoint_field(field, self.type_of(e))
@@ -670,7 +671,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         address = self.b.add(base, i64(access.offset)) if access.offset else base
         if isinstance(vtype, t.Struct):
             return address
-        helper = Helper.PROBE_READ_USER if space == "user" else Helper.PROBE_READ_KERNEL
+        helper = read_helper(space)
         if isinstance(vtype, t.Str | t.Array):
             mem = self.pb.fresh_memory(vtype.size)
             size = min(access.read_size, vtype.capacity) if isinstance(vtype, t.Str) else \
@@ -693,12 +694,12 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         base_type = self.type_of(e.base)
         etype = self.type_of(e)
         if isinstance(base_type, t.Tuple):  # `t[i]`, i known: `t.i`
-            position = self.ctx.constants[id(e)]
+            position = self.checked.tuple_positions[e]
             return self.load_element(self.expr(e.base), base_type.offsets[position], etype)
         if isinstance(base_type, t.Pointer):  # *(p + i), scaled by the element's size
-            scaled = self.b.mul(self.expr(e.index), i64(self.ctx.constants[id(e)]))
+            scaled = self.b.mul(self.expr(e.index), i64(self.checked.pointer_scales[e]))
             address = self.b.add(self.expr(e.base), scaled)
-            access = self.ctx.field_accesses.get(id(e))
+            access = self.checked.field_accesses.get(e)
             if access is None:  # a struct: its address
                 return address
             return self.read_memory(address, access, etype, base_type.space)
@@ -742,17 +743,17 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         return fmt.field(e.name) if fmt is not None else None
 
     def expr_Sizeof(self, e: n.Sizeof) -> ir.Value:
-        return i64(self.ctx.constants[id(e)])
+        return i64(self.checked.sizes[e])
 
     def expr_Offsetof(self, e: n.Offsetof) -> ir.Value:
-        return i64(self.ctx.constants[id(e)])
+        return i64(self.checked.offsets[e])
 
     def expr_Unary(self, e: n.Unary) -> ir.Value:
         if e.op == "*":
             pointer = self.type_of(e.operand)
             assert isinstance(pointer, t.Pointer)
             value = self.expr(e.operand)
-            access = self.ctx.field_accesses.get(id(e))
+            access = self.checked.field_accesses.get(e)
             if access is None:  # a struct: its address
                 return value
             return self.read_memory(value, access, self.type_of(e), pointer.space)
@@ -797,10 +798,10 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             cmp = (self.b.icmp_unsigned(op, left, right) if unsigned
                    else self.b.icmp_signed(op, left, right))
             return self.b.zext(cmp, I64)
-        scale = self.ctx.constants.get(id(e))
+        scale = self.checked.pointer_scales.get(e)
         if scale is not None:  # pointer arithmetic, in elements
             return self.pointer_arith(op, left, right, ltype, rtype, scale)
-        return self.arith(op, left, right, ltype, rtype, self.ctx.printf_ids.get(id(e)))
+        return self.arith(op, left, right, ltype, rtype, self.checked.printf_ids.get(e))
 
     def pointer_arith(self, op: str, left: ir.Value, right: ir.Value, ltype: t.Type,
                       rtype: t.Type, scale: int) -> ir.Value:
@@ -1045,6 +1046,6 @@ def _variable_types(instance: ProbeInstance) -> dict[str, list[t.Type]]:
     separate blocks with types that do not mix)."""
     out: dict[str, list[t.Type]] = {}
     for node in walk(instance.probe):
-        if isinstance(node, n.Variable | n.Let) and id(node) in instance.types:
-            out.setdefault(node.name, []).append(instance.types[id(node)])
+        if isinstance(node, n.Variable | n.Let) and node in instance.types:
+            out.setdefault(node.name, []).append(instance.types[node])
     return out

@@ -15,7 +15,7 @@ from llvmlite import ir
 
 from ptrace.ast import nodes as n
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
-from ptrace.codegen.helpers import BPF_F_USER_STACK, Helper
+from ptrace.codegen.helpers import BPF_F_USER_STACK, Helper, read_helper, read_str_helper
 from ptrace.codegen.usdt_args import read_usdt_arg
 from ptrace.passes.check_builtins import func_name, probe_type
 from ptrace.program import (
@@ -32,7 +32,7 @@ from ptrace.usdt import parse_arg as parse_usdt_arg
 
 if TYPE_CHECKING:
     from ptrace.passes.allocate_resources import Resources
-    from ptrace.passes.context import CompileContext, ProbeInstance
+    from ptrace.passes.context import CompileContext, ProbeInstance, TypeResults
 
 AF_INET, AF_INET6 = 2, 10
 
@@ -42,6 +42,7 @@ class BuiltinLowering:
 
     if TYPE_CHECKING:  # the rest of the lowering, which these methods use
         ctx: CompileContext
+        checked: TypeResults
         res: Resources
         instance: ProbeInstance
         pb: ProgramBuilder
@@ -73,7 +74,7 @@ class BuiltinLowering:
             return self.usdt_arg(int(e.name[3:]))
         row = VARIABLES.get(e.name)
         if row is None:
-            return i64(self.ctx.constants[id(e)])
+            return i64(self.checked.enum_values[e])
         method: Callable[[n.Identifier], ir.Value] = getattr(self, row.method_name)
         return method(e)
 
@@ -140,7 +141,7 @@ class BuiltinLowering:
 
     def builtin_retval(self, e: n.Identifier) -> ir.Value:
         if self.instance.attach.kind == "fexit":  # the return value follows the arguments
-            return self.ctx_argument(self.ctx.constants[id(e)], self.type_of(e))
+            return self.ctx_argument(self.checked.arg_positions[e], self.type_of(e))
         return self.pb.ctx_load(RETVAL_REGISTER)
 
     def builtin_arg(self, e: n.Identifier) -> ir.Value:
@@ -174,7 +175,7 @@ class BuiltinLowering:
         return method(e)
 
     def call_printf(self, e: n.Call) -> ir.Value:
-        site = self.ctx.printf_ids[id(e)]
+        site = self.checked.printf_ids[e]
         layout = self.res.printf_layouts[site]
         values = [self.expr(a) for a in e.args[1:]]
         fields = [(arg.offset, arg.type, value, self.type_of(node))
@@ -335,7 +336,7 @@ class BuiltinLowering:
         length = self.clamped_length(length, btype.capacity)
         self.pb.store64(length, mem)
         space = stype.space if isinstance(stype, t.Pointer) else "kernel"
-        helper = Helper.PROBE_READ_USER if space == "user" else Helper.PROBE_READ_KERNEL
+        helper = read_helper(space)
         self.pb.helper(helper, I64, [self.pb.offset(mem, 8), length, value])
         return mem
 
@@ -351,7 +352,7 @@ class BuiltinLowering:
     def call_join(self, e: n.Call) -> ir.Value:
         """Reads the pointers of the array one by one into the record, each string
         straight into its slot, until a NULL; the record starts with the count."""
-        site = self.ctx.printf_ids[id(e)]
+        site = self.checked.printf_ids[e]
         layout = self.res.printf_layouts[site]
         array = self.expr(e.args[0])
         atype = self.type_of(e.args[0])
@@ -402,10 +403,7 @@ class BuiltinLowering:
         return mem
 
     def call_pton(self, e: n.Call) -> ir.Value:
-        atype = self.type_of(e)
-        assert isinstance(atype, t.Array)
-        data = self.ctx.constants[id(e)].to_bytes(atype.count, "little")
-        return self.bytes_constant(data)
+        return self.bytes_constant(self.checked.pton_addresses[e])
 
     def call_macaddr(self, e: n.Call) -> ir.Value:
         arg = e.args[0]
@@ -432,7 +430,7 @@ class BuiltinLowering:
                                child.function, ir.Constant(PTR, None), i64(0)])
 
     def call_kaddr(self, e: n.Call) -> ir.Value:
-        return i64(self.ctx.constants[id(e)])
+        return i64(self.checked.kernel_addresses[e])
 
     def call_usym(self, e: n.Call) -> ir.Value:
         """The address, and the pid whose symbols name it."""
@@ -442,7 +440,7 @@ class BuiltinLowering:
         return mem
 
     def call_uaddr(self, e: n.Call) -> ir.Value:
-        return self.binary_address(self.ctx.constants[id(e)])
+        return self.binary_address(self.checked.symbol_offsets[e])
 
     def call_reg(self, e: n.Call) -> ir.Value:
         name = e.args[0]
@@ -464,22 +462,22 @@ class BuiltinLowering:
         return read_usdt_arg(self.pb, arg, symbol)
 
     def call_cgroupid(self, e: n.Call) -> ir.Value:
-        return i64(self.ctx.constants[id(e)])
+        return i64(self.checked.cgroup_ids[e])
 
     def call_has_key(self, e: n.Call) -> ir.Value:
-        target = self.ctx.delete_targets[id(e)]
+        target = self.checked.delete_targets[e]
         info = self.ctx.maps[target.name]
         key = self.map_key(target)
         found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
         return self.b.zext(self.b.icmp_unsigned("!=", found, ir.Constant(PTR, None)), I64)
 
     def call_signal(self, e: n.Call) -> ir.Value:
-        ret = self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.ctx.signal_numbers[id(e)])])
+        ret = self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.checked.signal_numbers[e])])
         self.check_helper(ret, Helper.SEND_SIGNAL, 1)
         return i64(0)
 
     def call_print(self, e: n.Call) -> ir.Value:
-        site = self.ctx.print_ids[id(e)]
+        site = self.checked.print_ids[e]
         spec = self.res.print_sites[site]
         if spec.value is None:
             self.emit_event(EventKind.PRINT_MAP, site, EVENT_HEADER_SIZE, [])
@@ -509,7 +507,7 @@ class BuiltinLowering:
         return i64(0)
 
     def call_delete(self, e: n.Call) -> ir.Value:
-        target = self.ctx.delete_targets.get(id(e), e.args[0])
+        target = self.checked.delete_targets.get(e, e.args[0])
         assert isinstance(target, n.MapAccess)
         info = self.ctx.maps[target.name]
         key = self.map_key(target)
@@ -532,23 +530,9 @@ class BuiltinLowering:
         size: ir.Value = i64(rtype.capacity)
         if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):  # n chars and a NUL
             size = self.clamped_length(self.b.add(self.expr(e.args[1]), i64(1)), rtype.capacity)
-        helper = self._read_str_helper(arg, source_type)
+        helper = read_str_helper(arg, source_type, self.instance.attach)
         self.check_helper(self.pb.helper(helper, I64, [mem, size, value]), helper, 2)
         return mem
-
-    def _read_str_helper(self, arg: n.Expr, source_type: t.Type) -> Helper:
-        """How str() reads: as kptr()/uptr() or the pointer's type say; else user
-        memory in syscall tracepoints and uprobes, which hand over user
-        addresses; elsewhere the compat helper, which picks the space."""
-        if isinstance(arg, n.Call) and arg.name in ("kptr", "uptr"):
-            space = "user" if arg.name == "uptr" else "kernel"
-        elif isinstance(source_type, t.Pointer) and source_type.space == "user":
-            space = "user"
-        else:
-            attach = self.instance.attach
-            user = attach.category == "syscalls" or attach.kind in ("uprobe", "uretprobe", "usdt")
-            return Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_STR
-        return Helper.PROBE_READ_USER_STR if space == "user" else Helper.PROBE_READ_KERNEL_STR
 
 
 def _mask_for(limit: int) -> int:

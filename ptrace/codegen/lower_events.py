@@ -1,5 +1,5 @@
 """Event lowering: ring-buffer records (printf, print, exit, …, warnings of
-failed helpers) and the per-CPU counters that count what could not be sent.
+failed helpers) and the counters of what could not be sent.
 
 `EventLowering` is a part of the lowering visitor (`lower.Lowerer`).
 """
@@ -12,15 +12,12 @@ from typing import TYPE_CHECKING
 from llvmlite import ir
 
 from ptrace.codegen.bpf_builder import I32, I64, PTR, ProgramBuilder, i64
-from ptrace.codegen.helpers import Helper
+from ptrace.codegen.helpers import Helper, helper_name
 from ptrace.diagnostics import Span, site_location
-from ptrace.passes.allocate_resources import PrintfLayout, Resources
-from ptrace.passes.context import CompileContext, PrintfSite
-from ptrace.printf_format import parse_format
-from ptrace.program import COUNTER_LOST_EVENTS, EVENT_HEADER_SIZE, EventArg, EventKind, event_header
+from ptrace.passes.allocate_resources import STRERROR, Resources
+from ptrace.passes.context import CompileContext
+from ptrace.program import COUNTER_LOST_EVENTS, EVENT_HEADER_SIZE, EventKind, event_header
 from ptrace.types import types as t
-
-STRERROR = t.Formatted(t.FormatKind.STRERROR)  # a -k warning's argument: the helper's error
 
 
 class EventLowering:
@@ -67,17 +64,8 @@ class EventLowering:
         being lowered, when the helper returns an error (other than `expected`)."""
         if self.ctx.options.helper_errors < level or self.span is None:
             return
-        location, context = site_location(self.span)
-        name = f"bpf_{helper.name.lower()}"
-        site = self.ctx.helper_error_sites.get((location, name))
-        if site is None:
-            site = len(self.ctx.printf_sites)
-            self.ctx.helper_error_sites[(location, name)] = site
-            self.ctx.printf_sites.append(PrintfSite(
-                "warnf", (f"{name} failed: ", *parse_format("%s")), (STRERROR,), location,
-                context))
-            self.res.printf_layouts.append(PrintfLayout(
-                (EventArg(STRERROR, EVENT_HEADER_SIZE),), EVENT_HEADER_SIZE + STRERROR.size))
+        location, _ = site_location(self.span)
+        site = self.res.helper_error_sites[location, helper_name(helper)]
         failed = self.b.icmp_signed("<", ret, i64(0))
         if expected is not None:
             failed = self.b.and_(failed, self.b.icmp_signed("!=", ret, i64(-expected)))

@@ -1,17 +1,31 @@
 """Everything the runtime needs, decided before codegen.
 
 Input: the checked context. Output: `Resources`: the index of every map (user
-maps in printing order, then the internal ones), each map's BPF shape, the
-record layout of every printf and print call site. Codegen and the runtime
-both read these layouts, so an event is decoded exactly as it was written.
+maps in printing order, then the internal ones), each map's BPF shape, every
+printf site (the checker's, then -k's warnings of failed helpers) with its
+record layout, and every print call site. Codegen and the runtime both read
+these layouts, so an event is decoded exactly as it was written. Codegen only
+reads these decisions, except the scratch map's size (see `set_scratch_size`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ptrace.diagnostics import Reporter
-from ptrace.passes.context import CompileContext, MapDecl, MapInfo
+from ptrace.ast import nodes as n
+from ptrace.ast.visitor import children
+from ptrace.codegen.helpers import Helper, helper_name, read_helper, read_str_helper
+from ptrace.diagnostics import Reporter, site_location
+from ptrace.passes.context import (
+    CompileContext,
+    MapDecl,
+    MapInfo,
+    PrintfSite,
+    ProbeInstance,
+    TypeResults,
+)
+from ptrace.printf_format import parse_format
 from ptrace.program import (
     COUNTERS_FIXED,
     EVENT_HEADER_SIZE,
@@ -23,6 +37,8 @@ from ptrace.program import (
     PrintSite,
 )
 from ptrace.types import types as t
+
+STRERROR = t.Formatted(t.FormatKind.STRERROR)  # a -k warning's argument: the helper's error
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +55,11 @@ class Resources:
     counters_map: int = -1
     globals_map: int = -1
     scratch_map: int = -1
+    # The checker's printf sites, then -k's; a site's number is its index.
+    printf_sites: list[PrintfSite] = field(default_factory=list)
     printf_layouts: list[PrintfLayout] = field(default_factory=list)
+    # -k: the warning site of each (location, helper) whose failure is checked
+    helper_error_sites: dict[tuple[str, str], int] = field(default_factory=dict)
     print_sites: list[PrintSite] = field(default_factory=list)
     # Syscall-dispatching instances: instance index → the map of their syscalls'
     # probe names by syscall number (an empty name: not traced).
@@ -68,7 +88,7 @@ def allocate_resources(ctx: CompileContext) -> Resources:
     res.counters_map = _add(res, MapSpec(".counters", MapType.PERCPU_ARRAY, 4, 8,
                                          COUNTERS_FIXED + len(ctx.maps)))
     res.globals_map = _add(res, MapSpec(".globals", MapType.ARRAY, 4, 8, GLOBALS_COUNT))
-    # The scratch map's value size is known after codegen; see set_scratch_size.
+    # The scratch map's value size is known after lowering; see set_scratch_size.
     res.scratch_map = _add(res, MapSpec(".scratch", MapType.PERCPU_ARRAY, 4, 8, 1))
     limits = sorted({tp.limit for instance in ctx.instances for tp in instance.types.values()
                      if isinstance(tp, t.Stack)})
@@ -78,13 +98,15 @@ def allocate_resources(ctx: CompileContext) -> Resources:
     for instance in ctx.instances:
         if instance.attach.syscalls:
             res.syscall_tables[instance.index] = _add(res, _syscall_table(instance.attach))
-    for site in ctx.printf_sites:
+    res.printf_sites.extend(ctx.checked.printf_sites)
+    _helper_error_sites(ctx, res)
+    for site in res.printf_sites:
         args, offset = [], EVENT_HEADER_SIZE
         for arg_type in site.arg_types:
             args.append(EventArg(arg_type, offset))
             offset += arg_type.size
         res.printf_layouts.append(PrintfLayout(tuple(args), offset))
-    for call in ctx.print_calls:
+    for call in ctx.checked.print_calls:
         if call.map_name is not None:
             res.print_sites.append(PrintSite(ctx.maps[call.map_name].index, call.top, call.div))
         else:
@@ -93,7 +115,67 @@ def allocate_resources(ctx: CompileContext) -> Resources:
     return res
 
 
+def _helper_error_sites(ctx: CompileContext, res: Resources) -> None:
+    """-k and -kk: a warning site for each source location and helper whose
+    result the lowering checks there. Sites at one location are shared by its
+    instances and unrolled copies. The first node found at a location gives
+    the warning's underline, so nodes are visited in the lowering's order."""
+    level = ctx.options.helper_errors
+    if not level:
+        return
+    for instance in ctx.instances:
+        for node in _evaluated(instance.probe):
+            for helper, needs in checked_helpers(node, instance, ctx.checked):
+                location, context = site_location(node.span)
+                name = helper_name(helper)
+                if needs > level or (location, name) in res.helper_error_sites:
+                    continue
+                res.helper_error_sites[location, name] = len(res.printf_sites)
+                res.printf_sites.append(PrintfSite(
+                    "warnf", (f"{name} failed: ", *parse_format("%s")), (STRERROR,), location,
+                    context))
+
+
+def _evaluated(node: n.Node) -> Iterator[n.Node]:
+    """`node` and the nodes its lowering evaluates, children first (the order
+    in which operands are evaluated); a sizeof's operand is typed, not read."""
+    if not isinstance(node, n.Sizeof):
+        for child in children(node):
+            yield from _evaluated(child)
+    yield node
+
+
+def checked_helpers(node: n.Node, instance: ProbeInstance, checked: TypeResults
+                    ) -> Iterator[tuple[Helper, int]]:
+    """The helpers whose result the lowering of `node` checks, each with the -k
+    level that checks it: map updates, stack ids and signals at -k (1), memory
+    reads at -kk (2). `Lowerer.check_helper` finds its site from these."""
+    types = instance.types
+    if (isinstance(node, n.Assign) and isinstance(node.target, n.MapAccess)) or \
+            (isinstance(node, n.IncDec) and isinstance(node.operand, n.MapAccess)):
+        yield Helper.MAP_UPDATE_ELEM, 1
+    elif isinstance(node, n.Identifier | n.Call) and node.name in ("kstack", "ustack") \
+            and isinstance(types.get(node), t.Stack):
+        yield Helper.GET_STACKID, 1
+    elif isinstance(node, n.Call) and node.name == "signal":
+        yield Helper.SEND_SIGNAL, 1
+    elif isinstance(node, n.Call) and node.name == "str":
+        arg = node.args[0]
+        if not (isinstance(arg, n.Positional) and arg.index > 0) and \
+                not isinstance(types[arg], t.Str):
+            yield read_str_helper(arg, types[arg], instance.attach), 2
+    elif isinstance(node, n.Field | n.Index | n.Unary) and node in checked.field_accesses \
+            and not isinstance(types[node], t.Struct):
+        pointer = types[node.operand if isinstance(node, n.Unary) else node.base]
+        assert isinstance(pointer, t.Pointer | t.Struct)
+        yield read_helper(pointer.space), 2
+
+
 def set_scratch_size(res: Resources, size: int) -> None:
+    """The scratch map's value size: the most any program's lowering put in
+    scratch. Decided by lowering, not before: which values go to scratch is the
+    stack allocator's choice (the stack budget, freed memory reused, a map
+    loop's callback frame), and it runs while the program is lowered."""
     old = res.maps[res.scratch_map]
     res.maps[res.scratch_map] = MapSpec(old.name, old.map_type, old.key_size, max(8, size), 1)
 

@@ -33,7 +33,7 @@ from ptrace.types.builtins import (
 )
 
 if TYPE_CHECKING:
-    from ptrace.passes.context import CompileContext, MapInfo, ProbeInstance
+    from ptrace.passes.context import CompileContext, MapInfo, ProbeInstance, TypeResults
 
 STACK_LIMIT = 127  # the kernel's default perf_event_max_stack
 STACK_MODES = ("bpftrace", "perf", "raw")
@@ -48,6 +48,7 @@ class BuiltinChecks:
 
     if TYPE_CHECKING:  # the rest of the checker, which these methods use
         ctx: CompileContext
+        checked: TypeResults
         instance: ProbeInstance
 
         def error(self, message: str, span: Span, *hints: str) -> None: ...
@@ -219,8 +220,8 @@ class BuiltinChecks:
         return t.VOID
 
     def _format_site(self, e: n.Call, site: PrintfSite) -> None:
-        self.ctx.printf_ids[id(e)] = len(self.ctx.printf_sites)
-        self.ctx.printf_sites.append(site)
+        self.checked.printf_ids[e] = len(self.checked.printf_sites)
+        self.checked.printf_sites.append(site)
 
     def call_print(self, e: n.Call) -> t.Type | None:
         first = e.args[0]
@@ -248,8 +249,8 @@ class BuiltinChecks:
         return t.VOID
 
     def _print_site(self, e: n.Call, call: PrintCall) -> None:
-        self.ctx.print_ids[id(e)] = len(self.ctx.print_calls)
-        self.ctx.print_calls.append(call)
+        self.checked.print_ids[e] = len(self.checked.print_calls)
+        self.checked.print_calls.append(call)
 
     def call_exit(self, e: n.Call) -> t.Type | None:
         if e.args:
@@ -280,7 +281,7 @@ class BuiltinChecks:
                 self.error("delete(@map, key) takes a map first", target.span)
                 return None
             target = n.MapAccess(target.name, (e.args[1],), span=target.span.to(e.args[1].span))
-            self.ctx.delete_targets[id(e)] = target
+            self.checked.delete_targets[e] = target
         if not isinstance(target, n.MapAccess):
             self.error("delete() takes a map element, as in delete(@m[key])", target.span)
             return None
@@ -506,7 +507,7 @@ class BuiltinChecks:
             self.error("pton() takes an IPv4 or IPv6 address as a string literal",
                        text.span, 'as in pton("127.0.0.1") or pton("::1")')
             return None
-        self.ctx.constants[id(e)] = int.from_bytes(packed, "little")
+        self.checked.pton_addresses[e] = packed
         return t.Array(t.Int(8, False), len(packed))
 
     def call_macaddr(self, e: n.Call) -> t.Type | None:
@@ -545,7 +546,7 @@ class BuiltinChecks:
         if address is None:
             self.error(f"the kernel has no symbol '{name.value}'", name.span)
             return None
-        self.ctx.constants[id(e)] = address
+        self.checked.kernel_addresses[e] = address
         return t.Pointer("void", 0, "kernel")
 
     def call_usym(self, e: n.Call) -> t.Type | None:
@@ -562,7 +563,7 @@ class BuiltinChecks:
         A PIE or a library is loaded at a different address in each process, so
         the address is the probe's own (bpf_get_func_ip gives it) plus the
         distance from the probe to the symbol in the binary; that distance is
-        what compiling records (ctx.constants)."""
+        what compiling records (symbol_offsets)."""
         attach, name = self.instance.attach, e.args[0]
         if not isinstance(name, n.String):
             self.error("uaddr() takes a symbol's name as a string literal", name.span)
@@ -576,7 +577,7 @@ class BuiltinChecks:
                          if close else []))
             return None
         probe = _probe_address(attach, self.ctx.machine.function_symbols(attach.binary) or [])
-        self.ctx.constants[id(e)] = symbol.address - probe
+        self.checked.symbol_offsets[e] = symbol.address - probe
         bits = symbol.size * 8 if symbol.size in (1, 2, 4) else 64
         return t.Pointer(f"int{bits}", 0, "user")
 
@@ -607,7 +608,7 @@ class BuiltinChecks:
             self.error(f"no such cgroup: {shown}", path.span,
                        "cgroup v2 directories are under /sys/fs/cgroup")
             return None
-        self.ctx.constants[id(e)] = inode
+        self.checked.cgroup_ids[e] = inode
         return t.UINT64
 
     def call_has_key(self, e: n.Call) -> t.Type | None:
@@ -622,7 +623,7 @@ class BuiltinChecks:
             self.error(f"{target.name} has no keys", target.span)
             return None
         access = n.MapAccess(target.name, (e.args[1],), span=target.span.to(e.args[1].span))
-        self.ctx.delete_targets[id(e)] = access
+        self.checked.delete_targets[e] = access
         self._check_key(info, access, self.key_type(access))
         return t.BOOL
 
@@ -633,7 +634,7 @@ class BuiltinChecks:
             self.error("signal() takes a signal name or number, as in signal(\"SIGUSR1\")",
                        sig.span)
             return None
-        self.ctx.signal_numbers[id(e)] = number
+        self.checked.signal_numbers[e] = number
         return t.VOID
 
     # aggregations: their type is the map's value type

@@ -1,13 +1,15 @@
 """Semantic checks and type inference.
 
 Input: the probe instances from `expand_probes`. Output: each instance's
-`types` table (id(expr) → Type), `ctx.maps` (every script map with its key
-and value types), and the printf sites. Every misuse is a diagnostic on the
-node that caused it.
+`types` table (expr → Type), `ctx.maps` (every script map with its key
+and value types), and `ctx.checked` (the printf sites and the other tables
+keyed by node: sizes, offsets, field reads, …). Every misuse is a diagnostic
+on the node that caused it.
 
 Map types are global and may be read in one probe before the probe that
 assigns them, so the check runs twice: a first quiet round learns the maps
-from their assignments, the second reports.
+from their assignments, the second reports. Each round returns its own
+tables; only the second's are kept.
 
 The builtins (variables and function calls) are checked by the part of the
 checker in `check_builtins.py`, from the table in `ptrace.types.builtins`.
@@ -27,7 +29,7 @@ from ptrace.diagnostics import Reporter, Span, site_location
 from ptrace.machine import TracepointField
 from ptrace.options import param_integer
 from ptrace.passes.check_builtins import BuiltinChecks
-from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInstance
+from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInstance, TypeResults
 from ptrace.passes.type_rules import is_unsigned, literal_value, storable
 from ptrace.program import DIVISION_BY_ZERO
 from ptrace.types import types as t
@@ -46,17 +48,18 @@ if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
 
 
 def check_types(ctx: CompileContext) -> None:
-    quiet = Reporter()
-    for instance in ctx.instances:
-        _Checker(ctx, instance, quiet).check()
-    ctx.printf_sites.clear()
-    ctx.printf_ids.clear()
-    ctx.print_ids.clear()
-    ctx.print_calls.clear()
-    ctx.delete_targets.clear()
+    check_round(ctx, Reporter())  # learns ctx.maps and ctx.let_types
+    ctx.checked = check_round(ctx, ctx.reporter)
+
+
+def check_round(ctx: CompileContext, reporter: Reporter) -> TypeResults:
+    """One round over every instance: fresh types and tables, and the maps
+    and `let` types learned so far (kept, and added to)."""
+    checked = TypeResults()
     for instance in ctx.instances:
         instance.types.clear()
-        _Checker(ctx, instance, ctx.reporter).check()
+        _Checker(ctx, checked, instance, reporter).check()
+    return checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,7 @@ class _Untyped(t.Type):
     """What a scope holds for `let $x;` until the variable's first assignment
     gives its type (bpftrace's rule); never assigned, it is an integer 0."""
 
-    let: int  # id() of the Let, whose type codegen reads
+    let: n.Let  # whose type codegen reads
 
     @property
     def size(self) -> int:
@@ -82,13 +85,14 @@ class _Argument:
 
 
 class _Checker(BuiltinChecks):
-    def __init__(self, ctx: CompileContext, instance: ProbeInstance, reporter: Reporter):
+    def __init__(self, ctx: CompileContext, checked: TypeResults, instance: ProbeInstance,
+                 reporter: Reporter):
         self.ctx = ctx
+        self.checked = checked
         self.instance = instance
         self.reporter = reporter
         self.scopes: list[dict[str, t.Type]] = []
         self.loops = 0
-        self.unroll_counts = ctx.unroll_counts
         self.assigning: str | None = None  # the map an assignment is storing to
         self.assigning_value: t.Type | None = None  # what it stores, once known
         # Reads of the map being assigned before its first definition, with their key types.
@@ -160,7 +164,7 @@ class _Checker(BuiltinChecks):
         if value is None or not 1 <= value <= UNROLL_MAX:
             self.error(f"unroll takes a number from 1 to {UNROLL_MAX}", count.span)
             return
-        self.unroll_counts[id(stmt)] = value
+        self.checked.unroll_counts[stmt] = value
         # break/continue do not apply to unroll: its body is copied, not looped.
         saved, self.loops = self.loops, 0
         self.block(stmt.body)
@@ -170,7 +174,7 @@ class _Checker(BuiltinChecks):
         if isinstance(stmt.iterable, n.MapRef):
             entry = self.map_entry_type(stmt.iterable)
             if entry is not None:
-                self.instance.types[id(stmt)] = entry
+                self.instance.types[stmt] = entry
                 self.loop_body(stmt.body, {stmt.var: entry})
             return
         for bound in (stmt.iterable.start, stmt.iterable.stop):
@@ -192,10 +196,10 @@ class _Checker(BuiltinChecks):
         declared = self._type_name(stmt.type) if stmt.type is not None else None
         value = self.expr(stmt.value) if stmt.value is not None else None
         if stmt.type is None and stmt.value is None:
-            declared = self.ctx.let_types.get((id(self.instance), id(stmt)))
+            declared = self.ctx.let_types.get(stmt)
             if declared is None:
-                self.scopes[-1][stmt.name] = _Untyped(id(stmt))
-                self.instance.types[id(stmt)] = t.INT64  # until an assignment says otherwise
+                self.scopes[-1][stmt.name] = _Untyped(stmt)
+                self.instance.types[stmt] = t.INT64  # until an assignment says otherwise
                 return
         if declared is not None and value is not None and not _assignable(declared, value):
             self.error(f"cannot initialise '{stmt.name}' of type {declared} with {value}",
@@ -206,7 +210,7 @@ class _Checker(BuiltinChecks):
                        if stmt.value is not None else stmt.span)
         vtype = declared or value or t.INT64
         self.scopes[-1][stmt.name] = vtype
-        self.instance.types[id(stmt)] = vtype  # codegen sizes the variable from this
+        self.instance.types[stmt] = vtype  # codegen sizes the variable from this
 
     def assign(self, stmt: n.Assign) -> None:
         target, value = stmt.target, stmt.value
@@ -245,8 +249,8 @@ class _Checker(BuiltinChecks):
                                stmt.span)
                 elif (isinstance(existing, t.Pointer) and stmt.op in ("+=", "-=")
                       and not isinstance(vtype, t.Pointer)):
-                    self.ctx.constants[id(stmt)] = self.pointee_size(existing)  # `$p += 1`
-                self.instance.types[id(target)] = existing or t.INT64
+                    self.checked.pointer_scales[stmt] = self.pointee_size(existing)  # `$p += 1`
+                self.instance.types[target] = existing or t.INT64
                 return
             if existing is not None:
                 if not _assignable(existing, vtype):
@@ -257,7 +261,7 @@ class _Checker(BuiltinChecks):
                 self._rebind(target.name, merged)
             else:
                 self.scopes[-1][target.name] = vtype
-            self.instance.types[id(target)] = self.lookup(target.name) or vtype
+            self.instance.types[target] = self.lookup(target.name) or vtype
             return
         if isinstance(target, n.MapAccess):
             self.assigning = target.name
@@ -289,7 +293,7 @@ class _Checker(BuiltinChecks):
         """Give a variable declared by `let $x;` the type of its first use."""
         self._rebind(name, vtype)
         self.instance.types[untyped.let] = vtype
-        self.ctx.let_types[id(self.instance), untyped.let] = vtype
+        self.ctx.let_types[untyped.let] = vtype
         return vtype
 
     def _rebind(self, name: str, vtype: t.Type) -> None:
@@ -340,7 +344,7 @@ class _Checker(BuiltinChecks):
         info = self.ctx.maps.get(access.name)
         if info is None:
             self.ctx.maps[access.name] = MapInfo(access.name, key, value, access.span)
-            self.instance.types[id(access)] = value
+            self.instance.types[access] = value
             return
         self._check_key(info, access, key)
         merged = t.merge(info.value, value)
@@ -350,7 +354,7 @@ class _Checker(BuiltinChecks):
                        f"{access.name} was first used at line {info.span.line}")
             return
         info.value = merged
-        self.instance.types[id(access)] = merged
+        self.instance.types[access] = merged
 
     def _check_key(self, info: MapInfo, access: n.MapAccess, key: t.Type | None) -> None:
         if (info.key is None) != (key is None):
@@ -422,7 +426,7 @@ class _Checker(BuiltinChecks):
     def expr(self, expr: n.Expr, statement: bool = False) -> t.Type | None:
         result = self._expr(expr, statement)
         if result is not None:
-            self.instance.types[id(expr)] = result
+            self.instance.types[expr] = result
         return result
 
     def _expr(self, e: n.Expr, statement: bool) -> t.Type | None:
@@ -509,12 +513,12 @@ class _Checker(BuiltinChecks):
             return base.element if isinstance(base, t.Array) else t.Int(8, True)
         if isinstance(base, t.Pointer):
             element = self.dereference(e, base, e.base.span)
-            access = self.ctx.field_accesses.get(id(e))
+            access = self.checked.field_accesses.get(e)
             if access is not None:
-                self.ctx.constants[id(e)] = access.read_size
+                self.checked.pointer_scales[e] = access.read_size
             elif isinstance(element, t.Struct):
                 btf = self.ctx.btf()
-                self.ctx.constants[id(e)] = btf.size(element.btf_id) if btf is not None else 0
+                self.checked.pointer_scales[e] = btf.size(element.btf_id) if btf is not None else 0
             return element
         self.error(f"{base} cannot be indexed", e.base.span)
         return None
@@ -529,7 +533,7 @@ class _Checker(BuiltinChecks):
         if not 0 <= position < len(base.elements):
             self.error(f"a tuple of {len(base.elements)} has no element {position}", e.index.span)
             return None
-        self.ctx.constants[id(e)] = position
+        self.checked.tuple_positions[e] = position
         return base.elements[position]
 
     def record(self, e: n.Record) -> t.Type | None:
@@ -589,7 +593,7 @@ class _Checker(BuiltinChecks):
         btf = self.ctx.btf()
         found = btf.enum_value(e.name) if btf is not None else None
         if btf is not None and found is not None:  # an enumerator: a value of its enum's type
-            self.ctx.constants[id(e)] = found[1]
+            self.checked.enum_values[e] = found[1]
             return from_btf(btf, found[0]) or t.INT64
         close = difflib.get_close_matches(e.name, list(VARIABLES), n=1)
         self.error(f"unknown identifier '{e.name}'", e.span,
@@ -708,9 +712,9 @@ class _Checker(BuiltinChecks):
             if e.op == "+":
                 self.error(f"cannot add two pointers ({left} and {right})", e.span)
                 return None
-            self.ctx.constants[id(e)] = size
+            self.checked.pointer_scales[e] = size
             return t.INT64
-        self.ctx.constants[id(e)] = size
+        self.checked.pointer_scales[e] = size
         return pointer
 
     def pointee_size(self, pointer: t.Pointer) -> int:
@@ -731,8 +735,8 @@ class _Checker(BuiltinChecks):
             return
         what = "division" if op == "/" else "modulo"
         location, context = site_location(node.span)
-        self.ctx.printf_ids[id(node)] = len(self.ctx.printf_sites)
-        self.ctx.printf_sites.append(PrintfSite(
+        self.checked.printf_ids[node] = len(self.checked.printf_sites)
+        self.checked.printf_sites.append(PrintfSite(
             DIVISION_BY_ZERO, (f"{what} by zero; the result is 1",), (), location, context))
 
     def unary(self, e: n.Unary) -> t.Type | None:
@@ -764,11 +768,11 @@ class _Checker(BuiltinChecks):
         named = t.NAMED_TYPES.get(pointer.pointee)
         if named is not None and named.is_integer:
             size = named.bits // 8 if isinstance(named, t.Int) else 1
-            self.ctx.field_accesses[id(e)] = FieldAccess(0, size)
+            self.checked.field_accesses[e] = FieldAccess(0, size)
             return named
         if pointer.pointee.endswith("*") and not pointer.btf_id:
             # A pointer to a pointer from a tracepoint's format (`const char *const *argv`).
-            self.ctx.field_accesses[id(e)] = FieldAccess(0, 8)
+            self.checked.field_accesses[e] = FieldAccess(0, 8)
             return t.Pointer(pointer.pointee[:-1].strip(), space=pointer.space)
         btf = self.kernel_btf(e.span)
         if btf is None:
@@ -778,7 +782,7 @@ class _Checker(BuiltinChecks):
             self.error(f"cannot dereference {pointer}", e.span)
             return None
         if not isinstance(value, t.Struct):
-            self.ctx.field_accesses[id(e)] = FieldAccess(0, btf.size(pointer.btf_id))
+            self.checked.field_accesses[e] = FieldAccess(0, btf.size(pointer.btf_id))
         return value
 
     def incdec(self, e: n.IncDec) -> t.Type | None:
@@ -806,7 +810,7 @@ class _Checker(BuiltinChecks):
 
     def conditional(self, e: n.Conditional) -> t.Type | None:
         self._condition(e.cond)
-        then = self.instance.types.get(id(e.cond)) if e.then is None else self.expr(e.then)
+        then = self.instance.types.get(e.cond) if e.then is None else self.expr(e.then)
         orelse = self.expr(e.orelse)
         if then is None or orelse is None:
             return None
@@ -961,7 +965,7 @@ class _Checker(BuiltinChecks):
                 self.error(f"sizeof of {vtype} is not known", operand.span)
         if size is None:
             return None
-        self.ctx.constants[id(e)] = size
+        self.checked.sizes[e] = size
         return t.UINT64
 
     def offsetof(self, e: n.Offsetof) -> t.Type | None:
@@ -983,7 +987,7 @@ class _Checker(BuiltinChecks):
                 return None
             offset += member.offset
             type_id = member.type
-        self.ctx.constants[id(e)] = offset
+        self.checked.offsets[e] = offset
         return t.UINT64
 
     def field(self, e: n.Field) -> t.Type | None:
@@ -1051,7 +1055,7 @@ class _Checker(BuiltinChecks):
             self.error(f"field '{e.name}' is a {btf.c_name(member.type)}, which cannot be "
                        "read yet", e.span)
             return None
-        self.ctx.field_accesses[id(e)] = field_access(btf, member)
+        self.checked.field_accesses[e] = field_access(btf, member)
         return ftype
 
     def fexit_retval(self, e: n.Identifier) -> t.Type | None:
@@ -1068,7 +1072,7 @@ class _Checker(BuiltinChecks):
         if rtype is None or isinstance(rtype, t.Str | t.Struct):
             self.error(f"{attach.symbol}() returns nothing ptrace can read", e.span)
             return None
-        self.ctx.constants[id(e)] = len(btf.func_params(attach.symbol) or ())
+        self.checked.arg_positions[e] = len(btf.func_params(attach.symbol) or ())
         return rtype
 
     def probe_arguments(self, where: Span) -> list[_Argument] | None:
@@ -1119,7 +1123,7 @@ class _Checker(BuiltinChecks):
         if argument.type is None:
             self.error(self.unreadable_argument(argument), e.span)
             return None
-        self.ctx.constants[id(e)] = index
+        self.checked.arg_positions[e] = index
         return argument.type
 
     def unknown_argument(self, e: n.Field, names: list[str]) -> None:

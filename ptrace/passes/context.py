@@ -29,10 +29,10 @@ class ProbeInstance:
     probe: n.Probe
     attach: Attach
     index: int
-    types: dict[int, Type] = field(default_factory=dict)  # id(expr or let node) → type
+    types: dict[n.Node, Type] = field(default_factory=dict)  # expr, let or for → type
 
     def type_of(self, node: n.Expr) -> Type:
-        return self.types[id(node)]
+        return self.types[node]
 
 
 @dataclass
@@ -77,6 +77,40 @@ class PrintCall:
 
 
 @dataclass
+class TypeResults:
+    """What a round of `check_types` decided, in tables keyed by node (each
+    probe instance has its own copy of the tree, so a node is in one instance).
+    The reporting round's tables are `CompileContext.checked`; the quiet
+    round's are dropped. Types themselves are `ProbeInstance.types`."""
+
+    # Calls with a format, and divisions whose divisor may be 0: their printf site.
+    printf_ids: dict[n.Node, int] = field(default_factory=dict)
+    printf_sites: list[PrintfSite] = field(default_factory=list)
+    print_ids: dict[n.Call, int] = field(default_factory=dict)  # print(): its PrintCall
+    print_calls: list[PrintCall] = field(default_factory=list)
+    # Kernel struct fields and `*p` reads: how to read them.
+    field_accesses: dict[n.Expr, FieldAccess] = field(default_factory=dict)
+    # `p + i`, `p - q`, `p[i]`, `$p += i`: the size of what p points to.
+    pointer_scales: dict[n.Binary | n.Index | n.Assign, int] = field(default_factory=dict)
+    tuple_positions: dict[n.Index, int] = field(default_factory=dict)  # `$t[1]`: 1
+    sizes: dict[n.Sizeof, int] = field(default_factory=dict)
+    offsets: dict[n.Offsetof, int] = field(default_factory=dict)
+    enum_values: dict[n.Identifier, int] = field(default_factory=dict)  # enumerators
+    # `args.x`: the argument's position (raw tracepoints and fentry/fexit read
+    # the ctx slot of that number); fexit `retval`: the slot after the arguments.
+    arg_positions: dict[n.Field | n.Identifier, int] = field(default_factory=dict)
+    pton_addresses: dict[n.Call, bytes] = field(default_factory=dict)  # pton("::1")
+    kernel_addresses: dict[n.Call, int] = field(default_factory=dict)  # kaddr("sym")
+    # uaddr("sym"): the symbol's distance from the probe in the binary.
+    symbol_offsets: dict[n.Call, int] = field(default_factory=dict)
+    cgroup_ids: dict[n.Call, int] = field(default_factory=dict)  # cgroupid("/path")
+    signal_numbers: dict[n.Call, int] = field(default_factory=dict)  # signal("KILL")
+    unroll_counts: dict[n.Unroll, int] = field(default_factory=dict)
+    # `delete(@m, key)` calls: the map element `@m[key]` they delete.
+    delete_targets: dict[n.Call, n.MapAccess] = field(default_factory=dict)
+
+
+@dataclass
 class CompileContext:
     source: Source
     options: Options
@@ -86,27 +120,11 @@ class CompileContext:
     instances: list[ProbeInstance] = field(default_factory=list)
     maps: dict[str, MapInfo] = field(default_factory=dict)
     map_decls: dict[str, MapDecl] = field(default_factory=dict)
-    # Call sites by id(Call node): the printf format index, or the print-site index.
-    printf_ids: dict[int, int] = field(default_factory=dict)
-    printf_sites: list[PrintfSite] = field(default_factory=list)
-    # -k: the warning site of each (location, helper) whose failure is checked
-    helper_error_sites: dict[tuple[str, str], int] = field(default_factory=dict)
-    print_ids: dict[int, int] = field(default_factory=dict)
-    print_calls: list[PrintCall] = field(default_factory=list)
-    # Kernel struct fields and `*p` reads, by id(node): how to read them.
-    field_accesses: dict[int, FieldAccess] = field(default_factory=dict)
-    # sizeof, offsetof and enum names, by id(node): their values.
-    constants: dict[int, int] = field(default_factory=dict)
-    # signal() calls, by id: the signal number they send.
-    signal_numbers: dict[int, int] = field(default_factory=dict)
-    # `let $x;` (no type, no value), by id(instance), id(Let): the type its first
-    # assignment gives, learned in the checker's quiet round so that reads before
-    # the assignment are typed too.
-    let_types: dict[tuple[int, int], Type] = field(default_factory=dict)
-    # unroll statements, by id: how many times the body is repeated.
-    unroll_counts: dict[int, int] = field(default_factory=dict)
-    # `delete(@m, key)` calls, by id(Call): the map element `@m[key]` they delete.
-    delete_targets: dict[int, n.MapAccess] = field(default_factory=dict)
+    checked: TypeResults = field(default_factory=TypeResults)
+    # `let $x;` (no type, no value): the type its first assignment gives, learned
+    # in the checker's quiet round so that reads before the assignment are typed
+    # too.
+    let_types: dict[n.Let, Type] = field(default_factory=dict)
     # The script's struct, union, enum and typedef definitions (define_types).
     script_types: Btf | None = None
 

@@ -14,12 +14,14 @@ Imported only when `-d types` is asked for.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from functools import partial
+from typing import Any
 
 from ptrace.ast import nodes as n
 from ptrace.ast.dump import dump, node_line
 from ptrace.ast.visitor import walk
-from ptrace.passes.context import CompileContext, MapInfo, ProbeInstance
+from ptrace.passes.context import CompileContext, MapInfo, ProbeInstance, TypeResults
 from ptrace.types import types as t
 
 
@@ -72,19 +74,33 @@ def _annotations(ctx: CompileContext, instance: ProbeInstance, node: n.Node) -> 
     vtype = _type_of(instance, node)
     if vtype is not None:
         scalars.append(_type(vtype))
-    access = ctx.field_accesses.get(id(node))
+    access = ctx.checked.field_accesses.get(node) if isinstance(node, n.Expr) else None
     if access is not None:
         scalars += [f"offset={access.offset}", f"read_size={access.read_size}"]
         if access.bit_size:
             scalars += [f"bit_shift={access.bit_shift}", f"bit_size={access.bit_size}"]
-    constant = ctx.constants.get(id(node))
+    constant = _constant(ctx.checked, node)
     if constant is not None:
         scalars.append(f"constant={constant}")
     return scalars
 
 
+def _constant(checked: TypeResults, node: n.Node) -> int | None:
+    """The number the checker computed for `node`, in whichever table holds it
+    (an address from pton() as the little-endian integer of its bytes)."""
+    tables: tuple[Mapping[Any, int], ...] = (
+        checked.sizes, checked.offsets, checked.enum_values, checked.pointer_scales,
+        checked.tuple_positions, checked.arg_positions, checked.kernel_addresses,
+        checked.symbol_offsets, checked.cgroup_ids)
+    for table in tables:
+        if node in table:
+            return table[node]
+    address = checked.pton_addresses.get(node) if isinstance(node, n.Call) else None
+    return int.from_bytes(address, "little") if address is not None else None
+
+
 def _type_of(instance: ProbeInstance, node: n.Node) -> t.Type | None:
-    return instance.types.get(id(node))
+    return instance.types.get(node)
 
 
 def _type(vtype: t.Type) -> str:

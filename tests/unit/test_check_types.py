@@ -248,7 +248,7 @@ def test_map_read_before_the_probe_that_assigns_it() -> None:
     ctx = checked('BEGIN { $n = @count; $s = @name; printf("%d %s\\n", @count, @name); } '
                   "END { @count = 5; @name = comm; }")
     assert variable_types(ctx.instances[0]) == {"$n": INT64, "$s": t.Str(16)}
-    (site,) = ctx.printf_sites
+    (site,) = ctx.checked.printf_sites
     assert site.arg_types == (INT64, t.Str(16))
 
 
@@ -410,7 +410,7 @@ def test_unsupported_field_type_is_an_error() -> None:
 
 def test_printf_sites_record_argument_types() -> None:
     ctx = checked('BEGIN { printf("%d %s %s\\n", pid, comm, "abc"); printf("x\\n"); }')
-    first, second = ctx.printf_sites
+    first, second = ctx.checked.printf_sites
     assert first.arg_types == (UINT32, t.Str(16), t.Str(4))
     assert second.arg_types == ()
     assert first.segments[0] != second.segments[0]
@@ -457,7 +457,7 @@ def test_kaddr_is_the_symbol_address_at_compile_time() -> None:
     machine.symbols["_stext"] = 0xFFFFFFFF81000000
     ctx = checked('BEGIN { $k = kaddr("_stext"); }', machine=machine)
     (call,) = [node for node in walk(ctx.instances[0].probe) if isinstance(node, n.Call)]
-    assert ctx.constants[id(call)] == 0xFFFFFFFF81000000
+    assert ctx.checked.kernel_addresses[call] == 0xFFFFFFFF81000000
 
 
 def test_kallsyms_address(tmp_path: Path) -> None:
@@ -493,7 +493,7 @@ def test_uaddr_is_a_user_pointer_sized_by_the_symbol() -> None:
     symbols = {s.name: s.address for s in machine.binary_symbols(LIBC) or []}
     calls = [node for node in walk(ctx.instances[0].probe) if isinstance(node, n.Call)]
     probe = symbols["malloc"] + 4
-    assert [ctx.constants[id(c)] for c in calls] == [symbols["optind"] - probe,
+    assert [ctx.checked.symbol_offsets[c] for c in calls] == [symbols["optind"] - probe,
                                                      symbols["free"] - probe]
 
 

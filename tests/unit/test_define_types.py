@@ -247,7 +247,7 @@ def test_typedef_names_in_casts_lets_and_sizeof() -> None:
         t.UINT32, t.UINT64, t.INT32, t.UINT64)
     assert isinstance(types["$d"], t.Pointer) and types["$d"].pointee == "box_t"
     stmts = ctx.instances[0].probe.body.stmts
-    sizes = [ctx.constants[id(s.value)] for s in stmts
+    sizes = [ctx.checked.sizes[s.value] for s in stmts
              if isinstance(s, n.Assign) and isinstance(s.value, n.Sizeof)]
     assert sizes == [4, 4]
 

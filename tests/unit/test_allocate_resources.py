@@ -1,0 +1,85 @@
+"""Tests for allocate_resources: the decisions it makes before codegen.
+
+Scripts go through the passes up to allocate_resources, against the fixture
+machine, without codegen: what these tests see is decided before lowering.
+"""
+
+from __future__ import annotations
+
+from ptrace.diagnostics import Source
+from ptrace.options import Options
+from ptrace.parse import parse_program
+from ptrace.passes.allocate_resources import STRERROR, Resources, allocate_resources
+from ptrace.passes.check_types import check_types
+from ptrace.passes.context import CompileContext
+from ptrace.passes.expand_probes import expand_probes
+from tests.unit.fixtures import compile_text, fixture_machine
+
+# Every helper whose failure -k or -kk reports, once; the columns of each call.
+CHECKED = ('tracepoint:syscalls:sys_enter_openat { @m[1] = 2; @n++; @c = count(); '
+           '$s = str(args.filename); $v = *(uint32 *)8; signal("KILL"); $k = kstack; }')
+UPDATE, INCREMENT, COUNT, STR, DEREF, SIGNAL, KSTACK = (
+    CHECKED.index(call) + 1 for call in ("@m[1]", "@n++", "@c =", "str(", "*(", "signal(",
+                                         "kstack"))
+
+
+def allocated(text: str, options: Options) -> Resources:
+    source = Source("test.bt", text)
+    ctx = CompileContext(source, options, fixture_machine(), parse_program(source))
+    expand_probes(ctx)
+    check_types(ctx)
+    assert not ctx.reporter.has_errors, ctx.reporter.diagnostics
+    return allocate_resources(ctx)
+
+
+def test_helper_error_sites_are_decided_before_codegen() -> None:
+    res = allocated(CHECKED, Options(helper_errors=2, unsafe=True))
+    assert sorted(res.helper_error_sites, key=lambda key: int(key[0].split(":")[2])) == [
+        (f"test.bt:1:{UPDATE}", "bpf_map_update_elem"),
+        (f"test.bt:1:{INCREMENT}", "bpf_map_update_elem"),
+        (f"test.bt:1:{COUNT}", "bpf_map_update_elem"),
+        (f"test.bt:1:{STR}", "bpf_probe_read_user_str"),  # a syscall's pointer
+        (f"test.bt:1:{DEREF}", "bpf_probe_read_kernel"),
+        (f"test.bt:1:{SIGNAL}", "bpf_send_signal"),
+        (f"test.bt:1:{KSTACK}", "bpf_get_stackid"),
+    ]
+    for (location, name), site in res.helper_error_sites.items():
+        warning = res.printf_sites[site]
+        assert (warning.kind, warning.location, warning.segments[0]) == (
+            "warnf", location, f"{name} failed: ")
+        assert [arg.type for arg in res.printf_layouts[site].args] == [STRERROR]
+
+
+def test_level_one_leaves_reads_unchecked() -> None:
+    res = allocated(CHECKED, Options(helper_errors=1, unsafe=True))
+    assert sorted(int(location.split(":")[2]) for location, _ in res.helper_error_sites) == [
+        UPDATE, INCREMENT, COUNT, SIGNAL, KSTACK]
+    assert allocated(CHECKED, Options(unsafe=True)).helper_error_sites == {}
+
+
+def test_helper_error_sites_follow_the_checkers_sites() -> None:
+    res = allocated('BEGIN { printf("a\\n"); @x = 1; printf("b\\n"); }', Options(helper_errors=1))
+    assert [site.kind for site in res.printf_sites] == ["printf", "printf", "warnf"]
+    assert list(res.helper_error_sites.values()) == [2]
+
+
+def test_instances_and_unrolled_copies_share_a_site() -> None:
+    text = "tracepoint:sched:sched_process_* { unroll(3) { @[probe] = 1; } }"
+    res = allocated(text, Options(helper_errors=1))
+    column = text.index("@[") + 1
+    assert list(res.helper_error_sites) == [(f"test.bt:1:{column}", "bpf_map_update_elem")]
+
+
+def test_sizeof_operand_is_not_read() -> None:
+    res = allocated("BEGIN { $n = sizeof(*(uint32 *)8); }", Options(helper_errors=2, unsafe=True))
+    assert res.helper_error_sites == {}
+
+
+def test_lowering_finds_every_site_it_checks() -> None:
+    """The lowering looks each checked helper's site up (a missing one is a
+    KeyError) and adds none: the compiled formats are the allocated sites."""
+    options = Options(helper_errors=2, unsafe=True)
+    program = compile_text(CHECKED, options)
+    res = allocated(CHECKED, options)
+    assert [(f.kind, f.location) for f in program.printf_formats] == [
+        (site.kind, site.location) for site in res.printf_sites]
