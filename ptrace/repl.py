@@ -51,10 +51,9 @@ from ptrace.diagnostics import CompileError, Diagnostic, Source, Span, render_al
 from ptrace.machine import LiveMachine, Machine, match_tracepoints
 from ptrace.options import SETTINGS, Options, SettingError, apply_setting, from_environment
 from ptrace.parse import Token, keywords, parse, tokens
-from ptrace.passes.check_types import FUNCTIONS
 from ptrace.probe_kinds import BY_PROVIDER, KINDS, Catalogue, ProbeKind
 from ptrace.program import CompiledProgram
-from ptrace.types.builtins import BUILTINS
+from ptrace.types.builtins import FUNCTIONS, VARIABLES
 
 if TYPE_CHECKING:
     from ptrace.runtime.output import Output
@@ -83,7 +82,8 @@ A cell with probes prints above the prompt while it runs; Ctrl-C stops it (END
 runs, maps print). Tab completes, Ctrl-R searches the history, Ctrl-D on an
 empty line leaves (stopping a running cell first).
 """
-BUILTIN_NAMES = frozenset({*BUILTINS, "args", "probe", "probetype"})
+# What completion shows beside a builtin: its doc line (a function's, for kstack).
+BUILTIN_DOCS = {name: row.doc for table in (VARIABLES, FUNCTIONS) for name, row in table.items()}
 # How each kind's attach points start.
 PROVIDERS = tuple(row.provider if kind in (ProbeKind.BEGIN, ProbeKind.END) else f"{row.provider}:"
                   for kind, row in KINDS.items() if row.provider)
@@ -298,6 +298,10 @@ def _tail(pattern: str, text: str) -> str:
     return match[0] if match else ""
 
 
+# A member being typed: `args.fi`, `curtask->mm->`.
+_MEMBER = re.compile(r"((?:\$?\w+\s*(?:\.|->)\s*)+)(\w*)$")
+
+
 def complete(before: str, machine: Machine, names: Iterable[str]) -> tuple[str, list[str]]:
     """The word being typed at the end of `before` (the cell up to the cursor), and
     what can replace it: commands, attach points, `args` fields, maps and variables
@@ -319,7 +323,7 @@ def complete(before: str, machine: Machine, names: Iterable[str]) -> tuple[str, 
         # The first word of a cell: a probe, or the start of a bare statement.
         word, more = _expression_words(before, names)
         return (point, candidates + more) if word == point else (word, more)
-    member = re.search(r"((?:\$?\w+\s*(?:\.|->)\s*)+)(\w*)$", before)
+    member = _MEMBER.search(before)
     if member:
         points = [t.text for t in header if t.type == "ATTACH_POINT"]
         chain = re.findall(r"\$?\w+", member[1])
@@ -344,7 +348,7 @@ def _attach_point_words(point: str, machine: Machine) -> tuple[str, list[str]]:
 
 def _expression_words(before: str, names: Iterable[str]) -> tuple[str, list[str]]:
     word = _tail(r"[@$]?\w*", before)
-    pool = names if word[:1] in ("@", "$") else BUILTIN_NAMES | FUNCTIONS
+    pool = names if word[:1] in ("@", "$") else BUILTIN_DOCS
     return word, sorted(n for n in set(pool) if n.startswith(word) and n != word)
 
 
@@ -367,8 +371,8 @@ STYLE = {
 def token_class(token: Token) -> str:
     """The style class of a token ("" for operators, punctuation and other names)."""
     if token.type == "NAME":
-        return ("builtin" if token.text in BUILTIN_NAMES else
-                "function" if token.text in FUNCTIONS else "")
+        return ("function" if token.text in FUNCTIONS else
+                "builtin" if token.text in VARIABLES else "")
     return _CLASS_OF.get(token.type) or ("keyword" if token.type in keywords() else "")
 
 
@@ -402,9 +406,12 @@ class _Completer(Completer):
     def get_completions(self, document: Document,
                         complete_event: CompleteEvent) -> Iterator[Completion]:
         names = self.repl.names | names_in(document.text)
-        word, candidates = complete(document.text_before_cursor, self.repl.machine, names)
+        before = document.text_before_cursor
+        word, candidates = complete(before, self.repl.machine, names)
+        docs = {} if _MEMBER.search(before) else BUILTIN_DOCS  # a field is not a builtin
         for candidate in candidates:
-            yield Completion(candidate, start_position=-len(word))
+            yield Completion(candidate, start_position=-len(word),
+                             display_meta=docs.get(candidate, ""))
 
 
 # ---- the prompt -----------------------------------------------------------------------

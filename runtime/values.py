@@ -11,6 +11,7 @@ import os
 import pwd
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ptrace.runtime import stacks
@@ -134,22 +135,23 @@ def format_inet(family: int, address: bytes) -> str:
 
 
 def format_special(value: int, vtype: t.Formatted) -> str:
-    """strerror(e) as the error's text; strftime(fmt, ns since boot) as a local time."""
-    if vtype.kind == "strerror":
-        return os.strerror(abs(value))
-    if vtype.kind == "ksym":
-        return stacks.ksym(value & 0xFFFFFFFFFFFFFFFF)
-    if vtype.kind == "macaddr":
-        return ":".join(f"{b:02X}" for b in (value & 0xFFFFFFFFFFFF).to_bytes(6, "little"))
-    if vtype.kind == "username":
-        return user_name(value)
-    if vtype.kind == "cgroup_path":
-        from ptrace.runtime.cgroups import CGROUPS  # only when a script names cgroups
+    """A Formatted value's text, by its kind's formatter."""
+    formatter = _FORMATTERS.get(vtype.kind)
+    if formatter is None:
+        raise AssertionError(f"no formatter for {vtype.kind}")
+    return formatter(value, vtype.fmt)
 
-        return CGROUPS.describe(value & 0xFFFFFFFFFFFFFFFF, vtype.fmt)
+
+def _local_time(value: int, fmt: str) -> str:
+    """Nanoseconds since boot as a local time in a strftime format (%f: microseconds)."""
     seconds, nanos = divmod(value + _boot_epoch_ns(), 10**9)
-    fmt = vtype.fmt.replace("%f", f"{nanos // 1000:06d}")
-    return time.strftime(fmt, time.localtime(seconds))
+    return time.strftime(fmt.replace("%f", f"{nanos // 1000:06d}"), time.localtime(seconds))
+
+
+def _cgroup_path(value: int, pattern: str) -> str:
+    from ptrace.runtime.cgroups import CGROUPS  # only when a script names cgroups
+
+    return CGROUPS.describe(value & 0xFFFFFFFFFFFFFFFF, pattern)
 
 
 @functools.cache
@@ -159,6 +161,18 @@ def user_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except (KeyError, OverflowError):
         return str(uid)
+
+
+# One formatter per kind: (the value, the type's fmt) → text.
+_FORMATTERS: dict[t.FormatKind, Callable[[int, str], str]] = {
+    t.FormatKind.STRERROR: lambda value, _: os.strerror(abs(value)),
+    t.FormatKind.STRFTIME: _local_time,
+    t.FormatKind.KSYM: lambda value, _: stacks.ksym(value & 0xFFFFFFFFFFFFFFFF),
+    t.FormatKind.MACADDR: lambda value, _: ":".join(
+        f"{b:02X}" for b in (value & 0xFFFFFFFFFFFF).to_bytes(6, "little")),
+    t.FormatKind.USERNAME: lambda value, _: user_name(value),
+    t.FormatKind.CGROUP_PATH: _cgroup_path,
+}
 
 
 def _boot_epoch_ns() -> int:

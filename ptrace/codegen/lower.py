@@ -4,6 +4,9 @@ Values: integers, bools and pointers are `i64` SSA values; strings and
 tuples are pointers to memory laid out as `ptrace.types.types` describes
 (stack or scratch, always fully defined so they can be hashed as map keys
 and copied into events byte for byte).
+
+The lowering of builtins, of aggregations and of events lives in its parts,
+`lower_builtins.py`, `lower_aggregations.py` and `lower_events.py`.
 """
 
 from __future__ import annotations
@@ -17,43 +20,21 @@ from llvmlite import ir
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
-from ptrace.codegen.helpers import (
-    BPF_ANY,
-    BPF_F_USER_STACK,
-    BPF_NOEXIST,
-    E2BIG,
-    Helper,
-    helper_name,
-    read_helper,
-    read_str_helper,
-)
-from ptrace.codegen.usdt_args import read_usdt_arg
-from ptrace.diagnostics import Span, site_location
+from ptrace.codegen.helpers import BPF_ANY, E2BIG, Helper, read_helper
+from ptrace.codegen.lower_aggregations import AggregationLowering
+from ptrace.codegen.lower_builtins import BuiltinLowering
+from ptrace.codegen.lower_events import EventLowering
+from ptrace.diagnostics import Span
 from ptrace.machine import TracepointField
 from ptrace.options import param_integer
-from ptrace.passes.allocate_resources import STRERROR, Resources
-from ptrace.passes.check_types import AGGREGATIONS
+from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext, ProbeInstance
-from ptrace.passes.probe_context import func_name, probe_type
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
-from ptrace.program import (
-    COUNTER_LOST_EVENTS,
-    EVENT_HEADER_SIZE,
-    EXIT_CODE,
-    GLOBAL_CPID,
-    GLOBAL_NCPUS,
-    GLOBAL_ONLINE_CPUS,
-    GLOBAL_START_NS,
-    GLOBAL_STOPPED,
-    EventKind,
-    event_header,
-)
+from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, EventKind
 from ptrace.types import types as t
-from ptrace.types.builtins import ARG_REGISTERS, PT_REGS, RETVAL_REGISTER
+from ptrace.types.builtins import AGGREGATIONS
 from ptrace.types.kernel import FieldAccess
-from ptrace.usdt import parse_arg as parse_usdt_arg
 
-AF_INET, AF_INET6 = 2, 10
 # Slots of a for-over-map callback's context (see Lowerer.for_map).
 _CB_PROBE_CTX, _CB_RETURNED, _CB_PROBE_NAME, _CB_VARIABLES = range(4)
 # x86_64 `struct pt_regs`: the syscall number (orig_ax) follows 15 registers.
@@ -70,7 +51,7 @@ class _Var:
     ptr: ir.Value  # the variable's memory
 
 
-class Lowerer:
+class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
     def __init__(self, ctx: CompileContext, resources: Resources, instance: ProbeInstance,
                  pb: ProgramBuilder):
         self.ctx = ctx
@@ -507,45 +488,6 @@ class Lowerer:
         self.b.position_at_end(merge)
         return out
 
-    def aggregation_read(self, map_index: int, agg: t.Aggregation, key: ir.Value) -> ir.Value:
-        """count/sum/min/max/avg of a per-CPU map, combined over the possible CPUs."""
-        b = self.b
-        ncpus = self.global_value(GLOBAL_NCPUS)
-        cpu_key = self.pb.fresh_memory(8, zeroed=False)
-        # accumulators: total, count (avg) or best, found (min/max)
-        first, second = self.pb.fresh_memory(8), self.pb.fresh_memory(8)
-        self.pb.store64(i64(0), first)
-        self.pb.store64(i64(0), second)
-
-        def combine(cpu: ir.Value, values: list[ir.Value]) -> list[ir.Value]:
-            b.store(b.trunc(cpu, I32), cpu_key)
-            slot = self.pb.helper(Helper.MAP_LOOKUP_PERCPU_ELEM, PTR,
-                                  [self.pb.map_ptr(map_index), key, b.load(cpu_key, typ=I32)])
-            with b.if_then(b.icmp_unsigned("!=", slot, ir.Constant(PTR, None))):
-                value = self.pb.load64(slot)
-                if isinstance(agg, t.Count | t.Sum):
-                    self.pb.store64(b.add(self.pb.load64(first), value), first)
-                elif isinstance(agg, t.Avg):
-                    self.pb.store64(b.add(self.pb.load64(first), self.pb.load64(slot, 8)), first)
-                    self.pb.store64(b.add(self.pb.load64(second), value), second)
-                else:
-                    present = b.icmp_unsigned("!=", self.pb.load64(slot, 8), i64(0))
-                    op = "<" if isinstance(agg, t.Min) else ">"
-                    signed = getattr(agg, "signed", True)
-                    better = b.icmp_signed(op, value, self.pb.load64(first)) if signed else \
-                        b.icmp_unsigned(op, value, self.pb.load64(first))
-                    unset = b.icmp_unsigned("==", self.pb.load64(second), i64(0))
-                    with b.if_then(b.and_(present, b.or_(better, unset))):
-                        self.pb.store64(value, first)
-                        self.pb.store64(i64(1), second)
-            return values
-
-        self.pb.counted_loop("percpu", self.ctx.machine.possible_cpus(), combine, limit=ncpus)
-        if isinstance(agg, t.Avg):
-            return self.arith("/", self.pb.load64(first), self.pb.load64(second), t.INT64,
-                              t.INT64)
-        return self.pb.load64(first)
-
     def global_value(self, slot: int) -> ir.Value:
         """A value the runtime wrote in the globals map before BEGIN (0 if missing)."""
         key = self.pb.fresh_memory(8, zeroed=False)
@@ -570,129 +512,6 @@ class Lowerer:
         with self.b.if_then(full, likely=False):
             self.bump_counter(self.res.full_counter(map_index))
 
-    def bump_counter(self, slot: int) -> None:
-        key = self.pb.fresh_memory(8, zeroed=False)
-        self.b.store(ir.Constant(I32, slot), key)
-        found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR,
-                               [self.pb.map_ptr(self.res.counters_map), key])
-        isnull = self.b.icmp_unsigned("==", found, ir.Constant(PTR, None))
-        with self.b.if_then(self.b.not_(isnull)):
-            self.pb.store64(self.b.add(self.pb.load64(found), i64(1)), found)
-
-    def aggregate(self, target: n.MapAccess, call: n.Call) -> None:
-        info = self.ctx.maps[target.name]
-        agg = info.value
-        assert isinstance(agg, t.Aggregation)
-        arg = self.expr(call.args[0]) if call.args else i64(1)
-        signed = not isinstance(agg, t.Count) and getattr(agg, "signed", True)
-        if isinstance(agg, t.Hist | t.Lhist):
-            base_size = info.key.size if info.key is not None else 8
-            key = self.map_key(target, extra=8)
-            bucket = self.hist_bucket(arg, agg.bits) if isinstance(agg, t.Hist) else \
-                self.lhist_bucket(arg, agg)
-            self.pb.store64(bucket, key, base_size)
-            self.add_to(info.index, key, i64(1))
-            return
-        key = self.map_key(target)
-        if isinstance(agg, t.Count | t.Sum):
-            self.add_to(info.index, key, arg)
-            return
-        found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
-        then, orelse, merge = self.pb.if_nonnull(found, agg.function)
-        self.b.position_at_end(then)
-        if isinstance(agg, t.Avg | t.Stats):
-            self.pb.store64(self.b.add(self.pb.load64(found), i64(1)), found)
-            self.pb.store64(self.b.add(self.pb.load64(found, 8), arg), found, 8)
-        else:
-            old = self.pb.load64(found)
-            has = self.pb.load64(found, 8)
-            op = "<" if isinstance(agg, t.Min) else ">"
-            better = (self.b.icmp_signed(op, arg, old) if signed
-                      else self.b.icmp_unsigned(op, arg, old))
-            empty = self.b.icmp_unsigned("==", has, i64(0))
-            with self.b.if_then(self.b.or_(better, empty)):
-                self.pb.store64(arg, found)
-                self.pb.store64(i64(1), found, 8)
-        self.b.branch(merge)
-        self.b.position_at_end(orelse)
-        fresh = self.pb.fresh_memory(16)
-        if isinstance(agg, t.Avg | t.Stats):
-            self.pb.store64(i64(1), fresh)
-            self.pb.store64(arg, fresh, 8)
-        else:
-            self.pb.store64(arg, fresh)
-            self.pb.store64(i64(1), fresh, 8)
-        self.update(info.index, key, fresh, BPF_NOEXIST)
-        self.b.branch(merge)
-        self.b.position_at_end(merge)
-
-    def add_to(self, map_index: int, key: ir.Value, amount: ir.Value) -> None:
-        """*map[key] += amount in a per-CPU map, creating the entry if needed."""
-        found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(map_index), key])
-        then, orelse, merge = self.pb.if_nonnull(found, "add")
-        self.b.position_at_end(then)
-        self.pb.store64(self.b.add(self.pb.load64(found), amount), found)
-        self.b.branch(merge)
-        self.b.position_at_end(orelse)
-        fresh = self.pb.fresh_memory(8)
-        self.pb.store64(amount, fresh)
-        self.update(map_index, key, fresh, BPF_NOEXIST)
-        self.b.branch(merge)
-        self.b.position_at_end(merge)
-
-    def hist_bucket(self, value: ir.Value, bits: int) -> ir.Value:
-        """The bucket of `value` in hist(value, bits); see ptrace.types.hist_buckets."""
-        b = self.b
-        log = i64(0)
-        v = value
-        for shift in (32, 16, 8, 4, 2, 1):
-            big = b.icmp_unsigned(">=", v, i64(1 << shift))
-            v = b.select(big, b.lshr(v, i64(shift)), v)
-            log = b.select(big, b.add(log, i64(shift)), log)
-        # value >= 2**(bits+1): power 2**log split into 2**bits steps
-        step_shift = b.sub(log, i64(bits))
-        within = b.and_(b.lshr(value, step_shift), i64((1 << bits) - 1))
-        coarse = b.add(b.add(i64(1 + (2 << bits) - ((bits + 1) << bits)),
-                             b.shl(log, i64(bits))), within)
-        exact = b.add(value, i64(1))
-        small = b.icmp_signed("<", value, i64(2 << bits))
-        bucket = b.select(small, exact, coarse)
-        return b.select(b.icmp_signed("<", value, i64(0)), i64(0), bucket)
-
-    def lhist_bucket(self, value: ir.Value, agg: t.Lhist) -> ir.Value:
-        """0 below min, 1 + (value - min) / step inside, the last bucket at or above max."""
-        b = self.b
-        buckets = -(-(agg.max - agg.min) // agg.step)
-        inside = b.add(b.udiv(b.sub(value, i64(agg.min)), i64(agg.step)), i64(1))
-        bucket = b.select(b.icmp_signed(">=", value, i64(agg.max)), i64(buckets + 1), inside)
-        return b.select(b.icmp_signed("<", value, i64(agg.min)), i64(0), bucket)
-
-    # ---- events ----
-    def emit_event(self, kind: EventKind, site: int, size: int,
-                   fields: list[tuple[int, t.Type, ir.Value, t.Type]]) -> None:
-        """Reserve a ring-buffer record, fill it, submit it; count it lost on failure."""
-        def fill(record: ir.Value) -> None:
-            for offset, ftype, value, vtype in fields:
-                self.store(record, offset, ftype, value, vtype)
-
-        self.emit_record(kind, site, size, fill)
-
-    def emit_record(self, kind: EventKind, site: int, size: int,
-                    fill: Callable[[ir.Value], None]) -> None:
-        """Reserve a record, write its header, let `fill` write the rest, submit."""
-        record = self.pb.helper(Helper.RINGBUF_RESERVE, PTR,
-                                [self.pb.map_ptr(self.res.ringbuf_map), i64(size), i64(0)])
-        then, orelse, merge = self.pb.if_nonnull(record, "event")
-        self.b.position_at_end(then)
-        self.pb.store64(i64(event_header(kind, site)), record)
-        fill(record)
-        self.pb.helper(Helper.RINGBUF_SUBMIT, I64, [record, i64(0)])
-        self.b.branch(merge)
-        self.b.position_at_end(orelse)
-        self.bump_counter(COUNTER_LOST_EVENTS)
-        self.b.branch(merge)
-        self.b.position_at_end(merge)
-
     # ---- expressions ----
     def truth(self, e: n.Expr) -> ir.Value:
         """An i1: the expression taken as a condition."""
@@ -711,21 +530,6 @@ class Lowerer:
         result: ir.Value = method(e)
         self.span = outer
         return result
-
-    def check_helper(self, ret: ir.Value, helper: Helper, level: int,
-                     expected: int | None = None) -> None:
-        """With -k (level 1) or -kk (level 2): a warning event, at the expression
-        being lowered, when the helper returns an error (other than `expected`)."""
-        if self.ctx.options.helper_errors < level or self.span is None:
-            return
-        location, _ = site_location(self.span)
-        site = self.res.helper_error_sites[location, helper_name(helper)]
-        failed = self.b.icmp_signed("<", ret, i64(0))
-        if expected is not None:
-            failed = self.b.and_(failed, self.b.icmp_signed("!=", ret, i64(-expected)))
-        with self.b.if_then(failed, likely=False):
-            self.emit_event(EventKind.PRINTF, site, EVENT_HEADER_SIZE + STRERROR.size,
-                            [(EVENT_HEADER_SIZE, STRERROR, ret, t.INT64)])
 
     def expr_Integer(self, e: n.Integer) -> ir.Value:
         return i64(e.value)
@@ -836,97 +640,6 @@ class Lowerer:
         if field.size == 8 or not field.signed:
             return raw
         return self.b.sext(self.b.trunc(raw, ir.IntType(field.size * 8)), I64)
-
-    def expr_Identifier(self, e: n.Identifier) -> ir.Value:
-        if e.name == "retval" and self.instance.attach.kind == ProbeKind.FEXIT:
-            # fexit: the return value follows the arguments
-            return self.ctx_argument(self.checked.arg_positions[e], self.type_of(e))
-        enumerator = self.checked.enum_values.get(e)
-        if enumerator is not None:
-            return i64(enumerator)
-        if e.name == "probe":
-            if self.probe_name is not None:
-                return self.probe_name
-            return self.string_constant(self.instance.attach.probe)
-        if e.name == "func":
-            return self.string_constant(func_name(self.instance.attach))
-        if e.name == "probetype":
-            return self.string_constant(probe_type(self.instance.attach))
-        if e.name == "args":
-            return self.args_record(self.type_of(e))
-        if e.name in ("kstack", "ustack"):
-            return self.stack(self.type_of(e))
-        if e.name.startswith("arg") and e.name[3:].isdigit():
-            index = int(e.name[3:])
-            if KINDS[self.instance.attach.kind].args == Args.ARGUMENTS:  # ctx is u64 args[]
-                return self.pb.ctx_load(8 * index)
-            if self.instance.attach.kind == ProbeKind.USDT:
-                return self.usdt_arg(index)
-            return self.pb.ctx_load(ARG_REGISTERS[index])
-        method = getattr(self, "builtin_" + e.name)
-        result: ir.Value = method()
-        return result
-
-    # builtins: one method per row of ptrace.types.builtins.BUILTINS
-    def builtin_pid(self) -> ir.Value:
-        return self.b.lshr(self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, []), i64(32))
-
-    def builtin_tid(self) -> ir.Value:
-        pid_tgid = self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, [])
-        return self.b.and_(pid_tgid, i64(0xFFFFFFFF))
-
-    def builtin_uid(self) -> ir.Value:
-        return self.b.and_(self.pb.helper(Helper.GET_CURRENT_UID_GID, I64, []), i64(0xFFFFFFFF))
-
-    def builtin_username(self) -> ir.Value:
-        return self.builtin_uid()  # named in user space
-
-    def builtin_numaid(self) -> ir.Value:
-        return self.pb.helper(Helper.GET_NUMA_NODE_ID, I64, [])
-
-    def builtin_gid(self) -> ir.Value:
-        return self.b.lshr(self.pb.helper(Helper.GET_CURRENT_UID_GID, I64, []), i64(32))
-
-    def builtin_nsecs(self) -> ir.Value:
-        return self.pb.helper(Helper.KTIME_GET_NS, I64, [])
-
-    def builtin_elapsed(self) -> ir.Value:
-        now = self.pb.helper(Helper.KTIME_GET_NS, I64, [])
-        return self.b.sub(now, self.global_value(GLOBAL_START_NS))
-
-    def builtin_cpu(self) -> ir.Value:
-        cpu = self.pb.helper(Helper.GET_SMP_PROCESSOR_ID, I64, [])
-        return self.b.and_(cpu, i64(0xFFFFFFFF))
-
-    def builtin_comm(self) -> ir.Value:
-        mem = self.pb.fresh_memory(16)
-        self.pb.helper(Helper.GET_CURRENT_COMM, I64, [mem, i64(16)])
-        return mem
-
-    def builtin_rand(self) -> ir.Value:
-        value = self.pb.helper(Helper.GET_PRANDOM_U32, I64, [])
-        return self.b.and_(value, i64(0xFFFFFFFF))
-
-    def builtin_cgroup(self) -> ir.Value:
-        return self.pb.helper(Helper.GET_CURRENT_CGROUP_ID, I64, [])
-
-    def builtin_jiffies(self) -> ir.Value:
-        return self.pb.helper(Helper.JIFFIES64, I64, [])
-
-    def builtin_ctx(self) -> ir.Value:  # the context's address (typed by the checker)
-        return self.b.ptrtoint(self.pb.ctx, I64)
-
-    def builtin_curtask(self) -> ir.Value:
-        return self.pb.helper(Helper.GET_CURRENT_TASK, I64, [])
-
-    def builtin_ncpus(self) -> ir.Value:
-        return self.global_value(GLOBAL_ONLINE_CPUS)
-
-    def builtin_cpid(self) -> ir.Value:
-        return self.global_value(GLOBAL_CPID)
-
-    def builtin_retval(self) -> ir.Value:
-        return self.pb.ctx_load(RETVAL_REGISTER)
 
     def expr_Cast(self, e: n.Cast) -> ir.Value:
         value = self.expr(e.operand)
@@ -1267,348 +980,6 @@ class Lowerer:
             phi.add_incoming(value, block)
         return phi
 
-    # ---- calls ----
-    def expr_Call(self, e: n.Call) -> ir.Value:
-        method = getattr(self, "call_" + e.name)
-        result: ir.Value = method(e)
-        return result
-
-    def call_printf(self, e: n.Call) -> ir.Value:
-        site = self.checked.printf_ids[e]
-        layout = self.res.printf_layouts[site]
-        values = [self.expr(a) for a in e.args[1:]]
-        fields = [(arg.offset, arg.type, value, self.type_of(node))
-                  for arg, value, node in zip(layout.args, values, e.args[1:], strict=True)]
-        self.emit_event(EventKind.PRINTF, site, layout.size, fields)
-        return i64(0)
-
-    call_errorf = call_printf
-    call_warnf = call_printf
-    call_system = call_printf
-    call_cat = call_printf
-    call_time = call_printf
-
-    def call_strlen(self, e: n.Call) -> ir.Value:
-        """Bytes before the first NUL (at most the string's capacity).
-
-        Without branches: a loop that always runs to the capacity, counting
-        bytes while all of them so far were non-zero. A loop leaving at the NUL
-        would give the verifier one path per length, each explored through
-        the rest of the program.
-        """
-        stype = self.type_of(e.args[0])
-        assert isinstance(stype, t.Str)
-        ptr = self.expr(e.args[0])
-        b = self.b
-
-        def count(index: ir.Value, values: list[ir.Value]) -> list[ir.Value]:
-            alive, length = values
-            byte = b.zext(b.load(b.gep(ptr, [index], source_etype=I8), typ=I8), I64)
-            nonzero = b.lshr(b.add(self.pb.opaque(byte), i64(255)), i64(8))  # 1 iff byte != 0
-            still = b.and_(alive, nonzero)
-            return [still, b.add(length, still)]
-
-        _, length = self.pb.counted_loop("strlen", stype.capacity, count, [i64(1), i64(0)])
-        return length
-
-    def call_strncmp(self, e: n.Call) -> ir.Value:
-        """0 when the strings agree in their first n bytes (up to a NUL), else 1."""
-        left, right, size = e.args
-        ltype, rtype = self.type_of(left), self.type_of(right)
-        assert isinstance(ltype, t.Str) and isinstance(rtype, t.Str)
-        assert isinstance(size, n.Integer)
-        lptr, rptr = self.expr(left), self.expr(right)
-        limit = min(size.value, ltype.capacity, rtype.capacity)
-        if limit == 0:
-            return i64(0)
-        equal = self.pb.strings_equal(lptr, rptr, limit)
-        return self.b.zext(self.b.not_(equal), I64)
-
-    def call_strcontains(self, e: n.Call) -> ir.Value:
-        """Whether a literal appears in a string: tried at each position up to its NUL."""
-        haystack, needle = e.args
-        htype = self.type_of(haystack)
-        assert isinstance(htype, t.Str) and isinstance(needle, n.String)
-        text = needle.value.encode("latin-1")
-        if not text:
-            return i64(1)
-        last_start = htype.capacity - len(text)
-        if last_start < 0:
-            return i64(0)
-        ptr = self.expr(haystack)
-        b = self.b
-
-        def test(index: ir.Value) -> tuple[ir.Value, ir.Value]:
-            here = b.gep(ptr, [index], source_etype=I8)
-            ended = b.icmp_unsigned("==", b.load(here, typ=I8), ir.Constant(I8, 0))
-            match = self.pb.bytes_equal(here, text)
-            return b.or_(match, ended), match
-
-        found = self.pb.search_loop("strcontains", last_start + 1, test, otherwise=False)
-        return b.zext(found, I64)
-
-    def call_bswap(self, e: n.Call) -> ir.Value:
-        value = self.expr(e.args[0])
-        rtype = self.type_of(e)
-        bits = rtype.bits if isinstance(rtype, t.Int) else 64
-        if bits == 8:
-            return self.b.and_(value, i64(0xFF))
-        width = ir.IntType(bits)
-        fn = self.pb.module.declare_intrinsic("llvm.bswap", [width])
-        swapped = self.b.call(fn, [self.b.trunc(value, width) if bits < 64 else value])
-        return self.b.zext(swapped, I64) if bits < 64 else swapped
-
-    def call_kptr(self, e: n.Call) -> ir.Value:
-        return self.expr(e.args[0])
-
-    def call_uptr(self, e: n.Call) -> ir.Value:
-        return self.expr(e.args[0])
-
-    def call_strerror(self, e: n.Call) -> ir.Value:
-        return self.expr(e.args[0])
-
-    def call_strftime(self, e: n.Call) -> ir.Value:
-        return self.expr(e.args[1])
-
-    def call_kstack(self, e: n.Call) -> ir.Value:
-        return self.stack(self.type_of(e))
-
-    call_ustack = call_kstack
-
-    def call_ksym(self, e: n.Call) -> ir.Value:
-        return self.expr(e.args[0])
-
-    call_cgroup_path = call_ksym  # the id; user space finds its paths
-
-    def stack(self, stype: t.Type) -> ir.Value:
-        """A stack's id in its stack-trace map, and the pid for user stacks."""
-        assert isinstance(stype, t.Stack)
-        flags = BPF_F_USER_STACK if stype.user else 0
-        stack_map = self.pb.map_ptr(self.res.stack_maps[stype.limit])
-        stack_id = self.pb.helper(Helper.GET_STACKID, I64, [self.pb.ctx, stack_map, i64(flags)])
-        self.check_helper(stack_id, Helper.GET_STACKID, 1)
-        mem = self.pb.fresh_memory(16)
-        self.pb.store64(stack_id, mem)
-        self.pb.store64(self.builtin_pid() if stype.user else i64(0), mem, 8)
-        return mem
-
-    def call_buf(self, e: n.Call) -> ir.Value:
-        """A Buf: the length read, then the bytes (from memory, or copied from an
-        array or string value)."""
-        btype = self.type_of(e)
-        assert isinstance(btype, t.Buf)
-        source = e.args[0]
-        stype = self.type_of(source)
-        value = self.expr(source)
-        mem = self.pb.fresh_memory(btype.size)
-        length = self.expr(e.args[1]) if len(e.args) == 2 else i64(btype.capacity)
-        if isinstance(stype, t.Array | t.Str):  # a value: copy it, keep the length
-            self.pb.memcpy(self.pb.offset(mem, 8), value, btype.capacity)
-            self.pb.store64(self.b.select(self.b.icmp_unsigned("<", length, i64(btype.capacity)),
-                                          length, i64(btype.capacity)), mem)
-            return mem
-        length = self.clamped_length(length, btype.capacity)
-        self.pb.store64(length, mem)
-        space = stype.space if isinstance(stype, t.Pointer) else "kernel"
-        helper = read_helper(space)
-        self.pb.helper(helper, I64, [self.pb.offset(mem, 8), length, value])
-        return mem
-
-    def clamped_length(self, length: ir.Value, capacity: int) -> ir.Value:
-        """`length`, at most `capacity`, as a bound the verifier can see (a size
-        given to a read helper must be provably within the destination)."""
-        length = self.b.select(self.b.icmp_unsigned("<", length, i64(capacity)),
-                               length, i64(capacity))
-        length = self.b.and_(self.pb.opaque(length), i64(_mask_for(capacity)))
-        return self.b.select(self.b.icmp_unsigned("<", length, i64(capacity)),
-                             length, i64(capacity))
-
-    def call_join(self, e: n.Call) -> ir.Value:
-        """Reads the pointers of the array one by one into the record, each string
-        straight into its slot, until a NULL; the record starts with the count."""
-        site = self.checked.printf_ids[e]
-        layout = self.res.printf_layouts[site]
-        array = self.expr(e.args[0])
-        atype = self.type_of(e.args[0])
-        user = (isinstance(atype, t.Pointer) and atype.space == "user") or \
-            self.instance.attach.user_addresses
-        read = Helper.PROBE_READ_USER if user else Helper.PROBE_READ_KERNEL
-        read_str = Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_KERNEL_STR
-        pointer = self.pb.fresh_memory(8)
-
-        def fill(record: ir.Value) -> None:
-            count_slot = layout.args[0].offset
-            self.pb.store64(i64(0), record, count_slot)
-            done = self.pb.block("join.done")
-            for i, arg in enumerate(layout.args[1:]):
-                assert isinstance(arg.type, t.Str)
-                self.pb.store64(i64(0), pointer)
-                self.pb.helper(read, I64, [pointer, i64(8), self.b.add(array, i64(8 * i))])
-                string = self.pb.load64(pointer)
-                more = self.pb.block("join.arg")
-                self.b.cbranch(self.b.icmp_unsigned("==", string, i64(0)), done, more)
-                self.b.position_at_end(more)
-                slot = self.pb.offset(record, arg.offset)
-                self.pb.helper(read_str, I64, [slot, i64(arg.type.capacity), string])
-                self.pb.store64(i64(i + 1), record, count_slot)
-            self.b.branch(done)
-            self.b.position_at_end(done)
-
-        self.emit_record(EventKind.PRINTF, site, layout.size, fill)
-        return i64(0)
-
-    def call_ntop(self, e: n.Call) -> ir.Value:
-        """An Inet value: the family, then the address bytes as they lie in memory."""
-        address = e.args[-1]
-        atype = self.type_of(address)
-        value = self.expr(address)
-        mem = self.pb.fresh_memory(24)
-        if len(e.args) == 2:
-            family = self.expr(e.args[0])
-        else:
-            family = i64(AF_INET6 if isinstance(atype, t.Array) and atype.count == 16
-                         else AF_INET)
-        self.pb.store64(family, mem)
-        if isinstance(atype, t.Array):
-            self.pb.memcpy(self.pb.offset(mem, 8), value, atype.count)
-        else:
-            self.b.store(self.b.trunc(value, I32), self.pb.offset(mem, 8), align=8)
-        return mem
-
-    def call_pton(self, e: n.Call) -> ir.Value:
-        return self.bytes_constant(self.checked.pton_addresses[e])
-
-    def call_macaddr(self, e: n.Call) -> ir.Value:
-        arg = e.args[0]
-        atype = self.type_of(arg)
-        value = self.expr(arg)
-        slot = self.pb.fresh_memory(8)
-        if isinstance(atype, t.Pointer):
-            helper = Helper.PROBE_READ_USER if atype.space == "user" else \
-                Helper.PROBE_READ_KERNEL
-            self.pb.helper(helper, I64, [slot, i64(6), value])
-        else:
-            self.pb.memcpy(slot, value, 6)
-        return self.pb.load64(slot)
-
-    def call_len(self, e: n.Call) -> ir.Value:
-        """bpf_for_each_map_elem counts the entries it visits: a callback that
-        does nothing visits them all."""
-        target = e.args[0]
-        assert isinstance(target, n.MapAccess)
-        child = self.pb.callback(f"{self.pb.function.name}_len{len(self.pb.module.functions)}")
-        child.finish()
-        return self.pb.helper(Helper.FOR_EACH_MAP_ELEM, I64,
-                              [self.pb.map_ptr(self.ctx.maps[target.name].index),
-                               child.function, ir.Constant(PTR, None), i64(0)])
-
-    def call_kaddr(self, e: n.Call) -> ir.Value:
-        return i64(self.checked.kernel_addresses[e])
-
-    def call_usym(self, e: n.Call) -> ir.Value:
-        """The address, and the pid whose symbols name it."""
-        mem = self.pb.fresh_memory(16)
-        self.pb.store64(self.expr(e.args[0]), mem)
-        self.pb.store64(self.builtin_pid(), mem, 8)
-        return mem
-
-    def call_uaddr(self, e: n.Call) -> ir.Value:
-        return self.binary_address(self.checked.symbol_offsets[e])
-
-    def call_reg(self, e: n.Call) -> ir.Value:
-        name = e.args[0]
-        assert isinstance(name, n.String)
-        return self.pb.ctx_load(PT_REGS[name.value])
-
-    def binary_address(self, distance: int) -> ir.Value:
-        """Where a place `distance` bytes from the probe in its binary's layout is
-        in the probed process: a PIE or a library loads anywhere, but all in one
-        piece, and bpf_get_func_ip gives where the probe itself is (in a
-        uretprobe too: the uprobe's address, not the return address)."""
-        return self.b.add(self.pb.helper(Helper.GET_FUNC_IP, I64, [self.pb.ctx]), i64(distance))
-
-    def usdt_arg(self, index: int) -> ir.Value:
-        attach = self.instance.attach
-        arg = parse_usdt_arg(attach.usdt_args[index])
-        symbol = self.binary_address(dict(attach.usdt_symbols)[arg.symbol] - attach.address) \
-            if arg.symbol else None
-        return read_usdt_arg(self.pb, arg, symbol)
-
-    def call_cgroupid(self, e: n.Call) -> ir.Value:
-        return i64(self.checked.cgroup_ids[e])
-
-    def call_has_key(self, e: n.Call) -> ir.Value:
-        target = self.checked.delete_targets[e]
-        info = self.ctx.maps[target.name]
-        key = self.map_key(target)
-        found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
-        return self.b.zext(self.b.icmp_unsigned("!=", found, ir.Constant(PTR, None)), I64)
-
-    def call_signal(self, e: n.Call) -> ir.Value:
-        ret = self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.checked.signal_numbers[e])])
-        self.check_helper(ret, Helper.SEND_SIGNAL, 1)
-        return i64(0)
-
-    def call_print(self, e: n.Call) -> ir.Value:
-        site = self.checked.print_ids[e]
-        spec = self.res.print_sites[site]
-        if spec.value is None:
-            self.emit_event(EventKind.PRINT_MAP, site, EVENT_HEADER_SIZE, [])
-        else:
-            arg = e.args[0]
-            self.emit_event(EventKind.PRINT_VALUE, site, spec.value.offset + spec.value.type.size,
-                            [(spec.value.offset, spec.value.type, self.expr(arg),
-                              self.type_of(arg))])
-        return i64(0)
-
-    def call_exit(self, e: n.Call) -> ir.Value:
-        code = self.expr(e.args[0]) if e.args else i64(0)
-        self.emit_event(EventKind.EXIT, 0, EXIT_CODE.offset + EXIT_CODE.type.size,
-                        [(EXIT_CODE.offset, EXIT_CODE.type, code, t.INT64)])
-        return i64(0)
-
-    def call_clear(self, e: n.Call) -> ir.Value:
-        arg = e.args[0]
-        assert isinstance(arg, n.MapAccess)
-        self.emit_event(EventKind.CLEAR, self.ctx.maps[arg.name].index, EVENT_HEADER_SIZE, [])
-        return i64(0)
-
-    def call_zero(self, e: n.Call) -> ir.Value:
-        arg = e.args[0]
-        assert isinstance(arg, n.MapAccess)
-        self.emit_event(EventKind.ZERO, self.ctx.maps[arg.name].index, EVENT_HEADER_SIZE, [])
-        return i64(0)
-
-    def call_delete(self, e: n.Call) -> ir.Value:
-        target = self.checked.delete_targets.get(e, e.args[0])
-        assert isinstance(target, n.MapAccess)
-        info = self.ctx.maps[target.name]
-        key = self.map_key(target)
-        ret = self.pb.helper(Helper.MAP_DELETE_ELEM, I64, [self.pb.map_ptr(info.index), key])
-        return self.b.zext(self.b.icmp_signed("==", ret, i64(0)), I64)
-
-    def call_str(self, e: n.Call) -> ir.Value:
-        arg = e.args[0]
-        if isinstance(arg, n.Positional) and arg.index > 0:
-            params = self.ctx.options.params
-            text = params[arg.index - 1] if arg.index <= len(params) else ""
-            return self.string_constant(text.encode().decode("latin-1"))
-        source_type = self.type_of(e.args[0])
-        value = self.expr(e.args[0])
-        if isinstance(source_type, t.Str):
-            return value
-        rtype = self.type_of(e)
-        assert isinstance(rtype, t.Str)
-        mem = self.pb.fresh_memory(rtype.size)
-        size: ir.Value = i64(rtype.capacity)
-        if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):  # n chars and a NUL
-            size = self.clamped_length(self.b.add(self.expr(e.args[1]), i64(1)), rtype.capacity)
-        helper = read_str_helper(arg, source_type, self.instance.attach)
-        self.check_helper(self.pb.helper(helper, I64, [mem, size, value]), helper, 2)
-        return mem
-
-
-
 def _paired(a: t.Tuple | t.Record, b: t.Tuple | t.Record) -> list[tuple[t.Type, int, t.Type, int]]:
     """The elements of a and b that correspond, each as (type, offset) in a then
     in b: by position in tuples, by name in records (whose fields may come in
@@ -1617,11 +988,6 @@ def _paired(a: t.Tuple | t.Record, b: t.Tuple | t.Record) -> list[tuple[t.Type, 
         isinstance(b, t.Record) else list(range(len(b.elements)))
     return [(a.elements[i], a.offsets[i], b.elements[j], b.offsets[j])
             for i, j in enumerate(order)]
-
-
-def _mask_for(limit: int) -> int:
-    """The smallest all-ones mask covering 0..limit."""
-    return (1 << limit.bit_length()) - 1
 
 
 def _unsigned(tp: t.Type) -> bool:

@@ -22,12 +22,13 @@ from ptrace.ast import nodes as n
 from ptrace.diagnostics import CompileError, Diagnostic, Reporter, Severity, Source, Span
 from ptrace.parse.literals import LiteralError, parse_integer, unescape
 from ptrace.parse.syntax_errors import syntax_error
-from ptrace.types.builtins import BUILTINS
+from ptrace.types.builtins import FUNCTIONS, VARIABLES
 from ptrace.types.types import c_integer_name
 
 START_RULES = ("program", "stmts", "expr")
-# Builtins may be written as calls, as in bpftrace: `pid()` is `pid`.
-CALLABLE_BUILTINS = frozenset(BUILTINS) | {"probe", "probetype", "func"}
+# Builtin variables may be written as calls, as in bpftrace: `pid()` is `pid`
+# (but `kstack()` is the function).
+CALLABLE_BUILTINS = frozenset(VARIABLES) - frozenset(FUNCTIONS)
 
 _BRACE_DEPTH = {"LBRACE": 1, "RBRACE": -1}
 # The names a script's typedefs declare, while it is parsed (predicates included).

@@ -38,7 +38,7 @@ from ptrace.program import (
 )
 from ptrace.types import types as t
 
-STRERROR = t.Formatted("strerror")  # a -k warning's argument: the helper's error
+STRERROR = t.Formatted(t.FormatKind.STRERROR)  # a -k warning's argument: the helper's error
 
 
 @dataclass(frozen=True, slots=True)

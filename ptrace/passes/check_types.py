@@ -11,8 +11,10 @@ assigns them, so the check runs twice: a first quiet round learns the maps
 from their assignments, the second reports. Each round returns its own
 tables; only the second's are kept.
 
-What a probe's context holds (`args`, `retval`, `ctx`, usdt arguments) is
-checked by the methods of `ptrace/passes/probe_context.py`.
+The builtins (variables and function calls) are checked by the part of the
+checker in `check_builtins.py`, from the table in `ptrace.types.builtins`;
+what a probe's context holds (`args`, `retval`, `ctx`, usdt arguments) by the
+part in `probe_context.py`, from the probe-kind table.
 """
 
 from __future__ import annotations
@@ -20,53 +22,26 @@ from __future__ import annotations
 import difflib
 import operator
 import re
-import signal as signal_module
-import socket
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Span, site_location
 from ptrace.options import param_integer
-from ptrace.passes.context import (
-    CompileContext,
-    MapInfo,
-    PrintCall,
-    PrintfSite,
-    ProbeInstance,
-    TypeResults,
-)
-from ptrace.passes.probe_context import ProbeContextChecks, func_name, probe_address, probe_type
-from ptrace.printf_format import FormatError, parse_format
+from ptrace.passes.check_builtins import BuiltinChecks
+from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInstance, TypeResults
+from ptrace.passes.probe_context import ProbeContextChecks
+from ptrace.passes.type_rules import is_unsigned, literal_value, storable
 from ptrace.probe_kinds import KINDS, ProbeKind
 from ptrace.program import DIVISION_BY_ZERO
 from ptrace.types import types as t
-from ptrace.types.builtins import BUILTINS, LATER_BUILTINS, PT_REGS
+from ptrace.types.builtins import AGGREGATIONS, LATER_VARIABLES, VARIABLES
 from ptrace.types.kernel import FieldAccess, c_size, field_access, from_btf, struct_id
 
 UNROLL_MAX = 100
-STACK_LIMIT = 127  # the kernel's default perf_event_max_stack
-STACK_MODES = ("bpftrace", "perf", "raw")
 if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
     from ptrace.types import btf as btf_module
-
-# Probes whose context holds the interrupted code's registers, as messages name them.
-REGISTER_PROBES = tuple(row.name for row in KINDS.values() if row.registers)
-AGGREGATIONS = frozenset({"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"})
-LATER_FUNCTIONS = frozenset({
-    "override", "path", "unwatch", "debugf",
-    "percpu_kaddr", "skboutput", "socket_cookie", "print_map",
-})
-JOIN_ARGS = 16  # join() prints at most this many strings …
-JOIN_ARG_SIZE = 256  # … of at most this many bytes each (and max_strlen)
-FUNCTIONS = frozenset({"printf", "print", "exit", "delete", "clear", "zero", "str",
-                       "errorf", "warnf", "system", "time", "strlen", "strncmp", "strcontains",
-                       "bswap", "strerror", "strftime", "has_key", "signal", "kstack", "ustack",
-                       "ksym", "kptr", "uptr", "ntop", "pton", "macaddr", "len", "kaddr",
-                       "cgroupid", "cgroup_path", "buf", "cat", "join", "usym", "uaddr", "reg",
-                       *AGGREGATIONS})
-_INT_CONVERSION_MAX = {"hh": 8, "h": 16}
 
 
 def check_types(ctx: CompileContext) -> None:
@@ -96,7 +71,7 @@ class _Untyped(t.Type):
         return 8
 
 
-class _Checker(ProbeContextChecks):
+class _Checker(BuiltinChecks, ProbeContextChecks):
     def __init__(self, ctx: CompileContext, checked: TypeResults, instance: ProbeInstance,
                  reporter: Reporter):
         self.ctx = ctx
@@ -216,7 +191,7 @@ class _Checker(ProbeContextChecks):
         if declared is not None and value is not None and not _assignable(declared, value):
             self.error(f"cannot initialise '{stmt.name}' of type {declared} with {value}",
                        stmt.span)
-        literal = _literal_value(stmt.value) if stmt.value is not None else None
+        literal = literal_value(stmt.value) if stmt.value is not None else None
         if isinstance(declared, t.Int) and literal is not None and not _fits(literal, declared):
             self.error(f"{literal} does not fit in {declared}", stmt.value.span
                        if stmt.value is not None else stmt.span)
@@ -326,7 +301,7 @@ class _Checker(ProbeContextChecks):
             return None
         types = [self.expr(k) for k in access.keys]
         for key, ktype in zip(access.keys, types, strict=True):
-            if ktype is not None and (not _storable(ktype) or ktype.size == 0):
+            if ktype is not None and (not storable(ktype) or ktype.size == 0):
                 self.error(f"{ktype} cannot be a map key", key.span)
                 return None
         if any(k is None for k in types):
@@ -350,7 +325,7 @@ class _Checker(ProbeContextChecks):
         key = self.key_type(access)
         if access.keys and key is None:
             return
-        if not isinstance(value, t.Aggregation) and (not _storable(value) or value.size == 0):
+        if not isinstance(value, t.Aggregation) and (not storable(value) or value.size == 0):
             self.error(f"{value} cannot be stored in a map", access.span)
             return
         info = self.ctx.maps.get(access.name)
@@ -479,7 +454,7 @@ class _Checker(ProbeContextChecks):
             if any(x is None for x in elements):
                 return None
             for x, xt in zip(e.elements, elements, strict=True):
-                if xt is not None and not _storable(xt):
+                if xt is not None and not storable(xt):
                     self.error(f"{xt} cannot be part of a tuple", x.span)
                     return None
             return t.Tuple(tuple(x for x in elements if x is not None))
@@ -517,7 +492,7 @@ class _Checker(ProbeContextChecks):
             return self.tuple_index(e, base)
         if isinstance(base, t.Array | t.Str):
             count = base.count if isinstance(base, t.Array) else base.capacity
-            literal = _literal_value(e.index)
+            literal = literal_value(e.index)
             if literal is not None and not 0 <= literal < count:
                 self.error(f"index {literal} is out of bounds for {base}", e.index.span,
                            f"it has {count} elements, 0 to {count - 1}")
@@ -556,7 +531,7 @@ class _Checker(ProbeContextChecks):
                 return None
         elements = [self.expr(f.value) for f in e.fields]
         for f, ftype in zip(e.fields, elements, strict=True):
-            if ftype is not None and not _storable(ftype):
+            if ftype is not None and not storable(ftype):
                 self.error(f"{ftype} cannot be part of a record", f.value.span)
                 return None
         if any(x is None for x in elements):
@@ -596,40 +571,10 @@ class _Checker(ProbeContextChecks):
     def identifier(self, e: n.Identifier) -> t.Type | None:
         if self.instance.attach.kind == ProbeKind.USDT and re.fullmatch(r"arg\d+", e.name):
             return self.usdt_arg(e)
-        builtin = BUILTINS.get(e.name)
-        if e.name == "cpid" and not self.ctx.options.has_command:
-            self.error("cpid is the pid of the command given with -c", e.span,
-                       "run as: ptrace -c 'COMMAND' -e '…'")
-            return None
+        builtin = VARIABLES.get(e.name)
         if builtin is not None:
-            if builtin.probes is not None and self.instance.attach.kind not in builtin.probes:
-                self.error(f"'{e.name}' cannot be used in {self.instance.attach.kind} probes",
-                           e.span)
-                return None
-            if e.name == "curtask":
-                return self.kernel_pointer("struct task_struct") or builtin.type
-            if e.name == "retval" and self.instance.attach.kind == ProbeKind.FEXIT:
-                return self.fexit_retval(e)
-            return builtin.type
-        if e.name == "probe":
-            names = [name for _, name in self.instance.attach.syscalls] or \
-                [self.instance.attach.probe]
-            return t.Str(max(len(name) for name in names) + 1)
-        if e.name in ("kstack", "ustack"):
-            return t.Stack(e.name == "ustack", self.ctx.options.stack_mode, STACK_LIMIT)
-        if e.name == "func":
-            if not KINDS[self.instance.attach.kind].function:
-                self.error(f"'func' cannot be used in {self.instance.attach.kind} probes",
-                           e.span)
-                return None
-            return t.Str(len(func_name(self.instance.attach)) + 1)
-        if e.name == "probetype":
-            return t.Str(len(probe_type(self.instance.attach)) + 1)
-        if e.name == "args":
-            return self.args_record(e)
-        if e.name == "ctx":
-            return self.context_pointer(e)
-        if e.name in LATER_BUILTINS:
+            return self.variable(e, builtin)
+        if e.name in LATER_VARIABLES:
             self.error(f"the builtin '{e.name}' is not supported yet", e.span)
             return None
         btf = self.ctx.btf()
@@ -637,8 +582,7 @@ class _Checker(ProbeContextChecks):
         if btf is not None and found is not None:  # an enumerator: a value of its enum's type
             self.checked.enum_values[e] = found[1]
             return from_btf(btf, found[0]) or t.INT64
-        names = [*BUILTINS, "probe", "probetype", "args", "func", "kstack", "ustack"]
-        close = difflib.get_close_matches(e.name, names, n=1)
+        close = difflib.get_close_matches(e.name, list(VARIABLES), n=1)
         self.error(f"unknown identifier '{e.name}'", e.span,
                    *([f"did you mean '{close[0]}'?"] if close else []))
         return None
@@ -684,7 +628,7 @@ class _Checker(ProbeContextChecks):
             return t.INT64
         if op in ("/", "%"):
             self.division_site(e, op, e.right)
-        unsigned = _is_unsigned(left) or _is_unsigned(right)
+        unsigned = is_unsigned(left) or is_unsigned(right)
         return t.UINT64 if unsigned else t.INT64
 
     def compare_compound(self, e: n.Binary, left: t.Type, right: t.Type) -> t.Type | None:
@@ -732,7 +676,7 @@ class _Checker(ProbeContextChecks):
     def division_site(self, node: n.Binary | n.Assign, op: str, divisor: n.Expr) -> None:
         """A division whose divisor may be 0 at run time warns (once) when it is:
         the result is then 1, as in bpftrace."""
-        literal = _literal_value(divisor)
+        literal = literal_value(divisor)
         if literal is not None and literal != 0:
             return
         what = "division" if op == "/" else "modulo"
@@ -757,7 +701,7 @@ class _Checker(ProbeContextChecks):
             return t.BOOL
         if e.op == "-":
             return t.INT64
-        return t.UINT64 if _is_unsigned(operand) else t.INT64
+        return t.UINT64 if is_unsigned(operand) else t.INT64
 
     def dereference(self, e: n.Unary | n.Index, pointer: t.Type | None,
                     operand: Span) -> t.Type | None:
@@ -943,7 +887,7 @@ class _Checker(ProbeContextChecks):
         operand = e.operand
         btf = self.ctx.btf()
         size: int | None
-        if isinstance(operand, n.Identifier) and operand.name not in BUILTINS \
+        if isinstance(operand, n.Identifier) and operand.name not in VARIABLES \
                 and btf is not None and btf.find(operand.name, "typedef") is not None:
             operand = n.TypeName(operand.name, 0, None, span=operand.span)  # sizeof(u64)
         if isinstance(operand, n.TypeName):
@@ -1066,7 +1010,7 @@ class _Checker(ProbeContextChecks):
         if arguments is None:
             return None
         for argument in arguments:
-            if argument.type is None or not _storable(argument.type):
+            if argument.type is None or not storable(argument.type):
                 self.error(f"'args' cannot be read whole: "
                            f"{self.unreadable_argument(argument)}", e.span,
                            "read the other fields one by one, as in args."
@@ -1074,643 +1018,6 @@ class _Checker(ProbeContextChecks):
                 return None
         return t.Record(tuple(a.name for a in arguments),
                         tuple(a.type for a in arguments if a.type is not None))
-
-    # ---- calls ----
-    def call(self, e: n.Call, statement: bool) -> t.Type | None:
-        name = e.name
-        if name in AGGREGATIONS:
-            self.error(f"{name}() must be assigned to a map, as in @x = {name}(…)", e.span)
-            return None
-        if name not in FUNCTIONS:
-            for arg in e.args:
-                self.expr(arg)
-            if name in LATER_FUNCTIONS:
-                self.error(f"{name}() is not supported yet", e.name_span)
-            else:
-                close = difflib.get_close_matches(name, sorted(FUNCTIONS | LATER_FUNCTIONS), 1)
-                self.error(f"unknown function '{name}'", e.name_span,
-                           *([f"did you mean '{close[0]}'?"] if close else []))
-            return None
-        result: t.Type | None = getattr(self, "call_" + name)(e)
-        if isinstance(result, t.Void) and not statement:
-            self.error(f"{name}() has no value", e.span)
-            return None
-        return result
-
-    def _arity(self, e: n.Call, low: int, high: int) -> bool:
-        count = len(e.args)
-        if low <= count <= high:
-            return True
-        want = str(low) if low == high else f"{low} to {high}"
-        self.error(f"{e.name}() takes {want} argument{'s' if high != 1 else ''}, "
-                   f"got {count}", e.span)
-        return False
-
-    def call_printf(self, e: n.Call) -> t.Type | None:
-        return self.formatted_call(e)
-
-    def call_errorf(self, e: n.Call) -> t.Type | None:
-        return self.formatted_call(e)
-
-    def call_warnf(self, e: n.Call) -> t.Type | None:
-        return self.formatted_call(e)
-
-    def call_system(self, e: n.Call) -> t.Type | None:
-        if not self.ctx.options.unsafe:
-            self.error("system() runs commands, so it needs --unsafe", e.name_span)
-            return None
-        return self.formatted_call(e)
-
-    def call_time(self, e: n.Call) -> t.Type | None:
-        if not self._arity(e, 0, 1):
-            return None
-        text = "%H:%M:%S\n"
-        if e.args:
-            fmt = e.args[0]
-            if not isinstance(fmt, n.String):
-                self.error("time()'s format must be a string literal", fmt.span)
-                return None
-            text = _script_text(fmt.value)
-        self._format_site(e, PrintfSite("time", (text,), ()))
-        return t.VOID
-
-    def _format_site(self, e: n.Call, site: PrintfSite) -> None:
-        self.checked.printf_ids[e] = len(self.checked.printf_sites)
-        self.checked.printf_sites.append(site)
-
-    def formatted_call(self, e: n.Call) -> t.Type | None:
-        """printf and its kin: a literal format, then arguments that match it."""
-        if not e.args:
-            self.error(f"{e.name}() needs a format string", e.span)
-            return None
-        fmt, *args = e.args
-        arg_types = [self.expr(a) for a in args]
-        if not isinstance(fmt, n.String):
-            self.error(f"{e.name}'s format must be a string literal", fmt.span)
-            return None
-        try:
-            segments = parse_format(_script_text(fmt.value))
-        except FormatError as error:
-            self.error(str(error), _format_span(fmt, error.start, error.end))
-            return None
-        conversions = [s for s in segments if not isinstance(s, str)]
-        if len(conversions) != len(args):
-            self.error(f"the format has {len(conversions)} conversion"
-                       f"{'s' if len(conversions) != 1 else ''} but {len(args)} argument"
-                       f"{'s were' if len(args) != 1 else ' was'} given", e.span)
-            return None
-        ok = True
-        for conv, arg, atype in zip(conversions, args, arg_types, strict=True):
-            if atype is None:
-                ok = False
-            elif conv.takes == "int" and not atype.is_integer:
-                self.error(f"%{conv.conv} expects an integer, got {atype}", arg.span,
-                           "use %s to print any value")
-                ok = False
-            elif conv.takes == "buffer" and not isinstance(atype, t.Buf):
-                self.error(f"%r expects a buffer, got {atype}", arg.span,
-                           "make one with buf(p, length)")
-                ok = False
-            elif isinstance(atype, t.Void):
-                self.error("this argument has no value", arg.span)
-                ok = False
-        if not ok:
-            return None
-        location = context = ""
-        if e.name in ("errorf", "warnf"):
-            location, context = site_location(e.span)
-        self._format_site(e, PrintfSite(e.name, segments,
-                                        tuple(a for a in arg_types if a is not None),
-                                        location, context))
-        return t.VOID
-
-    def call_print(self, e: n.Call) -> t.Type | None:
-        if not self._arity(e, 1, 3):
-            return None
-        first = e.args[0]
-        if isinstance(first, n.MapAccess) and not first.keys:
-            if self.map_info(first.name, first.span) is None:
-                return None
-            for extra in e.args[1:]:
-                if not isinstance(extra, n.Integer):
-                    self.error("print()'s top and div must be integer literals", extra.span)
-                    return None
-            top, div = [a.value for a in e.args[1:] if isinstance(a, n.Integer)] + [0, 0][
-                len(e.args) - 1:]
-            self._print_site(e, PrintCall(first.name, top, div))
-            return t.VOID
-        if len(e.args) > 1:
-            self.error("print(value) takes one argument; top and div are for maps", e.span)
-            return None
-        vtype = self.expr(first)
-        if vtype is None:
-            return None
-        if not _storable(vtype):
-            self.error(f"cannot print {vtype}", first.span)
-            return None
-        self._print_site(e, PrintCall(None, value_type=vtype))
-        return t.VOID
-
-    def _print_site(self, e: n.Call, call: PrintCall) -> None:
-        self.checked.print_ids[e] = len(self.checked.print_calls)
-        self.checked.print_calls.append(call)
-
-    def call_exit(self, e: n.Call) -> t.Type | None:
-        if not self._arity(e, 0, 1):
-            return None
-        if e.args:
-            code = self.expr(e.args[0])
-            if code is not None and not code.is_integer:
-                self.error(f"exit() takes an integer code, got {code}", e.args[0].span)
-                return None
-        return t.VOID
-
-    def _map_argument(self, e: n.Call) -> MapInfo | None:
-        arg = e.args[0]
-        if not isinstance(arg, n.MapAccess) or arg.keys:
-            self.error(f"{e.name}() takes a map, as in {e.name}(@name)", arg.span)
-            return None
-        return self.map_info(arg.name, arg.span)
-
-    def call_clear(self, e: n.Call) -> t.Type | None:
-        if self._arity(e, 1, 1):
-            self._map_argument(e)
-        return t.VOID
-
-    def call_zero(self, e: n.Call) -> t.Type | None:
-        return self.call_clear(e)
-
-    def call_delete(self, e: n.Call) -> t.Type | None:
-        if not self._arity(e, 1, 2):
-            return None
-        target = e.args[0]
-        if len(e.args) == 2:
-            if not isinstance(target, n.MapAccess) or target.keys:
-                self.error("delete(@map, key) takes a map first", target.span)
-                return None
-            target = n.MapAccess(target.name, (e.args[1],), span=target.span.to(e.args[1].span))
-            self.checked.delete_targets[e] = target
-        if not isinstance(target, n.MapAccess):
-            self.error("delete() takes a map element, as in delete(@m[key])", target.span)
-            return None
-        info = self.map_info(target.name, target.span)
-        if info is None:
-            return None
-        if info.key is not None and not target.keys:
-            self.error(f"delete() needs a key: {target.name} is a keyed map", target.span)
-            return None
-        key = self.key_type(target)
-        self._check_key(info, target, key)
-        return t.BOOL
-
-    def call_str(self, e: n.Call) -> t.Type | None:
-        if not self._arity(e, 1, 2):
-            return None
-        if isinstance(e.args[0], n.Positional) and e.args[0].index > 0:
-            # str($1): the parameter as text, even when it looks like a number.
-            params = self.ctx.options.params
-            index = e.args[0].index
-            text = params[index - 1] if index <= len(params) else ""
-            return t.Str(len(text.encode()) + 1)
-        arg = self.expr(e.args[0])
-        limit = self.ctx.options.max_strlen
-        # A string that fills max_strlen may have been cut: it prints with the
-        # trailer. A length given to str() is a cut the user asked for.
-        trailer = self.ctx.options.str_trunc_trailer
-        if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):
-            # str(p, n) with n known at run time: at most max_strlen, as a literal would be
-            if self._integer_arg(e.args[1]) is None:
-                return None
-        elif len(e.args) == 2:
-            size = e.args[1]
-            assert isinstance(size, n.Integer)
-            if size.value <= 0:
-                self.error("str()'s length must be positive", size.span)
-                return None
-            if size.value + 1 < limit:
-                limit, trailer = size.value + 1, ""
-        if arg is None:
-            return None
-        if isinstance(arg, t.Str):
-            return arg
-        if not arg.is_integer:
-            self.error(f"str() takes an address or a string, got {arg}", e.args[0].span)
-            return None
-        return t.Str(limit, trailer)
-
-    def _string_arg(self, arg: n.Expr, what: str) -> t.Str | None:
-        atype = self.expr(arg)
-        if atype is None:
-            return None
-        if not isinstance(atype, t.Str):
-            self.error(f"{what} takes a string, got {atype}", arg.span)
-            return None
-        return atype
-
-    def call_strlen(self, e: n.Call) -> t.Type | None:
-        if self._arity(e, 1, 1) and self._string_arg(e.args[0], "strlen()") is not None:
-            return t.UINT64
-        return None
-
-    def call_strncmp(self, e: n.Call) -> t.Type | None:
-        if not self._arity(e, 3, 3):
-            return None
-        a = self._string_arg(e.args[0], "strncmp()")
-        b = self._string_arg(e.args[1], "strncmp()")
-        size = e.args[2]
-        if not isinstance(size, n.Integer) or size.value < 0:
-            self.error("strncmp()'s length must be a non-negative integer literal", size.span)
-            return None
-        return t.INT64 if a is not None and b is not None else None
-
-    def call_strcontains(self, e: n.Call) -> t.Type | None:
-        if not self._arity(e, 2, 2):
-            return None
-        haystack = self._string_arg(e.args[0], "strcontains()")
-        needle = e.args[1]
-        if not isinstance(needle, n.String):
-            self._string_arg(needle, "strcontains()")
-            self.error("strcontains() looks for a string literal for now", needle.span)
-            return None
-        return t.BOOL if haystack is not None else None
-
-    def call_bswap(self, e: n.Call) -> t.Type | None:
-        if not self._arity(e, 1, 1):
-            return None
-        atype = self._integer_arg(e.args[0])
-        if atype is None:
-            return None
-        if isinstance(atype, t.Int):
-            return t.Int(atype.bits, False)
-        return t.UINT64
-
-    def call_kptr(self, e: n.Call) -> t.Type | None:
-        return self._address_space(e, "kernel")
-
-    def call_uptr(self, e: n.Call) -> t.Type | None:
-        return self._address_space(e, "user")
-
-    def _address_space(self, e: n.Call, space: str) -> t.Type | None:
-        """kptr(p)/uptr(p): p, read from then on as kernel or user memory (by
-        `*`, `->` and str(), which reads an integer argument by its call)."""
-        if not self._arity(e, 1, 1):
-            return None
-        atype = self._integer_arg(e.args[0])
-        return replace(atype, space=space) if isinstance(atype, t.Pointer) else atype
-
-    def call_strerror(self, e: n.Call) -> t.Type | None:
-        if self._arity(e, 1, 1) and self._integer_arg(e.args[0]) is not None:
-            return t.Formatted("strerror")
-        return None
-
-    def call_cgroup_path(self, e: n.Call) -> t.Type | None:
-        """cgroup_path(id[, filter]): the id, named in user space by the cgroup
-        hierarchies (those whose name matches the glob `filter`) holding it."""
-        if not self._arity(e, 1, 2) or self._integer_arg(e.args[0]) is None:
-            return None
-        pattern = "*"
-        if len(e.args) == 2:
-            given = e.args[1]
-            if not isinstance(given, n.String):
-                self.error("cgroup_path()'s filter must be a string literal", given.span)
-                return None
-            pattern = _script_text(given.value)
-        return t.Formatted("cgroup_path", pattern)
-
-    def call_strftime(self, e: n.Call) -> t.Type | None:
-        if not self._arity(e, 2, 2):
-            return None
-        fmt, when = e.args
-        if not isinstance(fmt, n.String):
-            self.error("strftime()'s format must be a string literal", fmt.span)
-            return None
-        if self._integer_arg(when) is None:
-            return None
-        return t.Formatted("strftime", _script_text(fmt.value))
-
-    def call_kstack(self, e: n.Call) -> t.Type | None:
-        """kstack([mode][, limit]), ustack likewise: mode bpftrace, perf or raw."""
-        if not self._arity(e, 0, 2):
-            return None
-        mode, limit = self.ctx.options.stack_mode, STACK_LIMIT
-        for arg in e.args:
-            if isinstance(arg, n.Identifier) and arg.name in STACK_MODES:
-                mode = arg.name
-            elif isinstance(arg, n.Integer) and 1 <= arg.value <= STACK_LIMIT:
-                limit = arg.value
-            else:
-                self.error(f"{e.name}() takes a mode ({', '.join(STACK_MODES)}) and a frame "
-                           f"limit from 1 to {STACK_LIMIT}", arg.span)
-                return None
-        return t.Stack(e.name == "ustack", mode, limit)
-
-    def call_ustack(self, e: n.Call) -> t.Type | None:
-        return self.call_kstack(e)
-
-    def call_ksym(self, e: n.Call) -> t.Type | None:
-        if self._arity(e, 1, 1) and self._integer_arg(e.args[0]) is not None:
-            return t.Formatted("ksym")
-        return None
-
-    def call_buf(self, e: n.Call) -> t.Type | None:
-        """buf(p, n): n bytes at address p (n at most max_strlen); buf(array)."""
-        if not self._arity(e, 1, 2):
-            return None
-        source = e.args[0]
-        stype = self.expr(source)
-        if stype is None:
-            return None
-        held = None  # the bytes of an array or string value
-        if isinstance(stype, t.Array | t.Str):
-            held = stype.element_size * stype.count if isinstance(stype, t.Array) \
-                else stype.capacity
-        if len(e.args) == 1:
-            if held is not None:
-                return t.Buf(held)
-            self.error(f"buf() of {stype} needs a length, as in buf(p, 16)", e.span)
-            return None
-        if held is None and not isinstance(stype, t.Pointer | t.Int):
-            self.error(f"buf() reads memory at an address, not {stype}", source.span)
-            return None
-        length = e.args[1]
-        if self._integer_arg(length) is None:
-            return None
-        literal = _literal_value(length)
-        limit = self.ctx.options.max_strlen if held is None else held
-        if literal is not None and not 0 <= literal <= limit:
-            self.error(f"buf() reads from 0 to {limit} bytes "
-                       f"({'max_strlen' if held is None else stype}), not {literal}",
-                       length.span)
-            return None
-        return t.Buf(literal if literal is not None else limit)
-
-    def call_cat(self, e: n.Call) -> t.Type | None:
-        """cat("/path/%d", …): prints a file's contents when the event is handled."""
-        return self.formatted_call(e)
-
-    def call_join(self, e: n.Call) -> t.Type | None:
-        """join(argv[, sep]): prints the strings of a NULL-terminated array of
-        char pointers (up to JOIN_ARGS of them), separated by `sep` (" ")."""
-        if not self._arity(e, 1, 2):
-            return None
-        array = e.args[0]
-        atype = self.expr(array)
-        if atype is None:
-            return None
-        if not isinstance(atype, t.Pointer | t.Int):
-            self.error(f"join() takes an array of string pointers (char **), got {atype}",
-                       array.span)
-            return None
-        separator = " "
-        if len(e.args) == 2:
-            sep = e.args[1]
-            if not isinstance(sep, n.String):
-                self.error("join()'s separator must be a string literal", sep.span)
-                return None
-            separator = _script_text(sep.value)
-        capacity = min(self.ctx.options.max_strlen, JOIN_ARG_SIZE)
-        self._format_site(e, PrintfSite("join", (separator,),
-                                        (t.INT64,) + (t.Str(capacity),) * JOIN_ARGS))
-        return t.VOID
-
-    def call_ntop(self, e: n.Call) -> t.Type | None:
-        """ntop([af,] addr): an IPv4 address from an integer or a 4-byte array, an
-        IPv6 one from a 16-byte array; `af` (AF_INET 2, AF_INET6 10) may say which."""
-        if not self._arity(e, 1, 2):
-            return None
-        if len(e.args) == 2 and self._integer_arg(e.args[0]) is None:
-            return None
-        address = e.args[-1]
-        atype = self.expr(address)
-        if atype is None:
-            return None
-        if atype.is_integer or (isinstance(atype, t.Array) and atype.element_size == 1
-                                and atype.count in (4, 16)):
-            return t.Inet()
-        self.error(f"ntop() takes an integer or a uint8[4] or uint8[16] array, got {atype}",
-                   address.span)
-        return None
-
-    def call_pton(self, e: n.Call) -> t.Type | None:
-        """pton("addr"): the address's bytes, uint8[4] (IPv4) or uint8[16] (IPv6)."""
-        if not self._arity(e, 1, 1):
-            return None
-        text = e.args[0]
-        packed = _inet_pton(text.value) if isinstance(text, n.String) else None
-        if packed is None:
-            self.error("pton() takes an IPv4 or IPv6 address as a string literal",
-                       text.span, 'as in pton("127.0.0.1") or pton("::1")')
-            return None
-        self.checked.pton_addresses[e] = packed
-        return t.Array(t.Int(8, False), len(packed))
-
-    def call_macaddr(self, e: n.Call) -> t.Type | None:
-        """macaddr(p): the six bytes at a pointer or in an array, as 00:1A:2B:3C:4D:5E."""
-        if not self._arity(e, 1, 1):
-            return None
-        atype = self.expr(e.args[0])
-        if atype is None:
-            return None
-        # An array's size is rounded up to 8 bytes; its own bytes are what count.
-        if isinstance(atype, t.Pointer) or \
-                (isinstance(atype, t.Array) and atype.element_size * atype.count >= 6) or \
-                (isinstance(atype, t.Str) and atype.capacity >= 6):
-            return t.Formatted("macaddr")
-        self.error(f"macaddr() takes a pointer or an array of six bytes, got {atype}",
-                   e.args[0].span)
-        return None
-
-    def call_len(self, e: n.Call) -> t.Type | None:
-        """len(@m): how many entries the map holds."""
-        if not self._arity(e, 1, 1):
-            return None
-        target = e.args[0]
-        if not isinstance(target, n.MapAccess) or target.keys:
-            self.error("len() takes a map, as in len(@m)", target.span)
-            return None
-        info = self.map_info(target.name, target.span)
-        if info is not None and info.key is None:
-            self.error(f"map {target.name} has no keys to count", target.span)
-            return None
-        return t.INT64 if info is not None else None
-
-    def call_kaddr(self, e: n.Call) -> t.Type | None:
-        """kaddr("name"): the address of a kernel symbol, from /proc/kallsyms."""
-        if not self._arity(e, 1, 1):
-            return None
-        name = e.args[0]
-        if not isinstance(name, n.String):
-            self.error("kaddr() takes a kernel symbol's name as a string literal", name.span)
-            return None
-        address = self.ctx.machine.kernel_symbol(name.value)
-        if address is None:
-            self.error(f"the kernel has no symbol '{name.value}'", name.span)
-            return None
-        self.checked.kernel_addresses[e] = address
-        return t.Pointer("void", 0, "kernel")
-
-    def call_usym(self, e: n.Call) -> t.Type | None:
-        """usym(addr): named in user space from the current process's symbols."""
-        if self._arity(e, 1, 1) and self._integer_arg(e.args[0]) is not None:
-            return t.Usym()
-        return None
-
-    def call_uaddr(self, e: n.Call) -> t.Type | None:
-        """uaddr("name"): the address of a function or variable of the probed binary
-        in the probed process, typed as a pointer to an integer of the symbol's
-        size (as bpftrace types it: 1, 2 or 4 bytes, else 8).
-
-        A PIE or a library is loaded at a different address in each process, so
-        the address is the probe's own (bpf_get_func_ip gives it) plus the
-        distance from the probe to the symbol in the binary; that distance is
-        what compiling records (symbol_offsets)."""
-        if not self._arity(e, 1, 1):
-            return None
-        attach, name = self.instance.attach, e.args[0]
-        if not KINDS[attach.kind].user_space:
-            self.error(f"uaddr() cannot be used in {KINDS[attach.kind].name} probes", e.name_span,
-                       "it gives an address in the binary of a uprobe, uretprobe or usdt probe")
-            return None
-        if not isinstance(name, n.String):
-            self.error("uaddr() takes a symbol's name as a string literal", name.span)
-            return None
-        symbols = self.ctx.machine.binary_symbols(attach.binary) or []
-        symbol = next((s for s in symbols if s.name == name.value), None)
-        if symbol is None:
-            close = difflib.get_close_matches(name.value, [s.name for s in symbols], n=3)
-            self.error(f"{attach.binary} has no symbol '{name.value}'", name.span,
-                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
-                         if close else []))
-            return None
-        probe = probe_address(attach, self.ctx.machine.function_symbols(attach.binary) or [])
-        self.checked.symbol_offsets[e] = symbol.address - probe
-        bits = symbol.size * 8 if symbol.size in (1, 2, 4) else 64
-        return t.Pointer(f"int{bits}", 0, "user")
-
-    def call_reg(self, e: n.Call) -> t.Type | None:
-        """reg("name"): a register of the probed code, from the probe's pt_regs."""
-        if not self._arity(e, 1, 1):
-            return None
-        row, name = KINDS[self.instance.attach.kind], e.args[0]
-        if not row.registers:
-            self.error(f"reg() cannot be used in {row.name} probes: they have no "
-                       "registers", e.name_span, "reg() reads the registers in "
-                       + ", ".join(REGISTER_PROBES[:-1]) + f" and {REGISTER_PROBES[-1]} probes")
-            return None
-        if not isinstance(name, n.String):
-            self.error("reg() takes a register's name as a string literal", name.span,
-                       'as in reg("ip")')
-            return None
-        if name.value not in PT_REGS:
-            close = difflib.get_close_matches(name.value, list(PT_REGS), n=1)
-            self.error(f"'{name.value}' is not an x86_64 register", name.span,
-                       f"did you mean '{close[0]}'?" if close
-                       else "registers: " + ", ".join(PT_REGS))
-            return None
-        return t.UINT64
-
-    def call_cgroupid(self, e: n.Call) -> t.Type | None:
-        """cgroupid("/sys/fs/cgroup/…"): the id of a cgroup v2 directory (its inode)."""
-        if not self._arity(e, 1, 1):
-            return None
-        path = e.args[0]
-        if not isinstance(path, n.String):
-            self.error("cgroupid() takes a cgroup's path as a string literal", path.span)
-            return None
-        inode = self.ctx.machine.file_inode(path.value)
-        if inode is None:
-            shown = path.value.encode("unicode_escape").decode("ascii")  # a NUL shows as \x00
-            self.error(f"no such cgroup: {shown}", path.span,
-                       "cgroup v2 directories are under /sys/fs/cgroup")
-            return None
-        self.checked.cgroup_ids[e] = inode
-        return t.UINT64
-
-    def call_has_key(self, e: n.Call) -> t.Type | None:
-        if not self._arity(e, 2, 2):
-            return None
-        target = e.args[0]
-        if not isinstance(target, n.MapAccess) or target.keys:
-            self.error("has_key() takes a map first, as in has_key(@m, key)", target.span)
-            return None
-        info = self.map_info(target.name, target.span)
-        if info is None:
-            return None
-        if info.key is None:
-            self.error(f"{target.name} has no keys", target.span)
-            return None
-        access = n.MapAccess(target.name, (e.args[1],), span=target.span.to(e.args[1].span))
-        self.checked.delete_targets[e] = access
-        self._check_key(info, access, self.key_type(access))
-        return t.BOOL
-
-    def call_signal(self, e: n.Call) -> t.Type | None:
-        if not self.ctx.options.unsafe:
-            self.error("signal() sends signals, so it needs --unsafe", e.name_span)
-            return None
-        if not self._arity(e, 1, 1):
-            return None
-        sig = e.args[0]
-        number = _signal_number(sig)
-        if number is None:
-            self.error("signal() takes a signal name or number, as in signal(\"SIGUSR1\")",
-                       sig.span)
-            return None
-        self.checked.signal_numbers[e] = number
-        return t.VOID
-
-    def aggregation(self, e: n.Call) -> t.Aggregation | None:
-        name = e.name
-        if name == "count":
-            return t.Count() if self._arity(e, 0, 0) else None
-        if name == "hist":
-            if not self._arity(e, 1, 2):
-                return None
-            bits = 0
-            if len(e.args) == 2:
-                k = e.args[1]
-                if not isinstance(k, n.Integer) or not 0 <= k.value <= 5:
-                    self.error("hist()'s second argument must be a literal from 0 to 5",
-                               k.span)
-                    return None
-                bits = k.value
-            return t.Hist(bits) if self._integer_arg(e.args[0]) else None
-        if name == "lhist":
-            if not self._arity(e, 4, 4):
-                return None
-            bounds = e.args[1:]
-            if not all(isinstance(b, n.Integer | n.Unary) for b in bounds):
-                self.error("lhist()'s min, max and step must be integer literals", e.span)
-                return None
-            values = [_literal_value(b) for b in bounds]
-            if any(v is None for v in values):
-                self.error("lhist()'s min, max and step must be integer literals", e.span)
-                return None
-            low, high, step = (v if v is not None else 0 for v in values)
-            if step <= 0 or high <= low:
-                self.error("lhist() needs min < max and step > 0", e.span)
-                return None
-            if (high - low) // step > 1000:
-                self.error("lhist() would have more than 1000 buckets", e.span)
-                return None
-            return t.Lhist(low, high, step) if self._integer_arg(e.args[0]) else None
-        if not self._arity(e, 1, 1):
-            return None
-        arg = self._integer_arg(e.args[0])
-        if arg is None:
-            return None
-        signed = not _is_unsigned(arg)
-        kinds: dict[str, type[t.Sum | t.Min | t.Max | t.Avg | t.Stats]] = {
-            "sum": t.Sum, "min": t.Min, "max": t.Max, "avg": t.Avg, "stats": t.Stats}
-        return kinds[name](signed)
-
-    def _integer_arg(self, arg: n.Expr) -> t.Type | None:
-        atype = self.expr(arg)
-        if atype is not None and not atype.is_integer:
-            self.error(f"expected an integer, got {atype}", arg.span)
-            return None
-        return atype
-
 
 def _byte_size(tp: t.Type) -> int:
     """The bytes of an integer or an array, as C counts them."""
@@ -1722,7 +1029,7 @@ def _byte_size(tp: t.Type) -> int:
 def _integer_size(node: n.Expr, itype: t.Int, wanted: int) -> int:
     """The bytes an integer brings to an array cast: a literal that fits in the
     `wanted` bytes brings that many (`(uint8[4])1` as `(uint8[4])(uint32)1`)."""
-    literal = _literal_value(node)
+    literal = literal_value(node)
     if literal is not None and 0 < wanted < 8 and (
             _fits(literal, t.Int(8 * wanted, False)) or _fits(literal, t.Int(8 * wanted, True))):
         return wanted
@@ -1766,23 +1073,6 @@ def _fits(value: int, itype: t.Int) -> bool:
     return 0 <= value < (1 << itype.bits)
 
 
-def _inet_pton(text: str) -> bytes | None:
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            return socket.inet_pton(family, text)
-        except (OSError, ValueError):  # ValueError: a NUL in the text
-            continue
-    return None
-
-
-def _literal_value(e: n.Expr) -> int | None:
-    if isinstance(e, n.Integer):
-        return e.value
-    if isinstance(e, n.Unary) and e.op == "-" and isinstance(e.operand, n.Integer):
-        return -e.operand.value
-    return None
-
-
 def _constant_value(e: n.Expr) -> int | None:
     """The value of an integer expression made of literals (`1 - 1`), else None."""
     if isinstance(e, n.Integer):
@@ -1807,42 +1097,6 @@ _FOLDED: dict[str, Callable[[int, int], int]] = {
     "/": lambda a, b: abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1),
     "%": lambda a, b: abs(a) % abs(b) * (1 if a >= 0 else -1),
 }
-
-
-def _signal_number(node: n.Expr) -> int | None:
-    if isinstance(node, n.Integer):
-        return node.value if 0 < node.value < 65 else None
-    if isinstance(node, n.String):
-        name = node.value.upper()
-        name = name if name.startswith("SIG") else "SIG" + name
-        member = getattr(signal_module.Signals, name, None)
-        return int(member) if member is not None else None
-    return None
-
-
-def _script_text(value: str) -> str:
-    """A string literal's bytes (one char each) as text, for formats and messages."""
-    return value.encode("latin-1").decode("utf-8", "surrogateescape")
-
-
-def _format_span(fmt: n.String, start: int, end: int) -> Span:
-    span = fmt.span
-    raw = span.source.line(span.line)[span.col: span.end_col - 2] if span.line == span.end_line \
-        else ""
-    if raw == fmt.value:  # no escapes: offsets in the value are offsets in the source
-        return Span(span.source, span.line, span.col + 1 + start, span.line, span.col + 1 + end)
-    return span
-
-
-def _is_unsigned(tp: t.Type) -> bool:
-    return (isinstance(tp, t.Int) and not tp.signed and tp.bits == 64) or isinstance(tp, t.Pointer)
-
-
-def _storable(tp: t.Type) -> bool:
-    if isinstance(tp, t.Tuple | t.Record):
-        return all(_storable(e) for e in tp.elements)
-    return isinstance(tp, t.Int | t.Bool | t.Str | t.Pointer | t.Formatted | t.Stack | t.Array
-                      | t.Inet | t.Buf | t.Usym)
 
 
 def _assignable(to: t.Type, value: t.Type) -> bool:

@@ -1,26 +1,26 @@
-"""The table of builtin variables: name, type, and the probes that may use them.
+"""The table of builtins: one row per builtin variable (`pid`, `comm`, `args`, …)
+and per builtin function (`printf`, `str`, `count`, …).
 
-Adding a builtin is one row here and one `_builtin_<name>` lowering method in
-`ptrace/codegen/lower.py`.
+A row gives the name, the arguments a function takes, the probe kinds that
+may use it, whether it is an aggregation, and a one-line doc (the REPL's
+completion shows it). The parser, the checker, the lowering and the REPL read
+their names here and nowhere else.
+
+Adding a builtin is a row here, a method of the checker
+(`ptrace/passes/check_builtins.py`: `call_<name>`, or `builtin_<name>` for a
+variable without a fixed type) and one of the lowering
+(`ptrace/codegen/lower_builtins.py`: `call_<name>` or `builtin_<name>`;
+`aggregate_<name>` in `lower_aggregations.py`); tests/unit/test_builtins.py
+fails while one of them is missing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ptrace.probe_kinds import ProbeKind
-from ptrace.types.types import INT64, UINT32, UINT64, Formatted, Pointer, Str, Type
+from ptrace.probe_kinds import KINDS, ProbeKind
+from ptrace.types.types import UINT32, UINT64, FormatKind, Formatted, Str, Type
 
-
-@dataclass(frozen=True, slots=True)
-class Builtin:
-    name: str
-    type: Type
-    doc: str
-    probes: frozenset[ProbeKind] | None = None  # kinds that may use it; None: all
-
-
-COMM = Str(16)
 # x86_64 struct pt_regs, 8 bytes a register, by the names reg() takes (the
 # kernel's field names, as bpftrace has them): name → offset.
 PT_REGS = {name: 8 * i for i, name in enumerate((
@@ -30,33 +30,168 @@ PT_REGS = {name: 8 * i for i, name in enumerate((
 ARG_REGISTERS = (112, 104, 96, 88, 72, 64)  # di, si, dx, cx, r8, r9
 RETVAL_REGISTER = 80  # ax
 
-BUILTINS: dict[str, Builtin] = {b.name: b for b in (
-    Builtin("pid", UINT32, "process id (thread group id) of the current task"),
-    Builtin("tid", UINT32, "thread id of the current task"),
-    Builtin("uid", UINT32, "user id of the current task"),
-    Builtin("gid", UINT32, "group id of the current task"),
-    Builtin("nsecs", UINT64, "nanoseconds since boot (monotonic clock)"),
-    Builtin("elapsed", UINT64, "nanoseconds since ptrace started the script"),
-    Builtin("cpu", UINT32, "the CPU the probe runs on"),
-    Builtin("comm", COMM, "name of the current task"),
-    Builtin("rand", UINT32, "a pseudo-random 32-bit number"),
-    Builtin("cgroup", UINT64, "cgroup v2 id of the current task"),
-    Builtin("jiffies", UINT64, "jiffies since boot"),
-    Builtin("ncpus", UINT64, "how many CPUs were online when the run started"),
-    Builtin("curtask", Pointer("struct task_struct"), "address of the current task_struct"),
-    *(Builtin(f"arg{i}", UINT64, f"argument {i} of the probed function or tracepoint",
-              frozenset({ProbeKind.UPROBE, ProbeKind.KPROBE, ProbeKind.RAWTRACEPOINT}))
+# Kinds by what their rows say: those whose context holds the probed code's
+# registers, those in a user process, and those that probe a function.
+REGISTER_PROBES = tuple(kind for kind, row in KINDS.items() if row.registers)
+USER_PROBES = tuple(kind for kind, row in KINDS.items() if row.user_space)
+FUNCTION_PROBES = tuple(kind for kind, row in KINDS.items() if row.function)
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """The probe kinds (attach kinds) that may use a builtin, and what a script
+    using it elsewhere is told besides: why (after the refusal) and a hint."""
+
+    kinds: tuple[ProbeKind, ...]
+    why: str = ""
+    hint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    """A builtin variable. Its type is the row's, or (type None) the one the
+    checker's `builtin_<method>` gives in each probe."""
+
+    name: str
+    doc: str
+    type: Type | None = None
+    where: Where | None = None  # None: every probe
+    method: str = ""  # its methods are builtin_<method> ("": the name), as arg0's builtin_arg
+
+    @property
+    def method_name(self) -> str:
+        """The name of its checker's and its lowering's method."""
+        return "builtin_" + (self.method or self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """A builtin function. `params` names its arguments: a name ending in "?"
+    may be left out, "..." stands for any number more (after a format)."""
+
+    name: str
+    params: tuple[str, ...]
+    doc: str
+    where: Where | None = None  # None: every probe
+    aggregation: bool = False  # assigned to a map: @m = count()
+    unsafe: str = ""  # what it does that needs --unsafe ("runs commands")
+
+    @property
+    def low(self) -> int:
+        return sum(1 for p in self.params if not p.endswith("?") and p != "...")
+
+    @property
+    def high(self) -> int | None:
+        return None if "..." in self.params else len(self.params)
+
+    def arity_error(self, count: int) -> str | None:
+        """What is wrong with a call of `count` arguments, or None."""
+        high = self.high
+        if self.low <= count and (high is None or count <= high):
+            return None
+        if high is None:  # printf and its kin: only the format is needed
+            return f"{self.name}() needs a format string"
+        want = str(self.low) if self.low == high else f"{self.low} to {high}"
+        return f"{self.name}() takes {want} argument{'s' if high != 1 else ''}, got {count}"
+
+
+def _listing(kinds: tuple[ProbeKind, ...]) -> str:
+    names = [KINDS[kind].name for kind in kinds]
+    return ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
+VARIABLES: dict[str, Variable] = {v.name: v for v in (
+    Variable("pid", "process id (thread group id) of the current task", UINT32),
+    Variable("tid", "thread id of the current task", UINT32),
+    Variable("uid", "user id of the current task", UINT32),
+    Variable("gid", "group id of the current task", UINT32),
+    Variable("nsecs", "nanoseconds since boot (monotonic clock)", UINT64),
+    Variable("elapsed", "nanoseconds since ptrace started the script", UINT64),
+    Variable("cpu", "the CPU the probe runs on", UINT32),
+    Variable("comm", "name of the current task", Str(16)),
+    Variable("rand", "a pseudo-random 32-bit number", UINT32),
+    Variable("cgroup", "cgroup v2 id of the current task", UINT64),
+    Variable("jiffies", "jiffies since boot", UINT64),
+    Variable("ncpus", "how many CPUs were online when the run started", UINT64),
+    Variable("curtask", "address of the current task_struct"),
+    *(Variable(f"arg{i}", f"argument {i} of the probed function or tracepoint", UINT64,
+               Where((ProbeKind.UPROBE, ProbeKind.KPROBE, ProbeKind.RAWTRACEPOINT)), method="arg")
       for i in range(len(ARG_REGISTERS))),
-    Builtin("retval", INT64, "the probed function's return value",
-            frozenset({ProbeKind.URETPROBE, ProbeKind.KRETPROBE, ProbeKind.FEXIT})),
-    Builtin("cpid", UINT32, "the pid of the command run with -c"),
-    Builtin("username", Formatted("username"), "the current task's user, by name"),
-    Builtin("numaid", UINT32, "the NUMA node the probe runs on"),
+    Variable("retval", "the probed function's return value",
+             where=Where((ProbeKind.URETPROBE, ProbeKind.KRETPROBE, ProbeKind.FEXIT))),
+    Variable("cpid", "the pid of the command run with -c"),
+    Variable("username", "the current task's user, by name", Formatted(FormatKind.USERNAME)),
+    Variable("numaid", "the NUMA node the probe runs on", UINT32),
+    Variable("probe", "the probe's full name"),
+    Variable("probetype", "the probe's provider (special for BEGIN, END and self)"),
+    Variable("func", "the probed function's name", where=Where(FUNCTION_PROBES)),
+    Variable("args", "the probe's arguments: args.name, or all of them as a record"),
+    Variable("ctx", "the address of the probe's context"),
+    Variable("kstack", "the kernel stack"),
+    Variable("ustack", "the user stack"),
 )}
 
-# `probe` and `probetype` (strings per program) and `args` (typed per probe) are typed
-# by the checker itself. These names exist in bpftrace and are lowered later.
-LATER_BUILTINS = frozenset({
+_FORMAT = ("fmt", "...")
+FUNCTIONS: dict[str, Function] = {f.name: f for f in (
+    Function("printf", _FORMAT, "print formatted text"),
+    Function("print", ("value", "top?", "div?"),
+             "print a map now (its top entries, values divided by div), or a value"),
+    Function("exit", ("code?",), "stop the program"),
+    Function("delete", ("map", "key?"), "remove a map's entry; true if there was one"),
+    Function("clear", ("map",), "remove every entry of a map"),
+    Function("zero", ("map",), "set every value of a map to zero"),
+    Function("str", ("addr", "length?"), "the string at an address"),
+    Function("errorf", _FORMAT, "print an error with the call's location, and go on"),
+    Function("warnf", _FORMAT, "print a warning with the call's location"),
+    Function("system", _FORMAT, "run a shell command", unsafe="runs commands"),
+    Function("time", ("fmt?",), "print the local time"),
+    Function("strlen", ("s",), "a string's length"),
+    Function("strncmp", ("a", "b", "n"), "0 when the first n bytes of two strings agree"),
+    Function("strcontains", ("s", "literal"), "whether a string contains a literal"),
+    Function("bswap", ("n",), "an integer with its bytes reversed"),
+    Function("strerror", ("errno",), "an error number, printed as its text"),
+    Function("strftime", ("fmt", "ns"), "nanoseconds since boot, printed as a local time"),
+    Function("has_key", ("map", "key"), "whether a map holds a key"),
+    Function("signal", ("sig",), "send a signal to the current task", unsafe="sends signals"),
+    Function("kstack", ("mode?", "limit?"), "the kernel stack (mode, frames)"),
+    Function("ustack", ("mode?", "limit?"), "the user stack (mode, frames)"),
+    Function("ksym", ("addr",), "the kernel function at an address"),
+    Function("kptr", ("p",), "an address, read as kernel memory"),
+    Function("uptr", ("p",), "an address, read as user memory"),
+    Function("ntop", ("af?", "addr"), "an IP address as text"),
+    Function("pton", ("addr",), "an IP address literal as its bytes"),
+    Function("macaddr", ("p",), "six bytes, printed as a MAC address"),
+    Function("len", ("map",), "how many entries a map holds"),
+    Function("kaddr", ("symbol",), "the address of a kernel symbol"),
+    Function("cgroupid", ("path",), "the id of a cgroup v2 directory"),
+    Function("cgroup_path", ("id", "filter?"), "the paths of a cgroup"),
+    Function("buf", ("p", "length?"), "bytes at an address, or of an array, for %r"),
+    Function("cat", _FORMAT, "print the contents of a file"),
+    Function("join", ("argv", "sep?"), "print a NULL-terminated array of strings"),
+    Function("usym", ("addr",), "the user-space function at an address"),
+    Function("uaddr", ("symbol",), "the address of a symbol of the probed binary",
+             Where(USER_PROBES, hint="it gives an address in the binary of a uprobe, uretprobe "
+                                     "or usdt probe")),
+    Function("reg", ("name",), "a register of the probed code",
+             Where(REGISTER_PROBES, "they have no registers",
+                   f"reg() reads the registers in {_listing(REGISTER_PROBES)} probes")),
+    Function("count", (), "count events", aggregation=True),
+    Function("sum", ("n",), "the sum of the values", aggregation=True),
+    Function("avg", ("n",), "the average of the values", aggregation=True),
+    Function("min", ("n",), "the smallest value", aggregation=True),
+    Function("max", ("n",), "the largest value", aggregation=True),
+    Function("stats", ("n",), "count, average and total of the values", aggregation=True),
+    Function("hist", ("n", "k?"), "a power-of-two histogram", aggregation=True),
+    Function("lhist", ("n", "min", "max", "step"), "a linear histogram", aggregation=True),
+)}
+AGGREGATIONS = frozenset(f.name for f in FUNCTIONS.values() if f.aggregation)
+
+# Builtins of bpftrace that ptrace does not have yet: a script using one is told so.
+LATER_VARIABLES = frozenset({
     "arg6", "arg7", "arg8", "arg9",
     "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
+})
+LATER_FUNCTIONS = frozenset({
+    "override", "path", "unwatch", "debugf",
+    "percpu_kaddr", "skboutput", "socket_cookie", "print_map",
 })

@@ -10,6 +10,7 @@ another under the same rule. The runtime decodes with the same `size` and
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 
@@ -254,6 +255,18 @@ class Record(Type):
                                                            strict=True)) + ")"
 
 
+class FormatKind(enum.Enum):
+    """How the runtime prints a Formatted value (runtime/values.py has one
+    formatter per kind)."""
+
+    STRERROR = "strerror"  # an error number, as its text
+    STRFTIME = "strftime"  # nanoseconds since boot, as a local time in `fmt`
+    KSYM = "ksym"  # a kernel address, as the function it is in
+    MACADDR = "macaddr"  # six bytes, as 00:1A:2B:3C:4D:5E
+    USERNAME = "username"  # a uid, as the user's name
+    CGROUP_PATH = "cgroup_path"  # a cgroup id, as its paths (hierarchies matching `fmt`)
+
+
 @dataclass(frozen=True, slots=True)
 class Formatted(Word):
     """An integer shown through a formatter: strerror(e), strftime(fmt, ns).
@@ -261,11 +274,11 @@ class Formatted(Word):
     Stored as 8 bytes like any integer; printed (and given to %s) as text.
     """
 
-    kind: str  # "strerror" or "strftime"
+    kind: FormatKind
     fmt: str = ""
 
     def __str__(self) -> str:
-        return self.kind
+        return self.kind.value
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from ptrace.diagnostics import Severity, Source
 from ptrace.machine import FixtureMachine, kallsyms_address
 from ptrace.options import Options
 from ptrace.parse import parse_program
-from ptrace.passes.check_types import check_types, probe_type
+from ptrace.passes.check_builtins import probe_type
+from ptrace.passes.check_types import check_types
 from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.passes.expand_probes import expand_probes
 from ptrace.program import Attach

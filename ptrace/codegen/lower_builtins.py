@@ -1,0 +1,514 @@
+"""Builtin lowering: the IR of each builtin variable (`builtin_<name>`) and
+of each call of a builtin function (`call_<name>`), one method per row of
+the builtin table (`ptrace.types.builtins`; aggregations are lowered in
+`lower_aggregations.py`).
+
+`BuiltinLowering` is a part of the lowering visitor (`lower.Lowerer`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from llvmlite import ir
+
+from ptrace.ast import nodes as n
+from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
+from ptrace.codegen.helpers import BPF_F_USER_STACK, Helper, read_helper, read_str_helper
+from ptrace.codegen.usdt_args import read_usdt_arg
+from ptrace.passes.probe_context import func_name, probe_type
+from ptrace.probe_kinds import KINDS, Args, ProbeKind
+from ptrace.program import (
+    EVENT_HEADER_SIZE,
+    EXIT_CODE,
+    GLOBAL_CPID,
+    GLOBAL_ONLINE_CPUS,
+    GLOBAL_START_NS,
+    EventKind,
+)
+from ptrace.types import types as t
+from ptrace.types.builtins import ARG_REGISTERS, PT_REGS, RETVAL_REGISTER, VARIABLES
+from ptrace.usdt import parse_arg as parse_usdt_arg
+
+if TYPE_CHECKING:
+    from ptrace.passes.allocate_resources import Resources
+    from ptrace.passes.context import CompileContext, ProbeInstance, TypeResults
+
+AF_INET, AF_INET6 = 2, 10
+
+
+class BuiltinLowering:
+    """The lowering's methods for builtin variables and calls."""
+
+    if TYPE_CHECKING:  # the rest of the lowering, which these methods use
+        ctx: CompileContext
+        checked: TypeResults
+        res: Resources
+        instance: ProbeInstance
+        pb: ProgramBuilder
+        b: ir.IRBuilder
+        probe_name: ir.Value | None
+
+        def expr(self, e: n.Expr) -> ir.Value: ...
+        def type_of(self, e: n.Expr) -> t.Type: ...
+        def string_constant(self, text: str, capacity: int | None = None) -> ir.Value: ...
+        def bytes_constant(self, data: bytes) -> ir.Value: ...
+        def map_key(self, access: n.MapAccess, extra: int = 0) -> ir.Value: ...
+        def global_value(self, slot: int) -> ir.Value: ...
+        def ctx_argument(self, index: int, atype: t.Type) -> ir.Value: ...
+        def args_record(self, rtype: t.Type) -> ir.Value: ...
+        def check_helper(self, ret: ir.Value, helper: Helper, level: int,
+                         expected: int | None = None) -> None: ...
+        def emit_event(self, kind: EventKind, site: int, size: int,
+                       fields: list[tuple[int, t.Type, ir.Value, t.Type]]) -> None: ...
+        def emit_record(self, kind: EventKind, site: int, size: int,
+                        fill: Callable[[ir.Value], None]) -> None: ...
+
+    # ---- variables ----
+    def expr_Identifier(self, e: n.Identifier) -> ir.Value:
+        """A builtin variable, by its row's method; else an enumerator, whose
+        value the checker found."""
+        if self.instance.attach.kind == ProbeKind.USDT and e.name.startswith("arg") \
+                and e.name[3:].isdigit():
+            return self.usdt_arg(int(e.name[3:]))
+        row = VARIABLES.get(e.name)
+        if row is None:
+            return i64(self.checked.enum_values[e])
+        method: Callable[[n.Identifier], ir.Value] = getattr(self, row.method_name)
+        return method(e)
+
+    def builtin_pid(self, e: n.Identifier) -> ir.Value:
+        return self.current_pid()
+
+    def current_pid(self) -> ir.Value:
+        """The current task's process id (its thread group id)."""
+        return self.b.lshr(self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, []), i64(32))
+
+    def builtin_tid(self, e: n.Identifier) -> ir.Value:
+        pid_tgid = self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, [])
+        return self.b.and_(pid_tgid, i64(0xFFFFFFFF))
+
+    def builtin_uid(self, e: n.Identifier) -> ir.Value:
+        return self.b.and_(self.pb.helper(Helper.GET_CURRENT_UID_GID, I64, []), i64(0xFFFFFFFF))
+
+    def builtin_username(self, e: n.Identifier) -> ir.Value:
+        return self.builtin_uid(e)  # named in user space
+
+    def builtin_numaid(self, e: n.Identifier) -> ir.Value:
+        return self.pb.helper(Helper.GET_NUMA_NODE_ID, I64, [])
+
+    def builtin_gid(self, e: n.Identifier) -> ir.Value:
+        return self.b.lshr(self.pb.helper(Helper.GET_CURRENT_UID_GID, I64, []), i64(32))
+
+    def builtin_nsecs(self, e: n.Identifier) -> ir.Value:
+        return self.pb.helper(Helper.KTIME_GET_NS, I64, [])
+
+    def builtin_elapsed(self, e: n.Identifier) -> ir.Value:
+        now = self.pb.helper(Helper.KTIME_GET_NS, I64, [])
+        return self.b.sub(now, self.global_value(GLOBAL_START_NS))
+
+    def builtin_cpu(self, e: n.Identifier) -> ir.Value:
+        cpu = self.pb.helper(Helper.GET_SMP_PROCESSOR_ID, I64, [])
+        return self.b.and_(cpu, i64(0xFFFFFFFF))
+
+    def builtin_comm(self, e: n.Identifier) -> ir.Value:
+        mem = self.pb.fresh_memory(16)
+        self.pb.helper(Helper.GET_CURRENT_COMM, I64, [mem, i64(16)])
+        return mem
+
+    def builtin_rand(self, e: n.Identifier) -> ir.Value:
+        value = self.pb.helper(Helper.GET_PRANDOM_U32, I64, [])
+        return self.b.and_(value, i64(0xFFFFFFFF))
+
+    def builtin_cgroup(self, e: n.Identifier) -> ir.Value:
+        return self.pb.helper(Helper.GET_CURRENT_CGROUP_ID, I64, [])
+
+    def builtin_jiffies(self, e: n.Identifier) -> ir.Value:
+        return self.pb.helper(Helper.JIFFIES64, I64, [])
+
+    def builtin_ctx(self, e: n.Identifier) -> ir.Value:  # its address (typed by the checker)
+        return self.b.ptrtoint(self.pb.ctx, I64)
+
+    def builtin_curtask(self, e: n.Identifier) -> ir.Value:
+        return self.pb.helper(Helper.GET_CURRENT_TASK, I64, [])
+
+    def builtin_ncpus(self, e: n.Identifier) -> ir.Value:
+        return self.global_value(GLOBAL_ONLINE_CPUS)
+
+    def builtin_cpid(self, e: n.Identifier) -> ir.Value:
+        return self.global_value(GLOBAL_CPID)
+
+    def builtin_retval(self, e: n.Identifier) -> ir.Value:
+        if self.instance.attach.kind == ProbeKind.FEXIT:  # the return value follows the arguments
+            return self.ctx_argument(self.checked.arg_positions[e], self.type_of(e))
+        return self.pb.ctx_load(RETVAL_REGISTER)
+
+    def builtin_arg(self, e: n.Identifier) -> ir.Value:
+        index = int(e.name[3:])
+        if KINDS[self.instance.attach.kind].args == Args.ARGUMENTS:  # ctx is u64 args[]
+            return self.pb.ctx_load(8 * index)
+        return self.pb.ctx_load(ARG_REGISTERS[index])
+
+    def builtin_probe(self, e: n.Identifier) -> ir.Value:
+        if self.probe_name is not None:
+            return self.probe_name
+        return self.string_constant(self.instance.attach.probe)
+
+    def builtin_func(self, e: n.Identifier) -> ir.Value:
+        return self.string_constant(func_name(self.instance.attach))
+
+    def builtin_probetype(self, e: n.Identifier) -> ir.Value:
+        return self.string_constant(probe_type(self.instance.attach))
+
+    def builtin_args(self, e: n.Identifier) -> ir.Value:
+        return self.args_record(self.type_of(e))
+
+    def builtin_kstack(self, e: n.Identifier) -> ir.Value:
+        return self.stack(self.type_of(e))
+
+    builtin_ustack = builtin_kstack
+
+    # ---- calls ----
+    def expr_Call(self, e: n.Call) -> ir.Value:
+        method: Callable[[n.Call], ir.Value] = getattr(self, "call_" + e.name)
+        return method(e)
+
+    def call_printf(self, e: n.Call) -> ir.Value:
+        site = self.checked.printf_ids[e]
+        layout = self.res.printf_layouts[site]
+        values = [self.expr(a) for a in e.args[1:]]
+        fields = [(arg.offset, arg.type, value, self.type_of(node))
+                  for arg, value, node in zip(layout.args, values, e.args[1:], strict=True)]
+        self.emit_event(EventKind.PRINTF, site, layout.size, fields)
+        return i64(0)
+
+    call_errorf = call_printf
+    call_warnf = call_printf
+    call_system = call_printf
+    call_cat = call_printf
+    call_time = call_printf
+
+    def call_strlen(self, e: n.Call) -> ir.Value:
+        """Bytes before the first NUL (at most the string's capacity).
+
+        Without branches: a loop that always runs to the capacity, counting
+        bytes while all of them so far were non-zero. A loop leaving at the NUL
+        would give the verifier one path per length, each explored through
+        the rest of the program.
+        """
+        stype = self.type_of(e.args[0])
+        assert isinstance(stype, t.Str)
+        ptr = self.expr(e.args[0])
+        b = self.b
+
+        def count(index: ir.Value, values: list[ir.Value]) -> list[ir.Value]:
+            alive, length = values
+            byte = b.zext(b.load(b.gep(ptr, [index], source_etype=I8), typ=I8), I64)
+            nonzero = b.lshr(b.add(self.pb.opaque(byte), i64(255)), i64(8))  # 1 iff byte != 0
+            still = b.and_(alive, nonzero)
+            return [still, b.add(length, still)]
+
+        _, length = self.pb.counted_loop("strlen", stype.capacity, count, [i64(1), i64(0)])
+        return length
+
+    def call_strncmp(self, e: n.Call) -> ir.Value:
+        """0 when the strings agree in their first n bytes (up to a NUL), else 1."""
+        left, right, size = e.args
+        ltype, rtype = self.type_of(left), self.type_of(right)
+        assert isinstance(ltype, t.Str) and isinstance(rtype, t.Str)
+        assert isinstance(size, n.Integer)
+        lptr, rptr = self.expr(left), self.expr(right)
+        limit = min(size.value, ltype.capacity, rtype.capacity)
+        if limit == 0:
+            return i64(0)
+        equal = self.pb.strings_equal(lptr, rptr, limit)
+        return self.b.zext(self.b.not_(equal), I64)
+
+    def call_strcontains(self, e: n.Call) -> ir.Value:
+        """Whether a literal appears in a string: tried at each position up to its NUL."""
+        haystack, needle = e.args
+        htype = self.type_of(haystack)
+        assert isinstance(htype, t.Str) and isinstance(needle, n.String)
+        text = needle.value.encode("latin-1")
+        if not text:
+            return i64(1)
+        last_start = htype.capacity - len(text)
+        if last_start < 0:
+            return i64(0)
+        ptr = self.expr(haystack)
+        b = self.b
+
+        def test(index: ir.Value) -> tuple[ir.Value, ir.Value]:
+            here = b.gep(ptr, [index], source_etype=I8)
+            ended = b.icmp_unsigned("==", b.load(here, typ=I8), ir.Constant(I8, 0))
+            match = self.pb.bytes_equal(here, text)
+            return b.or_(match, ended), match
+
+        found = self.pb.search_loop("strcontains", last_start + 1, test, otherwise=False)
+        return b.zext(found, I64)
+
+    def call_bswap(self, e: n.Call) -> ir.Value:
+        value = self.expr(e.args[0])
+        rtype = self.type_of(e)
+        bits = rtype.bits if isinstance(rtype, t.Int) else 64
+        if bits == 8:
+            return self.b.and_(value, i64(0xFF))
+        width = ir.IntType(bits)
+        fn = self.pb.module.declare_intrinsic("llvm.bswap", [width])
+        swapped = self.b.call(fn, [self.b.trunc(value, width) if bits < 64 else value])
+        return self.b.zext(swapped, I64) if bits < 64 else swapped
+
+    def call_kptr(self, e: n.Call) -> ir.Value:
+        return self.expr(e.args[0])
+
+    def call_uptr(self, e: n.Call) -> ir.Value:
+        return self.expr(e.args[0])
+
+    def call_strerror(self, e: n.Call) -> ir.Value:
+        return self.expr(e.args[0])
+
+    def call_strftime(self, e: n.Call) -> ir.Value:
+        return self.expr(e.args[1])
+
+    def call_kstack(self, e: n.Call) -> ir.Value:
+        return self.stack(self.type_of(e))
+
+    call_ustack = call_kstack
+
+    def call_ksym(self, e: n.Call) -> ir.Value:
+        return self.expr(e.args[0])
+
+    call_cgroup_path = call_ksym  # the id; user space finds its paths
+
+    def stack(self, stype: t.Type) -> ir.Value:
+        """A stack's id in its stack-trace map, and the pid for user stacks."""
+        assert isinstance(stype, t.Stack)
+        flags = BPF_F_USER_STACK if stype.user else 0
+        stack_map = self.pb.map_ptr(self.res.stack_maps[stype.limit])
+        stack_id = self.pb.helper(Helper.GET_STACKID, I64, [self.pb.ctx, stack_map, i64(flags)])
+        self.check_helper(stack_id, Helper.GET_STACKID, 1)
+        mem = self.pb.fresh_memory(16)
+        self.pb.store64(stack_id, mem)
+        self.pb.store64(self.current_pid() if stype.user else i64(0), mem, 8)
+        return mem
+
+    def call_buf(self, e: n.Call) -> ir.Value:
+        """A Buf: the length read, then the bytes (from memory, or copied from an
+        array or string value)."""
+        btype = self.type_of(e)
+        assert isinstance(btype, t.Buf)
+        source = e.args[0]
+        stype = self.type_of(source)
+        value = self.expr(source)
+        mem = self.pb.fresh_memory(btype.size)
+        length = self.expr(e.args[1]) if len(e.args) == 2 else i64(btype.capacity)
+        if isinstance(stype, t.Array | t.Str):  # a value: copy it, keep the length
+            self.pb.memcpy(self.pb.offset(mem, 8), value, btype.capacity)
+            self.pb.store64(self.b.select(self.b.icmp_unsigned("<", length, i64(btype.capacity)),
+                                          length, i64(btype.capacity)), mem)
+            return mem
+        length = self.clamped_length(length, btype.capacity)
+        self.pb.store64(length, mem)
+        space = stype.space if isinstance(stype, t.Pointer) else "kernel"
+        helper = read_helper(space)
+        self.pb.helper(helper, I64, [self.pb.offset(mem, 8), length, value])
+        return mem
+
+    def clamped_length(self, length: ir.Value, capacity: int) -> ir.Value:
+        """`length`, at most `capacity`, as a bound the verifier can see (a size
+        given to a read helper must be provably within the destination)."""
+        length = self.b.select(self.b.icmp_unsigned("<", length, i64(capacity)),
+                               length, i64(capacity))
+        length = self.b.and_(self.pb.opaque(length), i64(_mask_for(capacity)))
+        return self.b.select(self.b.icmp_unsigned("<", length, i64(capacity)),
+                             length, i64(capacity))
+
+    def call_join(self, e: n.Call) -> ir.Value:
+        """Reads the pointers of the array one by one into the record, each string
+        straight into its slot, until a NULL; the record starts with the count."""
+        site = self.checked.printf_ids[e]
+        layout = self.res.printf_layouts[site]
+        array = self.expr(e.args[0])
+        atype = self.type_of(e.args[0])
+        user = (isinstance(atype, t.Pointer) and atype.space == "user") or \
+            self.instance.attach.user_addresses
+        read = Helper.PROBE_READ_USER if user else Helper.PROBE_READ_KERNEL
+        read_str = Helper.PROBE_READ_USER_STR if user else Helper.PROBE_READ_KERNEL_STR
+        pointer = self.pb.fresh_memory(8)
+
+        def fill(record: ir.Value) -> None:
+            count_slot = layout.args[0].offset
+            self.pb.store64(i64(0), record, count_slot)
+            done = self.pb.block("join.done")
+            for i, arg in enumerate(layout.args[1:]):
+                assert isinstance(arg.type, t.Str)
+                self.pb.store64(i64(0), pointer)
+                self.pb.helper(read, I64, [pointer, i64(8), self.b.add(array, i64(8 * i))])
+                string = self.pb.load64(pointer)
+                more = self.pb.block("join.arg")
+                self.b.cbranch(self.b.icmp_unsigned("==", string, i64(0)), done, more)
+                self.b.position_at_end(more)
+                slot = self.pb.offset(record, arg.offset)
+                self.pb.helper(read_str, I64, [slot, i64(arg.type.capacity), string])
+                self.pb.store64(i64(i + 1), record, count_slot)
+            self.b.branch(done)
+            self.b.position_at_end(done)
+
+        self.emit_record(EventKind.PRINTF, site, layout.size, fill)
+        return i64(0)
+
+    def call_ntop(self, e: n.Call) -> ir.Value:
+        """An Inet value: the family, then the address bytes as they lie in memory."""
+        address = e.args[-1]
+        atype = self.type_of(address)
+        value = self.expr(address)
+        mem = self.pb.fresh_memory(24)
+        if len(e.args) == 2:
+            family = self.expr(e.args[0])
+        else:
+            family = i64(AF_INET6 if isinstance(atype, t.Array) and atype.count == 16
+                         else AF_INET)
+        self.pb.store64(family, mem)
+        if isinstance(atype, t.Array):
+            self.pb.memcpy(self.pb.offset(mem, 8), value, atype.count)
+        else:
+            self.b.store(self.b.trunc(value, I32), self.pb.offset(mem, 8), align=8)
+        return mem
+
+    def call_pton(self, e: n.Call) -> ir.Value:
+        return self.bytes_constant(self.checked.pton_addresses[e])
+
+    def call_macaddr(self, e: n.Call) -> ir.Value:
+        arg = e.args[0]
+        atype = self.type_of(arg)
+        value = self.expr(arg)
+        slot = self.pb.fresh_memory(8)
+        if isinstance(atype, t.Pointer):
+            helper = Helper.PROBE_READ_USER if atype.space == "user" else \
+                Helper.PROBE_READ_KERNEL
+            self.pb.helper(helper, I64, [slot, i64(6), value])
+        else:
+            self.pb.memcpy(slot, value, 6)
+        return self.pb.load64(slot)
+
+    def call_len(self, e: n.Call) -> ir.Value:
+        """bpf_for_each_map_elem counts the entries it visits: a callback that
+        does nothing visits them all."""
+        target = e.args[0]
+        assert isinstance(target, n.MapAccess)
+        child = self.pb.callback(f"{self.pb.function.name}_len{len(self.pb.module.functions)}")
+        child.finish()
+        return self.pb.helper(Helper.FOR_EACH_MAP_ELEM, I64,
+                              [self.pb.map_ptr(self.ctx.maps[target.name].index),
+                               child.function, ir.Constant(PTR, None), i64(0)])
+
+    def call_kaddr(self, e: n.Call) -> ir.Value:
+        return i64(self.checked.kernel_addresses[e])
+
+    def call_usym(self, e: n.Call) -> ir.Value:
+        """The address, and the pid whose symbols name it."""
+        mem = self.pb.fresh_memory(16)
+        self.pb.store64(self.expr(e.args[0]), mem)
+        self.pb.store64(self.current_pid(), mem, 8)
+        return mem
+
+    def call_uaddr(self, e: n.Call) -> ir.Value:
+        return self.binary_address(self.checked.symbol_offsets[e])
+
+    def call_reg(self, e: n.Call) -> ir.Value:
+        name = e.args[0]
+        assert isinstance(name, n.String)
+        return self.pb.ctx_load(PT_REGS[name.value])
+
+    def binary_address(self, distance: int) -> ir.Value:
+        """Where a place `distance` bytes from the probe in its binary's layout is
+        in the probed process: a PIE or a library loads anywhere, but all in one
+        piece, and bpf_get_func_ip gives where the probe itself is (in a
+        uretprobe too: the uprobe's address, not the return address)."""
+        return self.b.add(self.pb.helper(Helper.GET_FUNC_IP, I64, [self.pb.ctx]), i64(distance))
+
+    def usdt_arg(self, index: int) -> ir.Value:
+        attach = self.instance.attach
+        arg = parse_usdt_arg(attach.usdt_args[index])
+        symbol = self.binary_address(dict(attach.usdt_symbols)[arg.symbol] - attach.address) \
+            if arg.symbol else None
+        return read_usdt_arg(self.pb, arg, symbol)
+
+    def call_cgroupid(self, e: n.Call) -> ir.Value:
+        return i64(self.checked.cgroup_ids[e])
+
+    def call_has_key(self, e: n.Call) -> ir.Value:
+        target = self.checked.delete_targets[e]
+        info = self.ctx.maps[target.name]
+        key = self.map_key(target)
+        found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
+        return self.b.zext(self.b.icmp_unsigned("!=", found, ir.Constant(PTR, None)), I64)
+
+    def call_signal(self, e: n.Call) -> ir.Value:
+        ret = self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.checked.signal_numbers[e])])
+        self.check_helper(ret, Helper.SEND_SIGNAL, 1)
+        return i64(0)
+
+    def call_print(self, e: n.Call) -> ir.Value:
+        site = self.checked.print_ids[e]
+        spec = self.res.print_sites[site]
+        if spec.value is None:
+            self.emit_event(EventKind.PRINT_MAP, site, EVENT_HEADER_SIZE, [])
+        else:
+            arg = e.args[0]
+            self.emit_event(EventKind.PRINT_VALUE, site, spec.value.offset + spec.value.type.size,
+                            [(spec.value.offset, spec.value.type, self.expr(arg),
+                              self.type_of(arg))])
+        return i64(0)
+
+    def call_exit(self, e: n.Call) -> ir.Value:
+        code = self.expr(e.args[0]) if e.args else i64(0)
+        self.emit_event(EventKind.EXIT, 0, EXIT_CODE.offset + EXIT_CODE.type.size,
+                        [(EXIT_CODE.offset, EXIT_CODE.type, code, t.INT64)])
+        return i64(0)
+
+    def call_clear(self, e: n.Call) -> ir.Value:
+        arg = e.args[0]
+        assert isinstance(arg, n.MapAccess)
+        self.emit_event(EventKind.CLEAR, self.ctx.maps[arg.name].index, EVENT_HEADER_SIZE, [])
+        return i64(0)
+
+    def call_zero(self, e: n.Call) -> ir.Value:
+        arg = e.args[0]
+        assert isinstance(arg, n.MapAccess)
+        self.emit_event(EventKind.ZERO, self.ctx.maps[arg.name].index, EVENT_HEADER_SIZE, [])
+        return i64(0)
+
+    def call_delete(self, e: n.Call) -> ir.Value:
+        target = self.checked.delete_targets.get(e, e.args[0])
+        assert isinstance(target, n.MapAccess)
+        info = self.ctx.maps[target.name]
+        key = self.map_key(target)
+        ret = self.pb.helper(Helper.MAP_DELETE_ELEM, I64, [self.pb.map_ptr(info.index), key])
+        return self.b.zext(self.b.icmp_signed("==", ret, i64(0)), I64)
+
+    def call_str(self, e: n.Call) -> ir.Value:
+        arg = e.args[0]
+        if isinstance(arg, n.Positional) and arg.index > 0:
+            params = self.ctx.options.params
+            text = params[arg.index - 1] if arg.index <= len(params) else ""
+            return self.string_constant(text.encode().decode("latin-1"))
+        source_type = self.type_of(e.args[0])
+        value = self.expr(e.args[0])
+        if isinstance(source_type, t.Str):
+            return value
+        rtype = self.type_of(e)
+        assert isinstance(rtype, t.Str)
+        mem = self.pb.fresh_memory(rtype.size)
+        size: ir.Value = i64(rtype.capacity)
+        if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):  # n chars and a NUL
+            size = self.clamped_length(self.b.add(self.expr(e.args[1]), i64(1)), rtype.capacity)
+        helper = read_str_helper(arg, source_type, self.instance.attach)
+        self.check_helper(self.pb.helper(helper, I64, [mem, size, value]), helper, 2)
+        return mem
+
+
+def _mask_for(limit: int) -> int:
+    """The smallest all-ones mask covering 0..limit."""
+    return (1 << limit.bit_length()) - 1

@@ -1,0 +1,725 @@
+"""The checks of builtins: each builtin variable and function of the table
+(`ptrace.types.builtins`) typed and checked, one method per row.
+
+`BuiltinChecks` is a part of the type checker (`check_types._Checker`): what
+the table declares (--unsafe, arity, the probes that may use it) is checked
+before a row's method runs; the method checks the rest and gives the type.
+"""
+
+from __future__ import annotations
+
+import difflib
+import signal as signal_module
+import socket
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ptrace.ast import nodes as n
+from ptrace.diagnostics import Span, site_location
+from ptrace.passes.context import PrintCall, PrintfSite
+from ptrace.passes.probe_context import func_name, probe_address, probe_type
+from ptrace.passes.type_rules import is_unsigned, literal_value, storable
+from ptrace.printf_format import FormatError, parse_format
+from ptrace.probe_kinds import KINDS, ProbeKind
+from ptrace.types import types as t
+from ptrace.types.builtins import (
+    FUNCTIONS,
+    LATER_FUNCTIONS,
+    PT_REGS,
+    Function,
+    Variable,
+    Where,
+)
+
+if TYPE_CHECKING:
+    from ptrace.passes.context import CompileContext, MapInfo, ProbeInstance, TypeResults
+
+STACK_LIMIT = 127  # the kernel's default perf_event_max_stack
+STACK_MODES = ("bpftrace", "perf", "raw")
+JOIN_ARGS = 16  # join() prints at most this many strings …
+JOIN_ARG_SIZE = 256  # … of at most this many bytes each (and max_strlen)
+
+
+class BuiltinChecks:
+    """The checker's methods for builtins: `builtin_<name>` types a variable
+    (those without a fixed type), `call_<name>` checks a call and gives its
+    type (an aggregation's: the map's value)."""
+
+    if TYPE_CHECKING:  # the rest of the checker, which these methods use
+        ctx: CompileContext
+        checked: TypeResults
+        instance: ProbeInstance
+
+        def error(self, message: str, span: Span, *hints: str) -> None: ...
+        def expr(self, expr: n.Expr, statement: bool = False) -> t.Type | None: ...
+        def map_info(self, name: str, span: Span) -> MapInfo | None: ...
+        def key_type(self, access: n.MapAccess) -> t.Type | None: ...
+        def _check_key(self, info: MapInfo, access: n.MapAccess,
+                       key: t.Type | None) -> None: ...
+        def kernel_pointer(self, name: str, space: str = "kernel") -> t.Pointer | None: ...
+        def fexit_retval(self, e: n.Identifier) -> t.Type | None: ...
+        def args_record(self, e: n.Identifier) -> t.Type | None: ...
+        def context_pointer(self, e: n.Identifier) -> t.Type | None: ...
+
+    # ---- variables ----
+    def variable(self, e: n.Identifier, row: Variable) -> t.Type | None:
+        """A builtin variable: its row's type, or its method's."""
+        if not self._allowed(row.where, f"'{e.name}'", self.instance.attach.kind, e.span):
+            return None
+        if row.type is not None:
+            return row.type
+        method: Callable[[n.Identifier], t.Type | None] = getattr(self, row.method_name)
+        return method(e)
+
+    def _allowed(self, where: Where | None, what: str, kind: str, span: Span) -> bool:
+        """Whether a builtin may be used in this probe; if not, the script is told
+        (with the probe's kind written as `kind`)."""
+        if where is None or self.instance.attach.kind in where.kinds:
+            return True
+        self.error(f"{what} cannot be used in {kind} probes"
+                   + (f": {where.why}" if where.why else ""), span,
+                   *([where.hint] if where.hint else []))
+        return False
+
+    def builtin_curtask(self, e: n.Identifier) -> t.Type | None:
+        return self.kernel_pointer("struct task_struct") or t.Pointer("struct task_struct")
+
+    def builtin_retval(self, e: n.Identifier) -> t.Type | None:
+        return self.fexit_retval(e) if self.instance.attach.kind == ProbeKind.FEXIT else t.INT64
+
+    def builtin_cpid(self, e: n.Identifier) -> t.Type | None:
+        if not self.ctx.options.has_command:
+            self.error("cpid is the pid of the command given with -c", e.span,
+                       "run as: ptrace -c 'COMMAND' -e '…'")
+            return None
+        return t.UINT32
+
+    def builtin_probe(self, e: n.Identifier) -> t.Type | None:
+        names = [name for _, name in self.instance.attach.syscalls] or \
+            [self.instance.attach.probe]
+        return t.Str(max(len(name) for name in names) + 1)
+
+    def builtin_probetype(self, e: n.Identifier) -> t.Type | None:
+        return t.Str(len(probe_type(self.instance.attach)) + 1)
+
+    def builtin_func(self, e: n.Identifier) -> t.Type | None:
+        return t.Str(len(func_name(self.instance.attach)) + 1)
+
+    def builtin_args(self, e: n.Identifier) -> t.Type | None:
+        return self.args_record(e)
+
+    def builtin_ctx(self, e: n.Identifier) -> t.Type | None:
+        return self.context_pointer(e)
+
+    def builtin_kstack(self, e: n.Identifier) -> t.Type | None:
+        return t.Stack(e.name == "ustack", self.ctx.options.stack_mode, STACK_LIMIT)
+
+    builtin_ustack = builtin_kstack
+
+    # ---- calls ----
+    def call(self, e: n.Call, statement: bool) -> t.Type | None:
+        name = e.name
+        row = FUNCTIONS.get(name)
+        if row is None:
+            for arg in e.args:
+                self.expr(arg)
+            if name in LATER_FUNCTIONS:
+                self.error(f"{name}() is not supported yet", e.name_span)
+            else:
+                close = difflib.get_close_matches(name, sorted([*FUNCTIONS, *LATER_FUNCTIONS]), 1)
+                self.error(f"unknown function '{name}'", e.name_span,
+                           *([f"did you mean '{close[0]}'?"] if close else []))
+            return None
+        if row.aggregation:
+            self.error(f"{name}() must be assigned to a map, as in @x = {name}(…)", e.span)
+            return None
+        result = self.checked_call(e, row)
+        if isinstance(result, t.Void) and not statement:
+            self.error(f"{name}() has no value", e.span)
+            return None
+        return result
+
+    def aggregation(self, e: n.Call) -> t.Aggregation | None:
+        """An aggregation assigned to a map (`@m = hist(n)`): the map's value."""
+        result = self.checked_call(e, FUNCTIONS[e.name])
+        assert result is None or isinstance(result, t.Aggregation)
+        return result
+
+    def checked_call(self, e: n.Call, row: Function) -> t.Type | None:
+        """What the row declares (--unsafe, arity, probes), then the function's own checks."""
+        if row.unsafe and not self.ctx.options.unsafe:
+            self.error(f"{e.name}() {row.unsafe}, so it needs --unsafe", e.name_span)
+            return None
+        problem = row.arity_error(len(e.args))
+        if problem is not None:
+            self.error(problem, e.span)
+            return None
+        kind = KINDS[self.instance.attach.kind].name
+        if not self._allowed(row.where, f"{e.name}()", kind, e.name_span):
+            return None
+        method: Callable[[n.Call], t.Type | None] = getattr(self, "call_" + e.name)
+        return method(e)
+
+    def call_printf(self, e: n.Call) -> t.Type | None:
+        """printf and its kin (errorf, warnf, system, and cat, which prints the
+        file it names when the event is handled): a literal format, then
+        arguments that match it."""
+        fmt, *args = e.args
+        arg_types = [self.expr(a) for a in args]
+        if not isinstance(fmt, n.String):
+            self.error(f"{e.name}'s format must be a string literal", fmt.span)
+            return None
+        try:
+            segments = parse_format(_script_text(fmt.value))
+        except FormatError as error:
+            self.error(str(error), _format_span(fmt, error.start, error.end))
+            return None
+        conversions = [s for s in segments if not isinstance(s, str)]
+        if len(conversions) != len(args):
+            self.error(f"the format has {len(conversions)} conversion"
+                       f"{'s' if len(conversions) != 1 else ''} but {len(args)} argument"
+                       f"{'s were' if len(args) != 1 else ' was'} given", e.span)
+            return None
+        ok = True
+        for conv, arg, atype in zip(conversions, args, arg_types, strict=True):
+            if atype is None:
+                ok = False
+            elif conv.takes == "int" and not atype.is_integer:
+                self.error(f"%{conv.conv} expects an integer, got {atype}", arg.span,
+                           "use %s to print any value")
+                ok = False
+            elif conv.takes == "buffer" and not isinstance(atype, t.Buf):
+                self.error(f"%r expects a buffer, got {atype}", arg.span,
+                           "make one with buf(p, length)")
+                ok = False
+            elif isinstance(atype, t.Void):
+                self.error("this argument has no value", arg.span)
+                ok = False
+        if not ok:
+            return None
+        location = context = ""
+        if e.name in ("errorf", "warnf"):
+            location, context = site_location(e.span)
+        self._format_site(e, PrintfSite(e.name, segments,
+                                        tuple(a for a in arg_types if a is not None),
+                                        location, context))
+        return t.VOID
+
+    call_errorf = call_warnf = call_system = call_cat = call_printf
+
+    def call_time(self, e: n.Call) -> t.Type | None:
+        text = "%H:%M:%S\n"
+        if e.args:
+            fmt = e.args[0]
+            if not isinstance(fmt, n.String):
+                self.error("time()'s format must be a string literal", fmt.span)
+                return None
+            text = _script_text(fmt.value)
+        self._format_site(e, PrintfSite("time", (text,), ()))
+        return t.VOID
+
+    def _format_site(self, e: n.Call, site: PrintfSite) -> None:
+        self.checked.printf_ids[e] = len(self.checked.printf_sites)
+        self.checked.printf_sites.append(site)
+
+    def call_print(self, e: n.Call) -> t.Type | None:
+        first = e.args[0]
+        if isinstance(first, n.MapAccess) and not first.keys:
+            if self.map_info(first.name, first.span) is None:
+                return None
+            for extra in e.args[1:]:
+                if not isinstance(extra, n.Integer):
+                    self.error("print()'s top and div must be integer literals", extra.span)
+                    return None
+            top, div = [a.value for a in e.args[1:] if isinstance(a, n.Integer)] + [0, 0][
+                len(e.args) - 1:]
+            self._print_site(e, PrintCall(first.name, top, div))
+            return t.VOID
+        if len(e.args) > 1:
+            self.error("print(value) takes one argument; top and div are for maps", e.span)
+            return None
+        vtype = self.expr(first)
+        if vtype is None:
+            return None
+        if not storable(vtype):
+            self.error(f"cannot print {vtype}", first.span)
+            return None
+        self._print_site(e, PrintCall(None, value_type=vtype))
+        return t.VOID
+
+    def _print_site(self, e: n.Call, call: PrintCall) -> None:
+        self.checked.print_ids[e] = len(self.checked.print_calls)
+        self.checked.print_calls.append(call)
+
+    def call_exit(self, e: n.Call) -> t.Type | None:
+        if e.args:
+            code = self.expr(e.args[0])
+            if code is not None and not code.is_integer:
+                self.error(f"exit() takes an integer code, got {code}", e.args[0].span)
+                return None
+        return t.VOID
+
+    def _map_argument(self, e: n.Call) -> MapInfo | None:
+        arg = e.args[0]
+        if not isinstance(arg, n.MapAccess) or arg.keys:
+            self.error(f"{e.name}() takes a map, as in {e.name}(@name)", arg.span)
+            return None
+        return self.map_info(arg.name, arg.span)
+
+    def call_clear(self, e: n.Call) -> t.Type | None:
+        self._map_argument(e)
+        return t.VOID
+
+    def call_zero(self, e: n.Call) -> t.Type | None:
+        return self.call_clear(e)
+
+    def call_delete(self, e: n.Call) -> t.Type | None:
+        target = e.args[0]
+        if len(e.args) == 2:
+            if not isinstance(target, n.MapAccess) or target.keys:
+                self.error("delete(@map, key) takes a map first", target.span)
+                return None
+            target = n.MapAccess(target.name, (e.args[1],), span=target.span.to(e.args[1].span))
+            self.checked.delete_targets[e] = target
+        if not isinstance(target, n.MapAccess):
+            self.error("delete() takes a map element, as in delete(@m[key])", target.span)
+            return None
+        info = self.map_info(target.name, target.span)
+        if info is None:
+            return None
+        if info.key is not None and not target.keys:
+            self.error(f"delete() needs a key: {target.name} is a keyed map", target.span)
+            return None
+        key = self.key_type(target)
+        self._check_key(info, target, key)
+        return t.BOOL
+
+    def call_str(self, e: n.Call) -> t.Type | None:
+        if isinstance(e.args[0], n.Positional) and e.args[0].index > 0:
+            # str($1): the parameter as text, even when it looks like a number.
+            params = self.ctx.options.params
+            index = e.args[0].index
+            text = params[index - 1] if index <= len(params) else ""
+            return t.Str(len(text.encode()) + 1)
+        arg = self.expr(e.args[0])
+        limit = self.ctx.options.max_strlen
+        # A string that fills max_strlen may have been cut: it prints with the
+        # trailer. A length given to str() is a cut the user asked for.
+        trailer = self.ctx.options.str_trunc_trailer
+        if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):
+            # str(p, n) with n known at run time: at most max_strlen, as a literal would be
+            if self._integer_arg(e.args[1]) is None:
+                return None
+        elif len(e.args) == 2:
+            size = e.args[1]
+            assert isinstance(size, n.Integer)
+            if size.value <= 0:
+                self.error("str()'s length must be positive", size.span)
+                return None
+            if size.value + 1 < limit:
+                limit, trailer = size.value + 1, ""
+        if arg is None:
+            return None
+        if isinstance(arg, t.Str):
+            return arg
+        if not arg.is_integer:
+            self.error(f"str() takes an address or a string, got {arg}", e.args[0].span)
+            return None
+        return t.Str(limit, trailer)
+
+    def _string_arg(self, arg: n.Expr, what: str) -> t.Str | None:
+        atype = self.expr(arg)
+        if atype is None:
+            return None
+        if not isinstance(atype, t.Str):
+            self.error(f"{what} takes a string, got {atype}", arg.span)
+            return None
+        return atype
+
+    def call_strlen(self, e: n.Call) -> t.Type | None:
+        if self._string_arg(e.args[0], "strlen()") is not None:
+            return t.UINT64
+        return None
+
+    def call_strncmp(self, e: n.Call) -> t.Type | None:
+        a = self._string_arg(e.args[0], "strncmp()")
+        b = self._string_arg(e.args[1], "strncmp()")
+        size = e.args[2]
+        if not isinstance(size, n.Integer) or size.value < 0:
+            self.error("strncmp()'s length must be a non-negative integer literal", size.span)
+            return None
+        return t.INT64 if a is not None and b is not None else None
+
+    def call_strcontains(self, e: n.Call) -> t.Type | None:
+        haystack = self._string_arg(e.args[0], "strcontains()")
+        needle = e.args[1]
+        if not isinstance(needle, n.String):
+            self._string_arg(needle, "strcontains()")
+            self.error("strcontains() looks for a string literal for now", needle.span)
+            return None
+        return t.BOOL if haystack is not None else None
+
+    def call_bswap(self, e: n.Call) -> t.Type | None:
+        atype = self._integer_arg(e.args[0])
+        if atype is None:
+            return None
+        if isinstance(atype, t.Int):
+            return t.Int(atype.bits, False)
+        return t.UINT64
+
+    def call_kptr(self, e: n.Call) -> t.Type | None:
+        return self._address_space(e, "kernel")
+
+    def call_uptr(self, e: n.Call) -> t.Type | None:
+        return self._address_space(e, "user")
+
+    def _address_space(self, e: n.Call, space: str) -> t.Type | None:
+        """kptr(p)/uptr(p): p, read from then on as kernel or user memory (by
+        `*`, `->` and str(), which reads an integer argument by its call)."""
+        atype = self._integer_arg(e.args[0])
+        return replace(atype, space=space) if isinstance(atype, t.Pointer) else atype
+
+    def call_strerror(self, e: n.Call) -> t.Type | None:
+        if self._integer_arg(e.args[0]) is not None:
+            return t.Formatted(t.FormatKind.STRERROR)
+        return None
+
+    def call_cgroup_path(self, e: n.Call) -> t.Type | None:
+        """cgroup_path(id[, filter]): the id, named in user space by the cgroup
+        hierarchies (those whose name matches the glob `filter`) holding it."""
+        if self._integer_arg(e.args[0]) is None:
+            return None
+        pattern = "*"
+        if len(e.args) == 2:
+            given = e.args[1]
+            if not isinstance(given, n.String):
+                self.error("cgroup_path()'s filter must be a string literal", given.span)
+                return None
+            pattern = _script_text(given.value)
+        return t.Formatted(t.FormatKind.CGROUP_PATH, pattern)
+
+    def call_strftime(self, e: n.Call) -> t.Type | None:
+        fmt, when = e.args
+        if not isinstance(fmt, n.String):
+            self.error("strftime()'s format must be a string literal", fmt.span)
+            return None
+        if self._integer_arg(when) is None:
+            return None
+        return t.Formatted(t.FormatKind.STRFTIME, _script_text(fmt.value))
+
+    def call_kstack(self, e: n.Call) -> t.Type | None:
+        """kstack([mode][, limit]), ustack likewise: mode bpftrace, perf or raw."""
+        mode, limit = self.ctx.options.stack_mode, STACK_LIMIT
+        for arg in e.args:
+            if isinstance(arg, n.Identifier) and arg.name in STACK_MODES:
+                mode = arg.name
+            elif isinstance(arg, n.Integer) and 1 <= arg.value <= STACK_LIMIT:
+                limit = arg.value
+            else:
+                self.error(f"{e.name}() takes a mode ({', '.join(STACK_MODES)}) and a frame "
+                           f"limit from 1 to {STACK_LIMIT}", arg.span)
+                return None
+        return t.Stack(e.name == "ustack", mode, limit)
+
+    def call_ustack(self, e: n.Call) -> t.Type | None:
+        return self.call_kstack(e)
+
+    def call_ksym(self, e: n.Call) -> t.Type | None:
+        if self._integer_arg(e.args[0]) is not None:
+            return t.Formatted(t.FormatKind.KSYM)
+        return None
+
+    def call_buf(self, e: n.Call) -> t.Type | None:
+        """buf(p, n): n bytes at address p (n at most max_strlen); buf(array)."""
+        source = e.args[0]
+        stype = self.expr(source)
+        if stype is None:
+            return None
+        held = None  # the bytes of an array or string value
+        if isinstance(stype, t.Array | t.Str):
+            held = stype.element_size * stype.count if isinstance(stype, t.Array) \
+                else stype.capacity
+        if len(e.args) == 1:
+            if held is not None:
+                return t.Buf(held)
+            self.error(f"buf() of {stype} needs a length, as in buf(p, 16)", e.span)
+            return None
+        if held is None and not isinstance(stype, t.Pointer | t.Int):
+            self.error(f"buf() reads memory at an address, not {stype}", source.span)
+            return None
+        length = e.args[1]
+        if self._integer_arg(length) is None:
+            return None
+        literal = literal_value(length)
+        limit = self.ctx.options.max_strlen if held is None else held
+        if literal is not None and not 0 <= literal <= limit:
+            self.error(f"buf() reads from 0 to {limit} bytes "
+                       f"({'max_strlen' if held is None else stype}), not {literal}",
+                       length.span)
+            return None
+        return t.Buf(literal if literal is not None else limit)
+
+    def call_join(self, e: n.Call) -> t.Type | None:
+        """join(argv[, sep]): prints the strings of a NULL-terminated array of
+        char pointers (up to JOIN_ARGS of them), separated by `sep` (" ")."""
+        array = e.args[0]
+        atype = self.expr(array)
+        if atype is None:
+            return None
+        if not isinstance(atype, t.Pointer | t.Int):
+            self.error(f"join() takes an array of string pointers (char **), got {atype}",
+                       array.span)
+            return None
+        separator = " "
+        if len(e.args) == 2:
+            sep = e.args[1]
+            if not isinstance(sep, n.String):
+                self.error("join()'s separator must be a string literal", sep.span)
+                return None
+            separator = _script_text(sep.value)
+        capacity = min(self.ctx.options.max_strlen, JOIN_ARG_SIZE)
+        self._format_site(e, PrintfSite("join", (separator,),
+                                        (t.INT64,) + (t.Str(capacity),) * JOIN_ARGS))
+        return t.VOID
+
+    def call_ntop(self, e: n.Call) -> t.Type | None:
+        """ntop([af,] addr): an IPv4 address from an integer or a 4-byte array, an
+        IPv6 one from a 16-byte array; `af` (AF_INET 2, AF_INET6 10) may say which."""
+        if len(e.args) == 2 and self._integer_arg(e.args[0]) is None:
+            return None
+        address = e.args[-1]
+        atype = self.expr(address)
+        if atype is None:
+            return None
+        if atype.is_integer or (isinstance(atype, t.Array) and atype.element_size == 1
+                                and atype.count in (4, 16)):
+            return t.Inet()
+        self.error(f"ntop() takes an integer or a uint8[4] or uint8[16] array, got {atype}",
+                   address.span)
+        return None
+
+    def call_pton(self, e: n.Call) -> t.Type | None:
+        """pton("addr"): the address's bytes, uint8[4] (IPv4) or uint8[16] (IPv6)."""
+        text = e.args[0]
+        packed = _inet_pton(text.value) if isinstance(text, n.String) else None
+        if packed is None:
+            self.error("pton() takes an IPv4 or IPv6 address as a string literal",
+                       text.span, 'as in pton("127.0.0.1") or pton("::1")')
+            return None
+        self.checked.pton_addresses[e] = packed
+        return t.Array(t.Int(8, False), len(packed))
+
+    def call_macaddr(self, e: n.Call) -> t.Type | None:
+        """macaddr(p): the six bytes at a pointer or in an array, as 00:1A:2B:3C:4D:5E."""
+        atype = self.expr(e.args[0])
+        if atype is None:
+            return None
+        # An array's size is rounded up to 8 bytes; its own bytes are what count.
+        if isinstance(atype, t.Pointer) or \
+                (isinstance(atype, t.Array) and atype.element_size * atype.count >= 6) or \
+                (isinstance(atype, t.Str) and atype.capacity >= 6):
+            return t.Formatted(t.FormatKind.MACADDR)
+        self.error(f"macaddr() takes a pointer or an array of six bytes, got {atype}",
+                   e.args[0].span)
+        return None
+
+    def call_len(self, e: n.Call) -> t.Type | None:
+        """len(@m): how many entries the map holds."""
+        target = e.args[0]
+        if not isinstance(target, n.MapAccess) or target.keys:
+            self.error("len() takes a map, as in len(@m)", target.span)
+            return None
+        info = self.map_info(target.name, target.span)
+        if info is not None and info.key is None:
+            self.error(f"map {target.name} has no keys to count", target.span)
+            return None
+        return t.INT64 if info is not None else None
+
+    def call_kaddr(self, e: n.Call) -> t.Type | None:
+        """kaddr("name"): the address of a kernel symbol, from /proc/kallsyms."""
+        name = e.args[0]
+        if not isinstance(name, n.String):
+            self.error("kaddr() takes a kernel symbol's name as a string literal", name.span)
+            return None
+        address = self.ctx.machine.kernel_symbol(name.value)
+        if address is None:
+            self.error(f"the kernel has no symbol '{name.value}'", name.span)
+            return None
+        self.checked.kernel_addresses[e] = address
+        return t.Pointer("void", 0, "kernel")
+
+    def call_usym(self, e: n.Call) -> t.Type | None:
+        """usym(addr): named in user space from the current process's symbols."""
+        if self._integer_arg(e.args[0]) is not None:
+            return t.Usym()
+        return None
+
+    def call_uaddr(self, e: n.Call) -> t.Type | None:
+        """uaddr("name"): the address of a function or variable of the probed binary
+        in the probed process, typed as a pointer to an integer of the symbol's
+        size (as bpftrace types it: 1, 2 or 4 bytes, else 8).
+
+        A PIE or a library is loaded at a different address in each process, so
+        the address is the probe's own (bpf_get_func_ip gives it) plus the
+        distance from the probe to the symbol in the binary; that distance is
+        what compiling records (symbol_offsets)."""
+        attach, name = self.instance.attach, e.args[0]
+        if not isinstance(name, n.String):
+            self.error("uaddr() takes a symbol's name as a string literal", name.span)
+            return None
+        symbols = self.ctx.machine.binary_symbols(attach.binary) or []
+        symbol = next((s for s in symbols if s.name == name.value), None)
+        if symbol is None:
+            close = difflib.get_close_matches(name.value, [s.name for s in symbols], n=3)
+            self.error(f"{attach.binary} has no symbol '{name.value}'", name.span,
+                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
+                         if close else []))
+            return None
+        probe = probe_address(attach, self.ctx.machine.function_symbols(attach.binary) or [])
+        self.checked.symbol_offsets[e] = symbol.address - probe
+        bits = symbol.size * 8 if symbol.size in (1, 2, 4) else 64
+        return t.Pointer(f"int{bits}", 0, "user")
+
+    def call_reg(self, e: n.Call) -> t.Type | None:
+        """reg("name"): a register of the probed code, from the probe's pt_regs."""
+        name = e.args[0]
+        if not isinstance(name, n.String):
+            self.error("reg() takes a register's name as a string literal", name.span,
+                       'as in reg("ip")')
+            return None
+        if name.value not in PT_REGS:
+            close = difflib.get_close_matches(name.value, list(PT_REGS), n=1)
+            self.error(f"'{name.value}' is not an x86_64 register", name.span,
+                       f"did you mean '{close[0]}'?" if close
+                       else "registers: " + ", ".join(PT_REGS))
+            return None
+        return t.UINT64
+
+    def call_cgroupid(self, e: n.Call) -> t.Type | None:
+        """cgroupid("/sys/fs/cgroup/…"): the id of a cgroup v2 directory (its inode)."""
+        path = e.args[0]
+        if not isinstance(path, n.String):
+            self.error("cgroupid() takes a cgroup's path as a string literal", path.span)
+            return None
+        inode = self.ctx.machine.file_inode(path.value)
+        if inode is None:
+            shown = path.value.encode("unicode_escape").decode("ascii")  # a NUL shows as \x00
+            self.error(f"no such cgroup: {shown}", path.span,
+                       "cgroup v2 directories are under /sys/fs/cgroup")
+            return None
+        self.checked.cgroup_ids[e] = inode
+        return t.UINT64
+
+    def call_has_key(self, e: n.Call) -> t.Type | None:
+        target = e.args[0]
+        if not isinstance(target, n.MapAccess) or target.keys:
+            self.error("has_key() takes a map first, as in has_key(@m, key)", target.span)
+            return None
+        info = self.map_info(target.name, target.span)
+        if info is None:
+            return None
+        if info.key is None:
+            self.error(f"{target.name} has no keys", target.span)
+            return None
+        access = n.MapAccess(target.name, (e.args[1],), span=target.span.to(e.args[1].span))
+        self.checked.delete_targets[e] = access
+        self._check_key(info, access, self.key_type(access))
+        return t.BOOL
+
+    def call_signal(self, e: n.Call) -> t.Type | None:
+        sig = e.args[0]
+        number = _signal_number(sig)
+        if number is None:
+            self.error("signal() takes a signal name or number, as in signal(\"SIGUSR1\")",
+                       sig.span)
+            return None
+        self.checked.signal_numbers[e] = number
+        return t.VOID
+
+    # aggregations: their type is the map's value type
+    def call_count(self, e: n.Call) -> t.Type | None:
+        return t.Count()
+
+    def call_hist(self, e: n.Call) -> t.Type | None:
+        bits = 0
+        if len(e.args) == 2:
+            k = e.args[1]
+            if not isinstance(k, n.Integer) or not 0 <= k.value <= 5:
+                self.error("hist()'s second argument must be a literal from 0 to 5", k.span)
+                return None
+            bits = k.value
+        return t.Hist(bits) if self._integer_arg(e.args[0]) else None
+
+    def call_lhist(self, e: n.Call) -> t.Type | None:
+        bounds = e.args[1:]
+        if not all(isinstance(b, n.Integer | n.Unary) for b in bounds):
+            self.error("lhist()'s min, max and step must be integer literals", e.span)
+            return None
+        values = [literal_value(b) for b in bounds]
+        if any(v is None for v in values):
+            self.error("lhist()'s min, max and step must be integer literals", e.span)
+            return None
+        low, high, step = (v if v is not None else 0 for v in values)
+        if step <= 0 or high <= low:
+            self.error("lhist() needs min < max and step > 0", e.span)
+            return None
+        if (high - low) // step > 1000:
+            self.error("lhist() would have more than 1000 buckets", e.span)
+            return None
+        return t.Lhist(low, high, step) if self._integer_arg(e.args[0]) else None
+
+    def call_sum(self, e: n.Call) -> t.Type | None:
+        """sum, min, max, avg and stats of a signed or an unsigned integer."""
+        arg = self._integer_arg(e.args[0])
+        if arg is None:
+            return None
+        kinds: dict[str, type[t.Sum | t.Min | t.Max | t.Avg | t.Stats]] = {
+            "sum": t.Sum, "min": t.Min, "max": t.Max, "avg": t.Avg, "stats": t.Stats}
+        return kinds[e.name](not is_unsigned(arg))
+
+    call_min = call_max = call_avg = call_stats = call_sum
+
+    def _integer_arg(self, arg: n.Expr) -> t.Type | None:
+        atype = self.expr(arg)
+        if atype is not None and not atype.is_integer:
+            self.error(f"expected an integer, got {atype}", arg.span)
+            return None
+        return atype
+
+
+def _inet_pton(text: str) -> bytes | None:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            return socket.inet_pton(family, text)
+        except (OSError, ValueError):  # ValueError: a NUL in the text
+            continue
+    return None
+
+
+
+def _signal_number(node: n.Expr) -> int | None:
+    if isinstance(node, n.Integer):
+        return node.value if 0 < node.value < 65 else None
+    if isinstance(node, n.String):
+        name = node.value.upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        member = getattr(signal_module.Signals, name, None)
+        return int(member) if member is not None else None
+    return None
+
+
+def _script_text(value: str) -> str:
+    """A string literal's bytes (one char each) as text, for formats and messages."""
+    return value.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
+def _format_span(fmt: n.String, start: int, end: int) -> Span:
+    span = fmt.span
+    raw = span.source.line(span.line)[span.col: span.end_col - 2] if span.line == span.end_line \
+        else ""
+    if raw == fmt.value:  # no escapes: offsets in the value are offsets in the source
+        return Span(span.source, span.line, span.col + 1 + start, span.line, span.col + 1 + end)
+    return span
+
+
