@@ -44,14 +44,19 @@ def probe_programs() -> dict[int, str]:
 def held_programs() -> set[int]:
     """Ids of BPF programs some live process holds a descriptor of."""
     held: set[int] = set()
-    for fdinfo in Path("/proc").glob("[0-9]*/fdinfo/*"):
-        try:
-            text = fdinfo.read_text()
+    for process in Path("/proc").glob("[0-9]*"):
+        try:  # processes exit and descriptors close while they are looked at
+            fdinfos = list((process / "fdinfo").iterdir())
         except OSError:
             continue
-        match = re.search(r"^prog_id:\s*(\d+)$", text, re.MULTILINE)
-        if match:
-            held.add(int(match[1]))
+        for fdinfo in fdinfos:
+            try:
+                text = fdinfo.read_text()
+            except OSError:
+                continue
+            match = re.search(r"^prog_id:\s*(\d+)$", text, re.MULTILINE)
+            if match:
+                held.add(int(match[1]))
     return held
 
 
