@@ -53,6 +53,7 @@ CAT_LIMIT = 1 << 20  # cat() prints at most this many bytes of a file
 
 POLL_MS = 100
 LOST_CHECK_S = 1.0
+DRAIN_S = 0.5  # after a stop, the events waiting are printed for at most this long
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Session:
         self.stopping = False  # exit() was called or a signal arrived: leave the loop
         self.exited = False  # exit() was called: later events are dropped, as in bpftrace
         self.lost_reported = 0
+        self.dropped_at_stop = 0  # events still waiting when the drain's time ran out
 
     # ---- the run ----
     def run(self) -> int:
@@ -167,20 +169,33 @@ class Session:
     def _drain(self) -> None:
         """Take the events still in the buffer: they happened before the stop.
 
-        After exit() they are dropped (bpftrace does the same); after Ctrl-C or
-        SIGTERM they are printed, so nothing the probes saw goes missing.
+        After exit() they are dropped (bpftrace does the same); after Ctrl-C,
+        SIGTERM or the -c command's end they are printed for at most DRAIN_S,
+        so that a flood cannot hold the stop up; the ones left then are
+        dropped and reported as lost.
         """
-        if self.ringbuf is not None:
-            self.ringbuf.consume()
+        if self.ringbuf is None:
+            return
+        if self.exited:
+            self.ringbuf.discard()
+        elif self.ringbuf.consume(DRAIN_S):
+            self.dropped_at_stop = self.ringbuf.discard()
 
     def _run_iterators(self) -> None:
         """Run each iter probe's iterator to its end, taking events as they come;
         then the run ends, as in bpftrace."""
         assert self.ringbuf is not None
         for link in self.iterator_links:
-            run_iterator(self.libs, link, self.ringbuf.consume)
-        self.ringbuf.consume()
+            run_iterator(self.libs, link, self._catch_up)
+        self._catch_up()
         self.stopping = True
+
+    def _catch_up(self) -> None:
+        """Take the events waiting, pass after pass, until none is left or a stop
+        is asked for."""
+        assert self.ringbuf is not None
+        while self.ringbuf.consume() and not self.stopping:
+            pass
 
     def _run_signal_probes(self) -> None:
         """Run the self:signal probes of the signals received since the last call."""
@@ -202,7 +217,11 @@ class Session:
             if self.libs.libbpf.bpf_prog_test_run_opts(fd, ctypes.byref(opts)) != 0:
                 raise RuntimeFailure(f"cannot run the {prog.attach.probe} probe: "
                                      f"{_strerror(libbcc.errno())}")
-            self.ringbuf.consume()
+            if kind == ProbeKind.SIGNAL:
+                self._catch_up()  # the probes run on: the event loop takes the rest
+            else:
+                while self.ringbuf.consume():  # nothing else runs: take all it printed
+                    pass
             self.output.flush()
 
     def _finish(self) -> None:
@@ -350,7 +369,7 @@ class Session:
         return sum(int.from_bytes(buf.raw[i * 8:i * 8 + 8], "little") for i in range(ncpus))
 
     def _report_lost(self, final: bool = False) -> None:
-        lost = self._counter(COUNTER_LOST_EVENTS)
+        lost = self._counter(COUNTER_LOST_EVENTS) + self.dropped_at_stop
         if lost > self.lost_reported:
             self.output.lost_events(lost - self.lost_reported)
             self.output.flush()

@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -372,6 +373,70 @@ def test_signal_stops_an_interval_program(ptrace_exe: list[str], sig: int,
     code, out, err = p.finish(sig)
     assert code == 0, err
     assert re.fullmatch(r"end\n\n\n@ticks: [1-9]\d*", out.strip("\n")), out
+
+
+FLOOD = ('tracepoint:syscalls:sys_enter_write { printf("x %d\\n", pid); } '
+         'END { printf("end\\n"); }')
+STOP_BOUND_S = 10  # a stop ignored under load took minutes
+
+
+@contextmanager
+def write_flood() -> Iterator[None]:
+    """Another process making write() calls as fast as it can while the block runs:
+    more events than ptrace can print, so its ring buffer never empties."""
+    flood = subprocess.Popen(["yes"], stdout=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        flood.kill()
+        flood.wait()
+
+
+def assert_ended_with_end(text: str) -> None:
+    """The flood's output: printf lines and counts of lost events (the buffer had no
+    room for them, or the stop dropped them), END's line, and at most a last count."""
+    assert re.fullmatch(r"((x \d+|Lost \d+ events)\n)*end\n(\n\nLost \d+ events\n)?",
+                        text), text[-200:]
+
+
+@pytest.mark.bpf
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_the_run_under_an_event_flood(ptrace_exe: list[str], tmp_path: Path,
+                                                     sig: int, no_leftovers: None) -> None:
+    output = tmp_path / "out"
+    with write_flood():
+        p = Running([*ptrace_exe, "-o", str(output), "-e", FLOOD])
+        p.wait_attached()
+        time.sleep(1)
+        start = time.monotonic()
+        p.proc.send_signal(sig)
+        try:
+            p.proc.wait(timeout=STOP_BOUND_S)
+        except subprocess.TimeoutExpired:
+            p.proc.kill()
+        took = time.monotonic() - start
+        code, _, err = p.finish()
+    assert took < STOP_BOUND_S, "the stop was not honoured"
+    assert code == 0, err
+    assert_ended_with_end(output.read_text())
+    assert "Traceback" not in err
+
+
+@pytest.mark.bpf
+def test_the_run_ends_with_its_command_under_an_event_flood(ptrace_exe: list[str],
+                                                            tmp_path: Path,
+                                                            no_leftovers: None) -> None:
+    output = tmp_path / "out"
+    with write_flood():
+        start = time.monotonic()
+        r = subprocess.run([*ptrace_exe, "-o", str(output), "-c", "sleep 1", "-e", FLOOD],
+                           capture_output=True, text=True, timeout=STOP_BOUND_S + 5,
+                           stdin=subprocess.DEVNULL)
+        took = time.monotonic() - start
+    assert took < STOP_BOUND_S, "the run did not end with its command"
+    assert r.returncode == 0, r.stderr
+    assert_ended_with_end(output.read_text())
+    assert "Traceback" not in r.stderr
 
 
 @pytest.mark.bpf
