@@ -10,7 +10,9 @@ import ctypes
 import errno as errno_module
 import itertools
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from ptrace.runtime import perf
 from ptrace.runtime.cpus import online_cpus
@@ -20,6 +22,7 @@ from ptrace.runtime.libbcc import BccSymbol, Libraries, errno, load_symbols
 from ptrace.runtime.loader import close_all
 
 from ptrace.bpf_abi import PERF_COUNT_SW_CPU_CLOCK, AttachType, PerfType
+from ptrace.machine import TRACEFS_ROOTS
 from ptrace.probe_kinds import ProbeKind
 from ptrace.program import Attach
 
@@ -62,11 +65,54 @@ def _uprobe(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int
     # A USDT semaphore's file offset is the uprobe's ref_ctr_offset: the kernel
     # counts the semaphore up in every process the uprobe is installed in, and
     # down when it is removed.
-    fd = libs.bcc.bpf_attach_uprobe(prog_fd, kind, name, target.binary.encode(), offset,
-                                    pid, target.ref_ctr_offset)
+    return [_bcc_probe(target, "uprobe", name, lambda: libs.bcc.bpf_attach_uprobe(
+        prog_fd, kind, name, target.binary.encode(), offset, pid, target.ref_ctr_offset))]
+
+
+def _bcc_probe(target: Attach, group: str, name: bytes, attach_it: Callable[[], int]) -> int:
+    """Attach a kprobe or uprobe through bcc, which tries the kernel's probe PMU
+    and falls back to an event it adds to tracefs' GROUP_events. bcc reports
+    its failures on stderr itself: the user gets ours instead, one sentence,
+    and nothing of a failed attach stays in tracefs (bcc leaves the event it
+    added when opening it fails)."""
+    with _stderr_silenced():
+        fd = attach_it()
+        code = errno()
     if fd < 0:
-        raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(errno() or -fd)}")
-    return [int(fd)]
+        _remove_tracefs_event(group, f"{name.decode()}_bcc_{os.getpid()}")
+        raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(code or -fd)}")
+    return fd
+
+
+@contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 goes to /dev/null while the block runs (C code's messages)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def _remove_tracefs_event(group: str, event: str) -> None:
+    """Remove GROUP/EVENT from tracefs' GROUP_events, if it is there."""
+    for root in TRACEFS_ROOTS:
+        events = root / f"{group}_events"
+        try:
+            if f"{group}s/{event} " not in events.read_text():
+                continue
+            fd = os.open(events, os.O_WRONLY | os.O_APPEND)  # no seek: tracefs refuses it
+            try:
+                os.write(fd, f"-:{group}s/{event}\n".encode())
+            finally:
+                os.close(fd)
+        except OSError:
+            continue
 
 
 def resolve_offset(target: Attach, pid: int) -> int:
@@ -102,11 +148,8 @@ def _kprobe(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[in
                              "(it was built without CONFIG_KPROBES)")
     kind = BPF_PROBE_RETURN if target.kind == ProbeKind.KRETPROBE else BPF_PROBE_ENTRY
     name = f"ptrace_{os.getpid()}_{next(_event_names)}".encode()
-    fd = libs.bcc.bpf_attach_kprobe(prog_fd, kind, name, target.symbol.encode(), target.offset,
-                                    0)
-    if fd < 0:
-        raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(errno() or -fd)}")
-    return [int(fd)]
+    return [_bcc_probe(target, "kprobe", name, lambda: libs.bcc.bpf_attach_kprobe(
+        prog_fd, kind, name, target.symbol.encode(), target.offset, 0))]
 
 
 def _fentry(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:

@@ -241,6 +241,11 @@ def _uprobes(p: _Point) -> list[Attach]:
                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
                         if close else []))
         return []
+    size = max(s.size for s in symbols if s.name == symbol)
+    if size and offset >= size:  # a size of 0: not known, the offset is not checked
+        reporter.error(f"offset {offset} is beyond the end of {symbol}, which is {size} "
+                       f"bytes long", point.span)
+        return []
     name = f"{provider}:{path}:{target}"
     return [Attach(p.kind, name, binary=path, symbol=symbol, offset=offset)]
 

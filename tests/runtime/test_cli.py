@@ -525,6 +525,31 @@ def test_missing_tracepoint_is_a_script_error(ptrace_exe: list[str],
         assert "Traceback" not in r.stderr
 
 
+def test_uprobe_offset_beyond_the_function_is_a_script_error(ptrace_exe: list[str],
+                                                             triggers: Path) -> None:
+    binary = triggers / "ptt_uprobe"
+    r = run([*ptrace_exe, "-d", "ast", "-e", f"uprobe:{binary}:ptt_add+999999 {{ exit(); }}"])
+    assert r.returncode == 1, r.stderr
+    assert re.match(r"-e:1:1: error: offset 999999 is beyond the end of ptt_add, which is "
+                    r"\d+ bytes long\n", r.stderr), r.stderr
+
+
+@pytest.mark.bpf
+def test_a_failed_uprobe_attach_leaves_nothing_in_tracefs(ptrace_exe: list[str], triggers: Path,
+                                                          no_leftovers: None) -> None:
+    """The kernel refuses an offset past the end of the file. Its symbol has no
+    size, so the offset cannot be checked before: bcc adds a tracefs event as it
+    falls back from the uprobe PMU, and opening that fails too."""
+    events = Path("/sys/kernel/tracing/uprobe_events")
+    before = events.read_text()
+    probe = f"uprobe:{triggers / 'ptt_nosize'}:ptt_nosize+99999999"
+    r = run([*ptrace_exe, "-e", f"{probe} {{ exit(); }}"])
+    assert r.returncode == 1, r.stderr
+    assert r.stderr == f"ptrace: error: cannot attach {probe}: Invalid argument\n"
+    assert r.stdout == ""
+    assert events.read_text() == before
+
+
 @pytest.mark.bpf
 def test_ncpus_is_the_number_of_online_cpus(ptrace_exe: list[str], no_leftovers: None) -> None:
     online = cpu_list(Path("/sys/devices/system/cpu/online").read_text())
