@@ -6,14 +6,13 @@ know about the machine comes from a `Machine` (tracefs by default).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 from ptrace.diagnostics import CompileError, Diagnostic, Severity, Source, Span, render_capped
 from ptrace.machine import LiveMachine, Machine
 from ptrace.options import Options
 from ptrace.parse import parse_program
-from ptrace.parse.parser import RECURSION_LIMIT
+from ptrace.parse.parser import recursion_room
 from ptrace.passes.allocate_resources import Resources, allocate_resources, set_scratch_size
 from ptrace.passes.apply_config import apply_config
 from ptrace.passes.check_types import check_types
@@ -40,13 +39,9 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
             dumps: tuple[str, ...] = ()) -> CompiledProgram:
     """Compile a script. Raises CompileError with diagnostics for user errors."""
     # The parser refuses trees deeper than its MAX_DEPTH; the passes' recursion
-    # over the trees it accepts fits in RECURSION_LIMIT frames.
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, RECURSION_LIMIT))
-    try:
+    # over the trees it accepts fits in the room it makes.
+    with recursion_room():
         return _compile(source, options or Options(), machine, dumps)
-    finally:
-        sys.setrecursionlimit(limit)
 
 
 def _compile(source: Source, options: Options, machine: Machine | None,

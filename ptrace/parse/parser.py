@@ -9,7 +9,9 @@ diagnostics (see `syntax_errors.py`) and trees as `ptrace.ast.nodes`.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from importlib import resources
 from typing import Any
@@ -155,7 +157,8 @@ def _parse_tree(source: Source, text: str, start: str, reporter: Reporter) -> An
                        f"{MAX_DEPTH // 4} nested blocks or {MAX_DEPTH} nested operators)")
         return None
     try:
-        return _ToAst(source, reporter).transform(tree)
+        with recursion_room():
+            return _ToAst(source, reporter).transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, CompileError):
             reporter.diagnostics.extend(error.orig_exc.diagnostics)
@@ -181,11 +184,22 @@ def _first_invalid_byte(source: Source, text: str) -> Diagnostic | None:
 
 # The deepest parse tree accepted (a nested block is 4 levels, an operator 1).
 # Every later pass walks the tree recursively, so a deeper tree is refused here,
-# at the place, and the compiler raises Python's recursion limit to
-# RECURSION_LIMIT. The hungriest pass measured needs about 7 frames a level
-# (nested str() calls, copied for each probe), so the limit leaves twice that.
+# at the place, and the parser and the compiler raise Python's recursion limit
+# to RECURSION_LIMIT. The hungriest pass measured needs about 7 frames a level
+# (nested str() calls, in a deep copy of the tree): the limit leaves twice that.
 MAX_DEPTH = 1000
 RECURSION_LIMIT = 16 * MAX_DEPTH
+
+
+@contextmanager
+def recursion_room() -> Iterator[None]:
+    """Python's recursion limit raised to RECURSION_LIMIT while in the block."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def _too_deep(tree: Tree[Token]) -> Tree[Token] | Token | None:
