@@ -18,7 +18,7 @@ import re
 import sys
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import TextIO, cast
+from typing import BinaryIO, TextIO, cast
 
 from ptrace import __version__
 from ptrace.cli_usage import UsageError, help_text, parse
@@ -94,7 +94,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.interactive or sys.stdin.isatty():
         return _prompt(args)
     else:
-        source = Source("stdin", sys.stdin.read())  # piped with no program: as `-`
+        source = read_stdin()  # piped with no program: as `-`
     if source is None:
         return 1
     return _compile_and_run(source, args, tuple(positional))
@@ -111,15 +111,37 @@ def _prompt(args: argparse.Namespace) -> int:
     return repl.main(args)
 
 
+# The largest script read from a file or standard input. Reading stops one byte
+# after it, so that /dev/zero as the script is refused without filling memory.
+MAX_SCRIPT_BYTES = 16 * 1024 * 1024
+
+
+def read_stdin() -> Source | None:
+    """The script on standard input; None (and the error said) if it is too large.
+    Its bytes are read as they are: invalid UTF-8 is a located error of the parser."""
+    stream: BinaryIO | TextIO = getattr(sys.stdin, "buffer", sys.stdin)
+    return _limited_source("stdin", stream)
+
+
 def _read_source(path: str) -> Source | None:
     if path == "-":
-        return Source("stdin", sys.stdin.read())
+        return read_stdin()
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            return Source(path, f.read())
+        with open(path, "rb") as f:
+            return _limited_source(path, f)
     except OSError as error:
         print(f"ptrace: error: cannot read {path}: {error.strerror}", file=sys.stderr)
         return None
+
+
+def _limited_source(name: str, stream: BinaryIO | TextIO) -> Source | None:
+    data = stream.read(MAX_SCRIPT_BYTES + 1)
+    if len(data) > MAX_SCRIPT_BYTES:
+        print(f"ptrace: error: {name}: the script is larger than "
+              f"{MAX_SCRIPT_BYTES // (1024 * 1024)} MiB", file=sys.stderr)
+        return None
+    text = data if isinstance(data, str) else data.decode("utf-8", "surrogateescape")
+    return Source(name, text)
 
 
 # ---- -l and --info -------------------------------------------------------------------------

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ptrace.diagnostics import CompileError, Diagnostic, Severity, Source, Span, render
+from ptrace.diagnostics import CompileError, Diagnostic, Severity, Source, Span, render_capped
 from ptrace.machine import LiveMachine, Machine
 from ptrace.options import Options
 from ptrace.parse import parse_program
+from ptrace.parse.parser import recursion_room
 from ptrace.passes.allocate_resources import Resources, allocate_resources, set_scratch_size
 from ptrace.passes.apply_config import apply_config
 from ptrace.passes.check_types import check_types
@@ -37,7 +38,14 @@ DUMP_STAGES = ("ast", "types", "ir", "ir-opt", "asm")
 def compile(source: Source, options: Options | None = None, machine: Machine | None = None,
             dumps: tuple[str, ...] = ()) -> CompiledProgram:
     """Compile a script. Raises CompileError with diagnostics for user errors."""
-    options = options or Options()
+    # The parser refuses trees deeper than its MAX_DEPTH; the passes' recursion
+    # over the trees it accepts fits in the room it makes.
+    with recursion_room():
+        return _compile(source, options or Options(), machine, dumps)
+
+
+def _compile(source: Source, options: Options, machine: Machine | None,
+             dumps: tuple[str, ...]) -> CompiledProgram:
     program = parse_program(source)
     ctx = CompileContext(source, options, machine or LiveMachine(), program)
     texts: dict[str, str] = {}
@@ -83,8 +91,8 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
         dumps={k: v for k, v in texts.items() if k in dumps},
         print_maps_on_exit=ctx.options.print_maps_on_exit,
         log_size=ctx.options.log_size,
-        warnings=tuple(render(d) for d in ctx.reporter.diagnostics
-                       if d.severity is Severity.WARNING),
+        warnings=tuple(render_capped(d for d in ctx.reporter.diagnostics
+                                     if d.severity is Severity.WARNING)),
     )
 
 

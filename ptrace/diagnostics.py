@@ -115,7 +115,9 @@ def render(diagnostic: Diagnostic) -> str:
 
 
 def _marked_line(span: Span) -> list[str]:
+    # A byte that is not UTF-8 (kept as a lone surrogate) shows as "?", one column.
     text = span.source.line(span.line).replace("\t", " ")
+    text = text.encode("utf-8", "replace").decode("utf-8")
     if not text.strip():
         return []
     end = span.end_col if span.end_line == span.line else len(text) + 1
@@ -123,8 +125,30 @@ def _marked_line(span: Span) -> list[str]:
     return [f"    {text}", "    " + " " * (span.col - 1) + "^" + "~" * (width - 1)]
 
 
+# How many diagnostics of each severity are shown; the rest are counted in one
+# line, so that a script with thousands of errors prints a screenful.
+SHOWN_PER_SEVERITY = 20
+
+
+def render_capped(diagnostics: Iterable[Diagnostic]) -> list[str]:
+    """Each diagnostic rendered, up to SHOWN_PER_SEVERITY of each severity,
+    then one line that counts the ones left out."""
+    shown: list[str] = []
+    seen: dict[Severity, int] = {}
+    for diagnostic in diagnostics:
+        count = seen[diagnostic.severity] = seen.get(diagnostic.severity, 0) + 1
+        if count <= SHOWN_PER_SEVERITY:
+            shown.append(render(diagnostic))
+    left_out = [f"{count - SHOWN_PER_SEVERITY} more {severity.value}"
+                f"{'s' if count - SHOWN_PER_SEVERITY > 1 else ''}"
+                for severity, count in seen.items() if count > SHOWN_PER_SEVERITY]
+    if left_out:
+        shown.append(f"ptrace: and {' and '.join(left_out)}")
+    return shown
+
+
 def render_all(diagnostics: Iterable[Diagnostic]) -> str:
-    return "\n".join(render(d) for d in diagnostics)
+    return "\n".join(render_capped(diagnostics))
 
 
 def site_location(span: Span) -> tuple[str, str]:

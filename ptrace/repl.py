@@ -44,7 +44,7 @@ from prompt_toolkit.lexers import Lexer
 from prompt_toolkit.output import Output as TerminalOutput
 from prompt_toolkit.styles import Style
 
-from ptrace.cli import standard_output
+from ptrace.cli import read_stdin, standard_output
 from ptrace.cli_probes import list_probes
 from ptrace.compile import DUMP_STAGES, compile
 from ptrace.diagnostics import CompileError, Diagnostic, Source, Span, render_all
@@ -904,7 +904,7 @@ def main(args: argparse.Namespace) -> int:
     repl = Repl(options, json=args.format == "json", quiet=args.quiet, verbose=args.verbose,
                 dry_run=args.dry_run)
     if not sys.stdin.isatty():
-        source = Source("stdin", sys.stdin.read())
-        return repl.run(Cell(source, source))
+        source = read_stdin()
+        return 1 if source is None else repl.run(Cell(source, source))
     standard_output()
     return repl.loop(prompt_session(repl, open_history(history_path(), sys.stderr)))

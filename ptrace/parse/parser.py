@@ -9,12 +9,14 @@ diagnostics (see `syntax_errors.py`) and trees as `ptrace.ast.nodes`.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from importlib import resources
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 from lark.lark import PostLex
 
@@ -139,18 +141,86 @@ def _parse_text(source: Source, text: str, start: str, reporter: Reporter) -> An
 
 
 def _parse_tree(source: Source, text: str, start: str, reporter: Reporter) -> Any:
+    invalid = _first_invalid_byte(source, text)
+    if invalid is not None:
+        reporter.diagnostics.append(invalid)
+        return None
     try:
         tree = _lark().parse(text, start=start)
     except UnexpectedInput as error:
         reporter.diagnostics.append(syntax_error(source, text, error))
         return None
+    too_deep = _too_deep(tree)
+    if too_deep is not None:
+        reporter.error("the script is nested too deeply here", _position_span(source, too_deep),
+                       f"ptrace accepts {MAX_DEPTH} levels of syntax (about "
+                       f"{MAX_DEPTH // 4} nested blocks or {MAX_DEPTH} nested operators)")
+        return None
     try:
-        return _ToAst(source, reporter).transform(tree)
+        with recursion_room():
+            return _ToAst(source, reporter).transform(tree)
     except VisitError as error:
         if isinstance(error.orig_exc, CompileError):
             reporter.diagnostics.extend(error.orig_exc.diagnostics)
             return None
         raise
+
+
+def _first_invalid_byte(source: Source, text: str) -> Diagnostic | None:
+    """A byte that is not UTF-8 (read as a lone surrogate, Python's
+    "surrogateescape") is an error at its place: the script is refused."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        byte = ord(text[error.start]) & 0xFF
+        line = text.count("\n", 0, error.start) + 1
+        col = error.start - text.rfind("\n", 0, error.start)
+        return Diagnostic(Severity.ERROR, f"the script is not valid UTF-8 (byte 0x{byte:02x})",
+                          Span(source, line, col, line, col + 1))
+    return None
+
+
+# The deepest parse tree accepted (a nested block is 4 levels, an operator 1).
+# Every later pass walks the tree recursively, so a deeper tree is refused here,
+# at the place, and the parser and the compiler raise Python's recursion limit
+# to RECURSION_LIMIT. The hungriest pass measured needs about 7 frames a level
+# (nested str() calls, in a deep copy of the tree): the limit leaves twice that.
+MAX_DEPTH = 1000
+RECURSION_LIMIT = 16 * MAX_DEPTH
+
+
+@contextmanager
+def recursion_room() -> Iterator[None]:
+    """Python's recursion limit raised to RECURSION_LIMIT while in the block."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def _too_deep(tree: Tree[Token]) -> Tree[Token] | Token | None:
+    """The first subtree or token deeper than MAX_DEPTH, in one walk without recursion."""
+    stack: list[tuple[Tree[Token] | Token, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return node
+        if isinstance(node, Tree):
+            stack.extend((child, depth + 1) for child in node.children if child is not None)
+    return None
+
+
+def _position_span(source: Source, node: Tree[Token] | Token) -> Span:
+    """Where a subtree or token starts (a subtree without a position: its first token)."""
+    while isinstance(node, Tree):
+        if not node.meta.empty:
+            return _span(source, node.meta)
+        node = next(child for child in node.children if child is not None)
+    return _tspan(source, node)
 
 
 def _span(source: Source, meta: Any) -> Span:

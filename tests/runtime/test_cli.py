@@ -188,6 +188,35 @@ def test_script_file_syntax_error_reports_its_line(ptrace_exe: list[str],
     assert re.match(rf"{re.escape(str(script))}:[45]:\d+: ", r.stderr), r.stderr
 
 
+@pytest.mark.parametrize("how", ["file", "stdin", "-"])
+def test_a_script_larger_than_the_limit_is_refused(ptrace_exe: list[str], how: str) -> None:
+    # /dev/zero never ends: ptrace reads one byte past the limit and stops.
+    argv = {"file": ["/dev/zero"], "stdin": [], "-": ["-"]}[how]
+    with open("/dev/zero", "rb") as zero:
+        r = subprocess.run([*ptrace_exe, "-d", "ast", *argv], stdin=zero, capture_output=True,
+                           text=True, timeout=TIMEOUT)
+    name = "/dev/zero" if how == "file" else "stdin"
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == f"ptrace: error: {name}: the script is larger than 16 MiB\n"
+
+
+@pytest.mark.parametrize("how", ["file", "stdin", "-e"])
+def test_invalid_utf8_is_a_located_error(ptrace_exe: list[str], tmp_path: Path,
+                                         how: str) -> None:
+    script = b'BEGIN {\n  printf("caf\xe9\\n"); }\n'
+    path = tmp_path / "latin1.bt"
+    path.write_bytes(script)
+    argv = {"file": [str(path)], "stdin": ["-"], "-e": ["-e", os.fsdecode(script)]}[how]
+    r = subprocess.run([*ptrace_exe, "-d", "ast", *argv], capture_output=True, timeout=TIMEOUT,
+                       input=script if how == "stdin" else b"")
+    name = {"file": str(path), "stdin": "stdin", "-e": "-e"}[how]
+    assert (r.returncode, r.stdout) == (1, b"")
+    assert r.stderr.decode() == (
+        f"{name}:2:14: error: the script is not valid UTF-8 (byte 0xe9)\n"
+        '      printf("caf?\\n"); }\n'
+        "                 ^\n")
+
+
 @pytest.mark.bpf
 def test_program_from_stdin(ptrace_exe: list[str], no_leftovers: None) -> None:
     r = run([*ptrace_exe, "-", "7", "seven"],

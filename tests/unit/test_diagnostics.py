@@ -19,7 +19,15 @@ from pathlib import Path
 import pytest
 
 from ptrace.compile import compile
-from ptrace.diagnostics import CompileError, Diagnostic, Severity, Source
+from ptrace.diagnostics import (
+    SHOWN_PER_SEVERITY,
+    CompileError,
+    Diagnostic,
+    Severity,
+    Source,
+    Span,
+    render_all,
+)
 from tests.diagnostics.golden import HERE, case_scripts, fixture_machine, render_case
 
 GOLDEN = case_scripts()
@@ -147,3 +155,61 @@ def test_malformed_scripts_through_the_cli(text: str, ptrace_exe: list[str]) -> 
     if run.returncode == 1:
         assert run.stderr.startswith("-e:"), run.stderr
         assert "error:" in run.stderr
+
+
+# ---- hostile input ----
+
+NESTED = {
+    "if": lambda d: "BEGIN { $x = 1;\n" + "if ($x) {\n" * d + 'printf("x\\n");\n' + "}\n" * d + "}",
+    "block": lambda d: "BEGIN {\n" + "{\n" * d + 'printf("x\\n");\n' + "}\n" * d + "}",
+    "parentheses": lambda d: "BEGIN { @x = " + "(" * d + "1" + ")" * d + "; }",
+    "negation": lambda d: "BEGIN { @x = " + "-(" * d + "1" + ")" * d + "; }",
+    "not": lambda d: "BEGIN { @x = " + "!" * d + "1; }",
+    "sum": lambda d: "BEGIN { @x = 1" + " + 1" * d + "; }",
+    "conditional": lambda d: "BEGIN { @x = " + "1 ? " * d + "1" + " : 2" * d + "; }",
+    "str": lambda d: 'BEGIN { printf("%s\\n", ' + "str(" * d + '"a"' + ")" * d + "); }",
+    "predicate": lambda d: "BEGIN /" + "-(" * d + "1" + ")" * d + "/ { exit(); }",
+}
+# Depths a person could write, which compile through codegen; and depths that
+# are refused (each once made a RecursionError).
+ACCEPTED = {"if": 200, "block": 200, "parentheses": 5000, "negation": 900, "not": 900,
+            "sum": 900, "conditional": 900, "str": 900, "predicate": 900}
+REFUSED = {"if": 1000, "block": 2000, "negation": 2000, "not": 5000, "sum": 5000,
+           "conditional": 2000, "str": 2000, "predicate": 5000}
+
+
+@pytest.mark.parametrize("kind", ACCEPTED)
+def test_nesting_a_person_could_write_compiles(kind: str) -> None:
+    compile(Source("-e", NESTED[kind](ACCEPTED[kind])), machine=fixture_machine())
+
+
+@pytest.mark.parametrize("kind", REFUSED)
+def test_deeper_nesting_is_refused_at_its_place(kind: str) -> None:
+    text = NESTED[kind](REFUSED[kind])
+    with pytest.raises(CompileError) as caught:
+        compile(Source("-e", text), machine=fixture_machine())
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.message == "the script is nested too deeply here"
+    check_diagnostics(text, caught.value.diagnostics)
+
+
+def test_invalid_utf8_is_refused_at_the_first_bad_byte() -> None:
+    text = b'BEGIN { @a = "\xc3\xa9"; }\n// caf\xe9 \xff\n'.decode("utf-8", "surrogateescape")
+    with pytest.raises(CompileError) as caught:
+        compile(Source("-e", text), machine=fixture_machine())
+    [diagnostic] = caught.value.diagnostics
+    assert diagnostic.message == "the script is not valid UTF-8 (byte 0xe9)"
+    assert diagnostic.span is not None
+    assert (diagnostic.span.line, diagnostic.span.col) == (2, 7)
+
+
+def test_diagnostics_are_capped_per_severity() -> None:
+    source = Source("-e", "x")
+    diagnostics = [Diagnostic(severity, f"{severity.value} {i}", Span(source, 1, 1, 1, 2))
+                   for severity, count in ((Severity.ERROR, 50), (Severity.WARNING, 21))
+                   for i in range(count)]
+    lines = render_all(diagnostics).split("\n")
+    headlines = [line for line in lines if line.startswith("-e:")]
+    assert len(headlines) == 2 * SHOWN_PER_SEVERITY
+    assert headlines[SHOWN_PER_SEVERITY - 1] == f"-e:1:1: error: error {SHOWN_PER_SEVERITY - 1}"
+    assert lines[-1] == "ptrace: and 30 more errors and 1 more warning"

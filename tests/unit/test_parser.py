@@ -748,3 +748,12 @@ def test_syntax_errors_are_located(text: str, line: int, col: int) -> None:
     (diagnostic,) = caught.value.diagnostics
     assert diagnostic.span is not None
     assert (diagnostic.span.line, diagnostic.span.col) == (line, col)
+
+
+def test_parsing_alone_makes_room_for_deep_nesting() -> None:
+    # The prompt parses a cell's statements outside compile(): the parser's own
+    # transform needs the raised recursion limit too.
+    nested = "if (1) {\n" * 240 + "1;\n" + "}\n" * 240
+    assert len(stmts(nested)) == 1
+    with pytest.raises(CompileError, match="nested too deeply"):
+        stmts("if (1) {\n" * 300 + "1;\n" + "}\n" * 300)
