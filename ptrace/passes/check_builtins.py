@@ -65,19 +65,20 @@ class BuiltinChecks:
     # ---- variables ----
     def variable(self, e: n.Identifier, row: Variable) -> t.Type | None:
         """A builtin variable: its row's type, or its method's."""
-        if not self._allowed(row.where, f"'{e.name}'", self.instance.attach.kind, e.span):
+        if not self._allowed(row.where, f"'{e.name}'", e.span):
             return None
         if row.type is not None:
             return row.type
         method: Callable[[n.Identifier], t.Type | None] = getattr(self, row.method_name)
         return method(e)
 
-    def _allowed(self, where: Where | None, what: str, kind: str, span: Span) -> bool:
-        """Whether a builtin may be used in this probe; if not, the script is told
-        (with the probe's kind written as `kind`)."""
-        if where is None or self.instance.attach.kind in where.kinds:
+    def _allowed(self, where: Where | None, what: str, span: Span) -> bool:
+        """Whether a builtin may be used in this probe; if not, the script is told,
+        naming the probe's kind as scripts write it."""
+        kind = self.instance.attach.kind
+        if where is None or kind in where.kinds:
             return True
-        self.error(f"{what} cannot be used in {kind} probes"
+        self.error(f"{what} cannot be used in {KINDS[kind].name} probes"
                    + (f": {where.why}" if where.why else ""), span,
                    *([where.hint] if where.hint else []))
         return False
@@ -155,8 +156,7 @@ class BuiltinChecks:
         if problem is not None:
             self.error(problem, e.span)
             return None
-        kind = KINDS[self.instance.attach.kind].name
-        if not self._allowed(row.where, f"{e.name}()", kind, e.name_span):
+        if not self._allowed(row.where, f"{e.name}()", e.name_span):
             return None
         method: Callable[[n.Call], t.Type | None] = getattr(self, "call_" + e.name)
         return method(e)

@@ -644,3 +644,13 @@ def test_list_usdt_and_functions_of_a_process(ptrace_exe: list[str], triggers: P
     missing = run([*ptrace_exe, "-p", "999999999", "-l", "usdt:*"])
     assert (missing.returncode, missing.stderr) == (
         1, "ptrace: error: no process with pid 999999999\n")
+
+
+@pytest.mark.bpf
+def test_a_refused_builtin_names_the_kind_as_written(ptrace_exe: list[str]) -> None:
+    """A syscall wildcard runs as one dispatching program; a builtin it may not use
+    is refused in `tracepoint` probes, the kind the script wrote."""
+    r = run([*ptrace_exe, "-d", "ast", "-e", "tracepoint:syscalls:sys_enter_* { $f = func; }"])
+    assert r.returncode == 1
+    assert r.stderr.startswith("-e:1:40: error: 'func' cannot be used in tracepoint probes\n"), \
+        r.stderr

@@ -591,3 +591,4 @@ def test_args_whole_needs_every_field_readable() -> None:
 )
 def test_probetype_names_the_provider(kind: str, expected: str) -> None:
     assert probe_type(Attach(kind, "")) == expected
+
