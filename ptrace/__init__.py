@@ -1,3 +1,40 @@
-"""ptrace: a bpftrace-compatible tracing language for Linux, in Python."""
+"""ptrace: a bpftrace-compatible tracing language for Linux, in Python.
+
+As a library: `ptrace.run(source)` runs a script to its end and returns its
+maps as Python values; `with ptrace.trace(source) as t:` runs one in the
+background. docs/api.md is the reference. The names below are imported when
+first used, so that `import ptrace` (and the CLI's start-up) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+__all__ = ["Bucket", "Error", "Event", "Frame", "Histogram", "Result", "RunError", "ScriptError",
+           "Stats", "Trace", "__version__", "run", "trace"]
+
+if TYPE_CHECKING:
+    from ptrace.api import (
+        Bucket,
+        Error,
+        Event,
+        Frame,
+        Histogram,
+        Result,
+        RunError,
+        ScriptError,
+        Stats,
+        Trace,
+        run,
+        trace,
+    )
+
+
+def __getattr__(name: str) -> object:
+    if name in __all__:
+        from ptrace import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'ptrace' has no attribute {name!r}")
