@@ -351,6 +351,30 @@ def live_session(program: CompiledProgram, out: TextIO, err: TextIO, options: An
     return LiveSession()
 
 
+def run_session(program: CompiledProgram, out: TextIO, err: TextIO, options: Any,
+                target: Any = None, *, metrics: str | None = None) -> int:
+    """The CLI's run of a compiled program; its exit status. With `metrics`
+    ([HOST:]PORT), its maps are served to Prometheus while it runs
+    (ptrace/metrics.py). RuntimeFailure when the machine refuses it."""
+    from ptrace.runtime.session import Session
+
+    if metrics is None:
+        code: int = Session(program, out, err, options, target).run()
+        return code
+    from ptrace.metrics import serve, unexported
+
+    session = live_session(program, out, err, options, target)
+    stop = serve(metrics, session.entries)
+    for name in unexported([program.maps[i] for i in program.user_maps]):
+        err.write(f"ptrace: warning: {name} holds values that are not numbers: "
+                  "it is not served as a metric\n")
+    try:
+        code = session.run()
+    finally:
+        stop()
+    return code
+
+
 def _program(source: str | Source, args: Sequence[str | int], unsafe: bool,
              settings: Mapping[str, int | str | bool], pid: int | None,
              has_command: bool) -> CompiledProgram:
