@@ -38,3 +38,11 @@ def __getattr__(name: str) -> object:
 
         return getattr(api, name)
     raise AttributeError(f"module 'ptrace' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: object) -> None:
+    """`%load_ext ptrace` in IPython or Jupyter: the `%%ptrace` cell magic
+    (ptrace/notebook.py)."""
+    from ptrace.notebook import load_ipython_extension as load
+
+    load(ipython)

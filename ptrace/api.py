@@ -17,7 +17,7 @@ import threading
 import time
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, NamedTuple, TextIO
 
@@ -45,6 +45,11 @@ class Histogram:
 
     kind: str  # "hist" or "lhist"
     buckets: tuple[Bucket, ...]
+    bars: tuple[str, ...] = field(default=(), repr=False, compare=False)  # as the CLI draws it
+
+    def __str__(self) -> str:
+        """The histogram as the CLI prints it: a row of `@` bars per bucket."""
+        return "".join(row + "\n" for row in self.bars)
 
     def __iter__(self) -> Iterator[Bucket]:
         return iter(self.buckets)
@@ -206,7 +211,9 @@ def result_value(value: Any, vtype: t.Type, div: int = 0) -> Any:
         used = [b for b, c in value.buckets.items() if c]
         buckets = tuple(Bucket(*vtype.bounds(b), value.buckets.get(b, 0))
                         for b in (range(min(used), max(used) + 1) if used else ()))
-        return Histogram(vtype.function, buckets)
+        from ptrace.runtime.text_output import histogram_rows
+
+        return Histogram(vtype.function, buckets, tuple(histogram_rows(value, vtype)))
     if isinstance(value, ReducedStats):
         if isinstance(vtype, t.Stats):
             return Stats(value.count, divide(value.total, div))
@@ -422,6 +429,8 @@ class Trace:
         self._output.specs = {spec.name: spec for spec in self.program.maps}
         self._pid, self._command = pid, command
         self._session: Any = None
+        self._lock = threading.Lock()
+        self._stop_asked = False
         self._error: BaseException | None = None
         self._exit_code = 0
         self._ended = threading.Event()
@@ -438,9 +447,14 @@ class Trace:
         self._thread = threading.Thread(target=self._work, args=(program, RunOptions(), ready),
                                         name="ptrace-run", daemon=True)
         self._thread.start()
-        ready.wait()
-        while not (self._attached.wait(0.05) or self._ended.is_set()):
-            pass
+        try:
+            ready.wait()
+            while not (self._attached.wait(0.05) or self._ended.is_set()):
+                pass
+        except BaseException:  # Ctrl-C while starting: the run stops before it goes on
+            self.stop()
+            self.wait()
+            raise
         if self._error is not None and self._ended.is_set():
             self._raise()
         return self
@@ -454,8 +468,12 @@ class Trace:
                 target = Target.existing(self._pid)
             elif self._command is not None:
                 target = Target.command(self._command)
-            self._session = live_session(program, sys.stdout, sys.stderr, options, target,
-                                         self._output)
+            session = live_session(program, sys.stdout, sys.stderr, options, target,
+                                   self._output)
+            with self._lock:
+                self._session = session
+                if self._stop_asked:
+                    session.stop()
         except BaseException as error:
             self._error = error
             self._ended.set()
@@ -472,9 +490,13 @@ class Trace:
             self._events.put(None)  # the end of the events
 
     def stop(self) -> None:
-        """End the run as Ctrl-C ends the CLI's: END probes run, the maps are kept."""
-        if self._session is not None:
-            self._session.stop()
+        """End the run as Ctrl-C ends the CLI's: END probes run, the maps are kept.
+        Asked before the session exists, it stops as soon as it does."""
+        with self._lock:
+            self._stop_asked = True
+            session = self._session
+        if session is not None:
+            session.stop()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the run ends (exit(), the -c command ending, `stop()`), at most
