@@ -359,18 +359,28 @@ def live_session(program: CompiledProgram, out: TextIO, err: TextIO, options: An
 
 
 def run_session(program: CompiledProgram, out: TextIO, err: TextIO, options: Any,
-                target: Any = None, *, metrics: str | None = None) -> int:
-    """The CLI's run of a compiled program; its exit status. With `metrics`
-    ([HOST:]PORT), its maps are served to Prometheus while it runs
-    (ptrace/metrics.py). RuntimeFailure when the machine refuses it."""
+                target: Any = None, *, metrics: str | None = None, output: Any = None,
+                started: Callable[[Any], None] | None = None) -> int:
+    """The CLI's and the REPL's run of a compiled program; its exit status.
+
+    With `metrics` ([HOST:]PORT), its maps are served to Prometheus while it
+    runs (ptrace/metrics.py). `output` replaces the text or JSON output the
+    options ask for; `started` is given the session before it runs (to stop
+    it from another thread). RuntimeFailure when the machine refuses it.
+    """
     from ptrace.runtime.session import Session
 
     if metrics is None:
-        code: int = Session(program, out, err, options, target).run()
+        session = Session(program, out, err, options, target, output)
+        if started is not None:
+            started(session)
+        code: int = session.run()
         return code
     from ptrace.metrics import serve, unexported
 
-    session = live_session(program, out, err, options, target)
+    session = live_session(program, out, err, options, target, output)
+    if started is not None:
+        started(session)
     stop = serve(metrics, session.entries)
     for name in unexported([program.maps[i] for i in program.user_maps]):
         err.write(f"ptrace: warning: {name} holds values that are not numbers: "
