@@ -19,7 +19,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple
 
 from ptrace.diagnostics import CompileError, Diagnostic, Source, render_all
 from ptrace.options import SETTINGS, Options, SettingError, apply_setting, from_environment
@@ -285,20 +285,20 @@ class _EventOutput:
         pass
 
 
-def live_session(program: CompiledProgram, out: TextIO, err: TextIO, options: Any,
-                 target: Any = None, output: Any = None) -> Any:
-    """A Session (runtime/session.py) whose maps can be read from another thread
-    while it runs (`snapshot`), and whose maps at the end are kept (`final`).
+def _api_session(program: CompiledProgram, options: Any, target: Any,
+                 output: _EventOutput) -> Any:
+    """A LiveSession (ptrace/live.py) for the API: printf's arguments as Python
+    values, the maps read as Python values (`snapshot`), and the maps at the end
+    kept (`final`), read before the probes are detached.
 
     Built here rather than at import: the runtime is imported only for a run.
     """
-    from ptrace.runtime.session import Session
+    from ptrace.live import LiveSession
     from ptrace.runtime.values import decode
 
-    class LiveSession(Session):
+    class ApiSession(LiveSession):
         def __init__(self) -> None:
-            super().__init__(program, out, err, options, target, output)
-            self.lock = threading.Lock()
+            super().__init__(program, sys.stdout, sys.stderr, options, target, output)
             self.final: dict[str, Any] | None = None
 
         def snapshot(self) -> dict[str, Any]:
@@ -309,39 +309,18 @@ def live_session(program: CompiledProgram, out: TextIO, err: TextIO, options: An
                     return dict(self.final or {})
                 return self._read_maps()
 
-        def entries(self) -> list[tuple[MapSpec, list[Any]]]:
-            """Every map's spec and entries (runtime/maps.py's), read now; none once
-            the run has ended."""
-            from ptrace.runtime.maps import read_entries
-
-            with self.lock:
-                if self.loaded is None:
-                    return []
-                return [(self.program.maps[i],
-                         read_entries(self.libs, self.loaded.map_fds[i], self.program.maps[i]))
-                        for i in self.program.user_maps]
-
         def _read_maps(self) -> dict[str, Any]:
-            from ptrace.runtime.maps import read_entries
-
-            assert self.loaded is not None
-            maps = {}
-            for index in self.program.user_maps:
-                spec = self.program.maps[index]
-                entries = read_entries(self.libs, self.loaded.map_fds[index], spec)
-                if entries:
-                    maps[spec.name] = map_value(spec, entries)
-            return maps
+            return {spec.name: map_value(spec, entries)
+                    for spec, entries in self.read_all() if entries}
 
         def _on_event(self, record: bytes) -> None:
-            if isinstance(self.output, _EventOutput) and not self.exited:
+            if not self.exited:
                 kind, site = EVENT_HEADER.unpack_from(record)
-                if kind == EventKind.PRINTF:
-                    fmt = self.program.printf_formats[site]
-                    if fmt.kind == "printf":
-                        self.output.printf_values = tuple(
-                            python_value(decode(record, arg.offset, arg.type), arg.type)
-                            for arg in fmt.args)
+                fmt = self.program.printf_formats[site] if kind == EventKind.PRINTF else None
+                if fmt is not None and fmt.kind == "printf":
+                    output.printf_values = tuple(
+                        python_value(decode(record, arg.offset, arg.type), arg.type)
+                        for arg in fmt.args)
             super()._on_event(record)
 
         def _finish(self) -> None:
@@ -353,43 +332,9 @@ def live_session(program: CompiledProgram, out: TextIO, err: TextIO, options: An
             with self.lock:
                 if self.final is None:
                     self.final = {}
-                super()._detach()
+            super()._detach()
 
-    return LiveSession()
-
-
-def run_session(program: CompiledProgram, out: TextIO, err: TextIO, options: Any,
-                target: Any = None, *, metrics: str | None = None, output: Any = None,
-                started: Callable[[Any], None] | None = None) -> int:
-    """The CLI's and the REPL's run of a compiled program; its exit status.
-
-    With `metrics` ([HOST:]PORT), its maps are served to Prometheus while it
-    runs (ptrace/metrics.py). `output` replaces the text or JSON output the
-    options ask for; `started` is given the session before it runs (to stop
-    it from another thread). RuntimeFailure when the machine refuses it.
-    """
-    from ptrace.runtime.session import Session
-
-    if metrics is None:
-        session = Session(program, out, err, options, target, output)
-        if started is not None:
-            started(session)
-        code: int = session.run()
-        return code
-    from ptrace.metrics import serve, unexported
-
-    session = live_session(program, out, err, options, target, output)
-    if started is not None:
-        started(session)
-    stop = serve(metrics, session.entries)
-    for name in unexported([program.maps[i] for i in program.user_maps]):
-        err.write(f"ptrace: warning: {name} holds values that are not numbers: "
-                  "it is not served as a metric\n")
-    try:
-        code = session.run()
-    finally:
-        stop()
-    return code
+    return ApiSession()
 
 
 def _program(source: str | Source, args: Sequence[str | int], unsafe: bool,
@@ -478,8 +423,7 @@ class Trace:
                 target = Target.existing(self._pid)
             elif self._command is not None:
                 target = Target.command(self._command)
-            session = live_session(program, sys.stdout, sys.stderr, options, target,
-                                   self._output)
+            session = _api_session(program, options, target, self._output)
             with self._lock:
                 self._session = session
                 if self._stop_asked:

@@ -262,7 +262,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         for stage in args.dump:
             print(program.dumps[stage])
         return 0
-    from ptrace.api import run_session
+    from ptrace.live import run_session
     from ptrace.runtime.errors import RuntimeFailure
     from ptrace.runtime.libbcc import LibraryMissing
     from ptrace.runtime.session import RunOptions

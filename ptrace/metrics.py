@@ -1,7 +1,7 @@
 """`ptrace --metrics [HOST:]PORT`: a script's maps as Prometheus metrics at /metrics.
 
 The maps are read when Prometheus scrapes, in the HTTP server's thread (the
-run's session reads them under its lock; see `ptrace.api.live_session`), never
+run's session reads them under its lock; see `ptrace.live.LiveSession`), never
 polled: the event loop never waits for a scrape. Each map is one metric family:
 
 | map value | metric |

@@ -782,7 +782,7 @@ class Repl:
                     err: TextIO, started: Callable[[Session], None] | None = None) -> int:
         """Run a compiled cell, writing to `out` and `err`; its status. `started` is
         given the session before it runs (to stop it from another thread)."""
-        from ptrace.api import run_session
+        from ptrace.live import run_session
         from ptrace.runtime.errors import RuntimeFailure
         from ptrace.runtime.libbcc import LibraryMissing
         from ptrace.runtime.output import new_output
