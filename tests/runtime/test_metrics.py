@@ -164,3 +164,17 @@ def test_prometheus_scrapes_the_exporter(exporter: tuple[int, Running],
     finally:
         server.terminate()
         server.wait(TIMEOUT)
+
+
+@pytest.mark.bpf
+def test_port_in_use(ptrace_exe: list[str], no_leftovers: None) -> None:  # noqa: F811
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([*ptrace_exe, "--metrics", f"127.0.0.1:{port}", "-e",
+                            "tracepoint:syscalls:sys_enter_getppid { @n = count(); }"],
+                           capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert r.returncode == 1
+    assert r.stderr == (f"ptrace: error: cannot serve metrics on 127.0.0.1:{port}: "
+                        "Address already in use\n")
