@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 from ptrace.diagnostics import CompileError, Diagnostic, Source, render_all
 from ptrace.options import SETTINGS, Options, SettingError, apply_setting, from_environment
 from ptrace.program import EVENT_HEADER, CompiledProgram, EventKind, MapSpec
+from ptrace.runtime.maps import Stats as Stats  # the API's stats() value is the runtime's
 from ptrace.types import types as t
 
 # ---- values ------------------------------------------------------------------------------
@@ -65,24 +66,6 @@ class Histogram:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "count": self.count,
                 "buckets": [bucket._asdict() for bucket in self.buckets]}
-
-
-@dataclass(frozen=True, slots=True)
-class Stats:
-    """A `stats()` value: how many values were added and their total."""
-
-    count: int
-    total: int
-
-    @property
-    def average(self) -> int:
-        """The total divided by the count, toward zero (as bpftrace prints it)."""
-        from ptrace.runtime.maps import Stats as Reduced
-
-        return Reduced(self.count, self.total).average
-
-    def to_dict(self) -> dict[str, int]:
-        return {"count": self.count, "average": self.average, "total": self.total}
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +186,6 @@ def result_value(value: Any, vtype: t.Type, div: int = 0) -> Any:
     """A map's value (as runtime/maps.py reduces it) as a Python value: an int for
     count, sum, min, max and avg; a Stats; a Histogram; or the plain value."""
     from ptrace.runtime.maps import Histogram as Reduced
-    from ptrace.runtime.maps import Stats as ReducedStats
     from ptrace.runtime.maps import divide
 
     if isinstance(value, Reduced):
@@ -214,7 +196,7 @@ def result_value(value: Any, vtype: t.Type, div: int = 0) -> Any:
         from ptrace.runtime.text_output import histogram_rows
 
         return Histogram(vtype.function, buckets, tuple(histogram_rows(value, vtype)))
-    if isinstance(value, ReducedStats):
+    if isinstance(value, Stats):
         if isinstance(vtype, t.Stats):
             return Stats(value.count, divide(value.total, div))
         return divide(value.average, div)
