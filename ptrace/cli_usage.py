@@ -68,6 +68,8 @@ OPTIONS: tuple[Option, ...] = (
            "(cpid)", "OPTIONS", metavar="CMD", complete="command"),
     Option(("--unsafe",), "unsafe", "allow actions that change the system: system(), "
            "signal()", "OPTIONS"),
+    Option(("--debuginfo",), "debuginfo", "look for the debug files of user binaries in DIR "
+           "first (repeatable)", "OPTIONS", metavar="DIR", repeat=True, complete="file"),
     Option(("-h", "--help"), "help", "show this help and exit", "OPTIONS"),
     Option(("-V", "--version"), "version", "show ptrace's version and exit", "OPTIONS"),
     Option(("-o",), "output", "write the output to FILE instead of standard output",

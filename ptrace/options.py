@@ -22,6 +22,7 @@ class Options:
     helper_errors: int = 0  # -k: 1 warns of failed helpers, 2 (-kk) of failed reads too
     has_command: bool = False  # -c CMD or -p PID: `cpid` means something
     pid: int = 0  # -p PID: usdt probes without a binary are looked for in its files
+    debuginfo: tuple[str, ...] = ()  # --debuginfo DIR: where debug files are looked for first
     from_env: frozenset[str] = frozenset()  # settings given by environment variables
 
 

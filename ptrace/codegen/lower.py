@@ -32,7 +32,7 @@ from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, EventKind
 from ptrace.types import types as t
-from ptrace.types.builtins import AGGREGATIONS
+from ptrace.types.builtins import AGGREGATIONS, ARG_REGISTERS
 from ptrace.types.kernel import FieldAccess
 
 # Slots of a for-over-map callback's context (see Lowerer.for_map).
@@ -588,15 +588,17 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
                                  base_type.elements[index])
 
     def ctx_argument(self, index: int, atype: t.Type) -> ir.Value:
-        """Argument `index` of a raw tracepoint or fentry/fexit (ctx is u64 args[])."""
-        raw = self.pb.ctx_load(8 * index)
+        """Argument `index` of a raw tracepoint or fentry/fexit (ctx is u64 args[]),
+        or of a user function (its register, ctx is pt_regs)."""
+        in_registers = KINDS[self.instance.attach.kind].args == Args.DEBUG_INFO
+        raw = self.pb.ctx_load(ARG_REGISTERS[index] if in_registers else 8 * index)
         if isinstance(atype, t.Int) and atype.bits < 64:
             narrow = self.b.trunc(raw, ir.IntType(atype.bits))
             return self.b.sext(narrow, I64) if atype.signed else self.b.zext(narrow, I64)
         return raw
 
     def tracepoint_arg(self, e: n.Field) -> ir.Value:
-        if KINDS[self.instance.attach.kind].args in (Args.ARGUMENTS, Args.PARAMETERS):
+        if KINDS[self.instance.attach.kind].args != Args.FIELDS:
             return self.ctx_argument(self.checked.arg_positions[e], self.type_of(e))
         field = self.tracepoint_field(e)
         assert field is not None

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Span
 from ptrace.elf import Symbol
 from ptrace.machine import TracepointField
-from ptrace.passes.context import CompileContext, ProbeInstance, TypeResults
+from ptrace.passes.context import Argument, CompileContext, ProbeInstance, TypeResults
 from ptrace.probe_kinds import KINDS, Args, Context, ProbeKind
 from ptrace.program import Attach
 from ptrace.types import types as t
+from ptrace.types.builtins import ARG_REGISTERS
 from ptrace.types.kernel import from_btf, struct_id
 from ptrace.usdt import UsdtError
 from ptrace.usdt import parse_arg as parse_usdt_arg
@@ -32,16 +33,6 @@ SIGNED_C_TYPES = frozenset({"int", "long", "short", "long long", "signed", "sign
                             "s8", "s16", "s32", "s64", "__s8", "__s16", "__s32", "__s64",
                             "pid_t", "ssize_t", "off_t", "loff_t", "clockid_t", "timer_t",
                             "key_serial_t", "int32_t", "int64_t"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Argument:
-    """One of the values `args` holds: its name, its type (None where ptrace
-    cannot read it yet) and its C type, as messages name it."""
-
-    name: str
-    type: t.Type | None
-    ctype: str
 
 
 class ProbeContextChecks:
@@ -114,7 +105,7 @@ class ProbeContextChecks:
         self.checked.arg_positions[e] = len(btf.func_params(attach.symbol) or ())
         return rtype
 
-    def probe_arguments(self, where: Span) -> list[_Argument] | None:
+    def probe_arguments(self, where: Span) -> list[Argument] | None:
         """What `args` holds in this probe: a tracepoint's fields (after the
         common header, which programs cannot read), or the parameters of a raw
         tracepoint or a kernel function (fentry/fexit), from BTF."""
@@ -123,11 +114,13 @@ class ProbeContextChecks:
         if args == Args.FIELDS:
             fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event)
             space = "user" if attach.user_addresses else "kernel"
-            return [_Argument(f.name, self.tracepoint_field(f, space), f.ctype)
+            return [Argument(f.name, self.tracepoint_field(f, space), f.ctype)
                     for f in (fmt.fields if fmt is not None else ())]
         if args == Args.NONE:
             self.error(f"'args' is not available in {attach.kind} probes", where)
             return None
+        if args == Args.DEBUG_INFO:
+            return self.user_parameters(where)
         btf = self.kernel_btf(where)
         if btf is None:
             return None
@@ -144,8 +137,55 @@ class ProbeContextChecks:
             params = btf.func_params(attach.symbol)
             if params is None:
                 return None
-        return [_Argument(name, _readable(from_btf(btf, type_id)), btf.c_name(type_id))
+        return [Argument(name, _readable(from_btf(btf, type_id)), btf.c_name(type_id))
                 for name, type_id in params]
+
+    def user_parameters(self, where: Span) -> list[Argument] | None:
+        """A user function's parameters (uprobe `args`), from its debug
+        information; their types are written as BTF over the script's, once per
+        function."""
+        attach = self.instance.attach
+        key = (attach.binary, attach.symbol)
+        if key not in self.ctx.user_parameters:
+            self.ctx.user_parameters[key] = self.read_user_parameters(where)
+        return self.ctx.user_parameters[key]
+
+    def read_user_parameters(self, where: Span) -> list[Argument] | None:
+        from ptrace import dwarf
+        from ptrace.debuginfo import user_functions
+
+        attach = self.instance.attach
+        if not attach.symbol:
+            self.error(f"'args' needs the probed function's name; {attach.probe} gives "
+                       "an address", where)
+            return None
+        dirs = self.ctx.options.debuginfo
+        try:
+            info = dwarf.debug_info(attach.binary, dirs)
+            params = None if info is None else info.parameters(probe_address(
+                replace(attach, offset=0), user_functions(self.ctx.machine, attach.binary, dirs)))
+        except dwarf.DwarfError as error:
+            self.error(f"cannot read the parameters of {attach.symbol}(): {error}", where)
+            return None
+        if info is None:
+            self.error(f"{attach.binary} has no debug information: 'args' needs it to "
+                       f"know the parameters of {attach.symbol}()", where,
+                       "build it with -g, or install its debug file (see --debuginfo)")
+            return None
+        if params is None:
+            self.error(f"the debug information of {attach.binary} does not describe "
+                       f"{attach.symbol}()", where)
+            return None
+        from ptrace.types.btf import Btf
+        from ptrace.types.btf_writer import BtfWriter
+
+        base = self.ctx.btf()
+        types = dwarf.TypeWriter(BtfWriter(base))
+        ids = [types.write(p.die) for p in params]
+        btf = self.ctx.script_types = Btf.from_bytes(types.writer.blob(), base, shadowing=True)
+        return [Argument(p.name, _readable(from_btf(btf, type_id, "user"))
+                          if i < len(ARG_REGISTERS) else None, p.ctype)
+                for i, (p, type_id) in enumerate(zip(params, ids, strict=True))]
 
     def tracepoint_arg(self, e: n.Field) -> t.Type | None:
         """args.name: one of the probe's arguments (raw tracepoints and
@@ -182,12 +222,17 @@ class ProbeContextChecks:
             self.error(f"tracepoint {attach.category}:{attach.event} has no field "
                        f"'{e.name}'", e.span, *hints)
 
-    def unreadable_argument(self, argument: _Argument) -> str:
+    def unreadable_argument(self, argument: Argument) -> str:
         args = KINDS[self.instance.attach.kind].args
         if args == Args.FIELDS:
             return f"field '{argument.name}' has type '{argument.ctype}', which is not " \
                 "supported yet"
         what = "argument" if args == Args.ARGUMENTS else "parameter"
+        attach = self.instance.attach
+        arguments = self.ctx.user_parameters.get((attach.binary, attach.symbol)) or []
+        if args == Args.DEBUG_INFO and arguments.index(argument) >= len(ARG_REGISTERS):
+            return f"parameter '{argument.name}' is passed on the stack (after the " \
+                f"{len(ARG_REGISTERS)}th), which cannot be read yet"
         return f"{what} '{argument.name}' is a {argument.ctype}, which cannot be read yet"
 
     def tracepoint_field(self, field: TracepointField, space: str) -> t.Type | None:

@@ -1,0 +1,109 @@
+"""Where the debug information of a user binary is, and the symbols only a
+separate debug file names.
+
+The binary itself (`gcc -g`; with `-gsplit-dwarf`, its skeleton units), else
+a separate debug file found by the binary's build id (`.build-id/ab/cdef….debug`
+under /usr/lib/debug) or by its `.gnu_debuglink` name (beside the binary, in
+its `.debug/` directory, under /usr/lib/debug + its directory); the
+directories `--debuginfo` gives are searched first, for the build-id path,
+the debuglink name and BINARY.debug. Reads ELF only: no DWARF reader is
+loaded here (`ptrace.dwarf` reads what the file says).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from typing import TYPE_CHECKING
+
+from ptrace.elf import ElfError, Symbol, function_symbols, notes, section_bytes
+
+if TYPE_CHECKING:
+    from ptrace.machine import Machine
+
+DEBUG_ROOT = "/usr/lib/debug"
+NT_GNU_BUILD_ID = 3
+
+
+def read_file(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def build_id(data: bytes) -> str | None:
+    """The GNU build id of an ELF file, in hex."""
+    try:
+        found = [desc for owner, kind, desc in notes(data, ".note.gnu.build-id")
+                 if owner == "GNU" and kind == NT_GNU_BUILD_ID]
+    except (ElfError, struct.error, ValueError):
+        return None
+    return found[0].hex() if found and found[0] else None
+
+
+def _has_dwarf(data: bytes) -> bool:
+    try:
+        return section_bytes(data, ".debug_info") is not None
+    except (ElfError, struct.error, ValueError):
+        return False
+
+
+def _candidates(binary: str, data: bytes, dirs: tuple[str, ...]) -> list[str]:
+    """The paths a separate debug file of the binary may have, in the order
+    they are tried."""
+    found: list[str] = []
+    ident = build_id(data)
+    if ident:
+        tail = os.path.join(".build-id", ident[:2], ident[2:] + ".debug")
+        found += [os.path.join(d, tail) for d in (*dirs, DEBUG_ROOT)]
+    try:
+        link = section_bytes(data, ".gnu_debuglink")
+    except (ElfError, struct.error, ValueError):
+        link = None
+    names = [os.path.basename(binary) + ".debug"]
+    if link and b"\0" in link:
+        names.insert(0, os.path.basename(link[:link.index(b"\0")].decode(errors="replace")))
+    where = os.path.dirname(os.path.realpath(binary))
+    found += [os.path.join(d, name) for d in dirs for name in names]
+    found += [os.path.join(d, name) for name in names[:1 if link else 0]
+              for d in (where, os.path.join(where, ".debug"), DEBUG_ROOT + where)]
+    return found
+
+
+def debug_file(binary: str, dirs: tuple[str, ...] = ()) -> str | None:
+    """The file holding the binary's DWARF: the binary itself, or a separate
+    debug file (see the module's docstring); None where there is none."""
+    data = read_file(binary)
+    if data is None:
+        return None
+    if _has_dwarf(data):
+        return binary
+    for path in _candidates(binary, data, dirs):
+        if os.path.realpath(path) != os.path.realpath(binary) and os.path.isfile(path):
+            candidate = read_file(path)
+            if candidate is not None and _has_dwarf(candidate):
+                return path
+    return None
+
+
+def debug_symbols(binary: str, dirs: tuple[str, ...] = ()) -> list[Symbol]:
+    """The function symbols a separate debug file of the binary names (its
+    full .symtab where the binary keeps only .dynsym, as libc)."""
+    path = debug_file(binary, dirs)
+    data = read_file(path) if path is not None and path != binary else None
+    if data is None:
+        return []
+    try:
+        return function_symbols(data)
+    except (ElfError, struct.error, ValueError):
+        return []
+
+
+def user_functions(machine: Machine, binary: str, dirs: tuple[str, ...]) -> list[Symbol]:
+    """The function symbols of a user binary, with those only its separate
+    debug file names (libc's static functions, with libc6-dbg)."""
+    own = machine.function_symbols(binary) or []
+    names = {s.name for s in own}
+    return own + [s for s in debug_symbols(binary, dirs) if s.name not in names]
