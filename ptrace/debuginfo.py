@@ -52,12 +52,16 @@ def _has_dwarf(data: bytes) -> bool:
 
 def _candidates(binary: str, data: bytes, dirs: tuple[str, ...]) -> list[str]:
     """The paths a separate debug file of the binary may have, in the order
-    they are tried."""
+    they are tried. A relative directory of `dirs` is taken from the binary's
+    directory, then from the current one."""
+    where = os.path.dirname(os.path.realpath(binary))
+    searched = [path for d in dirs
+                for path in ((d,) if os.path.isabs(d) else (os.path.join(where, d), d))]
     found: list[str] = []
     ident = build_id(data)
     if ident:
         tail = os.path.join(".build-id", ident[:2], ident[2:] + ".debug")
-        found += [os.path.join(d, tail) for d in (*dirs, DEBUG_ROOT)]
+        found += [os.path.join(d, tail) for d in (*searched, DEBUG_ROOT)]
     try:
         link = section_bytes(data, ".gnu_debuglink")
     except (ElfError, struct.error, ValueError):
@@ -65,8 +69,7 @@ def _candidates(binary: str, data: bytes, dirs: tuple[str, ...]) -> list[str]:
     names = [os.path.basename(binary) + ".debug"]
     if link and b"\0" in link:
         names.insert(0, os.path.basename(link[:link.index(b"\0")].decode(errors="replace")))
-    where = os.path.dirname(os.path.realpath(binary))
-    found += [os.path.join(d, name) for d in dirs for name in names]
+    found += [os.path.join(d, name) for d in searched for name in names]
     found += [os.path.join(d, name) for name in names[:1 if link else 0]
               for d in (where, os.path.join(where, ".debug"), DEBUG_ROOT + where)]
     return found

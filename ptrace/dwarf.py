@@ -31,9 +31,10 @@ TAG_REFERENCE, TAG_STRUCT, TAG_SUBROUTINE, TAG_TYPEDEF, TAG_UNION = 0x10, 0x13, 
 TAG_BASE, TAG_CONST, TAG_ENUMERATOR, TAG_SUBPROGRAM = 0x24, 0x26, 0x28, 0x2E
 TAG_VOLATILE, TAG_RESTRICT, TAG_ATOMIC, TAG_CLASS, TAG_RVALUE_REF = 0x35, 0x37, 0x47, 0x02, 0x42
 AT_BIT_OFFSET, AT_BIT_SIZE, AT_CONST_VALUE, AT_MEMBER_LOCATION = 0x0C, 0x0D, 0x1C, 0x38
-AT_ENCODING, AT_TYPE, AT_DATA_BIT_OFFSET = 0x3E, 0x49, 0x6B
+AT_DECLARATION, AT_ENCODING, AT_TYPE, AT_DATA_BIT_OFFSET = 0x3C, 0x3E, 0x49, 0x6B
 ATE_BOOLEAN, ATE_FLOAT, ATE_SIGNED, ATE_SIGNED_CHAR, ATE_UNSIGNED_CHAR = 2, 4, 5, 6, 8
 UT_SKELETON = 4
+_KIND_TAGS = {"struct": (TAG_STRUCT, TAG_CLASS), "union": (TAG_UNION,), "enum": (TAG_ENUM,)}
 _QUALIFIERS = {TAG_CONST: "const", TAG_VOLATILE: "volatile", TAG_RESTRICT: "", TAG_ATOMIC: ""}
 
 
@@ -62,6 +63,10 @@ _SIGNATURES = {
                                      ctypes.POINTER(ctypes.c_uint8), _DIE, _DIE, _U64,
                                      ctypes.POINTER(ctypes.c_uint8),
                                      ctypes.POINTER(ctypes.c_uint8)]),
+    "dwarf_get_units": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p,
+                                       ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p,
+                                       ctypes.POINTER(ctypes.c_uint8), _DIE, _DIE]),
+    "dwarf_hasattr": (ctypes.c_int, [_DIE, ctypes.c_uint]),
     "dwarf_child": (ctypes.c_int, [_DIE, _DIE]),
     "dwarf_siblingof": (ctypes.c_int, [_DIE, _DIE]),
     "dwarf_tag": (ctypes.c_int, [_DIE]),
@@ -140,6 +145,26 @@ class DebugInfo:
             return None
         return [Parameter(_name(die), type_name(_type_of(die)), _type_of(die))
                 for die in _children(function) if lib.dwarf_tag(die) == TAG_PARAMETER]
+
+    def find_type(self, name: str) -> _Die | None:
+        """The definition of `struct x`, `union x` or `enum x` at the top of a
+        compilation unit (the first unit having one)."""
+        lib = _libdw()
+        kind, _, bare = name.partition(" ")
+        tags = _KIND_TAGS.get(kind, ())
+        unit = ctypes.c_void_p()
+        unit_type = ctypes.c_uint8()
+        while True:
+            cu, sub = _Die(), _Die()
+            if lib.dwarf_get_units(self._dwarf, unit, ctypes.byref(unit), None,
+                                   ctypes.byref(unit_type), ctypes.byref(cu),
+                                   ctypes.byref(sub)) != 0:
+                return None
+            top = sub if unit_type.value == UT_SKELETON and sub.addr else cu
+            for die in _children(top):
+                if lib.dwarf_tag(die) in tags and _name(die) == bare and \
+                        not lib.dwarf_hasattr(die, AT_DECLARATION):
+                    return die
 
     def line_addresses(self, file: str, line: int) -> list[int]:
         """The addresses where code of a source line starts (`file` matched by

@@ -138,8 +138,8 @@ class CompileContext:
     # The script's struct, union, enum and typedef definitions (define_types).
     script_types: Btf | None = None
     # uprobe `args`: each user function's parameters, from its debug information
-    # (their types written into script_types), or None after a diagnostic.
-    user_parameters: dict[tuple[str, str], list[Argument] | None] = field(default_factory=dict)
+    # (their types written into script_types), by (binary, function).
+    user_parameters: dict[tuple[str, str], list[Argument]] = field(default_factory=dict)
 
     def btf(self) -> Btf | None:
         """The types a script sees: its own definitions over the kernel's BTF."""

@@ -75,6 +75,7 @@ def expand_probes(ctx: CompileContext) -> None:
                 ctx.instances.append(ProbeInstance(body, attach, len(ctx.instances)))
                 body = _copy_probe(probe)
     _check_iterators(ctx)
+    _debug_types(ctx)
     if missing is ctx.reporter:
         return
     if ctx.options.missing_probes == "warn":
@@ -106,6 +107,43 @@ def _dispatch_syscalls(point: n.AttachPoint, attaches: list[Attach],
         folded = {probe for _, probe in known}
         attaches = [a for a in attaches if a.probe not in folded]
     return out + attaches
+
+
+def _debug_types(ctx: CompileContext) -> None:
+    """The structs, unions and enums a uprobe's script names that neither the
+    script nor the kernel defines (`(struct Foo *)arg0`): from the probed
+    binary's debug information, written as BTF over the script's. Where it
+    has none, the checker says the type is unknown."""
+    from ptrace.types.kernel import struct_id
+
+    wanted: dict[str, set[str]] = {}
+    for instance in ctx.instances:
+        if not KINDS[instance.attach.kind].user_space or not instance.attach.binary:
+            continue
+        btf = ctx.btf()
+        wanted.setdefault(instance.attach.binary, set()).update(
+            node.base for node in walk(instance.probe) if isinstance(node, n.TypeName)
+            and node.base.startswith(("struct ", "union ", "enum "))
+            and (btf is None or struct_id(btf, node.base) is None))
+    if not any(wanted.values()):
+        return
+    from ptrace import dwarf
+    from ptrace.types.btf import Btf
+    from ptrace.types.btf_writer import BtfWriter
+
+    for binary, names in wanted.items():
+        try:
+            info = dwarf.debug_info(binary, ctx.options.debuginfo) if names else None
+            found = [die for die in map(info.find_type, sorted(names)) if die is not None] \
+                if info is not None else []
+        except dwarf.DwarfError:
+            continue
+        if found:
+            base = ctx.btf()
+            types = dwarf.TypeWriter(BtfWriter(base))
+            for die in found:
+                types.write(die)
+            ctx.script_types = Btf.from_bytes(types.writer.blob(), base, shadowing=True)
 
 
 def _check_iterators(ctx: CompileContext) -> None:

@@ -146,9 +146,12 @@ class ProbeContextChecks:
         function."""
         attach = self.instance.attach
         key = (attach.binary, attach.symbol)
-        if key not in self.ctx.user_parameters:
-            self.ctx.user_parameters[key] = self.read_user_parameters(where)
-        return self.ctx.user_parameters[key]
+        found = self.ctx.user_parameters.get(key)
+        if found is None:  # (a failure is read again: each checking round reports it)
+            found = self.read_user_parameters(where)
+            if found is not None:
+                self.ctx.user_parameters[key] = found
+        return found
 
     def read_user_parameters(self, where: Span) -> list[Argument] | None:
         from ptrace import dwarf
@@ -211,7 +214,7 @@ class ProbeContextChecks:
         if args == Args.ARGUMENTS:
             self.error(f"raw tracepoint {attach.event} has no argument '{e.name}'", e.span,
                        f"its arguments: {', '.join(names)}")
-        elif args == Args.PARAMETERS:
+        elif args in (Args.PARAMETERS, Args.DEBUG_INFO):
             self.error(f"{attach.symbol}() has no parameter '{e.name}'", e.span,
                        f"its parameters: {', '.join(names)}")
         else:

@@ -1,0 +1,38 @@
+/* Functions for debug information (built with -g -O0, see tests/conftest.py):
+ * for each argument, ptt_point_sum(&point, tag, color) with point.x the
+ * argument's position, point.name the argument, then ptt_many(1, ..., 8). */
+#include <string.h>
+
+enum ptt_color { PTT_RED, PTT_GREEN = 5 };
+
+struct ptt_point {
+	int x;
+	char name[8];
+	long values[2];
+	struct ptt_point *next;
+};
+
+__attribute__((noinline)) int ptt_point_sum(struct ptt_point *point, char tag,
+					    enum ptt_color color)
+{
+	int sum = point->x + tag;
+	return sum + (int)color;
+}
+
+__attribute__((noinline)) long ptt_many(int a, int b, int c, int d, int e, int f, int g,
+					long h)
+{
+	return a + b + c + d + e + f + g + h;
+}
+
+int main(int argc, char **argv)
+{
+	long total = 0;
+	for (int i = 1; i < argc; i++) {
+		struct ptt_point point = { .x = i, .values = { i, 10 * i } };
+		strncpy(point.name, argv[i], sizeof(point.name) - 1);
+		total += ptt_point_sum(&point, 'a', PTT_GREEN);
+		total += ptt_many(1, 2, 3, 4, 5, 6, 7, 8);
+	}
+	return total == 0;
+}
