@@ -119,11 +119,10 @@ def _user_parameters(rest: str, machine: Machine, debug_dirs: tuple[str, ...]) -
     """A user function's parameters, `int argc`, where its binary has debug
     information describing it."""
     from ptrace import dwarf
-    from ptrace.debuginfo import user_functions
+    from ptrace.debuginfo import function_address
 
     path, _, function = rest.rpartition(":")
-    address = next((s.address for s in user_functions(machine, path, debug_dirs)
-                    if s.name == function), None)
+    address = function_address(machine, path, function, debug_dirs)
     try:
         info = dwarf.debug_info(path, debug_dirs) if address is not None else None
         params = info.parameters(address) if info is not None and address is not None else None

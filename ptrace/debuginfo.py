@@ -12,6 +12,7 @@ loaded here (`ptrace.dwarf` reads what the file says).
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from typing import TYPE_CHECKING
@@ -75,9 +76,11 @@ def _candidates(binary: str, data: bytes, dirs: tuple[str, ...]) -> list[str]:
     return found
 
 
+@functools.cache
 def debug_file(binary: str, dirs: tuple[str, ...] = ()) -> str | None:
     """The file holding the binary's DWARF: the binary itself, or a separate
-    debug file (see the module's docstring); None where there is none."""
+    debug file (see the module's docstring); None where there is none. Kept
+    for the process's life, as a binary's symbols are."""
     data = read_file(binary)
     if data is None:
         return None
@@ -91,9 +94,11 @@ def debug_file(binary: str, dirs: tuple[str, ...] = ()) -> str | None:
     return None
 
 
+@functools.cache
 def debug_symbols(binary: str, dirs: tuple[str, ...] = ()) -> list[Symbol]:
     """The function symbols a separate debug file of the binary names (its
-    full .symtab where the binary keeps only .dynsym, as libc)."""
+    full .symtab where the binary keeps only .dynsym, as libc); kept for the
+    process's life."""
     path = debug_file(binary, dirs)
     data = read_file(path) if path is not None and path != binary else None
     if data is None:
@@ -110,3 +115,14 @@ def user_functions(machine: Machine, binary: str, dirs: tuple[str, ...]) -> list
     own = machine.function_symbols(binary) or []
     names = {s.name for s in own}
     return own + [s for s in debug_symbols(binary, dirs) if s.name not in names]
+
+
+def function_address(machine: Machine, binary: str, name: str,
+                     dirs: tuple[str, ...]) -> int | None:
+    """The address of a function of a user binary: by the binary's own symbols,
+    else by those of its separate debug file (read only then)."""
+    own = next((s.address for s in machine.function_symbols(binary) or () if s.name == name),
+               None)
+    if own is not None:
+        return own
+    return next((s.address for s in debug_symbols(binary, dirs) if s.name == name), None)

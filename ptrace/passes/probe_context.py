@@ -155,7 +155,7 @@ class ProbeContextChecks:
 
     def read_user_parameters(self, where: Span) -> list[Argument] | None:
         from ptrace import dwarf
-        from ptrace.debuginfo import user_functions
+        from ptrace.debuginfo import function_address
 
         attach = self.instance.attach
         if not attach.symbol:
@@ -163,10 +163,10 @@ class ProbeContextChecks:
                        "an address", where)
             return None
         dirs = self.ctx.options.debuginfo
+        address = function_address(self.ctx.machine, attach.binary, attach.symbol, dirs)
         try:
             info = dwarf.debug_info(attach.binary, dirs)
-            params = None if info is None else info.parameters(probe_address(
-                replace(attach, offset=0), user_functions(self.ctx.machine, attach.binary, dirs)))
+            params = None if info is None or address is None else info.parameters(address)
         except dwarf.DwarfError as error:
             self.error(f"cannot read the parameters of {attach.symbol}(): {error}", where)
             return None
