@@ -122,7 +122,7 @@ def _user_parameters(rest: str, machine: Machine, debug_dirs: tuple[str, ...]) -
     from ptrace.debuginfo import function_address
 
     path, _, function = rest.rpartition(":")
-    address = function_address(machine, path, function, debug_dirs)
+    address = function_address(path, function, debug_dirs, machine.function_symbols(path) or [])
     try:
         info = dwarf.debug_info(path, debug_dirs) if address is not None else None
         params = info.parameters(address) if info is not None and address is not None else None

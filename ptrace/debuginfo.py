@@ -117,12 +117,22 @@ def user_functions(machine: Machine, binary: str, dirs: tuple[str, ...]) -> list
     return own + [s for s in debug_symbols(binary, dirs) if s.name not in names]
 
 
-def function_address(machine: Machine, binary: str, name: str,
-                     dirs: tuple[str, ...]) -> int | None:
-    """The address of a function of a user binary: by the binary's own symbols,
-    else by those of its separate debug file (read only then)."""
-    own = next((s.address for s in machine.function_symbols(binary) or () if s.name == name),
-               None)
-    if own is not None:
-        return own
+def function_address(binary: str, name: str, dirs: tuple[str, ...],
+                     own: list[Symbol] | None = None) -> int | None:
+    """The address of a function of a user binary: by the binary's own symbols
+    (`own` where the caller has them), else by those of its separate debug
+    file (read only then)."""
+    symbols = own if own is not None else _own_symbols(binary)
+    found = next((s.address for s in symbols if s.name == name), None)
+    if found is not None:
+        return found
     return next((s.address for s in debug_symbols(binary, dirs) if s.name == name), None)
+
+
+@functools.cache
+def _own_symbols(binary: str) -> list[Symbol]:
+    data = read_file(binary)
+    try:
+        return function_symbols(data) if data is not None else []
+    except (ElfError, struct.error, ValueError):
+        return []

@@ -30,8 +30,11 @@ TAG_ARRAY, TAG_ENUM, TAG_PARAMETER, TAG_MEMBER, TAG_POINTER = 0x01, 0x04, 0x05, 
 TAG_REFERENCE, TAG_STRUCT, TAG_SUBROUTINE, TAG_TYPEDEF, TAG_UNION = 0x10, 0x13, 0x15, 0x16, 0x17
 TAG_BASE, TAG_CONST, TAG_ENUMERATOR, TAG_SUBPROGRAM = 0x24, 0x26, 0x28, 0x2E
 TAG_VOLATILE, TAG_RESTRICT, TAG_ATOMIC, TAG_CLASS, TAG_RVALUE_REF = 0x35, 0x37, 0x47, 0x02, 0x42
+TAG_INLINED, TAG_BLOCK = 0x1D, 0x0B
+_SCOPES = (TAG_SUBPROGRAM, TAG_INLINED, TAG_BLOCK)
 AT_BIT_OFFSET, AT_BIT_SIZE, AT_CONST_VALUE, AT_MEMBER_LOCATION = 0x0C, 0x0D, 0x1C, 0x38
 AT_DECLARATION, AT_ENCODING, AT_TYPE, AT_DATA_BIT_OFFSET = 0x3C, 0x3E, 0x49, 0x6B
+AT_CALL_FILE, AT_CALL_LINE = 0x58, 0x59
 ATE_BOOLEAN, ATE_FLOAT, ATE_SIGNED, ATE_SIGNED_CHAR, ATE_UNSIGNED_CHAR = 2, 4, 5, 6, 8
 UT_SKELETON = 4
 _KIND_TAGS = {"struct": (TAG_STRUCT, TAG_CLASS), "union": (TAG_UNION,), "enum": (TAG_ENUM,)}
@@ -84,6 +87,13 @@ _SIGNATURES = {
                                          ctypes.POINTER(ctypes.c_size_t)]),
     "dwarf_lineaddr": (ctypes.c_int, [ctypes.c_void_p, _U64]),
     "dwarf_lineno": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]),
+    "dwarf_haspc": (ctypes.c_int, [_DIE, ctypes.c_uint64]),
+    "dwarf_getsrc_die": (ctypes.c_void_p, [_DIE, ctypes.c_uint64]),
+    "dwarf_linesrc": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]),
+    "dwarf_getsrcfiles": (ctypes.c_int, [_DIE, ctypes.POINTER(ctypes.c_void_p),
+                                         ctypes.POINTER(ctypes.c_size_t)]),
+    "dwarf_filesrc": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
+                                        ctypes.c_void_p]),
 }
 
 
@@ -165,6 +175,31 @@ class DebugInfo:
                 if lib.dwarf_tag(die) in tags and _name(die) == bare and \
                         not lib.dwarf_hasattr(die, AT_DECLARATION):
                     return die
+
+    def source_frames(self, address: int) -> list[SourceFrame]:
+        """The source of the code at `address`, innermost first: a frame for each
+        inlined function the address is in, then the function it was inlined
+        into; each at its file and line. Empty where the address has no line."""
+        lib = _libdw()
+        cu = _Die()
+        if not lib.dwarf_addrdie(self._dwarf, address, ctypes.byref(cu)):
+            return []
+        unit = _units(cu)[0]
+        line = lib.dwarf_getsrc_die(ctypes.byref(cu), address)
+        number = ctypes.c_int()
+        if not line or lib.dwarf_lineno(line, ctypes.byref(number)) != 0:
+            return []
+        file = (lib.dwarf_linesrc(line, None, None) or b"").decode(errors="replace")
+        at = (file, number.value)
+        frames: list[SourceFrame] = []
+        for scope in reversed(_scopes(unit, address)):
+            if lib.dwarf_tag(scope) == TAG_SUBPROGRAM:
+                frames.append(SourceFrame(_name(scope), *at, inlined=False))
+                break
+            frames.append(SourceFrame(_name(scope), *at, inlined=True))
+            at = (_source_file(unit, _udata(scope, AT_CALL_FILE) or 0),
+                  _udata(scope, AT_CALL_LINE) or 0)
+        return frames or [SourceFrame("", *at, inlined=False)]
 
     def line_addresses(self, file: str, line: int) -> list[int]:
         """The addresses where code of a source line starts (`file` matched by
@@ -276,6 +311,43 @@ def type_name(die: _Die | None) -> str:
     prefix = {TAG_STRUCT: "struct ", TAG_UNION: "union ", TAG_ENUM: "enum ",
               TAG_CLASS: "class "}.get(tag, "")
     return prefix + (_name(die) or "(anonymous)")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFrame:
+    """A function at a source line; `inlined` where its code was inlined into
+    the next frame's."""
+
+    function: str
+    file: str
+    line: int
+    inlined: bool
+
+
+def _scopes(unit: _Die, address: int) -> list[_Die]:
+    """The functions, inlined functions and blocks that hold `address`,
+    outermost first."""
+    lib = _libdw()
+    found: list[_Die] = []
+    current = unit
+    while True:
+        inner = next((c for c in _children(current) if lib.dwarf_tag(c) in _SCOPES
+                      and lib.dwarf_haspc(c, address) == 1), None)
+        if inner is None:
+            return [s for s in found if lib.dwarf_tag(s) != TAG_BLOCK]
+        found.append(inner)
+        current = inner
+
+
+def _source_file(unit: _Die, index: int) -> str:
+    """The name of a unit's source file by its index (an inlined call's file)."""
+    lib = _libdw()
+    files = ctypes.c_void_p()
+    count = ctypes.c_size_t()
+    if lib.dwarf_getsrcfiles(ctypes.byref(unit), ctypes.byref(files), ctypes.byref(count)) \
+            != 0 or index >= count.value:
+        return ""
+    return (lib.dwarf_filesrc(files, index, None, None) or b"").decode(errors="replace")
 
 
 def _units(cu: _Die) -> list[_Die]:

@@ -163,7 +163,8 @@ class ProbeContextChecks:
                        "an address", where)
             return None
         dirs = self.ctx.options.debuginfo
-        address = function_address(self.ctx.machine, attach.binary, attach.symbol, dirs)
+        address = function_address(attach.binary, attach.symbol, dirs,
+                                   self.ctx.machine.function_symbols(attach.binary) or [])
         try:
             info = dwarf.debug_info(attach.binary, dirs)
             params = None if info is None or address is None else info.parameters(address)

@@ -1,7 +1,10 @@
 /* Functions for debug information (built with -g -O0, see tests/conftest.py):
  * for each argument, ptt_point_sum(&point, tag, color) with point.x the
- * argument's position, point.name the argument, then ptt_many(1, ..., 8). */
+ * argument's position, point.name the argument, then ptt_many(1, ..., 8).
+ * ptt_point_sum's code includes ptt_twice's, always inlined. With "linger" as
+ * its last argument it stays alive 0.5 s more, for its stacks to be read. */
 #include <string.h>
+#include <unistd.h>
 
 enum ptt_color { PTT_RED, PTT_GREEN = 5 };
 
@@ -12,11 +15,16 @@ struct ptt_point {
 	struct ptt_point *next;
 };
 
+static inline __attribute__((always_inline)) int ptt_twice(int value)
+{
+	return value * 2;
+}
+
 __attribute__((noinline)) int ptt_point_sum(struct ptt_point *point, char tag,
 					    enum ptt_color color)
 {
 	int sum = point->x + tag;
-	return sum + (int)color;
+	return ptt_twice(sum) + (int)color;
 }
 
 __attribute__((noinline)) long ptt_many(int a, int b, int c, int d, int e, int f, int g,
@@ -34,5 +42,7 @@ int main(int argc, char **argv)
 		total += ptt_point_sum(&point, 'a', PTT_GREEN);
 		total += ptt_many(1, 2, 3, 4, 5, 6, 7, 8);
 	}
+	if (argc > 1 && strcmp(argv[argc - 1], "linger") == 0)
+		usleep(500000);
 	return total == 0;
 }
