@@ -112,12 +112,33 @@ def _libdw() -> ctypes.CDLL:
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
-    """A function parameter: its name, its C type as written (`struct Foo*`) and
-    its type's DWARF entry (for `DebugInfo.write_type`)."""
+    """A function parameter: its name, its C type as written (`struct Foo*`),
+    its type's DWARF entry (for `TypeWriter`), and how the x86-64 calling
+    convention passes it: `words` general registers (1, or 2 for 9 to 16
+    bytes), or on the stack (`memory`: a struct over 16 bytes), or in a
+    vector register (`vector`: a float)."""
 
     name: str
     ctype: str
     die: _Die | None
+    words: int
+    memory: bool = False
+    vector: bool = False
+
+
+def _parameter(die: _Die) -> Parameter:
+    lib = _libdw()
+    written = _type_of(die)
+    resolved = written
+    while resolved is not None and lib.dwarf_tag(resolved) in (TAG_TYPEDEF, *_QUALIFIERS):
+        resolved = _type_of(resolved)
+    size = _size(resolved) if resolved is not None else 8
+    tag = lib.dwarf_tag(resolved) if resolved is not None else 0
+    words = (size + 7) // 8
+    return Parameter(_name(die), type_name(written), written, words,
+                     memory=size > 16,
+                     vector=resolved is not None and tag == TAG_BASE
+                     and (_udata(resolved, AT_ENCODING) or 0) == ATE_FLOAT)
 
 
 class DebugInfo:
@@ -153,8 +174,8 @@ class DebugInfo:
         function = self.function(address)
         if function is None:
             return None
-        return [Parameter(_name(die), type_name(_type_of(die)), _type_of(die))
-                for die in _children(function) if lib.dwarf_tag(die) == TAG_PARAMETER]
+        return [_parameter(die) for die in _children(function)
+                if lib.dwarf_tag(die) == TAG_PARAMETER]
 
     def find_type(self, name: str) -> _Die | None:
         """The definition of `struct x`, `union x` or `enum x` at the top of a

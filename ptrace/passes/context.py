@@ -118,6 +118,9 @@ class Argument:
     name: str
     type: Type | None
     ctype: str
+    # A user function's parameter (uprobe): its argument register (0-5), or
+    # 6 + N for the Nth 8-byte word on the stack above the return address.
+    position: int | None = None
 
 
 @dataclass

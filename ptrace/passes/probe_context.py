@@ -26,7 +26,8 @@ from ptrace.types.kernel import from_btf, struct_id
 from ptrace.usdt import UsdtError
 from ptrace.usdt import parse_arg as parse_usdt_arg
 
-if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
+if TYPE_CHECKING:  # the BTF and DWARF readers are imported only where they are used
+    from ptrace.dwarf import Parameter
     from ptrace.types import btf as btf_module
 
 SIGNED_C_TYPES = frozenset({"int", "long", "short", "long long", "signed", "signed int",
@@ -188,8 +189,8 @@ class ProbeContextChecks:
         ids = [types.write(p.die) for p in params]
         btf = self.ctx.script_types = Btf.from_bytes(types.writer.blob(), base, shadowing=True)
         return [Argument(p.name, _readable(from_btf(btf, type_id, "user"))
-                          if i < len(ARG_REGISTERS) else None, p.ctype)
-                for i, (p, type_id) in enumerate(zip(params, ids, strict=True))]
+                         if slot is not None else None, p.ctype, slot)
+                for p, type_id, slot in zip(params, ids, _slots(params), strict=True)]
 
     def tracepoint_arg(self, e: n.Field) -> t.Type | None:
         """args.name: one of the probe's arguments (raw tracepoints and
@@ -206,7 +207,7 @@ class ProbeContextChecks:
         if argument.type is None:
             self.error(self.unreadable_argument(argument), e.span)
             return None
-        self.checked.arg_positions[e] = index
+        self.checked.arg_positions[e] = index if argument.position is None else argument.position
         return argument.type
 
     def unknown_argument(self, e: n.Field, names: list[str]) -> None:
@@ -232,11 +233,6 @@ class ProbeContextChecks:
             return f"field '{argument.name}' has type '{argument.ctype}', which is not " \
                 "supported yet"
         what = "argument" if args == Args.ARGUMENTS else "parameter"
-        attach = self.instance.attach
-        arguments = self.ctx.user_parameters.get((attach.binary, attach.symbol)) or []
-        if args == Args.DEBUG_INFO and arguments.index(argument) >= len(ARG_REGISTERS):
-            return f"parameter '{argument.name}' is passed on the stack (after the " \
-                f"{len(ARG_REGISTERS)}th), which cannot be read yet"
         return f"{what} '{argument.name}' is a {argument.ctype}, which cannot be read yet"
 
     def tracepoint_field(self, field: TracepointField, space: str) -> t.Type | None:
@@ -284,6 +280,25 @@ def tracepoint_field_type(ctype: str, size: int, signed: bool, space: str,
         base = ctype.replace("const ", "").strip()
         return t.Int(size * 8, signed or base in SIGNED_C_TYPES)
     return None
+
+
+def _slots(params: list[Parameter]) -> list[int | None]:
+    """Where the x86-64 calling convention passes each parameter of a user
+    function (`Argument.position`); None where ptrace cannot read it: a float
+    (in a vector register) or a struct passed by value."""
+    registers = len(ARG_REGISTERS)
+    used = stack = 0
+    slots: list[int | None] = []
+    for p in params:
+        if p.vector:
+            slots.append(None)
+        elif not p.memory and used + p.words <= registers:
+            slots.append(used if p.words == 1 else None)
+            used += p.words
+        else:  # on the stack; the registers left serve the parameters after it
+            slots.append(registers + stack if p.words == 1 else None)
+            stack += p.words
+    return slots
 
 
 def _readable(atype: t.Type | None) -> t.Type | None:

@@ -1,6 +1,7 @@
 /* Functions for debug information (built with -g -O0, see tests/conftest.py):
  * for each argument, ptt_point_sum(&point, tag, color) with point.x the
- * argument's position, point.name the argument, then ptt_many(1, ..., 8).
+ * argument's position, point.name the argument, then ptt_many(1, ..., 8) and
+ * ptt_scaled(0.5, point, 3).
  * ptt_point_sum's code includes ptt_twice's, always inlined. With "linger" as
  * its last argument it stays alive 0.5 s more, for its stacks to be read. */
 #include <string.h>
@@ -33,6 +34,11 @@ __attribute__((noinline)) long ptt_many(int a, int b, int c, int d, int e, int f
 	return a + b + c + d + e + f + g + h;
 }
 
+__attribute__((noinline)) long ptt_scaled(double factor, struct ptt_point point, int count)
+{
+	return (long)(factor * point.x) + count;
+}
+
 int main(int argc, char **argv)
 {
 	long total = 0;
@@ -41,6 +47,7 @@ int main(int argc, char **argv)
 		strncpy(point.name, argv[i], sizeof(point.name) - 1);
 		total += ptt_point_sum(&point, 'a', PTT_GREEN);
 		total += ptt_many(1, 2, 3, 4, 5, 6, 7, 8);
+		total += ptt_scaled(0.5, point, 3);
 	}
 	if (argc > 1 && strcmp(argv[argc - 1], "linger") == 0)
 		usleep(500000);
