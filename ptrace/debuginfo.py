@@ -7,7 +7,8 @@ under /usr/lib/debug) or by its `.gnu_debuglink` name (beside the binary, in
 its `.debug/` directory, under /usr/lib/debug + its directory); the
 directories `--debuginfo` gives are searched first, for the build-id path,
 the debuglink name and BINARY.debug. Reads ELF only: no DWARF reader is
-loaded here (`ptrace.dwarf` reads what the file says).
+loaded here (`ptrace.dwarf` reads what the file says). A debug file's
+symbols are cached between runs per build id.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import os
 import struct
 from typing import TYPE_CHECKING
 
+from ptrace.caches import cache_file, replace_file
 from ptrace.elf import ElfError, Symbol, function_symbols, notes, section_bytes
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ptrace.machine import Machine
 
 DEBUG_ROOT = "/usr/lib/debug"
@@ -98,15 +102,47 @@ def debug_file(binary: str, dirs: tuple[str, ...] = ()) -> str | None:
 def debug_symbols(binary: str, dirs: tuple[str, ...] = ()) -> list[Symbol]:
     """The function symbols a separate debug file of the binary names (its
     full .symtab where the binary keeps only .dynsym, as libc); kept for the
-    process's life."""
+    process's life, and between runs per build id (`_SYMBOLS_CACHE`)."""
     path = debug_file(binary, dirs)
-    data = read_file(path) if path is not None and path != binary else None
-    if data is None:
+    if path is None or path == binary:
         return []
+    data = read_file(binary)
+    ident = build_id(data) if data is not None else None
+    file = cache_file(_SYMBOLS_CACHE.format(ident)) if ident else None
     try:
-        return function_symbols(data)
+        stat = os.stat(path)
+    except OSError:
+        return []
+    stamp = f"{os.path.realpath(path)} {stat.st_size} {stat.st_mtime_ns}"
+    cached = _read_symbols(file, stamp) if file is not None else None
+    if cached is not None:
+        return cached
+    debug = read_file(path)
+    try:
+        symbols = function_symbols(debug) if debug is not None else []
     except (ElfError, struct.error, ValueError):
         return []
+    if file is not None:
+        replace_file(file, "\n".join([stamp, *(f"{s.address:x} {s.size:x} {s.name}"
+                                               for s in symbols)]).encode())
+    return symbols
+
+
+# The symbols of a binary's debug file: its path, size and mtime on the first
+# line, then a line per symbol (hex address, hex size, name).
+_SYMBOLS_CACHE = "debug-{}.symbols"
+
+
+def _read_symbols(file: Path, stamp: str) -> list[Symbol] | None:
+    """The symbols cached for the debug file `stamp` describes, or None."""
+    try:
+        lines = file.read_text().split("\n")
+        if lines[0] != stamp:
+            return None
+        return [Symbol(name, int(address, 16), int(size, 16))
+                for address, size, name in (line.split(" ", 2) for line in lines[1:])]
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
 
 
 def user_functions(machine: Machine, binary: str, dirs: tuple[str, ...]) -> list[Symbol]:

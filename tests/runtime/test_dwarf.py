@@ -6,6 +6,7 @@ its variants are built by tests/conftest.py."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,23 @@ def test_scripts_without_debug_information_do_not_load_the_reader(triggers: Path
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_debug_file_symbols_are_cached_per_build_id(ptrace_exe: list[str], triggers: Path,
+                                                    tmp_path: Path) -> None:
+    """The symbols of a separate debug file are kept between runs, in a cache
+    file named by the binary's build id and checked against the debug file."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    pattern = f"uprobe:{triggers}/ptt_dwarf_linked:ptt_*"
+
+    def listed() -> list[str]:
+        out = subprocess.run([*ptrace_exe, "-l", pattern], capture_output=True, text=True,
+                             timeout=60, env=env, check=True)
+        return out.stdout.splitlines()
+
+    first = listed()
+    (cache,) = (tmp_path / "ptrace").glob("debug-*.symbols")
+    stamp, *lines = cache.read_text().split("\n")
+    assert stamp.startswith(f"{triggers}/.debug/ptt_dwarf_linked.debug ")
+    cache.write_text("\n".join([stamp, *lines, "1000 10 ptt_only_in_the_cache"]))
+    assert listed() == sorted([*first, f"uprobe:{triggers}/ptt_dwarf_linked:ptt_only_in_the_cache"])
