@@ -143,7 +143,7 @@ def _debug_types(ctx: CompileContext) -> None:
             types = dwarf.TypeWriter(BtfWriter(base))
             for die in found:
                 types.write(die)
-            ctx.script_types = Btf.from_bytes(types.writer.blob(), base, shadowing=True)
+            ctx.script_types = Btf.from_bytes(types.writer.blob(), base)
 
 
 def _check_iterators(ctx: CompileContext) -> None:

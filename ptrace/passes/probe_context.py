@@ -187,7 +187,7 @@ class ProbeContextChecks:
         base = self.ctx.btf()
         types = dwarf.TypeWriter(BtfWriter(base))
         ids = [types.write(p.die) for p in params]
-        btf = self.ctx.script_types = Btf.from_bytes(types.writer.blob(), base, shadowing=True)
+        btf = self.ctx.script_types = Btf.from_bytes(types.writer.blob(), base)
         return [Argument(p.name, _readable(from_btf(btf, type_id, "user"))
                          if slot is not None else None, p.ctype, slot)
                 for p, type_id, slot in zip(params, ids, _slots(params), strict=True)]
