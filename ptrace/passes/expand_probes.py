@@ -114,19 +114,19 @@ def _debug_types(ctx: CompileContext) -> None:
     script nor the kernel defines (`(struct Foo *)arg0`): from the probed
     binary's debug information, written as BTF over the script's. Where it
     has none, the checker says the type is unknown."""
+    named: dict[str, set[str]] = {}
+    for instance in ctx.instances:
+        if KINDS[instance.attach.kind].user_space and instance.attach.binary:
+            named.setdefault(instance.attach.binary, set()).update(
+                node.base for node in walk(instance.probe) if isinstance(node, n.TypeName)
+                and node.base.startswith(("struct ", "union ", "enum ")))
+    if not any(named.values()):
+        return  # (the kernel's BTF is not loaded for scripts that name no type)
     from ptrace.types.kernel import struct_id
 
-    wanted: dict[str, set[str]] = {}
-    for instance in ctx.instances:
-        if not KINDS[instance.attach.kind].user_space or not instance.attach.binary:
-            continue
-        btf = ctx.btf()
-        wanted.setdefault(instance.attach.binary, set()).update(
-            node.base for node in walk(instance.probe) if isinstance(node, n.TypeName)
-            and node.base.startswith(("struct ", "union ", "enum "))
-            and (btf is None or struct_id(btf, node.base) is None))
-    if not any(wanted.values()):
-        return
+    btf = ctx.btf()
+    wanted = {binary: {name for name in names if btf is None or struct_id(btf, name) is None}
+              for binary, names in named.items()}
     from ptrace import dwarf
     from ptrace.types.btf import Btf
     from ptrace.types.btf_writer import BtfWriter

@@ -104,7 +104,8 @@ def test_scripts_without_debug_information_do_not_load_the_reader(triggers: Path
     code = ("import sys; from ptrace.compile import compile; "
             "from ptrace.diagnostics import Source; "
             f"compile(Source('-e', {script!r})); "
-            "print(sorted(m for m in sys.modules if m in ('ptrace.dwarf', 'ptrace.debuginfo')))")
+            "print(sorted(m for m in sys.modules if m in ('ptrace.dwarf', 'ptrace.debuginfo', "
+            "'ptrace.types.btf')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
