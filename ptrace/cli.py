@@ -190,18 +190,27 @@ def tools() -> dict[str, Traversable]:
 
 
 def tool_description(name: str, text: str) -> str:
-    """A tool's first comment line, without the tool's own name (" * execsnoop.bt  Trace…")."""
+    """A tool's first comment paragraph, without the tool's own name, joined into one line
+    (" * naptime - sleeps …, who, how long they\n * asked for, …" → "sleeps … asked for, …")."""
+    words: list[str] = []
     for line in text.splitlines():
         stripped = line.strip()
-        if not stripped or stripped.startswith("#!"):
+        if not words and (not stripped or stripped.startswith("#!")):
             continue
         if not stripped.startswith(("//", "/*", "*")):
-            return ""  # code before any comment
-        words = stripped.lstrip("/* ").removesuffix("*/").strip()
-        words = re.sub(rf"^{re.escape(name)}(\.bt)?(?=$|[\s:-])[\s:-]*", "", words)
-        if words:
-            return words
-    return ""
+            break  # code (before any comment, or after the first paragraph)
+        body = stripped.lstrip("/* ").removesuffix("*/").strip()
+        if not words:
+            body = re.sub(rf"^{re.escape(name)}(\.bt)?(?=$|[\s:-])[\s:-]*", "", body)
+            if body:
+                words.append(body)
+        elif not body:
+            break  # the paragraph ends at an empty comment line
+        else:
+            words.append(body)
+        if stripped.endswith("*/") and words:
+            break
+    return " ".join(words)
 
 
 def _list_tools() -> int:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from ptrace import __version__
-from ptrace.options import SETTINGS, Options
+from ptrace.options import SETTINGS, Options, setting_text
 
 # -d's stages as the documentation lists them. The CLI checks a stage against
 # the compiler's own list (ptrace.compile.DUMP_STAGES, slow to import); a unit
@@ -211,10 +211,8 @@ def _setting_rows() -> list[tuple[str, str, str]]:
     """(variable, default, what it does) for each setting, then PTRACE_DEBUG."""
     defaults = Options()
     rows = []
-    for key, setting in SETTINGS.items():
-        value = getattr(defaults, setting.field)
-        shown = str(value).lower() if isinstance(value, bool) else str(value)
-        rows.append((f"PTRACE_{key.upper()}", shown, SETTING_HELP[key]))
+    for key in SETTINGS:
+        rows.append((f"PTRACE_{key.upper()}", setting_text(defaults, key), SETTING_HELP[key]))
     rows.append((DEBUG_VARIABLE[0], "unset", DEBUG_VARIABLE[1]))
     return rows
 
