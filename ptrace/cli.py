@@ -18,12 +18,15 @@ import re
 import sys
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import BinaryIO, TextIO, cast
+from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 from ptrace import __version__
 from ptrace.cli_usage import UsageError, help_text, parse
 from ptrace.diagnostics import CompileError, Source, render_all
 from ptrace.options import Options, SettingError, from_environment
+
+if TYPE_CHECKING:
+    from ptrace.program import CompiledProgram
 
 # What the interactive prompt does not do: it writes to the terminal, runs no
 # command and follows no process, and dumps stages with :ast, :ir, …
@@ -283,6 +286,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
             target = Target.command(args.command)
         # The session writes and flushes; a BufferedOutput is a text stream for that.
         code: int = Session(program, cast(TextIO, out), sys.stderr, options, target).run()
+        if args.dry_run:
+            print(dry_run_summary(program), file=sys.stderr)
         return code
     except (RuntimeFailure, LibraryMissing) as error:
         _finish_output(out)  # what the run printed comes before the error
@@ -292,6 +297,21 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         _finish_output(out)
         if file is not sys.stdout:
             file.close()
+
+
+def dry_run_summary(program: CompiledProgram) -> str:
+    """What --dry-run checked: the programs, maps and instructions the kernel accepted."""
+    programs, probes = len(program.programs), len(program.attached_programs)
+    instructions = sum(len(p.insns) for p in program.programs) // 8
+    return (f"ptrace: dry run: {_counted(programs, 'program')} "
+            f"({_counted(probes, 'probe')} to attach), {_counted(len(program.maps), 'map')} "
+            f"({len(program.user_maps)} of the script's), "
+            f"{_counted(instructions, 'instruction')}: loaded, and accepted by the kernel's "
+            "verifier; nothing was attached or run")
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _finish_output(out: TextIO | BufferedOutput) -> None:
