@@ -21,8 +21,8 @@ from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 from ptrace import __version__
-from ptrace.cli_usage import UsageError, help_text, parse
-from ptrace.diagnostics import CompileError, Source, render_all
+from ptrace.cli_usage import FlagError, UsageError, help_text, parse, usage_text
+from ptrace.diagnostics import CompileError, Severity, Source, render_all
 from ptrace.options import Options, SettingError, from_environment
 
 if TYPE_CHECKING:
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 NOT_FOR_THE_PROMPT = (("output", "-o"), ("buffering", "-B"), ("pid", "-p"),
                       ("command", "-c"), ("dump", "-d"))
 TOOLS_PACKAGE = "ptrace.tools"  # -t NAME runs its NAME.bt
+# Where --include looks for a header, as a C compiler's #include <…> does.
+INCLUDE_DIRS = ("/usr/local/include", "/usr/include")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parse(sys.argv[1:] if argv is None else argv)
         _check(args)
     except UsageError as error:
-        print(f"ptrace: error: {error} (ptrace -h lists the options)", file=sys.stderr)
+        usage = f"\n{usage_text()}" if isinstance(error, FlagError) else ""
+        print(f"ptrace: error: {error} (ptrace -h lists the options)\n{usage}", end="",
+              file=sys.stderr)
         return 1
     try:
         return _dispatch(args)
@@ -64,12 +68,22 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("-i opens the interactive prompt; it takes no program")
     if args.pid is not None and args.command is not None:
         raise UsageError("-p and -c both name the process to trace; give one")
+    if args.probe_filter is not None:
+        try:
+            re.compile(args.probe_filter)
+        except re.error as error:
+            raise UsageError(f"--probe-filter: invalid regex '{args.probe_filter}': "
+                             f"{error}") from None
+    for header in args.include or ():
+        if _header_path(header) is None:
+            raise UsageError(f"--include: no header {header} in "
+                             f"{', '.join(INCLUDE_DIRS)} (nor as a path)")
     if args.dump:
         from ptrace.compile import DUMP_STAGES  # the compiler's list is the one that counts
 
         for stage in args.dump:
             if stage not in DUMP_STAGES:
-                raise UsageError(f"argument -d: invalid choice: '{stage}' "
+                raise FlagError(f"argument -d: invalid choice: '{stage}' "
                                  f"(choose from {', '.join(DUMP_STAGES)})")
 
 
@@ -259,16 +273,25 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         for stage in args.dump or ():
             if stage in error.dumps:
                 print(error.dumps[stage])
-        print(render_all(error.diagnostics), file=sys.stderr)
+        print(render_all(d for d in error.diagnostics
+                         if not (args.no_warnings and d.severity is Severity.WARNING)),
+              file=sys.stderr)
         return 1
-    for warning in program.warnings:
+    for warning in () if args.no_warnings else program.warnings:
         print(warning, file=sys.stderr)
+    if args.probe_filter is not None:
+        program = filter_probes(program, args.probe_filter)
+        if not program.attached_programs and not args.dump:
+            print(f"ptrace: error: no probes to attach: --probe-filter '{args.probe_filter}' "
+                  "matches none of the program's probes", file=sys.stderr)
+            return 1
     if args.dump:
         for stage in args.dump:
             print(program.dumps[stage])
         return 0
     from ptrace.runtime.errors import RuntimeFailure
     from ptrace.runtime.libbcc import LibraryMissing
+    from ptrace.runtime.output import new_output
     from ptrace.runtime.session import RunOptions, Session
     from ptrace.runtime.target import Target
 
@@ -285,7 +308,10 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         elif args.command is not None and not args.dry_run:
             target = Target.command(args.command)
         # The session writes and flushes; a BufferedOutput is a text stream for that.
-        code: int = Session(program, cast(TextIO, out), sys.stderr, options, target).run()
+        output = new_output(cast(TextIO, out), sys.stderr, options.json, options.quiet,
+                            warnings=not args.no_warnings)
+        code: int = Session(program, cast(TextIO, out), sys.stderr, options, target,
+                            output).run()
         if args.dry_run:
             print(dry_run_summary(program), file=sys.stderr)
         return code
@@ -297,6 +323,27 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         _finish_output(out)
         if file is not sys.stdout:
             file.close()
+
+
+def filter_probes(program: CompiledProgram, pattern: str) -> CompiledProgram:
+    """--probe-filter: the programs of the probes whose full name the regex finds
+    (a search, as grep's), and every program that is run rather than attached
+    (BEGIN, END, self)."""
+    from dataclasses import replace
+
+    attached = set(program.attached_programs)
+    regex = re.compile(pattern)
+    return replace(program, programs=tuple(
+        p for p in program.programs if p not in attached or regex.search(p.attach.probe)))
+
+
+def _header_path(header: str) -> str | None:
+    """Where --include's header is: a path as given, or under INCLUDE_DIRS."""
+    for folder in ("", *INCLUDE_DIRS):
+        path = os.path.join(folder, header)
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def dry_run_summary(program: CompiledProgram) -> str:

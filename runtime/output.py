@@ -33,13 +33,19 @@ class Output(Protocol):
     def flush(self) -> None: ...
 
 
-def new_output(out: TextIO, err: TextIO, as_json: bool, quiet: bool = False) -> Output:
+def new_output(out: TextIO, err: TextIO, as_json: bool, quiet: bool = False,
+               warnings: bool = True) -> Output:
     """A run's output: JSON lines on `out` (-f json), or text on `out` with
-    "Attached N probes" and messages on `err`."""
-    return JsonOutput(out, quiet) if as_json else TextOutput(out, err, quiet)
+    "Attached N probes" and messages on `err`. Without `warnings` (--no-warnings),
+    warnf()'s and -k's messages are left out."""
+    output = JsonOutput(out, quiet) if as_json else TextOutput(out, err, quiet)
+    output.warnings = warnings
+    return output
 
 
 class TextOutput:
+    warnings = True  # whether warnf()'s and -k's messages are shown
+
     def __init__(self, out: TextIO, err: TextIO, quiet: bool = False):
         self.out, self.err, self.quiet = out, err, quiet
 
@@ -68,6 +74,8 @@ class TextOutput:
         self.out.write(text)
 
     def message(self, kind: str, text: str, location: str, context: str) -> None:
+        if kind != "errorf" and not self.warnings:
+            return
         self.out.flush()
         word = "error" if kind == "errorf" else "warning"
         self.err.write(f"{location}: {word}: {text.rstrip(chr(10))}\n{context}\n")
@@ -79,6 +87,8 @@ class TextOutput:
 
 class JsonOutput:
     """One JSON object per line: {"type": …, "data": …}, as bpftrace's -f json."""
+
+    warnings = True  # whether warnf()'s and -k's messages are shown
 
     def __init__(self, out: TextIO, quiet: bool = False):
         self.out, self.quiet = out, quiet
@@ -117,6 +127,8 @@ class JsonOutput:
         self._emit("time", text)
 
     def message(self, kind: str, text: str, location: str, context: str) -> None:
+        if kind != "errorf" and not self.warnings:
+            return
         self._emit(kind, {"message": text, "location": location})
 
     def flush(self) -> None:

@@ -657,3 +657,49 @@ def test_a_refused_builtin_names_the_kind_as_written(ptrace_exe: list[str]) -> N
     assert r.returncode == 1
     assert r.stderr.startswith("-e:1:40: error: 'func' cannot be used in tracepoint probes\n"), \
         r.stderr
+
+
+# ---- options of bpftrace 0.26 ----------------------------------------------------------------
+
+@pytest.mark.bpf
+def test_probe_filter_attaches_the_matching_probes_and_keeps_begin_end(
+        ptrace_exe: list[str], no_leftovers: None) -> None:
+    r = run([*ptrace_exe, "--probe-filter", ":(20|30)$", "-e",
+             'BEGIN { printf("begin\\n"); } interval:ms:10 { printf("bad\\n"); exit(); } '
+             'interval:ms:20 { printf("a\\n"); } interval:ms:30 { printf("b\\n"); exit(); } '
+             'END { printf("end\\n"); }'])
+    assert r.returncode == 0, r.stderr
+    assert "bad" not in r.stdout
+    assert r.stdout.startswith("begin\na\nb\nend\n")
+    assert "Attached 4 probes\n" in r.stderr  # BEGIN, END and the two intervals
+
+
+@pytest.mark.bpf
+def test_probe_filter_matching_nothing_is_an_error(ptrace_exe: list[str]) -> None:
+    r = run([*ptrace_exe, "--probe-filter", "nothing", "-e", "interval:ms:10 { exit(); }"])
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == ("ptrace: error: no probes to attach: --probe-filter 'nothing' matches "
+                        "none of the program's probes\n")
+
+
+@pytest.mark.bpf
+def test_no_warnings_hides_warnf_and_compiler_warnings(ptrace_exe: list[str]) -> None:
+    program = 'BEGIN { warnf("careful"); $unused = 1; }\nEND { errorf("bad"); }\nBEGIN { exit(); }'
+    loud = run([*ptrace_exe, "-e", program])
+    assert "careful" in loud.stderr and "bad" in loud.stderr
+    quiet = run([*ptrace_exe, "--no-warnings", "-e", program])
+    assert quiet.returncode == 0, quiet.stderr
+    assert "careful" not in quiet.stderr and "warning" not in quiet.stderr
+    assert "error: bad" in quiet.stderr  # errorf is not a warning
+
+
+@pytest.mark.bpf
+def test_long_names_of_p_c_and_o(ptrace_exe: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    r = run([*ptrace_exe, "--cmd", "/bin/true", "--output", str(out), "-e",
+             'END { printf("cpid %d\\n", cpid); }'])
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"cpid [1-9]\d*\n", out.read_text())
+    r = run([*ptrace_exe, "--pid", str(os.getpid()), "--usdt-file-activation",
+             "-e", "BEGIN { printf(\"%d\\n\", cpid); exit(); }"])
+    assert (r.returncode, r.stdout.strip()) == (0, str(os.getpid())), r.stderr

@@ -32,6 +32,7 @@ from ptrace.cli_usage import (
     SETTING_HELP,
     help_text,
     parse,
+    usage_text,
 )
 from ptrace.machine import FixtureMachine, find_binary
 from ptrace.options import SETTINGS, Options
@@ -163,6 +164,19 @@ def test_version(capsys: pytest.CaptureFixture[str], as_user: None) -> None:
     ["-B", "sometimes", "-e", BEGIN],
     ["-d", "nosuchstage", "-e", BEGIN],
     ["-p", "notanumber", "-e", BEGIN],
+    ["-idonotexist"],
+])
+def test_a_wrong_flag_is_one_line_then_the_usage(capsys: pytest.CaptureFixture[str],
+                                                 argv: list[str]) -> None:
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (1, "")
+    first, rest = err.split("\n", 1)
+    assert first.startswith("ptrace: error: ") and first.endswith("(ptrace -h lists the options)")
+    assert rest == "\n" + usage_text()
+    assert usage_text().startswith("USAGE:\n    ptrace [options] FILE [ARG ...]\n")
+
+
+@pytest.mark.parametrize("argv", [
     ["-p", "1", "-c", "ls", "-e", BEGIN],
     ["-l", "-e", BEGIN],
     ["-l", "a", "b"],
@@ -194,7 +208,7 @@ def test_double_dash_parameters_reach_the_program(capsys: pytest.CaptureFixture[
     assert code == 1 and "'+' needs integers" in err  # $1 is the string "-x"
     code, _, err = run(capsys, "-d", "ast", "-e", program, "-x")
     assert (code, err) == (1, "ptrace: error: unrecognized arguments: -x "
-                              "(ptrace -h lists the options)\n")
+                              "(ptrace -h lists the options)\n\n" + usage_text())
 
 
 def test_buffering_modes_parse() -> None:
@@ -337,6 +351,18 @@ def test_info_verdicts_follow_the_checks(monkeypatch: pytest.MonkeyPatch) -> Non
     assert verdict(lines, "hardware").startswith("no: no hardware performance counters")
     assert verdict(lines, "tracepoint") == "no: tracefs is not mounted"
     assert verdict(lines, "rawtracepoint") == "yes: kernel 5.4, needs 4.17"
+    assert verdict(lines, "uprobe_multi") == "no: kernel 5.4, needs 6.6"
+
+
+def test_info_names_the_link_kinds_bpftrace_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(features, "kernel_release", lambda: (6, 18))
+    monkeypatch.setattr(features, "kprobes_available", lambda: True)
+    lines = info_lines(fixture_machine())
+    for name in ("kprobe_multi", "kprobe_session", "uprobe_multi"):
+        assert verdict(lines, name).startswith("yes: kernel 6.18, needs "), name
+    monkeypatch.setattr(features, "kprobes_available", lambda: False)
+    assert verdict(info_lines(fixture_machine()), "kprobe_session") == \
+        "no: the kernel has no kprobes"
 
 
 # ---- -l ------------------------------------------------------------------------------------
@@ -530,3 +556,21 @@ def test_prompt_refuses_options_it_cannot_honour(capsys: pytest.CaptureFixture[s
     code, out, err = run(capsys, "-i", *flag)
     assert (code, out) == (1, "")
     assert err == f"ptrace: error: {flag[0]} does not apply to the interactive prompt\n"
+
+
+def test_include_needs_a_header_that_exists(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path, as_user: None) -> None:
+    header = tmp_path / "mine.h"
+    header.write_text("#define MINE 1\n")
+    assert run(capsys, "--include", str(header), "--include", "stdio.h",
+               "-d", "ast", "-e", BEGIN)[0] == 0
+    code, out, err = run(capsys, "--include", "lol/no.h", "-e", BEGIN)
+    assert (code, out) == (1, "")
+    assert err == ("ptrace: error: --include: no header lol/no.h in /usr/local/include, "
+                   "/usr/include (nor as a path) (ptrace -h lists the options)\n")
+
+
+def test_probe_filter_must_be_a_regex(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--probe-filter", "[x", "-e", BEGIN)
+    assert code == 1
+    assert err.startswith("ptrace: error: --probe-filter: invalid regex '[x': ")
