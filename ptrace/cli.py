@@ -58,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check(args: argparse.Namespace) -> None:
     """Combinations of options that mean nothing; UsageError says which."""
-    if args.list and (args.program is not None or args.tool is not None or args.interactive):
-        raise UsageError("-l lists probes: it takes a PATTERN, not a program")
+    if args.list and (args.tool is not None or args.interactive):
+        raise UsageError("-l lists probes: of a PATTERN, a FILE or -e PROGRAM, not of -t or -i")
+    if args.list and args.program is not None and args.args:
+        raise UsageError("-l -e PROGRAM lists the program's probes; it takes no PATTERN")
     if args.list and len(args.args) > 1:
         raise UsageError("-l takes one PATTERN")
     if args.program is not None and args.tool:
@@ -97,7 +99,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.info:
         return _info()
     if args.list:
-        return _list(args.args[0] if args.args else None, args.verbose, args.pid)
+        return _list(args)
     if args.tool == "":
         return _list_tools()
     positional = list(args.args)
@@ -163,13 +165,26 @@ def _limited_source(name: str, stream: BinaryIO | TextIO) -> Source | None:
 
 # ---- -l and --info -------------------------------------------------------------------------
 
-def _list(pattern: str | None, verbose: bool, pid: int | None = None) -> int:
-    from ptrace.cli_probes import ListingError, list_probes
+def _list(args: argparse.Namespace) -> int:
+    """-l: the probes matching a PATTERN; those of a program (-l -e PROGRAM, -l FILE);
+    with -v, types as C defines them (-lv 'struct task_struct')."""
+    from ptrace.cli_probes import TYPE_KEYWORDS, ListingError, list_probes, type_definitions
     from ptrace.machine import LiveMachine
 
+    pattern = args.args[0] if args.args else None
+    if args.program is not None or (pattern is not None and os.path.isfile(pattern)):
+        return _list_program(args)
+    if pattern is not None and pattern.endswith(".bt"):
+        print(f"ptrace: warning: {pattern} looks like a file name, but there is no such file; "
+              "listing it as a pattern", file=sys.stderr)
     unreadable: OSError | None = None
     try:
-        lines = list_probes(pattern, verbose, LiveMachine(), pid)
+        if args.verbose and pattern is not None and pattern.startswith(TYPE_KEYWORDS):
+            lines = type_definitions(pattern, LiveMachine())
+        else:
+            parts = pattern.split(",") if pattern is not None else [None]
+            lines = [line for part in parts
+                     for line in list_probes(part, args.verbose, LiveMachine(), args.pid)]
     except ListingError as error:
         print(f"ptrace: error: {error}", file=sys.stderr)
         return 1
@@ -183,6 +198,28 @@ def _list(pattern: str | None, verbose: bool, pid: int | None = None) -> int:
             print(f"ptrace: error: cannot list tracepoints: {problem}", file=sys.stderr)
             return 1
     sys.stdout.write("".join(f"{line}\n" for line in lines))
+    return 0
+
+
+def _list_program(args: argparse.Namespace) -> int:
+    """-l -e PROGRAM, -l FILE: the probes the program would attach, wildcards expanded
+    (with -p, a uprobe's `*` binary is the process's), each once."""
+    from ptrace.cli_probes import program_probes
+
+    source = Source("-e", args.program) if args.program is not None \
+        else _read_source(args.args[0])
+    if source is None:
+        return 1
+    try:
+        options = from_environment(Options(pid=args.pid or 0, has_command=args.pid is not None))
+        names = program_probes(source, options)
+    except SettingError as error:
+        print(f"ptrace: error: {error}", file=sys.stderr)
+        return 1
+    except CompileError as error:
+        print(render_all(error.diagnostics), file=sys.stderr)
+        return 1
+    sys.stdout.write("".join(f"{name}\n" for name in names))
     return 0
 
 

@@ -633,6 +633,7 @@ def test_list_usdt_and_functions_of_a_process(ptrace_exe: list[str], triggers: P
         usdt = run([*ptrace_exe, "-p", str(target.pid), "-l", "usdt:*"])
         pttlib = run([*ptrace_exe, "-p", str(target.pid), "-l", "usdt:pttlib:*"])
         functions = run([*ptrace_exe, "-p", str(target.pid), "-l", "uprobe:*:ptt_lib_*"])
+        everything = run([*ptrace_exe, "-l", "-p", str(target.pid)])  # uprobes, then usdt
     finally:
         target.kill()
         target.wait()
@@ -644,6 +645,10 @@ def test_list_usdt_and_functions_of_a_process(ptrace_exe: list[str], triggers: P
     assert f"uprobe:{library}:ptt_lib_hello" in functions.stdout.splitlines()
     assert all(line.startswith(f"uprobe:{library}:ptt_lib_")
                for line in functions.stdout.splitlines())
+    assert everything.returncode == 0, everything.stderr
+    whole = everything.stdout.splitlines()
+    assert f"uprobe:{library}:ptt_lib_hello" in whole and f"usdt:{library}:pttlib:hello" in whole
+    assert whole.index(f"uprobe:{library}:ptt_lib_hello") < whole.index(listed[0])
     missing = run([*ptrace_exe, "-p", "999999999", "-l", "usdt:*"])
     assert (missing.returncode, missing.stderr) == (
         1, "ptrace: error: no process with pid 999999999\n")
@@ -703,3 +708,27 @@ def test_long_names_of_p_c_and_o(ptrace_exe: list[str], tmp_path: Path) -> None:
     r = run([*ptrace_exe, "--pid", str(os.getpid()), "--usdt-file-activation",
              "-e", "BEGIN { printf(\"%d\\n\", cpid); exit(); }"])
     assert (r.returncode, r.stdout.strip()) == (0, str(os.getpid())), r.stderr
+
+
+def test_list_functions_of_a_wildcarded_path(ptrace_exe: list[str], triggers: Path) -> None:
+    """uprobe:DIR/ptt_u*:GLOB lists each ELF file the path matches; others are skipped."""
+    (triggers / "ptt_uprobe.notes").write_text("not an ELF file\n")
+    r = run([*ptrace_exe, "-l", f"uprobe:{triggers}/ptt_u*:main"])
+    assert (r.returncode, r.stderr) == (0, "")
+    assert r.stdout.splitlines() == [f"uprobe:{triggers}/{name}:main"
+                                     for name in ("ptt_uprobe", "ptt_usdt", "ptt_usdt_rip")]
+    none = run([*ptrace_exe, "-l", f"uprobe:{triggers}/nothing*:main"])
+    assert (none.returncode, none.stderr) == (1, f"ptrace: error: no file matches "
+                                                 f"{triggers}/nothing*\n")
+
+
+@pytest.mark.bpf
+def test_list_leaves_out_what_cannot_attach(ptrace_exe: list[str]) -> None:
+    """ftrace's own events have a format but no perf event: they are not listed,
+    and raw tracepoints are (bpftrace lists them too)."""
+    r = run([*ptrace_exe, "-l"])
+    assert r.returncode == 0, r.stderr
+    listed = r.stdout.splitlines()
+    assert "rawtracepoint:sched_switch" in listed
+    assert "tracepoint:sched:sched_switch" in listed
+    assert not [name for name in listed if ":ftrace:" in name]

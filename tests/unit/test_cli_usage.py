@@ -22,7 +22,7 @@ from ptrace.runtime.features import PROBE_CHECKS
 
 from ptrace import __version__, cli
 from ptrace.cli import BufferedOutput, main, tool_description
-from ptrace.cli_probes import FORMS, ListingError, info_lines, list_probes
+from ptrace.cli_probes import FORMS, ListingError, info_lines, list_probes, type_definitions
 from ptrace.cli_usage import (
     DUMP_STAGES,
     EXAMPLES,
@@ -178,7 +178,8 @@ def test_a_wrong_flag_is_one_line_then_the_usage(capsys: pytest.CaptureFixture[s
 
 @pytest.mark.parametrize("argv", [
     ["-p", "1", "-c", "ls", "-e", BEGIN],
-    ["-l", "-e", BEGIN],
+    ["-l", "-e", BEGIN, "pattern"],
+    ["-l", "-t", "execsnoop"],
     ["-l", "a", "b"],
     ["-e", BEGIN, "-t", "tool"],
     ["-i", "-e", BEGIN],
@@ -428,6 +429,58 @@ def test_list_perf_events_and_raw_tracepoints() -> None:
                                                          "hardware:cache-references:"]
     assert list_probes("rt:sched_sw*", False, machine) == ["rawtracepoint:sched_switch"]
     assert "software:cpu-clock:" in list_probes(None, False, machine)
+    assert "rawtracepoint:sched_switch" in list_probes(None, False, machine)
+
+
+def test_list_a_programs_probes(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                as_user: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """-l -e PROGRAM and -l FILE: the probes the program attaches, wildcards expanded."""
+    monkeypatch.setattr("ptrace.machine.LiveMachine", lambda: fixture_machine())
+    program = ("tracepoint:sched:sched_process_e* { } hardware:cache-misses:10 { exit(); }\n"
+               "BEGIN { } tracepoint:sched:sched_process_exit { }")
+    expected = ("tracepoint:sched:sched_process_exec\ntracepoint:sched:sched_process_exit\n"
+                "hardware:cache-misses:10\nBEGIN\n")
+    assert run(capsys, "-l", "-e", program) == (0, expected, "")
+    script = tmp_path / "probes.bt"
+    script.write_text(program)
+    assert run(capsys, "-l", str(script)) == (0, expected, "")
+    code, out, err = run(capsys, "-l", "-e", "tracepoint:sched:nosuch { }")
+    assert (code, out) == (1, "")
+    assert "tracepoint 'sched:nosuch' does not exist" in err
+
+
+def test_list_a_missing_bt_file_as_a_pattern(capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ptrace.machine.LiveMachine", lambda: fixture_machine())
+    assert run(capsys, "-l", "no_such_file.bt") == (
+        0, "", "ptrace: warning: no_such_file.bt looks like a file name, but there is no such "
+               "file; listing it as a pattern\n")
+
+
+def test_list_patterns_separated_by_commas(capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ptrace.machine.LiveMachine", lambda: fixture_machine())
+    assert run(capsys, "-l", "tracepoint:sched:sched_switch,rt:sched_sw*") == (
+        0, "tracepoint:sched:sched_switch\nrawtracepoint:sched_switch\n", "")
+
+
+@pytest.mark.skipif(not Path(VMLINUX).exists(), reason="no kernel BTF here")
+def test_list_types_and_raw_tracepoint_arguments() -> None:
+    machine = FixtureMachine({}, kernel_types=Btf.load(VMLINUX))
+    lines = type_definitions("struct fd, struct list_head,enum pid_type", machine)
+    assert lines[:3] == ["vmlinux: struct fd {", "    long unsigned int word;", "};"]
+    assert lines[3:7] == ["vmlinux: struct list_head {", "    struct list_head *next;",
+                          "    struct list_head *prev;", "};"]
+    assert lines[7] == "vmlinux: enum pid_type {" and "    PIDTYPE_PID = 0," in lines
+    assert "    char comm[16];" in type_definitions("struct task_struct", machine)
+    with pytest.raises(ListingError, match="the kernel's BTF has no struct nosuch"):
+        type_definitions("struct nosuch", machine)
+    switch = Path(__file__).parent / "fixtures" / "tracepoints" / "sched" / "sched_switch.format"
+    machine = FixtureMachine({("sched", "sched_switch"): switch.read_text()},
+                             kernel_types=machine.btf())
+    assert list_probes("rawtracepoint:sched_switch", True, machine) == [
+        "rawtracepoint:sched_switch", "    bool preempt", "    struct task_struct *prev",
+        "    struct task_struct *next", "    unsigned int prev_state"]
 
 
 @pytest.mark.skipif(not Path(VMLINUX).exists(), reason="no kernel BTF here")
