@@ -18,7 +18,9 @@ from ptrace.types import types as t
 
 class Output(Protocol):
     def attached(self, probes: int) -> None: ...
-    def printf(self, text: str) -> None: ...
+    def printf(self, text: str, kind: str = "printf") -> None:
+        """Text the program printed: by printf, or (kind) join, system ("syscall") or cat."""
+        ...
     def maps_at_exit(self) -> None:
         """Before the maps printed when the program ends."""
         ...
@@ -54,7 +56,7 @@ class TextOutput:
             self.err.write(f"Attached {probes} probe{'s' if probes != 1 else ''}\n")
             self.err.flush()
 
-    def printf(self, text: str) -> None:
+    def printf(self, text: str, kind: str = "printf") -> None:
         self.out.write(text)
 
     def maps_at_exit(self) -> None:
@@ -93,15 +95,16 @@ class JsonOutput:
     def __init__(self, out: TextIO, quiet: bool = False):
         self.out, self.quiet = out, quiet
 
-    def _emit(self, kind: str, data: Any) -> None:
-        self.out.write(json.dumps({"type": kind, "data": data}, ensure_ascii=False) + "\n")
+    def _emit(self, kind: str, data: Any, **fields: Any) -> None:
+        record = {"type": kind, **fields, "data": data}
+        self.out.write(json_text(record) + "\n")
 
     def attached(self, probes: int) -> None:
         if not self.quiet:
-            self._emit("attached_probes", {"probes": probes})
+            self._emit("attached_probes", {"probes": probes}, count=probes)
 
-    def printf(self, text: str) -> None:
-        self._emit("printf", text)
+    def printf(self, text: str, kind: str = "printf") -> None:
+        self._emit(kind, text)
 
     def maps_at_exit(self) -> None:
         pass
@@ -109,7 +112,7 @@ class JsonOutput:
     def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
             top: int = 0, div: int = 0) -> None:
         kind = "hist" if isinstance(vtype, t.Hist | t.Lhist) else \
-            "stats" if isinstance(vtype, t.Stats) else "map"
+            "stats" if isinstance(vtype, t.Stats | t.Avg) else "map"
         rows = ordered(vtype, entries, top)
         if ktype is None:
             data = _json_result(rows[0].value, vtype, div)
@@ -133,6 +136,17 @@ class JsonOutput:
 
     def flush(self) -> None:
         self.out.flush()
+
+
+def json_text(value: Any) -> str:
+    """One JSON value as bpftrace 0.26 writes it: objects with ", " and ": " between
+    their parts, arrays (tuples, buckets, stacks) compact: {"@": [1,2,"x"]}."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {json_text(v)}"
+                               for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(json_text(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _json_result(value: Any, vtype: t.Type, div: int) -> Any:
