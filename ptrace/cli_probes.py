@@ -52,7 +52,16 @@ def program_probes(source: Source, options: Options, machine: Machine | None = N
             run_pass(ctx)
             if ctx.reporter.has_errors:
                 raise CompileError(ctx.reporter.diagnostics)
-    return list(dict.fromkeys(instance.attach.probe for instance in ctx.instances))
+    return list(dict.fromkeys(_listed_form(instance.attach.probe, instance.attach.kind)
+                              for instance in ctx.instances))
+
+
+def _listed_form(name: str, kind: ProbeKind) -> str:
+    """A probe's name as -l lists it: a timer or perf event without its count
+    (`interval:ms:100` → `interval:ms:`), anything else as it is."""
+    forms = [form for form in FORMS.get(kind, ()) if form.endswith(":") and
+             name.startswith(form)]
+    return max(forms, key=len, default=name)
 
 
 def list_probes(pattern: str | None, verbose: bool, machine: Machine,
