@@ -116,6 +116,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         source = read_stdin()  # piped with no program: as `-`
     if source is None:
         return 1
+    if args.fmt:
+        return _format(source)
     return _compile_and_run(source, args, tuple(positional))
 
 
@@ -228,6 +230,27 @@ def _info() -> int:
     from ptrace.machine import LiveMachine
 
     sys.stdout.write("".join(f"{line}\n" for line in info_lines(LiveMachine())))
+    return 0
+
+
+# ---- --fmt ---------------------------------------------------------------------------------
+
+def _format(source: Source) -> int:
+    """--fmt: the program written back from its tree, with its comments, on standard
+    output."""
+    from ptrace.ast.format import Comment, format_program
+    from ptrace.parse import parse_program
+    from ptrace.parse.tokens import tokens
+
+    try:
+        program = parse_program(source)
+    except CompileError as error:
+        print(render_all(error.diagnostics), file=sys.stderr)
+        return 1
+    comments = tuple(Comment(source.text.count("\n", 0, t.start) + 1, t.text)
+                     for t in tokens(source.text) if t.type == "COMMENT")
+    shebang = source.text.split("\n", 1)[0] if source.text.startswith("#!") else ""
+    sys.stdout.write(format_program(program, shebang, comments))
     return 0
 
 

@@ -66,6 +66,8 @@ OPTIONS: tuple[Option, ...] = (
            "OPTIONS", metavar="PID", number=True, complete="pid"),
     Option(("-c", "--cmd"), "command", "run CMD once every probe is attached; stop when it ends "
            "(cpid)", "OPTIONS", metavar="CMD", complete="command"),
+    Option(("--fmt",), "fmt", "print the program formatted (one layout, as the shipped tools "
+           "are written) and exit; runs nothing", "OPTIONS"),
     Option(("--unsafe",), "unsafe", "allow actions that change the system: system(), "
            "signal()", "OPTIONS"),
     Option(("--probe-filter",), "probe_filter", "attach only the probes whose full name "

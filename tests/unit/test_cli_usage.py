@@ -627,3 +627,16 @@ def test_probe_filter_must_be_a_regex(capsys: pytest.CaptureFixture[str]) -> Non
     code, _, err = run(capsys, "--probe-filter", "[x", "-e", BEGIN)
     assert code == 1
     assert err.startswith("ptrace: error: --probe-filter: invalid regex '[x': ")
+
+
+def test_fmt_prints_the_program_formatted(capsys: pytest.CaptureFixture[str],
+                                          tmp_path: Path) -> None:
+    script = tmp_path / "x.bt"
+    script.write_text("// count\nBEGIN{@n[comm]=count();exit()}\n")
+    assert run(capsys, "--fmt", str(script)) == (
+        0, "// count\nBEGIN\n{\n\t@n[comm] = count();\n\texit()\n}\n", "")
+    assert run(capsys, "--fmt", "-e", "BEGIN { if (1) { exit(); } }") == (
+        0, "BEGIN\n{\n\tif (1) {\n\t\texit();\n\t}\n}\n", "")
+    code, out, err = run(capsys, "--fmt", "-e", "BEGIN { $x = ; }")
+    assert (code, out) == (1, "")
+    assert err.startswith("-e:1:14: error: unexpected ';'")
