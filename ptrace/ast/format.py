@@ -48,7 +48,7 @@ class Comment:
 
 def same_shape(a: Any, b: Any) -> bool:
     """Whether two trees are equal but for their spans (the round-trip check)."""
-    return _shape(a) == _shape(b)
+    return bool(_shape(a) == _shape(b))
 
 
 def _shape(value: Any) -> Any:
