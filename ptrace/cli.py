@@ -80,6 +80,13 @@ def _check(args: argparse.Namespace) -> None:
         if _header_path(header) is None:
             raise UsageError(f"--include: no header {header} in "
                              f"{', '.join(INCLUDE_DIRS)} (nor as a path)")
+    if args.metrics is not None:
+        from ptrace.metrics import MetricsError, parse_address
+
+        try:
+            parse_address(args.metrics)
+        except MetricsError as error:
+            raise UsageError(str(error)) from None
     if args.dump:
         from ptrace.compile import DUMP_STAGES  # the compiler's list is the one that counts
 
@@ -349,10 +356,11 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         for stage in args.dump:
             print(program.dumps[stage])
         return 0
+    from ptrace.live import run_session
     from ptrace.runtime.errors import RuntimeFailure
     from ptrace.runtime.libbcc import LibraryMissing
     from ptrace.runtime.output import new_output
-    from ptrace.runtime.session import RunOptions, Session
+    from ptrace.runtime.session import RunOptions
     from ptrace.runtime.target import Target
 
     file = _open_output(args.output)
@@ -370,8 +378,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         # The session writes and flushes; a BufferedOutput is a text stream for that.
         output = new_output(cast(TextIO, out), sys.stderr, options.json, options.quiet,
                             warnings=not args.no_warnings)
-        code: int = Session(program, cast(TextIO, out), sys.stderr, options, target,
-                            output).run()
+        code = run_session(program, cast(TextIO, out), sys.stderr, options, target,
+                           metrics=args.metrics, output=output)
         if args.dry_run:
             print(dry_run_summary(program), file=sys.stderr)
         return code

@@ -68,6 +68,8 @@ OPTIONS: tuple[Option, ...] = (
            "(cpid)", "OPTIONS", metavar="CMD", complete="command"),
     Option(("--fmt",), "fmt", "print the program formatted (one layout, as the shipped tools "
            "are written) and exit; runs nothing", "OPTIONS"),
+    Option(("--metrics",), "metrics", "serve the program's maps as Prometheus metrics at "
+           "http://[HOST:]PORT/metrics while it runs", "OPTIONS", metavar="[HOST:]PORT"),
     Option(("--unsafe",), "unsafe", "allow actions that change the system: system(), "
            "signal()", "OPTIONS"),
     Option(("--probe-filter",), "probe_filter", "attach only the probes whose full name "
