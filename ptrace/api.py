@@ -234,7 +234,8 @@ class _EventOutput:
     def attached(self, probes: int) -> None:
         self.attached_event.set()
 
-    def printf(self, text: str) -> None:
+    def printf(self, text: str, kind: str = "printf") -> None:
+        """Text the script printed; join(), system() and cat() text too (as "printf")."""
         values, self.printf_values = self.printf_values, ()
         self.events.put(Event("printf", text, values))
 

@@ -18,18 +18,23 @@ import re
 import sys
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import BinaryIO, TextIO, cast
+from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 from ptrace import __version__
-from ptrace.cli_usage import UsageError, help_text, parse
-from ptrace.diagnostics import CompileError, Source, render_all
+from ptrace.cli_usage import FlagError, UsageError, help_text, parse, usage_text
+from ptrace.diagnostics import CompileError, Severity, Source, render_all
 from ptrace.options import Options, SettingError, from_environment
+
+if TYPE_CHECKING:
+    from ptrace.program import CompiledProgram
 
 # What the interactive prompt does not do: it writes to the terminal, runs no
 # command and follows no process, and dumps stages with :ast, :ir, …
 NOT_FOR_THE_PROMPT = (("output", "-o"), ("buffering", "-B"), ("pid", "-p"),
                       ("command", "-c"), ("dump", "-d"))
 TOOLS_PACKAGE = "ptrace.tools"  # -t NAME runs its NAME.bt
+# Where --include looks for a header, as a C compiler's #include <…> does.
+INCLUDE_DIRS = ("/usr/local/include", "/usr/include")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parse(sys.argv[1:] if argv is None else argv)
         _check(args)
     except UsageError as error:
-        print(f"ptrace: error: {error} (ptrace -h lists the options)", file=sys.stderr)
+        usage = f"\n{usage_text()}" if isinstance(error, FlagError) else ""
+        print(f"ptrace: error: {error} (ptrace -h lists the options)\n{usage}", end="",
+              file=sys.stderr)
         return 1
     try:
         return _dispatch(args)
@@ -51,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _check(args: argparse.Namespace) -> None:
     """Combinations of options that mean nothing; UsageError says which."""
-    if args.list and (args.program is not None or args.tool is not None or args.interactive):
-        raise UsageError("-l lists probes: it takes a PATTERN, not a program")
+    if args.list and (args.tool is not None or args.interactive):
+        raise UsageError("-l lists probes: of a PATTERN, a FILE or -e PROGRAM, not of -t or -i")
+    if args.list and args.program is not None and args.args:
+        raise UsageError("-l -e PROGRAM lists the program's probes; it takes no PATTERN")
     if args.list and len(args.args) > 1:
         raise UsageError("-l takes one PATTERN")
     if args.program is not None and args.tool:
@@ -61,6 +70,16 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("-i opens the interactive prompt; it takes no program")
     if args.pid is not None and args.command is not None:
         raise UsageError("-p and -c both name the process to trace; give one")
+    if args.probe_filter is not None:
+        try:
+            re.compile(args.probe_filter)
+        except re.error as error:
+            raise UsageError(f"--probe-filter: invalid regex '{args.probe_filter}': "
+                             f"{error}") from None
+    for header in args.include or ():
+        if _header_path(header) is None:
+            raise UsageError(f"--include: no header {header} in "
+                             f"{', '.join(INCLUDE_DIRS)} (nor as a path)")
     if args.metrics is not None:
         from ptrace.metrics import MetricsError, parse_address
 
@@ -73,7 +92,7 @@ def _check(args: argparse.Namespace) -> None:
 
         for stage in args.dump:
             if stage not in DUMP_STAGES:
-                raise UsageError(f"argument -d: invalid choice: '{stage}' "
+                raise FlagError(f"argument -d: invalid choice: '{stage}' "
                                  f"(choose from {', '.join(DUMP_STAGES)})")
 
 
@@ -87,8 +106,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.info:
         return _info()
     if args.list:
-        return _list(args.args[0] if args.args else None, args.verbose, args.pid,
-                     args.debuginfo)
+        return _list(args)
     if args.tool == "":
         return _list_tools()
     positional = list(args.args)
@@ -105,6 +123,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         source = read_stdin()  # piped with no program: as `-`
     if source is None:
         return 1
+    if args.fmt:
+        return _format(source)
     return _compile_and_run(source, args, tuple(positional))
 
 
@@ -154,14 +174,27 @@ def _limited_source(name: str, stream: BinaryIO | TextIO) -> Source | None:
 
 # ---- -l and --info -------------------------------------------------------------------------
 
-def _list(pattern: str | None, verbose: bool, pid: int | None = None,
-          debug_dirs: list[str] | None = None) -> int:
-    from ptrace.cli_probes import ListingError, list_probes
+def _list(args: argparse.Namespace) -> int:
+    """-l: the probes matching a PATTERN; those of a program (-l -e PROGRAM, -l FILE);
+    with -v, types as C defines them (-lv 'struct task_struct')."""
+    from ptrace.cli_probes import TYPE_KEYWORDS, ListingError, list_probes, type_definitions
     from ptrace.machine import LiveMachine
 
+    pattern = args.args[0] if args.args else None
+    if args.program is not None or (pattern is not None and os.path.isfile(pattern)):
+        return _list_program(args)
+    if pattern is not None and pattern.endswith(".bt"):
+        print(f"ptrace: warning: {pattern} looks like a file name, but there is no such file; "
+              "listing it as a pattern", file=sys.stderr)
     unreadable: OSError | None = None
     try:
-        lines = list_probes(pattern, verbose, LiveMachine(), pid, tuple(debug_dirs or ()))
+        if args.verbose and pattern is not None and pattern.startswith(TYPE_KEYWORDS):
+            lines = type_definitions(pattern, LiveMachine())
+        else:
+            parts = pattern.split(",") if pattern is not None else [None]
+            lines = [line for part in parts
+                     for line in list_probes(part, args.verbose, LiveMachine(), args.pid,
+                                                 tuple(args.debuginfo or ()))]
     except ListingError as error:
         print(f"ptrace: error: {error}", file=sys.stderr)
         return 1
@@ -178,11 +211,54 @@ def _list(pattern: str | None, verbose: bool, pid: int | None = None,
     return 0
 
 
+def _list_program(args: argparse.Namespace) -> int:
+    """-l -e PROGRAM, -l FILE: the probes the program would attach, wildcards expanded
+    (with -p, a uprobe's `*` binary is the process's), each once."""
+    from ptrace.cli_probes import program_probes
+
+    source = Source("-e", args.program) if args.program is not None \
+        else _read_source(args.args[0])
+    if source is None:
+        return 1
+    try:
+        options = from_environment(Options(pid=args.pid or 0, has_command=args.pid is not None))
+        names = program_probes(source, options)
+    except SettingError as error:
+        print(f"ptrace: error: {error}", file=sys.stderr)
+        return 1
+    except CompileError as error:
+        print(render_all(error.diagnostics), file=sys.stderr)
+        return 1
+    sys.stdout.write("".join(f"{name}\n" for name in names))
+    return 0
+
+
 def _info() -> int:
     from ptrace.cli_probes import info_lines
     from ptrace.machine import LiveMachine
 
     sys.stdout.write("".join(f"{line}\n" for line in info_lines(LiveMachine())))
+    return 0
+
+
+# ---- --fmt ---------------------------------------------------------------------------------
+
+def _format(source: Source) -> int:
+    """--fmt: the program written back from its tree, with its comments, on standard
+    output."""
+    from ptrace.ast.format import Comment, format_program
+    from ptrace.parse import parse_program
+    from ptrace.parse.tokens import tokens
+
+    try:
+        program = parse_program(source)
+    except CompileError as error:
+        print(render_all(error.diagnostics), file=sys.stderr)
+        return 1
+    comments = tuple(Comment(source.text.count("\n", 0, t.start) + 1, t.text)
+                     for t in tokens(source.text) if t.type == "COMMENT")
+    shebang = source.text.split("\n", 1)[0] if source.text.startswith("#!") else ""
+    sys.stdout.write(format_program(program, shebang, comments))
     return 0
 
 
@@ -199,18 +275,27 @@ def tools() -> dict[str, Traversable]:
 
 
 def tool_description(name: str, text: str) -> str:
-    """A tool's first comment line, without the tool's own name (" * execsnoop.bt  Trace…")."""
+    """A tool's first comment paragraph, without the tool's own name, joined into one line
+    (" * naptime - sleeps …, who, how long they\n * asked for, …" → "sleeps … asked for, …")."""
+    words: list[str] = []
     for line in text.splitlines():
         stripped = line.strip()
-        if not stripped or stripped.startswith("#!"):
+        if not words and (not stripped or stripped.startswith("#!")):
             continue
         if not stripped.startswith(("//", "/*", "*")):
-            return ""  # code before any comment
-        words = stripped.lstrip("/* ").removesuffix("*/").strip()
-        words = re.sub(rf"^{re.escape(name)}(\.bt)?(?=$|[\s:-])[\s:-]*", "", words)
-        if words:
-            return words
-    return ""
+            break  # code (before any comment, or after the first paragraph)
+        body = stripped.lstrip("/* ").removesuffix("*/").strip()
+        if not words:
+            body = re.sub(rf"^{re.escape(name)}(\.bt)?(?=$|[\s:-])[\s:-]*", "", body)
+            if body:
+                words.append(body)
+        elif not body:
+            break  # the paragraph ends at an empty comment line
+        else:
+            words.append(body)
+        if stripped.endswith("*/") and words:
+            break
+    return " ".join(words)
 
 
 def _list_tools() -> int:
@@ -256,10 +341,18 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         for stage in args.dump or ():
             if stage in error.dumps:
                 print(error.dumps[stage])
-        print(render_all(error.diagnostics), file=sys.stderr)
+        print(render_all(d for d in error.diagnostics
+                         if not (args.no_warnings and d.severity is Severity.WARNING)),
+              file=sys.stderr)
         return 1
-    for warning in program.warnings:
+    for warning in () if args.no_warnings else program.warnings:
         print(warning, file=sys.stderr)
+    if args.probe_filter is not None:
+        program = filter_probes(program, args.probe_filter)
+        if not program.attached_programs and not args.dump:
+            print(f"ptrace: error: no probes to attach: --probe-filter '{args.probe_filter}' "
+                  "matches none of the program's probes", file=sys.stderr)
+            return 1
     if args.dump:
         for stage in args.dump:
             print(program.dumps[stage])
@@ -267,6 +360,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     from ptrace.live import run_session
     from ptrace.runtime.errors import RuntimeFailure
     from ptrace.runtime.libbcc import LibraryMissing
+    from ptrace.runtime.output import new_output
     from ptrace.runtime.session import RunOptions
     from ptrace.runtime.target import Target
 
@@ -283,8 +377,13 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         elif args.command is not None and not args.dry_run:
             target = Target.command(args.command)
         # The session writes and flushes; a BufferedOutput is a text stream for that.
-        return run_session(program, cast(TextIO, out), sys.stderr, options, target,
-                           metrics=args.metrics)
+        output = new_output(cast(TextIO, out), sys.stderr, options.json, options.quiet,
+                            warnings=not args.no_warnings)
+        code = run_session(program, cast(TextIO, out), sys.stderr, options, target,
+                           metrics=args.metrics, output=output)
+        if args.dry_run:
+            print(dry_run_summary(program), file=sys.stderr)
+        return code
     except (RuntimeFailure, LibraryMissing) as error:
         _finish_output(out)  # what the run printed comes before the error
         print(f"ptrace: error: {error}", file=sys.stderr)
@@ -293,6 +392,42 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         _finish_output(out)
         if file is not sys.stdout:
             file.close()
+
+
+def filter_probes(program: CompiledProgram, pattern: str) -> CompiledProgram:
+    """--probe-filter: the programs of the probes whose full name the regex finds
+    (a search, as grep's), and every program that is run rather than attached
+    (BEGIN, END, self)."""
+    from dataclasses import replace
+
+    attached = set(program.attached_programs)
+    regex = re.compile(pattern)
+    return replace(program, programs=tuple(
+        p for p in program.programs if p not in attached or regex.search(p.attach.probe)))
+
+
+def _header_path(header: str) -> str | None:
+    """Where --include's header is: a path as given, or under INCLUDE_DIRS."""
+    for folder in ("", *INCLUDE_DIRS):
+        path = os.path.join(folder, header)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def dry_run_summary(program: CompiledProgram) -> str:
+    """What --dry-run checked: the programs, maps and instructions the kernel accepted."""
+    programs, probes = len(program.programs), len(program.attached_programs)
+    instructions = sum(len(p.insns) for p in program.programs) // 8
+    return (f"ptrace: dry run: {_counted(programs, 'program')} "
+            f"({_counted(probes, 'probe')} to attach), {_counted(len(program.maps), 'map')} "
+            f"({len(program.user_maps)} of the script's), "
+            f"{_counted(instructions, 'instruction')}: loaded, and accepted by the kernel's "
+            "verifier; nothing was attached or run")
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _finish_output(out: TextIO | BufferedOutput) -> None:

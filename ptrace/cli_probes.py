@@ -15,9 +15,12 @@ import os
 import platform
 import re
 import sys
+from collections.abc import Callable
 
 from ptrace import __version__
+from ptrace.diagnostics import CompileError, Source
 from ptrace.machine import Machine, TracepointField
+from ptrace.options import Options
 from ptrace.probe_kinds import BY_PROVIDER, KINDS, PROBE_TYPES, Args, Catalogue, ProbeKind
 
 # Kinds without a list of instances are listed as the forms they take.
@@ -30,6 +33,36 @@ class ListingError(ValueError):
 
 
 # ---- -l ------------------------------------------------------------------------------
+
+def program_probes(source: Source, options: Options, machine: Machine | None = None
+                   ) -> list[str]:
+    """-l -e PROGRAM: the full name of each probe the program attaches, in the
+    program's order, each once: the compiler's passes up to the expansion of
+    wildcards. Raises CompileError."""
+    from ptrace.compile import PASSES
+    from ptrace.machine import LiveMachine
+    from ptrace.parse import parse_program
+    from ptrace.parse.parser import recursion_room
+    from ptrace.passes.context import CompileContext
+    from ptrace.passes.expand_probes import expand_probes
+
+    with recursion_room():
+        ctx = CompileContext(source, options, machine or LiveMachine(), parse_program(source))
+        for run_pass in PASSES[:PASSES.index(expand_probes) + 1]:
+            run_pass(ctx)
+            if ctx.reporter.has_errors:
+                raise CompileError(ctx.reporter.diagnostics)
+    return list(dict.fromkeys(_listed_form(instance.attach.probe, instance.attach.kind)
+                              for instance in ctx.instances))
+
+
+def _listed_form(name: str, kind: ProbeKind) -> str:
+    """A probe's name as -l lists it: a timer or perf event without its count
+    (`interval:ms:100` → `interval:ms:`), anything else as it is."""
+    forms = [form for form in FORMS.get(kind, ()) if form.endswith(":") and
+             name.startswith(form)]
+    return max(forms, key=len, default=name)
+
 
 def list_probes(pattern: str | None, verbose: bool, machine: Machine,
                 pid: int | None = None, debug_dirs: tuple[str, ...] = ()) -> list[str]:
@@ -45,6 +78,9 @@ def list_probes(pattern: str | None, verbose: bool, machine: Machine,
     (looked for first in `debug_dirs`, --debuginfo). No pattern lists
     everything that can be listed. Raises ListingError.
     """
+    if pattern is None and pid is not None:  # -l -p PID: what the process offers
+        return [line for kind in (ProbeKind.UPROBE, ProbeKind.USDT)
+                for line in list_probes(f"{KINDS[kind].provider}:*", verbose, machine, pid)]
     pattern = pattern or "*"
     head, colon, rest = pattern.partition(":")
     kind = _kind(head)
@@ -94,6 +130,8 @@ def _arguments(name: str, machine: Machine, debug_dirs: tuple[str, ...]) -> list
         category, _, event = rest.partition(":")
         tracepoint = machine.tracepoint_format(category, event)
         return [declaration(f) for f in tracepoint.fields] if tracepoint else []
+    if kind == ProbeKind.RAWTRACEPOINT:
+        return _raw_tracepoint_arguments(rest, machine)
     from ptrace.types.btf import BtfError  # lazily: the BTF reader is not needed at start-up
 
     btf = machine.btf() if kind in (ProbeKind.FENTRY, ProbeKind.FEXIT, ProbeKind.ITER) else None
@@ -131,6 +169,45 @@ def _user_parameters(rest: str, machine: Machine, debug_dirs: tuple[str, ...]) -
     return [f"{p.ctype} {p.name}" for p in params or ()]
 
 
+def _raw_tracepoint_arguments(event: str, machine: Machine) -> list[str]:
+    """A raw tracepoint's arguments, from BTF: its __bpf_trace_ function's
+    parameters after the leading `void *__data` (what `args` reads)."""
+    btf = machine.btf()
+    params = btf.func_params(f"__bpf_trace_{event}") if btf is not None else None
+    return [btf.declare(type_id, name) for name, type_id in params[1:]] \
+        if btf is not None and params else []
+
+
+def type_definitions(pattern: str, machine: Machine) -> list[str]:
+    """`-lv 'struct task_struct,enum pid_type'`: each type as C defines it, from the
+    kernel's BTF, one member (or enumerator) a line. ListingError names a type
+    BTF does not describe."""
+    from ptrace.types.btf import Composite, Enum
+
+    btf = machine.btf()
+    if btf is None:
+        raise ListingError("types are listed from the kernel's BTF, and this kernel has none")
+    lines: list[str] = []
+    for wanted in (part.strip() for part in pattern.split(",")):
+        keyword, _, name = wanted.partition(" ")
+        type_id = btf.find(name.strip(), keyword)
+        if type_id is None:
+            raise ListingError(f"the kernel's BTF has no {wanted}")
+        found = btf.type(type_id)
+        lines.append(f"vmlinux: {keyword} {found.name} {{")
+        if isinstance(found, Composite):
+            for member in found.members:
+                bits = f" : {member.bitfield_size}" if member.bitfield_size else ""
+                lines.append(f"    {btf.declare(member.type, member.name)}{bits};")
+        elif isinstance(found, Enum):
+            lines += [f"    {value.name} = {value.value}," for value in found.values]
+        lines.append("};")
+    return lines
+
+
+TYPE_KEYWORDS = ("struct ", "union ", "enum ")
+
+
 def declaration(field: TracepointField) -> str:
     """A field as its tracepoint's format declares it: `char prev_comm[16]`."""
     array = re.fullmatch(r"(.*?)\s*(\[\d*\])", field.ctype)
@@ -155,7 +232,9 @@ def _all_of(kind: ProbeKind, machine: Machine) -> list[str]:
     if row.catalogue in (Catalogue.FORMS, Catalogue.TIMERS):
         return list(row.forms)
     if row.catalogue == Catalogue.EVENTS:
-        return sorted({f"{provider}:{e}" for _, e in machine.tracepoints()})
+        # syscalls:* are the syscall tracer's events, not kernel tracepoints: no raw
+        # tracepoint has their names (raw_syscalls:sys_enter is the one to use).
+        return sorted({f"{provider}:{e}" for c, e in machine.tracepoints() if c != "syscalls"})
     if row.catalogue == Catalogue.BTF_FUNCTIONS:
         btf = machine.btf()
         if btf is None:
@@ -196,6 +275,8 @@ def _everything(machine: Machine) -> list[str]:
     kernel functions fentry can attach to (where the kernel has BTF)."""
     listed = [form for forms in FORMS.values() for form in forms]
     listed += [f"tracepoint:{c}:{e}" for c, e in machine.tracepoints()]
+    listed += [name for kind, row in KINDS.items() if row.catalogue == Catalogue.EVENTS
+               for name in _all_of(kind, machine)]  # rawtracepoints
     if machine.traceable_functions() is not None:  # (BTF stands in only when asked)
         listed += _kprobe_functions(ProbeKind.KPROBE, machine)
     return listed + (_all_of(ProbeKind.FENTRY, machine) if machine.btf() is not None else [])
@@ -204,9 +285,14 @@ def _everything(machine: Machine) -> list[str]:
 def _functions(provider: str, rest: str, machine: Machine,
                debug_dirs: tuple[str, ...] = ()) -> list[str]:
     """uprobe:BINARY:GLOB → the binary's function symbols matching GLOB, with
-    those only its separate debug file names."""
+    those only its separate debug file names; a BINARY with wildcards
+    (./testprogs/uprobe*) lists each file it matches."""
     from ptrace.debuginfo import user_functions
 
+    binaries = _binary_glob(rest)
+    if binaries is not None:
+        return _each_binary(binaries,
+                            lambda path: _functions(provider, path, machine, debug_dirs))
     path, glob = _listed_binary(provider, rest, machine, "/bin/bash")
     if machine.function_symbols(path) is None:
         raise ListingError(f"cannot read the functions of {path}: it is not an ELF binary")
@@ -245,8 +331,37 @@ def _process_probes(kind: ProbeKind, pattern: str, pid: int, machine: Machine) -
             if _matches(name, f"{provider}:{glob}") or _matches(name, f"{provider}:*:{glob}")]
 
 
+def _binary_glob(rest: str) -> list[str] | None:
+    """BINARY:GLOB with wildcards in a BINARY that is a path (it has a '/'): each
+    regular file the path matches, with ":GLOB" after it; None when BINARY is not
+    a wildcarded path. ListingError when it matches no file."""
+    binary, colon, glob = rest.partition(":")
+    if "/" not in binary or not GLOB_CHARS & set(binary):
+        return None
+    import glob as globbing
+
+    paths = sorted(p for p in globbing.glob(binary) if os.path.isfile(p))
+    if not paths:
+        raise ListingError(f"no file matches {binary}")
+    return [f"{path}{colon}{glob}" for path in paths]
+
+
+def _each_binary(binaries: list[str], listing: Callable[[str], list[str]]) -> list[str]:
+    """The probes of each file a wildcarded path matched; a file that is not ELF
+    (a source file next to the program) has none."""
+    found: list[str] = []
+    for binary in binaries:
+        with contextlib.suppress(ListingError):
+            found += listing(binary)
+    return found
+
+
 def _usdt_probes(rest: str, machine: Machine) -> list[str]:
-    """usdt:BINARY[:PROVIDER]:GLOB → the binary's USDT probes matching."""
+    """usdt:BINARY[:PROVIDER]:GLOB → the binary's USDT probes matching (each file's,
+    for a BINARY with wildcards)."""
+    binaries = _binary_glob(rest)
+    if binaries is not None:
+        return _each_binary(binaries, lambda path: _usdt_probes(path, machine))
     path, glob = _listed_binary(ProbeKind.USDT, rest, machine, "/path/to/binary")
     probes = machine.usdt_probes(path)
     if probes is None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from ptrace import __version__
-from ptrace.options import SETTINGS, Options
+from ptrace.options import SETTINGS, Options, setting_text
 
 # -d's stages as the documentation lists them. The CLI checks a stage against
 # the compiler's own list (ptrace.compile.DUMP_STAGES, slow to import); a unit
@@ -62,25 +62,36 @@ OPTIONS: tuple[Option, ...] = (
            "fields or parameters)", "OPTIONS", operand="[PATTERN]"),
     Option(("-i",), "interactive", "the interactive prompt (the default on a terminal "
            "without a program)", "OPTIONS"),
-    Option(("-p",), "pid", "trace process PID: uprobes fire only in it; stop when it ends",
+    Option(("-p", "--pid"), "pid", "trace process PID: uprobes fire only in it; stop when it ends",
            "OPTIONS", metavar="PID", number=True, complete="pid"),
-    Option(("-c",), "command", "run CMD once every probe is attached; stop when it ends "
+    Option(("-c", "--cmd"), "command", "run CMD once every probe is attached; stop when it ends "
            "(cpid)", "OPTIONS", metavar="CMD", complete="command"),
+    Option(("--fmt",), "fmt", "print the program formatted (one layout, as the shipped tools "
+           "are written) and exit; runs nothing", "OPTIONS"),
     Option(("--metrics",), "metrics", "serve the program's maps as Prometheus metrics at "
            "http://[HOST:]PORT/metrics while it runs", "OPTIONS", metavar="[HOST:]PORT"),
     Option(("--unsafe",), "unsafe", "allow actions that change the system: system(), "
            "signal()", "OPTIONS"),
     Option(("--debuginfo",), "debuginfo", "look for the debug files of user binaries in DIR "
            "first (repeatable)", "OPTIONS", metavar="DIR", repeat=True, complete="file"),
+    Option(("--probe-filter",), "probe_filter", "attach only the probes whose full name "
+           "matches REGEX (a search; BEGIN and END always run)", "OPTIONS", metavar="REGEX"),
+    Option(("--include",), "include", "as '#include <FILE>' at the top of the program; "
+           "the header must exist; repeatable", "OPTIONS", metavar="FILE", repeat=True,
+           complete="file"),
+    Option(("--usdt-file-activation",), "usdt_file_activation", "activate USDT semaphores "
+           "in every process of the file (what ptrace always does)", "OPTIONS"),
     Option(("-h", "--help"), "help", "show this help and exit", "OPTIONS"),
     Option(("-V", "--version"), "version", "show ptrace's version and exit", "OPTIONS"),
-    Option(("-o",), "output", "write the output to FILE instead of standard output",
+    Option(("-o", "--output"), "output", "write the output to FILE instead of standard output",
            "OUTPUT OPTIONS", metavar="FILE", complete="file"),
     Option(("-f",), "format", "output format: text (the default) or json, one object a "
            "line", "OUTPUT OPTIONS", metavar="FORMAT", choices=FORMATS),
     Option(("-B",), "buffering", "output buffering: line, full or none (default: flush "
            "after each batch of events)", "OUTPUT OPTIONS", metavar="MODE", choices=BUFFERING),
     Option(("-q",), "quiet", "quiet: do not print 'Attached N probes'", "OUTPUT OPTIONS"),
+    Option(("--no-warnings",), "no_warnings", "print no warnings: the compiler's, warnf()'s "
+           "and -k's (lost events are still counted)", "OUTPUT OPTIONS"),
     Option(("-v",), "verbose", "verbose: the whole verifier log when loading fails",
            "TROUBLESHOOTING OPTIONS"),
     Option(("-d",), "dump", f"print a compiler stage ({', '.join(DUMP_STAGES)}) and exit; "
@@ -169,9 +180,14 @@ class UsageError(Exception):
     """The command line is wrong; the message says how, in argparse's words."""
 
 
+class FlagError(UsageError):
+    """An option that does not exist, or a value it does not take: the usage follows
+    the message, as bpftrace shows it."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        raise FlagError(message)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -217,19 +233,21 @@ def _setting_rows() -> list[tuple[str, str, str]]:
     """(variable, default, what it does) for each setting, then PTRACE_DEBUG."""
     defaults = Options()
     rows = []
-    for key, setting in SETTINGS.items():
-        value = getattr(defaults, setting.field)
-        shown = str(value).lower() if isinstance(value, bool) else str(value)
-        rows.append((f"PTRACE_{key.upper()}", shown, SETTING_HELP[key]))
+    for key in SETTINGS:
+        rows.append((f"PTRACE_{key.upper()}", setting_text(defaults, key), SETTING_HELP[key]))
     rows.append((DEBUG_VARIABLE[0], "unset", DEBUG_VARIABLE[1]))
     return rows
+
+
+def usage_text() -> str:
+    """The USAGE block that starts `ptrace -h`, also shown after a wrong command line."""
+    return "\n".join(["USAGE:", *(f"    ptrace {usage}" for usage in USAGES)]) + "\n"
 
 
 def help_text() -> str:
     """`ptrace -h`: grouped like bpftrace's usage text."""
     width = max(len(o.synopsis) for o in OPTIONS) + 2
-    lines = ["USAGE:"]
-    lines += [f"    ptrace {usage}" for usage in USAGES]
+    lines = usage_text().splitlines()
     lines += ["", *_wrap(USAGE_NOTE, "    ")]
     for group in GROUPS:
         lines += ["", f"{group}:"]

@@ -153,6 +153,12 @@ def tracefs_root() -> Path | None:
     return None
 
 
+# Tracepoint categories whose events have a format but cannot be attached:
+# ftrace's own events (function, print, …) have no `enable` file, and
+# perf_event_open refuses them (EINVAL). They are neither listed nor expanded.
+UNATTACHABLE_CATEGORIES = frozenset({"ftrace"})
+
+
 class LiveMachine:
     """Reads this machine's tracefs. Results are cached for the process."""
 
@@ -165,7 +171,7 @@ class LiveMachine:
         events = root / "events"
         for category in os.listdir(events):
             path = events / category
-            if not path.is_dir():
+            if not path.is_dir() or category in UNATTACHABLE_CATEGORIES:
                 continue
             out.extend((category, e) for e in os.listdir(path) if (path / e).is_dir())
         return out

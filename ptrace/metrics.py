@@ -160,7 +160,7 @@ def serve(address: str, read: Reader) -> Callable[[], None]:
         from prometheus_client import CollectorRegistry, start_http_server
     except ImportError:
         raise MetricsError("--metrics needs the prometheus_client package: "
-                           "pip install 'ptrace[metrics]'") from None
+                           "pip install 'ptrace-bt[metrics]'") from None
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector(read))
     try:

@@ -71,6 +71,12 @@ class SettingError(ValueError):
     pass
 
 
+def setting_text(options: Options, key: str) -> str:
+    """A setting's value as a user writes it: `true`, not Python's `True`."""
+    value = getattr(options, SETTINGS[key].field)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def apply_setting(options: Options, key: str, value: int | str | bool) -> Options:
     """Options with one setting changed; SettingError says what is wrong with the value."""
     setting = SETTINGS[key]

@@ -49,7 +49,14 @@ from ptrace.cli_probes import list_probes
 from ptrace.compile import DUMP_STAGES, compile
 from ptrace.diagnostics import CompileError, Diagnostic, Source, Span, render_all
 from ptrace.machine import LiveMachine, Machine, match_tracepoints
-from ptrace.options import SETTINGS, Options, SettingError, apply_setting, from_environment
+from ptrace.options import (
+    SETTINGS,
+    Options,
+    SettingError,
+    apply_setting,
+    from_environment,
+    setting_text,
+)
 from ptrace.parse import Token, keywords, parse, tokens
 from ptrace.probe_kinds import BY_PROVIDER, KINDS, Catalogue, ProbeKind
 from ptrace.program import CompiledProgram
@@ -854,8 +861,8 @@ class Repl:
         key, _, value = argument.partition(" ")
         value = value.strip()
         if not key:
-            for name, setting in SETTINGS.items():
-                self.out.write(f"{name} = {getattr(self.options, setting.field)}\n")
+            for name in SETTINGS:
+                self.out.write(f"{name} = {setting_text(self.options, name)}\n")
             self.out.write(f"format = {self.format}\n")
         elif key == "format" and value in ("text", "json"):
             self.format = value

@@ -35,10 +35,14 @@ def attach(libs: Libraries, prog_fd: int, target: Attach, pid: int = -1) -> list
 
 
 def _tracepoint(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
-    fd = libs.bcc.bpf_attach_tracepoint(prog_fd, target.category.encode(),
-                                        target.event.encode())
+    # bcc prints its own perf_event_open(…) and ioctl(…) lines when this fails;
+    # the user gets ours, one sentence.
+    with _stderr_silenced():
+        fd = libs.bcc.bpf_attach_tracepoint(prog_fd, target.category.encode(),
+                                            target.event.encode())
+        code = errno()
     if fd < 0:
-        raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(errno() or -fd)}")
+        raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(code or -fd)}")
     return [int(fd)]
 
 

@@ -168,11 +168,29 @@ def _ringbuf() -> Verdict:
     return Verdict((major, minor) >= (5, 8), f"kernel {major}.{minor} {verdict} 5.8")
 
 
+def _link_kind(since: tuple[int, int], kprobes: bool) -> Callable[[], Verdict]:
+    """A kind of BPF link bpftrace 0.26 reports under the name (kprobe_multi,
+    kprobe_session, uprobe_multi): the kernel version it came with, and kprobes
+    for the kprobe ones. ptrace attaches one link per probe, so it uses none."""
+    def check() -> Verdict:
+        release = kernel_release()
+        shown = f"kernel {release[0]}.{release[1]}, needs {since[0]}.{since[1]}"
+        if kprobes and not kprobes_available():
+            return Verdict(False, "the kernel has no kprobes")
+        if release < since:
+            return Verdict(False, shown)
+        return Verdict(True, f"{shown} (ptrace attaches one link per probe and uses none)")
+    return check
+
+
 KERNEL_CHECKS: dict[str, Callable[[], Verdict]] = {
     "bpf() system call": _bpf,
     "BTF": _btf,
     "tracefs": _tracefs,
     "ring buffer maps": _ringbuf,
+    "kprobe_multi": _link_kind((5, 18), kprobes=True),
+    "kprobe_session": _link_kind((6, 10), kprobes=True),
+    "uprobe_multi": _link_kind((6, 6), kprobes=False),
 }
 
 

@@ -18,7 +18,9 @@ from ptrace.types import types as t
 
 class Output(Protocol):
     def attached(self, probes: int) -> None: ...
-    def printf(self, text: str) -> None: ...
+    def printf(self, text: str, kind: str = "printf") -> None:
+        """Text the program printed: by printf, or (kind) join, system ("syscall") or cat."""
+        ...
     def maps_at_exit(self) -> None:
         """Before the maps printed when the program ends."""
         ...
@@ -33,13 +35,19 @@ class Output(Protocol):
     def flush(self) -> None: ...
 
 
-def new_output(out: TextIO, err: TextIO, as_json: bool, quiet: bool = False) -> Output:
+def new_output(out: TextIO, err: TextIO, as_json: bool, quiet: bool = False,
+               warnings: bool = True) -> Output:
     """A run's output: JSON lines on `out` (-f json), or text on `out` with
-    "Attached N probes" and messages on `err`."""
-    return JsonOutput(out, quiet) if as_json else TextOutput(out, err, quiet)
+    "Attached N probes" and messages on `err`. Without `warnings` (--no-warnings),
+    warnf()'s and -k's messages are left out."""
+    output = JsonOutput(out, quiet) if as_json else TextOutput(out, err, quiet)
+    output.warnings = warnings
+    return output
 
 
 class TextOutput:
+    warnings = True  # whether warnf()'s and -k's messages are shown
+
     def __init__(self, out: TextIO, err: TextIO, quiet: bool = False):
         self.out, self.err, self.quiet = out, err, quiet
 
@@ -48,7 +56,7 @@ class TextOutput:
             self.err.write(f"Attached {probes} probe{'s' if probes != 1 else ''}\n")
             self.err.flush()
 
-    def printf(self, text: str) -> None:
+    def printf(self, text: str, kind: str = "printf") -> None:
         self.out.write(text)
 
     def maps_at_exit(self) -> None:
@@ -68,6 +76,8 @@ class TextOutput:
         self.out.write(text)
 
     def message(self, kind: str, text: str, location: str, context: str) -> None:
+        if kind != "errorf" and not self.warnings:
+            return
         self.out.flush()
         word = "error" if kind == "errorf" else "warning"
         self.err.write(f"{location}: {word}: {text.rstrip(chr(10))}\n{context}\n")
@@ -80,18 +90,21 @@ class TextOutput:
 class JsonOutput:
     """One JSON object per line: {"type": …, "data": …}, as bpftrace's -f json."""
 
+    warnings = True  # whether warnf()'s and -k's messages are shown
+
     def __init__(self, out: TextIO, quiet: bool = False):
         self.out, self.quiet = out, quiet
 
-    def _emit(self, kind: str, data: Any) -> None:
-        self.out.write(json.dumps({"type": kind, "data": data}, ensure_ascii=False) + "\n")
+    def _emit(self, kind: str, data: Any, **fields: Any) -> None:
+        record = {"type": kind, **fields, "data": data}
+        self.out.write(json_text(record) + "\n")
 
     def attached(self, probes: int) -> None:
         if not self.quiet:
-            self._emit("attached_probes", {"probes": probes})
+            self._emit("attached_probes", {"probes": probes}, count=probes)
 
-    def printf(self, text: str) -> None:
-        self._emit("printf", text)
+    def printf(self, text: str, kind: str = "printf") -> None:
+        self._emit(kind, text)
 
     def maps_at_exit(self) -> None:
         pass
@@ -99,7 +112,7 @@ class JsonOutput:
     def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
             top: int = 0, div: int = 0) -> None:
         kind = "hist" if isinstance(vtype, t.Hist | t.Lhist) else \
-            "stats" if isinstance(vtype, t.Stats) else "map"
+            "stats" if isinstance(vtype, t.Stats | t.Avg) else "map"
         rows = ordered(vtype, entries, top)
         if ktype is None:
             data = _json_result(rows[0].value, vtype, div)
@@ -117,10 +130,23 @@ class JsonOutput:
         self._emit("time", text)
 
     def message(self, kind: str, text: str, location: str, context: str) -> None:
+        if kind != "errorf" and not self.warnings:
+            return
         self._emit(kind, {"message": text, "location": location})
 
     def flush(self) -> None:
         self.out.flush()
+
+
+def json_text(value: Any) -> str:
+    """One JSON value as bpftrace 0.26 writes it: objects with ", " and ": " between
+    their parts, arrays (tuples, buckets, stacks) compact: {"@": [1,2,"x"]}."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {json_text(v)}"
+                               for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(json_text(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _json_result(value: Any, vtype: t.Type, div: int) -> Any:

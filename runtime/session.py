@@ -278,7 +278,7 @@ class Session:
             count, *strings = (decode(record, arg.offset, arg.type) for arg in fmt.args)
             (separator,) = fmt.segments
             assert isinstance(separator, str)
-            self.output.printf(separator.join(strings[:count]) + "\n")
+            self.output.printf(separator.join(strings[:count]) + "\n", "join")
             return
         args: list[int | str | bytes] = []
         conversions = [s for s in fmt.segments if not isinstance(s, str)]
@@ -298,10 +298,10 @@ class Session:
             self.output.flush()
             ran = subprocess.run(text, shell=True, capture_output=True, text=True,
                                  errors="surrogateescape", check=False)
-            self.output.printf(ran.stdout)
+            self.output.printf(ran.stdout, "syscall")
             self.err.write(ran.stderr)
         elif fmt.kind == "cat":
-            self.output.printf(_file_text(text, self.err))
+            self.output.printf(_file_text(text, self.err), "cat")
         elif fmt.kind == DIVISION_BY_ZERO:
             if site not in self.warned:  # once per site: it may happen at every event
                 self.warned.add(site)

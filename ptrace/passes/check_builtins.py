@@ -50,6 +50,7 @@ class BuiltinChecks:
         ctx: CompileContext
         checked: TypeResults
         instance: ProbeInstance
+        calls: list[n.Call]  # the calls being checked, innermost last
 
         def error(self, message: str, span: Span, *hints: str) -> None: ...
         def expr(self, expr: n.Expr, statement: bool = False) -> t.Type | None: ...
@@ -159,7 +160,11 @@ class BuiltinChecks:
         if not self._allowed(row.where, f"{e.name}()", e.name_span):
             return None
         method: Callable[[n.Call], t.Type | None] = getattr(self, "call_" + e.name)
-        return method(e)
+        self.calls.append(e)
+        try:
+            return method(e)
+        finally:
+            self.calls.pop()
 
     def call_printf(self, e: n.Call) -> t.Type | None:
         """printf and its kin (errorf, warnf, system, and cat, which prints the
@@ -683,9 +688,18 @@ class BuiltinChecks:
     def _integer_arg(self, arg: n.Expr) -> t.Type | None:
         atype = self.expr(arg)
         if atype is not None and not atype.is_integer:
-            self.error(f"expected an integer, got {atype}", arg.span)
+            self.error(f"{self._argument_name(arg)} must be an integer, not {atype}", arg.span)
             return None
         return atype
+
+    def _argument_name(self, arg: n.Expr) -> str:
+        """"str()'s argument 'length'": an argument named by its function and parameter."""
+        call = next(c for c in reversed(self.calls) if any(a is arg for a in c.args))
+        place = next(i for i, a in enumerate(call.args) if a is arg)
+        params = FUNCTIONS[call.name].params
+        name = params[place].removesuffix("?") if place < len(params) else "..."
+        shown = f"'{name}'" if name != "..." else str(place + 1)
+        return f"{call.name}()'s argument {shown}"
 
 
 def _inet_pton(text: str) -> bytes | None:

@@ -23,11 +23,11 @@ import difflib
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
-from ptrace.diagnostics import Reporter, Span, site_location
+from ptrace.diagnostics import Diagnostic, Reporter, Severity, Span, site_location
 from ptrace.options import param_integer
 from ptrace.passes.check_builtins import BuiltinChecks
 from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInstance, TypeResults
@@ -53,10 +53,54 @@ def check_round(ctx: CompileContext, reporter: Reporter) -> TypeResults:
     """One round over every instance: fresh types and tables, and the maps
     and `let` types learned so far (kept, and added to)."""
     checked = TypeResults()
+    found: list[tuple[ProbeInstance, list[Diagnostic]]] = []
     for instance in ctx.instances:
         instance.types.clear()
-        _Checker(ctx, checked, instance, reporter).check()
+        own = Reporter()
+        _Checker(ctx, checked, instance, own).check()
+        found.append((instance, own.diagnostics))
+    reporter.diagnostics.extend(merge_instances(found))
     return checked
+
+
+# How many names of the other probes sharing a diagnostic its hint shows.
+SHARED_NAMES_SHOWN = 3
+
+
+def merge_instances(found: list[tuple[ProbeInstance, list[Diagnostic]]]) -> list[Diagnostic]:
+    """The diagnostics of every instance, each place told once per probe.
+
+    A wildcard's instances share one body, so a mistake in it is found once
+    per instance (21 times under `sys_enter_*`). The first instance's
+    diagnostic at a place stands for the rest; a hint counts and names the
+    other probes that have one there too.
+    """
+    first: dict[tuple[Span, Severity, Span | None], int] = {}
+    others: dict[int, dict[str, None]] = {}  # the probes' names (in order), first the first's
+    merged: list[Diagnostic] = []
+    for instance, diagnostics in found:
+        name = instance.attach.probe
+        for diagnostic in diagnostics:
+            key = (instance.probe.span, diagnostic.severity, diagnostic.span)
+            if diagnostic.span is None or key not in first:
+                first[key] = len(merged)
+                others[len(merged)] = {name: None}
+                merged.append(diagnostic)
+            else:  # (a usdt probe's several sites share one name)
+                others[first[key]][name] = None
+    for index, shared in others.items():
+        _, *names = shared
+        if not names:
+            continue
+        shown = ", ".join(names[:SHARED_NAMES_SHOWN]) + (", …" if len(names) > SHARED_NAMES_SHOWN
+                                                         else "")
+        probes = "probe" if len(names) == 1 else "probes"
+        diagnostic = merged[index]
+        merged[index] = replace(diagnostic, hints=(
+            *diagnostic.hints,
+            f"the same {diagnostic.severity.value} in {len(names)} more {probes} "
+            f"of this wildcard: {shown}"))
+    return merged
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +124,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         self.reporter = reporter
         self.scopes: list[dict[str, t.Type]] = []
         self.loops = 0
+        self.calls: list[n.Call] = []
         self.assigning: str | None = None  # the map an assignment is storing to
         self.assigning_value: t.Type | None = None  # what it stores, once known
         # Reads of the map being assigned before its first definition, with their key types.

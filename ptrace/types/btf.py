@@ -435,6 +435,10 @@ class Btf:
         "void (*)(int)"; a function reads "int name(params)"."""
         return self._declare(type_id, "")
 
+    def declare(self, type_id: int, name: str) -> str:
+        """A declaration of `name` as the type: "char comm[16]", "void (*fn)(int)"."""
+        return self._declare(type_id, name)
+
     def _declare(self, type_id: int, inner: str) -> str:
         """C's declaration of `inner` (the declarator so far, without a name) as `type_id`."""
         t = self.type(type_id)

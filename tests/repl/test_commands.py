@@ -55,6 +55,7 @@ def test_set_changes_the_options_of_later_cells(shell: repl.Repl,
     assert shell.options.print_maps_on_exit is False
     out, _ = run(shell, capsys, ":set")
     assert "max_strlen = 64\n" in out and out.endswith("format = json\n")
+    assert "print_maps_on_exit = false\n" in out  # as the user writes it, not Python's False
 
 
 @pytest.mark.parametrize("line, error", [

@@ -360,7 +360,10 @@ def test_dry_run(ptrace_exe: list[str], no_leftovers: None) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout == ""
     assert not ATTACHED.search(r.stderr)
-    assert "Traceback" not in r.stderr
+    # What was checked: BEGIN, the tracepoint and END; @b, @ and the internal maps.
+    assert re.fullmatch(r"ptrace: dry run: 3 programs \(1 probe to attach\), \d+ maps "
+                        r"\(2 of the script's\), \d+ instructions: loaded, and accepted by "
+                        r"the kernel's verifier; nothing was attached or run\n", r.stderr)
 
 
 @pytest.mark.bpf
@@ -630,6 +633,7 @@ def test_list_usdt_and_functions_of_a_process(ptrace_exe: list[str], triggers: P
         usdt = run([*ptrace_exe, "-p", str(target.pid), "-l", "usdt:*"])
         pttlib = run([*ptrace_exe, "-p", str(target.pid), "-l", "usdt:pttlib:*"])
         functions = run([*ptrace_exe, "-p", str(target.pid), "-l", "uprobe:*:ptt_lib_*"])
+        everything = run([*ptrace_exe, "-l", "-p", str(target.pid)])  # uprobes, then usdt
     finally:
         target.kill()
         target.wait()
@@ -641,6 +645,10 @@ def test_list_usdt_and_functions_of_a_process(ptrace_exe: list[str], triggers: P
     assert f"uprobe:{library}:ptt_lib_hello" in functions.stdout.splitlines()
     assert all(line.startswith(f"uprobe:{library}:ptt_lib_")
                for line in functions.stdout.splitlines())
+    assert everything.returncode == 0, everything.stderr
+    whole = everything.stdout.splitlines()
+    assert f"uprobe:{library}:ptt_lib_hello" in whole and f"usdt:{library}:pttlib:hello" in whole
+    assert whole.index(f"uprobe:{library}:ptt_lib_hello") < whole.index(listed[0])
     missing = run([*ptrace_exe, "-p", "999999999", "-l", "usdt:*"])
     assert (missing.returncode, missing.stderr) == (
         1, "ptrace: error: no process with pid 999999999\n")
@@ -654,3 +662,73 @@ def test_a_refused_builtin_names_the_kind_as_written(ptrace_exe: list[str]) -> N
     assert r.returncode == 1
     assert r.stderr.startswith("-e:1:40: error: 'func' cannot be used in tracepoint probes\n"), \
         r.stderr
+
+
+# ---- options of bpftrace 0.26 ----------------------------------------------------------------
+
+@pytest.mark.bpf
+def test_probe_filter_attaches_the_matching_probes_and_keeps_begin_end(
+        ptrace_exe: list[str], no_leftovers: None) -> None:
+    r = run([*ptrace_exe, "--probe-filter", ":(20|30)$", "-e",
+             'BEGIN { printf("begin\\n"); } interval:ms:10 { printf("bad\\n"); exit(); } '
+             'interval:ms:20 { printf("a\\n"); } interval:ms:30 { printf("b\\n"); exit(); } '
+             'END { printf("end\\n"); }'])
+    assert r.returncode == 0, r.stderr
+    assert "bad" not in r.stdout
+    assert r.stdout.startswith("begin\na\nb\nend\n")
+    assert "Attached 4 probes\n" in r.stderr  # BEGIN, END and the two intervals
+
+
+@pytest.mark.bpf
+def test_probe_filter_matching_nothing_is_an_error(ptrace_exe: list[str]) -> None:
+    r = run([*ptrace_exe, "--probe-filter", "nothing", "-e", "interval:ms:10 { exit(); }"])
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == ("ptrace: error: no probes to attach: --probe-filter 'nothing' matches "
+                        "none of the program's probes\n")
+
+
+@pytest.mark.bpf
+def test_no_warnings_hides_warnf_and_compiler_warnings(ptrace_exe: list[str]) -> None:
+    program = 'BEGIN { warnf("careful"); $unused = 1; }\nEND { errorf("bad"); }\nBEGIN { exit(); }'
+    loud = run([*ptrace_exe, "-e", program])
+    assert "careful" in loud.stderr and "bad" in loud.stderr
+    quiet = run([*ptrace_exe, "--no-warnings", "-e", program])
+    assert quiet.returncode == 0, quiet.stderr
+    assert "careful" not in quiet.stderr and "warning" not in quiet.stderr
+    assert "error: bad" in quiet.stderr  # errorf is not a warning
+
+
+@pytest.mark.bpf
+def test_long_names_of_p_c_and_o(ptrace_exe: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    r = run([*ptrace_exe, "--cmd", "/bin/true", "--output", str(out), "-e",
+             'END { printf("cpid %d\\n", cpid); }'])
+    assert r.returncode == 0, r.stderr
+    assert re.match(r"cpid [1-9]\d*\n", out.read_text())
+    r = run([*ptrace_exe, "--pid", str(os.getpid()), "--usdt-file-activation",
+             "-e", "BEGIN { printf(\"%d\\n\", cpid); exit(); }"])
+    assert (r.returncode, r.stdout.strip()) == (0, str(os.getpid())), r.stderr
+
+
+def test_list_functions_of_a_wildcarded_path(ptrace_exe: list[str], triggers: Path) -> None:
+    """uprobe:DIR/ptt_u*:GLOB lists each ELF file the path matches; others are skipped."""
+    (triggers / "ptt_uprobe.notes").write_text("not an ELF file\n")
+    r = run([*ptrace_exe, "-l", f"uprobe:{triggers}/ptt_u*:main"])
+    assert (r.returncode, r.stderr) == (0, "")
+    assert r.stdout.splitlines() == [f"uprobe:{triggers}/{name}:main"
+                                     for name in ("ptt_uprobe", "ptt_usdt", "ptt_usdt_rip")]
+    none = run([*ptrace_exe, "-l", f"uprobe:{triggers}/nothing*:main"])
+    assert (none.returncode, none.stderr) == (1, f"ptrace: error: no file matches "
+                                                 f"{triggers}/nothing*\n")
+
+
+@pytest.mark.bpf
+def test_list_leaves_out_what_cannot_attach(ptrace_exe: list[str]) -> None:
+    """ftrace's own events have a format but no perf event: they are not listed,
+    and raw tracepoints are (bpftrace lists them too)."""
+    r = run([*ptrace_exe, "-l"])
+    assert r.returncode == 0, r.stderr
+    listed = r.stdout.splitlines()
+    assert "rawtracepoint:sched_switch" in listed
+    assert "tracepoint:sched:sched_switch" in listed
+    assert not [name for name in listed if ":ftrace:" in name]

@@ -22,7 +22,7 @@ from ptrace.runtime.features import PROBE_CHECKS
 
 from ptrace import __version__, cli
 from ptrace.cli import BufferedOutput, main, tool_description
-from ptrace.cli_probes import FORMS, ListingError, info_lines, list_probes
+from ptrace.cli_probes import FORMS, ListingError, info_lines, list_probes, type_definitions
 from ptrace.cli_usage import (
     DUMP_STAGES,
     EXAMPLES,
@@ -32,6 +32,7 @@ from ptrace.cli_usage import (
     SETTING_HELP,
     help_text,
     parse,
+    usage_text,
 )
 from ptrace.machine import FixtureMachine, find_binary
 from ptrace.options import SETTINGS, Options
@@ -163,8 +164,22 @@ def test_version(capsys: pytest.CaptureFixture[str], as_user: None) -> None:
     ["-B", "sometimes", "-e", BEGIN],
     ["-d", "nosuchstage", "-e", BEGIN],
     ["-p", "notanumber", "-e", BEGIN],
+    ["-idonotexist"],
+])
+def test_a_wrong_flag_is_one_line_then_the_usage(capsys: pytest.CaptureFixture[str],
+                                                 argv: list[str]) -> None:
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (1, "")
+    first, rest = err.split("\n", 1)
+    assert first.startswith("ptrace: error: ") and first.endswith("(ptrace -h lists the options)")
+    assert rest == "\n" + usage_text()
+    assert usage_text().startswith("USAGE:\n    ptrace [options] FILE [ARG ...]\n")
+
+
+@pytest.mark.parametrize("argv", [
     ["-p", "1", "-c", "ls", "-e", BEGIN],
-    ["-l", "-e", BEGIN],
+    ["-l", "-e", BEGIN, "pattern"],
+    ["-l", "-t", "execsnoop"],
     ["-l", "a", "b"],
     ["-e", BEGIN, "-t", "tool"],
     ["-i", "-e", BEGIN],
@@ -194,7 +209,7 @@ def test_double_dash_parameters_reach_the_program(capsys: pytest.CaptureFixture[
     assert code == 1 and "'+' needs integers" in err  # $1 is the string "-x"
     code, _, err = run(capsys, "-d", "ast", "-e", program, "-x")
     assert (code, err) == (1, "ptrace: error: unrecognized arguments: -x "
-                              "(ptrace -h lists the options)\n")
+                              "(ptrace -h lists the options)\n\n" + usage_text())
 
 
 def test_buffering_modes_parse() -> None:
@@ -337,6 +352,18 @@ def test_info_verdicts_follow_the_checks(monkeypatch: pytest.MonkeyPatch) -> Non
     assert verdict(lines, "hardware").startswith("no: no hardware performance counters")
     assert verdict(lines, "tracepoint") == "no: tracefs is not mounted"
     assert verdict(lines, "rawtracepoint") == "yes: kernel 5.4, needs 4.17"
+    assert verdict(lines, "uprobe_multi") == "no: kernel 5.4, needs 6.6"
+
+
+def test_info_names_the_link_kinds_bpftrace_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(features, "kernel_release", lambda: (6, 18))
+    monkeypatch.setattr(features, "kprobes_available", lambda: True)
+    lines = info_lines(fixture_machine())
+    for name in ("kprobe_multi", "kprobe_session", "uprobe_multi"):
+        assert verdict(lines, name).startswith("yes: kernel 6.18, needs "), name
+    monkeypatch.setattr(features, "kprobes_available", lambda: False)
+    assert verdict(info_lines(fixture_machine()), "kprobe_session") == \
+        "no: the kernel has no kprobes"
 
 
 # ---- -l ------------------------------------------------------------------------------------
@@ -402,6 +429,58 @@ def test_list_perf_events_and_raw_tracepoints() -> None:
                                                          "hardware:cache-references:"]
     assert list_probes("rt:sched_sw*", False, machine) == ["rawtracepoint:sched_switch"]
     assert "software:cpu-clock:" in list_probes(None, False, machine)
+    assert "rawtracepoint:sched_switch" in list_probes(None, False, machine)
+
+
+def test_list_a_programs_probes(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                as_user: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """-l -e PROGRAM and -l FILE: the probes the program attaches, wildcards expanded."""
+    monkeypatch.setattr("ptrace.machine.LiveMachine", lambda: fixture_machine())
+    program = ("tracepoint:sched:sched_process_e* { } hardware:cache-misses:10 { exit(); }\n"
+               "BEGIN { } tracepoint:sched:sched_process_exit { }")
+    expected = ("tracepoint:sched:sched_process_exec\ntracepoint:sched:sched_process_exit\n"
+                "hardware:cache-misses:\nBEGIN\n")  # a perf event as -l lists it
+    assert run(capsys, "-l", "-e", program) == (0, expected, "")
+    script = tmp_path / "probes.bt"
+    script.write_text(program)
+    assert run(capsys, "-l", str(script)) == (0, expected, "")
+    code, out, err = run(capsys, "-l", "-e", "tracepoint:sched:nosuch { }")
+    assert (code, out) == (1, "")
+    assert "tracepoint 'sched:nosuch' does not exist" in err
+
+
+def test_list_a_missing_bt_file_as_a_pattern(capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ptrace.machine.LiveMachine", lambda: fixture_machine())
+    assert run(capsys, "-l", "no_such_file.bt") == (
+        0, "", "ptrace: warning: no_such_file.bt looks like a file name, but there is no such "
+               "file; listing it as a pattern\n")
+
+
+def test_list_patterns_separated_by_commas(capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ptrace.machine.LiveMachine", lambda: fixture_machine())
+    assert run(capsys, "-l", "tracepoint:sched:sched_switch,rt:sched_sw*") == (
+        0, "tracepoint:sched:sched_switch\nrawtracepoint:sched_switch\n", "")
+
+
+@pytest.mark.skipif(not Path(VMLINUX).exists(), reason="no kernel BTF here")
+def test_list_types_and_raw_tracepoint_arguments() -> None:
+    machine = FixtureMachine({}, kernel_types=Btf.load(VMLINUX))
+    lines = type_definitions("struct fd, struct list_head,enum pid_type", machine)
+    assert lines[:3] == ["vmlinux: struct fd {", "    long unsigned int word;", "};"]
+    assert lines[3:7] == ["vmlinux: struct list_head {", "    struct list_head *next;",
+                          "    struct list_head *prev;", "};"]
+    assert lines[7] == "vmlinux: enum pid_type {" and "    PIDTYPE_PID = 0," in lines
+    assert "    char comm[16];" in type_definitions("struct task_struct", machine)
+    with pytest.raises(ListingError, match="the kernel's BTF has no struct nosuch"):
+        type_definitions("struct nosuch", machine)
+    switch = Path(__file__).parent / "fixtures" / "tracepoints" / "sched" / "sched_switch.format"
+    machine = FixtureMachine({("sched", "sched_switch"): switch.read_text()},
+                             kernel_types=machine.btf())
+    assert list_probes("rawtracepoint:sched_switch", True, machine) == [
+        "rawtracepoint:sched_switch", "    bool preempt", "    struct task_struct *prev",
+        "    struct task_struct *next", "    unsigned int prev_state"]
 
 
 @pytest.mark.skipif(not Path(VMLINUX).exists(), reason="no kernel BTF here")
@@ -511,6 +590,9 @@ def test_t_without_a_tools_package(capsys: pytest.CaptureFixture[str],
      "Trace open() syscalls."),
     ("// opensnoop: files opened, by process\nBEGIN {}\n", "files opened, by process"),
     ("/* Count system calls. */\n", "Count system calls."),
+    ("/*\n * opensnoop - files opened: who, and\n * with which flags.\n *\n * Usage: x\n */\n",
+     "files opened: who, and with which flags."),
+    ("// opensnoop: files opened,\n// by process\nBEGIN {}\n", "files opened, by process"),
     ("BEGIN { exit(); }\n// late comment\n", ""),
     ("", ""),
 ])
@@ -527,3 +609,34 @@ def test_prompt_refuses_options_it_cannot_honour(capsys: pytest.CaptureFixture[s
     code, out, err = run(capsys, "-i", *flag)
     assert (code, out) == (1, "")
     assert err == f"ptrace: error: {flag[0]} does not apply to the interactive prompt\n"
+
+
+def test_include_needs_a_header_that_exists(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path, as_user: None) -> None:
+    header = tmp_path / "mine.h"
+    header.write_text("#define MINE 1\n")
+    assert run(capsys, "--include", str(header), "--include", "stdio.h",
+               "-d", "ast", "-e", BEGIN)[0] == 0
+    code, out, err = run(capsys, "--include", "lol/no.h", "-e", BEGIN)
+    assert (code, out) == (1, "")
+    assert err == ("ptrace: error: --include: no header lol/no.h in /usr/local/include, "
+                   "/usr/include (nor as a path) (ptrace -h lists the options)\n")
+
+
+def test_probe_filter_must_be_a_regex(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--probe-filter", "[x", "-e", BEGIN)
+    assert code == 1
+    assert err.startswith("ptrace: error: --probe-filter: invalid regex '[x': ")
+
+
+def test_fmt_prints_the_program_formatted(capsys: pytest.CaptureFixture[str],
+                                          tmp_path: Path) -> None:
+    script = tmp_path / "x.bt"
+    script.write_text("// count\nBEGIN{@n[comm]=count();exit()}\n")
+    assert run(capsys, "--fmt", str(script)) == (
+        0, "// count\nBEGIN\n{\n\t@n[comm] = count();\n\texit()\n}\n", "")
+    assert run(capsys, "--fmt", "-e", "BEGIN { if (1) { exit(); } }") == (
+        0, "BEGIN\n{\n\tif (1) {\n\t\texit();\n\t}\n}\n", "")
+    code, out, err = run(capsys, "--fmt", "-e", "BEGIN { $x = ; }")
+    assert (code, out) == (1, "")
+    assert err.startswith("-e:1:14: error: unexpected ';'")

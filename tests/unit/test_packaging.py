@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "ptrace", "runtime", "grammar", "tools")
+SOURCES = ("pyproject.toml", "README.md", "LICENSE", "ptrace", "runtime", "grammar", "tools")
 BUILD_TIMEOUT = 120
 
 
@@ -40,7 +40,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
         [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(source)],
         capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    (built,) = out.glob("ptrace-*.whl")
+    (built,) = out.glob("ptrace_bt-*.whl")
     return zipfile.ZipFile(built)
 
 
@@ -83,3 +83,34 @@ def test_wheel_declares_the_console_script(wheel: zipfile.ZipFile) -> None:
     parser = configparser.ConfigParser()
     parser.read_string(wheel.read(entry_points).decode())
     assert dict(parser["console_scripts"]) == {"ptrace": "ptrace.cli:entry"}
+
+
+def test_wheel_metadata_names_the_distribution_and_its_license(wheel: zipfile.ZipFile) -> None:
+    (metadata,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+    fields = wheel.read(metadata).decode().split("\n\n")[0].splitlines()
+    assert "Name: ptrace-bt" in fields
+    assert "License-Expression: Apache-2.0" in fields
+    assert "License-File: LICENSE" in fields
+    (license_file,) = [n for n in wheel.namelist() if n.endswith("/LICENSE")]
+    assert wheel.read(license_file) == (ROOT / "LICENSE").read_bytes()
+
+
+def test_setup_puts_the_command_on_path(tmp_path: Path) -> None:
+    """After scripts/setup, `ptrace` runs bare: setup links it into BINDIR (on PATH)."""
+    bindir = tmp_path / "bin"
+    result = subprocess.run([str(ROOT / "scripts" / "setup")], capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "BINDIR": str(bindir)},
+                            timeout=BUILD_TIMEOUT, check=False)
+    assert result.returncode == 0, result.stderr
+    link = bindir / "ptrace"
+    assert link.resolve() == (ROOT / ".venv" / "bin" / "ptrace").resolve()
+    version = subprocess.run(["ptrace", "-V"], capture_output=True, text=True, check=True,
+                             env={"PATH": f"{bindir}:/usr/bin:/bin"})
+    assert version.stdout.startswith("ptrace v")
+    (bindir / "ptrace").unlink()
+    (bindir / "ptrace").write_text("another ptrace\n")
+    again = subprocess.run([str(ROOT / "scripts" / "setup")], capture_output=True, text=True,
+                           env={"PATH": "/usr/bin:/bin", "BINDIR": str(bindir)},
+                           timeout=BUILD_TIMEOUT, check=False)
+    assert (again.returncode, (bindir / "ptrace").read_text()) == (0, "another ptrace\n")
+    assert "is not a link made by setup; left alone" in again.stderr

@@ -254,7 +254,7 @@ def test_enums_print_their_enumerators_names() -> None:
 @pytest.mark.parametrize("as_json, quiet, out, err", [
     (False, False, "hi\n", "Attached 2 probes\n"),
     (False, True, "hi\n", ""),
-    (True, False, '{"type": "attached_probes", "data": {"probes": 2}}\n'
+    (True, False, '{"type": "attached_probes", "count": 2, "data": {"probes": 2}}\n'
                   '{"type": "printf", "data": "hi\\n"}\n', ""),
     (True, True, '{"type": "printf", "data": "hi\\n"}\n', ""),
 ])
@@ -264,3 +264,33 @@ def test_new_output_in_each_format(as_json: bool, quiet: bool, out: str, err: st
     output.attached(2)
     output.printf("hi\n")
     assert (streams[0].getvalue(), streams[1].getvalue()) == (out, err)
+
+
+def test_json_records_follow_bpftrace_0_26() -> None:
+    """The record types and shapes of bpftrace 0.26's -f json (docs/cli.md's table)."""
+    out = io.StringIO()
+    output = new_output(out, io.StringIO(), True)
+    output.printf("a b c\n", "syscall")
+    output.printf("1.0 2.0\n", "cat")
+    output.printf("x y\n", "join")
+    output.value((1, "s", (4, 5), True), t.Tuple((t.INT64, t.Str(2), t.Tuple((t.INT64, t.INT64)),
+                                                  t.BOOL)))
+    output.map("@a", t.Str(2), t.Avg(True), [Entry("c", Stats(2, 60)), Entry("d", Stats(1, 40))],
+               div=10)
+    assert out.getvalue().splitlines() == [
+        '{"type": "syscall", "data": "a b c\\n"}',
+        '{"type": "cat", "data": "1.0 2.0\\n"}',
+        '{"type": "join", "data": "x y\\n"}',
+        '{"type": "value", "data": [1,"s",[4,5],true]}',
+        '{"type": "stats", "data": {"@a": {"c": 3, "d": 4}}}',
+    ]
+
+
+def test_no_warnings_leaves_out_warnf_but_not_errorf() -> None:
+    for as_json in (False, True):
+        out, err = io.StringIO(), io.StringIO()
+        output = new_output(out, err, as_json, warnings=False)
+        output.message("warnf", "careful", "x.bt:1:9", "    line")
+        output.message("errorf", "bad", "x.bt:2:9", "    line")
+        assert "careful" not in out.getvalue() + err.getvalue()
+        assert "bad" in out.getvalue() + err.getvalue()
