@@ -6,6 +6,10 @@ section each), which is much faster than a module per program.
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -39,15 +43,76 @@ class Emitted:
     asm: str
 
 
+class BackendFailure(Exception):
+    """LLVM could not make BPF of the module: it said `message` (about
+    `function`, when it named one) and ended the process that asked it."""
+
+    def __init__(self, message: str, function: str | None):
+        super().__init__(message)
+        self.message, self.function = message, function
+
+
 def emit(module: ir.Module, want_asm: bool = False) -> Emitted:
-    """Verify, optimise at O2 and compile `module` to BPF."""
+    """Verify, optimise at O2 and compile `module` to BPF.
+
+    The optimisation and the code generation run in a child process: where
+    LLVM's BPF backend cannot do something (a memset it cannot expand, a
+    stack past 512 bytes, a jump too far) it prints a message and exits or
+    aborts the process. A failed child becomes a BackendFailure.
+    """
     tm = _target_machine()
     ir_text = str(module)
     parsed = llvm.parse_assembly(ir_text)
     parsed.verify()
-    tuning = llvm.create_pipeline_tuning_options(speed_level=2)
-    builder = llvm.create_pass_builder(tm, tuning)
-    builder.getModulePassManager().run(parsed, builder)
-    asm = tm.emit_assembly(parsed) if want_asm else ""
-    obj = tm.emit_object(parsed)
-    return Emitted(object_sections(obj), ir_text, str(parsed), asm)
+
+    def optimise_and_emit() -> list[bytes]:
+        tuning = llvm.create_pipeline_tuning_options(speed_level=2)
+        builder = llvm.create_pass_builder(tm, tuning)
+        builder.getModulePassManager().run(parsed, builder)
+        asm = tm.emit_assembly(parsed) if want_asm else ""
+        return [tm.emit_object(parsed), str(parsed).encode(), asm.encode()]
+
+    obj, optimized, asm = _in_child(optimise_and_emit)
+    return Emitted(object_sections(obj), ir_text, optimized.decode(), asm.decode())
+
+
+PYTHON_FAILED = 70  # the child's status when Python code (not LLVM) failed
+
+
+def _in_child(work: Callable[[], list[bytes]]) -> list[bytes]:
+    """`work()` run in a forked child; its byte strings come back through a pipe."""
+    read_end, write_end = os.pipe()
+    with tempfile.TemporaryFile() as errors:
+        pid = os.fork()
+        if pid == 0:  # the child: only os._exit leaves it
+            code = 0
+            try:
+                os.close(read_end)
+                os.dup2(errors.fileno(), 2)
+                with os.fdopen(write_end, "wb") as out:
+                    for part in work():
+                        out.write(len(part).to_bytes(8, "little") + part)
+            except BaseException as error:  # a bug of ours: the parent raises it
+                os.write(2, f"{type(error).__name__}: {error}".encode())
+                code = PYTHON_FAILED
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if status == 0:
+            parts, at = [], 0
+            while at < len(data):
+                size = int.from_bytes(data[at:at + 8], "little")
+                parts.append(data[at + 8:at + 8 + size])
+                at += 8 + size
+            return parts
+        errors.seek(0)
+        said = errors.read(64 * 1024).decode("utf-8", "replace")
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == PYTHON_FAILED:
+        raise RuntimeError(f"while emitting BPF: {said}")
+    named = re.search(r"in function (\w+)", said)
+    lines = [line.strip() for line in said.split("\n") if line.strip()]
+    message = lines[0] if lines else f"LLVM ended with status {status}"
+    raise BackendFailure(message, named.group(1) if named else None)
