@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Span, site_location
-from ptrace.options import param_integer
+from ptrace.options import MAX_STRLEN_LIMIT, param_integer
 from ptrace.passes.check_builtins import BuiltinChecks
 from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInstance, TypeResults
 from ptrace.passes.probe_context import ProbeContextChecks
@@ -435,6 +435,11 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                 return None
             return t.INT64 if e.value < 2**63 else t.UINT64
         if isinstance(e, n.String):
+            if len(e.value) >= MAX_STRLEN_LIMIT:
+                self.error(f"a string of {len(e.value)} bytes is too long: a string value "
+                           f"holds at most {MAX_STRLEN_LIMIT - 1}", e.span,
+                           "a printf format may be longer: the text stays in ptrace")
+                return None
             return t.Str(len(e.value) + 1)
         if isinstance(e, n.Boolean):
             return t.BOOL
