@@ -19,13 +19,19 @@ from llvmlite import ir
 
 from ptrace.elf import ProgramCode, object_sections
 
+# Programs are BPF v3. One whose jumps reach past the 16-bit offsets of v3
+# (about 1,400 printf calls in one `if`) is made again as v4, which has a jump
+# with a 32-bit offset (`gotol`, Linux 6.6 and later).
+CPU, LONG_JUMPS_CPU = "v3", "v4"
+LONG_JUMP_FAILURE = "out of insn range"
+
 
 @cache
-def _target_machine() -> Any:
+def _target_machine(cpu: str = CPU) -> Any:
     llvm.initialize_all_targets()
     llvm.initialize_all_asmprinters()
     target = llvm.Target.from_triple("bpfel")
-    return target.create_target_machine(cpu="v3", opt=2, reloc="static", codemodel="small")
+    return target.create_target_machine(cpu=cpu, opt=2, reloc="static", codemodel="small")
 
 
 def new_module(name: str) -> ir.Module:
@@ -60,19 +66,27 @@ def emit(module: ir.Module, want_asm: bool = False) -> Emitted:
     stack past 512 bytes, a jump too far) it prints a message and exits or
     aborts the process. A failed child becomes a BackendFailure.
     """
-    tm = _target_machine()
     ir_text = str(module)
     parsed = llvm.parse_assembly(ir_text)
     parsed.verify()
 
-    def optimise_and_emit() -> list[bytes]:
-        tuning = llvm.create_pipeline_tuning_options(speed_level=2)
-        builder = llvm.create_pass_builder(tm, tuning)
-        builder.getModulePassManager().run(parsed, builder)
-        asm = tm.emit_assembly(parsed) if want_asm else ""
-        return [tm.emit_object(parsed), str(parsed).encode(), asm.encode()]
+    def optimise_and_emit(cpu: str) -> Callable[[], list[bytes]]:
+        def work() -> list[bytes]:
+            tm = _target_machine(cpu)
+            tuning = llvm.create_pipeline_tuning_options(speed_level=2)
+            builder = llvm.create_pass_builder(tm, tuning)
+            builder.getModulePassManager().run(parsed, builder)
+            asm = tm.emit_assembly(parsed) if want_asm else ""
+            return [tm.emit_object(parsed), str(parsed).encode(), asm.encode()]
+        return work
 
-    obj, optimized, asm = _in_child(optimise_and_emit)
+    # The child changed its copy of `parsed`; ours is as parsed, for a second try.
+    try:
+        obj, optimized, asm = _in_child(optimise_and_emit(CPU))
+    except BackendFailure as failure:
+        if LONG_JUMP_FAILURE not in failure.message:
+            raise
+        obj, optimized, asm = _in_child(optimise_and_emit(LONG_JUMPS_CPU))
     return Emitted(object_sections(obj), ir_text, optimized.decode(), asm.decode())
 
 

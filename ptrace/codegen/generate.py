@@ -72,8 +72,6 @@ BACKEND_FAILURES = (
     ("stack limit", "its values need more than the 512 bytes of BPF stack",
      "keep fewer large values (strings, tuples, nested map reads) in one expression, or "
      "spread the work over several probes"),
-    ("out of insn range", "its code is longer than a BPF jump can cross (32,767 instructions)",
-     "spread the statements over several probes on the same event"),
 )
 
 

@@ -240,7 +240,7 @@ def unknown_field(rng: random.Random, text: str) -> str:
 
 
 def many_statements(rng: random.Random, text: str) -> str:
-    count = rng.choice((100, 500, 1000, 1500))
+    count = rng.choice((50, 100, 300, 1500))
     statement = rng.choice(('printf("x %d\\n", pid);', "@c = count();", "$i = $i + 1;",
                             '@s[comm] = 1;'))
     body = "$i = 0; " + statement * count
@@ -250,7 +250,7 @@ def many_statements(rng: random.Random, text: str) -> str:
 
 
 def many_probes(rng: random.Random, text: str) -> str:
-    count = rng.choice((10, 100, 600, 2000))
+    count = rng.choice((10, 50, 200, 2000))
     probe = rng.choice(("interval:s:1 { @c = count(); }",
                         "tracepoint:syscalls:sys_enter_getppid { @[pid] = count(); }",
                         "BEGIN { @b = 1; }"))
