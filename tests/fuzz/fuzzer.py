@@ -140,36 +140,20 @@ def control_characters(rng: random.Random, text: str) -> str:
 DEPTHS = (10, 50, 100, 200, 240, 250, 300, 500, 999, 1001, 2000, 5000)
 
 
-def nested_expression(rng: random.Random, depth: int) -> str:
-    kind = rng.randrange(9)
-    if kind == 0:
-        return "(" * depth + "1" + ")" * depth
-    if kind == 1:
-        return "@n[" * depth + "1" + "]" * depth
-    if kind == 2:
-        return "(" * depth + "1, 2" + ")" * depth
-    if kind == 3:
-        return "-" * depth + "1" if rng.random() < 0.5 else "!" * depth + "1"
-    if kind == 4:
-        return " + ".join(["1"] * depth)
-    if kind == 5:
-        return "1 ? " * depth + "2" + " : 3" * depth
-    if kind == 6:
-        return "{ " * depth + "1" + " }" * depth
-    if kind == 7:
-        return "(int64)" * depth + "1"
-    return "str(" * depth + "comm" + ")" * depth
+# Nestings as (what opens a level, the innermost part, what closes a level).
+NESTED_EXPRESSIONS = (
+    ("(", "1", ")"), ("@n[", "1", "]"), ("(", "1, 2", ")"), ("-", "1", ""), ("!", "1", ""),
+    ("1 + ", "1", ""), ("1 ? ", "2", " : 3"), ("{ ", "1", " }"), ("(int64)", "1", ""),
+    ("str(", "comm", ")"),
+)
+NESTED_STATEMENTS = (
+    ("if (1) { ", "@x = 1;", " }"), ("{ ", "@x = 1;", " }"), ("unroll(2) { ", "@x = 1;", " }"),
+)
 
 
-def nested_statement(rng: random.Random, depth: int) -> str:
-    kind = rng.randrange(4)
-    if kind == 0:
-        return "if (1) { " * depth + "@x = 1;" + " }" * depth
-    if kind == 1:
-        return "{ " * depth + "@x = 1;" + " }" * depth
-    if kind == 2:
-        return "unroll(2) { " * depth + "@x = 1;" + " }" * depth
-    return f"$x = {nested_expression(rng, depth)};"
+def nested(rng: random.Random, forms: tuple[tuple[str, str, str], ...], depth: int) -> str:
+    opening, inside, closing = rng.choice(forms)
+    return opening * depth + inside + closing * depth
 
 
 def into_body(rng: random.Random, text: str, statement: str) -> str:
@@ -183,9 +167,9 @@ def into_body(rng: random.Random, text: str, statement: str) -> str:
 
 def deep_nesting(rng: random.Random, text: str) -> str:
     depth = rng.choice(DEPTHS)
-    if rng.random() < 0.5:
-        return into_body(rng, text, f"$x = {nested_expression(rng, depth)};")
-    return into_body(rng, text, nested_statement(rng, depth))
+    if rng.random() < 0.6:
+        return into_body(rng, text, f"$x = {nested(rng, NESTED_EXPRESSIONS, depth)};")
+    return into_body(rng, text, nested(rng, NESTED_STATEMENTS, depth))
 
 
 def huge_literal(rng: random.Random, text: str) -> str:
