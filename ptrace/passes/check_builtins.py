@@ -170,7 +170,7 @@ class BuiltinChecks:
         if not isinstance(fmt, n.String):
             self.error(f"{e.name}'s format must be a string literal", fmt.span)
             return None
-        if e.name in ("system", "cat") and not self._without_nul(e, fmt):
+        if e.name == "system" and not self._without_nul(e, fmt):
             return None
         try:
             segments = parse_format(_script_text(fmt.value))
@@ -224,14 +224,12 @@ class BuiltinChecks:
         return t.VOID
 
     def _without_nul(self, e: n.Call, fmt: n.String) -> bool:
-        """A format handed to C (strftime, a shell command, a file name) ends at
-        a NUL byte: one inside it is an error rather than a silent cut."""
-        at = fmt.value.find("\0")
-        if at < 0:
+        """A format handed to C (strftime, a shell command) ends at a NUL byte:
+        one inside it is an error rather than a silent cut."""
+        if "\0" not in fmt.value:
             return True
-        self.error(f"{e.name}()'s {'file name' if e.name == 'cat' else 'format'} contains a "
-                   "NUL byte (\\0), where C would end it", fmt.span,
-                   "leave the \\0 out")
+        self.error(f"{e.name}()'s format contains a NUL byte (\\0), where C would end it",
+                   fmt.span, "leave the \\0 out")
         return False
 
     def _format_site(self, e: n.Call, site: PrintfSite) -> None:
