@@ -124,6 +124,7 @@ SETTING_HELP = {
     "max_strlen": "bytes kept of a string read with str()",
     "str_trunc_trailer": "printed after a string str() filled (it may have been cut); default ..",
     "max_map_keys": "entries each map can hold",
+    "max_probes": "probes a script may attach to (wildcards count each match); default 1024",
     "perf_rb_pages": "pages of the event ring buffer (rounded up to a power of two)",
     "log_size": "bytes of verifier log kept when loading fails",
     "print_maps_on_exit": "print every map when the program ends: true or false",

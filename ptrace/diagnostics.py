@@ -8,6 +8,7 @@ the front ends render with `render()`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -99,30 +100,58 @@ def render(diagnostic: Diagnostic) -> str:
     out: list[str] = []
     span = diagnostic.span
     kind = diagnostic.severity.value
+    message = _shown(diagnostic.message, MAX_MESSAGE)
     if span is None:
-        out.append(f"ptrace: {kind}: {diagnostic.message}")
+        out.append(f"ptrace: {kind}: {message}")
     else:
-        out.append(f"{span.source.name}:{span.line}:{span.col}: {kind}: {diagnostic.message}")
+        out.append(f"{_shown(span.source.name, MAX_MESSAGE)}:{span.line}:{span.col}: {kind}: "
+                   f"{message}")
         out.extend(_marked_line(span))
         origin = span.expanded_from
         while origin is not None:
-            out.append(f"{origin.source.name}:{origin.line}:{origin.col}: note: "
-                       "in the expansion of this macro call")
+            out.append(f"{_shown(origin.source.name, MAX_MESSAGE)}:{origin.line}:{origin.col}: "
+                       "note: in the expansion of this macro call")
             out.extend(_marked_line(origin))
             origin = origin.expanded_from
-    out.extend(f"  hint: {hint}" for hint in diagnostic.hints)
+    out.extend(f"  hint: {_shown(hint, MAX_MESSAGE)}" for hint in diagnostic.hints)
     return "\n".join(out)
 
 
+# A message or hint longer than this (it quotes a 100,000-character name) is
+# cut in its middle; a source line is shown as a window of SOURCE_WINDOW
+# columns around the marked span.
+MAX_MESSAGE = 400
+SOURCE_WINDOW = 160
+# What a terminal would act on (escape sequences, carriage returns, bells) and
+# a byte that is not UTF-8 (kept as a lone surrogate) show as "?", one column each.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _printable(text: str) -> str:
+    return _UNPRINTABLE.sub("?", text.replace("\t", " "))
+
+
+def _shown(text: str, limit: int) -> str:
+    """Text as it may be shown: printable, and cut in its middle if too long."""
+    if len(text) > limit:
+        text = f"{text[:limit // 2]} … {text[-(limit // 2):]}"
+    return "\n".join(_printable(line) for line in text.split("\n"))
+
+
 def _marked_line(span: Span) -> list[str]:
-    # A byte that is not UTF-8 (kept as a lone surrogate) shows as "?", one column.
-    text = span.source.line(span.line).replace("\t", " ")
-    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = _printable(span.source.line(span.line))
     if not text.strip():
         return []
     end = span.end_col if span.end_line == span.line else len(text) + 1
     width = max(1, end - span.col)
-    return [f"    {text}", "    " + " " * (span.col - 1) + "^" + "~" * (width - 1)]
+    start = 0  # the first column shown, 0-based
+    if len(text) > SOURCE_WINDOW:
+        start = max(0, min(span.col - 1 - SOURCE_WINDOW // 4, len(text) - SOURCE_WINDOW))
+        text = ("…" if start else "") + text[start:start + SOURCE_WINDOW] + (
+            "…" if start + SOURCE_WINDOW < len(text) else "")
+        start -= 1 if start else 0  # the "…" before the window takes a column
+        width = min(width, SOURCE_WINDOW - (span.col - 1 - start) + 1)
+    return [f"    {text}", "    " + " " * (span.col - 1 - start) + "^" + "~" * (width - 1)]
 
 
 # How many diagnostics of each severity are shown; the rest are counted in one

@@ -13,6 +13,7 @@ class Options:
     max_strlen: int = 1024  # bytes kept of a string read with str()
     str_trunc_trailer: str = ".."  # printed after a string str() may have cut
     max_map_keys: int = 4096  # entries of each map
+    max_probes: int = 1024  # attach points a script may expand to
     ringbuf_pages: int = 64  # size of the event ring buffer, in pages (power of two)
     log_size: int = 1 << 20  # bytes of verifier log kept when loading fails
     print_maps_on_exit: bool = True
@@ -35,14 +36,27 @@ class Setting:
     field: str  # the Options field it sets
     kind: str  # "int" (positive), "bool", "choice" or "text"
     choices: tuple[str, ...] = ()
+    maximum: int | None = None  # the largest "int" accepted
 
+
+# The largest values: strings of MAX_STRLEN_LIMIT bytes (a map key, a value and
+# an event holding one) still fit the per-CPU scratch map; the kernel takes a
+# verifier log buffer of at most UINT_MAX >> 2 bytes and a map of at most
+# 2^32 - 1 entries; a ring buffer past RINGBUF_PAGES_LIMIT pages (1 GiB) is
+# memory the machine misses.
+MAX_STRLEN_LIMIT = 8192
+LOG_SIZE_LIMIT = (1 << 30) - 1
+MAX_ENTRIES_LIMIT = (1 << 32) - 1
+RINGBUF_PAGES_LIMIT = 1 << 18
+MAX_PROBES_LIMIT = 1 << 20
 
 SETTINGS: dict[str, Setting] = {s.key: s for s in (
-    Setting("max_strlen", "max_strlen", "int"),
+    Setting("max_strlen", "max_strlen", "int", maximum=MAX_STRLEN_LIMIT),
     Setting("str_trunc_trailer", "str_trunc_trailer", "text"),
-    Setting("max_map_keys", "max_map_keys", "int"),
-    Setting("perf_rb_pages", "ringbuf_pages", "int"),
-    Setting("log_size", "log_size", "int"),
+    Setting("max_map_keys", "max_map_keys", "int", maximum=MAX_ENTRIES_LIMIT),
+    Setting("max_probes", "max_probes", "int", maximum=MAX_PROBES_LIMIT),
+    Setting("perf_rb_pages", "ringbuf_pages", "int", maximum=RINGBUF_PAGES_LIMIT),
+    Setting("log_size", "log_size", "int", maximum=LOG_SIZE_LIMIT),
     Setting("print_maps_on_exit", "print_maps_on_exit", "bool"),
     Setting("missing_probes", "missing_probes", "choice", ("error", "warn", "ignore")),
     Setting("stack_mode", "stack_mode", "choice", ("bpftrace", "perf", "raw")),
@@ -86,6 +100,8 @@ def apply_setting(options: Options, key: str, value: int | str | bool) -> Option
             int(value) if isinstance(value, str) and value.isdigit() else None)
         if number is None or number <= 0:
             raise SettingError(f"{key} must be a positive whole number, not {value!r}")
+        if setting.maximum is not None and number > setting.maximum:
+            raise SettingError(f"{key} must be at most {setting.maximum}, not {number}")
         parsed = number
         if key == "perf_rb_pages":
             parsed = 1 << (number - 1).bit_length()  # the ring buffer is a power of two

@@ -117,6 +117,7 @@ class MapSpec:
     value_type: Type | None = None
     initial: tuple[tuple[bytes, bytes], ...] = ()  # entries the loader writes first
     declared: bool = False  # sized by its `let @m = kind(size);`, not by max_map_keys
+    location: str = ""  # file:line:col of its declaration, or of its first use
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from ptrace.runtime.libbcc import Libraries, ProgLoadOpts
 
 from ptrace.bpf_abi import BPF_PSEUDO_MAP_FD, LD_IMM64, ProgType
 from ptrace.probe_kinds import ProbeKind
-from ptrace.program import BpfProgram, CompiledProgram
+from ptrace.program import BpfProgram, CompiledProgram, MapSpec
 
 PARALLEL_CLOSE_MIN = 4
 CLOSE_THREADS = 16
@@ -70,7 +70,7 @@ def load(libs: Libraries, program: CompiledProgram, verbose: bool = False) -> Lo
             fd = libs.bcc.bcc_create_map(int(spec.map_type), _object_name(spec.name).encode(),
                                          spec.key_size, spec.value_size, spec.max_entries, 0)
             if fd < 0:
-                raise RuntimeFailure(f"cannot create map {spec.name}: {os.strerror(-fd)}")
+                raise RuntimeFailure(map_failure(spec, -fd))
             loaded.map_fds.append(fd)
             for key, value in spec.initial:
                 if libs.bcc.bpf_update_elem(fd, key, value, 0) != 0:
@@ -84,6 +84,34 @@ def load(libs: Libraries, program: CompiledProgram, verbose: bool = False) -> Lo
         loaded.close()
         raise
     return loaded
+
+
+# Keys or values larger than this hold strings: max_strlen sizes them.
+LARGE_MAP_ELEMENT = 256
+
+
+def map_failure(spec: MapSpec, error: int) -> str:
+    """Why the kernel refused to create a map, where the script made it, and
+    what to change."""
+    shape = (f"{spec.max_entries} entries of {spec.key_size}-byte keys and "
+             f"{spec.value_size}-byte values")
+    if spec.name == ".scratch":
+        return (f"cannot create the scratch map ({spec.value_size} bytes for each CPU): "
+                f"{os.strerror(error)}\n  hint: the strings, tuples and map keys one probe "
+                "holds at once need more memory than the kernel gives one per-CPU map value "
+                "(32 KiB): lower max_strlen, or keep fewer large values in one probe")
+    if spec.name == ".events":
+        return (f"cannot create the event ring buffer ({spec.max_entries} bytes): "
+                f"{os.strerror(error)}\n  hint: lower perf_rb_pages")
+    if spec.name.startswith("."):
+        return f"cannot create map {spec.name} ({shape}): {os.strerror(error)}"
+    entries = "its declared size" if spec.declared else "max_map_keys"
+    what = f"fewer entries (lower {entries})"
+    if max(spec.key_size, spec.value_size) > LARGE_MAP_ELEMENT:
+        what += ", or shorter strings in its keys and values (lower max_strlen)"
+    where = f"{spec.location}: " if spec.location else ""
+    return (f"{where}cannot create map {spec.name} ({shape}): {os.strerror(error)}\n"
+            f"  hint: the kernel refused its size; give it {what}")
 
 
 def patch_maps(insns: bytes, map_fds: list[int]) -> bytes:

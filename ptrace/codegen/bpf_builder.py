@@ -224,6 +224,21 @@ class ProgramBuilder:
     def store64(self, value: ir.Value, ptr: ir.Value, offset: int = 0) -> None:
         self.b.store(value, self.offset(ptr, offset), align=8)
 
+    def store_bytes(self, data: bytes, ptr: ir.Value) -> None:
+        """`data` (a multiple of 8 bytes) written to `ptr` in 8-byte stores. Past
+        _MERGE_SAFE_MEMSET bytes the stores are volatile: LLVM would make a run
+        of equal stores (a literal of one repeated character) into a memset
+        that the backend cannot expand."""
+        volatile = len(data) > _MERGE_SAFE_MEMSET
+        for off in range(0, len(data), 8):
+            value = i64(int.from_bytes(data[off:off + 8], "little"))
+            if volatile:
+                store = _VolatileStore(self.b.block, value, self.offset(ptr, off))
+                store.align = 8
+                self.b._insert(store)
+            else:
+                self.store64(value, ptr, off)
+
     def load64(self, ptr: ir.Value, offset: int = 0) -> ir.Value:
         return self.b.load(self.offset(ptr, offset), typ=I64, align=8)
 
@@ -503,6 +518,15 @@ class _VolatileLoad(ir.instructions.LoadInstr):  # type: ignore[misc]
         inner: list[str] = []
         super().descr(inner)
         buf.append(inner[0].replace("load ", "load volatile ", 1))
+
+
+class _VolatileStore(ir.instructions.StoreInstr):  # type: ignore[misc]
+    """`store volatile`, which llvmlite's IRBuilder cannot write."""
+
+    def descr(self, buf: list[str]) -> None:
+        inner: list[str] = []
+        super().descr(inner)
+        buf.append(inner[0].replace("store ", "store volatile ", 1))
 
 
 def _opaque(ptr: ir.Value) -> ir.Value:

@@ -6,6 +6,10 @@ section each), which is much faster than a module per program.
 
 from __future__ import annotations
 
+import os
+import re
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -15,13 +19,19 @@ from llvmlite import ir
 
 from ptrace.elf import ProgramCode, object_sections
 
+# Programs are BPF v3. One whose jumps reach past the 16-bit offsets of v3
+# (about 1,400 printf calls in one `if`) is made again as v4, which has a jump
+# with a 32-bit offset (`gotol`, Linux 6.6 and later).
+CPU, LONG_JUMPS_CPU = "v3", "v4"
+LONG_JUMP_FAILURE = "out of insn range"
+
 
 @cache
-def _target_machine() -> Any:
+def _target_machine(cpu: str = CPU) -> Any:
     llvm.initialize_all_targets()
     llvm.initialize_all_asmprinters()
     target = llvm.Target.from_triple("bpfel")
-    return target.create_target_machine(cpu="v3", opt=2, reloc="static", codemodel="small")
+    return target.create_target_machine(cpu=cpu, opt=2, reloc="static", codemodel="small")
 
 
 def new_module(name: str) -> ir.Module:
@@ -39,15 +49,84 @@ class Emitted:
     asm: str
 
 
+class BackendFailure(Exception):
+    """LLVM could not make BPF of the module: it said `message` (about
+    `function`, when it named one) and ended the process that asked it."""
+
+    def __init__(self, message: str, function: str | None):
+        super().__init__(message)
+        self.message, self.function = message, function
+
+
 def emit(module: ir.Module, want_asm: bool = False) -> Emitted:
-    """Verify, optimise at O2 and compile `module` to BPF."""
-    tm = _target_machine()
+    """Verify, optimise at O2 and compile `module` to BPF.
+
+    The optimisation and the code generation run in a child process: where
+    LLVM's BPF backend cannot do something (a memset it cannot expand, a
+    stack past 512 bytes, a jump too far) it prints a message and exits or
+    aborts the process. A failed child becomes a BackendFailure.
+    """
     ir_text = str(module)
     parsed = llvm.parse_assembly(ir_text)
     parsed.verify()
-    tuning = llvm.create_pipeline_tuning_options(speed_level=2)
-    builder = llvm.create_pass_builder(tm, tuning)
-    builder.getModulePassManager().run(parsed, builder)
-    asm = tm.emit_assembly(parsed) if want_asm else ""
-    obj = tm.emit_object(parsed)
-    return Emitted(object_sections(obj), ir_text, str(parsed), asm)
+
+    def optimise_and_emit(cpu: str) -> Callable[[], list[bytes]]:
+        def work() -> list[bytes]:
+            tm = _target_machine(cpu)
+            tuning = llvm.create_pipeline_tuning_options(speed_level=2)
+            builder = llvm.create_pass_builder(tm, tuning)
+            builder.getModulePassManager().run(parsed, builder)
+            asm = tm.emit_assembly(parsed) if want_asm else ""
+            return [tm.emit_object(parsed), str(parsed).encode(), asm.encode()]
+        return work
+
+    # The child changed its copy of `parsed`; ours is as parsed, for a second try.
+    try:
+        obj, optimized, asm = _in_child(optimise_and_emit(CPU))
+    except BackendFailure as failure:
+        if LONG_JUMP_FAILURE not in failure.message:
+            raise
+        obj, optimized, asm = _in_child(optimise_and_emit(LONG_JUMPS_CPU))
+    return Emitted(object_sections(obj), ir_text, optimized.decode(), asm.decode())
+
+
+PYTHON_FAILED = 70  # the child's status when Python code (not LLVM) failed
+
+
+def _in_child(work: Callable[[], list[bytes]]) -> list[bytes]:
+    """`work()` run in a forked child; its byte strings come back through a pipe."""
+    read_end, write_end = os.pipe()
+    with tempfile.TemporaryFile() as errors:
+        pid = os.fork()
+        if pid == 0:  # the child: only os._exit leaves it
+            code = 0
+            try:
+                os.close(read_end)
+                os.dup2(errors.fileno(), 2)
+                with os.fdopen(write_end, "wb") as out:
+                    for part in work():
+                        out.write(len(part).to_bytes(8, "little") + part)
+            except BaseException as error:  # a bug of ours: the parent raises it
+                os.write(2, f"{type(error).__name__}: {error}".encode())
+                code = PYTHON_FAILED
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if status == 0:
+            parts, at = [], 0
+            while at < len(data):
+                size = int.from_bytes(data[at:at + 8], "little")
+                parts.append(data[at + 8:at + 8 + size])
+                at += 8 + size
+            return parts
+        errors.seek(0)
+        said = errors.read(64 * 1024).decode("utf-8", "replace")
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == PYTHON_FAILED:
+        raise RuntimeError(f"while emitting BPF: {said}")
+    named = re.search(r"in function (\w+)", said)
+    lines = [line.strip() for line in said.split("\n") if line.strip()]
+    message = lines[0] if lines else f"LLVM ended with status {status}"
+    raise BackendFailure(message, named.group(1) if named else None)

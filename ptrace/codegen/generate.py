@@ -11,9 +11,9 @@ from ptrace.codegen.bpf_builder import (
     STACK_LIMIT,
     ProgramBuilder,
 )
-from ptrace.codegen.emit import Emitted, emit, new_module
+from ptrace.codegen.emit import BackendFailure, Emitted, emit, new_module
 from ptrace.codegen.lower import Lowerer
-from ptrace.diagnostics import Span
+from ptrace.diagnostics import CompileError, Diagnostic, Severity, Span
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext
 from ptrace.probe_kinds import KINDS, Runs
@@ -46,7 +46,10 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
         Lowerer(ctx, res, instance, pb).lower()
         scratch = max(scratch, pb.scratch_size)
         names.append(name)
-    emitted = emit(module, want_asm)
+    try:
+        emitted = emit(module, want_asm)
+    except BackendFailure as failure:
+        raise CompileError([backend_diagnostic(failure, ctx)]) from None
     programs = []
     for instance, name in zip(ctx.instances, names, strict=True):
         row = KINDS[instance.attach.kind]
@@ -59,3 +62,30 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
                                    row.attach_type or 0, instance.attach.btf_id,
                                    code.functions[1:]))
     return programs, emitted, scratch
+
+
+# What LLVM's BPF backend says when it cannot compile a program, in the
+# user's words: (a part of its message, what it means, what to do).
+BACKEND_FAILURES = (
+    ("built-in function 'mem", "it needs more memory filled or copied at once than BPF can do",
+     "keep fewer or smaller strings, tuples and map keys in one expression"),
+    ("stack limit", "its values need more than the 512 bytes of BPF stack",
+     "keep fewer large values (strings, tuples, nested map reads) in one expression, or "
+     "spread the work over several probes"),
+)
+
+
+def backend_diagnostic(failure: BackendFailure, ctx: CompileContext) -> Diagnostic:
+    """A located diagnostic for a program LLVM could not compile: at the probe
+    whose program it names (the first probe when it names none)."""
+    index = 0
+    if failure.function is not None and failure.function.startswith("probe_"):
+        digits = failure.function.removeprefix("probe_").split("_")[0]
+        index = int(digits) if digits.isdigit() else 0
+    probe = ctx.instances[min(index, len(ctx.instances) - 1)].probe
+    for fragment, meaning, hint in BACKEND_FAILURES:
+        if fragment in failure.message:
+            return Diagnostic(Severity.ERROR, f"this probe cannot be compiled to BPF: {meaning}",
+                              probe.span, (hint,))
+    return Diagnostic(Severity.ERROR, "this probe cannot be compiled to BPF: LLVM's BPF backend "
+                      f"refused it ({failure.message})", probe.span)

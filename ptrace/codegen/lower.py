@@ -447,8 +447,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         size = t.align8(len(data))
         data = data.ljust(size, b"\0")
         mem = self.pb.fresh_memory(size, zeroed=False)
-        for off in range(0, size, 8):
-            self.pb.store64(i64(int.from_bytes(data[off:off + 8], "little")), mem, off)
+        self.pb.store_bytes(data, mem)
         return mem
 
     # ---- maps ----

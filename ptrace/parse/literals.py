@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 # Duration suffixes give nanoseconds.
 _DURATIONS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
               "h": 3600 * 10**9, "d": 86400 * 10**9}
@@ -48,38 +50,41 @@ def _parse_integer(text: str) -> int:
     return int(digits)
 
 
+_BACKSLASH = re.compile(r"\\(.?)", re.DOTALL)
+
+
 def unescape(body: str) -> str:
     """Process C escapes in a string literal's body (without the quotes).
 
     The result has one character per byte (latin-1): characters written in the
     script become their UTF-8 bytes, escapes such as \\xNN give the byte itself.
+    The text between escapes is converted a run at a time (a literal may be
+    megabytes long).
     """
     out: list[str] = []
-    i = 0
-    while i < len(body):
-        c = body[i]
-        if c != "\\":
-            out.append(c if c < "\x80" else c.encode("utf-8").decode("latin-1"))
-            i += 1
-            continue
-        if i + 1 == len(body):
+    done = 0  # the end of what `out` holds
+    for escape in _BACKSLASH.finditer(body):
+        i = escape.start()
+        out.append(body[done:i].encode("utf-8").decode("latin-1"))
+        nxt = escape.group(1)
+        if not nxt:
             raise LiteralError("a string cannot end with a lone backslash", i)
-        nxt = body[i + 1]
         if nxt in _ESCAPES:
             out.append(_ESCAPES[nxt])
-            i += 2
+            done = i + 2
         elif nxt == "x":
             digits = _take(body, i + 2, "0123456789abcdefABCDEF", 2)
             if not digits:
                 raise LiteralError("\\x needs hexadecimal digits", i)
             out.append(chr(int(digits, 16)))
-            i += 2 + len(digits)
+            done = i + 2 + len(digits)
         elif nxt in "01234567":
             digits = _take(body, i + 1, "01234567", 3)
             out.append(chr(int(digits, 8) & 0xFF))
-            i += 1 + len(digits)
+            done = i + 1 + len(digits)
         else:
             raise LiteralError(f"unknown escape sequence '\\{nxt}'", i)
+    out.append(body[done:].encode("utf-8").decode("latin-1"))
     return "".join(out)
 
 

@@ -213,5 +213,6 @@ def _user_map(info: MapInfo, max_entries: int, decl: MapDecl | None,
             key_size, value_size = key_size + 8, 8
     else:
         map_type = MapType.LRU_HASH if lru else MapType.HASH
+    location, _ = site_location(decl.span if decl is not None else info.span)
     return MapSpec(info.name, map_type, key_size, value_size, max_entries, info.key, value,
-                   declared=decl is not None)
+                   declared=decl is not None, location=location)

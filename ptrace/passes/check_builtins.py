@@ -175,6 +175,8 @@ class BuiltinChecks:
         if not isinstance(fmt, n.String):
             self.error(f"{e.name}'s format must be a string literal", fmt.span)
             return None
+        if e.name == "system" and not self._without_nul(e, fmt):
+            return None
         try:
             segments = parse_format(_script_text(fmt.value))
         except FormatError as error:
@@ -220,9 +222,20 @@ class BuiltinChecks:
             if not isinstance(fmt, n.String):
                 self.error("time()'s format must be a string literal", fmt.span)
                 return None
+            if not self._without_nul(e, fmt):
+                return None
             text = _script_text(fmt.value)
         self._format_site(e, PrintfSite("time", (text,), ()))
         return t.VOID
+
+    def _without_nul(self, e: n.Call, fmt: n.String) -> bool:
+        """A format handed to C (strftime, a shell command) ends at a NUL byte:
+        one inside it is an error rather than a silent cut."""
+        if "\0" not in fmt.value:
+            return True
+        self.error(f"{e.name}()'s format contains a NUL byte (\\0), where C would end it",
+                   fmt.span, "leave the \\0 out")
+        return False
 
     def _format_site(self, e: n.Call, site: PrintfSite) -> None:
         self.checked.printf_ids[e] = len(self.checked.printf_sites)
@@ -409,7 +422,7 @@ class BuiltinChecks:
         if not isinstance(fmt, n.String):
             self.error("strftime()'s format must be a string literal", fmt.span)
             return None
-        if self._integer_arg(when) is None:
+        if not self._without_nul(e, fmt) or self._integer_arg(when) is None:
             return None
         return t.Formatted(t.FormatKind.STRFTIME, _script_text(fmt.value))
 

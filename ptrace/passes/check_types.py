@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Diagnostic, Reporter, Severity, Span, site_location
-from ptrace.options import param_integer
+from ptrace.options import MAX_STRLEN_LIMIT, param_integer
 from ptrace.passes.check_builtins import BuiltinChecks
 from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInstance, TypeResults
 from ptrace.passes.probe_context import ProbeContextChecks
@@ -40,6 +40,10 @@ from ptrace.types.builtins import AGGREGATIONS, LATER_VARIABLES, VARIABLES
 from ptrace.types.kernel import FieldAccess, c_size, field_access, from_btf, struct_id
 
 UNROLL_MAX = 100
+# Unrolls inside unrolls copy the innermost body the product of their counts
+# times; past this many copies compiling takes minutes and the program is
+# past the verifier's instruction limit anyway.
+UNROLLED_COPIES_MAX = 1000
 if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
     from ptrace.types import btf as btf_module
 
@@ -125,6 +129,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         self.scopes: list[dict[str, t.Type]] = []
         self.loops = 0
         self.calls: list[n.Call] = []
+        self.copies = 1  # copies of the statement being checked, made by enclosing unrolls
         self.assigning: str | None = None  # the map an assignment is storing to
         self.assigning_value: t.Type | None = None  # what it stores, once known
         # Reads of the map being assigned before its first definition, with their key types.
@@ -196,10 +201,17 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         if value is None or not 1 <= value <= UNROLL_MAX:
             self.error(f"unroll takes a number from 1 to {UNROLL_MAX}", count.span)
             return
+        if self.copies * value > UNROLLED_COPIES_MAX:
+            self.error(f"this unroll inside others copies its body {self.copies * value} "
+                       f"times; at most {UNROLLED_COPIES_MAX}", count.span,
+                       "a while or for loop runs its body without copying it")
+            return
         self.checked.unroll_counts[stmt] = value
         # break/continue do not apply to unroll: its body is copied, not looped.
         saved, self.loops = self.loops, 0
+        self.copies *= value
         self.block(stmt.body)
+        self.copies //= value
         self.loops = saved
 
     def for_(self, stmt: n.For) -> None:
@@ -468,6 +480,11 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                 return None
             return t.INT64 if e.value < 2**63 else t.UINT64
         if isinstance(e, n.String):
+            if len(e.value) >= MAX_STRLEN_LIMIT:
+                self.error(f"a string of {len(e.value)} bytes is too long: a string value "
+                           f"holds at most {MAX_STRLEN_LIMIT - 1}", e.span,
+                           "a printf format may be longer: the text stays in ptrace")
+                return None
             return t.Str(len(e.value) + 1)
         if isinstance(e, n.Boolean):
             return t.BOOL

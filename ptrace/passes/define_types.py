@@ -30,6 +30,9 @@ from ptrace.diagnostics import Reporter, Span
 from ptrace.passes.context import CompileContext
 from ptrace.types.types import NAMED_TYPES, Bool, Int
 
+# The words before a tag: `struct task_struct`, `union u`, `enum e`.
+TAG_KINDS = ("struct", "union", "enum")
+
 if TYPE_CHECKING:  # the BTF reader and writer are imported only for scripts that define types
     from ptrace.types import btf as b
     from ptrace.types.btf_writer import BtfWriter
@@ -275,6 +278,9 @@ class _Definer:
         kind, _, tag = tn.base.partition(" ")
         if not tag:  # a typedef name
             kind, tag = "typedef", tn.base
+        elif kind not in TAG_KINDS:  # words that name no C type ("char char")
+            self.error(f"unknown type '{tn.base}'", tn.span)
+            return None
         own = self.typedefs.get(tag) if kind == "typedef" else self.tags.get(tn.base)
         if own is not None:
             return own[0]

@@ -62,6 +62,7 @@ def expand_probes(ctx: CompileContext) -> None:
     # A probe that does not exist: an error by default; with missing_probes
     # = warn or ignore it is left out (if something else remains to attach).
     missing = ctx.reporter if ctx.options.missing_probes == "error" else Reporter()
+    probes = 0  # attach points so far (each syscall of a dispatching program is one)
     for probe in ctx.program.probes:
         uses_args = any(isinstance(node, n.Identifier) and node.name == "args"
                         for node in walk(probe))
@@ -71,6 +72,10 @@ def expand_probes(ctx: CompileContext) -> None:
                                ctx.options.has_command, ctx.options.pid, ctx.options.debuginfo)
             if not uses_args:
                 attaches = _dispatch_syscalls(point, attaches, ctx.machine)
+            probes += sum(a.probe_count for a in attaches)
+            if probes > ctx.options.max_probes:
+                _too_many_probes(ctx, point, probes)
+                return
             for attach in attaches:
                 ctx.instances.append(ProbeInstance(body, attach, len(ctx.instances)))
                 body = _copy_probe(probe)
@@ -85,6 +90,14 @@ def expand_probes(ctx: CompileContext) -> None:
         first = missing.diagnostics[0]
         ctx.reporter.error("none of the script's probes exist on this machine", first.span,
                            first.message)
+
+
+def _too_many_probes(ctx: CompileContext, point: n.AttachPoint, probes: int) -> None:
+    limit = ctx.options.max_probes
+    ctx.reporter.error(f"the script attaches to more than {limit} probes ({probes} with this "
+                       "one)", point.span,
+                       "a narrower wildcard attaches faster; to allow more, raise max_probes "
+                       f"(config = {{ max_probes = {probes} }})")
 
 
 def _dispatch_syscalls(point: n.AttachPoint, attaches: list[Attach],
