@@ -527,6 +527,28 @@ def test_events_of_batched_and_other_printfs_keep_their_order(ptrace_exe: list[s
 
 
 @pytest.mark.bpf
+def test_large_maps_print_in_bpftrace_order(ptrace_exe: list[str], triggers: Path,
+                                            no_leftovers: None) -> None:
+    """Maps read in batches and printed without per-entry dispatch: counts and sums
+    by value, ties by key (negative keys first), a per-CPU and a plain map, top."""
+    events = 6000
+    r = run([*ptrace_exe, "-q", "-c", f"{triggers / 'ptt_getppid'} {events}", "-e",
+             "config = { max_map_keys = 8192 } "
+             "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { "
+             "@c[@i - 3000] = count(); @s[@i % 7 - 3] = sum(@i); @v[@i] = @i * 2; @i++; } "
+             "END { print(@s, 3); }"])
+    assert r.returncode == 0, r.stderr
+    sums = {k - 3: sum(i for i in range(events) if i % 7 == k) for k in range(7)}
+    by_sum = sorted(sums, key=lambda k: (sums[k], k))
+    expected = ("".join(f"@s[{k}]: {sums[k]}\n" for k in by_sum[-3:]) + "\n\n"
+                + "".join(f"@c[{k}]: 1\n" for k in range(-3000, 3000))
+                + f"@i: {events}\n"
+                + "".join(f"@s[{k}]: {sums[k]}\n" for k in by_sum)
+                + "".join(f"@v[{i}]: {2 * i}\n" for i in range(events)))
+    assert r.stdout == expected
+
+
+@pytest.mark.bpf
 def test_exit_code_from_exit(ptrace_exe: list[str], no_leftovers: None) -> None:
     r = run([*ptrace_exe, "-e", "BEGIN { exit(5); }"])
     assert r.returncode == 5, r.stderr
