@@ -126,8 +126,8 @@ SMALL_RINGBUF_PAGES = 64
 def _ringbuf_pages(ctx: CompileContext) -> int:
     """The event ring buffer's size in pages: as set, except that the default is
     SMALL_RINGBUF_PAGES where only the probes ptrace runs itself (BEGIN, END,
-    signals; their events are read as soon as each has run) print anything. The
-    buffer's pages count in the process's memory once it reads them."""
+    signals; their events are read as soon as each has run) print anything: the
+    reader maps the buffer, and its pages count in the process's memory."""
     pages = ctx.options.ringbuf_pages
     if pages != Options().ringbuf_pages:
         return pages
