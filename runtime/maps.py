@@ -79,14 +79,18 @@ def raw_entries(libs: Libraries, fd: int, spec: MapSpec) -> Iterator[tuple[bytes
     percpu = spec.map_type in PERCPU_TYPES
     stride = (spec.value_size + 7) & ~7
     ncpus = possible_cpus() if percpu else 1
+
+    def per_cpu(raw: bytes) -> list[bytes]:
+        if percpu:
+            return [raw[i * stride:i * stride + spec.value_size] for i in range(ncpus)]
+        return [raw]
+
     batch = lookup_batch(libs, fd, spec)
     if batch is not None:
-        entry = stride * ncpus if percpu else spec.value_size
+        size = stride * ncpus if percpu else spec.value_size
         for index in range(batch.count):
-            key = batch.keys[index * spec.key_size:(index + 1) * spec.key_size]
-            raw = batch.values[index * entry:(index + 1) * entry]
-            yield key, ([raw[i * stride:i * stride + spec.value_size] for i in range(ncpus)]
-                        if percpu else [raw])
+            yield (batch.keys[index * spec.key_size:(index + 1) * spec.key_size],
+                   per_cpu(batch.values[index * size:(index + 1) * size]))
         return
     key = ctypes.create_string_buffer(max(spec.key_size, 1))
     next_key = ctypes.create_string_buffer(max(spec.key_size, 1))
@@ -99,12 +103,7 @@ def raw_entries(libs: Libraries, fd: int, spec: MapSpec) -> Iterator[tuple[bytes
         ctypes.memmove(key, next_key, spec.key_size)
         if libs.bcc.bpf_lookup_elem(fd, key, value) != 0:
             continue  # deleted since get_next_key
-        raw = value.raw
-        if percpu:
-            values = [raw[i * stride:i * stride + spec.value_size] for i in range(ncpus)]
-        else:
-            values = [raw]
-        yield key.raw[:spec.key_size], values
+        yield key.raw[:spec.key_size], per_cpu(value.raw)
 
 
 class Entry(NamedTuple):
@@ -196,7 +195,7 @@ def _integer_columns(batch: Batch, spec: MapSpec) -> tuple[list[Any], list[int]]
     ktype, vtype = spec.key_type, spec.value_type
     if ktype is None:
         keys: list[Any] = [None] * batch.count
-    elif _plain_int(ktype) and spec.key_size == 8:
+    elif isinstance(ktype, t.Int) and not isinstance(ktype, t.Enum) and spec.key_size == 8:
         keys = list(struct.unpack(f"<{batch.count}{'q' if ktype.signed else 'Q'}", batch.keys))
     else:
         return None
@@ -205,8 +204,8 @@ def _integer_columns(batch: Batch, spec: MapSpec) -> tuple[list[Any], list[int]]
         return None
     if isinstance(vtype, t.Count):
         code = "Q"
-    elif isinstance(vtype, t.Sum) or (_plain_int(vtype) and not percpu):
-        assert isinstance(vtype, t.Sum | t.Int)
+    elif isinstance(vtype, t.Sum) or (isinstance(vtype, t.Int) and not isinstance(
+            vtype, t.Enum) and not percpu):
         code = "q" if vtype.signed else "Q"
     else:
         return None
@@ -215,10 +214,6 @@ def _integer_columns(batch: Batch, spec: MapSpec) -> tuple[list[Any], list[int]]
     if ncpus == 1:
         return keys, list(numbers)
     return keys, list(map(sum, zip(*[iter(numbers)] * ncpus, strict=True)))
-
-
-def _plain_int(vtype: t.Type | None) -> bool:
-    return isinstance(vtype, t.Int) and not isinstance(vtype, t.Enum)
 
 
 def reduce_value(vtype: t.Type, values: list[bytes]) -> Any:
