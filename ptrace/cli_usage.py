@@ -125,7 +125,8 @@ SETTING_HELP = {
     "str_trunc_trailer": "printed after a string str() filled (it may have been cut); default ..",
     "max_map_keys": "entries each map can hold",
     "max_probes": "probes a script may attach to (wildcards count each match); default 1024",
-    "perf_rb_pages": "pages of the event ring buffer (rounded up to a power of two)",
+    "perf_rb_pages": "pages of the event ring buffer (rounded up to a power of two; by "
+                     "default 64 where only BEGIN and END print)",
     "log_size": "bytes of verifier log kept when loading fails",
     "print_maps_on_exit": "print every map when the program ends: true or false",
     "missing_probes": "a probe that does not exist: error, warn or ignore",

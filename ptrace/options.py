@@ -14,7 +14,7 @@ class Options:
     str_trunc_trailer: str = ".."  # printed after a string str() may have cut
     max_map_keys: int = 4096  # entries of each map
     max_probes: int = 1024  # attach points a script may expand to
-    ringbuf_pages: int = 64  # size of the event ring buffer, in pages (power of two)
+    ringbuf_pages: int = 8192  # size of the event ring buffer, in pages (power of two)
     log_size: int = 1 << 20  # bytes of verifier log kept when loading fails
     print_maps_on_exit: bool = True
     missing_probes: str = "error"  # a probe that does not exist: error, warn or ignore

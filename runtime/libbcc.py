@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import functools
 from ctypes import (
-    CFUNCTYPE,
     POINTER,
     Structure,
     c_char_p,
@@ -86,10 +85,6 @@ class BatchOpts(Structure):
     _fields_ = [("sz", c_size_t), ("elem_flags", c_uint64), ("flags", c_uint64)]
 
 
-# int (*ring_buffer_sample_fn)(void *ctx, void *data, size_t size)
-RingBufferSampleFn = CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
-
-
 @dataclass(frozen=True)
 class Libraries:
     bcc: Any
@@ -140,11 +135,6 @@ def load() -> Libraries:
     _declare(libbpf, "bpf_iter_create", c_int, [c_int])
     _declare(libbpf, "libbpf_set_print", c_void_p, [c_void_p])
     libbpf.libbpf_set_print(None)
-    _declare(libbpf, "ring_buffer__new", c_void_p, [c_int, RingBufferSampleFn, c_void_p,
-                                                    c_void_p])
-    _declare(libbpf, "ring_buffer__poll", c_int, [c_void_p, c_int])
-    _declare(libbpf, "ring_buffer__consume", c_int, [c_void_p])
-    _declare(libbpf, "ring_buffer__free", None, [c_void_p])
     _declare(libbpf, "bpf_prog_test_run_opts", c_int, [c_int, POINTER(TestRunOpts)])
     _declare(libbpf, "bpf_map_lookup_batch", c_int, [c_int, c_void_p, c_void_p, c_void_p,
                                                      c_void_p, POINTER(c_uint32),

@@ -7,12 +7,15 @@ aggregations are combined across CPUs here (sum of counts, min of mins, …).
 from __future__ import annotations
 
 import ctypes
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from errno import ENOENT
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from ptrace.runtime.cpus import possible_cpus
-from ptrace.runtime.libbcc import Libraries
+from ptrace.runtime.libbcc import BatchOpts, Libraries, errno
 from ptrace.runtime.values import Value, decode, sort_key
 
 from ptrace.bpf_abi import MapType
@@ -22,11 +25,73 @@ from ptrace.types import types as t
 PERCPU_TYPES = (MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH)
 
 
+# Map types the kernel reads many entries of at a time (BPF_MAP_LOOKUP_BATCH).
+BATCHED_TYPES = (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH,
+                 MapType.ARRAY, MapType.PERCPU_ARRAY)
+BATCH_ENTRIES = 4096  # entries asked for per lookup
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A map's entries as read by batch lookups: the keys back to back, and the
+    values back to back (each the value, or for per-CPU maps one 8-byte aligned
+    copy per possible CPU)."""
+
+    keys: bytes
+    values: bytes
+    count: int
+
+
+def lookup_batch(libs: Libraries, fd: int, spec: MapSpec) -> Batch | None:
+    """Every entry of the map, BATCH_ENTRIES per system call; None where the kernel
+    does not batch this map (then it is read key by key)."""
+    if spec.map_type not in BATCHED_TYPES or spec.key_size == 0:
+        return None
+    percpu = spec.map_type in PERCPU_TYPES
+    entry = ((spec.value_size + 7) & ~7) * possible_cpus() if percpu else spec.value_size
+    size = min(BATCH_ENTRIES, spec.max_entries)
+    keys = ctypes.create_string_buffer(spec.key_size * size)
+    values = ctypes.create_string_buffer(entry * size)
+    # The position to go on from: a bucket for hashes, an index for arrays.
+    token_in = ctypes.create_string_buffer(max(spec.key_size, 8))
+    token_out = ctypes.create_string_buffer(max(spec.key_size, 8))
+    opts = BatchOpts(sz=ctypes.sizeof(BatchOpts))
+    key_parts, value_parts, total = [], [], 0
+    first = True
+    while True:
+        count = ctypes.c_uint32(size)
+        failed = libs.libbpf.bpf_map_lookup_batch(fd, None if first else token_in, token_out,
+                                                  keys, values, ctypes.byref(count),
+                                                  ctypes.byref(opts))
+        if failed and errno() != ENOENT:  # not batched here, or a bucket too large
+            return None
+        key_parts.append(keys.raw[:count.value * spec.key_size])
+        value_parts.append(values.raw[:count.value * entry])
+        total += count.value
+        if failed:  # ENOENT: that was the last
+            return Batch(b"".join(key_parts), b"".join(value_parts), total)
+        ctypes.memmove(token_in, token_out, len(token_out))
+        first = False
+
+
 def raw_entries(libs: Libraries, fd: int, spec: MapSpec) -> Iterator[tuple[bytes, list[bytes]]]:
     """Every (key, values) of a map; values has one item per CPU for per-CPU maps."""
     percpu = spec.map_type in PERCPU_TYPES
     stride = (spec.value_size + 7) & ~7
     ncpus = possible_cpus() if percpu else 1
+
+    def per_cpu(raw: bytes) -> list[bytes]:
+        if percpu:
+            return [raw[i * stride:i * stride + spec.value_size] for i in range(ncpus)]
+        return [raw]
+
+    batch = lookup_batch(libs, fd, spec)
+    if batch is not None:
+        size = stride * ncpus if percpu else spec.value_size
+        for index in range(batch.count):
+            yield (batch.keys[index * spec.key_size:(index + 1) * spec.key_size],
+                   per_cpu(batch.values[index * size:(index + 1) * size]))
+        return
     key = ctypes.create_string_buffer(max(spec.key_size, 1))
     next_key = ctypes.create_string_buffer(max(spec.key_size, 1))
     value = ctypes.create_string_buffer(stride * ncpus if percpu else spec.value_size)
@@ -38,17 +103,12 @@ def raw_entries(libs: Libraries, fd: int, spec: MapSpec) -> Iterator[tuple[bytes
         ctypes.memmove(key, next_key, spec.key_size)
         if libs.bcc.bpf_lookup_elem(fd, key, value) != 0:
             continue  # deleted since get_next_key
-        raw = value.raw
-        if percpu:
-            values = [raw[i * stride:i * stride + spec.value_size] for i in range(ncpus)]
-        else:
-            values = [raw]
-        yield key.raw[:spec.key_size], values
+        yield key.raw[:spec.key_size], per_cpu(value.raw)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One printed row of a map: the decoded key (None for scalar maps) and result."""
+class Entry(NamedTuple):
+    """One printed row of a map: the decoded key (None for scalar maps) and result.
+    A tuple: a map of 100,000 keys makes as many."""
 
     key: Value
     value: Any  # int for count/sum/min/max/avg; Stats; Histogram; or a plain value
@@ -86,6 +146,16 @@ def ordered(vtype: t.Type, entries: list[Entry], top: int = 0) -> list[Entry]:
     count/sum/min/max and integers by value, avg/stats by average, histograms
     by total count, other values by key; ties by key, so output is stable.
     """
+    by_number = isinstance(vtype, t.Aggregation | t.Int) and not isinstance(
+        vtype, t.Avg | t.Stats | t.Hist | t.Lhist)
+    if all(type(e.key) is int for e in entries) and (
+            by_number or not isinstance(vtype, t.Aggregation | t.Int)):
+        # Integer keys order as themselves: sort on them, then (stable) on the
+        # numbers, without building a sort key per entry.
+        entries = sorted(entries, key=itemgetter(0))
+        if by_number:
+            entries.sort(key=itemgetter(1))
+        return entries[-top:] if top > 0 else entries
     order: Callable[[Entry], Any]
     if isinstance(vtype, t.Avg | t.Stats):
         order = lambda e: (e.value.average, sort_key(e.key))  # noqa: E731
@@ -114,11 +184,43 @@ def read_entries(libs: Libraries, fd: int, spec: MapSpec) -> list[Entry]:
     ktype = spec.key_type
     if isinstance(vtype, t.Hist | t.Lhist):
         return _histograms(libs, fd, spec)
+    batch = lookup_batch(libs, fd, spec)
+    columns = _integer_columns(batch, spec) if batch is not None else None
+    if columns is not None:
+        return [Entry(key, value) for key, value in zip(*columns, strict=True)]
     out = []
     for key_raw, values in raw_entries(libs, fd, spec):
         key = decode(key_raw, 0, ktype) if ktype is not None else None
         out.append(Entry(key, reduce_value(vtype, values)))
     return out
+
+
+def _integer_columns(batch: Batch, spec: MapSpec) -> tuple[list[Any], list[int]] | None:
+    """The keys and results of a map keyed by a 64-bit integer (or by nothing) whose
+    values are counts, sums or 64-bit integers, decoded all at once; None for
+    other maps."""
+    ktype, vtype = spec.key_type, spec.value_type
+    if ktype is None:
+        keys: list[Any] = [None] * batch.count
+    elif isinstance(ktype, t.Int) and not isinstance(ktype, t.Enum) and spec.key_size == 8:
+        keys = list(struct.unpack(f"<{batch.count}{'q' if ktype.signed else 'Q'}", batch.keys))
+    else:
+        return None
+    percpu = spec.map_type in PERCPU_TYPES
+    if spec.value_size != 8:
+        return None
+    if isinstance(vtype, t.Count):
+        code = "Q"
+    elif isinstance(vtype, t.Sum) or (isinstance(vtype, t.Int) and not isinstance(
+            vtype, t.Enum) and not percpu):
+        code = "q" if vtype.signed else "Q"
+    else:
+        return None
+    ncpus = possible_cpus() if percpu else 1
+    numbers = struct.unpack(f"<{batch.count * ncpus}{code}", batch.values)
+    if ncpus == 1:
+        return keys, list(numbers)
+    return keys, list(map(sum, zip(*[iter(numbers)] * ncpus, strict=True)))
 
 
 def reduce_value(vtype: t.Type, values: list[bytes]) -> Any:

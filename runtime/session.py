@@ -25,8 +25,8 @@ from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.loader import Loaded, close_all, load
 from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_entries
-from ptrace.runtime.output import Output, new_output
-from ptrace.runtime.printf import render
+from ptrace.runtime.output import Output, TextOutput, new_output
+from ptrace.runtime.printf import BatchPrintf, batch_printf, render
 from ptrace.runtime.ringbuf_reader import RingBuffer
 from ptrace.runtime.stacks import StackReader
 from ptrace.runtime.target import Target
@@ -46,6 +46,7 @@ from ptrace.program import (
     GLOBAL_STOPPED,
     CompiledProgram,
     EventKind,
+    event_header,
 )
 from ptrace.types import types as t
 
@@ -104,8 +105,9 @@ class Session:
                     limit: self.loaded.map_fds[index]
                     for limit, index in self.program.stack_maps},
                     self.program.debug_dirs if self.program.show_debug_info else None))
-                self.ringbuf = RingBuffer(self.libs, self.loaded.map_fds[self.program.ringbuf_map],
-                                          self._on_event)
+                self.ringbuf = RingBuffer(self.loaded.map_fds[self.program.ringbuf_map],
+                                          self.program.maps[self.program.ringbuf_map].max_entries,
+                                          self._on_event, self._batch_sites(), self._printed)
                 self._run_kind(ProbeKind.BEGIN)
                 if not self.stopping:
                     self._attach_all()
@@ -173,13 +175,19 @@ class Session:
         After exit() they are dropped (bpftrace does the same); after Ctrl-C,
         SIGTERM or the -c command's end they are printed for at most DRAIN_S,
         so that a flood cannot hold the stop up; the ones left then are
-        dropped and reported as lost.
+        dropped and reported as lost. When the -c command ended by itself, every
+        event it left is printed (no more come: the probes have stopped), unless
+        a stop is asked for meanwhile.
         """
         if self.ringbuf is None:
             return
         if self.exited:
             self.ringbuf.discard()
-        elif self.ringbuf.consume(DRAIN_S):
+            return
+        if not self.stopping:  # the run ended with its command: the probes have stopped,
+            while self.ringbuf.consume() and not self.stopping:  # so this ends
+                pass
+        if self.ringbuf.consume(DRAIN_S):
             self.dropped_at_stop = self.ringbuf.discard()
 
     def _run_iterators(self) -> None:
@@ -265,6 +273,27 @@ class Session:
             self._clear(site, zero=False)
         elif kind == EventKind.ZERO:
             self._clear(site, zero=True)
+
+    def _batch_sites(self) -> dict[int, BatchPrintf]:
+        """The printf sites the reader formats many records at a time, by their
+        records' first word: text output only (JSON wraps each line)."""
+        if type(self.output) is not TextOutput:
+            return {}
+        sites = {}
+        for site, fmt in enumerate(self.program.printf_formats):
+            if fmt.kind != "printf":
+                continue
+            batch = batch_printf(fmt.segments, [
+                (arg.offset, isinstance(arg.type, t.Int) and not isinstance(arg.type, t.Enum))
+                for arg in fmt.args])
+            if batch is not None:
+                sites[event_header(EventKind.PRINTF, site)] = batch
+        return sites
+
+    def _printed(self, text: str) -> None:
+        """A run of printf records' text (the reader formatted them)."""
+        if not self.exited:
+            self.output.printf(text)
 
     def _printf(self, site: int, record: bytes) -> None:
         """A formatted call: printf, errorf, warnf, system or time."""

@@ -16,8 +16,11 @@ _SUFFIXES = ("", "K", "M", "G", "T", "P", "E")
 def format_map(name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
                top: int = 0, div: int = 0) -> str:
     """The text of one map: one line per entry, histograms as bar charts."""
+    rows = ordered(vtype, entries, top)
+    if _integers(ktype, vtype) and not div:
+        return "".join([f"{name}[{key}]: {value}\n" for key, value in rows])
     lines: list[str] = []
-    for entry in ordered(vtype, entries, top):
+    for entry in rows:
         label = name if ktype is None else f"{name}[{format_key(entry.key, ktype)}]"
         value = entry.value
         if isinstance(value, Histogram):
@@ -27,6 +30,14 @@ def format_map(name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Ent
             continue
         lines.append(f"{label}: {_format_result(value, vtype, div)}")
     return "".join(line + "\n" for line in lines)
+
+
+def _integers(ktype: t.Type | None, vtype: t.Type) -> bool:
+    """Whether both the keys and the results print as plain numbers (str of the int):
+    the common map, formatted without a per-entry dispatch."""
+    return (isinstance(ktype, t.Int) and not isinstance(ktype, t.Enum)
+            and (isinstance(vtype, t.Count | t.Sum | t.Min | t.Max)
+                 or (isinstance(vtype, t.Int) and not isinstance(vtype, t.Enum))))
 
 
 def _format_result(value: Any, vtype: t.Type, div: int) -> str:

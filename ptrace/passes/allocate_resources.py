@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ptrace.ast import nodes as n
-from ptrace.ast.visitor import children
+from ptrace.ast.visitor import children, walk
 from ptrace.bpf_abi import MapType
 from ptrace.codegen.helpers import Helper, helper_name, read_helper, read_str_helper
 from ptrace.diagnostics import Reporter, site_location
+from ptrace.options import Options
 from ptrace.passes.context import (
     CompileContext,
     MapDecl,
@@ -27,6 +28,7 @@ from ptrace.passes.context import (
     TypeResults,
 )
 from ptrace.printf_format import parse_format
+from ptrace.probe_kinds import KINDS, Runs
 from ptrace.program import (
     COUNTERS_FIXED,
     EVENT_HEADER_SIZE,
@@ -84,7 +86,7 @@ def allocate_resources(ctx: CompileContext) -> Resources:
         if name not in ctx.maps:
             ctx.reporter.warning(f"map {name} is declared but never used", decl.span)
     res.ringbuf_map = _add(res, MapSpec(".events", MapType.RINGBUF, 0, 0,
-                                        ctx.options.ringbuf_pages * 4096))
+                                        _ringbuf_pages(ctx) * 4096))
     res.counters_map = _add(res, MapSpec(".counters", MapType.PERCPU_ARRAY, 4, 8,
                                          COUNTERS_FIXED + len(ctx.maps)))
     res.globals_map = _add(res, MapSpec(".globals", MapType.ARRAY, 4, 8, GLOBALS_COUNT))
@@ -113,6 +115,28 @@ def allocate_resources(ctx: CompileContext) -> Resources:
             assert call.value_type is not None
             res.print_sites.append(PrintSite(value=EventArg(call.value_type, EVENT_HEADER_SIZE)))
     return res
+
+
+# Calls that write a record to the event ring buffer each time they run.
+_EVENT_CALLS = frozenset({"printf", "print", "time", "join", "system", "cat", "errorf",
+                          "warnf"})
+SMALL_RINGBUF_PAGES = 64
+
+
+def _ringbuf_pages(ctx: CompileContext) -> int:
+    """The event ring buffer's size in pages: as set, except that the default is
+    SMALL_RINGBUF_PAGES where only the probes ptrace runs itself (BEGIN, END,
+    signals; their events are read as soon as each has run) print anything: the
+    reader maps the buffer, and its pages count in the process's memory."""
+    pages = ctx.options.ringbuf_pages
+    if pages != Options().ringbuf_pages:
+        return pages
+    for instance in ctx.instances:
+        if KINDS[instance.attach.kind].runs != Runs.TEST_RUN and any(
+                isinstance(node, n.Call) and node.name in _EVENT_CALLS
+                for node in walk(instance.probe)):
+            return pages
+    return SMALL_RINGBUF_PAGES
 
 
 def _helper_error_sites(ctx: CompileContext, res: Resources) -> None:

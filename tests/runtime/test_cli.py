@@ -427,7 +427,7 @@ def write_flood() -> Iterator[None]:
 def assert_ended_with_end(text: str) -> None:
     """The flood's output: printf lines and counts of lost events (the buffer had no
     room for them, or the stop dropped them), END's line, and at most a last count."""
-    assert re.fullmatch(r"((x \d+|Lost \d+ events)\n)*end\n(\n\nLost \d+ events\n)?",
+    assert re.fullmatch(r"((x \d+|Lost \d+ events)\n)*end\n(\n\n(Lost \d+ events\n)?)?",
                         text), text[-200:]
 
 
@@ -469,6 +469,86 @@ def test_the_run_ends_with_its_command_under_an_event_flood(ptrace_exe: list[str
     assert r.returncode == 0, r.stderr
     assert_ended_with_end(output.read_text())
     assert "Traceback" not in r.stderr
+
+
+BURST = 'tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("%d %d\\n", pid, tid); }'
+
+
+def burst_lines(text: str, pid: int | None = None) -> tuple[int, int]:
+    """The printf lines of a burst (each "PID TID" of one process) and the lost
+    events the output reports."""
+    printed = lost = 0
+    pids = set()
+    for line in text.splitlines():
+        if match := re.fullmatch(r"Lost (\d+) events", line):
+            lost += int(match.group(1))
+        elif line:
+            first, second = line.split()
+            assert first == second, line
+            pids.add(first)
+            printed += 1
+    assert len(pids) <= 1, pids
+    return printed, lost
+
+
+@pytest.mark.bpf
+def test_a_burst_prints_every_event_with_the_default_buffer(ptrace_exe: list[str],
+                                                            triggers: Path,
+                                                            no_leftovers: None) -> None:
+    events = 300_000
+    r = run([*ptrace_exe, "-q", "-c", f"{triggers / 'ptt_getppid'} {events}", "-e", BURST])
+    assert r.returncode == 0, r.stderr
+    assert burst_lines(r.stdout) == (events, 0)
+    assert "lost" not in r.stderr
+
+
+@pytest.mark.bpf
+def test_a_burst_beyond_the_buffer_reports_exactly_what_it_lost(ptrace_exe: list[str],
+                                                                 triggers: Path,
+                                                                 no_leftovers: None) -> None:
+    events = 50_000
+    r = run([*ptrace_exe, "-q", "-c", f"{triggers / 'ptt_getppid'} {events}", "-e",
+             f"config = {{ perf_rb_pages = 1 }} {BURST}"])
+    assert r.returncode == 0, r.stderr
+    printed, lost = burst_lines(r.stdout)
+    assert lost > 0 and printed + lost == events
+    assert f"WARNING: Total lost event count: {lost}\n" in r.stderr
+
+
+@pytest.mark.bpf
+def test_events_of_batched_and_other_printfs_keep_their_order(ptrace_exe: list[str],
+                                                              triggers: Path,
+                                                              no_leftovers: None) -> None:
+    r = run([*ptrace_exe, "-q", "-c", f"{triggers / 'ptt_getppid'} 3000", "-e",
+             'tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { @n++; '
+             'printf("%d a\\n", @n); if (@n % 7 == 0) { printf("%s %d\\n", comm, @n); } '
+             'printf("%u b\\n", @n); }'])
+    assert r.returncode == 0, r.stderr
+    expected = "".join(f"{n} a\n" + (f"ptt_getppid {n}\n" if n % 7 == 0 else "") + f"{n} b\n"
+                       for n in range(1, 3001))
+    assert r.stdout == expected + "\n\n@n: 3000\n"
+
+
+@pytest.mark.bpf
+def test_large_maps_print_in_bpftrace_order(ptrace_exe: list[str], triggers: Path,
+                                            no_leftovers: None) -> None:
+    """Maps read in batches and printed without per-entry dispatch: counts and sums
+    by value, ties by key (negative keys first), a per-CPU and a plain map, top."""
+    events = 6000
+    r = run([*ptrace_exe, "-q", "-c", f"{triggers / 'ptt_getppid'} {events}", "-e",
+             "config = { max_map_keys = 8192 } "
+             "tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { "
+             "@c[@i - 3000] = count(); @s[@i % 7 - 3] = sum(@i); @v[@i] = @i * 2; @i++; } "
+             "END { print(@s, 3); }"])
+    assert r.returncode == 0, r.stderr
+    sums = {k - 3: sum(i for i in range(events) if i % 7 == k) for k in range(7)}
+    by_sum = sorted(sums, key=lambda k: (sums[k], k))
+    expected = ("".join(f"@s[{k}]: {sums[k]}\n" for k in by_sum[-3:]) + "\n\n"
+                + "".join(f"@c[{k}]: 1\n" for k in range(-3000, 3000))
+                + f"@i: {events}\n"
+                + "".join(f"@s[{k}]: {sums[k]}\n" for k in by_sum)
+                + "".join(f"@v[{i}]: {2 * i}\n" for i in range(events)))
+    assert r.stdout == expected
 
 
 @pytest.mark.bpf

@@ -9,7 +9,12 @@ from __future__ import annotations
 from ptrace.diagnostics import Source
 from ptrace.options import Options
 from ptrace.parse import parse_program
-from ptrace.passes.allocate_resources import STRERROR, Resources, allocate_resources
+from ptrace.passes.allocate_resources import (
+    SMALL_RINGBUF_PAGES,
+    STRERROR,
+    Resources,
+    allocate_resources,
+)
 from ptrace.passes.check_types import check_types
 from ptrace.passes.context import CompileContext
 from ptrace.passes.expand_probes import expand_probes
@@ -83,3 +88,28 @@ def test_lowering_finds_every_site_it_checks() -> None:
     res = allocated(CHECKED, options)
     assert [(f.kind, f.location) for f in program.printf_formats] == [
         (site.kind, site.location) for site in res.printf_sites]
+
+
+def ring_buffer_pages(text: str, options: Options | None = None) -> int:
+    res = allocated(text, options or Options())
+    return res.maps[res.ringbuf_map].max_entries // 4096
+
+
+def test_the_ring_buffer_is_large_where_a_traced_event_prints() -> None:
+    default = Options().ringbuf_pages
+    assert default == 8192
+    assert ring_buffer_pages('tracepoint:syscalls:sys_enter_openat { printf("%d\\n", pid); }') \
+        == default
+    assert ring_buffer_pages('interval:s:1 { if (pid > 0) { print(@c); } } '
+                             'tracepoint:syscalls:sys_enter_openat { @c = count(); }') == default
+
+
+def test_the_ring_buffer_is_small_where_only_begin_and_end_print() -> None:
+    assert ring_buffer_pages('BEGIN { printf("tracing\\n"); } '
+                             'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); } '
+                             'END { print(@); }') == SMALL_RINGBUF_PAGES
+
+
+def test_a_ring_buffer_size_set_is_kept() -> None:
+    assert ring_buffer_pages("tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }",
+                             Options(ringbuf_pages=1024)) == 1024

@@ -11,7 +11,7 @@ import ctypes
 import itertools
 
 import pytest
-from ptrace.runtime.printf import render
+from ptrace.runtime.printf import batch_printf, render
 
 from ptrace.printf_format import Conversion, parse_format
 
@@ -235,3 +235,44 @@ def test_repeated_and_equal_conversions() -> None:
     # An equal Conversion from another parse formats the same way.
     other = Conversion("", None, None, "", "x", "", 0, 2)
     assert render((other,), [255]) == "ff"
+
+
+# ---- many records of one site at a time (BatchPrintf) ----
+
+_BATCHED = ["%d", "%i", "%u", "%x", "%X", "%o", "%ld", "%lu", "%lx", "%hhd", "%hu", "%5d",
+            "%-5d|", "%05d", "%+d", "% d", "%+u", "%-08x|", "%lld", "%zu"]
+_BATCH_VALUES = [0, 1, -1, 255, -256, 65535, 1 << 31, -(1 << 31), (1 << 32) + 5,
+                 (1 << 63) - 1, -(1 << 63), 123456789012]
+
+
+def records(layout: list[int], rows: list[list[int]], stride: int) -> bytes:
+    """Ring-buffer records of `stride` bytes: an 8-byte ring-buffer header, the
+    event's 8-byte header, then each value as 8 bytes at its offset."""
+    out = bytearray()
+    for row in rows:
+        record = bytearray(stride)
+        for offset, value in zip(layout, row, strict=True):
+            record[8 + offset:16 + offset] = (value & _MASK64).to_bytes(8, "little")
+        out += record
+    return bytes(out)
+
+
+@pytest.mark.parametrize("conversion", _BATCHED)
+def test_a_batched_site_prints_what_render_prints(conversion: str) -> None:
+    segments = parse_format(f"a%%{conversion} b {conversion}\n")
+    batch = batch_printf(segments, [(8, True), (16, True)])
+    assert batch is not None
+    rows = [[v, -v] for v in _BATCH_VALUES] * 100  # runs of several chunk sizes
+    data = memoryview(records([8, 16], rows, 32))
+    for count in (1, 3, len(rows)):
+        expected = "".join(render(segments, row) for row in rows[:count])
+        assert batch.format(data, 0, count, 32) == expected
+
+
+@pytest.mark.parametrize("format_string", ["%s", "%c", "%p", "%#x", "%#o", "%.3d", "%rx"])
+def test_conversions_python_prints_differently_are_not_batched(format_string: str) -> None:
+    assert batch_printf(parse_format(format_string), [(8, True)]) is None
+
+
+def test_a_site_with_a_non_integer_argument_is_not_batched() -> None:
+    assert batch_printf(parse_format("%d %d"), [(8, True), (16, False)]) is None
