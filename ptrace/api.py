@@ -46,6 +46,8 @@ class Histogram:
 
     kind: str  # "hist" or "lhist"
     buckets: tuple[Bucket, ...]
+    sum: int | None = None  # the sum of the values (None where the program was not
+    # compiled to keep it: ptrace.run/trace always do)
     bars: tuple[str, ...] = field(default=(), repr=False, compare=False)  # as the CLI draws it
 
     def __str__(self) -> str:
@@ -64,7 +66,7 @@ class Histogram:
         return sum(bucket.count for bucket in self.buckets)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "count": self.count,
+        return {"kind": self.kind, "count": self.count, "sum": self.sum,
                 "buckets": [bucket._asdict() for bucket in self.buckets]}
 
 
@@ -195,7 +197,8 @@ def result_value(value: Any, vtype: t.Type, div: int = 0) -> Any:
                         for b in (range(min(used), max(used) + 1) if used else ()))
         from ptrace.runtime.text_output import histogram_rows
 
-        return Histogram(vtype.function, buckets, tuple(histogram_rows(value, vtype)))
+        return Histogram(vtype.function, buckets, value.sum,
+                         tuple(histogram_rows(value, vtype)))
     if isinstance(value, Stats):
         if isinstance(vtype, t.Stats):
             return Stats(value.count, divide(value.total, div))
@@ -329,7 +332,7 @@ def _program(source: str | Source, args: Sequence[str | int], unsafe: bool,
     try:
         options = from_environment(Options(params=tuple(str(a) for a in args), unsafe=unsafe,
                                            has_command=has_command or pid is not None,
-                                           pid=pid or 0))
+                                           pid=pid or 0, hist_sums=True))
         for key, value in settings.items():
             if key not in SETTINGS:
                 raise SettingError(f"unknown setting {key!r}; the settings are "

@@ -23,6 +23,7 @@ class Options:
     has_command: bool = False  # -c CMD or -p PID: `cpid` means something
     pid: int = 0  # -p PID: usdt probes without a binary are looked for in its files
     from_env: frozenset[str] = frozenset()  # settings given by environment variables
+    hist_sums: bool = False  # hist()/lhist() also keep the sum of their values (API, --metrics)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,9 @@ def test_values_of_every_kind() -> None:
     assert maps["@arr"] == (1, "x")
     assert list(maps["@neg"]) == [ptrace.Bucket(None, 0, 1)]
     assert list(maps["@big"]) == [(10, None, 1)]
+    assert (maps["@neg"].sum, maps["@big"].sum) == (-1, 50)
+    assert maps["@big"].to_dict() == {"kind": "lhist", "count": 1, "sum": 50, "buckets": [
+        {"low": 10, "high": None, "count": 1}]}
     assert maps["@str"] == {"": 1}
     assert "@zero" not in maps  # empty maps are left out
     frames = maps["@k"]

@@ -83,3 +83,13 @@ def test_lowering_finds_every_site_it_checks() -> None:
     res = allocated(CHECKED, options)
     assert [(f.kind, f.location) for f in program.printf_formats] == [
         (site.kind, site.location) for site in res.printf_sites]
+
+
+def test_histograms_keep_sums_only_when_asked() -> None:
+    """A one-liner's hist() is a count per bucket; compiled for the API or --metrics
+    (hist_sums) each bucket also holds the sum of its values: 16 bytes."""
+    text = "BEGIN { @h = hist(1); @l[1] = lhist(2, 0, 10, 1); @c = count(); }"
+    for options, size in ((Options(), 8), (Options(hist_sums=True), 16)):
+        sizes = {spec.name: spec.value_size for spec in allocated(text, options).maps
+                 if spec.name in ("@h", "@l", "@c")}
+        assert sizes == {"@h": size, "@l": size, "@c": 8}
