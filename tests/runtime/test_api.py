@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import doctest
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,3 +143,36 @@ def test_exit_code_and_command(triggers: Path) -> None:
                         "{ @[comm] = count(); if (@[comm] == 2) { exit(7); } }",
                         command=f"{triggers / 'ptt_getppid'} 5")
     assert result.exit_code == 7
+
+
+@pytest.mark.bpf
+def test_signal_probes(no_leftovers: None) -> None:  # noqa: F811
+    """The main thread takes a self:signal probe's signals for the run, and gives the
+    handler back when it ends; started in another thread, such a script is a
+    located error before anything is loaded."""
+    before = signal.getsignal(signal.SIGUSR1)
+    with ptrace.trace('self:signal:SIGUSR1 { printf("got %d\\n", 1); exit(); }') as running:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert [event.text for event in running.events(timeout=10)] == ["got 1\n"]
+    assert running.exit_code == 0
+    assert signal.getsignal(signal.SIGUSR1) == before
+
+    errors: list[ptrace.ScriptError] = []
+
+    def elsewhere() -> None:
+        try:
+            with ptrace.trace("BEGIN { }\nself:signal:SIGUSR2 { exit(); }"):
+                pass
+        except ptrace.ScriptError as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert str(errors[0]) == (
+        "<script>:2:1: error: self:signal probes need the trace to be started in the main "
+        "thread\n"
+        "    self:signal:SIGUSR2 { exit(); }\n"
+        "    ^~~~~~~~~~~~~~~~~~~\n"
+        "  hint: signals reach only the main thread of a process; start the trace there, or "
+        "leave the probe out")
