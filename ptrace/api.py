@@ -70,6 +70,29 @@ class Histogram:
                 "buckets": [bucket._asdict() for bucket in self.buckets]}
 
 
+class EnumValue(int):
+    """A value of a C enum type that one of its enumerators names: an int (it
+    compares and computes as its number) with `name`, the enumerator (`str()`
+    gives it, as the CLI prints it), and `enum`, the type (`"enum color"`)."""
+
+    name: str
+    enum: str
+
+    def __new__(cls, value: int, name: str, enum: str) -> EnumValue:
+        self = super().__new__(cls, value)
+        self.name, self.enum = name, enum
+        return self
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<{self.enum}.{self.name}: {int(self)}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return EnumValue, (int(self), self.name, self.enum)
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One frame of a kstack or ustack: its address and, where known, the symbol it
@@ -169,6 +192,9 @@ def python_value(value: Any, vtype: t.Type) -> Any:
         return format_value(value, vtype)
     if isinstance(vtype, t.Bool):
         return bool(value)
+    if isinstance(vtype, t.Enum):
+        name = vtype.symbol(value)
+        return value if name == str(value) else EnumValue(value, name, vtype.name)
     return value
 
 

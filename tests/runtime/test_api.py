@@ -176,3 +176,19 @@ def test_signal_probes(no_leftovers: None) -> None:  # noqa: F811
         "    ^~~~~~~~~~~~~~~~~~~\n"
         "  hint: signals reach only the main thread of a process; start the trace there, or "
         "leave the probe out")
+
+
+@pytest.mark.bpf
+def test_enum_values() -> None:
+    """A C enum's value is an int that carries its enumerator's name (the first of
+    those with its value, as the CLI prints it); a value none names is an int."""
+    maps = ptrace.run('enum color { RED, GREEN = 5, BLUE = 5 }; BEGIN { @c = (enum color)5; '
+                      '@k[(enum color)0] = 1; @n = (enum color)7; @t = ((enum color)0, 1); '
+                      'exit(); }').maps
+    green = maps["@c"]
+    assert isinstance(green, ptrace.EnumValue)
+    assert (green, green.name, green.enum, str(green)) == (5, "GREEN", "enum color", "GREEN")
+    assert repr(green) == "<enum color.GREEN: 5>"
+    assert [(k, str(k)) for k in maps["@k"]] == [(0, "RED")]
+    assert maps["@n"] == 7 and type(maps["@n"]) is int
+    assert [str(v) for v in maps["@t"]] == ["RED", "1"]
