@@ -46,9 +46,9 @@ class Histogram:
 
     kind: str  # "hist" or "lhist"
     buckets: tuple[Bucket, ...]
+    bars: tuple[str, ...] = field(default=(), repr=False, compare=False)  # as the CLI draws it
     sum: int | None = None  # the sum of the values (None where the program was not
     # compiled to keep it: ptrace.run/trace always do)
-    bars: tuple[str, ...] = field(default=(), repr=False, compare=False)  # as the CLI draws it
 
     def __str__(self) -> str:
         """The histogram as the CLI prints it: a row of `@` bars per bucket."""
@@ -223,8 +223,8 @@ def result_value(value: Any, vtype: t.Type, div: int = 0) -> Any:
                         for b in (range(min(used), max(used) + 1) if used else ()))
         from ptrace.runtime.text_output import histogram_rows
 
-        return Histogram(vtype.function, buckets, value.sum,
-                         tuple(histogram_rows(value, vtype)))
+        return Histogram(vtype.function, buckets, tuple(histogram_rows(value, vtype)),
+                         value.sum)
     if isinstance(value, Stats):
         if isinstance(vtype, t.Stats):
             return Stats(value.count, divide(value.total, div))
