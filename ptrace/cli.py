@@ -87,7 +87,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.info:
         return _info()
     if args.list:
-        return _list(args.args[0] if args.args else None, args.verbose, args.pid)
+        return _list(args.args[0] if args.args else None, args.verbose, args.pid,
+                     args.debuginfo)
     if args.tool == "":
         return _list_tools()
     positional = list(args.args)
@@ -153,13 +154,14 @@ def _limited_source(name: str, stream: BinaryIO | TextIO) -> Source | None:
 
 # ---- -l and --info -------------------------------------------------------------------------
 
-def _list(pattern: str | None, verbose: bool, pid: int | None = None) -> int:
+def _list(pattern: str | None, verbose: bool, pid: int | None = None,
+          debug_dirs: list[str] | None = None) -> int:
     from ptrace.cli_probes import ListingError, list_probes
     from ptrace.machine import LiveMachine
 
     unreadable: OSError | None = None
     try:
-        lines = list_probes(pattern, verbose, LiveMachine(), pid)
+        lines = list_probes(pattern, verbose, LiveMachine(), pid, tuple(debug_dirs or ()))
     except ListingError as error:
         print(f"ptrace: error: {error}", file=sys.stderr)
         return 1
@@ -244,7 +246,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         compile_options = from_environment(Options(
             params=params, unsafe=args.unsafe, helper_errors=args.helper_errors,
             has_command=args.command is not None or args.pid is not None,
-            pid=args.pid or 0, hist_sums=args.metrics is not None))
+            pid=args.pid or 0, debuginfo=tuple(args.debuginfo or ()),
+            hist_sums=args.metrics is not None))
     except SettingError as error:
         print(f"ptrace: error: {error}", file=sys.stderr)
         return 1

@@ -18,7 +18,7 @@ import sys
 
 from ptrace import __version__
 from ptrace.machine import Machine, TracepointField
-from ptrace.probe_kinds import BY_PROVIDER, KINDS, PROBE_TYPES, Catalogue, ProbeKind
+from ptrace.probe_kinds import BY_PROVIDER, KINDS, PROBE_TYPES, Args, Catalogue, ProbeKind
 
 # Kinds without a list of instances are listed as the forms they take.
 FORMS = {kind: row.forms for kind, row in KINDS.items() if row.forms}
@@ -32,7 +32,7 @@ class ListingError(ValueError):
 # ---- -l ------------------------------------------------------------------------------
 
 def list_probes(pattern: str | None, verbose: bool, machine: Machine,
-                pid: int | None = None) -> list[str]:
+                pid: int | None = None, debug_dirs: tuple[str, ...] = ()) -> list[str]:
     """The lines `ptrace -l [PATTERN]` prints, `-lv` with each tracepoint's fields.
 
     PATTERN is a glob over full probe names (`tracepoint:sched:*`, `*open*`);
@@ -40,8 +40,10 @@ def list_probes(pattern: str | None, verbose: bool, machine: Machine,
     `uprobe:BINARY:GLOB` lists a binary's functions, `usdt:BINARY:GLOB` its
     USDT probes (`-lv` with their argument specs); with `pid` (-p), `usdt:GLOB`
     and `uprobe:GLOB` without a binary list those of the process's executable
-    and libraries. No pattern lists everything that can be listed. Raises
-    ListingError.
+    and libraries. A binary's functions include those only its debug file
+    names, and `-lv` shows a function's parameters from its debug information
+    (looked for first in `debug_dirs`, --debuginfo). No pattern lists
+    everything that can be listed. Raises ListingError.
     """
     pattern = pattern or "*"
     head, colon, rest = pattern.partition(":")
@@ -53,7 +55,7 @@ def list_probes(pattern: str | None, verbose: bool, machine: Machine,
     elif not colon and kind is not None:
         names = _all_of(kind, machine)
     elif kind is not None and catalogue == Catalogue.BINARY_FUNCTIONS and colon:
-        names = _functions(KINDS[kind].provider, rest, machine)
+        names = _functions(KINDS[kind].provider, rest, machine, debug_dirs)
     elif catalogue == Catalogue.USDT_NOTES and colon:
         names = _usdt_probes(rest, machine)
     elif kind is not None:
@@ -67,7 +69,7 @@ def list_probes(pattern: str | None, verbose: bool, machine: Machine,
     for name in sorted(set(names)):
         lines.append(name)
         if verbose:
-            lines.extend(f"    {line}" for line in _arguments(name, machine))
+            lines.extend(f"    {line}" for line in _arguments(name, machine, debug_dirs))
     return lines
 
 
@@ -77,14 +79,17 @@ def _matches(name: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name.rstrip(":"), pattern)
 
 
-def _arguments(name: str, machine: Machine) -> list[str]:
+def _arguments(name: str, machine: Machine, debug_dirs: tuple[str, ...]) -> list[str]:
     """What -lv shows under a probe: a tracepoint's fields, a kernel function's
-    parameters (fentry/fexit, from BTF), an iterator's ctx fields, a USDT
-    probe's argument specs; nothing for other probes."""
+    parameters (fentry/fexit, from BTF), a user function's (uprobe, from its
+    debug information), an iterator's ctx fields, a USDT probe's argument
+    specs; nothing for other probes."""
     provider, _, rest = name.partition(":")
     kind = BY_PROVIDER.get(provider)
     if kind == ProbeKind.USDT:
         return _usdt_arguments(rest, machine)
+    if kind is not None and KINDS[kind].args == Args.DEBUG_INFO:
+        return _user_parameters(rest, machine, debug_dirs)
     if kind == ProbeKind.TRACEPOINT:
         category, _, event = rest.partition(":")
         tracepoint = machine.tracepoint_format(category, event)
@@ -108,6 +113,22 @@ def _arguments(name: str, machine: Machine) -> list[str]:
     if params is None:
         return []
     return shown + (["retval"] if kind == ProbeKind.FEXIT else [])
+
+
+def _user_parameters(rest: str, machine: Machine, debug_dirs: tuple[str, ...]) -> list[str]:
+    """A user function's parameters, `int argc`, where its binary has debug
+    information describing it."""
+    from ptrace import dwarf
+    from ptrace.debuginfo import function_address
+
+    path, _, function = rest.rpartition(":")
+    address = function_address(path, function, debug_dirs, machine.function_symbols(path) or [])
+    try:
+        info = dwarf.debug_info(path, debug_dirs) if address is not None else None
+        params = info.parameters(address) if info is not None and address is not None else None
+    except dwarf.DwarfError as error:
+        raise ListingError(str(error)) from error
+    return [f"{p.ctype} {p.name}" for p in params or ()]
 
 
 def declaration(field: TracepointField) -> str:
@@ -180,13 +201,16 @@ def _everything(machine: Machine) -> list[str]:
     return listed + (_all_of(ProbeKind.FENTRY, machine) if machine.btf() is not None else [])
 
 
-def _functions(provider: str, rest: str, machine: Machine) -> list[str]:
-    """uprobe:BINARY:GLOB → the binary's function symbols matching GLOB."""
+def _functions(provider: str, rest: str, machine: Machine,
+               debug_dirs: tuple[str, ...] = ()) -> list[str]:
+    """uprobe:BINARY:GLOB → the binary's function symbols matching GLOB, with
+    those only its separate debug file names."""
+    from ptrace.debuginfo import user_functions
+
     path, glob = _listed_binary(provider, rest, machine, "/bin/bash")
-    symbols = machine.function_symbols(path)
-    if symbols is None:
+    if machine.function_symbols(path) is None:
         raise ListingError(f"cannot read the functions of {path}: it is not an ELF binary")
-    return [f"{provider}:{path}:{s.name}" for s in symbols
+    return [f"{provider}:{path}:{s.name}" for s in user_functions(machine, path, debug_dirs)
             if fnmatch.fnmatchcase(s.name, glob or "*")]
 
 

@@ -70,6 +70,8 @@ OPTIONS: tuple[Option, ...] = (
            "http://[HOST:]PORT/metrics while it runs", "OPTIONS", metavar="[HOST:]PORT"),
     Option(("--unsafe",), "unsafe", "allow actions that change the system: system(), "
            "signal()", "OPTIONS"),
+    Option(("--debuginfo",), "debuginfo", "look for the debug files of user binaries in DIR "
+           "first (repeatable)", "OPTIONS", metavar="DIR", repeat=True, complete="file"),
     Option(("-h", "--help"), "help", "show this help and exit", "OPTIONS"),
     Option(("-V", "--version"), "version", "show ptrace's version and exit", "OPTIONS"),
     Option(("-o",), "output", "write the output to FILE instead of standard output",
@@ -116,6 +118,8 @@ SETTING_HELP = {
     "print_maps_on_exit": "print every map when the program ends: true or false",
     "missing_probes": "a probe that does not exist: error, warn or ignore",
     "stack_mode": "how stacks print: bpftrace, perf or raw",
+    "show_debug_info": "user stacks show each frame's file:line and inlined functions, "
+                       "from debug information: true or false (default false)",
 }
 DEBUG_VARIABLE = ("PTRACE_DEBUG", "show the traceback of an internal error")
 ENVIRONMENT_NOTE = ("Each setting is also read from BPFTRACE_<KEY>; PTRACE_<KEY> wins when "

@@ -152,6 +152,7 @@ def _named_symbols(data: bytes, kinds: tuple[int, ...]) -> list[Symbol]:
 
 
 SHT_NOTE = 7
+SHT_NOBITS = 8
 PT_LOAD = 1
 
 
@@ -170,6 +171,15 @@ def notes(data: bytes, section_name: str) -> list[tuple[str, int, bytes]]:
             out.append((owner, kind, data[desc_at:desc_at + descsz]))
             at = desc_at + (descsz + 3) // 4 * 4
     return out
+
+
+def section_bytes(data: bytes, section_name: str) -> bytes | None:
+    """The contents of the named section, or None if there is none (or it has
+    none in the file, as a debug file's code sections)."""
+    for section in _sections(data):
+        if section.name == section_name and section.type != SHT_NOBITS:
+            return data[section.offset:section.offset + section.size]
+    return None
 
 
 def section_address(data: bytes, section_name: str) -> int | None:

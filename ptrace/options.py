@@ -18,10 +18,12 @@ class Options:
     print_maps_on_exit: bool = True
     missing_probes: str = "error"  # a probe that does not exist: error, warn or ignore
     stack_mode: str = "bpftrace"  # how stacks print: bpftrace, perf or raw
+    show_debug_info: bool = False  # user stacks with file:line and inlined functions
     unsafe: bool = False
     helper_errors: int = 0  # -k: 1 warns of failed helpers, 2 (-kk) of failed reads too
     has_command: bool = False  # -c CMD or -p PID: `cpid` means something
     pid: int = 0  # -p PID: usdt probes without a binary are looked for in its files
+    debuginfo: tuple[str, ...] = ()  # --debuginfo DIR: where debug files are looked for first
     from_env: frozenset[str] = frozenset()  # settings given by environment variables
     hist_sums: bool = False  # hist()/lhist() also keep the sum of their values (API, --metrics)
 
@@ -45,6 +47,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("print_maps_on_exit", "print_maps_on_exit", "bool"),
     Setting("missing_probes", "missing_probes", "choice", ("error", "warn", "ignore")),
     Setting("stack_mode", "stack_mode", "choice", ("bpftrace", "perf", "raw")),
+    Setting("show_debug_info", "show_debug_info", "bool"),
 )}
 
 

@@ -71,6 +71,7 @@ class Args(Enum):
     FIELDS = "fields"  # the tracepoint's fields, read from its record
     ARGUMENTS = "arguments"  # the raw tracepoint's arguments; ctx is u64 args[]
     PARAMETERS = "parameters"  # the kernel function's parameters; ctx is u64 args[]
+    DEBUG_INFO = "debug info"  # the user function's parameters (DWARF); ctx is pt_regs
 
 
 class Catalogue(Enum):
@@ -166,7 +167,7 @@ KINDS: dict[ProbeKind, KindRow] = {row.kind: row for row in (
     KindRow(K.KRETPROBE, "kretprobe", ("kr",), P.KPROBE, R.ATTACHED, C.TRACEABLE_FUNCTIONS,
             function=True, ctx=Context.PT_REGS),
     KindRow(K.UPROBE, "uprobe", ("u",), P.KPROBE, R.ATTACHED, C.BINARY_FUNCTIONS,
-            user_space=True, function=True, ctx=Context.PT_REGS),
+            user_space=True, function=True, ctx=Context.PT_REGS, args=Args.DEBUG_INFO),
     KindRow(K.URETPROBE, "uretprobe", ("ur",), P.KPROBE, R.ATTACHED, C.BINARY_FUNCTIONS,
             user_space=True, function=True, ctx=Context.PT_REGS),
     KindRow(K.USDT, "usdt", ("U",), P.KPROBE, R.ATTACHED, C.USDT_NOTES,

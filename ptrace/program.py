@@ -181,6 +181,10 @@ class CompiledProgram:
     print_maps_on_exit: bool = True
     log_size: int = 1 << 20  # verifier log bytes to keep when loading fails
     warnings: tuple[str, ...] = ()
+    # show_debug_info: user stacks show file:line and inlined functions, from the
+    # debug information found in these directories first (--debuginfo).
+    show_debug_info: bool = False
+    debug_dirs: tuple[str, ...] = ()
 
     @property
     def attached_programs(self) -> tuple[BpfProgram, ...]:

@@ -102,7 +102,8 @@ class Session:
                     self._write_global(GLOBAL_CPID, self.target.pid)
                 stacks.use(StackReader(self.libs, {
                     limit: self.loaded.map_fds[index]
-                    for limit, index in self.program.stack_maps}))
+                    for limit, index in self.program.stack_maps},
+                    self.program.debug_dirs if self.program.show_debug_info else None))
                 self.ringbuf = RingBuffer(self.libs, self.loaded.map_fds[self.program.ringbuf_map],
                                           self._on_event)
                 self._run_kind(ProbeKind.BEGIN)

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ptrace.runtime.libbcc import BccSymbol, Libraries, load_symbols
 
 from ptrace.types import types as t
+
+if TYPE_CHECKING:  # the DWARF reader is imported only with show_debug_info
+    from ptrace.dwarf import SourceFrame
 
 KERNEL = -1
 
@@ -78,10 +81,14 @@ SYMBOLS = Symbolizer()
 
 
 class StackReader:
-    def __init__(self, libs: Libraries, map_fds: dict[int, int]):
+    def __init__(self, libs: Libraries, map_fds: dict[int, int],
+                 debug_dirs: tuple[str, ...] | None = None):
         self.libs = libs
         self.map_fds = map_fds  # frame limit → stack-trace map fd
         self.symbols = SYMBOLS
+        # show_debug_info: user frames from debug information (found in these
+        # directories first); None: symbols only.
+        self.debug_dirs = debug_dirs
 
     def frames(self, ref: StackRef) -> list[int]:
         if ref.stack_id < 0 or ref.type.limit not in self.map_fds:
@@ -97,18 +104,43 @@ class StackReader:
         """The stack as bpftrace prints it: a newline, then a line per frame."""
         pid = ref.pid if ref.type.user else KERNEL
         lines = []
-        for address in self.frames(ref):
+        for index, address in enumerate(self.frames(ref)):
             if ref.type.mode == "raw":
                 lines.append(f"{address:x}")
                 continue
             found = self.symbols.resolve(address, pid)
+            source = self.source(found, index) if ref.type.user and found else []
             if ref.type.mode == "perf":
+                lines.extend(f"\t{address:x} {f.function} (inlined)" for f in source[:-1])
                 module = found[2] if found and ref.type.user else "[kernel.kallsyms]"
                 where = f"{found[0]}+{found[1]} ({module})" if found else "[unknown]"
                 lines.append(f"\t{address:x} {where}")
             else:
-                lines.append(" " * 8 + (f"{found[0]}+{found[1]}" if found else f"0x{address:x}"))
+                lines.extend(f"{' ' * 8}[inlined] {f.function}@{f.file}:{f.line}"
+                             for f in source[:-1])
+                at = f"@{source[-1].file}:{source[-1].line}" if source else ""
+                lines.append(" " * 8 + (f"{found[0]}+{found[1]}{at}" if found
+                                        else f"0x{address:x}"))
         return "\n" + "".join(line + "\n" for line in lines)
+
+    def source(self, found: tuple[str, int, str], index: int) -> list[SourceFrame]:
+        """With show_debug_info, where a user frame is in the source: the
+        functions inlined there, then the frame's own function; a return
+        address (every frame but the first) is looked up at the call before it."""
+        name, offset, module = found
+        if self.debug_dirs is None or not module:
+            return []
+        from ptrace import dwarf
+        from ptrace.debuginfo import function_address
+
+        start = function_address(module, name, self.debug_dirs)
+        try:
+            info = dwarf.debug_info(module, self.debug_dirs) if start is not None else None
+        except dwarf.DwarfError:
+            return []
+        if info is None or start is None:
+            return []
+        return info.source_frames(start + offset - (1 if index else 0))
 
 _current: StackReader | None = None
 

@@ -44,15 +44,37 @@ def _bpf_requirement(request: pytest.FixtureRequest) -> None:
 @pytest.fixture(scope="session")
 def triggers(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory with every tests/progs/*.c built as an executable of the same
-    name, and every lib*.c as a shared library (libNAME.so)."""
+    name, and every lib*.c as a shared library (libNAME.so); ptt_dwarf.c with
+    its debug information in each of the places ptrace looks for it."""
     out = tmp_path_factory.mktemp("triggers")
     for source in sorted(PROGS.glob("*.c")):
+        if source.stem == "ptt_dwarf":
+            _debug_variants(source, out)
+            continue
         if source.stem.startswith("lib"):
             command = ["-shared", "-fPIC", "-o", str(out / f"{source.stem}.so")]
         else:
             command = ["-o", str(out / source.stem)]
         subprocess.run(["gcc", "-O2", *command, str(source)], check=True)
     return out
+
+
+def _debug_variants(source: Path, out: Path) -> None:
+    """ptt_dwarf (-g), ptt_dwarf_nodebug (none), ptt_dwarf_linked (its debug
+    file in .debug/, named by .gnu_debuglink), ptt_dwarf_stripped (its debug
+    file in debug/, found with --debuginfo) and ptt_dwarf_split (-gsplit-dwarf:
+    a .dwo file beside it)."""
+    def run(*command: str) -> None:
+        subprocess.run(command, check=True, cwd=out)
+
+    run("gcc", "-g", "-O0", "-o", "ptt_dwarf", str(source))
+    run("gcc", "-O0", "-o", "ptt_dwarf_nodebug", str(source))
+    run("gcc", "-g", "-O0", "-gsplit-dwarf", "-o", "ptt_dwarf_split", str(source))
+    for name, where in (("ptt_dwarf_linked", ".debug"), ("ptt_dwarf_stripped", "debug")):
+        (out / where).mkdir(exist_ok=True)
+        run("objcopy", "--only-keep-debug", "ptt_dwarf", f"{where}/{name}.debug")
+        run("objcopy", "--strip-debug", "ptt_dwarf", name)
+    run("objcopy", "--add-gnu-debuglink=.debug/ptt_dwarf_linked.debug", "ptt_dwarf_linked")
 
 
 @pytest.fixture(scope="session")

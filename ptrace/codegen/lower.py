@@ -32,7 +32,7 @@ from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, EventKind
 from ptrace.types import types as t
-from ptrace.types.builtins import AGGREGATIONS
+from ptrace.types.builtins import AGGREGATIONS, ARG_REGISTERS, PT_REGS
 from ptrace.types.kernel import FieldAccess
 
 # Slots of a for-over-map callback's context (see Lowerer.for_map).
@@ -588,15 +588,23 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
                                  base_type.elements[index])
 
     def ctx_argument(self, index: int, atype: t.Type) -> ir.Value:
-        """Argument `index` of a raw tracepoint or fentry/fexit (ctx is u64 args[])."""
-        raw = self.pb.ctx_load(8 * index)
+        """Argument `index` of a raw tracepoint or fentry/fexit (ctx is u64 args[]),
+        or of a user function (ctx is pt_regs): at position `index`, an argument
+        register or a word on the stack above the return address."""
+        if KINDS[self.instance.attach.kind].args != Args.DEBUG_INFO:
+            raw = self.pb.ctx_load(8 * index)
+        elif index < len(ARG_REGISTERS):
+            raw = self.pb.ctx_load(ARG_REGISTERS[index])
+        else:
+            word = FieldAccess(8 * (index - len(ARG_REGISTERS) + 1), 8)
+            raw = self.read_memory(self.pb.ctx_load(PT_REGS["sp"]), word, t.UINT64, "user")
         if isinstance(atype, t.Int) and atype.bits < 64:
             narrow = self.b.trunc(raw, ir.IntType(atype.bits))
             return self.b.sext(narrow, I64) if atype.signed else self.b.zext(narrow, I64)
         return raw
 
     def tracepoint_arg(self, e: n.Field) -> ir.Value:
-        if KINDS[self.instance.attach.kind].args in (Args.ARGUMENTS, Args.PARAMETERS):
+        if KINDS[self.instance.attach.kind].args != Args.FIELDS:
             return self.ctx_argument(self.checked.arg_positions[e], self.type_of(e))
         field = self.tracepoint_field(e)
         assert field is not None
@@ -609,11 +617,16 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         mem = self.pb.fresh_memory(rtype.size)
         fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event) \
             if KINDS[attach.kind].args == Args.FIELDS else None
+        # a user function's parameters: where the calling convention passes each
+        positions = [a.position for a in
+                     self.ctx.user_parameters.get((attach.binary, attach.symbol), ())]
         for index, (name, ftype, offset) in enumerate(zip(rtype.names, rtype.elements,
                                                           rtype.offsets, strict=True)):
             field = fmt.field(name) if fmt is not None else None
-            if field is None:  # raw tracepoints, fentry, fexit: ctx is u64 args[]
-                self.store(mem, offset, ftype, self.ctx_argument(index, ftype), ftype)
+            if field is None:  # raw tracepoints, fentry, fexit, uprobes
+                position = positions[index] if positions else None
+                self.store(mem, offset, ftype, self.ctx_argument(
+                    index if position is None else position, ftype), ftype)
             elif ftype.in_register:
                 self.store(mem, offset, ftype, self.read_tracepoint_field(field, ftype), ftype)
             else:

@@ -110,6 +110,19 @@ class TypeResults:
     delete_targets: dict[n.Call, n.MapAccess] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Argument:
+    """One of the values `args` holds: its name, its type (None where ptrace
+    cannot read it yet) and its C type, as messages name it."""
+
+    name: str
+    type: Type | None
+    ctype: str
+    # A user function's parameter (uprobe): its argument register (0-5), or
+    # 6 + N for the Nth 8-byte word on the stack above the return address.
+    position: int | None = None
+
+
 @dataclass
 class CompileContext:
     source: Source
@@ -127,6 +140,9 @@ class CompileContext:
     let_types: dict[n.Let, Type] = field(default_factory=dict)
     # The script's struct, union, enum and typedef definitions (define_types).
     script_types: Btf | None = None
+    # uprobe `args`: each user function's parameters, from its debug information
+    # (their types written into script_types), by (binary, function).
+    user_parameters: dict[tuple[str, str], list[Argument]] = field(default_factory=dict)
 
     def btf(self) -> Btf | None:
         """The types a script sees: its own definitions over the kernel's BTF."""

@@ -68,13 +68,14 @@ def expand_probes(ctx: CompileContext) -> None:
         body = probe
         for point in probe.attach_points:
             attaches = _expand(point, ctx.machine, ctx.reporter, missing,
-                               ctx.options.has_command, ctx.options.pid)
+                               ctx.options.has_command, ctx.options.pid, ctx.options.debuginfo)
             if not uses_args:
                 attaches = _dispatch_syscalls(point, attaches, ctx.machine)
             for attach in attaches:
                 ctx.instances.append(ProbeInstance(body, attach, len(ctx.instances)))
                 body = _copy_probe(probe)
     _check_iterators(ctx)
+    _debug_types(ctx)
     if missing is ctx.reporter:
         return
     if ctx.options.missing_probes == "warn":
@@ -108,6 +109,43 @@ def _dispatch_syscalls(point: n.AttachPoint, attaches: list[Attach],
     return out + attaches
 
 
+def _debug_types(ctx: CompileContext) -> None:
+    """The structs, unions and enums a uprobe's script names that neither the
+    script nor the kernel defines (`(struct Foo *)arg0`): from the probed
+    binary's debug information, written as BTF over the script's. Where it
+    has none, the checker says the type is unknown."""
+    named: dict[str, set[str]] = {}
+    for instance in ctx.instances:
+        if KINDS[instance.attach.kind].user_space and instance.attach.binary:
+            named.setdefault(instance.attach.binary, set()).update(
+                node.base for node in walk(instance.probe) if isinstance(node, n.TypeName)
+                and node.base.startswith(("struct ", "union ", "enum ")))
+    if not any(named.values()):
+        return  # (the kernel's BTF is not loaded for scripts that name no type)
+    from ptrace.types.kernel import struct_id
+
+    btf = ctx.btf()
+    wanted = {binary: {name for name in names if btf is None or struct_id(btf, name) is None}
+              for binary, names in named.items()}
+    from ptrace import dwarf
+    from ptrace.types.btf import Btf
+    from ptrace.types.btf_writer import BtfWriter
+
+    for binary, names in wanted.items():
+        try:
+            info = dwarf.debug_info(binary, ctx.options.debuginfo) if names else None
+            found = [die for die in map(info.find_type, sorted(names)) if die is not None] \
+                if info is not None else []
+        except dwarf.DwarfError:
+            continue
+        if found:
+            base = ctx.btf()
+            types = dwarf.TypeWriter(BtfWriter(base))
+            for die in found:
+                types.write(die)
+            ctx.script_types = Btf.from_bytes(types.writer.blob(), base)
+
+
 def _check_iterators(ctx: CompileContext) -> None:
     """An iterator runs once over its objects, then the run ends: as in bpftrace,
     it is the script's only probe besides BEGIN and END."""
@@ -135,6 +173,7 @@ class _Point:
     missing: Reporter
     has_process: bool
     pid: int
+    debug_dirs: tuple[str, ...] = ()  # --debuginfo
 
     @property
     def provider(self) -> str:
@@ -146,7 +185,8 @@ class _Point:
 
 
 def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
-            missing: Reporter, has_process: bool, pid: int) -> list[Attach]:
+            missing: Reporter, has_process: bool, pid: int,
+            debug_dirs: tuple[str, ...] = ()) -> list[Attach]:
     """The attach targets of one attach point, by its kind's expander."""
     provider, colon, rest = point.text.partition(":")
     kind = BY_PROVIDER.get(provider)
@@ -154,7 +194,7 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
         _unknown_provider(point, provider, reporter)
         return []
     return EXPANDERS[kind](_Point(point, kind, rest, machine, reporter, missing, has_process,
-                                  pid))
+                                  pid, debug_dirs))
 
 
 def _unknown_provider(point: n.AttachPoint, provider: str, reporter: Reporter) -> None:
@@ -204,11 +244,16 @@ def _tracepoints(p: _Point) -> list[Attach]:
 
 
 def _uprobes(p: _Point) -> list[Attach]:
-    """uprobe:BINARY:FUNC, :FUNC+OFFSET, :0xADDRESS, :GLOB; BINARY a path, a
-    program on PATH or a library by name (libc)."""
+    """uprobe:BINARY:FUNC, :FUNC+OFFSET, :0xADDRESS, :GLOB, and BINARY@FILE:LINE
+    (a source line, by the binary's debug information); BINARY a path, a
+    program on PATH or a library by name (libc). The functions are the
+    binary's symbols, and those only its separate debug file names."""
     point, provider, rest, machine, reporter, missing = \
         p.node, p.provider, p.rest, p.machine, p.reporter, p.missing
     binary, _, target = rest.rpartition(":")
+    source = ""
+    if "@" in binary and target.isdigit():
+        binary, _, source = binary.rpartition("@")
     if not binary or not target:
         reporter.error(f"a {provider} is written '{provider}:/path/to/binary:function'",
                        point.span)
@@ -217,6 +262,8 @@ def _uprobes(p: _Point) -> list[Attach]:
     if path is None:
         missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
         return []
+    if source:
+        return _source_line(p, path, source, int(target))
     if re.fullmatch(r"0x[0-9a-fA-F]+", target):
         address = int(target, 16)
         return [Attach(p.kind, f"{provider}:{path}:{target}", binary=path, address=address)]
@@ -224,8 +271,12 @@ def _uprobes(p: _Point) -> list[Attach]:
     if symbols is None:
         reporter.error(f"cannot read the symbols of {path} (not an ELF binary?)", point.span)
         return []
-    names = [s.name for s in symbols]
     symbol, plus, offset_text = target.partition("+")
+    if "*" in symbol or "?" in symbol or symbol not in {s.name for s in symbols}:
+        from ptrace.debuginfo import user_functions
+
+        symbols = user_functions(machine, path, p.debug_dirs)
+    names = [s.name for s in symbols]
     offset = _offset(offset_text, point, reporter) if plus else 0
     if offset is None:
         return []
@@ -248,6 +299,34 @@ def _uprobes(p: _Point) -> list[Attach]:
         return []
     name = f"{provider}:{path}:{target}"
     return [Attach(p.kind, name, binary=path, symbol=symbol, offset=offset)]
+
+
+def _source_line(p: _Point, path: str, source: str, line: int) -> list[Attach]:
+    """uprobe:BINARY@FILE:LINE: a uprobe where the code of the line starts (its
+    lowest address, by the binary's line table)."""
+    from ptrace import dwarf
+
+    written = f"{path}@{source}:{line}"
+    if p.kind != ProbeKind.UPROBE:
+        p.reporter.error(f"a {p.provider} is placed on a function's return, not on a source "
+                         "line", p.node.span, f"use uprobe:{written}")
+        return []
+    try:
+        info = dwarf.debug_info(path, p.debug_dirs)
+        addresses = info.line_addresses(source, line) if info is not None else []
+    except dwarf.DwarfError as error:
+        p.reporter.error(f"cannot read the source lines of {path}: {error}", p.node.span)
+        return []
+    if info is None:
+        p.missing.error(f"{path} has no debug information: a probe on a source line needs "
+                        "it", p.node.span,
+                        "build it with -g, or install its debug file (see --debuginfo)")
+        return []
+    if not addresses:
+        p.missing.error(f"the line table of {path} has no code at {source}:{line}",
+                        p.node.span)
+        return []
+    return [Attach(p.kind, f"{p.provider}:{written}", binary=path, address=addresses[0])]
 
 
 def _usdt(at: _Point) -> list[Attach]:

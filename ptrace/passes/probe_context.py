@@ -10,38 +10,30 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Span
 from ptrace.elf import Symbol
 from ptrace.machine import TracepointField
-from ptrace.passes.context import CompileContext, ProbeInstance, TypeResults
+from ptrace.passes.context import Argument, CompileContext, ProbeInstance, TypeResults
 from ptrace.probe_kinds import KINDS, Args, Context, ProbeKind
 from ptrace.program import Attach
 from ptrace.types import types as t
+from ptrace.types.builtins import ARG_REGISTERS
 from ptrace.types.kernel import from_btf, struct_id
 from ptrace.usdt import UsdtError
 from ptrace.usdt import parse_arg as parse_usdt_arg
 
-if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
+if TYPE_CHECKING:  # the BTF and DWARF readers are imported only where they are used
+    from ptrace.dwarf import Parameter
     from ptrace.types import btf as btf_module
 
 SIGNED_C_TYPES = frozenset({"int", "long", "short", "long long", "signed", "signed int",
                             "s8", "s16", "s32", "s64", "__s8", "__s16", "__s32", "__s64",
                             "pid_t", "ssize_t", "off_t", "loff_t", "clockid_t", "timer_t",
                             "key_serial_t", "int32_t", "int64_t"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Argument:
-    """One of the values `args` holds: its name, its type (None where ptrace
-    cannot read it yet) and its C type, as messages name it."""
-
-    name: str
-    type: t.Type | None
-    ctype: str
 
 
 class ProbeContextChecks:
@@ -114,7 +106,7 @@ class ProbeContextChecks:
         self.checked.arg_positions[e] = len(btf.func_params(attach.symbol) or ())
         return rtype
 
-    def probe_arguments(self, where: Span) -> list[_Argument] | None:
+    def probe_arguments(self, where: Span) -> list[Argument] | None:
         """What `args` holds in this probe: a tracepoint's fields (after the
         common header, which programs cannot read), or the parameters of a raw
         tracepoint or a kernel function (fentry/fexit), from BTF."""
@@ -123,11 +115,13 @@ class ProbeContextChecks:
         if args == Args.FIELDS:
             fmt = self.ctx.machine.tracepoint_format(attach.category, attach.event)
             space = "user" if attach.user_addresses else "kernel"
-            return [_Argument(f.name, self.tracepoint_field(f, space), f.ctype)
+            return [Argument(f.name, self.tracepoint_field(f, space), f.ctype)
                     for f in (fmt.fields if fmt is not None else ())]
         if args == Args.NONE:
             self.error(f"'args' is not available in {attach.kind} probes", where)
             return None
+        if args == Args.DEBUG_INFO:
+            return self.user_parameters(where)
         btf = self.kernel_btf(where)
         if btf is None:
             return None
@@ -144,8 +138,59 @@ class ProbeContextChecks:
             params = btf.func_params(attach.symbol)
             if params is None:
                 return None
-        return [_Argument(name, _readable(from_btf(btf, type_id)), btf.c_name(type_id))
+        return [Argument(name, _readable(from_btf(btf, type_id)), btf.c_name(type_id))
                 for name, type_id in params]
+
+    def user_parameters(self, where: Span) -> list[Argument] | None:
+        """A user function's parameters (uprobe `args`), from its debug
+        information; their types are written as BTF over the script's, once per
+        function."""
+        attach = self.instance.attach
+        key = (attach.binary, attach.symbol)
+        found = self.ctx.user_parameters.get(key)
+        if found is None:  # (a failure is read again: each checking round reports it)
+            found = self.read_user_parameters(where)
+            if found is not None:
+                self.ctx.user_parameters[key] = found
+        return found
+
+    def read_user_parameters(self, where: Span) -> list[Argument] | None:
+        from ptrace import dwarf
+        from ptrace.debuginfo import function_address
+
+        attach = self.instance.attach
+        if not attach.symbol:
+            self.error(f"'args' needs the probed function's name; {attach.probe} gives "
+                       "an address", where)
+            return None
+        dirs = self.ctx.options.debuginfo
+        address = function_address(attach.binary, attach.symbol, dirs,
+                                   self.ctx.machine.function_symbols(attach.binary) or [])
+        try:
+            info = dwarf.debug_info(attach.binary, dirs)
+            params = None if info is None or address is None else info.parameters(address)
+        except dwarf.DwarfError as error:
+            self.error(f"cannot read the parameters of {attach.symbol}(): {error}", where)
+            return None
+        if info is None:
+            self.error(f"{attach.binary} has no debug information: 'args' needs it to "
+                       f"know the parameters of {attach.symbol}()", where,
+                       "build it with -g, or install its debug file (see --debuginfo)")
+            return None
+        if params is None:
+            self.error(f"the debug information of {attach.binary} does not describe "
+                       f"{attach.symbol}()", where)
+            return None
+        from ptrace.types.btf import Btf
+        from ptrace.types.btf_writer import BtfWriter
+
+        base = self.ctx.btf()
+        types = dwarf.TypeWriter(BtfWriter(base))
+        ids = [types.write(p.die) for p in params]
+        btf = self.ctx.script_types = Btf.from_bytes(types.writer.blob(), base)
+        return [Argument(p.name, _readable(from_btf(btf, type_id, "user"))
+                         if slot is not None else None, p.ctype, slot)
+                for p, type_id, slot in zip(params, ids, _slots(params), strict=True)]
 
     def tracepoint_arg(self, e: n.Field) -> t.Type | None:
         """args.name: one of the probe's arguments (raw tracepoints and
@@ -162,7 +207,7 @@ class ProbeContextChecks:
         if argument.type is None:
             self.error(self.unreadable_argument(argument), e.span)
             return None
-        self.checked.arg_positions[e] = index
+        self.checked.arg_positions[e] = index if argument.position is None else argument.position
         return argument.type
 
     def unknown_argument(self, e: n.Field, names: list[str]) -> None:
@@ -171,7 +216,7 @@ class ProbeContextChecks:
         if args == Args.ARGUMENTS:
             self.error(f"raw tracepoint {attach.event} has no argument '{e.name}'", e.span,
                        f"its arguments: {', '.join(names)}")
-        elif args == Args.PARAMETERS:
+        elif args in (Args.PARAMETERS, Args.DEBUG_INFO):
             self.error(f"{attach.symbol}() has no parameter '{e.name}'", e.span,
                        f"its parameters: {', '.join(names)}")
         else:
@@ -182,7 +227,7 @@ class ProbeContextChecks:
             self.error(f"tracepoint {attach.category}:{attach.event} has no field "
                        f"'{e.name}'", e.span, *hints)
 
-    def unreadable_argument(self, argument: _Argument) -> str:
+    def unreadable_argument(self, argument: Argument) -> str:
         args = KINDS[self.instance.attach.kind].args
         if args == Args.FIELDS:
             return f"field '{argument.name}' has type '{argument.ctype}', which is not " \
@@ -235,6 +280,25 @@ def tracepoint_field_type(ctype: str, size: int, signed: bool, space: str,
         base = ctype.replace("const ", "").strip()
         return t.Int(size * 8, signed or base in SIGNED_C_TYPES)
     return None
+
+
+def _slots(params: list[Parameter]) -> list[int | None]:
+    """Where the x86-64 calling convention passes each parameter of a user
+    function (`Argument.position`); None where ptrace cannot read it: a float
+    (in a vector register) or a struct passed by value."""
+    registers = len(ARG_REGISTERS)
+    used = stack = 0
+    slots: list[int | None] = []
+    for p in params:
+        if p.vector:
+            slots.append(None)
+        elif not p.memory and used + p.words <= registers:
+            slots.append(used if p.words == 1 else None)
+            used += p.words
+        else:  # on the stack; the registers left serve the parameters after it
+            slots.append(registers + stack if p.words == 1 else None)
+            stack += p.words
+    return slots
 
 
 def _readable(atype: t.Type | None) -> t.Type | None:

@@ -22,7 +22,6 @@ other byte order is rejected: ptrace reads the BTF of the kernel it runs on.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import struct
 import sys
@@ -33,6 +32,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
+
+from ptrace.caches import cache_file, replace_file
 
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
 POINTER_SIZE = 8  # the kernels ptrace targets are 64-bit
@@ -754,12 +755,7 @@ _CACHE_HEAD = struct.Struct("=8sIII")  # magic, stamp length, number of types, c
 
 
 def _cache_file(path: Path) -> Path | None:
-    root = os.environ.get("XDG_CACHE_HOME", "")
-    try:
-        cache = Path(root) if os.path.isabs(root) else Path.home() / ".cache"
-    except RuntimeError:  # no home directory
-        return None
-    return cache / "ptrace" / ("btf" + str(path.absolute()).replace(os.sep, "_") + ".idx")
+    return cache_file("btf" + str(path.absolute()).replace(os.sep, "_") + ".idx")
 
 
 def _read_cache(file: Path, stamp: bytes) -> tuple[array[int], bytes] | None:
@@ -784,11 +780,4 @@ def _write_cache(file: Path, stamp: bytes, index: tuple[array[int], bytes]) -> N
     offsets, names = index
     body = offsets.tobytes() + names
     head = _CACHE_HEAD.pack(_CACHE_MAGIC, len(stamp), len(offsets), zlib.crc32(body))
-    tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
-    try:  # the cache only saves time: failing to write it is no error
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(head + stamp + body)
-        os.replace(tmp, file)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    replace_file(file, head + stamp + body)

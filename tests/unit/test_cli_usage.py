@@ -138,7 +138,7 @@ def test_bash_completion_offers_options_and_their_values() -> None:
     assert complete(["ptrace", "-f", ""]) == ["text", "json"]
     assert complete(["ptrace", "-B", ""]) == ["line", "full", "none"]
     assert complete(["ptrace", "-d", "ir"]) == ["ir", "ir-opt"]
-    assert complete(["ptrace", "--d"]) == ["--dry-run"]
+    assert complete(["ptrace", "--d"]) == ["--debuginfo", "--dry-run"]
     offered = complete(["ptrace", "-"])
     assert {flag for option in OPTIONS for flag in option.flags} == set(offered)
 

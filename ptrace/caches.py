@@ -1,0 +1,33 @@
+"""Where ptrace keeps what it caches between runs: $XDG_CACHE_HOME/ptrace, else
+~/.cache/ptrace. A cache only saves time: one that cannot be read or written
+is ignored."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+
+def cache_file(name: str) -> Path | None:
+    """The path of a cache file (its directory may not exist yet), or None where
+    there is no home directory to keep it in."""
+    root = os.environ.get("XDG_CACHE_HOME", "")
+    try:
+        cache = Path(root) if os.path.isabs(root) else Path.home() / ".cache"
+    except RuntimeError:  # no home directory
+        return None
+    return cache / "ptrace" / name
+
+
+def replace_file(file: Path, data: bytes) -> None:
+    """Write a cache file atomically (a reader sees the old one or the new one);
+    failing to write it is no error."""
+    tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, file)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()

@@ -1,0 +1,174 @@
+"""Where the debug information of a user binary is, and the symbols only a
+separate debug file names.
+
+The binary itself (`gcc -g`; with `-gsplit-dwarf`, its skeleton units), else
+a separate debug file found by the binary's build id (`.build-id/ab/cdef….debug`
+under /usr/lib/debug) or by its `.gnu_debuglink` name (beside the binary, in
+its `.debug/` directory, under /usr/lib/debug + its directory); the
+directories `--debuginfo` gives are searched first, for the build-id path,
+the debuglink name and BINARY.debug. Reads ELF only: no DWARF reader is
+loaded here (`ptrace.dwarf` reads what the file says). A debug file's
+symbols are cached between runs per build id.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import struct
+from typing import TYPE_CHECKING
+
+from ptrace.caches import cache_file, replace_file
+from ptrace.elf import ElfError, Symbol, function_symbols, notes, section_bytes
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ptrace.machine import Machine
+
+DEBUG_ROOT = "/usr/lib/debug"
+NT_GNU_BUILD_ID = 3
+
+
+def read_file(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def build_id(data: bytes) -> str | None:
+    """The GNU build id of an ELF file, in hex."""
+    try:
+        found = [desc for owner, kind, desc in notes(data, ".note.gnu.build-id")
+                 if owner == "GNU" and kind == NT_GNU_BUILD_ID]
+    except (ElfError, struct.error, ValueError):
+        return None
+    return found[0].hex() if found and found[0] else None
+
+
+def _has_dwarf(data: bytes) -> bool:
+    try:
+        return section_bytes(data, ".debug_info") is not None
+    except (ElfError, struct.error, ValueError):
+        return False
+
+
+def _candidates(binary: str, data: bytes, dirs: tuple[str, ...]) -> list[str]:
+    """The paths a separate debug file of the binary may have, in the order
+    they are tried. A relative directory of `dirs` is taken from the binary's
+    directory, then from the current one."""
+    where = os.path.dirname(os.path.realpath(binary))
+    searched = [path for d in dirs
+                for path in ((d,) if os.path.isabs(d) else (os.path.join(where, d), d))]
+    found: list[str] = []
+    ident = build_id(data)
+    if ident:
+        tail = os.path.join(".build-id", ident[:2], ident[2:] + ".debug")
+        found += [os.path.join(d, tail) for d in (*searched, DEBUG_ROOT)]
+    try:
+        link = section_bytes(data, ".gnu_debuglink")
+    except (ElfError, struct.error, ValueError):
+        link = None
+    names = [os.path.basename(binary) + ".debug"]
+    if link and b"\0" in link:
+        names.insert(0, os.path.basename(link[:link.index(b"\0")].decode(errors="replace")))
+    found += [os.path.join(d, name) for d in searched for name in names]
+    found += [os.path.join(d, name) for name in names[:1 if link else 0]
+              for d in (where, os.path.join(where, ".debug"), DEBUG_ROOT + where)]
+    return found
+
+
+@functools.cache
+def debug_file(binary: str, dirs: tuple[str, ...] = ()) -> str | None:
+    """The file holding the binary's DWARF: the binary itself, or a separate
+    debug file (see the module's docstring); None where there is none. Kept
+    for the process's life, as a binary's symbols are."""
+    data = read_file(binary)
+    if data is None:
+        return None
+    if _has_dwarf(data):
+        return binary
+    for path in _candidates(binary, data, dirs):
+        if os.path.realpath(path) != os.path.realpath(binary) and os.path.isfile(path):
+            candidate = read_file(path)
+            if candidate is not None and _has_dwarf(candidate):
+                return path
+    return None
+
+
+@functools.cache
+def debug_symbols(binary: str, dirs: tuple[str, ...] = ()) -> list[Symbol]:
+    """The function symbols a separate debug file of the binary names (its
+    full .symtab where the binary keeps only .dynsym, as libc); kept for the
+    process's life, and between runs per build id (`_SYMBOLS_CACHE`)."""
+    path = debug_file(binary, dirs)
+    if path is None or path == binary:
+        return []
+    data = read_file(binary)
+    ident = build_id(data) if data is not None else None
+    file = cache_file(_SYMBOLS_CACHE.format(ident)) if ident else None
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return []
+    stamp = f"{os.path.realpath(path)} {stat.st_size} {stat.st_mtime_ns}"
+    cached = _read_symbols(file, stamp) if file is not None else None
+    if cached is not None:
+        return cached
+    debug = read_file(path)
+    try:
+        symbols = function_symbols(debug) if debug is not None else []
+    except (ElfError, struct.error, ValueError):
+        return []
+    if file is not None:
+        replace_file(file, "\n".join([stamp, *(f"{s.address:x} {s.size:x} {s.name}"
+                                               for s in symbols)]).encode())
+    return symbols
+
+
+# The symbols of a binary's debug file: its path, size and mtime on the first
+# line, then a line per symbol (hex address, hex size, name).
+_SYMBOLS_CACHE = "debug-{}.symbols"
+
+
+def _read_symbols(file: Path, stamp: str) -> list[Symbol] | None:
+    """The symbols cached for the debug file `stamp` describes, or None."""
+    try:
+        lines = file.read_text().split("\n")
+        if lines[0] != stamp:
+            return None
+        return [Symbol(name, int(address, 16), int(size, 16))
+                for address, size, name in (line.split(" ", 2) for line in lines[1:])]
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def user_functions(machine: Machine, binary: str, dirs: tuple[str, ...]) -> list[Symbol]:
+    """The function symbols of a user binary, with those only its separate
+    debug file names (libc's static functions, with libc6-dbg)."""
+    own = machine.function_symbols(binary) or []
+    names = {s.name for s in own}
+    return own + [s for s in debug_symbols(binary, dirs) if s.name not in names]
+
+
+def function_address(binary: str, name: str, dirs: tuple[str, ...],
+                     own: list[Symbol] | None = None) -> int | None:
+    """The address of a function of a user binary: by the binary's own symbols
+    (`own` where the caller has them), else by those of its separate debug
+    file (read only then)."""
+    symbols = own if own is not None else _own_symbols(binary)
+    found = next((s.address for s in symbols if s.name == name), None)
+    if found is not None:
+        return found
+    return next((s.address for s in debug_symbols(binary, dirs) if s.name == name), None)
+
+
+@functools.cache
+def _own_symbols(binary: str) -> list[Symbol]:
+    data = read_file(binary)
+    try:
+        return function_symbols(data) if data is not None else []
+    except (ElfError, struct.error, ValueError):
+        return []
