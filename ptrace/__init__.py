@@ -12,12 +12,13 @@ TYPE_CHECKING = False  # (not typing's: importing typing would cost `import ptra
 
 __version__ = "0.1.0"
 
-__all__ = ["Bucket", "Error", "Event", "Frame", "Histogram", "Result", "RunError", "ScriptError",
-           "Stats", "Trace", "__version__", "run", "trace"]
+__all__ = ["Bucket", "EnumValue", "Error", "Event", "Frame", "Histogram", "Result", "RunError",
+           "ScriptError", "Stats", "Trace", "__version__", "run", "trace"]
 
 if TYPE_CHECKING:
     from ptrace.api import (
         Bucket,
+        EnumValue,
         Error,
         Event,
         Frame,

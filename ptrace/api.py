@@ -47,6 +47,8 @@ class Histogram:
     kind: str  # "hist" or "lhist"
     buckets: tuple[Bucket, ...]
     bars: tuple[str, ...] = field(default=(), repr=False, compare=False)  # as the CLI draws it
+    sum: int | None = None  # the sum of the values (None where the program was not
+    # compiled to keep it: ptrace.run/trace always do)
 
     def __str__(self) -> str:
         """The histogram as the CLI prints it: a row of `@` bars per bucket."""
@@ -64,8 +66,31 @@ class Histogram:
         return sum(bucket.count for bucket in self.buckets)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "count": self.count,
+        return {"kind": self.kind, "count": self.count, "sum": self.sum,
                 "buckets": [bucket._asdict() for bucket in self.buckets]}
+
+
+class EnumValue(int):
+    """A value of a C enum type that one of its enumerators names: an int (it
+    compares and computes as its number) with `name`, the enumerator (`str()`
+    gives it, as the CLI prints it), and `enum`, the type (`"enum color"`)."""
+
+    name: str
+    enum: str
+
+    def __new__(cls, value: int, name: str, enum: str) -> EnumValue:
+        self = super().__new__(cls, value)
+        self.name, self.enum = name, enum
+        return self
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<{self.enum}.{self.name}: {int(self)}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return EnumValue, (int(self), self.name, self.enum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +192,9 @@ def python_value(value: Any, vtype: t.Type) -> Any:
         return format_value(value, vtype)
     if isinstance(vtype, t.Bool):
         return bool(value)
+    if isinstance(vtype, t.Enum):
+        name = vtype.symbol(value)
+        return value if name == str(value) else EnumValue(value, name, vtype.name)
     return value
 
 
@@ -195,7 +223,8 @@ def result_value(value: Any, vtype: t.Type, div: int = 0) -> Any:
                         for b in (range(min(used), max(used) + 1) if used else ()))
         from ptrace.runtime.text_output import histogram_rows
 
-        return Histogram(vtype.function, buckets, tuple(histogram_rows(value, vtype)))
+        return Histogram(vtype.function, buckets, tuple(histogram_rows(value, vtype)),
+                         value.sum)
     if isinstance(value, Stats):
         if isinstance(vtype, t.Stats):
             return Stats(value.count, divide(value.total, div))
@@ -320,7 +349,7 @@ def _api_session(program: CompiledProgram, options: Any, target: Any,
     return ApiSession()
 
 
-def _program(source: str | Source, args: Sequence[str | int], unsafe: bool,
+def _program(source: Source, args: Sequence[str | int], unsafe: bool,
              settings: Mapping[str, int | str | bool], pid: int | None,
              has_command: bool) -> CompiledProgram:
     """The compiled script; settings given here win over its config block, as the
@@ -330,7 +359,7 @@ def _program(source: str | Source, args: Sequence[str | int], unsafe: bool,
     try:
         options = from_environment(Options(params=tuple(str(a) for a in args), unsafe=unsafe,
                                            has_command=has_command or pid is not None,
-                                           pid=pid or 0))
+                                           pid=pid or 0, hist_sums=True))
         for key, value in settings.items():
             if key not in SETTINGS:
                 raise SettingError(f"unknown setting {key!r}; the settings are "
@@ -339,8 +368,6 @@ def _program(source: str | Source, args: Sequence[str | int], unsafe: bool,
     except SettingError as error:
         raise Error(str(error)) from None
     options = replace(options, from_env=options.from_env | frozenset(settings))
-    if isinstance(source, str):
-        source = Source("<script>", source)
     try:
         return compile(source, options)
     except CompileError as error:
@@ -356,6 +383,9 @@ class Trace:
                  pid: int | None = None, command: str | None = None):
         from ptrace.runtime.features import load_problem
 
+        if isinstance(source, str):
+            source = Source("<script>", source)
+        self.source = source
         self.program = _program(source, args, unsafe, settings or {}, pid, command is not None)
         problem = load_problem()
         if problem:
@@ -373,14 +403,22 @@ class Trace:
         self._exit_code = 0
         self._ended = threading.Event()
         self._thread: threading.Thread | None = None
+        self._signals_received: list[int] = []  # before the session had started
+        self._signal_handlers = contextlib.ExitStack()
 
     # ---- starting and stopping ----
     def start(self) -> Trace:
         """Load and attach the probes, in a worker thread; return once they are
-        attached (or the run has ended, or failed: then RunError)."""
-        from ptrace.runtime.session import RunOptions
+        attached (or the run has ended, or failed: then RunError). A script with
+        self:signal probes must be started in the main thread, which takes the
+        signals for the run until it ends (ScriptError elsewhere)."""
+        from ptrace.runtime.session import RunOptions, probe_signals
 
         program = replace(self.program, print_maps_on_exit=False)  # read, not printed
+        if program.signals:
+            if threading.current_thread() is not threading.main_thread():
+                raise ScriptError([_signal_probe_elsewhere(self.source, program)])
+            self._signal_handlers.enter_context(probe_signals(program.signals, self._deliver))
         ready = threading.Event()
         self._thread = threading.Thread(target=self._work, args=(program, RunOptions(), ready),
                                         name="ptrace-run", daemon=True)
@@ -411,6 +449,8 @@ class Trace:
                 self._session = session
                 if self._stop_asked:
                     session.stop()
+                for signum in self._signals_received:
+                    session.deliver(signum)
         except BaseException as error:
             self._error = error
             self._ended.set()
@@ -435,12 +475,23 @@ class Trace:
         if session is not None:
             session.stop()
 
+    def _deliver(self, signum: int) -> None:
+        """A signal of a self:signal probe (in the main thread): for the session, or
+        kept until it exists."""
+        with self._lock:
+            if self._session is None:
+                self._signals_received.append(signum)
+            else:
+                self._session.deliver(signum)
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the run ends (exit(), the -c command ending, `stop()`), at most
         `timeout` seconds; whether it has ended."""
         ended = self._ended.wait(timeout)
         if ended and self._thread is not None:
             self._thread.join()
+            if threading.current_thread() is threading.main_thread():
+                self._signal_handlers.close()  # the signals' handlers as they were
         return ended
 
     def __enter__(self) -> Trace:
@@ -506,6 +557,24 @@ class Trace:
     @property
     def exit_code(self) -> int:
         return self._exit_code
+
+
+def _signal_probe_elsewhere(source: Source, program: CompiledProgram) -> Diagnostic:
+    """The error for a script with self:signal probes started outside the main thread,
+    located at its first such probe."""
+    from ptrace.diagnostics import Severity, Span
+    from ptrace.probe_kinds import ProbeKind
+
+    location = next(p.location for p in program.programs if p.attach.kind == ProbeKind.SIGNAL)
+    line, col = (int(part) for part in location.rsplit(":", 2)[1:])
+    text = source.line(line)
+    end = col
+    while end <= len(text) and text[end - 1] not in " \t{,/":
+        end += 1
+    return Diagnostic(Severity.ERROR, "self:signal probes need the trace to be started in "
+                      "the main thread", Span(source, line, col, line, max(end, col + 1)),
+                      ("signals reach only the main thread of a process; start the trace "
+                       "there, or leave the probe out",))
 
 
 def trace(source: str | Source, args: Sequence[str | int] = (), *, unsafe: bool = False,

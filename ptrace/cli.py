@@ -331,7 +331,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         compile_options = from_environment(Options(
             params=params, unsafe=args.unsafe, helper_errors=args.helper_errors,
             has_command=args.command is not None or args.pid is not None,
-            pid=args.pid or 0, debuginfo=tuple(args.debuginfo or ())))
+            pid=args.pid or 0, debuginfo=tuple(args.debuginfo or ()),
+            hist_sums=args.metrics is not None))
     except SettingError as error:
         print(f"ptrace: error: {error}", file=sys.stderr)
         return 1

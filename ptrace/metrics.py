@@ -9,7 +9,7 @@ polled: the event loop never waits for a scrape. Each map is one metric family:
 | count(), sum() | counter `ptrace_NAME_total` |
 | min(), max(), avg(), integers, bools | gauge `ptrace_NAME` |
 | stats() | summary: `ptrace_NAME_count`, `ptrace_NAME_sum` |
-| hist(), lhist() | histogram: cumulative `ptrace_NAME_bucket{le}`, `ptrace_NAME_count` |
+| hist(), lhist() | histogram: cumulative `ptrace_NAME_bucket{le}`, `_sum`, `_count` |
 
 Keys become labels: `key` for one key, `key0`, `key1`, … for several, and a
 record key's field names (`@x[(comm = comm, pid = pid)]`) name them. Maps of
@@ -20,11 +20,14 @@ prometheus_client (the `metrics` extra) is imported only here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ptrace.program import MapSpec
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.types import types as t
+
+if TYPE_CHECKING:
+    from ptrace.runtime.maps import Histogram
 
 PREFIX = "ptrace_"
 
@@ -109,8 +112,7 @@ def families(spec: MapSpec, entries: list[Any]) -> Iterator[Any]:
             family.add_metric(values, count_value=entry.value.count,
                               sum_value=entry.value.total)
         elif isinstance(vtype, t.Hist | t.Lhist):
-            _add_histogram(family, dict(zip(labels, values, strict=True)), vtype,
-                           entry.value.buckets)
+            _add_histogram(family, dict(zip(labels, values, strict=True)), vtype, entry.value)
         elif isinstance(vtype, t.Avg):
             family.add_metric(values, entry.value.average)
         else:
@@ -119,10 +121,12 @@ def families(spec: MapSpec, entries: list[Any]) -> Iterator[Any]:
 
 
 def _add_histogram(family: Any, labels: dict[str, str], vtype: t.Hist | t.Lhist,
-                   buckets: dict[int, int]) -> None:
+                   histogram: Histogram) -> None:
     """Cumulative buckets. Values are integers, so [low, high) is `le` high - 1. An
     lhist gives every bucket (their number is fixed); a hist those up to its last
-    non-empty one. hist() keeps no sum of its values, so there is no `_sum`."""
+    non-empty one. `_sum` where the program keeps it (compiled with hist_sums, as
+    --metrics does)."""
+    buckets = histogram.buckets
     last = vtype.buckets + 1 if isinstance(vtype, t.Lhist) else \
         max((b for b, c in buckets.items() if c), default=0)
     total = 0
@@ -134,6 +138,8 @@ def _add_histogram(family: Any, labels: dict[str, str], vtype: t.Hist | t.Lhist,
     count = sum(buckets.values())
     family.add_sample(family.name + "_bucket", {**labels, "le": "+Inf"}, count)
     family.add_sample(family.name + "_count", labels, count)
+    if histogram.sum is not None:
+        family.add_sample(family.name + "_sum", labels, histogram.sum)
 
 
 class _Collector:

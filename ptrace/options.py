@@ -26,6 +26,7 @@ class Options:
     pid: int = 0  # -p PID: usdt probes without a binary are looked for in its files
     debuginfo: tuple[str, ...] = ()  # --debuginfo DIR: where debug files are looked for first
     from_env: frozenset[str] = frozenset()  # settings given by environment variables
+    hist_sums: bool = False  # hist()/lhist() also keep the sum of their values (API, --metrics)
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,6 +134,7 @@ class Stats:
 @dataclass(frozen=True, slots=True)
 class Histogram:
     buckets: dict[int, int]  # bucket index → count
+    sum: int | None = None  # the sum of the values, where compiled to keep it (hist_sums)
 
     @property
     def total(self) -> int:
@@ -245,12 +246,17 @@ def _histograms(libs: Libraries, fd: int, spec: MapSpec) -> list[Entry]:
     ktype = spec.key_type
     base = ktype.size if ktype is not None else 8
     groups: dict[bytes, dict[int, int]] = {}
+    sums: dict[bytes, int] = {}
     for key_raw, values in raw_entries(libs, fd, spec):
         bucket = int.from_bytes(key_raw[base:base + 8], "little")
         count = sum(int.from_bytes(v[:8], "little") for v in values)
         buckets = groups.setdefault(key_raw[:base], {})
         buckets[bucket] = buckets.get(bucket, 0) + count
-    return [Entry(decode(k, 0, ktype) if ktype is not None else None, Histogram(b))
+        if spec.value_size >= 16:
+            sums[key_raw[:base]] = sums.get(key_raw[:base], 0) + sum(
+                int.from_bytes(v[8:16], "little", signed=True) for v in values)
+    return [Entry(decode(k, 0, ktype) if ktype is not None else None,
+                  Histogram(b, sums.get(k)))
             for k, b in groups.items()]
 
 

@@ -50,7 +50,8 @@ class AggregationLowering:
     aggregate_sum = aggregate_count
 
     def aggregate_hist(self, target: n.MapAccess, value: ir.Value) -> None:
-        """hist() and lhist(): one more in the value's bucket, the key's last 8 bytes."""
+        """hist() and lhist(): one more in the value's bucket, the key's last 8 bytes;
+        compiled with hist_sums, the value is also added to the bucket's sum."""
         info = self.ctx.maps[target.name]
         agg = info.value
         assert isinstance(agg, t.Hist | t.Lhist)
@@ -58,7 +59,15 @@ class AggregationLowering:
         bucket = self.hist_bucket(value, agg.bits) if isinstance(agg, t.Hist) else \
             self.lhist_bucket(value, agg)
         self.pb.store64(bucket, key, info.key.size if info.key is not None else 8)
-        self.add_to(info.index, key, i64(1))
+        if not self.ctx.options.hist_sums:
+            self.add_to(info.index, key, i64(1))
+            return
+
+        def add(found: ir.Value) -> None:
+            self.pb.store64(self.b.add(self.pb.load64(found), i64(1)), found)
+            self.pb.store64(self.b.add(self.pb.load64(found, 8), value), found, 8)
+
+        self.update_entry(target, add, i64(1), value, key)
 
     aggregate_lhist = aggregate_hist
 
@@ -78,7 +87,7 @@ class AggregationLowering:
                 self.pb.store64(value, found)
                 self.pb.store64(i64(1), found, 8)
 
-        self.update_entry(target, keep_better, value, i64(1))
+        self.update_entry(target, keep_better, value, i64(1), self.map_key(target))
 
     aggregate_max = aggregate_min
 
@@ -88,16 +97,16 @@ class AggregationLowering:
             self.pb.store64(self.b.add(self.pb.load64(found), i64(1)), found)
             self.pb.store64(self.b.add(self.pb.load64(found, 8), value), found, 8)
 
-        self.update_entry(target, add, i64(1), value)
+        self.update_entry(target, add, i64(1), value, self.map_key(target))
 
     aggregate_stats = aggregate_avg
 
     def update_entry(self, target: n.MapAccess, update: Callable[[ir.Value], None],
-                     first: ir.Value, second: ir.Value) -> None:
-        """A two-word entry: updated in place by `update`, or created as (first, second)."""
+                     first: ir.Value, second: ir.Value, key: ir.Value) -> None:
+        """A two-word entry at key: updated in place by `update`, or created as
+        (first, second)."""
         info = self.ctx.maps[target.name]
         assert isinstance(info.value, t.Aggregation)
-        key = self.map_key(target)
         found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
         then, orelse, merge = self.pb.if_nonnull(found, info.value.function)
         self.b.position_at_end(then)

@@ -81,7 +81,8 @@ def allocate_resources(ctx: CompileContext) -> Resources:
         info.index = len(res.maps)
         res.user_maps.append(info.index)
         decl = ctx.map_decls.get(name)
-        res.maps.append(_user_map(info, ctx.options.max_map_keys, decl, ctx.reporter))
+        res.maps.append(_user_map(info, ctx.options.max_map_keys, decl, ctx.reporter,
+                                  ctx.options.hist_sums))
     for name, decl in ctx.map_decls.items():
         if name not in ctx.maps:
             ctx.reporter.warning(f"map {name} is declared but never used", decl.span)
@@ -218,9 +219,10 @@ def _add(res: Resources, spec: MapSpec) -> int:
 
 
 def _user_map(info: MapInfo, max_entries: int, decl: MapDecl | None,
-              reporter: Reporter) -> MapSpec:
+              reporter: Reporter, hist_sums: bool) -> MapSpec:
     """The BPF shape of a script map: aggregations are per-CPU, declared maps
-    take their kind's eviction (lru) and their size."""
+    take their kind's eviction (lru) and their size. A histogram's entry is a
+    bucket's count, then with hist_sums the sum of the values in that bucket."""
     key_size = info.key.size if info.key is not None else 8
     value = info.value
     lru = decl is not None and "lru" in decl.kind
@@ -234,7 +236,7 @@ def _user_map(info: MapInfo, max_entries: int, decl: MapDecl | None,
     if isinstance(value, t.Aggregation):
         map_type = MapType.LRU_PERCPU_HASH if lru else MapType.PERCPU_HASH
         if isinstance(value, t.Hist | t.Lhist):
-            key_size, value_size = key_size + 8, 8
+            key_size, value_size = key_size + 8, 16 if hist_sums else 8
     else:
         map_type = MapType.LRU_HASH if lru else MapType.HASH
     location, _ = site_location(decl.span if decl is not None else info.span)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import doctest
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,6 +87,9 @@ def test_values_of_every_kind() -> None:
     assert maps["@arr"] == (1, "x")
     assert list(maps["@neg"]) == [ptrace.Bucket(None, 0, 1)]
     assert list(maps["@big"]) == [(10, None, 1)]
+    assert (maps["@neg"].sum, maps["@big"].sum) == (-1, 50)
+    assert maps["@big"].to_dict() == {"kind": "lhist", "count": 1, "sum": 50, "buckets": [
+        {"low": 10, "high": None, "count": 1}]}
     assert maps["@str"] == {"": 1}
     assert "@zero" not in maps  # empty maps are left out
     frames = maps["@k"]
@@ -138,3 +143,52 @@ def test_exit_code_and_command(triggers: Path) -> None:
                         "{ @[comm] = count(); if (@[comm] == 2) { exit(7); } }",
                         command=f"{triggers / 'ptt_getppid'} 5")
     assert result.exit_code == 7
+
+
+@pytest.mark.bpf
+def test_signal_probes(no_leftovers: None) -> None:  # noqa: F811
+    """The main thread takes a self:signal probe's signals for the run, and gives the
+    handler back when it ends; started in another thread, such a script is a
+    located error before anything is loaded."""
+    before = signal.getsignal(signal.SIGUSR1)
+    with ptrace.trace('self:signal:SIGUSR1 { printf("got %d\\n", 1); exit(); }') as running:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert [event.text for event in running.events(timeout=10)] == ["got 1\n"]
+    assert running.exit_code == 0
+    assert signal.getsignal(signal.SIGUSR1) == before
+
+    errors: list[ptrace.ScriptError] = []
+
+    def elsewhere() -> None:
+        try:
+            with ptrace.trace("BEGIN { }\nself:signal:SIGUSR2 { exit(); }"):
+                pass
+        except ptrace.ScriptError as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert str(errors[0]) == (
+        "<script>:2:1: error: self:signal probes need the trace to be started in the main "
+        "thread\n"
+        "    self:signal:SIGUSR2 { exit(); }\n"
+        "    ^~~~~~~~~~~~~~~~~~~\n"
+        "  hint: signals reach only the main thread of a process; start the trace there, or "
+        "leave the probe out")
+
+
+@pytest.mark.bpf
+def test_enum_values() -> None:
+    """A C enum's value is an int that carries its enumerator's name (the first of
+    those with its value, as the CLI prints it); a value none names is an int."""
+    maps = ptrace.run('enum color { RED, GREEN = 5, BLUE = 5 }; BEGIN { @c = (enum color)5; '
+                      '@k[(enum color)0] = 1; @n = (enum color)7; @t = ((enum color)0, 1); '
+                      'exit(); }').maps
+    green = maps["@c"]
+    assert isinstance(green, ptrace.EnumValue)
+    assert (green, green.name, green.enum, str(green)) == (5, "GREEN", "enum color", "GREEN")
+    assert repr(green) == "<enum color.GREEN: 5>"
+    assert [(k, str(k)) for k in maps["@k"]] == [(0, "RED")]
+    assert maps["@n"] == 7 and type(maps["@n"]) is int
+    assert [str(v) for v in maps["@t"]] == ["RED", "1"]

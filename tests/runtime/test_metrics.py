@@ -119,6 +119,7 @@ def test_metrics_page(exporter: tuple[int, Running]) -> None:
         'ptrace_sizes_bucket{le="19.0"} 3.0',
         'ptrace_sizes_bucket{le="+Inf"} 3.0',
         'ptrace_sizes_count 3.0',
+        'ptrace_sizes_sum 21.0',
         'ptrace_powers_bucket{key="prom_metrics",le="-1.0"} 0.0',
         'ptrace_powers_bucket{key="prom_metrics",le="0.0"} 0.0',
         'ptrace_powers_bucket{key="prom_metrics",le="1.0"} 0.0',
@@ -126,6 +127,7 @@ def test_metrics_page(exporter: tuple[int, Running]) -> None:
         'ptrace_powers_bucket{key="prom_metrics",le="7.0"} 3.0',
         'ptrace_powers_bucket{key="prom_metrics",le="+Inf"} 3.0',
         'ptrace_powers_count{key="prom_metrics"} 3.0',
+        'ptrace_powers_sum{key="prom_metrics"} 15.0',
         'ptrace_stats_count 3.0',
         'ptrace_stats_sum 9.0',
         'ptrace_peak 9.0',
@@ -151,16 +153,21 @@ def test_prometheus_scrapes_the_exporter(exporter: tuple[int, Running],
          f"--web.listen-address=127.0.0.1:{web}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        query = urllib.parse.quote('sum by (key) (ptrace_syscalls_total{key="prom_metrics"})')
-
-        def answer() -> list[object]:
+        def answer(promql: str) -> list[object]:
+            query = urllib.parse.quote(promql)
             data = json.loads(fetch(f"http://127.0.0.1:{web}/api/v1/query?query={query}"))
             result: list[object] = data["data"]["result"]
             return result
 
-        (series,) = until("prometheus to scrape ptrace", answer)  # type: ignore[misc]
+        (series,) = until("prometheus to scrape ptrace", lambda: answer(  # type: ignore[misc]
+            'sum by (key) (ptrace_syscalls_total{key="prom_metrics"})'))
         assert series["metric"] == {"key": "prom_metrics"}
         assert series["value"][1] == "3"
+        # the histogram's average value, from its _sum and _count
+        (series,) = answer("ptrace_powers_sum / ptrace_powers_count")  # type: ignore[misc]
+        assert series["metric"] == {"key": "prom_metrics", "job": "ptrace",
+                                    "instance": f"127.0.0.1:{port}"}
+        assert series["value"][1] == "5"
     finally:
         server.terminate()
         server.wait(TIMEOUT)

@@ -113,3 +113,13 @@ def test_the_ring_buffer_is_small_where_only_begin_and_end_print() -> None:
 def test_a_ring_buffer_size_set_is_kept() -> None:
     assert ring_buffer_pages("tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }",
                              Options(ringbuf_pages=1024)) == 1024
+
+
+def test_histograms_keep_sums_only_when_asked() -> None:
+    """A one-liner's hist() is a count per bucket; compiled for the API or --metrics
+    (hist_sums) each bucket also holds the sum of its values: 16 bytes."""
+    text = "BEGIN { @h = hist(1); @l[1] = lhist(2, 0, 10, 1); @c = count(); }"
+    for options, size in ((Options(), 8), (Options(hist_sums=True), 16)):
+        sizes = {spec.name: spec.value_size for spec in allocated(text, options).maps
+                 if spec.name in ("@h", "@l", "@c")}
+        assert sizes == {"@h": size, "@l": size, "@c": 8}
