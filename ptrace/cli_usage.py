@@ -114,6 +114,7 @@ SETTING_HELP = {
     "print_maps_on_exit": "print every map when the program ends: true or false",
     "missing_probes": "a probe that does not exist: error, warn or ignore",
     "stack_mode": "how stacks print: bpftrace, perf or raw",
+    "dummy_ts_map": "a scalar map whose value tseries() takes as the time (for tests)",
 }
 DEBUG_VARIABLE = ("PTRACE_DEBUG", "show the traceback of an internal error")
 ENVIRONMENT_NOTE = ("Each setting is also read from BPFTRACE_<KEY>; PTRACE_<KEY> wins when "

@@ -22,6 +22,7 @@ class Options:
     helper_errors: int = 0  # -k: 1 warns of failed helpers, 2 (-kk) of failed reads too
     has_command: bool = False  # -c CMD or -p PID: `cpid` means something
     pid: int = 0  # -p PID: usdt probes without a binary are looked for in its files
+    tseries_clock_map: str = ""  # a scalar map whose value tseries() takes as the time
     from_env: frozenset[str] = frozenset()  # settings given by environment variables
 
 
@@ -44,6 +45,7 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("print_maps_on_exit", "print_maps_on_exit", "bool"),
     Setting("missing_probes", "missing_probes", "choice", ("error", "warn", "ignore")),
     Setting("stack_mode", "stack_mode", "choice", ("bpftrace", "perf", "raw")),
+    Setting("dummy_ts_map", "tseries_clock_map", "text"),
 )}
 
 

@@ -199,4 +199,5 @@ GLOBAL_NCPUS = 1  # possible CPUs: how many per-CPU slots a value has
 GLOBAL_CPID = 2  # the pid of the -c command (or of -p)
 GLOBAL_STOPPED = 3  # set before END runs: probes do nothing from then on
 GLOBAL_ONLINE_CPUS = 4  # `ncpus`: the CPUs online when the run started
-GLOBALS_COUNT = 5
+GLOBAL_TAI_OFFSET = 5  # CLOCK_TAI - CLOCK_BOOTTIME when the run started: nsecs(sw_tai)
+GLOBALS_COUNT = 6

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ptrace.runtime.maps import Entry, Histogram, Stats, divide, ordered
+from ptrace.runtime.tseries import TimeSeries, chart_rows
 from ptrace.runtime.values import format_key, format_value
 
 from ptrace.types import types as t
@@ -17,12 +18,18 @@ def format_map(name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Ent
                top: int = 0, div: int = 0) -> str:
     """The text of one map: one line per entry, histograms as bar charts."""
     lines: list[str] = []
+    last_epoch = max((e.value.last_epoch for e in entries if isinstance(e.value, TimeSeries)),
+                     default=0)
     for entry in ordered(vtype, entries, top):
         label = name if ktype is None else f"{name}[{format_key(entry.key, ktype)}]"
         value = entry.value
-        if isinstance(value, Histogram):
+        if isinstance(value, Histogram | TimeSeries):
             lines.append(f"{label}:")
-            lines.extend(histogram_rows(value, vtype))
+            if isinstance(value, TimeSeries):
+                assert isinstance(vtype, t.TSeries)
+                lines.extend(chart_rows(value, vtype, last_epoch))
+            else:
+                lines.extend(histogram_rows(value, vtype))
             lines.append("")
             continue
         lines.append(f"{label}: {_format_result(value, vtype, div)}")

@@ -25,6 +25,8 @@ from ptrace.program import (
     GLOBAL_CPID,
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
+    GLOBAL_STOPPED,
+    GLOBAL_TAI_OFFSET,
     EventKind,
 )
 from ptrace.types import types as t
@@ -49,6 +51,7 @@ class BuiltinLowering:
         pb: ProgramBuilder
         b: ir.IRBuilder
         probe_name: ir.Value | None
+        exit_block: ir.Block
 
         def expr(self, e: n.Expr) -> ir.Value: ...
         def type_of(self, e: n.Expr) -> t.Type: ...
@@ -103,6 +106,11 @@ class BuiltinLowering:
 
     def builtin_nsecs(self, e: n.Identifier) -> ir.Value:
         return self.pb.helper(Helper.KTIME_GET_NS, I64, [])
+
+    def sw_tai_ns(self) -> ir.Value:
+        """TAI time in ns: the boot clock plus the offset the runtime measured."""
+        boot = self.pb.helper(Helper.KTIME_GET_BOOT_NS, I64, [])
+        return self.b.add(boot, self.global_value(GLOBAL_TAI_OFFSET))
 
     def builtin_elapsed(self, e: n.Identifier) -> ir.Value:
         now = self.pb.helper(Helper.KTIME_GET_NS, I64, [])
@@ -463,9 +471,18 @@ class BuiltinLowering:
         return i64(0)
 
     def call_exit(self, e: n.Call) -> ir.Value:
+        """exit(): the event, then the stop flag set (no probe runs from now on, as
+        after a Ctrl-C), and this probe ends here."""
         code = self.expr(e.args[0]) if e.args else i64(0)
         self.emit_event(EventKind.EXIT, 0, EXIT_CODE.offset + EXIT_CODE.type.size,
                         [(EXIT_CODE.offset, EXIT_CODE.type, code, t.INT64)])
+        key = self.pb.fresh_memory(8, zeroed=False)
+        self.b.store(ir.Constant(I32, GLOBAL_STOPPED), key)
+        flag = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR,
+                              [self.pb.map_ptr(self.res.globals_map), key])
+        with self.b.if_then(self.b.icmp_unsigned("!=", flag, ir.Constant(PTR, None))):
+            self.pb.store64(i64(1), flag)
+        self.b.branch(self.exit_block)
         return i64(0)
 
     def call_clear(self, e: n.Call) -> ir.Value:

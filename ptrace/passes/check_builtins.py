@@ -669,6 +669,41 @@ class BuiltinChecks:
             return None
         return t.Lhist(low, high, step) if self._integer_arg(e.args[0]) else None
 
+    def call_tseries(self, e: n.Call) -> t.Type | None:
+        """tseries(n, interval, intervals[, agg]): literal interval (ns, or a
+        duration such as 100ms), count of intervals and aggregation."""
+        value, interval, intervals, *agg = e.args
+        atype = self._integer_arg(value)
+        sizes = [literal_value(a) if isinstance(a, n.Integer | n.Unary) else None
+                 for a in (interval, intervals)]
+        if sizes[0] is None or sizes[0] <= 0:
+            self.error("tseries()'s interval must be a positive integer literal, as in 100ms",
+                       interval.span)
+            return None
+        if sizes[1] is None or not 0 < sizes[1] <= TSERIES_MAX_INTERVALS:
+            self.error(f"tseries()'s number of intervals must be an integer literal from 1 to "
+                       f"{TSERIES_MAX_INTERVALS}", intervals.span)
+            return None
+        function = ""
+        if agg:
+            if not isinstance(agg[0], n.String) or agg[0].value not in TSERIES_AGGREGATIONS:
+                self.error("tseries()'s aggregation must be one of "
+                           f"{', '.join(repr(a) for a in TSERIES_AGGREGATIONS)}", agg[0].span)
+                return None
+            function = agg[0].value
+        clock = self.ctx.options.tseries_clock_map
+        if clock:
+            read = n.MapAccess(clock, (), span=e.span)
+            ctype = self.expr(read)
+            if ctype is None or not ctype.is_integer:
+                self.error(f"{clock}, the map giving tseries() its time (BPFTRACE_DUMMY_TS_MAP), "
+                           "must hold an integer", e.span)
+                return None
+            self.checked.tseries_clocks[e] = read
+        if atype is None:
+            return None
+        return t.TSeries(sizes[0], sizes[1], function, not is_unsigned(atype))
+
     def call_sum(self, e: n.Call) -> t.Type | None:
         """sum, min, max, avg and stats of a signed or an unsigned integer."""
         arg = self._integer_arg(e.args[0])
@@ -686,6 +721,10 @@ class BuiltinChecks:
             self.error(f"expected an integer, got {atype}", arg.span)
             return None
         return atype
+
+
+TSERIES_AGGREGATIONS = ("avg", "max", "min", "sum")
+TSERIES_MAX_INTERVALS = 1000  # the map holds this many entries for each key
 
 
 def _inet_pton(text: str) -> bytes | None:

@@ -183,6 +183,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("stats", ("n",), "count, average and total of the values", aggregation=True),
     Function("hist", ("n", "k?"), "a power-of-two histogram", aggregation=True),
     Function("lhist", ("n", "min", "max", "step"), "a linear histogram", aggregation=True),
+    Function("tseries", ("n", "interval", "intervals", "agg?"),
+             "the last value (or avg, max, min, sum) of each recent interval", aggregation=True),
 )}
 AGGREGATIONS = frozenset(f.name for f in FUNCTIONS.values() if f.aggregation)
 
