@@ -114,6 +114,11 @@ SETTING_HELP = {
     "print_maps_on_exit": "print every map when the program ends: true or false",
     "missing_probes": "a probe that does not exist: error, warn or ignore",
     "stack_mode": "how stacks print: bpftrace, perf or raw",
+    "on_stack_limit": "values up to this many bytes go on the BPF stack, larger ones to a "
+                      "per-CPU scratch map",
+    "license": "the programs' license: GPL, GPL v2, GPL and additional rights, "
+               "Dual BSD/GPL, Dual MIT/GPL or Dual MPL/GPL",
+    "show_debug_info": "stacks show source files and lines where debug info has them",
     "dummy_ts_map": "a scalar map whose value tseries() takes as the time (for tests)",
 }
 DEBUG_VARIABLE = ("PTRACE_DEBUG", "show the traceback of an internal error")

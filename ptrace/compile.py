@@ -91,6 +91,7 @@ def _compile(source: Source, options: Options, machine: Machine | None,
         dumps={k: v for k, v in texts.items() if k in dumps},
         print_maps_on_exit=ctx.options.print_maps_on_exit,
         log_size=ctx.options.log_size,
+        license=ctx.options.license,
         warnings=tuple(render_capped(d for d in ctx.reporter.diagnostics
                                      if d.severity is Severity.WARNING)),
     )

@@ -22,6 +22,9 @@ class Options:
     helper_errors: int = 0  # -k: 1 warns of failed helpers, 2 (-kk) of failed reads too
     has_command: bool = False  # -c CMD or -p PID: `cpid` means something
     pid: int = 0  # -p PID: usdt probes without a binary are looked for in its files
+    on_stack_limit: int = 128  # values up to this size go on the BPF stack, larger to scratch
+    license: str = "GPL"  # the programs' license; the kernel wants a GPL-compatible one
+    show_debug_info: bool = True  # stacks show source files and lines where debug info has them
     tseries_clock_map: str = ""  # a scalar map whose value tseries() takes as the time
     from_env: frozenset[str] = frozenset()  # settings given by environment variables
 
@@ -32,7 +35,7 @@ class Setting:
 
     key: str
     field: str  # the Options field it sets
-    kind: str  # "int" (positive), "bool", "choice" or "text"
+    kind: str  # "int" (positive), "count" (0 or more), "bool", "choice" or "text"
     choices: tuple[str, ...] = ()
 
 
@@ -45,8 +48,18 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("print_maps_on_exit", "print_maps_on_exit", "bool"),
     Setting("missing_probes", "missing_probes", "choice", ("error", "warn", "ignore")),
     Setting("stack_mode", "stack_mode", "choice", ("bpftrace", "perf", "raw")),
+    Setting("on_stack_limit", "on_stack_limit", "count"),
+    Setting("license", "license", "choice", ("GPL", "GPL v2", "GPL and additional rights",
+                                             "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL")),
+    Setting("show_debug_info", "show_debug_info", "bool"),
     Setting("dummy_ts_map", "tseries_clock_map", "text"),
 )}
+
+
+def setting_key(name: str) -> str:
+    """A config key as scripts may write it: `stack_mode` or bpftrace's
+    environment name, `BPFTRACE_STACK_MODE`."""
+    return name[len("BPFTRACE_"):].lower() if name.upper().startswith("BPFTRACE_") else name
 
 
 def param_integer(text: str) -> int | None:
@@ -74,11 +87,14 @@ def apply_setting(options: Options, key: str, value: int | str | bool) -> Option
     """Options with one setting changed; SettingError says what is wrong with the value."""
     setting = SETTINGS[key]
     parsed: int | str | bool
-    if setting.kind == "int":
+    if setting.kind in ("int", "count"):
         number = value if isinstance(value, int) and not isinstance(value, bool) else (
             int(value) if isinstance(value, str) and value.isdigit() else None)
-        if number is None or number <= 0:
+        if setting.kind == "count" and (number is None or number < 0):
+            raise SettingError(f"{key} must be a whole number, not {value!r}")
+        if setting.kind == "int" and (number is None or number <= 0):
             raise SettingError(f"{key} must be a positive whole number, not {value!r}")
+        assert number is not None
         parsed = number
         if key == "perf_rb_pages":
             parsed = 1 << (number - 1).bit_length()  # the ring buffer is a power of two

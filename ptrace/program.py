@@ -180,6 +180,7 @@ class CompiledProgram:
     dumps: dict[str, str] = field(default_factory=dict)  # stage → text, for -d
     print_maps_on_exit: bool = True
     log_size: int = 1 << 20  # verifier log bytes to keep when loading fails
+    license: str = "GPL"  # the license the programs are loaded with
     warnings: tuple[str, ...] = ()
 
     @property
