@@ -23,7 +23,7 @@ from typing import BinaryIO, TextIO, cast
 from ptrace import __version__
 from ptrace.cli_usage import UsageError, help_text, parse
 from ptrace.diagnostics import CompileError, Source, render_all
-from ptrace.options import Options, SettingError, from_environment
+from ptrace.options import Options, SettingError, from_environment, split_params
 
 # What the interactive prompt does not do: it writes to the terminal, runs no
 # command and follows no process, and dumps stages with :ast, :ir, …
@@ -234,8 +234,10 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     from ptrace.compile import compile
 
     try:
+        positional, named = split_params(params)
         compile_options = from_environment(Options(
-            params=params, unsafe=args.unsafe, helper_errors=args.helper_errors,
+            params=positional, named_params=named, unsafe=args.unsafe,
+            helper_errors=args.helper_errors,
             has_command=args.command is not None or args.pid is not None,
             pid=args.pid or 0))
     except SettingError as error:

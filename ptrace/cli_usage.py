@@ -100,7 +100,8 @@ USAGES = (
 )
 USAGE_NOTE = ("FILE - reads the program from standard input. Each ARG is a positional "
               "parameter: $1, $2, ... in the program; write -- before them when one "
-              "starts with -.")
+              "starts with -. After --, an ARG --name=value (or --name) is a named "
+              "option, read by getopt(\"name\", default) in the program.")
 
 # What each setting does, for the ENVIRONMENT section (the table in
 # ptrace.options has the keys, kinds and choices; a unit test checks that

@@ -10,6 +10,7 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class Options:
     params: tuple[str, ...] = ()  # positional parameters $1, $2, …
+    named_params: tuple[tuple[str, str | None], ...] = ()  # `-- --name[=value]`: getopt()
     max_strlen: int = 1024  # bytes kept of a string read with str()
     str_trunc_trailer: str = ".."  # printed after a string str() may have cut
     max_map_keys: int = 4096  # entries of each map
@@ -60,6 +61,21 @@ def setting_key(name: str) -> str:
     """A config key as scripts may write it: `stack_mode` or bpftrace's
     environment name, `BPFTRACE_STACK_MODE`."""
     return name[len("BPFTRACE_"):].lower() if name.upper().startswith("BPFTRACE_") else name
+
+
+def split_params(args: tuple[str, ...]) -> tuple[tuple[str, ...],
+                                                tuple[tuple[str, str | None], ...]]:
+    """The arguments after the program: positional parameters, and the named
+    ones (`--name=value`, `--name`) that getopt() reads."""
+    positional: list[str] = []
+    named: list[tuple[str, str | None]] = []
+    for arg in args:
+        if arg.startswith("--") and len(arg) > 2:
+            name, equals, value = arg[2:].partition("=")
+            named.append((name, value if equals else None))
+        else:
+            positional.append(arg)
+    return tuple(positional), tuple(named)
 
 
 def param_integer(text: str) -> int | None:

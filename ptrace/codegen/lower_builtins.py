@@ -411,6 +411,10 @@ class BuiltinLowering:
                               [self.pb.map_ptr(self.ctx.maps[target.name].index),
                                child.function, ir.Constant(PTR, None), i64(0)])
 
+    def call_getopt(self, e: n.Call) -> ir.Value:
+        value = self.checked.getopt_values[e]
+        return self.string_constant(value) if isinstance(value, str) else i64(value)
+
     def call_kaddr(self, e: n.Call) -> ir.Value:
         return i64(self.checked.kernel_addresses[e])
 

@@ -19,6 +19,7 @@ from ptrace.ast import nodes as n
 from ptrace.diagnostics import Span, site_location
 from ptrace.passes.context import PrintCall, PrintfSite
 from ptrace.passes.probe_context import func_name, probe_address, probe_type
+from ptrace.options import param_integer
 from ptrace.passes.type_rules import is_unsigned, literal_value, storable
 from ptrace.printf_format import FormatError, parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
@@ -611,6 +612,42 @@ class BuiltinChecks:
         self.checked.cgroup_ids[e] = inode
         return t.UINT64
 
+    def call_getopt(self, e: n.Call) -> t.Type | None:
+        """getopt("name"[, default[, "description"]]): the value of `--name[=value]`
+        after the program, of the default's type (bool without one)."""
+        name, *rest = e.args
+        default = rest[0] if rest else n.Boolean(False, span=e.span)
+        if not isinstance(name, n.String) or not name.value:
+            self.error("getopt() takes the option's name as a string literal", name.span)
+            return None
+        if len(rest) == 2 and not isinstance(rest[1], n.String):
+            self.error("getopt()'s description must be a string literal", rest[1].span)
+            return None
+        number = literal_value(default) if isinstance(default, n.Integer | n.Unary) else None
+        if not isinstance(default, n.Boolean | n.String) and number is None:
+            self.error("getopt()'s default must be a literal: a number, a string, true or false",
+                       default.span)
+            return None
+        kind = "bool" if isinstance(default, n.Boolean) else \
+            "string" if isinstance(default, n.String) else "integer"
+        described = f"--{name.value}" + (f"={kind.upper()}" if kind != "bool" else "")
+        self.checked.getopt_help[name.value] = described + (
+            f": {_script_text(rest[1].value)}" if len(rest) == 2 else "")
+        given = dict(self.ctx.options.named_params)
+        text = (given[name.value] or "") if name.value in given else None
+        value = _option_value(kind, text, default, number)
+        if value is None:
+            shown = "--" + name.value + (f"={text}" if text else "")
+            self.error(f"{shown}: the program option takes {'a' if kind != 'integer' else 'an'} "
+                       f"{kind}" + (" (true, false, 1 or 0)" if kind == "bool" else ""), e.span)
+            return None
+        self.checked.getopt_values[e] = value
+        if isinstance(value, str):
+            return t.Str(len(value) + 1)
+        if kind == "bool":
+            return t.BOOL
+        return t.UINT64 if value >= 2**63 else t.INT64
+
     def call_has_key(self, e: n.Call) -> t.Type | None:
         target = e.args[0]
         if not isinstance(target, n.MapAccess) or target.keys:
@@ -725,6 +762,41 @@ class BuiltinChecks:
 
 TSERIES_AGGREGATIONS = ("avg", "max", "min", "sum")
 TSERIES_MAX_INTERVALS = 1000  # the map holds this many entries for each key
+
+
+def _option_value(kind: str, text: str | None, default: n.Expr,
+                  number: int | None) -> int | str | None:
+    """A program option's value from its text on the command line (None: not
+    given; "": given without a value), or None if the text does not fit its kind."""
+    if kind == "string":
+        assert isinstance(default, n.String)
+        return default.value if text is None else text.encode().decode("latin-1") or None
+    if kind == "integer":
+        value = number if text is None else param_integer(text)
+        return value if value is not None and -2**63 <= value < 2**64 else None
+    if text is None:
+        assert isinstance(default, n.Boolean)
+        return int(default.value)
+    flags = {"": 1, "true": 1, "1": 1, "false": 0, "0": 0}
+    return flags.get(text.lower())
+
+
+def check_named_params(ctx: CompileContext) -> None:
+    """The named options after the program are those its getopt() calls read;
+    `--help` lists them."""
+    known = ctx.checked.getopt_help
+    names = [name for name, _ in ctx.options.named_params]
+    listing = [known[name] for name in sorted(known)] or ["(none)"]
+    if "help" in names and "help" not in known:
+        ctx.reporter.error("--help: the program's options are", None, *listing)
+        return
+    unexpected = [f"--{name}" for name in names if name not in known]
+    if unexpected:
+        ctx.reporter.error(f"unexpected program option{'s' if len(unexpected) > 1 else ''}: "
+                           f"{', '.join(unexpected)}", None,
+                           "the program's options: " + ", ".join(
+                               f"--{name}" for name in sorted(known)) if known else
+                           "the program reads no options (getopt())")
 
 
 def _inet_pton(text: str) -> bytes | None:

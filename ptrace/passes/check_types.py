@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Span, site_location
 from ptrace.options import param_integer
-from ptrace.passes.check_builtins import BuiltinChecks
+from ptrace.passes.check_builtins import BuiltinChecks, check_named_params
 from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInstance, TypeResults
 from ptrace.passes.probe_context import ProbeContextChecks
 from ptrace.passes.type_rules import is_unsigned, literal_value, storable
@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
 def check_types(ctx: CompileContext) -> None:
     check_round(ctx, Reporter())  # learns ctx.maps and ctx.let_types
     ctx.checked = check_round(ctx, ctx.reporter)
+    check_named_params(ctx)
 
 
 def check_round(ctx: CompileContext, reporter: Reporter) -> TypeResults:

@@ -163,6 +163,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("macaddr", ("p",), "six bytes, printed as a MAC address"),
     Function("len", ("map",), "how many entries a map holds"),
     Function("kaddr", ("symbol",), "the address of a kernel symbol"),
+    Function("getopt", ("name", "default?", "description?"),
+             "a program option given after the program: -- --name=value"),
     Function("cgroupid", ("path",), "the id of a cgroup v2 directory"),
     Function("cgroup_path", ("id", "filter?"), "the paths of a cgroup"),
     Function("buf", ("p", "length?"), "bytes at an address, or of an array, for %r"),
