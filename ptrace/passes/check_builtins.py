@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Span, site_location
+from ptrace.options import param_integer
 from ptrace.passes.context import PrintCall, PrintfSite
 from ptrace.passes.probe_context import func_name, probe_address, probe_type
-from ptrace.options import param_integer
 from ptrace.passes.type_rules import is_unsigned, literal_value, storable
 from ptrace.printf_format import FormatError, parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
@@ -620,8 +620,9 @@ class BuiltinChecks:
         if not isinstance(name, n.String) or not name.value:
             self.error("getopt() takes the option's name as a string literal", name.span)
             return None
-        if len(rest) == 2 and not isinstance(rest[1], n.String):
-            self.error("getopt()'s description must be a string literal", rest[1].span)
+        description = rest[1] if len(rest) == 2 else n.String("", span=e.span)
+        if not isinstance(description, n.String):
+            self.error("getopt()'s description must be a string literal", description.span)
             return None
         number = literal_value(default) if isinstance(default, n.Integer | n.Unary) else None
         if not isinstance(default, n.Boolean | n.String) and number is None:
@@ -632,7 +633,7 @@ class BuiltinChecks:
             "string" if isinstance(default, n.String) else "integer"
         described = f"--{name.value}" + (f"={kind.upper()}" if kind != "bool" else "")
         self.checked.getopt_help[name.value] = described + (
-            f": {_script_text(rest[1].value)}" if len(rest) == 2 else "")
+            f": {_script_text(description.value)}" if description.value else "")
         given = dict(self.ctx.options.named_params)
         text = (given[name.value] or "") if name.value in given else None
         value = _option_value(kind, text, default, number)
