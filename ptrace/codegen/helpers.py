@@ -40,6 +40,7 @@ class Helper(IntEnum):
     RINGBUF_DISCARD = 133
     FOR_EACH_MAP_ELEM = 164
     GET_FUNC_IP = 173
+    KTIME_GET_TAI_NS = 208
     MAP_LOOKUP_PERCPU_ELEM = 195
 
 

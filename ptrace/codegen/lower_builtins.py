@@ -88,7 +88,45 @@ class BuiltinLowering:
         """The current task's process id (its thread group id)."""
         return self.b.lshr(self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, []), i64(32))
 
-    def builtin_tid(self, e: n.Identifier) -> ir.Value:
+    def call_pid(self, e: n.Call) -> ir.Value:
+        """pid(ns), tid(ns): ptrace runs in the first pid namespace (see
+        docs/compatibility.md), where curr_ns and init agree."""
+        return self.current_pid() if e.name == "pid" else self.builtin_tid(e)
+
+    call_tid = call_pid
+
+    def builtin_task_field(self, e: n.Identifier) -> ir.Value:
+        return self.expr(self.checked.expansions[e])
+
+    builtin_config = builtin_task_field
+
+    def call_ppid(self, e: n.Call) -> ir.Value:
+        return self.expr(self.checked.expansions[e])
+
+    call_pcomm = call_leader_tid = call_leader_comm = call_ppid
+
+    def call_nsecs(self, e: n.Call) -> ir.Value:
+        clock = e.args[0].name if e.args and isinstance(e.args[0], n.Identifier) else "boot"
+        if clock == "sw_tai":
+            return self.sw_tai_ns()
+        helper = {"boot": Helper.KTIME_GET_BOOT_NS, "monotonic": Helper.KTIME_GET_NS,
+                  "tai": Helper.KTIME_GET_TAI_NS}[clock]
+        return self.pb.helper(helper, I64, [])
+
+    def builtin_usermode(self, e: n.Identifier) -> ir.Value:
+        """x86_64: the privilege level in the code segment of the probed code's
+        registers is 3; BEGIN and END run in ptrace's own call, from user mode."""
+        if not KINDS[self.instance.attach.kind].registers:
+            return i64(1)
+        cs = self.pb.ctx_load(PT_REGS["cs"])
+        return self.b.zext(self.b.icmp_unsigned("==", self.b.and_(cs, i64(3)), i64(3)), I64)
+
+    def call_syscall_name(self, e: n.Call) -> ir.Value:
+        return self.expr(e.args[0])
+
+    call_signal_name = call_syscall_name
+
+    def builtin_tid(self, e: n.Expr) -> ir.Value:
         pid_tgid = self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, [])
         return self.b.and_(pid_tgid, i64(0xFFFFFFFF))
 
@@ -105,7 +143,8 @@ class BuiltinLowering:
         return self.b.lshr(self.pb.helper(Helper.GET_CURRENT_UID_GID, I64, []), i64(32))
 
     def builtin_nsecs(self, e: n.Identifier) -> ir.Value:
-        return self.pb.helper(Helper.KTIME_GET_NS, I64, [])
+        """Nanoseconds since boot, time suspended included (CLOCK_BOOTTIME), as bpftrace."""
+        return self.pb.helper(Helper.KTIME_GET_BOOT_NS, I64, [])
 
     def sw_tai_ns(self) -> ir.Value:
         """TAI time in ns: the boot clock plus the offset the runtime measured."""

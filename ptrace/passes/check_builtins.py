@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Span, site_location
-from ptrace.options import param_integer
+from ptrace.options import SETTINGS, param_integer
 from ptrace.passes.context import PrintCall, PrintfSite
 from ptrace.passes.probe_context import func_name, probe_address, probe_type
 from ptrace.passes.type_rules import is_unsigned, literal_value, storable
@@ -25,9 +25,12 @@ from ptrace.printf_format import FormatError, parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
 from ptrace.types import types as t
 from ptrace.types.builtins import (
+    CLOCKS,
     FUNCTIONS,
     LATER_FUNCTIONS,
+    PID_NAMESPACES,
     PT_REGS,
+    TASK_FIELDS,
     Function,
     Variable,
     Where,
@@ -83,6 +86,71 @@ class BuiltinChecks:
                    + (f": {where.why}" if where.why else ""), span,
                    *([where.hint] if where.hint else []))
         return False
+
+    def builtin_task_field(self, e: n.Identifier) -> t.Type | None:
+        """ppid, pcomm, leader_tid, leader_comm: fields of the current task."""
+        return self._task_field(e, e.name, n.Identifier("curtask", span=e.span))
+
+    def _task_field(self, e: n.Expr, name: str, task: n.Expr) -> t.Type | None:
+        """The builtin as the expression reading its fields (kept for the lowering)."""
+        fields, cast = TASK_FIELDS[name]
+        read = task
+        for field_name in fields:
+            read = n.Field(read, field_name, True, span=e.span)
+        if cast is not None:
+            read = n.Cast(n.TypeName(cast, 0, None, span=e.span), read, span=e.span)
+        rtype = self.expr(read)
+        if rtype is not None:
+            self.checked.expansions[e] = read
+        return rtype
+
+    def builtin_config(self, e: n.Identifier) -> t.Type | None:
+        """config: a record of the settings' values, as literals."""
+        fields = []
+        for key, setting in sorted(SETTINGS.items()):
+            value = getattr(self.ctx.options, setting.field)
+            literal: n.Expr = n.Boolean(value, span=e.span) if isinstance(value, bool) else \
+                n.Integer(value, str(value), span=e.span) if isinstance(value, int) else \
+                n.String(str(value), span=e.span)
+            fields.append(n.RecordField(key, literal, span=e.span))
+        record = n.Record(tuple(fields), span=e.span)
+        rtype = self.expr(record)
+        self.checked.expansions[e] = record
+        return rtype
+
+    def call_ppid(self, e: n.Call) -> t.Type | None:
+        """ppid(task), pcomm(task), …: fields of a `struct task_struct *`."""
+        task = e.args[0] if e.args else n.Identifier("curtask", span=e.span)
+        return self._task_field(e, e.name, task)
+
+    call_pcomm = call_leader_tid = call_leader_comm = call_ppid
+
+    def call_nsecs(self, e: n.Call) -> t.Type | None:
+        """nsecs(clock): boot (the default), monotonic, tai or sw_tai."""
+        if e.args and not _named(e.args[0], CLOCKS):
+            self.error(f"nsecs() takes a clock: {', '.join(CLOCKS)}", e.args[0].span)
+            return None
+        return t.UINT64
+
+    def call_pid(self, e: n.Call) -> t.Type | None:
+        """pid(ns), tid(ns): curr_ns (the default) or init."""
+        if e.args and not _named(e.args[0], PID_NAMESPACES):
+            self.error(f"{e.name}() takes a pid namespace: {', '.join(PID_NAMESPACES)}",
+                       e.args[0].span)
+            return None
+        return t.UINT32
+
+    call_tid = call_pid
+
+    def call_syscall_name(self, e: n.Call) -> t.Type | None:
+        if self._integer_arg(e.args[0]) is not None:
+            return t.Formatted(t.FormatKind.SYSCALL_NAME)
+        return None
+
+    def call_signal_name(self, e: n.Call) -> t.Type | None:
+        if self._integer_arg(e.args[0]) is not None:
+            return t.Formatted(t.FormatKind.SIGNAL_NAME)
+        return None
 
     def builtin_curtask(self, e: n.Identifier) -> t.Type | None:
         return self.kernel_pointer("struct task_struct") or t.Pointer("struct task_struct")
@@ -763,6 +831,10 @@ class BuiltinChecks:
 
 TSERIES_AGGREGATIONS = ("avg", "max", "min", "sum")
 TSERIES_MAX_INTERVALS = 1000  # the map holds this many entries for each key
+
+
+def _named(arg: n.Expr, names: tuple[str, ...]) -> bool:
+    return isinstance(arg, n.Identifier) and arg.name in names
 
 
 def _option_value(kind: str, text: str | None, default: n.Expr,

@@ -108,6 +108,8 @@ class TypeResults:
     unroll_counts: dict[n.Unroll, int] = field(default_factory=dict)
     # `delete(@m, key)` calls: the map element `@m[key]` they delete.
     delete_targets: dict[n.Call, n.MapAccess] = field(default_factory=dict)
+    # Builtins that are expressions over others (ppid: curtask->real_parent->tgid).
+    expansions: dict[n.Expr, n.Expr] = field(default_factory=dict)
     # getopt("name", …) calls: the option's value; and each option's help line.
     getopt_values: dict[n.Call, int | str] = field(default_factory=dict)
     getopt_help: dict[str, str] = field(default_factory=dict)

@@ -265,6 +265,8 @@ class FormatKind(enum.Enum):
     MACADDR = "macaddr"  # six bytes, as 00:1A:2B:3C:4D:5E
     USERNAME = "username"  # a uid, as the user's name
     CGROUP_PATH = "cgroup_path"  # a cgroup id, as its paths (hierarchies matching `fmt`)
+    SYSCALL_NAME = "syscall_name"  # a system call number, as the call's name
+    SIGNAL_NAME = "signal_name"  # a signal number, as its name (SIGINT)
 
 
 @dataclass(frozen=True, slots=True)
