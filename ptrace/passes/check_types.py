@@ -266,6 +266,10 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                 self.error(f"'{stmt.op}' needs an integer, got {vtype}", value.span)
                 return
             self.assigning = None
+            held = self.ctx.maps.get(target.name)
+            if (stmt.op in ("+=", "-=") and held is not None
+                    and isinstance(held.value, t.Pointer) and not isinstance(vtype, t.Pointer)):
+                self.checked.pointer_scales[stmt] = self.pointee_size(held.value)  # `@p += 1`
             self.store(target, vtype if stmt.op == "=" else t.INT64)
             return
         self.error("only variables ($x) and maps (@x) can be assigned to", target.span)
@@ -671,7 +675,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return named.bits // 8 if isinstance(named, t.Int) else 1
         if pointer.pointee.endswith("*"):
             return 8
-        btf = self.ctx.machine.btf() if pointer.btf_id else None
+        btf = self.ctx.btf() if pointer.btf_id else None  # the script's types over the kernel's
         return max(1, btf.size(pointer.btf_id)) if btf is not None else 1
 
     def division_site(self, node: n.Binary | n.Assign, op: str, divisor: n.Expr) -> None:
@@ -739,6 +743,8 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             if vtype is not None and not vtype.is_integer:
                 self.error(f"'{e.op}' needs an integer variable, got {vtype}", target.span)
                 return None
+            if isinstance(vtype, t.Pointer):  # `$p++` moves by an element
+                self.checked.pointer_scales[e] = self.pointee_size(vtype)
             return vtype
         if isinstance(target, n.MapAccess):
             info = self.ctx.maps.get(target.name)
@@ -751,6 +757,9 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                 self.error(f"'{e.op}' needs an integer map, {target.name} holds "
                            f"{_describe(info.value)}", target.span)
                 return None
+            if info is not None and isinstance(info.value, t.Pointer):
+                self.checked.pointer_scales[e] = self.pointee_size(info.value)
+                return info.value
             return t.INT64
         self.error(f"'{e.op}' applies to variables and maps", target.span)
         return None

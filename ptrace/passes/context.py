@@ -90,8 +90,9 @@ class TypeResults:
     print_calls: list[PrintCall] = field(default_factory=list)
     # Kernel struct fields and `*p` reads: how to read them.
     field_accesses: dict[n.Expr, FieldAccess] = field(default_factory=dict)
-    # `p + i`, `p - q`, `p[i]`, `$p += i`: the size of what p points to.
-    pointer_scales: dict[n.Binary | n.Index | n.Assign, int] = field(default_factory=dict)
+    # `p + i`, `p - q`, `p[i]`, `$p += i`, `@p++`: the size of what p points to.
+    pointer_scales: dict[n.Binary | n.Index | n.Assign | n.IncDec, int] = field(
+        default_factory=dict)
     tuple_positions: dict[n.Index, int] = field(default_factory=dict)  # `$t[1]`: 1
     sizes: dict[n.Sizeof, int] = field(default_factory=dict)
     offsets: dict[n.Offsetof, int] = field(default_factory=dict)
