@@ -61,6 +61,13 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("-i opens the interactive prompt; it takes no program")
     if args.pid is not None and args.command is not None:
         raise UsageError("-p and -c both name the process to trace; give one")
+    if args.metrics is not None:
+        from ptrace.metrics import MetricsError, parse_address
+
+        try:
+            parse_address(args.metrics)
+        except MetricsError as error:
+            raise UsageError(str(error)) from None
     if args.dump:
         from ptrace.compile import DUMP_STAGES  # the compiler's list is the one that counts
 
@@ -257,9 +264,10 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         for stage in args.dump:
             print(program.dumps[stage])
         return 0
+    from ptrace.live import run_session
     from ptrace.runtime.errors import RuntimeFailure
     from ptrace.runtime.libbcc import LibraryMissing
-    from ptrace.runtime.session import RunOptions, Session
+    from ptrace.runtime.session import RunOptions
     from ptrace.runtime.target import Target
 
     file = _open_output(args.output)
@@ -275,8 +283,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         elif args.command is not None and not args.dry_run:
             target = Target.command(args.command)
         # The session writes and flushes; a BufferedOutput is a text stream for that.
-        code: int = Session(program, cast(TextIO, out), sys.stderr, options, target).run()
-        return code
+        return run_session(program, cast(TextIO, out), sys.stderr, options, target,
+                           metrics=args.metrics)
     except (RuntimeFailure, LibraryMissing) as error:
         _finish_output(out)  # what the run printed comes before the error
         print(f"ptrace: error: {error}", file=sys.stderr)
