@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 from ptrace import __version__
 from ptrace.cli_usage import FlagError, UsageError, help_text, parse, usage_text
 from ptrace.diagnostics import CompileError, Severity, Source, render_all
-from ptrace.options import Options, SettingError, from_environment
+from ptrace.options import Options, SettingError, from_environment, split_params
 
 if TYPE_CHECKING:
     from ptrace.program import CompiledProgram
@@ -328,8 +328,10 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     from ptrace.compile import compile
 
     try:
+        positional, named = split_params(params)
         compile_options = from_environment(Options(
-            params=params, unsafe=args.unsafe, helper_errors=args.helper_errors,
+            params=positional, named_params=named, unsafe=args.unsafe,
+            helper_errors=args.helper_errors,
             has_command=args.command is not None or args.pid is not None,
             pid=args.pid or 0, debuginfo=tuple(args.debuginfo or ()),
             hist_sums=args.metrics is not None))

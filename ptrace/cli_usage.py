@@ -115,7 +115,8 @@ USAGES = (
 )
 USAGE_NOTE = ("FILE - reads the program from standard input. Each ARG is a positional "
               "parameter: $1, $2, ... in the program; write -- before them when one "
-              "starts with -.")
+              "starts with -. After --, an ARG --name=value (or --name) is a named "
+              "option, read by getopt(\"name\", default) in the program.")
 
 # What each setting does, for the ENVIRONMENT section (the table in
 # ptrace.options has the keys, kinds and choices; a unit test checks that
@@ -133,6 +134,11 @@ SETTING_HELP = {
     "stack_mode": "how stacks print: bpftrace, perf or raw",
     "show_debug_info": "user stacks show each frame's file:line and inlined functions, "
                        "from debug information: true or false (default false)",
+    "on_stack_limit": "values up to this many bytes go on the BPF stack, larger ones to a "
+                      "per-CPU scratch map",
+    "license": "the programs' license: GPL, GPL v2, GPL and additional rights, "
+               "Dual BSD/GPL, Dual MIT/GPL or Dual MPL/GPL",
+    "dummy_ts_map": "a scalar map whose value tseries() takes as the time (for tests)",
 }
 DEBUG_VARIABLE = ("PTRACE_DEBUG", "show the traceback of an internal error")
 ENVIRONMENT_NOTE = ("Each setting is also read from BPFTRACE_<KEY>; PTRACE_<KEY> wins when "

@@ -93,6 +93,7 @@ def _compile(source: Source, options: Options, machine: Machine | None,
         log_size=ctx.options.log_size,
         show_debug_info=ctx.options.show_debug_info,
         debug_dirs=ctx.options.debuginfo,
+        license=ctx.options.license,
         warnings=tuple(render_capped(d for d in ctx.reporter.diagnostics
                                      if d.severity is Severity.WARNING)),
     )

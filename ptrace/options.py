@@ -10,6 +10,7 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class Options:
     params: tuple[str, ...] = ()  # positional parameters $1, $2, …
+    named_params: tuple[tuple[str, str | None], ...] = ()  # `-- --name[=value]`: getopt()
     max_strlen: int = 1024  # bytes kept of a string read with str()
     str_trunc_trailer: str = ".."  # printed after a string str() may have cut
     max_map_keys: int = 4096  # entries of each map
@@ -25,6 +26,9 @@ class Options:
     has_command: bool = False  # -c CMD or -p PID: `cpid` means something
     pid: int = 0  # -p PID: usdt probes without a binary are looked for in its files
     debuginfo: tuple[str, ...] = ()  # --debuginfo DIR: where debug files are looked for first
+    on_stack_limit: int = 128  # values up to this size go on the BPF stack, larger to scratch
+    license: str = "GPL"  # the programs' license; the kernel wants a GPL-compatible one
+    tseries_clock_map: str = ""  # a scalar map whose value tseries() takes as the time
     from_env: frozenset[str] = frozenset()  # settings given by environment variables
     hist_sums: bool = False  # hist()/lhist() also keep the sum of their values (API, --metrics)
 
@@ -35,7 +39,7 @@ class Setting:
 
     key: str
     field: str  # the Options field it sets
-    kind: str  # "int" (positive), "bool", "choice" or "text"
+    kind: str  # "int" (positive), "count" (0 or more), "bool", "choice" or "text"
     choices: tuple[str, ...] = ()
     maximum: int | None = None  # the largest "int" accepted
 
@@ -61,8 +65,33 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("print_maps_on_exit", "print_maps_on_exit", "bool"),
     Setting("missing_probes", "missing_probes", "choice", ("error", "warn", "ignore")),
     Setting("stack_mode", "stack_mode", "choice", ("bpftrace", "perf", "raw")),
+    Setting("on_stack_limit", "on_stack_limit", "count"),
+    Setting("license", "license", "choice", ("GPL", "GPL v2", "GPL and additional rights",
+                                             "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL")),
     Setting("show_debug_info", "show_debug_info", "bool"),
+    Setting("dummy_ts_map", "tseries_clock_map", "text"),
 )}
+
+
+def setting_key(name: str) -> str:
+    """A config key as scripts may write it: `stack_mode` or bpftrace's
+    environment name, `BPFTRACE_STACK_MODE`."""
+    return name[len("BPFTRACE_"):].lower() if name.upper().startswith("BPFTRACE_") else name
+
+
+def split_params(args: tuple[str, ...]) -> tuple[tuple[str, ...],
+                                                tuple[tuple[str, str | None], ...]]:
+    """The arguments after the program: positional parameters, and the named
+    ones (`--name=value`, `--name`) that getopt() reads."""
+    positional: list[str] = []
+    named: list[tuple[str, str | None]] = []
+    for arg in args:
+        if arg.startswith("--") and len(arg) > 2:
+            name, equals, value = arg[2:].partition("=")
+            named.append((name, value if equals else None))
+        else:
+            positional.append(arg)
+    return tuple(positional), tuple(named)
 
 
 def param_integer(text: str) -> int | None:
@@ -96,11 +125,14 @@ def apply_setting(options: Options, key: str, value: int | str | bool) -> Option
     """Options with one setting changed; SettingError says what is wrong with the value."""
     setting = SETTINGS[key]
     parsed: int | str | bool
-    if setting.kind == "int":
+    if setting.kind in ("int", "count"):
         number = value if isinstance(value, int) and not isinstance(value, bool) else (
             int(value) if isinstance(value, str) and value.isdigit() else None)
-        if number is None or number <= 0:
+        if setting.kind == "count" and (number is None or number < 0):
+            raise SettingError(f"{key} must be a whole number, not {value!r}")
+        if setting.kind == "int" and (number is None or number <= 0):
             raise SettingError(f"{key} must be a positive whole number, not {value!r}")
+        assert number is not None
         if setting.maximum is not None and number > setting.maximum:
             raise SettingError(f"{key} must be at most {setting.maximum}, not {number}")
         parsed = number

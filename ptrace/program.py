@@ -181,6 +181,7 @@ class CompiledProgram:
     dumps: dict[str, str] = field(default_factory=dict)  # stage → text, for -d
     print_maps_on_exit: bool = True
     log_size: int = 1 << 20  # verifier log bytes to keep when loading fails
+    license: str = "GPL"  # the license the programs are loaded with
     warnings: tuple[str, ...] = ()
     # show_debug_info: user stacks show file:line and inlined functions, from the
     # debug information found in these directories first (--debuginfo).
@@ -204,4 +205,5 @@ GLOBAL_NCPUS = 1  # possible CPUs: how many per-CPU slots a value has
 GLOBAL_CPID = 2  # the pid of the -c command (or of -p)
 GLOBAL_STOPPED = 3  # set before END runs: probes do nothing from then on
 GLOBAL_ONLINE_CPUS = 4  # `ncpus`: the CPUs online when the run started
-GLOBALS_COUNT = 5
+GLOBAL_TAI_OFFSET = 5  # CLOCK_TAI - CLOCK_BOOTTIME when the run started: nsecs(sw_tai)
+GLOBALS_COUNT = 6

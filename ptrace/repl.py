@@ -378,8 +378,9 @@ STYLE = {
 def token_class(token: Token) -> str:
     """The style class of a token ("" for operators, punctuation and other names)."""
     if token.type == "NAME":
-        return ("function" if token.text in FUNCTIONS else
-                "builtin" if token.text in VARIABLES else "")
+        # A name that is both (pid, nsecs, kstack) reads as the builtin it names.
+        return ("builtin" if token.text in VARIABLES else
+                "function" if token.text in FUNCTIONS else "")
     return _CLASS_OF.get(token.type) or ("keyword" if token.type in keywords() else "")
 
 

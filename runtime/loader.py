@@ -79,7 +79,8 @@ def load(libs: Libraries, program: CompiledProgram, verbose: bool = False) -> Lo
             if prog.callbacks and not loaded.btf_fds:
                 loaded.btf_fds.append(_load_function_btf(libs))
             loaded.prog_fds.append(_load_program(libs, prog, loaded.map_fds, verbose,
-                                                 program.log_size, loaded.btf_fds))
+                                                 program.log_size, loaded.btf_fds,
+                                                 program.license))
     except BaseException:
         loaded.close()
         raise
@@ -168,7 +169,7 @@ def _load_function_btf(libs: Libraries) -> int:
 
 
 def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose: bool,
-                  log_size: int, btf_fds: list[int]) -> int:
+                  log_size: int, btf_fds: list[int], license: str) -> int:
     insns = patch_maps(prog.insns, map_fds)
     buf = ctypes.create_string_buffer(insns, len(insns))
     name = _object_name(prog.name).encode()
@@ -186,7 +187,7 @@ def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose
             opts.func_info = ctypes.cast(func_info, ctypes.c_void_p)
             opts.func_info_cnt = len(records)
             opts.func_info_rec_size = 8
-        fd: int = libs.libbpf.bpf_prog_load(int(prog.prog_type), name, b"GPL", buf,
+        fd: int = libs.libbpf.bpf_prog_load(int(prog.prog_type), name, license.encode(), buf,
                                             len(insns) // 8, ctypes.byref(opts))
         return fd
 

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from ptrace.runtime.cpus import possible_cpus
 from ptrace.runtime.libbcc import BatchOpts, Libraries, errno
+from ptrace.runtime.tseries import TimeSeries, reduce_slot
 from ptrace.runtime.values import Value, decode, sort_key
 
 from ptrace.bpf_abi import MapType
@@ -162,7 +163,7 @@ def ordered(vtype: t.Type, entries: list[Entry], top: int = 0) -> list[Entry]:
         order = lambda e: (e.value.average, sort_key(e.key))  # noqa: E731
     elif isinstance(vtype, t.Hist | t.Lhist):
         order = lambda e: (e.value.total, sort_key(e.key))  # noqa: E731
-    elif isinstance(vtype, t.Aggregation | t.Int):
+    elif isinstance(vtype, t.Aggregation | t.Int) and not isinstance(vtype, t.TSeries):
         order = lambda e: (e.value, sort_key(e.key))  # noqa: E731
     else:
         order = lambda e: sort_key(e.key)  # noqa: E731
@@ -185,6 +186,8 @@ def read_entries(libs: Libraries, fd: int, spec: MapSpec) -> list[Entry]:
     ktype = spec.key_type
     if isinstance(vtype, t.Hist | t.Lhist):
         return _histograms(libs, fd, spec)
+    if isinstance(vtype, t.TSeries):
+        return _time_series(libs, fd, spec, vtype)
     batch = lookup_batch(libs, fd, spec)
     columns = _integer_columns(batch, spec) if batch is not None else None
     if columns is not None:
@@ -258,6 +261,18 @@ def _histograms(libs: Libraries, fd: int, spec: MapSpec) -> list[Entry]:
     return [Entry(decode(k, 0, ktype) if ktype is not None else None,
                   Histogram(b, sums.get(k)))
             for k, b in groups.items()]
+
+
+def _time_series(libs: Libraries, fd: int, spec: MapSpec, vtype: t.TSeries) -> list[Entry]:
+    """An entry per key: the epochs and values of its slots (the key's last 8 bytes)."""
+    ktype = spec.key_type
+    base = ktype.size if ktype is not None else 8
+    groups: dict[bytes, dict[int, int]] = {}
+    for key_raw, values in raw_entries(libs, fd, spec):
+        epoch, value = reduce_slot(vtype, values)
+        groups.setdefault(key_raw[:base], {})[epoch] = value
+    return [Entry(decode(k, 0, ktype) if ktype is not None else None, TimeSeries(slots))
+            for k, slots in groups.items()]
 
 
 def _div_toward_zero(a: int, b: int) -> int:

@@ -11,6 +11,7 @@ from typing import Any, Protocol, TextIO
 
 from ptrace.runtime.maps import Entry, Histogram, Stats, divide, ordered
 from ptrace.runtime.text_output import format_map
+from ptrace.runtime.tseries import json_rows
 from ptrace.runtime.values import Value, format_value
 
 from ptrace.types import types as t
@@ -112,8 +113,12 @@ class JsonOutput:
     def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
             top: int = 0, div: int = 0) -> None:
         kind = "hist" if isinstance(vtype, t.Hist | t.Lhist) else \
-            "stats" if isinstance(vtype, t.Stats | t.Avg) else "map"
+            "stats" if isinstance(vtype, t.Stats | t.Avg) else \
+            "tseries" if isinstance(vtype, t.TSeries) else "map"
         rows = ordered(vtype, entries, top)
+        if isinstance(vtype, t.TSeries):
+            self._emit(kind, {name: _json_series(rows, ktype, vtype)})
+            return
         if ktype is None:
             data = _json_result(rows[0].value, vtype, div)
         else:
@@ -161,6 +166,13 @@ def _json_result(value: Any, vtype: t.Type, div: int) -> Any:
     if isinstance(vtype, t.Aggregation | t.Int):
         return divide(value, div)
     return _json_value(value, vtype)
+
+
+def _json_series(rows: list[Entry], ktype: t.Type | None, vtype: t.TSeries) -> Any:
+    last = max((e.value.last_epoch for e in rows), default=0)
+    if ktype is None:
+        return json_rows(rows[0].value, vtype, last) if rows else []
+    return {_json_key(e.key, ktype): json_rows(e.value, vtype, last) for e in rows}
 
 
 def _json_buckets(hist: Histogram, vtype: t.Hist | t.Lhist) -> list[dict[str, int]]:

@@ -44,6 +44,7 @@ from ptrace.program import (
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
+    GLOBAL_TAI_OFFSET,
     CompiledProgram,
     EventKind,
     event_header,
@@ -99,6 +100,7 @@ class Session:
                 self._write_global(GLOBAL_START_NS, time.monotonic_ns())
                 self._write_global(GLOBAL_NCPUS, possible_cpus())
                 self._write_global(GLOBAL_ONLINE_CPUS, len(online_cpus()))
+                self._write_global(GLOBAL_TAI_OFFSET, tai_offset())
                 if self.target is not None:
                     self._write_global(GLOBAL_CPID, self.target.pid)
                 stacks.use(StackReader(self.libs, {
@@ -417,6 +419,15 @@ class Session:
                 self.err.write(f"WARNING: {refused} update{'s' if refused != 1 else ''} of "
                                f"{spec.name} {'were' if refused != 1 else 'was'} dropped: the "
                                f"map is full ({why})\n")
+
+
+def tai_offset() -> int:
+    """CLOCK_TAI - CLOCK_BOOTTIME in ns: the boot clock read between two reads
+    of TAI, taken against their mean (the program adds it to the boot clock)."""
+    before = time.clock_gettime_ns(time.CLOCK_TAI)
+    boot = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+    after = time.clock_gettime_ns(time.CLOCK_TAI)
+    return (before + after) // 2 - boot
 
 
 def _has_user_stack(vtype: t.Type | None) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ptrace.runtime.maps import Entry, Histogram, Stats, divide, ordered
+from ptrace.runtime.tseries import TimeSeries, chart_rows
 from ptrace.runtime.values import format_key, format_value
 
 from ptrace.types import types as t
@@ -20,12 +21,18 @@ def format_map(name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Ent
     if _integers(ktype, vtype) and not div:
         return "".join([f"{name}[{key}]: {value}\n" for key, value in rows])
     lines: list[str] = []
+    last_epoch = max((e.value.last_epoch for e in entries if isinstance(e.value, TimeSeries)),
+                     default=0)
     for entry in rows:
         label = name if ktype is None else f"{name}[{format_key(entry.key, ktype)}]"
         value = entry.value
-        if isinstance(value, Histogram):
+        if isinstance(value, Histogram | TimeSeries):
             lines.append(f"{label}:")
-            lines.extend(histogram_rows(value, vtype))
+            if isinstance(value, TimeSeries):
+                assert isinstance(vtype, t.TSeries)
+                lines.extend(chart_rows(value, vtype, last_epoch))
+            else:
+                lines.extend(histogram_rows(value, vtype))
             lines.append("")
             continue
         lines.append(f"{label}: {_format_result(value, vtype, div)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import pwd
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -172,9 +173,31 @@ _FORMATTERS: dict[t.FormatKind, Callable[[int, str], str]] = {
         f"{b:02X}" for b in (value & 0xFFFFFFFFFFFF).to_bytes(6, "little")),
     t.FormatKind.USERNAME: lambda value, _: user_name(value),
     t.FormatKind.CGROUP_PATH: _cgroup_path,
+    t.FormatKind.SYSCALL_NAME: lambda value, _: syscall_name(value),
+    t.FormatKind.SIGNAL_NAME: lambda value, _: signal_name(value),
 }
 
 
 def _boot_epoch_ns() -> int:
-    """The wall-clock time of the monotonic clock's zero (what nsecs counts from)."""
-    return time.time_ns() - time.monotonic_ns()
+    """The wall-clock time of the boot clock's zero (what nsecs counts from)."""
+    return time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+
+def syscall_name(number: int) -> str:
+    """A system call's name by its number on this machine, or the number."""
+    return _syscall_names().get(number, str(number))
+
+
+@functools.cache
+def _syscall_names() -> dict[int, str]:
+    from ptrace.machine import LiveMachine
+
+    return {nr: name for name, nr in LiveMachine().syscall_numbers().items()}
+
+
+def signal_name(number: int) -> str:
+    """SIGINT for 2; the number for one that is not a signal."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)

@@ -31,8 +31,9 @@ I64 = ir.IntType(64)
 I1 = ir.IntType(1)
 PTR = ir.PointerType()
 
-# Allocations up to this size go on the stack while the stack has room.
-_STACK_OBJECT_LIMIT = 128
+# Allocations up to this size go on the stack while the stack has room
+# (the on_stack_limit setting; ptrace.options has the default).
+STACK_OBJECT_LIMIT = 128
 STACK_BUDGET = 384
 # Slots and values together stay under this, leaving LLVM 64 bytes of spills.
 STACK_LIMIT = 448
@@ -52,7 +53,7 @@ class ProgramBuilder:
 
     def __init__(self, module: ir.Module, name: str, section: str, scratch_map: int,
                  stack_budget: int = STACK_BUDGET, params: int = 1,
-                 stack_limit: int = STACK_LIMIT):
+                 stack_limit: int = STACK_LIMIT, object_limit: int = STACK_OBJECT_LIMIT):
         self.module = module
         fnty = ir.FunctionType(I64, [PTR] * params)
         self.function = ir.Function(module, fnty, name)
@@ -66,6 +67,7 @@ class ProgramBuilder:
         self._stack_used = 0
         self._stack_budget = stack_budget  # for values (fresh_memory)
         self._stack_limit = stack_limit  # for everything (slots too)
+        self._object_limit = object_limit  # for one value
         self._scratch_map = scratch_map
         self._scratch_base: ir.Value | None = None
         self.scratch_size = 0  # bytes of scratch this program uses
@@ -144,7 +146,7 @@ class ProgramBuilder:
         `zeroed` is set.
         """
         size = max(8, (size + 7) & ~7)
-        if size <= _STACK_OBJECT_LIMIT:
+        if size <= self._object_limit:
             reused = self._reuse(size)
             if reused is not None or self._stack_used + size <= self._stack_budget:
                 ptr = reused or self.slot(ir.ArrayType(I64, size // 8))

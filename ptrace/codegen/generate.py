@@ -42,7 +42,8 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
                         for node in walk(instance.probe))
         pb = ProgramBuilder(module, name, f"ptrace/{name}", res.scratch_map,
                             MAP_LOOP_STACK_BUDGET if callbacks else STACK_BUDGET,
-                            stack_limit=MAP_LOOP_STACK_LIMIT if callbacks else STACK_LIMIT)
+                            stack_limit=MAP_LOOP_STACK_LIMIT if callbacks else STACK_LIMIT,
+                            object_limit=ctx.options.on_stack_limit)
         Lowerer(ctx, res, instance, pb).lower()
         scratch = max(scratch, pb.scratch_size)
         names.append(name)

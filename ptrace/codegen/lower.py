@@ -364,9 +364,14 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             else:
                 old = self.map_read(target)
                 held = self.ctx.maps[target.name].value
-                new = self.arith(stmt.op[:-1], old, self.expr(value),
-                                 held if held.is_integer else t.INT64,
-                                 self.type_of(value), self.checked.printf_ids.get(stmt))
+                scale = self.checked.pointer_scales.get(stmt)
+                if scale is not None:  # `@p += i` on a pointer moves by elements
+                    new = self.pointer_arith(stmt.op[:-1], old, self.expr(value), held,
+                                             self.type_of(value), scale)
+                else:
+                    new = self.arith(stmt.op[:-1], old, self.expr(value),
+                                     held if held.is_integer else t.INT64,
+                                     self.type_of(value), self.checked.printf_ids.get(stmt))
                 self.map_store(target, new, t.INT64)
             return
         if isinstance(target, n.Identifier):  # `_ = expr;`: for its effects only
@@ -779,7 +784,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         return value
 
     def expr_IncDec(self, e: n.IncDec) -> ir.Value:
-        delta = i64(1 if e.op == "++" else -1)
+        step = self.checked.pointer_scales.get(e, 1)  # a pointer moves by an element
+        delta = i64(step if e.op == "++" else -step)
         target = e.operand
         if isinstance(target, n.Variable):
             var = self.lookup(target.name)
@@ -791,7 +797,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         assert isinstance(target, n.MapAccess)
         old = self.map_read(target)
         new = self.b.add(old, delta)
-        self.map_store(target, new, t.INT64)
+        self.map_store(target, new, self.ctx.maps[target.name].value)
         return new if e.prefix else old
 
     def expr_Binary(self, e: n.Binary) -> ir.Value:

@@ -19,7 +19,7 @@ from ptrace.program import GLOBAL_NCPUS
 from ptrace.types import types as t
 
 if TYPE_CHECKING:
-    from ptrace.passes.context import CompileContext
+    from ptrace.passes.context import CompileContext, TypeResults
 
 
 class AggregationLowering:
@@ -27,6 +27,7 @@ class AggregationLowering:
 
     if TYPE_CHECKING:  # the rest of the lowering, which these methods use
         ctx: CompileContext
+        checked: TypeResults
         pb: ProgramBuilder
         b: ir.IRBuilder
 
@@ -34,22 +35,25 @@ class AggregationLowering:
         def map_key(self, access: n.MapAccess, extra: int = 0) -> ir.Value: ...
         def global_value(self, slot: int) -> ir.Value: ...
         def update(self, map_index: int, key: ir.Value, value: ir.Value, flags: int) -> None: ...
+        def sw_tai_ns(self) -> ir.Value: ...
         def arith(self, op: str, left: ir.Value, right: ir.Value, ltype: t.Type,
                   rtype: t.Type, warning: int | None = None) -> ir.Value: ...
 
     def aggregate(self, target: n.MapAccess, call: n.Call) -> None:
-        """`@m[k] = f(v)`: the aggregation's method updates the entry with v (1 for count())."""
+        """`@m[k] = f(v)`: the aggregation's method updates the entry with v (1 for
+        count()); the call is there for what else it gives (tseries()'s clock)."""
         value = self.expr(call.args[0]) if call.args else i64(1)
-        method: Callable[[n.MapAccess, ir.Value], None] = getattr(self, "aggregate_" + call.name)
-        method(target, value)
+        method: Callable[[n.MapAccess, ir.Value, n.Call], None] = getattr(
+            self, "aggregate_" + call.name)
+        method(target, value, call)
 
-    def aggregate_count(self, target: n.MapAccess, value: ir.Value) -> None:
+    def aggregate_count(self, target: n.MapAccess, value: ir.Value, call: n.Call) -> None:
         """count() and sum(v): the entry's total (on this CPU)."""
         self.add_to(self.ctx.maps[target.name].index, self.map_key(target), value)
 
     aggregate_sum = aggregate_count
 
-    def aggregate_hist(self, target: n.MapAccess, value: ir.Value) -> None:
+    def aggregate_hist(self, target: n.MapAccess, value: ir.Value, call: n.Call) -> None:
         """hist() and lhist(): one more in the value's bucket, the key's last 8 bytes;
         compiled with hist_sums, the value is also added to the bucket's sum."""
         info = self.ctx.maps[target.name]
@@ -71,7 +75,7 @@ class AggregationLowering:
 
     aggregate_lhist = aggregate_hist
 
-    def aggregate_min(self, target: n.MapAccess, value: ir.Value) -> None:
+    def aggregate_min(self, target: n.MapAccess, value: ir.Value, call: n.Call) -> None:
         """min() and max(): the best value so far, then 1 once there is one."""
         agg = self.ctx.maps[target.name].value
         assert isinstance(agg, t.Min | t.Max)
@@ -91,7 +95,7 @@ class AggregationLowering:
 
     aggregate_max = aggregate_min
 
-    def aggregate_avg(self, target: n.MapAccess, value: ir.Value) -> None:
+    def aggregate_avg(self, target: n.MapAccess, value: ir.Value, call: n.Call) -> None:
         """avg() and stats(): how many values, then their total."""
         def add(found: ir.Value) -> None:
             self.pb.store64(self.b.add(self.pb.load64(found), i64(1)), found)
@@ -100,6 +104,59 @@ class AggregationLowering:
         self.update_entry(target, add, i64(1), value, self.map_key(target))
 
     aggregate_stats = aggregate_avg
+
+    def aggregate_tseries(self, target: n.MapAccess, value: ir.Value, call: n.Call) -> None:
+        """tseries(): the slot of the current interval (its key is the map's key and
+        epoch % intervals) takes the value, kept by the aggregation, and the epoch.
+        A slot last written in an earlier epoch starts again from nothing."""
+        info = self.ctx.maps[target.name]
+        agg = info.value
+        assert isinstance(agg, t.TSeries)
+        b, pb = self.b, self.pb
+        clock = self.checked.tseries_clocks.get(call)
+        now = self.expr(clock) if clock is not None else self.sw_tai_ns()
+        epoch = b.udiv(now, i64(agg.interval))
+        key = self.map_key(target, extra=8)
+        pb.store64(b.urem(epoch, i64(agg.intervals)), key,
+                   info.key.size if info.key is not None else 8)
+        found = pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [pb.map_ptr(info.index), key])
+        then, orelse, merge = pb.if_nonnull(found, "tseries")
+        b.position_at_end(then)
+        if agg.agg:  # a new epoch: the slot's value and word start from nothing
+            with b.if_then(b.icmp_unsigned("!=", pb.load64(found, 16), epoch)):
+                pb.store64(i64(0), found)
+                pb.store64(i64(0), found, 8)
+        self._tseries_update(agg, found, value, now)
+        pb.store64(epoch, found, 16)
+        b.branch(merge)
+        b.position_at_end(orelse)
+        fresh = pb.fresh_memory(24)
+        self._tseries_update(agg, fresh, value, now)
+        pb.store64(epoch, fresh, 16)
+        self.update(info.index, key, fresh, BPF_NOEXIST)
+        b.branch(merge)
+        b.position_at_end(merge)
+
+    def _tseries_update(self, agg: t.TSeries, slot: ir.Value, value: ir.Value,
+                        now: ir.Value) -> None:
+        """The slot's value and word after one more value: the value and its time;
+        the total and how many; the best and 1 (there is one)."""
+        b, pb = self.b, self.pb
+        if agg.agg in ("avg", "sum"):
+            pb.store64(b.add(pb.load64(slot), value), slot)
+            if agg.agg == "avg":
+                pb.store64(b.add(pb.load64(slot, 8), i64(1)), slot, 8)
+        elif agg.agg in ("min", "max"):
+            op = "<" if agg.agg == "min" else ">"
+            old = pb.load64(slot)
+            better = b.icmp_signed(op, value, old) if agg.signed else \
+                b.icmp_unsigned(op, value, old)
+            with b.if_then(b.or_(better, b.icmp_unsigned("==", pb.load64(slot, 8), i64(0)))):
+                pb.store64(value, slot)
+                pb.store64(i64(1), slot, 8)
+        else:
+            pb.store64(value, slot)
+            pb.store64(now, slot, 8)
 
     def update_entry(self, target: n.MapAccess, update: Callable[[ir.Value], None],
                      first: ir.Value, second: ir.Value, key: ir.Value) -> None:

@@ -25,6 +25,8 @@ from ptrace.program import (
     GLOBAL_CPID,
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
+    GLOBAL_STOPPED,
+    GLOBAL_TAI_OFFSET,
     EventKind,
 )
 from ptrace.types import types as t
@@ -49,6 +51,7 @@ class BuiltinLowering:
         pb: ProgramBuilder
         b: ir.IRBuilder
         probe_name: ir.Value | None
+        exit_block: ir.Block
 
         def expr(self, e: n.Expr) -> ir.Value: ...
         def type_of(self, e: n.Expr) -> t.Type: ...
@@ -85,7 +88,45 @@ class BuiltinLowering:
         """The current task's process id (its thread group id)."""
         return self.b.lshr(self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, []), i64(32))
 
-    def builtin_tid(self, e: n.Identifier) -> ir.Value:
+    def call_pid(self, e: n.Call) -> ir.Value:
+        """pid(ns), tid(ns): ptrace runs in the first pid namespace (see
+        docs/compatibility.md), where curr_ns and init agree."""
+        return self.current_pid() if e.name == "pid" else self.builtin_tid(e)
+
+    call_tid = call_pid
+
+    def builtin_task_field(self, e: n.Identifier) -> ir.Value:
+        return self.expr(self.checked.expansions[e])
+
+    builtin_config = builtin_task_field
+
+    def call_ppid(self, e: n.Call) -> ir.Value:
+        return self.expr(self.checked.expansions[e])
+
+    call_pcomm = call_leader_tid = call_leader_comm = call_ppid
+
+    def call_nsecs(self, e: n.Call) -> ir.Value:
+        clock = e.args[0].name if e.args and isinstance(e.args[0], n.Identifier) else "boot"
+        if clock == "sw_tai":
+            return self.sw_tai_ns()
+        helper = {"boot": Helper.KTIME_GET_BOOT_NS, "monotonic": Helper.KTIME_GET_NS,
+                  "tai": Helper.KTIME_GET_TAI_NS}[clock]
+        return self.pb.helper(helper, I64, [])
+
+    def builtin_usermode(self, e: n.Identifier) -> ir.Value:
+        """x86_64: the privilege level in the code segment of the probed code's
+        registers is 3; BEGIN and END run in ptrace's own call, from user mode."""
+        if not KINDS[self.instance.attach.kind].registers:
+            return i64(1)
+        cs = self.pb.ctx_load(PT_REGS["cs"])
+        return self.b.zext(self.b.icmp_unsigned("==", self.b.and_(cs, i64(3)), i64(3)), I64)
+
+    def call_syscall_name(self, e: n.Call) -> ir.Value:
+        return self.expr(e.args[0])
+
+    call_signal_name = call_syscall_name
+
+    def builtin_tid(self, e: n.Expr) -> ir.Value:
         pid_tgid = self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, [])
         return self.b.and_(pid_tgid, i64(0xFFFFFFFF))
 
@@ -102,7 +143,13 @@ class BuiltinLowering:
         return self.b.lshr(self.pb.helper(Helper.GET_CURRENT_UID_GID, I64, []), i64(32))
 
     def builtin_nsecs(self, e: n.Identifier) -> ir.Value:
-        return self.pb.helper(Helper.KTIME_GET_NS, I64, [])
+        """Nanoseconds since boot, time suspended included (CLOCK_BOOTTIME), as bpftrace."""
+        return self.pb.helper(Helper.KTIME_GET_BOOT_NS, I64, [])
+
+    def sw_tai_ns(self) -> ir.Value:
+        """TAI time in ns: the boot clock plus the offset the runtime measured."""
+        boot = self.pb.helper(Helper.KTIME_GET_BOOT_NS, I64, [])
+        return self.b.add(boot, self.global_value(GLOBAL_TAI_OFFSET))
 
     def builtin_elapsed(self, e: n.Identifier) -> ir.Value:
         now = self.pb.helper(Helper.KTIME_GET_NS, I64, [])
@@ -403,6 +450,10 @@ class BuiltinLowering:
                               [self.pb.map_ptr(self.ctx.maps[target.name].index),
                                child.function, ir.Constant(PTR, None), i64(0)])
 
+    def call_getopt(self, e: n.Call) -> ir.Value:
+        value = self.checked.getopt_values[e]
+        return self.string_constant(value) if isinstance(value, str) else i64(value)
+
     def call_kaddr(self, e: n.Call) -> ir.Value:
         return i64(self.checked.kernel_addresses[e])
 
@@ -463,9 +514,18 @@ class BuiltinLowering:
         return i64(0)
 
     def call_exit(self, e: n.Call) -> ir.Value:
+        """exit(): the event, then the stop flag set (no probe runs from now on, as
+        after a Ctrl-C), and this probe ends here."""
         code = self.expr(e.args[0]) if e.args else i64(0)
         self.emit_event(EventKind.EXIT, 0, EXIT_CODE.offset + EXIT_CODE.type.size,
                         [(EXIT_CODE.offset, EXIT_CODE.type, code, t.INT64)])
+        key = self.pb.fresh_memory(8, zeroed=False)
+        self.b.store(ir.Constant(I32, GLOBAL_STOPPED), key)
+        flag = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR,
+                              [self.pb.map_ptr(self.res.globals_map), key])
+        with self.b.if_then(self.b.icmp_unsigned("!=", flag, ir.Constant(PTR, None))):
+            self.pb.store64(i64(1), flag)
+        self.b.branch(self.exit_block)
         return i64(0)
 
     def call_clear(self, e: n.Call) -> ir.Value:

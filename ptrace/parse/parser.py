@@ -24,7 +24,7 @@ from ptrace.ast import nodes as n
 from ptrace.diagnostics import CompileError, Diagnostic, Reporter, Severity, Source, Span
 from ptrace.parse.literals import LiteralError, parse_integer, unescape
 from ptrace.parse.syntax_errors import syntax_error
-from ptrace.types.builtins import FUNCTIONS, VARIABLES
+from ptrace.types.builtins import FUNCTIONS, VARIABLES, builtin_name
 from ptrace.types.types import c_integer_name
 
 START_RULES = ("program", "stmts", "expr")
@@ -493,7 +493,7 @@ class _ToAst(Transformer[Token, Any]):
         return n.Boolean(children[0].type == "TRUE", span=self._s(meta))
 
     def identifier(self, meta: Any, children: list[Token]) -> n.Identifier:
-        return n.Identifier(str(children[0]), span=self._s(meta))
+        return n.Identifier(builtin_name(str(children[0])), span=self._s(meta))
 
     def variable(self, meta: Any, children: list[Token]) -> n.Variable:
         return n.Variable(str(children[0]), span=self._s(meta))
@@ -508,9 +508,10 @@ class _ToAst(Transformer[Token, Any]):
 
     def call(self, meta: Any, children: list[Any]) -> n.Call | n.Identifier:
         name, *args = children
-        if str(name) in CALLABLE_BUILTINS and args == [None]:
-            return n.Identifier(str(name), span=self._s(meta))  # pid() is pid
-        return n.Call(str(name), tuple(a for a in args if a is not None),
+        called = builtin_name(str(name))
+        if called in CALLABLE_BUILTINS and args == [None]:
+            return n.Identifier(called, span=self._s(meta))  # pid() is pid
+        return n.Call(called, tuple(a for a in args if a is not None),
                       _tspan(self.source, name), span=self._s(meta))
 
     def sizeof(self, meta: Any, children: list[Any]) -> n.Sizeof:

@@ -237,6 +237,8 @@ def _user_map(info: MapInfo, max_entries: int, decl: MapDecl | None,
         map_type = MapType.LRU_PERCPU_HASH if lru else MapType.PERCPU_HASH
         if isinstance(value, t.Hist | t.Lhist):
             key_size, value_size = key_size + 8, 16 if hist_sums else 8
+        elif isinstance(value, t.TSeries):  # an entry per key and interval
+            key_size, max_entries = key_size + 8, max_entries * value.intervals
     else:
         map_type = MapType.LRU_HASH if lru else MapType.HASH
     location, _ = site_location(decl.span if decl is not None else info.span)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 
 from ptrace.ast import nodes as n
-from ptrace.options import SETTINGS, SettingError, apply_setting
+from ptrace.options import SETTINGS, SettingError, apply_setting, setting_key
 from ptrace.passes.context import CompileContext, MapDecl
 
 MAP_KINDS = ("hash", "lruhash", "percpuhash", "percpulruhash")
@@ -29,21 +29,22 @@ def apply_config(ctx: CompileContext) -> None:
 
 def _apply_entry(ctx: CompileContext, entry: n.ConfigEntry,
                  seen: dict[str, n.ConfigEntry]) -> None:
-    if entry.key not in SETTINGS:
+    key = setting_key(entry.key)
+    if key not in SETTINGS:
         close = difflib.get_close_matches(entry.key, list(SETTINGS), n=1)
         ctx.reporter.error(f"unknown config key '{entry.key}'", entry.span,
                            f"did you mean '{close[0]}'?" if close else
                            f"keys: {', '.join(sorted(SETTINGS))}")
         return
-    if entry.key in seen:
-        ctx.reporter.error(f"'{entry.key}' is set twice", entry.span,
-                           f"it was first set at line {seen[entry.key].span.line}")
+    if key in seen:
+        ctx.reporter.error(f"'{key}' is set twice", entry.span,
+                           f"it was first set at line {seen[key].span.line}")
         return
-    seen[entry.key] = entry
-    if entry.key in ctx.options.from_env:
+    seen[key] = entry
+    if key in ctx.options.from_env:
         return  # the environment wins over the script
     try:
-        ctx.options = apply_setting(ctx.options, entry.key, entry.value)
+        ctx.options = apply_setting(ctx.options, key, entry.value)
     except SettingError as error:
         ctx.reporter.error(str(error), entry.span)
 

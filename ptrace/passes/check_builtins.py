@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Span, site_location
+from ptrace.options import SETTINGS, param_integer
 from ptrace.passes.context import PrintCall, PrintfSite
 from ptrace.passes.probe_context import func_name, probe_address, probe_type
 from ptrace.passes.type_rules import is_unsigned, literal_value, storable
@@ -24,9 +25,12 @@ from ptrace.printf_format import FormatError, parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
 from ptrace.types import types as t
 from ptrace.types.builtins import (
+    CLOCKS,
     FUNCTIONS,
     LATER_FUNCTIONS,
+    PID_NAMESPACES,
     PT_REGS,
+    TASK_FIELDS,
     Function,
     Variable,
     Where,
@@ -83,6 +87,71 @@ class BuiltinChecks:
                    + (f": {where.why}" if where.why else ""), span,
                    *([where.hint] if where.hint else []))
         return False
+
+    def builtin_task_field(self, e: n.Identifier) -> t.Type | None:
+        """ppid, pcomm, leader_tid, leader_comm: fields of the current task."""
+        return self._task_field(e, e.name, n.Identifier("curtask", span=e.span))
+
+    def _task_field(self, e: n.Expr, name: str, task: n.Expr) -> t.Type | None:
+        """The builtin as the expression reading its fields (kept for the lowering)."""
+        fields, cast = TASK_FIELDS[name]
+        read = task
+        for field_name in fields:
+            read = n.Field(read, field_name, True, span=e.span)
+        if cast is not None:
+            read = n.Cast(n.TypeName(cast, 0, None, span=e.span), read, span=e.span)
+        rtype = self.expr(read)
+        if rtype is not None:
+            self.checked.expansions[e] = read
+        return rtype
+
+    def builtin_config(self, e: n.Identifier) -> t.Type | None:
+        """config: a record of the settings' values, as literals."""
+        fields = []
+        for key, setting in sorted(SETTINGS.items()):
+            value = getattr(self.ctx.options, setting.field)
+            literal: n.Expr = n.Boolean(value, span=e.span) if isinstance(value, bool) else \
+                n.Integer(value, str(value), span=e.span) if isinstance(value, int) else \
+                n.String(str(value), span=e.span)
+            fields.append(n.RecordField(key, literal, span=e.span))
+        record = n.Record(tuple(fields), span=e.span)
+        rtype = self.expr(record)
+        self.checked.expansions[e] = record
+        return rtype
+
+    def call_ppid(self, e: n.Call) -> t.Type | None:
+        """ppid(task), pcomm(task), …: fields of a `struct task_struct *`."""
+        task = e.args[0] if e.args else n.Identifier("curtask", span=e.span)
+        return self._task_field(e, e.name, task)
+
+    call_pcomm = call_leader_tid = call_leader_comm = call_ppid
+
+    def call_nsecs(self, e: n.Call) -> t.Type | None:
+        """nsecs(clock): boot (the default), monotonic, tai or sw_tai."""
+        if e.args and not _named(e.args[0], CLOCKS):
+            self.error(f"nsecs() takes a clock: {', '.join(CLOCKS)}", e.args[0].span)
+            return None
+        return t.UINT64
+
+    def call_pid(self, e: n.Call) -> t.Type | None:
+        """pid(ns), tid(ns): curr_ns (the default) or init."""
+        if e.args and not _named(e.args[0], PID_NAMESPACES):
+            self.error(f"{e.name}() takes a pid namespace: {', '.join(PID_NAMESPACES)}",
+                       e.args[0].span)
+            return None
+        return t.UINT32
+
+    call_tid = call_pid
+
+    def call_syscall_name(self, e: n.Call) -> t.Type | None:
+        if self._integer_arg(e.args[0]) is not None:
+            return t.Formatted(t.FormatKind.SYSCALL_NAME)
+        return None
+
+    def call_signal_name(self, e: n.Call) -> t.Type | None:
+        if self._integer_arg(e.args[0]) is not None:
+            return t.Formatted(t.FormatKind.SIGNAL_NAME)
+        return None
 
     def builtin_curtask(self, e: n.Identifier) -> t.Type | None:
         return self.kernel_pointer("struct task_struct") or t.Pointer("struct task_struct")
@@ -629,6 +698,43 @@ class BuiltinChecks:
         self.checked.cgroup_ids[e] = inode
         return t.UINT64
 
+    def call_getopt(self, e: n.Call) -> t.Type | None:
+        """getopt("name"[, default[, "description"]]): the value of `--name[=value]`
+        after the program, of the default's type (bool without one)."""
+        name, *rest = e.args
+        default = rest[0] if rest else n.Boolean(False, span=e.span)
+        if not isinstance(name, n.String) or not name.value:
+            self.error("getopt() takes the option's name as a string literal", name.span)
+            return None
+        description = rest[1] if len(rest) == 2 else n.String("", span=e.span)
+        if not isinstance(description, n.String):
+            self.error("getopt()'s description must be a string literal", description.span)
+            return None
+        number = literal_value(default) if isinstance(default, n.Integer | n.Unary) else None
+        if not isinstance(default, n.Boolean | n.String) and number is None:
+            self.error("getopt()'s default must be a literal: a number, a string, true or false",
+                       default.span)
+            return None
+        kind = "bool" if isinstance(default, n.Boolean) else \
+            "string" if isinstance(default, n.String) else "integer"
+        described = f"--{name.value}" + (f"={kind.upper()}" if kind != "bool" else "")
+        self.checked.getopt_help[name.value] = described + (
+            f": {_script_text(description.value)}" if description.value else "")
+        given = dict(self.ctx.options.named_params)
+        text = (given[name.value] or "") if name.value in given else None
+        value = _option_value(kind, text, default, number)
+        if value is None:
+            shown = "--" + name.value + (f"={text}" if text else "")
+            self.error(f"{shown}: the program option takes {'a' if kind != 'integer' else 'an'} "
+                       f"{kind}" + (" (true, false, 1 or 0)" if kind == "bool" else ""), e.span)
+            return None
+        self.checked.getopt_values[e] = value
+        if isinstance(value, str):
+            return t.Str(len(value) + 1)
+        if kind == "bool":
+            return t.BOOL
+        return t.UINT64 if value >= 2**63 else t.INT64
+
     def call_has_key(self, e: n.Call) -> t.Type | None:
         target = e.args[0]
         if not isinstance(target, n.MapAccess) or target.keys:
@@ -687,6 +793,41 @@ class BuiltinChecks:
             return None
         return t.Lhist(low, high, step) if self._integer_arg(e.args[0]) else None
 
+    def call_tseries(self, e: n.Call) -> t.Type | None:
+        """tseries(n, interval, intervals[, agg]): literal interval (ns, or a
+        duration such as 100ms), count of intervals and aggregation."""
+        value, interval, intervals, *agg = e.args
+        atype = self._integer_arg(value)
+        sizes = [literal_value(a) if isinstance(a, n.Integer | n.Unary) else None
+                 for a in (interval, intervals)]
+        if sizes[0] is None or sizes[0] <= 0:
+            self.error("tseries()'s interval must be a positive integer literal, as in 100ms",
+                       interval.span)
+            return None
+        if sizes[1] is None or not 0 < sizes[1] <= TSERIES_MAX_INTERVALS:
+            self.error(f"tseries()'s number of intervals must be an integer literal from 1 to "
+                       f"{TSERIES_MAX_INTERVALS}", intervals.span)
+            return None
+        function = ""
+        if agg:
+            if not isinstance(agg[0], n.String) or agg[0].value not in TSERIES_AGGREGATIONS:
+                self.error("tseries()'s aggregation must be one of "
+                           f"{', '.join(repr(a) for a in TSERIES_AGGREGATIONS)}", agg[0].span)
+                return None
+            function = agg[0].value
+        clock = self.ctx.options.tseries_clock_map
+        if clock:
+            read = n.MapAccess(clock, (), span=e.span)
+            ctype = self.expr(read)
+            if ctype is None or not ctype.is_integer:
+                self.error(f"{clock}, the map giving tseries() its time (BPFTRACE_DUMMY_TS_MAP), "
+                           "must hold an integer", e.span)
+                return None
+            self.checked.tseries_clocks[e] = read
+        if atype is None:
+            return None
+        return t.TSeries(sizes[0], sizes[1], function, not is_unsigned(atype))
+
     def call_sum(self, e: n.Call) -> t.Type | None:
         """sum, min, max, avg and stats of a signed or an unsigned integer."""
         arg = self._integer_arg(e.args[0])
@@ -713,6 +854,49 @@ class BuiltinChecks:
         name = params[place].removesuffix("?") if place < len(params) else "..."
         shown = f"'{name}'" if name != "..." else str(place + 1)
         return f"{call.name}()'s argument {shown}"
+
+
+TSERIES_AGGREGATIONS = ("avg", "max", "min", "sum")
+TSERIES_MAX_INTERVALS = 1000  # the map holds this many entries for each key
+
+
+def _named(arg: n.Expr, names: tuple[str, ...]) -> bool:
+    return isinstance(arg, n.Identifier) and arg.name in names
+
+
+def _option_value(kind: str, text: str | None, default: n.Expr,
+                  number: int | None) -> int | str | None:
+    """A program option's value from its text on the command line (None: not
+    given; "": given without a value), or None if the text does not fit its kind."""
+    if kind == "string":
+        assert isinstance(default, n.String)
+        return default.value if text is None else text.encode().decode("latin-1") or None
+    if kind == "integer":
+        value = number if text is None else param_integer(text)
+        return value if value is not None and -2**63 <= value < 2**64 else None
+    if text is None:
+        assert isinstance(default, n.Boolean)
+        return int(default.value)
+    flags = {"": 1, "true": 1, "1": 1, "false": 0, "0": 0}
+    return flags.get(text.lower())
+
+
+def check_named_params(ctx: CompileContext) -> None:
+    """The named options after the program are those its getopt() calls read;
+    `--help` lists them."""
+    known = ctx.checked.getopt_help
+    names = [name for name, _ in ctx.options.named_params]
+    listing = [known[name] for name in sorted(known)] or ["(none)"]
+    if "help" in names and "help" not in known:
+        ctx.reporter.error("--help: the program's options are", None, *listing)
+        return
+    unexpected = [f"--{name}" for name in names if name not in known]
+    if unexpected:
+        ctx.reporter.error(f"unexpected program option{'s' if len(unexpected) > 1 else ''}: "
+                           f"{', '.join(unexpected)}", None,
+                           "the program's options: " + ", ".join(
+                               f"--{name}" for name in sorted(known)) if known else
+                           "the program reads no options (getopt())")
 
 
 def _inet_pton(text: str) -> bytes | None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Diagnostic, Reporter, Severity, Span, site_location
 from ptrace.options import MAX_STRLEN_LIMIT, param_integer
-from ptrace.passes.check_builtins import BuiltinChecks
+from ptrace.passes.check_builtins import BuiltinChecks, check_named_params
 from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInstance, TypeResults
 from ptrace.passes.probe_context import ProbeContextChecks
 from ptrace.passes.type_rules import is_unsigned, literal_value, storable
@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # the BTF reader is imported only for kernel types
 def check_types(ctx: CompileContext) -> None:
     check_round(ctx, Reporter())  # learns ctx.maps and ctx.let_types
     ctx.checked = check_round(ctx, ctx.reporter)
+    check_named_params(ctx)
 
 
 def check_round(ctx: CompileContext, reporter: Reporter) -> TypeResults:
@@ -322,6 +323,10 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                 self.error(f"'{stmt.op}' needs an integer, got {vtype}", value.span)
                 return
             self.assigning = None
+            held = self.ctx.maps.get(target.name)
+            if (stmt.op in ("+=", "-=") and held is not None
+                    and isinstance(held.value, t.Pointer) and not isinstance(vtype, t.Pointer)):
+                self.checked.pointer_scales[stmt] = self.pointee_size(held.value)  # `@p += 1`
             self.store(target, vtype if stmt.op == "=" else t.INT64)
             return
         self.error("only variables ($x) and maps (@x) can be assigned to", target.span)
@@ -732,7 +737,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return named.bits // 8 if isinstance(named, t.Int) else 1
         if pointer.pointee.endswith("*"):
             return 8
-        btf = self.ctx.machine.btf() if pointer.btf_id else None
+        btf = self.ctx.btf() if pointer.btf_id else None  # the script's types over the kernel's
         return max(1, btf.size(pointer.btf_id)) if btf is not None else 1
 
     def division_site(self, node: n.Binary | n.Assign, op: str, divisor: n.Expr) -> None:
@@ -800,6 +805,8 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             if vtype is not None and not vtype.is_integer:
                 self.error(f"'{e.op}' needs an integer variable, got {vtype}", target.span)
                 return None
+            if isinstance(vtype, t.Pointer):  # `$p++` moves by an element
+                self.checked.pointer_scales[e] = self.pointee_size(vtype)
             return vtype
         if isinstance(target, n.MapAccess):
             info = self.ctx.maps.get(target.name)
@@ -812,6 +819,9 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                 self.error(f"'{e.op}' needs an integer map, {target.name} holds "
                            f"{_describe(info.value)}", target.span)
                 return None
+            if info is not None and isinstance(info.value, t.Pointer):
+                self.checked.pointer_scales[e] = self.pointee_size(info.value)
+                return info.value
             return t.INT64
         self.error(f"'{e.op}' applies to variables and maps", target.span)
         return None

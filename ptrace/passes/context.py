@@ -90,8 +90,9 @@ class TypeResults:
     print_calls: list[PrintCall] = field(default_factory=list)
     # Kernel struct fields and `*p` reads: how to read them.
     field_accesses: dict[n.Expr, FieldAccess] = field(default_factory=dict)
-    # `p + i`, `p - q`, `p[i]`, `$p += i`: the size of what p points to.
-    pointer_scales: dict[n.Binary | n.Index | n.Assign, int] = field(default_factory=dict)
+    # `p + i`, `p - q`, `p[i]`, `$p += i`, `@p++`: the size of what p points to.
+    pointer_scales: dict[n.Binary | n.Index | n.Assign | n.IncDec, int] = field(
+        default_factory=dict)
     tuple_positions: dict[n.Index, int] = field(default_factory=dict)  # `$t[1]`: 1
     sizes: dict[n.Sizeof, int] = field(default_factory=dict)
     offsets: dict[n.Offsetof, int] = field(default_factory=dict)
@@ -108,6 +109,13 @@ class TypeResults:
     unroll_counts: dict[n.Unroll, int] = field(default_factory=dict)
     # `delete(@m, key)` calls: the map element `@m[key]` they delete.
     delete_targets: dict[n.Call, n.MapAccess] = field(default_factory=dict)
+    # Builtins that are expressions over others (ppid: curtask->real_parent->tgid).
+    expansions: dict[n.Expr, n.Expr] = field(default_factory=dict)
+    # getopt("name", …) calls: the option's value; and each option's help line.
+    getopt_values: dict[n.Call, int | str] = field(default_factory=dict)
+    getopt_help: dict[str, str] = field(default_factory=dict)
+    # tseries() calls timed by a map (BPFTRACE_DUMMY_TS_MAP): the read of that map.
+    tseries_clocks: dict[n.Call, n.MapAccess] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ptrace.probe_kinds import KINDS, ProbeKind
-from ptrace.types.types import UINT32, UINT64, FormatKind, Formatted, Str, Type
+from ptrace.types.types import UINT32, UINT64, FormatKind, Formatted, Int, Str, Type
 
 # x86_64 struct pt_regs, 8 bytes a register, by the names reg() takes (the
 # kernel's field names, as bpftrace has them): name → offset.
@@ -105,7 +105,7 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("tid", "thread id of the current task", UINT32),
     Variable("uid", "user id of the current task", UINT32),
     Variable("gid", "group id of the current task", UINT32),
-    Variable("nsecs", "nanoseconds since boot (monotonic clock)", UINT64),
+    Variable("nsecs", "nanoseconds since boot, time suspended included", UINT64),
     Variable("elapsed", "nanoseconds since ptrace started the script", UINT64),
     Variable("cpu", "the CPU the probe runs on", UINT32),
     Variable("comm", "name of the current task", Str(16)),
@@ -129,7 +129,38 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("ctx", "the address of the probe's context"),
     Variable("kstack", "the kernel stack"),
     Variable("ustack", "the user stack"),
+    Variable("ppid", "process id of the current task's parent", method="task_field"),
+    Variable("pcomm", "name of the current task's process (its thread group leader)",
+             method="task_field"),
+    Variable("leader_tid", "thread id of the current task's thread group leader",
+             method="task_field"),
+    Variable("leader_comm", "name of the current task's thread group leader",
+             method="task_field"),
+    Variable("config", "the settings the program was compiled with, as a record "
+                       "(config().max_strlen)"),
+    Variable("usermode", "1 when the probed code ran in user mode, else 0", Int(8, False),
+             Where((*REGISTER_PROBES, ProbeKind.BEGIN, ProbeKind.END),
+                   "it has no registers to tell")),
 )}
+
+# Builtins that read fields of a task: the fields from the task (curtask, or the
+# function's argument) and the type of the value (None: the field's own).
+TASK_FIELDS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "ppid": (("real_parent", "tgid"), "uint32"),
+    "pcomm": (("group_leader", "comm"), None),
+    "leader_tid": (("group_leader", "pid"), "uint32"),
+    "leader_comm": (("group_leader", "comm"), None),
+}
+# The clocks of nsecs(clock), and the namespaces of pid(ns) and tid(ns).
+CLOCKS = ("boot", "monotonic", "tai", "sw_tai")
+PID_NAMESPACES = ("curr_ns", "init")
+BUILTIN_PREFIX = "__builtin_"
+
+
+def builtin_name(name: str) -> str:
+    """`__builtin_comm` is `comm`: bpftrace's names of its builtins under their macros."""
+    rest = name.removeprefix(BUILTIN_PREFIX)
+    return rest if rest != name and (rest in VARIABLES or rest in FUNCTIONS) else name
 
 _FORMAT = ("fmt", "...")
 FUNCTIONS: dict[str, Function] = {f.name: f for f in (
@@ -150,6 +181,18 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("strcontains", ("s", "literal"), "whether a string contains a literal"),
     Function("bswap", ("n",), "an integer with its bytes reversed"),
     Function("strerror", ("errno",), "an error number, printed as its text"),
+    Function("syscall_name", ("nr",), "a system call number, printed as the call's name"),
+    Function("signal_name", ("sig",), "a signal number, printed as the signal's name"),
+    Function("nsecs", ("clock?",), "nanoseconds on a clock: boot (default), monotonic, tai, "
+                                   "sw_tai"),
+    Function("pid", ("ns?",), "the process id, in ptrace's pid namespace (curr_ns) or the "
+                              "first (init)"),
+    Function("tid", ("ns?",), "the thread id, in ptrace's pid namespace (curr_ns) or the "
+                              "first (init)"),
+    Function("ppid", ("task?",), "the process id of a task's parent"),
+    Function("pcomm", ("task?",), "the name of a task's process"),
+    Function("leader_tid", ("task?",), "the thread id of a task's thread group leader"),
+    Function("leader_comm", ("task?",), "the name of a task's thread group leader"),
     Function("strftime", ("fmt", "ns"), "nanoseconds since boot, printed as a local time"),
     Function("has_key", ("map", "key"), "whether a map holds a key"),
     Function("signal", ("sig",), "send a signal to the current task", unsafe="sends signals"),
@@ -163,6 +206,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("macaddr", ("p",), "six bytes, printed as a MAC address"),
     Function("len", ("map",), "how many entries a map holds"),
     Function("kaddr", ("symbol",), "the address of a kernel symbol"),
+    Function("getopt", ("name", "default?", "description?"),
+             "a program option given after the program: -- --name=value"),
     Function("cgroupid", ("path",), "the id of a cgroup v2 directory"),
     Function("cgroup_path", ("id", "filter?"), "the paths of a cgroup"),
     Function("buf", ("p", "length?"), "bytes at an address, or of an array, for %r"),
@@ -183,6 +228,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("stats", ("n",), "count, average and total of the values", aggregation=True),
     Function("hist", ("n", "k?"), "a power-of-two histogram", aggregation=True),
     Function("lhist", ("n", "min", "max", "step"), "a linear histogram", aggregation=True),
+    Function("tseries", ("n", "interval", "intervals", "agg?"),
+             "the last value (or avg, max, min, sum) of each recent interval", aggregation=True),
 )}
 AGGREGATIONS = frozenset(f.name for f in FUNCTIONS.values() if f.aggregation)
 

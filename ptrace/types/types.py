@@ -265,6 +265,8 @@ class FormatKind(enum.Enum):
     MACADDR = "macaddr"  # six bytes, as 00:1A:2B:3C:4D:5E
     USERNAME = "username"  # a uid, as the user's name
     CGROUP_PATH = "cgroup_path"  # a cgroup id, as its paths (hierarchies matching `fmt`)
+    SYSCALL_NAME = "syscall_name"  # a system call number, as the call's name
+    SIGNAL_NAME = "signal_name"  # a signal number, as its name (SIGINT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,6 +440,32 @@ class Lhist(Aggregation):
             return self.max, None
         low = self.min + (bucket - 1) * self.step
         return low, min(low + self.step, self.max)
+
+
+@dataclass(frozen=True, slots=True)
+class TSeries(Aggregation):
+    """tseries(n, interval, intervals[, agg]): the last `intervals` intervals of
+    `interval` ns, each holding the last value recorded in it, or its avg, max,
+    min or sum (`agg`).
+
+    Each interval is an entry of its own: the key, then the slot (the epoch,
+    time / interval, modulo `intervals`), holding three words: the value, a
+    word the aggregation keeps (the time of the value, how many values, or
+    whether there is one) and the epoch; an epoch of 0 marks a slot unused.
+    """
+
+    interval: int = 1
+    intervals: int = 1
+    agg: str = ""  # "" (the last value), "avg", "max", "min" or "sum"
+    signed: bool = True
+
+    @property
+    def function(self) -> str:
+        return "tseries"
+
+    @property
+    def size(self) -> int:
+        return 24
 
 
 def merge(a: Type, b: Type) -> Type | None:

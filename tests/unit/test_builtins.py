@@ -77,11 +77,12 @@ def test_arities_the_row_allows(name: str, counts: tuple[int, ...]) -> None:
 
 
 def test_aggregations_are_the_rows_that_say_so() -> None:
-    assert {"count", "sum", "avg", "min", "max", "stats", "hist", "lhist"} == AGGREGATIONS
+    assert {"count", "sum", "avg", "min", "max", "stats", "hist", "lhist",
+            "tseries"} == AGGREGATIONS
 
 
 def test_variables_may_be_written_as_calls_but_functions_stay_calls() -> None:
-    assert {"pid", "probe", "probetype", "func", "comm"} <= CALLABLE_BUILTINS
+    assert {"uid", "probe", "probetype", "func", "comm"} <= CALLABLE_BUILTINS
     assert not CALLABLE_BUILTINS & {"kstack", "ustack", "printf", "count"}
 
 
