@@ -3,7 +3,8 @@
 A command is forked before the probes attach but held before its exec, so
 it cannot run a single instruction untraced: the child blocks reading a
 pipe until `release()`. (subprocess cannot do this: it waits for the exec.)
-The run ends when the process ends.
+The run ends when the process ends; the command ends when the run does, even
+a run killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from ptrace.runtime.errors import RuntimeFailure
 
 FINISH_TIMEOUT_S = 2.0
+PR_SET_PDEATHSIG = 1
 
 
 class Target:
@@ -40,10 +42,12 @@ class Target:
         if shutil.which(argv[0]) is None:
             raise RuntimeFailure(f"cannot run {argv[0]}: no such program")
         wait, go = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: wait for the go, then become the command
             try:
                 os.close(go)
+                _end_with_parent(parent)
                 if os.read(wait, 1):
                     os.close(wait)
                     os.execvp(argv[0], argv)
@@ -93,3 +97,14 @@ class Target:
                 self._exited = True
             else:
                 time.sleep(0.01)
+
+
+def _end_with_parent(parent: int) -> None:
+    """In the forked child: be sent SIGTERM when ptrace dies, as ptrace would send it
+    at the end of a run, so that a ptrace killed with SIGKILL leaves no command
+    running. (The setting lasts across exec, not across a set-user-ID one.)"""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # ptrace died before the setting was made
+        os._exit(127)
