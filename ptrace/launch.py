@@ -7,7 +7,8 @@ traceback. Until a run installs its own stop handlers (runtime/session.py)
 or the prompt starts, SIGINT ends ptrace at once and quietly, as it ends any
 Unix program: nothing is in the kernel yet, and a -c command held before its
 exec sees its pipe close and exits. SIGTERM and SIGHUP do so already. A
-signal that was ignored when ptrace started stays ignored.
+signal that was ignored when ptrace started stays ignored. (What comes
+before this module, the interpreter's own start-up, is out of its reach.)
 """
 
 import signal

@@ -308,6 +308,7 @@ def test_start_then_signal_leaves_nothing(ptrace_exe: list[str], triggers: Path,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  stdin=subprocess.DEVNULL, text=True,
                                  env={**os.environ, "XDG_CACHE_HOME": str(cache)})
+            wait_until_python_let_sigint_go(p.pid, program)  # before: Python's own start
             time.sleep(rng.uniform(0, 1.5))
             p.send_signal(sig)
             _, err = p.communicate(timeout=TIMEOUT)
