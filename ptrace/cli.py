@@ -78,6 +78,13 @@ def _check(args: argparse.Namespace) -> None:
         except ValueError as error:  # "No closing quotation", "No escaped character"
             raise UsageError(f"-c: the command cannot be split into words: "
                              f"{str(error).lower()}") from None
+    if args.metrics is not None:
+        from ptrace.metrics import MetricsError, parse_address
+
+        try:
+            parse_address(args.metrics)
+        except MetricsError as error:
+            raise UsageError(str(error)) from None
     if args.dump:
         from ptrace.compile import DUMP_STAGES  # the compiler's list is the one that counts
 
@@ -284,9 +291,10 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         print(warning, file=sys.stderr)
     if args.dump:
         return _write_out("".join(f"{program.dumps[stage]}\n" for stage in args.dump))
+    from ptrace.live import run_session
     from ptrace.runtime.errors import RuntimeFailure
     from ptrace.runtime.libbcc import LibraryMissing
-    from ptrace.runtime.session import RunOptions, Session
+    from ptrace.runtime.session import RunOptions
     from ptrace.runtime.target import Target
 
     file = _open_output(args.output)
@@ -303,7 +311,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         elif args.command is not None and not args.dry_run:
             target = Target.command(args.command)
         # The session writes and flushes; a BufferedOutput is a text stream for that.
-        code: int = Session(program, cast(TextIO, out), sys.stderr, options, target).run()
+        code = run_session(program, cast(TextIO, out), sys.stderr, options, target,
+                           metrics=args.metrics)
         _finish_output(out)
         return code
     except (RuntimeFailure, LibraryMissing) as error:

@@ -66,6 +66,8 @@ OPTIONS: tuple[Option, ...] = (
            "OPTIONS", metavar="PID", number=True, complete="pid"),
     Option(("-c",), "command", "run CMD once every probe is attached; stop when it ends "
            "(cpid)", "OPTIONS", metavar="CMD", complete="command"),
+    Option(("--metrics",), "metrics", "serve the program's maps as Prometheus metrics at "
+           "http://[HOST:]PORT/metrics while it runs", "OPTIONS", metavar="[HOST:]PORT"),
     Option(("--unsafe",), "unsafe", "allow actions that change the system: system(), "
            "signal()", "OPTIONS"),
     Option(("-h", "--help"), "help", "show this help and exit", "OPTIONS"),

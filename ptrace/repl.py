@@ -782,17 +782,14 @@ class Repl:
                     err: TextIO, started: Callable[[Session], None] | None = None) -> int:
         """Run a compiled cell, writing to `out` and `err`; its status. `started` is
         given the session before it runs (to stop it from another thread)."""
+        from ptrace.live import run_session
         from ptrace.runtime.errors import RuntimeFailure
         from ptrace.runtime.libbcc import LibraryMissing
         from ptrace.runtime.output import new_output
-        from ptrace.runtime.session import Session
 
         try:
             kept = _KeepMaps(new_output(out, err, options.json, options.quiet))
-            session = Session(program, out, err, options, output=kept)
-            if started is not None:
-                started(session)
-            code = session.run()
+            code = run_session(program, out, err, options, output=kept, started=started)
         except (RuntimeFailure, LibraryMissing) as error:
             out.flush()
             _write(err, f"ptrace: error: {error}\n")

@@ -56,12 +56,19 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Stats:
+    """An avg() or stats() value: how many values were added and their total (also
+    the API's `ptrace.Stats`)."""
+
     count: int
     total: int
 
     @property
     def average(self) -> int:
+        """The total divided by the count, toward zero (as bpftrace prints it)."""
         return _div_toward_zero(self.total, self.count)
+
+    def to_dict(self) -> dict[str, int]:
+        return {"count": self.count, "average": self.average, "total": self.total}
 
 
 @dataclass(frozen=True, slots=True)

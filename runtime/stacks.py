@@ -123,6 +123,11 @@ def render(ref: StackRef) -> str:
     return _current.render(ref) if _current is not None else f"<stack {ref.stack_id}>"
 
 
+def frames(ref: StackRef) -> list[int]:
+    """The addresses of a stack's frames, innermost first (none outside a run)."""
+    return _current.frames(ref) if _current is not None else []
+
+
 def ksym(address: int) -> str:
     """The kernel symbol an address belongs to (its hex form if none)."""
     found = SYMBOLS.resolve(address)

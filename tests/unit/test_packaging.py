@@ -60,6 +60,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
         "ptrace/grammar/__init__.py",
         "ptrace/grammar/ptrace.lark",
         "ptrace/tools/execsnoop.bt",
+        "ptrace/py.typed",
+        "ptrace/api.py",
     ],
 )
 def test_wheel_contains(wheel: zipfile.ZipFile, path: str) -> None:
