@@ -1,3 +1,3 @@
-from ptrace.cli import entry
+from ptrace.launch import entry
 
 entry()

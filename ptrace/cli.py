@@ -12,9 +12,11 @@ fix (usage, diagnostics, no root, refusals by the kernel), 2 for internal errors
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import os
 import re
+import signal
 import sys
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -24,6 +26,7 @@ from ptrace import __version__
 from ptrace.cli_usage import FlagError, UsageError, help_text, parse, usage_text
 from ptrace.diagnostics import CompileError, Severity, Source, render_all
 from ptrace.options import Options, SettingError, from_environment, split_params
+from ptrace.streams import CheckedOutput, OutputFailed, QuietErrors, reopen_closed
 
 if TYPE_CHECKING:
     from ptrace.program import CompiledProgram
@@ -54,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (ptrace … | head): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OutputFailed as error:
+        print(f"ptrace: error: {error}", file=sys.stderr)
+        return 1
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -80,6 +86,14 @@ def _check(args: argparse.Namespace) -> None:
         if _header_path(header) is None:
             raise UsageError(f"--include: no header {header} in "
                              f"{', '.join(INCLUDE_DIRS)} (nor as a path)")
+    if args.command is not None:
+        import shlex
+
+        try:
+            shlex.split(args.command)
+        except ValueError as error:  # "No closing quotation", "No escaped character"
+            raise UsageError(f"-c: the command cannot be split into words: "
+                             f"{str(error).lower()}") from None
     if args.metrics is not None:
         from ptrace.metrics import MetricsError, parse_address
 
@@ -98,11 +112,9 @@ def _check(args: argparse.Namespace) -> None:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.help:
-        sys.stdout.write(help_text())
-        return 0
+        return _write_out(help_text())
     if args.version:
-        print(f"ptrace v{__version__}")
-        return 0
+        return _write_out(f"ptrace v{__version__}\n")
     if args.info:
         return _info()
     if args.list:
@@ -117,7 +129,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         source = _tool_source(args.tool)
     elif positional:
         source = _read_source(positional.pop(0))
-    elif args.interactive or sys.stdin.isatty():
+    elif args.interactive or (sys.stdin is not None and sys.stdin.isatty()):
         return _prompt(args)
     else:
         source = read_stdin()  # piped with no program: as `-`
@@ -134,8 +146,14 @@ def _prompt(args: argparse.Namespace) -> int:
         print(f"ptrace: error: {given[0]} does not apply to the interactive prompt",
               file=sys.stderr)
         return 1
+    if sys.stdin is None or sys.stdout is None:
+        print("ptrace: error: the interactive prompt needs standard input and output",
+              file=sys.stderr)
+        return 1
     from ptrace import repl  # prompt_toolkit is imported only for the REPL
 
+    if signal.getsignal(signal.SIGINT) == signal.SIG_DFL:  # as ptrace.launch left it
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the prompt takes Ctrl-C
     return repl.main(args)
 
 
@@ -147,6 +165,10 @@ MAX_SCRIPT_BYTES = 16 * 1024 * 1024
 def read_stdin() -> Source | None:
     """The script on standard input; None (and the error said) if it is too large.
     Its bytes are read as they are: invalid UTF-8 is a located error of the parser."""
+    if sys.stdin is None:
+        print("ptrace: error: no program: standard input is closed "
+              "(give a file or -e PROGRAM)", file=sys.stderr)
+        return None
     stream: BinaryIO | TextIO = getattr(sys.stdin, "buffer", sys.stdin)
     return _limited_source("stdin", stream)
 
@@ -207,8 +229,7 @@ def _list(args: argparse.Namespace) -> int:
         if problem:
             print(f"ptrace: error: cannot list tracepoints: {problem}", file=sys.stderr)
             return 1
-    sys.stdout.write("".join(f"{line}\n" for line in lines))
-    return 0
+    return _write_out("".join(f"{line}\n" for line in lines))
 
 
 def _list_program(args: argparse.Namespace) -> int:
@@ -237,7 +258,16 @@ def _info() -> int:
     from ptrace.cli_probes import info_lines
     from ptrace.machine import LiveMachine
 
-    sys.stdout.write("".join(f"{line}\n" for line in info_lines(LiveMachine())))
+    return _write_out("".join(f"{line}\n" for line in info_lines(LiveMachine())))
+
+
+def _write_out(text: str) -> int:
+    """Write a listing or help to standard output; a failure raises OutputFailed."""
+    if sys.stdout is None:
+        raise OutputFailed("standard output", OSError(errno.EBADF, "it is closed"))
+    out = CheckedOutput(sys.stdout, "standard output")
+    out.write(text)
+    out.flush()
     return 0
 
 
@@ -301,10 +331,9 @@ def tool_description(name: str, text: str) -> str:
 def _list_tools() -> int:
     found = tools()
     width = max(map(len, found), default=0) + 2
-    for name in sorted(found):
-        text = found[name].read_text(encoding="utf-8")
-        print(f"{name.ljust(width)}{tool_description(name, text)}".rstrip())
-    return 0
+    return _write_out("".join(
+        f"{name.ljust(width)}{tool_description(name, found[name].read_text('utf-8'))}"
+        .rstrip() + "\n" for name in sorted(found)))
 
 
 def _tool_source(name: str) -> Source | None:
@@ -347,6 +376,9 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         print(render_all(d for d in error.diagnostics
                          if not (args.no_warnings and d.severity is Severity.WARNING)),
               file=sys.stderr)
+        _write_out("".join(f"{error.dumps[stage]}\n" for stage in args.dump or ()
+                           if stage in error.dumps))
+        print(render_all(error.diagnostics), file=sys.stderr)
         return 1
     for warning in () if args.no_warnings else program.warnings:
         print(warning, file=sys.stderr)
@@ -357,9 +389,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
                   "matches none of the program's probes", file=sys.stderr)
             return 1
     if args.dump:
-        for stage in args.dump:
-            print(program.dumps[stage])
-        return 0
+        return _write_out("".join(f"{program.dumps[stage]}\n" for stage in args.dump))
     from ptrace.live import run_session
     from ptrace.runtime.errors import RuntimeFailure
     from ptrace.runtime.libbcc import LibraryMissing
@@ -370,7 +400,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     file = _open_output(args.output)
     if file is None:
         return 1
-    out = BufferedOutput(file, args.buffering) if args.buffering else file
+    checked = cast(TextIO, CheckedOutput(file, args.output or "standard output"))
+    out = BufferedOutput(checked, args.buffering) if args.buffering else checked
     options = RunOptions(quiet=args.quiet, dry_run=args.dry_run, verbose=args.verbose,
                          json=args.format == "json")
     try:
@@ -386,13 +417,19 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
                            metrics=args.metrics, output=output)
         if args.dry_run:
             print(dry_run_summary(program), file=sys.stderr)
+        code = run_session(program, cast(TextIO, out), sys.stderr, options, target,
+                           metrics=args.metrics)
+        _finish_output(out)
         return code
     except (RuntimeFailure, LibraryMissing) as error:
         _finish_output(out)  # what the run printed comes before the error
         print(f"ptrace: error: {error}", file=sys.stderr)
         return 1
+    except OutputFailed as error:
+        print(f"ptrace: error: {error}; the run stopped{_unprinted(program)}",
+              file=sys.stderr)
+        return 1
     finally:
-        _finish_output(out)
         if file is not sys.stdout:
             file.close()
 
@@ -431,6 +468,12 @@ def dry_run_summary(program: CompiledProgram) -> str:
 
 def _counted(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+def _unprinted(program: CompiledProgram) -> str:
+    """What a run whose output failed did not print: its maps at exit."""
+    if not program.print_maps_on_exit or not program.user_maps:
+        return ""
+    names = [program.maps[index].name for index in program.user_maps]
+    return f", and {', '.join(names)} {'was' if len(names) == 1 else 'were'} not printed"
 
 
 def _finish_output(out: TextIO | BufferedOutput) -> None:
@@ -449,6 +492,10 @@ def standard_output() -> TextIO:
 
 def _open_output(path: str | None) -> TextIO | None:
     if path is None:
+        if sys.stdout is None:
+            print("ptrace: error: cannot write to standard output: it is closed "
+                  "(give -o FILE for the output)", file=sys.stderr)
+            return None
         return standard_output()
     try:
         return open(path, "w", encoding="utf-8", errors="surrogateescape")
@@ -505,11 +552,18 @@ class BufferedOutput(io.TextIOBase):
 
 
 def entry() -> None:
-    """Console-script entry point: internal errors say so, briefly, and exit 2."""
+    """Console-script entry point: internal errors say so, briefly, and exit 2.
+
+    A standard stream that was closed gets /dev/null (see ptrace/streams.py);
+    standard error that cannot be written to drops what it cannot write."""
+    reopen_closed()
+    sys.stderr = QuietErrors(sys.stderr)
     try:
         code = main()
     except SystemExit:
         raise
+    except KeyboardInterrupt:  # before main() could take it: quietly, as in main()
+        code = 130
     except BaseException as error:  # a bug: say so instead of showing a traceback
         if os.environ.get("PTRACE_DEBUG"):
             raise

@@ -171,10 +171,11 @@ def _iterator(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[
     return [int(fd)]
 
 
-def run_iterator(libs: Libraries, link_fd: int, between: Callable[[], None]) -> None:
+def run_iterator(libs: Libraries, link_fd: int, between: Callable[[], bool]) -> None:
     """Run an iterator over all its objects: read a new iterator fd of the link to
     its end (the programs write nothing to it: their output goes through the ring
-    buffer, which `between` takes after every read)."""
+    buffer, which `between` takes after every read), or until `between` says to
+    stop (a stop was asked for)."""
     fd = libs.libbpf.bpf_iter_create(link_fd)
     if fd < 0:
         raise RuntimeFailure(f"cannot start the iterator: {os.strerror(-fd)}")
@@ -186,8 +187,7 @@ def run_iterator(libs: Libraries, link_fd: int, between: Callable[[], None]) -> 
                 chunk = b"."
             except OSError as error:
                 raise RuntimeFailure(f"the iterator failed: {error.strerror}") from None
-            between()
-            if not chunk:
+            if not between() or not chunk:
                 return
     finally:
         os.close(fd)

@@ -56,6 +56,7 @@ CAT_LIMIT = 1 << 20  # cat() prints at most this many bytes of a file
 POLL_MS = 100
 LOST_CHECK_S = 1.0
 DRAIN_S = 0.5  # after a stop, the events waiting are printed for at most this long
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # they end a run as Ctrl-C does
 
 
 @dataclass
@@ -197,9 +198,15 @@ class Session:
         then the run ends, as in bpftrace."""
         assert self.ringbuf is not None
         for link in self.iterator_links:
-            run_iterator(self.libs, link, self._catch_up)
+            if not self.stopping:
+                run_iterator(self.libs, link, self._iterator_step)
         self._catch_up()
         self.stopping = True
+
+    def _iterator_step(self) -> bool:
+        """Between two reads of an iterator: take its events; whether to read on."""
+        self._catch_up()
+        return not self.stopping
 
     def _catch_up(self) -> None:
         """Take the events waiting, pass after pass, until none is left or a stop
@@ -470,7 +477,8 @@ def _file_text(path: str, err: TextIO) -> str:
 
 @contextmanager
 def _stop_signals(on_stop: object) -> Iterator[None]:
-    """While running, SIGINT and SIGTERM ask the session to stop instead of killing it.
+    """While running, SIGINT, SIGTERM and SIGHUP ask the session to stop instead of
+    killing it (a self:signal:SIGHUP probe takes SIGHUP instead).
 
     Signals reach only the main thread: a run in another thread is stopped by
     whoever started it, through `Session.stop`.
@@ -483,7 +491,7 @@ def _stop_signals(on_stop: object) -> Iterator[None]:
     def handler(_signum: int, _frame: FrameType | None) -> None:
         on_stop()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         yield
     finally:

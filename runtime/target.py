@@ -3,7 +3,8 @@
 A command is forked before the probes attach but held before its exec, so
 it cannot run a single instruction untraced: the child blocks reading a
 pipe until `release()`. (subprocess cannot do this: it waits for the exec.)
-The run ends when the process ends.
+The run ends when the process ends; the command ends when the run does, even
+a run killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from ptrace.runtime.errors import RuntimeFailure
 
 FINISH_TIMEOUT_S = 2.0
+PR_SET_PDEATHSIG = 1
 
 
 class Target:
@@ -44,6 +46,7 @@ class Target:
         if pid == 0:  # the child: wait for the go, then become the command
             try:
                 os.close(go)
+                _end_with_parent()
                 if os.read(wait, 1):
                     os.close(wait)
                     os.execvp(argv[0], argv)
@@ -93,3 +96,14 @@ class Target:
                 self._exited = True
             else:
                 time.sleep(0.01)
+
+
+def _end_with_parent() -> None:
+    """In the forked child: be sent SIGTERM when ptrace dies, as ptrace would send it
+    at the end of a run, so that a ptrace killed with SIGKILL leaves no command
+    running. (The setting lasts across exec, not across a set-user-ID one.) A
+    ptrace that died before the setting was made closed the pipe: the child's
+    read sees its end and the child exits without running the command."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

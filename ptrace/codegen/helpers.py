@@ -47,7 +47,6 @@ class Helper(IntEnum):
 BPF_F_USER_STACK = 1 << 8
 # map_update_elem flags
 BPF_ANY = 0
-BPF_NOEXIST = 1
 # errno values a helper returns negated
 E2BIG = 7
 

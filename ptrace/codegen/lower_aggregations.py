@@ -14,7 +14,7 @@ from llvmlite import ir
 
 from ptrace.ast import nodes as n
 from ptrace.codegen.bpf_builder import I32, PTR, ProgramBuilder, i64
-from ptrace.codegen.helpers import BPF_NOEXIST, Helper
+from ptrace.codegen.helpers import BPF_ANY, Helper
 from ptrace.program import GLOBAL_NCPUS
 from ptrace.types import types as t
 
@@ -133,7 +133,7 @@ class AggregationLowering:
         fresh = pb.fresh_memory(24)
         self._tseries_update(agg, fresh, value, now)
         pb.store64(epoch, fresh, 16)
-        self.update(info.index, key, fresh, BPF_NOEXIST)
+        self.update(info.index, key, fresh, BPF_ANY)  # see add_to
         b.branch(merge)
         b.position_at_end(merge)
 
@@ -173,12 +173,17 @@ class AggregationLowering:
         fresh = self.pb.fresh_memory(16)
         self.pb.store64(first, fresh)
         self.pb.store64(second, fresh, 8)
-        self.update(info.index, key, fresh, BPF_NOEXIST)
+        self.update(info.index, key, fresh, BPF_ANY)  # see add_to
         self.b.branch(merge)
         self.b.position_at_end(merge)
 
     def add_to(self, map_index: int, key: ir.Value, amount: ir.Value) -> None:
-        """*map[key] += amount in a per-CPU map, creating the entry if needed."""
+        """*map[key] += amount in a per-CPU map, creating the entry if needed.
+
+        The entry is created with BPF_ANY: when another CPU created it between
+        the lookup and the update, the update writes this CPU's slot only (a
+        per-CPU map's update from a program does), which was empty, so no count
+        is lost; BPF_NOEXIST would fail there and drop this one."""
         found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(map_index), key])
         then, orelse, merge = self.pb.if_nonnull(found, "add")
         self.b.position_at_end(then)
@@ -187,7 +192,7 @@ class AggregationLowering:
         self.b.position_at_end(orelse)
         fresh = self.pb.fresh_memory(8)
         self.pb.store64(amount, fresh)
-        self.update(map_index, key, fresh, BPF_NOEXIST)
+        self.update(map_index, key, fresh, BPF_ANY)
         self.b.branch(merge)
         self.b.position_at_end(merge)
 

@@ -82,7 +82,7 @@ def test_wheel_declares_the_console_script(wheel: zipfile.ZipFile) -> None:
     (entry_points,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
     parser = configparser.ConfigParser()
     parser.read_string(wheel.read(entry_points).decode())
-    assert dict(parser["console_scripts"]) == {"ptrace": "ptrace.cli:entry"}
+    assert dict(parser["console_scripts"]) == {"ptrace": "ptrace.launch:entry"}
 
 
 def test_wheel_metadata_names_the_distribution_and_its_license(wheel: zipfile.ZipFile) -> None:

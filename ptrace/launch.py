@@ -1,0 +1,22 @@
+"""The `ptrace` command's entry point, light on purpose: it imports nothing but
+`signal` before it has said what an early signal does.
+
+Python turns SIGINT into KeyboardInterrupt, which while the command is still
+importing its modules (the first tens of milliseconds) would print a
+traceback. Until a run installs its own stop handlers (runtime/session.py)
+or the prompt starts, SIGINT ends ptrace at once and quietly, as it ends any
+Unix program: nothing is in the kernel yet, and a -c command held before its
+exec sees its pipe close and exits. SIGTERM and SIGHUP do so already. A
+signal that was ignored when ptrace started stays ignored. (What comes
+before this module, the interpreter's own start-up, is out of its reach.)
+"""
+
+import signal
+
+
+def entry() -> None:
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    from ptrace.cli import entry as run
+
+    run()
