@@ -521,6 +521,22 @@ def test_loops() -> None:
     assert len(unroll.body.stmts) == 1
 
 
+def test_heads_without_parentheses() -> None:
+    if_, while_, for_range, for_map, for_parens = stmts(
+        "if $x > 1 { @a = 1 } else if $x { @a = 2 } else { @a = 3 } "
+        "while $i < 3 { $i++ } "
+        "for $i : 0..$n + 1 { } "
+        "for $kv : @m { } "
+        "for ($i : 1..2) { }")
+    assert isinstance(if_, n.If) and sexp(if_.cond) == "(> $x 1)"
+    assert isinstance(if_.orelse, n.If) and sexp(if_.orelse.cond) == "$x"
+    assert isinstance(while_, n.While) and sexp(while_.cond) == "(< $i 3)"
+    assert isinstance(for_range, n.For) and isinstance(for_range.iterable, n.Range)
+    assert sexp(for_range.iterable.stop) == "(+ $n 1)"
+    assert isinstance(for_map, n.For) and isinstance(for_map.iterable, n.MapRef)
+    assert isinstance(for_parens, n.For) and sexp(for_parens.iterable.start) == "1"
+
+
 def test_return() -> None:
     bare, valued = stmts("return; return 1 + 1")
     assert isinstance(bare, n.Return) and bare.value is None
@@ -604,6 +620,15 @@ def test_enum_definitions() -> None:
         ("RED", None), ("GREEN", 5), ("BLUE", -2)]
     assert isinstance(anonymous, n.CEnum) and anonymous.name is None
     assert [v.name for v in anonymous.values] == ["A"]
+
+
+def test_a_struct_union_or_enum_needs_no_semicolon_before_a_probe() -> None:
+    struct, union, enum, probe = program(
+        "struct s { int a; }\nunion u { int b; } enum e { A }\nbegin { }").items
+    assert isinstance(struct, n.CStruct) and struct.name == "s"
+    assert isinstance(union, n.CStruct) and union.kind == "union"
+    assert isinstance(enum, n.CEnum) and enum.name == "e"
+    assert isinstance(probe, n.Probe) and probe.span.line == 3
 
 
 def test_typedefs() -> None:
