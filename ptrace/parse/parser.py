@@ -23,6 +23,7 @@ from lark.lark import PostLex
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import CompileError, Diagnostic, Reporter, Severity, Source, Span
 from ptrace.parse.literals import LiteralError, parse_integer, unescape
+from ptrace.parse.preprocess import NO_PREDEFINED_BTF, PredefinedNames, preprocess
 from ptrace.parse.syntax_errors import syntax_error
 from ptrace.types.builtins import FUNCTIONS, VARIABLES
 from ptrace.types.types import c_integer_name
@@ -97,12 +98,18 @@ def parse(source: Source, start: str = "program") -> Any:
     return node
 
 
-def parse_program(source: Source) -> n.Program:
+def parse_program(source: Source,
+                  predefined: PredefinedNames = NO_PREDEFINED_BTF) -> n.Program:
+    """Parse a whole script, its preprocessor conditionals applied first, with
+    the names `predefined` defines (see `preprocess`)."""
     text = source.text
     if text.startswith("#!"):
         # A shebang line: keep the line count so later locations stay right.
         text = text[text.find("\n"):] if "\n" in text else ""
     reporter = Reporter()
+    text = preprocess(source, text, reporter, predefined)
+    if reporter.has_errors:
+        raise CompileError(reporter.diagnostics)
     program = _parse_text(source, text, "program", reporter)
     if reporter.has_errors:
         raise CompileError(reporter.diagnostics)
