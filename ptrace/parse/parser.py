@@ -371,11 +371,16 @@ class _ToAst(Transformer[Token, Any]):
         kind, name = children
         return n.TypeName(f"{kind} {name}", 0, None, span=self._s(meta))
 
-    def type(self, meta: Any, children: list[Any]) -> n.TypeName:
+    def type(self, meta: Any, children: list[Any]) -> n.TypeName | n.TypeOf:
         base, *rest = children
+        if isinstance(base, n.TypeOf):
+            return base
         stars = sum(1 for c in rest if isinstance(c, Token) and c.type == "STAR")
         size = rest[-1] if rest and not isinstance(rest[-1], Token) else None
         return n.TypeName(base.base, stars, size, span=self._s(meta))
+
+    def typeof_type(self, meta: Any, children: list[Any]) -> n.TypeOf:
+        return n.TypeOf(children[0], span=self._s(meta))
 
     def array_suffix(self, meta: Any, children: list[Token | None]) -> int:
         (size,) = children

@@ -463,6 +463,22 @@ def test_let_with_and_without_types() -> None:
     assert isinstance(text, n.Let) and text.type is not None and text.type.base == "string"
 
 
+def test_typeof_of_a_type_or_an_expression() -> None:
+    let_type, let_expr, cast = stmts(
+        "let $a: typeof(uint8) = 1; let $b: typeof($a + 1); $c = (typeof(struct task_struct *))0")
+    assert isinstance(let_type, n.Let) and isinstance(let_type.type, n.TypeOf)
+    assert isinstance(let_type.type.operand, n.TypeName)
+    assert let_type.type.operand.base == "uint8"
+    assert isinstance(let_expr, n.Let) and isinstance(let_expr.type, n.TypeOf)
+    assert sexp(let_expr.type.operand) == "(+ $a 1)"
+    assert isinstance(cast, n.Assign) and isinstance(cast.value, n.Cast)
+    assert isinstance(cast.value.type, n.TypeOf)
+    assert isinstance(cast.value.type.operand, n.TypeName)
+    assert type_text(cast.value.type.operand) == "struct task_struct*"
+    sizeof = expr("sizeof(typeof($x))")
+    assert isinstance(sizeof, n.Sizeof) and isinstance(sizeof.operand, n.TypeOf)
+
+
 def test_if_else_chain() -> None:
     stmt = only_stmt("if (a) { 1 } else if (b) { 2; 3 } else { }")
     assert isinstance(stmt, n.If)
