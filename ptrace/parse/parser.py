@@ -9,6 +9,7 @@ diagnostics (see `syntax_errors.py`) and trees as `ptrace.ast.nodes`.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ START_RULES = ("program", "stmts", "expr")
 CALLABLE_BUILTINS = frozenset(VARIABLES) - frozenset(FUNCTIONS)
 
 _BRACE_DEPTH = {"LBRACE": 1, "RBRACE": -1}
+_NAMED_PROBE = re.compile(r"[A-Za-z_]\w*=")
 # The names a script's typedefs declare, while it is parsed (predicates included).
 _typedef_names: ContextVar[set[str] | None] = ContextVar("typedef_names", default=None)
 _NO_TYPEDEFS: set[str] = set()  # a script without the word: tokens pass as they are
@@ -269,7 +271,10 @@ class _ToAst(Transformer[Token, Any]):
         return n.Probe(tuple(points), predicate, body, span=self._s(meta))
 
     def attach_point(self, meta: Any, children: list[Token]) -> n.AttachPoint:
-        return n.AttachPoint(str(children[0]), span=self._s(meta))
+        # A name before '=' names the probe; bpftrace reserves it and so does ptrace.
+        text = str(children[0])
+        provider_start = text.find("=") + 1 if _NAMED_PROBE.match(text) else 0
+        return n.AttachPoint(text[provider_start:], span=self._s(meta))
 
     def predicate(self, meta: Any, children: list[Token]) -> n.Expr:
         token = children[0]

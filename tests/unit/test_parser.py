@@ -385,6 +385,12 @@ def test_attach_point_is_kept_as_written(text: str) -> None:
     assert point.text == text
 
 
+def test_a_probe_may_be_named() -> None:
+    first, second = program("start=BEGIN { } tick=interval:s:1, t:a:b { }").probes
+    assert [p.text for p in first.attach_points] == ["BEGIN"]
+    assert [p.text for p in second.attach_points] == ["interval:s:1", "t:a:b"]
+
+
 def test_probes_need_no_white_space() -> None:
     items = program("BEGIN{}END{}").probes
     assert [p.attach_points[0].text for p in items] == ["BEGIN", "END"]
