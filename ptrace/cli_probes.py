@@ -39,10 +39,10 @@ def program_probes(source: Source, options: Options, machine: Machine | None = N
     """-l -e PROGRAM: the full name of each probe the program attaches, in the
     program's order, each once: the compiler's passes up to the expansion of
     wildcards. Raises CompileError."""
+    from ptrace.ast import recursion_room
     from ptrace.compile import PASSES
     from ptrace.machine import LiveMachine
     from ptrace.parse import parse_program
-    from ptrace.parse.parser import recursion_room
     from ptrace.passes.context import CompileContext
     from ptrace.passes.expand_probes import expand_probes
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ptrace.ast import recursion_room
 from ptrace.diagnostics import CompileError, Diagnostic, Severity, Source, Span, render_capped
 from ptrace.machine import LiveMachine, Machine
 from ptrace.options import Options
 from ptrace.parse import parse_program
-from ptrace.parse.parser import recursion_room
+from ptrace.parse.preprocess import PredefinedNames
 from ptrace.passes.allocate_resources import Resources, allocate_resources, set_scratch_size
 from ptrace.passes.apply_config import apply_config
 from ptrace.passes.check_types import check_types
@@ -46,8 +47,9 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
 
 def _compile(source: Source, options: Options, machine: Machine | None,
              dumps: tuple[str, ...]) -> CompiledProgram:
-    program = parse_program(source)
-    ctx = CompileContext(source, options, machine or LiveMachine(), program)
+    machine = machine or LiveMachine()
+    program = parse_program(source, PredefinedNames(lambda: machine.btf() is not None))
+    ctx = CompileContext(source, options, machine, program)
     texts: dict[str, str] = {}
     if "ast" in dumps:
         from ptrace.ast.dump import dump

@@ -46,6 +46,35 @@ def new_output(out: TextIO, err: TextIO, as_json: bool, quiet: bool = False,
     return output
 
 
+class HeldOutput:
+    """An output that holds what is written to it until `release()`, except the
+    "Attached N probes" line, which passes at once. What BEGIN prints is held
+    while the probes attach, so that, as in bpftrace, the line comes first."""
+
+    def __init__(self, output: Output):
+        self.output = output
+        self.held: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def attached(self, probes: int) -> None:
+        self.output.attached(probes)
+
+    def flush(self) -> None:
+        """Nothing is written before the release."""
+
+    def __getattr__(self, name: str) -> Any:
+        def hold(*args: Any, **kwargs: Any) -> None:
+            self.held.append((name, args, kwargs))
+        return hold
+
+    def release(self) -> Output:
+        """Write what was held, in order; the output to use from now on."""
+        for name, args, kwargs in self.held:
+            getattr(self.output, name)(*args, **kwargs)
+        self.held.clear()
+        self.output.flush()
+        return self.output
+
+
 class TextOutput:
     warnings = True  # whether warnf()'s and -k's messages are shown
 

@@ -25,7 +25,7 @@ from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.loader import Loaded, close_all, load
 from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_entries
-from ptrace.runtime.output import Output, TextOutput, new_output
+from ptrace.runtime.output import HeldOutput, Output, TextOutput, new_output
 from ptrace.runtime.printf import BatchPrintf, batch_printf, render
 from ptrace.runtime.ringbuf_reader import RingBuffer
 from ptrace.runtime.stacks import StackReader
@@ -111,9 +111,8 @@ class Session:
                 self.ringbuf = RingBuffer(self.loaded.map_fds[self.program.ringbuf_map],
                                           self.program.maps[self.program.ringbuf_map].max_entries,
                                           self._on_event, self._batch_sites(), self._printed)
-                self._run_kind(ProbeKind.BEGIN)
+                self._begin_and_attach()
                 if not self.stopping:
-                    self._attach_all()
                     if self.target is not None:
                         self.target.release()
                     if self.iterator_links:
@@ -144,6 +143,19 @@ class Session:
         loop. Callable from another thread (the REPL's main thread takes the
         signals of a cell running in a worker)."""
         self.signals_received.append(signum)
+
+    def _begin_and_attach(self) -> None:
+        """Run BEGIN, then attach the other probes (also after BEGIN's exit(), as
+        bpftrace does, but not after a signal). What BEGIN prints comes after the
+        "Attached N probes" line, as in bpftrace."""
+        held = HeldOutput(self.output)
+        self.output = held
+        try:
+            self._run_kind(ProbeKind.BEGIN)
+            if not self.stopping or self.exited:
+                self._attach_all()
+        finally:
+            self.output = held.release()
 
     def _attach_all(self) -> None:
         assert self.loaded is not None

@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from ptrace.ast import nodes as n
+from ptrace.ast import recursion_room
 
 INDENT = "\t"
 
@@ -34,7 +35,8 @@ def format_program(program: n.Program, shebang: str = "",
     `comments`, the script's, in order) before the item or statement that
     follows it, or at the end of the line it ended."""
     layout = _Layout(list(comments))
-    items = [layout.item(item) for item in program.items]
+    with recursion_room():  # a tree as deep as the parser takes
+        items = [layout.item(item) for item in program.items]
     rest = layout.take_before(None, "")
     text = "\n\n".join(items) + ("\n\n" + "\n".join(rest) if rest else "")
     return (f"{shebang}\n" if shebang else "") + text + "\n"
@@ -196,8 +198,11 @@ def _declarator(name: str, pointers: int, sizes: tuple[int, ...]) -> str:
     return "*" * pointers + name + "".join(f"[{size}]" for size in sizes)
 
 
-def type_name(type_: n.TypeName) -> str:
-    """`uint32`, `struct task_struct *`, `int8[4]`, `uint8[]`."""
+def type_name(type_: n.TypeName | n.TypeOf) -> str:
+    """`uint32`, `struct task_struct *`, `int8[4]`, `uint8[]`, `typeof($x)`."""
+    if isinstance(type_, n.TypeOf):
+        operand = type_.operand
+        return f"typeof({type_name(operand) if isinstance(operand, n.TypeName) else expr(operand)})"
     text = type_.base + (" " + "*" * type_.pointer_depth if type_.pointer_depth else "")
     if type_.array_size is not None:
         text += f"[{type_.array_size or ''}]"
@@ -264,7 +269,7 @@ def _primary(e: n.Expr, depth: int) -> str:
     if isinstance(e, n.Call):
         return f"{e.name}({_list(e.args, depth)})"
     if isinstance(e, n.Sizeof):
-        operand = type_name(e.operand) if isinstance(e.operand, n.TypeName) else \
+        operand = type_name(e.operand) if isinstance(e.operand, n.TypeName | n.TypeOf) else \
             expr(e.operand, depth)
         return f"sizeof({operand})"
     if isinstance(e, n.Offsetof):

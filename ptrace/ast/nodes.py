@@ -31,6 +31,14 @@ class TypeName(Node):
     array_size: int | None
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class TypeOf(Node):
+    """`typeof(type)` or `typeof(expr)`: the type written, or the type the
+    expression has (the expression is not evaluated)."""
+
+    operand: TypeName | Expr
+
+
 # ---- expressions -------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -88,7 +96,7 @@ class Call(Expr):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Sizeof(Expr):
-    operand: TypeName | Expr
+    operand: TypeName | TypeOf | Expr
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -135,7 +143,7 @@ class IncDec(Expr):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Cast(Expr):
-    type: TypeName
+    type: TypeName | TypeOf
     operand: Expr
 
 
@@ -209,7 +217,7 @@ class Assign(Stmt):
 @dataclass(frozen=True, slots=True, eq=False)
 class Let(Stmt):
     name: str
-    type: TypeName | None
+    type: TypeName | TypeOf | None
     value: Expr | None
 
 

@@ -9,9 +9,8 @@ diagnostics (see `syntax_errors.py`) and trees as `ptrace.ast.nodes`.
 from __future__ import annotations
 
 import functools
-import sys
+import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from importlib import resources
 from typing import Any
@@ -20,9 +19,11 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 from lark.lark import PostLex
 
+from ptrace.ast import MAX_DEPTH, recursion_room
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import CompileError, Diagnostic, Reporter, Severity, Source, Span
 from ptrace.parse.literals import LiteralError, parse_integer, unescape
+from ptrace.parse.preprocess import NO_PREDEFINED_BTF, PredefinedNames, preprocess
 from ptrace.parse.syntax_errors import syntax_error
 from ptrace.types.builtins import FUNCTIONS, VARIABLES, builtin_name
 from ptrace.types.types import c_integer_name
@@ -33,6 +34,7 @@ START_RULES = ("program", "stmts", "expr")
 CALLABLE_BUILTINS = frozenset(VARIABLES) - frozenset(FUNCTIONS)
 
 _BRACE_DEPTH = {"LBRACE": 1, "RBRACE": -1}
+_NAMED_PROBE = re.compile(r"[A-Za-z_]\w*=")
 # The names a script's typedefs declare, while it is parsed (predicates included).
 _typedef_names: ContextVar[set[str] | None] = ContextVar("typedef_names", default=None)
 _NO_TYPEDEFS: set[str] = set()  # a script without the word: tokens pass as they are
@@ -97,12 +99,18 @@ def parse(source: Source, start: str = "program") -> Any:
     return node
 
 
-def parse_program(source: Source) -> n.Program:
+def parse_program(source: Source,
+                  predefined: PredefinedNames = NO_PREDEFINED_BTF) -> n.Program:
+    """Parse a whole script, its preprocessor conditionals applied first, with
+    the names `predefined` defines (see `preprocess`)."""
     text = source.text
     if text.startswith("#!"):
         # A shebang line: keep the line count so later locations stay right.
         text = text[text.find("\n"):] if "\n" in text else ""
     reporter = Reporter()
+    text = preprocess(source, text, reporter, predefined)
+    if reporter.has_errors:
+        raise CompileError(reporter.diagnostics)
     program = _parse_text(source, text, "program", reporter)
     if reporter.has_errors:
         raise CompileError(reporter.diagnostics)
@@ -182,26 +190,6 @@ def _first_invalid_byte(source: Source, text: str) -> Diagnostic | None:
     return None
 
 
-# The deepest parse tree accepted (a nested block is 4 levels, an operator 1).
-# Every later pass walks the tree recursively, so a deeper tree is refused here,
-# at the place, and the parser and the compiler raise Python's recursion limit
-# to RECURSION_LIMIT. The hungriest pass measured needs about 7 frames a level
-# (nested str() calls, in a deep copy of the tree): the limit leaves twice that.
-MAX_DEPTH = 1000
-RECURSION_LIMIT = 16 * MAX_DEPTH
-
-
-@contextmanager
-def recursion_room() -> Iterator[None]:
-    """Python's recursion limit raised to RECURSION_LIMIT while in the block."""
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, RECURSION_LIMIT))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(limit)
-
-
 def _too_deep(tree: Tree[Token]) -> Tree[Token] | Token | None:
     """The first subtree or token deeper than MAX_DEPTH, in one walk without recursion."""
     stack: list[tuple[Tree[Token] | Token, int]] = [(tree, 1)]
@@ -262,7 +250,10 @@ class _ToAst(Transformer[Token, Any]):
         return n.Probe(tuple(points), predicate, body, span=self._s(meta))
 
     def attach_point(self, meta: Any, children: list[Token]) -> n.AttachPoint:
-        return n.AttachPoint(str(children[0]), span=self._s(meta))
+        # A name before '=' names the probe; bpftrace reserves it and so does ptrace.
+        text = str(children[0])
+        provider_start = text.find("=") + 1 if _NAMED_PROBE.match(text) else 0
+        return n.AttachPoint(text[provider_start:], span=self._s(meta))
 
     def predicate(self, meta: Any, children: list[Token]) -> n.Expr:
         token = children[0]
@@ -364,11 +355,16 @@ class _ToAst(Transformer[Token, Any]):
         kind, name = children
         return n.TypeName(f"{kind} {name}", 0, None, span=self._s(meta))
 
-    def type(self, meta: Any, children: list[Any]) -> n.TypeName:
+    def type(self, meta: Any, children: list[Any]) -> n.TypeName | n.TypeOf:
         base, *rest = children
+        if isinstance(base, n.TypeOf):
+            return base
         stars = sum(1 for c in rest if isinstance(c, Token) and c.type == "STAR")
         size = rest[-1] if rest and not isinstance(rest[-1], Token) else None
         return n.TypeName(base.base, stars, size, span=self._s(meta))
+
+    def typeof_type(self, meta: Any, children: list[Any]) -> n.TypeOf:
+        return n.TypeOf(children[0], span=self._s(meta))
 
     def array_suffix(self, meta: Any, children: list[Token | None]) -> int:
         (size,) = children

@@ -207,12 +207,16 @@ def _predicate_message(source: Source, text: str, line: int, col: int,
 
 def _stray_else(error: UnexpectedInput, stack: list[object]) -> Token | None:
     """The `else` that caused the error, when there is no `if` for it: outside a
-    statement `else` is a name, so the error is at it or just after it."""
+    statement `else` is a name, so the error is at it or just after it (the name
+    already read as an identifier where a '{' may follow an expression)."""
     token = error.token if isinstance(error, UnexpectedToken) else None
     if isinstance(token, Token) and str(token) == "else":
         return token
-    last = _last_token(stack)
-    return last if last is not None and last.type == "NAME" and str(last) == "else" else None
+    last: object = stack[-1] if stack else None
+    if isinstance(last, Tree) and last.data == "identifier":
+        last = last.children[0]
+    return last if isinstance(last, Token) and last.type == "NAME" and str(last) == "else" \
+        else None
 
 
 def _describe_found(text: str, error: UnexpectedInput, found: str) -> str:

@@ -238,7 +238,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             self.block(stmt.orelse)
 
     def let(self, stmt: n.Let) -> None:
-        declared = self._type_name(stmt.type) if stmt.type is not None else None
+        declared = self.declared_type(stmt.type) if stmt.type is not None else None
         value = self.expr(stmt.value) if stmt.value is not None else None
         if stmt.type is None and stmt.value is None:
             declared = self.ctx.let_types.get(stmt)
@@ -839,9 +839,10 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         return merged
 
     def cast(self, e: n.Cast) -> t.Type | None:
-        if e.type.array_size is not None and not e.type.pointer_depth:
+        if isinstance(e.type, n.TypeName) and e.type.array_size is not None \
+                and not e.type.pointer_depth:
             return self.cast_to_array(e)
-        target = self._type_name(e.type)
+        target = self.declared_type(e.type)
         operand = self.expr(e.operand)
         if target is None or operand is None:
             return None
@@ -851,7 +852,8 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                 return None
             return target
         if not target.is_integer:
-            self.error(f"cannot cast to {e.type.base}", e.type.span,
+            written = e.type.base if isinstance(e.type, n.TypeName) else target
+            self.error(f"cannot cast to {written}", e.type.span,
                        *(["str() makes a string from an address"] if isinstance(target, t.Str)
                          else []))
             return None
@@ -865,6 +867,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
     def cast_to_array(self, e: n.Cast) -> t.Type | None:
         """`(int8[8])12345`: an integer's bytes (in memory order) as an array of
         integers. `(uint8[])x` takes the count from the integer's size."""
+        assert isinstance(e.type, n.TypeName)
         element = t.NAMED_TYPES.get(e.type.base)
         operand = self.expr(e.operand)
         if not isinstance(element, t.Int):
@@ -894,6 +897,26 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         self.error(f"cannot cast {source} ({sizes[0]} bytes) to {target} ({sizes[1]} bytes)",
                    e.span, "an array cast keeps every byte: both sides must have the same size")
         return False
+
+    def declared_type(self, tn: n.TypeName | n.TypeOf) -> t.Type | None:
+        """The type a `let`, a cast or `sizeof` names: as written, or typeof's (a
+        type, or the type of an expression, which is not evaluated)."""
+        if isinstance(tn, n.TypeName):
+            return self._type_name(tn)
+        operand = self._typedef_identifier(tn.operand)
+        if isinstance(operand, n.TypeName | n.TypeOf):
+            return self.declared_type(operand)
+        return self.expr(operand)
+
+    def _typedef_identifier(self, operand: n.TypeName | n.TypeOf | n.Expr
+                            ) -> n.TypeName | n.TypeOf | n.Expr:
+        """A name that is no builtin but a kernel typedef, as a type: `size_t`
+        in `sizeof(size_t)` or `typeof(size_t)` is read as an identifier."""
+        btf = self.ctx.btf() if isinstance(operand, n.Identifier) else None
+        if isinstance(operand, n.Identifier) and operand.name not in VARIABLES \
+                and btf is not None and btf.find(operand.name, "typedef") is not None:
+            return n.TypeName(operand.name, 0, None, span=operand.span)
+        return operand
 
     def _type_name(self, tn: n.TypeName) -> t.Type | None:
         if tn.array_size is not None:
@@ -956,13 +979,13 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                    *([f"did you mean {' or '.join(repr(c) for c in close)}?"] if close else []))
 
     def sizeof(self, e: n.Sizeof) -> t.Type | None:
-        operand = e.operand
+        operand = self._typedef_identifier(e.operand)  # sizeof(u64)
         btf = self.ctx.btf()
         size: int | None
-        if isinstance(operand, n.Identifier) and operand.name not in VARIABLES \
-                and btf is not None and btf.find(operand.name, "typedef") is not None:
-            operand = n.TypeName(operand.name, 0, None, span=operand.span)  # sizeof(u64)
-        if isinstance(operand, n.TypeName):
+        if isinstance(operand, n.TypeOf):
+            vtype = self.declared_type(operand)
+            size = c_size(btf, vtype) if vtype is not None else None
+        elif isinstance(operand, n.TypeName):
             if operand.pointer_depth:
                 size = 8
             elif operand.base.startswith(("struct ", "union ", "enum ")) \

@@ -11,18 +11,24 @@ defined names. A call `name(args)` becomes a block expression holding the body:
   (hygiene), and each of its nodes records the call it was expanded from,
   so a diagnostic inside a macro shows both places.
 
-C preprocessor lines: `#include` is accepted and ignored (kernel types come
-from BTF); `#define NAME value` (an object-like macro whose value is an
-expression) replaces each use of NAME by its value, marked as an expansion
-like a macro's body. Any other directive, and a `#define` with parameters or
-without a value, is a diagnostic.
+C preprocessor lines (those the conditionals of `ptrace.parse.preprocess`
+kept): `#include` must name a file that exists, whose contents are not read
+(kernel types come from BTF); `#define NAME value` (an object-like macro
+whose value is an expression) replaces each use of NAME after it, up to an
+`#undef NAME`, by its value, marked as an expansion like a macro's body; a
+`#define NAME` without a value serves conditionals only. `#error` and
+`#warning` report. Any other directive, and a `#define` with parameters, is
+a diagnostic.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ptrace.ast import nodes as n
@@ -30,11 +36,10 @@ from ptrace.ast.rewrite import Rewriter
 from ptrace.ast.visitor import walk
 from ptrace.diagnostics import CompileError, Reporter, Span
 from ptrace.parse import parse_expression_at
+from ptrace.parse.preprocess import DEFINE, DIRECTIVE, without_comments
 from ptrace.passes.context import CompileContext
 
 MAX_DEPTH = 32
-_DIRECTIVE = re.compile(r"#\s*(\w*)")
-_DEFINE = re.compile(r"#\s*define\s+([A-Za-z_]\w*)(\()?")
 
 
 def expand_macros(ctx: CompileContext) -> None:
@@ -46,7 +51,7 @@ def expand_macros(ctx: CompileContext) -> None:
                                    f"it was first defined at line {macros[item.name].span.line}")
             macros[item.name] = item
             _check_params(item, ctx.reporter)
-    defines = _defines(ctx.program, ctx.reporter)
+    defines = _defines(ctx)
     if not macros and not defines:
         return
     expander = _Expander(macros, defines, ctx.reporter)
@@ -64,39 +69,68 @@ def _check_params(macro: n.MacroDef, reporter: Reporter) -> None:
         seen.add(param.lstrip("$@"))
 
 
-def _defines(program: n.Program, reporter: Reporter) -> dict[str, n.Expr]:
-    """The value of each `#define NAME value`, by name; other directives are reported."""
-    defines: dict[str, n.Expr] = {}
-    lines: dict[str, int] = {}
-    for item in program.items:
+@dataclass
+class _Define:
+    """A `#define NAME value`, in force from its line to an `#undef NAME`."""
+    name: str
+    value: n.Expr | None  # None: defined without a value (for #ifdef)
+    span: Span
+    until: int | None = None  # the line of the #undef that ends it
+
+    def in_force(self, line: int) -> bool:
+        return self.span.line < line and (self.until is None or line < self.until)
+
+
+def _defines(ctx: CompileContext) -> dict[str, list[_Define]]:
+    """Each name's `#define`s in script order; the other directives are checked
+    (an #include names a file that exists) or reported."""
+    defines: dict[str, list[_Define]] = {}
+    for item in ctx.program.items:
         if not isinstance(item, n.Preproc):
             continue
-        directive = _DIRECTIVE.match(item.text)
-        word = directive[1] if directive else ""
+        directive = DIRECTIVE.match(item.text)
+        word, rest = (directive[1], directive[2]) if directive else ("", "")
         if word == "include":
-            continue  # kernel types come from BTF
-        if word != "define":
-            reporter.error(f"#{word} is not supported", item.span,
-                           "ptrace takes #include (and ignores it: types come from BTF) "
-                           "and #define NAME value")
-            continue
-        found = _define(item, reporter)
-        if found is None:
-            continue
-        name, value = found
-        if name in defines:
-            reporter.error(f"{name} is defined twice", item.span,
-                           f"it was first defined at line {lines[name]}")
-            continue
-        defines[name], lines[name] = value, item.span.line
+            _check_include(item, rest, ctx)
+        elif word == "define":
+            found = _define(item, ctx.reporter)
+            if found is None:
+                continue
+            current = _in_force(defines.get(found.name, []))
+            if current is not None:
+                ctx.reporter.error(f"{found.name} is defined twice", item.span,
+                                   f"it was first defined at line {current.span.line}; "
+                                   f"#undef {found.name} first to define it again")
+                continue
+            defines.setdefault(found.name, []).append(found)
+        elif word == "undef":
+            name = rest.split()[0] if rest.split() else ""
+            current = _in_force(defines.get(name, []))
+            if current is not None:
+                current.until = item.span.line
+        elif word in ("error", "warning"):
+            report = ctx.reporter.error if word == "error" else ctx.reporter.warning
+            report(f"#{word}{rest.rstrip()}", item.span)
+        else:
+            ctx.reporter.error(f"#{word} is not supported", item.span,
+                               "ptrace takes #include, #define, #undef, #if, #ifdef, "
+                               "#ifndef, #elif, #else, #endif, #error and #warning")
     return defines
 
 
-def _define(item: n.Preproc, reporter: Reporter) -> tuple[str, n.Expr] | None:
+def _in_force(defines: list[_Define]) -> _Define | None:
+    """The definition not yet ended by an #undef."""
+    return defines[-1] if defines and defines[-1].until is None else None
+
+
+def _define(item: n.Preproc, reporter: Reporter) -> _Define | None:
     """NAME and the parsed value of `#define NAME value`."""
-    match = _DEFINE.match(item.text)
+    directive = DIRECTIVE.match(item.text)
+    assert directive is not None
+    offset = directive.start(2)
+    match = DEFINE.match(item.text, offset)
     if match is None:
-        reporter.error("#define needs a name and a value, as in #define LIMIT 10", item.span)
+        reporter.error("#define needs a name, as in #define LIMIT 10", item.span)
         return None
     name = match[1]
     if match[2]:
@@ -106,14 +140,12 @@ def _define(item: n.Preproc, reporter: Reporter) -> tuple[str, n.Expr] | None:
     start = match.end()
     # A backslash that continues the line becomes a space: positions stay those of the script.
     body = item.text[start:].replace("\\\n", " \n")
-    if not body.strip():
-        reporter.error(f"#define {name} has no value, which is not supported", item.span,
-                       f"give it one, as in #define {name} 1")
-        return None
+    if not without_comments(body).strip():
+        return _Define(name, None, item.span)
     column = item.span.col + start + len(body) - len(body.lstrip())
     try:
-        return name, parse_expression_at(item.span.source, body, item.span.line,
-                                         item.span.col + start)
+        value = parse_expression_at(item.span.source, body, item.span.line,
+                                    item.span.col + start)
     except CompileError:
         reporter.error(f"the value of #define {name} is not an expression",
                        Span(item.span.source, item.span.line, column, item.span.end_line,
@@ -121,10 +153,43 @@ def _define(item: n.Preproc, reporter: Reporter) -> tuple[str, n.Expr] | None:
                        "#define NAME value takes an expression as its value, as in "
                        "#define LIMIT (4 * 1024)")
         return None
+    return _Define(name, value, item.span)
+
+
+def _check_include(item: n.Preproc, rest: str, ctx: CompileContext) -> None:
+    """An #include is an error where its file is not found; a found file's
+    contents are not read (kernel types come from BTF)."""
+    target = _INCLUDE.match(without_comments(rest))
+    if target is None:
+        ctx.reporter.error("#include takes a file name, as in #include <linux/sched.h> or "
+                           '#include "defs.h"', item.span)
+        return
+    name = target[1] or target[2]
+    local = Path(ctx.source.name).parent if target[2] and Path(ctx.source.name).is_file() \
+        else Path.cwd()
+    dirs = ([local] if target[2] else []) + include_dirs()
+    if any((directory / name).is_file() for directory in dirs):
+        return
+    ctx.reporter.error(f"'{name}' file not found", item.span,
+                       "searched " + ", ".join(str(d) for d in dirs) + "; kernel types "
+                       "come from BTF and need no #include")
+
+
+_INCLUDE = re.compile(r'\s*(?:<([^>\n]+)>|"([^"\n]+)")\s*$')
+
+
+def include_dirs() -> list[Path]:
+    """Where `#include <…>` looks, as bpftrace's clang does: the system's
+    headers, then the running kernel's where they are installed."""
+    release = os.uname().release
+    dirs = [Path("/usr/local/include"), Path("/usr/include"),
+            Path(f"/usr/include/{os.uname().machine}-linux-gnu")]
+    dirs += [Path(f"/lib/modules/{release}/{kind}/include") for kind in ("build", "source")]
+    return [d for d in dirs if d.is_dir()]
 
 
 class _Expander(Rewriter):
-    def __init__(self, macros: dict[str, n.MacroDef], defines: dict[str, n.Expr],
+    def __init__(self, macros: dict[str, n.MacroDef], defines: dict[str, list[_Define]],
                  reporter: Reporter):
         self.macros = macros
         self.defines = defines
@@ -135,19 +200,33 @@ class _Expander(Rewriter):
     def rewrite_Identifier(self, node: n.Identifier) -> Any:
         """A #define'd name is its value; a macro without parameters may be used
         without parentheses (`one` is `one()`)."""
-        value = self.defines.get(node.name)
-        if value is None:
+        define = self._define_at(node)
+        if define is None:
             macro = self.macros.get(node.name)
             if macro is None or macro.params:
                 return node
             return self.rewrite_Call(n.Call(node.name, (), node.span, span=node.span))
         if node.name in self.active:
             return node  # as in C, a name met inside its own expansion stays
+        value = define.value
+        if value is None:
+            self.reporter.error(f"{node.name} is defined without a value", node.span,
+                                f"#define {node.name} at line {define.span.line} gives it none; "
+                                f"such a name serves #ifdef {node.name}")
+            return node
         self.active.append(node.name)
         try:
             return self.rewrite(_Substitute({}, {}, {}, node.span).rewrite(value))
         finally:
             self.active.pop()
+
+    def _define_at(self, node: n.Identifier) -> _Define | None:
+        """The #define of the name in force where it is used (for a name in an
+        expansion, where the expansion is)."""
+        use = node.span
+        while use.expanded_from is not None:
+            use = use.expanded_from
+        return next((d for d in self.defines.get(node.name, ()) if d.in_force(use.line)), None)
 
     def rewrite_Call(self, call: n.Call) -> Any:
         macro = self.macros.get(call.name)

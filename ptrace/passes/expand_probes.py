@@ -210,7 +210,15 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
                                   pid, debug_dirs))
 
 
+# bpftrace 0.26's probe types that ptrace does not run yet, with how bpftrace runs them.
+NOT_YET = {"test": "bpftrace --test", "bench": "bpftrace --mode bench"}
+
+
 def _unknown_provider(point: n.AttachPoint, provider: str, reporter: Reporter) -> None:
+    if provider in NOT_YET:
+        reporter.error(f"'{provider}' probes are not supported yet", point.span,
+                       f"bpftrace runs them with {NOT_YET[provider]}")
+        return
     close = difflib.get_close_matches(provider, PROBE_TYPES, n=1)
     hints = [f"did you mean '{close[0]}'?"] if close else [
         f"probe types: {', '.join(PROBE_TYPES)}"]

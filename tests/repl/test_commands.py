@@ -150,6 +150,6 @@ def test_load_runs_a_file_as_a_cell(shell: repl.Repl, capsys: pytest.CaptureFixt
     script = tmp_path / "hello.bt"
     script.write_text('BEGIN { printf("hello\\n"); exit(); }\n')
     out, err = run(shell, capsys, f":load {script}")
-    assert (out, err) == ("hello\n", "")
+    assert (out, err) == ("hello\n", "Attached 1 probe\n")  # a whole program, as with -e
     out, _ = run(shell, capsys, ":ast")
     assert "String value='hello\\n'" in out

@@ -245,6 +245,19 @@ def test_positional_parameters_after_the_program(ptrace_exe: list[str], tmp_path
 # --- options ---------------------------------------------------------------
 
 @pytest.mark.bpf
+def test_attached_line_comes_before_what_begin_prints(ptrace_exe: list[str],
+                                                      no_leftovers: None) -> None:
+    """As in bpftrace: BEGIN runs before the other probes attach, and its output
+    follows the line; after BEGIN's exit() the probes still attach."""
+    r = subprocess.run([*ptrace_exe, "-e", 'BEGIN { printf("header\\n"); exit(); } '
+                        "tracepoint:syscalls:sys_enter_getppid { }"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0
+    assert r.stdout.strip("\n") == "Attached 2 probes\nheader"
+
+
+@pytest.mark.bpf
 def test_attached_line(ptrace_exe: list[str], triggers: Path, no_leftovers: None) -> None:
     p = Running([*ptrace_exe, "-e",
                  'tracepoint:syscalls:sys_enter_getppid /comm == "cli_attached"/ { @ = count(); }'])

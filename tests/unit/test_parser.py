@@ -385,6 +385,12 @@ def test_attach_point_is_kept_as_written(text: str) -> None:
     assert point.text == text
 
 
+def test_a_probe_may_be_named() -> None:
+    first, second = program("start=BEGIN { } tick=interval:s:1, t:a:b { }").probes
+    assert [p.text for p in first.attach_points] == ["BEGIN"]
+    assert [p.text for p in second.attach_points] == ["interval:s:1", "t:a:b"]
+
+
 def test_probes_need_no_white_space() -> None:
     items = program("BEGIN{}END{}").probes
     assert [p.attach_points[0].text for p in items] == ["BEGIN", "END"]
@@ -463,6 +469,22 @@ def test_let_with_and_without_types() -> None:
     assert isinstance(text, n.Let) and text.type is not None and text.type.base == "string"
 
 
+def test_typeof_of_a_type_or_an_expression() -> None:
+    let_type, let_expr, cast = stmts(
+        "let $a: typeof(uint8) = 1; let $b: typeof($a + 1); $c = (typeof(struct task_struct *))0")
+    assert isinstance(let_type, n.Let) and isinstance(let_type.type, n.TypeOf)
+    assert isinstance(let_type.type.operand, n.TypeName)
+    assert let_type.type.operand.base == "uint8"
+    assert isinstance(let_expr, n.Let) and isinstance(let_expr.type, n.TypeOf)
+    assert sexp(let_expr.type.operand) == "(+ $a 1)"
+    assert isinstance(cast, n.Assign) and isinstance(cast.value, n.Cast)
+    assert isinstance(cast.value.type, n.TypeOf)
+    assert isinstance(cast.value.type.operand, n.TypeName)
+    assert type_text(cast.value.type.operand) == "struct task_struct*"
+    sizeof = expr("sizeof(typeof($x))")
+    assert isinstance(sizeof, n.Sizeof) and isinstance(sizeof.operand, n.TypeOf)
+
+
 def test_if_else_chain() -> None:
     stmt = only_stmt("if (a) { 1 } else if (b) { 2; 3 } else { }")
     assert isinstance(stmt, n.If)
@@ -519,6 +541,22 @@ def test_loops() -> None:
     assert sexp(for_range.iterable.stop) == "(+ $n 1)"
     assert isinstance(unroll, n.Unroll) and sexp(unroll.count) == "3"
     assert len(unroll.body.stmts) == 1
+
+
+def test_heads_without_parentheses() -> None:
+    if_, while_, for_range, for_map, for_parens = stmts(
+        "if $x > 1 { @a = 1 } else if $x { @a = 2 } else { @a = 3 } "
+        "while $i < 3 { $i++ } "
+        "for $i : 0..$n + 1 { } "
+        "for $kv : @m { } "
+        "for ($i : 1..2) { }")
+    assert isinstance(if_, n.If) and sexp(if_.cond) == "(> $x 1)"
+    assert isinstance(if_.orelse, n.If) and sexp(if_.orelse.cond) == "$x"
+    assert isinstance(while_, n.While) and sexp(while_.cond) == "(< $i 3)"
+    assert isinstance(for_range, n.For) and isinstance(for_range.iterable, n.Range)
+    assert sexp(for_range.iterable.stop) == "(+ $n 1)"
+    assert isinstance(for_map, n.For) and isinstance(for_map.iterable, n.MapRef)
+    assert isinstance(for_parens, n.For) and sexp(for_parens.iterable.start) == "1"
 
 
 def test_return() -> None:
@@ -604,6 +642,15 @@ def test_enum_definitions() -> None:
         ("RED", None), ("GREEN", 5), ("BLUE", -2)]
     assert isinstance(anonymous, n.CEnum) and anonymous.name is None
     assert [v.name for v in anonymous.values] == ["A"]
+
+
+def test_a_struct_union_or_enum_needs_no_semicolon_before_a_probe() -> None:
+    struct, union, enum, probe = program(
+        "struct s { int a; }\nunion u { int b; } enum e { A }\nbegin { }").items
+    assert isinstance(struct, n.CStruct) and struct.name == "s"
+    assert isinstance(union, n.CStruct) and union.kind == "union"
+    assert isinstance(enum, n.CEnum) and enum.name == "e"
+    assert isinstance(probe, n.Probe) and probe.span.line == 3
 
 
 def test_typedefs() -> None:

@@ -6,7 +6,7 @@ import io
 
 import pytest
 from ptrace.runtime.maps import Entry, Histogram, Stats
-from ptrace.runtime.output import new_output
+from ptrace.runtime.output import HeldOutput, new_output
 from ptrace.runtime.text_output import BAR_WIDTH, format_map, histogram_rows
 
 from ptrace.types import types as t
@@ -294,3 +294,16 @@ def test_no_warnings_leaves_out_warnf_but_not_errorf() -> None:
         output.message("errorf", "bad", "x.bt:2:9", "    line")
         assert "careful" not in out.getvalue() + err.getvalue()
         assert "bad" in out.getvalue() + err.getvalue()
+
+
+def test_held_output_writes_the_attached_line_first_then_what_it_held() -> None:
+    stream = io.StringIO()  # stdout and stderr to one place, as with 2>&1
+    held = HeldOutput(new_output(stream, stream, False))
+    held.printf("header\n")
+    held.flush()
+    assert stream.getvalue() == ""
+    held.attached(3)
+    held.printf("more\n")
+    output = held.release()
+    output.printf("after\n")
+    assert stream.getvalue() == "Attached 3 probes\nheader\nmore\nafter\n"
