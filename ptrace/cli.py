@@ -370,15 +370,11 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     try:
         program = compile(source, compile_options, dumps=tuple(args.dump or ()))
     except CompileError as error:
-        for stage in args.dump or ():
-            if stage in error.dumps:
-                print(error.dumps[stage])
+        _write_out("".join(f"{error.dumps[stage]}\n" for stage in args.dump or ()
+                           if stage in error.dumps))
         print(render_all(d for d in error.diagnostics
                          if not (args.no_warnings and d.severity is Severity.WARNING)),
               file=sys.stderr)
-        _write_out("".join(f"{error.dumps[stage]}\n" for stage in args.dump or ()
-                           if stage in error.dumps))
-        print(render_all(error.diagnostics), file=sys.stderr)
         return 1
     for warning in () if args.no_warnings else program.warnings:
         print(warning, file=sys.stderr)
@@ -417,8 +413,6 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
                            metrics=args.metrics, output=output)
         if args.dry_run:
             print(dry_run_summary(program), file=sys.stderr)
-        code = run_session(program, cast(TextIO, out), sys.stderr, options, target,
-                           metrics=args.metrics)
         _finish_output(out)
         return code
     except (RuntimeFailure, LibraryMissing) as error:
@@ -468,6 +462,8 @@ def dry_run_summary(program: CompiledProgram) -> str:
 
 def _counted(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _unprinted(program: CompiledProgram) -> str:
     """What a run whose output failed did not print: its maps at exit."""
     if not program.print_maps_on_exit or not program.user_maps:

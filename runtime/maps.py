@@ -149,7 +149,7 @@ def ordered(vtype: t.Type, entries: list[Entry], top: int = 0) -> list[Entry]:
     by total count, other values by key; ties by key, so output is stable.
     """
     by_number = isinstance(vtype, t.Aggregation | t.Int) and not isinstance(
-        vtype, t.Avg | t.Stats | t.Hist | t.Lhist)
+        vtype, t.Avg | t.Stats | t.Hist | t.Lhist | t.TSeries)
     if all(type(e.key) is int for e in entries) and (
             by_number or not isinstance(vtype, t.Aggregation | t.Int)):
         # Integer keys order as themselves: sort on them, then (stable) on the
