@@ -275,7 +275,7 @@ def _hints(text: str, line: int, col: int, error: UnexpectedInput, found: str,
     if "SEMICOLON" in expected and found != "$END" and missing:
         hints.append(f"is a ';' missing at the end of line {missing}?")
     if (isinstance(error, UnexpectedToken) and str(error.token) == "="
-            and expected <= {"RPAR"}):
+            and expected <= {"RPAR", "COMMA"}):
         hints.append("'=' assigns; to compare, write '=='")  # /comm = "bash"/, if ($x = 1)
     if found == "" and text[_offset(text, line, col)] == "'":
         hints.append('strings are written in double quotes: "…"')
