@@ -26,7 +26,13 @@ from ptrace import __version__
 from ptrace.cli_usage import FlagError, UsageError, help_text, parse, usage_text
 from ptrace.diagnostics import CompileError, Severity, Source, render_all
 from ptrace.options import Options, SettingError, from_environment, split_params
-from ptrace.streams import CheckedOutput, OutputFailed, QuietErrors, reopen_closed
+from ptrace.streams import (
+    CheckedOutput,
+    OutputFailed,
+    QuietErrors,
+    StreamWrapper,
+    reopen_closed,
+)
 
 if TYPE_CHECKING:
     from ptrace.program import CompiledProgram
@@ -500,7 +506,7 @@ def _open_output(path: str | None) -> TextIO | None:
         return None
 
 
-class BufferedOutput(io.TextIOBase):
+class BufferedOutput(StreamWrapper):
     """The output under -B MODE: when what is written reaches the stream.
 
     "none": after every write; "line": after every complete line; "full": when
@@ -512,8 +518,8 @@ class BufferedOutput(io.TextIOBase):
     BUFFER_SIZE = io.DEFAULT_BUFFER_SIZE
 
     def __init__(self, stream: TextIO, mode: str):
-        super().__init__()
-        self.stream, self.mode = stream, mode
+        super().__init__(stream)
+        self.mode = mode
         self.pending = ""
 
     def write(self, text: str, /) -> int:
@@ -536,15 +542,6 @@ class BufferedOutput(io.TextIOBase):
         if not self.closed:
             self._send(len(self.pending))
         super().close()
-
-    def writable(self) -> bool:
-        return True
-
-    def fileno(self) -> int:
-        return self.stream.fileno()
-
-    def isatty(self) -> bool:
-        return self.stream.isatty()
 
 
 def entry() -> None:

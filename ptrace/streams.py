@@ -50,7 +50,25 @@ class OutputFailed(Exception):
         self.where, self.error = where, error
 
 
-class CheckedOutput(io.TextIOBase):
+class StreamWrapper(io.TextIOBase):
+    """A text stream in front of another: writable, with the other's descriptor
+    and terminal. Subclasses decide what a write does."""
+
+    def __init__(self, stream: TextIO):
+        super().__init__()
+        self.stream = stream
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+
+class CheckedOutput(StreamWrapper):
     """A text stream that stops the run at its first failure to write.
 
     The failure is raised once, as `OutputFailed` (or `BrokenPipeError` for a
@@ -60,8 +78,8 @@ class CheckedOutput(io.TextIOBase):
     """
 
     def __init__(self, stream: TextIO, where: str):
-        super().__init__()
-        self.stream, self.where = stream, where
+        super().__init__(stream)
+        self.where = where
         self.failed: OSError | None = None
 
     def write(self, text: str, /) -> int:
@@ -86,22 +104,9 @@ class CheckedOutput(io.TextIOBase):
             raise BrokenPipeError(error.errno, error.strerror)
         raise OutputFailed(self.where, error) from None
 
-    def writable(self) -> bool:
-        return True
 
-    def fileno(self) -> int:
-        return self.stream.fileno()
-
-    def isatty(self) -> bool:
-        return self.stream.isatty()
-
-
-class QuietErrors(io.TextIOBase):
+class QuietErrors(StreamWrapper):
     """Standard error that drops what it cannot write."""
-
-    def __init__(self, stream: TextIO):
-        super().__init__()
-        self.stream = stream
 
     def write(self, text: str, /) -> int:
         try:
@@ -115,15 +120,6 @@ class QuietErrors(io.TextIOBase):
             self.stream.flush()
         except OSError:
             _point_at_null(self.stream)
-
-    def writable(self) -> bool:
-        return True
-
-    def fileno(self) -> int:
-        return self.stream.fileno()
-
-    def isatty(self) -> bool:
-        return self.stream.isatty()
 
 
 def _point_at_null(stream: TextIO) -> None:
