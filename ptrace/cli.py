@@ -23,7 +23,7 @@ from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 from ptrace import __version__
-from ptrace.cli_usage import FlagError, UsageError, help_text, parse, usage_text
+from ptrace.cli_usage import CACHE_VARIABLE, FlagError, UsageError, help_text, parse, usage_text
 from ptrace.diagnostics import CompileError, Severity, Source, render_all
 from ptrace.options import Options, SettingError, from_environment, split_params
 from ptrace.streams import (
@@ -117,6 +117,8 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.no_cache:  # read where the compiler looks for the cache (ptrace/program_cache.py)
+        os.environ[CACHE_VARIABLE[0]] = "1"
     if args.help:
         return _write_out(help_text())
     if args.version:
