@@ -18,8 +18,6 @@ import os
 import re
 import signal
 import sys
-from importlib import resources
-from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 from ptrace import __version__
@@ -35,6 +33,8 @@ from ptrace.streams import (
 )
 
 if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
     from ptrace.program import CompiledProgram
 
 # What the interactive prompt does not do: it writes to the terminal, runs no
@@ -304,6 +304,8 @@ def _format(source: Source) -> int:
 
 def tools() -> dict[str, Traversable]:
     """The shipped tools (ptrace/tools/NAME.bt) by name; none while there is no package."""
+    from importlib import resources  # (with tempfile, random, …: only for -t)
+
     try:
         folder = resources.files(TOOLS_PACKAGE)
     except ModuleNotFoundError:

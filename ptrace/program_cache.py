@@ -35,8 +35,8 @@ import contextlib
 import os
 import pickle
 import sys
+from _blake2 import blake2b  # hashlib's, without hashlib loading OpenSSL (3 MB, 3 ms)
 from collections.abc import Callable, Iterator
-from hashlib import blake2b
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,8 +57,10 @@ KERNEL_BTF = "/sys/kernel/btf/vmlinux"  # the kernel's: known by the kernel, in 
 # The compiler's own files and libraries are in the key; these are derived
 # data only they write (Lark's parser tables).
 DERIVED_PREFIXES = (".lark_cache_",)
-# The packages whose files are the compiler: their sizes and mtimes are in the key.
-CODE_PACKAGES = ("ptrace", "ptrace.runtime", "ptrace.grammar", "lark", "llvmlite")
+# The packages whose files are the compiler: their sizes and mtimes are in the
+# key; of the libraries, the file that says their version.
+CODE_PACKAGES = ("ptrace", "ptrace.runtime", "ptrace.grammar")
+LIBRARIES = ("lark", "llvmlite")
 
 
 class Uncacheable(Exception):
@@ -114,6 +116,11 @@ def _code_stamps() -> Iterator[str]:
         spec = find_spec(package)
         for location in (spec.submodule_search_locations or ()) if spec else ():
             yield from _tree_stamps(location)
+    for library in LIBRARIES:
+        spec = find_spec(library)
+        if spec and spec.origin:
+            stat = os.stat(spec.origin)
+            yield f"{spec.origin}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _tree_stamps(directory: str) -> Iterator[str]:
@@ -249,7 +256,7 @@ def _skipped_prefixes() -> tuple[str, ...]:
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix}
     from importlib.util import find_spec
 
-    for package in CODE_PACKAGES:
+    for package in CODE_PACKAGES + LIBRARIES:
         spec = find_spec(package)
         roots.update((spec.submodule_search_locations or ()) if spec else ())
     cache = cache_file("")

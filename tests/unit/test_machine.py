@@ -157,6 +157,19 @@ def test_match_sorts_regardless_of_machine_order() -> None:
                                                     ("b", "y")]
 
 
+def test_a_name_without_a_pattern_is_looked_up_alone() -> None:
+    """An exact tracepoint is found by its format, without listing every tracepoint."""
+    class Unlisted(FixtureMachine):
+        def tracepoints(self) -> list[tuple[str, str]]:
+            raise AssertionError("listed every tracepoint")
+
+    machine = Unlisted({("sched", "sched_switch"): format_text("sched", "sched_switch"),
+                        ("ftrace", "print"): format_text("sched", "sched_switch")})
+    assert match_tracepoints(machine, "sched", "sched_switch") == [("sched", "sched_switch")]
+    assert match_tracepoints(machine, "sched", "sched_nothing") == []
+    assert match_tracepoints(machine, "ftrace", "print") == []  # cannot be attached
+
+
 def test_parse_unistd() -> None:
     text = ("#ifndef _ASM_UNISTD_64_H\n"
             "#define __NR_read 0\n"
