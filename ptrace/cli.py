@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import io
 import os
 import re
@@ -159,6 +160,8 @@ def _prompt(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     from ptrace import repl  # prompt_toolkit is imported only for the REPL
+
+    start_collecting()
 
     if signal.getsignal(signal.SIGINT) == signal.SIG_DFL:  # as ptrace.launch left it
         signal.signal(signal.SIGINT, signal.default_int_handler)  # the prompt takes Ctrl-C
@@ -419,6 +422,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         # The session writes and flushes; a BufferedOutput is a text stream for that.
         output = new_output(cast(TextIO, out), sys.stderr, options.json, options.quiet,
                             warnings=not args.no_warnings)
+        start_collecting()
         code = run_session(program, cast(TextIO, out), sys.stderr, options, target,
                            metrics=args.metrics, output=output)
         if args.dry_run:
@@ -546,6 +550,12 @@ class BufferedOutput(StreamWrapper):
         if not self.closed:
             self._send(len(self.pending))
         super().close()
+
+
+def start_collecting() -> None:
+    """The garbage collector, off while ptrace starts (ptrace/launch.py), runs
+    again for what lasts: a run and the prompt."""
+    gc.enable()
 
 
 def entry() -> None:
