@@ -31,6 +31,17 @@ TRACEFS_ROOTS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 # linux-libc-dev). Syscalls newer than the header are simply not in the table.
 UNISTD_X86_64 = (Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),
                  Path("/usr/include/asm/unistd_64.h"))
+# x86_64 syscalls newer than Debian 12's header (its last is 450), checked on
+# Linux 6.18 by calling each number and seeing its tracepoint fire: without a
+# number, a syscall wildcard attaches each of them as a tracepoint of its own,
+# and detaching one costs the kernel tens of milliseconds.
+NEWER_SYSCALLS_X86_64 = {
+    "uretprobe": 335, "uprobe": 336, "cachestat": 451, "fchmodat2": 452, "futex_wake": 454,
+    "futex_wait": 455, "futex_requeue": 456, "statmount": 457, "listmount": 458,
+    "lsm_get_self_attr": 459, "lsm_set_self_attr": 460, "lsm_list_modules": 461, "mseal": 462,
+    "setxattrat": 463, "getxattrat": 464, "listxattrat": 465, "removexattrat": 466,
+    "open_tree_attr": 467, "file_getattr": 468, "file_setattr": 469,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +209,7 @@ class LiveMachine:
             return {}
         for path in UNISTD_X86_64:
             try:
-                return parse_unistd(path.read_text())
+                return {**NEWER_SYSCALLS_X86_64, **parse_unistd(path.read_text())}
             except OSError:
                 continue
         return {}
