@@ -201,6 +201,11 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise FlagError(message)
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse's own asks shutil (which imports bz2, lzma, …) for the
+        # terminal's width at every option added; ptrace prints its own help.
+        return argparse.HelpFormatter(prog=self.prog, width=80)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ptrace", add_help=False, allow_abbrev=False)

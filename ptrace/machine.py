@@ -13,16 +13,14 @@ import glob
 import os
 import platform
 import re
-import shutil
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ptrace.elf import ElfError, Symbol, function_symbols, symbols
-
 if TYPE_CHECKING:
+    from ptrace.elf import Symbol
     from ptrace.types.btf import Btf
     from ptrace.usdt import UsdtProbe
 
@@ -305,6 +303,8 @@ def find_binary(name: str) -> str | None:
     in the usual directories (`libc` → …/libc.so.6)."""
     if "/" in name:
         return name if os.path.isfile(name) else None
+    import shutil  # (with bz2, lzma, …: only for a binary's name)
+
     found = shutil.which(name)
     if found:
         return found
@@ -325,16 +325,25 @@ def _is_elf(path: str) -> bool:
         return False
 
 
+# The ELF reader is imported by the functions that read binaries: a run that
+# reads none (a program from the compile cache, -l of tracepoints) skips it.
+
 def read_function_symbols(path: str) -> list[Symbol] | None:
+    from ptrace.elf import function_symbols
+
     return _read_symbols(path, function_symbols)
 
 
 def read_binary_symbols(path: str) -> list[Symbol] | None:
+    from ptrace.elf import symbols
+
     return _read_symbols(path, symbols)
 
 
 def _read_symbols(path: str, parse: Callable[[bytes], list[Symbol]]) -> list[Symbol] | None:
     """What `parse` finds in a binary's symbol tables; None if it is not a readable ELF."""
+    from ptrace.elf import ElfError
+
     try:
         with open(path, "rb") as f:
             return parse(f.read())
@@ -361,6 +370,7 @@ def process_binaries(pid: int, proc: str = "/proc") -> list[str] | None:
 
 
 def read_usdt_probes(path: str) -> list[UsdtProbe] | None:
+    from ptrace.elf import ElfError
     from ptrace.usdt import read_probes  # its types are needed by usdt probes only
 
     try:
