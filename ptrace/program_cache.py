@@ -2,10 +2,11 @@
 script again imports neither Lark nor llvmlite and compiles nothing.
 
 An entry is found by a key made of what is known before compiling: the
-source (its name and text), the options, ptrace's version, the files of its
-code and of its compiler libraries (their sizes and mtimes), and the kernel
-(`uname`: its release and build). It holds the `CompiledProgram` and every
-machine fact the compile read, each with what it was then:
+source (its name and text), the options, ptrace's and Python's versions, the
+files of its code and of its compiler libraries (their sizes and mtimes),
+and the kernel (`uname`: its release and build). It holds the
+`CompiledProgram` and every machine fact the compile read, each with what it
+was then:
 
 - every file it opened for reading and every directory it listed, seen
   through Python's audit events (`open`, `os.scandir`, `os.listdir`), so a
@@ -98,7 +99,7 @@ def cached_compile(source: Source, options: Options,
 
 def _key(source: Source, options: Options) -> str:
     digest = blake2b(digest_size=20)
-    for part in (str(FORMAT), __version__, *os.uname(), source.name, source.text,
+    for part in (str(FORMAT), __version__, sys.version, *os.uname(), source.name, source.text,
                  _options_text(options), *_code_stamps()):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     return digest.hexdigest()
@@ -229,7 +230,8 @@ class _Recorder:
         if not isinstance(path, str):
             return  # a file descriptor: its file was noted when it was opened
         path = os.path.abspath(path)
-        if path.startswith(self.skipped) or os.path.basename(path).startswith(DERIVED_PREFIXES):
+        if os.path.join(path, "").startswith(self.skipped) \
+                or os.path.basename(path).startswith(DERIVED_PREFIXES):
             return
         self.note(kind, path)
 
@@ -251,9 +253,10 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 
 
 def _skipped_prefixes() -> tuple[str, ...]:
-    """Python's own files and the compiler's (in the key), and the caches'
-    directory (derived data)."""
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    """Python's standard library and the compiler's files (their versions are
+    in the key), and the caches' directory (derived data). Not Python's
+    prefix: a system Python's is /usr, where the binaries and headers are."""
+    roots = {os.path.dirname(os.__file__)}
     from importlib.util import find_spec
 
     for package in CODE_PACKAGES + LIBRARIES:

@@ -107,6 +107,8 @@ def test_a_changed_binary_or_path_is_a_miss(tmp_path: Path, cache: Path, compile
     shutil.copy(small, bin_dir / "prog")
     source = Source("-e", "uprobe:prog:pad* { @n = count(); }")
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    for prefix in ("prefix", "base_prefix", "exec_prefix"):  # as a system Python's /usr
+        monkeypatch.setattr(sys, prefix, str(tmp_path))
     before = compile(source)
     assert compile(source) == before and len(compiles) == 1
     assert _symbols(before) == ["pad0"]
