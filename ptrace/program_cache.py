@@ -315,8 +315,16 @@ def _load(entry: Path) -> CompiledProgram | None:
 
 
 def _store(entry: Path, facts: list[Fact], program: CompiledProgram) -> None:
+    """Keep an entry, only where a later run would load it (a directory of the
+    user's own, writable by no one else); readable by the user alone."""
+    try:
+        entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _owned(os.stat(entry.parent)):
+            return
+    except OSError:
+        return
     replace_file(entry, pickle.dumps((FORMAT, tuple(facts), program),
-                                     protocol=pickle.HIGHEST_PROTOCOL))
+                                     protocol=pickle.HIGHEST_PROTOCOL), mode=0o600)
     _bound(entry.parent)
 
 

@@ -172,6 +172,29 @@ def test_an_entry_others_may_write_is_not_loaded(cache: Path, compiles: list[str
         assert len(compiles) == 3
 
 
+def test_entries_are_private_whatever_the_umask(cache: Path, compiles: list[str]) -> None:
+    umask = os.umask(0o002)
+    try:
+        compile(BEGIN)
+        compile(BEGIN)
+    finally:
+        os.umask(umask)
+    assert len(compiles) == 1
+    (entry,) = _entries(cache)
+    assert (entry.stat().st_mode & 0o777, cache.stat().st_mode & 0o777) == (0o600, 0o700)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the directory away")
+def test_nothing_is_kept_in_a_directory_of_another_user(cache: Path,
+                                                        compiles: list[str]) -> None:
+    """As root with another user's HOME (sudo -E): that user's cache is not used."""
+    cache.mkdir(parents=True)
+    os.chown(cache, 65534, 65534)
+    compile(BEGIN)
+    compile(BEGIN)
+    assert len(compiles) == 2 and not _entries(cache)
+
+
 def test_an_unusable_cache_is_ignored(tmp_path: Path, compiles: list[str],
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "file").write_text("")
