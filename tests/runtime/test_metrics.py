@@ -35,6 +35,7 @@ tracepoint:syscalls:sys_enter_getppid /comm == "prom_metrics"/ {
   @powers[comm] = hist(5);
   @stats = stats(3);
   @peak = max(9);
+  @series[comm] = tseries(4, 10s, 5, "max");
   @name = comm;
 }
 """
@@ -131,10 +132,12 @@ def test_metrics_page(exporter: tuple[int, Running]) -> None:
         'ptrace_stats_count 3.0',
         'ptrace_stats_sum 9.0',
         'ptrace_peak 9.0',
+        'ptrace_series{key="prom_metrics"} 4.0',
     ])
     assert "# TYPE ptrace_syscalls_total counter" in text
     assert "# TYPE ptrace_powers histogram" in text
     assert "# TYPE ptrace_peak gauge" in text
+    assert "# TYPE ptrace_series gauge" in text
 
 
 @pytest.mark.bpf
