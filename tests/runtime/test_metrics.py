@@ -138,6 +138,14 @@ def test_metrics_page(exporter: tuple[int, Running]) -> None:
     assert "# TYPE ptrace_powers histogram" in text
     assert "# TYPE ptrace_peak gauge" in text
     assert "# TYPE ptrace_series gauge" in text
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={
+        "Accept": "application/openmetrics-text; version=1.0.0; charset=utf-8"})
+    with urllib.request.urlopen(request, timeout=5) as response:  # what Prometheus asks for
+        assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+        open_metrics = response.read().decode()
+    assert 'ptrace_syscalls_total{key="prom_metrics"} 3.0\n' in open_metrics
+    assert "# TYPE ptrace_syscalls counter\n" in open_metrics
+    assert open_metrics.endswith("# EOF\n")
 
 
 @pytest.mark.bpf
