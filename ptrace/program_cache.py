@@ -203,6 +203,9 @@ class _Recorder:
         self.facts: list[Fact] | None = []
         self.seen: set[tuple[str, str]] = set()
         self.skipped = _skipped_prefixes()
+        # The import system lists sys.path's directories (the working directory
+        # for `python -m`) to find the modules a compile imports.
+        self.import_dirs = {os.path.abspath(entry or ".") for entry in sys.path}
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[None]:
@@ -231,7 +234,8 @@ class _Recorder:
             return  # a file descriptor: its file was noted when it was opened
         path = os.path.abspath(path)
         if os.path.join(path, "").startswith(self.skipped) \
-                or os.path.basename(path).startswith(DERIVED_PREFIXES):
+                or os.path.basename(path).startswith(DERIVED_PREFIXES) \
+                or (kind == "listing" and path in self.import_dirs):
             return
         self.note(kind, path)
 

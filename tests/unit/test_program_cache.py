@@ -67,6 +67,18 @@ def test_a_hit_imports_neither_lark_nor_llvmlite(cache: Path) -> None:
     assert runs == ["1 True True\n", "1 False False\n"]
 
 
+def test_the_import_systems_listings_are_not_facts(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A directory on sys.path (the working directory for `python -m`, /tmp
+    there, which changes all the time) is listed to import modules, not read
+    by the compiler; another directory listed is a fact."""
+    monkeypatch.syspath_prepend(str(tmp_path / "imports"))
+    recorder = program_cache._Recorder()
+    recorder.note_path("listing", str(tmp_path / "imports"))
+    recorder.note_path("listing", str(tmp_path / "data"))
+    assert recorder.facts == [("listing", str(tmp_path / "data"), "-")]
+
+
 def test_a_changed_option_source_or_kernel_is_a_miss(cache: Path, compiles: list[str],
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     compile(BEGIN)
