@@ -11,6 +11,7 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from errno import ENOENT
+from functools import partial
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -115,6 +116,9 @@ class Entry(NamedTuple):
     value: Any  # int for count/sum/min/max/avg; Stats; Histogram; or a plain value
 
 
+_ENTRY = partial(tuple.__new__, Entry)  # an Entry of a (key, value) pair, all in C
+
+
 @dataclass(frozen=True, slots=True)
 class Stats:
     """An avg() or stats() value: how many values were added and their total (also
@@ -150,7 +154,7 @@ def ordered(vtype: t.Type, entries: list[Entry], top: int = 0) -> list[Entry]:
     """
     by_number = isinstance(vtype, t.Aggregation | t.Int) and not isinstance(
         vtype, t.Avg | t.Stats | t.Hist | t.Lhist | t.TSeries)
-    if all(type(e.key) is int for e in entries) and (
+    if set(map(type, map(itemgetter(0), entries))) <= {int} and (
             by_number or not isinstance(vtype, t.Aggregation | t.Int)):
         # Integer keys order as themselves: sort on them, then (stable) on the
         # numbers, without building a sort key per entry.
@@ -190,8 +194,8 @@ def read_entries(libs: Libraries, fd: int, spec: MapSpec) -> list[Entry]:
         return _time_series(libs, fd, spec, vtype)
     batch = lookup_batch(libs, fd, spec)
     columns = _integer_columns(batch, spec) if batch is not None else None
-    if columns is not None:
-        return [Entry(key, value) for key, value in zip(*columns, strict=True)]
+    if columns is not None:  # Entries made without a Python call each
+        return list(map(_ENTRY, zip(*columns, strict=True)))
     out = []
     for key_raw, values in raw_entries(libs, fd, spec):
         key = decode(key_raw, 0, ktype) if ktype is not None else None

@@ -8,6 +8,7 @@ user never waits for teardown and nothing stays in the kernel.
 from __future__ import annotations
 
 import ctypes
+import gc
 import signal
 import sys
 import threading
@@ -366,9 +367,10 @@ class Session:
         assert self.loaded is not None
         spec = self.program.maps[index]
         assert spec.value_type is not None
-        entries = read_entries(self.libs, self.loaded.map_fds[index], spec)
-        if entries:
-            self.output.map(spec.name, spec.key_type, spec.value_type, entries, top, div)
+        with _not_collecting():
+            entries = read_entries(self.libs, self.loaded.map_fds[index], spec)
+            if entries:
+                self.output.map(spec.name, spec.key_type, spec.value_type, entries, top, div)
 
     def _remember_user_stacks(self) -> None:
         """Build symbol caches for the processes whose user stacks and usym()
@@ -534,3 +536,17 @@ def probe_signals(signals: frozenset[int], on_signal: Callable[[int], None]) -> 
 def run(program: CompiledProgram, options: RunOptions | None = None,
         out: TextIO | None = None) -> int:
     return Session(program, out or sys.stdout, sys.stderr, options).run()
+
+
+@contextmanager
+def _not_collecting() -> Iterator[None]:
+    """The garbage collector paused: a printed map makes an object or more per
+    entry and no cycles, and a 100,000-key map would otherwise set off hundreds
+    of collections, the last ones walking every object of the process."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()

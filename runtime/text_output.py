@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 from ptrace.runtime.maps import Entry, Histogram, Stats, divide, ordered
@@ -19,7 +20,7 @@ def format_map(name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Ent
     """The text of one map: one line per entry, histograms as bar charts."""
     rows = ordered(vtype, entries, top)
     if _integers(ktype, vtype) and not div:
-        return "".join([f"{name}[{key}]: {value}\n" for key, value in rows])
+        return _integer_lines(name, rows)
     lines: list[str] = []
     last_epoch = max((e.value.last_epoch for e in entries if isinstance(e.value, TimeSeries)),
                      default=0)
@@ -45,6 +46,13 @@ def _integers(ktype: t.Type | None, vtype: t.Type) -> bool:
     return (isinstance(ktype, t.Int) and not isinstance(ktype, t.Enum)
             and (isinstance(vtype, t.Count | t.Sum | t.Min | t.Max)
                  or (isinstance(vtype, t.Int) and not isinstance(vtype, t.Enum))))
+
+
+def _integer_lines(name: str, rows: list[Entry]) -> str:
+    """The lines of a map whose keys and results are ints: one % over all of them."""
+    line = name.replace("%", "%%") + "[%d]: %d\n"
+    text: str = (line * len(rows)) % tuple(chain.from_iterable(rows))
+    return text
 
 
 def _format_result(value: Any, vtype: t.Type, div: int) -> str:
