@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
-import platform
 import re
 import sys
 from collections.abc import Callable
@@ -394,6 +393,8 @@ def _unknown_provider(head: str, machine: Machine) -> str:
 def info_lines(machine: Machine) -> list[str]:
     """`ptrace --info`: the system, the kernel's BPF features, each probe type's verdict
     (the checks are the runtime's: ptrace.runtime.features)."""
+    import platform  # (only here: -l need not import it)
+
     from ptrace.runtime import features
 
     uid = os.geteuid()

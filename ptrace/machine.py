@@ -11,7 +11,6 @@ import fnmatch
 import functools
 import glob
 import os
-import platform
 import re
 import struct
 from collections.abc import Callable
@@ -203,7 +202,7 @@ class LiveMachine:
 
     @functools.cache  # noqa: B019 - one LiveMachine lives for the whole process
     def syscall_numbers(self) -> dict[str, int]:
-        if platform.machine() != "x86_64":
+        if os.uname().machine != "x86_64":  # (platform.machine(), without importing it)
             return {}
         for path in UNISTD_X86_64:
             try:
