@@ -28,6 +28,8 @@ def test_lv_lists_a_functions_parameters(ptrace_exe: list[str], triggers: Path) 
         f"uprobe:{triggers}/ptt_dwarf:ptt_many",
         *(f"    int {name}" for name in "abcdefg"),
         "    long int h",
+        f"uprobe:{triggers}/ptt_dwarf:ptt_paired",
+        "    struct ptt_pair pair",
         f"uprobe:{triggers}/ptt_dwarf:ptt_point_sum",
         "    struct ptt_point* point",
         "    char tag",
@@ -65,9 +67,14 @@ def test_lv_without_debug_information_lists_the_name(ptrace_exe: list[str],
      "{t}/ptt_dwarf_nodebug has no debug information: 'args' needs it to know the "
      "parameters of ptt_point_sum()"),
     ("uprobe:{t}/ptt_dwarf:ptt_scaled {{ print(args.factor); }}", "args.factor",
-     "parameter 'factor' is a double, which cannot be read yet"),
-    ("uprobe:{t}/ptt_dwarf:ptt_scaled {{ print(args.point); }}", "args.point",
-     "parameter 'point' is a struct ptt_point, which cannot be read yet"),
+     "parameter 'factor' is a double, which x86-64 passes in a vector register, out of "
+     "a uprobe's reach"),
+    ("uprobe:{t}/ptt_dwarf:ptt_paired {{ print(args.pair); }}", "args.pair",
+     "parameter 'pair' is a struct ptt_pair, passed by value in registers, which cannot "
+     "be read yet"),
+    ("uprobe:{t}/ptt_dwarf:ptt_scaled {{ print(args); }}", "args",
+     "'args' cannot be read whole: parameter 'factor' is a double, which x86-64 passes "
+     "in a vector register, out of a uprobe's reach"),
     ("uprobe:{t}/ptt_dwarf:ptt_point_sum {{ print(args.y); }}", "args.y",
      "ptt_point_sum() has no parameter 'y'"),
     ("uprobe:{t}/ptt_dwarf:0x1000 {{ print(args); }}", "args",
