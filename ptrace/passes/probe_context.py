@@ -168,7 +168,8 @@ class ProbeContextChecks:
                                    self.ctx.machine.function_symbols(attach.binary) or [])
         try:
             info = dwarf.debug_info(attach.binary, dirs)
-            params = None if info is None or address is None else info.parameters(address)
+            params = None if info is None or address is None \
+                else info.parameters(address, attach.symbol)
         except dwarf.DwarfError as error:
             self.error(f"cannot read the parameters of {attach.symbol}(): {error}", where)
             return None

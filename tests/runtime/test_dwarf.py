@@ -7,6 +7,7 @@ its variants are built by tests/conftest.py."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,7 @@ def test_lv_lists_a_functions_parameters(ptrace_exe: list[str], triggers: Path) 
 @pytest.mark.parametrize(("binary", "options"), [
     ("ptt_dwarf_linked", []),  # .gnu_debuglink, in .debug/ beside it
     ("ptt_dwarf_split", []),  # -gsplit-dwarf: the .dwo file beside it
+    ("ptt_dwarf_packaged", []),  # -gsplit-dwarf, packed: the .dwp file beside it
     ("ptt_dwarf_stripped", ["--debuginfo", "debug"]),  # relative: from the binary's directory
 ])
 def test_lv_finds_separate_debug_information(ptrace_exe: list[str], triggers: Path,
@@ -52,6 +54,30 @@ def test_lv_finds_separate_debug_information(ptrace_exe: list[str], triggers: Pa
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[1:] == [
         "    struct ptt_point* point", "    char tag", "    enum ptt_color color"]
+
+
+@pytest.mark.skipif(shutil.which("llvm-dwp") is None, reason="llvm-dwp is not installed")
+def test_lv_reads_a_dwarf5_package(ptrace_exe: list[str], tmp_path: Path) -> None:
+    """A DWARF 5 package (llvm-dwp's: binutils' dwp packs DWARF 4 only) with
+    two units: each function is found in its own."""
+    (tmp_path / "one.c").write_text("struct box { int size; };\n"
+                                    "int ptt_open_box(struct box *b, char how) "
+                                    "{ return b->size + how; }\n")
+    (tmp_path / "two.c").write_text("struct box { int size; };\n"
+                                    "int ptt_open_box(struct box *b, char how);\n"
+                                    "long ptt_main_count(long count) { return count; }\n"
+                                    "int main(void) { struct box b = { 1 }; "
+                                    "return ptt_open_box(&b, 'a') + ptt_main_count(2); }\n")
+    for command in (["gcc", "-g", "-O0", "-gsplit-dwarf", "-o", "boxes", "one.c", "two.c"],
+                    ["llvm-dwp", "-e", "boxes", "-o", "boxes.dwp"]):
+        subprocess.run(command, check=True, cwd=tmp_path, timeout=60)
+    for dwo in tmp_path.glob("*.dwo"):
+        dwo.unlink()
+    out = ptrace(ptrace_exe, "-lv", f"uprobe:{tmp_path}/boxes:ptt_*")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        f"uprobe:{tmp_path}/boxes:ptt_main_count", "    long int count",
+        f"uprobe:{tmp_path}/boxes:ptt_open_box", "    struct box* b", "    char how"]
 
 
 def test_lv_without_debug_information_lists_the_name(ptrace_exe: list[str],
