@@ -43,6 +43,7 @@ def test_lv_lists_a_functions_parameters(ptrace_exe: list[str], triggers: Path) 
 
 @pytest.mark.parametrize(("binary", "options"), [
     ("ptt_dwarf_linked", []),  # .gnu_debuglink, in .debug/ beside it
+    ("ptt_dwarf_bare", []),  # likewise, and only the debug file names the function
     ("ptt_dwarf_split", []),  # -gsplit-dwarf: the .dwo file beside it
     ("ptt_dwarf_packaged", []),  # -gsplit-dwarf, packed: the .dwp file beside it
     ("ptt_dwarf_stripped", ["--debuginfo", "debug"]),  # relative: from the binary's directory
