@@ -20,7 +20,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from ptrace.caches import cache_file, replace_file
-from ptrace.elf import ElfError, Symbol, function_symbols, notes, section_bytes
+from ptrace.elf import ElfError, Symbol, file_offset, function_symbols, notes, section_bytes
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -267,6 +267,26 @@ def function_address(binary: str, name: str, dirs: tuple[str, ...],
     if found is not None:
         return found
     return next((s.address for s in debug_symbols(binary, dirs) if s.name == name), None)
+
+
+def file_location(binary: str, name: str, offset: int) -> tuple[str, int] | None:
+    """Where `name`+`offset` of a binary lies, as a stack's build_id mode
+    gives a frame: the binary's build id and the offset in its file; None
+    where it has no build id or the symbol is not found."""
+    data = _binary_data(binary)
+    ident = build_id(data) if data is not None else None
+    start = function_address(binary, name, ()) if ident else None
+    try:
+        at = file_offset(data, start + offset) if data is not None and start is not None \
+            else None
+    except (struct.error, ValueError):
+        return None
+    return (ident, at) if ident and at is not None else None
+
+
+@functools.cache
+def _binary_data(binary: str) -> bytes | None:
+    return read_file(binary)
 
 
 @functools.cache

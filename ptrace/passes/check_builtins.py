@@ -499,16 +499,19 @@ class BuiltinChecks:
         return t.Formatted(t.FormatKind.STRFTIME, _script_text(fmt.value))
 
     def call_kstack(self, e: n.Call) -> t.Type | None:
-        """kstack([mode][, limit]), ustack likewise: mode bpftrace, perf or raw."""
+        """kstack([mode][, limit]), ustack likewise: mode bpftrace, perf or raw;
+        ustack also build_id (each frame as its binary's build id and the file
+        offset, for symbolizing later)."""
         mode, limit = self.ctx.options.stack_mode, STACK_LIMIT
+        modes = (*STACK_MODES, "build_id") if e.name == "ustack" else STACK_MODES
         for arg in e.args:
             value = self.constant_integer(arg)
-            if isinstance(arg, n.Identifier) and arg.name in STACK_MODES:
+            if isinstance(arg, n.Identifier) and arg.name in modes:
                 mode = arg.name
             elif value is not None and 1 <= value <= STACK_LIMIT:
                 limit = value
             else:
-                self.error(f"{e.name}() takes a mode ({', '.join(STACK_MODES)}) and a frame "
+                self.error(f"{e.name}() takes a mode ({', '.join(modes)}) and a frame "
                            f"limit from 1 to {STACK_LIMIT}", arg.span)
                 return None
         return t.Stack(e.name == "ustack", mode, limit)

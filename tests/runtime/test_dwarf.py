@@ -162,3 +162,22 @@ def test_debug_file_symbols_are_cached_per_build_id(ptrace_exe: list[str], trigg
     assert stamp.startswith(f"{triggers}/.debug/ptt_dwarf_linked.debug ")
     cache.write_text("\n".join([stamp, *lines, "1000 10 ptt_only_in_the_cache"]))
     assert listed() == sorted([*first, f"uprobe:{triggers}/ptt_dwarf_linked:ptt_only_in_the_cache"])
+
+
+@pytest.mark.bpf
+def test_ustack_build_id_mode_gives_build_id_and_file_offset(ptrace_exe: list[str],
+                                                              triggers: Path) -> None:
+    """ustack(build_id): each frame as its binary's build id and the offset in
+    the file (a PIE's code lies at the file offset equal to its address)."""
+    binary = triggers / "ptt_stack"
+    notes = subprocess.run(["readelf", "-n", str(binary)], capture_output=True, text=True,
+                           check=True).stdout
+    ident = notes.split("Build ID: ")[1].split()[0]
+    symbols = subprocess.run(["nm", str(binary)], capture_output=True, text=True,
+                             check=True).stdout
+    start = next(int(line.split()[0], 16) for line in symbols.splitlines()
+                 if line.endswith(" ptt_inner"))
+    out = ptrace(ptrace_exe, "-e", f"uprobe:{binary}:ptt_inner {{ print(ustack(build_id, 1)); "
+                 "exit(); }", "-c", f"{binary} 1")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip("\n") == f"{ident} 0x{start:x}"
