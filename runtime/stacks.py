@@ -112,8 +112,9 @@ class StackReader:
             if ref.type.mode == "build_id":
                 from ptrace.debuginfo import file_location
 
-                at = file_location(found[2], found[0], found[1]) if found and found[2] else None
-                lines.append(f"{at[0]} 0x{at[1]:x}" if at else f"{address:x}")
+                place = file_location(found[2], found[0], found[1]) if found and found[2] \
+                    else None
+                lines.append(f"{place[0]} 0x{place[1]:x}" if place else f"{address:x}")
                 continue
             source = self.source(found, index) if ref.type.user and found else []
             if ref.type.mode == "perf":
