@@ -129,8 +129,9 @@ def package_unit(package: str, dwo_id: int) -> str | None:
     the unit's part of each section its index names (libdw before 0.191 reads
     .dwo files but not packages). Written to the cache once per package file
     (path, size and mtime) and unit; None where the package has no such unit."""
-    try:
-        stat = os.stat(package)
+    try:  # opened, not just stat'ed: the compile cache counts what a compile opens
+        with open(package, "rb") as f:
+            stat = os.fstat(f.fileno())
     except OSError:
         return None
     stamp = f"{os.path.realpath(package)} {stat.st_size} {stat.st_mtime_ns}"
