@@ -161,7 +161,8 @@ def _user_parameters(rest: str, machine: Machine, debug_dirs: tuple[str, ...]) -
     address = function_address(path, function, debug_dirs, machine.function_symbols(path) or [])
     try:
         info = dwarf.debug_info(path, debug_dirs) if address is not None else None
-        params = info.parameters(address) if info is not None and address is not None else None
+        params = info.parameters(address, function) \
+            if info is not None and address is not None else None
     except dwarf.DwarfError as error:
         raise ListingError(str(error)) from error
     return [f"{p.ctype} {p.name}" for p in params or ()]

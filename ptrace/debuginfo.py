@@ -14,12 +14,13 @@ symbols are cached between runs per build id.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import struct
 from typing import TYPE_CHECKING
 
 from ptrace.caches import cache_file, replace_file
-from ptrace.elf import ElfError, Symbol, function_symbols, notes, section_bytes
+from ptrace.elf import ElfError, Symbol, file_offset, function_symbols, notes, section_bytes
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -98,6 +99,110 @@ def debug_file(binary: str, dirs: tuple[str, ...] = ()) -> str | None:
     return None
 
 
+# A DWARF package's index (.debug_cu_index, DWARF 5 section 7.3.5): the ELF
+# section of each of its section ids, by the index's version (2: the GNU
+# extension to DWARF 4, 5: DWARF 5). .debug_str.dwo is shared by every unit.
+_PACKAGE_SECTIONS = {
+    2: {1: ".debug_info.dwo", 2: ".debug_types.dwo", 3: ".debug_abbrev.dwo",
+        4: ".debug_line.dwo", 5: ".debug_loc.dwo", 6: ".debug_str_offsets.dwo",
+        7: ".debug_macinfo.dwo", 8: ".debug_macro.dwo"},
+    5: {1: ".debug_info.dwo", 3: ".debug_abbrev.dwo", 4: ".debug_line.dwo",
+        5: ".debug_loclists.dwo", 6: ".debug_str_offsets.dwo", 7: ".debug_macro.dwo",
+        8: ".debug_rnglists.dwo"},
+}
+
+
+def package_file(binary: str, dirs: tuple[str, ...] = ()) -> str | None:
+    """The DWARF package (`dwp`'s output) of a binary built with -gsplit-dwarf:
+    BINARY.dwp beside it or in a `--debuginfo` directory; None where there is none."""
+    name = os.path.basename(binary) + ".dwp"
+    where = os.path.dirname(os.path.realpath(binary))
+    for d in (where, *dirs):
+        path = os.path.join(d if os.path.isabs(d) else os.path.join(where, d), name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def package_unit(package: str, dwo_id: int) -> str | None:
+    """A file holding one split unit of a DWARF package, as a .dwo file would:
+    the unit's part of each section its index names (libdw before 0.191 reads
+    .dwo files but not packages). Written to the cache once per package file
+    (path, size and mtime) and unit; None where the package has no such unit."""
+    try:  # opened, not just stat'ed: the compile cache counts what a compile opens
+        with open(package, "rb") as f:
+            stat = os.fstat(f.fileno())
+    except OSError:
+        return None
+    stamp = f"{os.path.realpath(package)} {stat.st_size} {stat.st_mtime_ns}"
+    digest = hashlib.sha1(stamp.encode()).hexdigest()[:16]
+    file = cache_file(f"dwp-{digest}-{dwo_id:016x}.dwo")
+    if file is not None and file.is_file():
+        return str(file)
+    data = read_file(package)
+    try:
+        unit = _package_unit(data, dwo_id) if data is not None else None
+    except (ElfError, struct.error, ValueError, IndexError):
+        return None
+    if unit is None or file is None:
+        return None
+    replace_file(file, _elf_file(unit))
+    return str(file) if file.is_file() else None
+
+
+def _package_unit(data: bytes, dwo_id: int) -> dict[str, bytes] | None:
+    """The sections of one unit of a DWARF package, by the package's
+    .debug_cu_index: {ELF section name: the unit's bytes}."""
+    index = section_bytes(data, ".debug_cu_index")
+    if index is None:
+        return None
+    version = struct.unpack_from("<H", index)[0]
+    names = _PACKAGE_SECTIONS.get(version)
+    if names is None:
+        return None
+    columns, units, slots = struct.unpack_from("<III", index, 4)
+    signatures = struct.unpack_from(f"<{slots}Q", index, 16)
+    rows = struct.unpack_from(f"<{slots}I", index, 16 + 8 * slots)
+    row = next((r for sig, r in zip(signatures, rows, strict=True) if r and sig == dwo_id), 0)
+    if not row or row > units:
+        return None
+    table = 16 + 12 * slots
+    ids = struct.unpack_from(f"<{columns}I", index, table)
+    offsets = struct.unpack_from(f"<{columns}I", index, table + 4 * columns * row)
+    sizes = struct.unpack_from(f"<{columns}I", index,
+                               table + 4 * columns * (units + 1) + 4 * columns * (row - 1))
+    found: dict[str, bytes] = {}
+    for ident, offset, size in zip(ids, offsets, sizes, strict=True):
+        whole = section_bytes(data, names.get(ident, ""))
+        if whole is not None:
+            found[names[ident]] = whole[offset:offset + size]
+    strings = section_bytes(data, ".debug_str.dwo")
+    if strings is not None:
+        found[".debug_str.dwo"] = strings
+    return found
+
+
+def _elf_file(sections: dict[str, bytes]) -> bytes:
+    """A relocatable x86-64 ELF64 file holding these sections (and their names)."""
+    names = b"\0" + b"".join(name.encode() + b"\0" for name in [*sections, ".shstrtab"])
+    contents = [*sections.values(), names]
+    header_size, entry = 64, 64
+    body = b"".join(contents)
+    shoff = header_size + len(body)
+    headers = [bytes(entry)]
+    offset, name_at = header_size, 1
+    for i, (name, content) in enumerate(zip([*sections, ".shstrtab"], contents, strict=True)):
+        kind = 3 if i == len(sections) else 1  # SHT_STRTAB, SHT_PROGBITS
+        headers.append(struct.pack("<IIQQQQIIQQ", name_at, kind, 0, 0, offset, len(content),
+                                   0, 0, 1, 0))
+        offset += len(content)
+        name_at += len(name) + 1
+    ident = b"\x7fELF\x02\x01\x01" + bytes(9)
+    header = ident + struct.pack("<HHIQQQIHHHHHH", 1, 62, 1, 0, 0, shoff, 0, header_size, 0, 0,
+                                 entry, len(headers), len(headers) - 1)
+    return header + body + b"".join(headers)
+
+
 @functools.cache
 def debug_symbols(binary: str, dirs: tuple[str, ...] = ()) -> list[Symbol]:
     """The function symbols a separate debug file of the binary names (its
@@ -163,6 +268,26 @@ def function_address(binary: str, name: str, dirs: tuple[str, ...],
     if found is not None:
         return found
     return next((s.address for s in debug_symbols(binary, dirs) if s.name == name), None)
+
+
+def file_location(binary: str, name: str, offset: int) -> tuple[str, int] | None:
+    """Where `name`+`offset` of a binary lies, as a stack's build_id mode
+    gives a frame: the binary's build id and the offset in its file; None
+    where it has no build id or the symbol is not found."""
+    data = _binary_data(binary)
+    ident = build_id(data) if data is not None else None
+    start = function_address(binary, name, ()) if ident else None
+    try:
+        at = file_offset(data, start + offset) if data is not None and start is not None \
+            else None
+    except (struct.error, ValueError):
+        return None
+    return (ident, at) if ident and at is not None else None
+
+
+@functools.cache
+def _binary_data(binary: str) -> bytes | None:
+    return read_file(binary)
 
 
 @functools.cache

@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ptrace.debuginfo import build_id, debug_file, read_file
+from ptrace.debuginfo import build_id, debug_file, package_file, package_unit, read_file
 
 if TYPE_CHECKING:
     from ptrace.types.btf_writer import BtfWriter
@@ -34,7 +34,7 @@ TAG_INLINED, TAG_BLOCK = 0x1D, 0x0B
 _SCOPES = (TAG_SUBPROGRAM, TAG_INLINED, TAG_BLOCK)
 AT_BIT_OFFSET, AT_BIT_SIZE, AT_CONST_VALUE, AT_MEMBER_LOCATION = 0x0C, 0x0D, 0x1C, 0x38
 AT_DECLARATION, AT_ENCODING, AT_TYPE, AT_DATA_BIT_OFFSET = 0x3C, 0x3E, 0x49, 0x6B
-AT_CALL_FILE, AT_CALL_LINE = 0x58, 0x59
+AT_CALL_FILE, AT_CALL_LINE, AT_LOW_PC, AT_LINKAGE_NAME = 0x58, 0x59, 0x11, 0x6E
 ATE_BOOLEAN, ATE_FLOAT, ATE_SIGNED, ATE_SIGNED_CHAR, ATE_UNSIGNED_CHAR = 2, 4, 5, 6, 8
 UT_SKELETON = 4
 _KIND_TAGS = {"struct": (TAG_STRUCT, TAG_CLASS), "union": (TAG_UNION,), "enum": (TAG_ENUM,)}
@@ -78,6 +78,7 @@ _SIGNATURES = {
     "dwarf_lowpc": (ctypes.c_int, [_DIE, _U64]),
     "dwarf_attr_integrate": (_ATTR, [_DIE, ctypes.c_uint, _ATTR]),
     "dwarf_formref_die": (_DIE, [_ATTR, _DIE]),
+    "dwarf_formstring": (ctypes.c_char_p, [_ATTR]),
     "dwarf_formudata": (ctypes.c_int, [_ATTR, _U64]),
     "dwarf_formsdata": (ctypes.c_int, [_ATTR, ctypes.POINTER(ctypes.c_int64)]),
     "dwarf_aggregate_size": (ctypes.c_int, [_DIE, _U64]),
@@ -141,37 +142,53 @@ def _parameter(die: _Die) -> Parameter:
                      and (_udata(resolved, AT_ENCODING) or 0) == ATE_FLOAT)
 
 
+def _open(path: str) -> ctypes.c_void_p:
+    """A libdw handle on a file's DWARF, open for the life of the process."""
+    fd = os.open(path, os.O_RDONLY)
+    dwarf = _libdw().dwarf_begin(fd, 0)  # DWARF_C_READ
+    if not dwarf:
+        os.close(fd)
+        raise DwarfError(f"libdw cannot read the debug information in {path}")
+    return ctypes.c_void_p(dwarf)
+
+
 class DebugInfo:
-    """One file's DWARF, open through libdw for the life of the process."""
+    """One file's DWARF, open through libdw for the life of the process. With
+    -gsplit-dwarf, the split units are in .dwo files, which libdw finds, or in
+    the binary's DWARF package (`package`, BINARY.dwp), which this reads."""
 
-    def __init__(self, path: str) -> None:
-        lib = _libdw()
+    def __init__(self, path: str, package: str | None = None) -> None:
         self.path = path
-        self._fd = os.open(path, os.O_RDONLY)
-        self._dwarf = lib.dwarf_begin(self._fd, 0)  # DWARF_C_READ
-        if not self._dwarf:
-            os.close(self._fd)
-            raise DwarfError(f"libdw cannot read the debug information in {path}")
+        self._dwarf = _open(path)
+        self._package = package
+        self._package_units: dict[int, _Die | None] = {}
 
-    def function(self, address: int) -> _Die | None:
-        """The subprogram whose code starts at `address` (a symbol's value)."""
+    def function(self, address: int, name: str = "") -> _Die | None:
+        """The subprogram whose code starts at `address` (a symbol's value); in
+        a unit of a DWARF package, whose addresses are in the binary, the
+        subprogram defined under the symbol's `name`."""
         lib = _libdw()
         cu = _Die()
         if not lib.dwarf_addrdie(self._dwarf, address, ctypes.byref(cu)):
             return None
-        for unit in _units(cu):
+        for unit in self._units(cu):
             for die in _children(unit):
+                if lib.dwarf_tag(die) != TAG_SUBPROGRAM:
+                    continue
                 low = ctypes.c_uint64()
-                if lib.dwarf_tag(die) == TAG_SUBPROGRAM and \
-                        lib.dwarf_lowpc(die, ctypes.byref(low)) == 0 and low.value == address:
+                if lib.dwarf_lowpc(die, ctypes.byref(low)) == 0:
+                    if low.value == address:
+                        return die
+                elif name and lib.dwarf_hasattr(die, AT_LOW_PC) and \
+                        name in (_name(die), _string(die, AT_LINKAGE_NAME)):
                     return die
         return None
 
-    def parameters(self, address: int) -> list[Parameter] | None:
-        """The parameters of the function at `address`, or None where the debug
-        information does not describe a function there."""
+    def parameters(self, address: int, name: str = "") -> list[Parameter] | None:
+        """The parameters of the function at `address` (named `name`), or None
+        where the debug information does not describe a function there."""
         lib = _libdw()
-        function = self.function(address)
+        function = self.function(address, name)
         if function is None:
             return None
         return [_parameter(die) for die in _children(function)
@@ -184,15 +201,12 @@ class DebugInfo:
         kind, _, bare = name.partition(" ")
         tags = _KIND_TAGS.get(kind, ())
         unit = ctypes.c_void_p()
-        unit_type = ctypes.c_uint8()
         while True:
-            cu, sub = _Die(), _Die()
-            if lib.dwarf_get_units(self._dwarf, unit, ctypes.byref(unit), None,
-                                   ctypes.byref(unit_type), ctypes.byref(cu),
-                                   ctypes.byref(sub)) != 0:
+            cu = _Die()
+            if lib.dwarf_get_units(self._dwarf, unit, ctypes.byref(unit), None, None,
+                                   ctypes.byref(cu), None) != 0:
                 return None
-            top = sub if unit_type.value == UT_SKELETON and sub.addr else cu
-            for die in _children(top):
+            for die in _children(self._units(cu)[0]):
                 if lib.dwarf_tag(die) in tags and _name(die) == bare and \
                         not lib.dwarf_hasattr(die, AT_DECLARATION):
                     return die
@@ -205,7 +219,7 @@ class DebugInfo:
         cu = _Die()
         if not lib.dwarf_addrdie(self._dwarf, address, ctypes.byref(cu)):
             return []
-        unit = _units(cu)[0]
+        unit = self._units(cu)[0]
         line = lib.dwarf_getsrc_die(ctypes.byref(cu), address)
         number = ctypes.c_int()
         if not line or lib.dwarf_lineno(line, ctypes.byref(number)) != 0:
@@ -221,6 +235,27 @@ class DebugInfo:
             at = (_source_file(unit, _udata(scope, AT_CALL_FILE) or 0),
                   _udata(scope, AT_CALL_LINE) or 0)
         return frames or [SourceFrame("", *at, inlined=False)]
+
+    def _units(self, cu: _Die) -> list[_Die]:
+        """A compilation unit's entry, and first under a skeleton unit
+        (-gsplit-dwarf) the split unit's, which holds its functions: from its
+        .dwo file (libdw finds it) or from the binary's DWARF package."""
+        unit_type = ctypes.c_uint8()
+        sub = _Die()
+        ident = ctypes.c_uint64()
+        if _libdw().dwarf_cu_info(cu.cu, None, ctypes.byref(unit_type), None,
+                                  ctypes.byref(sub), ctypes.byref(ident), None, None) != 0 \
+                or unit_type.value != UT_SKELETON:
+            return [cu]
+        split = sub if sub.addr else self._package_unit(ident.value)
+        return [split, cu] if split is not None else [cu]
+
+    def _package_unit(self, dwo_id: int) -> _Die | None:
+        """The split unit `dwo_id` of the binary's DWARF package, if it has one."""
+        if dwo_id not in self._package_units:
+            path = package_unit(self._package, dwo_id) if self._package else None
+            self._package_units[dwo_id] = _first_unit(_open(path)) if path else None
+        return self._package_units[dwo_id]
 
     def line_addresses(self, file: str, line: int) -> list[int]:
         """The addresses where code of a source line starts (`file` matched by
@@ -371,16 +406,16 @@ def _source_file(unit: _Die, index: int) -> str:
     return (lib.dwarf_filesrc(files, index, None, None) or b"").decode(errors="replace")
 
 
-def _units(cu: _Die) -> list[_Die]:
-    """A compilation unit's entry, and under a skeleton unit (-gsplit-dwarf) the
-    split unit's, which holds its functions."""
-    unit_type = ctypes.c_uint8()
-    sub = _Die()
-    if _libdw().dwarf_cu_info(cu.cu, None, ctypes.byref(unit_type), None, ctypes.byref(sub),
-                              None, None, None) == 0 and unit_type.value == UT_SKELETON \
-            and sub.addr:
-        return [sub, cu]
-    return [cu]
+
+
+def _first_unit(dwarf: ctypes.c_void_p) -> _Die | None:
+    """The entry of the first unit of a file's DWARF (a split unit's file has one)."""
+    unit = ctypes.c_void_p()
+    cu = _Die()
+    if _libdw().dwarf_get_units(dwarf, None, ctypes.byref(unit), None, None, ctypes.byref(cu),
+                                None) != 0:
+        return None
+    return cu
 
 
 def _children(die: _Die) -> list[_Die]:
@@ -399,6 +434,15 @@ def _children(die: _Die) -> list[_Die]:
 def _name(die: _Die) -> str:
     name = _libdw().dwarf_diename(die)
     return name.decode(errors="replace") if name else ""
+
+
+def _string(die: _Die, name: int) -> str:
+    lib = _libdw()
+    attr = _Attribute()
+    if not lib.dwarf_attr_integrate(die, name, ctypes.byref(attr)):
+        return ""
+    text = lib.dwarf_formstring(ctypes.byref(attr))
+    return text.decode(errors="replace") if text else ""
 
 
 def _type_of(die: _Die) -> _Die | None:
@@ -453,5 +497,5 @@ def debug_info(binary: str, dirs: tuple[str, ...] = ()) -> DebugInfo | None:
     key = (build_id(data) if data is not None else None) or os.path.realpath(path)
     info = _OPEN.get(key)
     if info is None:
-        info = _OPEN[key] = DebugInfo(path)
+        info = _OPEN[key] = DebugInfo(path, package_file(binary, dirs))
     return info

@@ -109,6 +109,13 @@ class StackReader:
                 lines.append(f"{address:x}")
                 continue
             found = self.symbols.resolve(address, pid)
+            if ref.type.mode == "build_id":
+                from ptrace.debuginfo import file_location
+
+                place = file_location(found[2], found[0], found[1]) if found and found[2] \
+                    else None
+                lines.append(f"{place[0]} 0x{place[1]:x}" if place else f"{address:x}")
+                continue
             source = self.source(found, index) if ref.type.user and found else []
             if ref.type.mode == "perf":
                 lines.extend(f"\t{address:x} {f.function} (inlined)" for f in source[:-1])

@@ -62,19 +62,31 @@ def triggers(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _debug_variants(source: Path, out: Path) -> None:
     """ptt_dwarf (-g), ptt_dwarf_nodebug (none), ptt_dwarf_linked (its debug
     file in .debug/, named by .gnu_debuglink), ptt_dwarf_stripped (its debug
-    file in debug/, found with --debuginfo) and ptt_dwarf_split (-gsplit-dwarf:
-    a .dwo file beside it)."""
+    file in debug/, found with --debuginfo), ptt_dwarf_bare (as linked, but
+    stripped of its symbol table too: only the debug file names its
+    functions), ptt_dwarf_split (-gsplit-dwarf:
+    a .dwo file beside it) and ptt_dwarf_packaged (-gsplit-dwarf, its .dwo
+    file packed by binutils' dwp into ptt_dwarf_packaged.dwp, DWARF 4: dwp
+    cannot pack DWARF 5)."""
     def run(*command: str) -> None:
         subprocess.run(command, check=True, cwd=out)
 
     run("gcc", "-g", "-O0", "-o", "ptt_dwarf", str(source))
     run("gcc", "-O0", "-o", "ptt_dwarf_nodebug", str(source))
     run("gcc", "-g", "-O0", "-gsplit-dwarf", "-o", "ptt_dwarf_split", str(source))
-    for name, where in (("ptt_dwarf_linked", ".debug"), ("ptt_dwarf_stripped", "debug")):
+    run("gcc", "-g", "-gdwarf-4", "-O0", "-gsplit-dwarf", "-o", "ptt_dwarf_packaged",
+        str(source))
+    run("dwp", "-e", "ptt_dwarf_packaged", "-o", "ptt_dwarf_packaged.dwp")
+    for dwo in out.glob("ptt_dwarf_packaged*.dwo"):
+        dwo.unlink()
+    for name, where, strip in (("ptt_dwarf_linked", ".debug", "--strip-debug"),
+                               ("ptt_dwarf_stripped", "debug", "--strip-debug"),
+                               ("ptt_dwarf_bare", ".debug", "--strip-all")):
         (out / where).mkdir(exist_ok=True)
         run("objcopy", "--only-keep-debug", "ptt_dwarf", f"{where}/{name}.debug")
-        run("objcopy", "--strip-debug", "ptt_dwarf", name)
-    run("objcopy", "--add-gnu-debuglink=.debug/ptt_dwarf_linked.debug", "ptt_dwarf_linked")
+        run("objcopy", strip, "ptt_dwarf", name)
+    for name in ("ptt_dwarf_linked", "ptt_dwarf_bare"):
+        run("objcopy", f"--add-gnu-debuglink=.debug/{name}.debug", name)
 
 
 @pytest.fixture(scope="session")

@@ -599,9 +599,10 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             raw = self.pb.ctx_load(8 * index)
         elif index < len(ARG_REGISTERS):
             raw = self.pb.ctx_load(ARG_REGISTERS[index])
-        else:
+        else:  # a struct on the stack is its address there
             word = FieldAccess(8 * (index - len(ARG_REGISTERS) + 1), 8)
-            raw = self.read_memory(self.pb.ctx_load(PT_REGS["sp"]), word, t.UINT64, "user")
+            raw = self.read_memory(self.pb.ctx_load(PT_REGS["sp"]), word,
+                                   atype if isinstance(atype, t.Struct) else t.UINT64, "user")
         if isinstance(atype, t.Int) and atype.bits < 64:
             narrow = self.b.trunc(raw, ir.IntType(atype.bits))
             return self.b.sext(narrow, I64) if atype.signed else self.b.zext(narrow, I64)

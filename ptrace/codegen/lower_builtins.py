@@ -30,7 +30,7 @@ from ptrace.program import (
     EventKind,
 )
 from ptrace.types import types as t
-from ptrace.types.builtins import ARG_REGISTERS, PT_REGS, RETVAL_REGISTER, VARIABLES
+from ptrace.types.builtins import ARG_REGISTERS, PT_REGS, REG_NAMES, RETVAL_REGISTER, VARIABLES
 from ptrace.usdt import parse_arg as parse_usdt_arg
 
 if TYPE_CHECKING:
@@ -470,7 +470,7 @@ class BuiltinLowering:
     def call_reg(self, e: n.Call) -> ir.Value:
         name = e.args[0]
         assert isinstance(name, n.String)
-        return self.pb.ctx_load(PT_REGS[name.value])
+        return self.pb.ctx_load(REG_NAMES[name.value])
 
     def binary_address(self, distance: int) -> ir.Value:
         """Where a place `distance` bytes from the probe in its binary's layout is

@@ -29,7 +29,7 @@ from ptrace.types.builtins import (
     FUNCTIONS,
     LATER_FUNCTIONS,
     PID_NAMESPACES,
-    PT_REGS,
+    REG_NAMES,
     TASK_FIELDS,
     Function,
     Variable,
@@ -57,6 +57,9 @@ class BuiltinChecks:
         calls: list[n.Call]  # the calls being checked, innermost last
 
         def error(self, message: str, span: Span, *hints: str) -> None: ...
+
+        def constant_integer(self, e: n.Expr) -> int | None: ...
+
         def expr(self, expr: n.Expr, statement: bool = False) -> t.Type | None: ...
         def map_info(self, name: str, span: Span) -> MapInfo | None: ...
         def key_type(self, access: n.MapAccess) -> t.Type | None: ...
@@ -496,15 +499,19 @@ class BuiltinChecks:
         return t.Formatted(t.FormatKind.STRFTIME, _script_text(fmt.value))
 
     def call_kstack(self, e: n.Call) -> t.Type | None:
-        """kstack([mode][, limit]), ustack likewise: mode bpftrace, perf or raw."""
+        """kstack([mode][, limit]), ustack likewise: mode bpftrace, perf or raw;
+        ustack also build_id (each frame as its binary's build id and the file
+        offset, for symbolizing later)."""
         mode, limit = self.ctx.options.stack_mode, STACK_LIMIT
+        modes = (*STACK_MODES, "build_id") if e.name == "ustack" else STACK_MODES
         for arg in e.args:
-            if isinstance(arg, n.Identifier) and arg.name in STACK_MODES:
+            value = self.constant_integer(arg)
+            if isinstance(arg, n.Identifier) and arg.name in modes:
                 mode = arg.name
-            elif isinstance(arg, n.Integer) and 1 <= arg.value <= STACK_LIMIT:
-                limit = arg.value
+            elif value is not None and 1 <= value <= STACK_LIMIT:
+                limit = value
             else:
-                self.error(f"{e.name}() takes a mode ({', '.join(STACK_MODES)}) and a frame "
+                self.error(f"{e.name}() takes a mode ({', '.join(modes)}) and a frame "
                            f"limit from 1 to {STACK_LIMIT}", arg.span)
                 return None
         return t.Stack(e.name == "ustack", mode, limit)
@@ -675,11 +682,11 @@ class BuiltinChecks:
             self.error("reg() takes a register's name as a string literal", name.span,
                        'as in reg("ip")')
             return None
-        if name.value not in PT_REGS:
-            close = difflib.get_close_matches(name.value, list(PT_REGS), n=1)
+        if name.value not in REG_NAMES:
+            close = difflib.get_close_matches(name.value, list(REG_NAMES), n=1)
             self.error(f"'{name.value}' is not an x86_64 register", name.span,
                        f"did you mean '{close[0]}'?" if close
-                       else "registers: " + ", ".join(PT_REGS))
+                       else "registers: " + ", ".join(REG_NAMES))
             return None
         return t.UINT64
 

@@ -194,11 +194,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
 
     def unroll(self, stmt: n.Unroll) -> None:
         count = stmt.count
-        value = count.value if isinstance(count, n.Integer) else None
-        if isinstance(count, n.Positional):
-            text = (self.ctx.options.params[count.index - 1]
-                    if 0 < count.index <= len(self.ctx.options.params) else "")
-            value = param_integer(text)
+        value = self.constant_integer(count)
         if value is None or not 1 <= value <= UNROLL_MAX:
             self.error(f"unroll takes a number from 1 to {UNROLL_MAX}", count.span)
             return
@@ -653,6 +649,14 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         self.error(f"unknown identifier '{e.name}'", e.span,
                    *([f"did you mean '{close[0]}'?"] if close else []))
         return None
+
+    def constant_integer(self, e: n.Expr) -> int | None:
+        """The value of an integer literal or of a positional parameter given as
+        an integer (`unroll($1)`, `ustack($1)`); None for anything else."""
+        if isinstance(e, n.Positional):
+            params = self.ctx.options.params
+            return param_integer(params[e.index - 1] if 0 < e.index <= len(params) else "")
+        return literal_value(e)
 
     def positional(self, e: n.Positional) -> t.Type | None:
         params = self.ctx.options.params

@@ -129,6 +129,7 @@ class Argument:
     # A user function's parameter (uprobe): its argument register (0-5), or
     # 6 + N for the Nth 8-byte word on the stack above the return address.
     position: int | None = None
+    why: str = ""  # why it cannot be read, where the C type does not say it
 
 
 @dataclass

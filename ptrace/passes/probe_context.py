@@ -168,7 +168,8 @@ class ProbeContextChecks:
                                    self.ctx.machine.function_symbols(attach.binary) or [])
         try:
             info = dwarf.debug_info(attach.binary, dirs)
-            params = None if info is None or address is None else info.parameters(address)
+            params = None if info is None or address is None \
+                else info.parameters(address, attach.symbol)
         except dwarf.DwarfError as error:
             self.error(f"cannot read the parameters of {attach.symbol}(): {error}", where)
             return None
@@ -188,9 +189,13 @@ class ProbeContextChecks:
         types = dwarf.TypeWriter(BtfWriter(base))
         ids = [types.write(p.die) for p in params]
         btf = self.ctx.script_types = Btf.from_bytes(types.writer.blob(), base)
-        return [Argument(p.name, _readable(from_btf(btf, type_id, "user"))
-                         if slot is not None else None, p.ctype, slot)
-                for p, type_id, slot in zip(params, ids, _slots(params), strict=True)]
+        arguments = []
+        for p, type_id, slot in zip(params, ids, _slots(params), strict=True):
+            ptype = from_btf(btf, type_id, "user")
+            why = _unreachable(p, ptype, slot)
+            arguments.append(Argument(p.name, None if why else _readable(ptype, by_address=True),
+                                      p.ctype, slot, why))
+        return arguments
 
     def tracepoint_arg(self, e: n.Field) -> t.Type | None:
         """args.name: one of the probe's arguments (raw tracepoints and
@@ -233,6 +238,11 @@ class ProbeContextChecks:
             return f"field '{argument.name}' has type '{argument.ctype}', which is not " \
                 "supported yet"
         what = "argument" if args == Args.ARGUMENTS else "parameter"
+        if argument.why:
+            return f"{what} '{argument.name}' is a {argument.ctype}, {argument.why}"
+        if argument.type is not None:  # read alone, but not held in a record
+            return f"{what} '{argument.name}' is a {argument.ctype}, which 'args' cannot " \
+                "hold whole yet"
         return f"{what} '{argument.name}' is a {argument.ctype}, which cannot be read yet"
 
     def tracepoint_field(self, field: TracepointField, space: str) -> t.Type | None:
@@ -284,8 +294,9 @@ def tracepoint_field_type(ctype: str, size: int, signed: bool, space: str,
 
 def _slots(params: list[Parameter]) -> list[int | None]:
     """Where the x86-64 calling convention passes each parameter of a user
-    function (`Argument.position`); None where ptrace cannot read it: a float
-    (in a vector register) or a struct passed by value."""
+    function (`Argument.position`): an argument register, or its first word on
+    the stack; None for a float (in a vector register) and for a value of two
+    words in two registers."""
     registers = len(ARG_REGISTERS)
     used = stack = 0
     slots: list[int | None] = []
@@ -296,15 +307,30 @@ def _slots(params: list[Parameter]) -> list[int | None]:
             slots.append(used if p.words == 1 else None)
             used += p.words
         else:  # on the stack; the registers left serve the parameters after it
-            slots.append(registers + stack if p.words == 1 else None)
+            slots.append(registers + stack)
             stack += p.words
     return slots
 
 
-def _readable(atype: t.Type | None) -> t.Type | None:
-    """A BTF argument's type, or None where ptrace cannot read it: strings and
-    structs passed by value."""
-    return None if isinstance(atype, t.Str | t.Struct) else atype
+def _unreachable(param: Parameter, ptype: t.Type | None, slot: int | None) -> str:
+    """Why a user function's parameter cannot be read where the calling
+    convention passes it ("" where it can): a float's vector register is not
+    among the registers a uprobe sees, and a struct is read at its address,
+    which one passed in registers has not."""
+    if param.vector:
+        return "which x86-64 passes in a vector register, out of a uprobe's reach"
+    if isinstance(ptype, t.Struct) and (slot is None or slot < len(ARG_REGISTERS)):
+        return "passed by value in registers, which cannot be read yet"
+    return ""
+
+
+def _readable(atype: t.Type | None, by_address: bool = False) -> t.Type | None:
+    """A BTF argument's type, or None where ptrace cannot read it: strings, and
+    structs passed by value (unless `by_address`: a user function's struct on
+    the stack, read where it lies)."""
+    if isinstance(atype, t.Str) or (isinstance(atype, t.Struct) and not by_address):
+        return None
+    return atype
 
 
 def probe_address(attach: Attach, functions: list[Symbol]) -> int:

@@ -26,6 +26,9 @@ from ptrace.types.types import UINT32, UINT64, FormatKind, Formatted, Int, Str, 
 PT_REGS = {name: 8 * i for i, name in enumerate((
     "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si",
     "di", "orig_ax", "ip", "cs", "flags", "sp", "ss"))}
+# What reg() reads: the registers of pt_regs, and "pc", bpftrace's name for
+# the program counter on every architecture (ip here).
+REG_NAMES = {**PT_REGS, "pc": PT_REGS["ip"]}
 # x86_64: where the first arguments and the return value lie in struct pt_regs.
 ARG_REGISTERS = (112, 104, 96, 88, 72, 64)  # di, si, dx, cx, r8, r9
 RETVAL_REGISTER = 80  # ax

@@ -1,7 +1,7 @@
 /* Functions for debug information (built with -g -O0, see tests/conftest.py):
  * for each argument, ptt_point_sum(&point, tag, color) with point.x the
  * argument's position, point.name the argument, then ptt_many(1, ..., 8) and
- * ptt_scaled(0.5, point, 3).
+ * ptt_scaled(0.5, point, 3) and ptt_paired({ x, 2x }).
  * ptt_point_sum's code includes ptt_twice's, always inlined. With "linger" as
  * its last argument it stays alive 0.5 s more, for its stacks to be read. */
 #include <string.h>
@@ -39,6 +39,15 @@ __attribute__((noinline)) long ptt_scaled(double factor, struct ptt_point point,
 	return (long)(factor * point.x) + count;
 }
 
+struct ptt_pair {
+	int first, second;
+};
+
+__attribute__((noinline)) int ptt_paired(struct ptt_pair pair)
+{
+	return pair.first + pair.second;
+}
+
 int main(int argc, char **argv)
 {
 	long total = 0;
@@ -48,6 +57,7 @@ int main(int argc, char **argv)
 		total += ptt_point_sum(&point, 'a', PTT_GREEN);
 		total += ptt_many(1, 2, 3, 4, 5, 6, 7, 8);
 		total += ptt_scaled(0.5, point, 3);
+		total += ptt_paired((struct ptt_pair){ i, 2 * i });
 	}
 	if (argc > 1 && strcmp(argv[argc - 1], "linger") == 0)
 		usleep(500000);

@@ -28,6 +28,8 @@ def test_lv_lists_a_functions_parameters(ptrace_exe: list[str], triggers: Path) 
         f"uprobe:{triggers}/ptt_dwarf:ptt_many",
         *(f"    int {name}" for name in "abcdefg"),
         "    long int h",
+        f"uprobe:{triggers}/ptt_dwarf:ptt_paired",
+        "    struct ptt_pair pair",
         f"uprobe:{triggers}/ptt_dwarf:ptt_point_sum",
         "    struct ptt_point* point",
         "    char tag",
@@ -41,7 +43,9 @@ def test_lv_lists_a_functions_parameters(ptrace_exe: list[str], triggers: Path) 
 
 @pytest.mark.parametrize(("binary", "options"), [
     ("ptt_dwarf_linked", []),  # .gnu_debuglink, in .debug/ beside it
+    ("ptt_dwarf_bare", []),  # likewise, and only the debug file names the function
     ("ptt_dwarf_split", []),  # -gsplit-dwarf: the .dwo file beside it
+    ("ptt_dwarf_packaged", []),  # -gsplit-dwarf, packed: the .dwp file beside it
     ("ptt_dwarf_stripped", ["--debuginfo", "debug"]),  # relative: from the binary's directory
 ])
 def test_lv_finds_separate_debug_information(ptrace_exe: list[str], triggers: Path,
@@ -50,6 +54,30 @@ def test_lv_finds_separate_debug_information(ptrace_exe: list[str], triggers: Pa
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[1:] == [
         "    struct ptt_point* point", "    char tag", "    enum ptt_color color"]
+
+
+def test_lv_reads_a_dwarf5_package(ptrace_exe: list[str], tmp_path: Path) -> None:
+    """A DWARF 5 package (llvm-dwp's: binutils' dwp packs DWARF 4 only) with
+    two units: each function is found in its own. scripts/setup installs
+    llvm-dwp (Debian's llvm)."""
+    (tmp_path / "one.c").write_text("struct box { int size; };\n"
+                                    "int ptt_open_box(struct box *b, char how) "
+                                    "{ return b->size + how; }\n")
+    (tmp_path / "two.c").write_text("struct box { int size; };\n"
+                                    "int ptt_open_box(struct box *b, char how);\n"
+                                    "long ptt_main_count(long count) { return count; }\n"
+                                    "int main(void) { struct box b = { 1 }; "
+                                    "return ptt_open_box(&b, 'a') + ptt_main_count(2); }\n")
+    for command in (["gcc", "-g", "-O0", "-gsplit-dwarf", "-o", "boxes", "one.c", "two.c"],
+                    ["llvm-dwp", "-e", "boxes", "-o", "boxes.dwp"]):
+        subprocess.run(command, check=True, cwd=tmp_path, timeout=60)
+    for dwo in tmp_path.glob("*.dwo"):
+        dwo.unlink()
+    out = ptrace(ptrace_exe, "-lv", f"uprobe:{tmp_path}/boxes:ptt_*")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        f"uprobe:{tmp_path}/boxes:ptt_main_count", "    long int count",
+        f"uprobe:{tmp_path}/boxes:ptt_open_box", "    struct box* b", "    char how"]
 
 
 def test_lv_without_debug_information_lists_the_name(ptrace_exe: list[str],
@@ -65,9 +93,14 @@ def test_lv_without_debug_information_lists_the_name(ptrace_exe: list[str],
      "{t}/ptt_dwarf_nodebug has no debug information: 'args' needs it to know the "
      "parameters of ptt_point_sum()"),
     ("uprobe:{t}/ptt_dwarf:ptt_scaled {{ print(args.factor); }}", "args.factor",
-     "parameter 'factor' is a double, which cannot be read yet"),
-    ("uprobe:{t}/ptt_dwarf:ptt_scaled {{ print(args.point); }}", "args.point",
-     "parameter 'point' is a struct ptt_point, which cannot be read yet"),
+     "parameter 'factor' is a double, which x86-64 passes in a vector register, out of "
+     "a uprobe's reach"),
+    ("uprobe:{t}/ptt_dwarf:ptt_paired {{ print(args.pair); }}", "args.pair",
+     "parameter 'pair' is a struct ptt_pair, passed by value in registers, which cannot "
+     "be read yet"),
+    ("uprobe:{t}/ptt_dwarf:ptt_scaled {{ print(args); }}", "args",
+     "'args' cannot be read whole: parameter 'factor' is a double, which x86-64 passes "
+     "in a vector register, out of a uprobe's reach"),
     ("uprobe:{t}/ptt_dwarf:ptt_point_sum {{ print(args.y); }}", "args.y",
      "ptt_point_sum() has no parameter 'y'"),
     ("uprobe:{t}/ptt_dwarf:0x1000 {{ print(args); }}", "args",
@@ -129,3 +162,22 @@ def test_debug_file_symbols_are_cached_per_build_id(ptrace_exe: list[str], trigg
     assert stamp.startswith(f"{triggers}/.debug/ptt_dwarf_linked.debug ")
     cache.write_text("\n".join([stamp, *lines, "1000 10 ptt_only_in_the_cache"]))
     assert listed() == sorted([*first, f"uprobe:{triggers}/ptt_dwarf_linked:ptt_only_in_the_cache"])
+
+
+@pytest.mark.bpf
+def test_ustack_build_id_mode_gives_build_id_and_file_offset(ptrace_exe: list[str],
+                                                              triggers: Path) -> None:
+    """ustack(build_id): each frame as its binary's build id and the offset in
+    the file (a PIE's code lies at the file offset equal to its address)."""
+    binary = triggers / "ptt_stack"
+    notes = subprocess.run(["readelf", "-n", str(binary)], capture_output=True, text=True,
+                           check=True).stdout
+    ident = notes.split("Build ID: ")[1].split()[0]
+    symbols = subprocess.run(["nm", str(binary)], capture_output=True, text=True,
+                             check=True).stdout
+    start = next(int(line.split()[0], 16) for line in symbols.splitlines()
+                 if line.endswith(" ptt_inner"))
+    out = ptrace(ptrace_exe, "-e", f"uprobe:{binary}:ptt_inner {{ print(ustack(build_id, 1)); "
+                 "exit(); }", "-c", f"{binary} 1")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip("\n") == f"{ident} 0x{start:x}"
