@@ -727,6 +727,8 @@ def test_list_usdt_and_functions_of_a_process(ptrace_exe: list[str], triggers: P
         pttlib = run([*ptrace_exe, "-p", str(target.pid), "-l", "usdt:pttlib:*"])
         functions = run([*ptrace_exe, "-p", str(target.pid), "-l", "uprobe:*:ptt_lib_*"])
         everything = run([*ptrace_exe, "-l", "-p", str(target.pid)])  # uprobes, then usdt
+        program_probes = run([*ptrace_exe, "-l", "-e", "uretprobe:*:ptt_lib_* { exit(); }",
+                              "--pid", str(target.pid)])
     finally:
         target.kill()
         target.wait()
@@ -742,6 +744,8 @@ def test_list_usdt_and_functions_of_a_process(ptrace_exe: list[str], triggers: P
     whole = everything.stdout.splitlines()
     assert f"uprobe:{library}:ptt_lib_hello" in whole and f"usdt:{library}:pttlib:hello" in whole
     assert whole.index(f"uprobe:{library}:ptt_lib_hello") < whole.index(listed[0])
+    assert (program_probes.returncode, program_probes.stdout) == (
+        0, f"uretprobe:{library}:ptt_lib_hello\n"), program_probes.stderr
     missing = run([*ptrace_exe, "-p", "999999999", "-l", "usdt:*"])
     assert (missing.returncode, missing.stderr) == (
         1, "ptrace: error: no process with pid 999999999\n")
