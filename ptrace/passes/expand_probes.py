@@ -284,7 +284,7 @@ def _uprobes(p: _Point) -> list[Attach]:
         return []
     if not source and ("*" in binary or "?" in binary):
         return _uprobes_of_binaries(p, binary, target)
-    path = machine.resolve_binary(binary)
+    path = _binary_path(machine, binary, p.pid)
     if path is None:
         missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
         return []
@@ -325,6 +325,16 @@ def _uprobes(p: _Point) -> list[Attach]:
         return []
     name = f"{provider}:{path}:{target}"
     return [Attach(p.kind, name, binary=path, symbol=symbol, offset=offset)]
+
+
+def _binary_path(machine: Machine, binary: str, pid: int) -> str | None:
+    """Where BINARY is (machine.resolve_binary); with -p, an absolute path that
+    is not a file here but is in the process's mount namespace (a container's
+    files) is named through the process's root, `/proc/PID/root/PATH`."""
+    path = machine.resolve_binary(binary)
+    if path is None and pid and binary.startswith("/"):
+        path = machine.resolve_binary(f"/proc/{pid}/root{binary}")
+    return path
 
 
 def _uprobes_of_binaries(p: _Point, binary: str, target: str) -> list[Attach]:
@@ -450,7 +460,7 @@ def _usdt_sites(point: n.AttachPoint, binary: str, pid: int, machine: Machine,
             return None
         return f"process {pid}", [(path, p) for path in paths
                                   for p in machine.usdt_probes(path) or []]
-    path = machine.resolve_binary(binary)
+    path = _binary_path(machine, binary, pid)
     if path is None:
         missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
         return None
