@@ -366,7 +366,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         positional, named = split_params(params)
         compile_options = from_environment(Options(
             params=positional, named_params=named, unsafe=args.unsafe,
-            helper_errors=args.helper_errors,
+            # bpftrace 0.26's -k checks memory reads too; 0.17's -kk is the same.
+            helper_errors=2 if args.helper_errors else 0,
             has_command=args.command is not None or args.pid is not None,
             pid=args.pid or 0, debuginfo=tuple(args.debuginfo or ()),
             hist_sums=args.metrics is not None))

@@ -45,6 +45,7 @@ from ptrace.program import (
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
     GLOBAL_TAI_OFFSET,
+    HELPER_ERROR,
     CompiledProgram,
     EventKind,
     event_header,
@@ -356,6 +357,11 @@ class Session:
             if site not in self.warned:  # once per site: it may happen at every event
                 self.warned.add(site)
                 self.output.message("warnf", text, fmt.location, fmt.context)
+        elif fmt.kind == HELPER_ERROR:
+            helper, (arg,) = fmt.segments[0], fmt.args
+            assert isinstance(helper, str)
+            self.output.helper_error(helper, int(decode(record, arg.offset, arg.type)), text,
+                                     fmt.location, fmt.context)
         else:
             self.output.message(fmt.kind, text, fmt.location, fmt.context)
 
