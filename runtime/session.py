@@ -8,6 +8,7 @@ user never waits for teardown and nothing stays in the kernel.
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 import subprocess
 import sys
@@ -58,6 +59,11 @@ POLL_MS = 100
 LOST_CHECK_S = 1.0
 DRAIN_S = 0.5  # after a stop, the events waiting are printed for at most this long
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # they end a run as Ctrl-C does
+
+# bpftrace's signal to programs that drive it (its test runner, and others): with
+# this variable set, a line of its name on standard output once the probes are
+# attached, before anything the probes printed (-q and -o do not change it).
+NOTIFY_ATTACHED = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
 
 
 @dataclass
@@ -169,6 +175,9 @@ class Session:
             if KINDS[prog.attach.kind].runs == Runs.ITERATED:
                 self.iterator_links.extend(fds)
         self.output.attached(sum(p.attach.probe_count for p in self.program.programs))
+        if NOTIFY_ATTACHED in os.environ:
+            sys.stdout.write(NOTIFY_ATTACHED + "\n")
+            sys.stdout.flush()
 
     def _event_loop(self) -> None:
         assert self.ringbuf is not None
