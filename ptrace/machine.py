@@ -293,8 +293,10 @@ def find_binary(name: str) -> str | None:
         return found
     stem = name if name.startswith("lib") else "lib" + name
     for directory in LIBRARY_DIRS:
-        # lib.so.N first: a plain lib.so is often a linker script, not ELF.
-        for path in (*sorted(glob.glob(f"{directory}/{stem}.so.*")), f"{directory}/{stem}.so"):
+        # lib.so.N first: a plain lib.so is often a linker script, not ELF. The
+        # name is not a pattern: `lib*` is no library.
+        for path in (*sorted(glob.glob(f"{directory}/{glob.escape(stem)}.so.*")),
+                     f"{directory}/{stem}.so"):
             if _is_elf(path):
                 return path
     return None

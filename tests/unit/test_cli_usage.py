@@ -521,6 +521,9 @@ def test_list_kprobes_from_btf_where_tracefs_refuses(capsys: pytest.CaptureFixtu
     ("usdt", "usdt probes are listed per binary"),
     ("usdt:/no/such/binary:*", "no program or library named /no/such/binary"),
     ("usdt:/etc/hostname:*", "cannot read the USDT probes of /etc/hostname"),
+    # without -p, a wildcard is no library name (`lib*` once named any library)
+    ("uprobe:*:main", "a wildcard binary ('*') matches files by a path"),
+    ("usdt:lib*:*", "a wildcard binary ('lib*') matches files by a path"),
     ("kprobe:vfs_*", "cannot read available_filter_functions"),  # and no BTF either
     ("fentry:vfs_*", "this kernel has no BTF"),  # the fixture machine has none
 ])
