@@ -374,6 +374,11 @@ class _EventOutput:
     def message(self, kind: str, text: str, location: str, context: str) -> None:
         self.events.put(Event(kind, text, (), None, location))
 
+    def helper_error(self, helper: str, retcode: int, text: str, location: str,
+                     context: str) -> None:
+        """-k's warning that a helper failed: a "warnf" event."""
+        self.message("warnf", text, location, context)
+
     def flush(self) -> None:
         pass
 

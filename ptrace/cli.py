@@ -371,7 +371,9 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
 
     try:
         program = compile_script(
-            source, params, unsafe=args.unsafe, helper_errors=args.helper_errors,
+            source, params, unsafe=args.unsafe,
+            # bpftrace 0.26's -k checks memory reads too; 0.17's -kk is the same.
+            helper_errors=2 if args.helper_errors else 0,
             has_command=args.command is not None, pid=args.pid,
             debuginfo=args.debuginfo or (), hist_sums=args.metrics is not None,
             dumps=args.dump or ())

@@ -306,6 +306,9 @@ def _listed_binary(provider: str, rest: str, machine: Machine,
     if not binary:
         raise ListingError(f"{provider} probes are listed per binary, for example: "
                            f"ptrace -l '{provider}:{example}:*'")
+    if GLOB_CHARS & set(binary):
+        raise ListingError(f"a wildcard binary ('{binary}') matches files by a path "
+                           "('./bin/app*') or, with -p PID, the files the process maps")
     path = machine.resolve_binary(binary)
     if path is None:
         raise ListingError(f"no program or library named {binary}")

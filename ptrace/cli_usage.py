@@ -97,8 +97,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(("-d",), "dump", f"print a compiler stage ({', '.join(DUMP_STAGES)}) and exit; "
            "no root needed; repeatable", "TROUBLESHOOTING OPTIONS",
            metavar="STAGE", choices=DUMP_STAGES, repeat=True),
-    Option(("-k",), "helper_errors", "warn when a BPF helper fails: map updates, stack ids, "
-           "signals; -kk also memory reads", "TROUBLESHOOTING OPTIONS", count=True),
+    Option(("-k",), "helper_errors", "warn when a BPF helper fails: memory reads, map "
+           "updates, stack ids, signals (-kk is the same)", "TROUBLESHOOTING OPTIONS",
+           count=True),
     Option(("--dry-run",), "dry_run", "compile and load into the kernel, but attach and run "
            "nothing", "TROUBLESHOOTING OPTIONS"),
     Option(("--no-cache",), "no_cache", "compile the program even where the compile cache "

@@ -309,8 +309,10 @@ def find_binary(name: str) -> str | None:
         return found
     stem = name if name.startswith("lib") else "lib" + name
     for directory in LIBRARY_DIRS:
-        # lib.so.N first: a plain lib.so is often a linker script, not ELF.
-        for path in (*sorted(glob.glob(f"{directory}/{stem}.so.*")), f"{directory}/{stem}.so"):
+        # lib.so.N first: a plain lib.so is often a linker script, not ELF. The
+        # name is not a pattern: `lib*` is no library.
+        for path in (*sorted(glob.glob(f"{directory}/{glob.escape(stem)}.so.*")),
+                     f"{directory}/{stem}.so"):
             if _is_elf(path):
                 return path
     return None
@@ -352,7 +354,9 @@ def _read_symbols(path: str, parse: Callable[[bytes], list[Symbol]]) -> list[Sym
 
 def process_binaries(pid: int, proc: str = "/proc") -> list[str] | None:
     """The files a process has mapped executable (`/proc/PID/maps`), its own
-    executable first."""
+    executable first. A file the process sees at a path that is another file
+    (or none) here, in another mount namespace, is named through the
+    process's root: `/proc/PID/root/PATH`."""
     try:
         exe = os.readlink(f"{proc}/{pid}/exe")
         with open(f"{proc}/{pid}/maps") as f:
@@ -365,7 +369,20 @@ def process_binaries(pid: int, proc: str = "/proc") -> list[str] | None:
         if len(fields) == 6 and "x" in fields[1] and fields[5].startswith("/") \
                 and fields[5] not in paths and not fields[5].endswith(" (deleted)"):
             paths.append(fields[5])
-    return paths
+    return [_seen_from_here(path, f"{proc}/{pid}/root{path}") for path in paths]
+
+
+def _seen_from_here(path: str, theirs: str) -> str:
+    """`path` where it is the same file as the process's `theirs`, else `theirs`."""
+    try:
+        other = os.stat(theirs)
+    except OSError:
+        return path  # the process is gone, or its root cannot be read
+    try:
+        mine = os.stat(path)
+    except OSError:
+        return theirs
+    return path if (mine.st_dev, mine.st_ino) == (other.st_dev, other.st_ino) else theirs
 
 
 def read_usdt_probes(path: str) -> list[UsdtProbe] | None:

@@ -22,7 +22,7 @@ class Options:
     stack_mode: str = "bpftrace"  # how stacks print: bpftrace, perf or raw
     show_debug_info: bool = False  # user stacks with file:line and inlined functions
     unsafe: bool = False
-    helper_errors: int = 0  # -k: 1 warns of failed helpers, 2 (-kk) of failed reads too
+    helper_errors: int = 0  # 1 warns of failed helpers but reads, 2 (-k) of reads too
     has_command: bool = False  # -c CMD or -p PID: `cpid` means something
     pid: int = 0  # -p PID: usdt probes without a binary are looked for in its files
     debuginfo: tuple[str, ...] = ()  # --debuginfo DIR: where debug files are looked for first

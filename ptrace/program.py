@@ -146,6 +146,9 @@ def event_header(kind: EventKind, site: int) -> int:
 
 # The PrintfFormat kind of a division's warning, printed once per site.
 DIVISION_BY_ZERO = "division_by_zero"
+# The PrintfFormat kind of -k's warning that a helper failed; its segments are
+# the helper's name, " failed: " and the error (the helper's return value).
+HELPER_ERROR = "helper_error"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ value or a count of lost events looks.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Protocol, TextIO
 
 from ptrace.runtime.maps import Entry, Histogram, Stats, divide, ordered
@@ -32,6 +33,11 @@ class Output(Protocol):
     def time(self, text: str) -> None: ...
     def message(self, kind: str, text: str, location: str, context: str) -> None:
         """errorf() or warnf(): the message, where the call is, its marked line."""
+        ...
+    def helper_error(self, helper: str, retcode: int, text: str, location: str,
+                     context: str) -> None:
+        """-k: a BPF helper failed (returned `retcode`, a negative errno) at `location`;
+        `text` says so ("probe_read_user failed: Bad address")."""
         ...
     def flush(self) -> None: ...
 
@@ -113,6 +119,10 @@ class TextOutput:
         self.err.write(f"{location}: {word}: {text.rstrip(chr(10))}\n{context}\n")
         self.err.flush()
 
+    def helper_error(self, helper: str, retcode: int, text: str, location: str,
+                     context: str) -> None:
+        self.message("warnf", text, location, context)
+
     def flush(self) -> None:
         self.out.flush()
 
@@ -167,6 +177,20 @@ class JsonOutput:
         if kind != "errorf" and not self.warnings:
             return
         self._emit(kind, {"message": text, "location": location})
+
+    def helper_error(self, helper: str, retcode: int, text: str, location: str,
+                     context: str) -> None:
+        """bpftrace 0.26's record: the error's text, the helper (named as libbpf
+        does, `probe_read_user`), its return value, and where the call is, without
+        "data"."""
+        if not self.warnings:
+            return
+        filename, line, col = location.rsplit(":", 2)
+        record = {"type": "helper_error", "msg": os.strerror(-retcode),
+                  "helper": helper.removeprefix("bpf_"),
+                  "retcode": retcode, "filename": filename, "line": int(line),
+                  "col": int(col)}
+        self.out.write(json_text(record) + "\n")
 
     def flush(self) -> None:
         self.out.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import os
 import signal
 import sys
 import threading
@@ -45,6 +46,7 @@ from ptrace.program import (
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
     GLOBAL_TAI_OFFSET,
+    HELPER_ERROR,
     CompiledProgram,
     EventKind,
     event_header,
@@ -57,6 +59,11 @@ POLL_MS = 100
 LOST_CHECK_S = 1.0
 DRAIN_S = 0.5  # after a stop, the events waiting are printed for at most this long
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # they end a run as Ctrl-C does
+
+# bpftrace's signal to programs that drive it (its test runner, and others): with
+# this variable set, a line of its name on standard output once the probes are
+# attached, before anything the probes printed (-q and -o do not change it).
+NOTIFY_ATTACHED = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
 
 
 @dataclass
@@ -168,6 +175,9 @@ class Session:
             if KINDS[prog.attach.kind].runs == Runs.ITERATED:
                 self.iterator_links.extend(fds)
         self.output.attached(sum(p.attach.probe_count for p in self.program.programs))
+        if NOTIFY_ATTACHED in os.environ:
+            sys.stdout.write(NOTIFY_ATTACHED + "\n")
+            sys.stdout.flush()
 
     def _event_loop(self) -> None:
         assert self.ringbuf is not None
@@ -358,6 +368,11 @@ class Session:
             if site not in self.warned:  # once per site: it may happen at every event
                 self.warned.add(site)
                 self.output.message("warnf", text, fmt.location, fmt.context)
+        elif fmt.kind == HELPER_ERROR:
+            helper, (arg,) = fmt.segments[0], fmt.args
+            assert isinstance(helper, str)
+            self.output.helper_error(helper, int(decode(record, arg.offset, arg.type)), text,
+                                     fmt.location, fmt.context)
         else:
             self.output.message(fmt.kind, text, fmt.location, fmt.context)
 

@@ -118,9 +118,13 @@ class StackReader:
                 continue
             source = self.source(found, index) if ref.type.user and found else []
             if ref.type.mode == "perf":
+                # bpftrace 0.26 names a user frame's file; a kernel frame has no suffix.
                 lines.extend(f"\t{address:x} {f.function} (inlined)" for f in source[:-1])
-                module = found[2] if found and ref.type.user else "[kernel.kallsyms]"
-                where = f"{found[0]}+{found[1]} ({module})" if found else "[unknown]"
+                if found:
+                    where = f"{found[0]}+{found[1]}" + (f" ({found[2]})" if ref.type.user
+                                                        else "")
+                else:
+                    where = "[unknown]" if ref.type.user else unresolved(address)
                 lines.append(f"\t{address:x} {where}")
             else:
                 lines.extend(f"{' ' * 8}[inlined] {f.function}@{f.file}:{f.line}"
@@ -167,10 +171,16 @@ def frames(ref: StackRef) -> list[int]:
     return _current.frames(ref) if _current is not None else []
 
 
+def unresolved(address: int) -> str:
+    """An address in no symbol, as bpftrace prints it (a C++ stream's pointer:
+    `0x1234`, but `0` for 0)."""
+    return f"0x{address:x}" if address else "0"
+
+
 def ksym(address: int) -> str:
     """The kernel symbol an address belongs to (its hex form if none)."""
     found = SYMBOLS.resolve(address)
-    return found[0] if found else f"0x{address:x}"
+    return found[0] if found else unresolved(address)
 
 
 def usym(value: UserSymbol) -> str:
@@ -178,4 +188,4 @@ def usym(value: UserSymbol) -> str:
     (without the offset); its hex form if none (the process exited before its
     symbols were read, or the address is in no symbol)."""
     found = SYMBOLS.resolve(value.address, value.pid)
-    return found[0] if found else f"0x{value.address:x}"
+    return found[0] if found else unresolved(value.address)

@@ -33,6 +33,7 @@ from ptrace.program import (
     COUNTERS_FIXED,
     EVENT_HEADER_SIZE,
     GLOBALS_COUNT,
+    HELPER_ERROR,
     Attach,
     EventArg,
     MapSpec,
@@ -157,8 +158,8 @@ def _helper_error_sites(ctx: CompileContext, res: Resources) -> None:
                     continue
                 res.helper_error_sites[location, name] = len(res.printf_sites)
                 res.printf_sites.append(PrintfSite(
-                    "warnf", (f"{name} failed: ", *parse_format("%s")), (STRERROR,), location,
-                    context))
+                    HELPER_ERROR, (name, " failed: ", *parse_format("%s")), (STRERROR,),
+                    location, context))
 
 
 def _evaluated(node: n.Node) -> Iterator[n.Node]:

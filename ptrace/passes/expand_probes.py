@@ -9,8 +9,11 @@ are diagnostics here.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import fnmatch
+import glob
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -279,7 +282,9 @@ def _uprobes(p: _Point) -> list[Attach]:
         reporter.error(f"a {provider} is written '{provider}:/path/to/binary:function'",
                        point.span)
         return []
-    path = machine.resolve_binary(binary)
+    if not source and ("*" in binary or "?" in binary):
+        return _uprobes_of_binaries(p, binary, target)
+    path = _binary_path(machine, binary, p.pid)
     if path is None:
         missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
         return []
@@ -320,6 +325,45 @@ def _uprobes(p: _Point) -> list[Attach]:
         return []
     name = f"{provider}:{path}:{target}"
     return [Attach(p.kind, name, binary=path, symbol=symbol, offset=offset)]
+
+
+def _binary_path(machine: Machine, binary: str, pid: int) -> str | None:
+    """Where BINARY is (machine.resolve_binary); with -p, an absolute path that
+    is not a file here but is in the process's mount namespace (a container's
+    files) is named through the process's root, `/proc/PID/root/PATH`."""
+    path = machine.resolve_binary(binary)
+    if path is None and pid and binary.startswith("/"):
+        path = machine.resolve_binary(f"/proc/{pid}/root{binary}")
+    return path
+
+
+def _uprobes_of_binaries(p: _Point, binary: str, target: str) -> list[Attach]:
+    """uprobe:BINARY:FUNC with a wildcard in BINARY: each file a path matches
+    (`./bin/app*`), or with -p each file the process maps whose path or name
+    matches (`*`, `libc*`). A binary without the function is left out; an error
+    only when none has it."""
+    if "/" in binary:
+        paths = sorted(path for path in glob.glob(binary) if os.path.isfile(path))
+        where = f"no file matching {binary}"
+    elif p.pid:
+        mapped = p.machine.process_binaries(p.pid)
+        if mapped is None:
+            p.reporter.error(f"cannot read the mappings of process {p.pid} (it does not "
+                             "exist?)", p.node.span)
+            return []
+        paths = [path for path in mapped if fnmatch.fnmatchcase(path, binary)
+                 or fnmatch.fnmatchcase(os.path.basename(path), binary)]
+        where = f"no binary of process {p.pid} matching '{binary}'"
+    else:
+        p.reporter.error(f"a {p.provider}'s binary '{binary}' has a wildcard: it matches "
+                         "files by a path ('./bin/app*') or, with -p PID, the files the "
+                         "process maps", p.node.span)
+        return []
+    attaches = [attach for path in paths for attach in _uprobes(dataclasses.replace(
+        p, rest=f"{path}:{target}", reporter=Reporter(), missing=Reporter()))]
+    if not attaches:
+        p.missing.error(f"{where} has a function matching '{target}'", p.node.span)
+    return attaches
 
 
 def _source_line(p: _Point, path: str, source: str, line: int) -> list[Attach]:
@@ -416,7 +460,7 @@ def _usdt_sites(point: n.AttachPoint, binary: str, pid: int, machine: Machine,
             return None
         return f"process {pid}", [(path, p) for path in paths
                                   for p in machine.usdt_probes(path) or []]
-    path = machine.resolve_binary(binary)
+    path = _binary_path(machine, binary, pid)
     if path is None:
         missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
         return None

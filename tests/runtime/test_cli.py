@@ -727,6 +727,8 @@ def test_list_usdt_and_functions_of_a_process(ptrace_exe: list[str], triggers: P
         pttlib = run([*ptrace_exe, "-p", str(target.pid), "-l", "usdt:pttlib:*"])
         functions = run([*ptrace_exe, "-p", str(target.pid), "-l", "uprobe:*:ptt_lib_*"])
         everything = run([*ptrace_exe, "-l", "-p", str(target.pid)])  # uprobes, then usdt
+        program_probes = run([*ptrace_exe, "-l", "-e", "uretprobe:*:ptt_lib_* { exit(); }",
+                              "--pid", str(target.pid)])
     finally:
         target.kill()
         target.wait()
@@ -742,10 +744,46 @@ def test_list_usdt_and_functions_of_a_process(ptrace_exe: list[str], triggers: P
     whole = everything.stdout.splitlines()
     assert f"uprobe:{library}:ptt_lib_hello" in whole and f"usdt:{library}:pttlib:hello" in whole
     assert whole.index(f"uprobe:{library}:ptt_lib_hello") < whole.index(listed[0])
+    assert (program_probes.returncode, program_probes.stdout) == (
+        0, f"uretprobe:{library}:ptt_lib_hello\n"), program_probes.stderr
     missing = run([*ptrace_exe, "-p", "999999999", "-l", "usdt:*"])
     assert (missing.returncode, missing.stderr) == (
         1, "ptrace: error: no process with pid 999999999\n")
 
+
+@pytest.mark.bpf
+def test_a_process_in_another_mount_namespace(ptrace_exe: list[str], triggers: Path,
+                                              tmp_path: Path, no_leftovers: None) -> None:
+    """A process whose files are at paths that do not exist here (its own mount
+    namespace, as in a container): -l -p lists them through /proc/PID/root,
+    and a uprobe on the path the process sees attaches with -p."""
+    inside = tmp_path / "inside"
+    inside.mkdir()  # empty here; the triggers' directory in the process's namespace
+    target = subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         f'mount --bind "{triggers}" "{inside}" && exec "{inside}/ptt_usdt_rip" wait'],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert target.stdout is not None and target.stdin is not None
+        assert target.stdout.readline() == "ready\n"
+        seen = f"/proc/{target.pid}/root{inside}"
+        listed = run([*ptrace_exe, "-l", "-p", str(target.pid)])
+        tracer = Running([*ptrace_exe, "-p", str(target.pid), "-e",
+                          f'uprobe:{inside}/libptt_usdt.so:ptt_lib_hello {{ printf("%s\\n", '
+                          'probe); exit(); }'])
+        tracer.wait_attached()
+        target.stdin.write("\n")
+        target.stdin.close()
+        code, stdout, stderr = tracer.finish()
+    finally:
+        if target.poll() is None:
+            target.kill()
+        target.wait()
+    assert listed.returncode == 0, listed.stderr
+    assert f"usdt:{seen}/ptt_usdt_rip:ptt:globals" in listed.stdout.splitlines()
+    assert f"uprobe:{seen}/libptt_usdt.so:ptt_lib_hello" in listed.stdout.splitlines()
+    assert code == 0, stderr
+    assert stdout.strip("\n") == f"uprobe:{seen}/libptt_usdt.so:ptt_lib_hello"
 
 @pytest.mark.bpf
 def test_a_refused_builtin_names_the_kind_as_written(ptrace_exe: list[str]) -> None:

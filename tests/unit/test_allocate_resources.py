@@ -18,6 +18,7 @@ from ptrace.passes.allocate_resources import (
 from ptrace.passes.check_types import check_types
 from ptrace.passes.context import CompileContext
 from ptrace.passes.expand_probes import expand_probes
+from ptrace.program import HELPER_ERROR
 from tests.unit.fixtures import compile_text, fixture_machine
 
 # Every helper whose failure -k or -kk reports, once; the columns of each call.
@@ -50,8 +51,8 @@ def test_helper_error_sites_are_decided_before_codegen() -> None:
     ]
     for (location, name), site in res.helper_error_sites.items():
         warning = res.printf_sites[site]
-        assert (warning.kind, warning.location, warning.segments[0]) == (
-            "warnf", location, f"{name} failed: ")
+        assert (warning.kind, warning.location, warning.segments[:2]) == (
+            HELPER_ERROR, location, (name, " failed: "))
         assert [arg.type for arg in res.printf_layouts[site].args] == [STRERROR]
 
 
@@ -64,7 +65,7 @@ def test_level_one_leaves_reads_unchecked() -> None:
 
 def test_helper_error_sites_follow_the_checkers_sites() -> None:
     res = allocated('BEGIN { printf("a\\n"); @x = 1; printf("b\\n"); }', Options(helper_errors=1))
-    assert [site.kind for site in res.printf_sites] == ["printf", "printf", "warnf"]
+    assert [site.kind for site in res.printf_sites] == ["printf", "printf", HELPER_ERROR]
     assert list(res.helper_error_sites.values()) == [2]
 
 

@@ -276,10 +276,11 @@ def test_full_flushes_when_the_buffer_fills_and_at_close() -> None:
 
 # ---- -k ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("flags", "level"), [([], 0), (["-k"], 1), (["-kk"], 2),
+@pytest.mark.parametrize(("flags", "count"), [([], 0), (["-k"], 1), (["-kk"], 2),
                                                (["-k", "-k"], 2)])
-def test_k_counts(flags: list[str], level: int) -> None:
-    assert parse([*flags, "-e", BEGIN]).helper_errors == level
+def test_k_counts(flags: list[str], count: int) -> None:
+    """-k is counted; the CLI checks reads with any count (bpftrace 0.26's -k)."""
+    assert parse([*flags, "-e", BEGIN]).helper_errors == count
 
 
 # ---- without root, without BPF -------------------------------------------------------------
@@ -520,6 +521,9 @@ def test_list_kprobes_from_btf_where_tracefs_refuses(capsys: pytest.CaptureFixtu
     ("usdt", "usdt probes are listed per binary"),
     ("usdt:/no/such/binary:*", "no program or library named /no/such/binary"),
     ("usdt:/etc/hostname:*", "cannot read the USDT probes of /etc/hostname"),
+    # without -p, a wildcard is no library name (`lib*` once named any library)
+    ("uprobe:*:main", "a wildcard binary ('*') matches files by a path"),
+    ("usdt:lib*:*", "a wildcard binary ('lib*') matches files by a path"),
     ("kprobe:vfs_*", "cannot read available_filter_functions"),  # and no BTF either
     ("fentry:vfs_*", "this kernel has no BTF"),  # the fixture machine has none
 ])

@@ -215,3 +215,17 @@ def test_a_syscall_wildcard_is_one_program_where_every_syscall_has_a_number() ->
     program = compile(Source("-e", "tracepoint:syscalls:sys_enter_* { @[probe] = count(); }"),
                       machine=machine)
     assert [p.attach.event for p in program.programs] == ["sys_enter"]
+
+
+def test_a_process_in_another_mount_namespace_is_seen_through_its_root(tmp_path: Path) -> None:
+    """A mapped file that is not the same file here (another mount namespace) is
+    named through /proc/PID/root; one that is (the same inode) keeps its path."""
+    process = tmp_path / "42"
+    (process / "root" / "opt" / "ptt").mkdir(parents=True)
+    (process / "root" / "opt" / "ptt" / "app").write_text("")
+    (process / "root" / "bin").symlink_to("/bin")  # the same files as here
+    (process / "exe").symlink_to("/opt/ptt/app")
+    (process / "maps").write_text(
+        "55d0c0001000-55d0c0002000 r-xp 00001000 fe:01 1 /opt/ptt/app\n"
+        "7f0000100000-7f0000200000 r-xp 00100000 fe:01 2 /bin/sh\n")
+    assert process_binaries(42, str(tmp_path)) == [f"{process}/root/opt/ptt/app", "/bin/sh"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from ptrace.runtime import stacks
 from ptrace.runtime.maps import Entry, Histogram, Stats
 from ptrace.runtime.output import HeldOutput, new_output
 from ptrace.runtime.text_output import BAR_WIDTH, format_map, histogram_rows
@@ -307,3 +308,16 @@ def test_held_output_writes_the_attached_line_first_then_what_it_held() -> None:
     output = held.release()
     output.printf("after\n")
     assert stream.getvalue() == "Attached 3 probes\nheader\nmore\nafter\n"
+
+
+def test_a_stack_without_frames_is_a_newline_as_a_key() -> None:
+    """bpftrace prints a stack as a newline, then a line per frame: a stack
+    without frames (a kernel thread's user stack) is the newline alone."""
+    stacks.use(stacks.StackReader(None, {}))  # no stack-trace maps: no frames
+    try:
+        for mode in ("bpftrace", "perf"):
+            ktype = t.Stack(user=True, mode=mode)
+            entries = [Entry(stacks.StackRef(-14, 0, ktype), 1)]
+            assert format_map("@", ktype, t.INT64, entries) == "@[\n]: 1\n"
+    finally:
+        stacks.use(None)

@@ -232,6 +232,33 @@ def test_without_a_binary_the_process_files_are_searched(in_triggers: bytes,
     ^~~~~~~~~~~~~~~~~"""
 
 
+
+def test_a_wildcard_binary_is_each_file_of_the_process(in_triggers: bytes,
+                                                       triggers: Path) -> None:
+    """uprobe:*:GLOB with -p: the functions of every file the process maps that
+    match; a file without one is left out, an error only when none has it."""
+    lib = str(triggers / "libptt_usdt.so")
+    machine = FixtureMachine({}, processes={42: ["./ptt_usdt_rip", "/bin/true", lib]})
+
+    def probes(point: str, pid: int = 42) -> list[str]:
+        program = compile(Source("-e", point + " { }"), Options(pid=pid), machine=machine)
+        return [p.attach.probe for p in program.programs]
+
+    assert probes("uretprobe:*:ptt_lib_*") == [f"uretprobe:{lib}:ptt_lib_hello"]
+    assert probes("uprobe:libptt*:ptt_lib_hello") == [f"uprobe:{lib}:ptt_lib_hello"]
+    for point, message in [
+            ("uprobe:*:nosuch*", "no binary of process 42 matching '*' has a function "
+                                 "matching 'nosuch*'"),
+            ("uprobe:*:main", "cannot read the mappings of process 7 (it does not exist?)")]:
+        with pytest.raises(CompileError) as error:
+            probes(point, pid=7 if point.endswith("main") else 42)
+        assert [d.message for d in error.value.diagnostics] == [message]
+    with pytest.raises(CompileError) as error:
+        compile(Source("-e", "uprobe:*:main { }"), Options(), machine=machine)
+    assert [d.message for d in error.value.diagnostics] == [
+        "a uprobe's binary '*' has a wildcard: it matches files by a path ('./bin/app*') or, "
+        "with -p PID, the files the process maps"]
+
 DIAGNOSTICS = [
     ("usdt:./ptt_usdt:ptt:nope { }", """\
 -e:1:1: error: ./ptt_usdt has no USDT probe 'ptt:nope'
