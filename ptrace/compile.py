@@ -48,7 +48,8 @@ def compile(source: Source, options: Options | None = None, machine: Machine | N
 def _compile(source: Source, options: Options, machine: Machine | None,
              dumps: tuple[str, ...]) -> CompiledProgram:
     machine = machine or LiveMachine()
-    program = parse_program(source, PredefinedNames(lambda: machine.btf() is not None))
+    program = parse_program(source, PredefinedNames(lambda: machine.btf() is not None),
+                            options.max_probes if options.missing_probes == "error" else None)
     ctx = CompileContext(source, options, machine, program)
     texts: dict[str, str] = {}
     if "ast" in dumps:

@@ -113,8 +113,13 @@ class Machine(Protocol):
         ...
 
 
+_GLOB = re.compile(r"[*?\[]")
+
+
 def match_tracepoints(machine: Machine, category: str, event: str) -> list[tuple[str, str]]:
     """The tracepoints matching glob patterns for the category and event, sorted."""
+    if not _GLOB.search(category + event):  # one name (a script may write thousands)
+        return [(category, event)] if (category, event) in machine.tracepoints() else []
     return sorted((c, e) for c, e in machine.tracepoints()
                   if fnmatch.fnmatchcase(c, category) and fnmatch.fnmatchcase(e, event))
 
