@@ -89,9 +89,9 @@ def expand_probes(ctx: CompileContext) -> None:
             copied += len(nodes) * len(attaches)
             if copied > MAX_COPIED_NODES:
                 ctx.reporter.error(
-                    "the script expands to too much code to compile: its probes hold more "
-                    f"than {MAX_COPIED_NODES:,} syntax nodes with these {len(attaches)} copies "
-                    f"of this probe ({len(nodes):,} nodes)", point.span,
+                    "the script expands to too much code to compile: more than "
+                    f"{MAX_COPIED_NODES:,} syntax nodes with this probe's copies "
+                    f"({len(attaches)} of {len(nodes):,} nodes)", point.span,
                     "a narrower wildcard makes fewer copies; a shorter body makes smaller ones")
                 return
             for attach in attaches:
