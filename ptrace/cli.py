@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 from ptrace import __version__
 from ptrace.cli_usage import FlagError, UsageError, help_text, parse, usage_text
 from ptrace.diagnostics import CompileError, Severity, Source, render_all
-from ptrace.options import Options, SettingError, from_environment, split_params
+from ptrace.options import Options, SettingError, from_environment
 from ptrace.streams import (
     CheckedOutput,
     OutputFailed,
@@ -360,27 +360,23 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         if problem:
             print(f"ptrace: error: {problem}", file=sys.stderr)
             return 1
-    from ptrace.compile import compile
+    from ptrace.script import Error, ScriptError, compile_script
 
     try:
-        positional, named = split_params(params)
-        compile_options = from_environment(Options(
-            params=positional, named_params=named, unsafe=args.unsafe,
-            helper_errors=args.helper_errors,
-            has_command=args.command is not None or args.pid is not None,
-            pid=args.pid or 0, debuginfo=tuple(args.debuginfo or ()),
-            hist_sums=args.metrics is not None))
-    except SettingError as error:
-        print(f"ptrace: error: {error}", file=sys.stderr)
-        return 1
-    try:
-        program = compile(source, compile_options, dumps=tuple(args.dump or ()))
-    except CompileError as error:
+        program = compile_script(
+            source, params, unsafe=args.unsafe, helper_errors=args.helper_errors,
+            has_command=args.command is not None, pid=args.pid,
+            debuginfo=args.debuginfo or (), hist_sums=args.metrics is not None,
+            dumps=args.dump or ())
+    except ScriptError as error:
         _write_out("".join(f"{error.dumps[stage]}\n" for stage in args.dump or ()
                            if stage in error.dumps))
         print(render_all(d for d in error.diagnostics
                          if not (args.no_warnings and d.severity is Severity.WARNING)),
               file=sys.stderr)
+        return 1
+    except Error as error:
+        print(f"ptrace: error: {error}", file=sys.stderr)
         return 1
     for warning in () if args.no_warnings else program.warnings:
         print(warning, file=sys.stderr)
