@@ -17,7 +17,7 @@ from typing import Any
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-from ptrace.codegen.code_size import instruction_count
+from ptrace.codegen.code_size import longest_function
 from ptrace.elf import ProgramCode, object_sections
 
 # Programs are BPF v3. One whose jumps reach past the 16-bit offsets of v3
@@ -86,8 +86,8 @@ def emit(module: ir.Module, want_asm: bool = False) -> Emitted:
             return [tm.emit_object(parsed), str(parsed).encode(), asm.encode()]
         return work
 
-    # A module that long has long jumps: made as v4 at once, not after a try as v3.
-    cpu = LONG_JUMPS_CPU if instruction_count(module) > FAR_JUMP else CPU
+    # A program that long has long jumps: made as v4 at once, not after a try as v3.
+    cpu = LONG_JUMPS_CPU if longest_function(module) > FAR_JUMP else CPU
     # The child changed its copy of `parsed`; ours is as parsed, for a second try.
     try:
         obj, optimized, asm = _in_child(optimise_and_emit(cpu))
