@@ -78,7 +78,8 @@ def _run_passes(source: Source, options: Options, machine: Machine,
     from ptrace.passes.context import CompileContext
     from ptrace.program import CompiledProgram
 
-    program = parse_program(source, PredefinedNames(lambda: machine.btf() is not None))
+    program = parse_program(source, PredefinedNames(lambda: machine.btf() is not None),
+                            options.max_probes if options.missing_probes == "error" else None)
     ctx = CompileContext(source, options, machine, program)
     texts: dict[str, str] = {}
     if "ast" in dumps:

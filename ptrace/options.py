@@ -33,6 +33,13 @@ class Options:
     hist_sums: bool = False  # hist()/lhist() also keep the sum of their values (API, --metrics)
 
 
+def too_many_probes(limit: int, probes: int) -> tuple[str, str]:
+    """The error at an attach point that takes a script past max_probes, and its hint."""
+    return (f"the script attaches to more than {limit} probes ({probes} with this one)",
+            "a narrower wildcard attaches faster; to allow more, raise max_probes "
+            f"(config = {{ max_probes = {probes} }})")
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     """A setting scripts give in `config = { … }` and users in PTRACE_<KEY>."""

@@ -17,13 +17,19 @@ from typing import Any
 import llvmlite.binding as llvm
 from llvmlite import ir
 
+from ptrace.codegen.code_size import longest_function
 from ptrace.elf import ProgramCode, object_sections
 
 # Programs are BPF v3. One whose jumps reach past the 16-bit offsets of v3
 # (about 1,400 printf calls in one `if`) is made again as v4, which has a jump
-# with a 32-bit offset (`gotol`, Linux 6.6 and later).
+# with a 32-bit offset (`gotol`, Linux 6.6 and later). So is one with a jump
+# longer than FAR_JUMP (about 600 printf calls): the verifier makes programs
+# longer where it inlines helpers (a map lookup becomes several instructions)
+# and refuses one where a 16-bit jump no longer reaches ("cannot be patched
+# due to 16-bit range"). LLVM's v4 code uses gotol past the same distance.
 CPU, LONG_JUMPS_CPU = "v3", "v4"
 LONG_JUMP_FAILURE = "out of insn range"
+FAR_JUMP = 0x7FFF >> 1
 
 
 @cache
@@ -80,14 +86,35 @@ def emit(module: ir.Module, want_asm: bool = False) -> Emitted:
             return [tm.emit_object(parsed), str(parsed).encode(), asm.encode()]
         return work
 
+    # A program that long has long jumps: made as v4 at once, not after a try as v3.
+    cpu = LONG_JUMPS_CPU if longest_function(module) > FAR_JUMP else CPU
     # The child changed its copy of `parsed`; ours is as parsed, for a second try.
     try:
-        obj, optimized, asm = _in_child(optimise_and_emit(CPU))
+        obj, optimized, asm = _in_child(optimise_and_emit(cpu))
     except BackendFailure as failure:
         if LONG_JUMP_FAILURE not in failure.message:
             raise
         obj, optimized, asm = _in_child(optimise_and_emit(LONG_JUMPS_CPU))
-    return Emitted(object_sections(obj), ir_text, optimized.decode(), asm.decode())
+    sections = object_sections(obj)
+    if cpu == CPU and any(_longest_jump(code.insns) > FAR_JUMP for code in sections.values()):
+        obj, optimized, asm = _in_child(optimise_and_emit(LONG_JUMPS_CPU))
+        sections = object_sections(obj)
+    return Emitted(sections, ir_text, optimized.decode(), asm.decode())
+
+
+_JUMP_CLASSES = (0x05, 0x06)  # BPF_JMP, BPF_JMP32
+_NOT_JUMPS = (0x80, 0x90)  # BPF_CALL, BPF_EXIT
+
+
+def _longest_jump(insns: bytes) -> int:
+    """The longest distance, in instructions, of a jump with a 16-bit offset."""
+    longest = 0
+    for at in range(0, len(insns), 8):
+        code = insns[at]
+        if code & 0x07 in _JUMP_CLASSES and code & 0xF0 not in _NOT_JUMPS:
+            longest = max(longest, abs(int.from_bytes(insns[at + 2:at + 4], "little",
+                                                      signed=True)))
+    return longest
 
 
 PYTHON_FAILED = 70  # the child's status when Python code (not LLVM) failed

@@ -11,6 +11,7 @@ from ptrace.codegen.bpf_builder import (
     STACK_LIMIT,
     ProgramBuilder,
 )
+from ptrace.codegen.code_size import MAX_INSTRUCTIONS, CodeBudget, CodeTooLarge
 from ptrace.codegen.emit import BackendFailure, Emitted, emit, new_module
 from ptrace.codegen.lower import Lowerer
 from ptrace.diagnostics import CompileError, Diagnostic, Severity, Span
@@ -35,6 +36,7 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
     module = new_module(ctx.source.name)
     names: list[str] = []
     scratch = 0
+    budget = CodeBudget()
     for instance in ctx.instances:
         name = f"probe_{instance.index}"
         # A for-over-map callback's stack frame adds to its program's.
@@ -44,7 +46,11 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
                             MAP_LOOP_STACK_BUDGET if callbacks else STACK_BUDGET,
                             stack_limit=MAP_LOOP_STACK_LIMIT if callbacks else STACK_LIMIT,
                             object_limit=ctx.options.on_stack_limit)
-        Lowerer(ctx, res, instance, pb).lower()
+        pb.b = budget.builder(pb.body)
+        try:
+            Lowerer(ctx, res, instance, pb).lower()
+        except CodeTooLarge:
+            raise CompileError([too_much_code(instance.probe.span)]) from None
         scratch = max(scratch, pb.scratch_size)
         names.append(name)
     try:
@@ -63,6 +69,14 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
                                    row.attach_type or 0, instance.attach.btf_id,
                                    code.functions[1:]))
     return programs, emitted, scratch
+
+
+def too_much_code(span: Span) -> Diagnostic:
+    """The error at the probe whose lowering took the script past MAX_INSTRUCTIONS."""
+    return Diagnostic(Severity.ERROR, "the script makes too much code to compile: more than "
+                      f"{MAX_INSTRUCTIONS:,} instructions with this probe", span,
+                      ("a while or for loop runs its body without copying it (unroll copies "
+                       "it); a narrower wildcard makes fewer programs",))
 
 
 # What LLVM's BPF backend says when it cannot compile a program, in the

@@ -22,6 +22,7 @@ from lark.lark import PostLex
 from ptrace.ast import MAX_DEPTH, recursion_room
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import CompileError, Diagnostic, Reporter, Severity, Source, Span
+from ptrace.options import too_many_probes
 from ptrace.parse.literals import LiteralError, parse_integer, unescape
 from ptrace.parse.preprocess import NO_PREDEFINED_BTF, PredefinedNames, preprocess
 from ptrace.parse.syntax_errors import syntax_error
@@ -35,9 +36,35 @@ CALLABLE_BUILTINS = frozenset(VARIABLES) - frozenset(FUNCTIONS)
 
 _BRACE_DEPTH = {"LBRACE": 1, "RBRACE": -1}
 _NAMED_PROBE = re.compile(r"[A-Za-z_]\w*=")
+_SETS_PROBE_LIMIT = re.compile(r"max_probes|missing_probes")
 # The names a script's typedefs declare, while it is parsed (predicates included).
 _typedef_names: ContextVar[set[str] | None] = ContextVar("typedef_names", default=None)
 _NO_TYPEDEFS: set[str] = set()  # a script without the word: tokens pass as they are
+
+
+# While a script is parsed: its source and how many attach points it may write
+# (max_probes), or None. Each attach point written is at least one probe, so
+# the parse stops at the first one past the limit: 20,000 probes written out
+# are refused in a moment instead of after seconds of parsing.
+_attach_point_limit: ContextVar[tuple[Source, int] | None] = ContextVar(
+    "attach_point_limit", default=None)
+
+
+def _limit_attach_points(stream: Iterator[Token]) -> Iterator[Token]:
+    limit = _attach_point_limit.get()
+    if limit is None:
+        yield from stream
+        return
+    source, most = limit
+    written = 0
+    for token in stream:
+        if token.type == "ATTACH_POINT":
+            written += 1
+            if written > most:
+                message, hint = too_many_probes(most, written)
+                raise CompileError([Diagnostic(Severity.ERROR, message, _tspan(source, token),
+                                               (hint,))])
+        yield token
 
 
 class _TypedefNames(PostLex):
@@ -46,6 +73,7 @@ class _TypedefNames(PostLex):
     a subtraction `(x) - 1`."""
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        stream = _limit_attach_points(stream)
         names = _typedef_names.get()
         assert names is not None
         if names is _NO_TYPEDEFS:
@@ -100,9 +128,14 @@ def parse(source: Source, start: str = "program") -> Any:
 
 
 def parse_program(source: Source,
-                  predefined: PredefinedNames = NO_PREDEFINED_BTF) -> n.Program:
+                  predefined: PredefinedNames = NO_PREDEFINED_BTF,
+                  max_probes: int | None = None) -> n.Program:
     """Parse a whole script, its preprocessor conditionals applied first, with
-    the names `predefined` defines (see `preprocess`)."""
+    the names `predefined` defines (see `preprocess`). With `max_probes`, a
+    script that writes more attach points than that is refused as soon as the
+    parser meets the first one too many, unless the script may change the
+    limit (its text names max_probes or missing_probes, the settings that make
+    an attach point count as other than one probe)."""
     text = source.text
     if text.startswith("#!"):
         # A shebang line: keep the line count so later locations stay right.
@@ -111,7 +144,12 @@ def parse_program(source: Source,
     text = preprocess(source, text, reporter, predefined)
     if reporter.has_errors:
         raise CompileError(reporter.diagnostics)
-    program = _parse_text(source, text, "program", reporter)
+    limit = None if max_probes is None or _SETS_PROBE_LIMIT.search(text) else (source, max_probes)
+    reset = _attach_point_limit.set(limit)
+    try:
+        program = _parse_text(source, text, "program", reporter)
+    finally:
+        _attach_point_limit.reset(reset)
     if reporter.has_errors:
         raise CompileError(reporter.diagnostics)
     assert isinstance(program, n.Program)

@@ -23,6 +23,7 @@ from ptrace.ast.visitor import walk
 from ptrace.bpf_abi import PerfType
 from ptrace.diagnostics import Reporter
 from ptrace.machine import Machine, match_tracepoints
+from ptrace.options import too_many_probes
 from ptrace.parse.literals import LiteralError, parse_integer
 from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.probe_kinds import (
@@ -61,14 +62,23 @@ def _copy_probe(probe: n.Probe) -> n.Probe:
     return copy.deepcopy(probe, memo)
 
 
+# Each probe instance is type-checked and compiled on its own: a wildcard
+# over hundreds of probes with a long body is that many long programs. Past
+# this many syntax nodes in all the instances, the script is refused here,
+# before seconds of checking (codegen's own bound, on instructions, is the
+# one most scripts meet first).
+MAX_COPIED_NODES = 1 << 16
+
+
 def expand_probes(ctx: CompileContext) -> None:
     # A probe that does not exist: an error by default; with missing_probes
     # = warn or ignore it is left out (if something else remains to attach).
     missing = ctx.reporter if ctx.options.missing_probes == "error" else Reporter()
     probes = 0  # attach points so far (each syscall of a dispatching program is one)
+    copied = 0  # syntax nodes in the instances so far
     for probe in ctx.program.probes:
-        uses_args = any(isinstance(node, n.Identifier) and node.name == "args"
-                        for node in walk(probe))
+        nodes = list(walk(probe))
+        uses_args = any(isinstance(node, n.Identifier) and node.name == "args" for node in nodes)
         body = probe
         for point in probe.attach_points:
             attaches = _expand(point, ctx.machine, ctx.reporter, missing,
@@ -78,6 +88,14 @@ def expand_probes(ctx: CompileContext) -> None:
             probes += sum(a.probe_count for a in attaches)
             if probes > ctx.options.max_probes:
                 _too_many_probes(ctx, point, probes)
+                return
+            copied += len(nodes) * len(attaches)
+            if copied > MAX_COPIED_NODES:
+                ctx.reporter.error(
+                    "the script expands to too much code to compile: more than "
+                    f"{MAX_COPIED_NODES:,} syntax nodes with this probe's copies "
+                    f"({len(attaches)} of {len(nodes):,} nodes)", point.span,
+                    "a narrower wildcard makes fewer copies; a shorter body makes smaller ones")
                 return
             for attach in attaches:
                 ctx.instances.append(ProbeInstance(body, attach, len(ctx.instances)))
@@ -96,11 +114,8 @@ def expand_probes(ctx: CompileContext) -> None:
 
 
 def _too_many_probes(ctx: CompileContext, point: n.AttachPoint, probes: int) -> None:
-    limit = ctx.options.max_probes
-    ctx.reporter.error(f"the script attaches to more than {limit} probes ({probes} with this "
-                       "one)", point.span,
-                       "a narrower wildcard attaches faster; to allow more, raise max_probes "
-                       f"(config = {{ max_probes = {probes} }})")
+    message, hint = too_many_probes(ctx.options.max_probes, probes)
+    ctx.reporter.error(message, point.span, hint)
 
 
 def _dispatch_syscalls(point: n.AttachPoint, attaches: list[Attach],
