@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.libbcc import Libraries, ProgLoadOpts
 
-from ptrace.bpf_abi import BPF_PSEUDO_MAP_FD, LD_IMM64, ProgType
+from ptrace.bpf_abi import BPF_PSEUDO_MAP_FD, LD_IMM64, MapType, ProgType
 from ptrace.probe_kinds import ProbeKind
 from ptrace.program import BpfProgram, CompiledProgram, MapSpec
 
@@ -67,6 +67,7 @@ def close_all(fds: list[int]) -> None:
 def load(libs: Libraries, program: CompiledProgram, verbose: bool = False) -> Loaded:
     loaded = Loaded()
     try:
+        _check_map_memory(program.maps)
         for spec in program.maps:
             fd = libs.bcc.bcc_create_map(int(spec.map_type), _object_name(spec.name).encode(),
                                          spec.key_size, spec.value_size, spec.max_entries, 0)
@@ -88,6 +89,72 @@ def load(libs: Libraries, program: CompiledProgram, verbose: bool = False) -> Lo
     return loaded
 
 
+# The kernel's preallocated hash maps: each entry is a struct htab_elem (40
+# bytes on 64-bit machines) with the key and the value (a pointer to the
+# per-CPU values in a per-CPU map) after it, one more entry for each CPU, and
+# a 16-byte bucket for each entry rounded up to a power of two.
+HTAB_ELEM = 40
+HTAB_BUCKET = 16
+HASH_TYPES = (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH)
+PERCPU_TYPES = (MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH)
+
+
+def map_memory(spec: MapSpec, ncpus: int) -> int:
+    """About how many bytes of kernel memory creating the map takes at once
+    (hash maps and arrays are allocated whole when they are created); 0 for
+    the kinds that grow as they fill."""
+    def round8(size: int) -> int:
+        return (size + 7) & ~7
+
+    value = round8(spec.value_size)
+    percpu = value * ncpus if spec.map_type in PERCPU_TYPES else 0
+    if spec.map_type in HASH_TYPES:
+        entries = spec.max_entries + (ncpus if spec.map_type in (MapType.HASH,
+                                                                 MapType.PERCPU_HASH) else 0)
+        inline = 8 if percpu else value
+        buckets = 1 << max(spec.max_entries - 1, 0).bit_length()
+        return entries * (HTAB_ELEM + round8(spec.key_size) + inline + percpu) + \
+            buckets * HTAB_BUCKET
+    if spec.map_type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
+        return spec.max_entries * (percpu or value)
+    return 0
+
+
+def available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes, or None where it cannot be read."""
+    with suppress(OSError, ValueError), open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def _check_map_memory(specs: list[MapSpec]) -> None:
+    """Refuse, before creating any, maps that would take more memory than the
+    machine has available: the kernel would allocate them one by one, taking
+    gigabytes for seconds, before refusing one of them."""
+    from ptrace.runtime.cpus import possible_cpus
+
+    available = available_memory()
+    if available is None:
+        return
+    ncpus = possible_cpus()
+    total = 0
+    for spec in specs:
+        size = map_memory(spec, ncpus)
+        total += size
+        if total > available:
+            before = "" if total == size else " with the maps before it"
+            raise RuntimeFailure(_map_refusal(
+                spec, f"it would take about {_size(total)} of kernel memory{before}, "
+                      "more than the machine has available",
+                "its size is more than memory allows"))
+
+
+def _size(size: int) -> str:
+    return f"{size / (1 << 30):.1f} GiB" if size >= 1 << 30 else f"{size >> 20} MiB"
+
+
 # Keys or values larger than this hold strings: max_strlen sizes them.
 LARGE_MAP_ELEMENT = 256
 
@@ -95,8 +162,6 @@ LARGE_MAP_ELEMENT = 256
 def map_failure(spec: MapSpec, error: int) -> str:
     """Why the kernel refused to create a map, where the script made it, and
     what to change."""
-    shape = (f"{spec.max_entries} entries of {spec.key_size}-byte keys and "
-             f"{spec.value_size}-byte values")
     if spec.name == ".scratch":
         return (f"cannot create the scratch map ({spec.value_size} bytes for each CPU): "
                 f"{os.strerror(error)}\n  hint: the strings, tuples and map keys one probe "
@@ -105,15 +170,23 @@ def map_failure(spec: MapSpec, error: int) -> str:
     if spec.name == ".events":
         return (f"cannot create the event ring buffer ({spec.max_entries} bytes): "
                 f"{os.strerror(error)}\n  hint: lower perf_rb_pages")
+    return _map_refusal(spec, os.strerror(error), "the kernel refused its size")
+
+
+def _map_refusal(spec: MapSpec, why: str, verdict: str) -> str:
+    """A user map that cannot be created: where the script made it, why, and what
+    to change."""
+    shape = (f"{spec.max_entries} entries of {spec.key_size}-byte keys and "
+             f"{spec.value_size}-byte values")
     if spec.name.startswith("."):
-        return f"cannot create map {spec.name} ({shape}): {os.strerror(error)}"
+        return f"cannot create map {spec.name} ({shape}): {why}"
     entries = "its declared size" if spec.declared else "max_map_keys"
     what = f"fewer entries (lower {entries})"
     if max(spec.key_size, spec.value_size) > LARGE_MAP_ELEMENT:
         what += ", or shorter strings in its keys and values (lower max_strlen)"
     where = f"{spec.location}: " if spec.location else ""
-    return (f"{where}cannot create map {spec.name} ({shape}): {os.strerror(error)}\n"
-            f"  hint: the kernel refused its size; give it {what}")
+    return (f"{where}cannot create map {spec.name} ({shape}): {why}\n"
+            f"  hint: {verdict}; give it {what}")
 
 
 def patch_maps(insns: bytes, map_fds: list[int]) -> bytes:

@@ -222,7 +222,8 @@ def _add(res: Resources, spec: MapSpec) -> int:
 def _user_map(info: MapInfo, max_entries: int, decl: MapDecl | None,
               reporter: Reporter, hist_sums: bool) -> MapSpec:
     """The BPF shape of a script map: aggregations are per-CPU, declared maps
-    take their kind's eviction (lru) and their size. A histogram's entry is a
+    take their kind's eviction (lru) and their size, a scalar map one entry
+    (a tseries one an interval, a histogram one a bucket). A histogram's entry is a
     bucket's count, then with hist_sums the sum of the values in that bucket."""
     key_size = info.key.size if info.key is not None else 8
     value = info.value
@@ -233,6 +234,8 @@ def _user_map(info: MapInfo, max_entries: int, decl: MapDecl | None,
             reporter.error(f"{info.name} is declared {decl.kind} but holds {value}; "
                            "per-CPU maps hold aggregations such as count() and sum()",
                            decl.span)
+    elif info.key is None and not isinstance(value, t.Hist | t.Lhist):
+        max_entries = 1  # a scalar map holds one value (a histogram holds its buckets)
     value_size = value.size
     if isinstance(value, t.Aggregation):
         map_type = MapType.LRU_PERCPU_HASH if lru else MapType.PERCPU_HASH

@@ -124,3 +124,13 @@ def test_histograms_keep_sums_only_when_asked() -> None:
         sizes = {spec.name: spec.value_size for spec in allocated(text, options).maps
                  if spec.name in ("@h", "@l", "@c")}
         assert sizes == {"@h": size, "@l": size, "@c": 8}
+
+
+def test_a_scalar_map_has_one_entry() -> None:
+    """A map without a key holds one value, whatever max_map_keys is (the kernel
+    allocates a hash map's entries when it is created); a histogram's keys are
+    its buckets and a keyed map's its keys, so those keep max_map_keys."""
+    res = allocated('BEGIN { @a = 1; @c = count(); @s = "x"; @h = hist(3); @m[1] = 2; '
+                    "@t = tseries(1, 1s, 5); }", Options(max_map_keys=1000))
+    entries = {spec.name: spec.max_entries for spec in res.maps if spec.name.startswith("@")}
+    assert entries == {"@a": 1, "@c": 1, "@s": 1, "@h": 1000, "@m": 1000, "@t": 5}

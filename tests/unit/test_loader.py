@@ -1,14 +1,20 @@
-"""Tests for patching map indexes into fds (ptrace.runtime.loader.patch_maps).
+"""Tests for patching map indexes into fds (ptrace.runtime.loader.patch_maps) and
+for the maps' memory estimate.
 
-No kernel is involved: patch_maps is a pure function over instruction bytes.
+No kernel is involved: both are pure functions of their arguments.
 """
 
 from __future__ import annotations
 
 import struct
 
-from ptrace.runtime.loader import patch_maps
+import pytest
+from ptrace.runtime import loader
+from ptrace.runtime.errors import RuntimeFailure
+from ptrace.runtime.loader import map_memory, patch_maps
 
+from ptrace.bpf_abi import MapType
+from ptrace.program import MapSpec
 from tests.unit.fixtures import compile_text
 
 LD_IMM64 = 0x18
@@ -96,3 +102,43 @@ def test_compiled_program_references_are_all_patched() -> None:
             assert after == before
         slot += 2 if before[0] == LD_IMM64 else 1
     assert changed >= 2  # @ and @n at least
+
+
+def map_spec(name: str, map_type: MapType, entries: int, key: int = 8, value: int = 8) -> MapSpec:
+    return MapSpec(name, map_type, key, value, entries, location=f"test.bt:1:{len(name)}")
+
+
+def test_map_memory_follows_the_kernels_preallocation() -> None:
+    """A hash entry is a 40-byte element with its key and value (a pointer to
+    the per-CPU values in a per-CPU map), one more element per CPU, and a
+    16-byte bucket per entry rounded up to a power of two; an array is its
+    values; a ring buffer grows with nothing created up front here."""
+    assert map_memory(map_spec("@h", MapType.HASH, 1000, 12, 3), 2) == \
+        1002 * (40 + 16 + 8) + 1024 * 16
+    assert map_memory(map_spec("@p", MapType.PERCPU_HASH, 1000), 4) == \
+        1004 * (40 + 8 + 8 + 4 * 8) + 1024 * 16
+    assert map_memory(map_spec("@l", MapType.LRU_HASH, 4096), 2) == 4096 * 56 + 4096 * 16
+    assert map_memory(map_spec(".c", MapType.PERCPU_ARRAY, 10, 4, 8), 2) == 160
+    assert map_memory(map_spec(".g", MapType.ARRAY, 10, 4, 8), 2) == 80
+    assert map_memory(map_spec(".events", MapType.RINGBUF, 1 << 20, 0, 0), 2) == 0
+
+
+def test_maps_larger_than_the_available_memory_are_refused_before_any_is_made(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one that takes the total past what is available is named, with its
+    location and what to change; the kernel is not asked for any."""
+    monkeypatch.setattr(loader, "available_memory", lambda: 100 << 20)
+    monkeypatch.setattr("ptrace.runtime.cpus.possible_cpus", lambda: 2)
+    small = map_spec("@a", MapType.HASH, 1000)
+    big = map_spec("@b", MapType.HASH, 1_000_000)
+    loader._check_map_memory([small, big])  # 1,000,000 entries: about 80 MB
+    with pytest.raises(RuntimeFailure) as refused:
+        loader._check_map_memory([small, big, map_spec("@c", MapType.HASH, 1_000_000)])
+    assert str(refused.value) == (
+        "test.bt:1:2: cannot create map @c (1000000 entries of 8-byte keys and 8-byte "
+        "values): it would take about 138 MiB of kernel memory with the maps before it, "
+        "more than the machine has available\n"
+        "  hint: its size is more than memory allows; give it fewer entries (lower "
+        "max_map_keys)")
+    monkeypatch.setattr(loader, "available_memory", lambda: None)
+    loader._check_map_memory([big, big, big])  # nothing to compare with: the kernel decides
