@@ -12,6 +12,12 @@ TYPE_CHECKING = False  # (not typing's: importing typing would cost `import ptra
 
 __version__ = "0.1.0"
 
+# When this process imported ptrace: the compile cache keeps nothing compiled
+# by code older than its files (a file of ptrace changed since this instant).
+import time as _time  # noqa: E402 (a builtin module: no cost)
+
+IMPORTED_NS = _time.time_ns()
+
 __all__ = ["Bucket", "EnumValue", "Error", "Event", "Frame", "Histogram", "Point", "Result",
            "RunError", "ScriptError", "Stats", "TimeSeries", "Trace", "__version__",
            "compile_script", "run", "trace"]

@@ -27,7 +27,10 @@ the user running ptrace or writable by others (entries are pickles) are
 ignored: the script is compiled as if there were no cache. The directory is
 $XDG_CACHE_HOME/ptrace/programs (else ~/.cache/ptrace/programs, root's own
 for root), bounded to MAX_BYTES: the entries used longest ago go first.
-PTRACE_NO_CACHE=1 (or `--no-cache`) turns it off.
+PTRACE_NO_CACHE=1 (or `--no-cache`) turns it off. A process whose code
+files changed after it imported ptrace (an upgrade or an edit while it ran)
+neither uses nor fills the cache: its modules may be older than the files
+the key names.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ptrace import __version__
+from ptrace import IMPORTED_NS, __version__
 from ptrace.caches import cache_file, replace_file
 from ptrace.machine import LiveMachine
 
@@ -81,28 +84,43 @@ def cached_compile(source: Source, options: Options,
     from still holds; else `compile_with(machine)`, kept for the next run.
     A CompileError passes through and keeps nothing."""
     directory = cache_file("programs")
-    if directory is None or not enabled():
+    stamps = list(_code_stamps()) if directory is not None and enabled() else None
+    if directory is None or stamps is None or _changed_since_import(stamps):
         return compile_with(LiveMachine())
-    entry = directory / _key(source, options)
+    entry = directory / _key(source, options, stamps)
     program = _load(entry)
     if program is not None:
         return program
     recorder = _Recorder()
     with recorder.recording():
         program = compile_with(RecordingMachine(recorder))
-    if recorder.facts is not None:
+    if recorder.facts is not None and list(_code_stamps()) == stamps:
         _store(entry, recorder.facts, program)
     return program
 
 
 # ---- the key -------------------------------------------------------------------------------
 
-def _key(source: Source, options: Options) -> str:
+def _key(source: Source, options: Options, stamps: list[str]) -> str:
     digest = blake2b(digest_size=20)
     for part in (str(FORMAT), __version__, sys.version, *os.uname(), source.name, source.text,
-                 _options_text(options), *_code_stamps()):
+                 _options_text(options), *stamps):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     return digest.hexdigest()
+
+
+# A file's mtime comes from the kernel's coarse clock, which may lag the one
+# IMPORTED_NS was read from: a file changed this close to the import counts
+# as changed after it.
+CLOCK_SLACK_NS = 2_000_000_000
+
+
+def _changed_since_import(stamps: list[str]) -> bool:
+    """Whether a file of the code changed after this process imported ptrace:
+    the modules it runs may then be older than the files the key names (an
+    upgrade or an edit during a run), so it neither uses nor fills the cache."""
+    since = IMPORTED_NS - CLOCK_SLACK_NS
+    return any(int(stamp.rsplit(":", 1)[1]) >= since for stamp in stamps)
 
 
 def _options_text(options: Options) -> str:

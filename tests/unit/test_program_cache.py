@@ -244,3 +244,25 @@ def test_the_oldest_entries_go_first(tmp_path: Path) -> None:
         os.utime(tmp_path / name, ns=(age * 10**9, age * 10**9))
     program_cache._bound(tmp_path, limit=250)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "d"]
+
+
+def test_code_changed_since_the_import_neither_uses_nor_fills_the_cache(
+        cache: Path, compiles: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process whose modules may be older than its files (ptrace upgraded or
+    edited while it ran) compiles with what it has and keeps nothing: an entry
+    it made would be found by the new files' key."""
+    compile(BEGIN)
+    monkeypatch.setattr(program_cache, "IMPORTED_NS", 0)  # every file is newer
+    compile(BEGIN)
+    compile(Source("-e", "BEGIN { exit(); }"))
+    assert compiles == [BEGIN.text, BEGIN.text, "BEGIN { exit(); }"]
+    assert len(_entries(cache)) == 1
+
+
+def test_code_changed_during_the_compile_keeps_nothing(
+        cache: Path, compiles: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    stamps = iter([["ptrace/a.py:10:1"], ["ptrace/a.py:11:2"]])
+    monkeypatch.setattr(program_cache, "_code_stamps", lambda: next(stamps))
+    compile(BEGIN)
+    assert compiles == [BEGIN.text]
+    assert _entries(cache) == []
