@@ -191,7 +191,11 @@ def _c_type(type_: n.TypeName | n.CStruct | n.CEnum, depth: int) -> str:
            "*" * f.pointer_depth)
         + (f" : {f.bits}" if f.bits is not None else "") + ";\n"
         for f in type_.fields)
-    return f"{type_.kind} {type_.name + ' ' if type_.name else ''}{{\n{members}{INDENT * depth}}}"
+    attributes = "".join(
+        f" __attribute__(({a.name}{f'({a.argument})' if a.argument is not None else ''}))"
+        for a in type_.attributes)
+    return (f"{type_.kind} {type_.name + ' ' if type_.name else ''}{{\n{members}"
+            f"{INDENT * depth}}}{attributes}")
 
 
 def _declarator(name: str, pointers: int, sizes: tuple[int, ...]) -> str:
