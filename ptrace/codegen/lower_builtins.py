@@ -562,8 +562,8 @@ class BuiltinLowering:
         assert isinstance(rtype, t.Str)
         mem = self.pb.fresh_memory(rtype.size)
         size: ir.Value = i64(rtype.capacity)
-        if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):  # n chars and a NUL
-            size = self.clamped_length(self.b.add(self.expr(e.args[1]), i64(1)), rtype.capacity)
+        if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):  # n - 1 chars and a NUL
+            size = self.clamped_length(self.expr(e.args[1]), rtype.capacity)
         helper = read_str_helper(arg, source_type, self.instance.attach)
         self.check_helper(self.pb.helper(helper, I64, [mem, size, value]), helper, 2)
         return mem

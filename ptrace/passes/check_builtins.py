@@ -390,9 +390,10 @@ class BuiltinChecks:
             text = params[index - 1] if index <= len(params) else ""
             return t.Str(len(text.encode()) + 1)
         arg = self.expr(e.args[0])
-        limit = self.ctx.options.max_strlen
-        # A string that fills max_strlen may have been cut: it prints with the
-        # trailer. A length given to str() is a cut the user asked for.
+        # max_strlen characters and a NUL. A string that fills them may have
+        # been cut: it prints with the trailer. A length given to str() counts
+        # the NUL (n - 1 characters), and is a cut the user asked for.
+        limit = self.ctx.options.max_strlen + 1
         trailer = self.ctx.options.str_trunc_trailer
         if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):
             # str(p, n) with n known at run time: at most max_strlen, as a literal would be
@@ -404,8 +405,8 @@ class BuiltinChecks:
             if size.value <= 0:
                 self.error("str()'s length must be positive", size.span)
                 return None
-            if size.value + 1 < limit:
-                limit, trailer = size.value + 1, ""
+            if size.value < limit:
+                limit, trailer = size.value, ""
         if arg is None:
             return None
         if isinstance(arg, t.Str):

@@ -141,9 +141,9 @@ def test_comparisons_and_logic_give_bool(op: str) -> None:
         ("((1, 2), true)", t.Tuple((t.Tuple((INT64, INT64)), BOOL))),
         ('(1, "ab").1', t.Str(3)),
         ("str(comm)", t.Str(16)),
-        ("str(1)", t.Str(1024)),
-        ("str(1, 5)", t.Str(6)),
-        ("str(1, 5000)", t.Str(1024)),
+        ("str(1)", t.Str(1025)),  # max_strlen characters and a NUL
+        ("str(1, 5)", t.Str(5)),  # the length counts the NUL
+        ("str(1, 5000)", t.Str(1025)),
     ],
 )
 def test_expression_types(expression: str, expected: t.Type) -> None:
@@ -151,9 +151,9 @@ def test_expression_types(expression: str, expected: t.Type) -> None:
 
 
 def test_str_capacity_follows_max_strlen() -> None:
-    assert type_of("str(1)", Options(max_strlen=64)) == t.Str(64)
-    assert type_of("str(1, 100)", Options(max_strlen=64)) == t.Str(64)
-    assert type_of("str(1, 10)", Options(max_strlen=64)) == t.Str(11)
+    assert type_of("str(1)", Options(max_strlen=64)) == t.Str(65)
+    assert type_of("str(1, 100)", Options(max_strlen=64)) == t.Str(65)
+    assert type_of("str(1, 10)", Options(max_strlen=64)) == t.Str(10)
 
 
 def test_every_subexpression_is_typed() -> None:
