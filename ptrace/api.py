@@ -181,7 +181,7 @@ def python_value(value: Any, vtype: t.Type) -> Any:
 
     if isinstance(vtype, t.Tuple):
         return tuple(python_value(v, e) for v, e in zip(value, vtype.elements, strict=True))
-    if isinstance(vtype, t.Record):
+    if isinstance(vtype, t.Record | t.StructValue):
         return _record_class(tuple(vtype.names))(
             *(python_value(v, e) for v, e in zip(value, vtype.elements, strict=True)))
     if isinstance(vtype, t.Stack):

@@ -453,7 +453,7 @@ def _has_user_stack(vtype: t.Type | None) -> bool:
     """Whether values of the type hold user addresses: a ustack or a usym()."""
     if isinstance(vtype, t.Stack):
         return vtype.user
-    if isinstance(vtype, t.Tuple | t.Record):
+    if isinstance(vtype, t.Tuple | t.Record | t.StructValue):
         return any(_has_user_stack(e) for e in vtype.elements)
     return isinstance(vtype, t.Usym)
 

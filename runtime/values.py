@@ -41,6 +41,8 @@ def decode(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
     if isinstance(vtype, t.Tuple | t.Record):
         return tuple(decode(data, offset + off, e)
                      for off, e in zip(vtype.offsets, vtype.elements, strict=True))
+    if isinstance(vtype, t.StructValue):
+        return tuple(decode_member(data, offset, m) for m in vtype.members)
     if isinstance(vtype, t.Array):
         size = vtype.element_size
         return tuple(int.from_bytes(data[offset + i * size:offset + (i + 1) * size], "little",
@@ -59,6 +61,24 @@ def decode(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
         pid = int.from_bytes(data[offset + 8:offset + 16], "little")
         return stacks.StackRef(stack_id, pid, vtype)
     raise AssertionError(f"cannot decode {vtype}")
+
+
+def decode_member(data: bytes | memoryview, offset: int, member: t.Member) -> Value:
+    """A member of a struct held by value: an integer of its own width (a
+    bitfield: its bits), anything else as it is decoded alone."""
+    mtype, start = member.type, offset + member.offset
+    if not isinstance(mtype, t.Int | t.Bool):
+        return decode(data, start, mtype)
+    signed = isinstance(mtype, t.Int) and mtype.signed
+    raw = int.from_bytes(data[start:start + member.width], "little")
+    if member.bit_size:
+        raw = (raw >> member.bit_shift) & ((1 << member.bit_size) - 1)
+        bits = member.bit_size
+    else:
+        bits = 8 * member.width
+    if signed and raw >> (bits - 1):
+        raw -= 1 << bits
+    return raw != 0 if isinstance(mtype, t.Bool) else raw
 
 
 def decode_str(raw: bytes) -> str:
@@ -94,7 +114,7 @@ def format_value(value: Value, vtype: t.Type) -> str:
     if isinstance(vtype, t.Tuple):
         return "(" + ", ".join(format_value(v, e)
                                for v, e in zip(value, vtype.elements, strict=True)) + ")"
-    if isinstance(vtype, t.Record):
+    if isinstance(vtype, t.Record | t.StructValue):
         fields = ", ".join(f".{name} = {format_value(v, e)}"
                            for name, v, e in zip(vtype.names, value, vtype.elements,
                                                  strict=True))

@@ -418,6 +418,12 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
                 element = self.load_element(value, v_off, v_el)
                 self.store(dst, offset + d_off, d_el, element, v_el)
             return
+        if isinstance(dtype, t.StructValue) and isinstance(vtype, t.Struct):
+            # A struct known by its address, kept by value: its bytes are read.
+            helper = read_helper(vtype.space)
+            self.check_helper(self.pb.helper(helper, I64, [self.pb.offset(dst, offset),
+                                                           i64(dtype.c_size), value]), helper, 2)
+            return
         raise AssertionError(f"cannot store {vtype} as {dtype}")
 
     def fit(self, value: ir.Value, dtype: t.Type) -> ir.Value:
@@ -586,6 +592,9 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         if isinstance(base_type, t.Pointer | t.Struct):
             return self.read_memory(self.expr(e.base), self.checked.field_accesses[e],
                                     self.type_of(e), base_type.space)
+        if isinstance(base_type, t.StructValue):
+            member = base_type.members[base_type.names.index(e.name)]
+            return self.load_member(self.expr(e.base), member)
         assert isinstance(base_type, t.Tuple | t.Record)
         index = int(e.name) if isinstance(base_type, t.Tuple) else base_type.names.index(e.name)
         return self.load_element(self.expr(e.base), base_type.offsets[index],
@@ -689,10 +698,10 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         if isinstance(vtype, t.Struct):
             return address
         helper = read_helper(space)
-        if isinstance(vtype, t.Str | t.Array):
+        if not vtype.in_register:
             mem = self.pb.fresh_memory(vtype.size)
             size = min(access.read_size, vtype.capacity) if isinstance(vtype, t.Str) else \
-                vtype.element_size * vtype.count
+                vtype.element_size * vtype.count if isinstance(vtype, t.Array) else vtype.size
             self.check_helper(self.pb.helper(helper, I64, [mem, i64(size), address]), helper, 2)
             return mem
         slot = self.pb.fresh_memory(8)
@@ -742,6 +751,26 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         inside = self.b.icmp_unsigned("<", position, i64(count))
         return self.pb.value_or_zero(inside, element, "index")
 
+    def load_member(self, base: ir.Value, member: t.Member) -> ir.Value:
+        """A member of a struct held by value, from the program's own memory: an
+        integer loaded at its width (a bitfield shifted out of its bytes), other
+        values copied out whole."""
+        mtype = member.type
+        if not mtype.in_register:
+            mem = self.pb.fresh_memory(mtype.size)
+            width = mtype.c_size if isinstance(mtype, t.StructValue) else \
+                mtype.capacity if isinstance(mtype, t.Str) else \
+                mtype.element_size * mtype.count if isinstance(mtype, t.Array) else mtype.size
+            self.pb.memcpy(mem, self.pb.offset(base, member.offset), width)
+            return mem
+        read = next(w for w in (1, 2, 4, 8) if w >= member.width)
+        raw = self.b.load(self.pb.offset(base, member.offset), typ=ir.IntType(read * 8))
+        signed = isinstance(mtype, t.Int) and mtype.signed
+        if member.bit_size:
+            top = self.b.shl(self.b.zext(raw, I64), i64(64 - member.bit_shift - member.bit_size))
+            return (self.b.ashr if signed else self.b.lshr)(top, i64(64 - member.bit_size))
+        return self.extend(raw, t.Int(read * 8, signed))
+
     def extend(self, value: ir.Value, itype: t.Int) -> ir.Value:
         """A narrow integer loaded from memory, widened to i64 by its signedness."""
         if value.type == I64:
@@ -766,6 +795,13 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         return i64(self.checked.offsets[e])
 
     def expr_Unary(self, e: n.Unary) -> ir.Value:
+        if e.op == "&":
+            assert isinstance(e.operand, n.Variable)
+            var = self.lookup(e.operand.name)
+            assert var is not None
+            if isinstance(var.type, t.Struct):  # it holds the struct's address
+                return self.pb.load64(var.ptr)
+            return self.b.ptrtoint(var.ptr, I64)
         if e.op == "*":
             pointer = self.type_of(e.operand)
             assert isinstance(pointer, t.Pointer)

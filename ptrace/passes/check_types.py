@@ -37,7 +37,14 @@ from ptrace.probe_kinds import KINDS, ProbeKind
 from ptrace.program import DIVISION_BY_ZERO
 from ptrace.types import types as t
 from ptrace.types.builtins import AGGREGATIONS, LATER_VARIABLES, VARIABLES
-from ptrace.types.kernel import FieldAccess, c_size, field_access, from_btf, struct_id
+from ptrace.types.kernel import (
+    FieldAccess,
+    c_size,
+    field_access,
+    from_btf,
+    struct_id,
+    struct_value,
+)
 
 UNROLL_MAX = 100
 # Unrolls inside unrolls copy the innermost body the product of their counts
@@ -361,7 +368,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
     def key_type(self, access: n.MapAccess) -> t.Type | None:
         if not access.keys:
             return None
-        types = [self.expr(k) for k in access.keys]
+        types = [self.held(self.expr(k), k.span) for k in access.keys]
         for key, ktype in zip(access.keys, types, strict=True):
             if ktype is not None and (not storable(ktype) or ktype.size == 0):
                 self.error(f"{ktype} cannot be a map key", key.span)
@@ -387,6 +394,10 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         key = self.key_type(access)
         if access.keys and key is None:
             return
+        held = self.held(value, access.span)
+        if held is None:
+            return
+        value = held
         if not isinstance(value, t.Aggregation) and (not storable(value) or value.size == 0):
             self.error(f"{value} cannot be stored in a map", access.span)
             return
@@ -517,7 +528,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         if isinstance(e, n.Field):
             return self.field(e)
         if isinstance(e, n.Tuple):
-            elements = [self.expr(x) for x in e.elements]
+            elements = [self.held(self.expr(x), x.span) for x in e.elements]
             if any(x is None for x in elements):
                 return None
             for x, xt in zip(e.elements, elements, strict=True):
@@ -596,7 +607,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             if name in names[:i]:
                 self.error(f"the record has two fields named '{name}'", e.fields[i].span)
                 return None
-        elements = [self.expr(f.value) for f in e.fields]
+        elements = [self.held(self.expr(f.value), f.value.span) for f in e.fields]
         for f, ftype in zip(e.fields, elements, strict=True):
             if ftype is not None and not storable(ftype):
                 self.error(f"{ftype} cannot be part of a record", f.value.span)
@@ -754,8 +765,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
 
     def unary(self, e: n.Unary) -> t.Type | None:
         if e.op == "&":
-            self.error("taking addresses is not supported yet", e.span)
-            return None
+            return self.address_of(e)
         operand = self.expr(e.operand)
         if e.op == "*":
             return self.dereference(e, operand, e.operand.span)
@@ -770,6 +780,19 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return t.INT64
         return t.UINT64 if is_unsigned(operand) else t.INT64
 
+    def address_of(self, e: n.Unary) -> t.Type | None:
+        """`&$x`: the address of a variable's memory, a pointer to its type (a
+        struct variable holds its struct's address: that address)."""
+        if not isinstance(e.operand, n.Variable):
+            self.error("only a variable's address can be taken (&$x)", e.operand.span)
+            return None
+        vtype = self.expr(e.operand)
+        if vtype is None:
+            return None
+        if isinstance(vtype, t.Struct):
+            return t.Pointer(vtype.name, vtype.btf_id, vtype.space)
+        return t.Pointer(str(vtype), 0, "kernel", vtype)
+
     def dereference(self, e: n.Unary | n.Index, pointer: t.Type | None,
                     operand: Span) -> t.Type | None:
         """`*p`: the value a pointer points to (an integer, a pointer or a struct)."""
@@ -778,6 +801,11 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         if not isinstance(pointer, t.Pointer):
             self.error(f"only pointers can be dereferenced, not {pointer}", operand)
             return None
+        if pointer.target is not None:  # `*&$x`: as the variable holds it
+            width = pointer.target.bits // 8 if isinstance(pointer.target, t.Int) else \
+                pointer.target.size
+            self.checked.field_accesses[e] = FieldAccess(0, width)
+            return pointer.target
         named = t.NAMED_TYPES.get(pointer.pointee)
         if named is not None and named.is_integer:
             size = named.bits // 8 if isinstance(named, t.Int) else 1
@@ -1043,6 +1071,14 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return None
         if isinstance(base, t.Pointer | t.Struct):
             return self.kernel_field(e, base)
+        if isinstance(base, t.StructValue):
+            if e.name in base.names:
+                return base.members[base.names.index(e.name)].type
+            close = difflib.get_close_matches(e.name, base.names, n=3)
+            self.error(f"{base} has no field '{e.name}'", e.span,
+                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
+                         if close else []))
+            return None
         if isinstance(base, t.Record):
             if e.name in base.names:
                 return base.elements[base.names.index(e.name)]
@@ -1053,6 +1089,20 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return None
         self.error(f"{base} has no fields", e.span)
         return None
+
+    def held(self, vtype: t.Type | None, span: Span) -> t.Type | None:
+        """A value's type where it is kept (a map, a tuple, a record, an event):
+        a struct known by its address is kept as its bytes."""
+        if not isinstance(vtype, t.Struct):
+            return vtype
+        btf = self.kernel_btf(span)
+        if btf is None:
+            return None
+        value = struct_value(btf, vtype.btf_id, vtype.space)
+        if isinstance(value, str):
+            self.error(f"{vtype} cannot be kept by value yet: {value}", span)
+            return None
+        return value
 
     def kernel_btf(self, span: Span) -> btf_module.Btf | None:
         btf = self.ctx.btf()

@@ -66,6 +66,33 @@ def from_btf(btf: b.Btf, type_id: int, space: str = "kernel") -> t.Type | None:
     return None
 
 
+def struct_value(btf: b.Btf, type_id: int, space: str = "kernel") -> t.StructValue | str:
+    """A struct or union as a value: its members as C lays them out (anonymous
+    members' flattened; a flexible array left out). Where a member cannot be
+    held, the reason (as "member 'x' is a float")."""
+    from ptrace.types import btf as b
+
+    resolved = btf.resolve(type_id)
+    members: list[t.Member] = []
+    for member in btf.members(resolved):
+        kind = btf.type(btf.resolve(member.type))
+        if isinstance(kind, b.Array) and kind.nelems == 0:
+            continue
+        mtype: t.Type | str | None
+        if isinstance(kind, b.Composite):
+            mtype = struct_value(btf, member.type, space)
+        else:
+            mtype = from_btf(btf, member.type, space)
+        if isinstance(mtype, str):  # "member 'b' is a float" inside member a
+            return mtype.replace("member '", f"member '{member.name}.", 1)
+        if mtype is None:
+            return f"member '{member.name}' is a {btf.c_name(member.type)}"
+        access = field_access(btf, member)
+        members.append(t.Member(member.name, mtype, access.offset, access.bit_shift,
+                                access.bit_size))
+    return t.StructValue(btf.c_name(resolved), resolved, btf.size(resolved), tuple(members))
+
+
 def struct_id(btf: b.Btf, name: str) -> int | None:
     """The BTF id of "struct x", "union x", "enum x" or a typedef name."""
     kind, _, bare = name.partition(" ")
@@ -95,6 +122,8 @@ def c_size(btf: b.Btf | None, vtype: t.Type) -> int | None:
         return vtype.capacity
     if isinstance(vtype, t.Struct) and btf is not None:
         return btf.size(vtype.btf_id)
+    if isinstance(vtype, t.StructValue):
+        return vtype.c_size
     if isinstance(vtype, t.Tuple | t.Record):
         return vtype.size
     if isinstance(vtype, t.Array):

@@ -98,6 +98,7 @@ class Pointer(Word):
     pointee: str = "void"
     btf_id: int = 0
     space: str = "kernel"  # where it points: "kernel" or "user" memory
+    target: Type | None = None  # what `&$x` points to: the variable's type
 
     @property
     def is_integer(self) -> bool:
@@ -253,6 +254,54 @@ class Record(Type):
     def __str__(self) -> str:
         return "(" + ", ".join(f"{n}={e}" for n, e in zip(self.names, self.elements,
                                                            strict=True)) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A member of a struct held by value: its type as C has it (an integer
+    of its own width), where it is, and for a bitfield which bits."""
+
+    name: str
+    type: Type
+    offset: int  # bytes from the start of the struct
+    bit_shift: int = 0
+    bit_size: int = 0  # 0: not a bitfield
+
+    @property
+    def width(self) -> int:
+        """Bytes an integer member occupies (a bitfield: the bytes its bits span)."""
+        if self.bit_size:
+            return (self.bit_shift + self.bit_size + 7) // 8
+        if isinstance(self.type, Int):
+            return self.type.bits // 8
+        return 1 if isinstance(self.type, Bool) else 8
+
+
+@dataclass(frozen=True, slots=True)
+class StructValue(Type):
+    """A C struct or union held by value (`@s = *p`, `(1, *p)`, `print(*p)`):
+    its bytes as C lays them out, `c_size` of them (rounded up to 8 in keys,
+    values and events). It prints as `{ .a = 1, .b = 2 }`."""
+
+    name: str  # "struct foo"
+    btf_id: int
+    c_size: int
+    members: tuple[Member, ...]
+
+    @property
+    def size(self) -> int:
+        return align8(self.c_size)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.members)
+
+    @property
+    def elements(self) -> tuple[Type, ...]:
+        return tuple(m.type for m in self.members)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class FormatKind(enum.Enum):
