@@ -818,12 +818,14 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         btf = self.kernel_btf(e.span)
         if btf is None:
             return None
-        value = from_btf(btf, pointer.btf_id, pointer.space) if pointer.btf_id else None
+        # A tracepoint's field names its type only: `struct __kernel_timespec *`.
+        type_id = pointer.btf_id or struct_id(btf, pointer.pointee.removeprefix("const "))
+        value = from_btf(btf, type_id, pointer.space) if type_id else None
         if value is None:
             self.error(f"cannot dereference {pointer}", e.span)
             return None
         if not isinstance(value, t.Struct):
-            self.checked.field_accesses[e] = FieldAccess(0, btf.size(pointer.btf_id))
+            self.checked.field_accesses[e] = FieldAccess(0, btf.size(type_id))
         return value
 
     def incdec(self, e: n.IncDec) -> t.Type | None:
