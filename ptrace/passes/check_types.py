@@ -819,7 +819,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         if btf is None:
             return None
         # A tracepoint's field names its type only: `struct __kernel_timespec *`.
-        type_id = pointer.btf_id or struct_id(btf, pointer.pointee.removeprefix("const "))
+        type_id = pointer.btf_id or struct_id(btf, pointer.pointee.removeprefix("const ")) or 0
         value = from_btf(btf, type_id, pointer.space) if type_id else None
         if value is None:
             self.error(f"cannot dereference {pointer}", e.span)
@@ -900,17 +900,19 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         assert isinstance(e.type, n.TypeName)
         element = t.NAMED_TYPES.get(e.type.base)
         operand = self.expr(e.operand)
-        if not isinstance(element, t.Int):
+        if not isinstance(element, t.Int | t.Bool):
             self.error(f"an array cast needs integer elements, as in (uint8[4]), not "
                        f"{e.type.base}", e.type.span)
             return None
         if operand is None:
             return None
-        if not isinstance(operand, t.Int):
-            self.error(f"only integers can be cast to arrays, not {operand}", e.operand.span)
+        if not isinstance(operand, t.Int | t.Str):
+            self.error(f"only integers and strings can be cast to arrays, not {operand}",
+                       e.operand.span)
             return None
-        width = element.bits // 8
-        size = _integer_size(e.operand, operand, width * (e.type.array_size or 0))
+        width = t.c_width(element)
+        size = operand.capacity if isinstance(operand, t.Str) else \
+            _integer_size(e.operand, operand, width * (e.type.array_size or 0))
         if not e.type.array_size and size % width:
             self.error(f"{operand} ({size} bytes) is not a whole number of {element} elements",
                        e.span)
@@ -950,8 +952,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
 
     def _type_name(self, tn: n.TypeName) -> t.Type | None:
         if tn.array_size is not None:
-            self.error("array types are not supported yet", tn.span)
-            return None
+            return self.array_type(tn)
         space = "user" if KINDS[self.instance.attach.kind].user_space else "kernel"
         if tn.pointer_depth:
             name = tn.base + " *" * (tn.pointer_depth - 1)
@@ -970,6 +971,21 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         if found is None:
             return self.btf_type(tn, space)
         return found
+
+    def array_type(self, tn: n.TypeName) -> t.Type | None:
+        """`T[N]` in a `let`: N elements of T, a struct's held by value."""
+        if not tn.array_size:
+            self.error("an array type needs its number of elements, as in uint8[4]", tn.span)
+            return None
+        if not tn.pointer_depth and tn.base.startswith(("struct ", "union ")):
+            pointer = self.kernel_pointer(tn.base)
+            if pointer is None:
+                self._unknown_kernel_type(tn)
+                return None
+            element = self.held(t.Struct(tn.base, pointer.btf_id), tn.span)
+        else:
+            element = self._type_name(n.TypeName(tn.base, tn.pointer_depth, None, span=tn.span))
+        return t.Array(element, tn.array_size) if element is not None else None
 
     def btf_type(self, tn: n.TypeName, space: str) -> t.Type | None:
         """An enum (`enum color`) or a typedef name (`u32`), from the script's
@@ -1142,6 +1158,11 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                        *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
                          if close else []))
             return None
+        array = btf.type(btf.resolve(member.type))
+        if isinstance(array, btf_module.Array) and array.nelems == 0:
+            # A flexible array (`int y[0]`) is the address of its first element.
+            self.checked.field_accesses[e] = FieldAccess(member.offset, 0)
+            return t.Pointer(btf.c_name(array.elem_type), array.elem_type, base.space)
         ftype = from_btf(btf, member.type, base.space)
         if ftype is None:
             self.error(f"field '{e.name}' is a {btf.c_name(member.type)}, which cannot be "
@@ -1167,9 +1188,9 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                         tuple(a.type for a in arguments if a.type is not None))
 
 def _byte_size(tp: t.Type) -> int:
-    """The bytes of an integer or an array, as C counts them."""
-    if isinstance(tp, t.Array):
-        return tp.element_size * tp.count
+    """The bytes of an integer, a string or an array, as C counts them."""
+    if isinstance(tp, t.Array | t.Str):
+        return t.c_width(tp)
     return tp.bits // 8 if isinstance(tp, t.Int) else 8
 
 

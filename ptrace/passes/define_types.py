@@ -278,10 +278,10 @@ class _Definer:
                 self.incomplete(spec, type_id, span, what, parent)
                 return None
             return type_id, _Layout(0, 1)
-        for count in reversed(sizes):
-            if count <= 0:
-                self.error(f"{what} is an array of no elements", span,
-                           "zero-length (flexible) arrays are not supported: give it a size")
+        for position, count in enumerate(reversed(sizes)):
+            # `int y[0]`, a flexible array, may be the outermost only
+            if count <= 0 and position < len(sizes) - 1:
+                self.error(f"{what} is an array of no elements inside an array", span)
                 return None
             type_id = self.writer.array(type_id, count)
             layout = self.layouts[type_id] = _Layout(layout.size * count, layout.align)

@@ -161,19 +161,25 @@ class Str(Type):
 
 @dataclass(frozen=True, slots=True)
 class Array(Type):
-    """A C array of integers, `count` elements packed as C lays them out
-    (`__u8 saddr[4]` takes 4 bytes, rounded up to 8 in keys and events)."""
+    """A C array, `count` elements packed as C lays them out (`__u8 saddr[4]`
+    takes 4 bytes, rounded up to 8 in keys and events): of integers, bools,
+    pointers, structs held by value, strings (`char names[4][16]`) or arrays
+    (`int y[2][2]`)."""
 
-    element: Int
+    element: Type
     count: int
 
     @property
     def element_size(self) -> int:
-        return self.element.bits // 8
+        return c_width(self.element)
+
+    @property
+    def c_size(self) -> int:
+        return self.element_size * self.count
 
     @property
     def size(self) -> int:
-        return align8(self.element_size * self.count)
+        return align8(self.c_size)
 
     def __str__(self) -> str:
         return f"{self.element}[{self.count}]"
@@ -272,9 +278,7 @@ class Member:
         """Bytes an integer member occupies (a bitfield: the bytes its bits span)."""
         if self.bit_size:
             return (self.bit_shift + self.bit_size + 7) // 8
-        if isinstance(self.type, Int):
-            return self.type.bits // 8
-        return 1 if isinstance(self.type, Bool) else 8
+        return c_width(self.type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +346,20 @@ class Void(Type):
 
     def __str__(self) -> str:
         return "void"
+
+
+def c_width(tp: Type) -> int:
+    """The bytes a value takes where C lays it out (a struct's member, an
+    array's element): an integer its own width, a bool one byte."""
+    if isinstance(tp, Int):
+        return tp.bits // 8
+    if isinstance(tp, Bool):
+        return 1
+    if isinstance(tp, Str):
+        return tp.capacity
+    if isinstance(tp, Array | StructValue):
+        return tp.c_size
+    return tp.size
 
 
 def _offsets(elements: tuple[Type, ...]) -> tuple[int, ...]:

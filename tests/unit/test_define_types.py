@@ -218,7 +218,7 @@ def test_typedef_of_a_struct_defined_later() -> None:
      "member 'inner' has incomplete type struct b"),
     ("struct a { struct nope *p; };", "unknown type 'struct nope'"),
     ("struct a { u32 x; };", "unknown type 'u32'"),
-    ("struct a { char buf[0]; };", "member 'buf' is an array of no elements"),
+    ("struct a { char buf[2][0]; };", "member 'buf' is an array of no elements inside an array"),
     ("struct a { void v; };", "member 'v' cannot have type void"),
     ("struct a { int *p : 3; };", "bitfield 'p' must have an integer type"),
     ("struct a { int x : 33; };", "bitfield 'x' must be 1 to 32 bits wide, not 33"),
