@@ -12,8 +12,9 @@ TYPE_CHECKING = False  # (not typing's: importing typing would cost `import ptra
 
 __version__ = "0.1.0"
 
-__all__ = ["Bucket", "EnumValue", "Error", "Event", "Frame", "Histogram", "Result", "RunError",
-           "ScriptError", "Stats", "Trace", "__version__", "run", "trace"]
+__all__ = ["Bucket", "EnumValue", "Error", "Event", "Frame", "Histogram", "Point", "Result",
+           "RunError", "ScriptError", "Stats", "TimeSeries", "Trace", "__version__",
+           "compile_script", "run", "trace"]
 
 if TYPE_CHECKING:
     from ptrace.api import (
@@ -23,11 +24,14 @@ if TYPE_CHECKING:
         Event,
         Frame,
         Histogram,
+        Point,
         Result,
         RunError,
         ScriptError,
         Stats,
+        TimeSeries,
         Trace,
+        compile_script,
         run,
         trace,
     )

@@ -1,7 +1,8 @@
 """ptrace as a Python library: `run()` a script to its end, or `trace()` it in the
 background; its maps and events come back as Python values.
 
-The run is the CLI's: the same `compile()` and the same `Session`, in a worker
+The run is the CLI's: the same compile (`compile_script`, ptrace/script.py,
+which the CLI and the REPL call too) and the same `Session`, in a worker
 thread. `LiveSession` adds what a library needs on top of it: the events as
 objects, the maps read on request (a snapshot while the run goes on, read
 under a lock so the fds stay open while it is taken), and the maps at the
@@ -11,20 +12,23 @@ end, read before the probes are detached. docs/api.md is the reference.
 from __future__ import annotations
 
 import contextlib
-import queue
 import sys
 import threading
 import time
-from collections import namedtuple
+import warnings
+from collections import deque, namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, NamedTuple
 
-from ptrace.diagnostics import CompileError, Diagnostic, Source, render_all
-from ptrace.options import SETTINGS, Options, SettingError, apply_setting, from_environment
+from ptrace.diagnostics import Diagnostic, Source
 from ptrace.program import EVENT_HEADER, CompiledProgram, EventKind, MapSpec
 from ptrace.runtime.maps import Stats as Stats  # the API's stats() value is the runtime's
+from ptrace.script import Error as Error
+from ptrace.script import RunError as RunError
+from ptrace.script import ScriptError as ScriptError
+from ptrace.script import compile_script as compile_script
 from ptrace.types import types as t
 
 # ---- values ------------------------------------------------------------------------------
@@ -68,6 +72,42 @@ class Histogram:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "count": self.count, "sum": self.sum,
                 "buckets": [bucket._asdict() for bucket in self.buckets]}
+
+
+class Point(NamedTuple):
+    """One interval of a tseries: when it starts (ns on the clock tseries() reads,
+    the kernel's TAI clock: since the Unix epoch) and its value (None where
+    nothing was recorded in it; the CLI's chart shows `-` there)."""
+
+    start: int
+    value: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSeries:
+    """A `tseries()` value: its intervals, oldest first, as the CLI shows them (from
+    the first one recorded among the last `intervals` to the map's latest one).
+    Iterating gives the Points (start, value)."""
+
+    interval: int  # the length of an interval, in ns
+    agg: str | None  # how the values in an interval combine: "avg", "max", "min", "sum"
+    # (None: the last value recorded)
+    points: tuple[Point, ...]
+    chart: tuple[str, ...] = field(default=(), repr=False, compare=False)  # as the CLI draws it
+
+    def __str__(self) -> str:
+        """The series as the CLI prints it: a text chart, a row per interval."""
+        return "".join(row + "\n" for row in self.chart)
+
+    def __iter__(self) -> Iterator[Point]:
+        return iter(self.points)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "tseries", "interval": self.interval, "agg": self.agg,
+                "points": [point._asdict() for point in self.points]}
 
 
 class EnumValue(int):
@@ -128,37 +168,18 @@ class Event:
 @dataclass(frozen=True, slots=True)
 class Result:
     """A finished run: its maps by name ("@x"), its events in order, its exit code
-    (exit()'s argument, 0 otherwise) and the compiler's warnings."""
+    (exit()'s argument, 0 otherwise), the compiler's warnings, and how many events
+    were dropped (a trace()'s `max_events` were waiting to be taken)."""
 
     maps: dict[str, Any]
     events: list[Event]
     exit_code: int
     warnings: tuple[str, ...] = ()
+    dropped_events: int = 0
 
 
 # ---- errors ------------------------------------------------------------------------------
-
-
-class Error(Exception):
-    """Every error of the API: a bad script, a bad setting, a refusal by the machine."""
-
-
-class ScriptError(Error):
-    """The script does not compile. `diagnostics` are the located errors; the text
-    of the exception is as the CLI prints them (file:line:col, the line, a marker)."""
-
-    def __init__(self, diagnostics: Sequence[Diagnostic]):
-        self.diagnostics = tuple(diagnostics)
-        super().__init__(render_all(self.diagnostics))
-
-
-class RunError(Error):
-    """The machine refused the run: not root, no BPF, a load or attach refused."""
-
-
-for _error in (Error, ScriptError, RunError):  # shown as ptrace.Error in tracebacks
-    _error.__module__ = "ptrace"
-
+# Error, ScriptError and RunError are ptrace/script.py's: the CLI and the REPL raise them too.
 
 # ---- Python values from decoded ones ------------------------------------------------------
 
@@ -210,11 +231,22 @@ def _frame(address: int, ref: Any) -> Frame:
     return Frame(address, symbol, offset, module or None)
 
 
-def result_value(value: Any, vtype: t.Type, div: int = 0) -> Any:
+def result_value(value: Any, vtype: t.Type, div: int = 0, last: int = 0) -> Any:
     """A map's value (as runtime/maps.py reduces it) as a Python value: an int for
-    count, sum, min, max and avg; a Stats; a Histogram; or the plain value."""
+    count, sum, min, max and avg; a Stats; a Histogram; a TimeSeries (`last`: the
+    map's latest epoch); or the plain value."""
     from ptrace.runtime.maps import Histogram as Reduced
     from ptrace.runtime.maps import divide
+    from ptrace.runtime.tseries import TimeSeries as Slots
+
+    if isinstance(value, Slots):
+        assert isinstance(vtype, t.TSeries)
+        from ptrace.runtime.tseries import chart_rows, shown
+
+        return TimeSeries(vtype.interval, vtype.agg or None,
+                          tuple(Point(epoch * vtype.interval, v)
+                                for epoch, v in _from_first_value(shown(value, vtype, last))),
+                          tuple(chart_rows(value, vtype, last)))
 
     if isinstance(value, Reduced):
         assert isinstance(vtype, t.Hist | t.Lhist)
@@ -234,27 +266,76 @@ def result_value(value: Any, vtype: t.Type, div: int = 0) -> Any:
     return python_value(value, vtype)
 
 
+def _from_first_value(rows: list[tuple[int, int | None]]) -> list[tuple[int, int | None]]:
+    """The intervals of a series from the first that holds a value (as the chart)."""
+    first = next((i for i, (_, value) in enumerate(rows) if value is not None), len(rows))
+    return rows[first:]
+
+
 def map_value(spec: MapSpec, entries: list[Any], top: int = 0, div: int = 0) -> Any:
     """A map as a Python value: a scalar map is its value; a keyed one a dict in
     the order the CLI prints it, keyed by the key (a tuple for several keys)."""
     from ptrace.runtime.maps import ordered
+    from ptrace.runtime.tseries import TimeSeries as Slots
 
     vtype = spec.value_type
     assert vtype is not None
     rows = ordered(vtype, entries, top)
+    last = max((e.value.last_epoch for e in rows if isinstance(e.value, Slots)), default=0)
     if spec.key_type is None:
-        return result_value(rows[0].value, vtype, div) if rows else None
-    return {python_value(e.key, spec.key_type): result_value(e.value, vtype, div)
+        return result_value(rows[0].value, vtype, div, last) if rows else None
+    return {python_value(e.key, spec.key_type): result_value(e.value, vtype, div, last)
             for e in rows}
 
 
 # ---- a run that a library drives -----------------------------------------------------------
 
+MAX_EVENTS = 10_000  # events a trace() keeps waiting to be taken, by default
+
+
+class _EventQueue:
+    """The events of a run waiting to be taken, at most `limit` (None: no limit).
+    An event that finds the queue full is dropped and counted (`dropped`); the
+    run never waits for its reader. `close()` marks the end of the events."""
+
+    def __init__(self, limit: int | None):
+        self.limit = limit
+        self.dropped = 0
+        self._items: deque[Event] = deque()
+        self._closed = False
+        self._ready = threading.Condition()
+
+    def put(self, event: Event) -> None:
+        with self._ready:
+            if self.limit is not None and len(self._items) >= self.limit:
+                self.dropped += 1
+                return
+            self._items.append(event)
+            self._ready.notify()
+
+    def close(self) -> None:
+        with self._ready:
+            self._closed = True
+            self._ready.notify_all()
+
+    def get(self, timeout: float | None) -> Event | None:
+        """The next event; None once they have ended; TimeoutError after `timeout`."""
+        with self._ready:
+            if not self._ready.wait_for(lambda: self._items or self._closed, timeout):
+                raise TimeoutError
+            return self._items.popleft() if self._items else None
+
+    def take_all(self) -> list[Event]:
+        with self._ready:
+            events, self._items = list(self._items), deque()
+            return events
+
+
 class _EventOutput:
     """The Output of a library's run (runtime/output.py's protocol): each thing the
     script prints becomes an Event, put on a queue; nothing is written."""
 
-    def __init__(self, events: queue.Queue[Event | None], attached: threading.Event):
+    def __init__(self, events: _EventQueue, attached: threading.Event):
         self.events = events
         self.attached_event = attached
         self.printf_values: tuple[Any, ...] = ()  # set by LiveSession before printf
@@ -349,49 +430,29 @@ def _api_session(program: CompiledProgram, options: Any, target: Any,
     return ApiSession()
 
 
-def _program(source: Source, args: Sequence[str | int], unsafe: bool,
-             settings: Mapping[str, int | str | bool], pid: int | None,
-             has_command: bool) -> CompiledProgram:
-    """The compiled script; settings given here win over its config block, as the
-    environment's do."""
-    from ptrace.compile import compile
-
-    try:
-        options = from_environment(Options(params=tuple(str(a) for a in args), unsafe=unsafe,
-                                           has_command=has_command or pid is not None,
-                                           pid=pid or 0, hist_sums=True))
-        for key, value in settings.items():
-            if key not in SETTINGS:
-                raise SettingError(f"unknown setting {key!r}; the settings are "
-                                   f"{', '.join(SETTINGS)}")
-            options = apply_setting(options, key, value)
-    except SettingError as error:
-        raise Error(str(error)) from None
-    options = replace(options, from_env=options.from_env | frozenset(settings))
-    try:
-        return compile(source, options)
-    except CompileError as error:
-        raise ScriptError(error.diagnostics) from None
-
-
 class Trace:
     """A script running in the background (see `trace()`); a context manager that
     stops the run when it is left."""
 
     def __init__(self, source: str | Source, args: Sequence[str | int] = (), *,
                  unsafe: bool = False, settings: Mapping[str, int | str | bool] | None = None,
-                 pid: int | None = None, command: str | None = None):
+                 pid: int | None = None, command: str | None = None,
+                 max_events: int | None = MAX_EVENTS):
         from ptrace.runtime.features import load_problem
 
+        if max_events is not None and max_events < 0:
+            raise Error(f"max_events must be 0 or more (None: no limit), not {max_events}")
         if isinstance(source, str):
             source = Source("<script>", source)
         self.source = source
-        self.program = _program(source, args, unsafe, settings or {}, pid, command is not None)
+        self.program = compile_script(source, args, settings=settings, unsafe=unsafe, pid=pid,
+                                      has_command=command is not None)
         problem = load_problem()
         if problem:
             raise RunError(problem)
         self.warnings = self.program.warnings
-        self._events: queue.Queue[Event | None] = queue.Queue()
+        self._events = _EventQueue(max_events)
+        self._drops_told = False
         self._attached = threading.Event()
         self._output = _EventOutput(self._events, self._attached)
         self._output.specs = {spec.name: spec for spec in self.program.maps}
@@ -455,7 +516,7 @@ class Trace:
             self._error = error
             self._ended.set()
             ready.set()
-            self._events.put(None)
+            self._events.close()
             return
         ready.set()
         try:
@@ -464,7 +525,7 @@ class Trace:
             self._error = error
         finally:
             self._ended.set()
-            self._events.put(None)  # the end of the events
+            self._events.close()
 
     def stop(self) -> None:
         """End the run as Ctrl-C ends the CLI's: END probes run, the maps are kept.
@@ -503,6 +564,7 @@ class Trace:
         self.wait()
         if kind is None and self._error is not None:
             self._raise()
+        self._tell_drops()
 
     def _raise(self) -> None:
         from ptrace.runtime.errors import RuntimeFailure
@@ -528,11 +590,10 @@ class Trace:
             if left is not None and left <= 0:
                 return
             try:
-                event = self._events.get(timeout=left)
-            except queue.Empty:
+                event = self._events.get(left)
+            except TimeoutError:
                 return
             if event is None:
-                self._events.put(None)  # later calls end at once too
                 return
             yield event
 
@@ -548,11 +609,23 @@ class Trace:
         self.wait()
         if self._error is not None:
             self._raise()
-        events = []
-        while (event := self._events.get_nowait()) is not None:
-            events.append(event)
-        self._events.put(None)
-        return Result(self.maps(), events, self._exit_code, self.warnings)
+        self._tell_drops()
+        return Result(self.maps(), self._events.take_all(), self._exit_code, self.warnings,
+                      self.dropped_events)
+
+    @property
+    def dropped_events(self) -> int:
+        """How many events were dropped because `max_events` were waiting to be taken."""
+        return self._events.dropped
+
+    def _tell_drops(self) -> None:
+        """A warning, once, when the run has ended, if events were dropped."""
+        if self._events.dropped and not self._drops_told:
+            self._drops_told = True
+            warnings.warn(f"ptrace: {self._events.dropped} events were dropped: "
+                          f"{self._events.limit} were waiting to be taken (read t.events() "
+                          "while the run goes on, or give trace() a larger max_events)",
+                          RuntimeWarning, stacklevel=3)
 
     @property
     def exit_code(self) -> int:
@@ -579,33 +652,39 @@ def _signal_probe_elsewhere(source: Source, program: CompiledProgram) -> Diagnos
 
 def trace(source: str | Source, args: Sequence[str | int] = (), *, unsafe: bool = False,
           settings: Mapping[str, int | str | bool] | None = None, pid: int | None = None,
-          command: str | None = None) -> Trace:
+          command: str | None = None, max_events: int | None = MAX_EVENTS) -> Trace:
     """A script to run in the background: `with trace(source) as t:` compiles it,
     attaches its probes and returns; `t.events()`, `t.maps()` read it while it runs;
     leaving the block stops it.
 
-    `args` are the positional parameters ($1, $2, …); `settings` the config keys
-    (max_map_keys, …); `pid` or `command` the process to trace (-p, -c); `unsafe`
-    allows system(), signal() and the like. Raises ScriptError (with the located
+    `args` are what follows the script on the CLI's command line: the positional
+    parameters ($1, $2, …) and the named options getopt() reads (`--name=value`);
+    `settings` the config keys (max_map_keys, …); `pid` or `command` the process
+    to trace (-p, -c); `unsafe` allows system(), signal() and the like. At most
+    `max_events` events wait to be taken (None: no limit); past it, events are
+    dropped and counted (`dropped_events`, and a RuntimeWarning when the run is
+    left). Raises ScriptError (with the located
     diagnostics) when the script does not compile, RunError when the machine
     refuses it, Error for a bad setting.
     """
-    return Trace(source, args, unsafe=unsafe, settings=settings, pid=pid, command=command)
+    return Trace(source, args, unsafe=unsafe, settings=settings, pid=pid, command=command,
+                 max_events=max_events)
 
 
 def run(source: str | Source, args: Sequence[str | int] = (), *,
         duration: float | None = None, unsafe: bool = False,
         settings: Mapping[str, int | str | bool] | None = None, pid: int | None = None,
-        command: str | None = None) -> Result:
+        command: str | None = None, max_events: int | None = None) -> Result:
     """Run a script to its end and return its maps and events.
 
     The run ends when the script calls exit(), when it has only BEGIN/END probes,
     when the traced command ends, after `duration` seconds, or at Ctrl-C
     (KeyboardInterrupt in the calling thread stops it like the CLI: END runs and
-    the maps are kept). The other arguments are `trace()`'s.
+    the maps are kept). The other arguments are `trace()`'s, but `max_events`
+    is None by default: every event is kept for the Result.
     """
     # Ctrl-C (KeyboardInterrupt) ends the run, as in the CLI, and leaving the block stops it.
-    with Trace(source, args, unsafe=unsafe, settings=settings, pid=pid,
-               command=command) as running, contextlib.suppress(KeyboardInterrupt):
+    with Trace(source, args, unsafe=unsafe, settings=settings, pid=pid, command=command,
+               max_events=max_events) as running, contextlib.suppress(KeyboardInterrupt):
         running.wait(duration)
     return running.result()

@@ -20,13 +20,15 @@ def cache_file(name: str) -> Path | None:
     return cache / "ptrace" / name
 
 
-def replace_file(file: Path, data: bytes) -> None:
-    """Write a cache file atomically (a reader sees the old one or the new one);
-    failing to write it is no error."""
+def replace_file(file: Path, data: bytes, mode: int = 0o666) -> None:
+    """Write a cache file atomically (a reader sees the old one or the new one),
+    with `mode` (less the umask); failing to write it is no error."""
     tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         os.replace(tmp, file)
     except OSError:
         with contextlib.suppress(OSError):

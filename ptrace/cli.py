@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import io
 import os
 import re
 import signal
 import sys
-from importlib import resources
-from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 from ptrace import __version__
-from ptrace.cli_usage import FlagError, UsageError, help_text, parse, usage_text
+from ptrace.cli_usage import CACHE_VARIABLE, FlagError, UsageError, help_text, parse, usage_text
 from ptrace.diagnostics import CompileError, Severity, Source, render_all
-from ptrace.options import Options, SettingError, from_environment, split_params
+from ptrace.options import Options, SettingError, from_environment
 from ptrace.streams import (
     CheckedOutput,
     OutputFailed,
@@ -35,6 +34,8 @@ from ptrace.streams import (
 )
 
 if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
     from ptrace.program import CompiledProgram
 
 # What the interactive prompt does not do: it writes to the terminal, runs no
@@ -117,6 +118,8 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.no_cache:  # read where the compiler looks for the cache (ptrace/program_cache.py)
+        os.environ[CACHE_VARIABLE[0]] = "1"
     if args.help:
         return _write_out(help_text())
     if args.version:
@@ -157,6 +160,8 @@ def _prompt(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     from ptrace import repl  # prompt_toolkit is imported only for the REPL
+
+    start_collecting()
 
     if signal.getsignal(signal.SIGINT) == signal.SIG_DFL:  # as ptrace.launch left it
         signal.signal(signal.SIGINT, signal.default_int_handler)  # the prompt takes Ctrl-C
@@ -302,6 +307,8 @@ def _format(source: Source) -> int:
 
 def tools() -> dict[str, Traversable]:
     """The shipped tools (ptrace/tools/NAME.bt) by name; none while there is no package."""
+    from importlib import resources  # (with tempfile, random, …: only for -t)
+
     try:
         folder = resources.files(TOOLS_PACKAGE)
     except ModuleNotFoundError:
@@ -360,27 +367,23 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         if problem:
             print(f"ptrace: error: {problem}", file=sys.stderr)
             return 1
-    from ptrace.compile import compile
+    from ptrace.script import Error, ScriptError, compile_script
 
     try:
-        positional, named = split_params(params)
-        compile_options = from_environment(Options(
-            params=positional, named_params=named, unsafe=args.unsafe,
-            helper_errors=args.helper_errors,
-            has_command=args.command is not None or args.pid is not None,
-            pid=args.pid or 0, debuginfo=tuple(args.debuginfo or ()),
-            hist_sums=args.metrics is not None))
-    except SettingError as error:
-        print(f"ptrace: error: {error}", file=sys.stderr)
-        return 1
-    try:
-        program = compile(source, compile_options, dumps=tuple(args.dump or ()))
-    except CompileError as error:
+        program = compile_script(
+            source, params, unsafe=args.unsafe, helper_errors=args.helper_errors,
+            has_command=args.command is not None, pid=args.pid,
+            debuginfo=args.debuginfo or (), hist_sums=args.metrics is not None,
+            dumps=args.dump or ())
+    except ScriptError as error:
         _write_out("".join(f"{error.dumps[stage]}\n" for stage in args.dump or ()
                            if stage in error.dumps))
         print(render_all(d for d in error.diagnostics
                          if not (args.no_warnings and d.severity is Severity.WARNING)),
               file=sys.stderr)
+        return 1
+    except Error as error:
+        print(f"ptrace: error: {error}", file=sys.stderr)
         return 1
     for warning in () if args.no_warnings else program.warnings:
         print(warning, file=sys.stderr)
@@ -415,6 +418,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         # The session writes and flushes; a BufferedOutput is a text stream for that.
         output = new_output(cast(TextIO, out), sys.stderr, options.json, options.quiet,
                             warnings=not args.no_warnings)
+        start_collecting()
         code = run_session(program, cast(TextIO, out), sys.stderr, options, target,
                            metrics=args.metrics, output=output)
         if args.dry_run:
@@ -542,6 +546,12 @@ class BufferedOutput(StreamWrapper):
         if not self.closed:
             self._send(len(self.pending))
         super().close()
+
+
+def start_collecting() -> None:
+    """The garbage collector, off while ptrace starts (ptrace/launch.py), runs
+    again for what lasts: a run and the prompt."""
+    gc.enable()
 
 
 def entry() -> None:

@@ -9,7 +9,6 @@ tracepoints. The checks behind --info are the runtime's
 from __future__ import annotations
 
 import contextlib
-import difflib
 import fnmatch
 import os
 import platform
@@ -384,6 +383,8 @@ def _usdt_arguments(rest: str, machine: Machine) -> list[str]:
 def _unknown_provider(head: str, machine: Machine) -> str:
     if any(category == head for category, _ in machine.tracepoints()):
         return f"unknown probe type '{head}'; tracepoints are written tracepoint:{head}:EVENT"
+    import difflib  # (only for a probe type that is not one)
+
     close = difflib.get_close_matches(head, PROBE_TYPES, n=1)
     if close:
         return f"unknown probe type '{head}'; did you mean '{close[0]}'?"

@@ -101,6 +101,8 @@ OPTIONS: tuple[Option, ...] = (
            "signals; -kk also memory reads", "TROUBLESHOOTING OPTIONS", count=True),
     Option(("--dry-run",), "dry_run", "compile and load into the kernel, but attach and run "
            "nothing", "TROUBLESHOOTING OPTIONS"),
+    Option(("--no-cache",), "no_cache", "compile the program even where the compile cache "
+           "holds it, and keep nothing there", "TROUBLESHOOTING OPTIONS"),
     Option(("--info",), "info", "show what this kernel supports: BPF, BTF, tracefs, each "
            "probe type", "TROUBLESHOOTING OPTIONS"),
 )
@@ -141,6 +143,8 @@ SETTING_HELP = {
     "dummy_ts_map": "a scalar map whose value tseries() takes as the time (for tests)",
 }
 DEBUG_VARIABLE = ("PTRACE_DEBUG", "show the traceback of an internal error")
+CACHE_VARIABLE = ("PTRACE_NO_CACHE", "1: compile every run and keep no program in the compile "
+                  "cache (as --no-cache)")
 ENVIRONMENT_NOTE = ("Each setting is also read from BPFTRACE_<KEY>; PTRACE_<KEY> wins when "
                     "both are set. A script's config = { ... } block sets the same keys; "
                     "the environment wins over the script.")
@@ -197,6 +201,11 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise FlagError(message)
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse's own asks shutil (which imports bz2, lzma, …) for the
+        # terminal's width at every option added; ptrace prints its own help.
+        return argparse.HelpFormatter(prog=self.prog, width=80)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ptrace", add_help=False, allow_abbrev=False)
@@ -238,12 +247,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
 # ---- rendering -------------------------------------------------------------------------
 
 def _setting_rows() -> list[tuple[str, str, str]]:
-    """(variable, default, what it does) for each setting, then PTRACE_DEBUG."""
+    """(variable, default, what it does) for each setting, then PTRACE_NO_CACHE and
+    PTRACE_DEBUG."""
     defaults = Options()
     rows = []
     for key in SETTINGS:
         rows.append((f"PTRACE_{key.upper()}", setting_text(defaults, key), SETTING_HELP[key]))
-    rows.append((DEBUG_VARIABLE[0], "unset", DEBUG_VARIABLE[1]))
+    rows.extend((name, "unset", text) for name, text in (CACHE_VARIABLE, DEBUG_VARIABLE))
     return rows
 
 

@@ -7,47 +7,77 @@ know about the machine comes from a `Machine` (tracefs by default).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ptrace.ast import recursion_room
 from ptrace.diagnostics import CompileError, Diagnostic, Severity, Source, Span, render_capped
 from ptrace.machine import LiveMachine, Machine
 from ptrace.options import Options
-from ptrace.parse import parse_program
-from ptrace.parse.preprocess import PredefinedNames
-from ptrace.passes.allocate_resources import Resources, allocate_resources, set_scratch_size
-from ptrace.passes.apply_config import apply_config
-from ptrace.passes.check_types import check_types
-from ptrace.passes.context import CompileContext
-from ptrace.passes.define_types import define_types
-from ptrace.passes.expand_macros import expand_macros
-from ptrace.passes.expand_probes import expand_probes
-from ptrace.program import CompiledProgram, PrintfFormat
 
-# The passes between parsing and codegen, in order. The driver stops after
-# the first pass that reports an error.
-PASSES: tuple[Callable[[CompileContext], None], ...] = (
-    expand_macros,
-    apply_config,
-    define_types,
-    expand_probes,
-    check_types,
-)
+if TYPE_CHECKING:
+    from ptrace.passes.allocate_resources import Resources
+    from ptrace.passes.context import CompileContext
+    from ptrace.program import CompiledProgram, PrintfFormat
 
 DUMP_STAGES = ("ast", "types", "ir", "ir-opt", "asm")
 
 
+def passes() -> tuple[Callable[[CompileContext], None], ...]:
+    """The passes between parsing and codegen, in order. The driver stops after
+    the first pass that reports an error. (Imported here, not at the top: a
+    program found in the compile cache imports no pass.)"""
+    from ptrace.passes.apply_config import apply_config
+    from ptrace.passes.check_types import check_types
+    from ptrace.passes.define_types import define_types
+    from ptrace.passes.expand_macros import expand_macros
+    from ptrace.passes.expand_probes import expand_probes
+
+    return (
+        expand_macros,
+        apply_config,
+        define_types,
+        expand_probes,
+        check_types,
+    )
+
+
+def __getattr__(name: str) -> tuple[Callable[[CompileContext], None], ...]:
+    if name == "PASSES":  # `from ptrace.compile import PASSES`, as before
+        return passes()
+    raise AttributeError(f"module 'ptrace.compile' has no attribute {name!r}")
+
+
 def compile(source: Source, options: Options | None = None, machine: Machine | None = None,
             dumps: tuple[str, ...] = ()) -> CompiledProgram:
-    """Compile a script. Raises CompileError with diagnostics for user errors."""
+    """Compile a script. Raises CompileError with diagnostics for user errors.
+
+    Without a machine (the live one) and dumps, the program comes from the
+    compile cache where it holds (ptrace/program_cache.py)."""
+    options = options or Options()
+    if machine is None and not dumps:
+        from ptrace.program_cache import cached_compile
+
+        return cached_compile(source, options, lambda live: _compile(source, options, live, ()))
+    return _compile(source, options, machine or LiveMachine(), dumps)
+
+
+def _compile(source: Source, options: Options, machine: Machine,
+             dumps: tuple[str, ...]) -> CompiledProgram:
     # The parser refuses trees deeper than its MAX_DEPTH; the passes' recursion
     # over the trees it accepts fits in the room it makes.
     with recursion_room():
-        return _compile(source, options or Options(), machine, dumps)
+        return _run_passes(source, options, machine, dumps)
 
 
-def _compile(source: Source, options: Options, machine: Machine | None,
-             dumps: tuple[str, ...]) -> CompiledProgram:
-    machine = machine or LiveMachine()
+def _run_passes(source: Source, options: Options, machine: Machine,
+                dumps: tuple[str, ...]) -> CompiledProgram:
+    from ptrace.parse import parse_program
+    from ptrace.parse.preprocess import PredefinedNames
+    from ptrace.passes.allocate_resources import allocate_resources, set_scratch_size
+    from ptrace.passes.check_types import check_types
+    from ptrace.passes.context import CompileContext
+    from ptrace.program import CompiledProgram
+
     program = parse_program(source, PredefinedNames(lambda: machine.btf() is not None))
     ctx = CompileContext(source, options, machine, program)
     texts: dict[str, str] = {}
@@ -62,7 +92,7 @@ def _compile(source: Source, options: Options, machine: Machine | None,
     # -d types is made as soon as the checker has run, and shown even when it
     # reported errors: what it typed explains an error that surprises.
     typed: dict[str, str] = {}
-    for run_pass in PASSES:
+    for run_pass in passes():
         run_pass(ctx)
         if run_pass is check_types and "types" in dumps:
             from ptrace.passes.dump_types import dump_types
@@ -102,6 +132,8 @@ def _compile(source: Source, options: Options, machine: Machine | None,
 
 
 def _printf_formats(resources: Resources) -> list[PrintfFormat]:
+    from ptrace.program import PrintfFormat
+
     return [PrintfFormat(site.kind, site.segments, layout.args, site.location, site.context)
             for site, layout in zip(resources.printf_sites, resources.printf_layouts,
                                     strict=True)]

@@ -1,5 +1,5 @@
 """The `ptrace` command's entry point, light on purpose: it imports nothing but
-`signal` before it has said what an early signal does.
+`signal` (and `gc`) before it has said what an early signal does.
 
 Python turns SIGINT into KeyboardInterrupt, which while the command is still
 importing its modules (the first tens of milliseconds) would print a
@@ -11,12 +11,17 @@ signal that was ignored when ptrace started stays ignored. (What comes
 before this module, the interpreter's own start-up, is out of its reach.)
 """
 
+import gc
 import signal
 
 
 def entry() -> None:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # Importing makes objects that live as long as the process: collecting them
+    # is start-up time spent for nothing. A run or the prompt collects again
+    # (ptrace/cli.py, start_collecting).
+    gc.disable()
     from ptrace.cli import entry as run
 
     run()

@@ -13,16 +13,14 @@ import glob
 import os
 import platform
 import re
-import shutil
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from ptrace.elf import ElfError, Symbol, function_symbols, symbols
-
 if TYPE_CHECKING:
+    from ptrace.elf import Symbol
     from ptrace.types.btf import Btf
     from ptrace.usdt import UsdtProbe
 
@@ -31,6 +29,17 @@ TRACEFS_ROOTS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 # linux-libc-dev). Syscalls newer than the header are simply not in the table.
 UNISTD_X86_64 = (Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),
                  Path("/usr/include/asm/unistd_64.h"))
+# x86_64 syscalls newer than Debian 12's header (its last is 450), checked on
+# Linux 6.18 by calling each number and seeing its tracepoint fire: without a
+# number, a syscall wildcard attaches each of them as a tracepoint of its own,
+# and detaching one costs the kernel tens of milliseconds.
+NEWER_SYSCALLS_X86_64 = {
+    "uretprobe": 335, "uprobe": 336, "cachestat": 451, "fchmodat2": 452, "futex_wake": 454,
+    "futex_wait": 455, "futex_requeue": 456, "statmount": 457, "listmount": 458,
+    "lsm_get_self_attr": 459, "lsm_set_self_attr": 460, "lsm_list_modules": 461, "mseal": 462,
+    "setxattrat": 463, "getxattrat": 464, "listxattrat": 465, "removexattrat": 466,
+    "open_tree_attr": 467, "file_getattr": 468, "file_setattr": 469,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +123,13 @@ class Machine(Protocol):
 
 
 def match_tracepoints(machine: Machine, category: str, event: str) -> list[tuple[str, str]]:
-    """The tracepoints matching glob patterns for the category and event, sorted."""
+    """The tracepoints matching glob patterns for the category and event, sorted.
+    A name without a pattern is looked up alone: listing the ~2,000 tracepoints
+    costs milliseconds."""
+    if not any(c in "*?[" for c in category + event):
+        known = (category not in UNATTACHABLE_CATEGORIES
+                 and machine.tracepoint_format(category, event) is not None)
+        return [(category, event)] if known else []
     return sorted((c, e) for c, e in machine.tracepoints()
                   if fnmatch.fnmatchcase(c, category) and fnmatch.fnmatchcase(e, event))
 
@@ -192,7 +207,7 @@ class LiveMachine:
             return {}
         for path in UNISTD_X86_64:
             try:
-                return parse_unistd(path.read_text())
+                return {**NEWER_SYSCALLS_X86_64, **parse_unistd(path.read_text())}
             except OSError:
                 continue
         return {}
@@ -288,6 +303,8 @@ def find_binary(name: str) -> str | None:
     in the usual directories (`libc` → …/libc.so.6)."""
     if "/" in name:
         return name if os.path.isfile(name) else None
+    import shutil  # (with bz2, lzma, …: only for a binary's name)
+
     found = shutil.which(name)
     if found:
         return found
@@ -308,16 +325,25 @@ def _is_elf(path: str) -> bool:
         return False
 
 
+# The ELF reader is imported by the functions that read binaries: a run that
+# reads none (a program from the compile cache, -l of tracepoints) skips it.
+
 def read_function_symbols(path: str) -> list[Symbol] | None:
+    from ptrace.elf import function_symbols
+
     return _read_symbols(path, function_symbols)
 
 
 def read_binary_symbols(path: str) -> list[Symbol] | None:
+    from ptrace.elf import symbols
+
     return _read_symbols(path, symbols)
 
 
 def _read_symbols(path: str, parse: Callable[[bytes], list[Symbol]]) -> list[Symbol] | None:
     """What `parse` finds in a binary's symbol tables; None if it is not a readable ELF."""
+    from ptrace.elf import ElfError
+
     try:
         with open(path, "rb") as f:
             return parse(f.read())
@@ -344,6 +370,7 @@ def process_binaries(pid: int, proc: str = "/proc") -> list[str] | None:
 
 
 def read_usdt_probes(path: str) -> list[UsdtProbe] | None:
+    from ptrace.elf import ElfError
     from ptrace.usdt import read_probes  # its types are needed by usdt probes only
 
     try:

@@ -8,6 +8,7 @@ polled: the event loop never waits for a scrape. Each map is one metric family:
 |---|---|
 | count(), sum() | counter `ptrace_NAME_total` |
 | min(), max(), avg(), integers, bools | gauge `ptrace_NAME` |
+| tseries() | gauge `ptrace_NAME`: the value of the key's latest interval |
 | stats() | summary: `ptrace_NAME_count`, `ptrace_NAME_sum` |
 | hist(), lhist() | histogram: cumulative `ptrace_NAME_bucket{le}`, `_sum`, `_count` |
 
@@ -115,6 +116,9 @@ def families(spec: MapSpec, entries: list[Any]) -> Iterator[Any]:
             _add_histogram(family, dict(zip(labels, values, strict=True)), vtype, entry.value)
         elif isinstance(vtype, t.Avg):
             family.add_metric(values, entry.value.average)
+        elif isinstance(vtype, t.TSeries):
+            if entry.value.last_epoch:  # (Prometheus keeps the series itself)
+                family.add_metric(values, entry.value.slots[entry.value.last_epoch])
         else:
             family.add_metric(values, int(entry.value))
     yield family

@@ -1,13 +1,13 @@
 """IPython and Jupyter: `%load_ext ptrace`, then a `%%ptrace` cell runs its script.
 
-    %%ptrace [-d SECONDS] [-c CMD | -p PID] [--unsafe] [ARG ...]
+    %%ptrace [-d SECONDS] [-c CMD | -p PID] [--unsafe] [ARG ...] [-- --NAME=VALUE ...]
 
 The cell's events are printed as they come; the run ends with the script's
 exit(), after SECONDS, when the traced command ends, or when the kernel is
 interrupted (Jupyter's stop button, Ctrl-C in IPython): END runs and the maps
-are shown, each map as a table and each `hist`/`lhist` as a bar chart
-(matplotlib, the `notebook` extra; without it, text bars as the CLI draws
-them). The run's `ptrace.Result` is kept in the variable `_ptrace`.
+are shown, each map as a table, each `hist`/`lhist` as a bar chart and each
+`tseries` as a line chart (matplotlib, the `notebook` extra; without it, text
+charts as the CLI draws them). The run's `ptrace.Result` is kept in the variable `_ptrace`.
 Script and run errors are shown as the CLI shows them, without a traceback.
 """
 
@@ -21,10 +21,11 @@ import shlex
 import sys
 from typing import Any
 
-from ptrace.api import Error, Histogram, Result, Stats, Trace
+from ptrace.api import Error, Histogram, Result, Stats, TimeSeries, Trace
 
 RESULT_VARIABLE = "_ptrace"
 STATS_HEAD = "<th>count</th><th>average</th><th>total</th>"
+CHARTED = (Histogram, TimeSeries)  # values shown as a chart of their own
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -88,8 +89,8 @@ def _event_text(kind: str, text: str, location: str | None) -> str:
 
 
 class MapView:
-    """One map, shown by IPython: a table (HTML), a chart per histogram (PNG in
-    the HTML, with matplotlib), or text as the CLI prints it."""
+    """One map, shown by IPython: a table (HTML), a chart per histogram or time
+    series (PNG in the HTML, with matplotlib), or text as the CLI prints it."""
 
     def __init__(self, name: str, value: Any):
         self.name, self.value = name, value
@@ -99,7 +100,7 @@ class MapView:
             rows = [(f"{self.name}[{_key_text(k)}]", v) for k, v in self.value.items()]
         else:
             rows = [(self.name, self.value)]
-        return "\n".join(f"{label}:\n{v}" if isinstance(v, Histogram) else f"{label}: {v}"
+        return "\n".join(f"{label}:\n{v}" if isinstance(v, CHARTED) else f"{label}: {v}"
                          for label, v in rows)
 
     def _repr_html_(self) -> str:
@@ -108,7 +109,7 @@ class MapView:
             return title + _value_html(self.value)
         keys = list(self.value)
         width = max((len(k) for k in keys if isinstance(k, tuple)), default=1)
-        if any(isinstance(v, Histogram) for v in self.value.values()):
+        if any(isinstance(v, CHARTED) for v in self.value.values()):
             return title + "".join(f"<h5>{html.escape(_key_text(k))}</h5>{_value_html(v)}"
                                    for k, v in self.value.items())
         head = "".join(f"<th>{html.escape(name)}</th>"
@@ -145,7 +146,7 @@ def _value_cells(value: Any) -> str:
 
 
 def _value_html(value: Any) -> str:
-    if isinstance(value, Histogram):
+    if isinstance(value, CHARTED):
         png = chart(value)
         if png is not None:
             return f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}"/>'
@@ -155,18 +156,29 @@ def _value_html(value: Any) -> str:
     return f"<pre>{html.escape(str(value))}</pre>"
 
 
-def chart(histogram: Histogram) -> bytes | None:
-    """A bar chart of a histogram's buckets as PNG bytes; None without matplotlib."""
+def chart(value: Histogram | TimeSeries) -> bytes | None:
+    """A histogram's buckets as a bar chart, a time series' intervals as a line
+    (broken where an interval holds nothing), as PNG bytes; None without matplotlib."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
         return None
-    labels = [_bucket_label(b.low, b.high) for b in histogram]
+    if isinstance(value, Histogram):
+        labels = [_bucket_label(b.low, b.high) for b in value]
+    else:
+        from ptrace.runtime.tseries import time_label
+
+        labels = [time_label(p.start, value.interval) for p in value]
     figure = Figure(figsize=(max(4.0, 0.45 * len(labels)), 2.6))
     axes = figure.subplots()
-    axes.bar(range(len(labels)), [b.count for b in histogram])
+    if isinstance(value, Histogram):
+        axes.bar(range(len(labels)), [b.count for b in value])
+        axes.set_ylabel("count")
+    else:
+        axes.plot(range(len(labels)), [float("nan") if p.value is None else p.value
+                                       for p in value], marker="o")
+        axes.set_ylabel(value.agg or "value")
     axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
-    axes.set_ylabel("count")
     figure.tight_layout()
     out = io.BytesIO()
     figure.savefig(out, format="png")
@@ -179,3 +191,4 @@ def _bucket_label(low: int | None, high: int | None) -> str:
     if high is None:
         return f">= {low}"
     return str(low) if high == low + 1 else f"[{low}, {high})"
+

@@ -92,6 +92,8 @@ class Attach:
 
 @dataclass(frozen=True, slots=True)
 class BpfProgram:
+    """One probe's program: its instructions and where it attaches."""
+
     name: str
     prog_type: ProgType
     insns: bytes
@@ -122,6 +124,8 @@ class MapSpec:
 
 @dataclass(frozen=True, slots=True)
 class EventArg:
+    """A value in an event record: its type and where it starts."""
+
     type: Type
     offset: int  # from the start of the record
 
@@ -169,6 +173,9 @@ class PrintSite:
 
 @dataclass(frozen=True, slots=True)
 class CompiledProgram:
+    """What the compiler gives the runtime: plain data, kept by the compile cache
+    (ptrace/program_cache.py) as a pickle."""
+
     programs: tuple[BpfProgram, ...]
     maps: tuple[MapSpec, ...]
     ringbuf_map: int

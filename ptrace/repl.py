@@ -1,8 +1,9 @@
 """The interactive REPL: `ptrace` with no program on a terminal, or `ptrace -i`.
 
 A cell is a program (probes, config, macros, …) or bare statements, which run
-as a `BEGIN` block. Cells go through the same `compile()` and the same
-`Session` as the CLI's programs, and what else the REPL shares with the CLI
+as a `BEGIN` block. Cells are compiled as the CLI's and the library's
+programs are (`ptrace.script`, a script's errors raised as ScriptError) and
+run by the same `Session`, and what else the REPL shares with the CLI
 lives elsewhere: a cell's tokens come from `ptrace.parse`, `:list` is the
 CLI's listing, the root check is the runtime's (`features.root_problem`),
 the output is set up as the CLI's (`cli.standard_output`, `new_output`), and
@@ -46,7 +47,7 @@ from prompt_toolkit.styles import Style
 
 from ptrace.cli import read_stdin, standard_output
 from ptrace.cli_probes import list_probes
-from ptrace.compile import DUMP_STAGES, compile
+from ptrace.compile import DUMP_STAGES
 from ptrace.diagnostics import CompileError, Diagnostic, Source, Span, render_all
 from ptrace.machine import LiveMachine, Machine, match_tracepoints
 from ptrace.options import (
@@ -60,6 +61,7 @@ from ptrace.options import (
 from ptrace.parse import Token, keywords, parse, tokens
 from ptrace.probe_kinds import BY_PROVIDER, KINDS, Catalogue, ProbeKind
 from ptrace.program import CompiledProgram
+from ptrace.script import ScriptError, compile_program
 from ptrace.types.builtins import FUNCTIONS, VARIABLES
 
 if TYPE_CHECKING:
@@ -176,7 +178,7 @@ class Cell:
     def is_wrapped(self) -> bool:
         return self.program is not self.typed
 
-    def diagnostics(self, error: CompileError) -> list[Diagnostic]:
+    def diagnostics(self, error: CompileError | ScriptError) -> list[Diagnostic]:
         """The errors placed in the text as typed (the wrapper's lines are not shown)."""
         return [replace(d, span=self._typed_span(d.span)) for d in error.diagnostics]
 
@@ -809,8 +811,8 @@ class Repl:
         try:
             if cell.is_wrapped:  # syntax errors in the terms of the text as typed
                 parse(cell.typed, start="stmts")
-            program = compile(cell.program, self.options, self.machine, dumps)
-        except CompileError as error:
+            program = compile_program(cell.program, self.options, self.machine, dumps)
+        except (CompileError, ScriptError) as error:  # (the parser's, the compiler's)
             for text in error.dumps.values():  # :types, shown even when checking fails
                 self.out.write(text.rstrip("\n") + "\n")
             self.err.write(render_all(cell.diagnostics(error)) + "\n")

@@ -12,7 +12,6 @@ import errno
 import os
 import re
 import struct
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -55,6 +54,8 @@ def close_all(fds: list[int]) -> None:
             os.close(fd)
 
     if len(fds) > PARALLEL_CLOSE_MIN:
+        from concurrent.futures import ThreadPoolExecutor  # (and logging: only for many fds)
+
         with ThreadPoolExecutor(max_workers=CLOSE_THREADS) as pool:
             list(pool.map(close, fds))
     else:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -350,6 +349,8 @@ class Session:
         if fmt.kind == "printf":
             self.output.printf(text)
         elif fmt.kind == "system":
+            import subprocess  # (with selectors, signal, …: only for system())
+
             self.output.flush()
             ran = subprocess.run(text, shell=True, capture_output=True, text=True,
                                  errors="surrogateescape", check=False)

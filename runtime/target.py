@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import signal
 import time
 
@@ -39,6 +38,8 @@ class Target:
         argv = shlex.split(command)
         if not argv:
             raise RuntimeFailure("-c needs a command")
+        import shutil  # (with bz2, lzma, …: only for -c)
+
         if shutil.which(argv[0]) is None:
             raise RuntimeFailure(f"cannot run {argv[0]}: no such program")
         wait, go = os.pipe()

@@ -89,6 +89,12 @@ def _time(ns: int, digits: int, fmt: str) -> str:
     return f"{text}.{rest // 10 ** (9 - digits):0{digits}d}" if digits else text
 
 
+def time_label(ns: int, interval: int) -> str:
+    """When an interval starts, in local time as the chart shows it: hh:mm:ss and
+    the fraction of a second that intervals of `interval` ns need."""
+    return _time(ns, _unit(interval)[1], "%H:%M:%S")
+
+
 def chart_rows(series: TimeSeries, vtype: t.TSeries, last: int) -> list[str]:
     """The chart of one key: the value range, a row per interval, the range again."""
     rows = shown(series, vtype, last)

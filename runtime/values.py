@@ -10,7 +10,6 @@ import functools
 import os
 import pwd
 import signal
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -155,6 +154,8 @@ def escape_bytes(data: bytes) -> str:
 
 def format_inet(family: int, address: bytes) -> str:
     """An address from ntop(): dotted for AF_INET, RFC 5952 text for AF_INET6."""
+    import socket  # (with selectors, …: only where a script prints an address)
+
     if family == socket.AF_INET6:
         return socket.inet_ntop(socket.AF_INET6, address[:16])
     return socket.inet_ntop(socket.AF_INET, address[:4])

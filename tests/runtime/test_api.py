@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import ptrace
+from ptrace.diagnostics import Source
 from tests.conftest import ROOT
 from tests.runtime.test_cli import no_leftovers  # noqa: F401  (a fixture)
 
@@ -192,3 +193,94 @@ def test_enum_values() -> None:
     assert [(k, str(k)) for k in maps["@k"]] == [(0, "RED")]
     assert maps["@n"] == 7 and type(maps["@n"]) is int
     assert [str(v) for v in maps["@t"]] == ["RED", "1"]
+
+
+def test_the_cli_reports_the_libraries_script_error(ptrace_exe: list[str]) -> None:
+    """The CLI compiles through compile_script: its diagnostics are the ScriptError's
+    text, and an environment setting's error is the library's Error."""
+    script = 'BEGIN { $x = "a" + 1; @y = nosuch(); }'
+    with pytest.raises(ptrace.ScriptError) as caught:
+        ptrace.compile_script(Source("-e", script))
+    cli = subprocess.run([*ptrace_exe, "-e", script], capture_output=True, text=True)
+    assert (cli.returncode, cli.stdout) == (1, "")
+    assert cli.stderr == f"{caught.value}\n"
+    assert len(caught.value.diagnostics) == 2
+    env = {**os.environ, "PTRACE_MAX_STRLEN": "0"}
+    cli = subprocess.run([*ptrace_exe, "-e", "BEGIN { exit(); }"], capture_output=True,
+                         text=True, env=env)
+    os.environ["PTRACE_MAX_STRLEN"] = "0"
+    try:
+        with pytest.raises(ptrace.Error) as error:
+            ptrace.compile_script("BEGIN { exit(); }")
+    finally:
+        del os.environ["PTRACE_MAX_STRLEN"]
+    assert (cli.returncode, cli.stderr) == (1, f"ptrace: error: {error.value}\n")
+
+
+def test_compile_script_dumps_stages_even_for_an_error() -> None:
+    """A ScriptError keeps the stages that are shown even so (`-d types`)."""
+    with pytest.raises(ptrace.ScriptError) as caught:
+        ptrace.compile_script('BEGIN { @x = 1; @x = "a"; }', dumps=["types"])
+    assert "@x" in caught.value.dumps["types"]
+
+
+@pytest.mark.bpf
+def test_named_arguments() -> None:
+    """getopt()'s options among the arguments, as the CLI's `-- --name=value`; one
+    the script does not read is a ScriptError, as in the CLI."""
+    script = ('BEGIN { printf("%s %d %d %s\\n", getopt("name", "none"), getopt("n", 0), '
+              'getopt("flag"), $1); exit(); }')
+    result = ptrace.run(script, args=["--name=x", "--n=5", "--flag", "pos"])
+    assert [event.values for event in result.events] == [("x", 5, True, "pos")]
+    assert ptrace.run(script, args=["p"]).events[0].values == ("none", 0, False, "p")
+    with pytest.raises(ptrace.ScriptError, match="unexpected program option: --other"):
+        ptrace.run(script, args=["--other=1"])
+    with pytest.raises(ptrace.ScriptError, match="--n=abc: the program option takes an "
+                                                  "integer"):
+        ptrace.run(script, args=["--n=abc"])
+
+
+@pytest.mark.bpf
+def test_events_past_the_limit_are_dropped_and_counted() -> None:
+    """At most max_events wait; the run goes on without waiting for its reader, the
+    rest are counted and a warning says so once; taken events make room again."""
+    script = ('BEGIN { $i = 0; while ($i < 100) { printf("%d\\n", $i); $i++; } } '
+              'tracepoint:syscalls:sys_enter_getppid /pid == cpid/ { printf("late\\n"); }')
+    with pytest.warns(RuntimeWarning, match="^ptrace: 90 events were dropped: 10 were "
+                      "waiting to be taken") as caught, \
+            ptrace.trace(script, max_events=10, command="true") as running:
+        assert running.wait(30)
+    assert len(caught) == 1
+    result = running.result()
+    assert [event.text for event in result.events] == [f"{i}\n" for i in range(10)]
+    assert (result.dropped_events, running.dropped_events) == (90, 90)
+    with pytest.raises(ptrace.Error, match="max_events must be 0 or more"):
+        ptrace.trace("BEGIN { exit(); }", max_events=-1)
+
+
+@pytest.mark.bpf
+def test_events_taken_make_room() -> None:
+    with ptrace.trace('BEGIN { $i = 0; while ($i < 30) { printf("%d\\n", $i); $i++; } '
+                      'exit(); }', max_events=30) as running:
+        texts = [event.text for event in running.events(timeout=30)]
+    assert len(texts) == 30 and running.dropped_events == 0
+
+
+@pytest.mark.bpf
+def test_time_series_in_print_events_and_maps() -> None:
+    """A tseries map is a TimeSeries keyed as any map; `print(@m)` gives it too, and
+    str() is the CLI's chart."""
+    result = ptrace.run(
+        'config = { dummy_ts_map = "@ts" } BEGIN { @ts = 2000000000; '
+        '@q[1] = tseries(4, 500ms, 3, "max"); @q[1] = tseries(2, 500ms, 3, "max"); '
+        '@ts = 3000000000; @q[2] = tseries(-1, 500ms, 3, "max"); print(@q); exit(); }')
+    series = result.maps["@q"]
+    assert list(series[1]) == [ptrace.Point(2_000_000_000, 4), ptrace.Point(2_500_000_000, None),
+                               ptrace.Point(3_000_000_000, None)]
+    assert list(series[2]) == [ptrace.Point(3_000_000_000, -1)]
+    assert (series[1].agg, series[2].interval) == ("max", 500_000_000)
+    (event,) = result.events
+    assert event.values == (series,)
+    assert str(series[2]).splitlines()[2].endswith("| -1")
+    assert event.text.startswith("@q[1]:\n") and event.text.count("hh:mm:ss") == 2
+    assert [row[-2:] for row in str(series[1]).splitlines()[2:5]] == [" 4", " -", " -"]

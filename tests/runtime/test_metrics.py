@@ -35,6 +35,7 @@ tracepoint:syscalls:sys_enter_getppid /comm == "prom_metrics"/ {
   @powers[comm] = hist(5);
   @stats = stats(3);
   @peak = max(9);
+  @series[comm] = tseries(4, 10s, 5, "max");
   @name = comm;
 }
 """
@@ -131,10 +132,20 @@ def test_metrics_page(exporter: tuple[int, Running]) -> None:
         'ptrace_stats_count 3.0',
         'ptrace_stats_sum 9.0',
         'ptrace_peak 9.0',
+        'ptrace_series{key="prom_metrics"} 4.0',
     ])
     assert "# TYPE ptrace_syscalls_total counter" in text
     assert "# TYPE ptrace_powers histogram" in text
     assert "# TYPE ptrace_peak gauge" in text
+    assert "# TYPE ptrace_series gauge" in text
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={
+        "Accept": "application/openmetrics-text; version=1.0.0; charset=utf-8"})
+    with urllib.request.urlopen(request, timeout=5) as response:  # what Prometheus asks for
+        assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+        open_metrics = response.read().decode()
+    assert 'ptrace_syscalls_total{key="prom_metrics"} 3.0\n' in open_metrics
+    assert "# TYPE ptrace_syscalls counter\n" in open_metrics
+    assert open_metrics.endswith("# EOF\n")
 
 
 @pytest.mark.bpf

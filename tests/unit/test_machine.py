@@ -157,6 +157,19 @@ def test_match_sorts_regardless_of_machine_order() -> None:
                                                     ("b", "y")]
 
 
+def test_a_name_without_a_pattern_is_looked_up_alone() -> None:
+    """An exact tracepoint is found by its format, without listing every tracepoint."""
+    class Unlisted(FixtureMachine):
+        def tracepoints(self) -> list[tuple[str, str]]:
+            raise AssertionError("listed every tracepoint")
+
+    machine = Unlisted({("sched", "sched_switch"): format_text("sched", "sched_switch"),
+                        ("ftrace", "print"): format_text("sched", "sched_switch")})
+    assert match_tracepoints(machine, "sched", "sched_switch") == [("sched", "sched_switch")]
+    assert match_tracepoints(machine, "sched", "sched_nothing") == []
+    assert match_tracepoints(machine, "ftrace", "print") == []  # cannot be attached
+
+
 def test_parse_unistd() -> None:
     text = ("#ifndef _ASM_UNISTD_64_H\n"
             "#define __NR_read 0\n"
@@ -184,3 +197,21 @@ def test_process_binaries_are_its_executable_then_its_executable_mappings(
 """)
     assert process_binaries(42, str(tmp_path)) == ["/usr/bin/app", "/usr/lib/libc.so.6"]
     assert process_binaries(43, str(tmp_path)) is None
+
+
+def test_a_syscall_wildcard_is_one_program_where_every_syscall_has_a_number() -> None:
+    """Syscalls newer than the UAPI header (cachestat, 451) have their number
+    too, so none is attached as a tracepoint of its own (each costs tens of
+    milliseconds to detach)."""
+    from ptrace.compile import compile
+    from ptrace.diagnostics import Source
+    from ptrace.machine import UNISTD_X86_64, LiveMachine
+
+    machine = LiveMachine()
+    if not any(path.exists() for path in UNISTD_X86_64) or not machine.tracepoints():
+        pytest.skip("needs the x86_64 UAPI header and tracefs")
+    assert machine.syscall_numbers()["cachestat"] == 451
+    assert machine.syscall_numbers()["getppid"] == 110  # the header's
+    program = compile(Source("-e", "tracepoint:syscalls:sys_enter_* { @[probe] = count(); }"),
+                      machine=machine)
+    assert [p.attach.event for p in program.programs] == ["sys_enter"]

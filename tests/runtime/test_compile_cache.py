@@ -1,0 +1,31 @@
+"""The compile cache seen from the command line: a second run prints the same
+from the kept program; --no-cache keeps nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PROGRAM = 'BEGIN { printf("hi %d\\n", 6 * 7); exit(); }'
+
+
+def _run(ptrace_exe: list[str], cache: Path, *flags: str) -> tuple[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PTRACE_NO_CACHE"}
+    done = subprocess.run([*ptrace_exe, *flags, "-e", PROGRAM], capture_output=True, text=True,
+                          timeout=60, env={**env, "XDG_CACHE_HOME": str(cache)})
+    assert done.returncode == 0, done.stderr
+    return done.stdout, done.stderr
+
+
+@pytest.mark.bpf
+def test_a_run_from_the_cache_prints_the_same(ptrace_exe: list[str], tmp_path: Path) -> None:
+    first = _run(ptrace_exe, tmp_path / "kept")
+    entries = list((tmp_path / "kept" / "ptrace" / "programs").iterdir())
+    assert len(entries) == 1
+    assert first[0].startswith("hi 42\n") and first[1] == "Attached 1 probe\n"
+    assert _run(ptrace_exe, tmp_path / "kept") == first
+    assert _run(ptrace_exe, tmp_path / "none", "--no-cache") == first
+    assert not (tmp_path / "none" / "ptrace" / "programs").exists()

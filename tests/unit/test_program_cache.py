@@ -1,0 +1,246 @@
+"""The compile cache: a hit gives the program without compiling; every changed
+fact the compile read (option, kernel, binary, PATH, a /sys file) is a miss;
+a damaged, foreign or unwritable cache is ignored."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ptrace.compile
+from ptrace import program_cache
+from ptrace.compile import compile
+from ptrace.diagnostics import CompileError, Source
+from ptrace.options import Options
+from ptrace.program import CompiledProgram
+
+BEGIN = Source("-e", 'BEGIN { printf("hi\\n"); exit(); }')
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv(program_cache.DISABLE_VARIABLE, raising=False)
+    return tmp_path / "xdg" / "ptrace" / "programs"
+
+
+@pytest.fixture
+def compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The sources compiled (not found in the cache) while the test runs."""
+    done: list[str] = []
+    real: Callable[..., CompiledProgram] = ptrace.compile._compile
+
+    def counted(source: Source, *args: Any) -> CompiledProgram:
+        done.append(source.text)
+        return real(source, *args)
+
+    monkeypatch.setattr(ptrace.compile, "_compile", counted)
+    return done
+
+
+def _entries(cache: Path) -> list[Path]:
+    return sorted(cache.iterdir()) if cache.is_dir() else []
+
+
+def test_a_second_compile_is_a_hit(cache: Path, compiles: list[str]) -> None:
+    first = compile(BEGIN)
+    second = compile(BEGIN)
+    assert compiles == [BEGIN.text]
+    assert second == first
+    assert len(_entries(cache)) == 1
+
+
+def test_a_hit_imports_neither_lark_nor_llvmlite(cache: Path) -> None:
+    code = ("import sys; from ptrace.compile import compile; from ptrace.diagnostics import "
+            f"Source; p = compile(Source('-e', {BEGIN.text!r})); "
+            "print(len(p.programs), 'lark' in sys.modules, 'llvmlite' in sys.modules)")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env=os.environ.copy()).stdout for _ in range(2)]
+    assert runs == ["1 True True\n", "1 False False\n"]
+
+
+def test_the_import_systems_listings_are_not_facts(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A directory on sys.path (the working directory for `python -m`, /tmp
+    there, which changes all the time) is listed to import modules, not read
+    by the compiler; another directory listed is a fact."""
+    monkeypatch.syspath_prepend(str(tmp_path / "imports"))
+    recorder = program_cache._Recorder()
+    recorder.note_path("listing", str(tmp_path / "imports"))
+    recorder.note_path("listing", str(tmp_path / "data"))
+    assert recorder.facts == [("listing", str(tmp_path / "data"), "-")]
+
+
+def test_a_changed_option_source_or_kernel_is_a_miss(cache: Path, compiles: list[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    compile(BEGIN)
+    compile(BEGIN, Options(max_strlen=64))
+    compile(Source("-e", BEGIN.text + " "))
+    compile(Source("other.bt", BEGIN.text))  # locations name the file
+    uname = os.uname()
+    monkeypatch.setattr(program_cache.os, "uname",
+                        lambda: os.uname_result((*uname[:2], uname.release + "-new", *uname[3:])))
+    compile(BEGIN)
+    assert len(compiles) == 5
+    monkeypatch.undo()
+    assert len(_entries(cache)) == 5
+
+
+def _build(directory: Path, padding: int) -> Path:
+    """A binary with `padding` functions pad0, pad1, …"""
+    source = directory / f"prog{padding}.c"
+    source.write_text("".join(f"int pad{i}(int x) {{ return x * {i + 3}; }}\n"
+                              for i in range(padding))
+                      + "int target(int x) { return x + 1; }\n"
+                        "int main(int argc, char **argv) { return target(argc); }\n")
+    binary = directory / f"prog{padding}"
+    subprocess.run(["gcc", "-O0", "-o", str(binary), str(source)], check=True)
+    return binary
+
+
+def _symbols(program: CompiledProgram) -> list[str]:
+    return sorted(p.attach.symbol for p in program.programs)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_a_changed_binary_or_path_is_a_miss(tmp_path: Path, cache: Path, compiles: list[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    small, large = _build(tmp_path, 1), _build(tmp_path, 3)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shutil.copy(small, bin_dir / "prog")
+    source = Source("-e", "uprobe:prog:pad* { @n = count(); }")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    for prefix in ("prefix", "base_prefix", "exec_prefix"):  # as a system Python's /usr
+        monkeypatch.setattr(sys, prefix, str(tmp_path))
+    before = compile(source)
+    assert compile(source) == before and len(compiles) == 1
+    assert _symbols(before) == ["pad0"]
+    shutil.copy(large, bin_dir / "prog")  # rebuilt in place, with more functions
+    assert _symbols(compile(source)) == ["pad0", "pad1", "pad2"]
+    assert len(compiles) == 2
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    shutil.copy(small, other_dir / "prog")
+    monkeypatch.setenv("PATH", f"{other_dir}:{os.environ['PATH']}")  # another `prog` first
+    assert _symbols(compile(source)) == ["pad0"]
+    assert len(compiles) == 3
+
+
+def test_a_changed_kernel_file_is_a_miss(cache: Path, compiles: list[str]) -> None:
+    """A tracepoint's format is known by its contents: an entry whose recorded
+    contents differ (as after the kernel changed) is compiled again."""
+    if not Path("/sys/kernel/tracing/events/syscalls/sys_enter_openat/format").exists():
+        pytest.skip("needs tracefs")
+    source = Source("-e", "tracepoint:syscalls:sys_enter_openat { @[args.filename] = count(); }")
+    compile(source)
+    (entry,) = _entries(cache)
+    version, facts, program = pickle.loads(entry.read_bytes())
+    assert any(kind == "file" and what.endswith("sys_enter_openat/format")
+               for kind, what, _ in facts)
+    changed = tuple((kind, what, "0" * 40 if what.endswith("/format") else was)
+                    for kind, what, was in facts)
+    entry.write_bytes(pickle.dumps((version, changed, program)))
+    compile(source)
+    compile(source)
+    assert len(compiles) == 2
+
+
+def test_a_damaged_entry_is_compiled_again(cache: Path, compiles: list[str]) -> None:
+    program = compile(BEGIN)
+    (entry,) = _entries(cache)
+    for damage in (b"", b"not a pickle", entry.read_bytes()[:40],
+                   pickle.dumps(("another layout", (), None)), pickle.dumps((1, (("x",),), 2))):
+        entry.write_bytes(damage)
+        assert compile(BEGIN) == program
+    assert len(compiles) == 6
+    compile(BEGIN)
+    assert len(compiles) == 6  # the last compile replaced the entry
+
+
+def test_an_entry_others_may_write_is_not_loaded(cache: Path, compiles: list[str]) -> None:
+    """Entries are pickles: one another user owns or may change is ignored."""
+    compile(BEGIN)
+    (entry,) = _entries(cache)
+    entry.chmod(0o666)
+    compile(BEGIN)
+    entry.chmod(0o644)
+    cache.chmod(0o777)
+    compile(BEGIN)
+    cache.chmod(0o755)
+    if os.geteuid() == 0:
+        os.chown(entry, 65534, 65534)
+        compile(BEGIN)
+        assert len(compiles) == 4
+    else:
+        assert len(compiles) == 3
+
+
+def test_entries_are_private_whatever_the_umask(cache: Path, compiles: list[str]) -> None:
+    umask = os.umask(0o002)
+    try:
+        compile(BEGIN)
+        compile(BEGIN)
+    finally:
+        os.umask(umask)
+    assert len(compiles) == 1
+    (entry,) = _entries(cache)
+    assert (entry.stat().st_mode & 0o777, cache.stat().st_mode & 0o777) == (0o600, 0o700)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the directory away")
+def test_nothing_is_kept_in_a_directory_of_another_user(cache: Path,
+                                                        compiles: list[str]) -> None:
+    """As root with another user's HOME (sudo -E): that user's cache is not used."""
+    cache.mkdir(parents=True)
+    os.chown(cache, 65534, 65534)
+    compile(BEGIN)
+    compile(BEGIN)
+    assert len(compiles) == 2 and not _entries(cache)
+
+
+def test_an_unusable_cache_is_ignored(tmp_path: Path, compiles: list[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))  # not a directory
+    assert compile(BEGIN) == compile(BEGIN)
+    assert len(compiles) == 2
+
+
+def test_turned_off_it_keeps_nothing(cache: Path, compiles: list[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(program_cache.DISABLE_VARIABLE, "1")
+    compile(BEGIN)
+    compile(BEGIN)
+    assert len(compiles) == 2 and not _entries(cache)
+
+
+def test_errors_and_dumps_are_not_kept(cache: Path, compiles: list[str]) -> None:
+    with pytest.raises(CompileError):
+        compile(Source("-e", "BEGIN { @x = ; }"))
+    compile(BEGIN, dumps=("ir",))
+    assert not _entries(cache)
+
+
+def test_a_large_kernel_list_is_not_cached(cache: Path) -> None:
+    """kaddr() reads /proc/kallsyms: a run cannot check it cheaply."""
+    if not os.access("/proc/kallsyms", os.R_OK):
+        pytest.skip("needs /proc/kallsyms")
+    compile(Source("-e", 'BEGIN { printf("%x\\n", kaddr("_stext")); exit(); }'))
+    assert not _entries(cache)
+
+
+def test_the_oldest_entries_go_first(tmp_path: Path) -> None:
+    for age, name in enumerate("abcd"):
+        (tmp_path / name).write_bytes(b"x" * 100)
+        os.utime(tmp_path / name, ns=(age * 10**9, age * 10**9))
+    program_cache._bound(tmp_path, limit=250)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "d"]
