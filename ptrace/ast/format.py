@@ -250,7 +250,10 @@ def _expr(e: n.Expr, depth: int) -> tuple[str, int]:
             return e.op + _within(e.operand, _UNARY, depth), _UNARY
         return _within(e.operand, _POSTFIX, depth) + e.op, _POSTFIX
     if isinstance(e, n.Index):
-        return f"{_within(e.base, _POSTFIX, depth)}[{expr(e.index, depth)}]", _POSTFIX
+        base = _within(e.base, _POSTFIX, depth)
+        if isinstance(e.base, n.MapAccess):  # `@m[1]` would be a key: `(@m)[1]` indexes its value
+            base = f"({base})"
+        return f"{base}[{expr(e.index, depth)}]", _POSTFIX
     if isinstance(e, n.Field):
         return (f"{_within(e.base, _POSTFIX, depth)}{'->' if e.arrow else '.'}{e.name}",
                 _POSTFIX)
