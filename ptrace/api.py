@@ -202,13 +202,13 @@ def python_value(value: Any, vtype: t.Type) -> Any:
 
     if isinstance(vtype, t.Tuple):
         return tuple(python_value(v, e) for v, e in zip(value, vtype.elements, strict=True))
-    if isinstance(vtype, t.Record):
+    if isinstance(vtype, t.Record | t.StructValue):
         return _record_class(tuple(vtype.names))(
             *(python_value(v, e) for v, e in zip(value, vtype.elements, strict=True)))
     if isinstance(vtype, t.Stack):
         return tuple(_frame(address, value) for address in stacks.frames(value))
     if isinstance(vtype, t.Array):
-        return tuple(value)
+        return tuple(python_value(v, vtype.element) for v in value)
     if isinstance(vtype, t.Formatted | t.Inet | t.Usym):
         return format_value(value, vtype)
     if isinstance(vtype, t.Bool):

@@ -125,7 +125,7 @@ USAGE_NOTE = ("FILE - reads the program from standard input. Each ARG is a posit
 # ptrace.options has the keys, kinds and choices; a unit test checks that
 # every key is described here).
 SETTING_HELP = {
-    "max_strlen": "bytes kept of a string read with str()",
+    "max_strlen": "characters kept of a string read with str()",
     "str_trunc_trailer": "printed after a string str() filled (it may have been cut); default ..",
     "max_map_keys": "entries each map can hold",
     "max_probes": "probes a script may attach to (wildcards count each match); default 1024",

@@ -124,7 +124,10 @@ def resolve_offset(target: Attach, pid: int) -> int:
     lib = load_symbols()
     symbol = BccSymbol()
     name = target.symbol.encode() if target.symbol else None
-    if lib.bcc_resolve_symname(target.binary.encode(), name, target.address, pid, None,
+    # With a pid, bcc reads the binary through /proc/PID/root + path, which
+    # needs an absolute path: a relative one is the user's, from ptrace's cwd.
+    binary = os.path.abspath(target.binary)
+    if lib.bcc_resolve_symname(binary.encode(), name, target.address, pid, None,
                                ctypes.byref(symbol)) != 0:
         what = target.symbol or f"0x{target.address:x}"
         raise RuntimeFailure(f"cannot find {what} in {target.binary}")

@@ -248,12 +248,12 @@ def _json_value(value: Value, vtype: t.Type) -> Any:
     if isinstance(vtype, t.Formatted | t.Inet | t.Buf | t.Usym):
         return format_value(value, vtype)
     if isinstance(vtype, t.Array):
-        return list(value)
+        return [_json_value(v, vtype.element) for v in value]
     if isinstance(vtype, t.Stack):  # frames, one string each
         return [line.strip() for line in format_value(value, vtype).split("\n") if line.strip()]
     if isinstance(vtype, t.Tuple):
         return [_json_value(v, e) for v, e in zip(value, vtype.elements, strict=True)]
-    if isinstance(vtype, t.Record):
+    if isinstance(vtype, t.Record | t.StructValue):
         return {n: _json_value(v, e) for n, v, e in zip(vtype.names, value, vtype.elements,
                                                          strict=True)}
     return value

@@ -166,7 +166,12 @@ class Session:
 
     def _attach_all(self) -> None:
         assert self.loaded is not None
-        for prog, fd in zip(self.program.programs, self.loaded.prog_fds, strict=True):
+        programs = list(zip(self.program.programs, self.loaded.prog_fds, strict=True))
+        # The kernel runs the uprobes of one address newest first: attaching the
+        # user-space probes last to first runs them in the script's order.
+        user = [p for p in programs if KINDS[p[0].attach.kind].user_space]
+        for prog, fd in [p for p in programs if not KINDS[p[0].attach.kind].user_space] \
+                + user[::-1]:
             if KINDS[prog.attach.kind].runs == Runs.TEST_RUN:
                 continue
             pid = self.target.pid if self.target is not None else -1
@@ -471,7 +476,7 @@ def _has_user_stack(vtype: t.Type | None) -> bool:
     """Whether values of the type hold user addresses: a ustack or a usym()."""
     if isinstance(vtype, t.Stack):
         return vtype.user
-    if isinstance(vtype, t.Tuple | t.Record):
+    if isinstance(vtype, t.Tuple | t.Record | t.StructValue):
         return any(_has_user_stack(e) for e in vtype.elements)
     return isinstance(vtype, t.Usym)
 

@@ -40,10 +40,11 @@ def decode(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
     if isinstance(vtype, t.Tuple | t.Record):
         return tuple(decode(data, offset + off, e)
                      for off, e in zip(vtype.offsets, vtype.elements, strict=True))
+    if isinstance(vtype, t.StructValue):
+        return tuple(decode_member(data, offset, m) for m in vtype.members)
     if isinstance(vtype, t.Array):
         size = vtype.element_size
-        return tuple(int.from_bytes(data[offset + i * size:offset + (i + 1) * size], "little",
-                                    signed=vtype.element.signed) for i in range(vtype.count))
+        return tuple(decode_c(data, offset + i * size, vtype.element) for i in range(vtype.count))
     if isinstance(vtype, t.Buf):
         length = min(int.from_bytes(data[offset:offset + 8], "little"), vtype.capacity)
         return bytes(data[offset + 8:offset + 8 + length])
@@ -58,6 +59,30 @@ def decode(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
         pid = int.from_bytes(data[offset + 8:offset + 16], "little")
         return stacks.StackRef(stack_id, pid, vtype)
     raise AssertionError(f"cannot decode {vtype}")
+
+
+def decode_member(data: bytes | memoryview, offset: int, member: t.Member) -> Value:
+    """A member of a struct held by value: a bitfield by its bits, anything
+    else as C lays it out."""
+    if not member.bit_size:
+        return decode_c(data, offset + member.offset, member.type)
+    start = offset + member.offset
+    raw = int.from_bytes(data[start:start + member.width], "little")
+    raw = (raw >> member.bit_shift) & ((1 << member.bit_size) - 1)
+    if isinstance(member.type, t.Int) and member.type.signed and raw >> (member.bit_size - 1):
+        raw -= 1 << member.bit_size
+    return raw
+
+
+def decode_c(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
+    """A value laid out as C does (a struct's member, an array's element): an
+    integer or a bool of its own width, anything else as it is decoded alone."""
+    if isinstance(vtype, t.Bool):
+        return data[offset] != 0
+    if isinstance(vtype, t.Int):
+        width = vtype.bits // 8
+        return int.from_bytes(data[offset:offset + width], "little", signed=vtype.signed)
+    return decode(data, offset, vtype)
 
 
 def decode_str(raw: bytes) -> str:
@@ -85,7 +110,7 @@ def format_value(value: Value, vtype: t.Type) -> str:
     if isinstance(vtype, t.Str):
         return str(value)
     if isinstance(vtype, t.Array):
-        return "[" + ",".join(map(str, value)) + "]"
+        return "[" + ",".join(format_value(v, vtype.element) for v in value) + "]"
     if isinstance(vtype, t.Inet):
         return format_inet(*value)
     if isinstance(vtype, t.Buf):
@@ -93,7 +118,7 @@ def format_value(value: Value, vtype: t.Type) -> str:
     if isinstance(vtype, t.Tuple):
         return "(" + ", ".join(format_value(v, e)
                                for v, e in zip(value, vtype.elements, strict=True)) + ")"
-    if isinstance(vtype, t.Record):
+    if isinstance(vtype, t.Record | t.StructValue):
         fields = ", ".join(f".{name} = {format_value(v, e)}"
                            for name, v, e in zip(vtype.names, value, vtype.elements,
                                                  strict=True))

@@ -191,7 +191,11 @@ def _c_type(type_: n.TypeName | n.CStruct | n.CEnum, depth: int) -> str:
            "*" * f.pointer_depth)
         + (f" : {f.bits}" if f.bits is not None else "") + ";\n"
         for f in type_.fields)
-    return f"{type_.kind} {type_.name + ' ' if type_.name else ''}{{\n{members}{INDENT * depth}}}"
+    attributes = "".join(
+        f" __attribute__(({a.name}{f'({a.argument})' if a.argument is not None else ''}))"
+        for a in type_.attributes)
+    return (f"{type_.kind} {type_.name + ' ' if type_.name else ''}{{\n{members}"
+            f"{INDENT * depth}}}{attributes}")
 
 
 def _declarator(name: str, pointers: int, sizes: tuple[int, ...]) -> str:
@@ -246,7 +250,10 @@ def _expr(e: n.Expr, depth: int) -> tuple[str, int]:
             return e.op + _within(e.operand, _UNARY, depth), _UNARY
         return _within(e.operand, _POSTFIX, depth) + e.op, _POSTFIX
     if isinstance(e, n.Index):
-        return f"{_within(e.base, _POSTFIX, depth)}[{expr(e.index, depth)}]", _POSTFIX
+        base = _within(e.base, _POSTFIX, depth)
+        if isinstance(e.base, n.MapAccess):  # `@m[1]` would be a key: `(@m)[1]` indexes its value
+            base = f"({base})"
+        return f"{base}[{expr(e.index, depth)}]", _POSTFIX
     if isinstance(e, n.Field):
         return (f"{_within(e.base, _POSTFIX, depth)}{'->' if e.arrow else '.'}{e.name}",
                 _POSTFIX)

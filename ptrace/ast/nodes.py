@@ -326,6 +326,15 @@ class CStruct(Node):
     kind: str  # "struct" or "union"
     name: str | None
     fields: tuple[CField, ...]
+    attributes: tuple[CAttribute, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CAttribute(Node):
+    """A GCC attribute after a struct's body: `packed`, `aligned(8)`."""
+
+    name: str
+    argument: int | None
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -215,8 +215,11 @@ class ProgramBuilder:
     def memset(self, ptr: ir.Value, size: int) -> None:
         _mem_intrinsic(self.b, "llvm.memset", [ptr], size)
 
-    def memcpy(self, dst: ir.Value, src: ir.Value, size: int) -> None:
-        _mem_intrinsic(self.b, "llvm.memcpy", [dst, src], size)
+    def memcpy(self, dst: ir.Value, src: ir.Value, size: int, src_align: int = 8) -> None:
+        """Copy `size` bytes; `src_align` is what the source's address is known to
+        be a multiple of (the verifier refuses a misaligned stack access, so LLVM
+        must not read it with wider loads)."""
+        _mem_intrinsic(self.b, "llvm.memcpy", [dst, src], size, [8, src_align])
 
     def offset(self, ptr: ir.Value, offset: int) -> ir.Value:
         if offset == 0:
@@ -492,7 +495,8 @@ _MEM_CHUNK = 1024
 _MERGE_SAFE_MEMSET = 64
 
 
-def _mem_intrinsic(builder: ir.IRBuilder, name: str, pointers: list[ir.Value], size: int) -> None:
+def _mem_intrinsic(builder: ir.IRBuilder, name: str, pointers: list[ir.Value], size: int,
+                   aligns: Sequence[int] = (8, 8)) -> None:
     module = builder.module
     if name == "llvm.memset":
         fn = module.declare_intrinsic(name, [PTR, I64])
@@ -509,7 +513,7 @@ def _mem_intrinsic(builder: ir.IRBuilder, name: str, pointers: list[ir.Value], s
         call = builder.call(fn, [*args, i64(length), volatile])
         for index in range(len(ptrs)):
             attributes = ir.values.ArgumentAttributes()
-            attributes.align = 8
+            attributes.align = aligns[index]
             call.arg_attributes[index] = attributes
 
 

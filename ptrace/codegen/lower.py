@@ -418,6 +418,12 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
                 element = self.load_element(value, v_off, v_el)
                 self.store(dst, offset + d_off, d_el, element, v_el)
             return
+        if isinstance(dtype, t.StructValue) and isinstance(vtype, t.Struct):
+            # A struct known by its address, kept by value: its bytes are read.
+            helper = read_helper(vtype.space)
+            self.check_helper(self.pb.helper(helper, I64, [self.pb.offset(dst, offset),
+                                                           i64(dtype.c_size), value]), helper, 2)
+            return
         raise AssertionError(f"cannot store {vtype} as {dtype}")
 
     def fit(self, value: ir.Value, dtype: t.Type) -> ir.Value:
@@ -586,6 +592,9 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         if isinstance(base_type, t.Pointer | t.Struct):
             return self.read_memory(self.expr(e.base), self.checked.field_accesses[e],
                                     self.type_of(e), base_type.space)
+        if isinstance(base_type, t.StructValue):
+            member = base_type.members[base_type.names.index(e.name)]
+            return self.load_member(self.expr(e.base), member)
         assert isinstance(base_type, t.Tuple | t.Record)
         index = int(e.name) if isinstance(base_type, t.Tuple) else base_type.names.index(e.name)
         return self.load_element(self.expr(e.base), base_type.offsets[index],
@@ -662,8 +671,12 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
     def expr_Cast(self, e: n.Cast) -> ir.Value:
         value = self.expr(e.operand)
         target = self.type_of(e)
+        if isinstance(target, t.Array) and isinstance(self.type_of(e.operand), t.Str):
+            mem = self.pb.fresh_memory(target.size)  # the string's bytes
+            self.pb.memcpy(mem, value, target.c_size)
+            return mem
         if isinstance(target, t.Array):  # the integer's low bytes, in memory order
-            size = target.element_size * target.count
+            size = target.c_size
             mem = self.pb.fresh_memory(size)
             self.pb.store64(self.b.and_(value, i64((1 << (8 * size)) - 1)), mem)
             return mem
@@ -687,13 +700,13 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         read when used. bpf_probe_read_* zero the destination if they fault.
         """
         address = self.b.add(base, i64(access.offset)) if access.offset else base
-        if isinstance(vtype, t.Struct):
+        if isinstance(vtype, t.Struct) or not access.read_size:
             return address
         helper = read_helper(space)
-        if isinstance(vtype, t.Str | t.Array):
+        if not vtype.in_register:
             mem = self.pb.fresh_memory(vtype.size)
             size = min(access.read_size, vtype.capacity) if isinstance(vtype, t.Str) else \
-                vtype.element_size * vtype.count
+                t.c_width(vtype)
             self.check_helper(self.pb.helper(helper, I64, [mem, i64(size), address]), helper, 2)
             return mem
         slot = self.pb.fresh_memory(8)
@@ -721,27 +734,70 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             if access is None:  # a struct: its address
                 return address
             return self.read_memory(address, access, etype, base_type.space)
-        assert isinstance(base_type, t.Array | t.Str) and isinstance(etype, t.Int)
-        size = etype.bits // 8
+        assert isinstance(base_type, t.Array | t.Str)
+        size = t.c_width(etype)
         count = base_type.count if isinstance(base_type, t.Array) else base_type.capacity
         index = e.index
         if isinstance(index, n.Integer):
             field = self.tracepoint_field(e.base)
-            if field is not None:  # args->args[1]: straight from the context
+            if field is not None and isinstance(etype, t.Int):  # args->args[1]: from the context
                 return self.extend(self.pb.ctx_load(field.offset + index.value * size, size),
                                    etype)
-            base = self.expr(e.base)
-            return self.extend(self.b.load(self.pb.offset(base, index.value * size),
-                                           typ=ir.IntType(size * 8)), etype)
+            offset = index.value * size
+            return self.load_c(self.pb.offset(self.expr(e.base), offset), etype,
+                               _alignment(offset))
         base = self.expr(e.base)
         position = self.expr(index)
+        inside = self.b.icmp_unsigned("<", position, i64(count))
 
         def element() -> ir.Value:
             address = self.b.gep(base, [self.b.mul(position, i64(size))], source_etype=I8)
-            return self.extend(self.b.load(address, typ=ir.IntType(size * 8)), etype)
+            return self.load_c(address, etype, _alignment(size))
 
-        inside = self.b.icmp_unsigned("<", position, i64(count))
-        return self.pb.value_or_zero(inside, element, "index")
+        if etype.in_register:
+            return self.pb.value_or_zero(inside, element, "index")
+        mem = self.pb.fresh_memory(etype.size)  # zero where the index is outside
+        with self.b.if_then(inside):
+            address = self.b.gep(base, [self.b.mul(position, i64(size))], source_etype=I8)
+            self.pb.memcpy(mem, address, size, _alignment(size))
+        return mem
+
+    def load_c(self, address: ir.Value, vtype: t.Type, align: int) -> ir.Value:
+        """A value laid out as C does (an array's element, a struct's member) in
+        the program's memory, at an address a multiple of `align`: an integer,
+        bool or pointer loaded at its width, anything else copied out whole."""
+        width = t.c_width(vtype)
+        if not vtype.in_register:
+            mem = self.pb.fresh_memory(vtype.size)
+            self.pb.memcpy(mem, address, width, align)
+            return mem
+        raw = self.load_int(address, width, align)
+        if isinstance(vtype, t.Int):
+            return self.extend(raw, vtype)
+        return self.b.zext(raw, I64) if width < 8 else raw
+
+    def load_int(self, address: ir.Value, width: int, align: int) -> ir.Value:
+        """An integer of `width` bytes; where its address may not be a multiple
+        of its width (a packed struct's member), its bytes are copied to an
+        aligned slot first: the verifier refuses misaligned stack reads."""
+        if align < width:
+            slot = self.pb.fresh_memory(8)
+            self.pb.memcpy(slot, address, width, align)
+            address = slot
+        return self.b.load(address, typ=ir.IntType(width * 8), align=min(width, 8))
+
+    def load_member(self, base: ir.Value, member: t.Member) -> ir.Value:
+        """A member of a struct held by value, from the program's own memory: an
+        integer loaded at its width (a bitfield shifted out of its bytes), other
+        values copied out whole."""
+        align = _alignment(member.offset)
+        if not member.bit_size:
+            return self.load_c(self.pb.offset(base, member.offset), member.type, align)
+        read = next(w for w in (1, 2, 4, 8) if w >= member.width)
+        raw = self.load_int(self.pb.offset(base, member.offset), read, align)
+        signed = isinstance(member.type, t.Int) and member.type.signed
+        top = self.b.shl(self.b.zext(raw, I64), i64(64 - member.bit_shift - member.bit_size))
+        return (self.b.ashr if signed else self.b.lshr)(top, i64(64 - member.bit_size))
 
     def extend(self, value: ir.Value, itype: t.Int) -> ir.Value:
         """A narrow integer loaded from memory, widened to i64 by its signedness."""
@@ -767,6 +823,13 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         return i64(self.checked.offsets[e])
 
     def expr_Unary(self, e: n.Unary) -> ir.Value:
+        if e.op == "&":
+            assert isinstance(e.operand, n.Variable)
+            var = self.lookup(e.operand.name)
+            assert var is not None
+            if isinstance(var.type, t.Struct):  # it holds the struct's address
+                return self.pb.load64(var.ptr)
+            return self.b.ptrtoint(var.ptr, I64)
         if e.op == "*":
             pointer = self.type_of(e.operand)
             assert isinstance(pointer, t.Pointer)
@@ -1007,6 +1070,11 @@ def _paired(a: t.Tuple | t.Record, b: t.Tuple | t.Record) -> list[tuple[t.Type, 
         isinstance(b, t.Record) else list(range(len(b.elements)))
     return [(a.elements[i], a.offsets[i], b.elements[j], b.offsets[j])
             for i, j in enumerate(order)]
+
+
+def _alignment(offset: int) -> int:
+    """What an offset from 8-aligned memory keeps its address a multiple of."""
+    return min(offset & -offset, 8) if offset else 8
 
 
 def _unsigned(tp: t.Type) -> bool:

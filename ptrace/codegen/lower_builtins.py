@@ -273,10 +273,13 @@ class BuiltinLowering:
         return self.b.zext(self.b.not_(equal), I64)
 
     def call_strcontains(self, e: n.Call) -> ir.Value:
-        """Whether a literal appears in a string: tried at each position up to its NUL."""
+        """Whether a string appears in a string: tried at each position up to its NUL."""
         haystack, needle = e.args
         htype = self.type_of(haystack)
-        assert isinstance(htype, t.Str) and isinstance(needle, n.String)
+        assert isinstance(htype, t.Str)
+        if not isinstance(needle, n.String):
+            return self.contains_string(self.expr(haystack), htype, self.expr(needle),
+                                        self.type_of(needle))
         text = needle.value.encode("latin-1")
         if not text:
             return i64(1)
@@ -293,6 +296,49 @@ class BuiltinLowering:
             return b.or_(match, ended), match
 
         found = self.pb.search_loop("strcontains", last_start + 1, test, otherwise=False)
+        return b.zext(found, I64)
+
+    def contains_string(self, hay: ir.Value, htype: t.Str, needle: ir.Value,
+                        ntype: t.Type) -> ir.Value:
+        """strcontains() of a needle known at run time: at each position of the
+        haystack up to its NUL, the needle's bytes compared up to its NUL.
+
+        The comparison at a position has no branch the verifier cannot decide
+        (equality is arithmetic: `(x ^ y) - 1` has its top bit set only when x
+        equals y), so it follows one path through it; its steps are still the
+        product of the two capacities."""
+        assert isinstance(ntype, t.Str)
+        b = self.b
+        last = i64(htype.capacity - 1)
+
+        def is_zero(value: ir.Value) -> ir.Value:  # 1 if value (a byte) is 0, else 0
+            return b.lshr(b.sub(self.pb.opaque(value), i64(1)), i64(63))
+
+        def start_at(index: ir.Value) -> tuple[ir.Value, ir.Value]:
+            # Indexes through passthrough: LLVM would make `base + i` of a small i
+            # into `base | i`, which the verifier refuses on a stack address.
+            first = b.gep(hay, [self.pb.opaque(index)], source_etype=I8)
+            ended = b.icmp_unsigned("==", b.load(first, typ=I8), ir.Constant(I8, 0))
+
+            def compare(offset: ir.Value, state: list[ir.Value]) -> list[ir.Value]:
+                matching, done = state
+                wanted = b.zext(b.load(b.gep(needle, [self.pb.opaque(offset)],
+                                             source_etype=I8), typ=I8), I64)
+                position = b.add(index, offset)
+                inside = b.icmp_unsigned("<=", position, last)  # known at each step
+                here = self.pb.value_or_zero(inside, lambda: b.zext(b.load(
+                    b.gep(hay, [position], source_etype=I8), typ=I8), I64), "strcontains.byte")
+                complete = is_zero(wanted)
+                same = is_zero(b.xor(here, wanted))
+                return [b.and_(matching, b.or_(b.or_(done, complete), same)),
+                        b.or_(done, complete)]
+
+            matching, _ = self.pb.counted_loop("strcontains.at", ntype.capacity, compare,
+                                               [i64(1), i64(0)])
+            match = b.icmp_unsigned("!=", matching, i64(0))
+            return b.or_(match, ended), match
+
+        found = self.pb.search_loop("strcontains", htype.capacity, start_at, otherwise=False)
         return b.zext(found, I64)
 
     def call_bswap(self, e: n.Call) -> ir.Value:
@@ -562,8 +608,8 @@ class BuiltinLowering:
         assert isinstance(rtype, t.Str)
         mem = self.pb.fresh_memory(rtype.size)
         size: ir.Value = i64(rtype.capacity)
-        if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):  # n chars and a NUL
-            size = self.clamped_length(self.b.add(self.expr(e.args[1]), i64(1)), rtype.capacity)
+        if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):  # n - 1 chars and a NUL
+            size = self.clamped_length(self.expr(e.args[1]), rtype.capacity)
         helper = read_str_helper(arg, source_type, self.instance.attach)
         self.check_helper(self.pb.helper(helper, I64, [mem, size, value]), helper, 2)
         return mem

@@ -341,8 +341,18 @@ class _ToAst(Transformer[Token, Any]):
     def c_struct(self, meta: Any, children: list[Any]) -> n.CStruct:
         kind, *rest = children
         name = rest.pop(0) if rest and isinstance(rest[0], Token) else None
-        fields = tuple(f for member in rest for f in member)
-        return n.CStruct(str(kind), str(name) if name else None, fields, span=self._s(meta))
+        attributes = tuple(a for c in rest if isinstance(c, tuple) for a in c)
+        fields = tuple(f for member in rest if isinstance(member, list) for f in member)
+        return n.CStruct(str(kind), str(name) if name else None, fields, attributes,
+                         span=self._s(meta))
+
+    def c_attribute(self, meta: Any, children: list[Any]) -> tuple[n.CAttribute, ...]:
+        return tuple(children)
+
+    def c_attribute_item(self, meta: Any, children: list[Any]) -> n.CAttribute:
+        name, argument = children
+        return n.CAttribute(str(name), self._integer_value(argument) if argument else None,
+                            span=self._s(meta))
 
     def c_member(self, meta: Any, children: list[Any]) -> list[n.CField]:
         ctype, *declarators = children

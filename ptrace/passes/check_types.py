@@ -37,7 +37,14 @@ from ptrace.probe_kinds import KINDS, ProbeKind
 from ptrace.program import DIVISION_BY_ZERO
 from ptrace.types import types as t
 from ptrace.types.builtins import AGGREGATIONS, LATER_VARIABLES, VARIABLES
-from ptrace.types.kernel import FieldAccess, c_size, field_access, from_btf, struct_id
+from ptrace.types.kernel import (
+    FieldAccess,
+    c_size,
+    field_access,
+    from_btf,
+    struct_id,
+    struct_value,
+)
 
 UNROLL_MAX = 100
 # Unrolls inside unrolls copy the innermost body the product of their counts
@@ -357,7 +364,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
     def key_type(self, access: n.MapAccess) -> t.Type | None:
         if not access.keys:
             return None
-        types = [self.expr(k) for k in access.keys]
+        types = [self.held(self.expr(k), k.span) for k in access.keys]
         for key, ktype in zip(access.keys, types, strict=True):
             if ktype is not None and (not storable(ktype) or ktype.size == 0):
                 self.error(f"{ktype} cannot be a map key", key.span)
@@ -383,6 +390,10 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         key = self.key_type(access)
         if access.keys and key is None:
             return
+        held = self.held(value, access.span)
+        if held is None:
+            return
+        value = held
         if not isinstance(value, t.Aggregation) and (not storable(value) or value.size == 0):
             self.error(f"{value} cannot be stored in a map", access.span)
             return
@@ -513,7 +524,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         if isinstance(e, n.Field):
             return self.field(e)
         if isinstance(e, n.Tuple):
-            elements = [self.expr(x) for x in e.elements]
+            elements = [self.held(self.expr(x), x.span) for x in e.elements]
             if any(x is None for x in elements):
                 return None
             for x, xt in zip(e.elements, elements, strict=True):
@@ -592,7 +603,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             if name in names[:i]:
                 self.error(f"the record has two fields named '{name}'", e.fields[i].span)
                 return None
-        elements = [self.expr(f.value) for f in e.fields]
+        elements = [self.held(self.expr(f.value), f.value.span) for f in e.fields]
         for f, ftype in zip(e.fields, elements, strict=True):
             if ftype is not None and not storable(ftype):
                 self.error(f"{ftype} cannot be part of a record", f.value.span)
@@ -758,8 +769,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
 
     def unary(self, e: n.Unary) -> t.Type | None:
         if e.op == "&":
-            self.error("taking addresses is not supported yet", e.span)
-            return None
+            return self.address_of(e)
         operand = self.expr(e.operand)
         if e.op == "*":
             return self.dereference(e, operand, e.operand.span)
@@ -774,6 +784,19 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return t.INT64
         return t.UINT64 if is_unsigned(operand) else t.INT64
 
+    def address_of(self, e: n.Unary) -> t.Type | None:
+        """`&$x`: the address of a variable's memory, a pointer to its type (a
+        struct variable holds its struct's address: that address)."""
+        if not isinstance(e.operand, n.Variable):
+            self.error("only a variable's address can be taken (&$x)", e.operand.span)
+            return None
+        vtype = self.expr(e.operand)
+        if vtype is None:
+            return None
+        if isinstance(vtype, t.Struct):
+            return t.Pointer(vtype.name, vtype.btf_id, vtype.space)
+        return t.Pointer(str(vtype), 0, "kernel", vtype)
+
     def dereference(self, e: n.Unary | n.Index, pointer: t.Type | None,
                     operand: Span) -> t.Type | None:
         """`*p`: the value a pointer points to (an integer, a pointer or a struct)."""
@@ -782,6 +805,11 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         if not isinstance(pointer, t.Pointer):
             self.error(f"only pointers can be dereferenced, not {pointer}", operand)
             return None
+        if pointer.target is not None:  # `*&$x`: as the variable holds it
+            width = pointer.target.bits // 8 if isinstance(pointer.target, t.Int) else \
+                pointer.target.size
+            self.checked.field_accesses[e] = FieldAccess(0, width)
+            return pointer.target
         named = t.NAMED_TYPES.get(pointer.pointee)
         if named is not None and named.is_integer:
             size = named.bits // 8 if isinstance(named, t.Int) else 1
@@ -794,12 +822,14 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         btf = self.kernel_btf(e.span)
         if btf is None:
             return None
-        value = from_btf(btf, pointer.btf_id, pointer.space) if pointer.btf_id else None
+        # A tracepoint's field names its type only: `struct __kernel_timespec *`.
+        type_id = pointer.btf_id or struct_id(btf, pointer.pointee.removeprefix("const ")) or 0
+        value = from_btf(btf, type_id, pointer.space) if type_id else None
         if value is None:
             self.error(f"cannot dereference {pointer}", e.span)
             return None
         if not isinstance(value, t.Struct):
-            self.checked.field_accesses[e] = FieldAccess(0, btf.size(pointer.btf_id))
+            self.checked.field_accesses[e] = FieldAccess(0, btf.size(type_id))
         return value
 
     def incdec(self, e: n.IncDec) -> t.Type | None:
@@ -874,17 +904,19 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         assert isinstance(e.type, n.TypeName)
         element = t.NAMED_TYPES.get(e.type.base)
         operand = self.expr(e.operand)
-        if not isinstance(element, t.Int):
+        if not isinstance(element, t.Int | t.Bool):
             self.error(f"an array cast needs integer elements, as in (uint8[4]), not "
                        f"{e.type.base}", e.type.span)
             return None
         if operand is None:
             return None
-        if not isinstance(operand, t.Int):
-            self.error(f"only integers can be cast to arrays, not {operand}", e.operand.span)
+        if not isinstance(operand, t.Int | t.Str):
+            self.error(f"only integers and strings can be cast to arrays, not {operand}",
+                       e.operand.span)
             return None
-        width = element.bits // 8
-        size = _integer_size(e.operand, operand, width * (e.type.array_size or 0))
+        width = t.c_width(element)
+        size = operand.capacity if isinstance(operand, t.Str) else \
+            _integer_size(e.operand, operand, width * (e.type.array_size or 0))
         if not e.type.array_size and size % width:
             self.error(f"{operand} ({size} bytes) is not a whole number of {element} elements",
                        e.span)
@@ -924,8 +956,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
 
     def _type_name(self, tn: n.TypeName) -> t.Type | None:
         if tn.array_size is not None:
-            self.error("array types are not supported yet", tn.span)
-            return None
+            return self.array_type(tn)
         space = "user" if KINDS[self.instance.attach.kind].user_space else "kernel"
         if tn.pointer_depth:
             name = tn.base + " *" * (tn.pointer_depth - 1)
@@ -944,6 +975,21 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         if found is None:
             return self.btf_type(tn, space)
         return found
+
+    def array_type(self, tn: n.TypeName) -> t.Type | None:
+        """`T[N]` in a `let`: N elements of T, a struct's held by value."""
+        if not tn.array_size:
+            self.error("an array type needs its number of elements, as in uint8[4]", tn.span)
+            return None
+        if not tn.pointer_depth and tn.base.startswith(("struct ", "union ")):
+            pointer = self.kernel_pointer(tn.base)
+            if pointer is None:
+                self._unknown_kernel_type(tn)
+                return None
+            element = self.held(t.Struct(tn.base, pointer.btf_id), tn.span)
+        else:
+            element = self._type_name(n.TypeName(tn.base, tn.pointer_depth, None, span=tn.span))
+        return t.Array(element, tn.array_size) if element is not None else None
 
     def btf_type(self, tn: n.TypeName, space: str) -> t.Type | None:
         """An enum (`enum color`) or a typedef name (`u32`), from the script's
@@ -1047,6 +1093,14 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return None
         if isinstance(base, t.Pointer | t.Struct):
             return self.kernel_field(e, base)
+        if isinstance(base, t.StructValue):
+            if e.name in base.names:
+                return base.members[base.names.index(e.name)].type
+            close = difflib.get_close_matches(e.name, base.names, n=3)
+            self.error(f"{base} has no field '{e.name}'", e.span,
+                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
+                         if close else []))
+            return None
         if isinstance(base, t.Record):
             if e.name in base.names:
                 return base.elements[base.names.index(e.name)]
@@ -1057,6 +1111,20 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return None
         self.error(f"{base} has no fields", e.span)
         return None
+
+    def held(self, vtype: t.Type | None, span: Span) -> t.Type | None:
+        """A value's type where it is kept (a map, a tuple, a record, an event):
+        a struct known by its address is kept as its bytes."""
+        if not isinstance(vtype, t.Struct):
+            return vtype
+        btf = self.kernel_btf(span)
+        if btf is None:
+            return None
+        value = struct_value(btf, vtype.btf_id, vtype.space)
+        if isinstance(value, str):
+            self.error(f"{vtype} cannot be kept by value yet: {value}", span)
+            return None
+        return value
 
     def kernel_btf(self, span: Span) -> btf_module.Btf | None:
         btf = self.ctx.btf()
@@ -1094,6 +1162,11 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                        *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
                          if close else []))
             return None
+        array = btf.type(btf.resolve(member.type))
+        if isinstance(array, btf_module.Array) and array.nelems == 0:
+            # A flexible array (`int y[0]`) is the address of its first element.
+            self.checked.field_accesses[e] = FieldAccess(member.offset, 0)
+            return t.Pointer(btf.c_name(array.elem_type), array.elem_type, base.space)
         ftype = from_btf(btf, member.type, base.space)
         if ftype is None:
             self.error(f"field '{e.name}' is a {btf.c_name(member.type)}, which cannot be "
@@ -1119,9 +1192,9 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                         tuple(a.type for a in arguments if a.type is not None))
 
 def _byte_size(tp: t.Type) -> int:
-    """The bytes of an integer or an array, as C counts them."""
-    if isinstance(tp, t.Array):
-        return tp.element_size * tp.count
+    """The bytes of an integer, a string or an array, as C counts them."""
+    if isinstance(tp, t.Array | t.Str):
+        return t.c_width(tp)
     return tp.bits // 8 if isinstance(tp, t.Int) else 8
 
 

@@ -131,10 +131,11 @@ class _Definer:
         if type_id is None:
             return None
         union = node.kind == "union"
+        packed, aligned = self.attributes(node)
         placed: list[tuple[str, int, int, int]] = []  # name, type, bit offset, bitfield size
         names: dict[str, n.CField] = {}
         offset = end = 0  # in bits
-        align = 1
+        align = aligned
         for field in node.fields:
             member = self.member(field, node)
             if member is None:
@@ -146,21 +147,39 @@ class _Definer:
                                f"the first is at line {names[name].span.line}")
                 names.setdefault(name, field)
             bits = field.bits or 0
+            member_align = 1 if packed else layout.align
             if union:
                 start = 0
-            elif bits and offset // (layout.size * 8) == (offset + bits - 1) // (layout.size * 8):
+            elif bits and (packed or offset // (layout.size * 8)
+                           == (offset + bits - 1) // (layout.size * 8)):
                 start = offset  # the bitfield fits in the current unit of its type
             else:
-                start = _round_up(offset, layout.align * 8)
+                start = _round_up(offset, member_align * 8)
             offset = start + (bits or layout.size * 8)
             end = max(end, offset)
-            align = max(align, layout.align)
+            align = max(align, member_align)
             placed.append((field.name or "", member_id, start, bits))
         size = _round_up(_round_up(end, 8) // 8, align)
         self.writer.composite(type_id, union, node.name or "", size, placed)
         self.layouts[type_id] = _Layout(size, align)
         self.members[type_id] = list(names)
         return type_id
+
+    def attributes(self, node: n.CStruct) -> tuple[bool, int]:
+        """Whether a struct is packed, and the alignment `aligned(N)` asks for (1 if none)."""
+        packed, aligned = False, 1
+        for attribute in node.attributes:
+            if attribute.name in ("packed", "__packed__") and attribute.argument is None:
+                packed = True
+            elif attribute.name in ("aligned", "__aligned__") and attribute.argument \
+                    and attribute.argument & (attribute.argument - 1) == 0:
+                aligned = max(aligned, attribute.argument)
+            elif attribute.name in ("aligned", "__aligned__"):
+                self.error("aligned() takes a power of two", attribute.span)
+            elif attribute.name != "preserve_access_index":  # no effect on the layout
+                self.error(f"attribute '{attribute.name}' is not supported", attribute.span,
+                           "ptrace knows packed, aligned(N) and preserve_access_index")
+        return packed, aligned
 
     def member(self, field: n.CField, parent: n.CStruct
                ) -> tuple[int, _Layout, list[str]] | None:
@@ -259,10 +278,10 @@ class _Definer:
                 self.incomplete(spec, type_id, span, what, parent)
                 return None
             return type_id, _Layout(0, 1)
-        for count in reversed(sizes):
-            if count <= 0:
-                self.error(f"{what} is an array of no elements", span,
-                           "zero-length (flexible) arrays are not supported: give it a size")
+        for position, count in enumerate(reversed(sizes)):
+            # `int y[0]`, a flexible array, may be the outermost only
+            if count <= 0 and position < len(sizes) - 1:
+                self.error(f"{what} is an array of no elements inside an array", span)
                 return None
             type_id = self.writer.array(type_id, count)
             layout = self.layouts[type_id] = _Layout(layout.size * count, layout.align)

@@ -22,4 +22,4 @@ def storable(tp: t.Type) -> bool:
     if isinstance(tp, t.Tuple | t.Record):
         return all(storable(e) for e in tp.elements)
     return isinstance(tp, t.Int | t.Bool | t.Str | t.Pointer | t.Formatted | t.Stack | t.Array
-                      | t.Inet | t.Buf | t.Usym)
+                      | t.Inet | t.Buf | t.Usym | t.StructValue)

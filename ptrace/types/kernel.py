@@ -22,7 +22,9 @@ C_CHARS = ("char", "signed char", "unsigned char")
 @dataclass(frozen=True, slots=True)
 class FieldAccess:
     """How codegen reads a field: at a byte offset, `read_size` bytes; a
-    bitfield is then shifted right by `bit_shift` and masked to `bit_size`."""
+    bitfield is then shifted right by `bit_shift` and masked to `bit_size`.
+    A `read_size` of 0 reads nothing: the field's address is its value (a
+    flexible array, the address of its first element)."""
 
     offset: int
     read_size: int
@@ -54,16 +56,47 @@ def from_btf(btf: b.Btf, type_id: int, space: str = "kernel") -> t.Type | None:
         written = btf.type(kind.elem_type)
         while isinstance(written, b.Alias) and not isinstance(written, b.Typedef):
             written = btf.type(written.type)  # const, volatile
-        if isinstance(written, b.Int) and written.name in C_CHARS and kind.nelems > 0:
+        if kind.nelems == 0:
+            return None
+        if isinstance(written, b.Int) and written.name in C_CHARS:
             return t.Str(kind.nelems)
-        if isinstance(element, b.Int | b.Enum) and btf.size(kind.elem_type) in (1, 2, 4, 8) \
-                and kind.nelems > 0:
-            signed = isinstance(element, b.Int) and element.is_signed
-            return t.Array(t.Int(btf.size(kind.elem_type) * 8, signed), kind.nelems)
-        return None
+        if isinstance(element, b.Composite):
+            held = struct_value(btf, kind.elem_type, space)
+            return t.Array(held, kind.nelems) if isinstance(held, t.StructValue) else None
+        etype = from_btf(btf, kind.elem_type, space)
+        if isinstance(etype, t.Enum):  # an array of enums holds their numbers
+            etype = t.Int(etype.bits, etype.signed)
+        return t.Array(etype, kind.nelems) if etype is not None else None
     if isinstance(kind, b.Composite):
         return t.Struct(btf.c_name(resolved), resolved, space)
     return None
+
+
+def struct_value(btf: b.Btf, type_id: int, space: str = "kernel") -> t.StructValue | str:
+    """A struct or union as a value: its members as C lays them out (anonymous
+    members' flattened; a flexible array left out). Where a member cannot be
+    held, the reason (as "member 'x' is a float")."""
+    from ptrace.types import btf as b
+
+    resolved = btf.resolve(type_id)
+    members: list[t.Member] = []
+    for member in btf.members(resolved):
+        kind = btf.type(btf.resolve(member.type))
+        if isinstance(kind, b.Array) and kind.nelems == 0:
+            continue
+        mtype: t.Type | str | None
+        if isinstance(kind, b.Composite):
+            mtype = struct_value(btf, member.type, space)
+        else:
+            mtype = from_btf(btf, member.type, space)
+        if isinstance(mtype, str):  # "member 'b' is a float" inside member a
+            return mtype.replace("member '", f"member '{member.name}.", 1)
+        if mtype is None:
+            return f"member '{member.name}' is a {btf.c_name(member.type)}"
+        access = field_access(btf, member)
+        members.append(t.Member(member.name, mtype, access.offset, access.bit_shift,
+                                access.bit_size))
+    return t.StructValue(btf.c_name(resolved), resolved, btf.size(resolved), tuple(members))
 
 
 def struct_id(btf: b.Btf, name: str) -> int | None:
@@ -95,8 +128,10 @@ def c_size(btf: b.Btf | None, vtype: t.Type) -> int | None:
         return vtype.capacity
     if isinstance(vtype, t.Struct) and btf is not None:
         return btf.size(vtype.btf_id)
+    if isinstance(vtype, t.StructValue):
+        return vtype.c_size
     if isinstance(vtype, t.Tuple | t.Record):
         return vtype.size
     if isinstance(vtype, t.Array):
-        return vtype.element_size * vtype.count
+        return vtype.c_size
     return None

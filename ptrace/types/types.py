@@ -98,6 +98,7 @@ class Pointer(Word):
     pointee: str = "void"
     btf_id: int = 0
     space: str = "kernel"  # where it points: "kernel" or "user" memory
+    target: Type | None = None  # what `&$x` points to: the variable's type
 
     @property
     def is_integer(self) -> bool:
@@ -160,19 +161,25 @@ class Str(Type):
 
 @dataclass(frozen=True, slots=True)
 class Array(Type):
-    """A C array of integers, `count` elements packed as C lays them out
-    (`__u8 saddr[4]` takes 4 bytes, rounded up to 8 in keys and events)."""
+    """A C array, `count` elements packed as C lays them out (`__u8 saddr[4]`
+    takes 4 bytes, rounded up to 8 in keys and events): of integers, bools,
+    pointers, structs held by value, strings (`char names[4][16]`) or arrays
+    (`int y[2][2]`)."""
 
-    element: Int
+    element: Type
     count: int
 
     @property
     def element_size(self) -> int:
-        return self.element.bits // 8
+        return c_width(self.element)
+
+    @property
+    def c_size(self) -> int:
+        return self.element_size * self.count
 
     @property
     def size(self) -> int:
-        return align8(self.element_size * self.count)
+        return align8(self.c_size)
 
     def __str__(self) -> str:
         return f"{self.element}[{self.count}]"
@@ -255,6 +262,52 @@ class Record(Type):
                                                            strict=True)) + ")"
 
 
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A member of a struct held by value: its type as C has it (an integer
+    of its own width), where it is, and for a bitfield which bits."""
+
+    name: str
+    type: Type
+    offset: int  # bytes from the start of the struct
+    bit_shift: int = 0
+    bit_size: int = 0  # 0: not a bitfield
+
+    @property
+    def width(self) -> int:
+        """Bytes an integer member occupies (a bitfield: the bytes its bits span)."""
+        if self.bit_size:
+            return (self.bit_shift + self.bit_size + 7) // 8
+        return c_width(self.type)
+
+
+@dataclass(frozen=True, slots=True)
+class StructValue(Type):
+    """A C struct or union held by value (`@s = *p`, `(1, *p)`, `print(*p)`):
+    its bytes as C lays them out, `c_size` of them (rounded up to 8 in keys,
+    values and events). It prints as `{ .a = 1, .b = 2 }`."""
+
+    name: str  # "struct foo"
+    btf_id: int
+    c_size: int
+    members: tuple[Member, ...]
+
+    @property
+    def size(self) -> int:
+        return align8(self.c_size)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.members)
+
+    @property
+    def elements(self) -> tuple[Type, ...]:
+        return tuple(m.type for m in self.members)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class FormatKind(enum.Enum):
     """How the runtime prints a Formatted value (runtime/values.py has one
     formatter per kind)."""
@@ -293,6 +346,20 @@ class Void(Type):
 
     def __str__(self) -> str:
         return "void"
+
+
+def c_width(tp: Type) -> int:
+    """The bytes a value takes where C lays it out (a struct's member, an
+    array's element): an integer its own width, a bool one byte."""
+    if isinstance(tp, Int):
+        return tp.bits // 8
+    if isinstance(tp, Bool):
+        return 1
+    if isinstance(tp, Str):
+        return tp.capacity
+    if isinstance(tp, Array | StructValue):
+        return tp.c_size
+    return tp.size
 
 
 def _offsets(elements: tuple[Type, ...]) -> tuple[int, ...]:

@@ -659,6 +659,17 @@ def test_uprobe_offset_beyond_the_function_is_a_script_error(ptrace_exe: list[st
                     r"\d+ bytes long\n", r.stderr), r.stderr
 
 
+
+@pytest.mark.bpf
+def test_a_relative_uprobe_path_with_c(ptrace_exe: list[str], triggers: Path,
+                                       no_leftovers: None) -> None:
+    """A relative binary path is the user's, from the current directory, also
+    when -c gives the process (bcc would look for it under /proc/PID/root)."""
+    r = run([*ptrace_exe, "-e", 'uprobe:./ptt_uprobe:ptt_add { printf("%d\\n", arg0); }',
+             "-c", "./ptt_uprobe a b"], cwd=triggers)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip("\n") == "1\n2"
+
 @pytest.mark.bpf
 def test_a_failed_uprobe_attach_leaves_nothing_in_tracefs(ptrace_exe: list[str], triggers: Path,
                                                           no_leftovers: None) -> None:

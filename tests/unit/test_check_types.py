@@ -141,9 +141,9 @@ def test_comparisons_and_logic_give_bool(op: str) -> None:
         ("((1, 2), true)", t.Tuple((t.Tuple((INT64, INT64)), BOOL))),
         ('(1, "ab").1', t.Str(3)),
         ("str(comm)", t.Str(16)),
-        ("str(1)", t.Str(1024)),
-        ("str(1, 5)", t.Str(6)),
-        ("str(1, 5000)", t.Str(1024)),
+        ("str(1)", t.Str(1025)),  # max_strlen characters and a NUL
+        ("str(1, 5)", t.Str(5)),  # the length counts the NUL
+        ("str(1, 5000)", t.Str(1025)),
     ],
 )
 def test_expression_types(expression: str, expected: t.Type) -> None:
@@ -151,9 +151,9 @@ def test_expression_types(expression: str, expected: t.Type) -> None:
 
 
 def test_str_capacity_follows_max_strlen() -> None:
-    assert type_of("str(1)", Options(max_strlen=64)) == t.Str(64)
-    assert type_of("str(1, 100)", Options(max_strlen=64)) == t.Str(64)
-    assert type_of("str(1, 10)", Options(max_strlen=64)) == t.Str(11)
+    assert type_of("str(1)", Options(max_strlen=64)) == t.Str(65)
+    assert type_of("str(1, 100)", Options(max_strlen=64)) == t.Str(65)
+    assert type_of("str(1, 10)", Options(max_strlen=64)) == t.Str(10)
 
 
 def test_every_subexpression_is_typed() -> None:
@@ -518,6 +518,10 @@ BYTES = t.Int(8, False)
         ("(uint8[4])1", t.Array(BYTES, 4)),  # a literal takes the array's size if it fits
         ("(uint8[])pid", t.Array(BYTES, 4)),
         ("(uint16[])nsecs", t.Array(t.Int(16, False), 4)),
+        ('(int8[])"hello"', t.Array(t.Int(8, True), 6)),  # a string's bytes, its NUL too
+        ("(bool[2])(uint16)1", t.Array(BOOL, 2)),
+        ("((uint8[4])1)[2]", BYTES),
+        ("{ let $m: uint16[3]; $m[1] }", t.Int(16, False)),
         ('(uint32)pton("127.0.0.1")', UINT32),
         ("(uint64)(int8[8])-1", UINT64),
         ('(1, "ab")[1]', t.Str(3)),
@@ -536,8 +540,12 @@ def test_compound_value_types(expression: str, expected: t.Type) -> None:
         ("$v = pton(\"::1\") != 1;", "cannot compare uint8[16] with int64"),
         ("$v = (int8[2])nsecs;", "cannot cast uint64 (8 bytes) to int8[2] (2 bytes)"),
         ("$v = (uint8[2])70000;", "cannot cast int64 (8 bytes) to uint8[2] (2 bytes)"),
-        ('$v = (int8[4])"abc";', "only integers can be cast to arrays, not string[4]"),
-        ("$v = (bool[2])1;", "an array cast needs integer elements, as in (uint8[4]), not bool"),
+        ('$v = (int8[2])"abc";', "cannot cast string[4] (4 bytes) to int8[2] (2 bytes)"),
+        ("$v = (int8[2])(1, 2);",
+         "only integers and strings can be cast to arrays, not (int64, int64)"),
+        ("$v = (string[2])1;",
+         "an array cast needs integer elements, as in (uint8[4]), not string"),
+        ("let $v: uint8[];", "an array type needs its number of elements, as in uint8[4]"),
         ('$v = (uint16)pton("1.2.3.4");', "cannot cast uint8[4] (4 bytes) to uint16 (2 bytes)"),
         ("$v = (1, 2)[pid];", "a tuple's index must be a constant, as in $t[0]"),
         ("$v = (1, 2)[-1];", "a tuple of 2 has no element -1"),

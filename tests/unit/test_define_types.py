@@ -55,11 +55,16 @@ struct withempty { char a; struct empty e; int b; };
 struct ints { int8 a; uint64 b; int16 c; uint32 d; bool e; long unsigned int f;
               signed char g; unsigned h; long long int i; short int j; };
 struct nested { char a; struct inner { char x; long y; } in; struct { short s; }; char z; };
+struct pk { char a; int b; short c : 5; int d : 20; long e; } __attribute__((packed));
+struct al { char c; } __attribute__((aligned(16)));
+struct pal { int x; char y; } __attribute__((packed)) __attribute__((aligned(2)));
+struct hasal { char c; struct al a; struct pk p; };
 """
 TYPES = ["struct point", "struct foo", "struct b1", "struct b2", "struct b3", "struct b4",
          "struct b5", "union u1", "union u2", "struct m1", "struct em", "pair_t", "struct td",
          "struct empty", "struct withempty", "struct ints", "struct nested", "struct inner",
-         "enum small", "enum big", "enum neg", "u16_t"]
+         "enum small", "enum big", "enum neg", "u16_t", "struct pk", "struct al", "struct pal",
+         "struct hasal"]
 
 C_PRELUDE = """
 #include <stdbool.h>
@@ -192,6 +197,12 @@ def test_a_pointer_may_refer_to_a_later_definition() -> None:
     assert btf.size(struct_id(btf, "struct b") or 0) == 16
 
 
+def test_the_last_member_needs_no_semicolon() -> None:
+    btf = script_types("struct s { long x; short a : 4, b : 8 } struct t { char c }")
+    assert btf.size(struct_id(btf, "struct s") or 0) == 16
+    assert btf.size(struct_id(btf, "struct t") or 0) == 1
+
+
 def test_typedef_of_a_struct_defined_later() -> None:
     btf = script_types("typedef struct s s_t; struct s { long x; }; struct u { s_t v; };")
     assert btf.size(struct_id(btf, "s_t") or 0) == 8
@@ -207,7 +218,7 @@ def test_typedef_of_a_struct_defined_later() -> None:
      "member 'inner' has incomplete type struct b"),
     ("struct a { struct nope *p; };", "unknown type 'struct nope'"),
     ("struct a { u32 x; };", "unknown type 'u32'"),
-    ("struct a { char buf[0]; };", "member 'buf' is an array of no elements"),
+    ("struct a { char buf[2][0]; };", "member 'buf' is an array of no elements inside an array"),
     ("struct a { void v; };", "member 'v' cannot have type void"),
     ("struct a { int *p : 3; };", "bitfield 'p' must have an integer type"),
     ("struct a { int x : 33; };", "bitfield 'x' must be 1 to 32 bits wide, not 33"),
@@ -215,6 +226,8 @@ def test_typedef_of_a_struct_defined_later() -> None:
     ("struct a { int; };", "this member has no name"),
     ("enum e { A, B }; enum f { B };", "enumerator 'B' is defined twice"),
     ("typedef int a_t; typedef long a_t;", "typedef 'a_t' is defined twice"),
+    ("struct a { int x; } __attribute__((aligned(3)));", "aligned() takes a power of two"),
+    ("struct a { int x; } __attribute__((mode(2)));", "attribute 'mode' is not supported"),
     ("enum e { A = 18446744073709551616 };", "A = 18446744073709551616 does not fit in 64 bits"),
 ])
 def test_errors(text: str, message: str) -> None:

@@ -204,3 +204,19 @@ def test_enum_values_decode_as_integers_and_format_as_names() -> None:
     assert [format_value(v, color) for v in (-1, 5, 6)] == ["NONE", "GREEN", "6"]
     record = t.Record(("c", "n"), (color, t.INT64))
     assert format_value((5, 5), record) == "{ .c = GREEN, .n = 5 }"
+
+
+def test_structs_by_value_decode_as_c_lays_them_out() -> None:
+    """Members at their offsets and widths; bitfields by their bits, with sign."""
+    inner = t.StructValue("struct in", 2, 2, (t.Member("c", t.Int(8, True), 0),
+                                               t.Member("ok", t.BOOL, 1)))
+    color = t.Enum(32, False, "enum color", ((1, "RED"),))
+    outer = t.StructValue("struct out", 1, 16, (
+        t.Member("a", t.Int(16, True), 0), t.Member("lo", t.Int(32, False), 2, 0, 3),
+        t.Member("hi", t.Int(32, True), 2, 3, 5), t.Member("in", inner, 4),
+        t.Member("color", color, 8), t.Member("name", t.Str(4), 12)))
+    raw = struct.pack("<hBBbBxxI4s", -2, 0b11110101, 0, -5, 1, 1, b"ab\0\0")
+    value = decode(raw, 0, outer)
+    assert value == (-2, 5, -2, (-5, True), 1, "ab")
+    assert format_value(value, outer) == \
+        "{ .a = -2, .lo = 5, .hi = -2, .in = { .c = -5, .ok = true }, .color = RED, .name = ab }"
