@@ -12,6 +12,7 @@ import errno
 import os
 import re
 import struct
+from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -129,7 +130,7 @@ def available_memory() -> int | None:
     return None
 
 
-def _check_map_memory(specs: list[MapSpec]) -> None:
+def _check_map_memory(specs: Iterable[MapSpec]) -> None:
     """Refuse, before creating any, maps that would take more memory than the
     machine has available: the kernel would allocate them one by one, taking
     gigabytes for seconds, before refusing one of them."""
