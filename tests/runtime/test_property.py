@@ -32,6 +32,7 @@ from ptrace.runtime.loader import load
 
 from ptrace.compile import compile
 from ptrace.diagnostics import CompileError, Source, render_all
+from ptrace.machine import LiveMachine
 
 MASK = (1 << 64) - 1
 TIMEOUT = 20
@@ -804,7 +805,7 @@ def libraries() -> libbcc.Libraries:
 def compile_and_load(program: Program) -> None:
     text = program.text()
     try:
-        compiled = compile(Source("-e", text))
+        compiled = compile(Source("-e", text), machine=LiveMachine())  # not the cache's
     except CompileError as error:
         pytest.fail(f"a well-typed program did not compile:\n{text}\n"
                     f"{render_all(error.diagnostics)}")
@@ -812,21 +813,21 @@ def compile_and_load(program: Program) -> None:
 
 
 @pytest.mark.bpf
-@settings(SETTINGS, max_examples=400)
+@settings(SETTINGS, max_examples=250)
 @given(programs("BEGIN"))
 def test_begin_programs_compile_and_load(program: Program) -> None:
     compile_and_load(program)
 
 
 @pytest.mark.bpf
-@settings(SETTINGS, max_examples=300)
+@settings(SETTINGS, max_examples=200)
 @given(programs("tracepoint:syscalls:sys_enter_getppid"))
 def test_tracepoint_programs_compile_and_load(program: Program) -> None:
     compile_and_load(program)
 
 
 @pytest.mark.bpf
-@settings(SETTINGS, max_examples=40)
+@settings(SETTINGS, max_examples=30)
 @given(program=programs("BEGIN", pure=True))
 def test_begin_programs_print_what_the_model_computes(program: Program,
                                                       ptrace_exe: list[str]) -> None:
