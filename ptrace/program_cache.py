@@ -84,8 +84,10 @@ def cached_compile(source: Source, options: Options,
     from still holds; else `compile_with(machine)`, kept for the next run.
     A CompileError passes through and keeps nothing."""
     directory = cache_file("programs")
-    stamps = list(_code_stamps()) if directory is not None and enabled() else None
-    if directory is None or stamps is None or _changed_since_import(stamps):
+    if directory is None or not enabled():
+        return compile_with(LiveMachine())
+    stamps = list(_code_stamps())
+    if _changed_since_import(stamps):
         return compile_with(LiveMachine())
     entry = directory / _key(source, options, stamps)
     program = _load(entry)
