@@ -25,7 +25,7 @@ from ptrace.runtime.attach import attach, run_iterator
 from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.loader import Loaded, close_all, load
-from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_entries
+from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_map
 from ptrace.runtime.output import HeldOutput, Output, TextOutput, new_output
 from ptrace.runtime.printf import BatchPrintf, batch_printf, render
 from ptrace.runtime.ringbuf_reader import RingBuffer
@@ -388,7 +388,7 @@ class Session:
         spec = self.program.maps[index]
         assert spec.value_type is not None
         with _not_collecting():
-            entries = read_entries(self.libs, self.loaded.map_fds[index], spec)
+            entries = read_map(self.libs, self.loaded.map_fds[index], spec)
             if entries:
                 self.output.map(spec.name, spec.key_type, spec.value_type, entries, top, div)
 
