@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import signal as signal_module
-import socket
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -921,6 +920,8 @@ def check_named_params(ctx: CompileContext) -> None:
 
 
 def _inet_pton(text: str) -> bytes | None:
+    import socket  # (only for pton(): not at start-up)
+
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             return socket.inet_pton(family, text)
