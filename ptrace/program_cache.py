@@ -110,25 +110,11 @@ def _compile_and_keep(entry: Path, stamps: list[str],
     ctypes call of the run that follows. A child that fails otherwise (a bug)
     leaves the compile to this process, where the error shows as it would."""
     from ptrace.diagnostics import CompileError
+    from ptrace.forked import in_child
 
-    for stream in (sys.stdout, sys.stderr):  # (nothing buffered is written twice)
-        with contextlib.suppress(Exception):
-            stream.flush()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: only os._exit leaves it
-        code = 1
-        try:
-            os.close(read_end)
-            with os.fdopen(write_end, "wb") as out:
-                out.write(_recorded_compile(entry, stamps, compile_with))
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    _, status = os.waitpid(pid, 0)
+    with open(os.devnull, "wb") as null:  # (the compile in this process says what failed)
+        status, data = in_child(lambda: _recorded_compile(entry, stamps, compile_with),
+                                null.fileno())
     if status != 0 or not data:
         return compile_with(LiveMachine())
     if data[:1] == REFUSED:

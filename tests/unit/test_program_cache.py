@@ -100,6 +100,16 @@ def test_a_miss_gives_the_compile_errors(cache: Path, compiles: Compiled) -> Non
     assert len(compiles) == 2 and not _entries(cache)
 
 
+def test_a_child_that_fails_leaves_the_compile_to_this_process(
+        cache: Path, compiles: Compiled, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fails(*args: Any) -> bytes:
+        raise RuntimeError("a bug in the child")
+
+    monkeypatch.setattr(program_cache, "_recorded_compile", fails)
+    assert len(compile(BEGIN).programs) == 1
+    assert compiles == [BEGIN.text] and not _entries(cache)
+
+
 def test_the_import_systems_listings_are_not_facts(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A directory on sys.path (the working directory for `python -m`, /tmp
