@@ -33,6 +33,7 @@ from ptrace.runtime.stacks import StackReader
 from ptrace.runtime.target import Target
 from ptrace.runtime.values import decode, format_value
 
+from ptrace.launch import STOP_SIGNALS  # they end a run as Ctrl-C does
 from ptrace.probe_kinds import KINDS, ProbeKind, Runs
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
@@ -58,7 +59,6 @@ CAT_LIMIT = 1 << 20  # cat() prints at most this many bytes of a file
 POLL_MS = 100
 LOST_CHECK_S = 1.0
 DRAIN_S = 0.5  # after a stop, the events waiting are printed for at most this long
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # they end a run as Ctrl-C does
 
 # bpftrace's signal to programs that drive it (its test runner, and others): with
 # this variable set, a line of its name on standard output once the probes are
