@@ -22,7 +22,7 @@ import sys
 from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 from ptrace import __version__
-from ptrace.cli_usage import CACHE_VARIABLE, FlagError, UsageError, help_text, parse, usage_text
+from ptrace.cli_usage import FlagError, UsageError, help_text, parse, usage_text
 from ptrace.diagnostics import CompileError, Severity, Source, render_all
 from ptrace.options import Options, SettingError, from_environment
 from ptrace.streams import (
@@ -118,8 +118,6 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.no_cache:  # read where the compiler looks for the cache (ptrace/program_cache.py)
-        os.environ[CACHE_VARIABLE[0]] = "1"
     if args.help:
         return _write_out(help_text())
     if args.version:
@@ -376,7 +374,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
             helper_errors=2 if args.helper_errors else 0,
             has_command=args.command is not None, pid=args.pid,
             debuginfo=args.debuginfo or (), hist_sums=args.metrics is not None,
-            dumps=args.dump or ())
+            dumps=args.dump or (), cache=not args.no_cache)
     except ScriptError as error:
         _write_out("".join(f"{error.dumps[stage]}\n" for stage in args.dump or ()
                            if stage in error.dumps))
