@@ -408,7 +408,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     checked = cast(TextIO, CheckedOutput(file, args.output or "standard output"))
     out = BufferedOutput(checked, args.buffering) if args.buffering else checked
     options = RunOptions(quiet=args.quiet, dry_run=args.dry_run, verbose=args.verbose,
-                         json=args.format == "json")
+                         json=args.format == "json",
+                         on_attached=_notify_attached if NOTIFY_ATTACHED in os.environ else None)
     try:
         target = None
         if args.pid is not None:
@@ -436,6 +437,16 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     finally:
         if file is not sys.stdout:
             file.close()
+
+
+# bpftrace's signal to programs that drive it (its test runner, and others): with
+# this variable set, a line of its name on standard output once the probes are
+# attached, before anything the probes printed (-q and -o do not change it).
+NOTIFY_ATTACHED = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
+
+
+def _notify_attached() -> None:
+    _write_out(NOTIFY_ATTACHED + "\n")
 
 
 def filter_probes(program: CompiledProgram, pattern: str) -> CompiledProgram:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import os
 import signal
 import sys
 import threading
@@ -60,11 +59,6 @@ POLL_MS = 100
 LOST_CHECK_S = 1.0
 DRAIN_S = 0.5  # after a stop, the events waiting are printed for at most this long
 
-# bpftrace's signal to programs that drive it (its test runner, and others): with
-# this variable set, a line of its name on standard output once the probes are
-# attached, before anything the probes printed (-q and -o do not change it).
-NOTIFY_ATTACHED = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
-
 
 @dataclass
 class RunOptions:
@@ -72,6 +66,9 @@ class RunOptions:
     json: bool = False  # -f json
     dry_run: bool = False  # load but attach nothing and run nothing
     verbose: bool = False
+    # Called once the probes are attached, before anything BEGIN or the probes
+    # printed is written (the CLI's notice to programs that drive it).
+    on_attached: Callable[[], None] | None = None
 
 
 class Session:
@@ -180,9 +177,8 @@ class Session:
             if KINDS[prog.attach.kind].runs == Runs.ITERATED:
                 self.iterator_links.extend(fds)
         self.output.attached(sum(p.attach.probe_count for p in self.program.programs))
-        if NOTIFY_ATTACHED in os.environ:
-            sys.stdout.write(NOTIFY_ATTACHED + "\n")
-            sys.stdout.flush()
+        if self.options.on_attached is not None:
+            self.options.on_attached()
 
     def _event_loop(self) -> None:
         assert self.ringbuf is not None

@@ -283,6 +283,18 @@ def test_q_hides_the_attached_line(ptrace_exe: list[str], no_leftovers: None) ->
 
 
 @pytest.mark.bpf
+def test_attach_notice_goes_to_stdout_with_o(ptrace_exe: list[str], tmp_path: Path,
+                                             no_leftovers: None) -> None:
+    """__BPFTRACE_NOTIFY_PROBES_ATTACHED set: the notice is on standard output,
+    what the program prints in the -o file."""
+    out = tmp_path / "out.txt"
+    r = run([*ptrace_exe, "-q", "-o", str(out), "-e", 'BEGIN { printf("begin\\n"); exit(); }'],
+            env={**os.environ, "__BPFTRACE_NOTIFY_PROBES_ATTACHED": "1"})
+    assert (r.returncode, r.stdout, r.stderr) == (0, "__BPFTRACE_NOTIFY_PROBES_ATTACHED\n", "")
+    assert out.read_text() == "begin\n\n\n"
+
+
+@pytest.mark.bpf
 def test_o_writes_output_to_a_file(ptrace_exe: list[str], tmp_path: Path,
                                    no_leftovers: None) -> None:
     out = tmp_path / "out.txt"
