@@ -126,6 +126,13 @@ def as_nobody(argv: list[str]) -> list[str]:
         pytest.skip("setpriv is needed to drop privileges")
     if os.geteuid() != 0:
         return argv
+    if argv[0].endswith("/ptrace"):
+        # setpriv execs the command while it still holds root's capabilities, the
+        # interpreter of a script included; the console script's interpreter is env
+        # (scripts/setup), which runs as nobody and cannot reach a Python under a
+        # directory only root may search (this machine's, under /root). Its Python
+        # runs the same console script.
+        argv = [str(Path(argv[0]).parent / "python"), *argv]
     return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
 
 
