@@ -210,14 +210,16 @@ def test_an_early_sigint_ends_quietly(ptrace_exe: list[str], how: str) -> None:
 
 
 @pytest.mark.bpf
-def test_a_sigint_in_the_first_milliseconds_ends_quietly(ptrace_exe: list[str]) -> None:
+def test_a_sigint_in_the_first_milliseconds_ends_quietly(ptrace_exe: list[str],
+                                                         triggers: Path) -> None:
     """The command starts Python with SIGINT blocked (scripts/setup), so a SIGINT
     while the interpreter itself starts waits until ptrace has said what it does.
     100 runs, each signalled 0-60 ms after it started: each ends killed by the
     signal, silent (status 130 in the shell), or, once the run's handlers are in,
     as a stopped run (END, maps, status 0); none with a traceback, none leaving
     anything in the kernel."""
-    program = "BEGIN { @a = 1; } interval:s:5 { exit(); }"
+    program = (f"BEGIN {{ @a = 1; }} uprobe:{triggers / 'ptt_uprobe'}:ptt_add {{ @u = 1; }} "
+               "interval:s:5 { exit(); }")
     outcomes: list[tuple[int, str, str]] = []
 
     def runs(seed: int) -> None:
@@ -239,7 +241,7 @@ def test_a_sigint_in_the_first_milliseconds_ends_quietly(ptrace_exe: list[str]) 
     assert len(outcomes) == 100
     for outcome in outcomes:
         assert outcome in ((-signal.SIGINT, "", ""),
-                           (0, "\n\n@a: 1\n", "Attached 2 probes\n")), outcome
+                           (0, "\n\n@a: 1\n", "Attached 3 probes\n")), outcome
 
 
 # --- what a run leaves behind ---------------------------------------------------
