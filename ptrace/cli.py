@@ -21,7 +21,7 @@ import sys
 from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 from ptrace import __version__
-from ptrace.cli_usage import CACHE_VARIABLE, FlagError, UsageError, help_text, parse, usage_text
+from ptrace.cli_usage import FlagError, UsageError, help_text, parse, usage_text
 from ptrace.diagnostics import CompileError, Severity, Source, render_all
 from ptrace.options import Options, SettingError, from_environment
 from ptrace.streams import (
@@ -108,8 +108,6 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.no_cache:  # read where the compiler looks for the cache (ptrace/program_cache.py)
-        os.environ[CACHE_VARIABLE[0]] = "1"
     if args.help:
         return write_out(help_text())
     if args.version:
@@ -331,7 +329,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
             helper_errors=2 if args.helper_errors else 0,
             has_command=args.command is not None, pid=args.pid,
             debuginfo=args.debuginfo or (), hist_sums=args.metrics is not None,
-            dumps=args.dump or ())
+            dumps=args.dump or (), cache=not args.no_cache)
     except ScriptError as error:
         write_out("".join(f"{error.dumps[stage]}\n" for stage in args.dump or ()
                            if stage in error.dumps))
@@ -365,7 +363,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     checked = cast(TextIO, CheckedOutput(file, args.output or "standard output"))
     out = BufferedOutput(checked, args.buffering) if args.buffering else checked
     options = RunOptions(quiet=args.quiet, dry_run=args.dry_run, verbose=args.verbose,
-                         json=args.format == "json")
+                         json=args.format == "json",
+                         on_attached=_notify_attached if NOTIFY_ATTACHED in os.environ else None)
     try:
         target = None
         if args.pid is not None:
@@ -393,6 +392,16 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     finally:
         if file is not sys.stdout:
             file.close()
+
+
+# bpftrace's signal to programs that drive it (its test runner, and others): with
+# this variable set, a line of its name on standard output once the probes are
+# attached, before anything the probes printed (-q and -o do not change it).
+NOTIFY_ATTACHED = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
+
+
+def _notify_attached() -> None:
+    _write_out(NOTIFY_ATTACHED + "\n")
 
 
 def filter_probes(program: CompiledProgram, pattern: str) -> CompiledProgram:

@@ -10,8 +10,14 @@ traceback. Until a run installs its own stop handlers (runtime/session.py)
 or the prompt starts, SIGINT ends ptrace at once and quietly, as it ends any
 Unix program: nothing is in the kernel yet, and a -c command held before its
 exec sees its pipe close and exits. SIGTERM and SIGHUP do so already. A
-signal that was ignored when ptrace started stays ignored. (What comes
-before this module, the interpreter's own start-up, is out of its reach.)
+signal that was ignored when ptrace started stays ignored.
+
+The interpreter's own start-up comes before this module: the `ptrace`
+command that scripts/setup installs starts Python with SIGINT, SIGTERM and
+SIGHUP blocked, so that a signal sent then waits, pending, until `entry`
+has set what it does and unblocks them (unblocked, too, for every process
+ptrace starts). `python -m ptrace` has no such launcher: there a signal
+before ptrace's first line is the interpreter's.
 """
 
 import gc
@@ -19,10 +25,13 @@ import os
 import signal
 import sys
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 
 def entry() -> None:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     # Importing makes objects that live as long as the process: collecting them
     # is start-up time spent for nothing. A run or the prompt collects again
     # (ptrace/cli.py, start_collecting).

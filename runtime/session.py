@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import os
 import signal
 import sys
 import threading
@@ -33,6 +32,7 @@ from ptrace.runtime.stacks import StackReader
 from ptrace.runtime.target import Target
 from ptrace.runtime.values import decode, format_value
 
+from ptrace.launch import STOP_SIGNALS  # they end a run as Ctrl-C does
 from ptrace.probe_kinds import KINDS, ProbeKind, Runs
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
@@ -58,12 +58,6 @@ CAT_LIMIT = 1 << 20  # cat() prints at most this many bytes of a file
 POLL_MS = 100
 LOST_CHECK_S = 1.0
 DRAIN_S = 0.5  # after a stop, the events waiting are printed for at most this long
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # they end a run as Ctrl-C does
-
-# bpftrace's signal to programs that drive it (its test runner, and others): with
-# this variable set, a line of its name on standard output once the probes are
-# attached, before anything the probes printed (-q and -o do not change it).
-NOTIFY_ATTACHED = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
 
 
 @dataclass
@@ -72,6 +66,9 @@ class RunOptions:
     json: bool = False  # -f json
     dry_run: bool = False  # load but attach nothing and run nothing
     verbose: bool = False
+    # Called once the probes are attached, before anything BEGIN or the probes
+    # printed is written (the CLI's notice to programs that drive it).
+    on_attached: Callable[[], None] | None = None
 
 
 class Session:
@@ -184,9 +181,8 @@ class Session:
             if KINDS[prog.attach.kind].runs == Runs.ITERATED:
                 self.iterator_links.extend(fds)
         self.output.attached(sum(p.attach.probe_count for p in self.program.programs))
-        if NOTIFY_ATTACHED in os.environ:
-            sys.stdout.write(NOTIFY_ATTACHED + "\n")
-            sys.stdout.flush()
+        if self.options.on_attached is not None:
+            self.options.on_attached()
 
     def _event_loop(self) -> None:
         assert self.ringbuf is not None

@@ -20,6 +20,7 @@ part in `probe_context.py`, from the probe-kind table.
 from __future__ import annotations
 
 import difflib
+import functools
 import operator
 import re
 from collections.abc import Callable
@@ -1021,8 +1022,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         if btf is None:
             return
         kind, _, bare = tn.base.partition(" ")
-        close = difflib.get_close_matches(bare or kind, btf.names(kind if bare else "typedef"),
-                                          n=3)
+        close = _close_kernel_type_names(btf, kind if bare else "typedef", bare or kind)
         where = "neither the script nor the kernel has a" if self.ctx.script_types \
             else "the kernel has no"
         self.error(f"{where} type '{tn.base}'", tn.span,
@@ -1190,6 +1190,13 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                 return None
         return t.Record(tuple(a.name for a in arguments),
                         tuple(a.type for a in arguments if a.type is not None))
+
+@functools.lru_cache(maxsize=4)  # (few: it holds the types it was asked about)
+def _close_kernel_type_names(btf: btf_module.Btf, kind: str, name: str) -> tuple[str, ...]:
+    """The kernel's names of `kind` closest to `name`, for a hint. Each copy of a
+    wildcard's probe asks for the same, and one answer takes 0.1 s."""
+    return tuple(difflib.get_close_matches(name, btf.names(kind), n=3))
+
 
 def _byte_size(tp: t.Type) -> int:
     """The bytes of an integer, a string or an array, as C counts them."""

@@ -109,6 +109,16 @@ def test_message_events() -> None:
 
 
 @pytest.mark.bpf
+def test_no_attach_notice_on_the_callers_stdout(monkeypatch: pytest.MonkeyPatch,
+                                                capfd: pytest.CaptureFixture[str]) -> None:
+    """bpftrace's __BPFTRACE_NOTIFY_PROBES_ATTACHED is the command line's: a library
+    run with the variable set writes nothing to its caller's standard output."""
+    monkeypatch.setenv("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1")
+    assert ptrace.run('BEGIN { @x = 1; } interval:ms:10 { exit(); }').maps == {"@x": 1}
+    assert capfd.readouterr().out == ""
+
+
+@pytest.mark.bpf
 def test_run_for_a_duration(triggers: Path, no_leftovers: None) -> None:  # noqa: F811
     result = ptrace.run('tracepoint:syscalls:sys_enter_getppid /comm == "api_duration"/ '
                         '{ @n = count(); } END { @end = 1; }', duration=0.2)
