@@ -401,7 +401,7 @@ NOTIFY_ATTACHED = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
 
 
 def _notify_attached() -> None:
-    _write_out(NOTIFY_ATTACHED + "\n")
+    write_out(NOTIFY_ATTACHED + "\n")
 
 
 def filter_probes(program: CompiledProgram, pattern: str) -> CompiledProgram:
