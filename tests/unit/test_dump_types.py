@@ -112,7 +112,7 @@ def test_a_tracepoint_field_and_a_struct_field_read() -> None:
 Instance index=0 probe='tracepoint:syscalls:sys_enter_openat'  @2
   .variables:
     Variable name='$f' type='char *'  @3
-    Variable name='$b' type='int32'  @4
+    Variable name='$b' type='uint32'  @4
   .probe:
     Probe  @2
       .attach_points:
@@ -129,9 +129,9 @@ Instance index=0 probe='tracepoint:syscalls:sys_enter_openat'  @2
                     Identifier name='args'  @3
             Assign op='='  @4
               .target:
-                Variable name='$b' type='int32'  @4
+                Variable name='$b' type='uint32'  @4
               .value:
-                Field name='b' arrow=True type='int32' offset=4 read_size=1 \
+                Field name='b' arrow=True type='uint32' offset=4 read_size=1 \
 bit_shift=0 bit_size=3  @4
                   .base:
                     Cast type='struct s *'  @4
