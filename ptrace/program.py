@@ -120,6 +120,7 @@ class MapSpec:
     initial: tuple[tuple[bytes, bytes], ...] = ()  # entries the loader writes first
     declared: bool = False  # sized by its `let @m = kind(size);`, not by max_map_keys
     location: str = ""  # file:line:col of its declaration, or of its first use
+    per_cpu_entries: bool = False  # an entry for each possible CPU (max_entries is ignored)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from ptrace.runtime.attach import attach, run_iterator
 from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.loader import Loaded, close_all, load
-from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_map
+from ptrace.runtime.maps import PERCPU_TYPES, Entry, raw_entries, read_map
 from ptrace.runtime.output import HeldOutput, Output, TextOutput, new_output
 from ptrace.runtime.printf import BatchPrintf, batch_printf, render
 from ptrace.runtime.ringbuf_reader import RingBuffer
@@ -300,7 +300,7 @@ class Session:
             self.stopping = self.exited = True
         elif kind == EventKind.PRINT_MAP:
             spec = self.program.print_sites[site]
-            self._print_map(spec.map_index, spec.top, spec.div)
+            self._print_map(spec.map_index, spec.top, spec.div, called=True)
         elif kind == EventKind.PRINT_VALUE:
             arg = self.program.print_sites[site].value
             assert arg is not None
@@ -382,13 +382,18 @@ class Session:
             self.output.message(fmt.kind, text, fmt.location, fmt.context)
 
     # ---- maps ----
-    def _print_map(self, index: int, top: int = 0, div: int = 0) -> None:
-        """Print a map now, unless it is empty."""
+    def _print_map(self, index: int, top: int = 0, div: int = 0, called: bool = False) -> None:
+        """Print a map now, unless it is empty. A map without keys that print()
+        is `called` on before it holds a value prints its type's zero (as
+        bpftrace: `@: 0`, `@: (0, )`)."""
         assert self.loaded is not None
         spec = self.program.maps[index]
         assert spec.value_type is not None
         with _not_collecting():
             entries = read_map(self.libs, self.loaded.map_fds[index], spec)
+            if not entries and called and spec.key_type is None \
+                    and not isinstance(spec.value_type, t.Aggregation):
+                entries = [Entry(None, decode(bytes(spec.value_size), 0, spec.value_type))]
             if entries:
                 self.output.map(spec.name, spec.key_type, spec.value_type, entries, top, div)
 

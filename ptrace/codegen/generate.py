@@ -13,7 +13,7 @@ from ptrace.codegen.bpf_builder import (
 )
 from ptrace.codegen.code_size import MAX_INSTRUCTIONS, CodeBudget, CodeTooLarge
 from ptrace.codegen.emit import BackendFailure, Emitted, emit, new_module
-from ptrace.codegen.lower import Lowerer
+from ptrace.codegen.lower import Lowerer, is_callback_loop
 from ptrace.diagnostics import CompileError, Diagnostic, Severity, Span
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext
@@ -39,9 +39,8 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
     budget = CodeBudget()
     for instance in ctx.instances:
         name = f"probe_{instance.index}"
-        # A for-over-map callback's stack frame adds to its program's.
-        callbacks = any(isinstance(node, n.For) and isinstance(node.iterable, n.MapRef)
-                        for node in walk(instance.probe))
+        # A loop callback's stack frame adds to its program's.
+        callbacks = any(is_callback_loop(node) for node in walk(instance.probe))
         pb = ProgramBuilder(module, name, f"ptrace/{name}", res.scratch_map,
                             MAP_LOOP_STACK_BUDGET if callbacks else STACK_BUDGET,
                             stack_limit=MAP_LOOP_STACK_LIMIT if callbacks else STACK_LIMIT,

@@ -488,7 +488,8 @@ class BuiltinLowering:
         does nothing visits them all."""
         target = e.args[0]
         assert isinstance(target, n.MapAccess)
-        child = self.pb.callback(f"{self.pb.function.name}_len{len(self.pb.module.functions)}")
+        child = self.pb.callback(f"{self.pb.function.name}_len{len(self.pb.module.functions)}",
+                                 4)
         child.finish()
         return self.pb.helper(Helper.FOR_EACH_MAP_ELEM, I64,
                               [self.pb.map_ptr(self.ctx.maps[target.name].index),

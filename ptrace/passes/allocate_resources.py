@@ -11,7 +11,7 @@ reads these decisions, except the scratch map's size (see `set_scratch_size`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import children, walk
@@ -93,7 +93,11 @@ def allocate_resources(ctx: CompileContext) -> Resources:
                                          COUNTERS_FIXED + len(ctx.maps)))
     res.globals_map = _add(res, MapSpec(".globals", MapType.ARRAY, 4, 8, GLOBALS_COUNT))
     # The scratch map's value size is known after lowering; see set_scratch_size.
-    res.scratch_map = _add(res, MapSpec(".scratch", MapType.PERCPU_ARRAY, 4, 8, 1))
+    # An array with an entry for each CPU, indexed by the CPU a program runs on
+    # (a per-CPU array's values are limited to 32 KiB; strings of max_strlen
+    # bytes, several at once, need more).
+    res.scratch_map = _add(res, MapSpec(".scratch", MapType.ARRAY, 4, 8, 1,
+                                        per_cpu_entries=True))
     limits = sorted({tp.limit for instance in ctx.instances for tp in instance.types.values()
                      if isinstance(tp, t.Stack)})
     for limit in limits:
@@ -203,7 +207,7 @@ def set_scratch_size(res: Resources, size: int) -> None:
     stack allocator's choice (the stack budget, freed memory reused, a map
     loop's callback frame), and it runs while the program is lowered."""
     old = res.maps[res.scratch_map]
-    res.maps[res.scratch_map] = MapSpec(old.name, old.map_type, old.key_size, max(8, size), 1)
+    res.maps[res.scratch_map] = replace(old, value_size=max(8, size))
 
 
 def _syscall_table(attach: Attach) -> MapSpec:

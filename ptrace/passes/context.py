@@ -30,6 +30,9 @@ class ProbeInstance:
     attach: Attach
     index: int
     types: dict[n.Node, Type] = field(default_factory=dict)  # expr, let or for → type
+    # Each variable's type over the whole probe (all its assignments merged), as
+    # the checker's quiet round learned it: what a read of it gives.
+    variable_types: dict[str, Type] = field(default_factory=dict)
 
     def type_of(self, node: n.Expr) -> Type:
         return self.types[node]

@@ -101,6 +101,17 @@ def test_values_of_every_kind() -> None:
 
 
 @pytest.mark.bpf
+def test_tuples_of_narrow_elements() -> None:
+    """Tuples and records are laid out as C structs: each element at its width."""
+    maps = ptrace.run('BEGIN { @t = ((int8)-1, (uint16)65535, "ab", (int32)-7, true); '
+                      '@r[(int8)-2, "x"] = (a = (uint8)200, b = (int16)-3); exit(); }').maps
+    assert maps["@t"] == (-1, 65535, "ab", -7, True)
+    ((key, record),) = maps["@r"].items()
+    assert key == (-2, "x")
+    assert (record.a, record.b) == (200, -3)
+
+
+@pytest.mark.bpf
 def test_message_events() -> None:
     events = ptrace.run('BEGIN { warnf("careful %d", 1); time("%Y"); exit(); }').events
     warn, when = events
