@@ -371,6 +371,8 @@ def _usdt_probes(rest: str, machine: Machine) -> list[str]:
     glob = glob or "*"
     if ":" not in glob:
         glob = "*:" + glob  # a probe name alone, in any provider
+    elif glob.startswith(":"):
+        glob = "*" + glob  # an empty provider: any provider
     return [f"usdt:{path}:{p.provider}:{p.name}" for p in probes
             if fnmatch.fnmatchcase(f"{p.provider}:{p.name}", glob)]
 

@@ -24,7 +24,7 @@ from ptrace.bpf_abi import PerfType
 from ptrace.diagnostics import Reporter
 from ptrace.machine import Machine, match_tracepoints
 from ptrace.options import too_many_probes
-from ptrace.parse.literals import LiteralError, parse_integer
+from ptrace.parse.literals import LiteralError, parse_integer, unescape
 from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.probe_kinds import (
     BY_PROVIDER,
@@ -212,7 +212,31 @@ class _Point:
 
     @property
     def parts(self) -> list[str]:
-        return self.rest.split(":")
+        return split_attach_point(self.rest)
+
+
+def split_attach_point(rest: str) -> list[str]:
+    """What follows `provider:`, split at its colons. A part may be quoted,
+    wholly or in pieces (`"echo_builtin"+0`, `"\\"probe1\\""`): a quoted
+    piece keeps its colons, and its C escapes are processed."""
+    parts: list[str] = []
+    part: list[str] = []
+    for piece in _QUOTED_OR_COLON.split(rest):
+        if piece == ":":
+            parts.append("".join(part))
+            part = []
+        elif piece.startswith('"') and piece.endswith('"') and len(piece) > 1:
+            try:
+                part.append(unescape(piece[1:-1]))
+            except LiteralError:
+                part.append(piece[1:-1])
+        else:
+            part.append(piece)
+    parts.append("".join(part))
+    return parts
+
+
+_QUOTED_OR_COLON = re.compile(r'("(?:[^"\\]|\\.)*"|:)')
 
 
 def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
@@ -287,9 +311,10 @@ def _uprobes(p: _Point) -> list[Attach]:
     (a source line, by the binary's debug information); BINARY a path, a
     program on PATH or a library by name (libc). The functions are the
     binary's symbols, and those only its separate debug file names."""
-    point, provider, rest, machine, reporter, missing = \
-        p.node, p.provider, p.rest, p.machine, p.reporter, p.missing
-    binary, _, target = rest.rpartition(":")
+    point, provider, machine, reporter, missing = \
+        p.node, p.provider, p.machine, p.reporter, p.missing
+    *binary_parts, target = p.parts
+    binary = ":".join(binary_parts)
     source = ""
     if "@" in binary and target.isdigit():
         binary, _, source = binary.rpartition("@")
@@ -357,28 +382,37 @@ def _uprobes_of_binaries(p: _Point, binary: str, target: str) -> list[Attach]:
     (`./bin/app*`), or with -p each file the process maps whose path or name
     matches (`*`, `libc*`). A binary without the function is left out; an error
     only when none has it."""
-    if "/" in binary:
-        paths = sorted(path for path in glob.glob(binary) if os.path.isfile(path))
-        where = f"no file matching {binary}"
-    elif p.pid:
-        mapped = p.machine.process_binaries(p.pid)
-        if mapped is None:
-            p.reporter.error(f"cannot read the mappings of process {p.pid} (it does not "
-                             "exist?)", p.node.span)
-            return []
-        paths = [path for path in mapped if fnmatch.fnmatchcase(path, binary)
-                 or fnmatch.fnmatchcase(os.path.basename(path), binary)]
-        where = f"no binary of process {p.pid} matching '{binary}'"
-    else:
-        p.reporter.error(f"a {p.provider}'s binary '{binary}' has a wildcard: it matches "
-                         "files by a path ('./bin/app*') or, with -p PID, the files the "
-                         "process maps", p.node.span)
+    found = _matching_binaries(p, binary)
+    if found is None:
         return []
+    where, paths = found
     attaches = [attach for path in paths for attach in _uprobes(dataclasses.replace(
         p, rest=f"{path}:{target}", reporter=Reporter(), missing=Reporter()))]
     if not attaches:
         p.missing.error(f"{where} has a function matching '{target}'", p.node.span)
     return attaches
+
+
+def _matching_binaries(p: _Point, binary: str) -> tuple[str, list[str]] | None:
+    """The files a wildcarded BINARY names: those a path matches (`./bin/app*`),
+    or with -p those the process maps whose path or name matches (`*`,
+    `libc*`); and how a message names none of them. None after a diagnostic."""
+    if "/" in binary:
+        paths = sorted(path for path in glob.glob(binary) if os.path.isfile(path))
+        return f"no file matching {binary}", paths
+    if p.pid:
+        mapped = p.machine.process_binaries(p.pid)
+        if mapped is None:
+            p.reporter.error(f"cannot read the mappings of process {p.pid} (it does not "
+                             "exist?)", p.node.span)
+            return None
+        return f"no binary of process {p.pid} matching '{binary}'", [
+            path for path in mapped if fnmatch.fnmatchcase(path, binary)
+            or fnmatch.fnmatchcase(os.path.basename(path), binary)]
+    p.reporter.error(f"a {p.provider}'s binary '{binary}' has a wildcard: it matches "
+                     "files by a path ('./bin/app*') or, with -p PID, the files the "
+                     "process maps", p.node.span)
+    return None
 
 
 def _source_line(p: _Point, path: str, source: str, line: int) -> list[Attach]:
@@ -411,23 +445,23 @@ def _source_line(p: _Point, path: str, source: str, line: int) -> list[Attach]:
 
 def _usdt(at: _Point) -> list[Attach]:
     """usdt:BINARY:PROVIDER:PROBE or usdt:BINARY:PROBE, with wildcards in both
-    names: one program per probe site (a probe may have several). With -p the
-    binary may be left out (usdt:PROBE, usdt::PROBE, usdt::PROVIDER:PROBE): the
-    probe is looked for in the process's executable and the libraries it has
-    loaded, as bpftrace does."""
-    point, rest, machine, reporter, missing, pid = \
-        at.node, at.rest, at.machine, at.reporter, at.missing, at.pid
-    binary, *names = rest.split(":")
+    names and in BINARY (as for uprobes); an empty PROVIDER is any provider:
+    one program per probe site (a probe may have several). With -p the binary
+    may be left out (usdt:PROBE, usdt::PROBE, usdt::PROVIDER:PROBE,
+    usdt:::PROBE): the probe is looked for in the process's executable and the
+    libraries it has loaded, as bpftrace does."""
+    point, reporter, missing, pid = at.node, at.reporter, at.missing, at.pid
+    binary, *names = at.parts
     if pid and not names:
         binary, names = "", [binary]
-    if len(names) not in (1, 2) or not all(names) or not (binary or pid):
+    if len(names) not in (1, 2) or not names[-1] or not (binary or pid):
         reporter.error("a usdt probe is written 'usdt:/path/to/binary:provider:probe' or "
                        "'usdt:/path/to/binary:probe'", point.span,
                        *(["without a binary (usdt::provider:probe), it needs -p PID"]
-                         if not binary and all(names) else []))
+                         if not binary and names and names[-1] else []))
         return []
-    provider, name = names if len(names) == 2 else ("*", names[0])
-    sites = _usdt_sites(point, binary, pid, machine, reporter, missing)
+    provider, name = names if len(names) == 2 and names[0] else ("*", names[-1])
+    sites = _usdt_sites(at, binary)
     if sites is None:
         return []
     where, found = sites
@@ -461,28 +495,39 @@ def _usdt(at: _Point) -> list[Attach]:
                                                           m[1].address))]
 
 
-def _usdt_sites(point: n.AttachPoint, binary: str, pid: int, machine: Machine,
-                reporter: Reporter, missing: Reporter
-                ) -> tuple[str, list[tuple[str, UsdtProbe]]] | None:
-    """Where the probes are looked for (a path, or "process PID"), and the USDT
-    probe sites there with the path of each: those of the binary, or (no binary)
-    of every file the -p process has mapped. None after a diagnostic."""
+def _usdt_sites(at: _Point, binary: str) -> tuple[str, list[tuple[str, UsdtProbe]]] | None:
+    """Where the probes are looked for (a path, a wildcarded path, or "process
+    PID"), and the USDT probe sites there with the path of each: those of the
+    binary, of each file a wildcarded binary matches, or (no binary) of every
+    file the -p process has mapped. None after a diagnostic."""
+    point, machine, pid = at.node, at.machine, at.pid
     if not binary:
         paths = machine.process_binaries(pid)
         if paths is None:
-            reporter.error(f"cannot read the mappings of process {pid} (it does not exist?)",
-                           point.span)
+            at.reporter.error(f"cannot read the mappings of process {pid} (it does not "
+                              "exist?)", point.span)
             return None
         return f"process {pid}", [(path, p) for path in paths
                                   for p in machine.usdt_probes(path) or []]
+    if "*" in binary or "?" in binary:
+        matching = _matching_binaries(at, binary)
+        if matching is None:
+            return None
+        none, paths = matching
+        if not paths:
+            at.missing.error(none, point.span)
+            return None
+        return f"'{binary}'", [(path, p) for path in paths
+                               for p in machine.usdt_probes(path) or []]
     path = _binary_path(machine, binary, pid)
     if path is None:
-        missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
+        at.missing.error(f"'{binary}' is not a file, a program on PATH or a library",
+                         point.span)
         return None
     probes = machine.usdt_probes(path)
     if probes is None:
-        reporter.error(f"cannot read the USDT probes of {path} (not an ELF binary?)",
-                       point.span)
+        at.reporter.error(f"cannot read the USDT probes of {path} (not an ELF binary?)",
+                          point.span)
         return None
     return path, [(path, p) for p in probes]
 
