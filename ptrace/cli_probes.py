@@ -50,8 +50,9 @@ def program_probes(source: Source, options: Options, machine: Machine | None = N
             run_pass(ctx)
             if ctx.reporter.has_errors:
                 raise CompileError(ctx.reporter.diagnostics)
-    return list(dict.fromkeys(_listed_form(instance.attach.probe, instance.attach.kind)
-                              for instance in ctx.instances))
+    return list(dict.fromkeys(_listed_form(name, instance.attach.kind)
+                              for instance in ctx.instances
+                              for name in instance.attach.probe_names))
 
 
 def _listed_form(name: str, kind: ProbeKind) -> str:

@@ -120,6 +120,15 @@ class Machine(Protocol):
         (module "" for the kernel itself), or None where the list is unreadable."""
         ...
 
+    def uprobe_multi(self) -> bool:
+        """Whether the kernel attaches one program to many uprobes through one
+        uprobe_multi link (Linux 6.6 and later)."""
+        ...
+
+
+# The kernel release that brought uprobe_multi links.
+UPROBE_MULTI_SINCE = (6, 6)
+
 
 def match_tracepoints(machine: Machine, category: str, event: str) -> list[tuple[str, str]]:
     """The tracepoints matching glob patterns for the category and event, sorted.
@@ -252,6 +261,10 @@ class LiveMachine:
     def traceable_functions(self) -> list[tuple[str, str]] | None:
         root = tracefs_root()
         return read_traceable_functions(root / "available_filter_functions") if root else None
+
+    def uprobe_multi(self) -> bool:
+        release = re.match(r"(\d+)\.(\d+)", os.uname().release)
+        return release is not None and (int(release[1]), int(release[2])) >= UPROBE_MULTI_SINCE
 
 
 def read_traceable_functions(path: Path) -> list[tuple[str, str]] | None:
@@ -425,6 +438,7 @@ class FixtureMachine:
     symbols: dict[str, int] = field(default_factory=dict)  # kernel symbol → address
     traceable: list[tuple[str, str]] | None = None  # (module, function) kprobes reach
     processes: dict[int, list[str]] = field(default_factory=dict)  # pid → mapped binaries
+    uprobe_multi_links: bool = True
 
     def tracepoints(self) -> list[tuple[str, str]]:
         return list(self.formats)
@@ -465,3 +479,6 @@ class FixtureMachine:
 
     def traceable_functions(self) -> list[tuple[str, str]] | None:
         return self.traceable
+
+    def uprobe_multi(self) -> bool:
+        return self.uprobe_multi_links

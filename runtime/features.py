@@ -23,7 +23,7 @@ from ptrace.runtime import libbcc, perf
 from ptrace.runtime.libbcc import LibraryMissing, ProgLoadOpts
 
 from ptrace.bpf_abi import PERF_COUNT_HW_CPU_CYCLES, AttachType, MapType, PerfType, ProgType
-from ptrace.machine import TRACEFS_ROOTS, Machine, tracefs_root
+from ptrace.machine import TRACEFS_ROOTS, UPROBE_MULTI_SINCE, Machine, tracefs_root
 
 NOT_ROOT = "loading BPF programs needs root: run ptrace with sudo"
 EVENT_SOURCES = Path("/sys/bus/event_source/devices")
@@ -168,10 +168,11 @@ def _ringbuf() -> Verdict:
     return Verdict((major, minor) >= (5, 8), f"kernel {major}.{minor} {verdict} 5.8")
 
 
-def _link_kind(since: tuple[int, int], kprobes: bool) -> Callable[[], Verdict]:
+def _link_kind(since: tuple[int, int], kprobes: bool, use: str = "") -> Callable[[], Verdict]:
     """A kind of BPF link bpftrace 0.26 reports under the name (kprobe_multi,
-    kprobe_session, uprobe_multi): the kernel version it came with, and kprobes
-    for the kprobe ones. ptrace attaches one link per probe, so it uses none."""
+    kprobe_session, uprobe_multi): the kernel version it came with, kprobes
+    for the kprobe ones, and what ptrace uses it for ("": nothing, it
+    attaches those probes one by one)."""
     def check() -> Verdict:
         release = kernel_release()
         shown = f"kernel {release[0]}.{release[1]}, needs {since[0]}.{since[1]}"
@@ -179,7 +180,7 @@ def _link_kind(since: tuple[int, int], kprobes: bool) -> Callable[[], Verdict]:
             return Verdict(False, "the kernel has no kprobes")
         if release < since:
             return Verdict(False, shown)
-        return Verdict(True, f"{shown} (ptrace attaches one link per probe and uses none)")
+        return Verdict(True, f"{shown} ({use or 'ptrace attaches one link per probe'})")
     return check
 
 
@@ -190,7 +191,8 @@ KERNEL_CHECKS: dict[str, Callable[[], Verdict]] = {
     "ring buffer maps": _ringbuf,
     "kprobe_multi": _link_kind((5, 18), kprobes=True),
     "kprobe_session": _link_kind((6, 10), kprobes=True),
-    "uprobe_multi": _link_kind((6, 6), kprobes=False),
+    "uprobe_multi": _link_kind(UPROBE_MULTI_SINCE, kprobes=False,
+                               use="ptrace attaches a uprobe wildcard's functions with one"),
 }
 
 

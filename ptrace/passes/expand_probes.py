@@ -79,12 +79,18 @@ def expand_probes(ctx: CompileContext) -> None:
     for probe in ctx.program.probes:
         nodes = list(walk(probe))
         uses_args = any(isinstance(node, n.Identifier) and node.name == "args" for node in nodes)
+        # What a uprobe's program computes from its own function's name: the
+        # function's parameters, a variable's distance from the function.
+        per_function = uses_args or any(isinstance(node, n.Call) and node.name == "uaddr"
+                                        for node in nodes)
         body = probe
         for point in probe.attach_points:
             attaches = _expand(point, ctx.machine, ctx.reporter, missing,
                                ctx.options.has_command, ctx.options.pid, ctx.options.debuginfo)
             if not uses_args:
                 attaches = _dispatch_syscalls(point, attaches, ctx.machine)
+            if not per_function and ctx.machine.uprobe_multi():
+                attaches = _multi_uprobes(point, attaches, ctx.machine, ctx.options.debuginfo)
             probes += sum(a.probe_count for a in attaches)
             if probes > ctx.options.max_probes:
                 _too_many_probes(ctx, point, probes)
@@ -137,6 +143,31 @@ def _dispatch_syscalls(point: n.AttachPoint, attaches: list[Attach],
                           syscalls=tuple(sorted(known))))
         folded = {probe for _, probe in known}
         attaches = [a for a in attaches if a.probe not in folded]
+    return out + attaches
+
+
+def _multi_uprobes(point: n.AttachPoint, attaches: list[Attach], machine: Machine,
+                   debug_dirs: tuple[str, ...]) -> list[Attach]:
+    """Fold a wildcard's uprobes (or uretprobes) in one binary, when it matched
+    two functions or more, into one program attached through one uprobe_multi
+    link: one system call attaches them all, and one closes them all."""
+    groups: dict[str, list[Attach]] = {}
+    for attach in attaches:
+        if attach.kind in (ProbeKind.UPROBE, ProbeKind.URETPROBE) and attach.symbol \
+                and not attach.offset:
+            groups.setdefault(attach.binary, []).append(attach)
+    out: list[Attach] = []
+    for binary, group in groups.items():
+        if len(group) < 2:
+            continue
+        from ptrace.debuginfo import user_functions
+
+        addresses = {s.name: s.address for s in user_functions(machine, binary, debug_dirs)}
+        functions = tuple((symbol, addresses[symbol]) for symbol in
+                          dict.fromkeys(a.symbol for a in group) if symbol in addresses)
+        out.append(Attach(group[0].kind, point.text, binary=binary, functions=functions))
+        folded = {a for a in group if a.symbol in addresses}
+        attaches = [a for a in attaches if a not in folded]
     return out + attaches
 
 

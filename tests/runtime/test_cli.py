@@ -271,6 +271,41 @@ def test_attached_line(ptrace_exe: list[str], triggers: Path, no_leftovers: None
 
 
 @pytest.mark.bpf
+def _held_links(pid: int) -> tuple[list[str], int]:
+    """The types of the BPF links a process holds, and how many perf events."""
+    links, perf_events = [], 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+            info = (Path(f"/proc/{pid}/fdinfo") / fd.name).read_text()
+        except OSError:
+            continue
+        perf_events += target == "anon_inode:[perf_event]"
+        match = re.search(r"^link_type:\s*(\S+)$", info, re.MULTILINE)
+        if match:
+            links.append(match[1])
+    return links, perf_events
+
+
+@pytest.mark.bpf
+def test_a_wildcard_attaches_through_one_uprobe_multi_link(ptrace_exe: list[str], triggers: Path,
+                                                           no_leftovers: None) -> None:
+    """uretprobe:BINARY:GLOB over two functions: one uprobe_multi link and no perf
+    event; `probe` and `func` name the function that returned."""
+    program = triggers / "ptt_uprobe"
+    tracer = Running([*ptrace_exe, "-e", f"uretprobe:{program}:ptt_* "
+                      "{ @[probe, func] = sum(retval); }"])
+    tracer.wait_attached()
+    held = _held_links(tracer.proc.pid)
+    subprocess.run([str(program), "x", "yy"], check=True)
+    code, stdout, stderr = tracer.finish(signal.SIGINT)
+    assert held == (["uretprobe_multi"], 0)
+    assert code == 0, stderr
+    assert "Attached 2 probes\n" in stderr
+    assert stdout.strip("\n") == (f"@[uretprobe:{program}:ptt_greet, ptt_greet]: 3\n"
+                                   f"@[uretprobe:{program}:ptt_add, ptt_add]: 33")
+
+
 def test_q_hides_the_attached_line(ptrace_exe: list[str], no_leftovers: None) -> None:
     prog = 'interval:ms:50 { @ = count(); exit(); } END { printf("end\\n"); }'
     r = run([*ptrace_exe, "-e", prog])

@@ -360,3 +360,27 @@ def test_list(in_triggers: bytes) -> None:
     assert verbose[0] == "usdt:./ptt_usdt:ptt:loop"
     assert [line.split(":")[0] for line in verbose[1:]] == [
         "    arg0", "    arg1", "    arg2", "    arg3"]
+
+
+def test_a_uprobe_wildcard_is_one_uprobe_multi_program(in_triggers: bytes) -> None:
+    """A wildcard's functions in one binary are one program for one uprobe_multi
+    link; each function is its own program where the kernel has no such links,
+    or where the body needs its function's own facts (args, uaddr)."""
+    from ptrace.bpf_abi import AttachType
+    from ptrace.cli_probes import program_probes
+
+    def programs(text: str, multi: bool = True) -> list[CompiledProgram]:
+        machine = FixtureMachine({}, uprobe_multi_links=multi)
+        return list(compile(Source("-e", text), machine=machine).programs)
+
+    (one,) = programs("uretprobe:./ptt_uprobe:ptt_* { @[func] = count(); }")
+    assert one.expected_attach_type == AttachType.TRACE_UPROBE_MULTI
+    assert [symbol for symbol, _ in one.attach.functions] == ["ptt_add", "ptt_greet"]
+    assert one.attach.probe_names == ("uretprobe:./ptt_uprobe:ptt_add",
+                                      "uretprobe:./ptt_uprobe:ptt_greet")
+    assert [p.attach.probe for p in programs("uprobe:./ptt_uprobe:ptt_* { }", False)] == [
+        "uprobe:./ptt_uprobe:ptt_add", "uprobe:./ptt_uprobe:ptt_greet"]
+    assert len(programs('uprobe:./ptt_uprobe:ptt_* { @ = uaddr("main"); }')) == 2
+    assert program_probes(Source("-e", "uprobe:./ptt_uprobe:ptt_* { }"), Options(),
+                          FixtureMachine({})) == ["uprobe:./ptt_uprobe:ptt_add",
+                                                  "uprobe:./ptt_uprobe:ptt_greet"]
