@@ -53,6 +53,9 @@ class Attach:
     symbol: str = ""
     offset: int = 0
     address: int = 0
+    # The binary is not ELF (a flat binary, with --unsafe): `offset` is where
+    # the uprobe goes in the file.
+    flat: bool = False
     # kind "usdt": `binary`, `offset` the site's file offset and `address` its
     # virtual address; the specs of its arguments (ptrace.usdt.parse_arg reads
     # them), the virtual addresses of the symbols they name, and its semaphore's

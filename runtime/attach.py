@@ -63,7 +63,8 @@ def _uprobe(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int
     """uprobes, uretprobes, and usdt probes (a uprobe at the site's file offset)."""
     if target.functions:
         return [_uprobe_multi(prog_fd, target, pid)]
-    offset = target.offset if target.kind == ProbeKind.USDT else resolve_offset(target, pid)
+    offset = target.offset if target.kind == ProbeKind.USDT or target.flat \
+        else resolve_offset(target, pid)
     kind = BPF_PROBE_RETURN if target.kind == ProbeKind.URETPROBE else BPF_PROBE_ENTRY
     # The event name matters only if bcc falls back to tracefs uprobe_events
     # (the uprobe PMU is used when the kernel has it, as 6.18 does).

@@ -86,7 +86,8 @@ def expand_probes(ctx: CompileContext) -> None:
         body = probe
         for point in probe.attach_points:
             attaches = _expand(point, ctx.machine, ctx.reporter, missing,
-                               ctx.options.has_command, ctx.options.pid, ctx.options.debuginfo)
+                               ctx.options.has_command, ctx.options.pid, ctx.options.debuginfo,
+                               ctx.options.unsafe)
             if not uses_args:
                 attaches = _dispatch_syscalls(point, attaches, ctx.machine)
             if not per_function and ctx.machine.uprobe_multi():
@@ -236,6 +237,7 @@ class _Point:
     has_process: bool
     pid: int
     debug_dirs: tuple[str, ...] = ()  # --debuginfo
+    unsafe: bool = False  # --unsafe
 
     @property
     def provider(self) -> str:
@@ -272,7 +274,7 @@ _QUOTED_OR_COLON = re.compile(r'("(?:[^"\\]|\\.)*"|:)')
 
 def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
             missing: Reporter, has_process: bool, pid: int,
-            debug_dirs: tuple[str, ...] = ()) -> list[Attach]:
+            debug_dirs: tuple[str, ...] = (), unsafe: bool = False) -> list[Attach]:
     """The attach targets of one attach point, by its kind's expander."""
     provider, colon, rest = point.text.partition(":")
     kind = BY_PROVIDER.get(provider)
@@ -280,7 +282,7 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
         _unknown_provider(point, provider, reporter)
         return []
     return EXPANDERS[kind](_Point(point, kind, rest, machine, reporter, missing, has_process,
-                                  pid, debug_dirs))
+                                  pid, debug_dirs, unsafe))
 
 
 # bpftrace 0.26's probe types that ptrace does not run yet, with how bpftrace runs them.
@@ -361,9 +363,8 @@ def _uprobes(p: _Point) -> list[Attach]:
         return []
     if source:
         return _source_line(p, path, source, int(target))
-    if re.fullmatch(r"0x[0-9a-fA-F]+", target):
-        address = int(target, 16)
-        return [Attach(p.kind, f"{provider}:{path}:{target}", binary=path, address=address)]
+    if re.fullmatch(r"0x[0-9a-fA-F]+|[0-9]+", target):
+        return _uprobe_at_address(p, path, target)
     symbols = machine.function_symbols(path)
     if symbols is None:
         reporter.error(f"cannot read the symbols of {path} (not an ELF binary?)", point.span)
@@ -390,12 +391,39 @@ def _uprobes(p: _Point) -> list[Attach]:
                         if close else []))
         return []
     size = max(s.size for s in symbols if s.name == symbol)
-    if size and offset >= size:  # a size of 0: not known, the offset is not checked
+    if not size and not p.unsafe:
+        reporter.error(f"cannot tell where {symbol} ends: its symbol has size 0", point.span,
+                       "--unsafe attaches it anyway; a uprobe that is not at the start of an "
+                       "instruction corrupts the traced process")
+        return []
+    if size and offset >= size:  # a size of 0 (with --unsafe): the offset is not checked
         reporter.error(f"offset {offset} is beyond the end of {symbol}, which is {size} "
                        f"bytes long", point.span)
         return []
     name = f"{provider}:{path}:{target}"
     return [Attach(p.kind, name, binary=path, symbol=symbol, offset=offset)]
+
+
+def _uprobe_at_address(p: _Point, path: str, target: str) -> list[Attach]:
+    """uprobe:BINARY:ADDRESS (0x4f0 or 1264): an address in the binary's code
+    (an executable segment). A file that is not ELF (a flat binary)
+    has no addresses: with --unsafe, ADDRESS is an offset in the file."""
+    address = int(target, 0) if target.startswith("0x") else int(target)
+    name = f"{p.provider}:{path}:{target}"
+    code = p.machine.in_code(path, address)
+    if code is None:
+        if not p.unsafe:
+            p.reporter.error(f"{path} is not an ELF binary: ptrace cannot check that "
+                             f"0x{address:x} is the start of an instruction", p.node.span,
+                             "--unsafe attaches the uprobe at that offset of the file")
+            return []
+        return [Attach(p.kind, name, binary=path, offset=address, flat=True)]
+    if not code:
+        p.reporter.error(f"the address 0x{address:x} is not in the code of {path}",
+                         p.node.span, "an address is a virtual address of the binary's "
+                         "executable segment, as objdump -d shows it")
+        return []
+    return [Attach(p.kind, name, binary=path, address=address)]
 
 
 def _binary_path(machine: Machine, binary: str, pid: int) -> str | None:
@@ -573,20 +601,36 @@ def _offset(text: str, point: n.AttachPoint, reporter: Reporter) -> int | None:
 
 
 def _raw_tracepoint(p: _Point) -> list[Attach]:
-    """rawtracepoint:EVENT (a category before the event is accepted and ignored)."""
+    """rawtracepoint:EVENT or rawtracepoint:MODULE:EVENT (MODULE vmlinux, the
+    kernel, or a loaded module), with wildcards in both: one program per event.
+    The events are the kernel's tracepoints (tracefs' events but the syscall
+    tracer's, which are no tracepoints)."""
     point, parts, machine, reporter, missing = p.node, p.parts, p.machine, p.reporter, p.missing
     event = parts[-1] if parts and parts[-1] else ""
     if not event or len(parts) > 2:
-        reporter.error("a raw tracepoint is written 'rawtracepoint:event'", point.span)
+        reporter.error("a raw tracepoint is written 'rawtracepoint:event' or "
+                       "'rawtracepoint:module:event'", point.span)
         return []
-    events = sorted({e for _, e in machine.tracepoints()})
-    if event not in events:
+    if len(parts) == 2 and parts[0]:
+        module = parts[0]
+        if not any(fnmatch.fnmatchcase(m, module) for m in machine.kernel_modules()):
+            missing.error(f"no kernel module matches '{module}' (vmlinux is the kernel "
+                          "itself)" if "*" in module or "?" in module else
+                          f"the kernel has no module '{module}' (vmlinux is the kernel itself)",
+                          point.span)
+            return []
+    events = sorted({e for c, e in machine.tracepoints() if c != "syscalls"})
+    matched = [e for e in events if fnmatch.fnmatchcase(e, event)]
+    if not matched:
+        if "*" in event or "?" in event:
+            missing.error(f"no raw tracepoint matches '{event}'", point.span)
+            return []
         close = difflib.get_close_matches(event, events, n=3)
         missing.error(f"tracepoint '{event}' does not exist", point.span,
                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
                         if close else []))
         return []
-    return [Attach(ProbeKind.RAWTRACEPOINT, f"rawtracepoint:{event}", event=event)]
+    return [Attach(ProbeKind.RAWTRACEPOINT, f"rawtracepoint:{e}", event=e) for e in matched]
 
 
 def _perf_event(p: _Point) -> Attach | None:
