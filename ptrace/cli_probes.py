@@ -247,6 +247,9 @@ def _all_of(kind: ProbeKind, machine: Machine) -> list[str]:
         binary = "/path/to/binary" if row.catalogue == Catalogue.USDT_NOTES else "/bin/bash"
         raise ListingError(f"{provider} probes are listed per binary, for example: "
                            f"ptrace -l '{provider}:{binary}:*'")
+    if row.catalogue == Catalogue.NAMES:
+        raise ListingError(f"{provider} probes are named by the script ({provider}:NAME): "
+                           "there is no list of them")
     # Catalogue.ADDRESSES (an internal kind has no provider to ask for)
     raise ListingError("a watchpoint is any address of the -p/-c process, written "
                        "watchpoint:ADDRESS:LENGTH:MODE: there is no list of them")

@@ -244,6 +244,11 @@ def _user_space(_machine: Machine) -> Verdict:
         if bpf.works else bpf
 
 
+def _bench(_machine: Machine) -> Verdict:
+    bpf = _bpf()
+    return Verdict(True, "run with BPF_PROG_TEST_RUN, with --mode bench") if bpf.works else bpf
+
+
 def _raw_tracepoints(_machine: Machine) -> Verdict:
     major, minor = kernel_release()
     return Verdict((major, minor) >= (4, 17), f"kernel {major}.{minor}, needs 4.17")
@@ -274,4 +279,5 @@ PROBE_CHECKS: dict[str, Callable[[Machine], Verdict]] = {
     "fexit": _needs_btf("fexit"),
     "iter": _iterators,
     "self": _user_space,
+    "bench": _bench,
 }

@@ -286,7 +286,7 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
 
 
 # bpftrace 0.26's probe types that ptrace does not run yet, with how bpftrace runs them.
-NOT_YET = {"test": "bpftrace --test", "bench": "bpftrace --mode bench"}
+NOT_YET = {"test": "bpftrace --test"}
 
 
 def _unknown_provider(point: n.AttachPoint, provider: str, reporter: Reporter) -> None:
@@ -810,6 +810,14 @@ def _iterator(p: _Point) -> list[Attach]:
                    offset=ITERATORS[name])]
 
 
+def _bench(p: _Point) -> Attach | None:
+    """bench:NAME: run over and over and timed, with --mode bench."""
+    if not re.fullmatch(r"[A-Za-z_]\w*", p.rest):
+        p.reporter.error("a bench probe is written 'bench:NAME', NAME a word", p.node.span)
+        return None
+    return Attach(ProbeKind.BENCH, f"bench:{p.rest}", event=p.rest)
+
+
 def _self(p: _Point) -> Attach | None:
     """self:signal:SIGUSR1: runs when ptrace itself receives the signal."""
     point, parts, reporter = p.node, p.parts, p.reporter
@@ -846,5 +854,6 @@ EXPANDERS: dict[ProbeKind, Expander] = {
     ProbeKind.FENTRY: _fentry,
     ProbeKind.FEXIT: _fentry,
     ProbeKind.ITER: _iterator,
+    ProbeKind.BENCH: _one(_bench),
     ProbeKind.SIGNAL: _one(_self),
 }

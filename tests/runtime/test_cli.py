@@ -912,3 +912,38 @@ def test_list_leaves_out_what_cannot_attach(ptrace_exe: list[str]) -> None:
     assert "rawtracepoint:sched_switch" in listed
     assert "tracepoint:sched:sched_switch" in listed
     assert not [name for name in listed if ":ftrace:" in name]
+
+
+@pytest.mark.bpf
+def test_mode_bench_runs_each_bench_probe_and_prints_its_time(ptrace_exe: list[str],
+                                                              no_leftovers: None) -> None:
+    """--mode bench: begin, then each bench: probe over and over in the script's
+    order (what it prints comes out), a table of their average times, then end."""
+    r = run([*ptrace_exe, "--mode", "bench", "-e",
+             'begin { printf("begin\\n"); } bench:a { @a++; } '
+             "bench:second { if (@b == 0) { print(@a); } @b++; } "
+             "end { print(@b); clear(@a); clear(@b); }"])
+    assert r.returncode == 0, r.stderr
+    match = re.fullmatch(r"begin\n@a: (\d+)\n"
+                         r"Benchmark {32}Time\(ns\) {7}Iterations\n-{66}\n"
+                         r"a {40}(\d+) +(\d+)\nsecond {35}(\d+) +(\d+)\n@b: (\d+)\n\n\n",
+                         r.stdout)
+    assert match, r.stdout
+    a_runs, b_runs = int(match[3]), int(match[5])
+    assert int(match[1]) == a_runs >= 1000 and int(match[6]) == b_runs >= 1000
+    as_json = run([*ptrace_exe, "-q", "-f", "json", "--mode", "bench", "-e",
+                   "bench:a { @a = count(); }"])
+    first = json.loads(as_json.stdout.splitlines()[0])
+    assert first["type"] == "benchmark_result" and first["data"]["a"]["iters"] >= 1000
+
+
+@pytest.mark.bpf
+def test_mode_bench_and_bench_probes_go_together(ptrace_exe: list[str]) -> None:
+    for argv, message in [
+            (["-e", "bench:a { @ = 1; }"], "bench:a runs with --mode bench"),
+            (["--mode", "bench", "-e", "begin { exit(); }"],
+             "--mode bench runs the program's bench:NAME probes, and it has none"),
+            (["--mode", "bench", "-e", "bench:a { } interval:s:1 { }"],
+             "--mode bench runs begin, end and bench: probes only, not interval:s:1")]:
+        r = run([*ptrace_exe, *argv])
+        assert (r.returncode, r.stdout, r.stderr) == (1, "", f"ptrace: error: {message}\n")
