@@ -350,6 +350,10 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
             return 1
     if args.dump:
         return write_out("".join(f"{program.dumps[stage]}\n" for stage in args.dump))
+    mode_problem = _mode_problem(program, args.mode == "bench")
+    if mode_problem:
+        print(f"ptrace: error: {mode_problem}", file=sys.stderr)
+        return 1
     from ptrace.live import run_session
     from ptrace.runtime.errors import RuntimeFailure
     from ptrace.runtime.libbcc import LibraryMissing
@@ -363,7 +367,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     checked = cast(TextIO, CheckedOutput(file, args.output or "standard output"))
     out = BufferedOutput(checked, args.buffering) if args.buffering else checked
     options = RunOptions(quiet=args.quiet, dry_run=args.dry_run, verbose=args.verbose,
-                         json=args.format == "json",
+                         json=args.format == "json", bench=args.mode == "bench",
                          on_attached=_notify_attached if NOTIFY_ATTACHED in os.environ else None)
     try:
         target = None
@@ -423,6 +427,22 @@ def _header_path(header: str) -> str | None:
         if os.path.isfile(path):
             return path
     return None
+
+
+def _mode_problem(program: CompiledProgram, bench: bool) -> str:
+    """Why the program cannot run in the --mode given ("" if it can): bench:
+    probes run only with --mode bench, which runs begin, end and them alone."""
+    from ptrace.probe_kinds import ProbeKind
+
+    benches = [p for p in program.programs if p.attach.kind == ProbeKind.BENCH]
+    if benches and not bench:
+        return f"{benches[0].attach.probe} runs with --mode bench"
+    if bench and not benches:
+        return "--mode bench runs the program's bench:NAME probes, and it has none"
+    if bench and program.attached_programs:
+        return (f"--mode bench runs begin, end and bench: probes only, not "
+                f"{program.attached_programs[0].attach.probe}")
+    return ""
 
 
 def dry_run_summary(program: CompiledProgram) -> str:

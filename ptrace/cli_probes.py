@@ -56,8 +56,9 @@ def program_probes(source: Source, options: Options, machine: Machine | None = N
             run_pass(ctx)
             if ctx.reporter.has_errors:
                 raise CompileError(ctx.reporter.diagnostics)
-    return list(dict.fromkeys(_listed_form(instance.attach.probe, instance.attach.kind)
-                              for instance in ctx.instances))
+    return list(dict.fromkeys(_listed_form(name, instance.attach.kind)
+                              for instance in ctx.instances
+                              for name in instance.attach.probe_names))
 
 
 def listing_entry() -> None:
@@ -294,6 +295,9 @@ def _all_of(kind: ProbeKind, machine: Machine) -> list[str]:
         binary = "/path/to/binary" if row.catalogue == Catalogue.USDT_NOTES else "/bin/bash"
         raise ListingError(f"{provider} probes are listed per binary, for example: "
                            f"ptrace -l '{provider}:{binary}:*'")
+    if row.catalogue == Catalogue.NAMES:
+        raise ListingError(f"{provider} probes are named by the script ({provider}:NAME): "
+                           "there is no list of them")
     # Catalogue.ADDRESSES (an internal kind has no provider to ask for)
     raise ListingError("a watchpoint is any address of the -p/-c process, written "
                        "watchpoint:ADDRESS:LENGTH:MODE: there is no list of them")
@@ -418,6 +422,8 @@ def _usdt_probes(rest: str, machine: Machine) -> list[str]:
     glob = glob or "*"
     if ":" not in glob:
         glob = "*:" + glob  # a probe name alone, in any provider
+    elif glob.startswith(":"):
+        glob = "*" + glob  # an empty provider: any provider
     return [f"usdt:{path}:{p.provider}:{p.name}" for p in probes
             if fnmatch.fnmatchcase(f"{p.provider}:{p.name}", glob)]
 

@@ -18,6 +18,9 @@ from ptrace.runtime.values import Value, format_value
 
 from ptrace.types import types as t
 
+# --mode bench: a bench probe's name, its average time per run (ns), its runs.
+Benchmark = tuple[str, int, int]
+
 
 class Output(Protocol):
     def attached(self, probes: int) -> None: ...
@@ -32,6 +35,9 @@ class Output(Protocol):
     def value(self, value: Value, vtype: t.Type) -> None: ...
     def lost_events(self, count: int) -> None: ...
     def time(self, text: str) -> None: ...
+    def benchmarks(self, results: list[Benchmark]) -> None:
+        """--mode bench: each bench probe's average time per run, and its runs."""
+        ...
     def message(self, kind: str, text: str, location: str, context: str) -> None:
         """errorf() or warnf(): the message, where the call is, its marked line."""
         ...
@@ -110,6 +116,11 @@ class TextOutput:
     def value(self, value: Value, vtype: t.Type) -> None:
         self.out.write(format_value(value, vtype) + "\n")
 
+    def benchmarks(self, results: list[Benchmark]) -> None:
+        self.out.write(f"{'Benchmark':<41}{'Time(ns)':<15}Iterations\n{'-' * 66}\n")
+        for name, average_ns, runs in results:
+            self.out.write(f"{name:<41}{average_ns:<15}{runs}\n")
+
     def lost_events(self, count: int) -> None:
         self.out.write(f"Lost {count} events\n")
 
@@ -171,6 +182,10 @@ class JsonOutput:
 
     def value(self, value: Value, vtype: t.Type) -> None:
         self._emit("value", _json_value(value, vtype))
+
+    def benchmarks(self, results: list[Benchmark]) -> None:
+        for name, average_ns, runs in results:
+            self._emit("benchmark_result", {name: {"average": average_ns, "iters": runs}})
 
     def lost_events(self, count: int) -> None:
         self._emit("lost_events", {"events": count})

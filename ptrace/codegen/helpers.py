@@ -41,6 +41,7 @@ class Helper(IntEnum):
     FOR_EACH_MAP_ELEM = 164
     LOOP = 181
     GET_FUNC_IP = 173
+    GET_ATTACH_COOKIE = 174
     KTIME_GET_TAI_NS = 208
     MAP_LOOKUP_PERCPU_ELEM = 195
 

@@ -68,7 +68,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         self.variable_types = _variable_types(instance)
         self.exit_block = pb.block("exit")
         ir.IRBuilder(self.exit_block).ret(i64(0))
-        self.probe_name: ir.Value | None = None  # for syscall dispatch: this syscall's name
+        # For an instance that stands for many probes: the name of the one that fired.
+        self.probe_name: ir.Value | None = None
         self.span: Span | None = None  # what is being lowered: where -k's warnings point
 
     def type_of(self, e: n.Expr) -> t.Type:
@@ -87,6 +88,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             self.b.position_at_end(running)
         if self.instance.attach.syscalls:
             self.dispatch_syscall()
+        elif self.instance.index in self.res.name_tables:
+            self.find_function()
         if self.instance.attach.kind == ProbeKind.ITER:
             # The iterator runs the program once more at its end, with no object.
             found = self.pb.block("iter.object")
@@ -117,20 +120,30 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             address = self.b.add(regs, i64(PT_REGS_ORIG_AX))
             self.pb.helper(Helper.PROBE_READ_KERNEL, I64, [slot, i64(8), address])
             number = self.pb.load64(slot)
-        key = self.pb.slot(I32)
-        self.b.store(self.b.trunc(number, I32), key)
-        table = self.res.syscall_tables[self.instance.index]
-        name = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(table), key])
-        found = self.pb.block("syscall.known")
-        isnull = self.b.icmp_unsigned("==", name, ir.Constant(PTR, None))
-        self.b.cbranch(isnull, self.exit_block, found)
-        self.b.position_at_end(found)
+        name = self.probe_name_of(number)
         traced = self.pb.block("syscall.traced")
         first = self.b.load(name, typ=I8)
         self.b.cbranch(self.b.icmp_unsigned("==", first, ir.Constant(I8, 0)), self.exit_block,
                        traced)
         self.b.position_at_end(traced)
         self.probe_name = name
+
+    def find_function(self) -> None:
+        """A uprobe_multi link: the function that fired is the link's cookie."""
+        self.probe_name = self.probe_name_of(
+            self.pb.helper(Helper.GET_ATTACH_COOKIE, I64, [self.pb.ctx]))
+
+    def probe_name_of(self, key: ir.Value) -> ir.Value:
+        """The instance's name table at `key`; the program ends where it has none."""
+        slot = self.pb.slot(I32)
+        self.b.store(self.b.trunc(key, I32), slot)
+        table = self.res.name_tables[self.instance.index]
+        name = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(table), slot])
+        found = self.pb.block("name.known")
+        isnull = self.b.icmp_unsigned("==", name, ir.Constant(PTR, None))
+        self.b.cbranch(isnull, self.exit_block, found)
+        self.b.position_at_end(found)
+        return name
 
     # ---- statements ----
     def block(self, block: n.Block, new_scope: bool = True) -> None:

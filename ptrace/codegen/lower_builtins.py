@@ -201,7 +201,12 @@ class BuiltinLowering:
         return self.string_constant(self.instance.attach.probe)
 
     def builtin_func(self, e: n.Identifier) -> ir.Value:
-        return self.string_constant(func_name(self.instance.attach))
+        attach = self.instance.attach
+        if attach.functions and self.probe_name is not None:
+            # The probe's name is "uprobe:BINARY:FUNCTION": the function follows BINARY.
+            return self.b.gep(self.probe_name, [i64(len(attach.function_prefix))],
+                              source_etype=I8)
+        return self.string_constant(func_name(attach))
 
     def builtin_probetype(self, e: n.Identifier) -> ir.Value:
         return self.string_constant(probe_type(self.instance.attach))

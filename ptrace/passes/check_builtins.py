@@ -176,14 +176,15 @@ class BuiltinChecks:
         return t.UINT32
 
     def builtin_probe(self, e: n.Identifier) -> t.Type | None:
-        names = [name for _, name in self.instance.attach.syscalls] or \
-            [self.instance.attach.probe]
-        return t.Str(max(len(name) for name in names) + 1)
+        return t.Str(max(len(name) for name in self.instance.attach.probe_names) + 1)
 
     def builtin_probetype(self, e: n.Identifier) -> t.Type | None:
         return t.Str(len(probe_type(self.instance.attach)) + 1)
 
     def builtin_func(self, e: n.Identifier) -> t.Type | None:
+        functions = self.instance.attach.functions
+        if functions:
+            return t.Str(max(len(symbol) for symbol, _ in functions) + 1)
         return t.Str(len(func_name(self.instance.attach)) + 1)
 
     def builtin_args(self, e: n.Identifier) -> t.Type | None:

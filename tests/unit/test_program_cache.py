@@ -150,7 +150,9 @@ def _build(directory: Path, padding: int) -> Path:
 
 
 def _symbols(program: CompiledProgram) -> list[str]:
-    return sorted(p.attach.symbol for p in program.programs)
+    """The functions the uprobes attach to (of one uprobe_multi program or of several)."""
+    return sorted(name.rpartition(":")[2] for p in program.programs
+                  for name in p.attach.probe_names)
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
