@@ -32,6 +32,7 @@ def entry() -> None:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    _name_the_process()
     # Importing makes objects that live as long as the process: collecting them
     # is start-up time spent for nothing. A run or the prompt collects again
     # (ptrace/cli.py, start_collecting).
@@ -41,6 +42,17 @@ def entry() -> None:
     else:
         from ptrace.cli import entry as run
     run()
+
+
+def _name_the_process() -> None:
+    """The process is named `ptrace` (its comm, as ps, top and a probe's `comm`
+    show it) however the command started Python: the launcher's env, then the
+    interpreter, would otherwise leave it named `python`."""
+    try:
+        with open("/proc/self/comm", "w") as comm:
+            comm.write("ptrace")
+    except OSError:
+        pass  # (no /proc: the name stays the interpreter's)
 
 
 def _plain_listing(argv: list[str]) -> bool:

@@ -412,7 +412,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         held = self.held(value, access.span)
         if held is None:
             return
-        value = held
+        value = _map_integer(held)
         if not isinstance(value, t.Aggregation) and (not storable(value) or value.size == 0):
             self.error(f"{value} cannot be stored in a map", access.span)
             return
@@ -1230,6 +1230,15 @@ def _close_kernel_type_names(btf: btf_module.Btf, kind: str, name: str) -> tuple
     """The kernel's names of `kind` closest to `name`, for a hint. Each copy of a
     wildcard's probe asks for the same, and one answer takes 0.1 s."""
     return tuple(difflib.get_close_matches(name, btf.names(kind), n=3))
+
+
+def _map_integer(value: t.Type) -> t.Type:
+    """A map keeps an integer value in 64 bits: `@n = 255; @n++` counts on to 256
+    although 255 is a uint8 literal. Narrower integers become int64, which
+    holds each of their values and lets `@n -= 300` go below zero."""
+    if type(value) is t.Int and value.bits < 64:
+        return t.INT64
+    return value
 
 
 def _variable_types(instance: ProbeInstance) -> dict[str, t.Type]:

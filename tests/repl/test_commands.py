@@ -94,8 +94,8 @@ def test_types_are_shown_when_checking_fails(shell: repl.Repl,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     shell.last = repl.Cell.of(Source("cell1", "$x = 1; $x = \"a\""))
     out, err = run(shell, capsys, ":types")
-    assert "Variable name='$x' type='int64'" in out
-    assert err.startswith("cell1:1:14: error: '$x' holds int64; cannot assign string[2]\n")
+    assert "Variable name='$x' type='uint8'" in out
+    assert err.startswith("cell1:1:14: error: '$x' holds uint8; cannot assign string[2]\n")
 
 def test_dumps_before_any_cell(shell: repl.Repl, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(shell, capsys, ":ir") == ("", "ptrace: error: no cell yet\n")

@@ -396,7 +396,7 @@ def test_d_types_prints_the_checked_program_without_root(ptrace_exe: list[str]) 
     assert r.stdout.startswith("Map name='@m' key='string[16]' value='int64'  @1\n"
                                "Instance index=0 probe='BEGIN'  @1\n"
                                "  .variables:\n"
-                               "    Variable name='$x' type='int64'  @1\n"), r.stdout
+                               "    Variable name='$x' type='uint8'  @1\n"), r.stdout
     assert r.stderr == ""
 
 

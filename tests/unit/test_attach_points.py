@@ -7,7 +7,6 @@ The binaries are tests/progs' as the `triggers` fixture builds them (no root).
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -82,7 +81,8 @@ def test_a_library_by_its_soname() -> None:
 def test_raw_tracepoint_wildcards_and_modules() -> None:
     """Raw tracepoints are the kernel's tracepoints (not the syscall tracer's
     syscalls:* events); MODULE is vmlinux or a loaded module, wildcards allowed."""
-    machine = dataclasses.replace(fixture_machine(), modules=["ext4", "vmlinux"])
+    machine = fixture_machine()
+    machine.modules = ["ext4", "vmlinux"]
     assert [a.probe for a in _attaches("rawtracepoint:sched_process_*", machine=machine)] == [
         f"rawtracepoint:sched_process_{e}" for e in ("exec", "exit", "fork", "free")]
     assert [a.event for a in _attaches("rawtracepoint:vmlinu*:sys_enter", machine=machine)] \

@@ -261,9 +261,9 @@ def test_map_types_merge_across_probes() -> None:
                   'END { @n = (uint32)2; @s = "abcdef"; @k["abcd"] = 2; @t[2, "abc"] = "x"; }')
     maps = {name: (info.key, info.value) for name, info in ctx.maps.items()}
     assert maps == {
-        "@n": (None, UINT32),
+        "@n": (None, INT64),  # a map keeps integers in 64 bits
         "@s": (None, t.Str(7)),
-        "@k": (t.Str(5), UINT8),
+        "@k": (t.Str(5), INT64),
         "@t": (t.Tuple((UINT8, t.Str(4))), t.Str(16)),
     }
 
@@ -271,9 +271,9 @@ def test_map_types_merge_across_probes() -> None:
 def test_map_read_before_the_probe_that_assigns_it() -> None:
     ctx = checked('BEGIN { $n = @count; $s = @name; printf("%d %s\\n", @count, @name); } '
                   "END { @count = 5; @name = comm; }")
-    assert variable_types(ctx.instances[0]) == {"$n": UINT8, "$s": t.Str(16)}
+    assert variable_types(ctx.instances[0]) == {"$n": INT64, "$s": t.Str(16)}
     (site,) = ctx.checked.printf_sites
-    assert site.arg_types == (UINT8, t.Str(16))
+    assert site.arg_types == (INT64, t.Str(16))
 
 
 def test_map_reads_see_the_widest_value() -> None:
@@ -283,7 +283,7 @@ def test_map_reads_see_the_widest_value() -> None:
 
 def test_anonymous_and_keyed_maps() -> None:
     ctx = checked("BEGIN { @ = 1; @m[pid, comm] = nsecs; }")
-    assert (ctx.maps["@"].key, ctx.maps["@"].value) == (None, UINT8)
+    assert (ctx.maps["@"].key, ctx.maps["@"].value) == (None, INT64)
     assert ctx.maps["@m"].key == t.Tuple((UINT32, t.Str(16)))
     assert ctx.maps["@m"].value == UINT64
 
@@ -321,7 +321,7 @@ def test_aggregation_value_kinds(call: str, expected: t.Type) -> None:
     ("text", "message"),
     [
         ('BEGIN { @x = 1; } END { @x = "a"; }',
-         "map @x holds values of type uint8; cannot store values of type string[2]"),
+         "map @x holds values of type int64; cannot store values of type string[2]"),
         ("BEGIN { @x[1] = 1; } END { @x = 2; }",
          "map @x is used with a key of type uint8 elsewhere"),
         ('BEGIN { @x["a"] = 1; } END { @x[1] = 2; }',

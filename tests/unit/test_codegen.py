@@ -291,7 +291,7 @@ def test_emit_refuses_an_object_with_relocations() -> None:
         ("max(nsecs)", MapType.PERCPU_HASH, 16, t.Max(False)),
         ("avg(pid)", MapType.PERCPU_HASH, 16, t.Avg(True)),
         ("stats(pid)", MapType.PERCPU_HASH, 16, t.Stats(True)),
-        ("1", MapType.HASH, 8, t.Int(8, False)),
+        ("1", MapType.HASH, 8, t.INT64),  # a map keeps integers in 64 bits
         ("comm", MapType.HASH, 16, t.Str(16)),
         ('"abcdefghij"', MapType.HASH, 16, t.Str(11)),
         ("(1, comm)", MapType.HASH, 24, t.Tuple((t.Int(8, False), t.Str(16)))),  # 17 bytes
