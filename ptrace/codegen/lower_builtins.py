@@ -104,6 +104,7 @@ class BuiltinLowering:
         return self.expr(self.checked.expansions[e])
 
     call_pcomm = call_leader_tid = call_leader_comm = call_ppid
+    call_container_of = call_ppid
 
     def call_nsecs(self, e: n.Call) -> ir.Value:
         clock = e.args[0].name if e.args and isinstance(e.args[0], n.Identifier) else "boot"

@@ -484,6 +484,32 @@ class BuiltinChecks:
         atype = self._integer_arg(e.args[0])
         return replace(atype, space=space) if isinstance(atype, t.Pointer) else atype
 
+    def call_container_of(self, e: n.Call) -> t.Type | None:
+        """container_of(p, typeof(struct s), m): the address of the struct s
+        whose field m (a path: m.n) is at p, as `(struct s *)((uint8 *)p -
+        offsetof(struct s, m))` (kept for the lowering)."""
+        ptr, kind, member = e.args
+        written = n.written_type(kind)
+        if written is None or written.pointer_depth or written.array_size is not None \
+                or not written.base.startswith(("struct ", "union ")):
+            self.error("container_of's second argument is the struct's type, as in "
+                       "typeof(struct task_struct)", kind.span)
+            return None
+        fields = _field_path(member)
+        if fields is None:
+            self.error("container_of's third argument names the field ptr points to, as in "
+                       "container_of(p, typeof(struct s), list)", member.span)
+            return None
+        span = e.span
+        bytes_at = n.Cast(n.TypeName("uint8", 1, None, span=span), ptr, span=span)
+        offset = n.Offsetof(n.TypeName(written.base, 0, None, span=kind.span), fields, span=span)
+        read = n.Cast(n.TypeName(written.base, 1, None, span=span),
+                      n.Binary("-", bytes_at, offset, span=span), span=span)
+        rtype = self.expr(read)
+        if rtype is not None:
+            self.checked.expansions[e] = read
+        return rtype
+
     def call_strerror(self, e: n.Call) -> t.Type | None:
         if self._integer_arg(e.args[0]) is not None:
             return t.Formatted(t.FormatKind.STRERROR)
@@ -878,6 +904,16 @@ class BuiltinChecks:
 
 
 TSERIES_AGGREGATIONS = ("avg", "max", "min", "sum")
+
+
+def _field_path(e: n.Expr) -> tuple[str, ...] | None:
+    """`m` or `m.n` as the names of the fields, or None if it is no such path."""
+    if isinstance(e, n.Identifier):
+        return (e.name,)
+    if isinstance(e, n.Field) and not e.arrow:
+        base = _field_path(e.base)
+        return (*base, e.name) if base is not None else None
+    return None
 TSERIES_MAX_INTERVALS = 1000  # the map holds this many entries for each key
 
 

@@ -29,9 +29,10 @@ class ProbeInstance:
     probe: n.Probe
     attach: Attach
     index: int
-    types: dict[n.Node, Type] = field(default_factory=dict)  # expr, let or for → type
+    # expr, let, for, or a block's value that is an if or a block → type
+    types: dict[n.Node, Type] = field(default_factory=dict)
 
-    def type_of(self, node: n.Expr) -> Type:
+    def type_of(self, node: n.Expr | n.If | n.Block) -> Type:
         return self.types[node]
 
 

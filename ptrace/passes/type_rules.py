@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ptrace.ast import nodes as n
 from ptrace.types import types as t
+from ptrace.types.builtins import AGGREGATIONS
 
 
 def literal_value(e: n.Expr) -> int | None:
@@ -23,3 +24,18 @@ def storable(tp: t.Type) -> bool:
         return all(storable(e) for e in tp.elements)
     return isinstance(tp, t.Int | t.Bool | t.Str | t.Pointer | t.Formatted | t.Stack | t.Array
                       | t.Inet | t.Buf | t.Usym | t.StructValue)
+
+
+def assigned_aggregation(value: n.Expr) -> tuple[list[n.Block], n.Call] | None:
+    """The aggregation a map is assigned, directly (`@m = count()`) or as the
+    value of blocks (`@m = { let $a = f(); avg($a) }`, a macro's expansion),
+    with those blocks, whose other statements run first; None for any other value."""
+    blocks: list[n.Block] = []
+    inner: n.Expr | n.If | n.Block | None = value
+    while isinstance(inner, n.BlockExpr | n.Block):
+        block = inner.block if isinstance(inner, n.BlockExpr) else inner
+        blocks.append(block)
+        inner = block.value
+    if isinstance(inner, n.Call) and inner.name in AGGREGATIONS:
+        return blocks, inner
+    return None
