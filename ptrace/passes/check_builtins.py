@@ -20,7 +20,7 @@ from ptrace.diagnostics import Span, site_location
 from ptrace.options import SETTINGS, param_integer
 from ptrace.passes.context import PrintCall, PrintfSite
 from ptrace.passes.probe_context import func_name, probe_address, probe_type
-from ptrace.passes.type_rules import is_unsigned, literal_value, storable
+from ptrace.passes.type_rules import is_unsigned, literal_value, param_text, storable
 from ptrace.printf_format import FormatError, parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
 from ptrace.types import types as t
@@ -393,12 +393,18 @@ class BuiltinChecks:
         return t.BOOL
 
     def call_str(self, e: n.Call) -> t.Type | None:
-        if isinstance(e.args[0], n.Positional) and e.args[0].index > 0:
-            # str($1): the parameter as text, even when it looks like a number.
+        first = e.args[0]
+        text = param_text(first, self.ctx.options.params)  # str($1), str($1 + 1)
+        if text is not None:
+            return t.Str(len(text) + 1)
+        if isinstance(first, n.Binary) and isinstance(first.left, n.Positional) \
+                and first.op == "+" and first.left.index > 0:
+            index = first.left.index
             params = self.ctx.options.params
-            index = e.args[0].index
-            text = params[index - 1] if index <= len(params) else ""
-            return t.Str(len(text.encode()) + 1)
+            given = len((params[index - 1] if index <= len(params) else "").encode())
+            self.error(f"str(${index} + n) takes a number n from 0 to the length of "
+                       f"${index} ({given})", first.right.span)
+            return None
         arg = self.expr(e.args[0])
         # max_strlen characters and a NUL. A string that fills them may have
         # been cut: it prints with the trailer. A length given to str() counts
@@ -443,9 +449,10 @@ class BuiltinChecks:
     def call_strncmp(self, e: n.Call) -> t.Type | None:
         a = self._string_arg(e.args[0], "strncmp()")
         b = self._string_arg(e.args[1], "strncmp()")
-        size = e.args[2]
-        if not isinstance(size, n.Integer) or size.value < 0:
-            self.error("strncmp()'s length must be a non-negative integer literal", size.span)
+        size = self.constant_integer(e.args[2])
+        if size is None or size < 0:
+            self.error("strncmp()'s length must be a non-negative integer literal",
+                       e.args[2].span)
             return None
         return t.INT64 if a is not None and b is not None else None
 
@@ -823,11 +830,7 @@ class BuiltinChecks:
         return t.Hist(bits) if self._integer_arg(e.args[0]) else None
 
     def call_lhist(self, e: n.Call) -> t.Type | None:
-        bounds = e.args[1:]
-        if not all(isinstance(b, n.Integer | n.Unary) for b in bounds):
-            self.error("lhist()'s min, max and step must be integer literals", e.span)
-            return None
-        values = [literal_value(b) for b in bounds]
+        values = [self.constant_integer(b) for b in e.args[1:]]  # literals, or $1
         if any(v is None for v in values):
             self.error("lhist()'s min, max and step must be integer literals", e.span)
             return None

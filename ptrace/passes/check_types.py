@@ -34,6 +34,7 @@ from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInst
 from ptrace.passes.probe_context import ProbeContextChecks
 from ptrace.passes.type_rules import (
     assigned_aggregation,
+    constant_integer,
     is_unsigned,
     literal_value,
     storable,
@@ -120,6 +121,12 @@ def merge_instances(found: list[tuple[ProbeInstance, list[Diagnostic]]]) -> list
     return merged
 
 
+def _ends_probe(stmt: n.Stmt) -> bool:
+    """Whether a statement ends the probe: `exit();` or `return;`."""
+    return isinstance(stmt, n.Return) or isinstance(stmt, n.ExprStmt) \
+        and isinstance(stmt.expr, n.Call) and stmt.expr.name == "exit"
+
+
 @dataclass(frozen=True, slots=True)
 class _Untyped(t.Type):
     """What a scope holds for `let $x;` until the variable's first assignment
@@ -163,8 +170,12 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
     def block(self, block: n.Block, new_scope: bool = True) -> None:
         if new_scope:
             self.scopes.append({})
-        for stmt in block.stmts:
+        for index, stmt in enumerate(block.stmts):
             self.stmt(stmt)
+            if index + 1 < len(block.stmts) and _ends_probe(stmt):
+                self.reporter.warning("this statement is never run: the probe ends before it",
+                                      block.stmts[index + 1].span,
+                                      "exit() and return end the probe at once")
         if new_scope:
             self.scopes.pop()
 
@@ -695,12 +706,9 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         return None
 
     def constant_integer(self, e: n.Expr) -> int | None:
-        """The value of an integer literal or of a positional parameter given as
-        an integer (`unroll($1)`, `ustack($1)`); None for anything else."""
-        if isinstance(e, n.Positional):
-            params = self.ctx.options.params
-            return param_integer(params[e.index - 1] if 0 < e.index <= len(params) else "")
-        return literal_value(e)
+        """An integer literal's value, or a positional parameter's given as an
+        integer (see type_rules.constant_integer)."""
+        return constant_integer(e, self.ctx.options.params)
 
     def positional(self, e: n.Positional) -> t.Type | None:
         params = self.ctx.options.params
