@@ -123,8 +123,9 @@ def merge_instances(found: list[tuple[ProbeInstance, list[Diagnostic]]]) -> list
 
 def _ends_probe(stmt: n.Stmt) -> bool:
     """Whether a statement ends the probe: `exit();` or `return;`."""
-    return isinstance(stmt, n.Return) or isinstance(stmt, n.ExprStmt) \
-        and isinstance(stmt.expr, n.Call) and stmt.expr.name == "exit"
+    if isinstance(stmt, n.ExprStmt):
+        return isinstance(stmt.expr, n.Call) and stmt.expr.name == "exit"
+    return isinstance(stmt, n.Return)
 
 
 @dataclass(frozen=True, slots=True)
