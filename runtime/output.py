@@ -72,6 +72,10 @@ class HeldOutput:
             self.held.append((name, args, kwargs))
         return hold
 
+    def drop(self) -> None:
+        """Forget what was held: it is never written."""
+        self.held.clear()
+
     def release(self) -> Output:
         """Write what was held, in order; the output to use from now on."""
         for name, args, kwargs in self.held:

@@ -154,13 +154,17 @@ class Session:
     def _begin_and_attach(self) -> None:
         """Run BEGIN, then attach the other probes (also after BEGIN's exit(), as
         bpftrace does, but not after a signal). What BEGIN prints comes after the
-        "Attached N probes" line, as in bpftrace."""
+        "Attached N probes" line, as in bpftrace. When a probe fails to attach,
+        none of it is shown: bpftrace runs BEGIN only once every probe is attached."""
         held = HeldOutput(self.output)
         self.output = held
         try:
             self._run_kind(ProbeKind.BEGIN)
             if not self.stopping or self.exited:
                 self._attach_all()
+        except RuntimeFailure:
+            held.drop()
+            raise
         finally:
             self.output = held.release()
 
