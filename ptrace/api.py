@@ -368,6 +368,11 @@ class _EventOutput:
     def lost_events(self, count: int) -> None:
         self.events.put(Event("lost", f"Lost {count} events\n", (count,)))
 
+    def benchmarks(self, results: list[tuple[str, int, int]]) -> None:
+        for name, average_ns, runs in results:
+            self.events.put(Event("benchmark", f"{name} {average_ns} ns {runs}\n",
+                                  (name, average_ns, runs)))
+
     def time(self, text: str) -> None:
         self.events.put(Event("time", text))
 

@@ -35,11 +35,12 @@ class MapType(IntEnum):
 
 
 class AttachType(IntEnum):
-    """enum bpf_attach_type: a TRACING program's expected_attach_type."""
+    """enum bpf_attach_type: a program's expected_attach_type."""
 
     TRACE_FENTRY = 24
     TRACE_FEXIT = 25
     TRACE_ITER = 28
+    TRACE_UPROBE_MULTI = 48  # a KPROBE program attached through a uprobe_multi link
 
 
 class PerfType(IntEnum):

@@ -70,6 +70,9 @@ OPTIONS: tuple[Option, ...] = (
            "are written) and exit; runs nothing", "OPTIONS"),
     Option(("--metrics",), "metrics", "serve the program's maps as Prometheus metrics at "
            "http://[HOST:]PORT/metrics while it runs", "OPTIONS", metavar="[HOST:]PORT"),
+    Option(("--mode",), "mode", "run: trace (the default); bench: run each bench:NAME probe "
+           "over and over and print its average time", "OPTIONS", metavar="MODE",
+           choices=("run", "bench")),
     Option(("--unsafe",), "unsafe", "allow actions that change the system: system(), "
            "signal()", "OPTIONS"),
     Option(("--debuginfo",), "debuginfo", "look for the debug files of user binaries in DIR "

@@ -154,6 +154,7 @@ def _named_symbols(data: bytes, kinds: tuple[int, ...]) -> list[Symbol]:
 SHT_NOTE = 7
 SHT_NOBITS = 8
 PT_LOAD = 1
+PF_X = 1  # an executable segment
 
 
 def notes(data: bytes, section_name: str) -> list[tuple[str, int, bytes]]:
@@ -191,6 +192,18 @@ def section_address(data: bytes, section_name: str) -> int | None:
             (address,) = struct.unpack_from("<Q", data, shoff + i * shentsize + 0x10)
             return int(address)
     return None
+
+
+def in_code(data: bytes, address: int) -> bool:
+    """Whether a virtual address lies in a loadable segment that is executable."""
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        kind, flags, _offset, vaddr, _paddr, filesz = struct.unpack_from(
+            "<IIQQQQ", data, phoff + i * phentsize)
+        if kind == PT_LOAD and flags & PF_X and vaddr <= address < vaddr + filesz:
+            return True
+    return False
 
 
 def file_offset(data: bytes, address: int) -> int | None:

@@ -14,9 +14,8 @@ import os
 import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from ptrace.elf import Symbol
@@ -41,8 +40,8 @@ NEWER_SYSCALLS_X86_64 = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class TracepointField:
+# Records are NamedTuples, not dataclasses: `ptrace -l` need not import dataclasses.
+class TracepointField(NamedTuple):
     """One field of a tracepoint's record, from its format file."""
 
     name: str
@@ -56,8 +55,7 @@ class TracepointField:
         return self.ctype.startswith("__data_loc")
 
 
-@dataclass(frozen=True, slots=True)
-class TracepointFormat:
+class TracepointFormat(NamedTuple):
     category: str
     name: str
     fields: tuple[TracepointField, ...]  # without the common_* header fields
@@ -120,6 +118,25 @@ class Machine(Protocol):
         (module "" for the kernel itself), or None where the list is unreadable."""
         ...
 
+    def uprobe_multi(self) -> bool:
+        """Whether the kernel attaches one program to many uprobes through one
+        uprobe_multi link (Linux 6.6 and later)."""
+        ...
+
+    def kernel_modules(self) -> list[str]:
+        """The kernel ("vmlinux") and its loaded modules, by the BTF each has."""
+        ...
+
+    def in_code(self, path: str, address: int) -> bool | None:
+        """Whether a virtual address of a binary lies in its code (an
+        executable segment); None if the file cannot be read as ELF."""
+        ...
+
+
+KERNEL_BTF_DIR = "/sys/kernel/btf"  # vmlinux, and a file per loaded module
+# The kernel release that brought uprobe_multi links.
+UPROBE_MULTI_SINCE = (6, 6)
+
 
 def match_tracepoints(machine: Machine, category: str, event: str) -> list[tuple[str, str]]:
     """The tracepoints matching glob patterns for the category and event, sorted.
@@ -181,14 +198,11 @@ class LiveMachine:
         root = tracefs_root()
         if root is None:
             return []
-        out: list[tuple[str, str]] = []
-        # The directory entries' types, not a stat of each of the ~2,000 events.
-        with os.scandir(root / "events") as categories:
-            for category in categories:
-                if category.is_dir() and category.name not in UNATTACHABLE_CATEGORIES:
-                    with os.scandir(category.path) as events:
-                        out.extend((category.name, e.name) for e in events if e.is_dir())
-        return out
+        # available_events, `category:event` a line: one read, where listing the
+        # events directory takes one per category (~100).
+        with open(root / "available_events") as f:
+            pairs = [line.rstrip("\n").partition(":") for line in f]
+        return [(c, e) for c, _, e in pairs if e and c not in UNATTACHABLE_CATEGORIES]
 
     def tracepoint_format(self, category: str, event: str) -> TracepointFormat | None:
         root = tracefs_root()
@@ -253,6 +267,19 @@ class LiveMachine:
         root = tracefs_root()
         return read_traceable_functions(root / "available_filter_functions") if root else None
 
+    def in_code(self, path: str, address: int) -> bool | None:
+        return binary_in_code(path, address)
+
+    def kernel_modules(self) -> list[str]:
+        try:
+            return sorted(os.listdir(KERNEL_BTF_DIR))
+        except OSError:
+            return ["vmlinux"]
+
+    def uprobe_multi(self) -> bool:
+        release = re.match(r"(\d+)\.(\d+)", os.uname().release)
+        return release is not None and (int(release[1]), int(release[2])) >= UPROBE_MULTI_SINCE
+
 
 def read_traceable_functions(path: Path) -> list[tuple[str, str]] | None:
     """available_filter_functions as (module, function): `vfs_read`, `f [mod]`."""
@@ -299,7 +326,8 @@ LIBRARY_DIRS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", 
 
 def find_binary(name: str) -> str | None:
     """Where `name` is: as written if it has a '/', else on PATH, else a library
-    in the usual directories (`libc` → …/libc.so.6)."""
+    in the usual directories (`libc` → …/libc.so.6), else a library by the
+    name the dynamic linker's cache gives it (its soname: `libc.so.6`)."""
     if "/" in name:
         return name if os.path.isfile(name) else None
     import shutil  # (with bz2, lzma, …: only for a binary's name)
@@ -315,6 +343,38 @@ def find_binary(name: str) -> str | None:
                      f"{directory}/{stem}.so"):
             if _is_elf(path):
                 return path
+    return ld_cache_path(name)
+
+
+LD_CACHE = "/etc/ld.so.cache"
+_LD_CACHE_MAGIC = b"glibc-ld.so.cache1.1"
+_LD_CACHE_ENTRY = struct.Struct("<iIIIQ")  # flags, name, path, OS version, hwcap
+_LD_CACHE_HEADER = 48  # magic, count, string table size, flags, extension offset, unused
+
+
+def ld_cache_path(name: str, cache: str = LD_CACHE) -> str | None:
+    """The path the dynamic linker's cache (ldconfig's, the format glibc has
+    written since 2.32) gives the library `name`, if it is an ELF file."""
+    try:
+        with open(cache, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    start = data.find(_LD_CACHE_MAGIC)
+    if start < 0:
+        return None
+    (count,) = struct.unpack_from("<I", data, start + len(_LD_CACHE_MAGIC))
+    wanted = name.encode()
+    for i in range(count):
+        at = start + _LD_CACHE_HEADER + i * _LD_CACHE_ENTRY.size
+        if at + _LD_CACHE_ENTRY.size > len(data):
+            break
+        _flags, key, value, _os, _hwcap = _LD_CACHE_ENTRY.unpack_from(data, at)
+        if data[start + key:data.find(b"\0", start + key)] != wanted:
+            continue
+        path = os.fsdecode(data[start + value:data.find(b"\0", start + value)])
+        if _is_elf(path):
+            return path
     return None
 
 
@@ -328,6 +388,19 @@ def _is_elf(path: str) -> bool:
 
 # The ELF reader is imported by the functions that read binaries: a run that
 # reads none (a program from the compile cache, -l of tracepoints) skips it.
+
+def binary_in_code(path: str, address: int) -> bool | None:
+    """Whether an address of a binary is in an executable segment; None for a
+    file that is not ELF."""
+    from ptrace.elf import ElfError, in_code
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        return in_code(data, address) if data[:4] == b"\x7fELF" else None
+    except (OSError, ElfError, struct.error):
+        return None
+
 
 def read_function_symbols(path: str) -> list[Symbol] | None:
     from ptrace.elf import function_symbols
@@ -414,17 +487,24 @@ def parse_unistd(text: str) -> dict[str, int]:
     return numbers
 
 
-@dataclass
 class FixtureMachine:
     """A machine described by format texts, for tests: {(category, event): format text}."""
 
-    formats: dict[tuple[str, str], str]
-    syscalls: dict[str, int] = field(default_factory=dict)
-    cpus: int = 4
-    kernel_types: Btf | None = None
-    symbols: dict[str, int] = field(default_factory=dict)  # kernel symbol → address
-    traceable: list[tuple[str, str]] | None = None  # (module, function) kprobes reach
-    processes: dict[int, list[str]] = field(default_factory=dict)  # pid → mapped binaries
+    def __init__(self, formats: dict[tuple[str, str], str], syscalls: dict[str, int] | None = None,
+                 cpus: int = 4, kernel_types: Btf | None = None,
+                 symbols: dict[str, int] | None = None,
+                 traceable: list[tuple[str, str]] | None = None,
+                 processes: dict[int, list[str]] | None = None,
+                 uprobe_multi_links: bool = True, modules: list[str] | None = None):
+        self.formats = formats
+        self.syscalls = syscalls or {}
+        self.cpus = cpus
+        self.kernel_types = kernel_types
+        self.symbols = symbols or {}  # kernel symbol → address
+        self.traceable = traceable  # (module, function) kprobes reach
+        self.processes = processes or {}  # pid → mapped binaries
+        self.uprobe_multi_links = uprobe_multi_links
+        self.modules = modules if modules is not None else ["vmlinux"]
 
     def tracepoints(self) -> list[tuple[str, str]]:
         return list(self.formats)
@@ -465,3 +545,12 @@ class FixtureMachine:
 
     def traceable_functions(self) -> list[tuple[str, str]] | None:
         return self.traceable
+
+    def uprobe_multi(self) -> bool:
+        return self.uprobe_multi_links
+
+    def kernel_modules(self) -> list[str]:
+        return self.modules
+
+    def in_code(self, path: str, address: int) -> bool | None:
+        return binary_in_code(path, address)

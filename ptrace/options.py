@@ -51,12 +51,13 @@ class Setting:
     maximum: int | None = None  # the largest "int" accepted
 
 
-# The largest values: strings of MAX_STRLEN_LIMIT bytes (a map key, a value and
-# an event holding one) still fit the per-CPU scratch map; the kernel takes a
+# The largest values: strings of MAX_STRLEN_LIMIT bytes (bpftrace's tests use
+# 9999), several at once, fit the scratch map (an array value of up to 4 MiB
+# for each CPU) and the instruction budget of one probe; the kernel takes a
 # verifier log buffer of at most UINT_MAX >> 2 bytes and a map of at most
 # 2^32 - 1 entries; a ring buffer past RINGBUF_PAGES_LIMIT pages (1 GiB) is
 # memory the machine misses.
-MAX_STRLEN_LIMIT = 8192
+MAX_STRLEN_LIMIT = 65536
 LOG_SIZE_LIMIT = (1 << 30) - 1
 MAX_ENTRIES_LIMIT = (1 << 32) - 1
 RINGBUF_PAGES_LIMIT = 1 << 18

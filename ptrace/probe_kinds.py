@@ -14,8 +14,8 @@ passes and the runtime all import it at start-up.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import Enum, StrEnum
+from typing import NamedTuple
 
 from ptrace.bpf_abi import AttachType, ProgType
 
@@ -41,6 +41,7 @@ class ProbeKind(StrEnum):
     FENTRY = "fentry"
     FEXIT = "fexit"
     ITER = "iter"
+    BENCH = "bench"  # run over and over, timed, with --mode bench
     SIGNAL = "signal"  # self:signal:NAME
     # Internal: one raw tracepoint on sys_enter/sys_exit standing for many
     # syscall tracepoints, dispatching on the syscall number.
@@ -87,6 +88,7 @@ class Catalogue(Enum):
     BINARY_FUNCTIONS = "binary functions"  # a binary's functions; the REPL completes them
     USDT_NOTES = "USDT notes"  # a binary's USDT probes
     ADDRESSES = "addresses"  # any address: nothing to list
+    NAMES = "names"  # any name the script gives: nothing to list
     INTERNAL = "internal"  # not written in scripts
 
 
@@ -116,8 +118,7 @@ ITERATORS = {"task": 8, "task_file": 24, "task_vma": 16}
 SELF_SIGNALS = {"SIGUSR1": 10, "SIGUSR2": 12, "SIGHUP": 1}
 
 
-@dataclass(frozen=True, slots=True)
-class KindRow:
+class KindRow(NamedTuple):  # (not a dataclass: `ptrace -l` need not import dataclasses)
     kind: ProbeKind
     provider: str  # how scripts write it before the first colon ("" if they do not)
     aliases: tuple[str, ...]  # other words for the provider
@@ -189,6 +190,7 @@ KINDS: dict[ProbeKind, KindRow] = {row.kind: row for row in (
     KindRow(K.ITER, "iter", ("it",), P.TRACING, R.ITERATED, C.FORMS,
             attach_type=AttachType.TRACE_ITER, ctx=Context.ITERATOR,
             forms=tuple(f"iter:{name}" for name in ITERATORS)),
+    KindRow(K.BENCH, "bench", (), P.RAW_TRACEPOINT, R.TEST_RUN, C.NAMES),
     # Run like BEGIN, when ptrace receives the signal.
     KindRow(K.SIGNAL, "self", (), P.RAW_TRACEPOINT, R.TEST_RUN, C.FORMS,
             forms=tuple(f"self:signal:{name}" for name in SELF_SIGNALS), probetype="special"),

@@ -53,10 +53,17 @@ class Attach:
     symbol: str = ""
     offset: int = 0
     address: int = 0
+    # The binary is not ELF (a flat binary, with --unsafe): `offset` is where
+    # the uprobe goes in the file.
+    flat: bool = False
     # kind "usdt": `binary`, `offset` the site's file offset and `address` its
     # virtual address; the specs of its arguments (ptrace.usdt.parse_arg reads
     # them), the virtual addresses of the symbols they name, and its semaphore's
     # file offset (0: none), which the kernel counts up while the uprobe is attached.
+    # kinds "uprobe"/"uretprobe" through one uprobe_multi link: the functions
+    # of `binary` a wildcard matched, as (symbol, virtual address); the link
+    # gives function i the cookie i, by which the program finds its name.
+    functions: tuple[tuple[str, int], ...] = ()
     usdt_args: tuple[str, ...] = ()
     usdt_symbols: tuple[tuple[str, int], ...] = ()
     ref_ctr_offset: int = 0
@@ -87,7 +94,21 @@ class Attach:
     @property
     def probe_count(self) -> int:
         """How many attach points this stands for (as bpftrace counts probes)."""
-        return len(self.syscalls) or 1
+        return len(self.probe_names)
+
+    @property
+    def probe_names(self) -> tuple[str, ...]:
+        """The full name of each attach point this stands for."""
+        if self.syscalls:
+            return tuple(name for _, name in self.syscalls)
+        if self.functions:
+            return tuple(self.function_prefix + symbol for symbol, _ in self.functions)
+        return (self.probe,)
+
+    @property
+    def function_prefix(self) -> str:
+        """What comes before the function in a uprobe's probe name."""
+        return f"{self.kind.value}:{self.binary}:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +141,7 @@ class MapSpec:
     initial: tuple[tuple[bytes, bytes], ...] = ()  # entries the loader writes first
     declared: bool = False  # sized by its `let @m = kind(size);`, not by max_map_keys
     location: str = ""  # file:line:col of its declaration, or of its first use
+    per_cpu_entries: bool = False  # an entry for each possible CPU (max_entries is ignored)
 
 
 @dataclass(frozen=True, slots=True)

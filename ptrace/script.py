@@ -88,18 +88,24 @@ def compile_script(source: str | Source, args: Sequence[str | int] = (), *,
                    settings: Mapping[str, int | str | bool] | None = None,
                    unsafe: bool = False, pid: int | None = None, has_command: bool = False,
                    helper_errors: int = 0, debuginfo: Sequence[str] = (),
-                   hist_sums: bool = True, dumps: Sequence[str] = ()) -> CompiledProgram:
+                   hist_sums: bool = True, dumps: Sequence[str] = (),
+                   cache: bool = True) -> CompiledProgram:
     """Compile a script without running it (no root needed): the program, its
     `warnings` (as the CLI prints them) and the `dumps` asked for ("ast", "types",
     "ir", "ir-opt", "asm") in its `dumps`. ScriptError with the located
-    diagnostics when it does not compile, Error for a bad setting. The other
-    arguments are `script_options`' (`ptrace.trace()`'s, and the CLI's -k and
-    --debuginfo)."""
+    diagnostics when it does not compile, Error for a bad setting. Without
+    `cache` (the CLI's --no-cache) the compile cache is neither read nor
+    filled. The other arguments are `script_options`' (`ptrace.trace()`'s, and
+    the CLI's -k and --debuginfo)."""
+    from ptrace.machine import LiveMachine
+
     if isinstance(source, str):
         source = Source("<script>", source)
     return compile_program(source, script_options(
         args, settings=settings, unsafe=unsafe, pid=pid, has_command=has_command,
-        helper_errors=helper_errors, debuginfo=debuginfo, hist_sums=hist_sums), dumps=tuple(dumps))
+        helper_errors=helper_errors, debuginfo=debuginfo, hist_sums=hist_sums),
+        # The compile cache is only the compile without a machine's.
+        machine=None if cache else LiveMachine(), dumps=tuple(dumps))
 
 
 def compile_program(source: Source, options: Options, machine: Machine | None = None,

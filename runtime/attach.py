@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from ptrace.runtime import perf
+from ptrace.runtime import links, perf
 from ptrace.runtime.cpus import online_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.features import kprobes_available
@@ -61,7 +61,10 @@ _event_names = itertools.count()
 
 def _uprobe(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int]:
     """uprobes, uretprobes, and usdt probes (a uprobe at the site's file offset)."""
-    offset = target.offset if target.kind == ProbeKind.USDT else resolve_offset(target, pid)
+    if target.functions:
+        return [_uprobe_multi(prog_fd, target, pid)]
+    offset = target.offset if target.kind == ProbeKind.USDT or target.flat \
+        else resolve_offset(target, pid)
     kind = BPF_PROBE_RETURN if target.kind == ProbeKind.URETPROBE else BPF_PROBE_ENTRY
     # The event name matters only if bcc falls back to tracefs uprobe_events
     # (the uprobe PMU is used when the kernel has it, as 6.18 does).
@@ -71,6 +74,32 @@ def _uprobe(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int
     # down when it is removed.
     return [_bcc_probe(target, "uprobe", name, lambda: libs.bcc.bpf_attach_uprobe(
         prog_fd, kind, name, target.binary.encode(), offset, pid, target.ref_ctr_offset))]
+
+
+def _uprobe_multi(prog_fd: int, target: Attach, pid: int) -> int:
+    """The functions of a wildcard in one binary, through one uprobe_multi link."""
+    from ptrace.elf import file_offset
+
+    path = os.path.abspath(target.binary)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as error:
+        raise RuntimeFailure(f"cannot attach {target.probe}: cannot read {path}: "
+                             f"{error.strerror}") from None
+    offsets = []
+    for symbol, address in target.functions:
+        offset = file_offset(data, address)
+        if offset is None:
+            raise RuntimeFailure(f"cannot attach {target.probe}: {symbol} lies outside the "
+                                 f"loaded segments of {path}")
+        offsets.append(offset)
+    try:
+        return links.uprobe_multi(prog_fd, path, offsets, target.kind == ProbeKind.URETPROBE,
+                                  pid)
+    except OSError as error:
+        raise RuntimeFailure(f"cannot attach {target.probe} ({len(offsets)} functions of "
+                             f"{path}) through a uprobe_multi link: {error.strerror}") from None
 
 
 def _bcc_probe(target: Attach, group: str, name: bytes, attach_it: Callable[[], int]) -> int:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 
+from ptrace.runtime.cpus import possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.libbcc import Libraries, ProgLoadOpts
 
@@ -71,7 +72,8 @@ def load(libs: Libraries, program: CompiledProgram, verbose: bool = False) -> Lo
         _check_map_memory(program.maps)
         for spec in program.maps:
             fd = libs.bcc.bcc_create_map(int(spec.map_type), _object_name(spec.name).encode(),
-                                         spec.key_size, spec.value_size, spec.max_entries, 0)
+                                         spec.key_size, spec.value_size,
+                                         _entries(spec, possible_cpus()), 0)
             if fd < 0:
                 raise RuntimeFailure(map_failure(spec, -fd))
             loaded.map_fds.append(fd)
@@ -100,6 +102,10 @@ HASH_TYPES = (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_P
 PERCPU_TYPES = (MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH)
 
 
+def _entries(spec: MapSpec, ncpus: int) -> int:
+    return ncpus if spec.per_cpu_entries else spec.max_entries
+
+
 def map_memory(spec: MapSpec, ncpus: int) -> int:
     """About how many bytes of kernel memory creating the map takes at once
     (hash maps and arrays are allocated whole when they are created); 0 for
@@ -117,7 +123,7 @@ def map_memory(spec: MapSpec, ncpus: int) -> int:
         return entries * (HTAB_ELEM + round8(spec.key_size) + inline + percpu) + \
             buckets * HTAB_BUCKET
     if spec.map_type in (MapType.ARRAY, MapType.PERCPU_ARRAY):
-        return spec.max_entries * (percpu or value)
+        return _entries(spec, ncpus) * (percpu or value)
     return 0
 
 
@@ -134,8 +140,6 @@ def _check_map_memory(specs: Iterable[MapSpec]) -> None:
     """Refuse, before creating any, maps that would take more memory than the
     machine has available: the kernel would allocate them one by one, taking
     gigabytes for seconds, before refusing one of them."""
-    from ptrace.runtime.cpus import possible_cpus
-
     available = available_memory()
     if available is None:
         return
@@ -166,8 +170,8 @@ def map_failure(spec: MapSpec, error: int) -> str:
     if spec.name == ".scratch":
         return (f"cannot create the scratch map ({spec.value_size} bytes for each CPU): "
                 f"{os.strerror(error)}\n  hint: the strings, tuples and map keys one probe "
-                "holds at once need more memory than the kernel gives one per-CPU map value "
-                "(32 KiB): lower max_strlen, or keep fewer large values in one probe")
+                "holds at once need more memory than the kernel gives one map value: lower "
+                "max_strlen, or keep fewer large values in one probe")
     if spec.name == ".events":
         return (f"cannot create the event ring buffer ({spec.max_entries} bytes): "
                 f"{os.strerror(error)}\n  hint: lower perf_rb_pages")

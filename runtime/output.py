@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
 from ptrace.runtime.maps import Entry, Histogram, Stats, divide, ordered
@@ -16,6 +17,9 @@ from ptrace.runtime.tseries import json_rows
 from ptrace.runtime.values import Value, format_value
 
 from ptrace.types import types as t
+
+# --mode bench: a bench probe's name, its average time per run (ns), its runs.
+Benchmark = tuple[str, int, int]
 
 
 class Output(Protocol):
@@ -26,11 +30,14 @@ class Output(Protocol):
     def maps_at_exit(self) -> None:
         """Before the maps printed when the program ends."""
         ...
-    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
+    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: Sequence[Entry],
             top: int = 0, div: int = 0) -> None: ...
     def value(self, value: Value, vtype: t.Type) -> None: ...
     def lost_events(self, count: int) -> None: ...
     def time(self, text: str) -> None: ...
+    def benchmarks(self, results: list[Benchmark]) -> None:
+        """--mode bench: each bench probe's average time per run, and its runs."""
+        ...
     def message(self, kind: str, text: str, location: str, context: str) -> None:
         """errorf() or warnf(): the message, where the call is, its marked line."""
         ...
@@ -102,12 +109,17 @@ class TextOutput:
     def maps_at_exit(self) -> None:
         self.out.write("\n\n")
 
-    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
+    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: Sequence[Entry],
             top: int = 0, div: int = 0) -> None:
         self.out.write(format_map(name, ktype, vtype, entries, top, div))
 
     def value(self, value: Value, vtype: t.Type) -> None:
         self.out.write(format_value(value, vtype) + "\n")
+
+    def benchmarks(self, results: list[Benchmark]) -> None:
+        self.out.write(f"{'Benchmark':<41}{'Time(ns)':<15}Iterations\n{'-' * 66}\n")
+        for name, average_ns, runs in results:
+            self.out.write(f"{name:<41}{average_ns:<15}{runs}\n")
 
     def lost_events(self, count: int) -> None:
         self.out.write(f"Lost {count} events\n")
@@ -153,7 +165,7 @@ class JsonOutput:
     def maps_at_exit(self) -> None:
         pass
 
-    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
+    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: Sequence[Entry],
             top: int = 0, div: int = 0) -> None:
         kind = "hist" if isinstance(vtype, t.Hist | t.Lhist) else \
             "stats" if isinstance(vtype, t.Stats | t.Avg) else \
@@ -170,6 +182,10 @@ class JsonOutput:
 
     def value(self, value: Value, vtype: t.Type) -> None:
         self._emit("value", _json_value(value, vtype))
+
+    def benchmarks(self, results: list[Benchmark]) -> None:
+        for name, average_ns, runs in results:
+            self._emit("benchmark_result", {name: {"average": average_ns, "iters": runs}})
 
     def lost_events(self, count: int) -> None:
         self._emit("lost_events", {"events": count})
@@ -225,7 +241,7 @@ def _json_result(value: Any, vtype: t.Type, div: int) -> Any:
     return _json_value(value, vtype)
 
 
-def _json_series(rows: list[Entry], ktype: t.Type | None, vtype: t.TSeries) -> Any:
+def _json_series(rows: Sequence[Entry], ktype: t.Type | None, vtype: t.TSeries) -> Any:
     last = max((e.value.last_epoch for e in rows), default=0)
     if ktype is None:
         return json_rows(rows[0].value, vtype, last) if rows else []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import os
 import signal
 import sys
 import threading
@@ -25,14 +24,15 @@ from ptrace.runtime.attach import attach, run_iterator
 from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.loader import Loaded, close_all, load
-from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_entries
-from ptrace.runtime.output import HeldOutput, Output, TextOutput, new_output
+from ptrace.runtime.maps import PERCPU_TYPES, Entry, raw_entries, read_map
+from ptrace.runtime.output import Benchmark, HeldOutput, Output, TextOutput, new_output
 from ptrace.runtime.printf import BatchPrintf, batch_printf, render
 from ptrace.runtime.ringbuf_reader import RingBuffer
 from ptrace.runtime.stacks import StackReader
 from ptrace.runtime.target import Target
 from ptrace.runtime.values import decode, format_value
 
+from ptrace.launch import STOP_SIGNALS  # they end a run as Ctrl-C does
 from ptrace.probe_kinds import KINDS, ProbeKind, Runs
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
@@ -47,6 +47,7 @@ from ptrace.program import (
     GLOBAL_STOPPED,
     GLOBAL_TAI_OFFSET,
     HELPER_ERROR,
+    BpfProgram,
     CompiledProgram,
     EventKind,
     event_header,
@@ -58,12 +59,11 @@ CAT_LIMIT = 1 << 20  # cat() prints at most this many bytes of a file
 POLL_MS = 100
 LOST_CHECK_S = 1.0
 DRAIN_S = 0.5  # after a stop, the events waiting are printed for at most this long
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # they end a run as Ctrl-C does
-
-# bpftrace's signal to programs that drive it (its test runner, and others): with
-# this variable set, a line of its name on standard output once the probes are
-# attached, before anything the probes printed (-q and -o do not change it).
-NOTIFY_ATTACHED = "__BPFTRACE_NOTIFY_PROBES_ATTACHED"
+# --mode bench: each bench probe runs for this long, at least this many times, in
+# batches of this many runs between which what it printed is taken.
+BENCH_S = 0.2
+BENCH_MIN_RUNS = 1000
+BENCH_BATCH = 100
 
 
 @dataclass
@@ -71,7 +71,11 @@ class RunOptions:
     quiet: bool = False  # no "Attached N probes"
     json: bool = False  # -f json
     dry_run: bool = False  # load but attach nothing and run nothing
+    bench: bool = False  # --mode bench: run each bench: probe over and over, timed
     verbose: bool = False
+    # Called once the probes are attached, before anything BEGIN or the probes
+    # printed is written (the CLI's notice to programs that drive it).
+    on_attached: Callable[[], None] | None = None
 
 
 class Session:
@@ -119,6 +123,8 @@ class Session:
                                           self.program.maps[self.program.ringbuf_map].max_entries,
                                           self._on_event, self._batch_sites(), self._printed)
                 self._begin_and_attach()
+                if self.options.bench and not self.stopping:
+                    self._run_benchmarks()
                 if not self.stopping:
                     if self.target is not None:
                         self.target.release()
@@ -184,9 +190,8 @@ class Session:
             if KINDS[prog.attach.kind].runs == Runs.ITERATED:
                 self.iterator_links.extend(fds)
         self.output.attached(sum(p.attach.probe_count for p in self.program.programs))
-        if NOTIFY_ATTACHED in os.environ:
-            sys.stdout.write(NOTIFY_ATTACHED + "\n")
-            sys.stdout.flush()
+        if self.options.on_attached is not None:
+            self.options.on_attached()
 
     def _event_loop(self) -> None:
         assert self.ringbuf is not None
@@ -259,19 +264,49 @@ class Session:
         for prog, fd in zip(self.program.programs, self.loaded.prog_fds, strict=True):
             if prog.attach.kind != kind or prog.attach.signal != signal_number:
                 continue
-            ctx = ctypes.create_string_buffer(max(prog.ctx_size, 8))
-            opts = libbcc.TestRunOpts(sz=ctypes.sizeof(libbcc.TestRunOpts),
-                                      ctx_in=ctypes.addressof(ctx),
-                                      ctx_size_in=max(prog.ctx_size, 8))
-            if self.libs.libbpf.bpf_prog_test_run_opts(fd, ctypes.byref(opts)) != 0:
-                raise RuntimeFailure(f"cannot run the {prog.attach.probe} probe: "
-                                     f"{_strerror(libbcc.errno())}")
+            self._test_run(prog, fd)()
             if kind == ProbeKind.SIGNAL:
                 self._catch_up()  # the probes run on: the event loop takes the rest
             else:
                 while self.ringbuf.consume():  # nothing else runs: take all it printed
                     pass
             self.output.flush()
+
+    def _test_run(self, prog: BpfProgram, fd: int) -> Callable[[], None]:
+        """A function that runs a test-run program once with BPF_PROG_TEST_RUN."""
+        ctx = ctypes.create_string_buffer(max(prog.ctx_size, 8))
+        opts = libbcc.TestRunOpts(sz=ctypes.sizeof(libbcc.TestRunOpts),
+                                  ctx_in=ctypes.addressof(ctx), ctx_size_in=max(prog.ctx_size, 8))
+        test_run, by_ref = self.libs.libbpf.bpf_prog_test_run_opts, ctypes.byref(opts)
+
+        def run() -> None:
+            if test_run(fd, by_ref) != 0:
+                raise RuntimeFailure(f"cannot run the {prog.attach.probe} probe: "
+                                     f"{_strerror(libbcc.errno())}")
+        return run
+
+    def _run_benchmarks(self) -> None:
+        """--mode bench: run each bench: probe, in the script's order, over and over
+        for BENCH_S (at least BENCH_MIN_RUNS times); then print each one's average
+        time per run, BPF_PROG_TEST_RUN's system call included."""
+        assert self.loaded is not None and self.ringbuf is not None
+        results: list[Benchmark] = []
+        for prog, fd in zip(self.program.programs, self.loaded.prog_fds, strict=True):
+            if prog.attach.kind != ProbeKind.BENCH:
+                continue
+            run, runs, spent = self._test_run(prog, fd), 0, 0
+            while not self.stopping and (runs < BENCH_MIN_RUNS or spent < BENCH_S * 1e9):
+                start = time.perf_counter_ns()
+                for _ in range(BENCH_BATCH):
+                    run()
+                spent += time.perf_counter_ns() - start
+                runs += BENCH_BATCH
+                while self.ringbuf.consume():  # what it printed, between batches
+                    pass
+                self.output.flush()
+            results.append((prog.attach.event, spent // max(runs, 1), runs))
+        self.output.benchmarks(results)
+        self.output.flush()
 
     def _finish(self) -> None:
         """Print what the run gathered: the maps, and any limits that were hit."""
@@ -304,7 +339,7 @@ class Session:
             self.stopping = self.exited = True
         elif kind == EventKind.PRINT_MAP:
             spec = self.program.print_sites[site]
-            self._print_map(spec.map_index, spec.top, spec.div)
+            self._print_map(spec.map_index, spec.top, spec.div, called=True)
         elif kind == EventKind.PRINT_VALUE:
             arg = self.program.print_sites[site].value
             assert arg is not None
@@ -386,13 +421,18 @@ class Session:
             self.output.message(fmt.kind, text, fmt.location, fmt.context)
 
     # ---- maps ----
-    def _print_map(self, index: int, top: int = 0, div: int = 0) -> None:
-        """Print a map now, unless it is empty."""
+    def _print_map(self, index: int, top: int = 0, div: int = 0, called: bool = False) -> None:
+        """Print a map now, unless it is empty. A map without keys that print()
+        is `called` on before it holds a value prints its type's zero (as
+        bpftrace: `@: 0`, `@: (0, )`)."""
         assert self.loaded is not None
         spec = self.program.maps[index]
         assert spec.value_type is not None
         with _not_collecting():
-            entries = read_entries(self.libs, self.loaded.map_fds[index], spec)
+            entries = read_map(self.libs, self.loaded.map_fds[index], spec)
+            if not entries and called and spec.key_type is None \
+                    and not isinstance(spec.value_type, t.Aggregation):
+                entries = [Entry(None, decode(bytes(spec.value_size), 0, spec.value_type))]
             if entries:
                 self.output.map(spec.name, spec.key_type, spec.value_type, entries, top, div)
 

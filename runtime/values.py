@@ -1,7 +1,8 @@
 """Bytes written by BPF programs → Python values, by their ptrace type.
 
 The layout is the one `ptrace.types.types` defines: 8 bytes per integer,
-bool and pointer, strings in fixed buffers, tuples field after field.
+bool and pointer alone, strings in fixed buffers, tuples and records as C
+lays out a struct of their elements.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def decode(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
             text += vtype.trailer
         return text
     if isinstance(vtype, t.Tuple | t.Record):
-        return tuple(decode(data, offset + off, e)
+        return tuple(decode_c(data, offset + off, e)
                      for off, e in zip(vtype.offsets, vtype.elements, strict=True))
     if isinstance(vtype, t.StructValue):
         return tuple(decode_member(data, offset, m) for m in vtype.members)
@@ -75,8 +76,9 @@ def decode_member(data: bytes | memoryview, offset: int, member: t.Member) -> Va
 
 
 def decode_c(data: bytes | memoryview, offset: int, vtype: t.Type) -> Value:
-    """A value laid out as C does (a struct's member, an array's element): an
-    integer or a bool of its own width, anything else as it is decoded alone."""
+    """A value laid out as C does (a struct's member, an array's element, a
+    tuple's element): an integer or a bool of its own width, anything else as
+    it is decoded alone."""
     if isinstance(vtype, t.Bool):
         return data[offset] != 0
     if isinstance(vtype, t.Int):

@@ -80,17 +80,19 @@ class ProgramBuilder:
         self._free: list[tuple[int, ir.Value]] = []
         self.loop_depth = 0  # > 0 while lowering code that may run more than once
         self._opaque_count = 0  # sequence numbers of llvm.bpf.passthrough calls
+        self._in_scratch: set[int] = set()  # ids of the values' pointers into scratch
 
-    def callback(self, name: str) -> ProgramBuilder:
+    def callback(self, name: str, params: int) -> ProgramBuilder:
         """A builder for a callback of this program (bpf_for_each_map_elem's
-        `long cb(map, key, value, ctx)`), in the same section, after it.
+        `long cb(map, key, value, ctx)`, bpf_loop's `long cb(index, ctx)`), in
+        the same section, after it.
 
         The callback's frame adds to the program's on the 512-byte stack, so
         its values all go to scratch, after the part the program has used.
         Its `ctx` is the callback's context argument until the caller sets it.
         """
         child = ProgramBuilder(self.module, name, self.function.section, self._scratch_map,
-                               stack_budget=0, params=4, stack_limit=CALLBACK_STACK_LIMIT)
+                               stack_budget=0, params=params, stack_limit=CALLBACK_STACK_LIMIT)
         child.function.linkage = "internal"
         child.scratch_size = self.scratch_size
         child._opaque_count = self._opaque_count + 10000 * len(self.module.functions)
@@ -199,27 +201,44 @@ class ProgramBuilder:
 
     def _scratch_memory(self, size: int, zeroed: bool) -> ir.Value:
         ptr = self.offset(self._scratch(), self.scratch_size)
+        if self.scratch_size >= _NEAR:
+            ptr = _far(self.b, ptr)
+        self._in_scratch.add(id(ptr))
         self.scratch_size += size
         if zeroed:
             self.memset(ptr, size)
         return ptr
 
+    def alignment(self, ptr: ir.Value, offset: int) -> int:
+        """What LLVM may take `ptr + offset` (ptr 8-aligned) to be aligned to.
+        In scratch, a map value, the verifier allows any alignment where the
+        CPU does (x86-64, arm64), so 8 is claimed: a string at an odd offset in
+        a tuple is copied 8 bytes at a time, not byte by byte. On the stack the
+        verifier requires the real alignment."""
+        if id(ptr) in self._in_scratch:
+            return 8
+        return min(offset & -offset, 8) if offset else 8
+
     def _scratch(self) -> ir.Value:
         if self._scratch_base is None:
+            # The scratch map holds an entry for each CPU: this CPU's.
             key = self.slot(I32, name="scratch_key", stack_only=True)
+            cpu = self._helper(self._entry_builder, Helper.GET_SMP_PROCESSOR_ID, I64, [])
+            self._entry_builder.store(self._entry_builder.trunc(cpu, I32), key)
             mapp = self._map_ptr(self._entry_builder, self._scratch_map)
             self._scratch_base = self._helper(self._entry_builder, Helper.MAP_LOOKUP_ELEM, PTR,
                                               [mapp, key])
         return self._scratch_base
 
-    def memset(self, ptr: ir.Value, size: int) -> None:
-        _mem_intrinsic(self.b, "llvm.memset", [ptr], size)
+    def memset(self, ptr: ir.Value, size: int, align: int = 8) -> None:
+        _mem_intrinsic(self.b, "llvm.memset", [ptr], size, [align])
 
-    def memcpy(self, dst: ir.Value, src: ir.Value, size: int, src_align: int = 8) -> None:
-        """Copy `size` bytes; `src_align` is what the source's address is known to
-        be a multiple of (the verifier refuses a misaligned stack access, so LLVM
-        must not read it with wider loads)."""
-        _mem_intrinsic(self.b, "llvm.memcpy", [dst, src], size, [8, src_align])
+    def memcpy(self, dst: ir.Value, src: ir.Value, size: int, src_align: int = 8,
+               dst_align: int = 8) -> None:
+        """Copy `size` bytes; `src_align` and `dst_align` are what the addresses
+        are known to be multiples of (the verifier refuses a misaligned stack
+        access, so LLVM must not use wider loads or stores there)."""
+        _mem_intrinsic(self.b, "llvm.memcpy", [dst, src], size, [dst_align, src_align])
 
     def offset(self, ptr: ir.Value, offset: int) -> ir.Value:
         if offset == 0:
@@ -457,6 +476,24 @@ class ProgramBuilder:
             result = b.and_(result, b.icmp_unsigned("==", word, other))
         return result
 
+    def prefixes_equal(self, left: ir.Value, right: ir.Value, length: ir.Value,
+                       size: int) -> ir.Value:
+        """An i1: whether the first `length` bytes (a run-time value, at most
+        `size`) at `left` and `right` are equal, compared 8 at a time (both
+        8-aligned, holding `size` bytes rounded up to 8): the bytes of a word
+        past `length` are masked off, whatever they hold."""
+        b = self.b
+        result: ir.Value = ir.Constant(I1, 1)
+        for off in range(0, size, 8):
+            rest = b.sub(length, i64(off))  # this word's bytes that count: none to all 8
+            some = b.sub(b.shl(i64(1), b.shl(rest, i64(3))), i64(1))
+            mask = b.select(b.icmp_signed(">=", rest, i64(8)), i64(-1),
+                            b.select(b.icmp_signed("<=", rest, i64(0)), i64(0), some))
+            word = b.and_(self.load64(left, off), mask)
+            other = b.and_(self.load64(right, off), mask)
+            result = b.and_(result, b.icmp_unsigned("==", word, other))
+        return result
+
     def bytes_equal(self, ptr: ir.Value, data: bytes) -> ir.Value:
         """An i1: whether the bytes at `ptr` (any alignment) are `data`.
 
@@ -506,15 +543,34 @@ def _mem_intrinsic(builder: ir.IRBuilder, name: str, pointers: list[ir.Value], s
                                                          and size > _MERGE_SAFE_MEMSET)))
     for start in range(0, size, _MEM_CHUNK):
         length = min(_MEM_CHUNK, size - start)
-        ptrs = [p if start == 0 else
-                _opaque(builder.gep(p, [i64(start)], inbounds=True, source_etype=I8))
-                for p in pointers]
+        ptrs = [p if start == 0 else _chunk(builder, p, start) for p in pointers]
         args = [ptrs[0], ir.Constant(I8, 0)] if name == "llvm.memset" else ptrs
         call = builder.call(fn, [*args, i64(length), volatile])
         for index in range(len(ptrs)):
             attributes = ir.values.ArgumentAttributes()
             attributes.align = aligns[index]
             call.arg_attributes[index] = attributes
+
+
+# BPF loads and stores reach 32767 bytes past their base register. Further into
+# scratch, LLVM computes each address into a register of its own, ahead of
+# its use, and spills them past the 512-byte stack: an address that far is
+# made a new base the optimiser cannot see through (`_far`).
+_NEAR = 16384
+
+
+def _chunk(builder: ir.IRBuilder, ptr: ir.Value, start: int) -> ir.Value:
+    """`ptr + start`, for one chunk of a large memset or memcpy."""
+    chunk = _opaque(builder.gep(ptr, [i64(start)], inbounds=True, source_etype=I8))
+    return _far(builder, chunk) if start >= _NEAR else chunk
+
+
+def _far(builder: ir.IRBuilder, ptr: ir.Value) -> ir.Value:
+    """`ptr`, through an empty inline asm: a register whose value the compiler
+    does not know, so that addresses near it are reached from it."""
+    launder = ir.InlineAsm(ir.FunctionType(PTR, [PTR]), "", "=r,0", side_effect=False)
+    result: ir.Value = builder.call(launder, [ptr])
+    return result
 
 
 class _VolatileLoad(ir.instructions.LoadInstr):  # type: ignore[misc]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
+from ptrace.bpf_abi import AttachType
 from ptrace.codegen.bpf_builder import (
     MAP_LOOP_STACK_BUDGET,
     MAP_LOOP_STACK_LIMIT,
@@ -13,12 +14,12 @@ from ptrace.codegen.bpf_builder import (
 )
 from ptrace.codegen.code_size import MAX_INSTRUCTIONS, CodeBudget, CodeTooLarge
 from ptrace.codegen.emit import BackendFailure, Emitted, emit, new_module
-from ptrace.codegen.lower import Lowerer
+from ptrace.codegen.lower import Lowerer, is_callback_loop
 from ptrace.diagnostics import CompileError, Diagnostic, Severity, Span
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext
 from ptrace.probe_kinds import KINDS, Runs
-from ptrace.program import BpfProgram
+from ptrace.program import Attach, BpfProgram
 
 # BEGIN, END and self:signal probes run through BPF_PROG_TEST_RUN with a
 # raw-tracepoint ctx of this size.
@@ -39,9 +40,8 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
     budget = CodeBudget()
     for instance in ctx.instances:
         name = f"probe_{instance.index}"
-        # A for-over-map callback's stack frame adds to its program's.
-        callbacks = any(isinstance(node, n.For) and isinstance(node.iterable, n.MapRef)
-                        for node in walk(instance.probe))
+        # A loop callback's stack frame adds to its program's.
+        callbacks = any(is_callback_loop(node) for node in walk(instance.probe))
         pb = ProgramBuilder(module, name, f"ptrace/{name}", res.scratch_map,
                             MAP_LOOP_STACK_BUDGET if callbacks else STACK_BUDGET,
                             stack_limit=MAP_LOOP_STACK_LIMIT if callbacks else STACK_LIMIT,
@@ -66,9 +66,16 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
         code = emitted.sections[f"ptrace/{name}"]
         programs.append(BpfProgram(name, row.prog_type, code.insns, instance.attach,
                                    _location(instance.probe.span), loops, ctx_size,
-                                   row.attach_type or 0, instance.attach.btf_id,
+                                   _expected_attach_type(instance.attach),
+                                   instance.attach.btf_id,
                                    code.functions[1:]))
     return programs, emitted, scratch
+
+
+def _expected_attach_type(attach: Attach) -> int:
+    if attach.functions:
+        return AttachType.TRACE_UPROBE_MULTI
+    return KINDS[attach.kind].attach_type or 0
 
 
 def too_much_code(span: Span) -> Diagnostic:

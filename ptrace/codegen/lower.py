@@ -1,9 +1,11 @@
 """The lowering visitor: one typed probe instance → one BPF program's IR.
 
 Values: integers, bools and pointers are `i64` SSA values; strings and
-tuples are pointers to memory laid out as `ptrace.types.types` describes
-(stack or scratch, always fully defined so they can be hashed as map keys
-and copied into events byte for byte).
+tuples are pointers to 8-aligned memory laid out as `ptrace.types.types`
+describes for a value alone (stack or scratch, always fully defined, padding
+zero, so they can be hashed as map keys and copied into events byte for
+byte). A tuple's elements are stored and loaded as C lays them out
+(`store(…, field=True)`, `load_field`).
 
 The lowering of builtins, of aggregations and of events lives in its parts,
 `lower_builtins.py`, `lower_aggregations.py` and `lower_events.py`.
@@ -29,15 +31,15 @@ from ptrace.machine import TracepointField
 from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext, ProbeInstance
-from ptrace.passes.type_rules import assigned_aggregation
+from ptrace.passes.type_rules import assigned_aggregation, literal_value
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, EventKind
 from ptrace.types import types as t
 from ptrace.types.builtins import ARG_REGISTERS, PT_REGS
 from ptrace.types.kernel import FieldAccess
 
-# Slots of a for-over-map callback's context (see Lowerer.for_map).
-_CB_PROBE_CTX, _CB_RETURNED, _CB_PROBE_NAME, _CB_VARIABLES = range(4)
+# Slots of a loop callback's context (see Lowerer.callback_loop).
+_CB_PROBE_CTX, _CB_RETURNED, _CB_PROBE_NAME, _CB_START, _CB_VARIABLES = range(5)
 # x86_64 `struct pt_regs`: the syscall number (orig_ax) follows 15 registers.
 PT_REGS_ORIG_AX = 120
 
@@ -66,7 +68,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         self.variable_types = _variable_types(instance)
         self.exit_block = pb.block("exit")
         ir.IRBuilder(self.exit_block).ret(i64(0))
-        self.probe_name: ir.Value | None = None  # for syscall dispatch: this syscall's name
+        # For an instance that stands for many probes: the name of the one that fired.
+        self.probe_name: ir.Value | None = None
         self.span: Span | None = None  # what is being lowered: where -k's warnings point
 
     def type_of(self, e: n.Expr | n.If | n.Block) -> t.Type:
@@ -85,6 +88,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             self.b.position_at_end(running)
         if self.instance.attach.syscalls:
             self.dispatch_syscall()
+        elif self.instance.index in self.res.name_tables:
+            self.find_function()
         if self.instance.attach.kind == ProbeKind.ITER:
             # The iterator runs the program once more at its end, with no object.
             found = self.pb.block("iter.object")
@@ -115,20 +120,30 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             address = self.b.add(regs, i64(PT_REGS_ORIG_AX))
             self.pb.helper(Helper.PROBE_READ_KERNEL, I64, [slot, i64(8), address])
             number = self.pb.load64(slot)
-        key = self.pb.slot(I32)
-        self.b.store(self.b.trunc(number, I32), key)
-        table = self.res.syscall_tables[self.instance.index]
-        name = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(table), key])
-        found = self.pb.block("syscall.known")
-        isnull = self.b.icmp_unsigned("==", name, ir.Constant(PTR, None))
-        self.b.cbranch(isnull, self.exit_block, found)
-        self.b.position_at_end(found)
+        name = self.probe_name_of(number)
         traced = self.pb.block("syscall.traced")
         first = self.b.load(name, typ=I8)
         self.b.cbranch(self.b.icmp_unsigned("==", first, ir.Constant(I8, 0)), self.exit_block,
                        traced)
         self.b.position_at_end(traced)
         self.probe_name = name
+
+    def find_function(self) -> None:
+        """A uprobe_multi link: the function that fired is the link's cookie."""
+        self.probe_name = self.probe_name_of(
+            self.pb.helper(Helper.GET_ATTACH_COOKIE, I64, [self.pb.ctx]))
+
+    def probe_name_of(self, key: ir.Value) -> ir.Value:
+        """The instance's name table at `key`; the program ends where it has none."""
+        slot = self.pb.slot(I32)
+        self.b.store(self.b.trunc(key, I32), slot)
+        table = self.res.name_tables[self.instance.index]
+        name = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(table), slot])
+        found = self.pb.block("name.known")
+        isnull = self.b.icmp_unsigned("==", name, ir.Constant(PTR, None))
+        self.b.cbranch(isnull, self.exit_block, found)
+        self.b.position_at_end(found)
+        return name
 
     # ---- statements ----
     def block(self, block: n.Block, new_scope: bool = True) -> None:
@@ -174,6 +189,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             self.while_(stmt)
         elif isinstance(stmt, n.For) and isinstance(stmt.iterable, n.MapRef):
             self.for_map(stmt, stmt.iterable)
+        elif isinstance(stmt, n.For) and is_callback_loop(stmt):
+            self.for_range_callback(stmt)
         elif isinstance(stmt, n.For):
             self.for_range(stmt)
         elif isinstance(stmt, n.Unroll):
@@ -229,12 +246,54 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         self.b.position_at_end(done)
 
     def for_map(self, stmt: n.For, ref: n.MapRef) -> None:
-        """for ($kv : @m): the body becomes a callback of bpf_for_each_map_elem.
+        """for ($kv : @m): the body becomes a callback of bpf_for_each_map_elem."""
+        info = self.ctx.maps[ref.name]
+
+        def fill(child: ProgramBuilder, state: ir.Value) -> None:
+            kv = self.declare(stmt.var, self.instance.types[stmt])
+            self.fill_entry(kv, ref, child.function.args[1], child.function.args[2])
+
+        def call(callback: ir.Function, state: ir.Value) -> None:
+            self.pb.helper(Helper.FOR_EACH_MAP_ELEM, I64,
+                           [self.pb.map_ptr(info.index), callback, state, i64(0)])
+
+        self.callback_loop(stmt, 4, fill, call)
+
+    def for_range_callback(self, stmt: n.For) -> None:
+        """for ($i : start..stop) with a bound known only when the probe runs (a
+        map's value, a variable): the body becomes a callback of bpf_loop, which
+        the verifier accepts whatever the count (up to 2^23 iterations). The
+        bounds are read once, before the loop."""
+        assert isinstance(stmt.iterable, n.Range)
+        start = self.expr(stmt.iterable.start)
+        stop = self.expr(stmt.iterable.stop)
+
+        def fill(child: ProgramBuilder, state: ir.Value) -> None:
+            var = self.declare(stmt.var, t.INT64)
+            first = child.entry_pointer(state, 8 * _CB_START)
+            index = self.b.ptrtoint(child.function.args[0], I64)
+            self.pb.store64(self.b.add(self.b.ptrtoint(first, I64), index), var.ptr)
+
+        def call(callback: ir.Function, state: ir.Value) -> None:
+            self.b.store(self.b.inttoptr(start, PTR), self.pb.offset(state, 8 * _CB_START))
+            count = self.b.sub(stop, start)
+            count = self.b.select(self.b.icmp_signed(">", count, i64(0)), count, i64(0))
+            self.pb.helper(Helper.LOOP, I64, [count, callback, state, i64(0)])
+
+        self.callback_loop(stmt, 2, fill, call)
+
+    def callback_loop(self, stmt: n.For, params: int,
+                      fill: Callable[[ProgramBuilder, ir.Value], None],
+                      call: Callable[[ir.Function, ir.Value], None]) -> None:
+        """A loop whose body is a callback a helper calls (`params` arguments,
+        the last its context); `fill` sets the loop's variable in the callback,
+        `call` calls the helper with the callback and its context.
 
         The callback reaches the program's state through its context, a stack
         array of 8-byte slots: the probe's context, a flag set by `return`, the
-        syscall name of a dispatched syscall probe, and a pointer to each
-        variable of the enclosing scopes. It returns 0 to go on, 1 to stop.
+        syscall name of a dispatched syscall probe, the first value of a range,
+        and a pointer to each variable of the enclosing scopes. It returns 0 to
+        go on, 1 to stop.
         """
         outer = {name: var for scope in self.scopes for name, var in scope.items()}
         captured = sorted(name for name in {node.name for node in walk(stmt.body)
@@ -247,7 +306,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             self.b.store(outer[name].ptr, self.pb.offset(state, 8 * (_CB_VARIABLES + i)))
 
         parent = (self.pb, self.b, self.scopes, self.loops, self.exit_block, self.probe_name)
-        child = self.pb.callback(f"{self.pb.function.name}_for{len(self.pb.module.functions)}")
+        child = self.pb.callback(f"{self.pb.function.name}_for{len(self.pb.module.functions)}",
+                                 params)
         cb_state = child.ctx
         child.ctx = child.entry_pointer(cb_state, 8 * _CB_PROBE_CTX)
         self.pb, self.b = child, child.b
@@ -265,8 +325,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         self.exit_block = returned
         self.loops = [(go_on, stop)]
         self.scopes.append({})
-        kv = self.declare(stmt.var, self.instance.types[stmt])
-        self.fill_entry(kv, ref, child.function.args[1], child.function.args[2])
+        fill(child, cb_state)
         self.block(stmt.body, new_scope=False)
         if not self.b.block.is_terminated:
             self.b.branch(go_on)
@@ -274,9 +333,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         self.pb, self.b, self.scopes, self.loops, self.exit_block, self.probe_name = parent
         self.pb.scratch_size = max(self.pb.scratch_size, child.scratch_size)
 
-        info = self.ctx.maps[ref.name]
-        self.pb.helper(Helper.FOR_EACH_MAP_ELEM, I64,
-                       [self.pb.map_ptr(info.index), child.function, state, i64(0)])
+        call(child.function, state)
         after = self.pb.block("for.after")
         returned_flag = self.pb.load64(state, 8 * _CB_RETURNED)
         self.b.cbranch(self.b.icmp_unsigned("!=", returned_flag, i64(0)), self.exit_block, after)
@@ -288,14 +345,16 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         assert isinstance(kv.type, t.Tuple) and info.key is not None
         value_type = kv.type.elements[1]
         key_offset, value_offset = kv.type.offsets
-        self.pb.memcpy(self.pb.offset(kv.ptr, key_offset), key, info.key.size)
+        own_key = self.pb.fresh_memory(info.key.size)  # the key as a lookup takes it
+        self.pb.memcpy(own_key, key, info.key.size)
+        self.store(kv.ptr, key_offset, info.key, self.load_element(own_key, 0, info.key),
+                   info.key, field=True)
         if isinstance(info.value, t.Aggregation):
-            total = self.aggregation_read(info.index, info.value,
-                                          self.pb.offset(kv.ptr, key_offset))
-            self.pb.store64(total, kv.ptr, value_offset)
+            total = self.aggregation_read(info.index, info.value, own_key)
+            self.store(kv.ptr, value_offset, value_type, total, value_type, field=True)
         else:
             self.store(kv.ptr, value_offset, value_type,
-                       self.load_element(value, 0, info.value), info.value)
+                       self.load_element(value, 0, info.value), info.value, field=True)
 
     def loop_body(self, body: n.Block, start: ir.Block, next_: ir.Block, done: ir.Block) -> None:
         """Lower a loop's body at `start`; continue goes to `next_`, break to `done`."""
@@ -409,24 +468,36 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
 
     # ---- memory of values ----
     def store(self, dst: ir.Value, offset: int, dtype: t.Type, value: ir.Value,
-              vtype: t.Type) -> None:
-        """Write `value` (of type vtype) into memory laid out as dtype."""
+              vtype: t.Type, field: bool = False) -> None:
+        """Write `value` (of type vtype) into memory laid out as dtype: as a value
+        alone (`size` bytes), or as an element of a tuple or a record (`field`:
+        its `c_width` bytes, at `offset` from 8-aligned `dst`)."""
+        place = self.pb.offset(dst, offset)
+        align = self.pb.alignment(dst, offset)
         if dtype.in_register:
-            self.pb.store64(self.fit(value, dtype), dst, offset)
+            value = self.fit(value, dtype)
+            width = t.c_width(dtype) if field else 8
+            if width == 8 and align == 8:
+                self.pb.store64(value, dst, offset)
+            else:
+                self.b.store(self.b.trunc(value, ir.IntType(8 * width)) if width < 8 else value,
+                             place, align=min(width, align))
             return
+        width = t.c_width(dtype) if field else dtype.size
         if dtype == vtype:  # the same layout: copy it
-            self.pb.memcpy(self.pb.offset(dst, offset), value, dtype.size)
+            self.pb.memcpy(place, value, width, dst_align=align)
             return
         if isinstance(dtype, t.Str) and isinstance(vtype, t.Str):
-            size = min(dtype.size, vtype.size)
-            self.pb.memcpy(self.pb.offset(dst, offset), value, size)
-            if dtype.size > size:
-                self.pb.memset(self.pb.offset(dst, offset + size), dtype.size - size)
+            size = min(width, vtype.size)
+            self.pb.memcpy(place, value, size, dst_align=align)
+            if width > size:
+                self.pb.memset(self.pb.offset(dst, offset + size), width - size,
+                               self.pb.alignment(dst, offset + size))
             return
         if isinstance(dtype, t.Tuple | t.Record) and isinstance(vtype, t.Tuple | t.Record):
             for d_el, d_off, v_el, v_off in _paired(dtype, vtype):
-                element = self.load_element(value, v_off, v_el)
-                self.store(dst, offset + d_off, d_el, element, v_el)
+                element = self.load_field(value, v_off, v_el)
+                self.store(dst, offset + d_off, d_el, element, v_el, field=True)
             return
         if isinstance(dtype, t.StructValue) and isinstance(vtype, t.Struct):
             # A struct known by its address, kept by value: its bytes are read.
@@ -447,9 +518,19 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         return self.b.sext(narrow, I64) if dtype.signed else self.b.zext(narrow, I64)
 
     def load_element(self, ptr: ir.Value, offset: int, etype: t.Type) -> ir.Value:
+        """A value alone at `ptr + offset` (an integer in its 8 bytes)."""
         if etype.in_register:
             return self.pb.load64(ptr, offset)
         return self.pb.offset(ptr, offset)
+
+    def load_field(self, ptr: ir.Value, offset: int, etype: t.Type) -> ir.Value:
+        """An element of a tuple or a record at `ptr + offset` (ptr 8-aligned):
+        an integer loaded at its width; anything else where it is when that
+        memory is laid out as the value alone (8-aligned, its `size` bytes),
+        else copied into such memory."""
+        if not etype.in_register and offset % 8 == 0 and t.c_width(etype) == etype.size:
+            return self.pb.offset(ptr, offset)
+        return self.load_c(self.pb.offset(ptr, offset), etype, self.pb.alignment(ptr, offset))
 
     def materialize(self, value: ir.Value, vtype: t.Type) -> ir.Value:
         """A pointer to `value` in memory (a fresh copy for integers)."""
@@ -486,7 +567,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             assert isinstance(info.key, t.Tuple)
             for k, ktype, off in zip(access.keys, info.key.elements, info.key.offsets,
                                      strict=True):
-                self.store(key, off, ktype, self.expr(k), self.type_of(k))
+                self.store(key, off, ktype, self.expr(k), self.type_of(k), field=True)
         return key
 
     def map_read(self, access: n.MapAccess) -> ir.Value:
@@ -565,6 +646,11 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         assert var is not None, e.name
         if var.type.in_register:
             return self.pb.load64(var.ptr)
+        read = self.type_of(e)
+        if read != var.type:  # laid out for all the values it takes: as this read has it
+            mem = self.pb.fresh_memory(read.size)
+            self.store(mem, 0, read, var.ptr, var.type)
+            return mem
         return var.ptr
 
     def expr_Positional(self, e: n.Positional) -> ir.Value:
@@ -587,12 +673,12 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         return self.aggregate_value(e, tuple(f.value for f in e.fields))
 
     def aggregate_value(self, e: n.Expr, elements: tuple[n.Expr, ...]) -> ir.Value:
-        """A tuple or record: its elements laid out one after another."""
+        """A tuple or record: its elements laid out as C lays out a struct."""
         ttype = self.type_of(e)
         assert isinstance(ttype, t.Tuple | t.Record)
         mem = self.pb.fresh_memory(ttype.size)
         for element, etype, off in zip(elements, ttype.elements, ttype.offsets, strict=True):
-            self.store(mem, off, etype, self.expr(element), self.type_of(element))
+            self.store(mem, off, etype, self.expr(element), self.type_of(element), field=True)
         return mem
 
     def expr_Field(self, e: n.Field) -> ir.Value:
@@ -607,8 +693,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             return self.load_member(self.expr(e.base), member)
         assert isinstance(base_type, t.Tuple | t.Record)
         index = int(e.name) if isinstance(base_type, t.Tuple) else base_type.names.index(e.name)
-        return self.load_element(self.expr(e.base), base_type.offsets[index],
-                                 base_type.elements[index])
+        return self.load_field(self.expr(e.base), base_type.offsets[index],
+                               base_type.elements[index])
 
     def ctx_argument(self, index: int, atype: t.Type) -> ir.Value:
         """Argument `index` of a raw tracepoint or fentry/fexit (ctx is u64 args[]),
@@ -650,9 +736,10 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             if field is None:  # raw tracepoints, fentry, fexit, uprobes
                 position = positions[index] if positions else None
                 self.store(mem, offset, ftype, self.ctx_argument(
-                    index if position is None else position, ftype), ftype)
+                    index if position is None else position, ftype), ftype, field=True)
             elif ftype.in_register:
-                self.store(mem, offset, ftype, self.read_tracepoint_field(field, ftype), ftype)
+                self.store(mem, offset, ftype, self.read_tracepoint_field(field, ftype), ftype,
+                           field=True)
             else:
                 self.read_tracepoint_field(field, ftype, self.pb.offset(mem, offset))
         return mem
@@ -736,7 +823,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         etype = self.type_of(e)
         if isinstance(base_type, t.Tuple):  # `t[i]`, i known: `t.i`
             position = self.checked.tuple_positions[e]
-            return self.load_element(self.expr(e.base), base_type.offsets[position], etype)
+            return self.load_field(self.expr(e.base), base_type.offsets[position], etype)
         if isinstance(base_type, t.Pointer):  # *(p + i), scaled by the element's size
             scaled = self.b.mul(self.expr(e.index), i64(self.checked.pointer_scales[e]))
             address = self.b.add(self.expr(e.base), scaled)
@@ -879,7 +966,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         if op in ("&&", "||"):
             return self.logical(e)
         ltype, rtype = self.type_of(e.left), self.type_of(e.right)
-        if isinstance(ltype, t.Str | t.Tuple | t.Record | t.Array):
+        if isinstance(ltype, t.Str | t.Tuple | t.Record | t.Array | t.Buf):
             equal = self.string_equal(e.left, e.right) if isinstance(ltype, t.Str) else \
                 self.values_equal(self.expr(e.left), ltype, self.expr(e.right), rtype)
             result = equal if op == "==" else self.b.not_(equal)
@@ -987,16 +1074,23 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
     def values_equal(self, left: ir.Value, ltype: t.Type, right: ir.Value,
                      rtype: t.Type) -> ir.Value:
         """An i1: whether two values of the same shape are equal, element by
-        element (tuples, records), byte by byte (arrays), as strings (strings)."""
+        element (tuples, records), byte by byte (arrays; buffers up to their
+        length), as strings (strings)."""
         if isinstance(ltype, t.Str) and isinstance(rtype, t.Str):
             return self.pb.strings_equal(left, right, min(ltype.capacity, rtype.capacity))
         if isinstance(ltype, t.Array):
             return self.pb.words_equal(left, right, ltype.element_size * ltype.count)
+        if isinstance(ltype, t.Buf) and isinstance(rtype, t.Buf):  # the same length and bytes
+            length = self.pb.load64(left)
+            same = self.b.icmp_unsigned("==", length, self.pb.load64(right))
+            return self.b.and_(same, self.pb.prefixes_equal(
+                self.pb.offset(left, 8), self.pb.offset(right, 8), length,
+                min(ltype.capacity, rtype.capacity)))
         if isinstance(ltype, t.Tuple | t.Record) and isinstance(rtype, t.Tuple | t.Record):
             result: ir.Value = ir.Constant(ir.IntType(1), 1)
             for l_el, l_off, r_el, r_off in _paired(ltype, rtype):
-                same = self.values_equal(self.load_element(left, l_off, l_el), l_el,
-                                         self.load_element(right, r_off, r_el), r_el)
+                same = self.values_equal(self.load_field(left, l_off, l_el), l_el,
+                                         self.load_field(right, r_off, r_el), r_el)
                 result = self.b.and_(result, same)
             return result
         return self.b.icmp_unsigned("==", left, right)
@@ -1077,6 +1171,18 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         for value, block in incoming:
             phi.add_incoming(value, block)
         return phi
+
+def is_callback_loop(node: n.Node) -> bool:
+    """A loop whose body is lowered as a callback: over a map, or over a range
+    whose bounds are not both constants (the verifier bounds only a loop whose
+    count it knows)."""
+    if not isinstance(node, n.For):
+        return False
+    if isinstance(node.iterable, n.MapRef):
+        return True
+    return not all(literal_value(bound) is not None or isinstance(bound, n.Positional)
+                   for bound in (node.iterable.start, node.iterable.stop))
+
 
 def _paired(a: t.Tuple | t.Record, b: t.Tuple | t.Record) -> list[tuple[t.Type, int, t.Type, int]]:
     """The elements of a and b that correspond, each as (type, offset) in a then

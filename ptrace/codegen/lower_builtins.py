@@ -16,7 +16,6 @@ from llvmlite import ir
 from ptrace.ast import nodes as n
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
 from ptrace.codegen.helpers import BPF_F_USER_STACK, Helper, read_helper, read_str_helper
-from ptrace.codegen.usdt_args import read_usdt_arg
 from ptrace.passes.probe_context import func_name, probe_type
 from ptrace.passes.type_rules import constant_integer, param_text
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
@@ -32,7 +31,6 @@ from ptrace.program import (
 )
 from ptrace.types import types as t
 from ptrace.types.builtins import ARG_REGISTERS, PT_REGS, REG_NAMES, RETVAL_REGISTER, VARIABLES
-from ptrace.usdt import parse_arg as parse_usdt_arg
 
 if TYPE_CHECKING:
     from ptrace.passes.allocate_resources import Resources
@@ -205,7 +203,12 @@ class BuiltinLowering:
         return self.string_constant(self.instance.attach.probe)
 
     def builtin_func(self, e: n.Identifier) -> ir.Value:
-        return self.string_constant(func_name(self.instance.attach))
+        attach = self.instance.attach
+        if attach.functions and self.probe_name is not None:
+            # The probe's name is "uprobe:BINARY:FUNCTION": the function follows BINARY.
+            return self.b.gep(self.probe_name, [i64(len(attach.function_prefix))],
+                              source_etype=I8)
+        return self.string_constant(func_name(attach))
 
     def builtin_probetype(self, e: n.Identifier) -> ir.Value:
         return self.string_constant(probe_type(self.instance.attach))
@@ -493,7 +496,8 @@ class BuiltinLowering:
         does nothing visits them all."""
         target = e.args[0]
         assert isinstance(target, n.MapAccess)
-        child = self.pb.callback(f"{self.pb.function.name}_len{len(self.pb.module.functions)}")
+        child = self.pb.callback(f"{self.pb.function.name}_len{len(self.pb.module.functions)}",
+                                 4)
         child.finish()
         return self.pb.helper(Helper.FOR_EACH_MAP_ELEM, I64,
                               [self.pb.map_ptr(self.ctx.maps[target.name].index),
@@ -529,6 +533,9 @@ class BuiltinLowering:
         return self.b.add(self.pb.helper(Helper.GET_FUNC_IP, I64, [self.pb.ctx]), i64(distance))
 
     def usdt_arg(self, index: int) -> ir.Value:
+        from ptrace.codegen.usdt_args import read_usdt_arg  # (usdt probes only)
+        from ptrace.usdt import parse_arg as parse_usdt_arg
+
         attach = self.instance.attach
         arg = parse_usdt_arg(attach.usdt_args[index])
         symbol = self.binary_address(dict(attach.usdt_symbols)[arg.symbol] - attach.address) \

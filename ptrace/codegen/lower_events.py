@@ -31,7 +31,7 @@ class EventLowering:
         span: Span | None
 
         def store(self, dst: ir.Value, offset: int, dtype: t.Type, value: ir.Value,
-                  vtype: t.Type) -> None: ...
+                  vtype: t.Type, field: bool = False) -> None: ...
 
     def emit_event(self, kind: EventKind, site: int, size: int,
                    fields: list[tuple[int, t.Type, ir.Value, t.Type]]) -> None:

@@ -290,6 +290,10 @@ class _ToAst(Transformer[Token, Any]):
     def attach_point(self, meta: Any, children: list[Token]) -> n.AttachPoint:
         # A name before '=' names the probe; bpftrace reserves it and so does ptrace.
         text = str(children[0])
+        if "\0" in text:  # no name of a probe, a file or a function holds one
+            at = meta.column + text.index("\0")
+            self._fail("an attach point cannot hold a NUL byte",
+                       Span(self.source, meta.line, at, meta.line, at + 1))
         provider_start = text.find("=") + 1 if _NAMED_PROBE.match(text) else 0
         return n.AttachPoint(text[provider_start:], span=self._s(meta))
 

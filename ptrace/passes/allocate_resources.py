@@ -11,7 +11,7 @@ reads these decisions, except the scratch map's size (see `set_scratch_size`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import children, walk
@@ -64,9 +64,11 @@ class Resources:
     # -k: the warning site of each (location, helper) whose failure is checked
     helper_error_sites: dict[tuple[str, str], int] = field(default_factory=dict)
     print_sites: list[PrintSite] = field(default_factory=list)
-    # Syscall-dispatching instances: instance index → the map of their syscalls'
-    # probe names by syscall number (an empty name: not traced).
-    syscall_tables: dict[int, int] = field(default_factory=dict)
+    # Instances that stand for many probes: instance index → the map of their
+    # probe names, by syscall number for a syscall-dispatching program (an
+    # empty name: not traced), by cookie for a uprobe_multi link's functions
+    # (made only where the program uses `probe` or `func`).
+    name_tables: dict[int, int] = field(default_factory=dict)
     # Stack-trace maps by frame limit (one per limit, so equal prefixes share ids).
     stack_maps: dict[int, int] = field(default_factory=dict)
 
@@ -93,15 +95,21 @@ def allocate_resources(ctx: CompileContext) -> Resources:
                                          COUNTERS_FIXED + len(ctx.maps)))
     res.globals_map = _add(res, MapSpec(".globals", MapType.ARRAY, 4, 8, GLOBALS_COUNT))
     # The scratch map's value size is known after lowering; see set_scratch_size.
-    res.scratch_map = _add(res, MapSpec(".scratch", MapType.PERCPU_ARRAY, 4, 8, 1))
+    # An array with an entry for each CPU, indexed by the CPU a program runs on
+    # (a per-CPU array's values are limited to 32 KiB; strings of max_strlen
+    # bytes, several at once, need more).
+    res.scratch_map = _add(res, MapSpec(".scratch", MapType.ARRAY, 4, 8, 1,
+                                        per_cpu_entries=True))
     limits = sorted({tp.limit for instance in ctx.instances for tp in instance.types.values()
                      if isinstance(tp, t.Stack)})
     for limit in limits:
         res.stack_maps[limit] = _add(res, MapSpec(f".stacks{limit}", MapType.STACK_TRACE, 4,
                                                   8 * limit, ctx.options.max_map_keys))
     for instance in ctx.instances:
-        if instance.attach.syscalls:
-            res.syscall_tables[instance.index] = _add(res, _syscall_table(instance.attach))
+        if instance.attach.syscalls or (instance.attach.functions and any(
+                isinstance(node, n.Identifier) and node.name in ("probe", "func")
+                for node in walk(instance.probe))):
+            res.name_tables[instance.index] = _add(res, _name_table(instance.attach))
     res.printf_sites.extend(ctx.checked.printf_sites)
     _helper_error_sites(ctx, res)
     for site in res.printf_sites:
@@ -203,15 +211,21 @@ def set_scratch_size(res: Resources, size: int) -> None:
     stack allocator's choice (the stack budget, freed memory reused, a map
     loop's callback frame), and it runs while the program is lowered."""
     old = res.maps[res.scratch_map]
-    res.maps[res.scratch_map] = MapSpec(old.name, old.map_type, old.key_size, max(8, size), 1)
+    res.maps[res.scratch_map] = replace(old, value_size=max(8, size))
 
 
-def _syscall_table(attach: Attach) -> MapSpec:
-    width = t.align8(max(len(name) for _, name in attach.syscalls) + 1)
-    entries = tuple((nr.to_bytes(4, "little"), name.encode().ljust(width, b"\0"))
-                    for nr, name in attach.syscalls)
-    highest = max(nr for nr, _ in attach.syscalls)
-    return MapSpec(".syscalls", MapType.ARRAY, 4, width, highest + 1, initial=entries)
+def _name_table(attach: Attach) -> MapSpec:
+    keyed = attach.syscalls or tuple(enumerate(attach.probe_names))
+    if attach.functions:  # `func` is read from where it starts, past the prefix, in words
+        width = t.align8(len(attach.function_prefix) + t.align8(
+            max(len(symbol) for symbol, _ in attach.functions) + 1))
+    else:
+        width = t.align8(max(len(name) for _, name in keyed) + 1)
+    entries = tuple((key.to_bytes(4, "little"), name.encode().ljust(width, b"\0"))
+                    for key, name in keyed)
+    highest = max(key for key, _ in keyed)
+    return MapSpec(".syscalls" if attach.syscalls else ".functions", MapType.ARRAY, 4, width,
+                   highest + 1, initial=entries)
 
 
 def _add(res: Resources, spec: MapSpec) -> int:

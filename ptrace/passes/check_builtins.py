@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import signal as signal_module
-import socket
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -177,14 +176,15 @@ class BuiltinChecks:
         return t.UINT32
 
     def builtin_probe(self, e: n.Identifier) -> t.Type | None:
-        names = [name for _, name in self.instance.attach.syscalls] or \
-            [self.instance.attach.probe]
-        return t.Str(max(len(name) for name in names) + 1)
+        return t.Str(max(len(name) for name in self.instance.attach.probe_names) + 1)
 
     def builtin_probetype(self, e: n.Identifier) -> t.Type | None:
         return t.Str(len(probe_type(self.instance.attach)) + 1)
 
     def builtin_func(self, e: n.Identifier) -> t.Type | None:
+        functions = self.instance.attach.functions
+        if functions:
+            return t.Str(max(len(symbol) for symbol, _ in functions) + 1)
         return t.Str(len(func_name(self.instance.attach)) + 1)
 
     def builtin_args(self, e: n.Identifier) -> t.Type | None:
@@ -967,6 +967,8 @@ def check_named_params(ctx: CompileContext) -> None:
 
 
 def _inet_pton(text: str) -> bytes | None:
+    import socket  # (only for pton(): not at start-up)
+
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             return socket.inet_pton(family, text)

@@ -20,6 +20,7 @@ part in `probe_context.py`, from the probe-kind table.
 from __future__ import annotations
 
 import difflib
+import functools
 import operator
 import re
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from ptrace.passes.type_rules import (
     assigned_aggregation,
     constant_integer,
     is_unsigned,
+    literal_type,
     literal_value,
     storable,
 )
@@ -45,6 +47,7 @@ from ptrace.types import types as t
 from ptrace.types.builtins import LATER_VARIABLES, VARIABLES
 from ptrace.types.kernel import (
     FieldAccess,
+    bitfield_type,
     c_size,
     field_access,
     from_btf,
@@ -73,6 +76,7 @@ def check_round(ctx: CompileContext, reporter: Reporter) -> TypeResults:
     checked = TypeResults()
     found: list[tuple[ProbeInstance, list[Diagnostic]]] = []
     for instance in ctx.instances:
+        instance.variable_types = _variable_types(instance)
         instance.types.clear()
         own = Reporter()
         _Checker(ctx, checked, instance, own).check()
@@ -153,6 +157,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         self.copies = 1  # copies of the statement being checked, made by enclosing unrolls
         self.assigning: str | None = None  # the map an assignment is storing to
         self.assigning_value: t.Type | None = None  # what it stores, once known
+        self.fixed: set[str] = set()  # variables declared with a type (`let $x: uint8`)
         # Reads of the map being assigned before its first definition, with their key types.
         self.early_reads: list[tuple[n.MapAccess, t.Type | None]] = []
 
@@ -274,6 +279,8 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             self.error(f"{literal} does not fit in {declared}", stmt.value.span
                        if stmt.value is not None else stmt.span)
         vtype = declared or value or t.INT64
+        if declared is not None:
+            self.fixed.add(stmt.name)
         self.scopes[-1][stmt.name] = vtype
         self.instance.types[stmt] = vtype  # codegen sizes the variable from this
 
@@ -322,6 +329,8 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                 elif (isinstance(existing, t.Pointer) and stmt.op in ("+=", "-=")
                       and not isinstance(vtype, t.Pointer)):
                     self.checked.pointer_scales[stmt] = self.pointee_size(existing)  # `$p += 1`
+                else:
+                    existing = self.widen(target.name, existing, vtype)
                 self.instance.types[target] = existing or t.INT64
                 return
             if existing is not None:
@@ -364,6 +373,17 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             self.error(f"'_' only discards values: it takes '=', not '{stmt.op}'", stmt.span)
             return
         self.expr(stmt.value)
+
+    def widen(self, name: str, existing: t.Type, operand: t.Type) -> t.Type:
+        """`$x += v`, `$x++`: a variable not declared with a type takes the
+        type of the arithmetic's 64-bit result (as `$x = $x + v` would), so
+        `$i = 0` counts past 255; one declared `let $x: uint8` wraps."""
+        if not isinstance(existing, t.Int) or name in self.fixed:
+            return existing
+        result = t.UINT64 if is_unsigned(existing) or is_unsigned(operand) else t.INT64
+        widened = t.merge(existing, result) or existing
+        self._rebind(name, widened)
+        return widened
 
     def _settle(self, name: str, untyped: _Untyped, vtype: t.Type) -> t.Type:
         """Give a variable declared by `let $x;` the type of its first use."""
@@ -514,7 +534,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             if e.value >= 2**64:
                 self.error("integer literal is too large for 64 bits", e.span)
                 return None
-            return t.INT64 if e.value < 2**63 else t.UINT64
+            return literal_type(e.value)
         if isinstance(e, n.String):
             if len(e.value) >= MAX_STRLEN_LIMIT:
                 self.error(f"a string of {len(e.value)} bytes is too long: a string value "
@@ -530,7 +550,13 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             vtype = self.lookup(e.name)
             if vtype is None:
                 self.error(f"undefined variable '{e.name}'", e.span)
-            return t.INT64 if isinstance(vtype, _Untyped) else vtype
+            if isinstance(vtype, _Untyped):
+                return t.INT64
+            # As bpftrace, a read has the type the variable has over the whole
+            # probe: `$a = ("hi", 1)` read before `$a = ("longer", 2)` is a
+            # (string[7], …) too.
+            final = self.instance.variable_types.get(e.name)
+            return (t.merge(vtype, final) or vtype) if vtype is not None and final else vtype
         if isinstance(e, n.Positional):
             return self.positional(e)
         if isinstance(e, n.MapAccess):
@@ -700,7 +726,10 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         found = btf.enum_value(e.name) if btf is not None else None
         if btf is not None and found is not None:  # an enumerator: a value of its enum's type
             self.checked.enum_values[e] = found[1]
-            return from_btf(btf, found[0]) or t.INT64
+            enum = from_btf(btf, found[0])
+            # As bpftrace 0.26, a 64-bit value (sizeof gives 8), still printed by name.
+            return replace(enum, bits=64, signed=True) if isinstance(enum, t.Enum) else \
+                enum or t.INT64
         close = difflib.get_close_matches(e.name, list(VARIABLES), n=1)
         self.error(f"unknown identifier '{e.name}'", e.span,
                    *([f"did you mean '{close[0]}'?"] if close else []))
@@ -756,8 +785,9 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         return t.UINT64 if unsigned else t.INT64
 
     def compare_compound(self, e: n.Binary, left: t.Type, right: t.Type) -> t.Type | None:
-        """`==`/`!=` of tuples, records or arrays: element by element (strings
-        as strings), so both sides must have the same shape."""
+        """`==`/`!=` of tuples, records, arrays or buffers: element by element
+        (strings as strings, buffers up to their length), so both sides must
+        have the same shape."""
         mismatch = _mismatch(left, right)
         if mismatch is None:
             return t.BOOL
@@ -823,7 +853,8 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         if e.op == "!":
             return t.BOOL
         if e.op == "-":
-            return t.INT64
+            literal = literal_value(e)
+            return t.INT64 if literal is None else literal_type(literal)
         return t.UINT64 if is_unsigned(operand) else t.INT64
 
     def address_of(self, e: n.Unary) -> t.Type | None:
@@ -883,6 +914,9 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                 return None
             if isinstance(vtype, t.Pointer):  # `$p++` moves by an element
                 self.checked.pointer_scales[e] = self.pointee_size(vtype)
+            elif vtype is not None:
+                vtype = self.widen(target.name, vtype, t.INT64)
+                self.instance.types[target] = vtype
             return vtype
         if isinstance(target, n.MapAccess):
             info = self.ctx.maps.get(target.name)
@@ -957,7 +991,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return None
         width = t.c_width(element)
         size = operand.capacity if isinstance(operand, t.Str) else \
-            _integer_size(e.operand, operand, width * (e.type.array_size or 0))
+            _integer_size(operand, width * (e.type.array_size or 0))
         if not e.type.array_size and size % width:
             self.error(f"{operand} ({size} bytes) is not a whole number of {element} elements",
                        e.span)
@@ -1062,8 +1096,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         if btf is None:
             return
         kind, _, bare = tn.base.partition(" ")
-        close = difflib.get_close_matches(bare or kind, btf.names(kind if bare else "typedef"),
-                                          n=3)
+        close = _close_kernel_type_names(btf, kind if bare else "typedef", bare or kind)
         where = "neither the script nor the kernel has a" if self.ctx.script_types \
             else "the kernel has no"
         self.error(f"{where} type '{tn.base}'", tn.span,
@@ -1221,8 +1254,9 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             self.error(f"field '{e.name}' is a {btf.c_name(member.type)}, which cannot be "
                        "read yet", e.span)
             return None
-        self.checked.field_accesses[e] = field_access(btf, member)
-        return ftype
+        access = field_access(btf, member)
+        self.checked.field_accesses[e] = access
+        return bitfield_type(ftype) if access.bit_size else ftype
 
     def args_record(self, e: n.Identifier) -> t.Type | None:
         """`args` alone: all of the probe's arguments as one record, as in
@@ -1240,6 +1274,24 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         return t.Record(tuple(a.name for a in arguments),
                         tuple(a.type for a in arguments if a.type is not None))
 
+
+@functools.lru_cache(maxsize=4)  # (few: it holds the types it was asked about)
+def _close_kernel_type_names(btf: btf_module.Btf, kind: str, name: str) -> tuple[str, ...]:
+    """The kernel's names of `kind` closest to `name`, for a hint. Each copy of a
+    wildcard's probe asks for the same, and one answer takes 0.1 s."""
+    return tuple(difflib.get_close_matches(name, btf.names(kind), n=3))
+
+
+def _variable_types(instance: ProbeInstance) -> dict[str, t.Type]:
+    """Each variable's types in the instance (as a round typed them) merged;
+    types that do not mix (a name reused in separate blocks) are left out."""
+    out: dict[str, t.Type] = {}
+    for node, vtype in instance.types.items():
+        if isinstance(node, n.Variable | n.Let) and not isinstance(vtype, _Untyped):
+            out[node.name] = t.merge(out.get(node.name, vtype), vtype) or out[node.name]
+    return out
+
+
 def _byte_size(tp: t.Type) -> int:
     """The bytes of an integer, a string or an array, as C counts them."""
     if isinstance(tp, t.Array | t.Str):
@@ -1247,24 +1299,23 @@ def _byte_size(tp: t.Type) -> int:
     return tp.bits // 8 if isinstance(tp, t.Int) else 8
 
 
-def _integer_size(node: n.Expr, itype: t.Int, wanted: int) -> int:
-    """The bytes an integer brings to an array cast: a literal that fits in the
-    `wanted` bytes brings that many (`(uint8[4])1` as `(uint8[4])(uint32)1`)."""
-    literal = literal_value(node)
-    if literal is not None and 0 < wanted < 8 and (
-            _fits(literal, t.Int(8 * wanted, False)) or _fits(literal, t.Int(8 * wanted, True))):
-        return wanted
-    return itype.bits // 8
+def _integer_size(itype: t.Int, wanted: int) -> int:
+    """The bytes an integer brings to an array cast: one narrower than the
+    array's `wanted` bytes (up to 8) is widened to them, as bpftrace does
+    (`(uint8[4])1` as `(uint8[4])(uint32)1`)."""
+    width = itype.bits // 8
+    return wanted if width < wanted <= 8 else width
 
 
 def _compound(tp: t.Type) -> bool:
-    return isinstance(tp, t.Tuple | t.Record | t.Array)
+    return isinstance(tp, t.Tuple | t.Record | t.Array | t.Buf)
 
 
 def _mismatch(a: t.Type, b: t.Type) -> str | None:
     """Why values of types a and b cannot be compared with `==`; None if they
     can, "" when the types say it all."""
-    if (a.is_integer and b.is_integer) or (isinstance(a, t.Str) and isinstance(b, t.Str)):
+    if (a.is_integer and b.is_integer) or (isinstance(a, t.Str) and isinstance(b, t.Str)) \
+            or (isinstance(a, t.Buf) and isinstance(b, t.Buf)):  # buffers of any sizes
         return None
     if isinstance(a, t.Array) and isinstance(b, t.Array):
         same = (a.element_size, a.count) == (b.element_size, b.count)

@@ -31,6 +31,9 @@ class ProbeInstance:
     index: int
     # expr, let, for, or a block's value that is an if or a block → type
     types: dict[n.Node, Type] = field(default_factory=dict)
+    # Each variable's type over the whole probe (all its assignments merged), as
+    # the checker's quiet round learned it: what a read of it gives.
+    variable_types: dict[str, Type] = field(default_factory=dict)
 
     def type_of(self, node: n.Expr | n.If | n.Block) -> Type:
         return self.types[node]

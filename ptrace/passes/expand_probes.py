@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
@@ -24,7 +25,7 @@ from ptrace.bpf_abi import PerfType
 from ptrace.diagnostics import Reporter
 from ptrace.machine import Machine, match_tracepoints
 from ptrace.options import too_many_probes
-from ptrace.parse.literals import LiteralError, parse_integer
+from ptrace.parse.literals import LiteralError, parse_integer, unescape
 from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.probe_kinds import (
     BY_PROVIDER,
@@ -37,7 +38,9 @@ from ptrace.probe_kinds import (
     ProbeKind,
 )
 from ptrace.program import Attach
-from ptrace.usdt import UsdtProbe
+
+if TYPE_CHECKING:  # (the USDT and ELF readers: imported by usdt probes only)
+    from ptrace.usdt import UsdtProbe
 
 # watchpoint modes → HW_BREAKPOINT_R, _W, _X bits; lengths in bytes.
 WATCHPOINT_MODES = {"r": 1, "w": 2, "x": 4}
@@ -79,15 +82,22 @@ def expand_probes(ctx: CompileContext) -> None:
     for probe in ctx.program.probes:
         nodes = list(walk(probe))
         uses_args = any(isinstance(node, n.Identifier) and node.name == "args" for node in nodes)
+        # What a uprobe's program computes from its own function's name: the
+        # function's parameters, a variable's distance from the function.
+        per_function = uses_args or any(isinstance(node, n.Call) and node.name == "uaddr"
+                                        for node in nodes)
         body = probe
         for written in probe.attach_points:
             point = _with_params(written, ctx.options.params, ctx.reporter)
             if point is None:
                 continue
             attaches = _expand(point, ctx.machine, ctx.reporter, missing,
-                               ctx.options.has_command, ctx.options.pid, ctx.options.debuginfo)
+                               ctx.options.has_command, ctx.options.pid, ctx.options.debuginfo,
+                               ctx.options.unsafe)
             if not uses_args:
                 attaches = _dispatch_syscalls(point, attaches, ctx.machine)
+            if not per_function and ctx.machine.uprobe_multi():
+                attaches = _multi_uprobes(point, attaches, ctx.machine, ctx.options.debuginfo)
             probes += sum(a.probe_count for a in attaches)
             if probes > ctx.options.max_probes:
                 _too_many_probes(ctx, point, probes)
@@ -140,6 +150,31 @@ def _dispatch_syscalls(point: n.AttachPoint, attaches: list[Attach],
                           syscalls=tuple(sorted(known))))
         folded = {probe for _, probe in known}
         attaches = [a for a in attaches if a.probe not in folded]
+    return out + attaches
+
+
+def _multi_uprobes(point: n.AttachPoint, attaches: list[Attach], machine: Machine,
+                   debug_dirs: tuple[str, ...]) -> list[Attach]:
+    """Fold a wildcard's uprobes (or uretprobes) in one binary, when it matched
+    two functions or more, into one program attached through one uprobe_multi
+    link: one system call attaches them all, and one closes them all."""
+    groups: dict[str, list[Attach]] = {}
+    for attach in attaches:
+        if attach.kind in (ProbeKind.UPROBE, ProbeKind.URETPROBE) and attach.symbol \
+                and not attach.offset:
+            groups.setdefault(attach.binary, []).append(attach)
+    out: list[Attach] = []
+    for binary, group in groups.items():
+        if len(group) < 2:
+            continue
+        from ptrace.debuginfo import user_functions
+
+        addresses = {s.name: s.address for s in user_functions(machine, binary, debug_dirs)}
+        functions = tuple((symbol, addresses[symbol]) for symbol in
+                          dict.fromkeys(a.symbol for a in group) if symbol in addresses)
+        out.append(Attach(group[0].kind, point.text, binary=binary, functions=functions))
+        folded = {a for a in group if a.symbol in addresses}
+        attaches = [a for a in attaches if a not in folded]
     return out + attaches
 
 
@@ -208,6 +243,7 @@ class _Point:
     has_process: bool
     pid: int
     debug_dirs: tuple[str, ...] = ()  # --debuginfo
+    unsafe: bool = False  # --unsafe
 
     @property
     def provider(self) -> str:
@@ -215,7 +251,31 @@ class _Point:
 
     @property
     def parts(self) -> list[str]:
-        return self.rest.split(":")
+        return split_attach_point(self.rest)
+
+
+def split_attach_point(rest: str) -> list[str]:
+    """What follows `provider:`, split at its colons. A part may be quoted,
+    wholly or in pieces (`"echo_builtin"+0`, `"\\"probe1\\""`): a quoted
+    piece keeps its colons, and its C escapes are processed."""
+    parts: list[str] = []
+    part: list[str] = []
+    for piece in _QUOTED_OR_COLON.split(rest):
+        if piece == ":":
+            parts.append("".join(part))
+            part = []
+        elif piece.startswith('"') and piece.endswith('"') and len(piece) > 1:
+            try:
+                part.append(unescape(piece[1:-1]))
+            except LiteralError:
+                part.append(piece[1:-1])
+        else:
+            part.append(piece)
+    parts.append("".join(part))
+    return parts
+
+
+_QUOTED_OR_COLON = re.compile(r'("(?:[^"\\]|\\.)*"|:)')
 
 
 _PARAM = re.compile(r"\$(\d+)")
@@ -238,7 +298,7 @@ def _with_params(point: n.AttachPoint, params: tuple[str, ...],
 
 def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
             missing: Reporter, has_process: bool, pid: int,
-            debug_dirs: tuple[str, ...] = ()) -> list[Attach]:
+            debug_dirs: tuple[str, ...] = (), unsafe: bool = False) -> list[Attach]:
     """The attach targets of one attach point, by its kind's expander."""
     provider, colon, rest = point.text.partition(":")
     kind = BY_PROVIDER.get(provider)
@@ -246,11 +306,11 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
         _unknown_provider(point, provider, reporter)
         return []
     return EXPANDERS[kind](_Point(point, kind, rest, machine, reporter, missing, has_process,
-                                  pid, debug_dirs))
+                                  pid, debug_dirs, unsafe))
 
 
 # bpftrace 0.26's probe types that ptrace does not run yet, with how bpftrace runs them.
-NOT_YET = {"test": "bpftrace --test", "bench": "bpftrace --mode bench"}
+NOT_YET = {"test": "bpftrace --test"}
 
 
 def _unknown_provider(point: n.AttachPoint, provider: str, reporter: Reporter) -> None:
@@ -308,9 +368,10 @@ def _uprobes(p: _Point) -> list[Attach]:
     (a source line, by the binary's debug information); BINARY a path, a
     program on PATH or a library by name (libc). The functions are the
     binary's symbols, and those only its separate debug file names."""
-    point, provider, rest, machine, reporter, missing = \
-        p.node, p.provider, p.rest, p.machine, p.reporter, p.missing
-    binary, _, target = rest.rpartition(":")
+    point, provider, machine, reporter, missing = \
+        p.node, p.provider, p.machine, p.reporter, p.missing
+    *binary_parts, target = p.parts
+    binary = ":".join(binary_parts)
     source = ""
     if "@" in binary and target.isdigit():
         binary, _, source = binary.rpartition("@")
@@ -326,9 +387,8 @@ def _uprobes(p: _Point) -> list[Attach]:
         return []
     if source:
         return _source_line(p, path, source, int(target))
-    if re.fullmatch(r"0x[0-9a-fA-F]+", target):
-        address = int(target, 16)
-        return [Attach(p.kind, f"{provider}:{path}:{target}", binary=path, address=address)]
+    if re.fullmatch(r"0x[0-9a-fA-F]+|[0-9]+", target):
+        return _uprobe_at_address(p, path, target)
     symbols = machine.function_symbols(path)
     if symbols is None:
         reporter.error(f"cannot read the symbols of {path} (not an ELF binary?)", point.span)
@@ -355,12 +415,39 @@ def _uprobes(p: _Point) -> list[Attach]:
                         if close else []))
         return []
     size = max(s.size for s in symbols if s.name == symbol)
-    if size and offset >= size:  # a size of 0: not known, the offset is not checked
+    if not size and not p.unsafe:
+        reporter.error(f"cannot tell where {symbol} ends: its symbol has size 0", point.span,
+                       "--unsafe attaches it anyway; a uprobe that is not at the start of an "
+                       "instruction corrupts the traced process")
+        return []
+    if size and offset >= size:  # a size of 0 (with --unsafe): the offset is not checked
         reporter.error(f"offset {offset} is beyond the end of {symbol}, which is {size} "
                        f"bytes long", point.span)
         return []
     name = f"{provider}:{path}:{target}"
     return [Attach(p.kind, name, binary=path, symbol=symbol, offset=offset)]
+
+
+def _uprobe_at_address(p: _Point, path: str, target: str) -> list[Attach]:
+    """uprobe:BINARY:ADDRESS (0x4f0 or 1264): an address in the binary's code
+    (an executable segment). A file that is not ELF (a flat binary)
+    has no addresses: with --unsafe, ADDRESS is an offset in the file."""
+    address = int(target, 0) if target.startswith("0x") else int(target)
+    name = f"{p.provider}:{path}:{target}"
+    code = p.machine.in_code(path, address)
+    if code is None:
+        if not p.unsafe:
+            p.reporter.error(f"{path} is not an ELF binary: ptrace cannot check that "
+                             f"0x{address:x} is the start of an instruction", p.node.span,
+                             "--unsafe attaches the uprobe at that offset of the file")
+            return []
+        return [Attach(p.kind, name, binary=path, offset=address, flat=True)]
+    if not code:
+        p.reporter.error(f"the address 0x{address:x} is not in the code of {path}",
+                         p.node.span, "an address is a virtual address of the binary's "
+                         "executable segment, as objdump -d shows it")
+        return []
+    return [Attach(p.kind, name, binary=path, address=address)]
 
 
 def _binary_path(machine: Machine, binary: str, pid: int) -> str | None:
@@ -378,28 +465,37 @@ def _uprobes_of_binaries(p: _Point, binary: str, target: str) -> list[Attach]:
     (`./bin/app*`), or with -p each file the process maps whose path or name
     matches (`*`, `libc*`). A binary without the function is left out; an error
     only when none has it."""
-    if "/" in binary:
-        paths = sorted(path for path in glob.glob(binary) if os.path.isfile(path))
-        where = f"no file matching {binary}"
-    elif p.pid:
-        mapped = p.machine.process_binaries(p.pid)
-        if mapped is None:
-            p.reporter.error(f"cannot read the mappings of process {p.pid} (it does not "
-                             "exist?)", p.node.span)
-            return []
-        paths = [path for path in mapped if fnmatch.fnmatchcase(path, binary)
-                 or fnmatch.fnmatchcase(os.path.basename(path), binary)]
-        where = f"no binary of process {p.pid} matching '{binary}'"
-    else:
-        p.reporter.error(f"a {p.provider}'s binary '{binary}' has a wildcard: it matches "
-                         "files by a path ('./bin/app*') or, with -p PID, the files the "
-                         "process maps", p.node.span)
+    found = _matching_binaries(p, binary)
+    if found is None:
         return []
+    where, paths = found
     attaches = [attach for path in paths for attach in _uprobes(dataclasses.replace(
         p, rest=f"{path}:{target}", reporter=Reporter(), missing=Reporter()))]
     if not attaches:
         p.missing.error(f"{where} has a function matching '{target}'", p.node.span)
     return attaches
+
+
+def _matching_binaries(p: _Point, binary: str) -> tuple[str, list[str]] | None:
+    """The files a wildcarded BINARY names: those a path matches (`./bin/app*`),
+    or with -p those the process maps whose path or name matches (`*`,
+    `libc*`); and how a message names none of them. None after a diagnostic."""
+    if "/" in binary:
+        paths = sorted(path for path in glob.glob(binary) if os.path.isfile(path))
+        return f"no file matching {binary}", paths
+    if p.pid:
+        mapped = p.machine.process_binaries(p.pid)
+        if mapped is None:
+            p.reporter.error(f"cannot read the mappings of process {p.pid} (it does not "
+                             "exist?)", p.node.span)
+            return None
+        return f"no binary of process {p.pid} matching '{binary}'", [
+            path for path in mapped if fnmatch.fnmatchcase(path, binary)
+            or fnmatch.fnmatchcase(os.path.basename(path), binary)]
+    p.reporter.error(f"a {p.provider}'s binary '{binary}' has a wildcard: it matches "
+                     "files by a path ('./bin/app*') or, with -p PID, the files the "
+                     "process maps", p.node.span)
+    return None
 
 
 def _source_line(p: _Point, path: str, source: str, line: int) -> list[Attach]:
@@ -432,23 +528,23 @@ def _source_line(p: _Point, path: str, source: str, line: int) -> list[Attach]:
 
 def _usdt(at: _Point) -> list[Attach]:
     """usdt:BINARY:PROVIDER:PROBE or usdt:BINARY:PROBE, with wildcards in both
-    names: one program per probe site (a probe may have several). With -p the
-    binary may be left out (usdt:PROBE, usdt::PROBE, usdt::PROVIDER:PROBE): the
-    probe is looked for in the process's executable and the libraries it has
-    loaded, as bpftrace does."""
-    point, rest, machine, reporter, missing, pid = \
-        at.node, at.rest, at.machine, at.reporter, at.missing, at.pid
-    binary, *names = rest.split(":")
+    names and in BINARY (as for uprobes); an empty PROVIDER is any provider:
+    one program per probe site (a probe may have several). With -p the binary
+    may be left out (usdt:PROBE, usdt::PROBE, usdt::PROVIDER:PROBE,
+    usdt:::PROBE): the probe is looked for in the process's executable and the
+    libraries it has loaded, as bpftrace does."""
+    point, reporter, missing, pid = at.node, at.reporter, at.missing, at.pid
+    binary, *names = at.parts
     if pid and not names:
         binary, names = "", [binary]
-    if len(names) not in (1, 2) or not all(names) or not (binary or pid):
+    if len(names) not in (1, 2) or not names[-1] or not (binary or pid):
         reporter.error("a usdt probe is written 'usdt:/path/to/binary:provider:probe' or "
                        "'usdt:/path/to/binary:probe'", point.span,
                        *(["without a binary (usdt::provider:probe), it needs -p PID"]
-                         if not binary and all(names) else []))
+                         if not binary and names and names[-1] else []))
         return []
-    provider, name = names if len(names) == 2 else ("*", names[0])
-    sites = _usdt_sites(point, binary, pid, machine, reporter, missing)
+    provider, name = names if len(names) == 2 and names[0] else ("*", names[-1])
+    sites = _usdt_sites(at, binary)
     if sites is None:
         return []
     where, found = sites
@@ -482,28 +578,39 @@ def _usdt(at: _Point) -> list[Attach]:
                                                           m[1].address))]
 
 
-def _usdt_sites(point: n.AttachPoint, binary: str, pid: int, machine: Machine,
-                reporter: Reporter, missing: Reporter
-                ) -> tuple[str, list[tuple[str, UsdtProbe]]] | None:
-    """Where the probes are looked for (a path, or "process PID"), and the USDT
-    probe sites there with the path of each: those of the binary, or (no binary)
-    of every file the -p process has mapped. None after a diagnostic."""
+def _usdt_sites(at: _Point, binary: str) -> tuple[str, list[tuple[str, UsdtProbe]]] | None:
+    """Where the probes are looked for (a path, a wildcarded path, or "process
+    PID"), and the USDT probe sites there with the path of each: those of the
+    binary, of each file a wildcarded binary matches, or (no binary) of every
+    file the -p process has mapped. None after a diagnostic."""
+    point, machine, pid = at.node, at.machine, at.pid
     if not binary:
         paths = machine.process_binaries(pid)
         if paths is None:
-            reporter.error(f"cannot read the mappings of process {pid} (it does not exist?)",
-                           point.span)
+            at.reporter.error(f"cannot read the mappings of process {pid} (it does not "
+                              "exist?)", point.span)
             return None
         return f"process {pid}", [(path, p) for path in paths
                                   for p in machine.usdt_probes(path) or []]
+    if "*" in binary or "?" in binary:
+        matching = _matching_binaries(at, binary)
+        if matching is None:
+            return None
+        none, paths = matching
+        if not paths:
+            at.missing.error(none, point.span)
+            return None
+        return f"'{binary}'", [(path, p) for path in paths
+                               for p in machine.usdt_probes(path) or []]
     path = _binary_path(machine, binary, pid)
     if path is None:
-        missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
+        at.missing.error(f"'{binary}' is not a file, a program on PATH or a library",
+                         point.span)
         return None
     probes = machine.usdt_probes(path)
     if probes is None:
-        reporter.error(f"cannot read the USDT probes of {path} (not an ELF binary?)",
-                       point.span)
+        at.reporter.error(f"cannot read the USDT probes of {path} (not an ELF binary?)",
+                          point.span)
         return None
     return path, [(path, p) for p in probes]
 
@@ -518,20 +625,36 @@ def _offset(text: str, point: n.AttachPoint, reporter: Reporter) -> int | None:
 
 
 def _raw_tracepoint(p: _Point) -> list[Attach]:
-    """rawtracepoint:EVENT (a category before the event is accepted and ignored)."""
+    """rawtracepoint:EVENT or rawtracepoint:MODULE:EVENT (MODULE vmlinux, the
+    kernel, or a loaded module), with wildcards in both: one program per event.
+    The events are the kernel's tracepoints (tracefs' events but the syscall
+    tracer's, which are no tracepoints)."""
     point, parts, machine, reporter, missing = p.node, p.parts, p.machine, p.reporter, p.missing
     event = parts[-1] if parts and parts[-1] else ""
     if not event or len(parts) > 2:
-        reporter.error("a raw tracepoint is written 'rawtracepoint:event'", point.span)
+        reporter.error("a raw tracepoint is written 'rawtracepoint:event' or "
+                       "'rawtracepoint:module:event'", point.span)
         return []
-    events = sorted({e for _, e in machine.tracepoints()})
-    if event not in events:
+    if len(parts) == 2 and parts[0]:
+        module = parts[0]
+        if not any(fnmatch.fnmatchcase(m, module) for m in machine.kernel_modules()):
+            missing.error(f"no kernel module matches '{module}' (vmlinux is the kernel "
+                          "itself)" if "*" in module or "?" in module else
+                          f"the kernel has no module '{module}' (vmlinux is the kernel itself)",
+                          point.span)
+            return []
+    events = sorted({e for c, e in machine.tracepoints() if c != "syscalls"})
+    matched = [e for e in events if fnmatch.fnmatchcase(e, event)]
+    if not matched:
+        if "*" in event or "?" in event:
+            missing.error(f"no raw tracepoint matches '{event}'", point.span)
+            return []
         close = difflib.get_close_matches(event, events, n=3)
         missing.error(f"tracepoint '{event}' does not exist", point.span,
                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
                         if close else []))
         return []
-    return [Attach(ProbeKind.RAWTRACEPOINT, f"rawtracepoint:{event}", event=event)]
+    return [Attach(ProbeKind.RAWTRACEPOINT, f"rawtracepoint:{e}", event=e) for e in matched]
 
 
 def _perf_event(p: _Point) -> Attach | None:
@@ -711,6 +834,14 @@ def _iterator(p: _Point) -> list[Attach]:
                    offset=ITERATORS[name])]
 
 
+def _bench(p: _Point) -> Attach | None:
+    """bench:NAME: run over and over and timed, with --mode bench."""
+    if not re.fullmatch(r"[A-Za-z_]\w*", p.rest):
+        p.reporter.error("a bench probe is written 'bench:NAME', NAME a word", p.node.span)
+        return None
+    return Attach(ProbeKind.BENCH, f"bench:{p.rest}", event=p.rest)
+
+
 def _self(p: _Point) -> Attach | None:
     """self:signal:SIGUSR1: runs when ptrace itself receives the signal."""
     point, parts, reporter = p.node, p.parts, p.reporter
@@ -747,5 +878,6 @@ EXPANDERS: dict[ProbeKind, Expander] = {
     ProbeKind.FENTRY: _fentry,
     ProbeKind.FEXIT: _fentry,
     ProbeKind.ITER: _iterator,
+    ProbeKind.BENCH: _one(_bench),
     ProbeKind.SIGNAL: _one(_self),
 }

@@ -94,6 +94,8 @@ def struct_value(btf: b.Btf, type_id: int, space: str = "kernel") -> t.StructVal
         if mtype is None:
             return f"member '{member.name}' is a {btf.c_name(member.type)}"
         access = field_access(btf, member)
+        if access.bit_size:
+            mtype = bitfield_type(mtype)
         members.append(t.Member(member.name, mtype, access.offset, access.bit_shift,
                                 access.bit_size))
     return t.StructValue(btf.c_name(resolved), resolved, btf.size(resolved), tuple(members))
@@ -116,6 +118,15 @@ def field_access(btf: b.Btf, member: b.Member) -> FieldAccess:
     return FieldAccess(member.offset, size, shift, member.bitfield_size)
 
 
+def bitfield_type(mtype: t.Type) -> t.Type:
+    """What a bitfield of this type reads as: bpftrace 0.26 takes its bits
+    zero-extended, so a signed integer's bitfield reads as an unsigned one
+    (`short b:8` holding 217 is 217, not -39)."""
+    if isinstance(mtype, t.Int) and not isinstance(mtype, t.Enum):
+        return t.Int(mtype.bits, False)
+    return mtype
+
+
 def c_size(btf: b.Btf | None, vtype: t.Type) -> int | None:
     """sizeof of a value of this type, as C counts it."""
     if isinstance(vtype, t.Int):
@@ -130,8 +141,6 @@ def c_size(btf: b.Btf | None, vtype: t.Type) -> int | None:
         return btf.size(vtype.btf_id)
     if isinstance(vtype, t.StructValue):
         return vtype.c_size
-    if isinstance(vtype, t.Tuple | t.Record):
-        return vtype.size
-    if isinstance(vtype, t.Array):
+    if isinstance(vtype, t.Tuple | t.Record | t.Array):
         return vtype.c_size
     return None

@@ -1,16 +1,19 @@
 """Semantic types of ptrace values, and their memory layout.
 
-The layout rule is deliberately simple and shared by map keys, map values and
-ring-buffer events: every integer, bool and pointer occupies 8 bytes (as an
-i64 in registers, sign- or zero-extended), a string of size N occupies N
-bytes rounded up to 8, and a tuple or record lays its fields out one after
-another under the same rule. The runtime decodes with the same `size` and
-`offsets`.
+A value alone (a map key, a map value, a field of an event) occupies `size`
+bytes: every integer, bool and pointer 8 (as an i64 in registers, sign- or
+zero-extended), a string of size N its N bytes rounded up to 8. A tuple or a
+record is laid out as C lays out a struct of its elements (as bpftrace 0.26
+does): each element at its own width (`c_width`: an int8 one byte, a bool
+one) and alignment (`c_align`), the whole rounded up to its largest
+alignment (`c_size`, what sizeof gives), and to 8 where it is kept alone.
+The runtime decodes with the same `size`, `offsets` and widths.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 
 
@@ -227,15 +230,21 @@ class Usym(Type):
 
 @dataclass(frozen=True, slots=True)
 class Tuple(Type):
+    """Elements laid out as the members of a C struct."""
+
     elements: tuple[Type, ...]
 
     @property
+    def c_size(self) -> int:
+        return _layout(self.elements)[1]
+
+    @property
     def size(self) -> int:
-        return sum(e.size for e in self.elements)
+        return align8(self.c_size)
 
     @property
     def offsets(self) -> tuple[int, ...]:
-        return _offsets(self.elements)
+        return _layout(self.elements)[0]
 
     def __str__(self) -> str:
         return "(" + ", ".join(str(e) for e in self.elements) + ")"
@@ -243,16 +252,22 @@ class Tuple(Type):
 
 @dataclass(frozen=True, slots=True)
 class Record(Type):
+    """Named elements laid out as the members of a C struct, in their order."""
+
     names: tuple[str, ...]
     elements: tuple[Type, ...]
 
     @property
+    def c_size(self) -> int:
+        return _layout(self.elements)[1]
+
+    @property
     def size(self) -> int:
-        return sum(e.size for e in self.elements)
+        return align8(self.c_size)
 
     @property
     def offsets(self) -> tuple[int, ...]:
-        return _offsets(self.elements)
+        return _layout(self.elements)[0]
 
     def field(self, name: str) -> Type:
         return self.elements[self.names.index(name)]
@@ -295,6 +310,18 @@ class StructValue(Type):
     @property
     def size(self) -> int:
         return align8(self.c_size)
+
+    @property
+    def align(self) -> int:
+        """C's alignment of the struct: its most aligned member's, or 1 where a
+        member or the size is not a multiple of it (a packed struct)."""
+        aligns = [c_align(m.type) for m in self.members]
+        align = max(aligns, default=1)
+        if self.c_size % align or any(m.offset % a for m, a in zip(self.members, aligns,
+                                                                     strict=True)
+                                      if not m.bit_size):
+            return 1
+        return align
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -357,18 +384,40 @@ def c_width(tp: Type) -> int:
         return 1
     if isinstance(tp, Str):
         return tp.capacity
-    if isinstance(tp, Array | StructValue):
+    if isinstance(tp, Array | StructValue | Tuple | Record):
         return tp.c_size
     return tp.size
 
 
-def _offsets(elements: tuple[Type, ...]) -> tuple[int, ...]:
-    out: list[int] = []
+def c_align(tp: Type) -> int:
+    """What C aligns a value of this type to: an integer (a bool) to its width,
+    a string to 1, an array as its elements, a struct, a tuple or a record as
+    its most aligned member; everything else (pointers, stacks) to 8."""
+    if isinstance(tp, Int | Bool):
+        return c_width(tp)
+    if isinstance(tp, Str):
+        return 1
+    if isinstance(tp, Array):
+        return c_align(tp.element)
+    if isinstance(tp, StructValue):
+        return tp.align
+    if isinstance(tp, Tuple | Record):
+        return max((c_align(e) for e in tp.elements), default=1)
+    return 8
+
+
+@functools.cache
+def _layout(elements: tuple[Type, ...]) -> tuple[tuple[int, ...], int]:
+    """The offsets of a struct with these members, and its size (C's rules)."""
+    offsets: list[int] = []
     offset = 0
     for e in elements:
-        out.append(offset)
-        offset += e.size
-    return tuple(out)
+        align = c_align(e)
+        offset = -(-offset // align) * align
+        offsets.append(offset)
+        offset += c_width(e)
+    align = max((c_align(e) for e in elements), default=1)
+    return tuple(offsets), -(-offset // align) * align
 
 
 # ---- aggregation values, kept in per-CPU maps ----------------------------------
@@ -539,6 +588,8 @@ def merge(a: Type, b: Type) -> Type | None:
     """The type holding values of both a and b, or None if they do not mix."""
     if a == b:
         return a
+    if isinstance(a, Enum) or isinstance(b, Enum):  # an enum with other values: an integer
+        a, b = (Int(x.bits, x.signed) if isinstance(x, Enum) else x for x in (a, b))
     if isinstance(a, Int) and isinstance(b, Int):
         # wide enough for both: 64 unsigned bits hold any unsigned value
         if (not a.signed and a.bits == 64) or (not b.signed and b.bits == 64):

@@ -3,7 +3,8 @@
  * as operands relative to %rip (-4@ptt_counter(%rip), -8@16+ptt_table(%rip));
  * ptt:absolute is written in assembly with absolute addresses of symbols
  * and a symbol's address as a constant: ptt_counter, ptt_table[1],
- * ptt_table[2], &ptt_table. Values: 5; 10 20 30 40.
+ * ptt_table[2], &ptt_table. Values: 5; 10 20 30 40. Then ptt:"quoted"
+ * (ptt_counter), a probe whose name has quotes in it.
  *
  * With the argument "wait" it first loads libptt_usdt.so from its own
  * directory, prints "ready" and waits for a line on stdin (a tracer attaches
@@ -44,6 +45,7 @@ int main(int argc, char **argv)
 	STAP_PROBE3(ptt, globals, ptt_counter, ptt_table[2], ptt_table[3]);
 	__asm__ __volatile__(STAP_PROBE_ASM(ptt, absolute, -4@ptt_counter 8@ptt_table+8
 					    8@-8+ptt_table+24 8@$ptt_table));
+	STAP_PROBE1(ptt, "quoted", ptt_counter);
 	if (hello)
 		hello();
 	return 0;

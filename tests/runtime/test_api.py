@@ -101,11 +101,32 @@ def test_values_of_every_kind() -> None:
 
 
 @pytest.mark.bpf
+def test_tuples_of_narrow_elements() -> None:
+    """Tuples and records are laid out as C structs: each element at its width."""
+    maps = ptrace.run('BEGIN { @t = ((int8)-1, (uint16)65535, "ab", (int32)-7, true); '
+                      '@r[(int8)-2, "x"] = (a = (uint8)200, b = (int16)-3); exit(); }').maps
+    assert maps["@t"] == (-1, 65535, "ab", -7, True)
+    ((key, record),) = maps["@r"].items()
+    assert key == (-2, "x")
+    assert (record.a, record.b) == (200, -3)
+
+
+@pytest.mark.bpf
 def test_message_events() -> None:
     events = ptrace.run('BEGIN { warnf("careful %d", 1); time("%Y"); exit(); }').events
     warn, when = events
     assert (warn.kind, warn.text, warn.location) == ("warnf", "careful 1", "<script>:1:9")
     assert when.kind == "time" and when.text.isdigit()
+
+
+@pytest.mark.bpf
+def test_no_attach_notice_on_the_callers_stdout(monkeypatch: pytest.MonkeyPatch,
+                                                capfd: pytest.CaptureFixture[str]) -> None:
+    """bpftrace's __BPFTRACE_NOTIFY_PROBES_ATTACHED is the command line's: a library
+    run with the variable set writes nothing to its caller's standard output."""
+    monkeypatch.setenv("__BPFTRACE_NOTIFY_PROBES_ATTACHED", "1")
+    assert ptrace.run('BEGIN { @x = 1; } interval:ms:10 { exit(); }').maps == {"@x": 1}
+    assert capfd.readouterr().out == ""
 
 
 @pytest.mark.bpf

@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -126,6 +127,13 @@ def as_nobody(argv: list[str]) -> list[str]:
         pytest.skip("setpriv is needed to drop privileges")
     if os.geteuid() != 0:
         return argv
+    if argv[0].endswith("/ptrace"):
+        # setpriv execs the command while it still holds root's capabilities, the
+        # interpreter of a script included; the console script's interpreter is env
+        # (scripts/setup), which runs as nobody and cannot reach a Python under a
+        # directory only root may search (this machine's, under /root). Its Python
+        # runs the same console script.
+        argv = [str(Path(argv[0]).parent / "python"), *argv]
     return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *argv]
 
 
@@ -271,6 +279,41 @@ def test_attached_line(ptrace_exe: list[str], triggers: Path, no_leftovers: None
 
 
 @pytest.mark.bpf
+def _held_links(pid: int) -> tuple[list[str], int]:
+    """The types of the BPF links a process holds, and how many perf events."""
+    links, perf_events = [], 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+            info = (Path(f"/proc/{pid}/fdinfo") / fd.name).read_text()
+        except OSError:
+            continue
+        perf_events += target == "anon_inode:[perf_event]"
+        match = re.search(r"^link_type:\s*(\S+)$", info, re.MULTILINE)
+        if match:
+            links.append(match[1])
+    return links, perf_events
+
+
+@pytest.mark.bpf
+def test_a_wildcard_attaches_through_one_uprobe_multi_link(ptrace_exe: list[str], triggers: Path,
+                                                           no_leftovers: None) -> None:
+    """uretprobe:BINARY:GLOB over two functions: one uprobe_multi link and no perf
+    event; `probe` and `func` name the function that returned."""
+    program = triggers / "ptt_uprobe"
+    tracer = Running([*ptrace_exe, "-e", f"uretprobe:{program}:ptt_* "
+                      "{ @[probe, func] = sum(retval); }"])
+    tracer.wait_attached()
+    held = _held_links(tracer.proc.pid)
+    subprocess.run([str(program), "x", "yy"], check=True)
+    code, stdout, stderr = tracer.finish(signal.SIGINT)
+    assert held == (["uretprobe_multi"], 0)
+    assert code == 0, stderr
+    assert "Attached 2 probes\n" in stderr
+    assert stdout.strip("\n") == (f"@[uretprobe:{program}:ptt_greet, ptt_greet]: 3\n"
+                                   f"@[uretprobe:{program}:ptt_add, ptt_add]: 33")
+
+
 def test_q_hides_the_attached_line(ptrace_exe: list[str], no_leftovers: None) -> None:
     prog = 'interval:ms:50 { @ = count(); exit(); } END { printf("end\\n"); }'
     r = run([*ptrace_exe, "-e", prog])
@@ -280,6 +323,18 @@ def test_q_hides_the_attached_line(ptrace_exe: list[str], no_leftovers: None) ->
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
     assert re.fullmatch(r"end\n\n\n@: [12]", r.stdout.strip("\n")), r.stdout
+
+
+@pytest.mark.bpf
+def test_attach_notice_goes_to_stdout_with_o(ptrace_exe: list[str], tmp_path: Path,
+                                             no_leftovers: None) -> None:
+    """__BPFTRACE_NOTIFY_PROBES_ATTACHED set: the notice is on standard output,
+    what the program prints in the -o file."""
+    out = tmp_path / "out.txt"
+    r = run([*ptrace_exe, "-q", "-o", str(out), "-e", 'BEGIN { printf("begin\\n"); exit(); }'],
+            env={**os.environ, "__BPFTRACE_NOTIFY_PROBES_ATTACHED": "1"})
+    assert (r.returncode, r.stdout, r.stderr) == (0, "__BPFTRACE_NOTIFY_PROBES_ATTACHED\n", "")
+    assert out.read_text() == "begin\n\n\n"
 
 
 @pytest.mark.bpf
@@ -676,11 +731,12 @@ def test_a_relative_uprobe_path_with_c(ptrace_exe: list[str], triggers: Path,
 def test_a_failed_uprobe_attach_leaves_nothing_in_tracefs(ptrace_exe: list[str], triggers: Path,
                                                           no_leftovers: None) -> None:
     """The kernel refuses an offset past the end of the file. Its symbol has no
-    size, so the offset cannot be checked before: bcc adds a tracefs event as it
-    falls back from the uprobe PMU, and opening that fails too."""
+    size, so the offset cannot be checked before (--unsafe lets it through):
+    bcc adds a tracefs event as it falls back from the uprobe PMU, and opening
+    that fails too."""
     binary = triggers / "ptt_nosize"
     probe = f"uprobe:{binary}:ptt_nosize+99999999"
-    r = run([*ptrace_exe, "-e", f"{probe} {{ exit(); }}"])
+    r = run([*ptrace_exe, "--unsafe", "-e", f"{probe} {{ exit(); }}"])
     assert r.returncode == 1, r.stderr
     assert r.stderr == f"ptrace: error: cannot attach {probe}: Invalid argument\n"
     assert r.stdout == ""
@@ -876,3 +932,57 @@ def test_list_leaves_out_what_cannot_attach(ptrace_exe: list[str]) -> None:
     assert "rawtracepoint:sched_switch" in listed
     assert "tracepoint:sched:sched_switch" in listed
     assert not [name for name in listed if ":ftrace:" in name]
+
+
+@pytest.mark.bpf
+def test_a_plain_listing_skips_the_option_parser(ptrace_exe: list[str]) -> None:
+    """`-l PATTERN` alone imports neither argparse nor dataclasses (it starts
+    in less time than bpftrace's), and lists what the full command line does."""
+    pattern = "tracepoint:syscalls:sys_enter_open*"
+    code = ("import atexit, sys; from ptrace.launch import entry; "
+            "atexit.register(lambda: print(sorted({'argparse', 'dataclasses', 'ptrace.cli'} "
+            "& set(sys.modules)), file=sys.stderr)); entry()")
+    light = run([sys.executable, "-c", code, "-l", pattern])
+    full = run([*ptrace_exe, "-q", "-l", pattern])  # (with an option: the full command line)
+    assert (light.returncode, light.stderr) == (0, "[]\n")
+    assert (full.returncode, full.stderr) == (0, "")
+    assert light.stdout == full.stdout
+    assert "tracepoint:syscalls:sys_enter_openat\n" in light.stdout
+    unknown = run([*ptrace_exe, "-l", "nosuch:x"])
+    assert (unknown.returncode, unknown.stdout) == (1, "")
+    assert unknown.stderr.startswith("ptrace: error: unknown probe type 'nosuch'")
+
+
+@pytest.mark.bpf
+def test_mode_bench_runs_each_bench_probe_and_prints_its_time(ptrace_exe: list[str],
+                                                              no_leftovers: None) -> None:
+    """--mode bench: begin, then each bench: probe over and over in the script's
+    order (what it prints comes out), a table of their average times, then end."""
+    r = run([*ptrace_exe, "--mode", "bench", "-e",
+             'begin { printf("begin\\n"); } bench:a { @a++; } '
+             "bench:second { if (@b == 0) { print(@a); } @b++; } "
+             "end { print(@b); clear(@a); clear(@b); }"])
+    assert r.returncode == 0, r.stderr
+    match = re.fullmatch(r"begin\n@a: (\d+)\n"
+                         r"Benchmark {32}Time\(ns\) {7}Iterations\n-{66}\n"
+                         r"a {40}(\d+) +(\d+)\nsecond {35}(\d+) +(\d+)\n@b: (\d+)\n\n\n",
+                         r.stdout)
+    assert match, r.stdout
+    a_runs, b_runs = int(match[3]), int(match[5])
+    assert int(match[1]) == a_runs >= 1000 and int(match[6]) == b_runs >= 1000
+    as_json = run([*ptrace_exe, "-q", "-f", "json", "--mode", "bench", "-e",
+                   "bench:a { @a = count(); }"])
+    first = json.loads(as_json.stdout.splitlines()[0])
+    assert first["type"] == "benchmark_result" and first["data"]["a"]["iters"] >= 1000
+
+
+@pytest.mark.bpf
+def test_mode_bench_and_bench_probes_go_together(ptrace_exe: list[str]) -> None:
+    for argv, message in [
+            (["-e", "bench:a { @ = 1; }"], "bench:a runs with --mode bench"),
+            (["--mode", "bench", "-e", "begin { exit(); }"],
+             "--mode bench runs the program's bench:NAME probes, and it has none"),
+            (["--mode", "bench", "-e", "bench:a { } interval:s:1 { }"],
+             "--mode bench runs begin, end and bench: probes only, not interval:s:1")]:
+        r = run([*ptrace_exe, *argv])
+        assert (r.returncode, r.stdout, r.stderr) == (1, "", f"ptrace: error: {message}\n")

@@ -29,3 +29,20 @@ def test_a_run_from_the_cache_prints_the_same(ptrace_exe: list[str], tmp_path: P
     assert _run(ptrace_exe, tmp_path / "kept") == first
     assert _run(ptrace_exe, tmp_path / "none", "--no-cache") == first
     assert not (tmp_path / "none" / "ptrace" / "programs").exists()
+
+
+@pytest.mark.bpf
+def test_no_cache_leaves_the_commands_environment_alone(ptrace_exe: list[str],
+                                                        tmp_path: Path) -> None:
+    """--no-cache reaches the compile, not the environment of the -c command."""
+    env = {k: v for k, v in os.environ.items() if k != "PTRACE_NO_CACHE"}
+    seen = {}
+    for flags in ((), ("--no-cache",)):
+        out = tmp_path / f"env{len(flags)}"
+        done = subprocess.run([*ptrace_exe, *flags, "-q", "-c", f"sh -c 'env > {out}'", "-e",
+                               "BEGIN { }"], capture_output=True, text=True, timeout=60,
+                              env={**env, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+        assert done.returncode == 0, done.stderr
+        seen[flags] = out.read_text()
+    assert "PTRACE_NO_CACHE" not in seen[("--no-cache",)]
+    assert seen[("--no-cache",)] == seen[()]

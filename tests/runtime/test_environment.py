@@ -15,6 +15,7 @@ import random
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -188,14 +189,16 @@ def wait_until_python_let_sigint_go(pid: int, argument: str) -> None:
 
 
 @pytest.mark.bpf
-def test_an_early_sigint_ends_quietly(ptrace_exe: list[str]) -> None:
+@pytest.mark.parametrize("how", ["command", "python -m"])
+def test_an_early_sigint_ends_quietly(ptrace_exe: list[str], how: str) -> None:
     """From ptrace's first line of code on, SIGINT at any moment of the start-up
     (imports, compiling, loading) ends the run without a traceback."""
+    command = ptrace_exe if how == "command" else [sys.executable, "-m", "ptrace"]
     rng = random.Random(15)
     for _ in range(6):
         with leftovers_checked():
             program = "interval:s:5 { exit(); }"
-            p = subprocess.Popen([*ptrace_exe, "-e", program],
+            p = subprocess.Popen([*command, "-e", program],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                  stdin=subprocess.DEVNULL, text=True)
             wait_until_python_let_sigint_go(p.pid, program)
@@ -204,6 +207,41 @@ def test_an_early_sigint_ends_quietly(ptrace_exe: list[str]) -> None:
             _, err = p.communicate(timeout=TIMEOUT)
         assert p.returncode in (-signal.SIGINT, 0), err
         assert "Traceback" not in err and "error" not in err, err
+
+
+@pytest.mark.bpf
+def test_a_sigint_in_the_first_milliseconds_ends_quietly(ptrace_exe: list[str],
+                                                         triggers: Path) -> None:
+    """The command starts Python with SIGINT blocked (scripts/setup), so a SIGINT
+    while the interpreter itself starts waits until ptrace has said what it does.
+    100 runs, each signalled 0-60 ms after it started: each ends killed by the
+    signal, silent (status 130 in the shell), or, once the run's handlers are in,
+    as a stopped run (END, maps, status 0); none with a traceback, none leaving
+    anything in the kernel."""
+    program = (f"BEGIN {{ @a = 1; }} uprobe:{triggers / 'ptt_uprobe'}:ptt_add {{ @u = 1; }} "
+               "interval:s:5 { exit(); }")
+    outcomes: list[tuple[int, str, str]] = []
+
+    def runs(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(25):
+            p = subprocess.Popen([*ptrace_exe, "-e", program], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+            time.sleep(rng.uniform(0, 0.06))
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=TIMEOUT)
+            outcomes.append((p.returncode, out, err))
+
+    with leftovers_checked():
+        threads = [threading.Thread(target=runs, args=(seed,)) for seed in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(outcomes) == 100
+    for outcome in outcomes:
+        assert outcome in ((-signal.SIGINT, "", ""),
+                           (0, "\n\n@a: 1\n", "Attached 3 probes\n")), outcome
 
 
 # --- what a run leaves behind ---------------------------------------------------

@@ -26,6 +26,9 @@ from ptrace.types import types as t
 from ptrace.types.types import BOOL, INT32, INT64, UINT32, UINT64
 from tests.unit.fixtures import fixture_machine, format_text
 
+# Integer literals take the smallest type that holds them (bpftrace 0.26).
+UINT8, INT8, UINT16 = t.Int(8, False), t.Int(8, True), t.Int(16, False)
+
 
 def check(text: str, options: Options | None = None,
           machine: FixtureMachine | None = None) -> CompileContext:
@@ -70,11 +73,16 @@ def type_of(expression: str, options: Options | None = None) -> t.Type:
 @pytest.mark.parametrize(
     ("expression", "expected"),
     [
-        ("1", INT64),
+        ("1", UINT8),
+        ("255", UINT8),
+        ("256", UINT16),
+        ("0xffffffff", UINT32),
+        ("0x100000000", INT64),  # past 32 bits: signed, so it does not make arithmetic unsigned
         ("0x7fffffffffffffff", INT64),
         ("0x8000000000000000", UINT64),
         ("18446744073709551615", UINT64),
-        ("-1", INT64),
+        ("-1", INT8),
+        ("-129", t.Int(16, True)),
         ("true", BOOL),
         ("false", BOOL),
         ('""', t.Str(1)),
@@ -134,11 +142,12 @@ def test_comparisons_and_logic_give_bool(op: str) -> None:
         ("(unsigned long)pid", UINT64),
         ("(int)nsecs", INT32),
         ("(bool)5", BOOL),
-        ("1 ? 2 : 3", INT64),
+        ("1 ? 2 : 3", UINT8),
+        ("1 ? 2 : -1", t.Int(16, True)),
         ('pid ? "a" : "abcd"', t.Str(5)),
         ("comm ?: comm", t.Str(16)),
-        ('(1, "ab", comm)', t.Tuple((INT64, t.Str(3), t.Str(16)))),
-        ("((1, 2), true)", t.Tuple((t.Tuple((INT64, INT64)), BOOL))),
+        ('(1, "ab", comm)', t.Tuple((UINT8, t.Str(3), t.Str(16)))),
+        ("((1, 2), true)", t.Tuple((t.Tuple((UINT8, UINT8)), BOOL))),
         ('(1, "ab").1', t.Str(3)),
         ("str(comm)", t.Str(16)),
         ("str(1)", t.Str(1025)),  # max_strlen characters and a NUL
@@ -168,16 +177,31 @@ def test_every_subexpression_is_typed() -> None:
     assert instance.type_of(compare) == BOOL
     assert instance.type_of(product) == INT64
     assert instance.type_of(product.left.left) == UINT32
-    assert instance.type_of(product.left.right) == INT64
+    assert instance.type_of(product.left.right) == UINT8
 
 
-def test_variables_keep_the_type_of_their_first_value() -> None:
-    ctx = checked('BEGIN { $n = 1; $n = (uint32)2; $s = "a"; $s = "abcd"; $t = $s; }')
+def test_variables_take_the_type_of_all_their_values() -> None:
+    ctx = checked('BEGIN { $n = 1; $m = $n; $n = (uint32)2; $s = "a"; $s = "abcd"; $t = $s; }')
     assigns = [s for s in ctx.instances[0].probe.body.stmts if isinstance(s, n.Assign)]
     instance = ctx.instances[0]
-    assert instance.type_of(assigns[1].target) == INT64
-    assert instance.type_of(assigns[3].target) == t.Str(5)
-    assert instance.type_of(assigns[4].value) == t.Str(5)
+    assert instance.type_of(assigns[1].value) == UINT32  # read before the wider assignment
+    assert instance.type_of(assigns[2].target) == UINT32
+    assert instance.type_of(assigns[4].target) == t.Str(5)
+    assert instance.type_of(assigns[5].value) == t.Str(5)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("$i = 0; $i++;", INT64),
+        ("$i = 0; $i += 1;", INT64),
+        ("$i = (uint64)0; $i += 1;", UINT64),
+        ("let $i: uint8 = 0; $i++;", UINT8),  # declared with a type: it wraps at 256
+        ("$i = 0; $j = $i; $i++;", INT64),
+    ],
+)
+def test_arithmetic_assignment_widens_a_variable(body: str, expected: t.Type) -> None:
+    assert types_in(body + " $r = $i;")["$r"] == expected
 
 
 def test_let_declares_a_type() -> None:
@@ -191,7 +215,7 @@ def test_let_declares_a_type() -> None:
     ("body", "message"),
     [
         ("$v = $undefined;", "undefined variable '$undefined'"),
-        ('$v = 1; $v = "a";', "'$v' holds int64; cannot assign string[2]"),
+        ('$v = 1; $v = "a";', "'$v' holds uint8; cannot assign string[2]"),
         ("$v = comm + 1;", "'+' needs integers, got string[16]"),
         ("$v = !comm;", "'!' needs an integer, got string[16]"),
         ("$v = nope;", "unknown identifier 'nope'"),
@@ -237,19 +261,19 @@ def test_map_types_merge_across_probes() -> None:
                   'END { @n = (uint32)2; @s = "abcdef"; @k["abcd"] = 2; @t[2, "abc"] = "x"; }')
     maps = {name: (info.key, info.value) for name, info in ctx.maps.items()}
     assert maps == {
-        "@n": (None, INT64),
+        "@n": (None, UINT32),
         "@s": (None, t.Str(7)),
-        "@k": (t.Str(5), INT64),
-        "@t": (t.Tuple((INT64, t.Str(4))), t.Str(16)),
+        "@k": (t.Str(5), UINT8),
+        "@t": (t.Tuple((UINT8, t.Str(4))), t.Str(16)),
     }
 
 
 def test_map_read_before_the_probe_that_assigns_it() -> None:
     ctx = checked('BEGIN { $n = @count; $s = @name; printf("%d %s\\n", @count, @name); } '
                   "END { @count = 5; @name = comm; }")
-    assert variable_types(ctx.instances[0]) == {"$n": INT64, "$s": t.Str(16)}
+    assert variable_types(ctx.instances[0]) == {"$n": UINT8, "$s": t.Str(16)}
     (site,) = ctx.checked.printf_sites
-    assert site.arg_types == (INT64, t.Str(16))
+    assert site.arg_types == (UINT8, t.Str(16))
 
 
 def test_map_reads_see_the_widest_value() -> None:
@@ -259,7 +283,7 @@ def test_map_reads_see_the_widest_value() -> None:
 
 def test_anonymous_and_keyed_maps() -> None:
     ctx = checked("BEGIN { @ = 1; @m[pid, comm] = nsecs; }")
-    assert (ctx.maps["@"].key, ctx.maps["@"].value) == (None, INT64)
+    assert (ctx.maps["@"].key, ctx.maps["@"].value) == (None, UINT8)
     assert ctx.maps["@m"].key == t.Tuple((UINT32, t.Str(16)))
     assert ctx.maps["@m"].value == UINT64
 
@@ -297,11 +321,11 @@ def test_aggregation_value_kinds(call: str, expected: t.Type) -> None:
     ("text", "message"),
     [
         ('BEGIN { @x = 1; } END { @x = "a"; }',
-         "map @x holds values of type int64; cannot store values of type string[2]"),
+         "map @x holds values of type uint8; cannot store values of type string[2]"),
         ("BEGIN { @x[1] = 1; } END { @x = 2; }",
-         "map @x is used with a key of type int64 elsewhere"),
+         "map @x is used with a key of type uint8 elsewhere"),
         ('BEGIN { @x["a"] = 1; } END { @x[1] = 2; }',
-         "map @x has keys of type string[2]; this key is int64"),
+         "map @x has keys of type string[2]; this key is uint8"),
         ("BEGIN { @x = count(); } END { @x = sum(1); }",
          "map @x holds count() values; cannot store sum() values"),
         ("BEGIN { $v = @never; }", "map @never is never assigned"),
@@ -434,7 +458,7 @@ def test_printf_errors(call: str, message: str) -> None:
 @pytest.mark.parametrize(("expression", "expected"), [
     ("uptr(curtask)", t.Pointer("struct task_struct", 0, "user")),
     ("kptr(uptr(curtask))", t.Pointer("struct task_struct", 0, "kernel")),
-    ("uptr(5)", INT64),  # an integer stays one: str() reads it by the call around it
+    ("uptr(5)", UINT8),  # an integer stays one: str() reads it by the call around it
     ("kptr((uint32)5)", UINT32),
     ("ncpus", UINT64),
 ])
@@ -525,7 +549,7 @@ BYTES = t.Int(8, False)
         ('(uint32)pton("127.0.0.1")', UINT32),
         ("(uint64)(int8[8])-1", UINT64),
         ('(1, "ab")[1]', t.Str(3)),
-        ('(1, "ab")[(2 - 1) * -1 + 1]', INT64),
+        ('(1, "ab")[(2 - 1) * -1 + 1]', UINT8),
         ("probetype", t.Str(len("special") + 1)),
     ],
 )
@@ -536,13 +560,13 @@ def test_compound_value_types(expression: str, expected: t.Type) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ('$v = (1, 2) == (1, "a");', "cannot compare (int64, int64) with (int64, string[2])"),
-        ("$v = pton(\"::1\") != 1;", "cannot compare uint8[16] with int64"),
+        ('$v = (1, 2) == (1, "a");', "cannot compare (uint8, uint8) with (uint8, string[2])"),
+        ("$v = pton(\"::1\") != 1;", "cannot compare uint8[16] with uint8"),
         ("$v = (int8[2])nsecs;", "cannot cast uint64 (8 bytes) to int8[2] (2 bytes)"),
-        ("$v = (uint8[2])70000;", "cannot cast int64 (8 bytes) to uint8[2] (2 bytes)"),
+        ("$v = (uint8[2])70000;", "cannot cast uint32 (4 bytes) to uint8[2] (2 bytes)"),
         ('$v = (int8[2])"abc";', "cannot cast string[4] (4 bytes) to int8[2] (2 bytes)"),
         ("$v = (int8[2])(1, 2);",
-         "only integers and strings can be cast to arrays, not (int64, int64)"),
+         "only integers and strings can be cast to arrays, not (uint8, uint8)"),
         ("$v = (string[2])1;",
          "an array cast needs integer elements, as in (uint8[4]), not string"),
         ("let $v: uint8[];", "an array type needs its number of elements, as in uint8[4]"),
@@ -561,7 +585,7 @@ def test_compound_value_errors(body: str, message: str) -> None:
 def test_records_match_fields_by_name() -> None:
     """A record may be assigned one with the same fields in another order."""
     ctx = checked('BEGIN { $r = (a=1, b="x"); $r = (b=comm, a=pid); @m = $r; @m = (b="", a=2); }')
-    record = t.Record(("a", "b"), (INT64, t.Str(16)))
+    record = t.Record(("a", "b"), (UINT32, t.Str(16)))
     assigns = [s for s in ctx.instances[0].probe.body.stmts if isinstance(s, n.Assign)]
     assert ctx.instances[0].type_of(assigns[1].target) == record
     assert ctx.maps["@m"].value == record
@@ -571,7 +595,7 @@ def test_discard_evaluates_its_value() -> None:
     ctx = checked("BEGIN { @m[1] = 1; _ = delete(@m, 1); _ = (1, comm); }")
     discards = [s for s in ctx.instances[0].probe.body.stmts if isinstance(s, n.Assign)][1:]
     assert [ctx.instances[0].type_of(s.value) for s in discards] == [
-        BOOL, t.Tuple((INT64, t.Str(16)))]
+        BOOL, t.Tuple((UINT8, t.Str(16)))]
 
 
 def test_args_whole_is_a_record_of_the_fields() -> None:

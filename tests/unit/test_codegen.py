@@ -291,10 +291,10 @@ def test_emit_refuses_an_object_with_relocations() -> None:
         ("max(nsecs)", MapType.PERCPU_HASH, 16, t.Max(False)),
         ("avg(pid)", MapType.PERCPU_HASH, 16, t.Avg(True)),
         ("stats(pid)", MapType.PERCPU_HASH, 16, t.Stats(True)),
-        ("1", MapType.HASH, 8, t.INT64),
+        ("1", MapType.HASH, 8, t.Int(8, False)),
         ("comm", MapType.HASH, 16, t.Str(16)),
         ('"abcdefghij"', MapType.HASH, 16, t.Str(11)),
-        ("(1, comm)", MapType.HASH, 24, t.Tuple((t.INT64, t.Str(16)))),
+        ("(1, comm)", MapType.HASH, 24, t.Tuple((t.Int(8, False), t.Str(16)))),  # 17 bytes
     ],
 )
 def test_map_spec_per_value_kind(value: str, map_type: MapType, value_size: int,
@@ -318,7 +318,7 @@ def test_key_sizes() -> None:
     specs = {m.name: m for m in compile_text(
         'BEGIN { @scalar = 1; @int[1] = 1; @str["abc"] = 1; @tuple[pid, comm, "x"] = 1; }').maps}
     assert {name: specs[name].key_size for name in ("@scalar", "@int", "@str", "@tuple")} == {
-        "@scalar": 8, "@int": 8, "@str": 8, "@tuple": 8 + 16 + 8}
+        "@scalar": 8, "@int": 8, "@str": 8, "@tuple": 4 + 16 + 2 + 2}  # as a C struct
     assert specs["@scalar"].key_type is None
 
 
@@ -375,4 +375,4 @@ def test_print_sites() -> None:
     first, second, value = program.print_sites
     assert (first.map_index, second.map_index) == (a_index, b_index)
     assert value.value is not None
-    assert (value.value.type, value.value.offset) == (t.INT64, 8)
+    assert (value.value.type, value.value.offset) == (t.Int(8, False), 8)

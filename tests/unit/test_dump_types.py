@@ -63,7 +63,7 @@ def test_variables_with_each_type_they_take() -> None:
 Instance index=0 probe='BEGIN'  @1
   .variables:
     Variable name='$y' type='string[3]'  @2
-    Variable name='$y' type='int64'  @2
+    Variable name='$y' type='uint8'  @2
     Variable name='$z' type='int8'  @3
   .probe:
     Probe  @1
@@ -88,9 +88,9 @@ Instance index=0 probe='BEGIN'  @1
                   .stmts:
                     Assign op='='  @2
                       .target:
-                        Variable name='$y' type='int64'  @2
+                        Variable name='$y' type='uint8'  @2
                       .value:
-                        Integer value=2 text='2' type='int64'  @2
+                        Integer value=2 text='2' type='uint8'  @2
             Let name='$z' type='int8'  @3
             Assign op='='  @4
               .target:
@@ -100,7 +100,7 @@ Instance index=0 probe='BEGIN'  @1
                   .type:
                     TypeName base='int8' pointer_depth=0  @4
                   .operand:
-                    Integer value=1 text='1' type='int64'  @4"""
+                    Integer value=1 text='1' type='uint8'  @4"""
 
 
 def test_a_tracepoint_field_and_a_struct_field_read() -> None:
@@ -112,7 +112,7 @@ def test_a_tracepoint_field_and_a_struct_field_read() -> None:
 Instance index=0 probe='tracepoint:syscalls:sys_enter_openat'  @2
   .variables:
     Variable name='$f' type='char *'  @3
-    Variable name='$b' type='int32'  @4
+    Variable name='$b' type='uint32'  @4
   .probe:
     Probe  @2
       .attach_points:
@@ -129,9 +129,9 @@ Instance index=0 probe='tracepoint:syscalls:sys_enter_openat'  @2
                     Identifier name='args'  @3
             Assign op='='  @4
               .target:
-                Variable name='$b' type='int32'  @4
+                Variable name='$b' type='uint32'  @4
               .value:
-                Field name='b' arrow=True type='int32' offset=4 read_size=1 \
+                Field name='b' arrow=True type='uint32' offset=4 read_size=1 \
 bit_shift=0 bit_size=3  @4
                   .base:
                     Cast type='struct s *'  @4

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import tracemalloc
 
-from ptrace.diagnostics import Diagnostic, Severity, Source, Span, render
+import pytest
+
+from ptrace.diagnostics import CompileError, Diagnostic, Severity, Source, Span, render
 from ptrace.parse import parse_program
 from ptrace.parse.literals import unescape
 
@@ -41,3 +43,15 @@ def test_control_characters_show_as_question_marks() -> None:
     text = render(Diagnostic(Severity.ERROR, "unexpected \x1b", Span(source, 1, 14, 1, 15)))
     assert "\x1b" not in text and "\x07" not in text
     assert text.split("\n")[1] == "    BEGIN { @x = ?[2J?; }"
+
+
+def test_a_nul_byte_in_an_attach_point_is_an_error_at_its_place() -> None:
+    # It reached the tracepoint's format file's path: ValueError (embedded null byte).
+    source = Source("x.bt", "BEGIN { }\ntracepoint:syscalls:sys_enter_open\0at { }")
+    with pytest.raises(CompileError) as caught:
+        parse_program(source)
+    (diagnostic,) = caught.value.diagnostics
+    assert render(diagnostic) == (
+        "x.bt:2:35: error: an attach point cannot hold a NUL byte\n"
+        "    tracepoint:syscalls:sys_enter_open?at { }\n"
+        "                                      ^")

@@ -12,6 +12,7 @@ import pytest
 from ptrace.machine import (
     FixtureMachine,
     TracepointField,
+    find_binary,
     match_tracepoints,
     parse_format,
     parse_unistd,
@@ -229,3 +230,24 @@ def test_a_process_in_another_mount_namespace_is_seen_through_its_root(tmp_path:
         "55d0c0001000-55d0c0002000 r-xp 00001000 fe:01 1 /opt/ptt/app\n"
         "7f0000100000-7f0000200000 r-xp 00100000 fe:01 2 /bin/sh\n")
     assert process_binaries(42, str(tmp_path)) == [f"{process}/root/opt/ptt/app", "/bin/sh"]
+
+
+def test_a_library_by_its_soname_through_the_linker_cache(tmp_path: Path) -> None:
+    """ld.so.cache's entries name a library (its soname) and give its path; the
+    string offsets count from the new format's magic, after the old format's."""
+    import struct
+
+    from ptrace.machine import ld_cache_path
+
+    library = tmp_path / "libdemo.so.3"
+    library.write_bytes(b"\x7fELF" + bytes(60))
+    table = 48 + 24  # the header, one entry
+    strings = b"libdemo.so.3\0" + str(library).encode() + b"\0"
+    header = b"glibc-ld.so.cache1.1" + struct.pack("<II", 1, len(strings)) + bytes(20)
+    entry = struct.pack("<iIIIQ", 0x303, table, table + len(b"libdemo.so.3\0"), 0, 0)
+    cache = tmp_path / "ld.so.cache"
+    cache.write_bytes(b"ld.so-1.7.0" + bytes(5) + header + entry + strings)
+    assert ld_cache_path("libdemo.so.3", str(cache)) == str(library)
+    assert ld_cache_path("libother.so.1", str(cache)) is None
+    assert ld_cache_path("libdemo.so.3", str(tmp_path / "none")) is None
+    assert find_binary("libc.so.6") == find_binary("libc")

@@ -213,7 +213,12 @@ def test_without_a_binary_the_process_files_are_searched(in_triggers: bytes,
 
     assert probes("usdt:globals") == ["usdt:./ptt_usdt_rip:ptt:globals"]
     assert probes("usdt::hello") == [f"usdt:{lib}:pttlib:hello"]
-    assert probes("usdt::p*:*") == ["usdt:./ptt_usdt_rip:ptt:absolute",
+    assert probes("usdt::p*:*") == ['usdt:./ptt_usdt_rip:ptt:"quoted"',
+                                    "usdt:./ptt_usdt_rip:ptt:absolute",
+                                    "usdt:./ptt_usdt_rip:ptt:globals",
+                                    f"usdt:{lib}:pttlib:hello"]
+    # An empty provider is any provider.
+    assert probes("usdt:::*l*") == ["usdt:./ptt_usdt_rip:ptt:absolute",
                                     "usdt:./ptt_usdt_rip:ptt:globals",
                                     f"usdt:{lib}:pttlib:hello"]
     assert probes("usdt:./ptt_usdt:ptt:start") == ["usdt:./ptt_usdt:ptt:start"]
@@ -258,6 +263,25 @@ def test_a_wildcard_binary_is_each_file_of_the_process(in_triggers: bytes,
     assert [d.message for d in error.value.diagnostics] == [
         "a uprobe's binary '*' has a wildcard: it matches files by a path ('./bin/app*') or, "
         "with -p PID, the files the process maps"]
+
+def test_empty_provider_wildcard_binary_and_quoted_names(in_triggers: bytes) -> None:
+    """usdt:BINARY::PROBE is the probe in any provider; a wildcard in BINARY's
+    path is each file it matches that has the probe; a quoted name is the
+    name with its escapes processed (ptt:"quoted" has quotes in its name)."""
+    def probes(point: str) -> list[str]:
+        return [p.attach.probe for p in _compile(point + " { }").programs]
+
+    assert probes("usdt:./ptt_usdt::done") == ["usdt:./ptt_usdt:other:done",
+                                               "usdt:./ptt_usdt:ptt:done"]
+    assert probes("usdt:./ptt_usdt*::*g*") == ["usdt:./ptt_usdt_rip:ptt:globals",
+                                               "usdt:./ptt_usdt:ptt:guarded"]
+    assert probes('usdt:./ptt_usdt_rip:ptt:"\\"quoted\\""') == [
+        'usdt:./ptt_usdt_rip:ptt:"quoted"']
+    assert probes('usdt:"./ptt_usdt_rip":"ptt":globals') == ["usdt:./ptt_usdt_rip:ptt:globals"]
+    with pytest.raises(CompileError) as error:
+        probes("usdt:./nothing*::*")
+    assert [d.message for d in error.value.diagnostics] == ["no file matching ./nothing*"]
+
 
 DIAGNOSTICS = [
     ("usdt:./ptt_usdt:ptt:nope { }", """\
@@ -330,7 +354,33 @@ def test_list(in_triggers: bytes) -> None:
         "usdt:./ptt_usdt:other:done", "usdt:./ptt_usdt:ptt:done"]
     assert list_probes("usdt:./ptt_usdt:ptt:s*", False, machine) == [
         "usdt:./ptt_usdt:ptt:site", "usdt:./ptt_usdt:ptt:start"]
+    assert list_probes("usdt:./ptt_usdt::done", False, machine) == [
+        "usdt:./ptt_usdt:other:done", "usdt:./ptt_usdt:ptt:done"]
     verbose = list_probes("usdt:./ptt_usdt:ptt:loop", True, machine)
     assert verbose[0] == "usdt:./ptt_usdt:ptt:loop"
     assert [line.split(":")[0] for line in verbose[1:]] == [
         "    arg0", "    arg1", "    arg2", "    arg3"]
+
+
+def test_a_uprobe_wildcard_is_one_uprobe_multi_program(in_triggers: bytes) -> None:
+    """A wildcard's functions in one binary are one program for one uprobe_multi
+    link; each function is its own program where the kernel has no such links,
+    or where the body needs its function's own facts (args, uaddr)."""
+    from ptrace.bpf_abi import AttachType
+    from ptrace.cli_probes import program_probes
+
+    def programs(text: str, multi: bool = True) -> list[CompiledProgram]:
+        machine = FixtureMachine({}, uprobe_multi_links=multi)
+        return list(compile(Source("-e", text), machine=machine).programs)
+
+    (one,) = programs("uretprobe:./ptt_uprobe:ptt_* { @[func] = count(); }")
+    assert one.expected_attach_type == AttachType.TRACE_UPROBE_MULTI
+    assert [symbol for symbol, _ in one.attach.functions] == ["ptt_add", "ptt_greet"]
+    assert one.attach.probe_names == ("uretprobe:./ptt_uprobe:ptt_add",
+                                      "uretprobe:./ptt_uprobe:ptt_greet")
+    assert [p.attach.probe for p in programs("uprobe:./ptt_uprobe:ptt_* { }", False)] == [
+        "uprobe:./ptt_uprobe:ptt_add", "uprobe:./ptt_uprobe:ptt_greet"]
+    assert len(programs('uprobe:./ptt_uprobe:ptt_* { @ = uaddr("main"); }')) == 2
+    assert program_probes(Source("-e", "uprobe:./ptt_uprobe:ptt_* { }"), Options(),
+                          FixtureMachine({})) == ["uprobe:./ptt_uprobe:ptt_add",
+                                                  "uprobe:./ptt_uprobe:ptt_greet"]

@@ -101,14 +101,33 @@ def test_strings_decode_within_their_capacity() -> None:
 
 # ---- tuples and records ----------------------------------------------------------------
 
-def test_tuples_decode_field_after_field() -> None:
-    ttype = t.Tuple((t.INT64, t.Str(3), t.BOOL, t.Str(16)))
-    assert ttype.offsets == (0, 8, 16, 24)
-    data = u64(-2) + b"ab\0\0\0\0\0\0" + u64(1) + b"kworker/0:1\0\0\0\0\0"
+def test_tuples_decode_as_c_lays_out_a_struct() -> None:
+    ttype = t.Tuple((t.INT64, t.Str(3), t.BOOL, t.Str(16), t.Int(16, True)))
+    assert ttype.offsets == (0, 8, 11, 12, 28)
+    assert (ttype.c_size, ttype.size) == (32, 32)
+    data = u64(-2) + b"ab\0" + b"\x01" + b"kworker/0:1\0\0\0\0\0" + struct.pack("<h", -5) + b"\0\0"
     assert len(data) == ttype.size
     value = decode(data, 0, ttype)
-    assert value == (-2, "ab", True, "kworker/0:1")
-    assert format_value(value, ttype) == "(-2, ab, true, kworker/0:1)"
+    assert value == (-2, "ab", True, "kworker/0:1", -5)
+    assert format_value(value, ttype) == "(-2, ab, true, kworker/0:1, -5)"
+
+
+@pytest.mark.parametrize(
+    ("elements", "offsets", "c_size"),
+    [
+        ((t.Int(8, True), t.Int(16, True), t.INT32), (0, 2, 4), 8),
+        ((t.INT32, t.Int(16, True), t.Int(8, True)), (0, 4, 6), 8),
+        ((t.Int(8, True), t.INT64, t.Int(8, True), t.INT64), (0, 8, 16, 24), 32),
+        ((t.INT32, t.Array(t.INT32, 4)), (0, 4), 20),
+        ((t.Int(8, True), t.Tuple((t.Int(8, True), t.Int(16, True)))), (0, 2), 6),
+        ((t.Str(3), t.Pointer()), (0, 8), 16),
+        ((), (), 0),
+    ],
+)
+def test_tuple_layout_is_c_struct_layout(elements: tuple[t.Type, ...],
+                                         offsets: tuple[int, ...], c_size: int) -> None:
+    ttype = t.Tuple(elements)
+    assert (ttype.offsets, ttype.c_size, ttype.size) == (offsets, c_size, t.align8(c_size))
 
 
 def test_nested_tuples_at_an_offset() -> None:
@@ -120,7 +139,8 @@ def test_nested_tuples_at_an_offset() -> None:
 
 def test_records() -> None:
     rtype = t.Record(("pid", "name"), (t.UINT32, t.Str(8)))
-    data = u64(42) + b"init\0\0\0\0"
+    assert (rtype.offsets, rtype.c_size) == ((0, 4), 12)
+    data = struct.pack("<I", 42) + b"init\0\0\0\0" + b"\0" * 4
     value = decode(data, 0, rtype)
     assert value == (42, "init")
     assert format_value(value, rtype) == "{ .pid = 42, .name = init }"
