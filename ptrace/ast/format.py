@@ -289,6 +289,8 @@ def _primary(e: n.Expr, depth: int) -> str:
         return _Layout([]).block(e.block, depth)  # its comments go after the statement
     if isinstance(e, n.IfExpr):
         return _Layout([]).if_(e.if_, depth)
+    if isinstance(e, n.TypeOf):  # a call's argument
+        return type_name(e)
     raise TypeError(f"no layout for {type(e).__name__}")  # a node added without one
 
 

@@ -31,19 +31,28 @@ class TypeName(Node):
     array_size: int | None
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class TypeOf(Node):
-    """`typeof(type)` or `typeof(expr)`: the type written, or the type the
-    expression has (the expression is not evaluated)."""
-
-    operand: TypeName | Expr
-
-
 # ---- expressions -------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Expr(Node):
     pass
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TypeOf(Expr):
+    """`typeof(type)` or `typeof(expr)`: the type written, or the type the
+    expression has (the expression is not evaluated). Where a type goes, and
+    as an argument that passes a type: a macro's, or container_of's."""
+
+    operand: TypeName | Expr
+
+
+def written_type(node: Node) -> TypeName | None:
+    """The type a `typeof(type)` names (through `typeof(typeof(type))`), or
+    the type itself; None for the type of an expression."""
+    while isinstance(node, TypeOf):
+        node = node.operand
+    return node if isinstance(node, TypeName) else None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -101,7 +110,7 @@ class Sizeof(Expr):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Offsetof(Expr):
-    type: TypeName
+    type: TypeName | TypeOf
     fields: tuple[str, ...]
 
 
@@ -191,15 +200,19 @@ class Stmt(Node):
 @dataclass(frozen=True, slots=True, eq=False)
 class Block(Stmt):
     stmts: tuple[Stmt, ...]
-    # The last statement is an expression with no ';' after it: the block's
-    # value when the block is used as an expression.
+    # The last statement is an expression with no ';' after it, or an `if`
+    # with an `else` or a block: the block's value when the block is used as
+    # an expression.
     ends_in_value: bool = False
 
     @property
-    def value(self) -> Expr | None:
-        if self.ends_in_value and self.stmts and isinstance(self.stmts[-1], ExprStmt):
-            return self.stmts[-1].expr
-        return None
+    def value(self) -> Expr | If | Block | None:
+        if not (self.ends_in_value and self.stmts):
+            return None
+        last = self.stmts[-1]
+        if isinstance(last, ExprStmt):
+            return last.expr
+        return last if isinstance(last, If | Block) else None
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -31,11 +31,11 @@ from ptrace.machine import TracepointField
 from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext, ProbeInstance
-from ptrace.passes.type_rules import literal_value
+from ptrace.passes.type_rules import assigned_aggregation, literal_value
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, EventKind
 from ptrace.types import types as t
-from ptrace.types.builtins import AGGREGATIONS, ARG_REGISTERS, PT_REGS
+from ptrace.types.builtins import ARG_REGISTERS, PT_REGS
 from ptrace.types.kernel import FieldAccess
 
 # Slots of a loop callback's context (see Lowerer.callback_loop).
@@ -72,7 +72,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         self.probe_name: ir.Value | None = None
         self.span: Span | None = None  # what is being lowered: where -k's warnings point
 
-    def type_of(self, e: n.Expr) -> t.Type:
+    def type_of(self, e: n.Expr | n.If | n.Block) -> t.Type:
         return self.instance.type_of(e)
 
     # ---- program ----
@@ -416,10 +416,19 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
 
     def assign(self, stmt: n.Assign) -> None:
         target, value = stmt.target, stmt.value
+        aggregated = assigned_aggregation(value)
+        if aggregated is not None:
+            blocks, call = aggregated
+            assert isinstance(target, n.MapAccess)
+            with contextlib.ExitStack() as scopes:
+                for block in blocks:  # their statements first, each block a scope
+                    scopes.enter_context(self.scope())
+                    for inner in block.stmts[:-1]:
+                        self.stmt(inner)
+                self.aggregate(target, call)
+            return
         if isinstance(target, n.MapAccess):
-            if isinstance(value, n.Call) and value.name in AGGREGATIONS:
-                self.aggregate(target, value)
-            elif stmt.op == "=":
+            if stmt.op == "=":
                 self.map_store(target, self.expr(value), self.type_of(value))
             else:
                 old = self.map_read(target)
@@ -1099,7 +1108,9 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
     def if_value(self, stmt: n.If, rtype: t.Type) -> ir.Value:
         cond = self.truth(stmt.cond)
         orelse = stmt.orelse
-        assert orelse is not None
+        if orelse is None:  # a statement's: its value is none
+            return self.choose(cond, lambda: (self.block_value(stmt.then), t.VOID),
+                               lambda: (i64(0), t.VOID), t.VOID)
 
         def other() -> tuple[ir.Value, t.Type]:
             if isinstance(orelse, n.If):
@@ -1125,6 +1136,10 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
                 self.stmt(stmt)
             if self.b.block.is_terminated:  # after a `return`: what follows is unreachable
                 self.b.position_at_end(self.pb.block("unreachable"))
+            if isinstance(value, n.If):
+                return self.if_value(value, self.type_of(value))
+            if isinstance(value, n.Block):
+                return self.block_value(value)
             return self.expr(value) if value is not None else i64(0)
 
     def branch_of(self, node: n.Expr) -> Branch:

@@ -17,6 +17,7 @@ from ptrace.ast import nodes as n
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
 from ptrace.codegen.helpers import BPF_F_USER_STACK, Helper, read_helper, read_str_helper
 from ptrace.passes.probe_context import func_name, probe_type
+from ptrace.passes.type_rules import constant_integer, param_text
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import (
     EVENT_HEADER_SIZE,
@@ -102,6 +103,7 @@ class BuiltinLowering:
         return self.expr(self.checked.expansions[e])
 
     call_pcomm = call_leader_tid = call_leader_comm = call_ppid
+    call_container_of = call_ppid
 
     def call_nsecs(self, e: n.Call) -> ir.Value:
         clock = e.args[0].name if e.args and isinstance(e.args[0], n.Identifier) else "boot"
@@ -267,9 +269,10 @@ class BuiltinLowering:
         left, right, size = e.args
         ltype, rtype = self.type_of(left), self.type_of(right)
         assert isinstance(ltype, t.Str) and isinstance(rtype, t.Str)
-        assert isinstance(size, n.Integer)
+        given = constant_integer(size, self.ctx.options.params)
+        assert given is not None
         lptr, rptr = self.expr(left), self.expr(right)
-        limit = min(size.value, ltype.capacity, rtype.capacity)
+        limit = min(given, ltype.capacity, rtype.capacity)
         if limit == 0:
             return i64(0)
         equal = self.pb.strings_equal(lptr, rptr, limit)
@@ -603,10 +606,9 @@ class BuiltinLowering:
 
     def call_str(self, e: n.Call) -> ir.Value:
         arg = e.args[0]
-        if isinstance(arg, n.Positional) and arg.index > 0:
-            params = self.ctx.options.params
-            text = params[arg.index - 1] if arg.index <= len(params) else ""
-            return self.string_constant(text.encode().decode("latin-1"))
+        text = param_text(arg, self.ctx.options.params)  # str($1), str($1 + 1)
+        if text is not None:
+            return self.string_constant(text)
         source_type = self.type_of(e.args[0])
         value = self.expr(e.args[0])
         if isinstance(source_type, t.Str):

@@ -431,7 +431,8 @@ class _ToAst(Transformer[Token, Any]):
         *body, last = children
         stmts = tuple(c for c in body if c is not None)
         if last is None:
-            return stmts, False
+            # A block that ends in a block or an if-else chain has their value.
+            return stmts, bool(stmts) and _has_else(stmts[-1])
         return (*stmts, last), isinstance(last, n.ExprStmt)
 
     def last_stmt(self, meta: Any, children: list[Any]) -> n.Stmt:
@@ -557,10 +558,10 @@ class _ToAst(Transformer[Token, Any]):
     def call(self, meta: Any, children: list[Any]) -> n.Call | n.Identifier:
         name, *args = children
         called = builtin_name(str(name))
-        if called in CALLABLE_BUILTINS and args == [None]:
+        given = tuple(a for a in args if a is not None)
+        if called in CALLABLE_BUILTINS and not given:
             return n.Identifier(called, span=self._s(meta))  # pid() is pid
-        return n.Call(called, tuple(a for a in args if a is not None),
-                      _tspan(self.source, name), span=self._s(meta))
+        return n.Call(called, given, _tspan(self.source, name), span=self._s(meta))
 
     def sizeof(self, meta: Any, children: list[Any]) -> n.Sizeof:
         return n.Sizeof(children[0], span=self._s(meta))
@@ -601,6 +602,15 @@ class _ToAst(Transformer[Token, Any]):
             col = span.col + 1 + error.offset
             self._fail(str(error), Span(self.source, span.line, col, span.line, col + 2))
             raise AssertionError("unreachable") from error
+
+
+def _has_else(stmt: n.Stmt) -> bool:
+    """Whether a statement is a block, or an `if` whose chain ends in `else`."""
+    while isinstance(stmt, n.If):
+        if stmt.orelse is None:
+            return False
+        stmt = stmt.orelse
+    return isinstance(stmt, n.Block)
 
 
 def _error(message: str, span: Span) -> Diagnostic:

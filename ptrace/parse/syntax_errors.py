@@ -22,7 +22,8 @@ from ptrace.diagnostics import Diagnostic, Severity, Source, Span
 _OPERAND_TOKENS = {"INT", "STRING", "NAME", "VAR", "MAP", "POSITIONAL", "TRUE", "FALSE"}
 _STATEMENT_START = {"LET", "RETURN", "WHILE", "FOR", "UNROLL", "BREAK", "CONTINUE"}
 _TOP_LEVEL_START = {"MACRO", "CONFIG", "PREPROC", "TYPEDEF"}
-_TYPE_START = {"INT_TYPE", "C_TYPE_WORD", "STRUCT", "UNION", "ENUM", "TYPEDEF_NAME"}
+_TYPE_START = {"INT_TYPE", "C_TYPE_WORD", "STRUCT", "UNION", "ENUM", "TYPEDEF_NAME",
+               "TYPE_ONLY_NAME"}
 # What may continue an expression (operators, calls, fields, indexes).
 _CONTINUATIONS = {"AMP", "ANDAND", "BAR", "CARET", "DOT", "EQOP", "INCDEC", "LSQB", "MINUS",
                   "OROR", "PERCENT", "PLUS", "QMARK", "RELOP", "SHIFTOP", "SLASH", "STAR",
@@ -39,7 +40,7 @@ _WORDS = {
 _FOUND = {
     "NAME": "name", "VAR": "variable", "MAP": "map", "INT": "number", "STRING": "string",
     "ATTACH_POINT": "attach point", "PREDICATE": "predicate", "POSITIONAL": "parameter",
-    "TYPEDEF_NAME": "type name",
+    "TYPEDEF_NAME": "type name", "TYPE_ONLY_NAME": "type name",
 }
 _BRACKETS = {"LBRACE": "RBRACE", "LPAR": "RPAR", "LSQB": "RSQB"}
 _CLOSING = {close: open_ for open_, close in _BRACKETS.items()}

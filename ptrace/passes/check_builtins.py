@@ -19,7 +19,7 @@ from ptrace.diagnostics import Span, site_location
 from ptrace.options import SETTINGS, param_integer
 from ptrace.passes.context import PrintCall, PrintfSite
 from ptrace.passes.probe_context import func_name, probe_address, probe_type
-from ptrace.passes.type_rules import is_unsigned, literal_value, storable
+from ptrace.passes.type_rules import is_unsigned, literal_value, param_text, storable
 from ptrace.printf_format import FormatError, parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
 from ptrace.types import types as t
@@ -393,12 +393,18 @@ class BuiltinChecks:
         return t.BOOL
 
     def call_str(self, e: n.Call) -> t.Type | None:
-        if isinstance(e.args[0], n.Positional) and e.args[0].index > 0:
-            # str($1): the parameter as text, even when it looks like a number.
+        first = e.args[0]
+        text = param_text(first, self.ctx.options.params)  # str($1), str($1 + 1)
+        if text is not None:
+            return t.Str(len(text) + 1)
+        if isinstance(first, n.Binary) and isinstance(first.left, n.Positional) \
+                and first.op == "+" and first.left.index > 0:
+            index = first.left.index
             params = self.ctx.options.params
-            index = e.args[0].index
-            text = params[index - 1] if index <= len(params) else ""
-            return t.Str(len(text.encode()) + 1)
+            given = len((params[index - 1] if index <= len(params) else "").encode())
+            self.error(f"str(${index} + n) takes a number n from 0 to the length of "
+                       f"${index} ({given})", first.right.span)
+            return None
         arg = self.expr(e.args[0])
         # max_strlen characters and a NUL. A string that fills them may have
         # been cut: it prints with the trailer. A length given to str() counts
@@ -443,9 +449,10 @@ class BuiltinChecks:
     def call_strncmp(self, e: n.Call) -> t.Type | None:
         a = self._string_arg(e.args[0], "strncmp()")
         b = self._string_arg(e.args[1], "strncmp()")
-        size = e.args[2]
-        if not isinstance(size, n.Integer) or size.value < 0:
-            self.error("strncmp()'s length must be a non-negative integer literal", size.span)
+        size = self.constant_integer(e.args[2])
+        if size is None or size < 0:
+            self.error("strncmp()'s length must be a non-negative integer literal",
+                       e.args[2].span)
             return None
         return t.INT64 if a is not None and b is not None else None
 
@@ -483,6 +490,32 @@ class BuiltinChecks:
         `*`, `->` and str(), which reads an integer argument by its call)."""
         atype = self._integer_arg(e.args[0])
         return replace(atype, space=space) if isinstance(atype, t.Pointer) else atype
+
+    def call_container_of(self, e: n.Call) -> t.Type | None:
+        """container_of(p, typeof(struct s), m): the address of the struct s
+        whose field m (a path: m.n) is at p, as `(struct s *)((uint8 *)p -
+        offsetof(struct s, m))` (kept for the lowering)."""
+        ptr, kind, member = e.args
+        written = n.written_type(kind)
+        if written is None or written.pointer_depth or written.array_size is not None \
+                or not written.base.startswith(("struct ", "union ")):
+            self.error("container_of's second argument is the struct's type, as in "
+                       "typeof(struct task_struct)", kind.span)
+            return None
+        fields = _field_path(member)
+        if fields is None:
+            self.error("container_of's third argument names the field ptr points to, as in "
+                       "container_of(p, typeof(struct s), list)", member.span)
+            return None
+        span = e.span
+        bytes_at = n.Cast(n.TypeName("uint8", 1, None, span=span), ptr, span=span)
+        offset = n.Offsetof(n.TypeName(written.base, 0, None, span=kind.span), fields, span=span)
+        read = n.Cast(n.TypeName(written.base, 1, None, span=span),
+                      n.Binary("-", bytes_at, offset, span=span), span=span)
+        rtype = self.expr(read)
+        if rtype is not None:
+            self.checked.expansions[e] = read
+        return rtype
 
     def call_strerror(self, e: n.Call) -> t.Type | None:
         if self._integer_arg(e.args[0]) is not None:
@@ -804,11 +837,7 @@ class BuiltinChecks:
         return t.Hist(bits) if self._integer_arg(e.args[0]) else None
 
     def call_lhist(self, e: n.Call) -> t.Type | None:
-        bounds = e.args[1:]
-        if not all(isinstance(b, n.Integer | n.Unary) for b in bounds):
-            self.error("lhist()'s min, max and step must be integer literals", e.span)
-            return None
-        values = [literal_value(b) for b in bounds]
+        values = [self.constant_integer(b) for b in e.args[1:]]  # literals, or $1
         if any(v is None for v in values):
             self.error("lhist()'s min, max and step must be integer literals", e.span)
             return None
@@ -885,6 +914,16 @@ class BuiltinChecks:
 
 
 TSERIES_AGGREGATIONS = ("avg", "max", "min", "sum")
+
+
+def _field_path(e: n.Expr) -> tuple[str, ...] | None:
+    """`m` or `m.n` as the names of the fields, or None if it is no such path."""
+    if isinstance(e, n.Identifier):
+        return (e.name,)
+    if isinstance(e, n.Field) and not e.arrow:
+        base = _field_path(e.base)
+        return (*base, e.name) if base is not None else None
+    return None
 TSERIES_MAX_INTERVALS = 1000  # the map holds this many entries for each key
 
 

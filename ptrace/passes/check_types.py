@@ -33,11 +33,18 @@ from ptrace.options import MAX_STRLEN_LIMIT, param_integer
 from ptrace.passes.check_builtins import BuiltinChecks, check_named_params
 from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInstance, TypeResults
 from ptrace.passes.probe_context import ProbeContextChecks
-from ptrace.passes.type_rules import is_unsigned, literal_type, literal_value, storable
+from ptrace.passes.type_rules import (
+    assigned_aggregation,
+    constant_integer,
+    is_unsigned,
+    literal_type,
+    literal_value,
+    storable,
+)
 from ptrace.probe_kinds import KINDS, ProbeKind
 from ptrace.program import DIVISION_BY_ZERO
 from ptrace.types import types as t
-from ptrace.types.builtins import AGGREGATIONS, LATER_VARIABLES, VARIABLES
+from ptrace.types.builtins import LATER_VARIABLES, VARIABLES
 from ptrace.types.kernel import (
     FieldAccess,
     bitfield_type,
@@ -118,6 +125,13 @@ def merge_instances(found: list[tuple[ProbeInstance, list[Diagnostic]]]) -> list
     return merged
 
 
+def _ends_probe(stmt: n.Stmt) -> bool:
+    """Whether a statement ends the probe: `exit();` or `return;`."""
+    if isinstance(stmt, n.ExprStmt):
+        return isinstance(stmt.expr, n.Call) and stmt.expr.name == "exit"
+    return isinstance(stmt, n.Return)
+
+
 @dataclass(frozen=True, slots=True)
 class _Untyped(t.Type):
     """What a scope holds for `let $x;` until the variable's first assignment
@@ -162,8 +176,12 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
     def block(self, block: n.Block, new_scope: bool = True) -> None:
         if new_scope:
             self.scopes.append({})
-        for stmt in block.stmts:
+        for index, stmt in enumerate(block.stmts):
             self.stmt(stmt)
+            if index + 1 < len(block.stmts) and _ends_probe(stmt):
+                self.reporter.warning("this statement is never run: the probe ends before it",
+                                      block.stmts[index + 1].span,
+                                      "exit() and return end the probe at once")
         if new_scope:
             self.scopes.pop()
 
@@ -270,14 +288,21 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         target, value = stmt.target, stmt.value
         if stmt.op in ("/=", "%="):
             self.division_site(stmt, stmt.op[0], value)
-        if isinstance(value, n.Call) and value.name in AGGREGATIONS:
+        aggregated = assigned_aggregation(value)
+        if aggregated is not None:
+            blocks, call = aggregated
             if not isinstance(target, n.MapAccess):
-                self.error(f"{value.name}() must be assigned to a map", value.span)
+                self.error(f"{call.name}() must be assigned to a map", call.span)
                 return
             if stmt.op != "=":
-                self.error(f"{value.name}() is assigned with '=', not '{stmt.op}'", stmt.span)
+                self.error(f"{call.name}() is assigned with '=', not '{stmt.op}'", stmt.span)
                 return
-            aggregation = self.aggregation(value)
+            for block in blocks:  # their statements first, each block a scope
+                self.scopes.append({})
+                for inner in block.stmts[:-1]:
+                    self.stmt(inner)
+            aggregation = self.aggregation(call)
+            del self.scopes[len(self.scopes) - len(blocks):]
             if aggregation is not None:
                 self.store(target, aggregation)
             return
@@ -543,7 +568,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         if isinstance(e, n.IncDec):
             return self.incdec(e)
         if isinstance(e, n.Conditional):
-            return self.conditional(e)
+            return self.conditional(e, statement)
         if isinstance(e, n.Cast):
             return self.cast(e)
         if isinstance(e, n.Field):
@@ -566,8 +591,8 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         if isinstance(e, n.Call):
             return self.call(e, statement)
         if isinstance(e, n.BlockExpr | n.IfExpr):
-            vtype = self.block_value(e.block) if isinstance(e, n.BlockExpr) else \
-                self.if_value(e.if_)
+            vtype = self.block_value(e.block, statement) if isinstance(e, n.BlockExpr) else \
+                self.if_value(e.if_, statement)
             if isinstance(vtype, t.Void) and not statement:
                 self.error("this block has no value: its last expression is followed by ';'"
                            if isinstance(e, n.BlockExpr) else "this if has no value", e.span)
@@ -575,6 +600,11 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return vtype
         if isinstance(e, n.Index):
             return self.index(e)
+        if isinstance(e, n.TypeOf):
+            self.error("typeof(…) is a type, not a value", e.span,
+                       "a type goes in a cast, a let, sizeof, a macro's argument or "
+                       "container_of's")
+            return None
         self.error("this expression is not supported yet", e.span)
         return None
 
@@ -637,34 +667,50 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return None
         return t.Record(tuple(names), tuple(x for x in elements if x is not None))
 
-    def block_value(self, block: n.Block) -> t.Type | None:
-        """Check a block used as an expression; its type is its last expression's."""
+    def block_value(self, block: n.Block, statement: bool = False) -> t.Type | None:
+        """Check a block used as an expression; its type is its value's (its last
+        expression, or the if-else chain or block it ends in). In a statement,
+        the value may be none (`{ printf("hi") };`)."""
         self.scopes.append({})
         value = block.value
         for stmt in block.stmts[:-1] if value is not None else block.stmts:
             self.stmt(stmt)
-        result = self.expr(value) if value is not None else t.VOID
+        result = self.value_of(value, statement) if value is not None else t.VOID
         self.scopes.pop()
         return result
 
-    def if_value(self, stmt: n.If) -> t.Type | None:
+    def value_of(self, value: n.Expr | n.If | n.Block, statement: bool) -> t.Type | None:
+        """The type of a block's value: an expression, an if-else chain or a block."""
+        if isinstance(value, n.Expr):
+            return self.expr(value, statement)
+        vtype = self.if_value(value, statement) if isinstance(value, n.If) else \
+            self.block_value(value, statement)
+        if vtype is not None:
+            self.instance.types[value] = vtype  # codegen's block_type reads it
+        return vtype
+
+    def if_value(self, stmt: n.If, statement: bool = False) -> t.Type | None:
         self._condition(stmt.cond)
-        then = self.block_value(stmt.then)
+        then = self.block_value(stmt.then, statement)
         if stmt.orelse is None:
-            if not isinstance(then, t.Void):
+            if not isinstance(then, t.Void) and not statement:
                 self.error("an if with a value needs an else", stmt.span)
                 return None
             return t.VOID
-        orelse = self.if_value(stmt.orelse) if isinstance(stmt.orelse, n.If) else \
-            self.block_value(stmt.orelse)
+        orelse = self.value_of(stmt.orelse, statement)
         if then is None or orelse is None:
             return None
+        return self.branches_type(then, orelse, "this if", stmt.span)
+
+    def branches_type(self, then: t.Type, orelse: t.Type, what: str,
+                      span: Span) -> t.Type | None:
+        """The type of an if-else's or a `?:`'s value: none if a branch has none."""
         if isinstance(then, t.Void) or isinstance(orelse, t.Void):
             return t.VOID
         merged = t.merge(then, orelse)
         if merged is None:
-            self.error(f"the branches of this if have different types: {then} and {orelse}",
-                       stmt.span)
+            self.error(f"the branches of {what} have different types: {then} and {orelse}",
+                       span)
         return merged
 
     def identifier(self, e: n.Identifier) -> t.Type | None:
@@ -690,12 +736,9 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         return None
 
     def constant_integer(self, e: n.Expr) -> int | None:
-        """The value of an integer literal or of a positional parameter given as
-        an integer (`unroll($1)`, `ustack($1)`); None for anything else."""
-        if isinstance(e, n.Positional):
-            params = self.ctx.options.params
-            return param_integer(params[e.index - 1] if 0 < e.index <= len(params) else "")
-        return literal_value(e)
+        """An integer literal's value, or a positional parameter's given as an
+        integer (see type_rules.constant_integer)."""
+        return constant_integer(e, self.ctx.options.params)
 
     def positional(self, e: n.Positional) -> t.Type | None:
         params = self.ctx.options.params
@@ -893,17 +936,16 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         self.error(f"'{e.op}' applies to variables and maps", target.span)
         return None
 
-    def conditional(self, e: n.Conditional) -> t.Type | None:
+    def conditional(self, e: n.Conditional, statement: bool) -> t.Type | None:
+        """`c ? a : b`; as a statement, its branches may have no value
+        (`c ? printf("yes") : printf("no");`)."""
         self._condition(e.cond)
-        then = self.instance.types.get(e.cond) if e.then is None else self.expr(e.then)
-        orelse = self.expr(e.orelse)
+        then = self.instance.types.get(e.cond) if e.then is None else \
+            self.expr(e.then, statement)
+        orelse = self.expr(e.orelse, statement)
         if then is None or orelse is None:
             return None
-        merged = t.merge(then, orelse)
-        if merged is None:
-            self.error(f"the branches of '?:' have different types: {then} and {orelse}",
-                       e.span)
-        return merged
+        return self.branches_type(then, orelse, "'?:'", e.span)
 
     def cast(self, e: n.Cast) -> t.Type | None:
         if isinstance(e.type, n.TypeName) and e.type.array_size is not None \
@@ -1061,14 +1103,17 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                    *([f"did you mean {' or '.join(repr(c) for c in close)}?"] if close else []))
 
     def sizeof(self, e: n.Sizeof) -> t.Type | None:
-        operand = self._typedef_identifier(e.operand)  # sizeof(u64)
+        operand = n.written_type(e.operand) or self._typedef_identifier(e.operand)  # sizeof(u64)
         btf = self.ctx.btf()
         size: int | None
         if isinstance(operand, n.TypeOf):
             vtype = self.declared_type(operand)
             size = c_size(btf, vtype) if vtype is not None else None
         elif isinstance(operand, n.TypeName):
-            if operand.pointer_depth:
+            if operand.array_size is not None:  # sizeof(uint64 *[2])
+                named = self._type_name(operand)
+                size = c_size(btf, named) if named is not None else None
+            elif operand.pointer_depth:
                 size = 8
             elif operand.base.startswith(("struct ", "union ", "enum ")) \
                     or operand.base not in (*t.NAMED_TYPES, "string"):
@@ -1093,12 +1138,17 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
     def offsetof(self, e: n.Offsetof) -> t.Type | None:
         from ptrace.types import btf as btf_module
 
+        written = n.written_type(e.type)  # offsetof(typeof(struct s), f)
+        if written is None:
+            self.error("offsetof takes a struct's type, as in offsetof(struct s, field)",
+                       e.type.span)
+            return None
         btf = self.kernel_btf(e.span)
         if btf is None:
             return None
-        type_id = struct_id(btf, e.type.base)
+        type_id = struct_id(btf, written.base)
         if type_id is None:
-            self._unknown_kernel_type(e.type)
+            self._unknown_kernel_type(written)
             return None
         offset = 0
         for name in e.fields:

@@ -29,12 +29,13 @@ class ProbeInstance:
     probe: n.Probe
     attach: Attach
     index: int
-    types: dict[n.Node, Type] = field(default_factory=dict)  # expr, let or for → type
+    # expr, let, for, or a block's value that is an if or a block → type
+    types: dict[n.Node, Type] = field(default_factory=dict)
     # Each variable's type over the whole probe (all its assignments merged), as
     # the checker's quiet round learned it: what a read of it gives.
     variable_types: dict[str, Type] = field(default_factory=dict)
 
-    def type_of(self, node: n.Expr) -> Type:
+    def type_of(self, node: n.Expr | n.If | n.Block) -> Type:
         return self.types[node]
 
 

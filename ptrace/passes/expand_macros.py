@@ -6,7 +6,11 @@ defined names. A call `name(args)` becomes a block expression holding the body:
 
 - a `$x` parameter takes a variable and an `@x` parameter a map, by
   reference: the body uses the caller's variable or map;
-- an `x` parameter takes any expression, evaluated once, before the body;
+- an `x` parameter takes any expression, which replaces each use of `x` in
+  the body and is evaluated there, as often as the body uses it (as in
+  bpftrace: `let $v = x;` evaluates it once); or a type, `typeof(…)`, used
+  where the body writes a type (`sizeof(x)`, `sizeof(x *)`, `sizeof(x[4])`,
+  `let $v: x`);
 - the body's own variables are renamed, so they never meet the caller's
   (hygiene), and each of its nodes records the call it was expanded from,
   so a diagnostic inside a macro shows both places.
@@ -216,7 +220,7 @@ class _Expander(Rewriter):
             return node
         self.active.append(node.name)
         try:
-            return self.rewrite(_Substitute({}, {}, {}, node.span).rewrite(value))
+            return self.rewrite(_Substitute({}, {}, {}, node.span, self.reporter).rewrite(value))
         finally:
             self.active.pop()
 
@@ -252,12 +256,11 @@ class _Expander(Rewriter):
             self.active.pop()
 
     def _expand(self, macro: n.MacroDef, args: tuple[n.Expr, ...],
-                call: n.Call) -> n.BlockExpr | None:
+                call: n.Call) -> n.Expr | None:
         uid = next(self.ids)
         variables: dict[str, str] = {}
         maps: dict[str, str] = {}
-        values: dict[str, str] = {}
-        prologue: list[n.Stmt] = []
+        values: dict[str, n.Expr] = {}
         for param, arg in zip(macro.params, args, strict=True):
             if param.startswith("$"):
                 if not isinstance(arg, n.Variable):
@@ -272,32 +275,35 @@ class _Expander(Rewriter):
                     return None
                 maps[param] = arg.name
             else:
-                hidden = f"${param}__macro{uid}"
-                values[param] = hidden
-                prologue.append(n.Assign(n.Variable(hidden, span=arg.span), "=", arg,
-                                         span=arg.span))
+                values[param] = arg
         # The body's own variables get names of this expansion's own.
         for node in walk(macro.body):
             if isinstance(node, n.Variable | n.Let) and node.name not in variables:
                 variables[node.name] = f"{node.name}__macro{uid}"
             if isinstance(node, n.For) and node.var not in variables:
                 variables[node.var] = f"{node.var}__macro{uid}"
-        body = _Substitute(variables, maps, values, call.span).rewrite(macro.body)
-        block = n.Block((*prologue, *body.stmts), body.ends_in_value, span=body.span)
-        return n.BlockExpr(block, span=call.span)
+        substitute = _Substitute(variables, maps, values, call.span, self.reporter)
+        body = substitute.rewrite(macro.body)
+        if len(body.stmts) == 1 and body.value is not None and isinstance(body.value, n.Expr):
+            return body.value  # nothing but a value: the value itself, `one()` is `1`
+        return n.BlockExpr(body, span=call.span)
 
 
 class _Substitute(Rewriter):
-    """Renames variables and maps, replaces value parameters, marks the expansion."""
+    """Renames variables and maps, replaces value parameters by their
+    arguments (a copy at each use, evaluated there), marks the expansion."""
 
-    def __init__(self, variables: dict[str, str], maps: dict[str, str], values: dict[str, str],
-                 call: Span):
+    def __init__(self, variables: dict[str, str], maps: dict[str, str],
+                 values: dict[str, n.Expr], call: Span, reporter: Reporter):
         self.variables = variables
         self.maps = maps
         self.values = values
         self.call = call
+        self.reporter = reporter
 
     def rewrite(self, node: n.Node) -> Any:
+        if isinstance(node, n.Identifier) and node.name in self.values:
+            return _Copy().rewrite(self.values[node.name])  # the caller's spans
         new = super().rewrite(node)
         return dataclasses.replace(new, span=self._span(node.span))
 
@@ -321,8 +327,35 @@ class _Substitute(Rewriter):
     def rewrite_MapRef(self, node: n.MapRef) -> Any:
         return dataclasses.replace(node, name=self.maps.get(node.name, node.name))
 
-    def rewrite_Identifier(self, node: n.Identifier) -> Any:
-        hidden = self.values.get(node.name)
-        if hidden is None:
+    def rewrite_TypeName(self, node: n.TypeName) -> Any:
+        """A parameter used as a type (`sizeof(t *)`, `let $x: t`): the type its
+        argument passes, `typeof(…)`."""
+        arg = self.values.get(node.base)
+        if arg is None:
             return node
-        return n.Variable(hidden, span=node.span)
+        passed = n.written_type(arg)
+        if passed is None or (node.array_size is not None and passed.array_size is not None):
+            self.reporter.error(f"'{node.base}' is used as a type here: its argument must be "
+                                "typeof(a type), as in typeof(struct task_struct)", arg.span)
+            return node
+        size = passed.array_size if node.array_size is None else node.array_size
+        return n.TypeName(passed.base, passed.pointer_depth + node.pointer_depth, size,
+                          span=node.span)
+
+    def rewrite_Index(self, node: n.Index) -> Any:
+        """`t[4]` of a parameter that passes a type: an array type (`sizeof(t[4])`)."""
+        new = self.rebuild(node)
+        passed = n.written_type(new.base) if isinstance(new.base, n.TypeOf) else None
+        if passed is None or not isinstance(new.index, n.Integer) \
+                or passed.array_size is not None:
+            return new
+        return n.TypeOf(n.TypeName(passed.base, passed.pointer_depth, new.index.value,
+                                   span=node.span), span=node.span)
+
+
+class _Copy(Rewriter):
+    """A copy of a tree whose every node is new (side tables are keyed by node)."""
+
+    def rewrite(self, node: n.Node) -> Any:
+        new = super().rewrite(node)
+        return dataclasses.replace(new) if new is node else new

@@ -87,7 +87,10 @@ def expand_probes(ctx: CompileContext) -> None:
         per_function = uses_args or any(isinstance(node, n.Call) and node.name == "uaddr"
                                         for node in nodes)
         body = probe
-        for point in probe.attach_points:
+        for written in probe.attach_points:
+            point = _with_params(written, ctx.options.params, ctx.reporter)
+            if point is None:
+                continue
             attaches = _expand(point, ctx.machine, ctx.reporter, missing,
                                ctx.options.has_command, ctx.options.pid, ctx.options.debuginfo,
                                ctx.options.unsafe)
@@ -273,6 +276,24 @@ def split_attach_point(rest: str) -> list[str]:
 
 
 _QUOTED_OR_COLON = re.compile(r'("(?:[^"\\]|\\.)*"|:)')
+
+
+_PARAM = re.compile(r"\$(\d+)")
+
+
+def _with_params(point: n.AttachPoint, params: tuple[str, ...],
+                 reporter: Reporter) -> n.AttachPoint | None:
+    """The attach point with its positional parameters replaced by their text;
+    None (reported) if it uses one not given."""
+    if "$" not in point.text:
+        return point
+    missing = [int(i) for i in _PARAM.findall(point.text) if not 0 < int(i) <= len(params)]
+    if missing:
+        reporter.error(f"the attach point uses ${missing[0]}, but {len(params)} parameter"
+                       f"{' was' if len(params) == 1 else 's were'} given", point.span)
+        return None
+    return dataclasses.replace(
+        point, text=_PARAM.sub(lambda m: params[int(m[1]) - 1], point.text))
 
 
 def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ptrace.ast import nodes as n
+from ptrace.options import param_integer
 from ptrace.types import types as t
+from ptrace.types.builtins import AGGREGATIONS
 
 
 def literal_value(e: n.Expr) -> int | None:
@@ -12,6 +16,30 @@ def literal_value(e: n.Expr) -> int | None:
     if isinstance(e, n.Unary) and e.op == "-" and isinstance(e.operand, n.Integer):
         return -e.operand.value
     return None
+
+
+def constant_integer(e: n.Expr, params: Sequence[str]) -> int | None:
+    """The value of an integer literal, or of a positional parameter given as
+    an integer (`unroll($1)`, `strncmp(a, b, $1)`, `lhist(v, 0, $1, $2)`);
+    None for anything else."""
+    if isinstance(e, n.Positional):
+        return param_integer(params[e.index - 1] if 0 < e.index <= len(params) else "")
+    return literal_value(e)
+
+
+def param_text(e: n.Expr, params: Sequence[str]) -> str | None:
+    """The text str() takes from a positional parameter, one char per byte:
+    `str($1)` (the text, even where it looks like a number), or `str($1 + 2)`
+    from its third byte on (as in bpftrace, an address in the text, moved by
+    at most its length). None for any other argument, or a move out of range."""
+    offset: int | None = 0
+    if isinstance(e, n.Binary) and e.op == "+" and isinstance(e.left, n.Positional):
+        offset = constant_integer(e.right, params)
+        e = e.left
+    if not isinstance(e, n.Positional) or e.index == 0 or offset is None:
+        return None
+    data = (params[e.index - 1] if e.index <= len(params) else "").encode()
+    return data[offset:].decode("latin-1") if 0 <= offset <= len(data) else None
 
 
 def literal_type(value: int) -> t.Int:
@@ -37,3 +65,18 @@ def storable(tp: t.Type) -> bool:
         return all(storable(e) for e in tp.elements)
     return isinstance(tp, t.Int | t.Bool | t.Str | t.Pointer | t.Formatted | t.Stack | t.Array
                       | t.Inet | t.Buf | t.Usym | t.StructValue)
+
+
+def assigned_aggregation(value: n.Expr) -> tuple[list[n.Block], n.Call] | None:
+    """The aggregation a map is assigned, directly (`@m = count()`) or as the
+    value of blocks (`@m = { let $a = f(); avg($a) }`, a macro's expansion),
+    with those blocks, whose other statements run first; None for any other value."""
+    blocks: list[n.Block] = []
+    inner: n.Expr | n.If | n.Block | None = value
+    while isinstance(inner, n.BlockExpr | n.Block):
+        block = inner.block if isinstance(inner, n.BlockExpr) else inner
+        blocks.append(block)
+        inner = block.value
+    if isinstance(inner, n.Call) and inner.name in AGGREGATIONS:
+        return blocks, inner
+    return None

@@ -204,6 +204,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("ksym", ("addr",), "the kernel function at an address"),
     Function("kptr", ("p",), "an address, read as kernel memory"),
     Function("uptr", ("p",), "an address, read as user memory"),
+    Function("container_of", ("ptr", "type", "member"),
+             "the struct (typeof(struct s)) whose field member is at ptr"),
     Function("ntop", ("af?", "addr"), "an IP address as text"),
     Function("pton", ("addr",), "an IP address literal as its bytes"),
     Function("macaddr", ("p",), "six bytes, printed as a MAC address"),

@@ -485,6 +485,37 @@ def test_typeof_of_a_type_or_an_expression() -> None:
     assert isinstance(sizeof, n.Sizeof) and isinstance(sizeof.operand, n.TypeOf)
 
 
+def test_a_name_where_no_expression_fits_is_a_type() -> None:
+    """`size_t *)` or `(uint64_t)1` cannot be expressions: the name is a type's."""
+    let, pointer_cast, cast = stmts("let $b: typeof(size_t *) = 0; $p = (pid_t * *)0; "
+                                    "$c = (uint64_t)$x")
+    assert isinstance(let, n.Let) and isinstance(let.type, n.TypeOf)
+    assert isinstance(let.type.operand, n.TypeName)
+    assert type_text(let.type.operand) == "size_t*"
+    assert isinstance(pointer_cast, n.Assign) and isinstance(pointer_cast.value, n.Cast)
+    assert isinstance(pointer_cast.value.type, n.TypeName)
+    assert type_text(pointer_cast.value.type) == "pid_t**"
+    assert isinstance(cast, n.Assign) and isinstance(cast.value, n.Cast)
+    assert sexp(expr("(x) * y")) == "(* x y)"
+    assert sexp(expr("sizeof(x * 2)")) == "(sizeof (* x 2))"
+
+
+def test_a_call_may_pass_a_type() -> None:
+    call = expr("container_of($p, typeof(struct task_struct), se)")
+    assert isinstance(call, n.Call) and isinstance(call.args[1], n.TypeOf)
+    assert n.written_type(call.args[1]) is not None
+    bare = expr("config().max_strlen")
+    assert isinstance(bare, n.Field) and isinstance(bare.base, n.Identifier)
+
+
+def test_a_block_ending_in_if_else_or_a_block_has_its_value() -> None:
+    for text, value in (("{ 1; if (a) { 2 } else { 3 } }", n.If), ("{ 1; { 2 } }", n.Block),
+                        ("{ 1; if (a) { 2 } }", type(None)), ("{ 1; 2; }", type(None))):
+        block = expr(text)
+        assert isinstance(block, n.BlockExpr)
+        assert isinstance(block.block.value, value), text
+
+
 def test_if_else_chain() -> None:
     stmt = only_stmt("if (a) { 1 } else if (b) { 2; 3 } else { }")
     assert isinstance(stmt, n.If)

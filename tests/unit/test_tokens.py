@@ -42,3 +42,13 @@ def test_keywords_are_the_grammars_words() -> None:
     assert not {"NAME", "MAP", "VAR", "ATTACH_POINT", "LBRACE"} & keywords()
     words = {t.type for t in tokens("if else while for return macro config let")} - {"WS"}
     assert words <= keywords()
+
+
+def test_a_parameter_is_an_attach_point_only_before_a_block_predicate_or_comma() -> None:
+    def kinds(text: str) -> list[str]:
+        return [t.type for t in tokens(text) if t.type != "WS"]
+
+    assert kinds("$1 + 1") == ["POSITIONAL", "PLUS", "INT"]
+    assert kinds("$1 / 2") == ["POSITIONAL", "SLASH", "INT"]
+    assert kinds("$1 { }")[0] == "ATTACH_POINT"
+    assert kinds("BEG$1, $2 /pid/ { }")[:3] == ["ATTACH_POINT", "COMMA", "ATTACH_POINT"]
