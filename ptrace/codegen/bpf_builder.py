@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from llvmlite import ir
 
 from ptrace.bpf_abi import BPF_PSEUDO_MAP_FD
-from ptrace.codegen.helpers import Helper
+from ptrace.codegen.helpers import MAX_HELPER_ID, Helper
 
 I8 = ir.IntType(8)
 I32 = ir.IntType(32)
@@ -80,6 +80,7 @@ class ProgramBuilder:
         self._free: list[tuple[int, ir.Value]] = []
         self.loop_depth = 0  # > 0 while lowering code that may run more than once
         self._opaque_count = 0  # sequence numbers of llvm.bpf.passthrough calls
+        self.kfuncs: set[int] = set()  # BTF ids of the kernel functions it calls
 
     def callback(self, name: str) -> ProgramBuilder:
         """A builder for a callback of this program (bpf_for_each_map_elem's
@@ -94,6 +95,7 @@ class ProgramBuilder:
         child.function.linkage = "internal"
         child.scratch_size = self.scratch_size
         child._opaque_count = self._opaque_count + 10000 * len(self.module.functions)
+        child.kfuncs = self.kfuncs
         return child
 
     def entry_address(self, base: ir.Value, offset: int) -> ir.Value:
@@ -297,6 +299,18 @@ class ProgramBuilder:
         callee = ir.Constant(I64, int(helper)).inttoptr(PTR)
         callee.function_type = fnty
         return builder.call(callee, args)
+
+    def kfunc(self, btf_id: int, ret: ir.Type, args: list[ir.Value]) -> ir.Value:
+        """A call of the kernel function (kfunc) of vmlinux BTF id `btf_id`: made
+        as a helper call numbered by the id, which `mark_kfunc_calls` turns
+        into a kfunc call once compiled."""
+        if btf_id <= MAX_HELPER_ID:
+            raise RuntimeError(f"internal error: kfunc id {btf_id} is a helper's")
+        self.kfuncs.add(btf_id)
+        fnty = ir.FunctionType(ret, [a.type for a in args])
+        callee = ir.Constant(I64, btf_id).inttoptr(PTR)
+        callee.function_type = fnty
+        return self.b.call(callee, args)
 
     def map_ptr(self, index: int) -> ir.Value:
         return self._map_ptr(self.b, index)

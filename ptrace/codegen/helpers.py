@@ -33,6 +33,7 @@ class Helper(IntEnum):
     PROBE_READ_USER_STR = 114
     PROBE_READ_KERNEL_STR = 115
     JIFFIES64 = 118
+    GET_NS_CURRENT_PID_TGID = 120
     KTIME_GET_BOOT_NS = 125
     RINGBUF_OUTPUT = 130
     RINGBUF_RESERVE = 131
@@ -43,6 +44,10 @@ class Helper(IntEnum):
     KTIME_GET_TAI_NS = 208
     MAP_LOOKUP_PERCPU_ELEM = 195
 
+
+# Helper ids stay below this (the kernel has about 212); the BTF ids of vmlinux's
+# kernel functions, which kfunc calls carry in the same field, lie above it.
+MAX_HELPER_ID = 1024
 
 BPF_F_USER_STACK = 1 << 8
 # map_update_elem flags

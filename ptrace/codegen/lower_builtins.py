@@ -17,7 +17,7 @@ from ptrace.ast import nodes as n
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
 from ptrace.codegen.helpers import BPF_F_USER_STACK, Helper, read_helper, read_str_helper
 from ptrace.codegen.usdt_args import read_usdt_arg
-from ptrace.passes.probe_context import func_name, probe_type
+from ptrace.passes.probe_context import func_name, probe_builtin, probe_type
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import (
     EVENT_HEADER_SIZE,
@@ -30,14 +30,31 @@ from ptrace.program import (
     EventKind,
 )
 from ptrace.types import types as t
-from ptrace.types.builtins import ARG_REGISTERS, PT_REGS, REG_NAMES, RETVAL_REGISTER, VARIABLES
+from ptrace.types.builtins import (
+    ARG_REGISTERS,
+    PT_REGS,
+    REG_NAMES,
+    RETVAL_REGISTER,
+    TASK_FROM_PID,
+    TASK_RELEASE,
+    UNKNOWN_COMM,
+    VARIABLES,
+)
 from ptrace.usdt import parse_arg as parse_usdt_arg
 
 if TYPE_CHECKING:
     from ptrace.passes.allocate_resources import Resources
     from ptrace.passes.context import CompileContext, ProbeInstance, TypeResults
+    from ptrace.types.btf import Btf
 
 AF_INET, AF_INET6 = 2, 10
+
+
+def btf_func(btf: Btf, name: str) -> int:
+    """The BTF id of a kernel function the checker found."""
+    found = btf.find(name, "func")
+    assert found is not None
+    return found
 
 
 class BuiltinLowering:
@@ -85,13 +102,29 @@ class BuiltinLowering:
         return self.current_pid()
 
     def current_pid(self) -> ir.Value:
-        """The current task's process id (its thread group id)."""
-        return self.b.lshr(self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, []), i64(32))
+        """The current task's process id (its thread group id), in ptrace's pid
+        namespace."""
+        return self.task_id(32, False)
+
+    def task_id(self, shift: int, init: bool) -> ir.Value:
+        """The process id (shift 32) or thread id (0) of the current task. In
+        ptrace's pid namespace when that is not the first (0 for a task it
+        cannot see), as bpf_pidns_info {u32 pid; u32 tgid} gives them."""
+        namespace = self.ctx.options.pid_namespace
+        if init or not namespace:
+            pid_tgid = self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, [])
+            return self.b.and_(self.b.lshr(pid_tgid, i64(shift)), i64(0xFFFFFFFF))
+        device, inode = namespace
+        info = self.pb.fresh_memory(8)
+        self.pb.helper(Helper.GET_NS_CURRENT_PID_TGID, I64,
+                       [i64(device), i64(inode), info, i64(8)])
+        return self.b.and_(self.b.lshr(self.pb.load64(info), i64(shift)), i64(0xFFFFFFFF))
 
     def call_pid(self, e: n.Call) -> ir.Value:
-        """pid(ns), tid(ns): ptrace runs in the first pid namespace (see
-        docs/compatibility.md), where curr_ns and init agree."""
-        return self.current_pid() if e.name == "pid" else self.builtin_tid(e)
+        """pid(ns), tid(ns): in ptrace's pid namespace (curr_ns, the default) or
+        the first (init)."""
+        init = bool(e.args) and isinstance(e.args[0], n.Identifier) and e.args[0].name == "init"
+        return self.task_id(32 if e.name == "pid" else 0, init)
 
     call_tid = call_pid
 
@@ -127,8 +160,7 @@ class BuiltinLowering:
     call_signal_name = call_syscall_name
 
     def builtin_tid(self, e: n.Expr) -> ir.Value:
-        pid_tgid = self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, [])
-        return self.b.and_(pid_tgid, i64(0xFFFFFFFF))
+        return self.task_id(0, False)
 
     def builtin_uid(self, e: n.Identifier) -> ir.Value:
         return self.b.and_(self.pb.helper(Helper.GET_CURRENT_UID_GID, I64, []), i64(0xFFFFFFFF))
@@ -159,9 +191,34 @@ class BuiltinLowering:
         cpu = self.pb.helper(Helper.GET_SMP_PROCESSOR_ID, I64, [])
         return self.b.and_(cpu, i64(0xFFFFFFFF))
 
-    def builtin_comm(self, e: n.Identifier) -> ir.Value:
+    def builtin_comm(self, e: n.Expr) -> ir.Value:
         mem = self.pb.fresh_memory(16)
         self.pb.helper(Helper.GET_CURRENT_COMM, I64, [mem, i64(16)])
+        return mem
+
+    def call_comm(self, e: n.Call) -> ir.Value:
+        """comm(pid): the task of the pid taken with bpf_task_from_pid(), its comm
+        read and the task released; "[Unknown]" where there is none."""
+        if not e.args:
+            return self.builtin_comm(e)
+        pid = self.b.trunc(self.expr(e.args[0]), I32)
+        btf = self.ctx.machine.btf()
+        assert btf is not None  # the checker found the functions
+        task_struct = btf.find("task_struct", "struct")
+        comm = btf.member(task_struct, "comm") if task_struct is not None else None
+        assert comm is not None
+        task = self.pb.kfunc(btf_func(btf, TASK_FROM_PID), PTR, [pid])
+        mem = self.pb.fresh_memory(16)
+        found, missing, done = self.pb.if_nonnull(task, "comm")
+        self.b.position_at_end(found)
+        self.pb.helper(Helper.PROBE_READ_KERNEL, I64,
+                       [mem, i64(16), self.pb.offset(task, comm.offset)])
+        self.pb.kfunc(btf_func(btf, TASK_RELEASE), ir.VoidType(), [task])
+        self.b.branch(done)
+        self.b.position_at_end(missing)
+        self.pb.store_bytes(UNKNOWN_COMM.encode().ljust(16, b"\0"), mem)
+        self.b.branch(done)
+        self.b.position_at_end(done)
         return mem
 
     def builtin_rand(self, e: n.Identifier) -> ir.Value:
@@ -200,7 +257,7 @@ class BuiltinLowering:
     def builtin_probe(self, e: n.Identifier) -> ir.Value:
         if self.probe_name is not None:
             return self.probe_name
-        return self.string_constant(self.instance.attach.probe)
+        return self.string_constant(probe_builtin(self.instance.attach))
 
     def builtin_func(self, e: n.Identifier) -> ir.Value:
         return self.string_constant(func_name(self.instance.attach))

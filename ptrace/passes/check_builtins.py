@@ -16,10 +16,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
+from ptrace.bpf_abi import ProgType
 from ptrace.diagnostics import Span, site_location
 from ptrace.options import SETTINGS, param_integer
 from ptrace.passes.context import PrintCall, PrintfSite
-from ptrace.passes.probe_context import func_name, probe_address, probe_type
+from ptrace.passes.probe_context import func_name, probe_address, probe_builtin, probe_type
 from ptrace.passes.type_rules import is_unsigned, literal_value, storable
 from ptrace.printf_format import FormatError, parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
@@ -31,6 +32,8 @@ from ptrace.types.builtins import (
     PID_NAMESPACES,
     REG_NAMES,
     TASK_FIELDS,
+    TASK_FROM_PID,
+    TASK_RELEASE,
     Function,
     Variable,
     Where,
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
     from ptrace.passes.context import CompileContext, MapInfo, ProbeInstance, TypeResults
 
 STACK_LIMIT = 127  # the kernel's default perf_event_max_stack
+# The programs the kernel lets call bpf_task_from_pid() (its kfuncs for tracing).
+KFUNC_PROGRAMS = (ProgType.TRACING, ProgType.TRACEPOINT, ProgType.PERF_EVENT)
 STACK_MODES = ("bpftrace", "perf", "raw")
 JOIN_ARGS = 16  # join() prints at most this many strings …
 JOIN_ARG_SIZE = 256  # … of at most this many bytes each (and max_strlen)
@@ -153,6 +158,31 @@ class BuiltinChecks:
 
     call_tid = call_pid
 
+    def call_comm(self, e: n.Call) -> t.Type | None:
+        """comm(pid): the name of the process of a pid, through the kernel's
+        bpf_task_from_pid(); comm(): the current thread's."""
+        if e.args:
+            if self._integer_arg(e.args[0]) is None:
+                return None
+            kind = self.instance.attach.kind
+            if KINDS[kind].prog_type not in KFUNC_PROGRAMS:
+                allowed = sorted(row.name for row in KINDS.values()
+                                 if row.prog_type in KFUNC_PROGRAMS and row.provider)
+                self.error(f"comm(pid) cannot be used in {KINDS[kind].name} probes: the kernel "
+                           f"does not let their programs call {TASK_FROM_PID}()", e.span,
+                           f"it can be used in {', '.join(allowed[:-1])} and {allowed[-1]} "
+                           "probes"
+                           + (" (a wildcard over many syscalls runs as one raw tracepoint "
+                              "program: name fewer)" if kind == ProbeKind.SYSCALLS else ""))
+                return None
+            btf = self.ctx.machine.btf()
+            if btf is None or btf.find(TASK_FROM_PID, "func") is None \
+                    or btf.find(TASK_RELEASE, "func") is None:
+                self.error(f"comm(pid) needs the kernel function {TASK_FROM_PID}() "
+                           "(Linux 6.1 with BTF), which this kernel does not have", e.span)
+                return None
+        return t.Str(16)
+
     def call_syscall_name(self, e: n.Call) -> t.Type | None:
         if self._integer_arg(e.args[0]) is not None:
             return t.Formatted(t.FormatKind.SYSCALL_NAME)
@@ -178,7 +208,7 @@ class BuiltinChecks:
 
     def builtin_probe(self, e: n.Identifier) -> t.Type | None:
         names = [name for _, name in self.instance.attach.syscalls] or \
-            [self.instance.attach.probe]
+            [probe_builtin(self.instance.attach)]
         return t.Str(max(len(name) for name in names) + 1)
 
     def builtin_probetype(self, e: n.Identifier) -> t.Type | None:

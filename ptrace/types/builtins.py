@@ -133,8 +133,7 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("kstack", "the kernel stack"),
     Variable("ustack", "the user stack"),
     Variable("ppid", "process id of the current task's parent", method="task_field"),
-    Variable("pcomm", "name of the current task's process (its thread group leader)",
-             method="task_field"),
+    Variable("pcomm", "name of the current task's parent process", method="task_field"),
     Variable("leader_tid", "thread id of the current task's thread group leader",
              method="task_field"),
     Variable("leader_comm", "name of the current task's thread group leader",
@@ -150,12 +149,16 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
 # function's argument) and the type of the value (None: the field's own).
 TASK_FIELDS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "ppid": (("real_parent", "tgid"), "uint32"),
-    "pcomm": (("group_leader", "comm"), None),
+    "pcomm": (("real_parent", "comm"), None),
     "leader_tid": (("group_leader", "pid"), "uint32"),
     "leader_comm": (("group_leader", "comm"), None),
 }
 # The clocks of nsecs(clock), and the namespaces of pid(ns) and tid(ns).
 CLOCKS = ("boot", "monotonic", "tai", "sw_tai")
+# The kernel functions comm(pid) calls (Linux 6.1), and what it gives for a pid
+# with no task.
+TASK_FROM_PID, TASK_RELEASE = "bpf_task_from_pid", "bpf_task_release"
+UNKNOWN_COMM = "[Unknown]"
 PID_NAMESPACES = ("curr_ns", "init")
 BUILTIN_PREFIX = "__builtin_"
 
@@ -193,7 +196,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("tid", ("ns?",), "the thread id, in ptrace's pid namespace (curr_ns) or the "
                               "first (init)"),
     Function("ppid", ("task?",), "the process id of a task's parent"),
-    Function("pcomm", ("task?",), "the name of a task's process"),
+    Function("comm", ("pid?",), "the name of the current thread, or of the process of a pid"),
+    Function("pcomm", ("task?",), "the name of a task's parent process"),
     Function("leader_tid", ("task?",), "the thread id of a task's thread group leader"),
     Function("leader_comm", ("task?",), "the name of a task's thread group leader"),
     Function("strftime", ("fmt", "ns"), "nanoseconds since boot, printed as a local time"),
