@@ -74,6 +74,7 @@ class BuiltinLowering:
         def type_of(self, e: n.Expr) -> t.Type: ...
         def string_constant(self, text: str, capacity: int | None = None) -> ir.Value: ...
         def bytes_constant(self, data: bytes) -> ir.Value: ...
+        def fit(self, value: ir.Value, dtype: t.Type) -> ir.Value: ...
         def map_key(self, access: n.MapAccess, extra: int = 0) -> ir.Value: ...
         def global_value(self, slot: int) -> ir.Value: ...
         def ctx_argument(self, index: int, atype: t.Type) -> ir.Value: ...
@@ -220,6 +221,24 @@ class BuiltinLowering:
         self.b.branch(done)
         self.b.position_at_end(done)
         return mem
+
+    def call_debugf(self, e: n.Call) -> ir.Value:
+        """bpf_trace_vprintk(fmt, size, args, 8 * count): each argument a u64, a
+        string's the address of its bytes."""
+        fmt = e.args[0]
+        assert isinstance(fmt, n.String)
+        args = e.args[1:]
+        data = self.pb.fresh_memory(8 * max(len(args), 1))
+        for index, arg in enumerate(args):
+            value = self.expr(arg)
+            atype = self.type_of(arg)
+            if isinstance(atype, t.Str):
+                value = self.b.ptrtoint(value, I64)
+            self.pb.store64(self.fit(value, atype), data, 8 * index)
+        text = fmt.value.encode("latin-1") + b"\0"
+        self.pb.helper(Helper.TRACE_VPRINTK, I64, [self.bytes_constant(text), i64(len(text)),
+                                                   data, i64(8 * len(args))])
+        return i64(0)
 
     def builtin_rand(self, e: n.Identifier) -> ir.Value:
         value = self.pb.helper(Helper.GET_PRANDOM_U32, I64, [])

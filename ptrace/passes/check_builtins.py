@@ -43,6 +43,10 @@ if TYPE_CHECKING:
     from ptrace.passes.context import CompileContext, MapInfo, ProbeInstance, TypeResults
 
 STACK_LIMIT = 127  # the kernel's default perf_event_max_stack
+# What debugf() passes to the kernel's formatting (bpf_trace_vprintk): these
+# conversions, and at most this many arguments (the kernel's MAX_BPRINTF_VARARGS).
+DEBUGF_CONVERSIONS = ("d", "i", "u", "x", "X", "c", "s")
+DEBUGF_ARGS = 12
 # The programs the kernel lets call bpf_task_from_pid() (its kfuncs for tracing).
 KFUNC_PROGRAMS = (ProgType.TRACING, ProgType.TRACEPOINT, ProgType.PERF_EVENT)
 STACK_MODES = ("bpftrace", "perf", "raw")
@@ -182,6 +186,44 @@ class BuiltinChecks:
                            "(Linux 6.1 with BTF), which this kernel does not have", e.span)
                 return None
         return t.Str(16)
+
+    def call_debugf(self, e: n.Call) -> t.Type | None:
+        """debugf(fmt, …): the kernel formats it (bpf_trace_vprintk), so the format
+        keeps to what the kernel formats: integers with %d %i %u %x %X %c, plain
+        or with l and ll, strings with %s; at most 12 arguments."""
+        fmt, *args = e.args
+        arg_types = [self.expr(a) for a in args]
+        if not isinstance(fmt, n.String):
+            self.error("debugf's format must be a string literal", fmt.span)
+            return None
+        try:
+            segments = parse_format(_script_text(fmt.value))
+        except FormatError as error:
+            self.error(str(error), _format_span(fmt, error.start, error.end))
+            return None
+        conversions = [s for s in segments if not isinstance(s, str)]
+        for conv in conversions:
+            if conv.conv not in DEBUGF_CONVERSIONS or conv.length not in ("", "l", "ll") \
+                    or "#" in conv.flags:
+                self.error("debugf() formats what the kernel's bpf_trace_printk does: %d %i %u "
+                           "%x %X %c (with l or ll) and %s", _format_span(fmt, conv.start,
+                                                                          conv.end))
+                return None
+        if len(conversions) != len(args) or len(args) > DEBUGF_ARGS:
+            self.error(f"debugf() takes as many arguments as its format has conversions, at "
+                       f"most {DEBUGF_ARGS}: {len(conversions)} conversions, {len(args)} "
+                       "arguments", e.span)
+            return None
+        ok = True
+        for conv, arg, atype in zip(conversions, args, arg_types, strict=True):
+            want_string = conv.conv == "s"
+            if atype is not None and (isinstance(atype, t.Str) != want_string
+                                      or not (want_string or atype.is_integer)):
+                self.error(f"%{conv.conv} in debugf() expects "
+                           f"{'a string' if want_string else 'an integer'}, got {atype}",
+                           arg.span)
+                ok = False
+        return t.VOID if ok and None not in arg_types else None
 
     def call_syscall_name(self, e: n.Call) -> t.Type | None:
         if self._integer_arg(e.args[0]) is not None:

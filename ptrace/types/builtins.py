@@ -180,6 +180,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("str", ("addr", "length?"), "the string at an address"),
     Function("errorf", _FORMAT, "print an error with the call's location, and go on"),
     Function("warnf", _FORMAT, "print a warning with the call's location"),
+    Function("debugf", _FORMAT, "print to the kernel's trace buffer (bpf_trace_printk)"),
     Function("system", _FORMAT, "run a shell command", unsafe="runs commands"),
     Function("time", ("fmt?",), "print the local time"),
     Function("strlen", ("s",), "a string's length"),
@@ -246,6 +247,6 @@ LATER_VARIABLES = frozenset({
     "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
 })
 LATER_FUNCTIONS = frozenset({
-    "override", "path", "unwatch", "debugf",
+    "override", "path", "unwatch",
     "percpu_kaddr", "skboutput", "socket_cookie", "print_map",
 })
