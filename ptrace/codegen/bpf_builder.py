@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 from llvmlite import ir
 
-from ptrace.bpf_abi import BPF_PSEUDO_MAP_FD
+from ptrace.bpf_abi import BPF_PSEUDO_BTF_ID, BPF_PSEUDO_MAP_FD
 from ptrace.codegen.helpers import MAX_HELPER_ID, Helper
 
 I8 = ir.IntType(8)
@@ -316,12 +316,20 @@ class ProgramBuilder:
         return self._map_ptr(self.b, index)
 
     def _map_ptr(self, builder: ir.IRBuilder, index: int) -> ir.Value:
+        return builder.inttoptr(self._pseudo(builder, BPF_PSEUDO_MAP_FD, index), PTR)
+
+    def kernel_variable(self, btf_id: int) -> ir.Value:
+        """The address of the kernel variable of vmlinux BTF id `btf_id` (a per-CPU
+        one's address in the per-CPU area, for bpf_per_cpu_ptr)."""
+        return self.b.inttoptr(self._pseudo(self.b, BPF_PSEUDO_BTF_ID, btf_id), PTR)
+
+    def _pseudo(self, builder: ir.IRBuilder, kind: int, value: int) -> ir.Value:
+        """An ld_imm64 of src_reg `kind` and imm `value`, which the kernel resolves."""
         pseudo = self.module.globals.get("llvm.bpf.pseudo")
         if pseudo is None:
             pseudo = ir.Function(self.module, ir.FunctionType(I64, [I64, I64]),
                                  "llvm.bpf.pseudo")
-        fd = builder.call(pseudo, [i64(BPF_PSEUDO_MAP_FD), i64(index)])
-        return builder.inttoptr(fd, PTR)
+        return builder.call(pseudo, [i64(kind), i64(value)])
 
     # ---- control flow ----
     def block(self, name: str) -> ir.Block:

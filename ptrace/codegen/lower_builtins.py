@@ -579,6 +579,23 @@ class BuiltinLowering:
     def call_kaddr(self, e: n.Call) -> ir.Value:
         return i64(self.checked.kernel_addresses[e])
 
+    def call_percpu_kaddr(self, e: n.Call) -> ir.Value:
+        """bpf_per_cpu_ptr(&var, cpu), or bpf_this_cpu_ptr(&var) without a CPU."""
+        name = e.args[0]
+        assert isinstance(name, n.String)
+        btf = self.ctx.machine.btf()
+        assert btf is not None  # the checker found the variable
+        var = btf.find(name.value, "var")
+        assert var is not None
+        address = self.pb.kernel_variable(var)
+        if len(e.args) > 1:
+            cpu = self.expr(e.args[1])
+            return self.pb.helper(Helper.PER_CPU_PTR, I64, [address, cpu])
+        return self.pb.helper(Helper.THIS_CPU_PTR, I64, [address])
+
+    def call_socket_cookie(self, e: n.Call) -> ir.Value:
+        return self.pb.helper(Helper.GET_SOCKET_COOKIE, I64, [self.expr(e.args[0])])
+
     def call_usym(self, e: n.Call) -> ir.Value:
         """The address, and the pid whose symbols name it."""
         mem = self.pb.fresh_memory(16)

@@ -47,6 +47,8 @@ STACK_LIMIT = 127  # the kernel's default perf_event_max_stack
 # conversions, and at most this many arguments (the kernel's MAX_BPRINTF_VARARGS).
 DEBUGF_CONVERSIONS = ("d", "i", "u", "x", "X", "c", "s")
 DEBUGF_ARGS = 12
+# What socket_cookie() takes a pointer to.
+SOCKET_TYPES = ("struct sock", "struct sock_common")
 # The programs the kernel lets call bpf_task_from_pid() (its kfuncs for tracing).
 KFUNC_PROGRAMS = (ProgType.TRACING, ProgType.TRACEPOINT, ProgType.PERF_EVENT)
 STACK_MODES = ("bpftrace", "perf", "raw")
@@ -728,6 +730,43 @@ class BuiltinChecks:
             return None
         self.checked.kernel_addresses[e] = address
         return t.Pointer("void", 0, "kernel")
+
+    def call_percpu_kaddr(self, e: n.Call) -> t.Type | None:
+        """percpu_kaddr("name"[, cpu]): the address of a per-CPU variable of the
+        kernel (a variable of its BTF) on a CPU, or NULL past the last CPU."""
+        name = e.args[0]
+        if not isinstance(name, n.String):
+            self.error("percpu_kaddr() takes a kernel variable's name as a string literal",
+                       name.span)
+            return None
+        if len(e.args) > 1 and self._integer_arg(e.args[1]) is None:
+            return None
+        btf = self.ctx.machine.btf()
+        if btf is None:
+            self.error("percpu_kaddr() needs the kernel's BTF, which this machine does not have",
+                       e.span)
+            return None
+        if btf.find(name.value, "var") is None:
+            self.error(f"the kernel has no per-CPU variable '{name.value}'", name.span)
+            return None
+        if self.ctx.machine.kernel_symbol(name.value) is None:
+            # The kernel finds the variable's address by name in kallsyms.
+            self.error(f"this kernel cannot give the address of '{name.value}': its symbol "
+                       "table lists functions only (built without CONFIG_KALLSYMS_ALL), so "
+                       "the kernel refuses percpu_kaddr()", name.span)
+            return None
+        return t.Pointer("uint64", 0, "kernel")
+
+    def call_socket_cookie(self, e: n.Call) -> t.Type | None:
+        """socket_cookie(sk): a `struct sock *` the kernel's BTF types (the
+        helper takes only such a pointer)."""
+        atype = self.expr(e.args[0])
+        if atype is not None and not (isinstance(atype, t.Pointer) and atype.btf_id
+                                      and atype.pointee in SOCKET_TYPES):
+            self.error(f"socket_cookie() takes a kernel socket (struct sock *), got {atype}",
+                       e.args[0].span)
+            return None
+        return t.UINT64 if atype is not None else None
 
     def call_usym(self, e: n.Call) -> t.Type | None:
         """usym(addr): named in user space from the current process's symbols."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ptrace.bpf_abi import ProgType
 from ptrace.probe_kinds import KINDS, ProbeKind
 from ptrace.types.types import UINT32, UINT64, FormatKind, Formatted, Int, Str, Type
 
@@ -216,6 +217,12 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("kaddr", ("symbol",), "the address of a kernel symbol"),
     Function("getopt", ("name", "default?", "description?"),
              "a program option given after the program: -- --name=value"),
+    Function("percpu_kaddr", ("symbol", "cpu?"),
+             "the address of a kernel per-CPU variable on a CPU (this one by default)"),
+    Function("socket_cookie", ("sk",), "the kernel's cookie of a socket (struct sock *)",
+             Where(tuple(kind for kind, row in KINDS.items() if row.prog_type == ProgType.TRACING),
+                   "the kernel gives bpf_get_socket_cookie() to BTF-typed programs only",
+                   "socket_cookie() can be used in fentry, fexit and iter probes")),
     Function("cgroupid", ("path",), "the id of a cgroup v2 directory"),
     Function("cgroup_path", ("id", "filter?"), "the paths of a cgroup"),
     Function("buf", ("p", "length?"), "bytes at an address, or of an array, for %r"),
@@ -248,5 +255,5 @@ LATER_VARIABLES = frozenset({
 })
 LATER_FUNCTIONS = frozenset({
     "override", "path", "unwatch",
-    "percpu_kaddr", "skboutput", "socket_cookie", "print_map",
+    "skboutput", "print_map",
 })

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from ptrace.runtime.gfp import _evaluate
 
 
