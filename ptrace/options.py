@@ -34,6 +34,7 @@ class Options:
     # ptrace's own pid namespace as (device, inode) when it is not the first:
     # pid, tid, and the pids of user stacks are then as ptrace sees them.
     pid_namespace: tuple[int, ...] = ()
+    includes: tuple[str, ...] = ()  # --include's headers: their integer macros are names
 
 
 def too_many_probes(limit: int, probes: int) -> tuple[str, str]:
