@@ -85,10 +85,15 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         if self.instance.attach.syscalls:
             self.dispatch_syscall()
         if self.instance.attach.kind == ProbeKind.ITER:
-            # The iterator runs the program once more at its end, with no object.
+            # The iterator runs the program once more at its end, with no object:
+            # an exit() of the iteration takes effect then.
             found = self.pb.block("iter.object")
+            end = self.pb.block("iter.end")
             item = self.pb.ctx_load(self.instance.attach.offset)
-            self.b.cbranch(self.b.icmp_unsigned("==", item, i64(0)), self.exit_block, found)
+            self.b.cbranch(self.b.icmp_unsigned("==", item, i64(0)), end, found)
+            self.b.position_at_end(end)
+            self.iteration_end()
+            self.b.branch(self.exit_block)
             self.b.position_at_end(found)
         if probe.predicate is not None:
             cond = self.truth(probe.predicate)

@@ -23,6 +23,7 @@ from ptrace.program import (
     EVENT_HEADER_SIZE,
     EXIT_CODE,
     GLOBAL_CPID,
+    GLOBAL_ITER_EXIT,
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
@@ -654,18 +655,35 @@ class BuiltinLowering:
 
     def call_exit(self, e: n.Call) -> ir.Value:
         """exit(): the event, then the stop flag set (no probe runs from now on, as
-        after a Ctrl-C), and this probe ends here."""
+        after a Ctrl-C), and this probe ends here. In an iter probe the
+        iteration goes on over every object, as in bpftrace (whose iterators
+        print as they go): the code is kept, and the event sent at its end."""
         code = self.expr(e.args[0]) if e.args else i64(0)
+        if self.instance.attach.kind == ProbeKind.ITER:
+            self.set_global(GLOBAL_ITER_EXIT, self.b.add(code, i64(1)))
+        else:
+            self.send_exit(code)
+            self.set_global(GLOBAL_STOPPED, i64(1))
+        self.b.branch(self.exit_block)
+        return i64(0)
+
+    def send_exit(self, code: ir.Value) -> None:
         self.emit_event(EventKind.EXIT, 0, EXIT_CODE.offset + EXIT_CODE.type.size,
                         [(EXIT_CODE.offset, EXIT_CODE.type, code, t.INT64)])
+
+    def set_global(self, slot: int, value: ir.Value) -> None:
         key = self.pb.fresh_memory(8, zeroed=False)
-        self.b.store(ir.Constant(I32, GLOBAL_STOPPED), key)
+        self.b.store(ir.Constant(I32, slot), key)
         flag = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR,
                               [self.pb.map_ptr(self.res.globals_map), key])
         with self.b.if_then(self.b.icmp_unsigned("!=", flag, ir.Constant(PTR, None))):
-            self.pb.store64(i64(1), flag)
-        self.b.branch(self.exit_block)
-        return i64(0)
+            self.pb.store64(value, flag)
+
+    def iteration_end(self) -> None:
+        """At an iteration's end: the exit() one of its objects asked for."""
+        requested = self.global_value(GLOBAL_ITER_EXIT)
+        with self.b.if_then(self.b.icmp_unsigned("!=", requested, i64(0))):
+            self.send_exit(self.b.sub(requested, i64(1)))
 
     def call_clear(self, e: n.Call) -> ir.Value:
         arg = e.args[0]
