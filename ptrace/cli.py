@@ -12,7 +12,6 @@ fix (usage, diagnostics, no root, refusals by the kernel), 2 for internal errors
 from __future__ import annotations
 
 import argparse
-import errno
 import gc
 import io
 import os
@@ -28,9 +27,10 @@ from ptrace.options import Options, SettingError, from_environment
 from ptrace.streams import (
     CheckedOutput,
     OutputFailed,
-    QuietErrors,
     StreamWrapper,
-    reopen_closed,
+    entry_point,
+    finish,
+    write_out,
 )
 
 if TYPE_CHECKING:
@@ -56,17 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ptrace: error: {error} (ptrace -h lists the options)\n{usage}", end="",
               file=sys.stderr)
         return 1
-    try:
-        return _dispatch(args)
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        # The reader went away (ptrace … | head): not an error of ours.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except OutputFailed as error:
-        print(f"ptrace: error: {error}", file=sys.stderr)
-        return 1
+    return finish(lambda: _dispatch(args))
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -121,9 +111,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.no_cache:  # read where the compiler looks for the cache (ptrace/program_cache.py)
         os.environ[CACHE_VARIABLE[0]] = "1"
     if args.help:
-        return _write_out(help_text())
+        return write_out(help_text())
     if args.version:
-        return _write_out(f"ptrace v{__version__}\n")
+        return write_out(f"ptrace v{__version__}\n")
     if args.info:
         return _info()
     if args.list:
@@ -210,37 +200,12 @@ def _limited_source(name: str, stream: BinaryIO | TextIO) -> Source | None:
 def _list(args: argparse.Namespace) -> int:
     """-l: the probes matching a PATTERN; those of a program (-l -e PROGRAM, -l FILE);
     with -v, types as C defines them (-lv 'struct task_struct')."""
-    from ptrace.cli_probes import TYPE_KEYWORDS, ListingError, list_probes, type_definitions
-    from ptrace.machine import LiveMachine
+    from ptrace.cli_probes import list_command
 
     pattern = args.args[0] if args.args else None
     if args.program is not None or (pattern is not None and os.path.isfile(pattern)):
         return _list_program(args)
-    if pattern is not None and pattern.endswith(".bt"):
-        print(f"ptrace: warning: {pattern} looks like a file name, but there is no such file; "
-              "listing it as a pattern", file=sys.stderr)
-    unreadable: OSError | None = None
-    try:
-        if args.verbose and pattern is not None and pattern.startswith(TYPE_KEYWORDS):
-            lines = type_definitions(pattern, LiveMachine())
-        else:
-            parts = pattern.split(",") if pattern is not None else [None]
-            lines = [line for part in parts
-                     for line in list_probes(part, args.verbose, LiveMachine(), args.pid,
-                                                 tuple(args.debuginfo or ()))]
-    except ListingError as error:
-        print(f"ptrace: error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:  # tracefs unreadable: not root
-        lines, unreadable = [], error
-    if not lines:
-        from ptrace.runtime.features import tracefs_problem  # (not imported when all is well)
-
-        problem = tracefs_problem() or unreadable
-        if problem:
-            print(f"ptrace: error: cannot list tracepoints: {problem}", file=sys.stderr)
-            return 1
-    return _write_out("".join(f"{line}\n" for line in lines))
+    return list_command(pattern, args.verbose, args.pid, tuple(args.debuginfo or ()))
 
 
 def _list_program(args: argparse.Namespace) -> int:
@@ -269,17 +234,7 @@ def _info() -> int:
     from ptrace.cli_probes import info_lines
     from ptrace.machine import LiveMachine
 
-    return _write_out("".join(f"{line}\n" for line in info_lines(LiveMachine())))
-
-
-def _write_out(text: str) -> int:
-    """Write a listing or help to standard output; a failure raises OutputFailed."""
-    if sys.stdout is None:
-        raise OutputFailed("standard output", OSError(errno.EBADF, "it is closed"))
-    out = CheckedOutput(sys.stdout, "standard output")
-    out.write(text)
-    out.flush()
-    return 0
+    return write_out("".join(f"{line}\n" for line in info_lines(LiveMachine())))
 
 
 # ---- --fmt ---------------------------------------------------------------------------------
@@ -344,7 +299,7 @@ def tool_description(name: str, text: str) -> str:
 def _list_tools() -> int:
     found = tools()
     width = max(map(len, found), default=0) + 2
-    return _write_out("".join(
+    return write_out("".join(
         f"{name.ljust(width)}{tool_description(name, found[name].read_text('utf-8'))}"
         .rstrip() + "\n" for name in sorted(found)))
 
@@ -380,7 +335,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
                            if (path := _header_path(header)) is not None),
             dumps=args.dump or ())
     except ScriptError as error:
-        _write_out("".join(f"{error.dumps[stage]}\n" for stage in args.dump or ()
+        write_out("".join(f"{error.dumps[stage]}\n" for stage in args.dump or ()
                            if stage in error.dumps))
         print(render_all(d for d in error.diagnostics
                          if not (args.no_warnings and d.severity is Severity.WARNING)),
@@ -398,7 +353,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
                   "matches none of the program's probes", file=sys.stderr)
             return 1
     if args.dump:
-        return _write_out("".join(f"{program.dumps[stage]}\n" for stage in args.dump))
+        return write_out("".join(f"{program.dumps[stage]}\n" for stage in args.dump))
     from ptrace.live import run_session
     from ptrace.runtime.errors import RuntimeFailure
     from ptrace.runtime.libbcc import LibraryMissing
@@ -559,23 +514,5 @@ def start_collecting() -> None:
 
 
 def entry() -> None:
-    """Console-script entry point: internal errors say so, briefly, and exit 2.
-
-    A standard stream that was closed gets /dev/null (see ptrace/streams.py);
-    standard error that cannot be written to drops what it cannot write."""
-    reopen_closed()
-    sys.stderr = QuietErrors(sys.stderr)
-    try:
-        code = main()
-    except SystemExit:
-        raise
-    except KeyboardInterrupt:  # before main() could take it: quietly, as in main()
-        code = 130
-    except BaseException as error:  # a bug: say so instead of showing a traceback
-        if os.environ.get("PTRACE_DEBUG"):
-            raise
-        print(f"ptrace: internal error: {type(error).__name__}: {error}\n"
-              "This is a bug in ptrace; please report it with the script that caused it "
-              "(set PTRACE_DEBUG=1 to see the traceback).", file=sys.stderr)
-        code = 2
-    sys.exit(code)
+    """The command's entry point (after ptrace/launch.py's): see streams.entry_point."""
+    entry_point(main)

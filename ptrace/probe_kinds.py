@@ -14,8 +14,8 @@ passes and the runtime all import it at start-up.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import Enum, StrEnum
+from typing import NamedTuple
 
 from ptrace.bpf_abi import AttachType, ProgType
 
@@ -116,8 +116,7 @@ ITERATORS = {"task": 8, "task_file": 24, "task_vma": 16}
 SELF_SIGNALS = {"SIGUSR1": 10, "SIGUSR2": 12, "SIGHUP": 1}
 
 
-@dataclass(frozen=True, slots=True)
-class KindRow:
+class KindRow(NamedTuple):  # (not a dataclass: `ptrace -l` need not import dataclasses)
     kind: ProbeKind
     provider: str  # how scripts write it before the first colon ("" if they do not)
     aliases: tuple[str, ...]  # other words for the provider

@@ -21,7 +21,9 @@ was then:
   resolves (PATH, the working directory) and a path's inode (cgroupid).
 
 An entry is used only if every fact is still what it was; otherwise the
-script is compiled and the entry replaced. A cache that cannot be read or
+script is compiled and the entry replaced, in a forked child: the audit hook
+the recording needs cannot be removed, and in the running process it would
+cost every ctypes call of the run a Python call. A cache that cannot be read or
 written, an entry that does not load, and a directory or file not owned by
 the user running ptrace or writable by others (entries are pickles) are
 ignored: the script is compiled as if there were no cache. The directory is
@@ -93,12 +95,50 @@ def cached_compile(source: Source, options: Options,
     program = _load(entry)
     if program is not None:
         return program
+    return _compile_and_keep(entry, stamps, compile_with)
+
+
+# The child's first byte: what the rest of its pickle is.
+COMPILED, REFUSED = b"P", b"E"
+
+
+def _compile_and_keep(entry: Path, stamps: list[str],
+                      compile_with: Callable[[LiveMachine], CompiledProgram]) -> CompiledProgram:
+    """A miss: the program compiled, recorded and kept by a forked child, which
+    sends it back (or the CompileError's diagnostics). Recording needs an audit
+    hook, and Python cannot remove one: in this process it would slow every
+    ctypes call of the run that follows. A child that fails otherwise (a bug)
+    leaves the compile to this process, where the error shows as it would."""
+    from ptrace.diagnostics import CompileError
+    from ptrace.forked import in_child
+
+    with open(os.devnull, "wb") as null:  # (the compile in this process says what failed)
+        status, data = in_child(lambda: _recorded_compile(entry, stamps, compile_with),
+                                null.fileno())
+    if status != 0 or not data:
+        return compile_with(LiveMachine())
+    if data[:1] == REFUSED:
+        diagnostics, dumps = pickle.loads(data[1:])
+        raise CompileError(diagnostics, dumps)
+    program: CompiledProgram = pickle.loads(data[1:])
+    return program
+
+
+def _recorded_compile(entry: Path, stamps: list[str],
+                      compile_with: Callable[[LiveMachine], CompiledProgram]) -> bytes:
+    """In the child: the program compiled with its facts recorded, kept in the
+    cache, pickled for the parent (a CompileError's diagnostics instead)."""
+    from ptrace.diagnostics import CompileError
+
     recorder = _Recorder()
-    with recorder.recording():
-        program = compile_with(RecordingMachine(recorder))
+    try:
+        with recorder.recording():
+            program = compile_with(RecordingMachine(recorder))
+    except CompileError as error:
+        return REFUSED + pickle.dumps((error.diagnostics, error.dumps), pickle.HIGHEST_PROTOCOL)
     if recorder.facts is not None and list(_code_stamps()) == stamps:
         _store(entry, recorder.facts, program)
-    return program
+    return COMPILED + pickle.dumps(program, pickle.HIGHEST_PROTOCOL)
 
 
 # ---- the key -------------------------------------------------------------------------------

@@ -19,7 +19,11 @@ import errno
 import io
 import os
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TextIO
 
 STANDARD_NAMES = {0: "standard input", 1: "standard output", 2: "standard error"}
 
@@ -131,3 +135,50 @@ def _point_at_null(stream: TextIO) -> None:
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, fd)
     os.close(null)
+
+
+def write_out(text: str) -> int:
+    """Write a listing or help to standard output; a failure raises OutputFailed."""
+    if sys.stdout is None:
+        raise OutputFailed("standard output", OSError(errno.EBADF, "it is closed"))
+    out = CheckedOutput(sys.stdout, "standard output")
+    out.write(text)
+    out.flush()
+    return 0
+
+
+def finish(work: Callable[[], int]) -> int:
+    """The exit status of a command's work: an interrupt is 130, a reader that
+    went away (ptrace … | head) 0, output that cannot be written an error."""
+    try:
+        return work()
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OutputFailed as error:
+        print(f"ptrace: error: {error}", file=sys.stderr)
+        return 1
+
+
+def entry_point(main: Callable[[], int]) -> NoReturn:
+    """Run the command's main and exit with its status. A standard stream that
+    was closed gets /dev/null; standard error that cannot be written to drops
+    what it cannot write; internal errors say so, briefly, and exit 2."""
+    reopen_closed()
+    sys.stderr = QuietErrors(sys.stderr)
+    try:
+        code = main()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:  # before main() could take it: quietly, as finish() does
+        code = 130
+    except BaseException as error:  # a bug: say so instead of showing a traceback
+        if os.environ.get("PTRACE_DEBUG"):
+            raise
+        print(f"ptrace: internal error: {type(error).__name__}: {error}\n"
+              "This is a bug in ptrace; please report it with the script that caused it "
+              "(set PTRACE_DEBUG=1 to see the traceback).", file=sys.stderr)
+        code = 2
+    sys.exit(code)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import ctypes
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from errno import ENOENT
 from functools import partial
-from operator import itemgetter
-from typing import Any, NamedTuple
+from operator import add, itemgetter
+from typing import Any, NamedTuple, overload
 
 from ptrace.runtime.cpus import possible_cpus
 from ptrace.runtime.libbcc import BatchOpts, Libraries, errno
@@ -30,7 +30,7 @@ PERCPU_TYPES = (MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HA
 # Map types the kernel reads many entries of at a time (BPF_MAP_LOOKUP_BATCH).
 BATCHED_TYPES = (MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH, MapType.LRU_PERCPU_HASH,
                  MapType.ARRAY, MapType.PERCPU_ARRAY)
-BATCH_ENTRIES = 4096  # entries asked for per lookup
+BATCH_BYTES = 4 << 20  # keys and values asked for per lookup (the whole of most maps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,13 +45,13 @@ class Batch:
 
 
 def lookup_batch(libs: Libraries, fd: int, spec: MapSpec) -> Batch | None:
-    """Every entry of the map, BATCH_ENTRIES per system call; None where the kernel
-    does not batch this map (then it is read key by key)."""
+    """Every entry of the map, BATCH_BYTES of them per system call; None where the
+    kernel does not batch this map (then it is read key by key)."""
     if spec.map_type not in BATCHED_TYPES or spec.key_size == 0:
         return None
     percpu = spec.map_type in PERCPU_TYPES
     entry = ((spec.value_size + 7) & ~7) * possible_cpus() if percpu else spec.value_size
-    size = min(BATCH_ENTRIES, spec.max_entries)
+    size = max(1, min(BATCH_BYTES // (spec.key_size + entry), spec.max_entries))
     keys = ctypes.create_string_buffer(spec.key_size * size)
     values = ctypes.create_string_buffer(entry * size)
     # The position to go on from: a bucket for hashes, an index for arrays.
@@ -146,12 +146,50 @@ class Histogram:
         return sum(self.buckets.values())
 
 
-def ordered(vtype: t.Type, entries: list[Entry], top: int = 0) -> list[Entry]:
+class Columns(Sequence[Entry]):
+    """The entries of a map of integers (keys, or none, and counts, sums or
+    integers) as two columns decoded at once. Sorting and printing work on the
+    columns (`text_output`): no Entry is made unless one is asked for."""
+
+    __slots__ = ("keys", "values")
+
+    def __init__(self, keys: list[Any], values: list[int]):
+        self.keys, self.values = keys, values
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @overload
+    def __getitem__(self, index: int) -> Entry: ...
+    @overload
+    def __getitem__(self, index: slice) -> Columns: ...
+    def __getitem__(self, index: int | slice) -> Entry | Columns:
+        if isinstance(index, slice):
+            return Columns(self.keys[index], self.values[index])
+        return Entry(self.keys[index], self.values[index])
+
+    def __iter__(self) -> Iterator[Entry]:
+        return map(_ENTRY, zip(self.keys, self.values, strict=True))
+
+    def ordered(self) -> Columns:
+        """By value, ties by key (a map's keys are distinct: they sort alone)."""
+        if len(self.values) <= 1:  # (a map without keys has one value)
+            return self
+        results = dict(zip(self.keys, self.values, strict=True))
+        keys = sorted(results)
+        keys.sort(key=results.__getitem__)
+        return Columns(keys, list(map(results.__getitem__, keys)))
+
+
+def ordered(vtype: t.Type, entries: Sequence[Entry], top: int = 0) -> Sequence[Entry]:
     """A map's entries in printing order, the `top` last (largest) ones if top > 0.
 
     count/sum/min/max and integers by value, avg/stats by average, histograms
     by total count, other values by key; ties by key, so output is stable.
     """
+    if isinstance(entries, Columns):
+        rows = entries.ordered()
+        return rows[-top:] if top > 0 else rows
     by_number = isinstance(vtype, t.Aggregation | t.Int) and not isinstance(
         vtype, t.Avg | t.Stats | t.Hist | t.Lhist | t.TSeries)
     if set(map(type, map(itemgetter(0), entries))) <= {int} and (
@@ -185,6 +223,12 @@ def divide(value: int, div: int) -> int:
 
 def read_entries(libs: Libraries, fd: int, spec: MapSpec) -> list[Entry]:
     """The map's entries with per-CPU values reduced, in no particular order."""
+    return list(read_map(libs, fd, spec))
+
+
+def read_map(libs: Libraries, fd: int, spec: MapSpec) -> Sequence[Entry]:
+    """The map's entries as read_entries reads them: `Columns` for a map of
+    integers, a list of entries for others."""
     vtype = spec.value_type
     assert vtype is not None
     ktype = spec.key_type
@@ -194,8 +238,8 @@ def read_entries(libs: Libraries, fd: int, spec: MapSpec) -> list[Entry]:
         return _time_series(libs, fd, spec, vtype)
     batch = lookup_batch(libs, fd, spec)
     columns = _integer_columns(batch, spec) if batch is not None else None
-    if columns is not None:  # Entries made without a Python call each
-        return list(map(_ENTRY, zip(*columns, strict=True)))
+    if columns is not None:
+        return Columns(*columns)
     out = []
     for key_raw, values in raw_entries(libs, fd, spec):
         key = decode(key_raw, 0, ktype) if ktype is not None else None
@@ -226,9 +270,11 @@ def _integer_columns(batch: Batch, spec: MapSpec) -> tuple[list[Any], list[int]]
         return None
     ncpus = possible_cpus() if percpu else 1
     numbers = struct.unpack(f"<{batch.count * ncpus}{code}", batch.values)
-    if ncpus == 1:
-        return keys, list(numbers)
-    return keys, list(map(sum, zip(*[iter(numbers)] * ncpus, strict=True)))
+    # The per-CPU copies summed a CPU at a time: one pass over each CPU's column.
+    results = iter(numbers[0::ncpus])
+    for cpu in range(1, ncpus):
+        results = map(add, results, numbers[cpu::ncpus])
+    return keys, list(results)
 
 
 def reduce_value(vtype: t.Type, values: list[bytes]) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from typing import Any, Protocol, TextIO
 
 from ptrace.runtime.maps import Entry, Histogram, Stats, divide, ordered
@@ -26,7 +27,7 @@ class Output(Protocol):
     def maps_at_exit(self) -> None:
         """Before the maps printed when the program ends."""
         ...
-    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
+    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: Sequence[Entry],
             top: int = 0, div: int = 0) -> None: ...
     def value(self, value: Value, vtype: t.Type) -> None: ...
     def lost_events(self, count: int) -> None: ...
@@ -72,6 +73,10 @@ class HeldOutput:
             self.held.append((name, args, kwargs))
         return hold
 
+    def drop(self) -> None:
+        """Forget what was held: it is never written."""
+        self.held.clear()
+
     def release(self) -> Output:
         """Write what was held, in order; the output to use from now on."""
         for name, args, kwargs in self.held:
@@ -98,7 +103,7 @@ class TextOutput:
     def maps_at_exit(self) -> None:
         self.out.write("\n\n")
 
-    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
+    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: Sequence[Entry],
             top: int = 0, div: int = 0) -> None:
         self.out.write(format_map(name, ktype, vtype, entries, top, div))
 
@@ -149,7 +154,7 @@ class JsonOutput:
     def maps_at_exit(self) -> None:
         pass
 
-    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
+    def map(self, name: str, ktype: t.Type | None, vtype: t.Type, entries: Sequence[Entry],
             top: int = 0, div: int = 0) -> None:
         kind = "hist" if isinstance(vtype, t.Hist | t.Lhist) else \
             "stats" if isinstance(vtype, t.Stats | t.Avg) else \
@@ -223,7 +228,7 @@ def _json_result(value: Any, vtype: t.Type, div: int) -> Any:
     return _json_value(value, vtype)
 
 
-def _json_series(rows: list[Entry], ktype: t.Type | None, vtype: t.TSeries) -> Any:
+def _json_series(rows: Sequence[Entry], ktype: t.Type | None, vtype: t.TSeries) -> Any:
     last = max((e.value.last_epoch for e in rows), default=0)
     if ktype is None:
         return json_rows(rows[0].value, vtype, last) if rows else []

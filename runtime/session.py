@@ -25,7 +25,7 @@ from ptrace.runtime.attach import attach, run_iterator
 from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.loader import Loaded, close_all, load
-from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_entries
+from ptrace.runtime.maps import PERCPU_TYPES, raw_entries, read_map
 from ptrace.runtime.output import HeldOutput, Output, TextOutput, new_output
 from ptrace.runtime.printf import BatchPrintf, batch_printf, render
 from ptrace.runtime.ringbuf_reader import RingBuffer
@@ -154,13 +154,17 @@ class Session:
     def _begin_and_attach(self) -> None:
         """Run BEGIN, then attach the other probes (also after BEGIN's exit(), as
         bpftrace does, but not after a signal). What BEGIN prints comes after the
-        "Attached N probes" line, as in bpftrace."""
+        "Attached N probes" line, as in bpftrace. When a probe fails to attach,
+        none of it is shown: bpftrace runs BEGIN only once every probe is attached."""
         held = HeldOutput(self.output)
         self.output = held
         try:
             self._run_kind(ProbeKind.BEGIN)
             if not self.stopping or self.exited:
                 self._attach_all()
+        except RuntimeFailure:
+            held.drop()
+            raise
         finally:
             self.output = held.release()
 
@@ -388,7 +392,7 @@ class Session:
         spec = self.program.maps[index]
         assert spec.value_type is not None
         with _not_collecting():
-            entries = read_entries(self.libs, self.loaded.map_fds[index], spec)
+            entries = read_map(self.libs, self.loaded.map_fds[index], spec)
             if entries:
                 self.output.map(spec.name, spec.key_type, spec.value_type, entries, top, div)
 

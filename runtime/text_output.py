@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import chain
 from typing import Any
 
-from ptrace.runtime.maps import Entry, Histogram, Stats, divide, ordered
+from ptrace.runtime.maps import Columns, Entry, Histogram, Stats, divide, ordered
 from ptrace.runtime.tseries import TimeSeries, chart_rows
 from ptrace.runtime.values import format_key, format_value
 
@@ -15,7 +16,7 @@ BAR_WIDTH = 52
 _SUFFIXES = ("", "K", "M", "G", "T", "P", "E")
 
 
-def format_map(name: str, ktype: t.Type | None, vtype: t.Type, entries: list[Entry],
+def format_map(name: str, ktype: t.Type | None, vtype: t.Type, entries: Sequence[Entry],
                top: int = 0, div: int = 0) -> str:
     """The text of one map: one line per entry, histograms as bar charts."""
     rows = ordered(vtype, entries, top)
@@ -48,10 +49,11 @@ def _integers(ktype: t.Type | None, vtype: t.Type) -> bool:
                  or (isinstance(vtype, t.Int) and not isinstance(vtype, t.Enum))))
 
 
-def _integer_lines(name: str, rows: list[Entry]) -> str:
+def _integer_lines(name: str, rows: Sequence[Entry]) -> str:
     """The lines of a map whose keys and results are ints: one % over all of them."""
     line = name.replace("%", "%%") + "[%d]: %d\n"
-    text: str = (line * len(rows)) % tuple(chain.from_iterable(rows))
+    pairs = zip(rows.keys, rows.values, strict=True) if isinstance(rows, Columns) else rows
+    text: str = (line * len(rows)) % tuple(chain.from_iterable(pairs))
     return text
 
 

@@ -20,6 +20,7 @@ from llvmlite import ir
 from ptrace.bpf_abi import BPF_PSEUDO_KFUNC_CALL
 from ptrace.codegen.code_size import longest_function
 from ptrace.elf import ProgramCode, object_sections
+from ptrace.forked import PYTHON_FAILED, in_child
 
 # Programs are BPF v3. One whose jumps reach past the 16-bit offsets of v3
 # (about 1,400 printf calls in one `if`) is made again as v4, which has a jump
@@ -132,31 +133,12 @@ def mark_kfunc_calls(insns: bytes, kfuncs: set[int]) -> bytes:
     return bytes(out)
 
 
-PYTHON_FAILED = 70  # the child's status when Python code (not LLVM) failed
-
-
 def _in_child(work: Callable[[], list[bytes]]) -> list[bytes]:
     """`work()` run in a forked child; its byte strings come back through a pipe."""
-    read_end, write_end = os.pipe()
     with tempfile.TemporaryFile() as errors:
-        pid = os.fork()
-        if pid == 0:  # the child: only os._exit leaves it
-            code = 0
-            try:
-                os.close(read_end)
-                os.dup2(errors.fileno(), 2)
-                with os.fdopen(write_end, "wb") as out:
-                    for part in work():
-                        out.write(len(part).to_bytes(8, "little") + part)
-            except BaseException as error:  # a bug of ours: the parent raises it
-                os.write(2, f"{type(error).__name__}: {error}".encode())
-                code = PYTHON_FAILED
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        with os.fdopen(read_end, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
+        status, data = in_child(
+            lambda: b"".join(len(part).to_bytes(8, "little") + part for part in work()),
+            errors.fileno())
         if status == 0:
             parts, at = [], 0
             while at < len(data):

@@ -16,7 +16,6 @@ from llvmlite import ir
 from ptrace.ast import nodes as n
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
 from ptrace.codegen.helpers import BPF_F_USER_STACK, Helper, read_helper, read_str_helper
-from ptrace.codegen.usdt_args import read_usdt_arg
 from ptrace.passes.probe_context import func_name, probe_builtin, probe_type
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import (
@@ -41,7 +40,6 @@ from ptrace.types.builtins import (
     UNKNOWN_COMM,
     VARIABLES,
 )
-from ptrace.usdt import parse_arg as parse_usdt_arg
 
 if TYPE_CHECKING:
     from ptrace.passes.allocate_resources import Resources
@@ -620,6 +618,9 @@ class BuiltinLowering:
         return self.b.add(self.pb.helper(Helper.GET_FUNC_IP, I64, [self.pb.ctx]), i64(distance))
 
     def usdt_arg(self, index: int) -> ir.Value:
+        from ptrace.codegen.usdt_args import read_usdt_arg  # (usdt probes only)
+        from ptrace.usdt import parse_arg as parse_usdt_arg
+
         attach = self.instance.attach
         arg = parse_usdt_arg(attach.usdt_args[index])
         symbol = self.binary_address(dict(attach.usdt_symbols)[arg.symbol] - attach.address) \

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import signal as signal_module
-import socket
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -719,16 +718,23 @@ class BuiltinChecks:
         return t.INT64 if info is not None else None
 
     def call_kaddr(self, e: n.Call) -> t.Type | None:
-        """kaddr("name"): the address of a kernel symbol, from /proc/kallsyms."""
+        """kaddr("name"): the address of a kernel symbol, from /proc/kallsyms.
+        An unknown name is an error, but the call keeps its type, so that the
+        variable it is assigned to is not reported again at each use."""
         name = e.args[0]
         if not isinstance(name, n.String):
             self.error("kaddr() takes a kernel symbol's name as a string literal", name.span)
             return None
         address = self.ctx.machine.kernel_symbol(name.value)
         if address is None:
-            self.error(f"the kernel has no symbol '{name.value}'", name.span)
-            return None
-        self.checked.kernel_addresses[e] = address
+            # init_task is in every kernel: missing, the listing has no variables.
+            functions_only = self.ctx.machine.kernel_symbol("init_task") is None
+            self.error(f"the kernel has no symbol '{name.value}'", name.span,
+                       *(["this kernel's /proc/kallsyms lists functions only (it was built "
+                          "without CONFIG_KALLSYMS_ALL): kaddr() finds no variable"]
+                         if functions_only else []))
+        else:
+            self.checked.kernel_addresses[e] = address
         return t.Pointer("void", 0, "kernel")
 
     def call_percpu_kaddr(self, e: n.Call) -> t.Type | None:
@@ -1032,6 +1038,8 @@ def check_named_params(ctx: CompileContext) -> None:
 
 
 def _inet_pton(text: str) -> bytes | None:
+    import socket  # (only for pton(): not at start-up)
+
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             return socket.inet_pton(family, text)

@@ -17,6 +17,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
@@ -37,7 +38,9 @@ from ptrace.probe_kinds import (
     ProbeKind,
 )
 from ptrace.program import Attach
-from ptrace.usdt import UsdtProbe
+
+if TYPE_CHECKING:  # (the USDT and ELF readers: imported by usdt probes only)
+    from ptrace.usdt import UsdtProbe
 
 # watchpoint modes → HW_BREAKPOINT_R, _W, _X bits; lengths in bytes.
 WATCHPOINT_MODES = {"r": 1, "w": 2, "x": 4}

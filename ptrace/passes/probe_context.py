@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Reporter, Span
-from ptrace.elf import Symbol
 from ptrace.machine import TracepointField
 from ptrace.passes.context import Argument, CompileContext, ProbeInstance, TypeResults
 from ptrace.probe_kinds import KINDS, Args, Context, ProbeKind
@@ -23,11 +22,10 @@ from ptrace.program import Attach
 from ptrace.types import types as t
 from ptrace.types.builtins import ARG_REGISTERS
 from ptrace.types.kernel import from_btf, struct_id
-from ptrace.usdt import UsdtError
-from ptrace.usdt import parse_arg as parse_usdt_arg
 
 if TYPE_CHECKING:  # the BTF and DWARF readers are imported only where they are used
     from ptrace.dwarf import Parameter
+    from ptrace.elf import Symbol
     from ptrace.types import btf as btf_module
 
 SIGNED_C_TYPES = frozenset({"int", "long", "short", "long long", "signed", "signed int",
@@ -53,6 +51,9 @@ class ProbeContextChecks:
 
     def usdt_arg(self, e: n.Identifier) -> t.Type | None:
         """argN of a usdt probe: typed by its spec in the probe's note."""
+        from ptrace.usdt import UsdtError  # (with the ELF reader: for usdt probes only)
+        from ptrace.usdt import parse_arg as parse_usdt_arg
+
         attach = self.instance.attach
         index = int(e.name[3:])
         count = len(attach.usdt_args)

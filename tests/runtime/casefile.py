@@ -4,7 +4,8 @@
     NAME count getppid calls              starts a case
     PROG tracepoint:… { … }               the program, on one line (given with -e);
                                           @@TRIGGERS@@ stands for the triggers' directory
-    PROG                                  … or as a block, up to a line `---` (given as a file)
+    PROG                                  … or as a block, up to a line `---` (given as a file);
+                                          without PROG, ARGS names the program (-t TOOL)
     ARGS -q                               extra ptrace options (shell words)
     ENV PTRACE_MAX_MAP_KEYS=4             environment variables for ptrace (shell words)
     PARAMS 42 hello                       positional parameters ($1, $2, …)

@@ -112,8 +112,10 @@ def run_case(case: Case, ptrace_exe: list[str], triggers: Path,
             script = Path(tmp) / "script.bt"
             script.write_text(place(case.prog))
             argv += [str(script), *params]
-        else:
+        elif case.prog:
             argv += ["-e", place(case.prog), *params]
+        else:  # the program is named in ARGS (-t TOOL)
+            argv += params
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL, text=True, cwd=tmp,
                                 env={**os.environ, **case.env})

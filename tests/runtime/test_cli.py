@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -876,3 +877,22 @@ def test_list_leaves_out_what_cannot_attach(ptrace_exe: list[str]) -> None:
     assert "rawtracepoint:sched_switch" in listed
     assert "tracepoint:sched:sched_switch" in listed
     assert not [name for name in listed if ":ftrace:" in name]
+
+
+@pytest.mark.bpf
+def test_a_plain_listing_skips_the_option_parser(ptrace_exe: list[str]) -> None:
+    """`-l PATTERN` alone imports neither argparse nor dataclasses (it starts
+    in less time than bpftrace's), and lists what the full command line does."""
+    pattern = "tracepoint:syscalls:sys_enter_open*"
+    code = ("import atexit, sys; from ptrace.launch import entry; "
+            "atexit.register(lambda: print(sorted({'argparse', 'dataclasses', 'ptrace.cli'} "
+            "& set(sys.modules)), file=sys.stderr)); entry()")
+    light = run([sys.executable, "-c", code, "-l", pattern])
+    full = run([*ptrace_exe, "-q", "-l", pattern])  # (with an option: the full command line)
+    assert (light.returncode, light.stderr) == (0, "[]\n")
+    assert (full.returncode, full.stderr) == (0, "")
+    assert light.stdout == full.stdout
+    assert "tracepoint:syscalls:sys_enter_openat\n" in light.stdout
+    unknown = run([*ptrace_exe, "-l", "nosuch:x"])
+    assert (unknown.returncode, unknown.stdout) == (1, "")
+    assert unknown.stderr.startswith("ptrace: error: unknown probe type 'nosuch'")

@@ -603,3 +603,27 @@ def test_args_whole_needs_every_field_readable() -> None:
 def test_probetype_names_the_provider(kind: str, expected: str) -> None:
     assert probe_type(Attach(kind, "")) == expected
 
+
+
+def test_kaddr_of_an_unknown_symbol_is_one_error() -> None:
+    """The variable it is assigned to keeps kaddr's type: its uses are not
+    reported again as undefined."""
+    machine = fixture_machine()
+    machine.symbols["init_task"] = 0xFFFFFFFF82A0C940
+    ctx = check('BEGIN { $a = kaddr("no_such_symbol"); $b = $a + 8; printf("%p\\n", $b); }',
+                machine=machine)
+    assert [d.message for d in ctx.reporter.diagnostics] == [
+        "the kernel has no symbol 'no_such_symbol'"]
+    assert ctx.reporter.diagnostics[0].hints == ()
+
+
+def test_kaddr_says_when_kallsyms_lists_no_variables() -> None:
+    """Without CONFIG_KALLSYMS_ALL, /proc/kallsyms has functions only: not even
+    init_task, which every kernel has."""
+    machine = fixture_machine()
+    machine.symbols["vfs_read"] = 0xFFFFFFFF81400000
+    ctx = check('BEGIN { $a = kaddr("avenrun"); }', machine=machine)
+    (diagnostic,) = ctx.reporter.diagnostics
+    assert diagnostic.message == "the kernel has no symbol 'avenrun'"
+    assert diagnostic.hints == ("this kernel's /proc/kallsyms lists functions only (it was "
+                                "built without CONFIG_KALLSYMS_ALL): kaddr() finds no variable",)

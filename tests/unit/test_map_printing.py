@@ -1,12 +1,16 @@
 """The integer-keyed map's fast path (entries made and lines formatted all at
-once) and the garbage collector's pause while a map prints."""
+once; a map read as columns, sorted and printed without an entry each) and the
+garbage collector's pause while a map prints."""
 
 from __future__ import annotations
 
 import gc
+import io
+import json
 import random
 
-from ptrace.runtime.maps import _ENTRY, Entry
+from ptrace.runtime.maps import _ENTRY, Columns, Entry, ordered
+from ptrace.runtime.output import JsonOutput
 from ptrace.runtime.session import _not_collecting
 from ptrace.runtime.text_output import format_map
 
@@ -24,6 +28,26 @@ def test_integer_maps_print_by_count_then_key_in_one_format() -> None:
     assert text == "".join(f"@m[{k}]: {v}\n" for k, v in expected)
     assert format_map("@m", t.Int(), t.Count(), entries, top=3) == "".join(
         f"@m[{k}]: {v}\n" for k, v in expected[-3:])
+
+
+def test_a_map_read_as_columns_prints_as_its_entries_do() -> None:
+    rng = random.Random(7)
+    pairs = [(key, rng.choice((1, 3, 2**40))) for key in range(-300, 300)]
+    rng.shuffle(pairs)
+    columns = Columns([k for k, _ in pairs], [v for _, v in pairs])
+    entries = list(map(_ENTRY, pairs))
+    assert list(columns) == entries and columns[5] == entries[5] and len(columns) == 600
+    for top in (0, 1, 4):
+        assert format_map("@m", t.Int(), t.Count(), columns, top=top) == \
+            format_map("@m", t.Int(), t.Count(), entries, top=top)
+        assert list(ordered(t.Count(), columns, top)) == list(ordered(t.Count(), entries, top))
+    assert format_map("@m", t.Int(), t.Count(), columns, div=2) == \
+        format_map("@m", t.Int(), t.Count(), entries, div=2)
+    out = io.StringIO()
+    JsonOutput(out).map("@m", t.Int(), t.Count(), columns)
+    assert json.loads(out.getvalue())["data"]["@m"] == {str(k): v for k, v in
+                                                         sorted(pairs, key=lambda p: (p[1], p[0]))}
+    assert format_map("@s", None, t.Count(), Columns([None], [9])) == "@s: 9\n"
 
 
 def test_the_collector_pauses_while_a_map_prints_and_comes_back_as_it_was() -> None:

@@ -4,6 +4,7 @@ a damaged, foreign or unwritable cache is ignored."""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
@@ -32,14 +33,32 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "xdg" / "ptrace" / "programs"
 
 
+class Compiled:
+    """The sources compiled (not found in the cache) while a test runs, in this
+    process or in the child a miss compiles in: a file both add a line to."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def sources(self) -> list[str]:
+        text = self.path.read_text() if self.path.exists() else ""
+        return [json.loads(line) for line in text.splitlines()]
+
+    def __eq__(self, other: object) -> bool:
+        return self.sources() == other
+
+    def __len__(self) -> int:
+        return len(self.sources())
+
+
 @pytest.fixture
-def compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The sources compiled (not found in the cache) while the test runs."""
-    done: list[str] = []
+def compiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Compiled:
+    done = Compiled(tmp_path / "compiled")
     real: Callable[..., CompiledProgram] = ptrace.compile._compile
 
     def counted(source: Source, *args: Any) -> CompiledProgram:
-        done.append(source.text)
+        with done.path.open("a") as f:
+            f.write(json.dumps(source.text) + "\n")
         return real(source, *args)
 
     monkeypatch.setattr(ptrace.compile, "_compile", counted)
@@ -50,7 +69,7 @@ def _entries(cache: Path) -> list[Path]:
     return sorted(cache.iterdir()) if cache.is_dir() else []
 
 
-def test_a_second_compile_is_a_hit(cache: Path, compiles: list[str]) -> None:
+def test_a_second_compile_is_a_hit(cache: Path, compiles: Compiled) -> None:
     first = compile(BEGIN)
     second = compile(BEGIN)
     assert compiles == [BEGIN.text]
@@ -58,13 +77,37 @@ def test_a_second_compile_is_a_hit(cache: Path, compiles: list[str]) -> None:
     assert len(_entries(cache)) == 1
 
 
-def test_a_hit_imports_neither_lark_nor_llvmlite(cache: Path) -> None:
+def test_neither_a_miss_nor_a_hit_imports_lark_or_llvmlite_here(cache: Path) -> None:
+    """A miss compiles (and records what it read, through an audit hook, which
+    cannot be removed) in a forked child: this process gets the program as from
+    a hit, without the compiler's libraries or the hook."""
     code = ("import sys; from ptrace.compile import compile; from ptrace.diagnostics import "
-            f"Source; p = compile(Source('-e', {BEGIN.text!r})); "
-            "print(len(p.programs), 'lark' in sys.modules, 'llvmlite' in sys.modules)")
+            f"Source; from ptrace import program_cache; p = compile(Source('-e', {BEGIN.text!r}));"
+            " print(len(p.programs), 'lark' in sys.modules, 'llvmlite' in sys.modules, "
+            "program_cache._Recorder.hooked, len(list(program_cache.cache_file('programs')"
+            ".iterdir())))")
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True, env=os.environ.copy()).stdout for _ in range(2)]
-    assert runs == ["1 True True\n", "1 False False\n"]
+    assert runs == ["1 False False False 1\n"] * 2
+
+
+def test_a_miss_gives_the_compile_errors(cache: Path, compiles: Compiled) -> None:
+    for _ in range(2):
+        with pytest.raises(CompileError) as error:
+            compile(Source("-e", "BEGIN { x = ; }"))
+        assert [d.message for d in error.value.diagnostics] == [
+            "unexpected ';', expected an expression"]
+    assert len(compiles) == 2 and not _entries(cache)
+
+
+def test_a_child_that_fails_leaves_the_compile_to_this_process(
+        cache: Path, compiles: Compiled, monkeypatch: pytest.MonkeyPatch) -> None:
+    def fails(*args: Any) -> bytes:
+        raise RuntimeError("a bug in the child")
+
+    monkeypatch.setattr(program_cache, "_recorded_compile", fails)
+    assert len(compile(BEGIN).programs) == 1
+    assert compiles == [BEGIN.text] and not _entries(cache)
 
 
 def test_the_import_systems_listings_are_not_facts(tmp_path: Path,
@@ -79,7 +122,7 @@ def test_the_import_systems_listings_are_not_facts(tmp_path: Path,
     assert recorder.facts == [("listing", str(tmp_path / "data"), "-")]
 
 
-def test_a_changed_option_source_or_kernel_is_a_miss(cache: Path, compiles: list[str],
+def test_a_changed_option_source_or_kernel_is_a_miss(cache: Path, compiles: Compiled,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     compile(BEGIN)
     compile(BEGIN, Options(max_strlen=64))
@@ -111,7 +154,7 @@ def _symbols(program: CompiledProgram) -> list[str]:
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
-def test_a_changed_binary_or_path_is_a_miss(tmp_path: Path, cache: Path, compiles: list[str],
+def test_a_changed_binary_or_path_is_a_miss(tmp_path: Path, cache: Path, compiles: Compiled,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     small, large = _build(tmp_path, 1), _build(tmp_path, 3)
     bin_dir = tmp_path / "bin"
@@ -135,7 +178,7 @@ def test_a_changed_binary_or_path_is_a_miss(tmp_path: Path, cache: Path, compile
     assert len(compiles) == 3
 
 
-def test_a_changed_kernel_file_is_a_miss(cache: Path, compiles: list[str]) -> None:
+def test_a_changed_kernel_file_is_a_miss(cache: Path, compiles: Compiled) -> None:
     """A tracepoint's format is known by its contents: an entry whose recorded
     contents differ (as after the kernel changed) is compiled again."""
     if not Path("/sys/kernel/tracing/events/syscalls/sys_enter_openat/format").exists():
@@ -154,7 +197,7 @@ def test_a_changed_kernel_file_is_a_miss(cache: Path, compiles: list[str]) -> No
     assert len(compiles) == 2
 
 
-def test_a_damaged_entry_is_compiled_again(cache: Path, compiles: list[str]) -> None:
+def test_a_damaged_entry_is_compiled_again(cache: Path, compiles: Compiled) -> None:
     program = compile(BEGIN)
     (entry,) = _entries(cache)
     for damage in (b"", b"not a pickle", entry.read_bytes()[:40],
@@ -166,7 +209,7 @@ def test_a_damaged_entry_is_compiled_again(cache: Path, compiles: list[str]) -> 
     assert len(compiles) == 6  # the last compile replaced the entry
 
 
-def test_an_entry_others_may_write_is_not_loaded(cache: Path, compiles: list[str]) -> None:
+def test_an_entry_others_may_write_is_not_loaded(cache: Path, compiles: Compiled) -> None:
     """Entries are pickles: one another user owns or may change is ignored."""
     compile(BEGIN)
     (entry,) = _entries(cache)
@@ -184,7 +227,7 @@ def test_an_entry_others_may_write_is_not_loaded(cache: Path, compiles: list[str
         assert len(compiles) == 3
 
 
-def test_entries_are_private_whatever_the_umask(cache: Path, compiles: list[str]) -> None:
+def test_entries_are_private_whatever_the_umask(cache: Path, compiles: Compiled) -> None:
     umask = os.umask(0o002)
     try:
         compile(BEGIN)
@@ -198,7 +241,7 @@ def test_entries_are_private_whatever_the_umask(cache: Path, compiles: list[str]
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the directory away")
 def test_nothing_is_kept_in_a_directory_of_another_user(cache: Path,
-                                                        compiles: list[str]) -> None:
+                                                        compiles: Compiled) -> None:
     """As root with another user's HOME (sudo -E): that user's cache is not used."""
     cache.mkdir(parents=True)
     os.chown(cache, 65534, 65534)
@@ -207,7 +250,7 @@ def test_nothing_is_kept_in_a_directory_of_another_user(cache: Path,
     assert len(compiles) == 2 and not _entries(cache)
 
 
-def test_an_unusable_cache_is_ignored(tmp_path: Path, compiles: list[str],
+def test_an_unusable_cache_is_ignored(tmp_path: Path, compiles: Compiled,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "file").write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))  # not a directory
@@ -215,7 +258,7 @@ def test_an_unusable_cache_is_ignored(tmp_path: Path, compiles: list[str],
     assert len(compiles) == 2
 
 
-def test_turned_off_it_keeps_nothing(cache: Path, compiles: list[str],
+def test_turned_off_it_keeps_nothing(cache: Path, compiles: Compiled,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(program_cache.DISABLE_VARIABLE, "1")
     compile(BEGIN)
@@ -223,7 +266,7 @@ def test_turned_off_it_keeps_nothing(cache: Path, compiles: list[str],
     assert len(compiles) == 2 and not _entries(cache)
 
 
-def test_errors_and_dumps_are_not_kept(cache: Path, compiles: list[str]) -> None:
+def test_errors_and_dumps_are_not_kept(cache: Path, compiles: Compiled) -> None:
     with pytest.raises(CompileError):
         compile(Source("-e", "BEGIN { @x = ; }"))
     compile(BEGIN, dumps=("ir",))
@@ -247,7 +290,7 @@ def test_the_oldest_entries_go_first(tmp_path: Path) -> None:
 
 
 def test_code_changed_since_the_import_neither_uses_nor_fills_the_cache(
-        cache: Path, compiles: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        cache: Path, compiles: Compiled, monkeypatch: pytest.MonkeyPatch) -> None:
     """A process whose modules may be older than its files (ptrace upgraded or
     edited while it ran) compiles with what it has and keeps nothing: an entry
     it made would be found by the new files' key."""
@@ -260,7 +303,7 @@ def test_code_changed_since_the_import_neither_uses_nor_fills_the_cache(
 
 
 def test_code_changed_during_the_compile_keeps_nothing(
-        cache: Path, compiles: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+        cache: Path, compiles: Compiled, monkeypatch: pytest.MonkeyPatch) -> None:
     stamps = iter([["ptrace/a.py:10:1"], ["ptrace/a.py:11:2"]])
     monkeypatch.setattr(program_cache, "_code_stamps", lambda: next(stamps))
     compile(BEGIN)
