@@ -21,7 +21,7 @@ from ptrace.options import SETTINGS, param_integer
 from ptrace.passes.context import PrintCall, PrintfSite
 from ptrace.passes.probe_context import func_name, probe_address, probe_builtin, probe_type
 from ptrace.passes.type_rules import is_unsigned, literal_value, storable
-from ptrace.printf_format import FormatError, parse_format
+from ptrace.printf_format import Conversion, FormatError, parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
 from ptrace.types import types as t
 from ptrace.types.builtins import (
@@ -192,16 +192,12 @@ class BuiltinChecks:
         """debugf(fmt, …): the kernel formats it (bpf_trace_vprintk), so the format
         keeps to what the kernel formats: integers with %d %i %u %x %X %c, plain
         or with l and ll, strings with %s; at most 12 arguments."""
-        fmt, *args = e.args
-        arg_types = [self.expr(a) for a in args]
-        if not isinstance(fmt, n.String):
-            self.error("debugf's format must be a string literal", fmt.span)
+        parsed = self._parse_format_call(e)
+        if parsed is None:
             return None
-        try:
-            segments = parse_format(_script_text(fmt.value))
-        except FormatError as error:
-            self.error(str(error), _format_span(fmt, error.start, error.end))
-            return None
+        segments, args, arg_types = parsed
+        fmt = e.args[0]
+        assert isinstance(fmt, n.String)
         conversions = [s for s in segments if not isinstance(s, str)]
         for conv in conversions:
             if conv.conv not in DEBUGF_CONVERSIONS or conv.length not in ("", "l", "ll") \
@@ -322,18 +318,10 @@ class BuiltinChecks:
         """printf and its kin (errorf, warnf, system, and cat, which prints the
         file it names when the event is handled): a literal format, then
         arguments that match it."""
-        fmt, *args = e.args
-        arg_types = [self.expr(a) for a in args]
-        if not isinstance(fmt, n.String):
-            self.error(f"{e.name}'s format must be a string literal", fmt.span)
+        parsed = self._parse_format_call(e)
+        if parsed is None:
             return None
-        if e.name == "system" and not self._without_nul(e, fmt):
-            return None
-        try:
-            segments = parse_format(_script_text(fmt.value))
-        except FormatError as error:
-            self.error(str(error), _format_span(fmt, error.start, error.end))
-            return None
+        segments, args, arg_types = parsed
         conversions = [s for s in segments if not isinstance(s, str)]
         if len(conversions) != len(args):
             self.error(f"the format has {len(conversions)} conversion"
@@ -366,6 +354,23 @@ class BuiltinChecks:
         return t.VOID
 
     call_errorf = call_warnf = call_system = call_cat = call_printf
+
+    def _parse_format_call(self, e: n.Call) -> tuple[tuple[str | Conversion, ...], list[n.Expr],
+                                                       list[t.Type | None]] | None:
+        """A formatting call's format, parsed, its arguments and their types; None
+        (the script told) where the format is not a literal or not valid."""
+        fmt, *args = e.args
+        arg_types = [self.expr(a) for a in args]
+        if not isinstance(fmt, n.String):
+            self.error(f"{e.name}'s format must be a string literal", fmt.span)
+            return None
+        if e.name == "system" and not self._without_nul(e, fmt):
+            return None
+        try:
+            return parse_format(_script_text(fmt.value)), args, arg_types
+        except FormatError as error:
+            self.error(str(error), _format_span(fmt, error.start, error.end))
+            return None
 
     def call_time(self, e: n.Call) -> t.Type | None:
         text = "%H:%M:%S\n"
