@@ -56,4 +56,6 @@ PERF_COUNT_SW_CPU_CLOCK = 0  # … of a SOFTWARE event
 LD_IMM64 = 0x18  # the opcode of a 64-bit immediate load (two instruction slots)
 # src_reg of an ld_imm64: its immediate is a map's fd, or a function's offset.
 BPF_PSEUDO_MAP_FD = 1
+BPF_PSEUDO_KFUNC_CALL = 2  # a call's src_reg: imm is a kernel function's BTF id
+BPF_PSEUDO_BTF_ID = 3  # an ld_imm64's src_reg: imm is a kernel variable's BTF id
 BPF_PSEUDO_FUNC = 4

@@ -329,6 +329,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
             helper_errors=2 if args.helper_errors else 0,
             has_command=args.command is not None, pid=args.pid,
             debuginfo=args.debuginfo or (), hist_sums=args.metrics is not None,
+            includes=tuple(path for header in args.include or ()
+                           if (path := _header_path(header)) is not None),
             dumps=args.dump or (), cache=not args.no_cache)
     except ScriptError as error:
         write_out("".join(f"{error.dumps[stage]}\n" for stage in args.dump or ()

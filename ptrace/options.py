@@ -31,6 +31,10 @@ class Options:
     tseries_clock_map: str = ""  # a scalar map whose value tseries() takes as the time
     from_env: frozenset[str] = frozenset()  # settings given by environment variables
     hist_sums: bool = False  # hist()/lhist() also keep the sum of their values (API, --metrics)
+    # ptrace's own pid namespace as (device, inode) when it is not the first:
+    # pid, tid, and the pids of user stacks are then as ptrace sees them.
+    pid_namespace: tuple[int, ...] = ()
+    includes: tuple[str, ...] = ()  # --include's headers: their integer macros are names
 
 
 def too_many_probes(limit: int, probes: int) -> tuple[str, str]:
@@ -163,8 +167,26 @@ def apply_setting(options: Options, key: str, value: int | str | bool) -> Option
     return replace(options, **change)
 
 
+# The inode of the first pid namespace (the kernel's PROC_PID_INIT_INO).
+INIT_PID_NAMESPACE_INODE = 0xEFFFFFFC
+
+
+def own_pid_namespace() -> tuple[int, ...]:
+    """ptrace's pid namespace as the kernel names it (device, inode), or () for
+    the first one (or when /proc does not tell)."""
+    try:
+        info = os.stat("/proc/self/ns/pid")
+    except OSError:
+        return ()
+    if info.st_ino == INIT_PID_NAMESPACE_INODE:
+        return ()
+    device = (os.major(info.st_dev) << 20) | os.minor(info.st_dev)  # the kernel's dev_t
+    return (device, info.st_ino)
+
+
 def from_environment(options: Options, environ: dict[str, str] | None = None) -> Options:
     """Apply PTRACE_<KEY> and BPFTRACE_<KEY> variables; PTRACE_ wins when both are set.
+    The pid namespace ptrace runs in is taken too.
 
     The keys set here are remembered: they win over a script's config block.
     """
@@ -179,4 +201,4 @@ def from_environment(options: Options, environ: dict[str, str] | None = None) ->
                 except SettingError as error:
                     raise SettingError(f"{name}: {error}") from None
                 given.add(key)
-    return replace(options, from_env=frozenset(given))
+    return replace(options, from_env=frozenset(given), pid_namespace=own_pid_namespace())

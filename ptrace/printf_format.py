@@ -2,7 +2,7 @@
 
 A format string is split into literal text and :class:`Conversion` specs.
 The accepted syntax is the integer/string subset of C's printf plus
-bpftrace's ``%r`` buffer conversion::
+bpftrace's ``%r`` buffer and ``%gr`` GFP flags conversions::
 
     %[flags][width][.precision][length]conv
 
@@ -19,11 +19,12 @@ _DIGITS = "0123456789"
 _LENGTHS = ("hh", "h", "ll", "l", "j", "z", "t")
 _TAKES = {
     **dict.fromkeys("diuoxXcp", "int"),
+    "gr": "int",  # bpftrace's GFP flags, named as the kernel's %pGg names them
     "s": "any",
     "r": "buffer",
 }
 _FLOAT_CONVS = "fFeEgGaA"
-_NO_LENGTH_CONVS = "scpr"
+_NO_LENGTH_CONVS = ("s", "c", "p", "r", "gr")
 _BUFFER_MODES = "xh"
 
 
@@ -35,7 +36,7 @@ class Conversion:
     width: int | None
     precision: int | None
     length: str  # "", "hh", "h", "l", "ll", "j", "z", "t"
-    conv: str  # one of d i u o x X c s p, or "r" for buffers
+    conv: str  # one of d i u o x X c s p, "r" for buffers, "gr" for GFP flags
     buffer_mode: str  # only for conv "r": "" (%r), "x" (%rx), "h" (%rh); else ""
     start: int  # offset of the '%' in the format string
     end: int  # offset just past the conversion
@@ -102,8 +103,8 @@ def _parse_conversion(fmt: str, start: int) -> Conversion:
     i += len(length)
     if i >= len(fmt):
         raise FormatError("incomplete printf conversion at end of format", start, len(fmt))
-    conv = fmt[i]
-    i += 1
+    conv = "gr" if fmt.startswith("gr", i) else fmt[i]
+    i += len(conv)
     if conv in _FLOAT_CONVS:
         raise FormatError("floating-point conversions are not supported", start, i)
     if conv == "n":

@@ -238,4 +238,5 @@ GLOBAL_CPID = 2  # the pid of the -c command (or of -p)
 GLOBAL_STOPPED = 3  # set before END runs: probes do nothing from then on
 GLOBAL_ONLINE_CPUS = 4  # `ncpus`: the CPUs online when the run started
 GLOBAL_TAI_OFFSET = 5  # CLOCK_TAI - CLOCK_BOOTTIME when the run started: nsecs(sw_tai)
-GLOBALS_COUNT = 6
+GLOBAL_ITER_EXIT = 6  # exit(code) in an iter probe: code + 1, for the iteration's end
+GLOBALS_COUNT = 7

@@ -201,12 +201,14 @@ class JsonOutput:
     def helper_error(self, helper: str, retcode: int, text: str, location: str,
                      context: str) -> None:
         """bpftrace 0.26's record: the error's text, the helper (named as libbpf
-        does, `probe_read_user`), its return value, and where the call is, without
-        "data"."""
+        does, `probe_read_user`), its return value (0 for a map read at a key
+        it does not hold), and where the call is, without "data"."""
         if not self.warnings:
             return
         filename, line, col = location.rsplit(":", 2)
-        record = {"type": "helper_error", "msg": os.strerror(-retcode),
+        # A missing map key (retcode 0) is told in the warning's own words.
+        message = os.strerror(-retcode) if retcode else text.removeprefix(helper).strip()
+        record = {"type": "helper_error", "msg": message,
                   "helper": helper.removeprefix("bpf_"),
                   "retcode": retcode, "filename": filename, "line": int(line),
                   "col": int(col)}

@@ -59,6 +59,11 @@ def _compile(c: Conversion) -> _Formatter:
         return lambda value: format(chr(value & 0xFF), spec)
     if c.conv == "p":
         return _pointer(c)
+    if c.conv == "gr":
+        from ptrace.runtime.gfp import gfp_text  # reads tracefs: only for scripts using %gr
+
+        spec = _text_spec(c, c.precision)
+        return lambda value: format(gfp_text(value), spec)
     signed = c.conv in "di"
     prefix = f"0{c.conv}" if c.conv in "xX" and "#" in c.flags else ""
     return _integer(c, _BITS[c.length], signed, _sign_flag(c) if signed else "", prefix)

@@ -412,11 +412,11 @@ class Session:
             if site not in self.warned:  # once per site: it may happen at every event
                 self.warned.add(site)
                 self.output.message("warnf", text, fmt.location, fmt.context)
-        elif fmt.kind == HELPER_ERROR:
-            helper, (arg,) = fmt.segments[0], fmt.args
+        elif fmt.kind == HELPER_ERROR:  # its return code, or none for a missing map key
+            helper = fmt.segments[0]
             assert isinstance(helper, str)
-            self.output.helper_error(helper, int(decode(record, arg.offset, arg.type)), text,
-                                     fmt.location, fmt.context)
+            retcode = int(decode(record, fmt.args[0].offset, fmt.args[0].type)) if fmt.args else 0
+            self.output.helper_error(helper, retcode, text, fmt.location, fmt.context)
         else:
             self.output.message(fmt.kind, text, fmt.location, fmt.context)
 

@@ -223,9 +223,16 @@ def _syscall_names() -> dict[int, str]:
     return {nr: name for name, nr in LiveMachine().syscall_numbers().items()}
 
 
+SIGNAL_NUMBERS = range(65)  # what signal_name() describes: 0 to SIGRTMAX
+
+
 def signal_name(number: int) -> str:
-    """SIGINT for 2; the number for one that is not a signal."""
+    """A signal's description as strsignal(3) gives it and bpftrace 0.26 prints
+    it ("Interrupt" for 2, "Unknown signal 0"); "N/A" outside 0 to 64."""
+    if number not in SIGNAL_NUMBERS:
+        return "N/A"
     try:
-        return signal.Signals(number).name
+        text = signal.strsignal(number)
     except ValueError:
-        return str(number)
+        text = None
+    return text or f"Unknown signal {number}"

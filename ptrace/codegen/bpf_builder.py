@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 
 from llvmlite import ir
 
-from ptrace.bpf_abi import BPF_PSEUDO_MAP_FD
-from ptrace.codegen.helpers import Helper
+from ptrace.bpf_abi import BPF_PSEUDO_BTF_ID, BPF_PSEUDO_MAP_FD
+from ptrace.codegen.helpers import MAX_HELPER_ID, Helper
 
 I8 = ir.IntType(8)
 I32 = ir.IntType(32)
@@ -81,6 +81,7 @@ class ProgramBuilder:
         self.loop_depth = 0  # > 0 while lowering code that may run more than once
         self._opaque_count = 0  # sequence numbers of llvm.bpf.passthrough calls
         self._in_scratch: set[int] = set()  # ids of the values' pointers into scratch
+        self.kfuncs: set[int] = set()  # BTF ids of the kernel functions it calls
 
     def callback(self, name: str, params: int) -> ProgramBuilder:
         """A builder for a callback of this program (bpf_for_each_map_elem's
@@ -96,6 +97,7 @@ class ProgramBuilder:
         child.function.linkage = "internal"
         child.scratch_size = self.scratch_size
         child._opaque_count = self._opaque_count + 10000 * len(self.module.functions)
+        child.kfuncs = self.kfuncs
         return child
 
     def entry_address(self, base: ir.Value, offset: int) -> ir.Value:
@@ -317,16 +319,36 @@ class ProgramBuilder:
         callee.function_type = fnty
         return builder.call(callee, args)
 
+    def kfunc(self, btf_id: int, ret: ir.Type, args: list[ir.Value]) -> ir.Value:
+        """A call of the kernel function (kfunc) of vmlinux BTF id `btf_id`: made
+        as a helper call numbered by the id, which `mark_kfunc_calls` turns
+        into a kfunc call once compiled."""
+        if btf_id <= MAX_HELPER_ID:
+            raise RuntimeError(f"internal error: kfunc id {btf_id} is a helper's")
+        self.kfuncs.add(btf_id)
+        fnty = ir.FunctionType(ret, [a.type for a in args])
+        callee = ir.Constant(I64, btf_id).inttoptr(PTR)
+        callee.function_type = fnty
+        return self.b.call(callee, args)
+
     def map_ptr(self, index: int) -> ir.Value:
         return self._map_ptr(self.b, index)
 
     def _map_ptr(self, builder: ir.IRBuilder, index: int) -> ir.Value:
+        return builder.inttoptr(self._pseudo(builder, BPF_PSEUDO_MAP_FD, index), PTR)
+
+    def kernel_variable(self, btf_id: int) -> ir.Value:
+        """The address of the kernel variable of vmlinux BTF id `btf_id` (a per-CPU
+        one's address in the per-CPU area, for bpf_per_cpu_ptr)."""
+        return self.b.inttoptr(self._pseudo(self.b, BPF_PSEUDO_BTF_ID, btf_id), PTR)
+
+    def _pseudo(self, builder: ir.IRBuilder, kind: int, value: int) -> ir.Value:
+        """An ld_imm64 of src_reg `kind` and imm `value`, which the kernel resolves."""
         pseudo = self.module.globals.get("llvm.bpf.pseudo")
         if pseudo is None:
             pseudo = ir.Function(self.module, ir.FunctionType(I64, [I64, I64]),
                                  "llvm.bpf.pseudo")
-        fd = builder.call(pseudo, [i64(BPF_PSEUDO_MAP_FD), i64(index)])
-        return builder.inttoptr(fd, PTR)
+        return builder.call(pseudo, [i64(kind), i64(value)])
 
     # ---- control flow ----
     def block(self, name: str) -> ir.Block:

@@ -17,6 +17,7 @@ from typing import Any
 import llvmlite.binding as llvm
 from llvmlite import ir
 
+from ptrace.bpf_abi import BPF_PSEUDO_KFUNC_CALL
 from ptrace.codegen.code_size import longest_function
 from ptrace.elf import ProgramCode, object_sections
 from ptrace.forked import PYTHON_FAILED, in_child
@@ -105,6 +106,7 @@ def emit(module: ir.Module, want_asm: bool = False) -> Emitted:
 
 _JUMP_CLASSES = (0x05, 0x06)  # BPF_JMP, BPF_JMP32
 _NOT_JUMPS = (0x80, 0x90)  # BPF_CALL, BPF_EXIT
+_CALL = 0x85  # BPF_JMP | BPF_CALL
 
 
 def _longest_jump(insns: bytes) -> int:
@@ -116,6 +118,19 @@ def _longest_jump(insns: bytes) -> int:
             longest = max(longest, abs(int.from_bytes(insns[at + 2:at + 4], "little",
                                                       signed=True)))
     return longest
+
+
+def mark_kfunc_calls(insns: bytes, kfuncs: set[int]) -> bytes:
+    """The helper calls numbered by a kfunc's BTF id (ProgramBuilder.kfunc) made
+    kfunc calls: src_reg BPF_PSEUDO_KFUNC_CALL, the id in vmlinux's BTF (off 0)."""
+    if not kfuncs:
+        return insns
+    out = bytearray(insns)
+    for at in range(0, len(out), 8):
+        if out[at] == _CALL and out[at + 1] >> 4 == 0 \
+                and int.from_bytes(out[at + 4:at + 8], "little") in kfuncs:
+            out[at + 1] = (out[at + 1] & 0x0F) | (BPF_PSEUDO_KFUNC_CALL << 4)
+    return bytes(out)
 
 
 def _in_child(work: Callable[[], list[bytes]]) -> list[bytes]:

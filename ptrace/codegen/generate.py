@@ -13,7 +13,7 @@ from ptrace.codegen.bpf_builder import (
     ProgramBuilder,
 )
 from ptrace.codegen.code_size import MAX_INSTRUCTIONS, CodeBudget, CodeTooLarge
-from ptrace.codegen.emit import BackendFailure, Emitted, emit, new_module
+from ptrace.codegen.emit import BackendFailure, Emitted, emit, mark_kfunc_calls, new_module
 from ptrace.codegen.lower import Lowerer, is_callback_loop
 from ptrace.diagnostics import CompileError, Diagnostic, Severity, Span
 from ptrace.passes.allocate_resources import Resources
@@ -37,6 +37,7 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
     module = new_module(ctx.source.name)
     names: list[str] = []
     scratch = 0
+    kfuncs: set[int] = set()
     budget = CodeBudget()
     for instance in ctx.instances:
         name = f"probe_{instance.index}"
@@ -53,6 +54,7 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
             raise CompileError([too_much_code(instance.probe.span)]) from None
         scratch = max(scratch, pb.scratch_size)
         names.append(name)
+        kfuncs |= pb.kfuncs
     try:
         emitted = emit(module, want_asm)
     except BackendFailure as failure:
@@ -64,7 +66,8 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
         loops = tuple(_location(node.span) for node in walk(instance.probe)
                       if isinstance(node, n.While | n.For))
         code = emitted.sections[f"ptrace/{name}"]
-        programs.append(BpfProgram(name, row.prog_type, code.insns, instance.attach,
+        programs.append(BpfProgram(name, row.prog_type, mark_kfunc_calls(code.insns, kfuncs),
+                                   instance.attach,
                                    _location(instance.probe.span), loops, ctx_size,
                                    _expected_attach_type(instance.attach),
                                    instance.attach.btf_id,

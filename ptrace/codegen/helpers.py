@@ -26,6 +26,7 @@ class Helper(IntEnum):
     GET_CURRENT_TASK = 35
     GET_NUMA_NODE_ID = 42
     PROBE_READ_STR = 45
+    GET_SOCKET_COOKIE = 46
     GET_CURRENT_CGROUP_ID = 80
     SEND_SIGNAL = 109
     PROBE_READ_USER = 112
@@ -33,6 +34,7 @@ class Helper(IntEnum):
     PROBE_READ_USER_STR = 114
     PROBE_READ_KERNEL_STR = 115
     JIFFIES64 = 118
+    GET_NS_CURRENT_PID_TGID = 120
     KTIME_GET_BOOT_NS = 125
     RINGBUF_OUTPUT = 130
     RINGBUF_RESERVE = 131
@@ -42,9 +44,16 @@ class Helper(IntEnum):
     LOOP = 181
     GET_FUNC_IP = 173
     GET_ATTACH_COOKIE = 174
+    TRACE_VPRINTK = 177
+    PER_CPU_PTR = 153
+    THIS_CPU_PTR = 154
     KTIME_GET_TAI_NS = 208
     MAP_LOOKUP_PERCPU_ELEM = 195
 
+
+# Helper ids stay below this (the kernel has about 212); the BTF ids of vmlinux's
+# kernel functions, which kfunc calls carry in the same field, lie above it.
+MAX_HELPER_ID = 1024
 
 BPF_F_USER_STACK = 1 << 8
 # map_update_elem flags

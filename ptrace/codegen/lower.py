@@ -91,10 +91,15 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         elif self.instance.index in self.res.name_tables:
             self.find_function()
         if self.instance.attach.kind == ProbeKind.ITER:
-            # The iterator runs the program once more at its end, with no object.
+            # The iterator runs the program once more at its end, with no object:
+            # an exit() of the iteration takes effect then.
             found = self.pb.block("iter.object")
+            end = self.pb.block("iter.end")
             item = self.pb.ctx_load(self.instance.attach.offset)
-            self.b.cbranch(self.b.icmp_unsigned("==", item, i64(0)), self.exit_block, found)
+            self.b.cbranch(self.b.icmp_unsigned("==", item, i64(0)), end, found)
+            self.b.position_at_end(end)
+            self.iteration_end()
+            self.b.branch(self.exit_block)
             self.b.position_at_end(found)
         if probe.predicate is not None:
             cond = self.truth(probe.predicate)
@@ -570,12 +575,15 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
                 self.store(key, off, ktype, self.expr(k), self.type_of(k), field=True)
         return key
 
-    def map_read(self, access: n.MapAccess) -> ir.Value:
+    def map_read(self, access: n.MapAccess, warn: bool = False) -> ir.Value:
+        """A map's value at a key (0 where it has none: -k warns of that if `warn`)."""
         info = self.ctx.maps[access.name]
         if isinstance(info.value, t.Aggregation):
             return self.aggregation_read(info.index, info.value, self.map_key(access))
         key = self.map_key(access)
         found = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [self.pb.map_ptr(info.index), key])
+        if warn:
+            self.check_lookup(found)
         if info.value.in_register:
             return self.pb.load64_or_zero(found, "read")
         out = self.pb.fresh_memory(info.value.size)
@@ -664,7 +672,7 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         return self.string_constant(text.encode().decode("latin-1"))
 
     def expr_MapAccess(self, e: n.MapAccess) -> ir.Value:
-        return self.map_read(e)
+        return self.map_read(e, warn=True)
 
     def expr_Tuple(self, e: n.Tuple) -> ir.Value:
         return self.aggregate_value(e, e.elements)

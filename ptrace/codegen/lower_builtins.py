@@ -16,13 +16,14 @@ from llvmlite import ir
 from ptrace.ast import nodes as n
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
 from ptrace.codegen.helpers import BPF_F_USER_STACK, Helper, read_helper, read_str_helper
-from ptrace.passes.probe_context import func_name, probe_type
+from ptrace.passes.probe_context import func_name, probe_builtin, probe_type
 from ptrace.passes.type_rules import constant_integer, param_text
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import (
     EVENT_HEADER_SIZE,
     EXIT_CODE,
     GLOBAL_CPID,
+    GLOBAL_ITER_EXIT,
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
@@ -30,13 +31,30 @@ from ptrace.program import (
     EventKind,
 )
 from ptrace.types import types as t
-from ptrace.types.builtins import ARG_REGISTERS, PT_REGS, REG_NAMES, RETVAL_REGISTER, VARIABLES
+from ptrace.types.builtins import (
+    ARG_REGISTERS,
+    PT_REGS,
+    REG_NAMES,
+    RETVAL_REGISTER,
+    TASK_FROM_PID,
+    TASK_RELEASE,
+    UNKNOWN_COMM,
+    VARIABLES,
+)
 
 if TYPE_CHECKING:
     from ptrace.passes.allocate_resources import Resources
     from ptrace.passes.context import CompileContext, ProbeInstance, TypeResults
+    from ptrace.types.btf import Btf
 
 AF_INET, AF_INET6 = 2, 10
+
+
+def btf_func(btf: Btf, name: str) -> int:
+    """The BTF id of a kernel function the checker found."""
+    found = btf.find(name, "func")
+    assert found is not None
+    return found
 
 
 class BuiltinLowering:
@@ -56,6 +74,7 @@ class BuiltinLowering:
         def type_of(self, e: n.Expr) -> t.Type: ...
         def string_constant(self, text: str, capacity: int | None = None) -> ir.Value: ...
         def bytes_constant(self, data: bytes) -> ir.Value: ...
+        def fit(self, value: ir.Value, dtype: t.Type) -> ir.Value: ...
         def map_key(self, access: n.MapAccess, extra: int = 0) -> ir.Value: ...
         def global_value(self, slot: int) -> ir.Value: ...
         def ctx_argument(self, index: int, atype: t.Type) -> ir.Value: ...
@@ -84,13 +103,29 @@ class BuiltinLowering:
         return self.current_pid()
 
     def current_pid(self) -> ir.Value:
-        """The current task's process id (its thread group id)."""
-        return self.b.lshr(self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, []), i64(32))
+        """The current task's process id (its thread group id), in ptrace's pid
+        namespace."""
+        return self.task_id(32, False)
+
+    def task_id(self, shift: int, init: bool) -> ir.Value:
+        """The process id (shift 32) or thread id (0) of the current task. In
+        ptrace's pid namespace when that is not the first (0 for a task it
+        cannot see), as bpf_pidns_info {u32 pid; u32 tgid} gives them."""
+        namespace = self.ctx.options.pid_namespace
+        if init or not namespace:
+            pid_tgid = self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, [])
+            return self.b.and_(self.b.lshr(pid_tgid, i64(shift)), i64(0xFFFFFFFF))
+        device, inode = namespace
+        info = self.pb.fresh_memory(8)
+        self.pb.helper(Helper.GET_NS_CURRENT_PID_TGID, I64,
+                       [i64(device), i64(inode), info, i64(8)])
+        return self.b.and_(self.b.lshr(self.pb.load64(info), i64(shift)), i64(0xFFFFFFFF))
 
     def call_pid(self, e: n.Call) -> ir.Value:
-        """pid(ns), tid(ns): ptrace runs in the first pid namespace (see
-        docs/compatibility.md), where curr_ns and init agree."""
-        return self.current_pid() if e.name == "pid" else self.builtin_tid(e)
+        """pid(ns), tid(ns): in ptrace's pid namespace (curr_ns, the default) or
+        the first (init)."""
+        init = bool(e.args) and isinstance(e.args[0], n.Identifier) and e.args[0].name == "init"
+        return self.task_id(32 if e.name == "pid" else 0, init)
 
     call_tid = call_pid
 
@@ -127,8 +162,7 @@ class BuiltinLowering:
     call_signal_name = call_syscall_name
 
     def builtin_tid(self, e: n.Expr) -> ir.Value:
-        pid_tgid = self.pb.helper(Helper.GET_CURRENT_PID_TGID, I64, [])
-        return self.b.and_(pid_tgid, i64(0xFFFFFFFF))
+        return self.task_id(0, False)
 
     def builtin_uid(self, e: n.Identifier) -> ir.Value:
         return self.b.and_(self.pb.helper(Helper.GET_CURRENT_UID_GID, I64, []), i64(0xFFFFFFFF))
@@ -159,10 +193,53 @@ class BuiltinLowering:
         cpu = self.pb.helper(Helper.GET_SMP_PROCESSOR_ID, I64, [])
         return self.b.and_(cpu, i64(0xFFFFFFFF))
 
-    def builtin_comm(self, e: n.Identifier) -> ir.Value:
+    def builtin_comm(self, e: n.Expr) -> ir.Value:
         mem = self.pb.fresh_memory(16)
         self.pb.helper(Helper.GET_CURRENT_COMM, I64, [mem, i64(16)])
         return mem
+
+    def call_comm(self, e: n.Call) -> ir.Value:
+        """comm(pid): the task of the pid taken with bpf_task_from_pid(), its comm
+        read and the task released; "[Unknown]" where there is none."""
+        if not e.args:
+            return self.builtin_comm(e)
+        pid = self.b.trunc(self.expr(e.args[0]), I32)
+        btf = self.ctx.machine.btf()
+        assert btf is not None  # the checker found the functions
+        task_struct = btf.find("task_struct", "struct")
+        comm = btf.member(task_struct, "comm") if task_struct is not None else None
+        assert comm is not None
+        task = self.pb.kfunc(btf_func(btf, TASK_FROM_PID), PTR, [pid])
+        mem = self.pb.fresh_memory(16)
+        found, missing, done = self.pb.if_nonnull(task, "comm")
+        self.b.position_at_end(found)
+        self.pb.helper(Helper.PROBE_READ_KERNEL, I64,
+                       [mem, i64(16), self.pb.offset(task, comm.offset)])
+        self.pb.kfunc(btf_func(btf, TASK_RELEASE), ir.VoidType(), [task])
+        self.b.branch(done)
+        self.b.position_at_end(missing)
+        self.pb.store_bytes(UNKNOWN_COMM.encode().ljust(16, b"\0"), mem)
+        self.b.branch(done)
+        self.b.position_at_end(done)
+        return mem
+
+    def call_debugf(self, e: n.Call) -> ir.Value:
+        """bpf_trace_vprintk(fmt, size, args, 8 * count): each argument a u64, a
+        string's the address of its bytes."""
+        fmt = e.args[0]
+        assert isinstance(fmt, n.String)
+        args = e.args[1:]
+        data = self.pb.fresh_memory(8 * max(len(args), 1))
+        for index, arg in enumerate(args):
+            value = self.expr(arg)
+            atype = self.type_of(arg)
+            if isinstance(atype, t.Str):
+                value = self.b.ptrtoint(value, I64)
+            self.pb.store64(self.fit(value, atype), data, 8 * index)
+        text = fmt.value.encode("latin-1") + b"\0"
+        self.pb.helper(Helper.TRACE_VPRINTK, I64, [self.bytes_constant(text), i64(len(text)),
+                                                   data, i64(8 * len(args))])
+        return i64(0)
 
     def builtin_rand(self, e: n.Identifier) -> ir.Value:
         value = self.pb.helper(Helper.GET_PRANDOM_U32, I64, [])
@@ -200,7 +277,7 @@ class BuiltinLowering:
     def builtin_probe(self, e: n.Identifier) -> ir.Value:
         if self.probe_name is not None:
             return self.probe_name
-        return self.string_constant(self.instance.attach.probe)
+        return self.string_constant(probe_builtin(self.instance.attach))
 
     def builtin_func(self, e: n.Identifier) -> ir.Value:
         attach = self.instance.attach
@@ -510,6 +587,23 @@ class BuiltinLowering:
     def call_kaddr(self, e: n.Call) -> ir.Value:
         return i64(self.checked.kernel_addresses[e])
 
+    def call_percpu_kaddr(self, e: n.Call) -> ir.Value:
+        """bpf_per_cpu_ptr(&var, cpu), or bpf_this_cpu_ptr(&var) without a CPU."""
+        name = e.args[0]
+        assert isinstance(name, n.String)
+        btf = self.ctx.machine.btf()
+        assert btf is not None  # the checker found the variable
+        var = btf.find(name.value, "var")
+        assert var is not None
+        address = self.pb.kernel_variable(var)
+        if len(e.args) > 1:
+            cpu = self.expr(e.args[1])
+            return self.pb.helper(Helper.PER_CPU_PTR, I64, [address, cpu])
+        return self.pb.helper(Helper.THIS_CPU_PTR, I64, [address])
+
+    def call_socket_cookie(self, e: n.Call) -> ir.Value:
+        return self.pb.helper(Helper.GET_SOCKET_COOKIE, I64, [self.expr(e.args[0])])
+
     def call_usym(self, e: n.Call) -> ir.Value:
         """The address, and the pid whose symbols name it."""
         mem = self.pb.fresh_memory(16)
@@ -571,18 +665,35 @@ class BuiltinLowering:
 
     def call_exit(self, e: n.Call) -> ir.Value:
         """exit(): the event, then the stop flag set (no probe runs from now on, as
-        after a Ctrl-C), and this probe ends here."""
+        after a Ctrl-C), and this probe ends here. In an iter probe the
+        iteration goes on over every object, as in bpftrace (whose iterators
+        print as they go): the code is kept, and the event sent at its end."""
         code = self.expr(e.args[0]) if e.args else i64(0)
+        if self.instance.attach.kind == ProbeKind.ITER:
+            self.set_global(GLOBAL_ITER_EXIT, self.b.add(code, i64(1)))
+        else:
+            self.send_exit(code)
+            self.set_global(GLOBAL_STOPPED, i64(1))
+        self.b.branch(self.exit_block)
+        return i64(0)
+
+    def send_exit(self, code: ir.Value) -> None:
         self.emit_event(EventKind.EXIT, 0, EXIT_CODE.offset + EXIT_CODE.type.size,
                         [(EXIT_CODE.offset, EXIT_CODE.type, code, t.INT64)])
+
+    def set_global(self, slot: int, value: ir.Value) -> None:
         key = self.pb.fresh_memory(8, zeroed=False)
-        self.b.store(ir.Constant(I32, GLOBAL_STOPPED), key)
+        self.b.store(ir.Constant(I32, slot), key)
         flag = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR,
                               [self.pb.map_ptr(self.res.globals_map), key])
         with self.b.if_then(self.b.icmp_unsigned("!=", flag, ir.Constant(PTR, None))):
-            self.pb.store64(i64(1), flag)
-        self.b.branch(self.exit_block)
-        return i64(0)
+            self.pb.store64(value, flag)
+
+    def iteration_end(self) -> None:
+        """At an iteration's end: the exit() one of its objects asked for."""
+        requested = self.global_value(GLOBAL_ITER_EXIT)
+        with self.b.if_then(self.b.icmp_unsigned("!=", requested, i64(0))):
+            self.send_exit(self.b.sub(requested, i64(1)))
 
     def call_clear(self, e: n.Call) -> ir.Value:
         arg = e.args[0]

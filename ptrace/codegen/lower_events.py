@@ -73,6 +73,17 @@ class EventLowering:
             self.emit_event(EventKind.PRINTF, site, EVENT_HEADER_SIZE + STRERROR.size,
                             [(EVENT_HEADER_SIZE, STRERROR, ret, t.INT64)])
 
+    def check_lookup(self, found: ir.Value) -> None:
+        """With -k: a warning event, at the map read being lowered, when the map
+        has no element at its key."""
+        if self.ctx.options.helper_errors < 2 or self.span is None:
+            return
+        location, _ = site_location(self.span)
+        site = self.res.helper_error_sites[location, helper_name(Helper.MAP_LOOKUP_ELEM)]
+        missing = self.b.icmp_unsigned("==", found, ir.Constant(PTR, None))
+        with self.b.if_then(missing, likely=False):
+            self.emit_event(EventKind.PRINTF, site, EVENT_HEADER_SIZE, [])
+
     def bump_counter(self, slot: int) -> None:
         """Add one to a counter of the counters map (lost events, refusals of full maps)."""
         key = self.pb.fresh_memory(8, zeroed=False)

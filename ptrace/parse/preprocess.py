@@ -18,8 +18,9 @@ and the compiler's names for this machine (`__x86_64__`, `__linux__` …).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ptrace.diagnostics import Reporter, Source, Span
 
@@ -120,6 +121,60 @@ def preprocess(source: Source, text: str, reporter: Reporter,
         reporter.error(f"#{branch.word} without #endif", _line_span(source, branch.line, text),
                        "each #if, #ifdef or #ifndef ends with an #endif")
     return "".join(out)
+
+
+# How deep a header's #includes are followed, and how many headers are read.
+MAX_HEADER_DEPTH = 16
+MAX_HEADERS = 256
+_HEADER_INCLUDE = re.compile(r'\s*(?:<([^>\n]+)>|"([^"\n]+)")')
+
+
+def header_defines(path: Path, dirs: Sequence[Path]) -> dict[str, int]:
+    """The object-like macros a C header defines (following its #includes
+    under `dirs`, and its conditionals, with the compiler's predefined names)
+    whose value is an integer constant expression: `EPERM` 1 for errno.h. A
+    header's conditions that cannot be evaluated take no branch."""
+    state = _State(Source(str(path), ""), Reporter(), PredefinedNames(lambda: False))
+    _read_header(state, path, dirs, 0, set())
+    values = {}
+    for name, value in state.defines.items():
+        if not value:
+            continue
+        try:
+            values[name] = _Evaluator(state, value, frozenset({name}), strict=True).evaluate()
+        except (_ConditionError, RecursionError):
+            continue
+    return values
+
+
+def _read_header(state: _State, path: Path, dirs: Sequence[Path], depth: int,
+                 seen: set[Path]) -> None:
+    if depth > MAX_HEADER_DEPTH or len(seen) >= MAX_HEADERS:
+        return
+    seen.add(path)
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return
+    for line, chunk, directive in _lines(text):
+        if directive is None:
+            continue
+        word, rest = directive[1], directive[2]
+        if word in _CONDITIONALS:
+            _conditional(state, word, rest, line, chunk)
+        elif (state.taking and word == "define") or (state.taking and word == "undef"):
+            _directive(state, word, rest, line, chunk)
+        elif state.taking and word == "include":
+            target = _HEADER_INCLUDE.match(without_comments(rest))
+            if target is None:
+                continue
+            folders = [path.parent, *dirs] if target[2] else list(dirs)
+            found = next((folder / (target[1] or target[2]) for folder in folders
+                          if (folder / (target[1] or target[2])).is_file()), None)
+            if found is not None and found not in seen:
+                branches = len(state.branches)
+                _read_header(state, found, dirs, depth + 1, seen)
+                del state.branches[branches:]  # a header's unclosed #if ends with it
 
 
 def _lines(text: str) -> Iterator[tuple[int, str, re.Match[str] | None]]:
@@ -262,9 +317,11 @@ _BINARY = [("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", "<=", "
 class _Evaluator:
     """An #if condition's value: C's integer constant expressions on 64 bits."""
 
-    def __init__(self, state: _State, text: str, active: frozenset[str] = frozenset()):
+    def __init__(self, state: _State, text: str, active: frozenset[str] = frozenset(),
+                 strict: bool = False):
         self.state = state
         self.active = active  # the names being expanded
+        self.strict = strict  # a name not defined to an integer is an error, not 0
         self.tokens = self._tokenize(text)
         self.pos = 0
 
@@ -354,13 +411,16 @@ class _Evaluator:
                                   "which #if does not take")
         definition = self.state.value(text)
         if definition is None or text in self.active:
+            if self.strict:
+                raise _ConditionError(f"{text} is not a macro's integer")
             # As in C, a name that is not defined is 0, and so is a name met
             # inside its own expansion.
             return 0
         if not definition:
             raise _ConditionError(f"{text} is defined without a value")
         try:
-            return _Evaluator(self.state, definition, self.active | {text}).evaluate()
+            return _Evaluator(self.state, definition, self.active | {text},
+                              self.strict).evaluate()
         except _ConditionError as error:
             if self.active:
                 raise

@@ -149,6 +149,10 @@ def _ringbuf_pages(ctx: CompileContext) -> int:
     return SMALL_RINGBUF_PAGES
 
 
+# What -k says where a map is read at a key it does not hold.
+LOOKUP_MISSED = " found no element: the map has no such key, and 0 is read"
+
+
 def _helper_error_sites(ctx: CompileContext, res: Resources) -> None:
     """-k and -kk: a warning site for each source location and helper whose
     result the lowering checks there. Sites at one location are shared by its
@@ -165,29 +169,49 @@ def _helper_error_sites(ctx: CompileContext, res: Resources) -> None:
                 if needs > level or (location, name) in res.helper_error_sites:
                     continue
                 res.helper_error_sites[location, name] = len(res.printf_sites)
-                res.printf_sites.append(PrintfSite(
-                    HELPER_ERROR, (name, " failed: ", *parse_format("%s")), (STRERROR,),
-                    location, context))
+                if helper == Helper.MAP_LOOKUP_ELEM:
+                    site = PrintfSite(HELPER_ERROR, (name, LOOKUP_MISSED), (), location, context)
+                else:
+                    site = PrintfSite(HELPER_ERROR, (name, " failed: ", *parse_format("%s")),
+                                      (STRERROR,), location, context)
+                res.printf_sites.append(site)
 
 
 def _evaluated(node: n.Node) -> Iterator[n.Node]:
     """`node` and the nodes its lowering evaluates, children first (the order
-    in which operands are evaluated); a sizeof's operand is typed, not read."""
+    in which operands are evaluated); a sizeof's operand is typed, not read,
+    and a map entry assigned to is written, not read (its key is evaluated)."""
     if not isinstance(node, n.Sizeof):
         for child in children(node):
-            yield from _evaluated(child)
+            if child is _assigned(node):
+                for grandchild in children(child):
+                    yield from _evaluated(grandchild)
+            else:
+                yield from _evaluated(child)
     yield node
+
+
+def _assigned(node: n.Node) -> n.Node | None:
+    """The map entry an assignment or ++/-- writes."""
+    if isinstance(node, n.Assign) and isinstance(node.target, n.MapAccess):
+        return node.target
+    if isinstance(node, n.IncDec) and isinstance(node.operand, n.MapAccess):
+        return node.operand
+    return None
 
 
 def checked_helpers(node: n.Node, instance: ProbeInstance, checked: TypeResults
                     ) -> Iterator[tuple[Helper, int]]:
     """The helpers whose result the lowering of `node` checks, each with the -k
     level that checks it: map updates, stack ids and signals at -k (1), memory
-    reads at -kk (2). `Lowerer.check_helper` finds its site from these."""
+    reads and reads of a map's missing key at -kk (2). `Lowerer.check_helper`
+    and `Lowerer.check_lookup` find their sites from these."""
     types = instance.types
     if (isinstance(node, n.Assign) and isinstance(node.target, n.MapAccess)) or \
             (isinstance(node, n.IncDec) and isinstance(node.operand, n.MapAccess)):
         yield Helper.MAP_UPDATE_ELEM, 1
+    elif isinstance(node, n.MapAccess) and not isinstance(types.get(node), t.Aggregation):
+        yield Helper.MAP_LOOKUP_ELEM, 2
     elif isinstance(node, n.Identifier | n.Call) and node.name in ("kstack", "ustack") \
             and isinstance(types.get(node), t.Stack):
         yield Helper.GET_STACKID, 1

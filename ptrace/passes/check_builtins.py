@@ -15,12 +15,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
+from ptrace.bpf_abi import ProgType
 from ptrace.diagnostics import Span, site_location
 from ptrace.options import SETTINGS, param_integer
 from ptrace.passes.context import PrintCall, PrintfSite
 from ptrace.passes.probe_context import func_name, probe_address, probe_type
 from ptrace.passes.type_rules import is_unsigned, literal_value, param_text, storable
-from ptrace.printf_format import FormatError, parse_format
+from ptrace.printf_format import Conversion, FormatError, parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
 from ptrace.types import types as t
 from ptrace.types.builtins import (
@@ -30,6 +31,8 @@ from ptrace.types.builtins import (
     PID_NAMESPACES,
     REG_NAMES,
     TASK_FIELDS,
+    TASK_FROM_PID,
+    TASK_RELEASE,
     Function,
     Variable,
     Where,
@@ -39,6 +42,14 @@ if TYPE_CHECKING:
     from ptrace.passes.context import CompileContext, MapInfo, ProbeInstance, TypeResults
 
 STACK_LIMIT = 127  # the kernel's default perf_event_max_stack
+# What debugf() passes to the kernel's formatting (bpf_trace_vprintk): these
+# conversions, and at most this many arguments (the kernel's MAX_BPRINTF_VARARGS).
+DEBUGF_CONVERSIONS = ("d", "i", "u", "x", "X", "c", "s")
+DEBUGF_ARGS = 12
+# What socket_cookie() takes a pointer to.
+SOCKET_TYPES = ("struct sock", "struct sock_common")
+# The programs the kernel lets call bpf_task_from_pid() (its kfuncs for tracing).
+KFUNC_PROGRAMS = (ProgType.TRACING, ProgType.TRACEPOINT, ProgType.PERF_EVENT)
 STACK_MODES = ("bpftrace", "perf", "raw")
 JOIN_ARGS = 16  # join() prints at most this many strings …
 JOIN_ARG_SIZE = 256  # … of at most this many bytes each (and max_strlen)
@@ -152,6 +163,65 @@ class BuiltinChecks:
 
     call_tid = call_pid
 
+    def call_comm(self, e: n.Call) -> t.Type | None:
+        """comm(pid): the name of the process of a pid, through the kernel's
+        bpf_task_from_pid(); comm(): the current thread's."""
+        if e.args:
+            if self._integer_arg(e.args[0]) is None:
+                return None
+            kind = self.instance.attach.kind
+            if KINDS[kind].prog_type not in KFUNC_PROGRAMS:
+                allowed = sorted(row.name for row in KINDS.values()
+                                 if row.prog_type in KFUNC_PROGRAMS and row.provider)
+                self.error(f"comm(pid) cannot be used in {KINDS[kind].name} probes: the kernel "
+                           f"does not let their programs call {TASK_FROM_PID}()", e.span,
+                           f"it can be used in {', '.join(allowed[:-1])} and {allowed[-1]} "
+                           "probes"
+                           + (" (a wildcard over many syscalls runs as one raw tracepoint "
+                              "program: name fewer)" if kind == ProbeKind.SYSCALLS else ""))
+                return None
+            btf = self.ctx.machine.btf()
+            if btf is None or btf.find(TASK_FROM_PID, "func") is None \
+                    or btf.find(TASK_RELEASE, "func") is None:
+                self.error(f"comm(pid) needs the kernel function {TASK_FROM_PID}() "
+                           "(Linux 6.1 with BTF), which this kernel does not have", e.span)
+                return None
+        return t.Str(16)
+
+    def call_debugf(self, e: n.Call) -> t.Type | None:
+        """debugf(fmt, …): the kernel formats it (bpf_trace_vprintk), so the format
+        keeps to what the kernel formats: integers with %d %i %u %x %X %c, plain
+        or with l and ll, strings with %s; at most 12 arguments."""
+        parsed = self._parse_format_call(e)
+        if parsed is None:
+            return None
+        segments, args, arg_types = parsed
+        fmt = e.args[0]
+        assert isinstance(fmt, n.String)
+        conversions = [s for s in segments if not isinstance(s, str)]
+        for conv in conversions:
+            if conv.conv not in DEBUGF_CONVERSIONS or conv.length not in ("", "l", "ll") \
+                    or "#" in conv.flags:
+                self.error("debugf() formats what the kernel's bpf_trace_printk does: %d %i %u "
+                           "%x %X %c (with l or ll) and %s", _format_span(fmt, conv.start,
+                                                                          conv.end))
+                return None
+        if len(conversions) != len(args) or len(args) > DEBUGF_ARGS:
+            self.error(f"debugf() takes as many arguments as its format has conversions, at "
+                       f"most {DEBUGF_ARGS}: {len(conversions)} conversions, {len(args)} "
+                       "arguments", e.span)
+            return None
+        ok = True
+        for conv, arg, atype in zip(conversions, args, arg_types, strict=True):
+            want_string = conv.conv == "s"
+            if atype is not None and (isinstance(atype, t.Str) != want_string
+                                      or not (want_string or atype.is_integer)):
+                self.error(f"%{conv.conv} in debugf() expects "
+                           f"{'a string' if want_string else 'an integer'}, got {atype}",
+                           arg.span)
+                ok = False
+        return t.VOID if ok and None not in arg_types else None
+
     def call_syscall_name(self, e: n.Call) -> t.Type | None:
         if self._integer_arg(e.args[0]) is not None:
             return t.Formatted(t.FormatKind.SYSCALL_NAME)
@@ -249,18 +319,10 @@ class BuiltinChecks:
         """printf and its kin (errorf, warnf, system, and cat, which prints the
         file it names when the event is handled): a literal format, then
         arguments that match it."""
-        fmt, *args = e.args
-        arg_types = [self.expr(a) for a in args]
-        if not isinstance(fmt, n.String):
-            self.error(f"{e.name}'s format must be a string literal", fmt.span)
+        parsed = self._parse_format_call(e)
+        if parsed is None:
             return None
-        if e.name == "system" and not self._without_nul(e, fmt):
-            return None
-        try:
-            segments = parse_format(_script_text(fmt.value))
-        except FormatError as error:
-            self.error(str(error), _format_span(fmt, error.start, error.end))
-            return None
+        segments, args, arg_types = parsed
         conversions = [s for s in segments if not isinstance(s, str)]
         if len(conversions) != len(args):
             self.error(f"the format has {len(conversions)} conversion"
@@ -293,6 +355,23 @@ class BuiltinChecks:
         return t.VOID
 
     call_errorf = call_warnf = call_system = call_cat = call_printf
+
+    def _parse_format_call(self, e: n.Call) -> tuple[tuple[str | Conversion, ...], list[n.Expr],
+                                                       list[t.Type | None]] | None:
+        """A formatting call's format, parsed, its arguments and their types; None
+        (the script told) where the format is not a literal or not valid."""
+        fmt, *args = e.args
+        arg_types = [self.expr(a) for a in args]
+        if not isinstance(fmt, n.String):
+            self.error(f"{e.name}'s format must be a string literal", fmt.span)
+            return None
+        if e.name == "system" and not self._without_nul(e, fmt):
+            return None
+        try:
+            return parse_format(_script_text(fmt.value)), args, arg_types
+        except FormatError as error:
+            self.error(str(error), _format_span(fmt, error.start, error.end))
+            return None
 
     def call_time(self, e: n.Call) -> t.Type | None:
         text = "%H:%M:%S\n"
@@ -696,6 +775,43 @@ class BuiltinChecks:
         else:
             self.checked.kernel_addresses[e] = address
         return t.Pointer("void", 0, "kernel")
+
+    def call_percpu_kaddr(self, e: n.Call) -> t.Type | None:
+        """percpu_kaddr("name"[, cpu]): the address of a per-CPU variable of the
+        kernel (a variable of its BTF) on a CPU, or NULL past the last CPU."""
+        name = e.args[0]
+        if not isinstance(name, n.String):
+            self.error("percpu_kaddr() takes a kernel variable's name as a string literal",
+                       name.span)
+            return None
+        if len(e.args) > 1 and self._integer_arg(e.args[1]) is None:
+            return None
+        btf = self.ctx.machine.btf()
+        if btf is None:
+            self.error("percpu_kaddr() needs the kernel's BTF, which this machine does not have",
+                       e.span)
+            return None
+        if btf.find(name.value, "var") is None:
+            self.error(f"the kernel has no per-CPU variable '{name.value}'", name.span)
+            return None
+        if self.ctx.machine.kernel_symbol(name.value) is None:
+            # The kernel finds the variable's address by name in kallsyms.
+            self.error(f"this kernel cannot give the address of '{name.value}': its symbol "
+                       "table lists functions only (built without CONFIG_KALLSYMS_ALL), so "
+                       "the kernel refuses percpu_kaddr()", name.span)
+            return None
+        return t.Pointer("uint64", 0, "kernel")
+
+    def call_socket_cookie(self, e: n.Call) -> t.Type | None:
+        """socket_cookie(sk): a `struct sock *` the kernel's BTF types (the
+        helper takes only such a pointer)."""
+        atype = self.expr(e.args[0])
+        if atype is not None and not (isinstance(atype, t.Pointer) and atype.btf_id
+                                      and atype.pointee in SOCKET_TYPES):
+            self.error(f"socket_cookie() takes a kernel socket (struct sock *), got {atype}",
+                       e.args[0].span)
+            return None
+        return t.UINT64 if atype is not None else None
 
     def call_usym(self, e: n.Call) -> t.Type | None:
         """usym(addr): named in user space from the current process's symbols."""

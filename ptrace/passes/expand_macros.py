@@ -40,8 +40,9 @@ from ptrace.ast.rewrite import Rewriter
 from ptrace.ast.visitor import walk
 from ptrace.diagnostics import CompileError, Reporter, Span
 from ptrace.parse import parse_expression_at
-from ptrace.parse.preprocess import DEFINE, DIRECTIVE, without_comments
+from ptrace.parse.preprocess import DEFINE, DIRECTIVE, header_defines, without_comments
 from ptrace.passes.context import CompileContext
+from ptrace.types.builtins import FUNCTIONS, VARIABLES
 
 MAX_DEPTH = 32
 
@@ -80,6 +81,7 @@ class _Define:
     value: n.Expr | None  # None: defined without a value (for #ifdef)
     span: Span
     until: int | None = None  # the line of the #undef that ends it
+    header: bool = False  # an integer an included header defines (value is an n.Integer)
 
     def in_force(self, line: int) -> bool:
         return self.span.line < line and (self.until is None or line < self.until)
@@ -89,19 +91,26 @@ def _defines(ctx: CompileContext) -> dict[str, list[_Define]]:
     """Each name's `#define`s in script order; the other directives are checked
     (an #include names a file that exists) or reported."""
     defines: dict[str, list[_Define]] = {}
+    start = Span(ctx.source, 0, 1, 0, 1)  # --include's headers: before the first line
+    for included in ctx.options.includes:
+        _add_header(defines, Path(included), start)
     for item in ctx.program.items:
         if not isinstance(item, n.Preproc):
             continue
         directive = DIRECTIVE.match(item.text)
         word, rest = (directive[1], directive[2]) if directive else ("", "")
         if word == "include":
-            _check_include(item, rest, ctx)
+            header = _check_include(item, rest, ctx)
+            if header is not None:
+                _add_header(defines, header, item.span)
         elif word == "define":
             found = _define(item, ctx.reporter)
             if found is None:
                 continue
             current = _in_force(defines.get(found.name, []))
-            if current is not None:
+            if current is not None and current.header:  # the script's own wins
+                current.until = item.span.line + 1
+            elif current is not None:
                 ctx.reporter.error(f"{found.name} is defined twice", item.span,
                                    f"it was first defined at line {current.span.line}; "
                                    f"#undef {found.name} first to define it again")
@@ -120,6 +129,16 @@ def _defines(ctx: CompileContext) -> dict[str, list[_Define]]:
                                "ptrace takes #include, #define, #undef, #if, #ifdef, "
                                "#ifndef, #elif, #else, #endif, #error and #warning")
     return defines
+
+
+def _add_header(defines: dict[str, list[_Define]], path: Path, span: Span) -> None:
+    """The integers a header defines (`EPERM`), in force after `span`'s line;
+    builtins' names and names already defined keep their meaning."""
+    for name, value in header_defines(path, include_dirs()).items():
+        if name not in VARIABLES and name not in FUNCTIONS \
+                and _in_force(defines.get(name, [])) is None:
+            defines.setdefault(name, []).append(
+                _Define(name, n.Integer(value, str(value), span=span), span, header=True))
 
 
 def _in_force(defines: list[_Define]) -> _Define | None:
@@ -160,23 +179,26 @@ def _define(item: n.Preproc, reporter: Reporter) -> _Define | None:
     return _Define(name, value, item.span)
 
 
-def _check_include(item: n.Preproc, rest: str, ctx: CompileContext) -> None:
-    """An #include is an error where its file is not found; a found file's
-    contents are not read (kernel types come from BTF)."""
+def _check_include(item: n.Preproc, rest: str, ctx: CompileContext) -> Path | None:
+    """The file an #include names; an error where it is not found. Of its
+    contents only the integers its macros define are taken (kernel types come
+    from BTF)."""
     target = _INCLUDE.match(without_comments(rest))
     if target is None:
         ctx.reporter.error("#include takes a file name, as in #include <linux/sched.h> or "
                            '#include "defs.h"', item.span)
-        return
+        return None
     name = target[1] or target[2]
     local = Path(ctx.source.name).parent if target[2] and Path(ctx.source.name).is_file() \
         else Path.cwd()
     dirs = ([local] if target[2] else []) + include_dirs()
-    if any((directory / name).is_file() for directory in dirs):
-        return
+    found = next((directory / name for directory in dirs if (directory / name).is_file()), None)
+    if found is not None:
+        return found
     ctx.reporter.error(f"'{name}' file not found", item.span,
                        "searched " + ", ".join(str(d) for d in dirs) + "; kernel types "
                        "come from BTF and need no #include")
+    return None
 
 
 _INCLUDE = re.compile(r'\s*(?:<([^>\n]+)>|"([^"\n]+)")\s*$')
@@ -218,6 +240,9 @@ class _Expander(Rewriter):
                                 f"#define {node.name} at line {define.span.line} gives it none; "
                                 f"such a name serves #ifdef {node.name}")
             return node
+        if define.header:  # a header's integer: a literal where the name is
+            assert isinstance(value, n.Integer)
+            return dataclasses.replace(value, span=node.span)
         self.active.append(node.name)
         try:
             return self.rewrite(_Substitute({}, {}, {}, node.span, self.reporter).rewrite(value))

@@ -347,6 +347,14 @@ def func_name(attach: Attach) -> str:
     return attach.symbol or f"0x{attach.address:x}"
 
 
+def probe_builtin(attach: Attach) -> str:
+    """What `probe` gives outside a syscall dispatch: the probe's full name, with
+    BEGIN and END as bpftrace 0.26 names them (begin, end)."""
+    if attach.kind in (ProbeKind.BEGIN, ProbeKind.END):
+        return attach.kind.value
+    return attach.probe
+
+
 def probe_type(attach: Attach) -> str:
     """What `probetype` gives: the provider's full name, as bpftrace names it
     ("special" for BEGIN, END and self probes)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ptrace.bpf_abi import ProgType
 from ptrace.probe_kinds import KINDS, ProbeKind
 from ptrace.types.types import UINT32, UINT64, FormatKind, Formatted, Int, Str, Type
 
@@ -133,8 +134,7 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
     Variable("kstack", "the kernel stack"),
     Variable("ustack", "the user stack"),
     Variable("ppid", "process id of the current task's parent", method="task_field"),
-    Variable("pcomm", "name of the current task's process (its thread group leader)",
-             method="task_field"),
+    Variable("pcomm", "name of the current task's parent process", method="task_field"),
     Variable("leader_tid", "thread id of the current task's thread group leader",
              method="task_field"),
     Variable("leader_comm", "name of the current task's thread group leader",
@@ -150,12 +150,16 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
 # function's argument) and the type of the value (None: the field's own).
 TASK_FIELDS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "ppid": (("real_parent", "tgid"), "uint32"),
-    "pcomm": (("group_leader", "comm"), None),
+    "pcomm": (("real_parent", "comm"), None),
     "leader_tid": (("group_leader", "pid"), "uint32"),
     "leader_comm": (("group_leader", "comm"), None),
 }
 # The clocks of nsecs(clock), and the namespaces of pid(ns) and tid(ns).
 CLOCKS = ("boot", "monotonic", "tai", "sw_tai")
+# The kernel functions comm(pid) calls (Linux 6.1), and what it gives for a pid
+# with no task.
+TASK_FROM_PID, TASK_RELEASE = "bpf_task_from_pid", "bpf_task_release"
+UNKNOWN_COMM = "[Unknown]"
 PID_NAMESPACES = ("curr_ns", "init")
 BUILTIN_PREFIX = "__builtin_"
 
@@ -177,6 +181,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("str", ("addr", "length?"), "the string at an address"),
     Function("errorf", _FORMAT, "print an error with the call's location, and go on"),
     Function("warnf", _FORMAT, "print a warning with the call's location"),
+    Function("debugf", _FORMAT, "print to the kernel's trace buffer (bpf_trace_printk)"),
     Function("system", _FORMAT, "run a shell command", unsafe="runs commands"),
     Function("time", ("fmt?",), "print the local time"),
     Function("strlen", ("s",), "a string's length"),
@@ -193,7 +198,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("tid", ("ns?",), "the thread id, in ptrace's pid namespace (curr_ns) or the "
                               "first (init)"),
     Function("ppid", ("task?",), "the process id of a task's parent"),
-    Function("pcomm", ("task?",), "the name of a task's process"),
+    Function("comm", ("pid?",), "the name of the current thread, or of the process of a pid"),
+    Function("pcomm", ("task?",), "the name of a task's parent process"),
     Function("leader_tid", ("task?",), "the thread id of a task's thread group leader"),
     Function("leader_comm", ("task?",), "the name of a task's thread group leader"),
     Function("strftime", ("fmt", "ns"), "nanoseconds since boot, printed as a local time"),
@@ -213,6 +219,12 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("kaddr", ("symbol",), "the address of a kernel symbol"),
     Function("getopt", ("name", "default?", "description?"),
              "a program option given after the program: -- --name=value"),
+    Function("percpu_kaddr", ("symbol", "cpu?"),
+             "the address of a kernel per-CPU variable on a CPU (this one by default)"),
+    Function("socket_cookie", ("sk",), "the kernel's cookie of a socket (struct sock *)",
+             Where(tuple(kind for kind, row in KINDS.items() if row.prog_type == ProgType.TRACING),
+                   "the kernel gives bpf_get_socket_cookie() to BTF-typed programs only",
+                   "socket_cookie() can be used in fentry, fexit and iter probes")),
     Function("cgroupid", ("path",), "the id of a cgroup v2 directory"),
     Function("cgroup_path", ("id", "filter?"), "the paths of a cgroup"),
     Function("buf", ("p", "length?"), "bytes at an address, or of an array, for %r"),
@@ -244,6 +256,6 @@ LATER_VARIABLES = frozenset({
     "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
 })
 LATER_FUNCTIONS = frozenset({
-    "override", "path", "unwatch", "debugf",
-    "percpu_kaddr", "skboutput", "socket_cookie", "print_map",
+    "override", "path", "unwatch",
+    "skboutput", "print_map",
 })

@@ -82,7 +82,7 @@ def test_aggregations_are_the_rows_that_say_so() -> None:
 
 
 def test_variables_may_be_written_as_calls_but_functions_stay_calls() -> None:
-    assert {"uid", "probe", "probetype", "func", "comm"} <= CALLABLE_BUILTINS
+    assert {"uid", "probe", "probetype", "func", "cpu"} <= CALLABLE_BUILTINS
     assert not CALLABLE_BUILTINS & {"kstack", "ustack", "printf", "count"}
 
 

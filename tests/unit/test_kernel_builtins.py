@@ -1,0 +1,82 @@
+"""Compile-side checks of builtins that reach into the kernel through its BTF:
+comm(pid)'s kfunc calls and percpu_kaddr()'s per-CPU variable. They use the
+kernel's BTF (world-readable), so they need no root; percpu_kaddr() cannot
+load on a kernel whose kallsyms lists functions only (this one), so its
+instructions are checked here."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from ptrace.bpf_abi import BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL, LD_IMM64
+from ptrace.codegen.helpers import Helper
+from ptrace.compile import compile
+from ptrace.diagnostics import CompileError, Source
+from ptrace.machine import FixtureMachine
+from ptrace.types.btf import VMLINUX, Btf
+
+pytestmark = pytest.mark.skipif(not Path(VMLINUX).exists(), reason="no kernel BTF here")
+CALL = 0x85
+
+
+@pytest.fixture(scope="module")
+def btf() -> Btf:
+    return Btf.load(VMLINUX)
+
+
+def instructions(insns: bytes) -> list[tuple[int, int, int]]:
+    """(opcode, src_reg, imm) of each instruction."""
+    return [(code, regs >> 4, imm) for code, regs, _, imm in struct.iter_unpack("<BBhi", insns)]
+
+
+def test_comm_of_a_pid_calls_the_task_kfuncs(btf: Btf) -> None:
+    machine = FixtureMachine({}, kernel_types=btf)
+    program = compile(Source("-e", "iter:task { @ = comm(pid); }"), machine=machine)
+    calls = [(src, imm) for code, src, imm in instructions(program.programs[0].insns)
+             if code == CALL]
+    assert (BPF_PSEUDO_KFUNC_CALL, btf.find("bpf_task_from_pid", "func")) in calls
+    assert (BPF_PSEUDO_KFUNC_CALL, btf.find("bpf_task_release", "func")) in calls
+    assert all(src == 0 for src, imm in calls if imm < 1024)  # helpers stay helpers
+
+
+@pytest.mark.parametrize("call, helper", [('percpu_kaddr("runqueues", 1)', Helper.PER_CPU_PTR),
+                                          ('percpu_kaddr("runqueues")', Helper.THIS_CPU_PTR)])
+def test_percpu_kaddr_loads_the_variable_and_asks_for_its_cpu_s_copy(
+        btf: Btf, call: str, helper: Helper) -> None:
+    machine = FixtureMachine({}, kernel_types=btf, symbols={"runqueues": 0xFFFFFFFF82000000})
+    program = compile(Source("-e", f"BEGIN {{ @ = *{call}; }}"), machine=machine)
+    insns = instructions(program.programs[0].insns)
+    assert (LD_IMM64, BPF_PSEUDO_BTF_ID, btf.find("runqueues", "var")) in insns
+    assert (CALL, 0, int(helper)) in insns
+
+
+def test_percpu_kaddr_of_a_variable_kallsyms_does_not_list_is_refused(btf: Btf) -> None:
+    machine = FixtureMachine({}, kernel_types=btf)
+    with pytest.raises(CompileError) as error:
+        compile(Source("-e", 'BEGIN { @ = *percpu_kaddr("runqueues"); }'), machine=machine)
+    (diagnostic,) = error.value.diagnostics
+    assert "built without CONFIG_KALLSYMS_ALL" in diagnostic.message
+    assert (diagnostic.span.col, diagnostic.span.end_col) == (27, 38)  # the name
+
+
+def test_socket_cookie_calls_its_helper_on_a_btf_socket(btf: Btf) -> None:
+    machine = FixtureMachine({}, kernel_types=btf)
+    program = compile(Source("-e", "fentry:tcp_rcv_established { @[socket_cookie(args.sk)] = "
+                                   "count(); }"), machine=machine)
+    assert (CALL, 0, int(Helper.GET_SOCKET_COOKIE)) in instructions(program.programs[0].insns)
+
+
+@pytest.mark.parametrize("program, message", [
+    ("BEGIN { @ = socket_cookie(0); }", "socket_cookie() cannot be used in BEGIN probes: the "
+                                        "kernel gives bpf_get_socket_cookie() to BTF-typed "
+                                        "programs only"),
+    ("fentry:tcp_rcv_established { @ = socket_cookie(args.skb); }",
+     "socket_cookie() takes a kernel socket (struct sock *), got struct sk_buff *"),
+])
+def test_socket_cookie_refusals(btf: Btf, program: str, message: str) -> None:
+    with pytest.raises(CompileError) as error:
+        compile(Source("-e", program), machine=FixtureMachine({}, kernel_types=btf))
+    assert error.value.diagnostics[0].message == message
