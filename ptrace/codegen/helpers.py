@@ -73,13 +73,16 @@ def read_helper(space: str) -> Helper:
 
 
 def read_str_helper(arg: n.Expr, source_type: t.Type, attach: Attach) -> Helper:
-    """How str() reads: as kptr()/uptr() or the pointer's type say; else user
-    memory in syscall tracepoints and uprobes, which hand over user
-    addresses; elsewhere the compat helper, which picks the space."""
+    """How str() reads: as kptr()/uptr() or the pointer's type say (a pointer
+    typed by the kernel's BTF, as a kernel struct's field is, keeps the space it
+    was reached through); else user memory in syscall tracepoints and uprobes,
+    which hand over user addresses; elsewhere the compat helper, which picks
+    the space."""
     if isinstance(arg, n.Call) and arg.name in ("kptr", "uptr"):
         space = "user" if arg.name == "uptr" else "kernel"
-    elif isinstance(source_type, t.Pointer) and source_type.space == "user":
-        space = "user"
+    elif isinstance(source_type, t.Pointer) and (source_type.space == "user"
+                                                  or source_type.btf_id):
+        space = source_type.space
     else:
         return Helper.PROBE_READ_USER_STR if attach.user_addresses else Helper.PROBE_READ_STR
     return Helper.PROBE_READ_USER_STR if space == "user" else Helper.PROBE_READ_KERNEL_STR

@@ -959,6 +959,8 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             if not (operand.is_integer or isinstance(operand, t.Struct)):
                 self.error(f"cannot cast {operand} to {target}", e.operand.span)
                 return None
+            if isinstance(operand, t.Pointer):  # the memory stays where it is
+                return replace(target, space=operand.space)
             return target
         if not target.is_integer:
             written = e.type.base if isinstance(e.type, n.TypeName) else target

@@ -986,3 +986,19 @@ def test_mode_bench_and_bench_probes_go_together(ptrace_exe: list[str]) -> None:
              "--mode bench runs begin, end and bench: probes only, not interval:s:1")]:
         r = run([*ptrace_exe, *argv])
         assert (r.returncode, r.stdout, r.stderr) == (1, "", f"ptrace: error: {message}\n")
+
+
+@pytest.mark.bpf
+def test_syscall_tracepoints_read_kernel_strings_and_user_casts_where_they_are(
+        ptrace_exe: list[str], triggers: Path, tmp_path: Path) -> None:
+    """In a syscall tracepoint, whose arguments are user addresses: str() of a
+    kernel struct's char * field reads kernel memory (the working directory's
+    name through curtask), and a cast of a user pointer still reads user memory."""
+    (tmp_path / "named").mkdir()
+    r = run([*ptrace_exe, "-q", "-c", f"{triggers / 'ptt_open'} /etc/hostname", "-e",
+             "tracepoint:syscalls:sys_enter_openat /pid == cpid/ { "
+             'printf("%s %c%c %s\\n", str(curtask->fs->pwd.dentry->d_name.name), '
+             "*(uint8 *)args.filename, *((uint8 *)args.filename + 1), str(args.filename)); }"],
+            cwd=tmp_path / "named")
+    assert r.returncode == 0, r.stderr
+    assert "named /e /etc/hostname\n" in r.stdout
