@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from llvmlite import ir
 
 from ptrace.bpf_abi import BPF_PSEUDO_BTF_ID, BPF_PSEUDO_MAP_FD
+from ptrace.codegen.code_size import CodeBudget
 from ptrace.codegen.helpers import MAX_HELPER_ID, Helper
 
 I8 = ir.IntType(8)
@@ -82,6 +83,12 @@ class ProgramBuilder:
         self._opaque_count = 0  # sequence numbers of llvm.bpf.passthrough calls
         self._in_scratch: set[int] = set()  # ids of the values' pointers into scratch
         self.kfuncs: set[int] = set()  # BTF ids of the kernel functions it calls
+        self.budget: CodeBudget | None = None  # the module's, counting what `b` writes
+
+    def count_with(self, budget: CodeBudget) -> None:
+        """What this program's body and its callbacks' write counts in `budget`."""
+        self.budget = budget
+        self.b = budget.builder(self.body)
 
     def callback(self, name: str, params: int) -> ProgramBuilder:
         """A builder for a callback of this program (bpf_for_each_map_elem's
@@ -98,6 +105,8 @@ class ProgramBuilder:
         child.scratch_size = self.scratch_size
         child._opaque_count = self._opaque_count + 10000 * len(self.module.functions)
         child.kfuncs = self.kfuncs
+        if self.budget is not None:
+            child.count_with(self.budget)
         return child
 
     def entry_address(self, base: ir.Value, offset: int) -> ir.Value:

@@ -47,7 +47,7 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
                             MAP_LOOP_STACK_BUDGET if callbacks else STACK_BUDGET,
                             stack_limit=MAP_LOOP_STACK_LIMIT if callbacks else STACK_LIMIT,
                             object_limit=ctx.options.on_stack_limit)
-        pb.b = budget.builder(pb.body)
+        pb.count_with(budget)
         try:
             Lowerer(ctx, res, instance, pb).lower()
         except CodeTooLarge:
