@@ -45,12 +45,16 @@ def entry() -> None:
 
 
 def _name_the_process() -> None:
-    """The process is named `ptrace` (its comm, as ps, top and a probe's `comm`
-    show it) however the command started Python: the launcher's env, then the
-    interpreter, would otherwise leave it named `python`."""
+    """The process is named as the command was (its comm, as ps, top and a
+    probe's `comm` show it: `ptrace`, or a link's name), as the kernel names a
+    program it runs, however the command started Python: the launcher's env,
+    then the interpreter, would otherwise leave it named `python`."""
+    name = os.path.basename(sys.argv[0])
+    if not name or name.endswith((".py", "__main__")):
+        return  # (python -m ptrace, a script: the interpreter's name stays)
     try:
         with open("/proc/self/comm", "w") as comm:
-            comm.write("ptrace")
+            comm.write(name[:15])
     except OSError:
         pass  # (no /proc: the name stays the interpreter's)
 

@@ -1002,3 +1002,14 @@ def test_syscall_tracepoints_read_kernel_strings_and_user_casts_where_they_are(
             cwd=tmp_path / "named")
     assert r.returncode == 0, r.stderr
     assert "named /e /etc/hostname\n" in r.stdout
+
+
+@pytest.mark.bpf
+def test_the_process_is_named_as_the_command_was(ptrace_exe: list[str], tmp_path: Path) -> None:
+    """comm is the name ptrace was run by (a link named bpftrace gives bpftrace),
+    as the kernel names a program, though the command starts Python by env."""
+    link = tmp_path / "bpftrace"
+    link.symlink_to(ptrace_exe[0])
+    program = 'BEGIN { printf("%s\\n", comm); exit(); }'
+    assert run([*ptrace_exe, "-q", "-e", program]).stdout == "ptrace\n\n\n"
+    assert run([str(link), "-q", "-e", program]).stdout == "bpftrace\n\n\n"
