@@ -937,12 +937,15 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             return self.b.ptrtoint(var.ptr, I64)
         if e.op == "*":
             pointer = self.type_of(e.operand)
-            assert isinstance(pointer, t.Pointer)
             value = self.expr(e.operand)
             access = self.checked.field_accesses.get(e)
             if access is None:  # a struct: its address
                 return value
-            return self.read_memory(value, access, self.type_of(e), pointer.space)
+            if isinstance(pointer, t.Pointer):
+                space = pointer.space
+            else:  # an integer as an address: the probe's own memory
+                space = "user" if KINDS[self.instance.attach.kind].user_space else "kernel"
+            return self.read_memory(value, access, self.type_of(e), space)
         value = self.expr(e.operand)
         if e.op == "-":
             return self.b.neg(value)

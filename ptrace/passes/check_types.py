@@ -875,6 +875,12 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         """`*p`: the value a pointer points to (an integer, a pointer or a struct)."""
         if pointer is None:
             return None
+        if (type(pointer) is t.Int and pointer.bits == 64) \
+                or (isinstance(pointer, t.Pointer) and pointer.pointee == "void"):
+            # An address with no type (`*kaddr("avenrun")`, `*($a + 8)` of a 64-bit
+            # integer): its 8 bytes, as bpftrace 0.26 reads one.
+            self.checked.field_accesses[e] = FieldAccess(0, 8)
+            return t.UINT64
         if not isinstance(pointer, t.Pointer):
             self.error(f"only pointers can be dereferenced, not {pointer}", operand)
             return None
