@@ -73,6 +73,8 @@ class Attach:
     perf_config: int = 0
     sample_period: int = 0
     # kinds "fentry"/"fexit": the kernel function's BTF id (the program's attach_btf_id);
+    # kind "rawtracepoint": its btf_trace_EVENT typedef's, when the kernel's BTF
+    # has one (then it is a BTF tracepoint, tp_btf; 0: a raw tracepoint by name);
     # kind "iter": `event` is the iterator (task, task_file, task_vma), `btf_id`
     # that of its bpf_iter_<event> function, and `offset` where its ctx holds
     # the object (NULL in the run that ends the iteration).
@@ -90,6 +92,11 @@ class Attach:
         """Whether the probe hands over the traced process's addresses: uprobes
         and usdt probes in their arguments, syscall tracepoints in their fields."""
         return KINDS[self.kind].user_space or self.category == "syscalls"
+
+    @property
+    def btf_tracepoint(self) -> bool:
+        """Whether it is a raw tracepoint attached as a BTF tracepoint (tp_btf)."""
+        return self.kind == ProbeKind.RAWTRACEPOINT and self.btf_id != 0
 
     @property
     def probe_count(self) -> int:

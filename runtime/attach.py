@@ -165,6 +165,8 @@ def resolve_offset(target: Attach, pid: int) -> int:
 
 
 def _raw_tracepoint(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
+    if target.btf_tracepoint:  # the event is the program's, from its load
+        return _fentry(libs, prog_fd, target, _pid)
     fd = libs.bcc.bpf_attach_raw_tracepoint(prog_fd, target.event.encode())
     if fd < 0:
         raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(errno() or -fd)}")

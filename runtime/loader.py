@@ -278,7 +278,8 @@ def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose
     if fd >= 0:
         return fd
     if fd == -errno.EPERM and prog.prog_type == ProgType.TRACING:
-        what = "BPF iterator" if prog.attach.kind == ProbeKind.ITER else "fentry/fexit"
+        what = {ProbeKind.ITER: "BPF iterator", ProbeKind.RAWTRACEPOINT: "BTF tracepoint"}.get(
+            prog.attach.kind, "fentry/fexit")
         raise RuntimeFailure(f"{prog.location}: cannot load {prog.attach.probe}: this kernel "
                              f"refuses {what} programs (loading a BPF tracing program "
                              "fails with EPERM)")

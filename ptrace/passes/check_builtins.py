@@ -55,6 +55,11 @@ JOIN_ARGS = 16  # join() prints at most this many strings …
 JOIN_ARG_SIZE = 256  # … of at most this many bytes each (and max_strlen)
 
 
+def _unqualified(ctype: str) -> str:
+    """A C type's name without its const and volatile."""
+    return " ".join(word for word in ctype.split() if word not in ("const", "volatile"))
+
+
 # strcontains() with a needle known at run time: the verifier follows a step of
 # about 25 instructions for each byte of the needle at each position of the
 # haystack, within its million (1025 by 32 loads; 1025 by 64 does not).
@@ -805,13 +810,27 @@ class BuiltinChecks:
     def call_socket_cookie(self, e: n.Call) -> t.Type | None:
         """socket_cookie(sk): a `struct sock *` the kernel's BTF types (the
         helper takes only such a pointer)."""
+        if not self._btf_typed(e):
+            return None
         atype = self.expr(e.args[0])
         if atype is not None and not (isinstance(atype, t.Pointer) and atype.btf_id
-                                      and atype.pointee in SOCKET_TYPES):
+                                      and _unqualified(atype.pointee) in SOCKET_TYPES):
             self.error(f"socket_cookie() takes a kernel socket (struct sock *), got {atype}",
                        e.args[0].span)
             return None
         return t.UINT64 if atype is not None else None
+
+    def _btf_typed(self, e: n.Call) -> bool:
+        """Whether this probe's program is BTF-typed, as a helper of `e` needs: a
+        raw tracepoint is where the kernel's BTF types its event (it is then
+        attached as a BTF tracepoint)."""
+        attach = self.instance.attach
+        if attach.kind != ProbeKind.RAWTRACEPOINT or attach.btf_tracepoint:
+            return True
+        self.error(f"{e.name}() cannot be used in rawtracepoint:{attach.event}: the kernel's "
+                   f"BTF does not type this event (no btf_trace_{attach.event}), so it is "
+                   "attached as a plain raw tracepoint", e.name_span)
+        return False
 
     def call_usym(self, e: n.Call) -> t.Type | None:
         """usym(addr): named in user space from the current process's symbols."""

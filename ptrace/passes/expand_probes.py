@@ -654,7 +654,13 @@ def _raw_tracepoint(p: _Point) -> list[Attach]:
                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
                         if close else []))
         return []
-    return [Attach(ProbeKind.RAWTRACEPOINT, f"rawtracepoint:{e}", event=e) for e in matched]
+    # An event the kernel's BTF types (a btf_trace_EVENT typedef) is attached as
+    # bpftrace 0.26 does, as a BTF tracepoint (tp_btf): a TRACING program, whose
+    # arguments are BTF-typed pointers that skboutput() and socket_cookie() take.
+    btf = machine.btf()
+    return [Attach(ProbeKind.RAWTRACEPOINT, f"rawtracepoint:{e}", event=e,
+                   btf_id=btf.find(f"btf_trace_{e}", "typedef") or 0 if btf else 0)
+            for e in matched]
 
 
 def _perf_event(p: _Point) -> Attach | None:
