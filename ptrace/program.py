@@ -165,6 +165,11 @@ class EventArg:
 # it back with the same struct.
 EVENT_HEADER = struct.Struct("<II")
 EVENT_HEADER_SIZE = EVENT_HEADER.size
+# What skboutput() puts before a packet's bytes in its perf-buffer sample: its
+# site, the time (CLOCK_BOOTTIME ns), the packet's length and how many of its
+# bytes follow (from its start: the site's offset is where the file's begin).
+PACKET_HEADER = struct.Struct("<QQQQ")
+SKB_OUTPUT_MAX = 0xFFFFF  # the most bytes of a packet it takes (BPF_F_CTXLEN_MASK)
 EXIT_CODE = EventArg(INT64, EVENT_HEADER_SIZE)  # what an EXIT record carries
 
 
@@ -226,6 +231,10 @@ class CompiledProgram:
     # debug information found in these directories first (--debuginfo).
     show_debug_info: bool = False
     debug_dirs: tuple[str, ...] = ()
+    # skboutput(): the perf event array its packets go through, and each site's
+    # pcap file and offset.
+    packet_map: int = -1
+    packet_sites: tuple[tuple[str, int], ...] = ()
 
     @property
     def attached_programs(self) -> tuple[BpfProgram, ...]:

@@ -26,6 +26,7 @@ from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.loader import Loaded, close_all, load
 from ptrace.runtime.maps import PERCPU_TYPES, Entry, raw_entries, read_map
 from ptrace.runtime.output import Benchmark, HeldOutput, Output, TextOutput, new_output
+from ptrace.runtime.packets import PacketWriter
 from ptrace.runtime.printf import BatchPrintf, batch_printf, render
 from ptrace.runtime.ringbuf_reader import RingBuffer
 from ptrace.runtime.stacks import StackReader
@@ -96,6 +97,7 @@ class Session:
         self.iterator_links: list[int] = []  # of iter probes (also in perf_fds)
         self.signals_received: list[int] = []  # that self:signal probes are waiting for
         self.ringbuf: RingBuffer | None = None
+        self.packets: PacketWriter | None = None  # skboutput()'s
         self.exit_code = 0
         self.stopping = False  # exit() was called or a signal arrived: leave the loop
         self.exited = False  # exit() was called: later events are dropped, as in bpftrace
@@ -122,6 +124,10 @@ class Session:
                 self.ringbuf = RingBuffer(self.loaded.map_fds[self.program.ringbuf_map],
                                           self.program.maps[self.program.ringbuf_map].max_entries,
                                           self._on_event, self._batch_sites(), self._printed)
+                if self.program.packet_sites:
+                    self.packets = PacketWriter(self.libs,
+                                                self.loaded.map_fds[self.program.packet_map],
+                                                self.program.packet_sites)
                 self._begin_and_attach()
                 if self.options.bench and not self.stopping:
                     self._run_benchmarks()
@@ -198,6 +204,8 @@ class Session:
         next_lost_check = time.monotonic() + LOST_CHECK_S
         while not self.stopping:
             self.ringbuf.poll(POLL_MS)
+            if self.packets is not None:
+                self.packets.consume()
             self._run_signal_probes()
             self.output.flush()
             if self.target is not None and not self.target.alive():
@@ -317,9 +325,17 @@ class Session:
         self.output.flush()
         self._report_lost(final=True)
         self._report_full_maps()
+        if self.packets is not None:
+            self.packets.close()  # every packet written before the run ends
+            if self.packets.lost:
+                self.err.write(f"WARNING: skboutput() lost {self.packets.lost} packets: its "
+                               "perf buffer was full\n")
 
     def _detach(self) -> None:
         close_all(self.perf_fds)
+        if self.packets is not None:
+            self.packets.close()
+            self.packets = None
         if self.ringbuf is not None:
             self.ringbuf.close()
             self.ringbuf = None

@@ -29,6 +29,7 @@ class Helper(IntEnum):
     GET_SOCKET_COOKIE = 46
     GET_CURRENT_CGROUP_ID = 80
     SEND_SIGNAL = 109
+    SKB_OUTPUT = 111
     PROBE_READ_USER = 112
     PROBE_READ_KERNEL = 113
     PROBE_READ_USER_STR = 114
@@ -56,6 +57,7 @@ class Helper(IntEnum):
 MAX_HELPER_ID = 1024
 
 BPF_F_USER_STACK = 1 << 8
+BPF_F_CURRENT_CPU = 0xFFFFFFFF  # a perf event output's index: this CPU's buffer
 # map_update_elem flags
 BPF_ANY = 0
 # errno values a helper returns negated

@@ -15,7 +15,13 @@ from llvmlite import ir
 
 from ptrace.ast import nodes as n
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
-from ptrace.codegen.helpers import BPF_F_USER_STACK, Helper, read_helper, read_str_helper
+from ptrace.codegen.helpers import (
+    BPF_F_CURRENT_CPU,
+    BPF_F_USER_STACK,
+    Helper,
+    read_helper,
+    read_str_helper,
+)
 from ptrace.passes.probe_context import func_name, probe_builtin, probe_type
 from ptrace.passes.type_rules import constant_integer, param_text
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
@@ -28,6 +34,8 @@ from ptrace.program import (
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
     GLOBAL_TAI_OFFSET,
+    PACKET_HEADER,
+    SKB_OUTPUT_MAX,
     EventKind,
 )
 from ptrace.types import types as t
@@ -603,6 +611,25 @@ class BuiltinLowering:
 
     def call_socket_cookie(self, e: n.Call) -> ir.Value:
         return self.pb.helper(Helper.GET_SOCKET_COOKIE, I64, [self.expr(e.args[0])])
+
+    def call_skboutput(self, e: n.Call) -> ir.Value:
+        """bpf_skb_output: the packet's first offset + length bytes (at most what
+        BPF_F_CTXLEN_MASK holds) after a PACKET_HEADER, in this CPU's perf buffer."""
+        site, wire_length = self.checked.skb_outputs[e]
+        offset = self.checked.skb_sites[site][1]
+        skb = self.expr(e.args[1])
+        wanted = self.b.add(self.expr(e.args[2]), i64(offset))
+        limit = i64(SKB_OUTPUT_MAX)
+        captured = self.b.select(self.b.icmp_unsigned(">", wanted, limit), limit, wanted)
+        header = self.pb.fresh_memory(PACKET_HEADER.size)
+        self.pb.store64(i64(site), header)
+        self.pb.store64(self.pb.helper(Helper.KTIME_GET_BOOT_NS, I64, []), header, 8)
+        self.pb.store64(self.expr(wire_length), header, 16)
+        self.pb.store64(captured, header, 24)
+        flags = self.b.or_(self.b.shl(captured, i64(32)), i64(BPF_F_CURRENT_CPU))
+        result = self.pb.helper(Helper.SKB_OUTPUT, I64, [
+            skb, self.pb.map_ptr(self.res.packet_map), flags, header, i64(PACKET_HEADER.size)])
+        return self.b.and_(result, i64(0xFFFFFFFF))
 
     def call_usym(self, e: n.Call) -> ir.Value:
         """The address, and the pid whose symbols name it."""

@@ -23,6 +23,7 @@ from ptrace.passes.probe_context import func_name, probe_address, probe_type
 from ptrace.passes.type_rules import is_unsigned, literal_value, param_text, storable
 from ptrace.printf_format import Conversion, FormatError, parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
+from ptrace.program import SKB_OUTPUT_MAX
 from ptrace.types import types as t
 from ptrace.types.builtins import (
     CLOCKS,
@@ -819,6 +820,35 @@ class BuiltinChecks:
                        e.args[0].span)
             return None
         return t.UINT64 if atype is not None else None
+
+    def call_skboutput(self, e: n.Call) -> t.Type | None:
+        """skboutput(path, skb, length, offset): a struct sk_buff * the kernel's BTF
+        types (bpf_skb_output takes only such a pointer), a constant offset."""
+        if not self._btf_typed(e):
+            return None
+        path, skb, length, offset = e.args
+        if not isinstance(path, n.String) or not path.value:
+            self.error("skboutput() takes the pcap file's path as a string literal", path.span)
+            return None
+        stype = self.expr(skb)
+        if stype is not None and not (isinstance(stype, t.Pointer) and stype.btf_id
+                                      and _unqualified(stype.pointee) == "struct sk_buff"):
+            self.error(f"skboutput() takes a kernel packet (struct sk_buff *), got {stype}",
+                       skb.span)
+            return None
+        if self._integer_arg(length) is None or stype is None:
+            return None
+        start = self.constant_integer(offset)
+        if start is None or not 0 <= start <= SKB_OUTPUT_MAX:
+            self.error(f"skboutput()'s offset must be a constant from 0 to {SKB_OUTPUT_MAX}",
+                       offset.span)
+            return None
+        wire_length = n.Field(skb, "len", True, span=skb.span)
+        if self.expr(wire_length) is None:
+            return None
+        self.checked.skb_outputs[e] = (len(self.checked.skb_sites), wire_length)
+        self.checked.skb_sites.append((path.value, start))
+        return t.UINT32
 
     def _btf_typed(self, e: n.Call) -> bool:
         """Whether this probe's program is BTF-typed, as a helper of `e` needs: a

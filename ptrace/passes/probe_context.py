@@ -128,8 +128,10 @@ class ProbeContextChecks:
             return None
         if args == Args.ARGUMENTS:
             # The tracepoint's BTF prototype has no parameter names; its
-            # __bpf_trace_ function has (after the leading `void *__data`).
-            params = btf.func_params(f"__bpf_trace_{attach.event}")
+            # __bpf_trace_ function has (after the leading `void *__data`), and
+            # an event of a template (DEFINE_EVENT) has a __probestub_ function.
+            params = btf.func_params(f"__bpf_trace_{attach.event}") \
+                or btf.func_params(f"__probestub_{attach.event}")
             if params is None:
                 self.error(f"the kernel's BTF does not describe the arguments of "
                            f"{attach.event}", where, "use arg0, arg1, …")

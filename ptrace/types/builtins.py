@@ -230,6 +230,10 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
                                  "programs only",
                    "socket_cookie() can be used in fentry, fexit, iter and rawtracepoint "
                    "probes")),
+    Function("skboutput", ("path", "skb", "length", "offset"),
+             "write a packet's bytes (offset to offset + length) to a pcap file",
+             Where(BTF_PROGRAMS, "the kernel gives bpf_skb_output() to BTF-typed programs only",
+                   "skboutput() can be used in fentry, fexit, iter and rawtracepoint probes")),
     Function("cgroupid", ("path",), "the id of a cgroup v2 directory"),
     Function("cgroup_path", ("id", "filter?"), "the paths of a cgroup"),
     Function("buf", ("p", "length?"), "bytes at an address, or of an array, for %r"),
@@ -262,5 +266,5 @@ LATER_VARIABLES = frozenset({
 })
 LATER_FUNCTIONS = frozenset({
     "override", "path", "unwatch",
-    "skboutput", "print_map",
+    "print_map",
 })

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from ptrace.bpf_abi import BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL, LD_IMM64, AttachType, ProgType
+from ptrace.bpf_abi import (
+    BPF_PSEUDO_BTF_ID,
+    BPF_PSEUDO_KFUNC_CALL,
+    LD_IMM64,
+    AttachType,
+    MapType,
+    ProgType,
+)
 from ptrace.codegen.helpers import Helper
 from ptrace.compile import compile
 from ptrace.diagnostics import CompileError, Source
@@ -110,3 +117,32 @@ def test_a_raw_tracepoint_btf_does_not_type_stays_one(btf: Btf) -> None:
         "socket_cookie() cannot be used in rawtracepoint:no_such_event: the kernel's BTF does "
         "not type this event (no btf_trace_no_such_event), so it is attached as a plain raw "
         "tracepoint")
+
+
+@pytest.mark.parametrize("program, message", [
+    ('rawtracepoint:consume_skb { @ = skboutput("x.pcap", arg0, 1, 0); }',
+     "skboutput() takes a kernel packet (struct sk_buff *), got uint64"),
+    ('rawtracepoint:consume_skb { @ = skboutput("x.pcap", args.skb, 1, pid); }',
+     "skboutput()'s offset must be a constant from 0 to 1048575"),
+    ('rawtracepoint:consume_skb { @ = skboutput(comm, args.skb, 1, 0); }',
+     "skboutput() takes the pcap file's path as a string literal"),
+    ('BEGIN { @ = skboutput("x.pcap", 0, 1, 0); }',
+     "skboutput() cannot be used in BEGIN probes: the kernel gives bpf_skb_output() to "
+     "BTF-typed programs only"),
+])
+def test_skboutput_refusals(btf: Btf, program: str, message: str) -> None:
+    machine = FixtureMachine({("skb", "consume_skb"): "name: consume_skb\nformat:\n"},
+                             kernel_types=btf)
+    with pytest.raises(CompileError) as error:
+        compile(Source("-e", program), machine=machine)
+    assert error.value.diagnostics[0].message == message
+
+
+def test_skboutput_calls_its_helper_with_a_perf_event_array(btf: Btf) -> None:
+    machine = FixtureMachine({("skb", "consume_skb"): "name: consume_skb\nformat:\n"},
+                             kernel_types=btf)
+    program = compile(Source("-e", 'rawtracepoint:consume_skb { @ = skboutput("x.pcap", '
+                                   '(struct sk_buff *)arg0, 1, 0); }'), machine=machine)
+    assert (CALL, 0, int(Helper.SKB_OUTPUT)) in instructions(program.programs[0].insns)
+    assert program.maps[program.packet_map].map_type == MapType.PERF_EVENT_ARRAY
+    assert program.packet_sites == (("x.pcap", 0),)
