@@ -233,9 +233,11 @@ def _watchpoint(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list
         raise RuntimeFailure(f"cannot attach {target.probe}: a watchpoint needs a process "
                              "(-p PID or -c COMMAND)")
     try:
+        # Inherited: threads the process starts after this are watched too (the
+        # kernel cannot add threads that exist already), as in bpftrace.
         fd = perf.open_event(PerfType.BREAKPOINT, 0, -1, period=1, pid=pid,
                              bp_type=target.bp_type, bp_addr=target.address,
-                             bp_len=target.bp_len)
+                             bp_len=target.bp_len, flags=perf.FLAG_INHERIT)
         perf.run_program(fd, prog_fd)
     except OSError as error:
         code = error.errno or 0
@@ -251,7 +253,7 @@ WATCHPOINT_ERRORS = {
     errno_module.EOPNOTSUPP: "this machine has no hardware breakpoints (no breakpoint PMU)",
     errno_module.ENOSPC: "every hardware breakpoint register of the CPU is in use",
     errno_module.EINVAL: "the CPU cannot watch this (x86-64 watches w, rw or x, not r alone; "
-                         "x takes length 8; the address must be a multiple of the length)",
+                         "the address must be a multiple of the length)",
     errno_module.ESRCH: "the process does not exist",
 }
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # (the USDT and ELF readers: imported by usdt probes only)
 # watchpoint modes → HW_BREAKPOINT_R, _W, _X bits; lengths in bytes.
 WATCHPOINT_MODES = {"r": 1, "w": 2, "x": 4}
 WATCHPOINT_LENGTHS = (1, 2, 4, 8)
+EXECUTE_LENGTH = 8  # what the kernel takes for an execute breakpoint: sizeof(long)
 _UNITS_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
 
@@ -809,8 +810,12 @@ def _watchpoint(p: _Point) -> Attach | None:
                        point.span)
         return None
     mode = "".join(m for m in WATCHPOINT_MODES if m in mode)
+    # An execute breakpoint covers one instruction, whatever the length: the
+    # kernel takes it with the length of a long only, which ptrace passes (as
+    # bpftrace does).
     return Attach(ProbeKind.WATCHPOINT, f"watchpoint:0x{address:x}:{length}:{mode}",
-                  address=address, bp_len=length, bp_type=sum(WATCHPOINT_MODES[m] for m in mode))
+                  address=address, bp_len=EXECUTE_LENGTH if mode == "x" else length,
+                  bp_type=sum(WATCHPOINT_MODES[m] for m in mode))
 
 
 def _iterator(p: _Point) -> list[Attach]:

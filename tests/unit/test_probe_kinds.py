@@ -140,7 +140,7 @@ def test_ctx_is_typed_by_the_probe() -> None:
     (errno.ENODEV, "this machine has no hardware breakpoints (no breakpoint PMU)"),
     (errno.ENOSPC, "every hardware breakpoint register of the CPU is in use"),
     (errno.EINVAL, "the CPU cannot watch this (x86-64 watches w, rw or x, not r alone; "
-                   "x takes length 8; the address must be a multiple of the length)"),
+                   "the address must be a multiple of the length)"),
 ])
 def test_watchpoint_attach_failures_are_one_sentence(monkeypatch: pytest.MonkeyPatch,
                                                      code: int, why: str) -> None:

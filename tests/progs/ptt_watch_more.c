@@ -1,0 +1,45 @@
+/* Watchpoints beyond ptt_watch's writes in the main thread, at 0x10000000:
+ *   ptt_watch_more exec N    maps an executable page there holding `nop; ret`
+ *                            and calls it N times (an x watchpoint fires N times)
+ *   ptt_watch_more thread N  starts a thread (after any watchpoint is attached:
+ *                            -c starts the command then) that writes the 8 bytes
+ *                            there N times; the main thread only waits for it */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define ADDRESS ((void *)0x10000000)
+
+static int count;
+
+static void *writer(void *slot)
+{
+	for (int i = 1; i <= count; i++)
+		*(volatile uint64_t *)slot = i;
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3)
+		return 2;
+	count = atoi(argv[2]);
+	int exec = strcmp(argv[1], "exec") == 0;
+	void *page = mmap(ADDRESS, 4096, PROT_READ | PROT_WRITE | (exec ? PROT_EXEC : 0),
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (page != ADDRESS)
+		return 2;
+	if (exec) {
+		static const uint8_t code[] = {0x90, 0xc3}; /* nop; ret */
+		memcpy(page, code, sizeof(code));
+		for (int i = 0; i < count; i++)
+			((void (*)(void))page)();
+		return 0;
+	}
+	pthread_t thread;
+	if (pthread_create(&thread, NULL, writer, page) != 0)
+		return 1;
+	return pthread_join(thread, NULL) != 0;
+}
