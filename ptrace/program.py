@@ -26,6 +26,7 @@ class EventKind(IntEnum):
     PRINT_VALUE = 4
     CLEAR = 5
     ZERO = 6
+    WATCH = 7  # a function's argument to watch: watchpoint:FUNC+argN (WATCHED_ADDRESS)
 
 
 # Slots of the per-CPU `counters` map: failed ring-buffer writes, then one
@@ -83,6 +84,10 @@ class Attach:
     # on accesses of `bp_type` (HW_BREAKPOINT_R 1 | W 2, or X 4).
     bp_type: int = 0
     bp_len: int = 0
+    # watchpoint:FUNC+argN: the watchpoint (`symbol` FUNC) is on the address in
+    # argument N, each new one opened when a uprobe on FUNC (kind "uprobe", the
+    # same probe name, `binary` empty: the -p/-c process's) sends it.
+    watch_arg: int = -1
     # kind "signal" (self:signal:SIGUSR1): `event` is the signal's name and
     # `signal` its number; the runtime runs the program when ptrace receives it.
     signal: int = 0
@@ -99,6 +104,11 @@ class Attach:
         return self.kind == ProbeKind.RAWTRACEPOINT and self.btf_id != 0
 
     @property
+    def arms_watchpoint(self) -> bool:
+        """Whether it is the uprobe of a watchpoint:FUNC+argN, which sends the argument."""
+        return self.kind == ProbeKind.UPROBE and self.watch_arg >= 0
+
+    @property
     def probe_count(self) -> int:
         """How many attach points this stands for (as bpftrace counts probes)."""
         return len(self.probe_names)
@@ -110,6 +120,8 @@ class Attach:
             return tuple(name for _, name in self.syscalls)
         if self.functions:
             return tuple(self.function_prefix + symbol for symbol, _ in self.functions)
+        if self.arms_watchpoint:  # a part of its watchpoint
+            return ()
         return (self.probe,)
 
     @property
@@ -171,6 +183,7 @@ EVENT_HEADER_SIZE = EVENT_HEADER.size
 PACKET_HEADER = struct.Struct("<QQQQ")
 SKB_OUTPUT_MAX = 0xFFFFF  # the most bytes of a packet it takes (BPF_F_CTXLEN_MASK)
 EXIT_CODE = EventArg(INT64, EVENT_HEADER_SIZE)  # what an EXIT record carries
+WATCHED_ADDRESS = EventArg(INT64, EVENT_HEADER_SIZE)  # … and a WATCH record
 
 
 def event_header(kind: EventKind, site: int) -> int:

@@ -232,6 +232,8 @@ def _watchpoint(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list
     if pid < 0:
         raise RuntimeFailure(f"cannot attach {target.probe}: a watchpoint needs a process "
                              "(-p PID or -c COMMAND)")
+    if target.watch_arg >= 0:  # on each address its uprobe sends (Session._watch)
+        return []
     try:
         # Inherited: threads the process starts after this are watched too (the
         # kernel cannot add threads that exist already), as in bpftrace.

@@ -7,8 +7,11 @@ user never waits for teardown and nothing stays in the kernel.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import dataclasses
 import gc
+import os
 import signal
 import sys
 import threading
@@ -48,6 +51,7 @@ from ptrace.program import (
     GLOBAL_STOPPED,
     GLOBAL_TAI_OFFSET,
     HELPER_ERROR,
+    WATCHED_ADDRESS,
     BpfProgram,
     CompiledProgram,
     EventKind,
@@ -98,6 +102,8 @@ class Session:
         self.signals_received: list[int] = []  # that self:signal probes are waiting for
         self.ringbuf: RingBuffer | None = None
         self.packets: PacketWriter | None = None  # skboutput()'s
+        # watchpoint:FUNC+argN: the addresses watched (or refused), by program index.
+        self.watched: set[tuple[int, int]] = set()
         self.exit_code = 0
         self.stopping = False  # exit() was called or a signal arrived: leave the loop
         self.exited = False  # exit() was called: later events are dropped, as in bpftrace
@@ -191,7 +197,10 @@ class Session:
             if KINDS[prog.attach.kind].runs == Runs.TEST_RUN:
                 continue
             pid = self.target.pid if self.target is not None else -1
-            fds = attach(self.libs, fd, prog.attach, pid)
+            target = prog.attach
+            if target.arms_watchpoint and self.target is not None:  # in the process's binary
+                target = dataclasses.replace(target, binary=self.target.binary)
+            fds = attach(self.libs, fd, target, pid)
             self.perf_fds.extend(fds)
             if KINDS[prog.attach.kind].runs == Runs.ITERATED:
                 self.iterator_links.extend(fds)
@@ -331,8 +340,35 @@ class Session:
                 self.err.write(f"WARNING: skboutput() lost {self.packets.lost} packets: its "
                                "perf buffer was full\n")
 
+    def _watch(self, site: int, address: int) -> None:
+        """A watchpoint:FUNC+argN's uprobe (program `site`) sent an address and
+        stopped the process: watch the address (once), then let the process go on.
+        A watchpoint the CPU refuses (its four registers in use) is warned of."""
+        assert self.loaded is not None and self.target is not None
+        setup = self.program.programs[site].attach
+        index = next(i for i, p in enumerate(self.program.programs)
+                     if p.attach.kind == ProbeKind.WATCHPOINT and p.attach.probe == setup.probe)
+        if (index, address) not in self.watched:
+            self.watched.add((index, address))
+            target = dataclasses.replace(self.program.programs[index].attach, address=address,
+                                         watch_arg=-1, probe=f"{setup.probe} (0x{address:x})")
+            try:
+                self.perf_fds.extend(attach(self.libs, self.loaded.prog_fds[index], target,
+                                            self.target.pid))
+            except RuntimeFailure as failure:
+                self.err.write(f"WARNING: {failure}\n")
+        self._resume_target()
+
+    def _resume_target(self) -> None:
+        """Let the process a watchpoint:FUNC+argN's uprobe stopped go on."""
+        if self.target is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.target.pid, signal.SIGCONT)
+
     def _detach(self) -> None:
         close_all(self.perf_fds)
+        if any(p.attach.arms_watchpoint for p in self.program.programs):
+            self._resume_target()  # it may have stopped after the last event was read
         if self.packets is not None:
             self.packets.close()
             self.packets = None
@@ -350,6 +386,8 @@ class Session:
         kind, site = EVENT_HEADER.unpack_from(record)
         if kind == EventKind.PRINTF:
             self._printf(site, record)
+        elif kind == EventKind.WATCH:
+            self._watch(site, int(decode(record, WATCHED_ADDRESS.offset, WATCHED_ADDRESS.type)))
         elif kind == EventKind.EXIT:
             self.exit_code = int(decode(record, EXIT_CODE.offset, EXIT_CODE.type)) & 0xFF
             self.stopping = self.exited = True

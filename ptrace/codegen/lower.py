@@ -14,6 +14,7 @@ The lowering of builtins, of aggregations and of events lives in its parts,
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.passes.type_rules import assigned_aggregation, literal_value
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
-from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, EventKind
+from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, WATCHED_ADDRESS, EventKind
 from ptrace.types import types as t
 from ptrace.types.builtins import ARG_REGISTERS, PT_REGS
 from ptrace.types.kernel import FieldAccess
@@ -101,6 +102,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             self.iteration_end()
             self.b.branch(self.exit_block)
             self.b.position_at_end(found)
+        if self.instance.attach.arms_watchpoint:
+            self.send_watched_address()
         if probe.predicate is not None:
             cond = self.truth(probe.predicate)
             body = self.pb.block("probe")
@@ -110,6 +113,15 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         if not self.b.block.is_terminated:
             self.b.branch(self.exit_block)
         self.pb.finish()
+
+    def send_watched_address(self) -> None:
+        """watchpoint:FUNC+argN's uprobe: send the argument, then stop the process
+        (it runs on once the runtime has its watchpoint on the address, so no
+        access is missed: the kernel stops it on the way back to user space)."""
+        address = self.pb.ctx_load(ARG_REGISTERS[self.instance.attach.watch_arg])
+        self.emit_event(EventKind.WATCH, self.instance.index, WATCHED_ADDRESS.offset + 8,
+                        [(WATCHED_ADDRESS.offset, t.INT64, address, t.INT64)])
+        self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(signal.SIGSTOP)])
 
     def dispatch_syscall(self) -> None:
         """Raw sys_enter/sys_exit: go on only for the syscalls the wildcard matched.

@@ -45,6 +45,8 @@ if TYPE_CHECKING:  # (the USDT and ELF readers: imported by usdt probes only)
 # watchpoint modes → HW_BREAKPOINT_R, _W, _X bits; lengths in bytes.
 WATCHPOINT_MODES = {"r": 1, "w": 2, "x": 4}
 WATCHPOINT_LENGTHS = (1, 2, 4, 8)
+# watchpoint:FUNC+argN: a function of the process's binary, an argument register.
+_WATCHED_ARGUMENT = re.compile(r"([A-Za-z_][\w.$@]*)\+arg([0-5])")
 EXECUTE_LENGTH = 8  # what the kernel takes for an execute breakpoint: sizeof(long)
 _UNITS_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
@@ -112,6 +114,11 @@ def expand_probes(ctx: CompileContext) -> None:
                     "a narrower wildcard makes fewer copies; a shorter body makes smaller ones")
                 return
             for attach in attaches:
+                if attach.arms_watchpoint:  # its program only sends the address
+                    ctx.instances.append(ProbeInstance(
+                        n.Probe(probe.attach_points, None, n.Block((), span=probe.body.span),
+                                span=probe.span), attach, len(ctx.instances)))
+                    continue
                 ctx.instances.append(ProbeInstance(body, attach, len(ctx.instances)))
                 body = _copy_probe(probe)
     _check_iterators(ctx)
@@ -162,7 +169,7 @@ def _multi_uprobes(point: n.AttachPoint, attaches: list[Attach], machine: Machin
     groups: dict[str, list[Attach]] = {}
     for attach in attaches:
         if attach.kind in (ProbeKind.UPROBE, ProbeKind.URETPROBE) and attach.symbol \
-                and not attach.offset:
+                and not attach.offset and attach.binary:
             groups.setdefault(attach.binary, []).append(attach)
     out: list[Attach] = []
     for binary, group in groups.items():
@@ -775,20 +782,25 @@ def _timer(p: _Point) -> Attach | None:
     return Attach(p.kind, name, period_ns=count * _UNITS_NS[unit])
 
 
-def _watchpoint(p: _Point) -> Attach | None:
-    """watchpoint:ADDRESS:LENGTH:MODE: a hardware breakpoint in the -p/-c process."""
+def _watchpoint(p: _Point) -> list[Attach]:
+    """watchpoint:ADDRESS:LENGTH:MODE: a hardware breakpoint in the -p/-c
+    process; watchpoint:FUNC+argN:LENGTH:MODE, on the address in FUNC's
+    argument N each time FUNC is called with a new one: a uprobe on FUNC in the
+    process's binary sends it (and stops the process until it is watched)."""
     point, parts, reporter, has_process = p.node, p.parts, p.reporter, p.has_process
-    form = ("a watchpoint is written 'watchpoint:ADDRESS:LENGTH:MODE', as in "
-            "watchpoint:0x10000000:8:w")
+    form = ("a watchpoint is written 'watchpoint:ADDRESS:LENGTH:MODE' or "
+            "'watchpoint:FUNCTION+argN:LENGTH:MODE', as in watchpoint:0x10000000:8:w")
     if len(parts) != 3 or not all(parts):
         reporter.error(form, point.span)
-        return None
+        return []
     address_text, length_text, mode = parts
+    argument = _WATCHED_ARGUMENT.fullmatch(address_text)
     try:
-        address = parse_integer(address_text)
+        address = 1 if argument else parse_integer(address_text)
     except LiteralError:
-        reporter.error(f"'{address_text}' is not an address", point.span, form)
-        return None
+        reporter.error(f"'{address_text}' is not an address, nor a function's argument "
+                       "(FUNCTION+argN)", point.span, form)
+        return []
     try:
         length = parse_integer(length_text)
     except LiteralError:
@@ -796,26 +808,33 @@ def _watchpoint(p: _Point) -> Attach | None:
     if length not in WATCHPOINT_LENGTHS:
         reporter.error(f"a watchpoint's length is 1, 2, 4 or 8 bytes, not '{length_text}'",
                        point.span)
-        return None
+        return []
     if (set(mode) - set(WATCHPOINT_MODES) or len(set(mode)) != len(mode)
             or ("x" in mode and len(mode) > 1)):
         reporter.error(f"unknown watchpoint mode '{mode}'", point.span,
                        "modes: r (read), w (write), rw, or x (execute)")
-        return None
+        return []
     if address <= 0:
         reporter.error("a watchpoint's address must be above 0", point.span)
-        return None
+        return []
     if not has_process:
         reporter.error("a watchpoint watches one process: run with -p PID or -c 'COMMAND'",
                        point.span)
-        return None
+        return []
     mode = "".join(m for m in WATCHPOINT_MODES if m in mode)
     # An execute breakpoint covers one instruction, whatever the length: the
     # kernel takes it with the length of a long only, which ptrace passes (as
     # bpftrace does).
-    return Attach(ProbeKind.WATCHPOINT, f"watchpoint:0x{address:x}:{length}:{mode}",
-                  address=address, bp_len=EXECUTE_LENGTH if mode == "x" else length,
-                  bp_type=sum(WATCHPOINT_MODES[m] for m in mode))
+    bp_len = EXECUTE_LENGTH if mode == "x" else length
+    bp_type = sum(WATCHPOINT_MODES[m] for m in mode)
+    if argument is None:
+        return [Attach(ProbeKind.WATCHPOINT, f"watchpoint:0x{address:x}:{length}:{mode}",
+                       address=address, bp_len=bp_len, bp_type=bp_type)]
+    function, index = argument[1], int(argument[2])
+    name = f"watchpoint:{function}+arg{index}:{length}:{mode}"
+    return [Attach(ProbeKind.WATCHPOINT, name, symbol=function, bp_len=bp_len, bp_type=bp_type,
+                   watch_arg=index),
+            Attach(ProbeKind.UPROBE, name, symbol=function, watch_arg=index)]
 
 
 def _iterator(p: _Point) -> list[Attach]:
@@ -885,7 +904,7 @@ EXPANDERS: dict[ProbeKind, Expander] = {
     ProbeKind.INTERVAL: _one(_timer),
     ProbeKind.SOFTWARE: _one(_perf_event),
     ProbeKind.HARDWARE: _one(_perf_event),
-    ProbeKind.WATCHPOINT: _one(_watchpoint),
+    ProbeKind.WATCHPOINT: _watchpoint,
     ProbeKind.FENTRY: _fentry,
     ProbeKind.FEXIT: _fentry,
     ProbeKind.ITER: _iterator,

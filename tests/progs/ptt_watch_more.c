@@ -3,7 +3,10 @@
  *                            and calls it N times (an x watchpoint fires N times)
  *   ptt_watch_more thread N  starts a thread (after any watchpoint is attached:
  *                            -c starts the command then) that writes the 8 bytes
- *                            there N times; the main thread only waits for it */
+ *                            there N times; the main thread only waits for it
+ *   ptt_watch_more func N    N times: calls ptt_bump(0, p), which adds 1 to the
+ *                            int at p (a malloc'ed one, always the same), then
+ *                            adds 1 to it itself: 2N writes of the int at arg1 */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +16,12 @@
 #define ADDRESS ((void *)0x10000000)
 
 static int count;
+
+__attribute__((noinline)) void ptt_bump(int unused, volatile int *p)
+{
+	(void)unused;
+	(*p)++;
+}
 
 static void *writer(void *slot)
 {
@@ -26,6 +35,15 @@ int main(int argc, char **argv)
 	if (argc < 3)
 		return 2;
 	count = atoi(argv[2]);
+	if (strcmp(argv[1], "func") == 0) {
+		volatile int *p = malloc(sizeof(int));
+		*p = 0;
+		for (int i = 0; i < count; i++) {
+			ptt_bump(0, p);
+			(*p)++;
+		}
+		return *p != 2 * count;
+	}
 	int exec = strcmp(argv[1], "exec") == 0;
 	void *page = mmap(ADDRESS, 4096, PROT_READ | PROT_WRITE | (exec ? PROT_EXEC : 0),
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);

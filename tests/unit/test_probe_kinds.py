@@ -59,11 +59,35 @@ def test_watchpoint_plan(point: str, probe: str, bp_type: int, bp_len: int) -> N
     ("watchpoint:0x1000:8:rx", "unknown watchpoint mode 'rx'"),
     ("watchpoint:0x1000:8:q", "unknown watchpoint mode 'q'"),
     ("watchpoint:0:8:w", "a watchpoint's address must be above 0"),
-    ("watchpoint:0x1000", "a watchpoint is written 'watchpoint:ADDRESS:LENGTH:MODE', as in "
+    ("watchpoint:0x1000", "a watchpoint is written 'watchpoint:ADDRESS:LENGTH:MODE' or "
+                          "'watchpoint:FUNCTION+argN:LENGTH:MODE', as in "
                           "watchpoint:0x10000000:8:w"),
+    ("watchpoint:f+arg6:8:w", "'f+arg6' is not an address, nor a function's argument "
+                              "(FUNCTION+argN)"),
 ])
 def test_watchpoint_errors(point: str, message: str) -> None:
     assert errors(f"{point} {{ @ = count(); }}", options=WITH_PROCESS) == [message]
+
+
+def test_an_execute_watchpoint_gives_the_kernel_the_length_of_a_long() -> None:
+    (prog,) = compile(Source("-e", "watchpoint:0x401000:1:x { }"), WITH_PROCESS,
+                      FixtureMachine({})).programs
+    assert (prog.attach.probe, prog.attach.bp_len) == ("watchpoint:0x401000:1:x", 8)
+
+
+def test_a_watchpoint_on_a_function_argument_is_a_watchpoint_and_its_uprobe() -> None:
+    """The watchpoint's program is the probe's; the uprobe's only sends the
+    argument (its body is not the probe's), and counts as no probe of its own."""
+    program = compile(Source("-e", 'watchpoint:increment+arg1:4:w { printf("hit\\n"); }'),
+                      WITH_PROCESS, FixtureMachine({}))
+    watch, setup = program.programs
+    name = "watchpoint:increment+arg1:4:w"
+    assert watch.attach == Attach("watchpoint", name, symbol="increment", bp_type=2, bp_len=4,
+                                  watch_arg=1)
+    assert setup.attach == Attach("uprobe", name, symbol="increment", watch_arg=1)
+    assert setup.prog_type == ProgType.KPROBE
+    assert sum(p.attach.probe_count for p in program.programs) == 1
+    assert len(program.printf_formats) == 1  # the watchpoint's printf only
 
 
 def test_watchpoint_needs_a_process() -> None:
