@@ -88,6 +88,7 @@ class Attach:
     # argument N, each new one opened when a uprobe on FUNC (kind "uprobe", the
     # same probe name, `binary` empty: the -p/-c process's) sends it.
     watch_arg: int = -1
+    watch_async: bool = False  # an asyncwatchpoint's uprobe: the process is not stopped
     # kind "signal" (self:signal:SIGUSR1): `event` is the signal's name and
     # `signal` its number; the runtime runs the program when ptrace receives it.
     signal: int = 0

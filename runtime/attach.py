@@ -315,5 +315,6 @@ ATTACHERS: dict[ProbeKind, Attacher] = {
     ProbeKind.FENTRY: _fentry,
     ProbeKind.FEXIT: _fentry,
     ProbeKind.WATCHPOINT: _watchpoint,
+    ProbeKind.ASYNCWATCHPOINT: _watchpoint,
     ProbeKind.ITER: _iterator,
 }

@@ -347,7 +347,8 @@ class Session:
         assert self.loaded is not None and self.target is not None
         setup = self.program.programs[site].attach
         index = next(i for i, p in enumerate(self.program.programs)
-                     if p.attach.kind == ProbeKind.WATCHPOINT and p.attach.probe == setup.probe)
+                     if p.attach.watch_arg >= 0 and not p.attach.arms_watchpoint
+                     and p.attach.probe == setup.probe)
         if (index, address) not in self.watched:
             self.watched.add((index, address))
             target = dataclasses.replace(self.program.programs[index].attach, address=address,
@@ -357,7 +358,8 @@ class Session:
                                             self.target.pid))
             except RuntimeFailure as failure:
                 self.err.write(f"WARNING: {failure}\n")
-        self._resume_target()
+        if not setup.watch_async:
+            self._resume_target()
 
     def _resume_target(self) -> None:
         """Let the process a watchpoint:FUNC+argN's uprobe stopped go on."""
@@ -367,7 +369,8 @@ class Session:
 
     def _detach(self) -> None:
         close_all(self.perf_fds)
-        if any(p.attach.arms_watchpoint for p in self.program.programs):
+        if any(p.attach.arms_watchpoint and not p.attach.watch_async
+               for p in self.program.programs):
             self._resume_target()  # it may have stopped after the last event was read
         if self.packets is not None:
             self.packets.close()

@@ -117,11 +117,13 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
     def send_watched_address(self) -> None:
         """watchpoint:FUNC+argN's uprobe: send the argument, then stop the process
         (it runs on once the runtime has its watchpoint on the address, so no
-        access is missed: the kernel stops it on the way back to user space)."""
+        access is missed: the kernel stops it on the way back to user space); an
+        asyncwatchpoint's lets it run on."""
         address = self.pb.ctx_load(ARG_REGISTERS[self.instance.attach.watch_arg])
         self.emit_event(EventKind.WATCH, self.instance.index, WATCHED_ADDRESS.offset + 8,
                         [(WATCHED_ADDRESS.offset, t.INT64, address, t.INT64)])
-        self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(signal.SIGSTOP)])
+        if not self.instance.attach.watch_async:
+            self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(signal.SIGSTOP)])
 
     def dispatch_syscall(self) -> None:
         """Raw sys_enter/sys_exit: go on only for the syscalls the wildcard matched.

@@ -786,10 +786,11 @@ def _watchpoint(p: _Point) -> list[Attach]:
     """watchpoint:ADDRESS:LENGTH:MODE: a hardware breakpoint in the -p/-c
     process; watchpoint:FUNC+argN:LENGTH:MODE, on the address in FUNC's
     argument N each time FUNC is called with a new one: a uprobe on FUNC in the
-    process's binary sends it (and stops the process until it is watched)."""
+    process's binary sends it (and stops the process until it is watched, but
+    for an asyncwatchpoint)."""
     point, parts, reporter, has_process = p.node, p.parts, p.reporter, p.has_process
-    form = ("a watchpoint is written 'watchpoint:ADDRESS:LENGTH:MODE' or "
-            "'watchpoint:FUNCTION+argN:LENGTH:MODE', as in watchpoint:0x10000000:8:w")
+    form = (f"a watchpoint is written '{p.provider}:ADDRESS:LENGTH:MODE' or "
+            f"'{p.provider}:FUNCTION+argN:LENGTH:MODE', as in {p.provider}:0x10000000:8:w")
     if len(parts) != 3 or not all(parts):
         reporter.error(form, point.span)
         return []
@@ -828,13 +829,14 @@ def _watchpoint(p: _Point) -> list[Attach]:
     bp_len = EXECUTE_LENGTH if mode == "x" else length
     bp_type = sum(WATCHPOINT_MODES[m] for m in mode)
     if argument is None:
-        return [Attach(ProbeKind.WATCHPOINT, f"watchpoint:0x{address:x}:{length}:{mode}",
+        return [Attach(p.kind, f"{p.provider}:0x{address:x}:{length}:{mode}",
                        address=address, bp_len=bp_len, bp_type=bp_type)]
     function, index = argument[1], int(argument[2])
-    name = f"watchpoint:{function}+arg{index}:{length}:{mode}"
-    return [Attach(ProbeKind.WATCHPOINT, name, symbol=function, bp_len=bp_len, bp_type=bp_type,
+    name = f"{p.provider}:{function}+arg{index}:{length}:{mode}"
+    return [Attach(p.kind, name, symbol=function, bp_len=bp_len, bp_type=bp_type,
                    watch_arg=index),
-            Attach(ProbeKind.UPROBE, name, symbol=function, watch_arg=index)]
+            Attach(ProbeKind.UPROBE, name, symbol=function, watch_arg=index,
+                   watch_async=p.kind == ProbeKind.ASYNCWATCHPOINT)]
 
 
 def _iterator(p: _Point) -> list[Attach]:
@@ -905,6 +907,7 @@ EXPANDERS: dict[ProbeKind, Expander] = {
     ProbeKind.SOFTWARE: _one(_perf_event),
     ProbeKind.HARDWARE: _one(_perf_event),
     ProbeKind.WATCHPOINT: _watchpoint,
+    ProbeKind.ASYNCWATCHPOINT: _watchpoint,
     ProbeKind.FENTRY: _fentry,
     ProbeKind.FEXIT: _fentry,
     ProbeKind.ITER: _iterator,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import struct
 from pathlib import Path
 from typing import cast
 
@@ -88,6 +89,16 @@ def test_a_watchpoint_on_a_function_argument_is_a_watchpoint_and_its_uprobe() ->
     assert setup.prog_type == ProgType.KPROBE
     assert sum(p.attach.probe_count for p in program.programs) == 1
     assert len(program.printf_formats) == 1  # the watchpoint's printf only
+
+
+def test_an_asyncwatchpoint_s_uprobe_does_not_stop_the_process() -> None:
+    watch, setup = compile(Source("-e", "aw:increment+arg1:4:w { }"), WITH_PROCESS,
+                           FixtureMachine({})).programs
+    assert (watch.attach.kind, watch.attach.probe) == (
+        "asyncwatchpoint", "asyncwatchpoint:increment+arg1:4:w")
+    assert setup.attach.watch_async
+    send_signal = struct.pack("<BBhi", 0x85, 0, 0, 109)  # call bpf_send_signal
+    assert send_signal not in [setup.insns[i:i + 8] for i in range(0, len(setup.insns), 8)]
 
 
 def test_watchpoint_needs_a_process() -> None:
