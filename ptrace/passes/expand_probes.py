@@ -796,12 +796,17 @@ def _watchpoint(p: _Point) -> list[Attach]:
         return []
     address_text, length_text, mode = parts
     argument = _WATCHED_ARGUMENT.fullmatch(address_text)
-    try:
-        address = 1 if argument else parse_integer(address_text)
-    except LiteralError:
-        reporter.error(f"'{address_text}' is not an address, nor a function's argument "
-                       "(FUNCTION+argN)", point.span, form)
-        return []
+    address = 0
+    if argument is None:
+        try:
+            address = parse_integer(address_text)
+        except LiteralError:
+            reporter.error(f"'{address_text}' is not an address, nor a function's argument "
+                           "(FUNCTION+argN)", point.span, form)
+            return []
+        if address <= 0:
+            reporter.error("a watchpoint's address must be above 0", point.span)
+            return []
     try:
         length = parse_integer(length_text)
     except LiteralError:
@@ -814,9 +819,6 @@ def _watchpoint(p: _Point) -> list[Attach]:
             or ("x" in mode and len(mode) > 1)):
         reporter.error(f"unknown watchpoint mode '{mode}'", point.span,
                        "modes: r (read), w (write), rw, or x (execute)")
-        return []
-    if address <= 0:
-        reporter.error("a watchpoint's address must be above 0", point.span)
         return []
     if not has_process:
         reporter.error("a watchpoint watches one process: run with -p PID or -c 'COMMAND'",
