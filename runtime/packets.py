@@ -13,6 +13,7 @@ type RAW (IP packets, no link header), as bpftrace writes them.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import struct
@@ -37,6 +38,8 @@ class PacketWriter:
         self._libs = libs
         self._sites: list[tuple[BinaryIO, int]] = []
         self.lost = 0
+        self._failed: OSError | None = None  # a write that failed, in a callback
+        self._dropping = False  # since a write failed
         self._files: dict[str, BinaryIO] = {}
         try:
             for path, offset in sites:
@@ -64,18 +67,27 @@ class PacketWriter:
         """Write the packets waiting in the buffer."""
         if self._buffer:
             self._libs.libbpf.perf_buffer__consume(self._buffer)
+        error, self._failed = self._failed, None
+        if error is not None:  # (later packets are dropped: the run stops)
+            self._dropping = True
+            raise RuntimeFailure(f"cannot write skboutput()'s file {error.filename}: "
+                                 f"{error.strerror}")
 
     def close(self) -> None:
         """Write what is left, then close the buffer and the files."""
-        if self._buffer:
-            self.consume()
-            self._libs.libbpf.perf_buffer__free(self._buffer)
-            self._buffer = None
-        self._close_files()
+        try:
+            if self._buffer:
+                self.consume()
+        finally:
+            if self._buffer:
+                self._libs.libbpf.perf_buffer__free(self._buffer)
+                self._buffer = None
+            self._close_files()
 
     def _close_files(self) -> None:
         for file in self._files.values():
-            file.close()
+            with contextlib.suppress(OSError):  # each packet was flushed as it was written
+                file.close()
 
     def _sample(self, _ctx: object, _cpu: int, data: int, size: int) -> None:
         raw = ctypes.string_at(data, size)
@@ -83,8 +95,15 @@ class PacketWriter:
         file, offset = self._sites[site]
         packet = raw[PACKET_HEADER.size + offset:PACKET_HEADER.size + captured]
         when = ns + self._epoch
-        file.write(PCAP_RECORD.pack(when // 1_000_000_000, when % 1_000_000_000 // 1000,
-                                    len(packet), max(wire - offset, len(packet))) + packet)
+        if self._failed is not None or self._dropping:
+            return
+        try:
+            file.write(PCAP_RECORD.pack(when // 1_000_000_000, when % 1_000_000_000 // 1000,
+                                        len(packet), max(wire - offset, len(packet))) + packet)
+            file.flush()
+        except OSError as error:  # raised by consume(): a callback cannot raise
+            error.filename = file.name
+            self._failed = error
 
     def _lost(self, _ctx: object, _cpu: int, count: int) -> None:
         self.lost += count
