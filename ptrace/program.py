@@ -27,6 +27,7 @@ class EventKind(IntEnum):
     CLEAR = 5
     ZERO = 6
     WATCH = 7  # a function's argument to watch: watchpoint:FUNC+argN (WATCHED_ADDRESS)
+    UNWATCH = 8  # unwatch(address) (WATCHED_ADDRESS)
 
 
 # Slots of the per-CPU `counters` map: failed ring-buffer writes, then one
@@ -249,6 +250,7 @@ class CompiledProgram:
     # pcap file and offset.
     packet_map: int = -1
     packet_sites: tuple[tuple[str, int], ...] = ()
+    watched_map: int = -1  # watchpoint:FUNC+argN: the addresses sent, by (program, address)
 
     @property
     def attached_programs(self) -> tuple[BpfProgram, ...]:

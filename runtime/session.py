@@ -13,6 +13,7 @@ import dataclasses
 import gc
 import os
 import signal
+import struct
 import sys
 import threading
 import time
@@ -102,8 +103,9 @@ class Session:
         self.signals_received: list[int] = []  # that self:signal probes are waiting for
         self.ringbuf: RingBuffer | None = None
         self.packets: PacketWriter | None = None  # skboutput()'s
-        # watchpoint:FUNC+argN: the addresses watched (or refused), by program index.
-        self.watched: set[tuple[int, int]] = set()
+        # watchpoint:FUNC+argN: the perf fds watching each address its uprobe (the
+        # program of that index) sent, by (index, address); none if refused.
+        self.watched: dict[tuple[int, int], list[int]] = {}
         self.exit_code = 0
         self.stopping = False  # exit() was called or a signal arrived: leave the loop
         self.exited = False  # exit() was called: later events are dropped, as in bpftrace
@@ -349,17 +351,29 @@ class Session:
         index = next(i for i, p in enumerate(self.program.programs)
                      if p.attach.watch_arg >= 0 and not p.attach.arms_watchpoint
                      and p.attach.probe == setup.probe)
-        if (index, address) not in self.watched:
-            self.watched.add((index, address))
+        if (site, address) not in self.watched:
             target = dataclasses.replace(self.program.programs[index].attach, address=address,
                                          watch_arg=-1, probe=f"{setup.probe} (0x{address:x})")
+            fds: list[int] = []
             try:
-                self.perf_fds.extend(attach(self.libs, self.loaded.prog_fds[index], target,
-                                            self.target.pid))
+                fds = attach(self.libs, self.loaded.prog_fds[index], target, self.target.pid)
             except RuntimeFailure as failure:
                 self.err.write(f"WARNING: {failure}\n")
+            self.watched[site, address] = fds
+            self.perf_fds.extend(fds)
         if not setup.watch_async:
             self._resume_target()
+
+    def _unwatch(self, address: int) -> None:
+        """unwatch(address): close the watchpoints on it; the next call of their
+        function with it watches it again."""
+        assert self.loaded is not None
+        for site, watched in [key for key in self.watched if key[1] == address]:
+            fds = self.watched.pop((site, watched))
+            self.perf_fds = [fd for fd in self.perf_fds if fd not in fds]
+            close_all(fds)
+            key = ctypes.create_string_buffer(struct.pack("<QQ", site, address), 16)
+            self.libs.bcc.bpf_delete_elem(self.loaded.map_fds[self.program.watched_map], key)
 
     def _resume_target(self) -> None:
         """Let the process a watchpoint:FUNC+argN's uprobe stopped go on."""
@@ -389,8 +403,12 @@ class Session:
         kind, site = EVENT_HEADER.unpack_from(record)
         if kind == EventKind.PRINTF:
             self._printf(site, record)
-        elif kind == EventKind.WATCH:
-            self._watch(site, int(decode(record, WATCHED_ADDRESS.offset, WATCHED_ADDRESS.type)))
+        elif kind in (EventKind.WATCH, EventKind.UNWATCH):
+            address = int(decode(record, WATCHED_ADDRESS.offset, WATCHED_ADDRESS.type)) % 2**64
+            if kind == EventKind.WATCH:
+                self._watch(site, address)
+            else:
+                self._unwatch(address)
         elif kind == EventKind.EXIT:
             self.exit_code = int(decode(record, EXIT_CODE.offset, EXIT_CODE.type)) & 0xFF
             self.stopping = self.exited = True

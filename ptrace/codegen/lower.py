@@ -120,10 +120,20 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         access is missed: the kernel stops it on the way back to user space); an
         asyncwatchpoint's lets it run on."""
         address = self.pb.ctx_load(ARG_REGISTERS[self.instance.attach.watch_arg])
-        self.emit_event(EventKind.WATCH, self.instance.index, WATCHED_ADDRESS.offset + 8,
-                        [(WATCHED_ADDRESS.offset, t.INT64, address, t.INT64)])
-        if not self.instance.attach.watch_async:
-            self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(signal.SIGSTOP)])
+        # An address sent before is in the map (until unwatch() takes it out):
+        # the process runs on at once.
+        key = self.pb.fresh_memory(16)
+        self.pb.store64(i64(self.instance.index), key)
+        self.pb.store64(address, key, 8)
+        value = self.pb.fresh_memory(8)
+        watched = self.pb.map_ptr(self.res.watched_map)
+        sent = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [watched, key])
+        with self.b.if_then(self.b.icmp_unsigned("==", sent, ir.Constant(PTR, None))):
+            self.pb.helper(Helper.MAP_UPDATE_ELEM, I64, [watched, key, value, i64(BPF_ANY)])
+            self.emit_event(EventKind.WATCH, self.instance.index, WATCHED_ADDRESS.offset + 8,
+                            [(WATCHED_ADDRESS.offset, t.INT64, address, t.INT64)])
+            if not self.instance.attach.watch_async:
+                self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(signal.SIGSTOP)])
 
     def dispatch_syscall(self) -> None:
         """Raw sys_enter/sys_exit: go on only for the syscalls the wildcard matched.

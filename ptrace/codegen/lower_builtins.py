@@ -36,6 +36,7 @@ from ptrace.program import (
     GLOBAL_TAI_OFFSET,
     PACKET_HEADER,
     SKB_OUTPUT_MAX,
+    WATCHED_ADDRESS,
     EventKind,
 )
 from ptrace.types import types as t
@@ -726,6 +727,11 @@ class BuiltinLowering:
         arg = e.args[0]
         assert isinstance(arg, n.MapAccess)
         self.emit_event(EventKind.CLEAR, self.ctx.maps[arg.name].index, EVENT_HEADER_SIZE, [])
+        return i64(0)
+
+    def call_unwatch(self, e: n.Call) -> ir.Value:
+        self.emit_event(EventKind.UNWATCH, 0, WATCHED_ADDRESS.offset + 8,
+                        [(WATCHED_ADDRESS.offset, t.INT64, self.expr(e.args[0]), t.INT64)])
         return i64(0)
 
     def call_zero(self, e: n.Call) -> ir.Value:

@@ -850,6 +850,14 @@ class BuiltinChecks:
         self.checked.skb_sites.append((path.value, start))
         return t.UINT32
 
+    def call_unwatch(self, e: n.Call) -> t.Type | None:
+        """unwatch(addr): an address (an integer or a pointer)."""
+        atype = self.expr(e.args[0])
+        if atype is not None and not (atype.is_integer or isinstance(atype, t.Pointer)):
+            self.error(f"unwatch() takes an address, not {atype}", e.args[0].span)
+            return None
+        return t.VOID if atype is not None else None
+
     def _btf_typed(self, e: n.Call) -> bool:
         """Whether this probe's program is BTF-typed, as a helper of `e` needs: a
         raw tracepoint is where the kernel's BTF types its event (it is then

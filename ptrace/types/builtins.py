@@ -234,6 +234,7 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
              "write a packet's bytes (offset to offset + length) to a pcap file",
              Where(BTF_PROGRAMS, "the kernel gives bpf_skb_output() to BTF-typed programs only",
                    "skboutput() can be used in fentry, fexit, iter and rawtracepoint probes")),
+    Function("unwatch", ("addr",), "stop watching an address (of a watchpoint:FUNC+argN)"),
     Function("cgroupid", ("path",), "the id of a cgroup v2 directory"),
     Function("cgroup_path", ("id", "filter?"), "the paths of a cgroup"),
     Function("buf", ("p", "length?"), "bytes at an address, or of an array, for %r"),
@@ -265,6 +266,6 @@ LATER_VARIABLES = frozenset({
     "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
 })
 LATER_FUNCTIONS = frozenset({
-    "override", "path", "unwatch",
+    "override", "path",
     "print_map",
 })

@@ -6,16 +6,25 @@
  *                            there N times; the main thread only waits for it
  *   ptt_watch_more func N    N times: calls ptt_bump(0, p), which adds 1 to the
  *                            int at p (a malloc'ed one, always the same), then
- *                            adds 1 to it itself: 2N writes of the int at arg1 */
+ *                            adds 1 to it itself: 2N writes of the int at arg1
+ *   ptt_watch_more unwatch   calls ptt_bump(0, p) (1 write), ptt_unwatch(p),
+ *                            sleeps 0.5 s, writes the int 3 times, then calls
+ *                            ptt_bump(0, p) again (1 write) */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define ADDRESS ((void *)0x10000000)
 
 static int count;
+
+__attribute__((noinline)) void ptt_unwatch(volatile int *p)
+{
+	__asm__ volatile("" : : "r"(p) : "memory");
+}
 
 __attribute__((noinline)) void ptt_bump(int unused, volatile int *p)
 {
@@ -32,6 +41,17 @@ static void *writer(void *slot)
 
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "unwatch") == 0) {
+		volatile int *p = malloc(sizeof(int));
+		*p = 0;
+		ptt_bump(0, p);
+		ptt_unwatch(p);
+		usleep(500000);
+		for (int i = 0; i < 3; i++)
+			(*p)++;
+		ptt_bump(0, p);
+		return *p != 5;
+	}
 	if (argc < 3)
 		return 2;
 	count = atoi(argv[2]);

@@ -101,6 +101,13 @@ def test_an_asyncwatchpoint_s_uprobe_does_not_stop_the_process() -> None:
     assert send_signal not in [setup.insns[i:i + 8] for i in range(0, len(setup.insns), 8)]
 
 
+def test_unwatch_takes_an_address() -> None:
+    assert errors('BEGIN { unwatch("x"); }') == ['unwatch() takes an address, not string[2]']
+    program = compile(Source("-e", "watchpoint:f+arg0:8:w { unwatch(0x1000); }"), WITH_PROCESS,
+                      FixtureMachine({}))
+    assert program.maps[program.watched_map].name == ".watched"
+
+
 def test_watchpoint_needs_a_process() -> None:
     assert errors("watchpoint:0x1000:8:w { @ = count(); }") == [
         "a watchpoint watches one process: run with -p PID or -c 'COMMAND'"]
