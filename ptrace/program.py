@@ -106,6 +106,11 @@ class Attach:
         return self.kind == ProbeKind.RAWTRACEPOINT and self.btf_id != 0
 
     @property
+    def prog_type(self) -> ProgType:
+        """Its program's type: its kind's, but TRACING for a BTF tracepoint."""
+        return ProgType.TRACING if self.btf_tracepoint else KINDS[self.kind].prog_type
+
+    @property
     def arms_watchpoint(self) -> bool:
         """Whether it is the uprobe of a watchpoint:FUNC+argN, which sends the argument."""
         return self.kind == ProbeKind.UPROBE and self.watch_arg >= 0

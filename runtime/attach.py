@@ -228,24 +228,30 @@ def run_iterator(libs: Libraries, link_fd: int, between: Callable[[], bool]) -> 
 
 
 def _watchpoint(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int]:
-    """watchpoint:ADDRESS:LENGTH:MODE: a hardware breakpoint in the -p/-c process."""
-    if pid < 0:
-        raise RuntimeFailure(f"cannot attach {target.probe}: a watchpoint needs a process "
-                             "(-p PID or -c COMMAND)")
+    """watchpoint:ADDRESS:LENGTH:MODE: a hardware breakpoint in the -p/-c process,
+    or without one on kernel memory, on every CPU."""
     if target.watch_arg >= 0:  # on each address its uprobe sends (Session._watch)
         return []
+    if pid < 0:
+        return _on_every_cpu(lambda cpu: _breakpoint(prog_fd, target, -1, cpu, 0))
+    # Inherited: threads the process starts after this are watched too (the
+    # kernel cannot add threads that exist already), as in bpftrace.
+    return [_breakpoint(prog_fd, target, pid, -1, perf.FLAG_INHERIT)]
+
+
+def _breakpoint(prog_fd: int, target: Attach, pid: int, cpu: int, flags: int) -> int:
     try:
-        # Inherited: threads the process starts after this are watched too (the
-        # kernel cannot add threads that exist already), as in bpftrace.
-        fd = perf.open_event(PerfType.BREAKPOINT, 0, -1, period=1, pid=pid,
+        fd = perf.open_event(PerfType.BREAKPOINT, 0, cpu, period=1, pid=pid,
                              bp_type=target.bp_type, bp_addr=target.address,
-                             bp_len=target.bp_len, flags=perf.FLAG_INHERIT)
+                             bp_len=target.bp_len, flags=flags)
         perf.run_program(fd, prog_fd)
     except OSError as error:
         code = error.errno or 0
         why = WATCHPOINT_ERRORS.get(code, error.strerror)
+        if pid < 0 and code in (errno_module.EPERM, errno_module.EACCES):
+            why = f"this machine refuses watchpoints on kernel memory ({error.strerror})"
         raise RuntimeFailure(f"cannot attach {target.probe}: {why}") from None
-    return [fd]
+    return fd
 
 
 ITER_READ_SIZE = 1 << 16

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
-from ptrace.bpf_abi import AttachType, ProgType
+from ptrace.bpf_abi import AttachType
 from ptrace.codegen.bpf_builder import (
     MAP_LOOP_STACK_BUDGET,
     MAP_LOOP_STACK_LIMIT,
@@ -66,7 +66,7 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
         loops = tuple(_location(node.span) for node in walk(instance.probe)
                       if isinstance(node, n.While | n.For))
         code = emitted.sections[f"ptrace/{name}"]
-        programs.append(BpfProgram(name, program_type(instance.attach),
+        programs.append(BpfProgram(name, instance.attach.prog_type,
                                    mark_kfunc_calls(code.insns, kfuncs),
                                    instance.attach,
                                    _location(instance.probe.span), loops, ctx_size,
@@ -74,14 +74,6 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
                                    instance.attach.btf_id,
                                    code.functions[1:]))
     return programs, emitted, scratch
-
-
-def program_type(attach: Attach) -> ProgType:
-    """Its kind's program type; a raw tracepoint the kernel's BTF types is a
-    TRACING program (tp_btf)."""
-    if attach.btf_tracepoint:
-        return ProgType.TRACING
-    return KINDS[attach.kind].prog_type
 
 
 def _expected_attach_type(attach: Attach) -> int:

@@ -176,9 +176,11 @@ class BuiltinChecks:
             if self._integer_arg(e.args[0]) is None:
                 return None
             kind = self.instance.attach.kind
-            if KINDS[kind].prog_type not in KFUNC_PROGRAMS:
-                allowed = sorted(row.name for row in KINDS.values()
-                                 if row.prog_type in KFUNC_PROGRAMS and row.provider)
+            if self.instance.attach.prog_type not in KFUNC_PROGRAMS:
+                # (and raw tracepoints the kernel's BTF types: BTF tracepoints)
+                allowed = sorted({row.name for row in KINDS.values()
+                                  if row.prog_type in KFUNC_PROGRAMS and row.provider}
+                                 | {ProbeKind.RAWTRACEPOINT.value})
                 self.error(f"comm(pid) cannot be used in {KINDS[kind].name} probes: the kernel "
                            f"does not let their programs call {TASK_FROM_PID}()", e.span,
                            f"it can be used in {', '.join(allowed[:-1])} and {allowed[-1]} "

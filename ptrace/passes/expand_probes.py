@@ -784,8 +784,9 @@ def _timer(p: _Point) -> Attach | None:
 
 def _watchpoint(p: _Point) -> list[Attach]:
     """watchpoint:ADDRESS:LENGTH:MODE: a hardware breakpoint in the -p/-c
-    process; watchpoint:FUNC+argN:LENGTH:MODE, on the address in FUNC's
-    argument N each time FUNC is called with a new one: a uprobe on FUNC in the
+    process (without one, on kernel memory); watchpoint:FUNC+argN:LENGTH:MODE,
+    on the address in FUNC's argument N each time FUNC is called with a new
+    one: a uprobe on FUNC in the
     process's binary sends it (and stops the process until it is watched, but
     for an asyncwatchpoint)."""
     point, parts, reporter, has_process = p.node, p.parts, p.reporter, p.has_process
@@ -820,9 +821,9 @@ def _watchpoint(p: _Point) -> list[Attach]:
         reporter.error(f"unknown watchpoint mode '{mode}'", point.span,
                        "modes: r (read), w (write), rw, or x (execute)")
         return []
-    if not has_process:
-        reporter.error("a watchpoint watches one process: run with -p PID or -c 'COMMAND'",
-                       point.span)
+    if not has_process and argument is not None:
+        reporter.error("a watchpoint on a function's argument watches one process: run with "
+                       "-p PID or -c 'COMMAND'", point.span)
         return []
     mode = "".join(m for m in WATCHPOINT_MODES if m in mode)
     # An execute breakpoint covers one instruction, whatever the length: the

@@ -146,3 +146,14 @@ def test_skboutput_calls_its_helper_with_a_perf_event_array(btf: Btf) -> None:
     assert (CALL, 0, int(Helper.SKB_OUTPUT)) in instructions(program.programs[0].insns)
     assert program.maps[program.packet_map].map_type == MapType.PERF_EVENT_ARRAY
     assert program.packet_sites == (("x.pcap", 0),)
+
+
+def test_comm_of_a_pid_in_a_btf_tracepoint(btf: Btf) -> None:
+    """A BTF tracepoint is a TRACING program, which may call the task kfuncs."""
+    machine = FixtureMachine({("sched", "sched_switch"): "name: sched_switch\nformat:\n"},
+                             kernel_types=btf)
+    program = compile(Source("-e", "rawtracepoint:sched_switch { @[comm(args.next->pid)] = "
+                                   "count(); }"), machine=machine)
+    calls = [(src, imm) for code, src, imm in instructions(program.programs[0].insns)
+             if code == CALL]
+    assert (BPF_PSEUDO_KFUNC_CALL, btf.find("bpf_task_from_pid", "func")) in calls

@@ -108,9 +108,27 @@ def test_unwatch_takes_an_address() -> None:
     assert program.maps[program.watched_map].name == ".watched"
 
 
-def test_watchpoint_needs_a_process() -> None:
-    assert errors("watchpoint:0x1000:8:w { @ = count(); }") == [
-        "a watchpoint watches one process: run with -p PID or -c 'COMMAND'"]
+def test_a_watchpoint_without_a_process_is_on_kernel_memory(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in bpftrace: on every CPU (pid -1); a function's argument needs a process."""
+    from ptrace.runtime import attach, perf
+
+    (prog,) = compile(Source("-e", "watchpoint:0xffffffff81000000:8:w { }"), None,
+                      FixtureMachine({})).programs
+    opened: list[tuple[int, int]] = []
+
+    def open_event(*args: object, **kwargs: object) -> int:
+        opened.append((cast(int, kwargs["pid"]), cast(int, args[2])))
+        return 100 + len(opened)
+
+    monkeypatch.setattr(perf, "open_event", open_event)
+    monkeypatch.setattr(perf, "run_program", lambda fd, prog_fd: None)
+    monkeypatch.setattr(attach, "online_cpus", lambda: [0, 1])
+    assert attach.attach(cast(Libraries, None), 3, prog.attach, pid=-1) == [101, 102]
+    assert opened == [(-1, 0), (-1, 1)]
+    assert errors("watchpoint:f+arg0:8:w { @ = count(); }") == [
+        "a watchpoint on a function's argument watches one process: run with -p PID or "
+        "-c 'COMMAND'"]
 
 
 @pytest.mark.parametrize(("name", "number"), [
