@@ -14,6 +14,7 @@ The lowering of builtins, of aggregations and of events lives in its parts,
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from ptrace.machine import TracepointField
 from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext, ProbeInstance
+from ptrace.passes.probe_context import pointer_argument
 from ptrace.passes.type_rules import assigned_aggregation, literal_value
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, WATCHED_ADDRESS, EventKind
@@ -798,8 +800,18 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         return self.b.sext(self.b.trunc(raw, ir.IntType(field.size * 8)), I64)
 
     def expr_Cast(self, e: n.Cast) -> ir.Value:
-        value = self.expr(e.operand)
         target = self.type_of(e)
+        position = self.raw_argument(e.operand)
+        if position is not None and isinstance(target, t.Pointer):
+            # A BTF tracepoint's argument (arg0) cast to a pointer: the kernel's
+            # typed pointer itself (skboutput() and socket_cookie() take no other).
+            return self.pb.ctx_load(8 * position)
+        btf = self.ctx.machine.btf()
+        if position is not None and isinstance(target, t.Int) and btf is not None \
+                and pointer_argument(btf, self.instance.attach, position):
+            value = self.integer_argument(position)  # a pointer's value: a number
+        else:
+            value = self.expr(e.operand)
         if isinstance(target, t.Array) and isinstance(self.type_of(e.operand), t.Str):
             mem = self.pb.fresh_memory(target.size)  # the string's bytes
             self.pb.memcpy(mem, value, target.c_size)
@@ -820,6 +832,17 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             return value
         narrow = self.b.trunc(value, ir.IntType(target.bits))
         return self.b.sext(narrow, I64) if target.signed else self.b.zext(narrow, I64)
+
+    def raw_argument(self, e: n.Expr) -> int | None:
+        """The position of a BTF tracepoint's argument that `e` reads whole
+        (`arg1`, `args.prev`), if it reads one."""
+        if not self.instance.attach.btf_tracepoint:
+            return None
+        if isinstance(e, n.Identifier) and re.fullmatch(r"arg\d", e.name):
+            return int(e.name[3:])
+        if isinstance(e, n.Field) and isinstance(e.base, n.Identifier) and e.base.name == "args":
+            return self.checked.arg_positions.get(e)
+        return None
 
     def read_memory(self, base: ir.Value, access: FieldAccess, vtype: t.Type,
                     space: str) -> ir.Value:

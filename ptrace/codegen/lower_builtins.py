@@ -22,7 +22,7 @@ from ptrace.codegen.helpers import (
     read_helper,
     read_str_helper,
 )
-from ptrace.passes.probe_context import func_name, probe_builtin, probe_type
+from ptrace.passes.probe_context import func_name, pointer_argument, probe_builtin, probe_type
 from ptrace.passes.type_rules import constant_integer, param_text
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import (
@@ -280,8 +280,22 @@ class BuiltinLowering:
     def builtin_arg(self, e: n.Identifier) -> ir.Value:
         index = int(e.name[3:])
         if KINDS[self.instance.attach.kind].args == Args.ARGUMENTS:  # ctx is u64 args[]
+            btf = self.ctx.machine.btf()
+            if btf is not None and pointer_argument(btf, self.instance.attach, index):
+                return self.integer_argument(index)
             return self.pb.ctx_load(8 * index)
         return self.pb.ctx_load(ARG_REGISTERS[index])
+
+    def integer_argument(self, index: int) -> ir.Value:
+        """A BTF tracepoint's pointer argument as the integer `argN` is: read
+        from the ctx by bpf_probe_read_kernel, so the verifier sees a number it
+        lets scripts compute with (a pointer it would let them add to only);
+        `(struct sk_buff *)arg0` reads the typed pointer itself (Lowerer.expr_Cast)."""
+        address = self.b.ptrtoint(self.b.gep(self.pb.ctx, [i64(8 * index)], source_etype=I8),
+                                  I64)
+        slot = self.pb.fresh_memory(8)
+        self.pb.helper(Helper.PROBE_READ_KERNEL, I64, [slot, i64(8), address])
+        return self.pb.load64(slot)
 
     def builtin_probe(self, e: n.Identifier) -> ir.Value:
         if self.probe_name is not None:
