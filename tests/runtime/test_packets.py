@@ -37,10 +37,10 @@ def test_skboutput_writes_each_packet_to_its_pcap_file(
     each call returns 0."""
     ip_file, eth_file = tmp_path / "ip.pcap", tmp_path / "eth.pcap"
     program = (
-        'rawtracepoint:net_dev_queue /comm == "ptt_udp"/ { '
+        'rawtracepoint:net_dev_queue /comm == "ptt_dgram"/ { '
         f'@ip[skboutput("{ip_file}", args.skb, args.skb.len - 14, 14)] = count(); '
         f'@eth[skboutput("{eth_file}", (struct sk_buff *)arg0, 14, 0)] = count(); }}')
-    result = subprocess.run([*ptrace_exe, "-c", f"{triggers / 'ptt_udp'} 3 {PAYLOAD.decode()}",
+    result = subprocess.run([*ptrace_exe, "-c", f"{triggers / 'ptt_dgram'} 3 {PAYLOAD.decode()}",
                              "-e", program], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "@eth[0]: 3\n@ip[0]: 3"

@@ -1,7 +1,7 @@
 /* Sends argv[2] (default "ptt") as a UDP datagram to 127.0.0.1, argv[1] times
  * (default 1), to a socket of its own that receives each one: every datagram
  * goes through the loopback device (a net:net_dev_queue event in this process,
- * comm ptt_udp, its skb's data starting with the 14-byte Ethernet header). */
+ * comm ptt_dgram, its skb's data starting with the 14-byte Ethernet header). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
