@@ -71,8 +71,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--metrics",), "metrics", "serve the program's maps as Prometheus metrics at "
            "http://[HOST:]PORT/metrics while it runs", "OPTIONS", metavar="[HOST:]PORT"),
     Option(("--mode",), "mode", "run: trace (the default); bench: run each bench:NAME probe "
-           "over and over and print its average time", "OPTIONS", metavar="MODE",
-           choices=("run", "bench")),
+           "over and over and print its average time; test: as --test", "OPTIONS",
+           metavar="MODE", choices=("run", "bench", "test")),
+    Option(("--test",), "test", "run each test:NAME probe once, report which pass (a "
+           "non-zero return, an error or exit(N) fails one); exit status 1 if one failed",
+           "OPTIONS"),
     Option(("--unsafe",), "unsafe", "allow actions that change the system: system(), "
            "signal()", "OPTIONS"),
     Option(("--debuginfo",), "debuginfo", "look for the debug files of user binaries in DIR "
