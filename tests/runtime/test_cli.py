@@ -1072,6 +1072,26 @@ end 1
 
 
 @pytest.mark.bpf
+def test_imported_scripts_and_the_standard_library_run_with_the_program(
+        ptrace_exe: list[str], tmp_path: Path) -> None:
+    """import: a directory's scripts (their BEGIN first, their macros for the
+    program) beside the script, and bpftrace's stdlib/test module; with -e, in
+    the working directory (as bpftrace's interop test runs it)."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "twice.bt").write_text(
+        'macro twice(x) { x * 2 }\nBEGIN { printf("lib begins\\n"); }\n')
+    (tmp_path / "main.bt").write_text(
+        'import "lib"; import "stdlib/test";\n'
+        'BEGIN { printf("%d %d %d\\n", twice(21), __always_true(), '
+        "__test_get_current_task()->pid == pid); exit(); }\n")
+    r = run([*ptrace_exe, "-q", str(tmp_path / "main.bt")], cwd=Path("/"))
+    assert (r.returncode, r.stdout, r.stderr) == (0, "lib begins\n42 1 1\n\n\n", "")
+    interop = run([*ptrace_exe, "-q", "-e", 'import "lib/twice.bt"; import "stdlib/test"; '
+                   "begin { print(__always_true()); exit(); }"], cwd=tmp_path)
+    assert (interop.returncode, interop.stdout) == (0, "lib begins\n1\n\n\n"), interop.stderr
+
+
+@pytest.mark.bpf
 def test_test_mode_and_test_probes_go_together(ptrace_exe: list[str]) -> None:
     for argv, message in [
             (["-e", "test:a { }"], "test:a runs with --test"),
