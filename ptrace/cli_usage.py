@@ -180,7 +180,8 @@ EXAMPLES = (
 EXIT_STATUS = (
     ("0", "the program ended normally (or exit() was called without a code)"),
     ("N", "the code given to exit(N)"),
-    ("1", "an error the user can fix: a usage, script or kernel error, or no root"),
+    ("1", "an error the user can fix: a usage, script or kernel error, or no root; "
+          "with --test, a test failed"),
     ("2", "an internal error: a bug in ptrace"),
     ("130", "interrupted before the program ran"),
 )
