@@ -21,6 +21,7 @@ from ptrace.runtime.features import kprobes_available
 from ptrace.runtime.libbcc import BccSymbol, Libraries, errno, load_symbols
 from ptrace.runtime.loader import close_all
 
+from ptrace import archive
 from ptrace.bpf_abi import PERF_COUNT_SW_CPU_CLOCK, AttachType, PerfType
 from ptrace.machine import TRACEFS_ROOTS
 from ptrace.probe_kinds import ProbeKind
@@ -63,8 +64,12 @@ def _uprobe(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int
     """uprobes, uretprobes, and usdt probes (a uprobe at the site's file offset)."""
     if target.functions:
         return [_uprobe_multi(prog_fd, target, pid)]
-    offset = target.offset if target.kind == ProbeKind.USDT or target.flat \
-        else resolve_offset(target, pid)
+    binary = target.binary
+    if archive.split(binary) is not None:
+        binary, offset = _archive_offset(target)
+    else:
+        offset = target.offset if target.kind == ProbeKind.USDT or target.flat \
+            else resolve_offset(target, pid)
     kind = BPF_PROBE_RETURN if target.kind == ProbeKind.URETPROBE else BPF_PROBE_ENTRY
     # The event name matters only if bcc falls back to tracefs uprobe_events
     # (the uprobe PMU is used when the kernel has it, as 6.18 does).
@@ -73,27 +78,53 @@ def _uprobe(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int
     # counts the semaphore up in every process the uprobe is installed in, and
     # down when it is removed.
     return [_bcc_probe(target, "uprobe", name, lambda: libs.bcc.bpf_attach_uprobe(
-        prog_fd, kind, name, target.binary.encode(), offset, pid, target.ref_ctr_offset))]
+        prog_fd, kind, name, binary.encode(), offset, pid, target.ref_ctr_offset))]
+
+
+def _archive_offset(target: Attach) -> tuple[str, int]:
+    """A uprobe on a member of an archive (`app.apk!/lib/libx.so`) is a uprobe
+    on the archive: the archive's path, and the offset in it of the symbol
+    (plus offset) or address."""
+    from ptrace.debuginfo import function_address
+    from ptrace.elf import file_offset
+
+    path, base, data = _binary_file(target)
+    address = function_address(target.binary, target.symbol, ()) if target.symbol \
+        else target.address
+    at = file_offset(data, address) if address is not None else None
+    if at is None:
+        raise RuntimeFailure(f"cannot find {target.symbol or hex(target.address)} in "
+                             f"{target.binary}")
+    return path, base + at + target.offset
+
+
+def _binary_file(target: Attach) -> tuple[str, int, bytes]:
+    """The file a uprobe attaches to (absolute), where the binary starts in it
+    and its bytes: the binary itself from 0, or the archive holding it
+    (`app.apk!/lib/libx.so`) from the member's offset."""
+    try:
+        data = archive.read_binary(target.binary)
+        if archive.split(target.binary) is None:
+            return os.path.abspath(target.binary), 0, data
+        found = archive.member(target.binary)
+    except (archive.ArchiveError, OSError) as error:
+        raise RuntimeFailure(f"cannot attach {target.probe}: cannot read {target.binary}: "
+                             f"{getattr(error, 'strerror', None) or error}") from None
+    return os.path.abspath(found.archive), found.offset, data
 
 
 def _uprobe_multi(prog_fd: int, target: Attach, pid: int) -> int:
     """The functions of a wildcard in one binary, through one uprobe_multi link."""
     from ptrace.elf import file_offset
 
-    path = os.path.abspath(target.binary)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as error:
-        raise RuntimeFailure(f"cannot attach {target.probe}: cannot read {path}: "
-                             f"{error.strerror}") from None
+    path, base, data = _binary_file(target)
     offsets = []
     for symbol, address in target.functions:
         offset = file_offset(data, address)
         if offset is None:
             raise RuntimeFailure(f"cannot attach {target.probe}: {symbol} lies outside the "
-                                 f"loaded segments of {path}")
-        offsets.append(offset)
+                                 f"loaded segments of {target.binary}")
+        offsets.append(base + offset)
     try:
         return links.uprobe_multi(prog_fd, path, offsets, target.kind == ProbeKind.URETPROBE,
                                   pid)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ptrace import archive
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
 from ptrace.bpf_abi import PerfType
@@ -385,6 +386,8 @@ def _uprobes(p: _Point) -> list[Attach]:
     if path is None:
         missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
         return []
+    if not _probeable_member(p, path):
+        return []
     if source:
         return _source_line(p, path, source, int(target))
     if re.fullmatch(r"0x[0-9a-fA-F]+|[0-9]+", target):
@@ -426,6 +429,25 @@ def _uprobes(p: _Point) -> list[Attach]:
         return []
     name = f"{provider}:{path}:{target}"
     return [Attach(p.kind, name, binary=path, symbol=symbol, offset=offset)]
+
+
+def _probeable_member(p: _Point, path: str) -> bool:
+    """Whether a binary inside an archive (`app.apk!/lib/libx.so`) can be
+    probed: the kernel maps it straight from the archive, so it must be stored
+    uncompressed. True for a plain path."""
+    if archive.split(path) is None:
+        return True
+    try:
+        stored = archive.member(path).stored
+    except archive.ArchiveError as error:
+        p.missing.error(str(error), p.node.span)
+        return False
+    if not stored:
+        p.reporter.error(f"{path} is compressed in its archive: only a member stored "
+                         "uncompressed can be probed", p.node.span,
+                         "store it uncompressed (zip -0; an APK's native libraries "
+                         "with extractNativeLibs=false)")
+    return stored
 
 
 def _uprobe_at_address(p: _Point, path: str, target: str) -> list[Attach]:
