@@ -26,7 +26,6 @@ from ptrace.program import (
     GLOBAL_ITER_EXIT,
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
-    GLOBAL_STOPPED,
     GLOBAL_TAI_OFFSET,
     EventKind,
 )
@@ -664,8 +663,10 @@ class BuiltinLowering:
         return i64(0)
 
     def call_exit(self, e: n.Call) -> ir.Value:
-        """exit(): the event, then the stop flag set (no probe runs from now on, as
-        after a Ctrl-C), and this probe ends here. In an iter probe the
+        """exit(): the event, and this probe ends here. As in bpftrace, the stop
+        is the runtime's, as after a SIGTERM: the other probes, and this one
+        when it fires again, run until the runtime has read the event and
+        stopped them (its stop flag, set before END runs). In an iter probe the
         iteration goes on over every object, as in bpftrace (whose iterators
         print as they go): the code is kept, and the event sent at its end."""
         code = self.expr(e.args[0]) if e.args else i64(0)
@@ -673,7 +674,6 @@ class BuiltinLowering:
             self.set_global(GLOBAL_ITER_EXIT, self.b.add(code, i64(1)))
         else:
             self.send_exit(code)
-            self.set_global(GLOBAL_STOPPED, i64(1))
         self.b.branch(self.exit_block)
         return i64(0)
 
