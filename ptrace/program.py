@@ -75,8 +75,10 @@ class Attach:
     # kinds "fentry"/"fexit": the kernel function's BTF id (the program's attach_btf_id);
     # kind "iter": `event` is the iterator (task, task_file, task_vma), `btf_id`
     # that of its bpf_iter_<event> function, and `offset` where its ctx holds
-    # the object (NULL in the run that ends the iteration).
+    # the object (NULL in the run that ends the iteration); `pin` the file of
+    # /sys/fs/bpf the iterator is pinned to instead of run (iter:task:PIN).
     btf_id: int = 0
+    pin: str = ""
     # kind "watchpoint": a hardware breakpoint on `address`, of `bp_len` bytes,
     # on accesses of `bp_type` (HW_BREAKPOINT_R 1 | W 2, or X 4).
     bp_type: int = 0

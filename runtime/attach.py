@@ -227,10 +227,19 @@ def _fentry(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[in
 
 
 def _iterator(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
-    """iter:NAME: a link to the iterator; run_iterator runs it."""
+    """iter:NAME: a link to the iterator; run_iterator runs it. iter:NAME:PIN:
+    the link pinned to its file, which keeps it (and runs it when read) after
+    ptrace has ended."""
     fd = libs.libbpf.bpf_link_create(prog_fd, 0, AttachType.TRACE_ITER, None)
     if fd < 0:
         raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(-fd)}")
+    if target.pin:
+        code = libs.libbpf.bpf_obj_pin(fd, target.pin.encode())
+        if code < 0:
+            os.close(fd)
+            raise RuntimeFailure(f"cannot pin {target.probe} to {target.pin}: "
+                                 f"{os.strerror(errno() or -code)} (a pin is a new file of a "
+                                 "mounted BPF file system: mount -t bpf bpf /sys/fs/bpf)")
     return [int(fd)]
 
 

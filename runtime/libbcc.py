@@ -133,6 +133,8 @@ def load() -> Libraries:
     #     const struct bpf_link_create_opts *); int bpf_iter_create(int link_fd)
     _declare(libbpf, "bpf_link_create", c_int, [c_int, c_int, c_int, c_void_p])
     _declare(libbpf, "bpf_iter_create", c_int, [c_int])
+    # int bpf_obj_pin(int fd, const char *pathname)
+    _declare(libbpf, "bpf_obj_pin", c_int, [c_int, c_char_p])
     _declare(libbpf, "libbpf_set_print", c_void_p, [c_void_p])
     libbpf.libbpf_set_print(None)
     _declare(libbpf, "bpf_prog_test_run_opts", c_int, [c_int, POINTER(TestRunOpts)])

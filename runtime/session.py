@@ -187,9 +187,13 @@ class Session:
             pid = self.target.pid if self.target is not None else -1
             fds = attach(self.libs, fd, prog.attach, pid)
             self.perf_fds.extend(fds)
-            if KINDS[prog.attach.kind].runs == Runs.ITERATED:
+            if KINDS[prog.attach.kind].runs == Runs.ITERATED and not prog.attach.pin:
                 self.iterator_links.extend(fds)
         self.output.attached(sum(p.attach.probe_count for p in self.program.programs))
+        for prog, _ in programs:
+            if prog.attach.pin:  # run by reading its file from now on, not here
+                self.output.printf(f"Program pinned to {prog.attach.pin}\n")
+                self.stopping = True
         if self.options.on_attached is not None:
             self.options.on_attached()
 

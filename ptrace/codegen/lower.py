@@ -79,7 +79,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
     def lower(self) -> None:
         probe = self.instance.probe
         self.scopes.append({})
-        if self.instance.attach.kind not in (ProbeKind.BEGIN, ProbeKind.END):
+        if self.instance.attach.kind not in (ProbeKind.BEGIN, ProbeKind.END) \
+                and not self.instance.attach.pin:  # (a pinned iterator runs after the run)
             # END runs, and maps print, after the probes stop: as bpftrace, which
             # detaches first. A flag stops them at once; detaching comes last.
             running = self.pb.block("running")

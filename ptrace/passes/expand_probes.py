@@ -829,13 +829,19 @@ def _watchpoint(p: _Point) -> Attach | None:
                   address=address, bp_len=length, bp_type=sum(WATCHPOINT_MODES[m] for m in mode))
 
 
+BPF_FS = "/sys/fs/bpf"
+
+
 def _iterator(p: _Point) -> list[Attach]:
-    """iter:task, iter:task_file, iter:task_vma: a BPF iterator over kernel objects."""
+    """iter:task, iter:task_file, iter:task_vma: a BPF iterator over kernel
+    objects; iter:NAME:PIN pins it to a file (a path relative to /sys/fs/bpf
+    or absolute), which runs it when read."""
     point, parts, machine, reporter, missing = p.node, p.parts, p.machine, p.reporter, p.missing
-    name = parts[0]
-    if len(parts) > 1:
-        reporter.error("ptrace does not pin iterators: an iter probe is written 'iter:NAME'",
-                       point.span)
+    name, *pin_parts = parts
+    pin = ":".join(pin_parts)
+    if pin_parts and (not pin or pin.endswith("/")):
+        reporter.error("an iter probe's pin is a file: 'iter:NAME:/sys/fs/bpf/FILE' or "
+                       "'iter:NAME:FILE' (in /sys/fs/bpf)", point.span)
         return []
     if name not in ITERATORS:
         close = difflib.get_close_matches(name, list(ITERATORS), n=1)
@@ -852,8 +858,11 @@ def _iterator(p: _Point) -> list[Attach]:
         missing.error(f"this kernel has no {name} iterator (no bpf_iter_{name} in its BTF)",
                       point.span)
         return []
-    return [Attach(ProbeKind.ITER, f"iter:{name}", event=name, btf_id=btf_id,
-                   offset=ITERATORS[name])]
+    probe = f"iter:{name}" + (f":{pin}" if pin else "")
+    if pin and not pin.startswith("/"):
+        pin = f"{BPF_FS}/{pin}"
+    return [Attach(ProbeKind.ITER, probe, event=name, btf_id=btf_id, offset=ITERATORS[name],
+                   pin=pin)]
 
 
 def _bench(p: _Point) -> Attach | None:

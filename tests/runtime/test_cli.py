@@ -1067,3 +1067,36 @@ def test_a_compressed_or_missing_archive_member_is_a_script_error(
         r = run([*ptrace_exe, "-d", "ast", "-e", f'uprobe:"{archive}!/{member}":ptt_add {{ }}'])
         assert r.returncode == 1, r.stderr
         assert r.stderr.startswith(f"-e:1:1: error: {message}\n"), r.stderr
+
+
+@pytest.mark.bpf
+def test_a_pinned_iterator_prints_into_its_file(ptrace_exe: list[str], tmp_path: Path,
+                                                no_leftovers: None) -> None:
+    """iter:NAME:PIN pins the iterator to a file of a BPF file system and ends
+    (a BPF file system of its own here, not the machine's /sys/fs/bpf); each
+    read of the file runs it, the kernel formatting its printf; removing the
+    file frees it. What the kernel does not format is refused at its place."""
+    bpffs = tmp_path / "bpffs"
+    bpffs.mkdir()
+    subprocess.run(["mount", "-t", "bpf", "bpf", str(bpffs)], check=True)
+    try:
+        pin = bpffs / "tasks"
+        r = run([*ptrace_exe, "-e", f"iter:task:{pin} /ctx->task->pid == {os.getpid()}/ {{ "
+                 'printf("%s|%d|%5d|%-3s|%x %c %p\\n", ctx->task->comm, ctx->task->pid, -42, '
+                 '"ab", 255, 65, 4096); }'])
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == f"Program pinned to {pin}\n\n\n", r.stdout
+        comm = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
+        expected = f"{comm}|{os.getpid()}|  -42|ab |ff A 0x1000\n"
+        assert pin.read_text() == expected
+        assert pin.read_text() == expected  # each read runs it again
+        pin.unlink()
+    finally:
+        subprocess.run(["umount", str(bpffs)], check=True)
+    r = run([*ptrace_exe, "-d", "types", "-e",
+             f'iter:task:{pin} {{ print(1); printf("%d %.2d\\n", 1, 2); }}'])
+    assert r.returncode == 1
+    assert "-e:1:1: error" not in r.stderr
+    assert re.findall(r"error: (.*)", r.stderr) == [
+        "print() is not supported in a pinned iterator yet: only printf() writes to its file",
+        "%d is not supported in a pinned iterator yet: the kernel formats its printf"], r.stderr
