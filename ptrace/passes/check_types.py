@@ -158,6 +158,9 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         self.assigning: str | None = None  # the map an assignment is storing to
         self.assigning_value: t.Type | None = None  # what it stores, once known
         self.fixed: set[str] = set()  # variables declared with a type (`let $x: uint8`)
+        # Variables whose assignment was an error: their later uses are not
+        # errors too (the script was told once, at the assignment).
+        self.unknown: set[str] = set()
         # Reads of the map being assigned before its first definition, with their key types.
         self.early_reads: list[tuple[n.MapAccess, t.Type | None]] = []
 
@@ -311,10 +314,10 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return
         if isinstance(target, n.Variable):
             vtype = self.expr(value)
-            if vtype is None:
-                return
-            if isinstance(vtype, t.Void):
-                self.error("this expression has no value to assign", value.span)
+            if vtype is None or isinstance(vtype, t.Void):
+                if isinstance(vtype, t.Void):
+                    self.error("this expression has no value to assign", value.span)
+                self.unknown.add(target.name)
                 return
             existing = self.lookup(target.name)
             if isinstance(existing, _Untyped):
@@ -322,7 +325,8 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                                         vtype if stmt.op == "=" else t.INT64)
             if stmt.op != "=":
                 if existing is None:
-                    self.error(f"undefined variable '{target.name}'", target.span)
+                    if target.name not in self.unknown:
+                        self.error(f"undefined variable '{target.name}'", target.span)
                 elif not (existing.is_integer and vtype.is_integer):
                     self.error(f"'{stmt.op}' needs integers, got {existing} and {vtype}",
                                stmt.span)
@@ -548,7 +552,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return self.identifier(e)
         if isinstance(e, n.Variable):
             vtype = self.lookup(e.name)
-            if vtype is None:
+            if vtype is None and e.name not in self.unknown:
                 self.error(f"undefined variable '{e.name}'", e.span)
             if isinstance(vtype, _Untyped):
                 return t.INT64
