@@ -168,8 +168,9 @@ def event_header(kind: EventKind, site: int) -> int:
     return int.from_bytes(EVENT_HEADER.pack(kind, site), "little")
 
 
-# The PrintfFormat kind of a division's warning, printed once per site.
-DIVISION_BY_ZERO = "division_by_zero"
+# The PrintfFormat kind of a run-time warning printed once per site (a
+# division by zero, a range loop longer than bpf_loop runs).
+WARN_ONCE = "warn_once"
 # The PrintfFormat kind of -k's warning that a helper failed; its segments are
 # the helper's name, " failed: " and the error (the helper's return value).
 HELPER_ERROR = "helper_error"

@@ -37,7 +37,6 @@ from ptrace.probe_kinds import KINDS, ProbeKind, Runs
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
     COUNTERS_FIXED,
-    DIVISION_BY_ZERO,
     EVENT_HEADER,
     EXIT_CODE,
     GLOBAL_CPID,
@@ -47,6 +46,7 @@ from ptrace.program import (
     GLOBAL_STOPPED,
     GLOBAL_TAI_OFFSET,
     HELPER_ERROR,
+    WARN_ONCE,
     BpfProgram,
     CompiledProgram,
     EventKind,
@@ -412,7 +412,7 @@ class Session:
             self.err.write(ran.stderr)
         elif fmt.kind == "cat":
             self.output.printf(_file_text(text, self.err), "cat")
-        elif fmt.kind == DIVISION_BY_ZERO:
+        elif fmt.kind == WARN_ONCE:
             if site not in self.warned:  # once per site: it may happen at every event
                 self.warned.add(site)
                 self.output.message("warnf", text, fmt.location, fmt.context)

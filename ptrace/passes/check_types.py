@@ -34,15 +34,17 @@ from ptrace.passes.check_builtins import BuiltinChecks, check_named_params
 from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInstance, TypeResults
 from ptrace.passes.probe_context import ProbeContextChecks
 from ptrace.passes.type_rules import (
+    MAX_BPF_LOOP,
     assigned_aggregation,
     constant_integer,
+    is_callback_loop,
     is_unsigned,
     literal_type,
     literal_value,
     storable,
 )
 from ptrace.probe_kinds import KINDS, ProbeKind
-from ptrace.program import DIVISION_BY_ZERO
+from ptrace.program import WARN_ONCE
 from ptrace.types import types as t
 from ptrace.types.builtins import LATER_VARIABLES, VARIABLES
 from ptrace.types.kernel import (
@@ -255,6 +257,12 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             if btype is not None and not btype.is_integer:
                 self.error(f"a range bound must be an integer, got {btype}", bound.span)
                 return
+        if is_callback_loop(stmt):  # a run-time count, which bpf_loop bounds
+            location, context = site_location(stmt.iterable.span)
+            self.checked.printf_ids[stmt] = len(self.checked.printf_sites)
+            self.checked.printf_sites.append(PrintfSite(WARN_ONCE, (
+                f"this range has more than {MAX_BPF_LOOP} values, the most bpf_loop runs: "
+                "the loop did not run",), (), location, context))
         self.loop_body(stmt.body, {stmt.var: t.INT64})
 
     def if_(self, stmt: n.If) -> None:
@@ -841,7 +849,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         location, context = site_location(node.span)
         self.checked.printf_ids[node] = len(self.checked.printf_sites)
         self.checked.printf_sites.append(PrintfSite(
-            DIVISION_BY_ZERO, (f"{what} by zero; the result is 1",), (), location, context))
+            WARN_ONCE, (f"{what} by zero; the result is 1",), (), location, context))
 
     def unary(self, e: n.Unary) -> t.Type | None:
         if e.op == "&":
