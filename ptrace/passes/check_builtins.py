@@ -184,9 +184,7 @@ class BuiltinChecks:
                 self.error(f"comm(pid) cannot be used in {KINDS[kind].name} probes: the kernel "
                            f"does not let their programs call {TASK_FROM_PID}()", e.span,
                            f"it can be used in {', '.join(allowed[:-1])} and {allowed[-1]} "
-                           "probes"
-                           + (" (a wildcard over many syscalls runs as one raw tracepoint "
-                              "program: name fewer)" if kind == ProbeKind.SYSCALLS else ""))
+                           "probes")
                 return None
             btf = self.ctx.machine.btf()
             if btf is None or btf.find(TASK_FROM_PID, "func") is None \

@@ -87,6 +87,10 @@ def expand_probes(ctx: CompileContext) -> None:
         # function's parameters, a variable's distance from the function.
         per_function = uses_args or any(isinstance(node, n.Call) and node.name == "uaddr"
                                         for node in nodes)
+        # comm(pid) calls a kfunc, which the kernel refuses to a raw tracepoint's
+        # program: a syscall wildcard then gets a tracepoint program per syscall.
+        calls_kfunc = any(isinstance(node, n.Call) and node.name == "comm" and node.args
+                          for node in nodes)
         body = probe
         for written in probe.attach_points:
             point = _with_params(written, ctx.options.params, ctx.reporter)
@@ -95,7 +99,7 @@ def expand_probes(ctx: CompileContext) -> None:
             attaches = _expand(point, ctx.machine, ctx.reporter, missing,
                                ctx.options.has_command, ctx.options.pid, ctx.options.debuginfo,
                                ctx.options.unsafe)
-            if not uses_args:
+            if not uses_args and not calls_kfunc:
                 attaches = _dispatch_syscalls(point, attaches, ctx.machine)
             if not per_function and ctx.machine.uprobe_multi():
                 attaches = _multi_uprobes(point, attaches, ctx.machine, ctx.options.debuginfo)
