@@ -129,8 +129,55 @@ def _uprobe_multi(prog_fd: int, target: Attach, pid: int) -> int:
         return links.uprobe_multi(prog_fd, path, offsets, target.kind == ProbeKind.URETPROBE,
                                   pid)
     except OSError as error:
-        raise RuntimeFailure(f"cannot attach {target.probe} ({len(offsets)} functions of "
-                             f"{path}) through a uprobe_multi link: {error.strerror}") from None
+        failure = MultiLinkRefused if error.errno in MULTI_LINK_REFUSALS else RuntimeFailure
+        raise failure(f"cannot attach {target.probe} ({len(offsets)} functions of "
+                      f"{path}) through a uprobe_multi link: {error.strerror}") from None
+
+
+class MultiLinkRefused(RuntimeFailure):
+    """The kernel has no uprobe_multi links after all: the functions are to be
+    attached one by one (uprobes_with_cookies), by the program loaded anew
+    without the uprobe_multi attach type."""
+
+
+ENOTSUPP = 524  # the kernel's own "operation is not supported", which errno lacks
+# What BPF_LINK_CREATE fails with where the kernel cannot make a uprobe_multi
+# link (built without it, or older than it): not a refusal of one function.
+MULTI_LINK_REFUSALS = frozenset({errno_module.EOPNOTSUPP, errno_module.EINVAL,
+                                 errno_module.ENOSYS, ENOTSUPP})
+UPROBE_PMU = "/sys/bus/event_source/devices/uprobe"
+
+
+def uprobes_with_cookies(prog_fd: int, target: Attach, pid: int) -> list[int]:
+    """The functions of a folded uprobe wildcard attached one by one, where
+    the kernel refuses a uprobe_multi link: a perf event of the uprobe PMU per
+    function, linked to the program with the cookie the multi link would have
+    given it (function i, cookie i), so that `probe` and `func` name it."""
+    from ptrace.elf import file_offset
+
+    path, base, data = _binary_file(target)
+    name = ctypes.create_string_buffer(os.fsencode(path))
+    fds: list[int] = []
+    try:
+        with open(f"{UPROBE_PMU}/type") as f:
+            pmu = int(f.read())
+        for cookie, (symbol, address) in enumerate(target.functions):
+            offset = file_offset(data, address)
+            if offset is None:
+                raise RuntimeFailure(f"cannot attach {target.probe}: {symbol} lies outside "
+                                     f"the loaded segments of {target.binary}")
+            fds.append(perf.open_event(pmu, int(target.kind == ProbeKind.URETPROBE),
+                                       0 if pid < 0 else -1, pid=pid,
+                                       bp_addr=ctypes.addressof(name), bp_len=base + offset))
+            fds.append(links.perf_link(prog_fd, fds[-1], cookie))
+    except OSError as error:
+        close_all(fds)
+        raise RuntimeFailure(f"cannot attach {target.probe} ({len(target.functions)} "
+                             f"functions of {path}) one by one: {error.strerror}") from None
+    except RuntimeFailure:
+        close_all(fds)
+        raise
+    return fds
 
 
 def _bcc_probe(target: Attach, group: str, name: bytes, attach_it: Callable[[], int]) -> int:

@@ -20,10 +20,15 @@ from types import FrameType
 from typing import TextIO
 
 from ptrace.runtime import libbcc, stacks
-from ptrace.runtime.attach import attach, run_iterator
+from ptrace.runtime.attach import (
+    MultiLinkRefused,
+    attach,
+    run_iterator,
+    uprobes_with_cookies,
+)
 from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
-from ptrace.runtime.loader import Loaded, close_all, load
+from ptrace.runtime.loader import Loaded, close_all, load, reload_for_perf_event
 from ptrace.runtime.maps import PERCPU_TYPES, Entry, raw_entries, read_map
 from ptrace.runtime.output import Benchmark, HeldOutput, Output, TextOutput, new_output
 from ptrace.runtime.printf import BatchPrintf, batch_printf, render
@@ -185,7 +190,13 @@ class Session:
             if KINDS[prog.attach.kind].runs == Runs.TEST_RUN:
                 continue
             pid = self.target.pid if self.target is not None else -1
-            fds = attach(self.libs, fd, prog.attach, pid)
+            try:
+                fds = attach(self.libs, fd, prog.attach, pid)
+            except MultiLinkRefused:
+                index = self.program.programs.index(prog)
+                fds = uprobes_with_cookies(
+                    reload_for_perf_event(self.libs, self.loaded, self.program, index),
+                    prog.attach, pid)
             self.perf_fds.extend(fds)
             if KINDS[prog.attach.kind].runs == Runs.ITERATED and not prog.attach.pin:
                 self.iterator_links.extend(fds)
