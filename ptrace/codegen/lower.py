@@ -862,6 +862,11 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         base = self.expr(e.base)
         position = self.expr(index)
         inside = self.b.icmp_unsigned("<", position, i64(count))
+        with self.b.if_then(self.b.not_(inside), likely=False):  # warned once, 0 read
+            site = self.checked.printf_ids[e]
+            self.emit_event(EventKind.PRINTF, site, self.res.printf_layouts[site].size,
+                            [(self.res.printf_layouts[site].args[0].offset, t.INT64, position,
+                              t.INT64)])
 
         def element() -> ir.Value:
             address = self.b.gep(base, [self.b.mul(position, i64(size))], source_etype=I8)

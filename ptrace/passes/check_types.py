@@ -43,6 +43,7 @@ from ptrace.passes.type_rules import (
     literal_value,
     storable,
 )
+from ptrace.printf_format import parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
 from ptrace.program import WARN_ONCE
 from ptrace.types import types as t
@@ -638,6 +639,12 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                 self.error(f"index {literal} is out of bounds for {base}", e.index.span,
                            f"it has {count} elements, 0 to {count - 1}")
                 return None
+            if not isinstance(e.index, n.Integer):  # checked when the probe runs
+                location, context = site_location(e.index.span)
+                self.checked.printf_ids[e] = len(self.checked.printf_sites)
+                self.checked.printf_sites.append(PrintfSite(WARN_ONCE, parse_format(
+                    f"index %d is out of bounds for {base} (0 to {count - 1}): 0 is read"),
+                    (t.INT64,), location, context))
             return base.element if isinstance(base, t.Array) else t.Int(8, True)
         if isinstance(base, t.Pointer):
             element = self.dereference(e, base, e.base.span)
