@@ -79,8 +79,10 @@ class Attach:
     # has one (then it is a BTF tracepoint, tp_btf; 0: a raw tracepoint by name);
     # kind "iter": `event` is the iterator (task, task_file, task_vma), `btf_id`
     # that of its bpf_iter_<event> function, and `offset` where its ctx holds
-    # the object (NULL in the run that ends the iteration).
+    # the object (NULL in the run that ends the iteration); `pin` the file of
+    # /sys/fs/bpf the iterator is pinned to instead of run (iter:task:PIN).
     btf_id: int = 0
+    pin: str = ""
     # kind "watchpoint": a hardware breakpoint on `address`, of `bp_len` bytes,
     # on accesses of `bp_type` (HW_BREAKPOINT_R 1 | W 2, or X 4).
     bp_type: int = 0
@@ -198,8 +200,9 @@ def event_header(kind: EventKind, site: int) -> int:
     return int.from_bytes(EVENT_HEADER.pack(kind, site), "little")
 
 
-# The PrintfFormat kind of a division's warning, printed once per site.
-DIVISION_BY_ZERO = "division_by_zero"
+# The PrintfFormat kind of a run-time warning printed once per site (a
+# division by zero, a range loop longer than bpf_loop runs).
+WARN_ONCE = "warn_once"
 # The PrintfFormat kind of -k's warning that a helper failed; its segments are
 # the helper's name, " failed: " and the error (the helper's return value).
 HELPER_ERROR = "helper_error"

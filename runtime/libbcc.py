@@ -144,6 +144,8 @@ def load() -> Libraries:
                                                     c_void_p, c_void_p])
     _declare(libbpf, "perf_buffer__consume", c_int, [c_void_p])
     _declare(libbpf, "perf_buffer__free", None, [c_void_p])
+    # int bpf_obj_pin(int fd, const char *pathname)
+    _declare(libbpf, "bpf_obj_pin", c_int, [c_int, c_char_p])
     _declare(libbpf, "libbpf_set_print", c_void_p, [c_void_p])
     libbpf.libbpf_set_print(None)
     _declare(libbpf, "bpf_prog_test_run_opts", c_int, [c_int, POINTER(TestRunOpts)])

@@ -24,10 +24,15 @@ from types import FrameType
 from typing import TextIO
 
 from ptrace.runtime import libbcc, stacks
-from ptrace.runtime.attach import attach, run_iterator
+from ptrace.runtime.attach import (
+    MultiLinkRefused,
+    attach,
+    run_iterator,
+    uprobes_with_cookies,
+)
 from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
-from ptrace.runtime.loader import Loaded, close_all, load
+from ptrace.runtime.loader import Loaded, close_all, load, reload_for_perf_event
 from ptrace.runtime.maps import PERCPU_TYPES, Entry, raw_entries, read_map
 from ptrace.runtime.output import (
     Benchmark,
@@ -50,7 +55,6 @@ from ptrace.probe_kinds import KINDS, ProbeKind, Runs
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
     COUNTERS_FIXED,
-    DIVISION_BY_ZERO,
     EVENT_HEADER,
     EXIT_CODE,
     GLOBAL_CPID,
@@ -60,6 +64,7 @@ from ptrace.program import (
     GLOBAL_STOPPED,
     GLOBAL_TAI_OFFSET,
     HELPER_ERROR,
+    WARN_ONCE,
     WATCHED_ADDRESS,
     BpfProgram,
     CompiledProgram,
@@ -214,11 +219,21 @@ class Session:
             target = prog.attach
             if target.arms_watchpoint and self.target is not None:  # in the process's binary
                 target = dataclasses.replace(target, binary=self.target.binary)
-            fds = attach(self.libs, fd, target, pid)
+            try:
+                fds = attach(self.libs, fd, target, pid)
+            except MultiLinkRefused:
+                index = self.program.programs.index(prog)
+                fds = uprobes_with_cookies(
+                    reload_for_perf_event(self.libs, self.loaded, self.program, index),
+                    target, pid)
             self.perf_fds.extend(fds)
-            if KINDS[prog.attach.kind].runs == Runs.ITERATED:
+            if KINDS[prog.attach.kind].runs == Runs.ITERATED and not prog.attach.pin:
                 self.iterator_links.extend(fds)
         self.output.attached(sum(p.attach.probe_count for p in self.program.programs))
+        for prog, _ in programs:
+            if prog.attach.pin:  # run by reading its file from now on, not here
+                self.output.printf(f"Program pinned to {prog.attach.pin}\n")
+                self.stopping = True
         if self.options.on_attached is not None:
             self.options.on_attached()
 
@@ -463,6 +478,9 @@ class Session:
         elif kind == EventKind.EXIT:
             self.exit_code = int(decode(record, EXIT_CODE.offset, EXIT_CODE.type)) & 0xFF
             self.stopping = self.exited = True
+            # The probes stop now, as bpftrace detaches them as it reads the exit:
+            # what fired before still counted (exit() is asynchronous).
+            self._write_global(GLOBAL_STOPPED, 1)
         elif kind == EventKind.PRINT_MAP:
             spec = self.program.print_sites[site]
             self._print_map(spec.map_index, spec.top, spec.div, called=True)
@@ -534,7 +552,7 @@ class Session:
             self.err.write(ran.stderr)
         elif fmt.kind == "cat":
             self.output.printf(_file_text(text, self.err), "cat")
-        elif fmt.kind == DIVISION_BY_ZERO:
+        elif fmt.kind == WARN_ONCE:
             if site not in self.warned:  # once per site: it may happen at every event
                 self.warned.add(site)
                 self.output.message("warnf", text, fmt.location, fmt.context)

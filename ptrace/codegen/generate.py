@@ -14,10 +14,11 @@ from ptrace.codegen.bpf_builder import (
 )
 from ptrace.codegen.code_size import MAX_INSTRUCTIONS, CodeBudget, CodeTooLarge
 from ptrace.codegen.emit import BackendFailure, Emitted, emit, mark_kfunc_calls, new_module
-from ptrace.codegen.lower import Lowerer, is_callback_loop
+from ptrace.codegen.lower import Lowerer
 from ptrace.diagnostics import CompileError, Diagnostic, Severity, Span
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext
+from ptrace.passes.type_rules import is_callback_loop
 from ptrace.probe_kinds import KINDS, Runs
 from ptrace.program import Attach, BpfProgram
 

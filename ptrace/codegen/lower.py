@@ -34,7 +34,7 @@ from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.passes.probe_context import pointer_argument
-from ptrace.passes.type_rules import assigned_aggregation, literal_value
+from ptrace.passes.type_rules import MAX_BPF_LOOP, assigned_aggregation, is_callback_loop, literal_value
 from ptrace.probe_kinds import KINDS, Args, ProbeKind, Runs
 from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, WATCHED_ADDRESS, EventKind
 from ptrace.types import types as t
@@ -90,7 +90,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         exit_builder = ir.IRBuilder(self.exit_block)
         exit_builder.ret(exit_builder.load(self.return_slot, typ=I64)
                          if self.return_slot is not None else i64(0))
-        if self.instance.attach.kind not in (ProbeKind.BEGIN, ProbeKind.END, ProbeKind.TEST):
+        if self.instance.attach.kind not in (ProbeKind.BEGIN, ProbeKind.END, ProbeKind.TEST) \
+                and not self.instance.attach.pin:  # (a pinned iterator runs after the run)
             # END runs, and maps print, after the probes stop: as bpftrace, which
             # detaches first. A flag stops them at once; detaching comes last.
             # (A test's exit() ends that test only: the next one runs.)
@@ -306,8 +307,9 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
     def for_range_callback(self, stmt: n.For) -> None:
         """for ($i : start..stop) with a bound known only when the probe runs (a
         map's value, a variable): the body becomes a callback of bpf_loop, which
-        the verifier accepts whatever the count (up to 2^23 iterations). The
-        bounds are read once, before the loop."""
+        the verifier accepts whatever the count. The bounds are read once,
+        before the loop; a range longer than bpf_loop runs (MAX_BPF_LOOP) does
+        not run, and warns once."""
         assert isinstance(stmt.iterable, n.Range)
         start = self.expr(stmt.iterable.start)
         stop = self.expr(stmt.iterable.stop)
@@ -322,7 +324,13 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             self.b.store(self.b.inttoptr(start, PTR), self.pb.offset(state, 8 * _CB_START))
             count = self.b.sub(stop, start)
             count = self.b.select(self.b.icmp_signed(">", count, i64(0)), count, i64(0))
-            self.pb.helper(Helper.LOOP, I64, [count, callback, state, i64(0)])
+            too_long = self.b.icmp_unsigned(">", count, i64(MAX_BPF_LOOP))
+            with self.b.if_else(too_long, likely=False) as (warn, run):
+                with warn:  # bpf_loop would refuse it and run nothing, unsaid
+                    self.emit_event(EventKind.PRINTF, self.checked.printf_ids[stmt],
+                                    EVENT_HEADER_SIZE, [])
+                with run:
+                    self.pb.helper(Helper.LOOP, I64, [count, callback, state, i64(0)])
 
         self.callback_loop(stmt, 2, fill, call)
 
@@ -921,6 +929,11 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         base = self.expr(e.base)
         position = self.expr(index)
         inside = self.b.icmp_unsigned("<", position, i64(count))
+        with self.b.if_then(self.b.not_(inside), likely=False):  # warned once, 0 read
+            site = self.checked.printf_ids[e]
+            self.emit_event(EventKind.PRINTF, site, self.res.printf_layouts[site].size,
+                            [(self.res.printf_layouts[site].args[0].offset, t.INT64, position,
+                              t.INT64)])
 
         def element() -> ir.Value:
             address = self.b.gep(base, [self.b.mul(position, i64(size))], source_etype=I8)
@@ -1249,17 +1262,6 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         for value, block in incoming:
             phi.add_incoming(value, block)
         return phi
-
-def is_callback_loop(node: n.Node) -> bool:
-    """A loop whose body is lowered as a callback: over a map, or over a range
-    whose bounds are not both constants (the verifier bounds only a loop whose
-    count it knows)."""
-    if not isinstance(node, n.For):
-        return False
-    if isinstance(node.iterable, n.MapRef):
-        return True
-    return not all(literal_value(bound) is not None or isinstance(bound, n.Positional)
-                   for bound in (node.iterable.start, node.iterable.stop))
 
 
 def _paired(a: t.Tuple | t.Record, b: t.Tuple | t.Record) -> list[tuple[t.Type, int, t.Type, int]]:

@@ -32,7 +32,6 @@ from ptrace.program import (
     GLOBAL_ITER_EXIT,
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
-    GLOBAL_STOPPED,
     GLOBAL_TAI_OFFSET,
     PACKET_HEADER,
     SKB_OUTPUT_MAX,
@@ -328,6 +327,8 @@ class BuiltinLowering:
         return method(e)
 
     def call_printf(self, e: n.Call) -> ir.Value:
+        if self.instance.attach.pin:
+            return self.seq_printf(e)
         site = self.checked.printf_ids[e]
         layout = self.res.printf_layouts[site]
         values = [self.expr(a) for a in e.args[1:]]
@@ -337,6 +338,38 @@ class BuiltinLowering:
         return i64(0)
 
     call_errorf = call_printf
+
+    def seq_printf(self, e: n.Call) -> ir.Value:
+        """printf in a pinned iterator: the kernel formats it into the file being
+        read (bpf_seq_printf), from a C format the checker has kept to what the
+        kernel formats: each integer as a 64-bit one, %p as 0x%llx, a string by
+        its address."""
+        segments = self.checked.printf_sites[self.checked.printf_ids[e]].segments
+        text = "".join(s.replace("%", "%%") if isinstance(s, str) else
+                       ("0x" if s.conv == "p" else "") + "%" + s.flags
+                       + (str(s.width) if s.width is not None else "")
+                       + ("ll" + ("x" if s.conv == "p" else s.conv) if s.conv not in "sc"
+                          else s.conv)
+                       for s in segments).encode() + b"\0"
+        fmt = self.pb.fresh_memory(len(text) + -len(text) % 8, zeroed=False)
+        self.pb.store_bytes(text + bytes(-len(text) % 8), fmt)
+        args = e.args[1:]
+        data = self.pb.fresh_memory(8 * len(args), zeroed=False) if args \
+            else ir.Constant(PTR, None)
+        for index, arg in enumerate(args):
+            value = self.expr(arg)
+            if isinstance(value.type, ir.PointerType):
+                value = self.b.ptrtoint(value, I64)
+            elif value.type.width < 64:
+                atype = self.type_of(arg)
+                signed = isinstance(atype, t.Int) and atype.signed
+                value = (self.b.sext if signed else self.b.zext)(value, I64)
+            self.pb.store64(value, data, 8 * index)
+        meta = self.b.inttoptr(self.pb.ctx_load(0), PTR)  # ctx->meta, then meta->seq
+        seq = self.b.inttoptr(self.b.load(meta, typ=I64, align=8), PTR)
+        self.pb.helper(Helper.SEQ_PRINTF, I64, [seq, fmt, i64(len(text)), data,
+                                                i64(8 * len(args))])
+        return i64(0)
     call_warnf = call_printf
     call_system = call_printf
     call_cat = call_printf
@@ -707,8 +740,10 @@ class BuiltinLowering:
         return i64(0)
 
     def call_exit(self, e: n.Call) -> ir.Value:
-        """exit(): the event, then the stop flag set (no probe runs from now on, as
-        after a Ctrl-C), and this probe ends here. In an iter probe the
+        """exit(): the event, and this probe ends here. As in bpftrace, the stop
+        is the runtime's, as after a SIGTERM: the other probes, and this one
+        when it fires again, run until the runtime has read the event and
+        stopped them (its stop flag, set as it reads the exit). In an iter probe the
         iteration goes on over every object, as in bpftrace (whose iterators
         print as they go): the code is kept, and the event sent at its end."""
         self.exit_with(self.expr(e.args[0]) if e.args else i64(0))
@@ -720,7 +755,6 @@ class BuiltinLowering:
             self.set_global(GLOBAL_ITER_EXIT, self.b.add(code, i64(1)))
         else:
             self.send_exit(code)
-            self.set_global(GLOBAL_STOPPED, i64(1))
         self.b.branch(self.exit_block)
 
     def call_assert(self, e: n.Call) -> ir.Value:

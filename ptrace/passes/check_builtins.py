@@ -67,6 +67,14 @@ def _unqualified(ctype: str) -> str:
 STRCONTAINS_STEPS = 40_000
 
 
+# Calls whose output goes through the ring buffer: a pinned iterator runs when
+# its file is read, after ptrace has ended.
+_UNPINNABLE = frozenset({"print", "time", "join", "system", "cat", "errorf", "warnf", "clear",
+                         "zero", "exit"})
+# What bpf_seq_printf formats (the kernel's bprintf: 12 arguments at most).
+SEQ_PRINTF_ARGS = 12
+SEQ_PRINTF_CONVERSIONS = frozenset("diuxXcsp")
+
 class BuiltinChecks:
     """The checker's methods for builtins: `builtin_<name>` types a variable
     (those without a fixed type), `call_<name>` checks a call and gives its
@@ -184,9 +192,7 @@ class BuiltinChecks:
                 self.error(f"comm(pid) cannot be used in {KINDS[kind].name} probes: the kernel "
                            f"does not let their programs call {TASK_FROM_PID}()", e.span,
                            f"it can be used in {', '.join(allowed[:-1])} and {allowed[-1]} "
-                           "probes"
-                           + (" (a wildcard over many syscalls runs as one raw tracepoint "
-                              "program: name fewer)" if kind == ProbeKind.SYSCALLS else ""))
+                           "probes")
                 return None
             btf = self.ctx.machine.btf()
             if btf is None or btf.find(TASK_FROM_PID, "func") is None \
@@ -316,6 +322,10 @@ class BuiltinChecks:
             return None
         if not self._allowed(row.where, f"{e.name}()", e.name_span):
             return None
+        if self.instance.attach.pin and e.name in _UNPINNABLE:
+            self.error(f"{e.name}() is not supported in a pinned iterator yet: only printf() "
+                       "writes to its file", e.name_span)
+            return None
         method: Callable[[n.Call], t.Type | None] = getattr(self, "call_" + e.name)
         self.calls.append(e)
         try:
@@ -352,6 +362,8 @@ class BuiltinChecks:
             elif isinstance(atype, t.Void):
                 self.error("this argument has no value", arg.span)
                 ok = False
+        if ok and self.instance.attach.pin:
+            ok = self._seq_printable(e, conversions, args, arg_types)
         if not ok:
             return None
         location = context = ""
@@ -363,6 +375,27 @@ class BuiltinChecks:
         return t.VOID
 
     call_errorf = call_warnf = call_system = call_cat = call_printf
+
+    def _seq_printable(self, e: n.Call, conversions: list[Conversion], args: list[n.Expr],
+                       arg_types: list[t.Type | None]) -> bool:
+        """Whether the kernel formats this printf of a pinned iterator itself
+        (bpf_seq_printf writes to the file as it is read): at most
+        SEQ_PRINTF_ARGS arguments, integers and strings, conversions without a
+        precision or '#'."""
+        if len(args) > SEQ_PRINTF_ARGS:
+            self.error(f"a printf of a pinned iterator takes at most {SEQ_PRINTF_ARGS} "
+                       "arguments (the kernel formats it)", e.span)
+            return False
+        for conv, arg, atype in zip(conversions, args, arg_types, strict=True):
+            unsupported = (conv.conv not in SEQ_PRINTF_CONVERSIONS or conv.precision is not None
+                           or "#" in conv.flags or conv.length not in ("", "l", "ll"))
+            if unsupported or (conv.conv == "s" and not isinstance(atype, t.Str)):
+                self.error(f"%{conv.conv}{' of ' + str(atype) if not unsupported else ''} is "
+                           "not supported in a pinned iterator yet: the kernel formats its "
+                           "printf", arg.span, "integers with %d %i %u %x %X %c %p, strings "
+                           "with %s, flags '-+ 0' and a width")
+                return False
+        return True
 
     def _parse_format_call(self, e: n.Call) -> tuple[tuple[str | Conversion, ...], list[n.Expr],
                                                        list[t.Type | None]] | None:

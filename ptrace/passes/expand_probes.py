@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ptrace import archive
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
 from ptrace.bpf_abi import PerfType
@@ -89,6 +90,10 @@ def expand_probes(ctx: CompileContext) -> None:
         # function's parameters, a variable's distance from the function.
         per_function = uses_args or any(isinstance(node, n.Call) and node.name == "uaddr"
                                         for node in nodes)
+        # comm(pid) calls a kfunc, which the kernel refuses to a raw tracepoint's
+        # program: a syscall wildcard then gets a tracepoint program per syscall.
+        calls_kfunc = any(isinstance(node, n.Call) and node.name == "comm" and node.args
+                          for node in nodes)
         body = probe
         for written in probe.attach_points:
             point = _with_params(written, ctx.options.params, ctx.reporter)
@@ -97,7 +102,7 @@ def expand_probes(ctx: CompileContext) -> None:
             attaches = _expand(point, ctx.machine, ctx.reporter, missing,
                                ctx.options.has_command, ctx.options.pid, ctx.options.debuginfo,
                                ctx.options.unsafe)
-            if not uses_args:
+            if not uses_args and not calls_kfunc:
                 attaches = _dispatch_syscalls(point, attaches, ctx.machine)
             if not per_function and ctx.machine.uprobe_multi():
                 attaches = _multi_uprobes(point, attaches, ctx.machine, ctx.options.debuginfo)
@@ -385,6 +390,8 @@ def _uprobes(p: _Point) -> list[Attach]:
     if path is None:
         missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
         return []
+    if not _probeable_member(p, path):
+        return []
     if source:
         return _source_line(p, path, source, int(target))
     if re.fullmatch(r"0x[0-9a-fA-F]+|[0-9]+", target):
@@ -426,6 +433,25 @@ def _uprobes(p: _Point) -> list[Attach]:
         return []
     name = f"{provider}:{path}:{target}"
     return [Attach(p.kind, name, binary=path, symbol=symbol, offset=offset)]
+
+
+def _probeable_member(p: _Point, path: str) -> bool:
+    """Whether a binary inside an archive (`app.apk!/lib/libx.so`) can be
+    probed: the kernel maps it straight from the archive, so it must be stored
+    uncompressed. True for a plain path."""
+    if archive.split(path) is None:
+        return True
+    try:
+        stored = archive.member(path).stored
+    except archive.ArchiveError as error:
+        p.missing.error(str(error), p.node.span)
+        return False
+    if not stored:
+        p.reporter.error(f"{path} is compressed in its archive: only a member stored "
+                         "uncompressed can be probed", p.node.span,
+                         "store it uncompressed (zip -0; an APK's native libraries "
+                         "with extractNativeLibs=false)")
+    return stored
 
 
 def _uprobe_at_address(p: _Point, path: str, target: str) -> list[Attach]:
@@ -834,13 +860,19 @@ def _watchpoint(p: _Point) -> list[Attach]:
                    watch_async=p.kind == ProbeKind.ASYNCWATCHPOINT)]
 
 
+BPF_FS = "/sys/fs/bpf"
+
+
 def _iterator(p: _Point) -> list[Attach]:
-    """iter:task, iter:task_file, iter:task_vma: a BPF iterator over kernel objects."""
+    """iter:task, iter:task_file, iter:task_vma: a BPF iterator over kernel
+    objects; iter:NAME:PIN pins it to a file (a path relative to /sys/fs/bpf
+    or absolute), which runs it when read."""
     point, parts, machine, reporter, missing = p.node, p.parts, p.machine, p.reporter, p.missing
-    name = parts[0]
-    if len(parts) > 1:
-        reporter.error("ptrace does not pin iterators: an iter probe is written 'iter:NAME'",
-                       point.span)
+    name, *pin_parts = parts
+    pin = ":".join(pin_parts)
+    if pin_parts and (not pin or pin.endswith("/")):
+        reporter.error("an iter probe's pin is a file: 'iter:NAME:/sys/fs/bpf/FILE' or "
+                       "'iter:NAME:FILE' (in /sys/fs/bpf)", point.span)
         return []
     if name not in ITERATORS:
         close = difflib.get_close_matches(name, list(ITERATORS), n=1)
@@ -857,8 +889,11 @@ def _iterator(p: _Point) -> list[Attach]:
         missing.error(f"this kernel has no {name} iterator (no bpf_iter_{name} in its BTF)",
                       point.span)
         return []
-    return [Attach(ProbeKind.ITER, f"iter:{name}", event=name, btf_id=btf_id,
-                   offset=ITERATORS[name])]
+    probe = f"iter:{name}" + (f":{pin}" if pin else "")
+    if pin and not pin.startswith("/"):
+        pin = f"{BPF_FS}/{pin}"
+    return [Attach(ProbeKind.ITER, probe, event=name, btf_id=btf_id, offset=ITERATORS[name],
+                   pin=pin)]
 
 
 def _named(p: _Point) -> Attach | None:
