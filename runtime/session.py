@@ -478,9 +478,6 @@ class Session:
         elif kind == EventKind.EXIT:
             self.exit_code = int(decode(record, EXIT_CODE.offset, EXIT_CODE.type)) & 0xFF
             self.stopping = self.exited = True
-            # The probes stop now, as bpftrace detaches them as it reads the exit:
-            # what fired before still counted (exit() is asynchronous).
-            self._write_global(GLOBAL_STOPPED, 1)
         elif kind == EventKind.PRINT_MAP:
             spec = self.program.print_sites[site]
             self._print_map(spec.map_index, spec.top, spec.div, called=True)

@@ -32,6 +32,7 @@ from ptrace.program import (
     GLOBAL_ITER_EXIT,
     GLOBAL_ONLINE_CPUS,
     GLOBAL_START_NS,
+    GLOBAL_STOPPED,
     GLOBAL_TAI_OFFSET,
     PACKET_HEADER,
     SKB_OUTPUT_MAX,
@@ -740,10 +741,8 @@ class BuiltinLowering:
         return i64(0)
 
     def call_exit(self, e: n.Call) -> ir.Value:
-        """exit(): the event, and this probe ends here. As in bpftrace, the stop
-        is the runtime's, as after a SIGTERM: the other probes, and this one
-        when it fires again, run until the runtime has read the event and
-        stopped them (its stop flag, set as it reads the exit). In an iter probe the
+        """exit(): the event, then the stop flag set (no probe runs from now on, as
+        after a Ctrl-C), and this probe ends here. In an iter probe the
         iteration goes on over every object, as in bpftrace (whose iterators
         print as they go): the code is kept, and the event sent at its end."""
         self.exit_with(self.expr(e.args[0]) if e.args else i64(0))
@@ -755,6 +754,7 @@ class BuiltinLowering:
             self.set_global(GLOBAL_ITER_EXIT, self.b.add(code, i64(1)))
         else:
             self.send_exit(code)
+            self.set_global(GLOBAL_STOPPED, i64(1))
         self.b.branch(self.exit_block)
 
     def call_assert(self, e: n.Call) -> ir.Value:
