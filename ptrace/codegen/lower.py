@@ -34,7 +34,11 @@ from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.passes.probe_context import pointer_argument
-from ptrace.passes.type_rules import MAX_BPF_LOOP, assigned_aggregation, is_callback_loop, literal_value
+from ptrace.passes.type_rules import (
+    MAX_BPF_LOOP,
+    assigned_aggregation,
+    is_callback_loop,
+)
 from ptrace.probe_kinds import KINDS, Args, ProbeKind, Runs
 from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, WATCHED_ADDRESS, EventKind
 from ptrace.types import types as t
