@@ -94,6 +94,7 @@ class Session:
         self.warned: set[int] = set()  # division sites that have warned
         self.perf_fds: list[int] = []
         self.iterator_links: list[int] = []  # of iter probes (also in perf_fds)
+        self.detaching: threading.Thread | None = None  # closing perf_fds, from the stop on
         self.signals_received: list[int] = []  # that self:signal probes are waiting for
         self.ringbuf: RingBuffer | None = None
         self.exit_code = 0
@@ -135,6 +136,7 @@ class Session:
                         self._event_loop()
                 self._run_signal_probes()  # signals that arrived with the stop
                 self._write_global(GLOBAL_STOPPED, 1)  # probes stop before END runs
+                self._start_detaching()
                 self._drain()
                 self.exited = False
                 self._run_kind(ProbeKind.END)
@@ -318,7 +320,21 @@ class Session:
         self._report_lost(final=True)
         self._report_full_maps()
 
+    def _start_detaching(self) -> None:
+        """Close the probes' attachments in another thread while the run drains,
+        runs END and prints: the kernel takes ~70 ms to detach a tracepoint (it
+        waits for the probes running anywhere to finish), time in which a large
+        map prints. The probes have stopped: no event comes from them now.
+        _detach waits for it to end."""
+        fds, self.perf_fds = self.perf_fds, []
+        if fds:
+            self.detaching = threading.Thread(target=close_all, args=(fds,), name="detach")
+            self.detaching.start()
+
     def _detach(self) -> None:
+        if self.detaching is not None:
+            self.detaching.join()
+            self.detaching = None
         close_all(self.perf_fds)
         if self.ringbuf is not None:
             self.ringbuf.close()
