@@ -40,6 +40,9 @@ def entry() -> None:
     if _plain_listing(sys.argv[1:]):
         from ptrace.cli_probes import listing_entry as run
     else:
+        from ptrace import class_code
+
+        class_code.use()
         from ptrace.cli import entry as run
     run()
 

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ptrace import IMPORTED_NS, __version__
-from ptrace.caches import cache_file, replace_file
+from ptrace.caches import cache_file, owned, replace_file
 from ptrace.machine import LiveMachine
 
 if TYPE_CHECKING:
@@ -349,18 +349,13 @@ class RecordingMachine(LiveMachine):
 
 # ---- the entries ---------------------------------------------------------------------------
 
-def _owned(stat: os.stat_result) -> bool:
-    """Written by this user only: an entry is a pickle, and loading one runs code."""
-    return stat.st_uid == os.geteuid() and not stat.st_mode & 0o022
-
-
 def _load(entry: Path) -> CompiledProgram | None:
     try:
-        if not _owned(os.stat(entry.parent)):
+        if not owned(os.stat(entry.parent)):
             return None
         fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as f:
-            if not _owned(os.fstat(f.fileno())):
+            if not owned(os.fstat(f.fileno())):
                 return None
             data = f.read()
     except OSError:
@@ -383,7 +378,7 @@ def _store(entry: Path, facts: list[Fact], program: CompiledProgram) -> None:
     user's own, writable by no one else); readable by the user alone."""
     try:
         entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _owned(os.stat(entry.parent)):
+        if not owned(os.stat(entry.parent)):
             return
     except OSError:
         return
