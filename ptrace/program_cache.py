@@ -239,9 +239,16 @@ def _inode_state(path: str) -> str:
     return str(LiveMachine().file_inode(path))
 
 
+def _cwd_state(_: str) -> str:
+    try:
+        return os.getcwd()
+    except OSError:  # (removed since)
+        return "-"
+
+
 STATES: dict[str, Callable[[str], str]] = {
     "file": _file_state, "listing": _listing_state, "resolve": _resolve_state,
-    "inode": _inode_state,
+    "inode": _inode_state, "cwd": _cwd_state,
 }
 
 
@@ -292,6 +299,8 @@ class _Recorder:
             path = os.fsdecode(path)
         if not isinstance(path, str):
             return  # a file descriptor: its file was noted when it was opened
+        if not os.path.isabs(path):
+            self.note("cwd", "")  # a relative name: elsewhere it is another file
         path = os.path.abspath(path)
         if os.path.join(path, "").startswith(self.skipped) \
                 or os.path.basename(path).startswith(DERIVED_PREFIXES) \
@@ -312,6 +321,8 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         reads = not flags & WRITE_FLAGS if mode is None else "r" in mode and "+" not in mode
         if reads:
             recorder.note_path("file", path)
+    elif event == "ptrace.lookup":  # a header searched for (ptrace.parse.preprocess)
+        recorder.note_path("file", args[0])
     elif event in ("os.scandir", "os.listdir"):
         recorder.note_path("listing", args[0] if args[0] is not None else ".")
 
