@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import atexit
 import builtins
-import dataclasses
+import importlib
 import marshal
 import os
 import sys
+import types
 from pathlib import Path
 from types import CodeType
 from typing import Any
@@ -77,9 +78,31 @@ def _read(path: Path) -> dict[str, CodeType]:
     return table if version == sys.version and isinstance(table, dict) else {}
 
 
+class _Deferred(types.ModuleType):
+    """Stands in sys.modules for a module until one of its attributes is first
+    asked for: then the module is imported (in its place), and what it holds
+    is copied here for the modules that imported this one."""
+
+    def __getattr__(self, name: str) -> Any:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        module = importlib.import_module(self.__name__)
+        self.__dict__.update(module.__dict__)
+        return getattr(module, name)
+
+
 def use(path: Path | None = None) -> _Table:
     """From now on, dataclasses take their methods' code from the table (the
-    user's, or the one at `path`); it is written back at exit."""
+    user's, or the one at `path`); it is written back at exit.
+
+    `dataclasses` imports `inspect` (with `ast`, `dis` and `tokenize`: a
+    tenth of a start from the compile cache) only to describe a class that
+    has no docstring: here `inspect` is imported when it is first used,
+    which a start whose classes all have one never does."""
+    if "inspect" not in sys.modules:
+        sys.modules["inspect"] = _Deferred("inspect")
+    import dataclasses
+
     table = _Table(path or cache_file(f"class-code-{sys.implementation.cache_tag}"))
     dataclasses.exec = table.exec  # type: ignore[attr-defined]
     atexit.register(table.write)

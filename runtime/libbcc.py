@@ -87,6 +87,8 @@ class BatchOpts(Structure):
 
 @dataclass(frozen=True)
 class Libraries:
+    """The C libraries a run calls: libbcc and libbpf."""
+
     bcc: Any
     libbpf: Any
 

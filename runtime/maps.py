@@ -138,6 +138,8 @@ class Stats:
 
 @dataclass(frozen=True, slots=True)
 class Histogram:
+    """A hist() or lhist() value: its buckets' counts."""
+
     buckets: dict[int, int]  # bucket index → count
     sum: int | None = None  # the sum of the values, where compiled to keep it (hist_sums)
 

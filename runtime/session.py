@@ -68,6 +68,8 @@ BENCH_BATCH = 100
 
 @dataclass
 class RunOptions:
+    """How a run goes: the CLI's options that reach the runtime."""
+
     quiet: bool = False  # no "Attached N probes"
     json: bool = False  # -f json
     dry_run: bool = False  # load but attach nothing and run nothing

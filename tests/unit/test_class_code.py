@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import marshal
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -69,3 +70,30 @@ def test_a_table_of_another_python_damaged_or_writable_by_others_is_not_used(
     path.write_bytes(b"\x00garbage")
     assert class_code._Table(path).code == {}
     assert class_code._Table(tmp_path / "missing").code == {}
+
+
+def test_a_deferred_module_is_imported_when_first_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    deferred = class_code._Deferred("colorsys")
+    monkeypatch.setitem(sys.modules, "colorsys", deferred)
+    import colorsys
+
+    assert colorsys is deferred and "rgb_to_hsv" not in deferred.__dict__
+    assert colorsys.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+    assert sys.modules["colorsys"] is not deferred
+    assert sys.modules["colorsys"].rgb_to_hsv is deferred.rgb_to_hsv
+
+
+def test_a_start_from_the_compile_cache_does_not_import_inspect(tmp_path: Path) -> None:
+    """The modules a run from the cache imports make their dataclasses without
+    `inspect` (each class has a docstring: else dataclasses describes it with
+    inspect.signature)."""
+    code = ("import sys; from ptrace import class_code; class_code.use(); "
+            "import ptrace.cli, ptrace.program, ptrace.live, ptrace.runtime.features, "
+            "ptrace.runtime.session, ptrace.program_cache; "
+            "print(sorted(m for m in ('inspect', 'ast', 'dis') "
+            "if type(sys.modules.get(m)).__name__ == 'module'))")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=True)
+    assert done.stdout == "[]\n"
