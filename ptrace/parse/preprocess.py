@@ -76,6 +76,8 @@ class _Branch:
 
 @dataclass
 class _State:
+    """What the preprocessor knows so far: the macros defined and the open #if branches."""
+
     source: Source
     reporter: Reporter
     predefined: PredefinedNames
