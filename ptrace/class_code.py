@@ -13,8 +13,8 @@ Python version (its `sys.version`), and a text not in it is compiled.
 
 The table is $XDG_CACHE_HOME/ptrace/class-code-TAG (see ptrace.caches); it is
 read only when it and its directory belong to the user running ptrace and no
-one else can write them (loading code runs it), and a table that cannot be
-read or written is ignored.
+one else can write them (loading code runs it), written only into a directory
+of the user's own, and a table that cannot be read or written is ignored.
 """
 
 from __future__ import annotations
@@ -57,10 +57,19 @@ class _Table:
         builtins.exec(code, globals_, locals_)
 
     def write(self) -> None:
-        """Keep the table for the next run, if this one compiled something."""
-        if self.grown and self.path is not None:
-            table = self.code if len(self.code) <= MAX_ENTRIES else self.used
-            replace_file(self.path, marshal.dumps((sys.version, table)), mode=0o600)
+        """Keep the table for the next run, if this one compiled something, where
+        a later run would read it: never in a directory another user owns (root
+        with a user's HOME)."""
+        if not self.grown or self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not owned(os.stat(self.path.parent)):
+                return
+        except OSError:
+            return
+        table = self.code if len(self.code) <= MAX_ENTRIES else self.used
+        replace_file(self.path, marshal.dumps((sys.version, table)), mode=0o600)
 
 
 def _read(path: Path) -> dict[str, CodeType]:

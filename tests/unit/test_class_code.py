@@ -97,3 +97,16 @@ def test_a_start_from_the_compile_cache_does_not_import_inspect(tmp_path: Path) 
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, check=True)
     assert done.stdout == "[]\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the directory away")
+def test_no_table_is_written_in_a_directory_of_another_user(tmp_path: Path) -> None:
+    """As root with another user's HOME (sudo -E): nothing of root's goes there."""
+    directory = tmp_path / "theirs"
+    directory.mkdir()
+    os.chown(directory, 65534, 65534)
+    table = class_code._Table(directory / "class-code")
+    table.exec("x = 1", {}, {})
+    assert table.grown
+    table.write()
+    assert list(directory.iterdir()) == []
