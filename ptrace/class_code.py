@@ -3,7 +3,7 @@ of the methods `dataclasses` generates, kept between runs.
 
 `dataclasses` writes each method it adds (`__init__`, `__eq__`, `__hash__`,
 `__repr__`, a frozen class's `__setattr__` and `__delattr__`) as source text
-and runs it with `exec`: ~300 compiles of small functions on a start from the
+and runs it with `exec`: ~250 compiles of small functions on a start from the
 compile cache, the largest part of its imports. `use()` makes the
 `dataclasses` module's `exec` one that looks the text up in a table of code
 compiled by earlier runs, and compiles (and adds) only what is not in it; at
