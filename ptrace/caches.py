@@ -20,6 +20,12 @@ def cache_file(name: str) -> Path | None:
     return cache / "ptrace" / name
 
 
+def owned(stat: os.stat_result) -> bool:
+    """Written by this user only: what loading runs code (a pickle, compiled code)
+    is loaded only from such files and directories."""
+    return stat.st_uid == os.geteuid() and not stat.st_mode & 0o022
+
+
 def replace_file(file: Path, data: bytes, mode: int = 0o666) -> None:
     """Write a cache file atomically (a reader sees the old one or the new one),
     with `mode` (less the umask); failing to write it is no error."""

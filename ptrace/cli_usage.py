@@ -29,6 +29,8 @@ GROUPS = ("OPTIONS", "OUTPUT OPTIONS", "TROUBLESHOOTING OPTIONS")
 
 @dataclass(frozen=True, slots=True)
 class Option:
+    """One command-line option: its flags, its argparse attribute and its help."""
+
     flags: tuple[str, ...]  # ("-o",) or ("-V", "--version")
     dest: str  # the argparse attribute
     help: str  # one line: -h, the man page and the completion all show it

@@ -59,6 +59,8 @@ class Severity(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
+    """One message of the compiler, located in the source."""
+
     severity: Severity
     message: str
     span: Span | None

@@ -26,6 +26,8 @@ class ElfError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Section:
+    """A section header of an ELF file."""
+
     name: str
     type: int
     offset: int
@@ -37,6 +39,8 @@ class Section:
 
 @dataclass(frozen=True, slots=True)
 class Symbol:
+    """A function or object symbol: its name, address and size."""
+
     name: str
     address: int  # the symbol's virtual address
     size: int
@@ -106,6 +110,8 @@ def object_sections(obj: bytes) -> dict[str, ProgramCode]:
 
 @dataclass(frozen=True, slots=True)
 class _ObjectSymbol:
+    """A symbol of an object file: its kind, section and value."""
+
     kind: int
     section: int
     value: int

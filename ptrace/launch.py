@@ -40,8 +40,37 @@ def entry() -> None:
     if _plain_listing(sys.argv[1:]):
         from ptrace.cli_probes import listing_entry as run
     else:
+        from ptrace import class_code
+
+        class_code.use()
         from ptrace.cli import entry as run
-    run()
+    try:
+        run()
+    except SystemExit as done:
+        _exit(done)
+
+
+def _exit(done: SystemExit) -> None:
+    """End the process with the command's status, without Python's finalization
+    where nothing needs it (freeing every object and module one by one: ~30 ms,
+    a fifth of a run from the compile cache on a loaded machine): the exit
+    handlers run, both standard streams are flushed, then os._exit. Where
+    another thread still runs (which the interpreter would wait for), the
+    status is not a number, or flushing fails, Python ends as usual."""
+    import atexit
+
+    code = 0 if done.code is None else done.code
+    threading = sys.modules.get("threading")  # (not imported: no other thread)
+    if not isinstance(code, int) or (threading is not None and threading.active_count() > 1):
+        raise done
+    atexit._run_exitfuncs()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        raise done from None
+    os._exit(code & 0xFF)
 
 
 def _name_the_process() -> None:

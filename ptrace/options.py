@@ -9,6 +9,8 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Options:
+    """What a compile is asked for: the command line's and the environment's settings."""
+
     params: tuple[str, ...] = ()  # positional parameters $1, $2, …
     named_params: tuple[tuple[str, str | None], ...] = ()  # `-- --name[=value]`: getopt()
     max_strlen: int = 1024  # bytes kept of a string read with str()

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ptrace import IMPORTED_NS, __version__
-from ptrace.caches import cache_file, replace_file
+from ptrace.caches import cache_file, owned, replace_file
 from ptrace.machine import LiveMachine
 
 if TYPE_CHECKING:
@@ -239,9 +239,16 @@ def _inode_state(path: str) -> str:
     return str(LiveMachine().file_inode(path))
 
 
+def _cwd_state(_: str) -> str:
+    try:
+        return os.getcwd()
+    except OSError:  # (removed since)
+        return "-"
+
+
 STATES: dict[str, Callable[[str], str]] = {
     "file": _file_state, "listing": _listing_state, "resolve": _resolve_state,
-    "inode": _inode_state,
+    "inode": _inode_state, "cwd": _cwd_state,
 }
 
 
@@ -292,6 +299,8 @@ class _Recorder:
             path = os.fsdecode(path)
         if not isinstance(path, str):
             return  # a file descriptor: its file was noted when it was opened
+        if not os.path.isabs(path):
+            self.note("cwd", "")  # a relative name: elsewhere it is another file
         path = os.path.abspath(path)
         if os.path.join(path, "").startswith(self.skipped) \
                 or os.path.basename(path).startswith(DERIVED_PREFIXES) \
@@ -312,6 +321,8 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
         reads = not flags & WRITE_FLAGS if mode is None else "r" in mode and "+" not in mode
         if reads:
             recorder.note_path("file", path)
+    elif event == "ptrace.lookup":  # a header searched for (ptrace.parse.preprocess)
+        recorder.note_path("file", args[0])
     elif event in ("os.scandir", "os.listdir"):
         recorder.note_path("listing", args[0] if args[0] is not None else ".")
 
@@ -349,18 +360,13 @@ class RecordingMachine(LiveMachine):
 
 # ---- the entries ---------------------------------------------------------------------------
 
-def _owned(stat: os.stat_result) -> bool:
-    """Written by this user only: an entry is a pickle, and loading one runs code."""
-    return stat.st_uid == os.geteuid() and not stat.st_mode & 0o022
-
-
 def _load(entry: Path) -> CompiledProgram | None:
     try:
-        if not _owned(os.stat(entry.parent)):
+        if not owned(os.stat(entry.parent)):
             return None
         fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as f:
-            if not _owned(os.fstat(f.fileno())):
+            if not owned(os.fstat(f.fileno())):
                 return None
             data = f.read()
     except OSError:
@@ -383,7 +389,7 @@ def _store(entry: Path, facts: list[Fact], program: CompiledProgram) -> None:
     user's own, writable by no one else); readable by the user alone."""
     try:
         entry.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _owned(os.stat(entry.parent)):
+        if not owned(os.stat(entry.parent)):
             return
     except OSError:
         return

@@ -127,6 +127,8 @@ def tracefs_problem() -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
+    """Whether a kernel feature works here, and why not."""
+
     works: bool | None  # None: cannot tell without loading a program
     why: str
 

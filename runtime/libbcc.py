@@ -92,6 +92,8 @@ PerfLostFn = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_uint64)
 
 @dataclass(frozen=True)
 class Libraries:
+    """The C libraries a run calls: libbcc and libbpf."""
+
     bcc: Any
     libbpf: Any
 

@@ -87,6 +87,8 @@ BENCH_BATCH = 100
 
 @dataclass
 class RunOptions:
+    """How a run goes: the CLI's options that reach the runtime."""
+
     quiet: bool = False  # no "Attached N probes"
     json: bool = False  # -f json
     dry_run: bool = False  # load but attach nothing and run nothing
@@ -115,6 +117,7 @@ class Session:
         self.warned: set[int] = set()  # division sites that have warned
         self.perf_fds: list[int] = []
         self.iterator_links: list[int] = []  # of iter probes (also in perf_fds)
+        self.detaching: threading.Thread | None = None  # closing perf_fds, from the stop on
         self.signals_received: list[int] = []  # that self:signal probes are waiting for
         self.ringbuf: RingBuffer | None = None
         self.packets: PacketWriter | None = None  # skboutput()'s
@@ -166,6 +169,7 @@ class Session:
                         self._event_loop()
                 self._run_signal_probes()  # signals that arrived with the stop
                 self._write_global(GLOBAL_STOPPED, 1)  # probes stop before END runs
+                self._start_detaching()
                 self._drain()
                 self.exited = False
                 self._run_kind(ProbeKind.END)
@@ -447,7 +451,21 @@ class Session:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.target.pid, signal.SIGCONT)
 
+    def _start_detaching(self) -> None:
+        """Close the probes' attachments in another thread while the run drains,
+        runs END and prints: the kernel takes ~70 ms to detach a tracepoint (it
+        waits for the probes running anywhere to finish), time in which a large
+        map prints. The probes have stopped: no event comes from them now.
+        _detach waits for it to end."""
+        fds, self.perf_fds = self.perf_fds, []
+        if fds:
+            self.detaching = threading.Thread(target=close_all, args=(fds,), name="detach")
+            self.detaching.start()
+
     def _detach(self) -> None:
+        if self.detaching is not None:
+            self.detaching.join()
+            self.detaching = None
         close_all(self.perf_fds)
         if any(p.attach.arms_watchpoint and not p.attach.watch_async
                for p in self.program.programs):

@@ -23,6 +23,8 @@ LABEL_WIDTH = 21  # the lowest value's label, over and under the chart
 
 @dataclass(frozen=True, slots=True)
 class TimeSeries:
+    """A tseries() value: the value of each time slot."""
+
     slots: dict[int, int]  # epoch → value (epoch 0: a slot nothing was written to)
 
     @property

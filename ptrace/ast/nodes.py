@@ -14,6 +14,8 @@ from ptrace.diagnostics import Span
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Node:
+    """A piece of the script, located by its span."""
+
     span: Span = field(kw_only=True)  # keyword-only, so it comes last in every node
 
 
@@ -35,7 +37,7 @@ class TypeName(Node):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Expr(Node):
-    pass
+    """An expression: it has a value."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -57,17 +59,23 @@ def written_type(node: Node) -> TypeName | None:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Integer(Expr):
+    """An integer literal (`42`, `0x2a`, `1_000`), its value and its text as written."""
+
     value: int
     text: str
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class String(Expr):
+    """A string literal (`"hi\\n"`), its escapes processed."""
+
     value: str  # escapes already processed; one char per byte (latin-1)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Boolean(Expr):
+    """`true` or `false`."""
+
     value: bool
 
 
@@ -80,6 +88,8 @@ class Identifier(Expr):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Variable(Expr):
+    """A scratch variable (`$x`) or a positional parameter's name."""
+
     name: str  # with the `$`
 
 
@@ -92,12 +102,16 @@ class Positional(Expr):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class MapAccess(Expr):
+    """A map (`@m`) or one of its keys (`@m[pid, comm]`)."""
+
     name: str  # with the `@`; "@" is the anonymous map
     keys: tuple[Expr, ...]  # empty for a scalar map
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Call(Expr):
+    """A call of a builtin function or a macro: `count()`, `str(arg0, 8)`."""
+
     name: str
     args: tuple[Expr, ...]
     name_span: Span
@@ -105,33 +119,45 @@ class Call(Expr):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Sizeof(Expr):
+    """`sizeof(type)` or `sizeof(expr)`."""
+
     operand: TypeName | TypeOf | Expr
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Offsetof(Expr):
+    """`offsetof(struct x, field.sub)`."""
+
     type: TypeName | TypeOf
     fields: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Tuple(Expr):
+    """A tuple: `(1, "a", comm)`."""
+
     elements: tuple[Expr, ...]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class RecordField(Node):
+    """One `name = value` of a record."""
+
     name: str
     value: Expr
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Record(Expr):
+    """A record (a tuple with named fields): `(a = 1, b = comm)`."""
+
     fields: tuple[RecordField, ...]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Binary(Expr):
+    """A binary operation: `a + b`, `a && b`, `a == b`, …"""
+
     op: str
     left: Expr
     right: Expr
@@ -139,12 +165,16 @@ class Binary(Expr):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Unary(Expr):
+    """A unary operation: `-x`, `!x`, `~x`, `*p`, `&$x`."""
+
     op: str  # - + ! ~ * &
     operand: Expr
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class IncDec(Expr):
+    """`x++`, `x--`, `++x` or `--x`."""
+
     op: str  # ++ or --
     operand: Expr
     prefix: bool
@@ -152,12 +182,16 @@ class IncDec(Expr):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Cast(Expr):
+    """A cast: `(uint8)x`, `(struct task_struct *)p`."""
+
     type: TypeName | TypeOf
     operand: Expr
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Index(Expr):
+    """An index: `arr[i]`, `p[2]`."""
+
     base: Expr
     index: Expr
 
@@ -182,11 +216,15 @@ class Conditional(Expr):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class BlockExpr(Expr):
+    """A block whose last expression is its value: `{ $a = 1; $a + 1 }`."""
+
     block: Block
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class IfExpr(Expr):
+    """An if/else whose branches end in values: `if (c) { 1 } else { 2 }`."""
+
     if_: If
 
 
@@ -194,11 +232,13 @@ class IfExpr(Expr):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Stmt(Node):
-    pass
+    """A statement."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Block(Stmt):
+    """Statements between braces; `ends_in_value` where the last is the block's value."""
+
     stmts: tuple[Stmt, ...]
     # The last statement is an expression with no ';' after it, or an `if`
     # with an `else` or a block: the block's value when the block is used as
@@ -217,11 +257,15 @@ class Block(Stmt):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ExprStmt(Stmt):
+    """An expression used as a statement: `printf(…);`."""
+
     expr: Expr
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Assign(Stmt):
+    """An assignment: `@m[k] = v`, `$x += 1`."""
+
     target: Expr
     op: str  # "=" or a compound operator such as "+="
     value: Expr
@@ -229,6 +273,8 @@ class Assign(Stmt):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Let(Stmt):
+    """`let $x: type = value;`: a variable declared, typed or given a value."""
+
     name: str
     type: TypeName | TypeOf | None
     value: Expr | None
@@ -236,6 +282,8 @@ class Let(Stmt):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class If(Stmt):
+    """`if (cond) { … } else …`."""
+
     cond: Expr
     then: Block
     orelse: Block | If | None
@@ -243,29 +291,39 @@ class If(Stmt):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class While(Stmt):
+    """`while (cond) { … }`."""
+
     cond: Expr
     body: Block
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Unroll(Stmt):
+    """`unroll (n) { … }`: the body repeated n times."""
+
     count: Expr
     body: Block
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Range(Node):
+    """`start..stop` in a for loop."""
+
     start: Expr
     stop: Expr
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class MapRef(Node):
+    """A map named as a whole: `@m` in `for ($kv : @m)`."""
+
     name: str
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class For(Stmt):
+    """`for ($kv : @m) { … }` or `for ($i : 0..n) { … }`."""
+
     var: str
     iterable: MapRef | Range
     body: Block
@@ -273,16 +331,18 @@ class For(Stmt):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Break(Stmt):
-    pass
+    """`break;`"""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Continue(Stmt):
-    pass
+    """`continue;`"""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Return(Stmt):
+    """`return;` or `return value;`"""
+
     value: Expr | None
 
 
@@ -298,11 +358,15 @@ class Import(Stmt):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class AttachPoint(Node):
+    """One attach point of a probe, as written: `kprobe:do_sys_open*`."""
+
     text: str
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Probe(Node):
+    """A probe: its attach points, predicate and body."""
+
     attach_points: tuple[AttachPoint, ...]
     predicate: Expr | None
     body: Block
@@ -310,6 +374,8 @@ class Probe(Node):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class MacroDef(Node):
+    """`macro name(params) { … }`."""
+
     name: str
     params: tuple[str, ...]
     body: Block
@@ -317,6 +383,8 @@ class MacroDef(Node):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class MapDecl(Node):
+    """A map declared with its kind: `let @m = hash(100);`."""
+
     name: str
     kind: str
     args: tuple[Expr, ...]
@@ -324,17 +392,23 @@ class MapDecl(Node):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ConfigEntry(Node):
+    """One `key = value` of a config block."""
+
     key: str
     value: int | str | bool
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class ConfigBlock(Node):
+    """`config = { key = value; … }`."""
+
     entries: tuple[ConfigEntry, ...]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CField(Node):
+    """A field of a C struct or union defined in the script."""
+
     type: TypeName | CStruct | CEnum
     name: str | None
     pointer_depth: int
@@ -344,6 +418,8 @@ class CField(Node):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CStruct(Node):
+    """A C struct or union defined in the script."""
+
     kind: str  # "struct" or "union"
     name: str | None
     fields: tuple[CField, ...]
@@ -360,18 +436,24 @@ class CAttribute(Node):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CEnumerator(Node):
+    """One enumerator of a C enum, with its value where written."""
+
     name: str
     value: int | None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CEnum(Node):
+    """A C enum defined in the script."""
+
     name: str | None
     values: tuple[CEnumerator, ...]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CTypedef(Node):
+    """A C typedef in the script."""
+
     type: TypeName | CStruct | CEnum
     name: str
     pointer_depth: int
@@ -390,6 +472,8 @@ TopLevel = Probe | Import | MacroDef | MapDecl | ConfigBlock | CStruct | CEnum |
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Program(Node):
+    """The whole script: its probes, macros, map declarations, C definitions, …"""
+
     items: tuple[TopLevel, ...]
 
     @property

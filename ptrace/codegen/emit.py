@@ -51,6 +51,8 @@ def new_module(name: str) -> ir.Module:
 
 @dataclass
 class Emitted:
+    """LLVM's output: each program's instructions, and the IR and assembly as text."""
+
     sections: dict[str, ProgramCode]  # section name → instructions
     ir_text: str
     ir_optimized: str

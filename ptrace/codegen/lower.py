@@ -57,6 +57,8 @@ Branch = Callable[[], tuple[ir.Value, t.Type]]
 
 @dataclass
 class _Var:
+    """A scratch variable: its type and its memory."""
+
     type: t.Type
     ptr: ir.Value  # the variable's memory
 

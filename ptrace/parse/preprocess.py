@@ -18,7 +18,8 @@ and the compiler's names for this machine (`__x86_64__`, `__linux__` …).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,6 +76,8 @@ class _Branch:
 
 @dataclass
 class _State:
+    """What the preprocessor knows so far: the macros defined and the open #if branches."""
+
     source: Source
     reporter: Reporter
     predefined: PredefinedNames
@@ -169,12 +172,23 @@ def _read_header(state: _State, path: Path, dirs: Sequence[Path], depth: int,
             if target is None:
                 continue
             folders = [path.parent, *dirs] if target[2] else list(dirs)
-            found = next((folder / (target[1] or target[2]) for folder in folders
-                          if (folder / (target[1] or target[2])).is_file()), None)
+            found = first_file(folder / (target[1] or target[2]) for folder in folders)
             if found is not None and found not in seen:
                 branches = len(state.branches)
                 _read_header(state, found, dirs, depth + 1, seen)
                 del state.branches[branches:]  # a header's unclosed #if ends with it
+
+
+def first_file(paths: Iterable[Path]) -> Path | None:
+    """The first of `paths` that is a file. Each path looked at is announced (the
+    audit event "ptrace.lookup"): the compile cache keeps them as facts, so a
+    header that appears earlier in the search, or a relative name looked up
+    from another directory, makes a later run compile again."""
+    for path in paths:
+        sys.audit("ptrace.lookup", str(path))
+        if path.is_file():
+            return path
+    return None
 
 
 def _lines(text: str) -> Iterator[tuple[int, str, re.Match[str] | None]]:

@@ -46,12 +46,16 @@ STRERROR = t.Formatted(t.FormatKind.STRERROR)  # a -k warning's argument: the he
 
 @dataclass(frozen=True, slots=True)
 class PrintfLayout:
+    """Where a printf's arguments are in its event, and the event's size."""
+
     args: tuple[EventArg, ...]
     size: int
 
 
 @dataclass
 class Resources:
+    """The maps, event sites and scratch space the program uses."""
+
     maps: list[MapSpec] = field(default_factory=list)
     user_maps: list[int] = field(default_factory=list)
     ringbuf_map: int = -1

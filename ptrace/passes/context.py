@@ -142,6 +142,8 @@ class Argument:
 
 @dataclass
 class CompileContext:
+    """One compile: its input, its reporter, and what the passes learn (the side tables)."""
+
     source: Source
     options: Options
     machine: Machine

@@ -45,6 +45,8 @@ _UINT64 = range(1 << 64)
 
 @dataclass(frozen=True, slots=True)
 class _Layout:
+    """A C type's size and alignment."""
+
     size: int
     align: int
 

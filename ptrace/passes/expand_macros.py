@@ -40,7 +40,13 @@ from ptrace.ast.rewrite import Rewriter
 from ptrace.ast.visitor import walk
 from ptrace.diagnostics import CompileError, Reporter, Span
 from ptrace.parse import parse_expression_at
-from ptrace.parse.preprocess import DEFINE, DIRECTIVE, header_defines, without_comments
+from ptrace.parse.preprocess import (
+    DEFINE,
+    DIRECTIVE,
+    first_file,
+    header_defines,
+    without_comments,
+)
 from ptrace.passes.context import CompileContext
 from ptrace.types.builtins import FUNCTIONS, VARIABLES
 
@@ -189,14 +195,16 @@ def _check_include(item: n.Preproc, rest: str, ctx: CompileContext) -> Path | No
                            '#include "defs.h"', item.span)
         return None
     name = target[1] or target[2]
+    # (the working directory as ".": the name is relative to it, for the compile cache)
     local = Path(ctx.source.name).parent if target[2] and Path(ctx.source.name).is_file() \
-        else Path.cwd()
+        else Path()
     dirs = ([local] if target[2] else []) + include_dirs()
-    found = next((directory / name for directory in dirs if (directory / name).is_file()), None)
+    found = first_file(directory / name for directory in dirs)
     if found is not None:
         return found
     ctx.reporter.error(f"'{name}' file not found", item.span,
-                       "searched " + ", ".join(str(d) for d in dirs) + "; kernel types "
+                       "searched " + ", ".join(str(d.absolute() if d == Path() else d)
+                                               for d in dirs) + "; kernel types "
                        "come from BTF and need no #include")
     return None
 

@@ -23,6 +23,8 @@ def align8(n: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Type:
+    """A value's type: what it is to the checker, the lowering and the runtime."""
+
     @property
     def size(self) -> int:
         """Bytes this value occupies in a key, a map value or an event."""
@@ -55,6 +57,8 @@ class Word(Type):
 
 @dataclass(frozen=True, slots=True)
 class Int(Word):
+    """An integer of `bits` bits, signed or not."""
+
     bits: int = 64
     signed: bool = True
 
@@ -85,6 +89,8 @@ class Enum(Int):
 
 @dataclass(frozen=True, slots=True)
 class Bool(Word):
+    """A bool: true or false, in a 64-bit word."""
+
     @property
     def is_integer(self) -> bool:
         return True
@@ -437,6 +443,8 @@ class Aggregation(Type):
 
 @dataclass(frozen=True, slots=True)
 class Count(Aggregation):
+    """count(): how many times it ran."""
+
     @property
     def function(self) -> str:
         return "count"
@@ -444,6 +452,8 @@ class Count(Aggregation):
 
 @dataclass(frozen=True, slots=True)
 class Sum(Aggregation):
+    """sum(): the total of the values."""
+
     signed: bool = True
 
     @property
@@ -453,6 +463,8 @@ class Sum(Aggregation):
 
 @dataclass(frozen=True, slots=True)
 class Min(Aggregation):
+    """min(): the smallest value."""
+
     signed: bool = True
 
     @property
@@ -466,6 +478,8 @@ class Min(Aggregation):
 
 @dataclass(frozen=True, slots=True)
 class Max(Aggregation):
+    """max(): the largest value."""
+
     signed: bool = True
 
     @property
@@ -479,6 +493,8 @@ class Max(Aggregation):
 
 @dataclass(frozen=True, slots=True)
 class Avg(Aggregation):
+    """avg(): the count and total of the values, printed as their average."""
+
     signed: bool = True
 
     @property
@@ -492,6 +508,8 @@ class Avg(Aggregation):
 
 @dataclass(frozen=True, slots=True)
 class Stats(Aggregation):
+    """stats(): the count, average and total of the values."""
+
     signed: bool = True
 
     @property
@@ -535,6 +553,8 @@ class Hist(Aggregation):
 
 @dataclass(frozen=True, slots=True)
 class Lhist(Aggregation):
+    """lhist(): a linear histogram from min to max in steps of step."""
+
     min: int = 0
     max: int = 0
     step: int = 1

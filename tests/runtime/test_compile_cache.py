@@ -46,3 +46,22 @@ def test_no_cache_leaves_the_commands_environment_alone(ptrace_exe: list[str],
         seen[flags] = out.read_text()
     assert "PTRACE_NO_CACHE" not in seen[("--no-cache",)]
     assert seen[("--no-cache",)] == seen[()]
+
+
+def test_the_exit_runs_the_exit_handlers_and_keeps_the_output(ptrace_exe: list[str],
+                                                              tmp_path: Path) -> None:
+    """ptrace ends without Python's finalization (ptrace/launch.py): what it
+    wrote to standard output and to -o's file is all there, the exit handlers
+    ran (the class-code table is written), and the status is the command's."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    dumped = subprocess.run([*ptrace_exe, "-d", "ast", "-e", PROGRAM], capture_output=True,
+                            text=True, timeout=60, env=env)
+    assert dumped.returncode == 0 and dumped.stdout.count("\n") > 3
+    assert "Call" in dumped.stdout and dumped.stdout.endswith("\n")
+    assert list((tmp_path / "cache" / "ptrace").glob("class-code-*"))
+    refused = subprocess.run([*ptrace_exe, "-d", "ast", "-e", "BEGIN { x = ; }"],
+                             capture_output=True, text=True, timeout=60, env=env)
+    assert refused.returncode == 1 and "error" in refused.stderr
+    usage = subprocess.run([*ptrace_exe, "--bogus"], capture_output=True, text=True,
+                           timeout=60, env=env)
+    assert usage.returncode == 1 and "--bogus" in usage.stderr and "USAGE" in usage.stderr

@@ -527,3 +527,37 @@ def test_counts_are_exact_when_cpus_create_a_key_together(ptrace_exe: list[str],
     keyed = [int(m[1]) for m in re.finditer(r"^@k\[\d+\]: (\d+)$", text, re.MULTILINE)]
     assert total is not None and len(keyed) > 100, text[-300:]
     assert sum(keyed) == int(total[1])
+
+
+@pytest.mark.bpf
+def test_probes_detach_while_the_maps_print_and_are_gone_when_the_run_ends() -> None:
+    """The attachments are closed from the stop on, in another thread (the kernel
+    waits ~70 ms per tracepoint): the maps print meanwhile, and when the run
+    returns every attachment is closed."""
+    from ptrace.runtime.session import Session
+
+    from ptrace.compile import compile
+    from ptrace.diagnostics import Source
+    from ptrace.options import Options
+
+    program = compile(Source("-e", "tracepoint:syscalls:sys_enter_getppid { @[pid] = count(); } "
+                                   "interval:ms:1 { @[0] = count(); exit(); }"), Options())
+    seen: dict[str, object] = {}
+
+    class Watched(Session):
+        def _attach_all(self) -> None:
+            super()._attach_all()
+            seen["attached"] = list(self.perf_fds)
+
+        def _finish(self) -> None:
+            seen["detaching"] = self.detaching is not None and not self.perf_fds
+            super()._finish()
+
+    out = io.StringIO()
+    assert Watched(program, out, io.StringIO()).run() == 0
+    assert "\n@[0]: 1\n" in out.getvalue()
+    attached = seen["attached"]
+    assert isinstance(attached, list) and len(attached) >= 2 and seen["detaching"] is True
+    for fd in attached:
+        with pytest.raises(OSError):
+            os.fstat(fd)

@@ -50,6 +50,17 @@ def test_a_map_read_as_columns_prints_as_its_entries_do() -> None:
     assert format_map("@s", None, t.Count(), Columns([None], [9])) == "@s: 9\n"
 
 
+def test_columns_order_by_value_then_key_dense_sparse_or_one_value() -> None:
+    rng = random.Random(11)
+    dense = rng.sample(range(-40, 60), 70)  # a range with gaps, negative keys
+    sparse = [rng.randrange(-2**63, 2**63) for _ in range(50)]
+    for keys in (dense, sparse, [5, 3], [2**64 - 1, 0]):
+        for values in ([4] * len(keys), [rng.choice((0, 1, 9, 2**40)) for _ in keys]):
+            rows = Columns(list(keys), list(values)).ordered()
+            expected = sorted(zip(keys, values, strict=True), key=lambda p: (p[1], p[0]))
+            assert list(zip(rows.keys, rows.values, strict=True)) == expected
+
+
 def test_the_collector_pauses_while_a_map_prints_and_comes_back_as_it_was() -> None:
     was = gc.isenabled()
     try:

@@ -313,6 +313,49 @@ def test_code_changed_during_the_compile_keeps_nothing(
     assert _entries(cache) == []
 
 
+HEADER_PROGRAM = 'BEGIN { printf("%d %d\\n", OUTER, INNER); exit(); }'
+
+
+def test_an_edited_header_is_a_miss(tmp_path: Path, cache: Path, compiles: Compiled,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """--include's header, the header it #includes and a header the script
+    #includes are facts of the compile: editing any of them is a miss."""
+    headers = tmp_path / "headers"
+    headers.mkdir()
+    outer, inner, own = headers / "outer.h", headers / "inner.h", headers / "own.h"
+    outer.write_text('#include "inner.h"\n#define OUTER 1\n')
+    inner.write_text("#define INNER 2\n")
+    own.write_text("#define OWN 3\n")
+    monkeypatch.chdir(headers)
+    source = Source("-e", '#include "own.h"\nBEGIN { printf("%d %d %d\\n", OUTER, INNER, OWN); '
+                          "exit(); }")
+    options = Options(includes=(str(outer),))
+    programs = [compile(source, options), compile(source, options)]
+    for header, text in ((outer, '#include "inner.h"\n#define OUTER 10\n'),
+                         (inner, "#define INNER 20\n"), (own, "#define OWN 30\n")):
+        header.write_text(text)
+        programs += [compile(source, options), compile(source, options)]
+    assert len(compiles) == 4  # the first run and one after each edit
+    assert programs[0] == programs[1] and programs[2] == programs[3]
+    assert len({id(p) for p in programs}) == 8 and programs[1] != programs[2] != programs[4]
+
+
+def test_a_header_found_elsewhere_is_a_miss(tmp_path: Path, cache: Path, compiles: Compiled,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A header named relative to the working directory (`#include "defs.h"` in
+    -e, `--include defs.h`) is another header in another directory."""
+    for name, value in (("one", 1), ("two", 2)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "defs.h").write_text(f"#define OUTER {value}\n#define INNER 0\n")
+    quoted = Source("-e", '#include "defs.h"\n' + HEADER_PROGRAM)
+    for directory in ("one", "two", "one"):
+        monkeypatch.chdir(tmp_path / directory)
+        compile(quoted)
+        compile(Source("-e", HEADER_PROGRAM), Options(includes=("defs.h",)))
+    assert len(compiles) == 6  # each run in another directory than the last compiles
+    assert len(_entries(cache)) == 2
+
+
 def test_an_imported_script_and_where_an_import_was_looked_for_are_facts(
         cache: Path, compiles: Compiled, tmp_path: Path) -> None:
     """A changed imported script is a miss, and so is a file that appears where an
