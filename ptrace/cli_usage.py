@@ -145,6 +145,10 @@ SETTING_HELP = {
     "license": "the programs' license: GPL, GPL v2, GPL and additional rights, "
                "Dual BSD/GPL, Dual MIT/GPL or Dual MPL/GPL",
     "dummy_ts_map": "a scalar map whose value tseries() takes as the time (for tests)",
+    "unstable_map_decl": "map declarations (let @m = hash(n)): enable, warn (the same) or "
+                         "error (refused)",
+    "unstable_tseries": "tseries(): enable, warn (the same) or error (refused)",
+    "unstable_addr": "the address-of operator (&$x): enable, warn (the same) or error (refused)",
 }
 DEBUG_VARIABLE = ("PTRACE_DEBUG", "show the traceback of an internal error")
 CACHE_VARIABLE = ("PTRACE_NO_CACHE", "1: compile every run and keep no program in the compile "

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ptrace.ast import nodes as n
 from ptrace.bpf_abi import ProgType
 from ptrace.diagnostics import Span, site_location
-from ptrace.options import SETTINGS, param_integer
+from ptrace.options import SETTINGS, param_integer, unstable_refused
 from ptrace.passes.context import PrintCall, PrintfSite
 from ptrace.passes.probe_context import func_name, probe_address, probe_type
 from ptrace.passes.type_rules import is_unsigned, literal_value, param_text, storable
@@ -970,6 +970,10 @@ class BuiltinChecks:
         """tseries(n, interval, intervals[, agg]): literal interval (ns, or a
         duration such as 100ms), count of intervals and aggregation."""
         value, interval, intervals, *agg = e.args
+        refused = unstable_refused(self.ctx.options, "tseries", "tseries()")
+        if refused:
+            self.error(refused, e.span)
+            return None
         atype = self._integer_arg(value)
         sizes = [literal_value(a) if isinstance(a, n.Integer | n.Unary) else None
                  for a in (interval, intervals)]

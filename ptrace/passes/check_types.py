@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Diagnostic, Reporter, Severity, Span, site_location
-from ptrace.options import MAX_STRLEN_LIMIT, param_integer
+from ptrace.options import MAX_STRLEN_LIMIT, param_integer, unstable_refused
 from ptrace.passes.check_builtins import BuiltinChecks, check_named_params
 from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInstance, TypeResults
 from ptrace.passes.probe_context import ProbeContextChecks
@@ -860,6 +860,10 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
     def address_of(self, e: n.Unary) -> t.Type | None:
         """`&$x`: the address of a variable's memory, a pointer to its type (a
         struct variable holds its struct's address: that address)."""
+        refused = unstable_refused(self.ctx.options, "addr", "the address-of operator")
+        if refused:
+            self.error(refused, e.span)
+            return None
         if not isinstance(e.operand, n.Variable):
             self.error("only a variable's address can be taken (&$x)", e.operand.span)
             return None

@@ -730,13 +730,14 @@ def _fentry(p: _Point) -> list[Attach]:
 
 
 def _timer(p: _Point) -> Attach | None:
-    """interval:s:1, interval:ms:10, interval:hz:5, interval:1s; profile likewise."""
+    """interval:s:1, interval:ms:10, interval:hz:5, interval:1s, interval:1000 (ns);
+    profile likewise (profile:99 is a rate)."""
     point, provider, parts, reporter = p.node, p.provider, p.parts, p.reporter
     form = f"'{provider}:hz:99', '{provider}:s:1', '{provider}:ms:10' or '{provider}:10ms'"
     if len(parts) == 1:
         m = re.fullmatch(r"(\d+)(s|ms|us|ns|hz)?", parts[0])
-        if m and (m[2] or p.kind == ProbeKind.PROFILE):
-            unit, value = (m[2] or "hz"), m[1]
+        if m:  # a bare number: nanoseconds for interval, as bpftrace; a rate for profile
+            unit, value = (m[2] or ("hz" if p.kind == ProbeKind.PROFILE else "ns")), m[1]
         else:
             reporter.error(f"{provider} probes are written {form}", point.span)
             return None
