@@ -263,6 +263,9 @@ class BuiltinLowering:
     def builtin_cpid(self, e: n.Identifier) -> ir.Value:
         return self.global_value(GLOBAL_CPID)
 
+    def builtin_has_cpid(self, e: n.Identifier) -> ir.Value:
+        return i64(int(self.ctx.options.has_command))
+
     def builtin_retval(self, e: n.Identifier) -> ir.Value:
         if self.instance.attach.kind == ProbeKind.FEXIT:  # the return value follows the arguments
             return self.ctx_argument(self.checked.arg_positions[e], self.type_of(e))
@@ -647,9 +650,13 @@ class BuiltinLowering:
         return self.b.zext(self.b.icmp_unsigned("!=", found, ir.Constant(PTR, None)), I64)
 
     def call_signal(self, e: n.Call) -> ir.Value:
-        ret = self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.checked.signal_numbers[e])])
-        self.check_helper(ret, Helper.SEND_SIGNAL, 1)
+        helper = Helper.SEND_SIGNAL_THREAD if e.name == "signal_thread" else Helper.SEND_SIGNAL
+        ret = self.pb.helper(helper, I64, [i64(self.checked.signal_numbers[e])])
+        self.check_helper(ret, helper, 1)
         return i64(0)
+
+    def call_signal_thread(self, e: n.Call) -> ir.Value:
+        return self.call_signal(e)
 
     def call_print(self, e: n.Call) -> ir.Value:
         site = self.checked.print_ids[e]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.bpf_abi import ProgType
-from ptrace.diagnostics import Span, site_location
+from ptrace.diagnostics import Reporter, Span, site_location
 from ptrace.options import SETTINGS, param_integer, unstable_refused
 from ptrace.passes.context import PrintCall, PrintfSite
 from ptrace.passes.probe_context import func_name, probe_address, probe_type
@@ -71,6 +71,7 @@ class BuiltinChecks:
         checked: TypeResults
         instance: ProbeInstance
         calls: list[n.Call]  # the calls being checked, innermost last
+        reporter: Reporter
 
         def error(self, message: str, span: Span, *hints: str) -> None: ...
 
@@ -240,9 +241,8 @@ class BuiltinChecks:
 
     def builtin_cpid(self, e: n.Identifier) -> t.Type | None:
         if not self.ctx.options.has_command:
-            self.error("cpid is the pid of the command given with -c", e.span,
-                       "run as: ptrace -c 'COMMAND' -e '…'")
-            return None
+            self.reporter.warning("cpid is 0: no command was given with -c", e.span,
+                         "has_cpid tells whether there is one; run as: ptrace -c 'COMMAND' -e '…'")
         return t.UINT32
 
     def builtin_probe(self, e: n.Identifier) -> t.Type | None:
@@ -932,11 +932,14 @@ class BuiltinChecks:
         sig = e.args[0]
         number = _signal_number(sig)
         if number is None:
-            self.error("signal() takes a signal name or number, as in signal(\"SIGUSR1\")",
+            self.error(f"{e.name}() takes a signal name or number, as in {e.name}(\"SIGUSR1\")",
                        sig.span)
             return None
         self.checked.signal_numbers[e] = number
         return t.VOID
+
+    def call_signal_thread(self, e: n.Call) -> t.Type | None:
+        return self.call_signal(e)
 
     # aggregations: their type is the map's value type
     def call_count(self, e: n.Call) -> t.Type | None:

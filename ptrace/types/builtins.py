@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ptrace.bpf_abi import ProgType
 from ptrace.probe_kinds import KINDS, ProbeKind
-from ptrace.types.types import UINT32, UINT64, FormatKind, Formatted, Int, Str, Type
+from ptrace.types.types import BOOL, UINT32, UINT64, FormatKind, Formatted, Int, Str, Type
 
 # x86_64 struct pt_regs, 8 bytes a register, by the names reg() takes (the
 # kernel's field names, as bpftrace has them): name → offset.
@@ -123,7 +123,8 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
       for i in range(len(ARG_REGISTERS))),
     Variable("retval", "the probed function's return value",
              where=Where((ProbeKind.URETPROBE, ProbeKind.KRETPROBE, ProbeKind.FEXIT))),
-    Variable("cpid", "the pid of the command run with -c"),
+    Variable("cpid", "the pid of the command run with -c (0 without -c)"),
+    Variable("has_cpid", "true when a command runs with -c", BOOL),
     Variable("username", "the current task's user, by name", Formatted(FormatKind.USERNAME)),
     Variable("numaid", "the NUMA node the probe runs on", UINT32),
     Variable("probe", "the probe's full name"),
@@ -204,7 +205,9 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("leader_comm", ("task?",), "the name of a task's thread group leader"),
     Function("strftime", ("fmt", "ns"), "nanoseconds since boot, printed as a local time"),
     Function("has_key", ("map", "key"), "whether a map holds a key"),
-    Function("signal", ("sig",), "send a signal to the current task", unsafe="sends signals"),
+    Function("signal", ("sig",), "send a signal to the current process", unsafe="sends signals"),
+    Function("signal_thread", ("sig",), "send a signal to the current thread",
+             unsafe="sends signals"),
     Function("kstack", ("mode?", "limit?"), "the kernel stack (mode, frames)"),
     Function("ustack", ("mode?", "limit?"), "the user stack (mode, frames)"),
     Function("ksym", ("addr",), "the kernel function at an address"),
