@@ -596,6 +596,45 @@ class BuiltinChecks:
             self.checked.expansions[e] = read
         return rtype
 
+    def call_strcap(self, e: n.Call) -> t.Type | None:
+        """strcap(s): the capacity of a string (its buffer, the NUL included) or
+        an array (its elements), a constant."""
+        arg = self.expr(e.args[0])
+        if arg is None:
+            return None
+        if not isinstance(arg, t.Str | t.Array):
+            self.error(f"strcap() takes a string or an array, got {arg}", e.args[0].span)
+            return None
+        return self._constant(e, n.Integer(arg.capacity if isinstance(arg, t.Str) else arg.count,
+                                           "", span=e.span))
+
+    def call_is_array(self, e: n.Call) -> t.Type | None:
+        """is_array(v), is_integer(v), …: what the argument's type is, a
+        constant true or false; the argument is not evaluated."""
+        if e.name == "is_literal":
+            value = literal_value(e.args[0]) is not None or \
+                isinstance(e.args[0], n.String | n.Boolean)
+            return self._constant(e, n.Boolean(value, span=e.span))
+        arg = self.expr(e.args[0])
+        if arg is None:
+            return None
+        tests: dict[str, Callable[[t.Type], bool]] = {
+            "is_array": lambda a: isinstance(a, t.Array),
+            "is_integer": lambda a: isinstance(a, t.Int),
+            "is_unsigned_integer": lambda a: isinstance(a, t.Int) and not a.signed,
+            "is_ptr": lambda a: isinstance(a, t.Pointer),
+            "is_str": lambda a: isinstance(a, t.Str),
+        }
+        return self._constant(e, n.Boolean(tests[e.name](arg), span=e.span))
+
+    call_is_integer = call_is_unsigned_integer = call_is_ptr = call_is_str = \
+        call_is_literal = call_is_array
+
+    def _constant(self, e: n.Call, value: n.Expr) -> t.Type | None:
+        """A call whose value is known when compiling: lowered as `value`."""
+        self.checked.expansions[e] = value
+        return self.expr(value)
+
     def call_strerror(self, e: n.Call) -> t.Type | None:
         if self._integer_arg(e.args[0]) is not None:
             return t.Formatted(t.FormatKind.STRERROR)

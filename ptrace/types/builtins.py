@@ -186,6 +186,11 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("system", _FORMAT, "run a shell command", unsafe="runs commands"),
     Function("time", ("fmt?",), "print the local time"),
     Function("strlen", ("s",), "a string's length"),
+    Function("strcap", ("s",), "a string's or an array's capacity, known when compiling"),
+    *(Function(f"is_{what}", ("value",), f"whether the value is {doc}, known when compiling")
+      for what, doc in (("array", "an array"), ("integer", "an integer"),
+                        ("unsigned_integer", "an unsigned integer"), ("ptr", "a pointer"),
+                        ("str", "a string"), ("literal", "written as a literal"))),
     Function("strncmp", ("a", "b", "n"), "0 when the first n bytes of two strings agree"),
     Function("strcontains", ("s", "literal"), "whether a string contains a literal"),
     Function("bswap", ("n",), "an integer with its bytes reversed"),
