@@ -79,6 +79,8 @@ OPTIONS: tuple[Option, ...] = (
            "first (repeatable)", "OPTIONS", metavar="DIR", repeat=True, complete="file"),
     Option(("--probe-filter",), "probe_filter", "attach only the probes whose full name "
            "matches REGEX (a search; BEGIN and END always run)", "OPTIONS", metavar="REGEX"),
+    Option(("-I",), "include_dir", "look for #include's headers in DIR first (repeatable)",
+           "OPTIONS", metavar="DIR", repeat=True, complete="file"),
     Option(("--include",), "include", "as '#include <FILE>' at the top of the program; "
            "the header must exist; repeatable", "OPTIONS", metavar="FILE", repeat=True,
            complete="file"),

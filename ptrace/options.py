@@ -39,6 +39,7 @@ class Options:
     # pid, tid, and the pids of user stacks are then as ptrace sees them.
     pid_namespace: tuple[int, ...] = ()
     includes: tuple[str, ...] = ()  # --include's headers: their integer macros are names
+    include_dirs: tuple[str, ...] = ()  # -I DIR: where #include looks first
 
 
 def too_many_probes(limit: int, probes: int) -> tuple[str, str]:

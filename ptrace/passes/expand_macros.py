@@ -93,7 +93,7 @@ def _defines(ctx: CompileContext) -> dict[str, list[_Define]]:
     defines: dict[str, list[_Define]] = {}
     start = Span(ctx.source, 0, 1, 0, 1)  # --include's headers: before the first line
     for included in ctx.options.includes:
-        _add_header(defines, Path(included), start)
+        _add_header(defines, Path(included), start, ctx.options.include_dirs)
     for item in ctx.program.items:
         if not isinstance(item, n.Preproc):
             continue
@@ -102,7 +102,7 @@ def _defines(ctx: CompileContext) -> dict[str, list[_Define]]:
         if word == "include":
             header = _check_include(item, rest, ctx)
             if header is not None:
-                _add_header(defines, header, item.span)
+                _add_header(defines, header, item.span, ctx.options.include_dirs)
         elif word == "define":
             found = _define(item, ctx.reporter)
             if found is None:
@@ -131,10 +131,11 @@ def _defines(ctx: CompileContext) -> dict[str, list[_Define]]:
     return defines
 
 
-def _add_header(defines: dict[str, list[_Define]], path: Path, span: Span) -> None:
+def _add_header(defines: dict[str, list[_Define]], path: Path, span: Span,
+                extra_dirs: tuple[str, ...]) -> None:
     """The integers a header defines (`EPERM`), in force after `span`'s line;
     builtins' names and names already defined keep their meaning."""
-    for name, value in header_defines(path, include_dirs()).items():
+    for name, value in header_defines(path, include_dirs(extra_dirs)).items():
         if name not in VARIABLES and name not in FUNCTIONS \
                 and _in_force(defines.get(name, [])) is None:
             defines.setdefault(name, []).append(
@@ -191,7 +192,7 @@ def _check_include(item: n.Preproc, rest: str, ctx: CompileContext) -> Path | No
     name = target[1] or target[2]
     local = Path(ctx.source.name).parent if target[2] and Path(ctx.source.name).is_file() \
         else Path.cwd()
-    dirs = ([local] if target[2] else []) + include_dirs()
+    dirs = ([local] if target[2] else []) + include_dirs(ctx.options.include_dirs)
     found = next((directory / name for directory in dirs if (directory / name).is_file()), None)
     if found is not None:
         return found
@@ -204,11 +205,13 @@ def _check_include(item: n.Preproc, rest: str, ctx: CompileContext) -> Path | No
 _INCLUDE = re.compile(r'\s*(?:<([^>\n]+)>|"([^"\n]+)")\s*$')
 
 
-def include_dirs() -> list[Path]:
-    """Where `#include <…>` looks, as bpftrace's clang does: the system's
-    headers, then the running kernel's where they are installed."""
+def include_dirs(extra_dirs: tuple[str, ...] = ()) -> list[Path]:
+    """Where `#include <…>` looks, as bpftrace's clang does: the -I
+    directories, the system's headers, then the running kernel's where they
+    are installed."""
     release = os.uname().release
-    dirs = [Path("/usr/local/include"), Path("/usr/include"),
+    dirs = [Path(d) for d in extra_dirs]
+    dirs += [Path("/usr/local/include"), Path("/usr/include"),
             Path(f"/usr/include/{os.uname().machine}-linux-gnu")]
     dirs += [Path(f"/lib/modules/{release}/{kind}/include") for kind in ("build", "source")]
     return [d for d in dirs if d.is_dir()]
