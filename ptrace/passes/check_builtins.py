@@ -72,10 +72,12 @@ class BuiltinChecks:
         instance: ProbeInstance
         calls: list[n.Call]  # the calls being checked, innermost last
         reporter: Reporter
+        dead: int  # > 0 in a branch never taken
 
         def error(self, message: str, span: Span, *hints: str) -> None: ...
 
         def constant_integer(self, e: n.Expr) -> int | None: ...
+        def folded(self, e: n.Expr) -> int | None: ...
 
         def expr(self, expr: n.Expr, statement: bool = False) -> t.Type | None: ...
         def map_info(self, name: str, span: Span) -> MapInfo | None: ...
@@ -595,6 +597,47 @@ class BuiltinChecks:
         if rtype is not None:
             self.checked.expansions[e] = read
         return rtype
+
+    def call_static_assert(self, e: n.Call) -> t.Type | None:
+        cond, message = e.args
+        if not isinstance(message, n.String):
+            self.error("static_assert()'s message must be a string literal", message.span)
+            return None
+        if self.expr(cond) is None:
+            return None
+        value = self.folded(cond)
+        if value is None:
+            self.error("static_assert()'s condition must be known when compiling (literals, "
+                       "positional parameters, sizeof, offsetof)", cond.span)
+        elif not value:
+            self.error(message.value, e.span)
+        return t.VOID
+
+    def call_fail(self, e: n.Call) -> t.Type | None:
+        """fail(fmt, …): an error when compiling, with the arguments (known when
+        compiling) formatted, unless the call is in a branch never taken."""
+        fmt, *args = e.args
+        if not isinstance(fmt, n.String):
+            self.error("fail()'s format must be a string literal", fmt.span)
+            return None
+        values: list[int | str | bytes] = []
+        for arg in args:
+            if self.expr(arg) is None:
+                return None
+            value = arg.value if isinstance(arg, n.String) else self.folded(arg)
+            if value is None:
+                self.error("fail()'s arguments must be known when compiling", arg.span)
+                return None
+            values.append(value)
+        segments = parse_format(fmt.value)
+        if sum(not isinstance(s, str) for s in segments) != len(values):
+            self.error("fail()'s format and arguments do not match", e.span)
+            return None
+        if not self.dead:
+            from ptrace.runtime.printf import render
+
+            self.error(render(segments, values), e.span)
+        return t.VOID
 
     def call_strcap(self, e: n.Call) -> t.Type | None:
         """strcap(s): the capacity of a string (its buffer, the NUL included) or

@@ -181,6 +181,10 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("zero", ("map",), "set every value of a map to zero"),
     Function("str", ("addr", "length?"), "the string at an address"),
     Function("errorf", _FORMAT, "print an error with the call's location, and go on"),
+    Function("fail", _FORMAT, "refuse the script with this message where the call is "
+             "reached: not in a branch whose condition is known to be false"),
+    Function("static_assert", ("cond", "msg"), "refuse the script with msg unless cond, "
+             "known when compiling, holds"),
     Function("warnf", _FORMAT, "print a warning with the call's location"),
     Function("debugf", _FORMAT, "print to the kernel's trace buffer (bpf_trace_printk)"),
     Function("system", _FORMAT, "run a shell command", unsafe="runs commands"),
