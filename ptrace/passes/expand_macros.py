@@ -5,7 +5,7 @@ Input: the parsed program. Output: `ctx.program` without macro calls or
 defined names. A call `name(args)` becomes a block expression holding the body:
 
 - a `$x` parameter takes a variable and an `@x` parameter a map, by
-  reference: the body uses the caller's variable or map;
+  reference: the body uses the caller's variable or map, and no other map;
 - an `x` parameter takes any expression, which replaces each use of `x` in
   the body and is evaluated there, as often as the body uses it (as in
   bpftrace: `let $v = x;` evaluates it once); or a type, `typeof(…)`, used
@@ -350,10 +350,21 @@ class _Substitute(Rewriter):
         return self.rebuild(node, var=self.variables.get(node.var, node.var))
 
     def rewrite_MapAccess(self, node: n.MapAccess) -> Any:
-        return self.rebuild(node, name=self.maps.get(node.name, node.name))
+        return self.rebuild(node, name=self._map(node))
 
     def rewrite_MapRef(self, node: n.MapRef) -> Any:
-        return dataclasses.replace(node, name=self.maps.get(node.name, node.name))
+        return dataclasses.replace(node, name=self._map(node))
+
+    def _map(self, node: n.MapAccess | n.MapRef) -> str:
+        """The caller's map a body's map parameter stands for; a map the body
+        names that is not a parameter is an error (macros are hygienic)."""
+        name = self.maps.get(node.name)
+        if name is None:
+            self.reporter.error(f"a macro's body may only use the maps passed to it: {node.name} "
+                                "is not one of its parameters", self._span(node.span),
+                                f"add a parameter {node.name} and pass the map")
+            return node.name
+        return name
 
     def rewrite_TypeName(self, node: n.TypeName) -> Any:
         """A parameter used as a type (`sizeof(t *)`, `let $x: t`): the type its
