@@ -674,7 +674,8 @@ class BuiltinChecks:
         call_is_literal = call_is_array
 
     def _constant(self, e: n.Call, value: n.Expr) -> t.Type | None:
-        """A call whose value is known when compiling: lowered as `value`."""
+        """A call checked and lowered as another expression: a constant known
+        when compiling, or the block it stands for."""
         self.checked.expansions[e] = value
         return self.expr(value)
 
@@ -1009,6 +1010,28 @@ class BuiltinChecks:
         self.checked.delete_targets[e] = access
         self._check_key(info, access, self.key_type(access))
         return t.BOOL
+
+    def call_find(self, e: n.Call) -> t.Type | None:
+        """find(@m, key, $v): has_key(@m, key), and where it holds `$v = @m[key]`;
+        checked and lowered as that block."""
+        target, key, variable = e.args
+        if not isinstance(variable, n.Variable):
+            self.error("find() stores the value in a variable: its third argument is one, "
+                       "as in find(@m, key, $v)", variable.span)
+            return None
+        if not isinstance(target, n.MapAccess) or target.keys:
+            self.error("find() takes a map first, as in find(@m, key, $v)", target.span)
+            return None
+        span = e.span
+        found = n.Variable(f"$__found{len(self.checked.expansions)}", span=span)
+        block = n.Block((
+            n.Let(found.name, None, n.Call("has_key", (target, key), e.name_span, span=span),
+                  span=span),
+            n.If(found, n.Block((n.Assign(variable, "=", n.MapAccess(target.name, (key,),
+                                                                     span=span), span=span),),
+                                span=span), None, span=span),
+            n.ExprStmt(found, span=span)), ends_in_value=True, span=span)
+        return self._constant(e, n.BlockExpr(block, span=span))
 
     def call_signal(self, e: n.Call) -> t.Type | None:
         sig = e.args[0]

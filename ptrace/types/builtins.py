@@ -214,6 +214,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("leader_comm", ("task?",), "the name of a task's thread group leader"),
     Function("strftime", ("fmt", "ns"), "nanoseconds since boot, printed as a local time"),
     Function("has_key", ("map", "key"), "whether a map holds a key"),
+    Function("find", ("map", "key", "variable"), "whether a map holds a key; if so the "
+             "variable takes its value"),
     Function("signal", ("sig",), "send a signal to the current process", unsafe="sends signals"),
     Function("signal_thread", ("sig",), "send a signal to the current thread",
              unsafe="sends signals"),
