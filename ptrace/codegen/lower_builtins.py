@@ -352,6 +352,27 @@ class BuiltinLowering:
         _, length = self.pb.counted_loop("strlen", stype.capacity, count, [i64(1), i64(0)])
         return length
 
+    def call_memcmp(self, e: n.Call) -> ir.Value:
+        """The difference of the first pair of bytes that differ (as unsigned
+        bytes), 0 if none does: every byte is compared, without branches."""
+        left, right, size = e.args
+        count = constant_integer(size, self.ctx.options.params)
+        assert count is not None
+        lptr, rptr = self.expr(left), self.expr(right)
+        b = self.b
+
+        def compare(index: ir.Value, values: list[ir.Value]) -> list[ir.Value]:
+            result, done = values
+            lbyte, rbyte = (b.zext(b.load(b.gep(p, [index], source_etype=I8), typ=I8), I64)
+                            for p in (lptr, rptr))
+            differ = b.icmp_unsigned("!=", lbyte, rbyte)
+            first = b.and_(differ, b.icmp_unsigned("==", done, i64(0)))
+            return [b.select(first, b.sub(lbyte, rbyte), result),
+                    b.or_(done, b.zext(differ, I64))]
+
+        result, _ = self.pb.counted_loop("memcmp", count, compare, [i64(0), i64(0)])
+        return result
+
     def call_strncmp(self, e: n.Call) -> ir.Value:
         """0 when the strings agree in their first n bytes (up to a NUL), else 1."""
         left, right, size = e.args

@@ -598,6 +598,25 @@ class BuiltinChecks:
             self.checked.expansions[e] = read
         return rtype
 
+    def call_memcmp(self, e: n.Call) -> t.Type | None:
+        """memcmp(a, b, n): strings or arrays, compared over n bytes, a constant
+        no larger than either."""
+        sizes = []
+        for arg in e.args[:2]:
+            atype = self.expr(arg)
+            if atype is None:
+                return None
+            if not isinstance(atype, t.Str | t.Array):
+                self.error(f"memcmp() compares strings or arrays, got {atype}", arg.span)
+                return None
+            sizes.append(atype.capacity if isinstance(atype, t.Str) else atype.c_size)
+        count = self.constant_integer(e.args[2])
+        if count is None or not 0 < count <= min(sizes):
+            self.error(f"memcmp()'s length must be an integer literal from 1 to {min(sizes)}, "
+                       "the size of the smaller operand", e.args[2].span)
+            return None
+        return t.INT64
+
     def call_static_assert(self, e: n.Call) -> t.Type | None:
         cond, message = e.args
         if not isinstance(message, n.String):

@@ -190,6 +190,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("system", _FORMAT, "run a shell command", unsafe="runs commands"),
     Function("time", ("fmt?",), "print the local time"),
     Function("strlen", ("s",), "a string's length"),
+    Function("memcmp", ("left", "right", "n"), "0 when the first n bytes of two strings or "
+             "arrays agree, else the difference of the first bytes that differ"),
     Function("strcap", ("s",), "a string's or an array's capacity, known when compiling"),
     *(Function(f"is_{what}", ("value",), f"whether the value is {doc}, known when compiling")
       for what, doc in (("array", "an array"), ("integer", "an integer"),
