@@ -758,10 +758,14 @@ class BuiltinLowering:
             return self.string_constant(text)
         source_type = self.type_of(e.args[0])
         value = self.expr(e.args[0])
-        if isinstance(source_type, t.Str):
-            return value
         rtype = self.type_of(e)
         assert isinstance(rtype, t.Str)
+        if isinstance(source_type, t.Str):
+            if rtype.capacity >= source_type.capacity:
+                return value
+            cut = self.pb.fresh_memory(rtype.size)  # zeroed: the NUL after the bytes kept
+            self.pb.memcpy(cut, value, rtype.capacity - 1, src_align=1)
+            return cut
         mem = self.pb.fresh_memory(rtype.size)
         size: ir.Value = i64(rtype.capacity)
         if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):  # n - 1 chars and a NUL

@@ -506,8 +506,8 @@ class BuiltinChecks:
                 limit, trailer = size.value, ""
         if arg is None:
             return None
-        if isinstance(arg, t.Str):
-            return arg
+        if isinstance(arg, t.Str):  # str(comm, 4): a literal length shorter than it cuts it
+            return t.Str(limit) if len(e.args) == 2 and limit < arg.capacity else arg
         if not arg.is_integer:
             self.error(f"str() takes an address or a string, got {arg}", e.args[0].span)
             return None
