@@ -489,6 +489,16 @@ class BuiltinLowering:
 
     call_cgroup_path = call_ksym  # the id; user space finds its paths
 
+    def stack_depth(self, stype: t.Stack) -> ir.Value:
+        """How many frames (up to the stack's limit) bpf_get_stack copies: the
+        bytes it returns over 8; 0 where it fails."""
+        frames = self.pb.fresh_memory(8 * stype.limit, zeroed=False)
+        flags = BPF_F_USER_STACK if stype.user else 0
+        size = self.pb.helper(Helper.GET_STACK, I64,
+                              [self.pb.ctx, frames, i64(8 * stype.limit), i64(flags)])
+        return self.b.select(self.b.icmp_signed(">", size, i64(0)),
+                             self.b.sdiv(size, i64(8)), i64(0))
+
     def stack(self, stype: t.Type) -> ir.Value:
         """A stack's id in its stack-trace map, and the pid for user stacks."""
         assert isinstance(stype, t.Stack)
@@ -604,7 +614,10 @@ class BuiltinLowering:
         """bpf_for_each_map_elem counts the entries it visits: a callback that
         does nothing visits them all."""
         target = e.args[0]
-        assert isinstance(target, n.MapAccess)
+        if not isinstance(target, n.MapAccess):  # kstack or ustack
+            stype = self.type_of(target)
+            assert isinstance(stype, t.Stack)
+            return self.stack_depth(stype)
         child = self.pb.callback(f"{self.pb.function.name}_len{len(self.pb.module.functions)}",
                                  4)
         child.finish()

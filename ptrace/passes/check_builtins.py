@@ -847,10 +847,14 @@ class BuiltinChecks:
         return None
 
     def call_len(self, e: n.Call) -> t.Type | None:
-        """len(@m): how many entries the map holds."""
+        """len(@m): how many entries the map holds; len(kstack), len(ustack):
+        how many frames the stack has."""
         target = e.args[0]
+        if isinstance(target, n.Identifier | n.Call) and target.name in ("kstack", "ustack"):
+            return t.INT64 if isinstance(self.expr(target), t.Stack) else None
         if not isinstance(target, n.MapAccess) or target.keys:
-            self.error("len() takes a map, as in len(@m)", target.span)
+            self.error("len() takes a map or a stack, as in len(@m) or len(ustack)",
+                       target.span)
             return None
         info = self.map_info(target.name, target.span)
         if info is not None and info.key is None:
