@@ -145,7 +145,7 @@ class BuiltinLowering:
 
     call_fail = call_static_assert
     call_strcap = call_is_array = call_is_integer = call_is_unsigned_integer = call_ppid
-    call_is_ptr = call_is_str = call_is_literal = call_find = call_ppid
+    call_is_ptr = call_is_str = call_is_literal = call_find = call_kfunc_exist = call_ppid
     call_container_of = call_ppid
 
     def call_nsecs(self, e: n.Call) -> ir.Value:

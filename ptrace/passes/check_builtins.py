@@ -598,6 +598,15 @@ class BuiltinChecks:
             self.checked.expansions[e] = read
         return rtype
 
+    def call_kfunc_exist(self, e: n.Call) -> t.Type | None:
+        name = e.args[0]
+        if not isinstance(name, n.String):
+            self.error("kfunc_exist() takes a function's name as a string literal", name.span)
+            return None
+        btf = self.ctx.machine.btf()
+        found = btf is not None and btf.find(name.value, "func") is not None
+        return self._constant(e, n.Boolean(found, span=e.span))
+
     def call_memcmp(self, e: n.Call) -> t.Type | None:
         """memcmp(a, b, n): strings or arrays, compared over n bytes, a constant
         no larger than either."""

@@ -192,6 +192,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("strlen", ("s",), "a string's length"),
     Function("memcmp", ("left", "right", "n"), "0 when the first n bytes of two strings or "
              "arrays agree, else the difference of the first bytes that differ"),
+    Function("kfunc_exist", ("name",), "whether the kernel's BTF has a function of that name "
+             "(a kfunc), known when compiling"),
     Function("strcap", ("s",), "a string's or an array's capacity, known when compiling"),
     *(Function(f"is_{what}", ("value",), f"whether the value is {doc}, known when compiling")
       for what, doc in (("array", "an array"), ("integer", "an integer"),
@@ -272,6 +274,6 @@ LATER_VARIABLES = frozenset({
     "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
 })
 LATER_FUNCTIONS = frozenset({
-    "override", "path", "unwatch",
+    "override", "path", "unwatch", "kfunc_allowed",
     "skboutput", "print_map",
 })
