@@ -28,7 +28,6 @@ a diagnostic.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 import os
 import re
@@ -39,8 +38,8 @@ from typing import Any
 from ptrace.ast import nodes as n
 from ptrace.ast.rewrite import Rewriter
 from ptrace.ast.visitor import walk
-from ptrace.diagnostics import CompileError, Reporter, Source, Span
-from ptrace.parse import parse_expression_at, parse_program
+from ptrace.diagnostics import CompileError, Reporter, Span
+from ptrace.parse import parse_expression_at
 from ptrace.parse.preprocess import DEFINE, DIRECTIVE, header_defines, without_comments
 from ptrace.passes.context import CompileContext
 from ptrace.types.builtins import FUNCTIONS, VARIABLES
@@ -57,8 +56,6 @@ def expand_macros(ctx: CompileContext) -> None:
                                    f"it was first defined at line {macros[item.name].span.line}")
             macros[item.name] = item
             _check_params(item, ctx.reporter)
-    for name, macro in _library_macros(ctx.source.text).items():
-        macros.setdefault(name, macro)  # a script's own macro of that name wins
     defines = _defines(ctx)
     if not macros and not defines:
         return
@@ -66,26 +63,6 @@ def expand_macros(ctx: CompileContext) -> None:
     items = tuple(item if isinstance(item, n.MacroDef) else expander.rewrite(item)
                   for item in ctx.program.items)
     ctx.program = dataclasses.replace(ctx.program, items=items)
-
-
-# Macros of bpftrace's standard library, written in the language itself.
-LIBRARY_MACROS = {
-    "assert": 'macro assert(cond, msg) { if (!(cond)) { printf("Assertion failed. Msg: %s\\n", '
-              'msg); exit(1); } }',
-}
-
-
-def _library_macros(text: str) -> dict[str, n.MacroDef]:
-    """The library's macros a script may call (those whose name its text has)."""
-    return {name: _library_macro(name) for name in LIBRARY_MACROS if name in text}
-
-
-@functools.cache
-def _library_macro(name: str) -> n.MacroDef:
-    program = parse_program(Source(f"<{name}>", LIBRARY_MACROS[name] + " BEGIN { }"))
-    macro = program.items[0]
-    assert isinstance(macro, n.MacroDef)
-    return macro
 
 
 def _check_params(macro: n.MacroDef, reporter: Reporter) -> None:
