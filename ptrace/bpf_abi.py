@@ -31,12 +31,14 @@ class MapType(IntEnum):
     LRU_HASH = 9
     STACK_TRACE = 7
     LRU_PERCPU_HASH = 10
+    PERF_EVENT_ARRAY = 4
     RINGBUF = 27
 
 
 class AttachType(IntEnum):
     """enum bpf_attach_type: a program's expected_attach_type."""
 
+    TRACE_RAW_TP = 23  # a BTF-typed raw tracepoint (tp_btf)
     TRACE_FENTRY = 24
     TRACE_FEXIT = 25
     TRACE_ITER = 28

@@ -125,6 +125,9 @@ def _run_passes(source: Source, options: Options, machine: Machine,
         show_debug_info=ctx.options.show_debug_info,
         debug_dirs=ctx.options.debuginfo,
         license=ctx.options.license,
+        packet_map=resources.packet_map,
+        watched_map=resources.watched_map,
+        packet_sites=tuple(ctx.checked.skb_sites),
         warnings=tuple(render_capped(d for d in ctx.reporter.diagnostics
                                      if d.severity is Severity.WARNING)),
     )

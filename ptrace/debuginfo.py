@@ -19,6 +19,7 @@ import os
 import struct
 from typing import TYPE_CHECKING
 
+from ptrace.archive import read_binary
 from ptrace.caches import cache_file, replace_file
 from ptrace.elf import ElfError, Symbol, file_offset, function_symbols, notes, section_bytes
 
@@ -33,8 +34,7 @@ NT_GNU_BUILD_ID = 3
 
 def read_file(path: str) -> bytes | None:
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        return read_binary(path)
     except OSError:
         return None
 

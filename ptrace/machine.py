@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from ptrace import archive
+
 if TYPE_CHECKING:
     from ptrace.elf import Symbol
     from ptrace.types.btf import Btf
@@ -328,6 +330,9 @@ def find_binary(name: str) -> str | None:
     """Where `name` is: as written if it has a '/', else on PATH, else a library
     in the usual directories (`libc` → …/libc.so.6), else a library by the
     name the dynamic linker's cache gives it (its soname: `libc.so.6`)."""
+    in_archive = archive.split(name)
+    if in_archive is not None:  # its member is looked up by the uprobe's expander
+        return name if os.path.isfile(in_archive[0]) else None
     if "/" in name:
         return name if os.path.isfile(name) else None
     import shutil  # (with bz2, lzma, …: only for a binary's name)
@@ -395,8 +400,7 @@ def binary_in_code(path: str, address: int) -> bool | None:
     from ptrace.elf import ElfError, in_code
 
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = archive.read_binary(path)
         return in_code(data, address) if data[:4] == b"\x7fELF" else None
     except (OSError, ElfError, struct.error):
         return None
@@ -419,8 +423,7 @@ def _read_symbols(path: str, parse: Callable[[bytes], list[Symbol]]) -> list[Sym
     from ptrace.elf import ElfError
 
     try:
-        with open(path, "rb") as f:
-            return parse(f.read())
+        return parse(archive.read_binary(path))
     except (OSError, ElfError, struct.error, ValueError):
         return None
 

@@ -38,6 +38,7 @@ class ProbeKind(StrEnum):
     SOFTWARE = "software"
     HARDWARE = "hardware"
     WATCHPOINT = "watchpoint"
+    ASYNCWATCHPOINT = "asyncwatchpoint"  # a watchpoint:FUNC+argN that does not stop the process
     FENTRY = "fentry"
     FEXIT = "fexit"
     ITER = "iter"
@@ -184,6 +185,8 @@ KINDS: dict[ProbeKind, KindRow] = {row.kind: row for row in (
             ctx=Context.PERF_EVENT, forms=_forms("hardware", HARDWARE_EVENTS)),
     KindRow(K.WATCHPOINT, "watchpoint", ("w",), P.PERF_EVENT, R.ATTACHED, C.ADDRESSES,
             ctx=Context.PERF_EVENT),
+    KindRow(K.ASYNCWATCHPOINT, "asyncwatchpoint", ("aw",), P.PERF_EVENT, R.ATTACHED,
+            C.ADDRESSES, ctx=Context.PERF_EVENT),
     KindRow(K.FENTRY, "fentry", ("f", "kfunc"), P.TRACING, R.ATTACHED, C.BTF_FUNCTIONS,
             attach_type=AttachType.TRACE_FENTRY, function=True, args=Args.PARAMETERS),
     KindRow(K.FEXIT, "fexit", ("fr", "kretfunc"), P.TRACING, R.ATTACHED, C.BTF_FUNCTIONS,

@@ -26,6 +26,8 @@ class EventKind(IntEnum):
     PRINT_VALUE = 4
     CLEAR = 5
     ZERO = 6
+    WATCH = 7  # a function's argument to watch: watchpoint:FUNC+argN (WATCHED_ADDRESS)
+    UNWATCH = 8  # unwatch(address) (WATCHED_ADDRESS)
 
 
 # Slots of the per-CPU `counters` map: failed ring-buffer writes, then one
@@ -73,14 +75,23 @@ class Attach:
     perf_config: int = 0
     sample_period: int = 0
     # kinds "fentry"/"fexit": the kernel function's BTF id (the program's attach_btf_id);
+    # kind "rawtracepoint": its btf_trace_EVENT typedef's, when the kernel's BTF
+    # has one (then it is a BTF tracepoint, tp_btf; 0: a raw tracepoint by name);
     # kind "iter": `event` is the iterator (task, task_file, task_vma), `btf_id`
     # that of its bpf_iter_<event> function, and `offset` where its ctx holds
-    # the object (NULL in the run that ends the iteration).
+    # the object (NULL in the run that ends the iteration); `pin` the file of
+    # /sys/fs/bpf the iterator is pinned to instead of run (iter:task:PIN).
     btf_id: int = 0
+    pin: str = ""
     # kind "watchpoint": a hardware breakpoint on `address`, of `bp_len` bytes,
     # on accesses of `bp_type` (HW_BREAKPOINT_R 1 | W 2, or X 4).
     bp_type: int = 0
     bp_len: int = 0
+    # watchpoint:FUNC+argN: the watchpoint (`symbol` FUNC) is on the address in
+    # argument N, each new one opened when a uprobe on FUNC (kind "uprobe", the
+    # same probe name, `binary` empty: the -p/-c process's) sends it.
+    watch_arg: int = -1
+    watch_async: bool = False  # an asyncwatchpoint's uprobe: the process is not stopped
     # kind "signal" (self:signal:SIGUSR1): `event` is the signal's name and
     # `signal` its number; the runtime runs the program when ptrace receives it.
     signal: int = 0
@@ -90,6 +101,21 @@ class Attach:
         """Whether the probe hands over the traced process's addresses: uprobes
         and usdt probes in their arguments, syscall tracepoints in their fields."""
         return KINDS[self.kind].user_space or self.category == "syscalls"
+
+    @property
+    def btf_tracepoint(self) -> bool:
+        """Whether it is a raw tracepoint attached as a BTF tracepoint (tp_btf)."""
+        return self.kind == ProbeKind.RAWTRACEPOINT and self.btf_id != 0
+
+    @property
+    def prog_type(self) -> ProgType:
+        """Its program's type: its kind's, but TRACING for a BTF tracepoint."""
+        return ProgType.TRACING if self.btf_tracepoint else KINDS[self.kind].prog_type
+
+    @property
+    def arms_watchpoint(self) -> bool:
+        """Whether it is the uprobe of a watchpoint:FUNC+argN, which sends the argument."""
+        return self.kind == ProbeKind.UPROBE and self.watch_arg >= 0
 
     @property
     def probe_count(self) -> int:
@@ -103,6 +129,8 @@ class Attach:
             return tuple(name for _, name in self.syscalls)
         if self.functions:
             return tuple(self.function_prefix + symbol for symbol, _ in self.functions)
+        if self.arms_watchpoint:  # a part of its watchpoint
+            return ()
         return (self.probe,)
 
     @property
@@ -158,7 +186,13 @@ class EventArg:
 # it back with the same struct.
 EVENT_HEADER = struct.Struct("<II")
 EVENT_HEADER_SIZE = EVENT_HEADER.size
+# What skboutput() puts before a packet's bytes in its perf-buffer sample: its
+# site, the time (CLOCK_BOOTTIME ns), the packet's length and how many of its
+# bytes follow (from its start: the site's offset is where the file's begin).
+PACKET_HEADER = struct.Struct("<QQQQ")
+SKB_OUTPUT_MAX = 0xFFFFF  # the most bytes of a packet it takes (BPF_F_CTXLEN_MASK)
 EXIT_CODE = EventArg(INT64, EVENT_HEADER_SIZE)  # what an EXIT record carries
+WATCHED_ADDRESS = EventArg(INT64, EVENT_HEADER_SIZE)  # … and a WATCH record
 
 
 def event_header(kind: EventKind, site: int) -> int:
@@ -166,8 +200,9 @@ def event_header(kind: EventKind, site: int) -> int:
     return int.from_bytes(EVENT_HEADER.pack(kind, site), "little")
 
 
-# The PrintfFormat kind of a division's warning, printed once per site.
-DIVISION_BY_ZERO = "division_by_zero"
+# The PrintfFormat kind of a run-time warning printed once per site (a
+# division by zero, a range loop longer than bpf_loop runs).
+WARN_ONCE = "warn_once"
 # The PrintfFormat kind of -k's warning that a helper failed; its segments are
 # the helper's name, " failed: " and the error (the helper's return value).
 HELPER_ERROR = "helper_error"
@@ -219,6 +254,11 @@ class CompiledProgram:
     # debug information found in these directories first (--debuginfo).
     show_debug_info: bool = False
     debug_dirs: tuple[str, ...] = ()
+    # skboutput(): the perf event array its packets go through, and each site's
+    # pcap file and offset.
+    packet_map: int = -1
+    packet_sites: tuple[tuple[str, int], ...] = ()
+    watched_map: int = -1  # watchpoint:FUNC+argN: the addresses sent, by (program, address)
 
     @property
     def attached_programs(self) -> tuple[BpfProgram, ...]:

@@ -21,6 +21,7 @@ from ptrace.runtime.features import kprobes_available
 from ptrace.runtime.libbcc import BccSymbol, Libraries, errno, load_symbols
 from ptrace.runtime.loader import close_all
 
+from ptrace import archive
 from ptrace.bpf_abi import PERF_COUNT_SW_CPU_CLOCK, AttachType, PerfType
 from ptrace.machine import TRACEFS_ROOTS
 from ptrace.probe_kinds import ProbeKind
@@ -63,8 +64,12 @@ def _uprobe(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int
     """uprobes, uretprobes, and usdt probes (a uprobe at the site's file offset)."""
     if target.functions:
         return [_uprobe_multi(prog_fd, target, pid)]
-    offset = target.offset if target.kind == ProbeKind.USDT or target.flat \
-        else resolve_offset(target, pid)
+    binary = target.binary
+    if archive.split(binary) is not None:
+        binary, offset = _archive_offset(target)
+    else:
+        offset = target.offset if target.kind == ProbeKind.USDT or target.flat \
+            else resolve_offset(target, pid)
     kind = BPF_PROBE_RETURN if target.kind == ProbeKind.URETPROBE else BPF_PROBE_ENTRY
     # The event name matters only if bcc falls back to tracefs uprobe_events
     # (the uprobe PMU is used when the kernel has it, as 6.18 does).
@@ -73,33 +78,106 @@ def _uprobe(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int
     # counts the semaphore up in every process the uprobe is installed in, and
     # down when it is removed.
     return [_bcc_probe(target, "uprobe", name, lambda: libs.bcc.bpf_attach_uprobe(
-        prog_fd, kind, name, target.binary.encode(), offset, pid, target.ref_ctr_offset))]
+        prog_fd, kind, name, binary.encode(), offset, pid, target.ref_ctr_offset))]
+
+
+def _archive_offset(target: Attach) -> tuple[str, int]:
+    """A uprobe on a member of an archive (`app.apk!/lib/libx.so`) is a uprobe
+    on the archive: the archive's path, and the offset in it of the symbol
+    (plus offset) or address."""
+    from ptrace.debuginfo import function_address
+    from ptrace.elf import file_offset
+
+    path, base, data = _binary_file(target)
+    address = function_address(target.binary, target.symbol, ()) if target.symbol \
+        else target.address
+    at = file_offset(data, address) if address is not None else None
+    if at is None:
+        raise RuntimeFailure(f"cannot find {target.symbol or hex(target.address)} in "
+                             f"{target.binary}")
+    return path, base + at + target.offset
+
+
+def _binary_file(target: Attach) -> tuple[str, int, bytes]:
+    """The file a uprobe attaches to (absolute), where the binary starts in it
+    and its bytes: the binary itself from 0, or the archive holding it
+    (`app.apk!/lib/libx.so`) from the member's offset."""
+    try:
+        data = archive.read_binary(target.binary)
+        if archive.split(target.binary) is None:
+            return os.path.abspath(target.binary), 0, data
+        found = archive.member(target.binary)
+    except (archive.ArchiveError, OSError) as error:
+        raise RuntimeFailure(f"cannot attach {target.probe}: cannot read {target.binary}: "
+                             f"{getattr(error, 'strerror', None) or error}") from None
+    return os.path.abspath(found.archive), found.offset, data
 
 
 def _uprobe_multi(prog_fd: int, target: Attach, pid: int) -> int:
     """The functions of a wildcard in one binary, through one uprobe_multi link."""
     from ptrace.elf import file_offset
 
-    path = os.path.abspath(target.binary)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as error:
-        raise RuntimeFailure(f"cannot attach {target.probe}: cannot read {path}: "
-                             f"{error.strerror}") from None
+    path, base, data = _binary_file(target)
     offsets = []
     for symbol, address in target.functions:
         offset = file_offset(data, address)
         if offset is None:
             raise RuntimeFailure(f"cannot attach {target.probe}: {symbol} lies outside the "
-                                 f"loaded segments of {path}")
-        offsets.append(offset)
+                                 f"loaded segments of {target.binary}")
+        offsets.append(base + offset)
     try:
         return links.uprobe_multi(prog_fd, path, offsets, target.kind == ProbeKind.URETPROBE,
                                   pid)
     except OSError as error:
-        raise RuntimeFailure(f"cannot attach {target.probe} ({len(offsets)} functions of "
-                             f"{path}) through a uprobe_multi link: {error.strerror}") from None
+        failure = MultiLinkRefused if error.errno in MULTI_LINK_REFUSALS else RuntimeFailure
+        raise failure(f"cannot attach {target.probe} ({len(offsets)} functions of "
+                      f"{path}) through a uprobe_multi link: {error.strerror}") from None
+
+
+class MultiLinkRefused(RuntimeFailure):
+    """The kernel has no uprobe_multi links after all: the functions are to be
+    attached one by one (uprobes_with_cookies), by the program loaded anew
+    without the uprobe_multi attach type."""
+
+
+ENOTSUPP = 524  # the kernel's own "operation is not supported", which errno lacks
+# What BPF_LINK_CREATE fails with where the kernel cannot make a uprobe_multi
+# link (built without it, or older than it): not a refusal of one function.
+MULTI_LINK_REFUSALS = frozenset({errno_module.EOPNOTSUPP, errno_module.EINVAL,
+                                 errno_module.ENOSYS, ENOTSUPP})
+UPROBE_PMU = "/sys/bus/event_source/devices/uprobe"
+
+
+def uprobes_with_cookies(prog_fd: int, target: Attach, pid: int) -> list[int]:
+    """The functions of a folded uprobe wildcard attached one by one, where
+    the kernel refuses a uprobe_multi link: a perf event of the uprobe PMU per
+    function, linked to the program with the cookie the multi link would have
+    given it (function i, cookie i), so that `probe` and `func` name it."""
+    from ptrace.elf import file_offset
+
+    path, base, data = _binary_file(target)
+    name = ctypes.create_string_buffer(os.fsencode(path))
+    fds: list[int] = []
+    try:
+        with open(f"{UPROBE_PMU}/type") as f:
+            pmu = int(f.read())
+        for cookie, (symbol, address) in enumerate(target.functions):
+            offset = file_offset(data, address)
+            if offset is None:
+                raise RuntimeFailure(f"cannot attach {target.probe}: {symbol} lies outside "
+                                     f"the loaded segments of {target.binary}")
+            fds.append(perf.open_event(pmu, int(target.kind == ProbeKind.URETPROBE),
+                                       0 if pid < 0 else -1, pid=pid,
+                                       bp_addr=ctypes.addressof(name), bp_len=base + offset))
+            fds.append(links.perf_link(prog_fd, fds[-1], cookie))
+    except OSError as error:
+        close_all(fds)
+        raise RuntimeFailure(f"cannot attach {target.probe} ({len(target.functions)} "
+                             f"functions of {path}) one by one: {error.strerror}") from None
+    except RuntimeFailure:
+        close_all(fds)
+        raise
+    return fds
 
 
 def _bcc_probe(target: Attach, group: str, name: bytes, attach_it: Callable[[], int]) -> int:
@@ -165,6 +243,8 @@ def resolve_offset(target: Attach, pid: int) -> int:
 
 
 def _raw_tracepoint(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
+    if target.btf_tracepoint:  # the event is the program's, from its load
+        return _fentry(libs, prog_fd, target, _pid)
     fd = libs.bcc.bpf_attach_raw_tracepoint(prog_fd, target.event.encode())
     if fd < 0:
         raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(errno() or -fd)}")
@@ -196,10 +276,19 @@ def _fentry(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[in
 
 
 def _iterator(libs: Libraries, prog_fd: int, target: Attach, _pid: int) -> list[int]:
-    """iter:NAME: a link to the iterator; run_iterator runs it."""
+    """iter:NAME: a link to the iterator; run_iterator runs it. iter:NAME:PIN:
+    the link pinned to its file, which keeps it (and runs it when read) after
+    ptrace has ended."""
     fd = libs.libbpf.bpf_link_create(prog_fd, 0, AttachType.TRACE_ITER, None)
     if fd < 0:
         raise RuntimeFailure(f"cannot attach {target.probe}: {os.strerror(-fd)}")
+    if target.pin:
+        code = libs.libbpf.bpf_obj_pin(fd, target.pin.encode())
+        if code < 0:
+            os.close(fd)
+            raise RuntimeFailure(f"cannot pin {target.probe} to {target.pin}: "
+                                 f"{os.strerror(errno() or -code)} (a pin is a new file of a "
+                                 "mounted BPF file system: mount -t bpf bpf /sys/fs/bpf)")
     return [int(fd)]
 
 
@@ -226,20 +315,30 @@ def run_iterator(libs: Libraries, link_fd: int, between: Callable[[], bool]) -> 
 
 
 def _watchpoint(libs: Libraries, prog_fd: int, target: Attach, pid: int) -> list[int]:
-    """watchpoint:ADDRESS:LENGTH:MODE: a hardware breakpoint in the -p/-c process."""
+    """watchpoint:ADDRESS:LENGTH:MODE: a hardware breakpoint in the -p/-c process,
+    or without one on kernel memory, on every CPU."""
+    if target.watch_arg >= 0:  # on each address its uprobe sends (Session._watch)
+        return []
     if pid < 0:
-        raise RuntimeFailure(f"cannot attach {target.probe}: a watchpoint needs a process "
-                             "(-p PID or -c COMMAND)")
+        return _on_every_cpu(lambda cpu: _breakpoint(prog_fd, target, -1, cpu, 0))
+    # Inherited: threads the process starts after this are watched too (the
+    # kernel cannot add threads that exist already), as in bpftrace.
+    return [_breakpoint(prog_fd, target, pid, -1, perf.FLAG_INHERIT)]
+
+
+def _breakpoint(prog_fd: int, target: Attach, pid: int, cpu: int, flags: int) -> int:
     try:
-        fd = perf.open_event(PerfType.BREAKPOINT, 0, -1, period=1, pid=pid,
+        fd = perf.open_event(PerfType.BREAKPOINT, 0, cpu, period=1, pid=pid,
                              bp_type=target.bp_type, bp_addr=target.address,
-                             bp_len=target.bp_len)
+                             bp_len=target.bp_len, flags=flags)
         perf.run_program(fd, prog_fd)
     except OSError as error:
         code = error.errno or 0
         why = WATCHPOINT_ERRORS.get(code, error.strerror)
+        if pid < 0 and code in (errno_module.EPERM, errno_module.EACCES):
+            why = f"this machine refuses watchpoints on kernel memory ({error.strerror})"
         raise RuntimeFailure(f"cannot attach {target.probe}: {why}") from None
-    return [fd]
+    return fd
 
 
 ITER_READ_SIZE = 1 << 16
@@ -249,7 +348,7 @@ WATCHPOINT_ERRORS = {
     errno_module.EOPNOTSUPP: "this machine has no hardware breakpoints (no breakpoint PMU)",
     errno_module.ENOSPC: "every hardware breakpoint register of the CPU is in use",
     errno_module.EINVAL: "the CPU cannot watch this (x86-64 watches w, rw or x, not r alone; "
-                         "x takes length 8; the address must be a multiple of the length)",
+                         "the address must be a multiple of the length)",
     errno_module.ESRCH: "the process does not exist",
 }
 
@@ -309,5 +408,6 @@ ATTACHERS: dict[ProbeKind, Attacher] = {
     ProbeKind.FENTRY: _fentry,
     ProbeKind.FEXIT: _fentry,
     ProbeKind.WATCHPOINT: _watchpoint,
+    ProbeKind.ASYNCWATCHPOINT: _watchpoint,
     ProbeKind.ITER: _iterator,
 }

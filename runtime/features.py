@@ -276,7 +276,7 @@ PROBE_CHECKS: dict[str, Callable[[Machine], Verdict]] = {
     "usdt": lambda _m: _exists(*_UPROBES),
     "kprobe": lambda _m: _exists(*KPROBE_FILES),
     "kretprobe": lambda _m: _exists(*KPROBE_FILES),
-    "watchpoint": lambda _m: _exists(EVENT_SOURCES / "breakpoint"),
+    "watchpoint, asyncwatchpoint": lambda _m: _exists(EVENT_SOURCES / "breakpoint"),
     "fentry": _needs_btf("fentry"),
     "fexit": _needs_btf("fexit"),
     "iter": _iterators,

@@ -85,6 +85,11 @@ class BatchOpts(Structure):
     _fields_ = [("sz", c_size_t), ("elem_flags", c_uint64), ("flags", c_uint64)]
 
 
+# A perf buffer's callbacks: (ctx, cpu, data, size) for a sample, (ctx, cpu, count) for lost ones.
+PerfSampleFn = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_void_p, c_uint32)
+PerfLostFn = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_uint64)
+
+
 @dataclass(frozen=True)
 class Libraries:
     bcc: Any
@@ -133,6 +138,14 @@ def load() -> Libraries:
     #     const struct bpf_link_create_opts *); int bpf_iter_create(int link_fd)
     _declare(libbpf, "bpf_link_create", c_int, [c_int, c_int, c_int, c_void_p])
     _declare(libbpf, "bpf_iter_create", c_int, [c_int])
+    # struct perf_buffer *perf_buffer__new(int map_fd, size_t page_cnt, perf_buffer_sample_fn,
+    #     perf_buffer_lost_fn, void *ctx, const struct perf_buffer_opts *)
+    _declare(libbpf, "perf_buffer__new", c_void_p, [c_int, c_size_t, PerfSampleFn, PerfLostFn,
+                                                    c_void_p, c_void_p])
+    _declare(libbpf, "perf_buffer__consume", c_int, [c_void_p])
+    _declare(libbpf, "perf_buffer__free", None, [c_void_p])
+    # int bpf_obj_pin(int fd, const char *pathname)
+    _declare(libbpf, "bpf_obj_pin", c_int, [c_int, c_char_p])
     _declare(libbpf, "libbpf_set_print", c_void_p, [c_void_p])
     libbpf.libbpf_set_print(None)
     _declare(libbpf, "bpf_prog_test_run_opts", c_int, [c_int, POINTER(TestRunOpts)])

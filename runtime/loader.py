@@ -14,7 +14,7 @@ import re
 import struct
 from collections.abc import Iterable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ptrace.runtime.cpus import possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
@@ -90,6 +90,19 @@ def load(libs: Libraries, program: CompiledProgram, verbose: bool = False) -> Lo
         loaded.close()
         raise
     return loaded
+
+
+def reload_for_perf_event(libs: Libraries, loaded: Loaded, program: CompiledProgram,
+                          index: int) -> int:
+    """Load program `index` anew without its expected attach type (a
+    uprobe_multi program, to be attached through perf events where the kernel
+    refuses the multi link): its new fd, which replaces the old one."""
+    prog = replace(program.programs[index], expected_attach_type=0)
+    fd = _load_program(libs, prog, loaded.map_fds, False, program.log_size, loaded.btf_fds,
+                       program.license)
+    os.close(loaded.prog_fds[index])
+    loaded.prog_fds[index] = fd
+    return fd
 
 
 # The kernel's preallocated hash maps: each entry is a struct htab_elem (40
@@ -278,7 +291,8 @@ def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose
     if fd >= 0:
         return fd
     if fd == -errno.EPERM and prog.prog_type == ProgType.TRACING:
-        what = "BPF iterator" if prog.attach.kind == ProbeKind.ITER else "fentry/fexit"
+        what = {ProbeKind.ITER: "BPF iterator", ProbeKind.RAWTRACEPOINT: "BTF tracepoint"}.get(
+            prog.attach.kind, "fentry/fexit")
         raise RuntimeFailure(f"{prog.location}: cannot load {prog.attach.probe}: this kernel "
                              f"refuses {what} programs (loading a BPF tracing program "
                              "fails with EPERM)")

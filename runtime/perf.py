@@ -19,6 +19,7 @@ PERF_EVENT_IOC_SET_BPF = 0x40042408
 ATTR_SIZE = 72  # PERF_ATTR_SIZE_VER1: up to bp_addr and bp_len
 # perf_event_attr's flag bits.
 FLAG_DISABLED = 1
+FLAG_INHERIT = 1 << 1  # children and threads made after it is opened count too
 FLAG_EXCLUDE_KERNEL = 1 << 5
 FLAG_EXCLUDE_HV = 1 << 6
 FLAG_FREQ = 1 << 10

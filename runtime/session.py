@@ -7,9 +7,13 @@ user never waits for teardown and nothing stays in the kernel.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import dataclasses
 import gc
+import os
 import signal
+import struct
 import sys
 import threading
 import time
@@ -20,10 +24,15 @@ from types import FrameType
 from typing import TextIO
 
 from ptrace.runtime import libbcc, stacks
-from ptrace.runtime.attach import attach, run_iterator
+from ptrace.runtime.attach import (
+    MultiLinkRefused,
+    attach,
+    run_iterator,
+    uprobes_with_cookies,
+)
 from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
-from ptrace.runtime.loader import Loaded, close_all, load
+from ptrace.runtime.loader import Loaded, close_all, load, reload_for_perf_event
 from ptrace.runtime.maps import PERCPU_TYPES, Entry, raw_entries, read_map
 from ptrace.runtime.output import (
     Benchmark,
@@ -34,6 +43,7 @@ from ptrace.runtime.output import (
     TextOutput,
     new_output,
 )
+from ptrace.runtime.packets import PacketWriter
 from ptrace.runtime.printf import BatchPrintf, batch_printf, render
 from ptrace.runtime.ringbuf_reader import RingBuffer
 from ptrace.runtime.stacks import StackReader
@@ -45,7 +55,6 @@ from ptrace.probe_kinds import KINDS, ProbeKind, Runs
 from ptrace.program import (
     COUNTER_LOST_EVENTS,
     COUNTERS_FIXED,
-    DIVISION_BY_ZERO,
     EVENT_HEADER,
     EXIT_CODE,
     GLOBAL_CPID,
@@ -55,6 +64,8 @@ from ptrace.program import (
     GLOBAL_STOPPED,
     GLOBAL_TAI_OFFSET,
     HELPER_ERROR,
+    WARN_ONCE,
+    WATCHED_ADDRESS,
     BpfProgram,
     CompiledProgram,
     EventKind,
@@ -106,6 +117,10 @@ class Session:
         self.iterator_links: list[int] = []  # of iter probes (also in perf_fds)
         self.signals_received: list[int] = []  # that self:signal probes are waiting for
         self.ringbuf: RingBuffer | None = None
+        self.packets: PacketWriter | None = None  # skboutput()'s
+        # watchpoint:FUNC+argN: the perf fds watching each address its uprobe (the
+        # program of that index) sent, by (index, address); none if refused.
+        self.watched: dict[tuple[int, int], list[int]] = {}
         self.exit_code = 0
         self.stopping = False  # exit() was called or a signal arrived: leave the loop
         self.exited = False  # exit() was called: later events are dropped, as in bpftrace
@@ -132,6 +147,10 @@ class Session:
                 self.ringbuf = RingBuffer(self.loaded.map_fds[self.program.ringbuf_map],
                                           self.program.maps[self.program.ringbuf_map].max_entries,
                                           self._on_event, self._batch_sites(), self._printed)
+                if self.program.packet_sites:
+                    self.packets = PacketWriter(self.libs,
+                                                self.loaded.map_fds[self.program.packet_map],
+                                                self.program.packet_sites)
                 self._begin_and_attach()
                 if self.options.mode == "bench" and not self.stopping:
                     self._run_benchmarks()
@@ -197,11 +216,24 @@ class Session:
             if KINDS[prog.attach.kind].runs == Runs.TEST_RUN:
                 continue
             pid = self.target.pid if self.target is not None else -1
-            fds = attach(self.libs, fd, prog.attach, pid)
+            target = prog.attach
+            if target.arms_watchpoint and self.target is not None:  # in the process's binary
+                target = dataclasses.replace(target, binary=self.target.binary)
+            try:
+                fds = attach(self.libs, fd, target, pid)
+            except MultiLinkRefused:
+                index = self.program.programs.index(prog)
+                fds = uprobes_with_cookies(
+                    reload_for_perf_event(self.libs, self.loaded, self.program, index),
+                    target, pid)
             self.perf_fds.extend(fds)
-            if KINDS[prog.attach.kind].runs == Runs.ITERATED:
+            if KINDS[prog.attach.kind].runs == Runs.ITERATED and not prog.attach.pin:
                 self.iterator_links.extend(fds)
         self.output.attached(sum(p.attach.probe_count for p in self.program.programs))
+        for prog, _ in programs:
+            if prog.attach.pin:  # run by reading its file from now on, not here
+                self.output.printf(f"Program pinned to {prog.attach.pin}\n")
+                self.stopping = True
         if self.options.on_attached is not None:
             self.options.on_attached()
 
@@ -210,6 +242,8 @@ class Session:
         next_lost_check = time.monotonic() + LOST_CHECK_S
         while not self.stopping:
             self.ringbuf.poll(POLL_MS)
+            if self.packets is not None:
+                self.packets.consume()
             self._run_signal_probes()
             self.output.flush()
             if self.target is not None and not self.target.alive():
@@ -368,9 +402,59 @@ class Session:
         self.output.flush()
         self._report_lost(final=True)
         self._report_full_maps()
+        if self.packets is not None:
+            self.packets.close()  # every packet written before the run ends
+            if self.packets.lost:
+                self.err.write(f"WARNING: skboutput() lost {self.packets.lost} packets: its "
+                               "perf buffer was full\n")
+
+    def _watch(self, site: int, address: int) -> None:
+        """A watchpoint:FUNC+argN's uprobe (program `site`) sent an address and
+        stopped the process: watch the address (once), then let the process go on.
+        A watchpoint the CPU refuses (its four registers in use) is warned of."""
+        assert self.loaded is not None and self.target is not None
+        setup = self.program.programs[site].attach
+        index = next(i for i, p in enumerate(self.program.programs)
+                     if p.attach.watch_arg >= 0 and not p.attach.arms_watchpoint
+                     and p.attach.probe == setup.probe)
+        if (site, address) not in self.watched:
+            target = dataclasses.replace(self.program.programs[index].attach, address=address,
+                                         watch_arg=-1, probe=f"{setup.probe} (0x{address:x})")
+            fds: list[int] = []
+            try:
+                fds = attach(self.libs, self.loaded.prog_fds[index], target, self.target.pid)
+            except RuntimeFailure as failure:
+                self.err.write(f"WARNING: {failure}\n")
+            self.watched[site, address] = fds
+            self.perf_fds.extend(fds)
+        if not setup.watch_async:
+            self._resume_target()
+
+    def _unwatch(self, address: int) -> None:
+        """unwatch(address): close the watchpoints on it; the next call of their
+        function with it watches it again."""
+        assert self.loaded is not None
+        for site, watched in [key for key in self.watched if key[1] == address]:
+            fds = self.watched.pop((site, watched))
+            self.perf_fds = [fd for fd in self.perf_fds if fd not in fds]
+            close_all(fds)
+            key = ctypes.create_string_buffer(struct.pack("<QQ", site, address), 16)
+            self.libs.bcc.bpf_delete_elem(self.loaded.map_fds[self.program.watched_map], key)
+
+    def _resume_target(self) -> None:
+        """Let the process a watchpoint:FUNC+argN's uprobe stopped go on."""
+        if self.target is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.target.pid, signal.SIGCONT)
 
     def _detach(self) -> None:
         close_all(self.perf_fds)
+        if any(p.attach.arms_watchpoint and not p.attach.watch_async
+               for p in self.program.programs):
+            self._resume_target()  # it may have stopped after the last event was read
+        if self.packets is not None:
+            self.packets.close()
+            self.packets = None
         if self.ringbuf is not None:
             self.ringbuf.close()
             self.ringbuf = None
@@ -385,6 +469,12 @@ class Session:
         kind, site = EVENT_HEADER.unpack_from(record)
         if kind == EventKind.PRINTF:
             self._printf(site, record)
+        elif kind in (EventKind.WATCH, EventKind.UNWATCH):
+            address = int(decode(record, WATCHED_ADDRESS.offset, WATCHED_ADDRESS.type)) % 2**64
+            if kind == EventKind.WATCH:
+                self._watch(site, address)
+            else:
+                self._unwatch(address)
         elif kind == EventKind.EXIT:
             self.exit_code = int(decode(record, EXIT_CODE.offset, EXIT_CODE.type)) & 0xFF
             self.stopping = self.exited = True
@@ -459,7 +549,7 @@ class Session:
             self.err.write(ran.stderr)
         elif fmt.kind == "cat":
             self.output.printf(_file_text(text, self.err), "cat")
-        elif fmt.kind == DIVISION_BY_ZERO:
+        elif fmt.kind == WARN_ONCE:
             if site not in self.warned:  # once per site: it may happen at every event
                 self.warned.add(site)
                 self.output.message("warnf", text, fmt.location, fmt.context)

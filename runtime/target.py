@@ -21,8 +21,11 @@ PR_SET_PDEATHSIG = 1
 
 
 class Target:
-    def __init__(self, pid: int, child: bool = False, go: int | None = None):
+    def __init__(self, pid: int, child: bool = False, go: int | None = None,
+                 binary: str = ""):
         self.pid = pid
+        # Its program's file (a held command's, which it has not run yet).
+        self.binary = binary or f"/proc/{pid}/exe"
         self._child = child  # we forked it, so we reap it
         self._go = go  # write end of the pipe a held child waits on
         self._exited = False
@@ -40,7 +43,8 @@ class Target:
             raise RuntimeFailure("-c needs a command")
         import shutil  # (with bz2, lzma, …: only for -c)
 
-        if shutil.which(argv[0]) is None:
+        binary = shutil.which(argv[0])
+        if binary is None:
             raise RuntimeFailure(f"cannot run {argv[0]}: no such program")
         wait, go = os.pipe()
         pid = os.fork()
@@ -54,7 +58,7 @@ class Target:
             finally:
                 os._exit(127)
         os.close(wait)
-        return cls(pid, child=True, go=go)
+        return cls(pid, child=True, go=go, binary=os.path.abspath(binary))
 
     def release(self) -> None:
         """Let a held command go on to exec (no-op for an existing process)."""

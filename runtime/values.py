@@ -173,7 +173,7 @@ def format_special(value: int, vtype: t.Formatted) -> str:
 
 def _local_time(value: int, fmt: str) -> str:
     """Nanoseconds since boot as a local time in a strftime format (%f: microseconds)."""
-    seconds, nanos = divmod(value + _boot_epoch_ns(), 10**9)
+    seconds, nanos = divmod(value + boot_epoch_ns(), 10**9)
     return time.strftime(fmt.replace("%f", f"{nanos // 1000:06d}"), time.localtime(seconds))
 
 
@@ -206,7 +206,7 @@ _FORMATTERS: dict[t.FormatKind, Callable[[int, str], str]] = {
 }
 
 
-def _boot_epoch_ns() -> int:
+def boot_epoch_ns() -> int:
     """The wall-clock time of the boot clock's zero (what nsecs counts from)."""
     return time.time_ns() - time.clock_gettime_ns(time.CLOCK_BOOTTIME)
 

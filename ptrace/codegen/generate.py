@@ -14,10 +14,11 @@ from ptrace.codegen.bpf_builder import (
 )
 from ptrace.codegen.code_size import MAX_INSTRUCTIONS, CodeBudget, CodeTooLarge
 from ptrace.codegen.emit import BackendFailure, Emitted, emit, mark_kfunc_calls, new_module
-from ptrace.codegen.lower import Lowerer, is_callback_loop
+from ptrace.codegen.lower import Lowerer
 from ptrace.diagnostics import CompileError, Diagnostic, Severity, Span
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext
+from ptrace.passes.type_rules import is_callback_loop
 from ptrace.probe_kinds import KINDS, Runs
 from ptrace.program import Attach, BpfProgram
 
@@ -66,7 +67,8 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
         loops = tuple(_location(node.span) for node in walk(instance.probe)
                       if isinstance(node, n.While | n.For))
         code = emitted.sections[f"ptrace/{name}"]
-        programs.append(BpfProgram(name, row.prog_type, mark_kfunc_calls(code.insns, kfuncs),
+        programs.append(BpfProgram(name, instance.attach.prog_type,
+                                   mark_kfunc_calls(code.insns, kfuncs),
                                    instance.attach,
                                    _location(instance.probe.span), loops, ctx_size,
                                    _expected_attach_type(instance.attach),
@@ -78,6 +80,8 @@ def generate(ctx: CompileContext, res: Resources, want_asm: bool = False
 def _expected_attach_type(attach: Attach) -> int:
     if attach.functions:
         return AttachType.TRACE_UPROBE_MULTI
+    if attach.btf_tracepoint:
+        return AttachType.TRACE_RAW_TP
     return KINDS[attach.kind].attach_type or 0
 
 

@@ -31,6 +31,7 @@ class Helper(IntEnum):
     GET_CURRENT_CGROUP_ID = 80
     SEND_SIGNAL = 109
     SEND_SIGNAL_THREAD = 117
+    SKB_OUTPUT = 111
     PROBE_READ_USER = 112
     PROBE_READ_KERNEL = 113
     PROBE_READ_USER_STR = 114
@@ -38,6 +39,7 @@ class Helper(IntEnum):
     JIFFIES64 = 118
     GET_NS_CURRENT_PID_TGID = 120
     KTIME_GET_BOOT_NS = 125
+    SEQ_PRINTF = 126
     RINGBUF_OUTPUT = 130
     RINGBUF_RESERVE = 131
     RINGBUF_SUBMIT = 132
@@ -58,6 +60,7 @@ class Helper(IntEnum):
 MAX_HELPER_ID = 1024
 
 BPF_F_USER_STACK = 1 << 8
+BPF_F_CURRENT_CPU = 0xFFFFFFFF  # a perf event output's index: this CPU's buffer
 # map_update_elem flags
 BPF_ANY = 0
 # errno values a helper returns negated

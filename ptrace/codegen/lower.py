@@ -14,6 +14,8 @@ The lowering of builtins, of aggregations and of events lives in its parts,
 from __future__ import annotations
 
 import contextlib
+import re
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -31,9 +33,14 @@ from ptrace.machine import TracepointField
 from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext, ProbeInstance
-from ptrace.passes.type_rules import assigned_aggregation, literal_value
+from ptrace.passes.probe_context import pointer_argument
+from ptrace.passes.type_rules import (
+    MAX_BPF_LOOP,
+    assigned_aggregation,
+    is_callback_loop,
+)
 from ptrace.probe_kinds import KINDS, Args, ProbeKind, Runs
-from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, EventKind
+from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, WATCHED_ADDRESS, EventKind
 from ptrace.types import types as t
 from ptrace.types.builtins import ARG_REGISTERS, PT_REGS
 from ptrace.types.kernel import FieldAccess
@@ -87,7 +94,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         exit_builder = ir.IRBuilder(self.exit_block)
         exit_builder.ret(exit_builder.load(self.return_slot, typ=I64)
                          if self.return_slot is not None else i64(0))
-        if self.instance.attach.kind not in (ProbeKind.BEGIN, ProbeKind.END, ProbeKind.TEST):
+        if self.instance.attach.kind not in (ProbeKind.BEGIN, ProbeKind.END, ProbeKind.TEST) \
+                and not self.instance.attach.pin:  # (a pinned iterator runs after the run)
             # END runs, and maps print, after the probes stop: as bpftrace, which
             # detaches first. A flag stops them at once; detaching comes last.
             # (A test's exit() ends that test only: the next one runs.)
@@ -110,6 +118,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             self.iteration_end()
             self.b.branch(self.exit_block)
             self.b.position_at_end(found)
+        if self.instance.attach.arms_watchpoint:
+            self.send_watched_address()
         if probe.predicate is not None:
             cond = self.truth(probe.predicate)
             body = self.pb.block("probe")
@@ -119,6 +129,27 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         if not self.b.block.is_terminated:
             self.b.branch(self.exit_block)
         self.pb.finish()
+
+    def send_watched_address(self) -> None:
+        """watchpoint:FUNC+argN's uprobe: send the argument, then stop the process
+        (it runs on once the runtime has its watchpoint on the address, so no
+        access is missed: the kernel stops it on the way back to user space); an
+        asyncwatchpoint's lets it run on."""
+        address = self.pb.ctx_load(ARG_REGISTERS[self.instance.attach.watch_arg])
+        # An address sent before is in the map (until unwatch() takes it out):
+        # the process runs on at once.
+        key = self.pb.fresh_memory(16)
+        self.pb.store64(i64(self.instance.index), key)
+        self.pb.store64(address, key, 8)
+        value = self.pb.fresh_memory(8)
+        watched = self.pb.map_ptr(self.res.watched_map)
+        sent = self.pb.helper(Helper.MAP_LOOKUP_ELEM, PTR, [watched, key])
+        with self.b.if_then(self.b.icmp_unsigned("==", sent, ir.Constant(PTR, None))):
+            self.pb.helper(Helper.MAP_UPDATE_ELEM, I64, [watched, key, value, i64(BPF_ANY)])
+            self.emit_event(EventKind.WATCH, self.instance.index, WATCHED_ADDRESS.offset + 8,
+                            [(WATCHED_ADDRESS.offset, t.INT64, address, t.INT64)])
+            if not self.instance.attach.watch_async:
+                self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(signal.SIGSTOP)])
 
     def dispatch_syscall(self) -> None:
         """Raw sys_enter/sys_exit: go on only for the syscalls the wildcard matched.
@@ -280,8 +311,9 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
     def for_range_callback(self, stmt: n.For) -> None:
         """for ($i : start..stop) with a bound known only when the probe runs (a
         map's value, a variable): the body becomes a callback of bpf_loop, which
-        the verifier accepts whatever the count (up to 2^23 iterations). The
-        bounds are read once, before the loop."""
+        the verifier accepts whatever the count. The bounds are read once,
+        before the loop; a range longer than bpf_loop runs (MAX_BPF_LOOP) does
+        not run, and warns once."""
         assert isinstance(stmt.iterable, n.Range)
         start = self.expr(stmt.iterable.start)
         stop = self.expr(stmt.iterable.stop)
@@ -296,7 +328,13 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             self.b.store(self.b.inttoptr(start, PTR), self.pb.offset(state, 8 * _CB_START))
             count = self.b.sub(stop, start)
             count = self.b.select(self.b.icmp_signed(">", count, i64(0)), count, i64(0))
-            self.pb.helper(Helper.LOOP, I64, [count, callback, state, i64(0)])
+            too_long = self.b.icmp_unsigned(">", count, i64(MAX_BPF_LOOP))
+            with self.b.if_else(too_long, likely=False) as (warn, run):
+                with warn:  # bpf_loop would refuse it and run nothing, unsaid
+                    self.emit_event(EventKind.PRINTF, self.checked.printf_ids[stmt],
+                                    EVENT_HEADER_SIZE, [])
+                with run:
+                    self.pb.helper(Helper.LOOP, I64, [count, callback, state, i64(0)])
 
         self.callback_loop(stmt, 2, fill, call)
 
@@ -794,8 +832,18 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         return self.b.sext(self.b.trunc(raw, ir.IntType(field.size * 8)), I64)
 
     def expr_Cast(self, e: n.Cast) -> ir.Value:
-        value = self.expr(e.operand)
         target = self.type_of(e)
+        position = self.raw_argument(e.operand)
+        if position is not None and isinstance(target, t.Pointer):
+            # A BTF tracepoint's argument (arg0) cast to a pointer: the kernel's
+            # typed pointer itself (skboutput() and socket_cookie() take no other).
+            return self.pb.ctx_load(8 * position)
+        btf = self.ctx.machine.btf()
+        if position is not None and isinstance(target, t.Int) and btf is not None \
+                and pointer_argument(btf, self.instance.attach, position):
+            value = self.integer_argument(position)  # a pointer's value: a number
+        else:
+            value = self.expr(e.operand)
         if isinstance(target, t.Array) and isinstance(self.type_of(e.operand), t.Str):
             mem = self.pb.fresh_memory(target.size)  # the string's bytes
             self.pb.memcpy(mem, value, target.c_size)
@@ -816,6 +864,17 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
             return value
         narrow = self.b.trunc(value, ir.IntType(target.bits))
         return self.b.sext(narrow, I64) if target.signed else self.b.zext(narrow, I64)
+
+    def raw_argument(self, e: n.Expr) -> int | None:
+        """The position of a BTF tracepoint's argument that `e` reads whole
+        (`arg1`, `args.prev`), if it reads one."""
+        if not self.instance.attach.btf_tracepoint:
+            return None
+        if isinstance(e, n.Identifier) and re.fullmatch(r"arg\d", e.name):
+            return int(e.name[3:])
+        if isinstance(e, n.Field) and isinstance(e.base, n.Identifier) and e.base.name == "args":
+            return self.checked.arg_positions.get(e)
+        return None
 
     def read_memory(self, base: ir.Value, access: FieldAccess, vtype: t.Type,
                     space: str) -> ir.Value:
@@ -874,6 +933,11 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         base = self.expr(e.base)
         position = self.expr(index)
         inside = self.b.icmp_unsigned("<", position, i64(count))
+        with self.b.if_then(self.b.not_(inside), likely=False):  # warned once, 0 read
+            site = self.checked.printf_ids[e]
+            self.emit_event(EventKind.PRINTF, site, self.res.printf_layouts[site].size,
+                            [(self.res.printf_layouts[site].args[0].offset, t.INT64, position,
+                              t.INT64)])
 
         def element() -> ir.Value:
             address = self.b.gep(base, [self.b.mul(position, i64(size))], source_etype=I8)
@@ -1202,17 +1266,6 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         for value, block in incoming:
             phi.add_incoming(value, block)
         return phi
-
-def is_callback_loop(node: n.Node) -> bool:
-    """A loop whose body is lowered as a callback: over a map, or over a range
-    whose bounds are not both constants (the verifier bounds only a loop whose
-    count it knows)."""
-    if not isinstance(node, n.For):
-        return False
-    if isinstance(node.iterable, n.MapRef):
-        return True
-    return not all(literal_value(bound) is not None or isinstance(bound, n.Positional)
-                   for bound in (node.iterable.start, node.iterable.stop))
 
 
 def _paired(a: t.Tuple | t.Record, b: t.Tuple | t.Record) -> list[tuple[t.Type, int, t.Type, int]]:

@@ -15,8 +15,14 @@ from llvmlite import ir
 
 from ptrace.ast import nodes as n
 from ptrace.codegen.bpf_builder import I8, I32, I64, PTR, ProgramBuilder, i64
-from ptrace.codegen.helpers import BPF_F_USER_STACK, Helper, read_helper, read_str_helper
-from ptrace.passes.probe_context import func_name, probe_builtin, probe_type
+from ptrace.codegen.helpers import (
+    BPF_F_CURRENT_CPU,
+    BPF_F_USER_STACK,
+    Helper,
+    read_helper,
+    read_str_helper,
+)
+from ptrace.passes.probe_context import func_name, pointer_argument, probe_builtin, probe_type
 from ptrace.passes.type_rules import constant_integer, param_text
 from ptrace.probe_kinds import KINDS, Args, ProbeKind
 from ptrace.program import (
@@ -28,6 +34,9 @@ from ptrace.program import (
     GLOBAL_START_NS,
     GLOBAL_STOPPED,
     GLOBAL_TAI_OFFSET,
+    PACKET_HEADER,
+    SKB_OUTPUT_MAX,
+    WATCHED_ADDRESS,
     EventKind,
 )
 from ptrace.types import types as t
@@ -283,8 +292,22 @@ class BuiltinLowering:
     def builtin_arg(self, e: n.Identifier) -> ir.Value:
         index = int(e.name[3:])
         if KINDS[self.instance.attach.kind].args == Args.ARGUMENTS:  # ctx is u64 args[]
+            btf = self.ctx.machine.btf()
+            if btf is not None and pointer_argument(btf, self.instance.attach, index):
+                return self.integer_argument(index)
             return self.pb.ctx_load(8 * index)
         return self.pb.ctx_load(ARG_REGISTERS[index])
+
+    def integer_argument(self, index: int) -> ir.Value:
+        """A BTF tracepoint's pointer argument as the integer `argN` is: read
+        from the ctx by bpf_probe_read_kernel, so the verifier sees a number it
+        lets scripts compute with (a pointer it would let them add to only);
+        `(struct sk_buff *)arg0` reads the typed pointer itself (Lowerer.expr_Cast)."""
+        address = self.b.ptrtoint(self.b.gep(self.pb.ctx, [i64(8 * index)], source_etype=I8),
+                                  I64)
+        slot = self.pb.fresh_memory(8)
+        self.pb.helper(Helper.PROBE_READ_KERNEL, I64, [slot, i64(8), address])
+        return self.pb.load64(slot)
 
     def builtin_probe(self, e: n.Identifier) -> ir.Value:
         if self.probe_name is not None:
@@ -316,6 +339,8 @@ class BuiltinLowering:
         return method(e)
 
     def call_printf(self, e: n.Call) -> ir.Value:
+        if self.instance.attach.pin:
+            return self.seq_printf(e)
         site = self.checked.printf_ids[e]
         layout = self.res.printf_layouts[site]
         values = [self.expr(a) for a in e.args[1:]]
@@ -325,6 +350,38 @@ class BuiltinLowering:
         return i64(0)
 
     call_errorf = call_printf
+
+    def seq_printf(self, e: n.Call) -> ir.Value:
+        """printf in a pinned iterator: the kernel formats it into the file being
+        read (bpf_seq_printf), from a C format the checker has kept to what the
+        kernel formats: each integer as a 64-bit one, %p as 0x%llx, a string by
+        its address."""
+        segments = self.checked.printf_sites[self.checked.printf_ids[e]].segments
+        text = "".join(s.replace("%", "%%") if isinstance(s, str) else
+                       ("0x" if s.conv == "p" else "") + "%" + s.flags
+                       + (str(s.width) if s.width is not None else "")
+                       + ("ll" + ("x" if s.conv == "p" else s.conv) if s.conv not in "sc"
+                          else s.conv)
+                       for s in segments).encode() + b"\0"
+        fmt = self.pb.fresh_memory(len(text) + -len(text) % 8, zeroed=False)
+        self.pb.store_bytes(text + bytes(-len(text) % 8), fmt)
+        args = e.args[1:]
+        data = self.pb.fresh_memory(8 * len(args), zeroed=False) if args \
+            else ir.Constant(PTR, None)
+        for index, arg in enumerate(args):
+            value = self.expr(arg)
+            if isinstance(value.type, ir.PointerType):
+                value = self.b.ptrtoint(value, I64)
+            elif value.type.width < 64:
+                atype = self.type_of(arg)
+                signed = isinstance(atype, t.Int) and atype.signed
+                value = (self.b.sext if signed else self.b.zext)(value, I64)
+            self.pb.store64(value, data, 8 * index)
+        meta = self.b.inttoptr(self.pb.ctx_load(0), PTR)  # ctx->meta, then meta->seq
+        seq = self.b.inttoptr(self.b.load(meta, typ=I64, align=8), PTR)
+        self.pb.helper(Helper.SEQ_PRINTF, I64, [seq, fmt, i64(len(text)), data,
+                                                i64(8 * len(args))])
+        return i64(0)
     call_warnf = call_printf
     call_system = call_printf
     call_cat = call_printf
@@ -650,6 +707,25 @@ class BuiltinLowering:
     def call_socket_cookie(self, e: n.Call) -> ir.Value:
         return self.pb.helper(Helper.GET_SOCKET_COOKIE, I64, [self.expr(e.args[0])])
 
+    def call_skboutput(self, e: n.Call) -> ir.Value:
+        """bpf_skb_output: the packet's first offset + length bytes (at most what
+        BPF_F_CTXLEN_MASK holds) after a PACKET_HEADER, in this CPU's perf buffer."""
+        site, wire_length = self.checked.skb_outputs[e]
+        offset = self.checked.skb_sites[site][1]
+        skb = self.expr(e.args[1])
+        wanted = self.b.add(self.expr(e.args[2]), i64(offset))
+        limit = i64(SKB_OUTPUT_MAX)
+        captured = self.b.select(self.b.icmp_unsigned(">", wanted, limit), limit, wanted)
+        header = self.pb.fresh_memory(PACKET_HEADER.size)
+        self.pb.store64(i64(site), header)
+        self.pb.store64(self.pb.helper(Helper.KTIME_GET_BOOT_NS, I64, []), header, 8)
+        self.pb.store64(self.expr(wire_length), header, 16)
+        self.pb.store64(captured, header, 24)
+        flags = self.b.or_(self.b.shl(captured, i64(32)), i64(BPF_F_CURRENT_CPU))
+        result = self.pb.helper(Helper.SKB_OUTPUT, I64, [
+            skb, self.pb.map_ptr(self.res.packet_map), flags, header, i64(PACKET_HEADER.size)])
+        return self.b.and_(result, i64(0xFFFFFFFF))
+
     def call_usym(self, e: n.Call) -> ir.Value:
         """The address, and the pid whose symbols name it."""
         mem = self.pb.fresh_memory(16)
@@ -768,6 +844,11 @@ class BuiltinLowering:
         arg = e.args[0]
         assert isinstance(arg, n.MapAccess)
         self.emit_event(EventKind.CLEAR, self.ctx.maps[arg.name].index, EVENT_HEADER_SIZE, [])
+        return i64(0)
+
+    def call_unwatch(self, e: n.Call) -> ir.Value:
+        self.emit_event(EventKind.UNWATCH, 0, WATCHED_ADDRESS.offset + 8,
+                        [(WATCHED_ADDRESS.offset, t.INT64, self.expr(e.args[0]), t.INT64)])
         return i64(0)
 
     def call_zero(self, e: n.Call) -> ir.Value:

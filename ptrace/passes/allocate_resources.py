@@ -71,6 +71,9 @@ class Resources:
     name_tables: dict[int, int] = field(default_factory=dict)
     # Stack-trace maps by frame limit (one per limit, so equal prefixes share ids).
     stack_maps: dict[int, int] = field(default_factory=dict)
+    packet_map: int = -1  # skboutput()'s perf event array, if the script calls it
+    # watchpoint:FUNC+argN: the addresses its uprobes have sent, by (program, address)
+    watched_map: int = -1
 
     def full_counter(self, map_index: int) -> int:
         """The counters slot that counts refused updates of user map `map_index`."""
@@ -105,6 +108,11 @@ def allocate_resources(ctx: CompileContext) -> Resources:
     for limit in limits:
         res.stack_maps[limit] = _add(res, MapSpec(f".stacks{limit}", MapType.STACK_TRACE, 4,
                                                   8 * limit, ctx.options.max_map_keys))
+    if ctx.checked.skb_sites:  # bpf_skb_output writes to a perf buffer, one per CPU
+        res.packet_map = _add(res, MapSpec(".packets", MapType.PERF_EVENT_ARRAY, 4, 4, 1,
+                                           per_cpu_entries=True))
+    if any(instance.attach.arms_watchpoint for instance in ctx.instances):
+        res.watched_map = _add(res, MapSpec(".watched", MapType.HASH, 16, 8, WATCHED_ADDRESSES))
     for instance in ctx.instances:
         if instance.attach.syscalls or (instance.attach.functions and any(
                 isinstance(node, n.Identifier) and node.name in ("probe", "func")
@@ -131,6 +139,7 @@ def allocate_resources(ctx: CompileContext) -> Resources:
 _EVENT_CALLS = frozenset({"printf", "print", "time", "join", "system", "cat", "errorf",
                           "warnf"})
 SMALL_RINGBUF_PAGES = 64
+WATCHED_ADDRESSES = 1024  # a watchpoint:FUNC+argN's addresses its uprobe stops for, at most
 
 
 def _ringbuf_pages(ctx: CompileContext) -> int:

@@ -23,6 +23,7 @@ from ptrace.passes.probe_context import func_name, probe_address, probe_type
 from ptrace.passes.type_rules import is_unsigned, literal_value, param_text, storable
 from ptrace.printf_format import Conversion, FormatError, parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
+from ptrace.program import SKB_OUTPUT_MAX
 from ptrace.types import types as t
 from ptrace.types.builtins import (
     CLOCKS,
@@ -55,11 +56,24 @@ JOIN_ARGS = 16  # join() prints at most this many strings …
 JOIN_ARG_SIZE = 256  # … of at most this many bytes each (and max_strlen)
 
 
+def _unqualified(ctype: str) -> str:
+    """A C type's name without its const and volatile."""
+    return " ".join(word for word in ctype.split() if word not in ("const", "volatile"))
+
+
 # strcontains() with a needle known at run time: the verifier follows a step of
 # about 25 instructions for each byte of the needle at each position of the
 # haystack, within its million (1025 by 32 loads; 1025 by 64 does not).
 STRCONTAINS_STEPS = 40_000
 
+
+# Calls whose output goes through the ring buffer: a pinned iterator runs when
+# its file is read, after ptrace has ended.
+_UNPINNABLE = frozenset({"print", "time", "join", "system", "cat", "errorf", "warnf", "clear",
+                         "zero", "exit"})
+# What bpf_seq_printf formats (the kernel's bprintf: 12 arguments at most).
+SEQ_PRINTF_ARGS = 12
+SEQ_PRINTF_CONVERSIONS = frozenset("diuxXcsp")
 
 class BuiltinChecks:
     """The checker's methods for builtins: `builtin_<name>` types a variable
@@ -173,15 +187,15 @@ class BuiltinChecks:
             if self._integer_arg(e.args[0]) is None:
                 return None
             kind = self.instance.attach.kind
-            if KINDS[kind].prog_type not in KFUNC_PROGRAMS:
-                allowed = sorted(row.name for row in KINDS.values()
-                                 if row.prog_type in KFUNC_PROGRAMS and row.provider)
+            if self.instance.attach.prog_type not in KFUNC_PROGRAMS:
+                # (and raw tracepoints the kernel's BTF types: BTF tracepoints)
+                allowed = sorted({row.name for row in KINDS.values()
+                                  if row.prog_type in KFUNC_PROGRAMS and row.provider}
+                                 | {ProbeKind.RAWTRACEPOINT.value})
                 self.error(f"comm(pid) cannot be used in {KINDS[kind].name} probes: the kernel "
                            f"does not let their programs call {TASK_FROM_PID}()", e.span,
                            f"it can be used in {', '.join(allowed[:-1])} and {allowed[-1]} "
-                           "probes"
-                           + (" (a wildcard over many syscalls runs as one raw tracepoint "
-                              "program: name fewer)" if kind == ProbeKind.SYSCALLS else ""))
+                           "probes")
                 return None
             btf = self.ctx.machine.btf()
             if btf is None or btf.find(TASK_FROM_PID, "func") is None \
@@ -310,6 +324,10 @@ class BuiltinChecks:
             return None
         if not self._allowed(row.where, f"{e.name}()", e.name_span):
             return None
+        if self.instance.attach.pin and e.name in _UNPINNABLE:
+            self.error(f"{e.name}() is not supported in a pinned iterator yet: only printf() "
+                       "writes to its file", e.name_span)
+            return None
         method: Callable[[n.Call], t.Type | None] = getattr(self, "call_" + e.name)
         self.calls.append(e)
         try:
@@ -346,6 +364,8 @@ class BuiltinChecks:
             elif isinstance(atype, t.Void):
                 self.error("this argument has no value", arg.span)
                 ok = False
+        if ok and self.instance.attach.pin:
+            ok = self._seq_printable(e, conversions, args, arg_types)
         if not ok:
             return None
         location = context = ""
@@ -357,6 +377,27 @@ class BuiltinChecks:
         return t.VOID
 
     call_errorf = call_warnf = call_system = call_cat = call_printf
+
+    def _seq_printable(self, e: n.Call, conversions: list[Conversion], args: list[n.Expr],
+                       arg_types: list[t.Type | None]) -> bool:
+        """Whether the kernel formats this printf of a pinned iterator itself
+        (bpf_seq_printf writes to the file as it is read): at most
+        SEQ_PRINTF_ARGS arguments, integers and strings, conversions without a
+        precision or '#'."""
+        if len(args) > SEQ_PRINTF_ARGS:
+            self.error(f"a printf of a pinned iterator takes at most {SEQ_PRINTF_ARGS} "
+                       "arguments (the kernel formats it)", e.span)
+            return False
+        for conv, arg, atype in zip(conversions, args, arg_types, strict=True):
+            unsupported = (conv.conv not in SEQ_PRINTF_CONVERSIONS or conv.precision is not None
+                           or "#" in conv.flags or conv.length not in ("", "l", "ll"))
+            if unsupported or (conv.conv == "s" and not isinstance(atype, t.Str)):
+                self.error(f"%{conv.conv}{' of ' + str(atype) if not unsupported else ''} is "
+                           "not supported in a pinned iterator yet: the kernel formats its "
+                           "printf", arg.span, "integers with %d %i %u %x %X %c %p, strings "
+                           "with %s, flags '-+ 0' and a width")
+                return False
+        return True
 
     def _parse_format_call(self, e: n.Call) -> tuple[tuple[str | Conversion, ...], list[n.Expr],
                                                        list[t.Type | None]] | None:
@@ -939,13 +980,64 @@ class BuiltinChecks:
     def call_socket_cookie(self, e: n.Call) -> t.Type | None:
         """socket_cookie(sk): a `struct sock *` the kernel's BTF types (the
         helper takes only such a pointer)."""
+        if not self._btf_typed(e):
+            return None
         atype = self.expr(e.args[0])
         if atype is not None and not (isinstance(atype, t.Pointer) and atype.btf_id
-                                      and atype.pointee in SOCKET_TYPES):
+                                      and _unqualified(atype.pointee) in SOCKET_TYPES):
             self.error(f"socket_cookie() takes a kernel socket (struct sock *), got {atype}",
                        e.args[0].span)
             return None
         return t.UINT64 if atype is not None else None
+
+    def call_skboutput(self, e: n.Call) -> t.Type | None:
+        """skboutput(path, skb, length, offset): a struct sk_buff * the kernel's BTF
+        types (bpf_skb_output takes only such a pointer), a constant offset."""
+        if not self._btf_typed(e):
+            return None
+        path, skb, length, offset = e.args
+        if not isinstance(path, n.String) or not path.value:
+            self.error("skboutput() takes the pcap file's path as a string literal", path.span)
+            return None
+        stype = self.expr(skb)
+        if stype is not None and not (isinstance(stype, t.Pointer) and stype.btf_id
+                                      and _unqualified(stype.pointee) == "struct sk_buff"):
+            self.error(f"skboutput() takes a kernel packet (struct sk_buff *), got {stype}",
+                       skb.span)
+            return None
+        if self._integer_arg(length) is None or stype is None:
+            return None
+        start = self.constant_integer(offset)
+        if start is None or not 0 <= start <= SKB_OUTPUT_MAX:
+            self.error(f"skboutput()'s offset must be a constant from 0 to {SKB_OUTPUT_MAX}",
+                       offset.span)
+            return None
+        wire_length = n.Field(skb, "len", True, span=skb.span)
+        if self.expr(wire_length) is None:
+            return None
+        self.checked.skb_outputs[e] = (len(self.checked.skb_sites), wire_length)
+        self.checked.skb_sites.append((path.value, start))
+        return t.UINT32
+
+    def call_unwatch(self, e: n.Call) -> t.Type | None:
+        """unwatch(addr): an address (an integer or a pointer)."""
+        atype = self.expr(e.args[0])
+        if atype is not None and not (atype.is_integer or isinstance(atype, t.Pointer)):
+            self.error(f"unwatch() takes an address, not {atype}", e.args[0].span)
+            return None
+        return t.VOID if atype is not None else None
+
+    def _btf_typed(self, e: n.Call) -> bool:
+        """Whether this probe's program is BTF-typed, as a helper of `e` needs: a
+        raw tracepoint is where the kernel's BTF types its event (it is then
+        attached as a BTF tracepoint)."""
+        attach = self.instance.attach
+        if attach.kind != ProbeKind.RAWTRACEPOINT or attach.btf_tracepoint:
+            return True
+        self.error(f"{e.name}() cannot be used in rawtracepoint:{attach.event}: the kernel's "
+                   f"BTF does not type this event (no btf_trace_{attach.event}), so it is "
+                   "attached as a plain raw tracepoint", e.name_span)
+        return False
 
     def call_usym(self, e: n.Call) -> t.Type | None:
         """usym(addr): named in user space from the current process's symbols."""

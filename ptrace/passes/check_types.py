@@ -34,15 +34,18 @@ from ptrace.passes.check_builtins import BuiltinChecks, check_named_params
 from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInstance, TypeResults
 from ptrace.passes.probe_context import ProbeContextChecks
 from ptrace.passes.type_rules import (
+    MAX_BPF_LOOP,
     assigned_aggregation,
     constant_integer,
+    is_callback_loop,
     is_unsigned,
     literal_type,
     literal_value,
     storable,
 )
+from ptrace.printf_format import parse_format
 from ptrace.probe_kinds import KINDS, ProbeKind
-from ptrace.program import DIVISION_BY_ZERO
+from ptrace.program import WARN_ONCE
 from ptrace.types import types as t
 from ptrace.types.builtins import LATER_VARIABLES, VARIABLES
 from ptrace.types.kernel import (
@@ -159,6 +162,9 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         self.assigning: str | None = None  # the map an assignment is storing to
         self.assigning_value: t.Type | None = None  # what it stores, once known
         self.fixed: set[str] = set()  # variables declared with a type (`let $x: uint8`)
+        # Variables whose assignment was an error: their later uses are not
+        # errors too (the script was told once, at the assignment).
+        self.unknown: set[str] = set()
         # Reads of the map being assigned before its first definition, with their key types.
         self.early_reads: list[tuple[n.MapAccess, t.Type | None]] = []
 
@@ -253,6 +259,12 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             if btype is not None and not btype.is_integer:
                 self.error(f"a range bound must be an integer, got {btype}", bound.span)
                 return
+        if is_callback_loop(stmt):  # a run-time count, which bpf_loop bounds
+            location, context = site_location(stmt.iterable.span)
+            self.checked.printf_ids[stmt] = len(self.checked.printf_sites)
+            self.checked.printf_sites.append(PrintfSite(WARN_ONCE, (
+                f"this range has more than {MAX_BPF_LOOP} values, the most bpf_loop runs: "
+                "the loop did not run",), (), location, context))
         self.loop_body(stmt.body, {stmt.var: t.INT64})
 
     def if_(self, stmt: n.If) -> None:
@@ -349,10 +361,10 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return
         if isinstance(target, n.Variable):
             vtype = self.expr(value)
-            if vtype is None:
-                return
-            if isinstance(vtype, t.Void):
-                self.error("this expression has no value to assign", value.span)
+            if vtype is None or isinstance(vtype, t.Void):
+                if isinstance(vtype, t.Void):
+                    self.error("this expression has no value to assign", value.span)
+                self.unknown.add(target.name)
                 return
             existing = self.lookup(target.name)
             if isinstance(existing, _Untyped):
@@ -360,7 +372,8 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                                         vtype if stmt.op == "=" else t.INT64)
             if stmt.op != "=":
                 if existing is None:
-                    self.error(f"undefined variable '{target.name}'", target.span)
+                    if target.name not in self.unknown:
+                        self.error(f"undefined variable '{target.name}'", target.span)
                 elif not (existing.is_integer and vtype.is_integer):
                     self.error(f"'{stmt.op}' needs integers, got {existing} and {vtype}",
                                stmt.span)
@@ -593,7 +606,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             return self.identifier(e)
         if isinstance(e, n.Variable):
             vtype = self.lookup(e.name)
-            if vtype is None:
+            if vtype is None and e.name not in self.unknown:
                 self.error(f"undefined variable '{e.name}'", e.span)
             if isinstance(vtype, _Untyped):
                 return t.INT64
@@ -671,6 +684,12 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                 self.error(f"index {literal} is out of bounds for {base}", e.index.span,
                            f"it has {count} elements, 0 to {count - 1}")
                 return None
+            if not isinstance(e.index, n.Integer):  # checked when the probe runs
+                location, context = site_location(e.index.span)
+                self.checked.printf_ids[e] = len(self.checked.printf_sites)
+                self.checked.printf_sites.append(PrintfSite(WARN_ONCE, parse_format(
+                    f"index %d is out of bounds for {base} (0 to {count - 1}): 0 is read"),
+                    (t.INT64,), location, context))
             return base.element if isinstance(base, t.Array) else t.Int(8, True)
         if isinstance(base, t.Pointer):
             element = self.dereference(e, base, e.base.span)
@@ -887,7 +906,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         location, context = site_location(node.span)
         self.checked.printf_ids[node] = len(self.checked.printf_sites)
         self.checked.printf_sites.append(PrintfSite(
-            DIVISION_BY_ZERO, (f"{what} by zero; the result is 1",), (), location, context))
+            WARN_ONCE, (f"{what} by zero; the result is 1",), (), location, context))
 
     def unary(self, e: n.Unary) -> t.Type | None:
         if e.op == "&":

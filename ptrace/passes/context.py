@@ -120,6 +120,10 @@ class TypeResults:
     getopt_help: dict[str, str] = field(default_factory=dict)
     # tseries() calls timed by a map (BPFTRACE_DUMMY_TS_MAP): the read of that map.
     tseries_clocks: dict[n.Call, n.MapAccess] = field(default_factory=dict)
+    # skboutput() calls: their site (an index of skb_sites: the pcap file's path
+    # and the offset of the first byte written) and the read of the packet's length.
+    skb_outputs: dict[n.Call, tuple[int, n.Expr]] = field(default_factory=dict)
+    skb_sites: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ptrace import archive
 from ptrace.ast import nodes as n
 from ptrace.ast.visitor import walk
 from ptrace.bpf_abi import PerfType
@@ -45,6 +46,9 @@ if TYPE_CHECKING:  # (the USDT and ELF readers: imported by usdt probes only)
 # watchpoint modes → HW_BREAKPOINT_R, _W, _X bits; lengths in bytes.
 WATCHPOINT_MODES = {"r": 1, "w": 2, "x": 4}
 WATCHPOINT_LENGTHS = (1, 2, 4, 8)
+# watchpoint:FUNC+argN: a function of the process's binary, an argument register.
+_WATCHED_ARGUMENT = re.compile(r"([A-Za-z_][\w.$@]*)\+arg([0-5])")
+EXECUTE_LENGTH = 8  # what the kernel takes for an execute breakpoint: sizeof(long)
 _UNITS_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
 
@@ -86,6 +90,10 @@ def expand_probes(ctx: CompileContext) -> None:
         # function's parameters, a variable's distance from the function.
         per_function = uses_args or any(isinstance(node, n.Call) and node.name == "uaddr"
                                         for node in nodes)
+        # comm(pid) calls a kfunc, which the kernel refuses to a raw tracepoint's
+        # program: a syscall wildcard then gets a tracepoint program per syscall.
+        calls_kfunc = any(isinstance(node, n.Call) and node.name == "comm" and node.args
+                          for node in nodes)
         body = probe
         for written in probe.attach_points:
             point = _with_params(written, ctx.options.params, ctx.reporter)
@@ -94,7 +102,7 @@ def expand_probes(ctx: CompileContext) -> None:
             attaches = _expand(point, ctx.machine, ctx.reporter, missing,
                                ctx.options.has_command, ctx.options.pid, ctx.options.debuginfo,
                                ctx.options.unsafe)
-            if not uses_args:
+            if not uses_args and not calls_kfunc:
                 attaches = _dispatch_syscalls(point, attaches, ctx.machine)
             if not per_function and ctx.machine.uprobe_multi():
                 attaches = _multi_uprobes(point, attaches, ctx.machine, ctx.options.debuginfo)
@@ -111,6 +119,11 @@ def expand_probes(ctx: CompileContext) -> None:
                     "a narrower wildcard makes fewer copies; a shorter body makes smaller ones")
                 return
             for attach in attaches:
+                if attach.arms_watchpoint:  # its program only sends the address
+                    ctx.instances.append(ProbeInstance(
+                        n.Probe(probe.attach_points, None, n.Block((), span=probe.body.span),
+                                span=probe.span), attach, len(ctx.instances)))
+                    continue
                 ctx.instances.append(ProbeInstance(body, attach, len(ctx.instances)))
                 body = _copy_probe(probe)
     _check_iterators(ctx)
@@ -161,7 +174,7 @@ def _multi_uprobes(point: n.AttachPoint, attaches: list[Attach], machine: Machin
     groups: dict[str, list[Attach]] = {}
     for attach in attaches:
         if attach.kind in (ProbeKind.UPROBE, ProbeKind.URETPROBE) and attach.symbol \
-                and not attach.offset:
+                and not attach.offset and attach.binary:
             groups.setdefault(attach.binary, []).append(attach)
     out: list[Attach] = []
     for binary, group in groups.items():
@@ -377,6 +390,8 @@ def _uprobes(p: _Point) -> list[Attach]:
     if path is None:
         missing.error(f"'{binary}' is not a file, a program on PATH or a library", point.span)
         return []
+    if not _probeable_member(p, path):
+        return []
     if source:
         return _source_line(p, path, source, int(target))
     if re.fullmatch(r"0x[0-9a-fA-F]+|[0-9]+", target):
@@ -418,6 +433,25 @@ def _uprobes(p: _Point) -> list[Attach]:
         return []
     name = f"{provider}:{path}:{target}"
     return [Attach(p.kind, name, binary=path, symbol=symbol, offset=offset)]
+
+
+def _probeable_member(p: _Point, path: str) -> bool:
+    """Whether a binary inside an archive (`app.apk!/lib/libx.so`) can be
+    probed: the kernel maps it straight from the archive, so it must be stored
+    uncompressed. True for a plain path."""
+    if archive.split(path) is None:
+        return True
+    try:
+        stored = archive.member(path).stored
+    except archive.ArchiveError as error:
+        p.missing.error(str(error), p.node.span)
+        return False
+    if not stored:
+        p.reporter.error(f"{path} is compressed in its archive: only a member stored "
+                         "uncompressed can be probed", p.node.span,
+                         "store it uncompressed (zip -0; an APK's native libraries "
+                         "with extractNativeLibs=false)")
+    return stored
 
 
 def _uprobe_at_address(p: _Point, path: str, target: str) -> list[Attach]:
@@ -652,7 +686,13 @@ def _raw_tracepoint(p: _Point) -> list[Attach]:
                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
                         if close else []))
         return []
-    return [Attach(ProbeKind.RAWTRACEPOINT, f"rawtracepoint:{e}", event=e) for e in matched]
+    # An event the kernel's BTF types (a btf_trace_EVENT typedef) is attached as
+    # bpftrace 0.26 does, as a BTF tracepoint (tp_btf): a TRACING program, whose
+    # arguments are BTF-typed pointers that skboutput() and socket_cookie() take.
+    btf = machine.btf()
+    return [Attach(ProbeKind.RAWTRACEPOINT, f"rawtracepoint:{e}", event=e,
+                   btf_id=btf.find(f"btf_trace_{e}", "typedef") or 0 if btf else 0)
+            for e in matched]
 
 
 def _perf_event(p: _Point) -> Attach | None:
@@ -773,20 +813,32 @@ def _timer(p: _Point) -> Attach | None:
     return Attach(p.kind, name, period_ns=count * _UNITS_NS[unit])
 
 
-def _watchpoint(p: _Point) -> Attach | None:
-    """watchpoint:ADDRESS:LENGTH:MODE: a hardware breakpoint in the -p/-c process."""
+def _watchpoint(p: _Point) -> list[Attach]:
+    """watchpoint:ADDRESS:LENGTH:MODE: a hardware breakpoint in the -p/-c
+    process (without one, on kernel memory); watchpoint:FUNC+argN:LENGTH:MODE,
+    on the address in FUNC's argument N each time FUNC is called with a new
+    one: a uprobe on FUNC in the
+    process's binary sends it (and stops the process until it is watched, but
+    for an asyncwatchpoint)."""
     point, parts, reporter, has_process = p.node, p.parts, p.reporter, p.has_process
-    form = ("a watchpoint is written 'watchpoint:ADDRESS:LENGTH:MODE', as in "
-            "watchpoint:0x10000000:8:w")
+    form = (f"a watchpoint is written '{p.provider}:ADDRESS:LENGTH:MODE' or "
+            f"'{p.provider}:FUNCTION+argN:LENGTH:MODE', as in {p.provider}:0x10000000:8:w")
     if len(parts) != 3 or not all(parts):
         reporter.error(form, point.span)
-        return None
+        return []
     address_text, length_text, mode = parts
-    try:
-        address = parse_integer(address_text)
-    except LiteralError:
-        reporter.error(f"'{address_text}' is not an address", point.span, form)
-        return None
+    argument = _WATCHED_ARGUMENT.fullmatch(address_text)
+    address = 0
+    if argument is None:
+        try:
+            address = parse_integer(address_text)
+        except LiteralError:
+            reporter.error(f"'{address_text}' is not an address, nor a function's argument "
+                           "(FUNCTION+argN)", point.span, form)
+            return []
+        if address <= 0:
+            reporter.error("a watchpoint's address must be above 0", point.span)
+            return []
     try:
         length = parse_integer(length_text)
     except LiteralError:
@@ -794,31 +846,46 @@ def _watchpoint(p: _Point) -> Attach | None:
     if length not in WATCHPOINT_LENGTHS:
         reporter.error(f"a watchpoint's length is 1, 2, 4 or 8 bytes, not '{length_text}'",
                        point.span)
-        return None
+        return []
     if (set(mode) - set(WATCHPOINT_MODES) or len(set(mode)) != len(mode)
             or ("x" in mode and len(mode) > 1)):
         reporter.error(f"unknown watchpoint mode '{mode}'", point.span,
                        "modes: r (read), w (write), rw, or x (execute)")
-        return None
-    if address <= 0:
-        reporter.error("a watchpoint's address must be above 0", point.span)
-        return None
-    if not has_process:
-        reporter.error("a watchpoint watches one process: run with -p PID or -c 'COMMAND'",
-                       point.span)
-        return None
+        return []
+    if not has_process and argument is not None:
+        reporter.error("a watchpoint on a function's argument watches one process: run with "
+                       "-p PID or -c 'COMMAND'", point.span)
+        return []
     mode = "".join(m for m in WATCHPOINT_MODES if m in mode)
-    return Attach(ProbeKind.WATCHPOINT, f"watchpoint:0x{address:x}:{length}:{mode}",
-                  address=address, bp_len=length, bp_type=sum(WATCHPOINT_MODES[m] for m in mode))
+    # An execute breakpoint covers one instruction, whatever the length: the
+    # kernel takes it with the length of a long only, which ptrace passes (as
+    # bpftrace does).
+    bp_len = EXECUTE_LENGTH if mode == "x" else length
+    bp_type = sum(WATCHPOINT_MODES[m] for m in mode)
+    if argument is None:
+        return [Attach(p.kind, f"{p.provider}:0x{address:x}:{length}:{mode}",
+                       address=address, bp_len=bp_len, bp_type=bp_type)]
+    function, index = argument[1], int(argument[2])
+    name = f"{p.provider}:{function}+arg{index}:{length}:{mode}"
+    return [Attach(p.kind, name, symbol=function, bp_len=bp_len, bp_type=bp_type,
+                   watch_arg=index),
+            Attach(ProbeKind.UPROBE, name, symbol=function, watch_arg=index,
+                   watch_async=p.kind == ProbeKind.ASYNCWATCHPOINT)]
+
+
+BPF_FS = "/sys/fs/bpf"
 
 
 def _iterator(p: _Point) -> list[Attach]:
-    """iter:task, iter:task_file, iter:task_vma: a BPF iterator over kernel objects."""
+    """iter:task, iter:task_file, iter:task_vma: a BPF iterator over kernel
+    objects; iter:NAME:PIN pins it to a file (a path relative to /sys/fs/bpf
+    or absolute), which runs it when read."""
     point, parts, machine, reporter, missing = p.node, p.parts, p.machine, p.reporter, p.missing
-    name = parts[0]
-    if len(parts) > 1:
-        reporter.error("ptrace does not pin iterators: an iter probe is written 'iter:NAME'",
-                       point.span)
+    name, *pin_parts = parts
+    pin = ":".join(pin_parts)
+    if pin_parts and (not pin or pin.endswith("/")):
+        reporter.error("an iter probe's pin is a file: 'iter:NAME:/sys/fs/bpf/FILE' or "
+                       "'iter:NAME:FILE' (in /sys/fs/bpf)", point.span)
         return []
     if name not in ITERATORS:
         close = difflib.get_close_matches(name, list(ITERATORS), n=1)
@@ -835,8 +902,11 @@ def _iterator(p: _Point) -> list[Attach]:
         missing.error(f"this kernel has no {name} iterator (no bpf_iter_{name} in its BTF)",
                       point.span)
         return []
-    return [Attach(ProbeKind.ITER, f"iter:{name}", event=name, btf_id=btf_id,
-                   offset=ITERATORS[name])]
+    probe = f"iter:{name}" + (f":{pin}" if pin else "")
+    if pin and not pin.startswith("/"):
+        pin = f"{BPF_FS}/{pin}"
+    return [Attach(ProbeKind.ITER, probe, event=name, btf_id=btf_id, offset=ITERATORS[name],
+                   pin=pin)]
 
 
 def _named(p: _Point) -> Attach | None:
@@ -881,7 +951,8 @@ EXPANDERS: dict[ProbeKind, Expander] = {
     ProbeKind.INTERVAL: _one(_timer),
     ProbeKind.SOFTWARE: _one(_perf_event),
     ProbeKind.HARDWARE: _one(_perf_event),
-    ProbeKind.WATCHPOINT: _one(_watchpoint),
+    ProbeKind.WATCHPOINT: _watchpoint,
+    ProbeKind.ASYNCWATCHPOINT: _watchpoint,
     ProbeKind.FENTRY: _fentry,
     ProbeKind.FEXIT: _fentry,
     ProbeKind.ITER: _iterator,

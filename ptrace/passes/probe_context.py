@@ -127,14 +127,11 @@ class ProbeContextChecks:
         if btf is None:
             return None
         if args == Args.ARGUMENTS:
-            # The tracepoint's BTF prototype has no parameter names; its
-            # __bpf_trace_ function has (after the leading `void *__data`).
-            params = btf.func_params(f"__bpf_trace_{attach.event}")
+            params = raw_tracepoint_params(btf, attach.event)
             if params is None:
                 self.error(f"the kernel's BTF does not describe the arguments of "
                            f"{attach.event}", where, "use arg0, arg1, …")
                 return None
-            params = params[1:]
         else:
             params = btf.func_params(attach.symbol)
             if params is None:
@@ -263,6 +260,26 @@ class ProbeContextChecks:
         if not isinstance(enum, t.Enum):
             return read
         return replace(enum, bits=read.bits, signed=read.signed)
+
+
+def raw_tracepoint_params(btf: btf_module.Btf, event: str) -> list[tuple[str, int]] | None:
+    """A raw tracepoint's arguments, as (name, BTF type id). The tracepoint's
+    BTF prototype has no parameter names; its __bpf_trace_ function has (after
+    the leading `void *__data`), and an event of a template (DEFINE_EVENT) has
+    a __probestub_ function."""
+    params = btf.func_params(f"__bpf_trace_{event}") or btf.func_params(f"__probestub_{event}")
+    return params[1:] if params is not None else None
+
+
+def pointer_argument(btf: btf_module.Btf, attach: Attach, index: int) -> bool:
+    """Whether a BTF tracepoint's raw argument `index` is a pointer to the
+    kernel (its register then holds a BTF-typed pointer, on which the verifier
+    allows adding and subtracting only)."""
+    from ptrace.types import btf as btf_module
+
+    params = raw_tracepoint_params(btf, attach.event) if attach.btf_tracepoint else None
+    return params is not None and index < len(params) \
+        and isinstance(btf.type(btf.resolve(params[index][1])), btf_module.Ptr)
 
 
 def tracepoint_field_type(ctype: str, size: int, signed: bool, space: str,

@@ -18,6 +18,22 @@ def literal_value(e: n.Expr) -> int | None:
     return None
 
 
+# The most iterations bpf_loop runs (the kernel's BPF_MAX_LOOPS, 2^23).
+MAX_BPF_LOOP = 1 << 23
+
+
+def is_callback_loop(node: n.Node) -> bool:
+    """A loop whose body is lowered as a callback: over a map, or over a range
+    whose bounds are not both constants (the verifier bounds only a loop whose
+    count it knows)."""
+    if not isinstance(node, n.For):
+        return False
+    if isinstance(node.iterable, n.MapRef):
+        return True
+    return not all(literal_value(bound) is not None or isinstance(bound, n.Positional)
+                   for bound in (node.iterable.start, node.iterable.stop))
+
+
 def constant_integer(e: n.Expr, params: Sequence[str]) -> int | None:
     """The value of an integer literal, or of a positional parameter given as
     an integer (`unroll($1)`, `strncmp(a, b, $1)`, `lhist(v, 0, $1, $2)`);

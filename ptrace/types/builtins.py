@@ -39,6 +39,10 @@ RETVAL_REGISTER = 80  # ax
 REGISTER_PROBES = tuple(kind for kind, row in KINDS.items() if row.registers)
 USER_PROBES = tuple(kind for kind, row in KINDS.items() if row.user_space)
 FUNCTION_PROBES = tuple(kind for kind, row in KINDS.items() if row.function)
+# Those whose programs are BTF-typed (TRACING): and raw tracepoints, attached
+# as BTF tracepoints where the kernel's BTF types the event.
+BTF_PROGRAMS = (*(kind for kind, row in KINDS.items() if row.prog_type == ProgType.TRACING),
+                ProbeKind.RAWTRACEPOINT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,9 +246,15 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("percpu_kaddr", ("symbol", "cpu?"),
              "the address of a kernel per-CPU variable on a CPU (this one by default)"),
     Function("socket_cookie", ("sk",), "the kernel's cookie of a socket (struct sock *)",
-             Where(tuple(kind for kind, row in KINDS.items() if row.prog_type == ProgType.TRACING),
-                   "the kernel gives bpf_get_socket_cookie() to BTF-typed programs only",
-                   "socket_cookie() can be used in fentry, fexit and iter probes")),
+             Where(BTF_PROGRAMS, "the kernel gives bpf_get_socket_cookie() to BTF-typed "
+                                 "programs only",
+                   "socket_cookie() can be used in fentry, fexit, iter and rawtracepoint "
+                   "probes")),
+    Function("skboutput", ("path", "skb", "length", "offset"),
+             "write a packet's bytes (offset to offset + length) to a pcap file",
+             Where(BTF_PROGRAMS, "the kernel gives bpf_skb_output() to BTF-typed programs only",
+                   "skboutput() can be used in fentry, fexit, iter and rawtracepoint probes")),
+    Function("unwatch", ("addr",), "stop watching an address (of a watchpoint:FUNC+argN)"),
     Function("cgroupid", ("path",), "the id of a cgroup v2 directory"),
     Function("cgroup_path", ("id", "filter?"), "the paths of a cgroup"),
     Function("buf", ("p", "length?"), "bytes at an address, or of an array, for %r"),
@@ -276,6 +286,6 @@ LATER_VARIABLES = frozenset({
     "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
 })
 LATER_FUNCTIONS = frozenset({
-    "override", "path", "unwatch", "kfunc_allowed",
-    "skboutput", "print_map",
+    "override", "path", "kfunc_allowed",
+    "print_map",
 })

@@ -305,3 +305,28 @@ def test_time_series_in_print_events_and_maps() -> None:
     assert str(series[2]).splitlines()[2].endswith("| -1")
     assert event.text.startswith("@q[1]:\n") and event.text.count("hh:mm:ss") == 2
     assert [row[-2:] for row in str(series[1]).splitlines()[2:5]] == [" 4", " -", " -"]
+
+
+@pytest.mark.bpf
+def test_uprobes_one_by_one_where_the_kernel_refuses_a_uprobe_multi_link(
+        triggers: Path, monkeypatch: pytest.MonkeyPatch, no_leftovers: None) -> None:  # noqa: F811
+    """A wildcard's functions are folded into one program for a uprobe_multi
+    link; where the kernel refuses the link (forced here: EOPNOTSUPP), the
+    program is loaded anew and each function attached through its own uprobe
+    perf event, with the cookie that names it in `probe` and `func`."""
+    import errno
+
+    from ptrace.runtime import links
+
+    def refuse(*_args: object) -> int:
+        raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+
+    monkeypatch.setattr(links, "uprobe_multi", refuse)
+    binary = triggers / "ptt_uprobe"
+    result = ptrace.run(f"uprobe:{binary}:ptt_* {{ @[probe, func] = count(); }} "
+                        f"uretprobe:{binary}:ptt_* {{ @r[func] = sum(retval); }}",
+                        command=f"{binary} a bb")
+    assert result.maps == {
+        "@": {(f"uprobe:{binary}:ptt_add", "ptt_add"): 2,
+              (f"uprobe:{binary}:ptt_greet", "ptt_greet"): 2},
+        "@r": {"ptt_add": 11 + 22, "ptt_greet": 1 + 2}}

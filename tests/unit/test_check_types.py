@@ -651,3 +651,41 @@ def test_kaddr_says_when_kallsyms_lists_no_variables() -> None:
     assert diagnostic.message == "the kernel has no symbol 'avenrun'"
     assert diagnostic.hints == ("this kernel's /proc/kallsyms lists functions only (it was "
                                 "built without CONFIG_KALLSYMS_ALL): kaddr() finds no variable",)
+
+
+# What the lowering of builtins asserts of its arguments (their shapes and
+# types, what the kernel has): each is the checker's to report first, at the
+# argument, so that no script reaches the assertion.
+CHECKED_BEFORE_LOWERING = [
+    ("debugf($s)", "debugf's format must be a string literal"),
+    ("strlen(1)", "strlen() takes a string, got uint8"),
+    ("strncmp($s, 2, 3)", "strncmp() takes a string, got uint8"),
+    ("strncmp($s, $s, $x)", "strncmp()'s length must be a non-negative integer literal"),
+    ("strcontains(1, $s)", "strcontains() takes a string, got uint8"),
+    ("strcontains($s, $x)", "strcontains() takes a string, got uint8"),
+    ("len($x)", "len() takes a map, as in len(@m)"),
+    ("percpu_kaddr($s)", "percpu_kaddr() takes a kernel variable's name as a string literal"),
+    ("kaddr($s)", "kaddr() takes a kernel symbol's name as a string literal"),
+    ("clear(1)", "clear() takes a map, as in clear(@name)"),
+    ("zero($x)", "zero() takes a map, as in zero(@name)"),
+    ("delete(1, 2)", "delete(@map, key) takes a map first"),
+    ("delete($x)", "delete() takes a map element, as in delete(@m[key])"),
+    ("buf(1)", "buf() of uint8 needs a length, as in buf(p, 16)"),
+    ("comm($s)", "comm()'s argument 'pid' must be an integer, not string[3]"),
+]
+
+
+def test_builtin_arguments_the_lowering_relies_on_are_checked_first() -> None:
+    for call, message in CHECKED_BEFORE_LOWERING:
+        ctx = check(f'BEGIN {{ $x = 1; $s = "ab"; {call}; }}')
+        found = [(d.message, d.span.col) for d in ctx.reporter.diagnostics
+                 if d.severity is Severity.ERROR]
+        assert found == [(message, found[0][1])], (call, found)
+        assert found[0][1] >= 28, call  # at the call or its argument, not the probe
+    machine = fixture_machine()
+    for script, message in (
+            ("profile:hz:99 { $r = reg(\"nosuch\"); }", "not an x86_64 register"),
+            ("tracepoint:sched:sched_switch { $c = comm(1); }", "comm(pid) needs"),
+            ("BEGIN { $v = percpu_kaddr(\"nosuch\"); }", "percpu_kaddr")):
+        ctx = check(script, machine=machine)
+        assert any(message in text for text in errors(ctx)), (script, errors(ctx))

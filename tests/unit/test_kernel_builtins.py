@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from ptrace.bpf_abi import BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL, LD_IMM64
+from ptrace.bpf_abi import (
+    BPF_PSEUDO_BTF_ID,
+    BPF_PSEUDO_KFUNC_CALL,
+    LD_IMM64,
+    AttachType,
+    MapType,
+    ProgType,
+)
 from ptrace.codegen.helpers import Helper
 from ptrace.compile import compile
 from ptrace.diagnostics import CompileError, Source
@@ -80,3 +87,73 @@ def test_socket_cookie_refusals(btf: Btf, program: str, message: str) -> None:
     with pytest.raises(CompileError) as error:
         compile(Source("-e", program), machine=FixtureMachine({}, kernel_types=btf))
     assert error.value.diagnostics[0].message == message
+
+
+def test_a_raw_tracepoint_btf_types_is_a_btf_tracepoint(btf: Btf) -> None:
+    """As in bpftrace 0.26: a TRACING program of attach type BPF_TRACE_RAW_TP,
+    attached to the event's btf_trace_ typedef, which may call socket_cookie()."""
+    machine = FixtureMachine({("tcp", "tcp_probe"): "name: tcp_probe\nformat:\n"},
+                             kernel_types=btf)
+    program = compile(Source("-e", "rawtracepoint:tcp_probe { @ = socket_cookie(args.sk); }"),
+                      machine=machine).programs[0]
+    assert (program.prog_type, program.expected_attach_type) == \
+        (ProgType.TRACING, AttachType.TRACE_RAW_TP)
+    assert program.attach_btf_id == btf.find("btf_trace_tcp_probe", "typedef")
+    assert (CALL, 0, int(Helper.GET_SOCKET_COOKIE)) in instructions(program.insns)
+
+
+def test_a_raw_tracepoint_btf_does_not_type_stays_one(btf: Btf) -> None:
+    """An event without a btf_trace_ typedef is attached by name, as before,
+    and a helper that needs BTF-typed arguments is refused there."""
+    machine = FixtureMachine({("x", "no_such_event"): "name: no_such_event\nformat:\n"},
+                             kernel_types=btf)
+    program = compile(Source("-e", "rawtracepoint:no_such_event { @ = arg0; }"),
+                      machine=machine).programs[0]
+    assert (program.prog_type, program.attach_btf_id) == (ProgType.RAW_TRACEPOINT, 0)
+    with pytest.raises(CompileError) as error:
+        compile(Source("-e", "rawtracepoint:no_such_event { @ = socket_cookie(arg0); }"),
+                machine=machine)
+    assert error.value.diagnostics[0].message == (
+        "socket_cookie() cannot be used in rawtracepoint:no_such_event: the kernel's BTF does "
+        "not type this event (no btf_trace_no_such_event), so it is attached as a plain raw "
+        "tracepoint")
+
+
+@pytest.mark.parametrize("program, message", [
+    ('rawtracepoint:consume_skb { @ = skboutput("x.pcap", arg0, 1, 0); }',
+     "skboutput() takes a kernel packet (struct sk_buff *), got uint64"),
+    ('rawtracepoint:consume_skb { @ = skboutput("x.pcap", args.skb, 1, pid); }',
+     "skboutput()'s offset must be a constant from 0 to 1048575"),
+    ('rawtracepoint:consume_skb { @ = skboutput(comm, args.skb, 1, 0); }',
+     "skboutput() takes the pcap file's path as a string literal"),
+    ('BEGIN { @ = skboutput("x.pcap", 0, 1, 0); }',
+     "skboutput() cannot be used in BEGIN probes: the kernel gives bpf_skb_output() to "
+     "BTF-typed programs only"),
+])
+def test_skboutput_refusals(btf: Btf, program: str, message: str) -> None:
+    machine = FixtureMachine({("skb", "consume_skb"): "name: consume_skb\nformat:\n"},
+                             kernel_types=btf)
+    with pytest.raises(CompileError) as error:
+        compile(Source("-e", program), machine=machine)
+    assert error.value.diagnostics[0].message == message
+
+
+def test_skboutput_calls_its_helper_with_a_perf_event_array(btf: Btf) -> None:
+    machine = FixtureMachine({("skb", "consume_skb"): "name: consume_skb\nformat:\n"},
+                             kernel_types=btf)
+    program = compile(Source("-e", 'rawtracepoint:consume_skb { @ = skboutput("x.pcap", '
+                                   '(struct sk_buff *)arg0, 1, 0); }'), machine=machine)
+    assert (CALL, 0, int(Helper.SKB_OUTPUT)) in instructions(program.programs[0].insns)
+    assert program.maps[program.packet_map].map_type == MapType.PERF_EVENT_ARRAY
+    assert program.packet_sites == (("x.pcap", 0),)
+
+
+def test_comm_of_a_pid_in_a_btf_tracepoint(btf: Btf) -> None:
+    """A BTF tracepoint is a TRACING program, which may call the task kfuncs."""
+    machine = FixtureMachine({("sched", "sched_switch"): "name: sched_switch\nformat:\n"},
+                             kernel_types=btf)
+    program = compile(Source("-e", "rawtracepoint:sched_switch { @[comm(args.next->pid)] = "
+                                   "count(); }"), machine=machine)
+    calls = [(src, imm) for code, src, imm in instructions(program.programs[0].insns)
+             if code == CALL]
+    assert (BPF_PSEUDO_KFUNC_CALL, btf.find("bpf_task_from_pid", "func")) in calls

@@ -114,3 +114,21 @@ def test_setup_puts_the_command_on_path(tmp_path: Path) -> None:
                            timeout=BUILD_TIMEOUT, check=False)
     assert (again.returncode, (bindir / "ptrace").read_text()) == (0, "another ptrace\n")
     assert "is not a link made by setup; left alone" in again.stderr
+
+
+def test_the_launcher_finds_every_package_pyproject_places() -> None:
+    """The `ptrace` launcher scripts/setup writes finds the packages of
+    pyproject.toml's package-dir in this tree, each from its directory there
+    (it reads their names from pyproject.toml, not a list of its own)."""
+    import tomllib
+
+    launcher = ROOT / ".venv" / "bin" / "ptrace"
+    if not launcher.exists():
+        pytest.skip("scripts/setup has not been run")
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        dirs = tomllib.load(f)["tool"]["setuptools"]["package-dir"]
+    finder = launcher.read_text().split("from ptrace.launch import entry")[0]
+    code = finder + "".join(f"import {name}; print({name}.__file__)\n" for name in dirs)
+    out = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-S", "-c", code],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == [str(ROOT / directory / "__init__.py") for directory in dirs.values()]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import struct
 from pathlib import Path
 from typing import cast
 
@@ -59,16 +60,75 @@ def test_watchpoint_plan(point: str, probe: str, bp_type: int, bp_len: int) -> N
     ("watchpoint:0x1000:8:rx", "unknown watchpoint mode 'rx'"),
     ("watchpoint:0x1000:8:q", "unknown watchpoint mode 'q'"),
     ("watchpoint:0:8:w", "a watchpoint's address must be above 0"),
-    ("watchpoint:0x1000", "a watchpoint is written 'watchpoint:ADDRESS:LENGTH:MODE', as in "
+    ("watchpoint:0x1000", "a watchpoint is written 'watchpoint:ADDRESS:LENGTH:MODE' or "
+                          "'watchpoint:FUNCTION+argN:LENGTH:MODE', as in "
                           "watchpoint:0x10000000:8:w"),
+    ("watchpoint:f+arg6:8:w", "'f+arg6' is not an address, nor a function's argument "
+                              "(FUNCTION+argN)"),
 ])
 def test_watchpoint_errors(point: str, message: str) -> None:
     assert errors(f"{point} {{ @ = count(); }}", options=WITH_PROCESS) == [message]
 
 
-def test_watchpoint_needs_a_process() -> None:
-    assert errors("watchpoint:0x1000:8:w { @ = count(); }") == [
-        "a watchpoint watches one process: run with -p PID or -c 'COMMAND'"]
+def test_an_execute_watchpoint_gives_the_kernel_the_length_of_a_long() -> None:
+    (prog,) = compile(Source("-e", "watchpoint:0x401000:1:x { }"), WITH_PROCESS,
+                      FixtureMachine({})).programs
+    assert (prog.attach.probe, prog.attach.bp_len) == ("watchpoint:0x401000:1:x", 8)
+
+
+def test_a_watchpoint_on_a_function_argument_is_a_watchpoint_and_its_uprobe() -> None:
+    """The watchpoint's program is the probe's; the uprobe's only sends the
+    argument (its body is not the probe's), and counts as no probe of its own."""
+    program = compile(Source("-e", 'watchpoint:increment+arg1:4:w { printf("hit\\n"); }'),
+                      WITH_PROCESS, FixtureMachine({}))
+    watch, setup = program.programs
+    name = "watchpoint:increment+arg1:4:w"
+    assert watch.attach == Attach("watchpoint", name, symbol="increment", bp_type=2, bp_len=4,
+                                  watch_arg=1)
+    assert setup.attach == Attach("uprobe", name, symbol="increment", watch_arg=1)
+    assert setup.prog_type == ProgType.KPROBE
+    assert sum(p.attach.probe_count for p in program.programs) == 1
+    assert len(program.printf_formats) == 1  # the watchpoint's printf only
+
+
+def test_an_asyncwatchpoint_s_uprobe_does_not_stop_the_process() -> None:
+    watch, setup = compile(Source("-e", "aw:increment+arg1:4:w { }"), WITH_PROCESS,
+                           FixtureMachine({})).programs
+    assert (watch.attach.kind, watch.attach.probe) == (
+        "asyncwatchpoint", "asyncwatchpoint:increment+arg1:4:w")
+    assert setup.attach.watch_async
+    send_signal = struct.pack("<BBhi", 0x85, 0, 0, 109)  # call bpf_send_signal
+    assert send_signal not in [setup.insns[i:i + 8] for i in range(0, len(setup.insns), 8)]
+
+
+def test_unwatch_takes_an_address() -> None:
+    assert errors('BEGIN { unwatch("x"); }') == ['unwatch() takes an address, not string[2]']
+    program = compile(Source("-e", "watchpoint:f+arg0:8:w { unwatch(0x1000); }"), WITH_PROCESS,
+                      FixtureMachine({}))
+    assert program.maps[program.watched_map].name == ".watched"
+
+
+def test_a_watchpoint_without_a_process_is_on_kernel_memory(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in bpftrace: on every CPU (pid -1); a function's argument needs a process."""
+    from ptrace.runtime import attach, perf
+
+    (prog,) = compile(Source("-e", "watchpoint:0xffffffff81000000:8:w { }"), None,
+                      FixtureMachine({})).programs
+    opened: list[tuple[int, int]] = []
+
+    def open_event(*args: object, **kwargs: object) -> int:
+        opened.append((cast(int, kwargs["pid"]), cast(int, args[2])))
+        return 100 + len(opened)
+
+    monkeypatch.setattr(perf, "open_event", open_event)
+    monkeypatch.setattr(perf, "run_program", lambda fd, prog_fd: None)
+    monkeypatch.setattr(attach, "online_cpus", lambda: [0, 1])
+    assert attach.attach(cast(Libraries, None), 3, prog.attach, pid=-1) == [101, 102]
+    assert opened == [(-1, 0), (-1, 1)]
+    assert errors("watchpoint:f+arg0:8:w { @ = count(); }") == [
+        "a watchpoint on a function's argument watches one process: run with -p PID or "
+        "-c 'COMMAND'"]
 
 
 @pytest.mark.parametrize(("name", "number"), [
@@ -140,7 +200,7 @@ def test_ctx_is_typed_by_the_probe() -> None:
     (errno.ENODEV, "this machine has no hardware breakpoints (no breakpoint PMU)"),
     (errno.ENOSPC, "every hardware breakpoint register of the CPU is in use"),
     (errno.EINVAL, "the CPU cannot watch this (x86-64 watches w, rw or x, not r alone; "
-                   "x takes length 8; the address must be a multiple of the length)"),
+                   "the address must be a multiple of the length)"),
 ])
 def test_watchpoint_attach_failures_are_one_sentence(monkeypatch: pytest.MonkeyPatch,
                                                      code: int, why: str) -> None:
