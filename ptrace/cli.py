@@ -18,6 +18,7 @@ import os
 import re
 import signal
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 from ptrace import __version__
@@ -82,9 +83,10 @@ def _check(args: argparse.Namespace) -> None:
             raise UsageError(f"--probe-filter: invalid regex '{args.probe_filter}': "
                              f"{error}") from None
     for header in args.include or ():
-        if _header_path(header) is None:
+        if _header_path(header, args.include_dir or ()) is None:
             raise UsageError(f"--include: no header {header} in "
-                             f"{', '.join(INCLUDE_DIRS)} (nor as a path)")
+                             f"{', '.join((*(args.include_dir or ()), *INCLUDE_DIRS))} "
+                             "(nor as a path)")
     if args.command is not None:
         import shlex
 
@@ -332,7 +334,9 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
             has_command=args.command is not None, pid=args.pid,
             debuginfo=args.debuginfo or (), hist_sums=args.metrics is not None,
             includes=tuple(path for header in args.include or ()
-                           if (path := _header_path(header)) is not None),
+                           if (path := _header_path(header, args.include_dir or ()))
+                           is not None),
+            include_dirs=tuple(args.include_dir or ()),
             dumps=args.dump or (), cache=not args.no_cache)
     except ScriptError as error:
         write_out("".join(f"{error.dumps[stage]}\n" for stage in args.dump or ()
@@ -462,9 +466,10 @@ def for_mode(program: CompiledProgram, mode: str) -> CompiledProgram | str:
 _MODE_OPTIONS = {"bench": "--mode bench", "test": "--test"}
 
 
-def _header_path(header: str) -> str | None:
-    """Where --include's header is: a path as given, or under INCLUDE_DIRS."""
-    for folder in ("", *INCLUDE_DIRS):
+def _header_path(header: str, include_dirs: Sequence[str]) -> str | None:
+    """Where --include's header is: a path as given, or under the -I
+    directories or INCLUDE_DIRS."""
+    for folder in ("", *include_dirs, *INCLUDE_DIRS):
         path = os.path.join(folder, header)
         if os.path.isfile(path):
             return path

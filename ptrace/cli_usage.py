@@ -84,6 +84,8 @@ OPTIONS: tuple[Option, ...] = (
            "first (repeatable)", "OPTIONS", metavar="DIR", repeat=True, complete="file"),
     Option(("--probe-filter",), "probe_filter", "attach only the probes whose full name "
            "matches REGEX (a search; BEGIN and END always run)", "OPTIONS", metavar="REGEX"),
+    Option(("-I",), "include_dir", "look for #include's headers in DIR first (repeatable)",
+           "OPTIONS", metavar="DIR", repeat=True, complete="file"),
     Option(("--include",), "include", "as '#include <FILE>' at the top of the program; "
            "the header must exist; repeatable", "OPTIONS", metavar="FILE", repeat=True,
            complete="file"),
@@ -150,6 +152,10 @@ SETTING_HELP = {
     "license": "the programs' license: GPL, GPL v2, GPL and additional rights, "
                "Dual BSD/GPL, Dual MIT/GPL or Dual MPL/GPL",
     "dummy_ts_map": "a scalar map whose value tseries() takes as the time (for tests)",
+    "unstable_map_decl": "map declarations (let @m = hash(n)): enable, warn (the same) or "
+                         "error (refused)",
+    "unstable_tseries": "tseries(): enable, warn (the same) or error (refused)",
+    "unstable_addr": "the address-of operator (&$x): enable, warn (the same) or error (refused)",
 }
 DEBUG_VARIABLE = ("PTRACE_DEBUG", "show the traceback of an internal error")
 CACHE_VARIABLE = ("PTRACE_NO_CACHE", "1: compile every run and keep no program in the compile "

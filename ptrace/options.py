@@ -32,11 +32,16 @@ class Options:
     license: str = "GPL"  # the programs' license; the kernel wants a GPL-compatible one
     tseries_clock_map: str = ""  # a scalar map whose value tseries() takes as the time
     from_env: frozenset[str] = frozenset()  # settings given by environment variables
+    # bpftrace's unstable features: "error" refuses a script that uses one
+    unstable_map_decl: str = "enable"  # `let @m = hash(n);`
+    unstable_tseries: str = "enable"  # tseries()
+    unstable_addr: str = "enable"  # the address-of operator, &$x
     hist_sums: bool = False  # hist()/lhist() also keep the sum of their values (API, --metrics)
     # ptrace's own pid namespace as (device, inode) when it is not the first:
     # pid, tid, and the pids of user stacks are then as ptrace sees them.
     pid_namespace: tuple[int, ...] = ()
     includes: tuple[str, ...] = ()  # --include's headers: their integer macros are names
+    include_dirs: tuple[str, ...] = ()  # -I DIR: where #include looks first
 
 
 def too_many_probes(limit: int, probes: int) -> tuple[str, str]:
@@ -83,14 +88,24 @@ SETTINGS: dict[str, Setting] = {s.key: s for s in (
     Setting("license", "license", "choice", ("GPL", "GPL v2", "GPL and additional rights",
                                              "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL")),
     Setting("show_debug_info", "show_debug_info", "bool"),
+    *(Setting(f"unstable_{name}", f"unstable_{name}", "choice", ("error", "warn", "enable"))
+      for name in ("map_decl", "tseries", "addr")),
     Setting("dummy_ts_map", "tseries_clock_map", "text"),
 )}
+
+
+def unstable_refused(options: Options, feature: str, what: str) -> str | None:
+    """The error for a script that uses an unstable feature its config (or
+    the environment) set to `error`, or None."""
+    if getattr(options, f"unstable_{feature}") != "error":
+        return None
+    return f"{what} is refused: unstable_{feature} is set to error"
 
 
 def setting_key(name: str) -> str:
     """A config key as scripts may write it: `stack_mode` or bpftrace's
     environment name, `BPFTRACE_STACK_MODE`."""
-    return name[len("BPFTRACE_"):].lower() if name.upper().startswith("BPFTRACE_") else name
+    return (name[len("BPFTRACE_"):] if name.upper().startswith("BPFTRACE_") else name).lower()
 
 
 def split_params(args: tuple[str, ...]) -> tuple[tuple[str, ...],

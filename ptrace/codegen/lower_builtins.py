@@ -148,6 +148,14 @@ class BuiltinLowering:
         return self.expr(self.checked.expansions[e])
 
     call_pcomm = call_leader_tid = call_leader_comm = call_ppid
+
+    def call_static_assert(self, e: n.Call) -> ir.Value:
+        """Checked when compiling: nothing runs."""
+        return i64(0)
+
+    call_fail = call_static_assert
+    call_strcap = call_is_array = call_is_integer = call_is_unsigned_integer = call_ppid
+    call_is_ptr = call_is_str = call_is_literal = call_find = call_kfunc_exist = call_ppid
     call_container_of = call_ppid
 
     def call_nsecs(self, e: n.Call) -> ir.Value:
@@ -272,6 +280,9 @@ class BuiltinLowering:
 
     def builtin_cpid(self, e: n.Identifier) -> ir.Value:
         return self.global_value(GLOBAL_CPID)
+
+    def builtin_has_cpid(self, e: n.Identifier) -> ir.Value:
+        return i64(int(self.ctx.options.has_command))
 
     def builtin_retval(self, e: n.Identifier) -> ir.Value:
         if self.instance.attach.kind == ProbeKind.FEXIT:  # the return value follows the arguments
@@ -399,6 +410,27 @@ class BuiltinLowering:
         _, length = self.pb.counted_loop("strlen", stype.capacity, count, [i64(1), i64(0)])
         return length
 
+    def call_memcmp(self, e: n.Call) -> ir.Value:
+        """The difference of the first pair of bytes that differ (as unsigned
+        bytes), 0 if none does: every byte is compared, without branches."""
+        left, right, size = e.args
+        count = constant_integer(size, self.ctx.options.params)
+        assert count is not None
+        lptr, rptr = self.expr(left), self.expr(right)
+        b = self.b
+
+        def compare(index: ir.Value, values: list[ir.Value]) -> list[ir.Value]:
+            result, done = values
+            lbyte, rbyte = (b.zext(b.load(b.gep(p, [index], source_etype=I8), typ=I8), I64)
+                            for p in (lptr, rptr))
+            differ = b.icmp_unsigned("!=", lbyte, rbyte)
+            first = b.and_(differ, b.icmp_unsigned("==", done, i64(0)))
+            return [b.select(first, b.sub(lbyte, rbyte), result),
+                    b.or_(done, b.zext(differ, I64))]
+
+        result, _ = self.pb.counted_loop("memcmp", count, compare, [i64(0), i64(0)])
+        return result
+
     def call_strncmp(self, e: n.Call) -> ir.Value:
         """0 when the strings agree in their first n bytes (up to a NUL), else 1."""
         left, right, size = e.args
@@ -515,6 +547,16 @@ class BuiltinLowering:
 
     call_cgroup_path = call_ksym  # the id; user space finds its paths
 
+    def stack_depth(self, stype: t.Stack) -> ir.Value:
+        """How many frames (up to the stack's limit) bpf_get_stack copies: the
+        bytes it returns over 8; 0 where it fails."""
+        frames = self.pb.fresh_memory(8 * stype.limit, zeroed=False)
+        flags = BPF_F_USER_STACK if stype.user else 0
+        size = self.pb.helper(Helper.GET_STACK, I64,
+                              [self.pb.ctx, frames, i64(8 * stype.limit), i64(flags)])
+        return self.b.select(self.b.icmp_signed(">", size, i64(0)),
+                             self.b.sdiv(size, i64(8)), i64(0))
+
     def stack(self, stype: t.Type) -> ir.Value:
         """A stack's id in its stack-trace map, and the pid for user stacks."""
         assert isinstance(stype, t.Stack)
@@ -630,7 +672,10 @@ class BuiltinLowering:
         """bpf_for_each_map_elem counts the entries it visits: a callback that
         does nothing visits them all."""
         target = e.args[0]
-        assert isinstance(target, n.MapAccess)
+        if not isinstance(target, n.MapAccess):  # kstack or ustack
+            stype = self.type_of(target)
+            assert isinstance(stype, t.Stack)
+            return self.stack_depth(stype)
         child = self.pb.callback(f"{self.pb.function.name}_len{len(self.pb.module.functions)}",
                                  4)
         child.finish()
@@ -724,9 +769,13 @@ class BuiltinLowering:
         return self.b.zext(self.b.icmp_unsigned("!=", found, ir.Constant(PTR, None)), I64)
 
     def call_signal(self, e: n.Call) -> ir.Value:
-        ret = self.pb.helper(Helper.SEND_SIGNAL, I64, [i64(self.checked.signal_numbers[e])])
-        self.check_helper(ret, Helper.SEND_SIGNAL, 1)
+        helper = Helper.SEND_SIGNAL_THREAD if e.name == "signal_thread" else Helper.SEND_SIGNAL
+        ret = self.pb.helper(helper, I64, [i64(self.checked.signal_numbers[e])])
+        self.check_helper(ret, helper, 1)
         return i64(0)
+
+    def call_signal_thread(self, e: n.Call) -> ir.Value:
+        return self.call_signal(e)
 
     def call_print(self, e: n.Call) -> ir.Value:
         site = self.checked.print_ids[e]
@@ -823,10 +872,14 @@ class BuiltinLowering:
             return self.string_constant(text)
         source_type = self.type_of(e.args[0])
         value = self.expr(e.args[0])
-        if isinstance(source_type, t.Str):
-            return value
         rtype = self.type_of(e)
         assert isinstance(rtype, t.Str)
+        if isinstance(source_type, t.Str):
+            if rtype.capacity >= source_type.capacity:
+                return value
+            cut = self.pb.fresh_memory(rtype.size)  # zeroed: the NUL after the bytes kept
+            self.pb.memcpy(cut, value, rtype.capacity - 1, src_align=1)
+            return cut
         mem = self.pb.fresh_memory(rtype.size)
         size: ir.Value = i64(rtype.capacity)
         if len(e.args) == 2 and not isinstance(e.args[1], n.Integer):  # n - 1 chars and a NUL

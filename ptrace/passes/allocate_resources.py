@@ -230,6 +230,8 @@ def checked_helpers(node: n.Node, instance: ProbeInstance, checked: TypeResults
         yield Helper.GET_STACKID, 1
     elif isinstance(node, n.Call) and node.name == "signal":
         yield Helper.SEND_SIGNAL, 1
+    elif isinstance(node, n.Call) and node.name == "signal_thread":
+        yield Helper.SEND_SIGNAL_THREAD, 1
     elif isinstance(node, n.Call) and node.name == "str":
         arg = node.args[0]
         if not (isinstance(arg, n.Positional) and arg.index > 0) and \

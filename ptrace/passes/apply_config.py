@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 
 from ptrace.ast import nodes as n
-from ptrace.options import SETTINGS, SettingError, apply_setting, setting_key
+from ptrace.options import SETTINGS, SettingError, apply_setting, setting_key, unstable_refused
 from ptrace.passes.context import CompileContext, MapDecl
 
 MAP_KINDS = ("hash", "lruhash", "percpuhash", "percpulruhash")
@@ -50,6 +50,10 @@ def _apply_entry(ctx: CompileContext, entry: n.ConfigEntry,
 
 
 def _declare_map(ctx: CompileContext, decl: n.MapDecl) -> None:
+    refused = unstable_refused(ctx.options, "map_decl", "a map declaration")
+    if refused:
+        ctx.reporter.error(refused, decl.span)
+        return
     if decl.kind not in MAP_KINDS:
         close = difflib.get_close_matches(decl.kind, MAP_KINDS, n=1)
         ctx.reporter.error(f"unknown map kind '{decl.kind}'", decl.span,

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.bpf_abi import ProgType
-from ptrace.diagnostics import Span, site_location
-from ptrace.options import SETTINGS, param_integer
+from ptrace.diagnostics import Reporter, Span, site_location
+from ptrace.options import SETTINGS, param_integer, unstable_refused
 from ptrace.passes.context import PrintCall, PrintfSite
 from ptrace.passes.probe_context import func_name, probe_address, probe_type
 from ptrace.passes.type_rules import is_unsigned, literal_value, param_text, storable
@@ -85,10 +85,13 @@ class BuiltinChecks:
         checked: TypeResults
         instance: ProbeInstance
         calls: list[n.Call]  # the calls being checked, innermost last
+        reporter: Reporter
+        dead: int  # > 0 in a branch never taken
 
         def error(self, message: str, span: Span, *hints: str) -> None: ...
 
         def constant_integer(self, e: n.Expr) -> int | None: ...
+        def folded(self, e: n.Expr) -> int | None: ...
 
         def expr(self, expr: n.Expr, statement: bool = False) -> t.Type | None: ...
         def map_info(self, name: str, span: Span) -> MapInfo | None: ...
@@ -254,9 +257,8 @@ class BuiltinChecks:
 
     def builtin_cpid(self, e: n.Identifier) -> t.Type | None:
         if not self.ctx.options.has_command:
-            self.error("cpid is the pid of the command given with -c", e.span,
-                       "run as: ptrace -c 'COMMAND' -e '…'")
-            return None
+            self.reporter.warning("cpid is 0: no command was given with -c", e.span,
+                         "has_cpid tells whether there is one; run as: ptrace -c 'COMMAND' -e '…'")
         return t.UINT32
 
     def builtin_probe(self, e: n.Identifier) -> t.Type | None:
@@ -564,8 +566,8 @@ class BuiltinChecks:
                 limit, trailer = size.value, ""
         if arg is None:
             return None
-        if isinstance(arg, t.Str):
-            return arg
+        if isinstance(arg, t.Str):  # str(comm, 4): a literal length shorter than it cuts it
+            return t.Str(limit) if len(e.args) == 2 and limit < arg.capacity else arg
         if not arg.is_integer:
             self.error(f"str() takes an address or a string, got {arg}", e.args[0].span)
             return None
@@ -655,6 +657,115 @@ class BuiltinChecks:
         if rtype is not None:
             self.checked.expansions[e] = read
         return rtype
+
+    def call_kfunc_exist(self, e: n.Call) -> t.Type | None:
+        name = e.args[0]
+        if not isinstance(name, n.String):
+            self.error("kfunc_exist() takes a function's name as a string literal", name.span)
+            return None
+        btf = self.ctx.machine.btf()
+        found = btf is not None and btf.find(name.value, "func") is not None
+        return self._constant(e, n.Boolean(found, span=e.span))
+
+    def call_memcmp(self, e: n.Call) -> t.Type | None:
+        """memcmp(a, b, n): strings or arrays, compared over n bytes, a constant
+        no larger than either."""
+        sizes = []
+        for arg in e.args[:2]:
+            atype = self.expr(arg)
+            if atype is None:
+                return None
+            if not isinstance(atype, t.Str | t.Array):
+                self.error(f"memcmp() compares strings or arrays, got {atype}", arg.span)
+                return None
+            sizes.append(atype.capacity if isinstance(atype, t.Str) else atype.c_size)
+        count = self.constant_integer(e.args[2])
+        if count is None or not 0 < count <= min(sizes):
+            self.error(f"memcmp()'s length must be an integer literal from 1 to {min(sizes)}, "
+                       "the size of the smaller operand", e.args[2].span)
+            return None
+        return t.INT64
+
+    def call_static_assert(self, e: n.Call) -> t.Type | None:
+        cond, message = e.args
+        if not isinstance(message, n.String):
+            self.error("static_assert()'s message must be a string literal", message.span)
+            return None
+        if self.expr(cond) is None:
+            return None
+        value = self.folded(cond)
+        if value is None:
+            self.error("static_assert()'s condition must be known when compiling (literals, "
+                       "positional parameters, sizeof, offsetof)", cond.span)
+        elif not value:
+            self.error(message.value, e.span)
+        return t.VOID
+
+    def call_fail(self, e: n.Call) -> t.Type | None:
+        """fail(fmt, …): an error when compiling, with the arguments (known when
+        compiling) formatted, unless the call is in a branch never taken."""
+        fmt, *args = e.args
+        if not isinstance(fmt, n.String):
+            self.error("fail()'s format must be a string literal", fmt.span)
+            return None
+        values: list[int | str | bytes] = []
+        for arg in args:
+            if self.expr(arg) is None:
+                return None
+            value = arg.value if isinstance(arg, n.String) else self.folded(arg)
+            if value is None:
+                self.error("fail()'s arguments must be known when compiling", arg.span)
+                return None
+            values.append(value)
+        segments = parse_format(fmt.value)
+        if sum(not isinstance(s, str) for s in segments) != len(values):
+            self.error("fail()'s format and arguments do not match", e.span)
+            return None
+        if not self.dead:
+            from ptrace.runtime.printf import render
+
+            self.error(render(segments, values), e.span)
+        return t.VOID
+
+    def call_strcap(self, e: n.Call) -> t.Type | None:
+        """strcap(s): the capacity of a string (its buffer, the NUL included) or
+        an array (its elements), a constant."""
+        arg = self.expr(e.args[0])
+        if arg is None:
+            return None
+        if not isinstance(arg, t.Str | t.Array):
+            self.error(f"strcap() takes a string or an array, got {arg}", e.args[0].span)
+            return None
+        return self._constant(e, n.Integer(arg.capacity if isinstance(arg, t.Str) else arg.count,
+                                           "", span=e.span))
+
+    def call_is_array(self, e: n.Call) -> t.Type | None:
+        """is_array(v), is_integer(v), …: what the argument's type is, a
+        constant true or false; the argument is not evaluated."""
+        if e.name == "is_literal":
+            value = literal_value(e.args[0]) is not None or \
+                isinstance(e.args[0], n.String | n.Boolean)
+            return self._constant(e, n.Boolean(value, span=e.span))
+        arg = self.expr(e.args[0])
+        if arg is None:
+            return None
+        tests: dict[str, Callable[[t.Type], bool]] = {
+            "is_array": lambda a: isinstance(a, t.Array),
+            "is_integer": lambda a: isinstance(a, t.Int),
+            "is_unsigned_integer": lambda a: isinstance(a, t.Int) and not a.signed,
+            "is_ptr": lambda a: isinstance(a, t.Pointer),
+            "is_str": lambda a: isinstance(a, t.Str),
+        }
+        return self._constant(e, n.Boolean(tests[e.name](arg), span=e.span))
+
+    call_is_integer = call_is_unsigned_integer = call_is_ptr = call_is_str = \
+        call_is_literal = call_is_array
+
+    def _constant(self, e: n.Call, value: n.Expr) -> t.Type | None:
+        """A call checked and lowered as another expression: a constant known
+        when compiling, or the block it stands for."""
+        self.checked.expansions[e] = value
+        return self.expr(value)
 
     def call_strerror(self, e: n.Call) -> t.Type | None:
         if self._integer_arg(e.args[0]) is not None:
@@ -805,10 +916,14 @@ class BuiltinChecks:
         return None
 
     def call_len(self, e: n.Call) -> t.Type | None:
-        """len(@m): how many entries the map holds."""
+        """len(@m): how many entries the map holds; len(kstack), len(ustack):
+        how many frames the stack has."""
         target = e.args[0]
+        if isinstance(target, n.Identifier | n.Call) and target.name in ("kstack", "ustack"):
+            return t.INT64 if isinstance(self.expr(target), t.Stack) else None
         if not isinstance(target, n.MapAccess) or target.keys:
-            self.error("len() takes a map, as in len(@m)", target.span)
+            self.error("len() takes a map or a stack, as in len(@m) or len(ustack)",
+                       target.span)
             return None
         info = self.map_info(target.name, target.span)
         if info is not None and info.key is None:
@@ -1039,15 +1154,40 @@ class BuiltinChecks:
         self._check_key(info, access, self.key_type(access))
         return t.BOOL
 
+    def call_find(self, e: n.Call) -> t.Type | None:
+        """find(@m, key, $v): has_key(@m, key), and where it holds `$v = @m[key]`;
+        checked and lowered as that block."""
+        target, key, variable = e.args
+        if not isinstance(variable, n.Variable):
+            self.error("find() stores the value in a variable: its third argument is one, "
+                       "as in find(@m, key, $v)", variable.span)
+            return None
+        if not isinstance(target, n.MapAccess) or target.keys:
+            self.error("find() takes a map first, as in find(@m, key, $v)", target.span)
+            return None
+        span = e.span
+        found = n.Variable(f"$__found{len(self.checked.expansions)}", span=span)
+        block = n.Block((
+            n.Let(found.name, None, n.Call("has_key", (target, key), e.name_span, span=span),
+                  span=span),
+            n.If(found, n.Block((n.Assign(variable, "=", n.MapAccess(target.name, (key,),
+                                                                     span=span), span=span),),
+                                span=span), None, span=span),
+            n.ExprStmt(found, span=span)), ends_in_value=True, span=span)
+        return self._constant(e, n.BlockExpr(block, span=span))
+
     def call_signal(self, e: n.Call) -> t.Type | None:
         sig = e.args[0]
         number = _signal_number(sig)
         if number is None:
-            self.error("signal() takes a signal name or number, as in signal(\"SIGUSR1\")",
+            self.error(f"{e.name}() takes a signal name or number, as in {e.name}(\"SIGUSR1\")",
                        sig.span)
             return None
         self.checked.signal_numbers[e] = number
         return t.VOID
+
+    def call_signal_thread(self, e: n.Call) -> t.Type | None:
+        return self.call_signal(e)
 
     # aggregations: their type is the map's value type
     def call_count(self, e: n.Call) -> t.Type | None:
@@ -1081,6 +1221,10 @@ class BuiltinChecks:
         """tseries(n, interval, intervals[, agg]): literal interval (ns, or a
         duration such as 100ms), count of intervals and aggregation."""
         value, interval, intervals, *agg = e.args
+        refused = unstable_refused(self.ctx.options, "tseries", "tseries()")
+        if refused:
+            self.error(refused, e.span)
+            return None
         atype = self._integer_arg(value)
         sizes = [literal_value(a) if isinstance(a, n.Integer | n.Unary) else None
                  for a in (interval, intervals)]

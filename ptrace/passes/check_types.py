@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from ptrace.ast import nodes as n
 from ptrace.diagnostics import Diagnostic, Reporter, Severity, Span, site_location
-from ptrace.options import MAX_STRLEN_LIMIT, param_integer
+from ptrace.options import MAX_STRLEN_LIMIT, param_integer, unstable_refused
 from ptrace.passes.check_builtins import BuiltinChecks, check_named_params
 from ptrace.passes.context import CompileContext, MapInfo, PrintfSite, ProbeInstance, TypeResults
 from ptrace.passes.probe_context import ProbeContextChecks
@@ -156,6 +156,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         self.reporter = reporter
         self.scopes: list[dict[str, t.Type]] = []
         self.loops = 0
+        self.dead = 0  # > 0 in a branch whose condition is constant and false: fail() is quiet
         self.calls: list[n.Call] = []
         self.copies = 1  # copies of the statement being checked, made by enclosing unrolls
         self.assigning: str | None = None  # the map an assignment is storing to
@@ -268,11 +269,48 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
 
     def if_(self, stmt: n.If) -> None:
         self._condition(stmt.cond)
+        never_then, never_else = self._branches_never_taken(stmt.cond)
+        self.dead += never_then
         self.block(stmt.then)
+        self.dead += never_else - never_then
         if isinstance(stmt.orelse, n.If):
             self.if_(stmt.orelse)
         elif stmt.orelse is not None:
             self.block(stmt.orelse)
+        self.dead -= never_else
+
+    def _branches_never_taken(self, cond: n.Expr) -> tuple[bool, bool]:
+        """Whether an if's then branch, and its else branch, is never taken: its
+        condition is known when compiling."""
+        value = self.folded(cond)
+        return value == 0, value is not None and value != 0
+
+    def folded(self, e: n.Expr) -> int | None:
+        """The value of an expression known when compiling (literals, positional
+        parameters, sizeof, offsetof and the operators over them), else None."""
+        if isinstance(e, n.Boolean):
+            return int(e.value)
+        if isinstance(e, n.Sizeof):
+            return self.checked.sizes.get(e)
+        if isinstance(e, n.Offsetof):
+            return self.checked.offsets.get(e)
+        if isinstance(e, n.Unary) and e.op in ("!", "~", "-"):
+            operand = self.folded(e.operand)
+            if operand is None:
+                return None
+            return int(not operand) if e.op == "!" else (~operand if e.op == "~" else -operand)
+        if isinstance(e, n.Binary):
+            left, right = self.folded(e.left), self.folded(e.right)
+            if left is None or right is None:
+                return None
+            if e.op in _COMPARED:
+                return int(_COMPARED[e.op](left, right))
+            if e.op in ("/", "%") and right == 0:
+                return None
+            if e.op in _FOLDED:
+                return _FOLDED[e.op](left, right)
+            return None
+        return self.constant_integer(e)
 
     def let(self, stmt: n.Let) -> None:
         declared = self.declared_type(stmt.type) if stmt.type is not None else None
@@ -717,13 +755,18 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
 
     def if_value(self, stmt: n.If, statement: bool = False) -> t.Type | None:
         self._condition(stmt.cond)
+        never_then, never_else = self._branches_never_taken(stmt.cond)
+        self.dead += never_then
         then = self.block_value(stmt.then, statement)
+        self.dead -= never_then
         if stmt.orelse is None:
             if not isinstance(then, t.Void) and not statement:
                 self.error("an if with a value needs an else", stmt.span)
                 return None
             return t.VOID
+        self.dead += never_else
         orelse = self.value_of(stmt.orelse, statement)
+        self.dead -= never_else
         if then is None or orelse is None:
             return None
         return self.branches_type(then, orelse, "this if", stmt.span)
@@ -886,6 +929,10 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
     def address_of(self, e: n.Unary) -> t.Type | None:
         """`&$x`: the address of a variable's memory, a pointer to its type (a
         struct variable holds its struct's address: that address)."""
+        refused = unstable_refused(self.ctx.options, "addr", "the address-of operator")
+        if refused:
+            self.error(refused, e.span)
+            return None
         if not isinstance(e.operand, n.Variable):
             self.error("only a variable's address can be taken (&$x)", e.operand.span)
             return None
@@ -1405,6 +1452,12 @@ def _constant_value(e: n.Expr) -> int | None:
         return _FOLDED[e.op](left, right)
     return None
 
+
+_COMPARED: dict[str, Callable[[int, int], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt, ">=": operator.ge, "&&": lambda a, b: bool(a and b),
+    "||": lambda a, b: bool(a or b),
+}
 
 _FOLDED: dict[str, Callable[[int, int], int]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "&": operator.and_,

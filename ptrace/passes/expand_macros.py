@@ -5,7 +5,7 @@ Input: the parsed program. Output: `ctx.program` without macro calls or
 defined names. A call `name(args)` becomes a block expression holding the body:
 
 - a `$x` parameter takes a variable and an `@x` parameter a map, by
-  reference: the body uses the caller's variable or map;
+  reference: the body uses the caller's variable or map, and no other map;
 - an `x` parameter takes any expression, which replaces each use of `x` in
   the body and is evaluated there, as often as the body uses it (as in
   bpftrace: `let $v = x;` evaluates it once); or a type, `typeof(…)`, used
@@ -99,7 +99,7 @@ def _defines(ctx: CompileContext) -> dict[str, list[_Define]]:
     defines: dict[str, list[_Define]] = {}
     start = Span(ctx.source, 0, 1, 0, 1)  # --include's headers: before the first line
     for included in ctx.options.includes:
-        _add_header(defines, Path(included), start)
+        _add_header(defines, Path(included), start, ctx.options.include_dirs)
     for item in ctx.program.items:
         if not isinstance(item, n.Preproc):
             continue
@@ -108,7 +108,7 @@ def _defines(ctx: CompileContext) -> dict[str, list[_Define]]:
         if word == "include":
             header = _check_include(item, rest, ctx)
             if header is not None:
-                _add_header(defines, header, item.span)
+                _add_header(defines, header, item.span, ctx.options.include_dirs)
         elif word == "define":
             found = _define(item, ctx.reporter)
             if found is None:
@@ -137,10 +137,11 @@ def _defines(ctx: CompileContext) -> dict[str, list[_Define]]:
     return defines
 
 
-def _add_header(defines: dict[str, list[_Define]], path: Path, span: Span) -> None:
+def _add_header(defines: dict[str, list[_Define]], path: Path, span: Span,
+                extra_dirs: tuple[str, ...]) -> None:
     """The integers a header defines (`EPERM`), in force after `span`'s line;
     builtins' names and names already defined keep their meaning."""
-    for name, value in header_defines(path, include_dirs()).items():
+    for name, value in header_defines(path, include_dirs(extra_dirs)).items():
         if name not in VARIABLES and name not in FUNCTIONS \
                 and _in_force(defines.get(name, [])) is None:
             defines.setdefault(name, []).append(
@@ -198,7 +199,7 @@ def _check_include(item: n.Preproc, rest: str, ctx: CompileContext) -> Path | No
     # (the working directory as ".": the name is relative to it, for the compile cache)
     local = Path(ctx.source.name).parent if target[2] and Path(ctx.source.name).is_file() \
         else Path()
-    dirs = ([local] if target[2] else []) + include_dirs()
+    dirs = ([local] if target[2] else []) + include_dirs(ctx.options.include_dirs)
     found = first_file(directory / name for directory in dirs)
     if found is not None:
         return found
@@ -212,14 +213,18 @@ def _check_include(item: n.Preproc, rest: str, ctx: CompileContext) -> Path | No
 _INCLUDE = re.compile(r'\s*(?:<([^>\n]+)>|"([^"\n]+)")\s*$')
 
 
-def include_dirs() -> list[Path]:
-    """Where `#include <…>` looks, as bpftrace's clang does: the system's
-    headers, then the running kernel's where they are installed."""
+def include_dirs(extra_dirs: tuple[str, ...] = ()) -> list[Path]:
+    """Where `#include <…>` looks, as bpftrace's clang does: the -I
+    directories, the system's headers, then the running kernel's where they
+    are installed. Directories that do not exist are kept: the compile cache
+    records each path looked at, so a header that appears in one later is a
+    miss."""
     release = os.uname().release
-    dirs = [Path("/usr/local/include"), Path("/usr/include"),
+    dirs = [Path(d) for d in extra_dirs]
+    dirs += [Path("/usr/local/include"), Path("/usr/include"),
             Path(f"/usr/include/{os.uname().machine}-linux-gnu")]
     dirs += [Path(f"/lib/modules/{release}/{kind}/include") for kind in ("build", "source")]
-    return [d for d in dirs if d.is_dir()]
+    return dirs
 
 
 class _Expander(Rewriter):
@@ -355,10 +360,21 @@ class _Substitute(Rewriter):
         return self.rebuild(node, var=self.variables.get(node.var, node.var))
 
     def rewrite_MapAccess(self, node: n.MapAccess) -> Any:
-        return self.rebuild(node, name=self.maps.get(node.name, node.name))
+        return self.rebuild(node, name=self._map(node))
 
     def rewrite_MapRef(self, node: n.MapRef) -> Any:
-        return dataclasses.replace(node, name=self.maps.get(node.name, node.name))
+        return dataclasses.replace(node, name=self._map(node))
+
+    def _map(self, node: n.MapAccess | n.MapRef) -> str:
+        """The caller's map a body's map parameter stands for; a map the body
+        names that is not a parameter is an error (macros are hygienic)."""
+        name = self.maps.get(node.name)
+        if name is None:
+            self.reporter.error(f"a macro's body may only use the maps passed to it: {node.name} "
+                                "is not one of its parameters", self._span(node.span),
+                                f"add a parameter {node.name} and pass the map")
+            return node.name
+        return name
 
     def rewrite_TypeName(self, node: n.TypeName) -> Any:
         """A parameter used as a type (`sizeof(t *)`, `let $x: t`): the type its

@@ -650,6 +650,18 @@ def _offset(text: str, point: n.AttachPoint, reporter: Reporter) -> int | None:
         return None
 
 
+def _module_loaded(p: _Point, module: str) -> bool:
+    """Whether a kernel module a probe names (a pattern) is loaded; an error
+    where none is. vmlinux is the kernel itself."""
+    if any(fnmatch.fnmatchcase(m, module) for m in p.machine.kernel_modules()):
+        return True
+    p.missing.error(f"no kernel module matches '{module}' (vmlinux is the kernel itself)"
+                    if "*" in module or "?" in module else
+                    f"the kernel has no module '{module}' (vmlinux is the kernel itself)",
+                    p.node.span)
+    return False
+
+
 def _raw_tracepoint(p: _Point) -> list[Attach]:
     """rawtracepoint:EVENT or rawtracepoint:MODULE:EVENT (MODULE vmlinux, the
     kernel, or a loaded module), with wildcards in both: one program per event.
@@ -661,14 +673,8 @@ def _raw_tracepoint(p: _Point) -> list[Attach]:
         reporter.error("a raw tracepoint is written 'rawtracepoint:event' or "
                        "'rawtracepoint:module:event'", point.span)
         return []
-    if len(parts) == 2 and parts[0]:
-        module = parts[0]
-        if not any(fnmatch.fnmatchcase(m, module) for m in machine.kernel_modules()):
-            missing.error(f"no kernel module matches '{module}' (vmlinux is the kernel "
-                          "itself)" if "*" in module or "?" in module else
-                          f"the kernel has no module '{module}' (vmlinux is the kernel itself)",
-                          point.span)
-            return []
+    if len(parts) == 2 and parts[0] and not _module_loaded(p, parts[0]):
+        return []
     events = sorted({e for c, e in machine.tracepoints() if c != "syscalls"})
     matched = [e for e in events if fnmatch.fnmatchcase(e, event)]
     if not matched:
@@ -716,18 +722,24 @@ def _perf_event(p: _Point) -> Attach | None:
 
 
 def _kprobe(p: _Point) -> list[Attach]:
-    """kprobe:FUNCTION[+OFFSET] and kretprobe:FUNCTION (kernel functions known to BTF)."""
+    """kprobe:[MODULE:]FUNCTION[+OFFSET] and kretprobe:[MODULE:]FUNCTION (kernel
+    functions known to BTF; a loaded module's are taken as named)."""
     point, provider, rest, machine, reporter, missing = \
         p.node, p.provider, p.rest, p.machine, p.reporter, p.missing
-    function, plus, offset_text = rest.partition("+")
-    if not function or ":" in function:
-        reporter.error(f"a {provider} is written '{provider}:function'", point.span)
+    module, _, function_part = rest.rpartition(":")
+    function, plus, offset_text = function_part.partition("+")
+    if not function or ":" in module:
+        reporter.error(f"a {provider} is written '{provider}:function' or "
+                       f"'{provider}:module:function'", point.span)
+        return []
+    if module and not _module_loaded(p, module):
         return []
     offset = _offset(offset_text, point, reporter) if plus else 0
     if offset is None:
         return []
     btf = machine.btf()
-    if btf is not None and "*" not in function and btf.find(function, "func") is None:
+    if btf is not None and module in ("", "vmlinux") and "*" not in function \
+            and btf.find(function, "func") is None:
         close = difflib.get_close_matches(function, btf.names("func"), n=3)
         missing.error(f"the kernel has no function '{function}'", point.span,
                       *([f"did you mean {' or '.join(repr(c) for c in close)}?"]
@@ -762,13 +774,14 @@ def _fentry(p: _Point) -> list[Attach]:
 
 
 def _timer(p: _Point) -> Attach | None:
-    """interval:s:1, interval:ms:10, interval:hz:5, interval:1s; profile likewise."""
+    """interval:s:1, interval:ms:10, interval:hz:5, interval:1s, interval:1000 (ns);
+    profile likewise (profile:99 is a rate)."""
     point, provider, parts, reporter = p.node, p.provider, p.parts, p.reporter
     form = f"'{provider}:hz:99', '{provider}:s:1', '{provider}:ms:10' or '{provider}:10ms'"
     if len(parts) == 1:
         m = re.fullmatch(r"(\d+)(s|ms|us|ns|hz)?", parts[0])
-        if m and (m[2] or p.kind == ProbeKind.PROFILE):
-            unit, value = (m[2] or "hz"), m[1]
+        if m:  # a bare number: nanoseconds for interval, as bpftrace; a rate for profile
+            unit, value = (m[2] or ("hz" if p.kind == ProbeKind.PROFILE else "ns")), m[1]
         else:
             reporter.error(f"{provider} probes are written {form}", point.span)
             return None

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ptrace.bpf_abi import ProgType
 from ptrace.probe_kinds import KINDS, ProbeKind
-from ptrace.types.types import UINT32, UINT64, FormatKind, Formatted, Int, Str, Type
+from ptrace.types.types import BOOL, UINT32, UINT64, FormatKind, Formatted, Int, Str, Type
 
 # x86_64 struct pt_regs, 8 bytes a register, by the names reg() takes (the
 # kernel's field names, as bpftrace has them): name → offset.
@@ -127,7 +127,8 @@ VARIABLES: dict[str, Variable] = {v.name: v for v in (
       for i in range(len(ARG_REGISTERS))),
     Variable("retval", "the probed function's return value",
              where=Where((ProbeKind.URETPROBE, ProbeKind.KRETPROBE, ProbeKind.FEXIT))),
-    Variable("cpid", "the pid of the command run with -c"),
+    Variable("cpid", "the pid of the command run with -c (0 without -c)"),
+    Variable("has_cpid", "true when a command runs with -c", BOOL),
     Variable("username", "the current task's user, by name", Formatted(FormatKind.USERNAME)),
     Variable("numaid", "the NUMA node the probe runs on", UINT32),
     Variable("probe", "the probe's full name"),
@@ -186,11 +187,24 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("zero", ("map",), "set every value of a map to zero"),
     Function("str", ("addr", "length?"), "the string at an address"),
     Function("errorf", _FORMAT, "print an error with the call's location, and go on"),
+    Function("fail", _FORMAT, "refuse the script with this message where the call is "
+             "reached: not in a branch whose condition is known to be false"),
+    Function("static_assert", ("cond", "msg"), "refuse the script with msg unless cond, "
+             "known when compiling, holds"),
     Function("warnf", _FORMAT, "print a warning with the call's location"),
     Function("debugf", _FORMAT, "print to the kernel's trace buffer (bpf_trace_printk)"),
     Function("system", _FORMAT, "run a shell command", unsafe="runs commands"),
     Function("time", ("fmt?",), "print the local time"),
     Function("strlen", ("s",), "a string's length"),
+    Function("memcmp", ("left", "right", "n"), "0 when the first n bytes of two strings or "
+             "arrays agree, else the difference of the first bytes that differ"),
+    Function("kfunc_exist", ("name",), "whether the kernel's BTF has a function of that name "
+             "(a kfunc), known when compiling"),
+    Function("strcap", ("s",), "a string's or an array's capacity, known when compiling"),
+    *(Function(f"is_{what}", ("value",), f"whether the value is {doc}, known when compiling")
+      for what, doc in (("array", "an array"), ("integer", "an integer"),
+                        ("unsigned_integer", "an unsigned integer"), ("ptr", "a pointer"),
+                        ("str", "a string"), ("literal", "written as a literal"))),
     Function("strncmp", ("a", "b", "n"), "0 when the first n bytes of two strings agree"),
     Function("strcontains", ("s", "literal"), "whether a string contains a literal"),
     Function("bswap", ("n",), "an integer with its bytes reversed"),
@@ -210,7 +224,11 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("leader_comm", ("task?",), "the name of a task's thread group leader"),
     Function("strftime", ("fmt", "ns"), "nanoseconds since boot, printed as a local time"),
     Function("has_key", ("map", "key"), "whether a map holds a key"),
-    Function("signal", ("sig",), "send a signal to the current task", unsafe="sends signals"),
+    Function("find", ("map", "key", "variable"), "whether a map holds a key; if so the "
+             "variable takes its value"),
+    Function("signal", ("sig",), "send a signal to the current process", unsafe="sends signals"),
+    Function("signal_thread", ("sig",), "send a signal to the current thread",
+             unsafe="sends signals"),
     Function("kstack", ("mode?", "limit?"), "the kernel stack (mode, frames)"),
     Function("ustack", ("mode?", "limit?"), "the user stack (mode, frames)"),
     Function("ksym", ("addr",), "the kernel function at an address"),
@@ -268,6 +286,6 @@ LATER_VARIABLES = frozenset({
     "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
 })
 LATER_FUNCTIONS = frozenset({
-    "override", "path",
+    "override", "path", "kfunc_allowed",
     "print_map",
 })

@@ -627,6 +627,21 @@ def test_include_needs_a_header_that_exists(capsys: pytest.CaptureFixture[str],
                    "/usr/include (nor as a path) (ptrace -h lists the options)\n")
 
 
+def test_include_directory_is_searched_first(capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path, as_user: None) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "mine.h").write_text("#define MINE 7\n")
+    source = "#include <sub/mine.h>\nBEGIN { @ = MINE; }"
+    code, out, err = run(capsys, "-I", str(tmp_path), "-d", "types", "-e", source)
+    assert (code, err) == (0, "")
+    assert "Integer value=7" in out
+    assert run(capsys, "-I", str(tmp_path), "--include", "sub/mine.h", "-d", "ast", "-e",
+               "BEGIN { @ = MINE; }")[0] == 0
+    code, out, err = run(capsys, "-d", "types", "-e", source)
+    assert code == 1
+    assert "'sub/mine.h' file not found" in err
+
+
 def test_probe_filter_must_be_a_regex(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--probe-filter", "[x", "-e", BEGIN)
     assert code == 1
