@@ -373,6 +373,9 @@ class _EventOutput:
             self.events.put(Event("benchmark", f"{name} {average_ns} ns {runs}\n",
                                   (name, average_ns, runs)))
 
+    def test_result(self, names: Any, results: Any) -> None:
+        """--test's reports: the library runs no tests (its mode is a run's)."""
+
     def time(self, text: str) -> None:
         self.events.put(Event("time", text))
 

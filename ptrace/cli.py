@@ -36,7 +36,7 @@ from ptrace.streams import (
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
-    from ptrace.program import CompiledProgram
+    from ptrace.program import BpfProgram, CompiledProgram
 
 # What the interactive prompt does not do: it writes to the terminal, runs no
 # command and follows no process, and dumps stages with :ast, :ir, …
@@ -73,6 +73,8 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("-i opens the interactive prompt; it takes no program")
     if args.pid is not None and args.command is not None:
         raise UsageError("-p and -c both name the process to trace; give one")
+    if args.test and args.mode not in (None, "test"):
+        raise UsageError(f"--test is --mode test; it cannot go with --mode {args.mode}")
     if args.probe_filter is not None:
         try:
             re.compile(args.probe_filter)
@@ -346,16 +348,18 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
         print(warning, file=sys.stderr)
     if args.probe_filter is not None:
         program = filter_probes(program, args.probe_filter)
-        if not program.attached_programs and not args.dump:
+        if not _filtered(program) and not args.dump:
             print(f"ptrace: error: no probes to attach: --probe-filter '{args.probe_filter}' "
                   "matches none of the program's probes", file=sys.stderr)
             return 1
     if args.dump:
         return write_out("".join(f"{program.dumps[stage]}\n" for stage in args.dump))
-    mode_problem = _mode_problem(program, args.mode == "bench")
-    if mode_problem:
-        print(f"ptrace: error: {mode_problem}", file=sys.stderr)
+    mode = "test" if args.test else args.mode or "run"
+    for_the_mode = for_mode(program, mode)
+    if isinstance(for_the_mode, str):
+        print(f"ptrace: error: {for_the_mode}", file=sys.stderr)
         return 1
+    program = for_the_mode
     from ptrace.live import run_session
     from ptrace.runtime.errors import RuntimeFailure
     from ptrace.runtime.libbcc import LibraryMissing
@@ -369,7 +373,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
     checked = cast(TextIO, CheckedOutput(file, args.output or "standard output"))
     out = BufferedOutput(checked, args.buffering) if args.buffering else checked
     options = RunOptions(quiet=args.quiet, dry_run=args.dry_run, verbose=args.verbose,
-                         json=args.format == "json", bench=args.mode == "bench",
+                         json=args.format == "json", mode=mode,
                          on_attached=_notify_attached if NOTIFY_ATTACHED in os.environ else None)
     try:
         target = None
@@ -412,14 +416,50 @@ def _notify_attached() -> None:
 
 def filter_probes(program: CompiledProgram, pattern: str) -> CompiledProgram:
     """--probe-filter: the programs of the probes whose full name the regex finds
-    (a search, as grep's), and every program that is run rather than attached
-    (BEGIN, END, self)."""
+    (a search, as grep's), of those it applies to (the attached probes, bench:
+    and test: probes), and every other program (BEGIN, END, self)."""
     from dataclasses import replace
 
-    attached = set(program.attached_programs)
+    filtered = set(_filtered(program))
     regex = re.compile(pattern)
     return replace(program, programs=tuple(
-        p for p in program.programs if p not in attached or regex.search(p.attach.probe)))
+        p for p in program.programs if p not in filtered or regex.search(p.attach.probe)))
+
+
+def _filtered(program: CompiledProgram) -> tuple[BpfProgram, ...]:
+    """The programs --probe-filter chooses among."""
+    from ptrace.probe_kinds import MODE_KINDS
+
+    return tuple(p for p in program.programs
+                 if p in program.attached_programs or p.attach.kind in MODE_KINDS.values())
+
+
+def for_mode(program: CompiledProgram, mode: str) -> CompiledProgram | str:
+    """The program as --mode runs it, else why it cannot. As bpftrace: --mode
+    bench runs begin, end and the bench: probes, --test begin, end and the test:
+    probes, the default mode (run) every other probe; each mode leaves the
+    others' probes out, so that a script may keep its tests beside its tracing."""
+    from dataclasses import replace
+
+    from ptrace.probe_kinds import MODE_KINDS, ProbeKind
+
+    own = MODE_KINDS.get(mode)
+    if own is None:
+        kept = [p for p in program.programs if p.attach.kind not in MODE_KINDS.values()]
+        if not kept:  # every probe is a bench: or a test: probe
+            first = program.programs[0].attach
+            return f"{first.probe} runs with {_MODE_OPTIONS[first.kind.value]}"
+    else:
+        kept = [p for p in program.programs
+                if p.attach.kind in (ProbeKind.BEGIN, ProbeKind.END, own)]
+        if not any(p.attach.kind == own for p in kept):
+            return (f"{_MODE_OPTIONS[mode]} runs the program's {own.value}:NAME probes, "
+                    "and it has none")
+    return replace(program, programs=tuple(kept))
+
+
+# How a command line asks for each mode that runs probes of its own.
+_MODE_OPTIONS = {"bench": "--mode bench", "test": "--test"}
 
 
 def _header_path(header: str) -> str | None:
@@ -429,22 +469,6 @@ def _header_path(header: str) -> str | None:
         if os.path.isfile(path):
             return path
     return None
-
-
-def _mode_problem(program: CompiledProgram, bench: bool) -> str:
-    """Why the program cannot run in the --mode given ("" if it can): bench:
-    probes run only with --mode bench, which runs begin, end and them alone."""
-    from ptrace.probe_kinds import ProbeKind
-
-    benches = [p for p in program.programs if p.attach.kind == ProbeKind.BENCH]
-    if benches and not bench:
-        return f"{benches[0].attach.probe} runs with --mode bench"
-    if bench and not benches:
-        return "--mode bench runs the program's bench:NAME probes, and it has none"
-    if bench and program.attached_programs:
-        return (f"--mode bench runs begin, end and bench: probes only, not "
-                f"{program.attached_programs[0].attach.probe}")
-    return ""
 
 
 def dry_run_summary(program: CompiledProgram) -> str:

@@ -71,8 +71,11 @@ OPTIONS: tuple[Option, ...] = (
     Option(("--metrics",), "metrics", "serve the program's maps as Prometheus metrics at "
            "http://[HOST:]PORT/metrics while it runs", "OPTIONS", metavar="[HOST:]PORT"),
     Option(("--mode",), "mode", "run: trace (the default); bench: run each bench:NAME probe "
-           "over and over and print its average time", "OPTIONS", metavar="MODE",
-           choices=("run", "bench")),
+           "over and over and print its average time; test: as --test", "OPTIONS",
+           metavar="MODE", choices=("run", "bench", "test")),
+    Option(("--test",), "test", "run each test:NAME probe once, report which pass (a "
+           "non-zero return, an error or exit(N) fails one); exit status 1 if one failed",
+           "OPTIONS"),
     Option(("--unsafe",), "unsafe", "allow actions that change the system: system(), "
            "signal()", "OPTIONS"),
     Option(("--debuginfo",), "debuginfo", "look for the debug files of user binaries in DIR "
@@ -177,7 +180,8 @@ EXAMPLES = (
 EXIT_STATUS = (
     ("0", "the program ended normally (or exit() was called without a code)"),
     ("N", "the code given to exit(N)"),
-    ("1", "an error the user can fix: a usage, script or kernel error, or no root"),
+    ("1", "an error the user can fix: a usage, script or kernel error, or no root; "
+          "with --test, a test failed"),
     ("2", "an internal error: a bug in ptrace"),
     ("130", "interrupted before the program ran"),
 )

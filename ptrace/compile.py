@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ptrace.ast import recursion_room
-from ptrace.diagnostics import CompileError, Diagnostic, Severity, Source, Span, render_capped
+from ptrace.diagnostics import CompileError, Severity, Source, render_capped
 from ptrace.machine import LiveMachine, Machine
 from ptrace.options import Options
 
@@ -31,8 +31,10 @@ def passes() -> tuple[Callable[[CompileContext], None], ...]:
     from ptrace.passes.define_types import define_types
     from ptrace.passes.expand_macros import expand_macros
     from ptrace.passes.expand_probes import expand_probes
+    from ptrace.passes.import_scripts import import_scripts
 
     return (
+        import_scripts,
         expand_macros,
         apply_config,
         define_types,
@@ -86,10 +88,6 @@ def _run_passes(source: Source, options: Options, machine: Machine,
         from ptrace.ast.dump import dump
 
         texts["ast"] = dump(program)
-    if not program.probes:
-        hint = 'for example: BEGIN { printf("hello\\n"); }'
-        raise CompileError([Diagnostic(Severity.ERROR, "the script has no probes",
-                                       Span.whole(source), (hint,))])
     # -d types is made as soon as the checker has run, and shown even when it
     # reported errors: what it typed explains an error that surprises.
     typed: dict[str, str] = {}

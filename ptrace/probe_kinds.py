@@ -42,6 +42,7 @@ class ProbeKind(StrEnum):
     FEXIT = "fexit"
     ITER = "iter"
     BENCH = "bench"  # run over and over, timed, with --mode bench
+    TEST = "test"  # run once, its result a test's verdict, with --test
     SIGNAL = "signal"  # self:signal:NAME
     # Internal: one raw tracepoint on sys_enter/sys_exit standing for many
     # syscall tracepoints, dispatching on the syscall number.
@@ -191,12 +192,16 @@ KINDS: dict[ProbeKind, KindRow] = {row.kind: row for row in (
             attach_type=AttachType.TRACE_ITER, ctx=Context.ITERATOR,
             forms=tuple(f"iter:{name}" for name in ITERATORS)),
     KindRow(K.BENCH, "bench", (), P.RAW_TRACEPOINT, R.TEST_RUN, C.NAMES),
+    KindRow(K.TEST, "test", (), P.RAW_TRACEPOINT, R.TEST_RUN, C.NAMES),
     # Run like BEGIN, when ptrace receives the signal.
     KindRow(K.SIGNAL, "self", (), P.RAW_TRACEPOINT, R.TEST_RUN, C.FORMS,
             forms=tuple(f"self:signal:{name}" for name in SELF_SIGNALS), probetype="special"),
     KindRow(K.SYSCALLS, "", (), P.RAW_TRACEPOINT, R.ATTACHED, C.INTERNAL,
             named="tracepoint", probetype="tracepoint"),
 )}
+
+# The kinds only a --mode runs (besides BEGIN and END), by the mode's name.
+MODE_KINDS = {"bench": ProbeKind.BENCH, "test": ProbeKind.TEST}
 
 # The kind each provider word names (its full name or an alias).
 BY_PROVIDER: dict[str, ProbeKind] = {

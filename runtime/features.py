@@ -243,9 +243,12 @@ def _user_space(_machine: Machine) -> Verdict:
         if bpf.works else bpf
 
 
-def _bench(_machine: Machine) -> Verdict:
-    bpf = _bpf()
-    return Verdict(True, "run with BPF_PROG_TEST_RUN, with --mode bench") if bpf.works else bpf
+def _run_in_mode(option: str) -> Callable[[Machine], Verdict]:
+    """bench: and test: probes: run with BPF_PROG_TEST_RUN in the mode `option` asks for."""
+    def verdict(_machine: Machine) -> Verdict:
+        bpf = _bpf()
+        return Verdict(True, f"run with BPF_PROG_TEST_RUN, with {option}") if bpf.works else bpf
+    return verdict
 
 
 def _raw_tracepoints(_machine: Machine) -> Verdict:
@@ -278,5 +281,6 @@ PROBE_CHECKS: dict[str, Callable[[Machine], Verdict]] = {
     "fexit": _needs_btf("fexit"),
     "iter": _iterators,
     "self": _user_space,
-    "bench": _bench,
+    "bench": _run_in_mode("--mode bench"),
+    "test": _run_in_mode("--test"),
 }

@@ -6,9 +6,11 @@ value or a count of lost events looks.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
 from ptrace.runtime.maps import Entry, Histogram, Stats, divide, ordered
@@ -20,6 +22,17 @@ from ptrace.types import types as t
 
 # --mode bench: a bench probe's name, its average time per run (ns), its runs.
 Benchmark = tuple[str, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    """--test: how one test: probe's run went."""
+
+    __test__ = False  # not a pytest test class
+    name: str  # the probe's NAME
+    passed: bool
+    duration_ns: int
+    output: str  # what it printed (errors included), shown when it failed
 
 
 class Output(Protocol):
@@ -37,6 +50,10 @@ class Output(Protocol):
     def time(self, text: str) -> None: ...
     def benchmarks(self, results: list[Benchmark]) -> None:
         """--mode bench: each bench probe's average time per run, and its runs."""
+        ...
+    def test_result(self, names: Sequence[str], results: Sequence[TestResult]) -> None:
+        """--test: after each test, the results so far (the last one is new) of
+        the tests `names`, in the script's order."""
         ...
     def message(self, kind: str, text: str, location: str, context: str) -> None:
         """errorf() or warnf(): the message, where the call is, its marked line."""
@@ -121,6 +138,27 @@ class TextOutput:
         for name, average_ns, runs in results:
             self.out.write(f"{name:<41}{average_ns:<15}{runs}\n")
 
+    def test_result(self, names: Sequence[str], results: Sequence[TestResult]) -> None:
+        """As bpftrace (googletest's layout, without its colours): a line for the
+        run and one for its outcome, a failed test's output between them; after
+        the last test, the counts and the failed tests' names."""
+        result = results[-1]
+        if len(results) == 1:
+            self.out.write(f"[==========] Running {_counted(len(names), 'test')}.\n")
+        self.out.write(f"[ RUN      ] {result.name}\n")
+        if not result.passed:
+            self.out.write("".join(f"{line}\n" for line in result.output.splitlines() if line))
+        self.out.write(f"[{'       OK ' if result.passed else '  FAILED  '}] {result.name} "
+                       f"({_duration(result.duration_ns)})\n")
+        if len(results) < len(names):
+            return
+        failed = [r.name for r in results if not r.passed]
+        self.out.write(f"[==========] {_counted(len(results), 'test')} ran.\n"
+                       f"[  PASSED  ] {_counted(len(results) - len(failed), 'test')}.\n")
+        if failed:
+            self.out.write(f"[  FAILED  ] {_counted(len(failed), 'test')}, listed below:\n")
+            self.out.write("".join(f"[  FAILED  ] {name}\n" for name in failed))
+
     def lost_events(self, count: int) -> None:
         self.out.write(f"Lost {count} events\n")
 
@@ -187,6 +225,12 @@ class JsonOutput:
         for name, average_ns, runs in results:
             self._emit("benchmark_result", {name: {"average": average_ns, "iters": runs}})
 
+    def test_result(self, names: Sequence[str], results: Sequence[TestResult]) -> None:
+        result = results[-1]
+        self._emit("test_result", {result.name: {"duration": result.duration_ns,
+                                                 "passed": result.passed,
+                                                 "output": result.output}})
+
     def lost_events(self, count: int) -> None:
         self._emit("lost_events", {"events": count})
 
@@ -216,6 +260,34 @@ class JsonOutput:
 
     def flush(self) -> None:
         self.out.flush()
+
+
+class CapturedOutput(TextOutput):
+    """--test: what one test prints, kept as text (its messages too, in order),
+    and the errors it reported (errorf(), a failed assert())."""
+
+    def __init__(self, warnings: bool):
+        self.text = io.StringIO()
+        super().__init__(self.text, self.text, quiet=True)
+        self.warnings = warnings
+        self.errors = 0
+
+    def message(self, kind: str, text: str, location: str, context: str) -> None:
+        if kind == "errorf":
+            self.errors += 1
+        super().message(kind, text, location, context)
+
+
+def _counted(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _duration(ns: int) -> str:
+    """A test's time in its largest unit that is at least 1, as bpftrace names them."""
+    for unit, scale in (("s", 10**9), ("ms", 10**6), ("μs", 10**3)):
+        if ns >= scale:
+            return f"{ns // scale} {unit}"
+    return f"{ns} ns"
 
 
 def json_text(value: Any) -> str:

@@ -25,7 +25,15 @@ from ptrace.runtime.cpus import online_cpus, possible_cpus
 from ptrace.runtime.errors import RuntimeFailure
 from ptrace.runtime.loader import Loaded, close_all, load
 from ptrace.runtime.maps import PERCPU_TYPES, Entry, raw_entries, read_map
-from ptrace.runtime.output import Benchmark, HeldOutput, Output, TextOutput, new_output
+from ptrace.runtime.output import (
+    Benchmark,
+    CapturedOutput,
+    HeldOutput,
+    Output,
+    TestResult,
+    TextOutput,
+    new_output,
+)
 from ptrace.runtime.printf import BatchPrintf, batch_printf, render
 from ptrace.runtime.ringbuf_reader import RingBuffer
 from ptrace.runtime.stacks import StackReader
@@ -71,7 +79,9 @@ class RunOptions:
     quiet: bool = False  # no "Attached N probes"
     json: bool = False  # -f json
     dry_run: bool = False  # load but attach nothing and run nothing
-    bench: bool = False  # --mode bench: run each bench: probe over and over, timed
+    # run: the probes attached; bench: each bench: probe run over and over, timed;
+    # test: each test: probe run once, a test.
+    mode: str = "run"
     verbose: bool = False
     # Called once the probes are attached, before anything BEGIN or the probes
     # printed is written (the CLI's notice to programs that drive it).
@@ -123,8 +133,10 @@ class Session:
                                           self.program.maps[self.program.ringbuf_map].max_entries,
                                           self._on_event, self._batch_sites(), self._printed)
                 self._begin_and_attach()
-                if self.options.bench and not self.stopping:
+                if self.options.mode == "bench" and not self.stopping:
                     self._run_benchmarks()
+                if self.options.mode == "test" and not self.stopping:
+                    self._run_tests()
                 if not self.stopping:
                     if self.target is not None:
                         self.target.release()
@@ -272,17 +284,19 @@ class Session:
                     pass
             self.output.flush()
 
-    def _test_run(self, prog: BpfProgram, fd: int) -> Callable[[], None]:
-        """A function that runs a test-run program once with BPF_PROG_TEST_RUN."""
+    def _test_run(self, prog: BpfProgram, fd: int) -> Callable[[], int]:
+        """A function that runs a test-run program once with BPF_PROG_TEST_RUN and
+        gives what it returned."""
         ctx = ctypes.create_string_buffer(max(prog.ctx_size, 8))
         opts = libbcc.TestRunOpts(sz=ctypes.sizeof(libbcc.TestRunOpts),
                                   ctx_in=ctypes.addressof(ctx), ctx_size_in=max(prog.ctx_size, 8))
         test_run, by_ref = self.libs.libbpf.bpf_prog_test_run_opts, ctypes.byref(opts)
 
-        def run() -> None:
+        def run() -> int:
             if test_run(fd, by_ref) != 0:
                 raise RuntimeFailure(f"cannot run the {prog.attach.probe} probe: "
                                      f"{_strerror(libbcc.errno())}")
+            return int(opts.retval)
         return run
 
     def _run_benchmarks(self) -> None:
@@ -307,6 +321,43 @@ class Session:
             results.append((prog.attach.event, spent // max(runs, 1), runs))
         self.output.benchmarks(results)
         self.output.flush()
+
+    def _run_tests(self) -> None:
+        """--test: run each test: probe once, in the script's order. A test fails
+        when its program returns other than 0 (`return 1`), reports an error
+        (errorf(), a failed assert()) or calls exit() with a code other than 0;
+        its exit() ends the test, not the run. What a test prints is kept, and
+        shown when it fails. The run's exit status is 1 when a test failed."""
+        assert self.loaded is not None and self.ringbuf is not None
+        tests = [(prog, fd) for prog, fd in zip(self.program.programs, self.loaded.prog_fds,
+                                                 strict=True)
+                 if prog.attach.kind == ProbeKind.TEST]
+        names = [prog.attach.event for prog, _ in tests]
+        results: list[TestResult] = []
+        for prog, fd in tests:
+            if self.stopping:
+                break
+            captured = CapturedOutput(getattr(self.output, "warnings", True))
+            outer, self.output = self.output, captured
+            try:
+                start = time.perf_counter_ns()
+                returned = self._test_run(prog, fd)()
+                duration = time.perf_counter_ns() - start
+                while self.ringbuf.consume():  # what it printed
+                    pass
+            finally:
+                self.output = outer
+            exited, code = self.exited, self.exit_code
+            if exited:  # its exit() ended the test only
+                self.stopping = self.exited = False
+                self.exit_code = 0
+            passed = returned == 0 and captured.errors == 0 and not (exited and code)
+            results.append(TestResult(prog.attach.event, passed, duration,
+                                      captured.text.getvalue()))
+            self.output.test_result(names, results)
+            self.output.flush()
+        if not all(result.passed for result in results):
+            self.exit_code = 1
 
     def _finish(self) -> None:
         """Print what the run gathered: the maps, and any limits that were hit."""

@@ -98,6 +98,8 @@ class _Layout:
             if item.predicate is not None:
                 head += f"\n/{expr(item.predicate)}/"
             return f"{head}\n{self.block(item.body, 0)}"
+        if isinstance(item, n.Import):
+            return f"import {_string(_name_bytes(item.name))};"
         if isinstance(item, n.MacroDef):
             return f"macro {item.name}({', '.join(item.params)})\n{self.block(item.body, 0)}"
         if isinstance(item, n.MapDecl):
@@ -156,6 +158,8 @@ class _Layout:
         if isinstance(stmt, n.Return):
             value = f" {expr(stmt.value, depth)}" if stmt.value is not None else ""
             return f"return{value};"
+        if isinstance(stmt, n.Import):
+            return f"import {_string(_name_bytes(stmt.name))};"
         raise TypeError(f"no layout for {type(stmt).__name__}")  # a node added without one
 
 
@@ -166,6 +170,11 @@ class _Layout:
         elif stmt.orelse is not None:
             text += " else " + self.block(stmt.orelse, depth)
         return text
+
+
+def _name_bytes(name: str) -> str:
+    """An import's name as a string literal's value holds it: a character a byte."""
+    return name.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def _config_value(value: int | str | bool) -> str:

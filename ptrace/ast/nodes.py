@@ -286,6 +286,14 @@ class Return(Stmt):
     value: Expr | None
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Import(Stmt):
+    """`import "name"`: at the top level, scripts to compile with this one
+    (passes/import_scripts.py); in a block, bpftrace's import of C."""
+
+    name: str  # as written, escapes processed (a path, or a module: stdlib/test)
+
+
 # ---- top level -------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -377,7 +385,7 @@ class Preproc(Node):
     text: str
 
 
-TopLevel = Probe | MacroDef | MapDecl | ConfigBlock | CStruct | CEnum | CTypedef | Preproc
+TopLevel = Probe | Import | MacroDef | MapDecl | ConfigBlock | CStruct | CEnum | CTypedef | Preproc
 
 
 @dataclass(frozen=True, slots=True, eq=False)

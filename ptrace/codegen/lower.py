@@ -32,14 +32,14 @@ from ptrace.options import param_integer
 from ptrace.passes.allocate_resources import Resources
 from ptrace.passes.context import CompileContext, ProbeInstance
 from ptrace.passes.type_rules import assigned_aggregation, literal_value
-from ptrace.probe_kinds import KINDS, Args, ProbeKind
+from ptrace.probe_kinds import KINDS, Args, ProbeKind, Runs
 from ptrace.program import EVENT_HEADER_SIZE, GLOBAL_STOPPED, EventKind
 from ptrace.types import types as t
 from ptrace.types.builtins import ARG_REGISTERS, PT_REGS
 from ptrace.types.kernel import FieldAccess
 
 # Slots of a loop callback's context (see Lowerer.callback_loop).
-_CB_PROBE_CTX, _CB_RETURNED, _CB_PROBE_NAME, _CB_START, _CB_VARIABLES = range(5)
+_CB_PROBE_CTX, _CB_RETURNED, _CB_PROBE_NAME, _CB_START, _CB_RETURN_SLOT, _CB_VARIABLES = range(6)
 # x86_64 `struct pt_regs`: the syscall number (orig_ax) follows 15 registers.
 PT_REGS_ORIG_AX = 120
 
@@ -66,8 +66,10 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         self.scopes: list[dict[str, _Var]] = []
         self.loops: list[tuple[ir.Block, ir.Block]] = []  # (continue target, break target)
         self.variable_types = _variable_types(instance)
-        self.exit_block = pb.block("exit")
-        ir.IRBuilder(self.exit_block).ret(i64(0))
+        self.exit_block = pb.block("exit")  # returns the return slot's value, else 0
+        # `return VALUE`'s value, in a probe ptrace runs itself (the result of
+        # BPF_PROG_TEST_RUN: a test's verdict); attached programs return 0.
+        self.return_slot: ir.Value | None = None
         # For an instance that stands for many probes: the name of the one that fired.
         self.probe_name: ir.Value | None = None
         self.span: Span | None = None  # what is being lowered: where -k's warnings point
@@ -79,9 +81,16 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
     def lower(self) -> None:
         probe = self.instance.probe
         self.scopes.append({})
-        if self.instance.attach.kind not in (ProbeKind.BEGIN, ProbeKind.END):
+        if KINDS[self.instance.attach.kind].runs == Runs.TEST_RUN and any(
+                isinstance(node, n.Return) and node.value is not None for node in walk(probe)):
+            self.return_slot = self.pb.slot(I64)
+        exit_builder = ir.IRBuilder(self.exit_block)
+        exit_builder.ret(exit_builder.load(self.return_slot, typ=I64)
+                         if self.return_slot is not None else i64(0))
+        if self.instance.attach.kind not in (ProbeKind.BEGIN, ProbeKind.END, ProbeKind.TEST):
             # END runs, and maps print, after the probes stop: as bpftrace, which
             # detaches first. A flag stops them at once; detaching comes last.
+            # (A test's exit() ends that test only: the next one runs.)
             running = self.pb.block("running")
             stopped = self.b.icmp_unsigned("!=", self.global_value(GLOBAL_STOPPED), i64(0))
             self.b.cbranch(stopped, self.exit_block, running)
@@ -189,6 +198,10 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         elif isinstance(stmt, n.Block):
             self.block(stmt)
         elif isinstance(stmt, n.Return):
+            if stmt.value is not None:
+                value = self.expr(stmt.value)
+                if self.return_slot is not None:
+                    self.b.store(value, self.return_slot)
             self.b.branch(self.exit_block)
         elif isinstance(stmt, n.While):
             self.while_(stmt)
@@ -297,7 +310,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         The callback reaches the program's state through its context, a stack
         array of 8-byte slots: the probe's context, a flag set by `return`, the
         syscall name of a dispatched syscall probe, the first value of a range,
-        and a pointer to each variable of the enclosing scopes. It returns 0 to
+        a pointer to the program's return slot, and a pointer to each variable
+        of the enclosing scopes. It returns 0 to
         go on, 1 to stop.
         """
         outer = {name: var for scope in self.scopes for name, var in scope.items()}
@@ -307,10 +321,13 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         self.b.store(self.pb.ctx, self.pb.offset(state, 8 * _CB_PROBE_CTX))
         if self.probe_name is not None:
             self.b.store(self.probe_name, self.pb.offset(state, 8 * _CB_PROBE_NAME))
+        if self.return_slot is not None:
+            self.b.store(self.return_slot, self.pb.offset(state, 8 * _CB_RETURN_SLOT))
         for i, name in enumerate(captured):
             self.b.store(outer[name].ptr, self.pb.offset(state, 8 * (_CB_VARIABLES + i)))
 
-        parent = (self.pb, self.b, self.scopes, self.loops, self.exit_block, self.probe_name)
+        parent = (self.pb, self.b, self.scopes, self.loops, self.exit_block, self.probe_name,
+                  self.return_slot)
         child = self.pb.callback(f"{self.pb.function.name}_for{len(self.pb.module.functions)}",
                                  params)
         cb_state = child.ctx
@@ -318,6 +335,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         self.pb, self.b = child, child.b
         self.probe_name = (child.entry_pointer(cb_state, 8 * _CB_PROBE_NAME)
                            if self.probe_name is not None else None)
+        self.return_slot = (child.entry_pointer(cb_state, 8 * _CB_RETURN_SLOT)
+                            if self.return_slot is not None else None)
         self.scopes = [{name: _Var(outer[name].type,
                                    child.entry_pointer(cb_state, 8 * (_CB_VARIABLES + i)))
                         for i, name in enumerate(captured)}]
@@ -335,7 +354,8 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
         if not self.b.block.is_terminated:
             self.b.branch(go_on)
         child.finish()
-        self.pb, self.b, self.scopes, self.loops, self.exit_block, self.probe_name = parent
+        (self.pb, self.b, self.scopes, self.loops, self.exit_block, self.probe_name,
+         self.return_slot) = parent
         self.pb.scratch_size = max(self.pb.scratch_size, child.scratch_size)
 
         call(child.function, state)

@@ -72,6 +72,7 @@ class BuiltinLowering:
 
         def expr(self, e: n.Expr) -> ir.Value: ...
         def type_of(self, e: n.Expr) -> t.Type: ...
+        def truth(self, e: n.Expr) -> ir.Value: ...
         def string_constant(self, text: str, capacity: int | None = None) -> ir.Value: ...
         def bytes_constant(self, data: bytes) -> ir.Value: ...
         def fit(self, value: ir.Value, dtype: t.Type) -> ir.Value: ...
@@ -668,13 +669,32 @@ class BuiltinLowering:
         after a Ctrl-C), and this probe ends here. In an iter probe the
         iteration goes on over every object, as in bpftrace (whose iterators
         print as they go): the code is kept, and the event sent at its end."""
-        code = self.expr(e.args[0]) if e.args else i64(0)
+        self.exit_with(self.expr(e.args[0]) if e.args else i64(0))
+        return i64(0)
+
+    def exit_with(self, code: ir.Value) -> None:
+        """exit(code)'s effect, and the end of this probe's run."""
         if self.instance.attach.kind == ProbeKind.ITER:
             self.set_global(GLOBAL_ITER_EXIT, self.b.add(code, i64(1)))
         else:
             self.send_exit(code)
             self.set_global(GLOBAL_STOPPED, i64(1))
         self.b.branch(self.exit_block)
+
+    def call_assert(self, e: n.Call) -> ir.Value:
+        """Unless the condition holds: the error (an errorf event), then exit(1)."""
+        cond, msg = e.args
+        failed = self.pb.block("assert.failed")
+        held = self.pb.block("assert.held")
+        self.b.cbranch(self.truth(cond), held, failed)
+        self.b.position_at_end(failed)
+        site = self.checked.printf_ids[e]
+        layout = self.res.printf_layouts[site]
+        (arg,) = layout.args
+        self.emit_event(EventKind.PRINTF, site, layout.size,
+                        [(arg.offset, arg.type, self.expr(msg), self.type_of(msg))])
+        self.exit_with(i64(1))
+        self.b.position_at_end(held)
         return i64(0)
 
     def send_exit(self, code: ir.Value) -> None:

@@ -309,6 +309,15 @@ class _ToAst(Transformer[Token, Any]):
         assert isinstance(expr, n.Expr)
         return expr
 
+    def import_item(self, meta: Any, children: list[Token]) -> n.Import:
+        # A name is a path: its bytes (a string's value holds one per character) as
+        # the file system has them.
+        name = self._string_value(children[0]).encode("latin-1").decode("utf-8",
+                                                                       "surrogateescape")
+        return n.Import(name, span=self._s(meta))
+
+    import_stmt = import_item
+
     def macro_def(self, meta: Any, children: list[Any]) -> n.MacroDef:
         name, *params, body = children
         names = tuple(str(p) for p in params if p is not None)

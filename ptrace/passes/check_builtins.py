@@ -436,6 +436,25 @@ class BuiltinChecks:
                 return None
         return t.VOID
 
+    def call_assert(self, e: n.Call) -> t.Type | None:
+        """assert(cond, msg): when cond does not hold, an error at the call naming
+        msg (errorf's), then exit(1) (as bpftrace's stdlib macro)."""
+        cond, msg = e.args
+        ctype, mtype = self.expr(cond), self.expr(msg)
+        if ctype is not None and not (ctype.is_integer or isinstance(ctype, t.Str)):
+            self.error(f"assert()'s condition must be an integer or a string, got {ctype}",
+                       cond.span)
+            return None
+        if mtype is not None and not isinstance(mtype, t.Str):
+            self.error(f"assert()'s message must be a string, got {mtype}", msg.span)
+            return None
+        if ctype is None or mtype is None:
+            return None
+        location, context = site_location(e.span)
+        self._format_site(e, PrintfSite("errorf", parse_format("assertion failed: %s"),
+                                        (mtype,), location, context))
+        return t.VOID
+
     def _map_argument(self, e: n.Call) -> MapInfo | None:
         arg = e.args[0]
         if not isinstance(arg, n.MapAccess) or arg.keys:

@@ -198,7 +198,7 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
             self.block(stmt)
         elif isinstance(stmt, n.Return):
             if stmt.value is not None:
-                self.error("return with a value is not supported yet", stmt.value.span)
+                self._returned(stmt.value)
         elif isinstance(stmt, n.Break | n.Continue):
             word = "break" if isinstance(stmt, n.Break) else "continue"
             if self.loops == 0:
@@ -516,6 +516,13 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
                        access.span, "print() it, or keep counts with count() or sum()")
             return None
         return info.value
+
+    def _returned(self, value: n.Expr) -> None:
+        """`return VALUE`: an integer, the program's result (a test probe's
+        verdict: it fails on any but 0)."""
+        rtype = self.expr(value)
+        if rtype is not None and not rtype.is_integer:
+            self.error(f"a probe returns an integer, not {rtype}", value.span)
 
     # ---- expressions ----
     def _condition(self, expr: n.Expr) -> None:

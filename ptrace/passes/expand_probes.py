@@ -309,15 +309,7 @@ def _expand(point: n.AttachPoint, machine: Machine, reporter: Reporter,
                                   pid, debug_dirs, unsafe))
 
 
-# bpftrace 0.26's probe types that ptrace does not run yet, with how bpftrace runs them.
-NOT_YET = {"test": "bpftrace --test"}
-
-
 def _unknown_provider(point: n.AttachPoint, provider: str, reporter: Reporter) -> None:
-    if provider in NOT_YET:
-        reporter.error(f"'{provider}' probes are not supported yet", point.span,
-                       f"bpftrace runs them with {NOT_YET[provider]}")
-        return
     close = difflib.get_close_matches(provider, PROBE_TYPES, n=1)
     hints = [f"did you mean '{close[0]}'?"] if close else [
         f"probe types: {', '.join(PROBE_TYPES)}"]
@@ -834,12 +826,14 @@ def _iterator(p: _Point) -> list[Attach]:
                    offset=ITERATORS[name])]
 
 
-def _bench(p: _Point) -> Attach | None:
-    """bench:NAME: run over and over and timed, with --mode bench."""
+def _named(p: _Point) -> Attach | None:
+    """bench:NAME (run over and over and timed, with --mode bench) and test:NAME
+    (run once, a test, with --test)."""
     if not re.fullmatch(r"[A-Za-z_]\w*", p.rest):
-        p.reporter.error("a bench probe is written 'bench:NAME', NAME a word", p.node.span)
+        p.reporter.error(f"a {p.provider} probe is written '{p.provider}:NAME', NAME a word",
+                         p.node.span)
         return None
-    return Attach(ProbeKind.BENCH, f"bench:{p.rest}", event=p.rest)
+    return Attach(p.kind, f"{p.provider}:{p.rest}", event=p.rest)
 
 
 def _self(p: _Point) -> Attach | None:
@@ -878,6 +872,7 @@ EXPANDERS: dict[ProbeKind, Expander] = {
     ProbeKind.FENTRY: _fentry,
     ProbeKind.FEXIT: _fentry,
     ProbeKind.ITER: _iterator,
-    ProbeKind.BENCH: _one(_bench),
+    ProbeKind.BENCH: _one(_named),
+    ProbeKind.TEST: _one(_named),
     ProbeKind.SIGNAL: _one(_self),
 }

@@ -175,6 +175,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
     Function("print", ("value", "top?", "div?"),
              "print a map now (its top entries, values divided by div), or a value"),
     Function("exit", ("code?",), "stop the program"),
+    Function("assert", ("cond", "msg"),
+             "unless cond holds: an error naming msg, and stop the program with code 1"),
     Function("delete", ("map", "key?"), "remove a map's entry; true if there was one"),
     Function("clear", ("map",), "remove every entry of a map"),
     Function("zero", ("map",), "set every value of a map to zero"),

@@ -30,7 +30,7 @@ def complete(before: str) -> tuple[str, list[str]]:
 
 def test_providers_at_the_start_of_a_probe() -> None:
     word, candidates = complete("BEGIN { exit(); }\nt")
-    assert (word, candidates) == ("t", ["tracepoint:"])
+    assert (word, candidates) == ("t", ["tracepoint:", "test:"])  # (test: since --test came)
     assert set(repl.PROVIDERS) >= {"BEGIN", "END", "tracepoint:", "interval:", "profile:"}
 
 

@@ -978,12 +978,128 @@ def test_mode_bench_runs_each_bench_probe_and_prints_its_time(ptrace_exe: list[s
 
 @pytest.mark.bpf
 def test_mode_bench_and_bench_probes_go_together(ptrace_exe: list[str]) -> None:
+    """A program of bench probes alone needs --mode bench, and --mode bench a bench
+    probe. (Beside other probes, each mode leaves the other's out: as bpftrace,
+    since --test came; --mode bench with an interval probe was an error before.)"""
     for argv, message in [
             (["-e", "bench:a { @ = 1; }"], "bench:a runs with --mode bench"),
             (["--mode", "bench", "-e", "begin { exit(); }"],
-             "--mode bench runs the program's bench:NAME probes, and it has none"),
-            (["--mode", "bench", "-e", "bench:a { } interval:s:1 { }"],
-             "--mode bench runs begin, end and bench: probes only, not interval:s:1")]:
+             "--mode bench runs the program's bench:NAME probes, and it has none")]:
+        r = run([*ptrace_exe, *argv])
+        assert (r.returncode, r.stdout, r.stderr) == (1, "", f"ptrace: error: {message}\n")
+
+
+# What --test prints for each test's time, which varies.
+TEST_TIME = re.compile(r" \(\d+ (?:s|ms|μs|ns)\)$", re.MULTILINE)
+
+TESTED_SCRIPT = """
+begin { printf("begin\\n"); }
+test:passes { $n = 20; assert($n + 1 == 21, "adds"); @kept = 1; }
+test:returns { printf("returned 1\\n"); return 1; }
+test:reports { errorf("bad %d", 7); }
+test:asserts { $n = 2; assert($n == 3, "n is 3"); printf("not reached\\n"); }
+test:exits { exit(3); }
+test:exits_zero { printf("quiet\\n"); exit(); }
+test:from_loop { for ($i : 0..@kept + 2) { if ($i == 1) { return 5; } } }
+interval:ms:1 { printf("never in --test\\n"); }
+end { printf("end %d\\n", @kept); }
+"""
+
+
+@pytest.mark.bpf
+def test_test_mode_runs_each_test_and_reports_it(ptrace_exe: list[str], tmp_path: Path,
+                                                 no_leftovers: None) -> None:
+    """--test: begin, each test: probe once in the script's order (what a test
+    prints shown only when it fails: a non-zero return, also from a loop's
+    callback, an error, a failed assert, exit() with a code), then end and the
+    maps; other probes are left out; the exit status is 1 when a test failed."""
+    script = tmp_path / "tested.bt"
+    script.write_text(TESTED_SCRIPT)
+    r = run([*ptrace_exe, "--test", str(script)])
+    assert (r.returncode, TEST_TIME.sub("", r.stdout)) == (1, f"""begin
+[==========] Running 7 tests.
+[ RUN      ] passes
+[       OK ] passes
+[ RUN      ] returns
+returned 1
+[  FAILED  ] returns
+[ RUN      ] reports
+{script}:5:16: error: bad 7
+    test:reports {{ errorf("bad %d", 7); }}
+                   ^~~~~~~~~~~~~~~~~~~
+[  FAILED  ] reports
+[ RUN      ] asserts
+{script}:6:24: error: assertion failed: n is 3
+    test:asserts {{ $n = 2; assert($n == 3, "n is 3"); printf("not reached\\n"); }}
+                           ^~~~~~~~~~~~~~~~~~~~~~~~~
+[  FAILED  ] asserts
+[ RUN      ] exits
+[  FAILED  ] exits
+[ RUN      ] exits_zero
+[       OK ] exits_zero
+[ RUN      ] from_loop
+[  FAILED  ] from_loop
+[==========] 7 tests ran.
+[  PASSED  ] 2 tests.
+[  FAILED  ] 5 tests, listed below:
+[  FAILED  ] returns
+[  FAILED  ] reports
+[  FAILED  ] asserts
+[  FAILED  ] exits
+[  FAILED  ] from_loop
+end 1
+
+
+@kept: 1
+"""), r.stderr
+    assert r.stderr == "Attached 9 probes\n"
+    records = [json.loads(line) for line in run(
+        [*ptrace_exe, "-q", "-f", "json", "--test", "--probe-filter", "exits|returns",
+         str(script)]).stdout.splitlines()]
+    results = [(name, result["passed"], result["output"], result["duration"] > 0)
+               for record in records if record["type"] == "test_result"
+               for name, result in record["data"].items()]
+    assert results == [("returns", False, "returned 1\n", True),
+                       ("exits", False, "", True), ("exits_zero", True, "quiet\n", True)]
+    passing = run([*ptrace_exe, "--mode", "test", "-e", "test:a { } test:b { return 0; }"])
+    assert (passing.returncode, TEST_TIME.sub("", passing.stdout)) == (0, (
+        "[==========] Running 2 tests.\n[ RUN      ] a\n[       OK ] a\n"
+        "[ RUN      ] b\n[       OK ] b\n[==========] 2 tests ran.\n"
+        "[  PASSED  ] 2 tests.\n\n\n"))
+    traced = run([*ptrace_exe, "-e", 'test:a { printf("a test\\n"); } '
+                  'begin { printf("traced\\n"); exit(); }'])
+    assert (traced.returncode, traced.stdout) == (0, "traced\n\n\n")
+
+
+@pytest.mark.bpf
+def test_imported_scripts_and_the_standard_library_run_with_the_program(
+        ptrace_exe: list[str], tmp_path: Path) -> None:
+    """import: a directory's scripts (their BEGIN first, their macros for the
+    program) beside the script, and bpftrace's stdlib/test module; with -e, in
+    the working directory (as bpftrace's interop test runs it)."""
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "twice.bt").write_text(
+        'macro twice(x) { x * 2 }\nBEGIN { printf("lib begins\\n"); }\n')
+    (tmp_path / "main.bt").write_text(
+        'import "lib"; import "stdlib/test";\n'
+        'BEGIN { printf("%d %d %d\\n", twice(21), __always_true(), '
+        "__test_get_current_task()->pid == pid); exit(); }\n")
+    r = run([*ptrace_exe, "-q", str(tmp_path / "main.bt")], cwd=Path("/"))
+    assert (r.returncode, r.stdout, r.stderr) == (0, "lib begins\n42 1 1\n\n\n", "")
+    interop = run([*ptrace_exe, "-q", "-e", 'import "lib/twice.bt"; import "stdlib/test"; '
+                   "begin { print(__always_true()); exit(); }"], cwd=tmp_path)
+    assert (interop.returncode, interop.stdout) == (0, "lib begins\n1\n\n\n"), interop.stderr
+
+
+@pytest.mark.bpf
+def test_test_mode_and_test_probes_go_together(ptrace_exe: list[str]) -> None:
+    for argv, message in [
+            (["-e", "test:a { }"], "test:a runs with --test"),
+            (["--test", "-e", "begin { exit(); }"],
+             "--test runs the program's test:NAME probes, and it has none"),
+            (["--test", "--mode", "bench", "-e", "test:a { }"],
+             "--test is --mode test; it cannot go with --mode bench (ptrace -h lists the "
+             "options)")]:
         r = run([*ptrace_exe, *argv])
         assert (r.returncode, r.stdout, r.stderr) == (1, "", f"ptrace: error: {message}\n")
 

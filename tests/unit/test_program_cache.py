@@ -311,3 +311,24 @@ def test_code_changed_during_the_compile_keeps_nothing(
     compile(BEGIN)
     assert compiles == [BEGIN.text]
     assert _entries(cache) == []
+
+
+def test_an_imported_script_and_where_an_import_was_looked_for_are_facts(
+        cache: Path, compiles: Compiled, tmp_path: Path) -> None:
+    """A changed imported script is a miss, and so is a file that appears where an
+    import was looked for before the standard library served it (its directory
+    was listed, not stat'ed)."""
+    scripts = tmp_path / "scripts"  # (the cache and the compile count are in tmp_path)
+    scripts.mkdir()
+    (scripts / "lib.bt").write_text('BEGIN { printf("lib\\n"); }\n')
+    main = Source(str(scripts / "main.bt"),
+                  'import "lib.bt"; import "stdlib/test"; BEGIN { exit(); }')
+    compile(main)
+    compile(main)
+    assert len(compiles) == 1
+    (scripts / "lib.bt").write_text('BEGIN { printf("changed\\n"); }\n')
+    compile(main)
+    assert len(compiles) == 2
+    (scripts / "stdlib").mkdir()
+    compile(main)
+    assert len(compiles) == 3
