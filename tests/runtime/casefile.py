@@ -29,6 +29,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# In a program, its arguments or parameters: the directory of the built trigger programs.
+TRIGGERS = "@@TRIGGERS@@"
 BLOCKS = {"PROG", "EXPECT", "EXPECT_REGEX", "STDERR"}
 LINES = {"NAME", "PROG", "ARGS", "ENV", "PARAMS", "RUN", "EXIT", "TIMEOUT", "REQUIRES"}
 
@@ -54,6 +56,13 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.path.stem}:{self.name}"
+
+    @property
+    def runs_triggers(self) -> bool:
+        """Whether the case may run or probe a program of tests/progs (RUN, their
+        directory, or a name of theirs: ptt_*, on PATH in the docs' examples)."""
+        texts = (self.prog, *self.args, *self.params, *self.env.values())
+        return bool(self.run) or any(TRIGGERS in text or "ptt_" in text for text in texts)
 
 
 def parse_cases(path: Path) -> list[Case]:

@@ -16,13 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.casefile import Case, parse_cases
+from tests.runtime.casefile import TRIGGERS, Case, parse_cases
 
 CASES_DIR = Path(__file__).parent / "cases"
 ALL_CASES = [case for path in sorted(CASES_DIR.glob("*.case")) for case in parse_cases(path)]
 ATTACHED = re.compile(r"^Attached \d+ probes?$")
-# In a program, stands for the directory of the built trigger programs.
-TRIGGERS = "@@TRIGGERS@@"
 # With -f json, attaching is announced by a record on stdout (kept in the output).
 ATTACHED_JSON = re.compile(r'^\{"type": "attached_probes"')
 # bpftrace 0.17 says "Attaching N probes..." on stdout, before it has attached.

@@ -25,6 +25,10 @@ from pathlib import Path
 
 import pytest
 
+# What is left in the whole kernel, memory and stop bounds, floods of events:
+# no other test of the run beside them (tests/conftest.py).
+pytestmark = pytest.mark.serial
+
 TIMEOUT = 20
 SCRIPT = 'BEGIN { printf("hi\\n"); @a[1] = 2; exit(); }'
 TRACEFS = Path("/sys/kernel/tracing")
