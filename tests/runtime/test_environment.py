@@ -163,21 +163,25 @@ ATTACHED = re.compile(r"Attached \d+ probes?\n")
 
 # --- signals --------------------------------------------------------------------
 
-def sigint_caught(pid: int) -> bool | None:
-    """Whether the process catches SIGINT now (None: it is gone)."""
+def sigint_held(pid: int) -> bool | None:
+    """Whether the process catches or blocks SIGINT now (None: it is gone)."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
-    match = re.search(r"^SigCgt:\s*([0-9a-f]+)$", status, re.MULTILINE)
-    return bool(match and int(match[1], 16) & (1 << (signal.SIGINT - 1)))
+    bit = 1 << (signal.SIGINT - 1)
+    masks = re.findall(r"^Sig(?:Cgt|Blk):\s*([0-9a-f]+)$", status, re.MULTILINE)
+    return any(int(mask, 16) & bit for mask in masks)
 
 
 def wait_until_python_let_sigint_go(pid: int, argument: str) -> None:
-    """Python catches SIGINT from early in its start-up (to raise KeyboardInterrupt);
-    ptrace's entry point hands it back to the default. Wait for that moment (in the
-    process after its exec: its command line has `argument`)."""
-    seen_caught = False
+    """During its start-up the process holds SIGINT: the launcher's `env` blocks it
+    until ptrace's entry point has said what it does, and Python catches it (to
+    raise KeyboardInterrupt) until then. Wait for the moment it is neither
+    blocked nor caught, having been one of them (in the process after its exec:
+    its command line has `argument`). Blocked, it is held from the launcher on,
+    a window no poll misses."""
+    seen_held = False
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         try:
@@ -185,10 +189,11 @@ def wait_until_python_let_sigint_go(pid: int, argument: str) -> None:
                 continue  # still the forked test process, with its handlers
         except OSError:
             return
-        caught = sigint_caught(pid)
-        if caught is None or (seen_caught and not caught):
+        held = sigint_held(pid)
+        if held is None or (seen_held and not held):
             return
-        seen_caught = seen_caught or caught
+        seen_held = seen_held or held
+        time.sleep(0.0005)  # leave the CPU to the process starting
     pytest.fail("ptrace never let SIGINT go")
 
 
