@@ -663,7 +663,7 @@ CHECKED_BEFORE_LOWERING = [
     ("strncmp($s, $s, $x)", "strncmp()'s length must be a non-negative integer literal"),
     ("strcontains(1, $s)", "strcontains() takes a string, got uint8"),
     ("strcontains($s, $x)", "strcontains() takes a string, got uint8"),
-    ("len($x)", "len() takes a map, as in len(@m)"),
+    ("len($x)", "len() takes a map or a stack, as in len(@m) or len(ustack)"),
     ("percpu_kaddr($s)", "percpu_kaddr() takes a kernel variable's name as a string literal"),
     ("kaddr($s)", "kaddr() takes a kernel symbol's name as a string literal"),
     ("clear(1)", "clear() takes a map, as in clear(@name)"),
