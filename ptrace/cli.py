@@ -22,7 +22,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 from ptrace import __version__
-from ptrace.cli_usage import FlagError, UsageError, help_text, parse, usage_text
+from ptrace.cli_usage import (
+    FlagError,
+    UsageError,
+    dump_stages,
+    help_text,
+    parse,
+    usage_text,
+)
 from ptrace.diagnostics import CompileError, Severity, Source, render_all
 from ptrace.options import Options, SettingError, from_environment
 from ptrace.streams import (
@@ -103,12 +110,7 @@ def _check(args: argparse.Namespace) -> None:
         except MetricsError as error:
             raise UsageError(str(error)) from None
     if args.dump:
-        from ptrace.compile import DUMP_STAGES  # the compiler's list is the one that counts
-
-        for stage in args.dump:
-            if stage not in DUMP_STAGES:
-                raise FlagError(f"argument -d: invalid choice: '{stage}' "
-                                 f"(choose from {', '.join(DUMP_STAGES)})")
+        args.dump = dump_stages(args.dump)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -22,6 +22,17 @@ from ptrace.options import SETTINGS, Options, setting_text
 # the compiler's own list (ptrace.compile.DUMP_STAGES, slow to import); a unit
 # test keeps the two equal.
 DUMP_STAGES = ("ast", "types", "ir", "ir-opt", "asm")
+# bpftrace 0.26's -d names, as ptrace's stages: its parse and ast both print
+# the syntax tree, codegen and codegen-opt the LLVM IR before and after
+# optimisation, dis the BPF instructions; all is every stage.
+BPFTRACE_STAGES = {"parse": "ast", "codegen": "ir", "codegen-opt": "ir-opt", "dis": "asm"}
+# 0.26's stages that ptrace has nothing to print for, and why.
+NO_SUCH_STAGE = {
+    "libbpf": "ptrace loads programs through libbpf's low-level calls only, which log nothing",
+    "verifier": "ptrace does not keep the verifier's log of a program the kernel accepts "
+                "(-v prints the whole log when loading fails)",
+}
+STAGE_NAMES = (*DUMP_STAGES, *BPFTRACE_STAGES, *NO_SUCH_STAGE, "all")
 FORMATS = ("text", "json")
 BUFFERING = ("line", "full", "none")
 GROUPS = ("OPTIONS", "OUTPUT OPTIONS", "TROUBLESHOOTING OPTIONS")
@@ -104,9 +115,10 @@ OPTIONS: tuple[Option, ...] = (
            "and -k's (lost events are still counted)", "OUTPUT OPTIONS"),
     Option(("-v",), "verbose", "verbose: the whole verifier log when loading fails",
            "TROUBLESHOOTING OPTIONS"),
-    Option(("-d",), "dump", f"print a compiler stage ({', '.join(DUMP_STAGES)}) and exit; "
-           "no root needed; repeatable", "TROUBLESHOOTING OPTIONS",
-           metavar="STAGE", choices=DUMP_STAGES, repeat=True),
+    Option(("-d",), "dump", f"print a compiler stage ({', '.join(DUMP_STAGES)}; bpftrace's "
+           "parse, codegen, codegen-opt, dis; all) and exit; no root needed; repeatable, "
+           "or comma-separated", "TROUBLESHOOTING OPTIONS",
+           metavar="STAGE", choices=STAGE_NAMES, repeat=True),
     Option(("-k",), "helper_errors", "warn when a BPF helper fails: memory reads, map "
            "updates, stack ids, signals (-kk is the same)", "TROUBLESHOOTING OPTIONS",
            count=True),
@@ -242,6 +254,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("args", nargs="*")
     parser.set_defaults(format="text")
     return parser
+
+
+def dump_stages(names: list[str]) -> tuple[str, ...]:
+    """-d's values (repeated or comma-separated, ptrace's names or
+    bpftrace's) as ptrace's stages, each once, in the order given ("all" is
+    every stage in the compiler's order). A name ptrace has nothing for is a
+    UsageError, an unknown name a FlagError."""
+    stages: list[str] = []
+    for name in (part for value in names for part in value.split(",")):
+        if name in NO_SUCH_STAGE:
+            raise UsageError(f"-d {name}: {NO_SUCH_STAGE[name]}")
+        if name not in STAGE_NAMES:
+            raise FlagError(f"argument -d: invalid choice: '{name}' "
+                            f"(choose from {', '.join(STAGE_NAMES)})")
+        wanted = DUMP_STAGES if name == "all" else (BPFTRACE_STAGES.get(name, name),)
+        stages.extend(stage for stage in wanted if stage not in stages)
+    return tuple(stages)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
