@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 from ptrace import __version__
 from ptrace.cli_usage import (
+    VERIFIER_STAGE,
     FlagError,
     UsageError,
     dump_stages,
@@ -319,7 +320,7 @@ def _tool_source(name: str) -> Source | None:
 # ---- a run ---------------------------------------------------------------------------------
 
 def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str, ...]) -> int:
-    if not args.dump:
+    if not args.dump or VERIFIER_STAGE in args.dump:
         from ptrace.runtime.features import load_problem
 
         problem = load_problem()
@@ -339,7 +340,8 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
                            if (path := _header_path(header, args.include_dir or ()))
                            is not None),
             include_dirs=tuple(args.include_dir or ()),
-            dumps=args.dump or (), cache=not args.no_cache)
+            dumps=tuple(s for s in args.dump or () if s != VERIFIER_STAGE),
+            cache=not args.no_cache)
     except ScriptError as error:
         write_out("".join(f"{error.dumps[stage]}\n" for stage in args.dump or ()
                            if stage in error.dumps))
@@ -359,7 +361,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
                   "matches none of the program's probes", file=sys.stderr)
             return 1
     if args.dump:
-        return write_out("".join(f"{program.dumps[stage]}\n" for stage in args.dump))
+        return _dump(program, args.dump)
     mode = "test" if args.test else args.mode or "run"
     for_the_mode = for_mode(program, mode)
     if isinstance(for_the_mode, str):
@@ -476,6 +478,24 @@ def _header_path(header: str, include_dirs: Sequence[str]) -> str | None:
         if os.path.isfile(path):
             return path
     return None
+
+
+def _dump(program: CompiledProgram, stages: tuple[str, ...]) -> int:
+    """-d: the stages asked for, on standard output; the verifier's log loads
+    the program (and closes it again)."""
+    logs: list[str] = []
+    if VERIFIER_STAGE in stages:
+        from ptrace.runtime.errors import RuntimeFailure
+        from ptrace.runtime.libbcc import LibraryMissing, load
+        from ptrace.runtime.loader import verifier_logs
+
+        try:
+            logs = verifier_logs(load(), program)
+        except (RuntimeFailure, LibraryMissing) as error:
+            print(f"ptrace: error: {error}", file=sys.stderr)
+            return 1
+    return write_out("".join(f"{text}\n" for stage in stages for text in (
+        logs if stage == VERIFIER_STAGE else (program.dumps[stage],))))
 
 
 def dry_run_summary(program: CompiledProgram) -> str:

@@ -22,17 +22,17 @@ from ptrace.options import SETTINGS, Options, setting_text
 # the compiler's own list (ptrace.compile.DUMP_STAGES, slow to import); a unit
 # test keeps the two equal.
 DUMP_STAGES = ("ast", "types", "ir", "ir-opt", "asm")
+# The stage after the compiler's: the verifier's log, which loading gives.
+VERIFIER_STAGE = "verifier"
 # bpftrace 0.26's -d names, as ptrace's stages: its parse and ast both print
 # the syntax tree, codegen and codegen-opt the LLVM IR before and after
 # optimisation, dis the BPF instructions; all is every stage.
 BPFTRACE_STAGES = {"parse": "ast", "codegen": "ir", "codegen-opt": "ir-opt", "dis": "asm"}
-# 0.26's stages that ptrace has nothing to print for, and why.
+# 0.26's stage that ptrace has nothing to print for, and why.
 NO_SUCH_STAGE = {
     "libbpf": "ptrace loads programs through libbpf's low-level calls only, which log nothing",
-    "verifier": "ptrace does not keep the verifier's log of a program the kernel accepts "
-                "(-v prints the whole log when loading fails)",
 }
-STAGE_NAMES = (*DUMP_STAGES, *BPFTRACE_STAGES, *NO_SUCH_STAGE, "all")
+STAGE_NAMES = (*DUMP_STAGES, VERIFIER_STAGE, *BPFTRACE_STAGES, *NO_SUCH_STAGE, "all")
 FORMATS = ("text", "json")
 BUFFERING = ("line", "full", "none")
 GROUPS = ("OPTIONS", "OUTPUT OPTIONS", "TROUBLESHOOTING OPTIONS")
@@ -116,8 +116,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(("-v",), "verbose", "verbose: the whole verifier log when loading fails",
            "TROUBLESHOOTING OPTIONS"),
     Option(("-d",), "dump", f"print a compiler stage ({', '.join(DUMP_STAGES)}; bpftrace's "
-           "parse, codegen, codegen-opt, dis; all) and exit; no root needed; repeatable, "
-           "or comma-separated", "TROUBLESHOOTING OPTIONS",
+           "parse, codegen, codegen-opt, dis) and exit, no root needed; or the verifier's "
+           "log (verifier, loading the program); all for every one; repeatable, or "
+           "comma-separated", "TROUBLESHOOTING OPTIONS",
            metavar="STAGE", choices=STAGE_NAMES, repeat=True),
     Option(("-k",), "helper_errors", "warn when a BPF helper fails: memory reads, map "
            "updates, stack ids, signals (-kk is the same)", "TROUBLESHOOTING OPTIONS",
@@ -259,7 +260,8 @@ def _parser() -> argparse.ArgumentParser:
 def dump_stages(names: list[str]) -> tuple[str, ...]:
     """-d's values (repeated or comma-separated, ptrace's names or
     bpftrace's) as ptrace's stages, each once, in the order given ("all" is
-    every stage in the compiler's order). A name ptrace has nothing for is a
+    every stage in the compiler's order, then the verifier's log). A name
+    ptrace has nothing for is a
     UsageError, an unknown name a FlagError."""
     stages: list[str] = []
     for name in (part for value in names for part in value.split(",")):
@@ -268,7 +270,8 @@ def dump_stages(names: list[str]) -> tuple[str, ...]:
         if name not in STAGE_NAMES:
             raise FlagError(f"argument -d: invalid choice: '{name}' "
                             f"(choose from {', '.join(STAGE_NAMES)})")
-        wanted = DUMP_STAGES if name == "all" else (BPFTRACE_STAGES.get(name, name),)
+        wanted = (*DUMP_STAGES, VERIFIER_STAGE) if name == "all" \
+            else (BPFTRACE_STAGES.get(name, name),)
         stages.extend(stage for stage in wanted if stage not in stages)
     return tuple(stages)
 
