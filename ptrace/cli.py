@@ -28,6 +28,7 @@ from ptrace.cli_usage import (
     UsageError,
     dump_stages,
     help_text,
+    no_features,
     parse,
     usage_text,
 )
@@ -112,6 +113,7 @@ def _check(args: argparse.Namespace) -> None:
             raise UsageError(str(error)) from None
     if args.dump:
         args.dump = dump_stages(args.dump)
+    args.no_feature = no_features(args.no_feature or [])
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -340,6 +342,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
                            if (path := _header_path(header, args.include_dir or ()))
                            is not None),
             include_dirs=tuple(args.include_dir or ()),
+            no_features=args.no_feature,
             dumps=tuple(s for s in args.dump or () if s != VERIFIER_STAGE),
             cache=not args.no_cache)
     except ScriptError as error:

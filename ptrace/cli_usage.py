@@ -33,6 +33,10 @@ NO_SUCH_STAGE = {
     "libbpf": "ptrace loads programs through libbpf's low-level calls only, which log nothing",
 }
 STAGE_NAMES = (*DUMP_STAGES, VERIFIER_STAGE, *BPFTRACE_STAGES, *NO_SUCH_STAGE, "all")
+# --no-feature's names, bpftrace 0.26's: kinds of BPF link. ptrace uses only
+# uprobe_multi (a uprobe wildcard's functions through one link); it attaches
+# kprobes one by one, so the other two change nothing.
+FEATURES = ("uprobe_multi", "kprobe_multi", "kprobe_session")
 FORMATS = ("text", "json")
 BUFFERING = ("line", "full", "none")
 GROUPS = ("OPTIONS", "OUTPUT OPTIONS", "TROUBLESHOOTING OPTIONS")
@@ -125,6 +129,11 @@ OPTIONS: tuple[Option, ...] = (
            count=True),
     Option(("--dry-run",), "dry_run", "compile and load into the kernel, but attach and run "
            "nothing", "TROUBLESHOOTING OPTIONS"),
+    Option(("--no-feature",), "no_feature", "do not use a kind of BPF link the kernel has: "
+           "uprobe_multi (a uprobe wildcard is then one program per function); kprobe_multi "
+           "and kprobe_session are accepted and change nothing (ptrace does not use them); "
+           "repeatable, or comma-separated", "TROUBLESHOOTING OPTIONS", metavar="FEATURE",
+           choices=FEATURES, repeat=True),
     Option(("--no-cache",), "no_cache", "compile the program even where the compile cache "
            "holds it, and keep nothing there", "TROUBLESHOOTING OPTIONS"),
     Option(("--info",), "info", "show what this kernel supports: BPF, BTF, tracefs, each "
@@ -247,8 +256,8 @@ def _parser() -> argparse.ArgumentParser:
             parser.add_argument(*option.flags, dest=option.dest, metavar=option.metavar,
                                 nargs="?", const="")
         else:
-            # -d's stages are checked against the compiler's list, not here.
-            choices = option.choices if option.choices and option.dest != "dump" else None
+            # A repeatable option's values may be comma-separated: _values checks them.
+            choices = option.choices if option.choices and not option.repeat else None
             parser.add_argument(*option.flags, dest=option.dest, metavar=option.metavar,
                                 choices=choices, type=int if option.number else str,
                                 action="append" if option.repeat else "store")
@@ -264,16 +273,30 @@ def dump_stages(names: list[str]) -> tuple[str, ...]:
     ptrace has nothing for is a
     UsageError, an unknown name a FlagError."""
     stages: list[str] = []
-    for name in (part for value in names for part in value.split(",")):
+    for name in _values("-d", names, STAGE_NAMES):
         if name in NO_SUCH_STAGE:
             raise UsageError(f"-d {name}: {NO_SUCH_STAGE[name]}")
-        if name not in STAGE_NAMES:
-            raise FlagError(f"argument -d: invalid choice: '{name}' "
-                            f"(choose from {', '.join(STAGE_NAMES)})")
         wanted = (*DUMP_STAGES, VERIFIER_STAGE) if name == "all" \
             else (BPFTRACE_STAGES.get(name, name),)
         stages.extend(stage for stage in wanted if stage not in stages)
     return tuple(stages)
+
+
+def no_features(names: list[str]) -> tuple[str, ...]:
+    """--no-feature's values (repeated or comma-separated), each once; an
+    unknown name is a FlagError."""
+    return tuple(dict.fromkeys(_values("--no-feature", names, FEATURES)))
+
+
+def _values(flag: str, values: list[str], choices: tuple[str, ...]) -> list[str]:
+    """A repeatable option's values, each split at its commas; FlagError for
+    one that is not among `choices`."""
+    names = [part for value in values for part in value.split(",")]
+    for name in names:
+        if name not in choices:
+            raise FlagError(f"argument {flag}: invalid choice: '{name}' "
+                            f"(choose from {', '.join(choices)})")
+    return names
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

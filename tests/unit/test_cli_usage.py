@@ -140,6 +140,7 @@ def test_bash_completion_offers_options_and_their_values() -> None:
     assert complete(["ptrace", "-B", ""]) == ["line", "full", "none"]
     assert complete(["ptrace", "-d", "ir"]) == ["ir", "ir-opt"]
     assert complete(["ptrace", "-d", "codegen"]) == ["codegen", "codegen-opt"]
+    assert complete(["ptrace", "--no-feature", "k"]) == ["kprobe_multi", "kprobe_session"]
     assert complete(["ptrace", "--d"]) == ["--debuginfo", "--dry-run"]
     offered = complete(["ptrace", "-"])
     assert {flag for option in OPTIONS for flag in option.flags} == set(offered)
@@ -199,6 +200,17 @@ def test_dump_of_a_stage_ptrace_lacks_is_one_sentence(capsys: pytest.CaptureFixt
     code, out, err = run(capsys, "-d", stage, "-e", BEGIN)
     assert (code, out) == (1, "")
     assert err.startswith(f"ptrace: error: -d {stage.split(',')[-1]}: ") and err.count("\n") == 1
+
+
+def test_no_feature_takes_bpftrace_names(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse(["--no-feature", "kprobe_multi,uprobe_multi", "--no-feature", "uprobe_multi",
+                  "-e", BEGIN])
+    cli._check(args)
+    assert args.no_feature == ("kprobe_multi", "uprobe_multi")
+    code, out, err = run(capsys, "--no-feature", "uprobe_multi,fast", "-e", BEGIN)
+    assert (code, out) == (1, "")
+    assert err.startswith("ptrace: error: argument --no-feature: invalid choice: 'fast' "
+                          "(choose from uprobe_multi, kprobe_multi, kprobe_session) ")
 
 
 @pytest.mark.parametrize("argv", [
