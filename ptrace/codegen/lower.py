@@ -549,7 +549,9 @@ class Lowerer(BuiltinLowering, AggregationLowering, EventLowering):
                              place, align=min(width, align))
             return
         width = t.c_width(dtype) if field else dtype.size
-        if dtype == vtype:  # the same layout: copy it
+        if dtype == vtype or (isinstance(dtype, t.Array) and isinstance(vtype, t.Array)
+                              and t.c_width(dtype) == t.c_width(vtype)):
+            # the same layout (arrays the checker mixed have one): copy it
             self.pb.memcpy(place, value, width, dst_align=align)
             return
         if isinstance(dtype, t.Str) and isinstance(vtype, t.Str):

@@ -642,6 +642,13 @@ def merge(a: Type, b: Type) -> Type | None:
         if any(m is None for m in fields):
             return None
         return Record(a.names, tuple(m for m in fields if m is not None))
+    if isinstance(a, Array) and isinstance(b, Array) and a.count == b.count:
+        # Elements of the same width mix (pointers to one struct known through
+        # two type tables); wider ones would change the array's layout.
+        element = merge(a.element, b.element)
+        if element is None or c_width(element) != c_width(a.element):
+            return None
+        return Array(element, a.count)
     if isinstance(a, Aggregation) and type(a) is type(b):
         return a if a == b else None
     return None

@@ -1,7 +1,7 @@
 /* Functions for debug information (built with -g -O0, see tests/conftest.py):
  * for each argument, ptt_point_sum(&point, tag, color) with point.x the
  * argument's position, point.name the argument, then ptt_many(1, ..., 8) and
- * ptt_scaled(0.5, point, 3) and ptt_paired({ x, 2x }).
+ * ptt_scaled(0.5, point, 3), ptt_paired({ x, 2x }) and ptt_linked.
  * ptt_point_sum's code includes ptt_twice's, always inlined. With "linger" as
  * its last argument it stays alive 0.5 s more, for its stacks to be read. */
 #include <string.h>
@@ -48,6 +48,15 @@ __attribute__((noinline)) int ptt_paired(struct ptt_pair pair)
 	return pair.first + pair.second;
 }
 
+struct ptt_links { /* to the point, and to a copy with x 100 */
+	struct ptt_point *to[2];
+};
+
+__attribute__((noinline)) long ptt_linked(struct ptt_links *links)
+{
+	return links->to[0]->x + links->to[1]->x;
+}
+
 int main(int argc, char **argv)
 {
 	long total = 0;
@@ -58,6 +67,9 @@ int main(int argc, char **argv)
 		total += ptt_many(1, 2, 3, 4, 5, 6, 7, 8);
 		total += ptt_scaled(0.5, point, 3);
 		total += ptt_paired((struct ptt_pair){ i, 2 * i });
+		struct ptt_point other = point;
+		other.x = 100;
+		total += ptt_linked(&(struct ptt_links){ { &point, &other } });
 	}
 	if (argc > 1 && strcmp(argv[argc - 1], "linger") == 0)
 		usleep(500000);

@@ -25,6 +25,8 @@ def test_lv_lists_a_functions_parameters(ptrace_exe: list[str], triggers: Path) 
     out = ptrace(ptrace_exe, "-lv", f"uprobe:{triggers}/ptt_dwarf:ptt_*")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
+        f"uprobe:{triggers}/ptt_dwarf:ptt_linked",
+        "    struct ptt_links* links",
         f"uprobe:{triggers}/ptt_dwarf:ptt_many",
         *(f"    int {name}" for name in "abcdefg"),
         "    long int h",

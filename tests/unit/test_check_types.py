@@ -268,6 +268,19 @@ def test_map_types_merge_across_probes() -> None:
     }
 
 
+def test_arrays_mix_when_their_elements_have_one_width() -> None:
+    """An array of pointers to one struct known through two type tables (a
+    `let` type and a binary's DWARF) mixes; wider elements would change the
+    layout, and another count is another type."""
+    declared = t.Array(t.Pointer("struct Foo", 3, "user"), 2)
+    read = t.Array(t.Pointer("struct Foo", 9, "user"), 2)
+    assert t.merge(declared, read) == declared
+    assert t.merge(t.Array(t.INT32, 4), t.Array(t.INT32, 4)) == t.Array(t.INT32, 4)
+    assert t.merge(t.Array(t.INT32, 4), t.Array(t.INT64, 4)) is None
+    assert t.merge(t.Array(t.Int(8, True), 4), t.Array(t.Int(8, False), 4)) is None
+    assert t.merge(t.Array(t.INT32, 4), t.Array(t.INT32, 2)) is None
+
+
 def test_map_read_before_the_probe_that_assigns_it() -> None:
     ctx = checked('BEGIN { $n = @count; $s = @name; printf("%d %s\\n", @count, @name); } '
                   "END { @count = 5; @name = comm; }")
