@@ -663,6 +663,8 @@ CHECKED_BEFORE_LOWERING = [
     ("strncmp($s, $s, $x)", "strncmp()'s length must be a non-negative integer literal"),
     ("strcontains(1, $s)", "strcontains() takes a string, got uint8"),
     ("strcontains($s, $x)", "strcontains() takes a string, got uint8"),
+    ("strstr(1, $s)", "strstr() takes a string, got uint8"),
+    ("strstr($s, $x)", "strstr() takes a string, got uint8"),
     ("len($x)", "len() takes a map, as in len(@m)"),
     ("percpu_kaddr($s)", "percpu_kaddr() takes a kernel variable's name as a string literal"),
     ("kaddr($s)", "kaddr() takes a kernel symbol's name as a string literal"),
