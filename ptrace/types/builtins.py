@@ -288,6 +288,6 @@ LATER_VARIABLES = frozenset({
     "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
 })
 LATER_FUNCTIONS = frozenset({
-    "override", "path", "kfunc_allowed",
+    "override", "path", "kfunc_allowed", "globmatch",
     "print_map",
 })
