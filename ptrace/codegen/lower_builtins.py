@@ -50,6 +50,7 @@ from ptrace.types.builtins import (
     UNKNOWN_COMM,
     VARIABLES,
 )
+from ptrace.types.glob import ALL, STAR, byte_ranges, glob_tokens
 
 if TYPE_CHECKING:
     from ptrace.passes.allocate_resources import Resources
@@ -447,6 +448,59 @@ class BuiltinLowering:
 
     def call_strcontains(self, e: n.Call) -> ir.Value:
         return self.b.zext(self.b.icmp_signed(">=", self.string_index(e), i64(0)), I64)
+
+    def call_globmatch(self, e: n.Call) -> ir.Value:
+        """Whether the string matches the pattern, read once: bit k of a mask
+        says the string so far matches the pattern's first k tokens (a `*`
+        may stay where it is or match nothing); the last bit at the NUL is
+        the answer."""
+        text, pattern = e.args
+        ttype = self.type_of(text)
+        assert isinstance(ttype, t.Str) and isinstance(pattern, n.String)
+        tokens = glob_tokens(pattern.value.encode("latin-1"))
+        ptr = self.expr(text)
+        b = self.b
+
+        def bit(mask: ir.Value, k: int) -> ir.Value:  # bit k of mask, as 0 or 1
+            return b.and_(b.lshr(mask, i64(k)), i64(1))
+
+        def closure(mask: ir.Value) -> ir.Value:  # a `*` may match nothing
+            for k, token in enumerate(tokens):
+                if token is STAR:
+                    mask = b.or_(mask, b.shl(bit(mask, k), i64(k + 1)))
+            return mask
+
+        def below(value: ir.Value, bound: int) -> ir.Value:  # 1 if value (< 2**63) < bound
+            return b.lshr(b.sub(self.pb.opaque(value), i64(bound)), i64(63))
+
+        def member(byte: ir.Value, first: int, last: int) -> ir.Value:
+            # Arithmetic, no branch: the verifier would follow both sides of
+            # each comparison at each byte.
+            # A byte below `first` wraps to at least 1024 - 255, above any bound.
+            return below(b.and_(b.sub(byte, i64(first)), i64(0x3FF)), last - first + 1)
+
+        def step(index: ir.Value, values: list[ir.Value]) -> list[ir.Value]:
+            mask, done = values
+            byte = b.zext(b.load(b.gep(ptr, [self.pb.opaque(index)], source_etype=I8), typ=I8),
+                          I64)
+            after: ir.Value = i64(0)
+            for k, token in enumerate(tokens):
+                if token is STAR:
+                    after = b.or_(after, b.shl(bit(mask, k), i64(k)))
+                    continue
+                matches: ir.Value = i64(1) if token == ALL else i64(0)
+                if token != ALL:
+                    for first, last in byte_ranges(token):
+                        matches = b.or_(matches, member(byte, first, last))
+                after = b.or_(after, b.shl(b.and_(bit(mask, k), matches), i64(k + 1)))
+            stop = b.or_(done, below(byte, 1))
+            keep = b.sub(i64(0), stop)  # every bit set once the NUL is reached
+            return [b.or_(b.and_(mask, keep), b.and_(closure(after), b.xor(keep, i64(-1)))),
+                    stop]
+
+        mask, _ = self.pb.counted_loop("globmatch", ttype.capacity, step,
+                                       [closure(i64(1)), i64(0)])
+        return bit(mask, len(tokens))
 
     def call_strstr(self, e: n.Call) -> ir.Value:
         return self.string_index(e)

@@ -38,6 +38,7 @@ from ptrace.types.builtins import (
     Variable,
     Where,
 )
+from ptrace.types.glob import glob_tokens
 
 if TYPE_CHECKING:
     from ptrace.passes.context import CompileContext, MapInfo, ProbeInstance, TypeResults
@@ -65,6 +66,8 @@ def _unqualified(ctype: str) -> str:
 # about 25 instructions for each byte of the needle at each position of the
 # haystack, within its million (1025 by 32 loads; 1025 by 64 does not).
 STRCONTAINS_STEPS = 40_000
+# globmatch() keeps which prefixes of its pattern match in the bits of a register.
+GLOB_TOKENS = 63
 
 
 # Calls whose output goes through the ring buffer: a pinned iterator runs when
@@ -602,6 +605,18 @@ class BuiltinChecks:
 
     def call_strstr(self, e: n.Call) -> t.Type | None:
         return t.INT64 if self._substring_args(e, "strstr()") else None
+
+    def call_globmatch(self, e: n.Call) -> t.Type | None:
+        text = self._string_arg(e.args[0], "globmatch()")
+        pattern = e.args[1]
+        if not isinstance(pattern, n.String):
+            self.error("globmatch()'s pattern must be a string literal", pattern.span)
+            return None
+        if len(glob_tokens(pattern.value.encode("latin-1"))) > GLOB_TOKENS:
+            self.error(f"globmatch()'s pattern has more than {GLOB_TOKENS} characters and "
+                       "classes", pattern.span)
+            return None
+        return t.BOOL if text is not None else None
 
     def _substring_args(self, e: n.Call, what: str) -> bool:
         """Whether the haystack and needle of strcontains()/strstr() are

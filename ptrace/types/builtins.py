@@ -207,6 +207,8 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
                         ("str", "a string"), ("literal", "written as a literal"))),
     Function("strncmp", ("a", "b", "n"), "0 when the first n bytes of two strings agree"),
     Function("strcontains", ("s", "needle"), "whether a string contains another"),
+    Function("globmatch", ("s", "pattern"), "whether a whole string matches a glob pattern "
+             "(a literal): * ? [abc] [a-z] [!abc]"),
     Function("strstr", ("haystack", "needle"), "the index of a string's first occurrence in "
              "another, -1 if none"),
     Function("bswap", ("n",), "an integer with its bytes reversed"),
@@ -288,6 +290,6 @@ LATER_VARIABLES = frozenset({
     "sarg0", "sarg1", "sarg2", "sarg3", "sarg4", "sarg5",
 })
 LATER_FUNCTIONS = frozenset({
-    "override", "path", "kfunc_allowed", "globmatch",
+    "override", "path", "kfunc_allowed",
     "print_map",
 })

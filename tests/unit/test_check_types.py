@@ -665,6 +665,8 @@ CHECKED_BEFORE_LOWERING = [
     ("strcontains($s, $x)", "strcontains() takes a string, got uint8"),
     ("strstr(1, $s)", "strstr() takes a string, got uint8"),
     ("strstr($s, $x)", "strstr() takes a string, got uint8"),
+    ("globmatch($x, \"*\")", "globmatch() takes a string, got uint8"),
+    ("globmatch($s, $s)", "globmatch()'s pattern must be a string literal"),
     ("len($x)", "len() takes a map, as in len(@m)"),
     ("percpu_kaddr($s)", "percpu_kaddr() takes a kernel variable's name as a string literal"),
     ("kaddr($s)", "kaddr() takes a kernel symbol's name as a string literal"),
