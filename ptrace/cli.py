@@ -22,7 +22,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
 from ptrace import __version__
-from ptrace.cli_usage import FlagError, UsageError, help_text, parse, usage_text
+from ptrace.cli_usage import (
+    VERIFIER_STAGE,
+    FlagError,
+    UsageError,
+    dump_stages,
+    help_text,
+    no_features,
+    parse,
+    usage_text,
+)
 from ptrace.diagnostics import CompileError, Severity, Source, render_all
 from ptrace.options import Options, SettingError, from_environment
 from ptrace.streams import (
@@ -103,12 +112,8 @@ def _check(args: argparse.Namespace) -> None:
         except MetricsError as error:
             raise UsageError(str(error)) from None
     if args.dump:
-        from ptrace.compile import DUMP_STAGES  # the compiler's list is the one that counts
-
-        for stage in args.dump:
-            if stage not in DUMP_STAGES:
-                raise FlagError(f"argument -d: invalid choice: '{stage}' "
-                                 f"(choose from {', '.join(DUMP_STAGES)})")
+        args.dump = dump_stages(args.dump)
+    args.no_feature = no_features(args.no_feature or [])
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -317,7 +322,7 @@ def _tool_source(name: str) -> Source | None:
 # ---- a run ---------------------------------------------------------------------------------
 
 def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str, ...]) -> int:
-    if not args.dump:
+    if not args.dump or VERIFIER_STAGE in args.dump:
         from ptrace.runtime.features import load_problem
 
         problem = load_problem()
@@ -337,7 +342,9 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
                            if (path := _header_path(header, args.include_dir or ()))
                            is not None),
             include_dirs=tuple(args.include_dir or ()),
-            dumps=args.dump or (), cache=not args.no_cache)
+            no_features=args.no_feature,
+            dumps=tuple(s for s in args.dump or () if s != VERIFIER_STAGE),
+            cache=not args.no_cache)
     except ScriptError as error:
         write_out("".join(f"{error.dumps[stage]}\n" for stage in args.dump or ()
                            if stage in error.dumps))
@@ -357,7 +364,7 @@ def _compile_and_run(source: Source, args: argparse.Namespace, params: tuple[str
                   "matches none of the program's probes", file=sys.stderr)
             return 1
     if args.dump:
-        return write_out("".join(f"{program.dumps[stage]}\n" for stage in args.dump))
+        return _dump(program, args.dump)
     mode = "test" if args.test else args.mode or "run"
     for_the_mode = for_mode(program, mode)
     if isinstance(for_the_mode, str):
@@ -474,6 +481,24 @@ def _header_path(header: str, include_dirs: Sequence[str]) -> str | None:
         if os.path.isfile(path):
             return path
     return None
+
+
+def _dump(program: CompiledProgram, stages: tuple[str, ...]) -> int:
+    """-d: the stages asked for, on standard output; the verifier's log loads
+    the program (and closes it again)."""
+    logs: list[str] = []
+    if VERIFIER_STAGE in stages:
+        from ptrace.runtime.errors import RuntimeFailure
+        from ptrace.runtime.libbcc import LibraryMissing, load
+        from ptrace.runtime.loader import verifier_logs
+
+        try:
+            logs = verifier_logs(load(), program)
+        except (RuntimeFailure, LibraryMissing) as error:
+            print(f"ptrace: error: {error}", file=sys.stderr)
+            return 1
+    return write_out("".join(f"{text}\n" for stage in stages for text in (
+        logs if stage == VERIFIER_STAGE else (program.dumps[stage],))))
 
 
 def dry_run_summary(program: CompiledProgram) -> str:

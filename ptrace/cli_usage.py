@@ -22,6 +22,21 @@ from ptrace.options import SETTINGS, Options, setting_text
 # the compiler's own list (ptrace.compile.DUMP_STAGES, slow to import); a unit
 # test keeps the two equal.
 DUMP_STAGES = ("ast", "types", "ir", "ir-opt", "asm")
+# The stage after the compiler's: the verifier's log, which loading gives.
+VERIFIER_STAGE = "verifier"
+# bpftrace 0.26's -d names, as ptrace's stages: its parse and ast both print
+# the syntax tree, codegen and codegen-opt the LLVM IR before and after
+# optimisation, dis the BPF instructions; all is every stage.
+BPFTRACE_STAGES = {"parse": "ast", "codegen": "ir", "codegen-opt": "ir-opt", "dis": "asm"}
+# 0.26's stage that ptrace has nothing to print for, and why.
+NO_SUCH_STAGE = {
+    "libbpf": "ptrace loads programs through libbpf's low-level calls only, which log nothing",
+}
+STAGE_NAMES = (*DUMP_STAGES, VERIFIER_STAGE, *BPFTRACE_STAGES, *NO_SUCH_STAGE, "all")
+# --no-feature's names, bpftrace 0.26's: kinds of BPF link. ptrace uses only
+# uprobe_multi (a uprobe wildcard's functions through one link); it attaches
+# kprobes one by one, so the other two change nothing.
+FEATURES = ("uprobe_multi", "kprobe_multi", "kprobe_session")
 FORMATS = ("text", "json")
 BUFFERING = ("line", "full", "none")
 GROUPS = ("OPTIONS", "OUTPUT OPTIONS", "TROUBLESHOOTING OPTIONS")
@@ -104,14 +119,21 @@ OPTIONS: tuple[Option, ...] = (
            "and -k's (lost events are still counted)", "OUTPUT OPTIONS"),
     Option(("-v",), "verbose", "verbose: the whole verifier log when loading fails",
            "TROUBLESHOOTING OPTIONS"),
-    Option(("-d",), "dump", f"print a compiler stage ({', '.join(DUMP_STAGES)}) and exit; "
-           "no root needed; repeatable", "TROUBLESHOOTING OPTIONS",
-           metavar="STAGE", choices=DUMP_STAGES, repeat=True),
+    Option(("-d",), "dump", f"print a compiler stage ({', '.join(DUMP_STAGES)}; bpftrace's "
+           "parse, codegen, codegen-opt, dis) and exit, no root needed; or the verifier's "
+           "log (verifier, loading the program); all for every one; repeatable, or "
+           "comma-separated", "TROUBLESHOOTING OPTIONS",
+           metavar="STAGE", choices=STAGE_NAMES, repeat=True),
     Option(("-k",), "helper_errors", "warn when a BPF helper fails: memory reads, map "
            "updates, stack ids, signals (-kk is the same)", "TROUBLESHOOTING OPTIONS",
            count=True),
     Option(("--dry-run",), "dry_run", "compile and load into the kernel, but attach and run "
            "nothing", "TROUBLESHOOTING OPTIONS"),
+    Option(("--no-feature",), "no_feature", "do not use a kind of BPF link the kernel has: "
+           "uprobe_multi (a uprobe wildcard is then one program per function); kprobe_multi "
+           "and kprobe_session are accepted and change nothing (ptrace does not use them); "
+           "repeatable, or comma-separated", "TROUBLESHOOTING OPTIONS", metavar="FEATURE",
+           choices=FEATURES, repeat=True),
     Option(("--no-cache",), "no_cache", "compile the program even where the compile cache "
            "holds it, and keep nothing there", "TROUBLESHOOTING OPTIONS"),
     Option(("--info",), "info", "show what this kernel supports: BPF, BTF, tracefs, each "
@@ -234,14 +256,47 @@ def _parser() -> argparse.ArgumentParser:
             parser.add_argument(*option.flags, dest=option.dest, metavar=option.metavar,
                                 nargs="?", const="")
         else:
-            # -d's stages are checked against the compiler's list, not here.
-            choices = option.choices if option.choices and option.dest != "dump" else None
+            # A repeatable option's values may be comma-separated: _values checks them.
+            choices = option.choices if option.choices and not option.repeat else None
             parser.add_argument(*option.flags, dest=option.dest, metavar=option.metavar,
                                 choices=choices, type=int if option.number else str,
                                 action="append" if option.repeat else "store")
     parser.add_argument("args", nargs="*")
     parser.set_defaults(format="text")
     return parser
+
+
+def dump_stages(names: list[str]) -> tuple[str, ...]:
+    """-d's values (repeated or comma-separated, ptrace's names or
+    bpftrace's) as ptrace's stages, each once, in the order given ("all" is
+    every stage in the compiler's order, then the verifier's log). A name
+    ptrace has nothing for is a
+    UsageError, an unknown name a FlagError."""
+    stages: list[str] = []
+    for name in _values("-d", names, STAGE_NAMES):
+        if name in NO_SUCH_STAGE:
+            raise UsageError(f"-d {name}: {NO_SUCH_STAGE[name]}")
+        wanted = (*DUMP_STAGES, VERIFIER_STAGE) if name == "all" \
+            else (BPFTRACE_STAGES.get(name, name),)
+        stages.extend(stage for stage in wanted if stage not in stages)
+    return tuple(stages)
+
+
+def no_features(names: list[str]) -> tuple[str, ...]:
+    """--no-feature's values (repeated or comma-separated), each once; an
+    unknown name is a FlagError."""
+    return tuple(dict.fromkeys(_values("--no-feature", names, FEATURES)))
+
+
+def _values(flag: str, values: list[str], choices: tuple[str, ...]) -> list[str]:
+    """A repeatable option's values, each split at its commas; FlagError for
+    one that is not among `choices`."""
+    names = [part for value in values for part in value.split(",")]
+    for name in names:
+        if name not in choices:
+            raise FlagError(f"argument {flag}: invalid choice: '{name}' "
+                            f"(choose from {', '.join(choices)})")
+    return names
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -42,6 +42,7 @@ class Options:
     pid_namespace: tuple[int, ...] = ()
     includes: tuple[str, ...] = ()  # --include's headers: their integer macros are names
     include_dirs: tuple[str, ...] = ()  # -I DIR: where #include looks first
+    no_features: tuple[str, ...] = ()  # --no-feature: kinds of link not to use (uprobe_multi)
 
 
 def too_many_probes(limit: int, probes: int) -> tuple[str, str]:

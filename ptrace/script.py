@@ -64,7 +64,8 @@ def script_options(args: Sequence[str | int] = (), *,
                    unsafe: bool = False, pid: int | None = None, has_command: bool = False,
                    helper_errors: int = 0, debuginfo: Sequence[str] = (),
                    hist_sums: bool = False, includes: Sequence[str] = (),
-                   include_dirs: Sequence[str] = ()) -> Options:
+                   include_dirs: Sequence[str] = (),
+                   no_features: Sequence[str] = ()) -> Options:
     """The compiler's options for a run. `args` are what follows the script on the
     command line: positional parameters ($1, …) and getopt()'s `--name[=value]`.
     `settings` (config keys) win over the script's config block, as the
@@ -75,7 +76,7 @@ def script_options(args: Sequence[str | int] = (), *,
             params=positional, named_params=named, unsafe=unsafe, helper_errors=helper_errors,
             has_command=has_command or pid is not None, pid=pid or 0,
             debuginfo=tuple(debuginfo), hist_sums=hist_sums, includes=tuple(includes),
-            include_dirs=tuple(include_dirs)))
+            include_dirs=tuple(include_dirs), no_features=tuple(no_features)))
         for key, value in (settings or {}).items():
             if key not in SETTINGS:
                 raise SettingError(f"unknown setting {key!r}; the settings are "
@@ -92,7 +93,7 @@ def compile_script(source: str | Source, args: Sequence[str | int] = (), *,
                    helper_errors: int = 0, debuginfo: Sequence[str] = (),
                    hist_sums: bool = True, dumps: Sequence[str] = (),
                    includes: Sequence[str] = (), include_dirs: Sequence[str] = (),
-                   cache: bool = True) -> CompiledProgram:
+                   no_features: Sequence[str] = (), cache: bool = True) -> CompiledProgram:
     """Compile a script without running it (no root needed): the program, its
     `warnings` (as the CLI prints them) and the `dumps` asked for ("ast", "types",
     "ir", "ir-opt", "asm") in its `dumps`. ScriptError with the located
@@ -100,7 +101,8 @@ def compile_script(source: str | Source, args: Sequence[str | int] = (), *,
     `cache` (the CLI's --no-cache) the compile cache is neither read nor
     filled. The other arguments are `script_options`' (`ptrace.trace()`'s, and
     the CLI's -k, --debuginfo, --include: headers whose integer macros the
-    script may name, and -I: directories #include looks in first)."""
+    script may name, -I: directories #include looks in first, and
+    --no-feature: kinds of BPF link not to use)."""
     from ptrace.machine import LiveMachine
 
     if isinstance(source, str):
@@ -108,7 +110,7 @@ def compile_script(source: str | Source, args: Sequence[str | int] = (), *,
     return compile_program(source, script_options(
         args, settings=settings, unsafe=unsafe, pid=pid, has_command=has_command,
         helper_errors=helper_errors, debuginfo=debuginfo, hist_sums=hist_sums,
-        includes=includes, include_dirs=include_dirs),
+        includes=includes, include_dirs=include_dirs, no_features=no_features),
         # The compile cache is only the compile without a machine's.
         machine=None if cache else LiveMachine(), dumps=tuple(dumps))
 

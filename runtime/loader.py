@@ -66,7 +66,10 @@ def close_all(fds: list[int]) -> None:
     fds.clear()
 
 
-def load(libs: Libraries, program: CompiledProgram, verbose: bool = False) -> Loaded:
+def load(libs: Libraries, program: CompiledProgram, verbose: bool = False,
+         logs: list[str] | None = None) -> Loaded:
+    """The program's maps created and its programs loaded; with `logs`, each
+    program's verifier log (as the kernel accepted it) is added to it."""
     loaded = Loaded()
     try:
         _check_map_memory(program.maps)
@@ -85,11 +88,19 @@ def load(libs: Libraries, program: CompiledProgram, verbose: bool = False) -> Lo
                 loaded.btf_fds.append(_load_function_btf(libs))
             loaded.prog_fds.append(_load_program(libs, prog, loaded.map_fds, verbose,
                                                  program.log_size, loaded.btf_fds,
-                                                 program.license))
+                                                 program.license, logs))
     except BaseException:
         loaded.close()
         raise
     return loaded
+
+
+def verifier_logs(libs: Libraries, program: CompiledProgram) -> list[str]:
+    """-d verifier: each program's verifier log, program by program, as the
+    kernel accepted it; everything loaded is closed again, nothing attached."""
+    logs: list[str] = []
+    load(libs, program, logs=logs).close()
+    return logs
 
 
 def reload_for_perf_event(libs: Libraries, loaded: Loaded, program: CompiledProgram,
@@ -261,7 +272,8 @@ def _load_function_btf(libs: Libraries) -> int:
 
 
 def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose: bool,
-                  log_size: int, btf_fds: list[int], license: str) -> int:
+                  log_size: int, btf_fds: list[int], license: str,
+                  logs: list[str] | None = None) -> int:
     insns = patch_maps(prog.insns, map_fds)
     buf = ctypes.create_string_buffer(insns, len(insns))
     name = _object_name(prog.name).encode()
@@ -269,7 +281,9 @@ def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose
     func_info = (ctypes.c_uint32 * (2 * len(records)))(*(v for r in records for v in r))
 
     def attempt(log: ctypes.Array[ctypes.c_char] | None) -> int:
-        opts = ProgLoadOpts(sz=ctypes.sizeof(ProgLoadOpts), log_level=1 if log else 0,
+        # -d verifier's log is the full one, each instruction as the verifier follows it
+        level = (2 if logs is not None else 1) if log else 0
+        opts = ProgLoadOpts(sz=ctypes.sizeof(ProgLoadOpts), log_level=level,
                             log_size=len(log) if log else 0,
                             log_buf=ctypes.cast(log, ctypes.c_char_p) if log else None,
                             expected_attach_type=prog.expected_attach_type,
@@ -283,13 +297,20 @@ def _load_program(libs: Libraries, prog: BpfProgram, map_fds: list[int], verbose
                                             len(insns) // 8, ctypes.byref(opts))
         return fd
 
-    fd = attempt(None)
-    if fd >= 0:
-        return fd
+    if logs is None:
+        fd = attempt(None)
+        if fd >= 0:
+            return fd
     log = ctypes.create_string_buffer(log_size)
-    fd = attempt(log)  # again, to get the verifier's reasons
+    fd = attempt(log)  # (again,) to get the verifier's reasons
     if fd >= 0:
+        if logs is not None:
+            logs.append(f"{prog.attach.probe}:\n{log.value.decode(errors='replace').strip()}")
         return fd
+    if fd == -errno.ENOSPC and logs is not None:
+        raise RuntimeFailure(f"{prog.location}: the verifier's log of {prog.attach.probe} is "
+                             f"longer than log_size ({log_size} bytes): raise it, as in "
+                             "PTRACE_LOG_SIZE=16777216")
     if fd == -errno.EPERM and prog.prog_type == ProgType.TRACING:
         what = {ProbeKind.ITER: "BPF iterator", ProbeKind.RAWTRACEPOINT: "BTF tracepoint"}.get(
             prog.attach.kind, "fentry/fexit")

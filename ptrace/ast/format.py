@@ -289,7 +289,9 @@ def _primary(e: n.Expr, depth: int) -> str:
             expr(e.operand, depth)
         return f"sizeof({operand})"
     if isinstance(e, n.Offsetof):
-        return f"offsetof({type_name(e.type)}, {'.'.join(e.fields)})"
+        operand = type_name(e.type) if isinstance(e.type, n.TypeName | n.TypeOf) else \
+            expr(e.type, depth)
+        return f"offsetof({operand}, {'.'.join(e.fields)})"
     if isinstance(e, n.Tuple):
         return f"({_list(e.elements, depth)}{',' if len(e.elements) == 1 else ''})"
     if isinstance(e, n.Record):

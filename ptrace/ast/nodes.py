@@ -126,9 +126,10 @@ class Sizeof(Expr):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Offsetof(Expr):
-    """`offsetof(struct x, field.sub)`."""
+    """`offsetof(struct x, field.sub)`, or of an expression's struct type
+    (`offsetof(*curtask, comm)`; the expression is not evaluated)."""
 
-    type: TypeName | TypeOf
+    type: TypeName | TypeOf | Expr
     fields: tuple[str, ...]
 
 

@@ -1220,17 +1220,24 @@ class _Checker(BuiltinChecks, ProbeContextChecks):
         from ptrace.types import btf as btf_module
 
         written = n.written_type(e.type)  # offsetof(typeof(struct s), f)
-        if written is None:
-            self.error("offsetof takes a struct's type, as in offsetof(struct s, field)",
-                       e.type.span)
-            return None
         btf = self.kernel_btf(e.span)
         if btf is None:
             return None
-        type_id = struct_id(btf, written.base)
-        if type_id is None:
-            self._unknown_kernel_type(written)
-            return None
+        if written is not None:
+            type_id = struct_id(btf, written.base)
+            if type_id is None:
+                self._unknown_kernel_type(written)
+                return None
+        else:  # offsetof(*curtask, comm): the struct the expression is
+            vtype = self.declared_type(e.type) if isinstance(e.type, n.TypeName | n.TypeOf) \
+                else self.expr(e.type)
+            if vtype is None:
+                return None
+            if not isinstance(vtype, t.Struct):
+                self.error(f"offsetof needs a struct, not {vtype}: offsetof(struct s, "
+                           "field), or offsetof(*p, field) for a pointer p", e.type.span)
+                return None
+            type_id = vtype.btf_id
         offset = 0
         for name in e.fields:
             member = btf.member(type_id, name) if isinstance(

@@ -205,7 +205,7 @@ def _check_include(item: n.Preproc, rest: str, ctx: CompileContext) -> Path | No
         return found
     ctx.reporter.error(f"'{name}' file not found", item.span,
                        "searched " + ", ".join(str(d.absolute() if d == Path() else d)
-                                               for d in dirs) + "; kernel types "
+                                               for d in dirs if d.is_dir()) + "; kernel types "
                        "come from BTF and need no #include")
     return None
 

@@ -104,7 +104,8 @@ def expand_probes(ctx: CompileContext) -> None:
                                ctx.options.unsafe)
             if not uses_args and not calls_kfunc:
                 attaches = _dispatch_syscalls(point, attaches, ctx.machine)
-            if not per_function and ctx.machine.uprobe_multi():
+            if not per_function and ctx.machine.uprobe_multi() \
+                    and "uprobe_multi" not in ctx.options.no_features:
                 attaches = _multi_uprobes(point, attaches, ctx.machine, ctx.options.debuginfo)
             probes += sum(a.probe_count for a in attaches)
             if probes > ctx.options.max_probes:

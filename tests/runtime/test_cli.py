@@ -421,6 +421,27 @@ def test_d_loads_nothing(ptrace_exe: list[str], no_leftovers: None) -> None:
 
 
 @pytest.mark.bpf
+def test_d_verifier_prints_each_programs_log_and_runs_nothing(ptrace_exe: list[str],
+                                                              no_leftovers: None) -> None:
+    """-d verifier (and all, which ends with it) loads, prints the verifier's
+    log of each program, closes everything: nothing attached, nothing run."""
+    prog = 'BEGIN { printf("hi\\n"); } tracepoint:syscalls:sys_enter_getppid { @ = count(); }'
+    compiled = run([*ptrace_exe, "-d", "ast,types,ir,ir-opt,asm", "-e", prog])
+    r = run([*ptrace_exe, "-d", "all", "-e", prog])
+    assert (r.returncode, r.stderr) == (0, ""), r.stderr
+    assert r.stdout.startswith(compiled.stdout)
+    logs = r.stdout[len(compiled.stdout):]
+    assert logs.startswith("BEGIN:\n") and "\ntracepoint:syscalls:sys_enter_getppid:\n" in logs
+    assert len(re.findall(r"^processed \d+ insns", logs, re.MULTILINE)) == 2, logs
+    assert "hi" not in r.stdout.splitlines()
+    short = run([*ptrace_exe, "-d", "verifier", "-e", prog], env={**os.environ,
+                                                                   "PTRACE_LOG_SIZE": "64"})
+    assert (short.returncode, short.stdout) == (1, "")
+    assert short.stderr == ("ptrace: error: -e:1:1: the verifier's log of BEGIN is longer than "
+                            "log_size (64 bytes): raise it, as in PTRACE_LOG_SIZE=16777216\n")
+
+
+@pytest.mark.bpf
 def test_dry_run(ptrace_exe: list[str], no_leftovers: None) -> None:
     r = run([*ptrace_exe, "--dry-run", "-e",
              'BEGIN { printf("begin\\n"); @b = 1; } '

@@ -667,7 +667,7 @@ CHECKED_BEFORE_LOWERING = [
     ("strstr($s, $x)", "strstr() takes a string, got uint8"),
     ("globmatch($x, \"*\")", "globmatch() takes a string, got uint8"),
     ("globmatch($s, $s)", "globmatch()'s pattern must be a string literal"),
-    ("len($x)", "len() takes a map, as in len(@m)"),
+    ("len($x)", "len() takes a map or a stack, as in len(@m) or len(ustack)"),
     ("percpu_kaddr($s)", "percpu_kaddr() takes a kernel variable's name as a string literal"),
     ("kaddr($s)", "kaddr() takes a kernel symbol's name as a string literal"),
     ("clear(1)", "clear() takes a map, as in clear(@name)"),

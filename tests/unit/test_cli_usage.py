@@ -139,6 +139,8 @@ def test_bash_completion_offers_options_and_their_values() -> None:
     assert complete(["ptrace", "-f", ""]) == ["text", "json"]
     assert complete(["ptrace", "-B", ""]) == ["line", "full", "none"]
     assert complete(["ptrace", "-d", "ir"]) == ["ir", "ir-opt"]
+    assert complete(["ptrace", "-d", "codegen"]) == ["codegen", "codegen-opt"]
+    assert complete(["ptrace", "--no-feature", "k"]) == ["kprobe_multi", "kprobe_session"]
     assert complete(["ptrace", "--d"]) == ["--debuginfo", "--dry-run"]
     offered = complete(["ptrace", "-"])
     assert {flag for option in OPTIONS for flag in option.flags} == set(offered)
@@ -174,6 +176,41 @@ def test_a_wrong_flag_is_one_line_then_the_usage(capsys: pytest.CaptureFixture[s
     assert first.startswith("ptrace: error: ") and first.endswith("(ptrace -h lists the options)")
     assert rest == "\n" + usage_text()
     assert usage_text().startswith("USAGE:\n    ptrace [options] FILE [ARG ...]\n")
+
+
+def test_dump_takes_bpftrace_stage_names(capsys: pytest.CaptureFixture[str],
+                                         as_user: None) -> None:
+    program = "BEGIN { @x = 1 + 2; exit(); }"
+
+    def dumped(*stages: str) -> str:
+        code, out, err = run(capsys, *(a for s in stages for a in ("-d", s)), "-e", program)
+        assert (code, err) == (0, "")
+        return out
+
+    ours = {stage: dumped(stage) for stage in DUMP_STAGES}
+    assert dumped("codegen") == ours["ir"] and dumped("codegen-opt") == ours["ir-opt"]
+    assert dumped("parse") == ours["ast"] and dumped("dis") == ours["asm"]
+    assert dumped("codegen-opt,parse", "ast") == ours["ir-opt"] + ours["ast"]
+    assert dumped("ir", "asm,ast,ir") == ours["ir"] + ours["asm"] + ours["ast"]
+
+
+@pytest.mark.parametrize("stage", ["libbpf", "ast,libbpf"])
+def test_dump_of_a_stage_ptrace_lacks_is_one_sentence(capsys: pytest.CaptureFixture[str],
+                                                      stage: str) -> None:
+    code, out, err = run(capsys, "-d", stage, "-e", BEGIN)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"ptrace: error: -d {stage.split(',')[-1]}: ") and err.count("\n") == 1
+
+
+def test_no_feature_takes_bpftrace_names(capsys: pytest.CaptureFixture[str]) -> None:
+    args = parse(["--no-feature", "kprobe_multi,uprobe_multi", "--no-feature", "uprobe_multi",
+                  "-e", BEGIN])
+    cli._check(args)
+    assert args.no_feature == ("kprobe_multi", "uprobe_multi")
+    code, out, err = run(capsys, "--no-feature", "uprobe_multi,fast", "-e", BEGIN)
+    assert (code, out) == (1, "")
+    assert err.startswith("ptrace: error: argument --no-feature: invalid choice: 'fast' "
+                          "(choose from uprobe_multi, kprobe_multi, kprobe_session) ")
 
 
 @pytest.mark.parametrize("argv", [

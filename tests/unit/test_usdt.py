@@ -369,9 +369,10 @@ def test_a_uprobe_wildcard_is_one_uprobe_multi_program(in_triggers: bytes) -> No
     from ptrace.bpf_abi import AttachType
     from ptrace.cli_probes import program_probes
 
-    def programs(text: str, multi: bool = True) -> list[CompiledProgram]:
+    def programs(text: str, multi: bool = True, options: Options | None = None
+                 ) -> list[CompiledProgram]:
         machine = FixtureMachine({}, uprobe_multi_links=multi)
-        return list(compile(Source("-e", text), machine=machine).programs)
+        return list(compile(Source("-e", text), options, machine=machine).programs)
 
     (one,) = programs("uretprobe:./ptt_uprobe:ptt_* { @[func] = count(); }")
     assert one.expected_attach_type == AttachType.TRACE_UPROBE_MULTI
@@ -381,6 +382,10 @@ def test_a_uprobe_wildcard_is_one_uprobe_multi_program(in_triggers: bytes) -> No
     assert [p.attach.probe for p in programs("uprobe:./ptt_uprobe:ptt_* { }", False)] == [
         "uprobe:./ptt_uprobe:ptt_add", "uprobe:./ptt_uprobe:ptt_greet"]
     assert len(programs('uprobe:./ptt_uprobe:ptt_* { @ = uaddr("main"); }')) == 2
+    # --no-feature uprobe_multi: as on a kernel without the links
+    assert [p.attach.probe for p in programs("uprobe:./ptt_uprobe:ptt_* { }", options=Options(
+        no_features=("uprobe_multi",)))] == ["uprobe:./ptt_uprobe:ptt_add",
+                                              "uprobe:./ptt_uprobe:ptt_greet"]
     assert program_probes(Source("-e", "uprobe:./ptt_uprobe:ptt_* { }"), Options(),
                           FixtureMachine({})) == ["uprobe:./ptt_uprobe:ptt_add",
                                                   "uprobe:./ptt_uprobe:ptt_greet"]
