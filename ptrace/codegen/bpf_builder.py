@@ -450,10 +450,11 @@ class ProgramBuilder:
 
     def search_loop(self, name: str, count: int,
                     test: Callable[[ir.Value], tuple[ir.Value, ir.Value]],
-                    otherwise: bool) -> ir.Value:
-        """An i1 from a `counted_loop` that ends early: `test(index)` gives
+                    otherwise: int) -> ir.Value:
+        """A value from a `counted_loop` that ends early: `test(index)` gives
         (stop, result) for one index; the value is `result` at the first index
-        where `stop` holds, else (after `count` indexes) `otherwise`."""
+        where `stop` holds, else (after `count` indexes) `otherwise` (a
+        constant of result's type: an i1 or an i64)."""
         b = self.b
         exits: list[tuple[ir.Value, ir.Block, ir.Block]] = []  # (result, from, to)
 
@@ -470,9 +471,9 @@ class ProgramBuilder:
         b.branch(found)
         exhausted = b.block
         b.position_at_end(found)
-        value = b.phi(I1)
+        value = b.phi(result.type)
         value.add_incoming(result, stopped)
-        value.add_incoming(ir.Constant(I1, int(otherwise)), exhausted)
+        value.add_incoming(ir.Constant(result.type, int(otherwise)), exhausted)
         return value
 
     # ---- byte comparisons ----

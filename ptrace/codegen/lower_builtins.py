@@ -50,6 +50,7 @@ from ptrace.types.builtins import (
     UNKNOWN_COMM,
     VARIABLES,
 )
+from ptrace.types.glob import ALL, STAR, byte_ranges, glob_tokens
 
 if TYPE_CHECKING:
     from ptrace.passes.allocate_resources import Resources
@@ -446,19 +447,80 @@ class BuiltinLowering:
         return self.b.zext(self.b.not_(equal), I64)
 
     def call_strcontains(self, e: n.Call) -> ir.Value:
-        """Whether a string appears in a string: tried at each position up to its NUL."""
+        return self.b.zext(self.b.icmp_signed(">=", self.string_index(e), i64(0)), I64)
+
+    def call_globmatch(self, e: n.Call) -> ir.Value:
+        """Whether the string matches the pattern, read once: bit k of a mask
+        says the string so far matches the pattern's first k tokens (a `*`
+        may stay where it is or match nothing); the last bit at the NUL is
+        the answer."""
+        text, pattern = e.args
+        ttype = self.type_of(text)
+        assert isinstance(ttype, t.Str) and isinstance(pattern, n.String)
+        tokens = glob_tokens(pattern.value.encode("latin-1"))
+        ptr = self.expr(text)
+        b = self.b
+
+        def bit(mask: ir.Value, k: int) -> ir.Value:  # bit k of mask, as 0 or 1
+            return b.and_(b.lshr(mask, i64(k)), i64(1))
+
+        def closure(mask: ir.Value) -> ir.Value:  # a `*` may match nothing
+            for k, token in enumerate(tokens):
+                if token is STAR:
+                    mask = b.or_(mask, b.shl(bit(mask, k), i64(k + 1)))
+            return mask
+
+        def below(value: ir.Value, bound: int) -> ir.Value:  # 1 if value (< 2**63) < bound
+            return b.lshr(b.sub(self.pb.opaque(value), i64(bound)), i64(63))
+
+        def member(byte: ir.Value, first: int, last: int) -> ir.Value:
+            # Arithmetic, no branch: the verifier would follow both sides of
+            # each comparison at each byte.
+            # A byte below `first` wraps to at least 1024 - 255, above any bound.
+            return below(b.and_(b.sub(byte, i64(first)), i64(0x3FF)), last - first + 1)
+
+        def step(index: ir.Value, values: list[ir.Value]) -> list[ir.Value]:
+            mask, done = values
+            byte = b.zext(b.load(b.gep(ptr, [self.pb.opaque(index)], source_etype=I8), typ=I8),
+                          I64)
+            after: ir.Value = i64(0)
+            for k, token in enumerate(tokens):
+                if token is STAR:
+                    after = b.or_(after, b.shl(bit(mask, k), i64(k)))
+                    continue
+                matches: ir.Value = i64(1) if token == ALL else i64(0)
+                if token != ALL:
+                    for first, last in byte_ranges(token):
+                        matches = b.or_(matches, member(byte, first, last))
+                after = b.or_(after, b.shl(b.and_(bit(mask, k), matches), i64(k + 1)))
+            stop = b.or_(done, below(byte, 1))
+            keep = b.sub(i64(0), stop)  # every bit set once the NUL is reached
+            return [b.or_(b.and_(mask, keep), b.and_(closure(after), b.xor(keep, i64(-1)))),
+                    stop]
+
+        mask, _ = self.pb.counted_loop("globmatch", ttype.capacity, step,
+                                       [closure(i64(1)), i64(0)])
+        return bit(mask, len(tokens))
+
+    def call_strstr(self, e: n.Call) -> ir.Value:
+        return self.string_index(e)
+
+    def string_index(self, e: n.Call) -> ir.Value:
+        """strstr()/strcontains(haystack, needle): the index of the needle's
+        first occurrence in the haystack, tried at each position up to its
+        NUL; -1 if there is none."""
         haystack, needle = e.args
         htype = self.type_of(haystack)
         assert isinstance(htype, t.Str)
         if not isinstance(needle, n.String):
-            return self.contains_string(self.expr(haystack), htype, self.expr(needle),
+            return self.index_of_string(self.expr(haystack), htype, self.expr(needle),
                                         self.type_of(needle))
         text = needle.value.encode("latin-1")
         if not text:
-            return i64(1)
+            return i64(0)
         last_start = htype.capacity - len(text)
         if last_start < 0:
-            return i64(0)
+            return i64(-1)
         ptr = self.expr(haystack)
         b = self.b
 
@@ -466,15 +528,14 @@ class BuiltinLowering:
             here = b.gep(ptr, [index], source_etype=I8)
             ended = b.icmp_unsigned("==", b.load(here, typ=I8), ir.Constant(I8, 0))
             match = self.pb.bytes_equal(here, text)
-            return b.or_(match, ended), match
+            return b.or_(match, ended), b.select(match, index, i64(-1))
 
-        found = self.pb.search_loop("strcontains", last_start + 1, test, otherwise=False)
-        return b.zext(found, I64)
+        return self.pb.search_loop("strstr", last_start + 1, test, otherwise=-1)
 
-    def contains_string(self, hay: ir.Value, htype: t.Str, needle: ir.Value,
+    def index_of_string(self, hay: ir.Value, htype: t.Str, needle: ir.Value,
                         ntype: t.Type) -> ir.Value:
-        """strcontains() of a needle known at run time: at each position of the
-        haystack up to its NUL, the needle's bytes compared up to its NUL.
+        """string_index() of a needle known at run time: at each position of
+        the haystack up to its NUL, the needle's bytes compared up to its NUL.
 
         The comparison at a position has no branch the verifier cannot decide
         (equality is arithmetic: `(x ^ y) - 1` has its top bit set only when x
@@ -500,19 +561,18 @@ class BuiltinLowering:
                 position = b.add(index, offset)
                 inside = b.icmp_unsigned("<=", position, last)  # known at each step
                 here = self.pb.value_or_zero(inside, lambda: b.zext(b.load(
-                    b.gep(hay, [position], source_etype=I8), typ=I8), I64), "strcontains.byte")
+                    b.gep(hay, [position], source_etype=I8), typ=I8), I64), "strstr.byte")
                 complete = is_zero(wanted)
                 same = is_zero(b.xor(here, wanted))
                 return [b.and_(matching, b.or_(b.or_(done, complete), same)),
                         b.or_(done, complete)]
 
-            matching, _ = self.pb.counted_loop("strcontains.at", ntype.capacity, compare,
+            matching, _ = self.pb.counted_loop("strstr.at", ntype.capacity, compare,
                                                [i64(1), i64(0)])
             match = b.icmp_unsigned("!=", matching, i64(0))
-            return b.or_(match, ended), match
+            return b.or_(match, ended), b.select(match, index, i64(-1))
 
-        found = self.pb.search_loop("strcontains", htype.capacity, start_at, otherwise=False)
-        return b.zext(found, I64)
+        return self.pb.search_loop("strstr", htype.capacity, start_at, otherwise=-1)
 
     def call_bswap(self, e: n.Call) -> ir.Value:
         value = self.expr(e.args[0])

@@ -38,6 +38,7 @@ from ptrace.types.builtins import (
     Variable,
     Where,
 )
+from ptrace.types.glob import glob_tokens
 
 if TYPE_CHECKING:
     from ptrace.passes.context import CompileContext, MapInfo, ProbeInstance, TypeResults
@@ -61,10 +62,12 @@ def _unqualified(ctype: str) -> str:
     return " ".join(word for word in ctype.split() if word not in ("const", "volatile"))
 
 
-# strcontains() with a needle known at run time: the verifier follows a step of
+# strcontains()/strstr() with a needle known at run time: the verifier follows a step of
 # about 25 instructions for each byte of the needle at each position of the
 # haystack, within its million (1025 by 32 loads; 1025 by 64 does not).
 STRCONTAINS_STEPS = 40_000
+# globmatch() keeps which prefixes of its pattern match in the bits of a register.
+GLOB_TOKENS = 63
 
 
 # Calls whose output goes through the ring buffer: a pinned iterator runs when
@@ -598,19 +601,40 @@ class BuiltinChecks:
         return t.INT64 if a is not None and b is not None else None
 
     def call_strcontains(self, e: n.Call) -> t.Type | None:
-        haystack = self._string_arg(e.args[0], "strcontains()")
-        needle = self._string_arg(e.args[1], "strcontains()")
-        if haystack is None or needle is None:
+        return t.BOOL if self._substring_args(e, "strcontains()") else None
+
+    def call_strstr(self, e: n.Call) -> t.Type | None:
+        return t.INT64 if self._substring_args(e, "strstr()") else None
+
+    def call_globmatch(self, e: n.Call) -> t.Type | None:
+        text = self._string_arg(e.args[0], "globmatch()")
+        pattern = e.args[1]
+        if not isinstance(pattern, n.String):
+            self.error("globmatch()'s pattern must be a string literal", pattern.span)
             return None
+        if len(glob_tokens(pattern.value.encode("latin-1"))) > GLOB_TOKENS:
+            self.error(f"globmatch()'s pattern has more than {GLOB_TOKENS} characters and "
+                       "classes", pattern.span)
+            return None
+        return t.BOOL if text is not None else None
+
+    def _substring_args(self, e: n.Call, what: str) -> bool:
+        """Whether the haystack and needle of strcontains()/strstr() are
+        strings the verifier can search (a needle known only at run time is
+        compared at every position)."""
+        haystack = self._string_arg(e.args[0], what)
+        needle = self._string_arg(e.args[1], what)
+        if haystack is None or needle is None:
+            return False
         if not isinstance(e.args[1], n.String) \
                 and haystack.capacity * needle.capacity > STRCONTAINS_STEPS:
-            self.error(f"strcontains() of a {haystack} and a {needle} known only at run time "
+            self.error(f"{what} of a {haystack} and a {needle} known only at run time "
                        "compares every byte of the needle at every position of the haystack: "
                        "more steps than the kernel's verifier follows", e.span,
                        f"keep the product of their sizes under {STRCONTAINS_STEPS}: give one "
                        "a length, as in str(p, 32), or look for a string literal")
-            return None
-        return t.BOOL
+            return False
+        return True
 
     def call_bswap(self, e: n.Call) -> t.Type | None:
         atype = self._integer_arg(e.args[0])

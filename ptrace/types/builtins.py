@@ -206,7 +206,11 @@ FUNCTIONS: dict[str, Function] = {f.name: f for f in (
                         ("unsigned_integer", "an unsigned integer"), ("ptr", "a pointer"),
                         ("str", "a string"), ("literal", "written as a literal"))),
     Function("strncmp", ("a", "b", "n"), "0 when the first n bytes of two strings agree"),
-    Function("strcontains", ("s", "literal"), "whether a string contains a literal"),
+    Function("strcontains", ("s", "needle"), "whether a string contains another"),
+    Function("globmatch", ("s", "pattern"), "whether a whole string matches a glob pattern "
+             "(a literal): * ? [abc] [a-z] [!abc]"),
+    Function("strstr", ("haystack", "needle"), "the index of a string's first occurrence in "
+             "another, -1 if none"),
     Function("bswap", ("n",), "an integer with its bytes reversed"),
     Function("strerror", ("errno",), "an error number, printed as its text"),
     Function("syscall_name", ("nr",), "a system call number, printed as the call's name"),

@@ -111,9 +111,8 @@ def test_uprobe_paths_then_the_functions_of_the_binary(tmp_path: Path) -> None:
 
 def test_builtins_and_functions_in_a_block() -> None:
     assert complete("BEGIN { co") == ("co", ["comm", "config", "container_of", "count"])
-    assert complete("BEGIN { printf(\"%s\", str") == ("str", ["strcap", "strcontains",
-                                                             "strerror", "strftime", "strlen",
-                                                             "strncmp"])
+    assert complete("BEGIN { printf(\"%s\", str") == (
+        "str", ["strcap", "strcontains", "strerror", "strftime", "strlen", "strncmp", "strstr"])
 
 
 def test_names_of_maps_and_variables() -> None:
