@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGS = ROOT / "tests" / "progs"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The processes the tests start take the stop signals' default actions,
+    however the suite was started: a command started with `&` by a shell
+    without job control ignores SIGINT and SIGQUIT, which every process it
+    starts inherits (ptrace keeps an ignored signal ignored, as a shell's
+    background job should), and the tests that stop ptrace with SIGINT
+    would wait out their timeouts."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 def bpf_unavailable() -> str | None:
