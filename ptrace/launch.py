@@ -64,6 +64,7 @@ def _exit(done: SystemExit) -> None:
     if not isinstance(code, int) or (threading is not None and threading.active_count() > 1):
         raise done
     atexit._run_exitfuncs()
+    atexit._clear()  # (run once: a failed flush below ends as usual, handlers done)
     try:
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:

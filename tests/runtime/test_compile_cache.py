@@ -65,3 +65,9 @@ def test_the_exit_runs_the_exit_handlers_and_keeps_the_output(ptrace_exe: list[s
     usage = subprocess.run([*ptrace_exe, "--bogus"], capture_output=True, text=True,
                            timeout=60, env=env)
     assert usage.returncode == 1 and "--bogus" in usage.stderr and "USAGE" in usage.stderr
+    with open("/dev/full", "w") as full:  # the last flush fails: Python's own end
+        unwritten = subprocess.run([*ptrace_exe, "-d", "ast", "-e", PROGRAM], stdout=full,
+                                   stderr=subprocess.PIPE, text=True, timeout=60, env=env)
+    assert unwritten.returncode == 1, unwritten.stderr
+    assert unwritten.stderr == "ptrace: error: cannot write to standard output: " \
+                               "No space left on device\n"
